@@ -1,0 +1,100 @@
+"""Configuration classes per environment, read from the environment (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: The variables production refuses to start without.
+PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "TOOL_BASE_URL")
+
+
+class ConfigError(RuntimeError):
+    """Raised when a configuration cannot be used (a missing secret in production)."""
+
+
+class BaseConfig:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    TOOL_BASE_URL = os.environ.get("TOOL_BASE_URL", "http://127.0.0.1:5000")
+    TOOL_TITLE = os.environ.get("TOOL_TITLE", "Course Analytics")
+    # Seconds of clock skew accepted on LTI id_token iat/exp/nbf.
+    LTI_CLOCK_LEEWAY = int(os.environ.get("LTI_CLOCK_LEEWAY", "60"))
+    # Lifetime of OIDC state, nonces and stored launch data, in seconds.
+    LTI_LAUNCH_DATA_LIFETIME = int(os.environ.get("LTI_LAUNCH_DATA_LIFETIME", "7200"))
+    # Lifetime of the signed session token carried in links after a launch, in seconds.
+    SESSION_TOKEN_MAX_AGE = int(os.environ.get("SESSION_TOKEN_MAX_AGE", "28800"))
+    # Trusted reverse-proxy hops for ProxyFix (X-Forwarded-For/Proto/Host).
+    PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "1"))
+    DEV_PLATFORM_ENABLED = False
+    HSTS = False
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "None"
+    SESSION_COOKIE_PARTITIONED = True
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+
+class DevelopmentConfig(BaseConfig):
+    """The embedded default: SQLite in instance/, a development LTI platform, demo data."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    DEV_PLATFORM_ENABLED = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
+
+
+class TestingConfig(BaseConfig):
+    """Used by the test suite; the database comes from TEST_DATABASE_URL or in-memory SQLite."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret"  # noqa: S105 (tests only)
+    TOOL_BASE_URL = "https://tool.test"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
+    DEV_PLATFORM_ENABLED = False
+
+
+class ProductionConfig(BaseConfig):
+    """Production: PostgreSQL, secrets from the environment, no development platform."""
+
+    ENV_NAME = "production"
+    DEV_PLATFORM_ENABLED = False
+    HSTS = True
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
+
+    @classmethod
+    def check(cls, settings: dict[str, Any]) -> None:
+        """Refuse to start without the secrets production needs."""
+        missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(
+                "Production configuration refuses to start: set "
+                + ", ".join(missing)
+                + " in the environment."
+            )
+        settings["SECRET_KEY"] = os.environ["SECRET_KEY"]
+        settings["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        settings["TOOL_BASE_URL"] = os.environ["TOOL_BASE_URL"]
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None) -> type[BaseConfig]:
+    """Return the configuration class for a name (default: $LTI_TOOL_CONFIG or development)."""
+    name = name or os.environ.get("LTI_TOOL_CONFIG", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown configuration {name!r}; use one of {', '.join(CONFIGS)}"
+        ) from None

@@ -1,0 +1,106 @@
+"""lti_tool: learning analytics inside the LMS, launched by LTI 1.3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, render_template
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from configs import ProductionConfig, config_for
+from lti_tool.extensions import db, migrate
+from lti_tool.models.types import utcnow
+
+
+def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
+    """Build the application from a config name or a mapping (with optional CONFIG_NAME)."""
+    app = Flask(__name__, instance_relative_config=True)
+    overrides: dict[str, Any] = {}
+    if isinstance(config, Mapping):
+        overrides = dict(config)
+        name = overrides.pop("CONFIG_NAME", None)
+    else:
+        name = config
+    config_class = config_for(name)
+    app.config.from_object(config_class)
+    if config_class is ProductionConfig:
+        settings: dict[str, Any] = {}
+        ProductionConfig.check(settings)
+        app.config.update(settings)
+    app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "lti_tool.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app,
+        x_for=app.config["PROXY_FIX_HOPS"],
+        x_proto=app.config["PROXY_FIX_HOPS"],
+        x_host=app.config["PROXY_FIX_HOPS"],
+    )
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, migrations, security headers and log redaction."""
+    from lti_tool import security
+    from lti_tool.logging_setup import init_logging
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
+    security.init_app(app)
+    init_logging()
+    app.jinja_env.globals["now_utc"] = lambda: utcnow().strftime("%Y-%m-%d %H:%M UTC")
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the LTI, page and (in development only) the development-platform blueprints."""
+    from lti_tool import launch
+    from lti_tool.views import course, home
+
+    app.register_blueprint(launch.bp)
+    app.register_blueprint(course.bp)
+    app.register_blueprint(home.bp)
+    if app.config.get("DEV_PLATFORM_ENABLED"):
+        from lti_tool import devplatform
+
+        app.register_blueprint(devplatform.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render HTTP errors as small pages that say what happened."""
+
+    def render_error(error: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", error=error), error.code or 500
+
+    for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
+        app.register_error_handler(code, render_error)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the `flask` command groups."""
+    from lti_tool.cli import register
+
+    register(app)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL, a busy timeout and foreign keys for SQLite; other databases are left alone."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

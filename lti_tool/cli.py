@@ -1,0 +1,272 @@
+"""The `flask` command groups: platform registration, tool keys, demo data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.launch import keys
+from lti_tool.models import LtiDeployment, LtiRegistration, Platform, ToolKey
+
+
+def _check_url(label: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{value!r} is not an http(s) URL", param_hint=label)
+    return value
+
+
+def _check_origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise click.BadParameter(
+            f"{value!r} is not an origin like https://canvas.example.edu",
+            param_hint="--frame-origin",
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _read_jwks(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--jwks-file"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{path} is not JSON: {exc}", param_hint="--jwks-file") from exc
+    if isinstance(data, dict) and "kty" in data:
+        data = {"keys": [data]}  # a single JWK
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("keys"), list)
+        or not all(
+            isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in data["keys"]
+        )
+    ):
+        raise click.BadParameter(
+            f'{path} is not a JWKS: expected {{"keys": [RSA keys with a kid]}}',
+            param_hint="--jwks-file",
+        )
+    return data
+
+
+platform_cli = click.Group(
+    "platform", help="Register LMS platforms (issuer, client ids, deployments)."
+)
+
+
+@platform_cli.command("add")
+@click.option("--name", required=True, help="A name for this LMS, unique in the tool.")
+@click.option("--issuer", required=True, help="The platform's issuer (iss).")
+@click.option("--client-id", required=True, help="The client id the platform gave the tool.")
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authorization URL.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth2 token URL.")
+@click.option("--jwks-url", help="The platform's public key set URL.")
+@click.option("--jwks-file", type=click.Path(), help="A file with the platform's JWKS.")
+@click.option("--auth-audience", help="Audience for token requests, when not the token URL.")
+@click.option(
+    "--deployment-id",
+    "deployment_ids",
+    multiple=True,
+    required=True,
+    help="A deployment id (repeat for several).",
+)
+@click.option(
+    "--frame-origin",
+    "frame_origins",
+    multiple=True,
+    help="An origin allowed to frame the tool (repeat for several).",
+)
+def platform_add(
+    name: str,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    jwks_url: str | None,
+    jwks_file: str | None,
+    auth_audience: str | None,
+    deployment_ids: tuple[str, ...],
+    frame_origins: tuple[str, ...],
+) -> None:
+    """Add a platform, or a registration (client id) or deployments to an existing one."""
+    if bool(jwks_url) == bool(jwks_file):
+        raise click.UsageError("give exactly one of --jwks-url or --jwks-file")
+    _check_url("--issuer", issuer)
+    _check_url("--auth-login-url", auth_login_url)
+    _check_url("--auth-token-url", auth_token_url)
+    if jwks_url:
+        _check_url("--jwks-url", jwks_url)
+    keyset = _read_jwks(jwks_file) if jwks_file else None
+    origins = [_check_origin(o) for o in frame_origins]
+
+    platform = db.session.scalar(select(Platform).where(Platform.name == name))
+    existing = db.session.scalar(
+        select(LtiRegistration).where(
+            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+        )
+    )
+    if platform is None:
+        if existing is not None:
+            raise click.ClickException(
+                f"client id {client_id!r} of issuer {issuer!r} is already registered "
+                f"to platform {existing.platform.name!r}"
+            )
+        platform = Platform(name=name, issuer=issuer, frame_origins=[])
+        db.session.add(platform)
+        db.session.flush()
+        action = "added platform"
+    elif platform.issuer != issuer:
+        raise click.ClickException(
+            f"platform {name!r} has issuer {platform.issuer!r}, not {issuer!r}"
+        )
+    elif existing is not None and existing.platform_id != platform.id:
+        raise click.ClickException(
+            f"client id {client_id!r} is already registered to platform {existing.platform.name!r}"
+        )
+    else:
+        action = "updated platform"
+
+    registration = existing
+    if registration is None:
+        registration = LtiRegistration(
+            platform_id=platform.id,
+            issuer=issuer,
+            client_id=client_id,
+            auth_login_url=auth_login_url,
+            auth_token_url=auth_token_url,
+        )
+        db.session.add(registration)
+        db.session.flush()
+        new_things = [f"registration {client_id}"]
+    else:
+        new_things = []
+    registration.auth_login_url, registration.auth_token_url = auth_login_url, auth_token_url
+    registration.jwks_url, registration.jwks = jwks_url, keyset
+    registration.auth_audience = auth_audience
+    known = {d.deployment_id for d in registration.deployments}
+    for deployment_id in dict.fromkeys(deployment_ids):
+        if deployment_id not in known:
+            db.session.add(
+                LtiDeployment(registration_id=registration.id, deployment_id=deployment_id)
+            )
+            new_things.append(f"deployment {deployment_id}")
+    added_origins = [o for o in origins if o not in (platform.frame_origins or [])]
+    if added_origins:
+        platform.frame_origins = [*(platform.frame_origins or []), *added_origins]
+        new_things.append("frame origins " + ", ".join(added_origins))
+    if not new_things:
+        db.session.rollback()
+        raise click.ClickException(
+            f"client id {client_id!r} with these deployments is already registered to "
+            f"platform {name!r}: nothing to add"
+        )
+    db.session.commit()
+    click.echo(f"{action} {name!r}: added " + "; ".join(new_things))
+
+
+def platform_as_dict(platform: Platform) -> dict[str, Any]:
+    """A platform and its registrations as plain data (for `platform list --json`)."""
+    return {
+        "id": platform.id,
+        "name": platform.name,
+        "issuer": platform.issuer,
+        "enabled": platform.enabled,
+        "frame_origins": list(platform.frame_origins or []),
+        "registrations": [
+            {
+                "client_id": r.client_id,
+                "auth_login_url": r.auth_login_url,
+                "auth_token_url": r.auth_token_url,
+                "jwks_url": r.jwks_url,
+                "jwks_inline": r.jwks is not None,
+                "deployment_ids": [d.deployment_id for d in r.deployments],
+            }
+            for r in platform.registrations
+        ],
+    }
+
+
+@platform_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def platform_list(as_json: bool) -> None:
+    """List the registered platforms."""
+    rows = [platform_as_dict(p) for p in db.session.scalars(select(Platform).order_by(Platform.id))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no platforms registered (add one with `flask platform add`)")
+    for p in rows:
+        state = "" if p["enabled"] else " (disabled)"
+        click.echo(f"{p['name']}{state}  issuer={p['issuer']}")
+        click.echo(f"  frame origins: {', '.join(p['frame_origins']) or '-'}")
+        for r in p["registrations"]:
+            click.echo(f"  client {r['client_id']}: deployments {', '.join(r['deployment_ids'])}")
+            click.echo(f"    login {r['auth_login_url']}  token {r['auth_token_url']}")
+            click.echo(f"    keys {r['jwks_url'] or '(inline key set)'}")
+
+
+keys_cli = click.Group("keys", help="The tool's signing keys (published at /lti/jwks).")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List the tool's keys: the active one signs; unretired ones stay in the JWKS."""
+    keys.active_key()
+    for key in db.session.scalars(select(ToolKey).order_by(ToolKey.id)):
+        state = "retired" if key.retired_at else ("active" if key.active else "published")
+        click.echo(f"{key.kid}  {state:9}  created {key.created_at:%Y-%m-%d %H:%M}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key; the old one stays published until retired."""
+    keys.active_key()
+    key = keys.create_key(activate=True)
+    db.session.commit()
+    click.echo(
+        f"new active key {key.kid}; previous keys stay in the JWKS until `flask keys retire`"
+    )
+
+
+@keys_cli.command("retire")
+@click.argument("kid")
+def keys_retire(kid: str) -> None:
+    """Remove a non-active key from the JWKS."""
+    try:
+        keys.retire_key(kid)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"retired {kid}")
+
+
+demo_cli = click.Group("demo", help="Demo data for the embedded default.")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Register the development platform and load the demo course (development only)."""
+    if not current_app.config.get("DEV_PLATFORM_ENABLED"):
+        raise click.ClickException("demo data needs the development configuration")
+    from lti_tool.demo import load_demo
+    from lti_tool.devplatform import DEMO_CONTEXT, dev_platform, ensure_registered
+
+    platform = ensure_registered(dev_platform())
+    course = load_demo(platform, DEMO_CONTEXT)
+    click.echo(f"demo course {course.title!r} loaded (course id {course.id})")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    for group in (platform_cli, keys_cli, demo_cli):
+        app.cli.add_command(group)

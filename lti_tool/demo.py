@@ -1,0 +1,128 @@
+"""Demo data for the embedded default: the development platform and a course with a class."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.launch.roles import LEARNER, MEMBERSHIP, STAFF
+from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
+
+GIVEN = [
+    "Alan",
+    "Barbara",
+    "Claude",
+    "Dorothy",
+    "Edsger",
+    "Frances",
+    "Gordon",
+    "Hedy",
+    "Ivan",
+    "Joan",
+    "Ken",
+    "Lynn",
+    "Margaret",
+    "Niklaus",
+    "Olga",
+    "Peter",
+    "Radia",
+    "Sophie",
+    "Tim",
+    "Ursula",
+    "Vint",
+    "Wendy",
+    "Xavier",
+    "Yukihiro",
+]
+FAMILY = [
+    "Turing",
+    "Liskov",
+    "Shannon",
+    "Vaughan",
+    "Dijkstra",
+    "Allen",
+    "Moore",
+    "Lamarr",
+    "Sutherland",
+    "Clarke",
+    "Thompson",
+    "Conway",
+    "Hamilton",
+    "Wirth",
+    "Taussky",
+    "Naur",
+    "Perlman",
+    "Wilson",
+    "Berners-Lee",
+    "Franklin",
+    "Cerf",
+    "Hall",
+    "Leroy",
+    "Matsumoto",
+]
+
+
+def load_demo(platform: Platform, context: dict[str, str], seed: int = 101) -> Course:
+    """Create (idempotently) the demo course and a class of learners on a platform."""
+    course = db.session.scalar(
+        select(Course).where(
+            Course.platform_id == platform.id, Course.lti_context_id == context["id"]
+        )
+    )
+    if course is None:
+        course = Course(platform_id=platform.id, lti_context_id=context["id"])
+        db.session.add(course)
+    course.title, course.label = context["title"], context.get("label")
+    db.session.flush()
+    rng = random.Random(seed)
+    people = [
+        (f"demo-learner-{i + 1}", g, f, LEARNER)
+        for i, (g, f) in enumerate(zip(GIVEN, FAMILY, strict=True))
+    ]
+    people.append(("demo-ta-1", "Tessa", "Assistant", STAFF))
+    for sub, given, family, role in people:
+        ident = db.session.scalar(
+            select(PersonIdentity).where(
+                PersonIdentity.platform_id == platform.id,
+                PersonIdentity.kind == "lti_sub",
+                PersonIdentity.value == sub,
+            )
+        )
+        if ident is None:
+            person = Person(
+                name=f"{given} {family}",
+                given_name=given,
+                family_name=family,
+                email=f"{given}.{family}@example.edu".lower(),
+            )
+            db.session.add(person)
+            db.session.flush()
+            db.session.add(
+                PersonIdentity(
+                    person_id=person.id, platform_id=platform.id, kind="lti_sub", value=sub
+                )
+            )
+            person_id = person.id
+        else:
+            person_id = ident.person_id
+        enrollment = db.session.scalar(
+            select(Enrollment).where(
+                Enrollment.course_id == course.id, Enrollment.person_id == person_id
+            )
+        )
+        if enrollment is None:
+            uri = MEMBERSHIP + ("#Instructor" if role == STAFF else "#Learner")
+            db.session.add(
+                Enrollment(
+                    course_id=course.id,
+                    person_id=person_id,
+                    roles=[uri],
+                    course_role=role,
+                    source="demo",
+                    status="inactive" if rng.random() < 0.05 else "active",
+                )
+            )
+    db.session.commit()
+    return course

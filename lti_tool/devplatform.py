@@ -1,0 +1,200 @@
+"""A development-only LTI 1.3 platform: a pretend LMS course that launches the tool for real.
+
+Registered only when DEV_PLATFORM_ENABLED (the development config). It goes through the real
+/lti/login → platform auth → /lti/launch flow, signing id_tokens with its own RSA key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.launch.keys import generate_private_key_pem, public_jwk_from_pem
+from lti_tool.models import LtiDeployment, LtiRegistration, Platform
+
+DEV_PLATFORM_NAME = "Development LMS"
+DEV_ISSUER = "https://dev-lms.lti-tool.invalid"
+DEV_CLIENT_ID = "dev-client"
+DEV_DEPLOYMENT_ID = "1"
+DEMO_CONTEXT = {
+    "id": "demo-course-101",
+    "label": "DS101",
+    "title": "Demo: Introduction to Data Science",
+    "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+}
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+
+# The people the development LMS can launch as (login_hint -> claims).
+DEV_USERS: dict[str, dict[str, Any]] = {
+    "instructor": {
+        "sub": "dev-instructor-1",
+        "name": "Ada Lovelace",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "email": "ada.lovelace@example.edu",
+        "roles": [MEMBERSHIP + "Instructor"],
+    },
+    "student": {
+        "sub": "dev-student-1",
+        "name": "Grace Hopper",
+        "given_name": "Grace",
+        "family_name": "Hopper",
+        "email": "grace.hopper@example.edu",
+        "roles": [MEMBERSHIP + "Learner"],
+    },
+}
+
+
+@dataclass
+class DevPlatform:
+    """Signs LTI 1.3 resource-link launches for one course, as an LMS would."""
+
+    private_key_pem: str
+    issuer: str = DEV_ISSUER
+    client_id: str = DEV_CLIENT_ID
+    deployment_id: str = DEV_DEPLOYMENT_ID
+    context: dict[str, Any] = field(default_factory=lambda: dict(DEMO_CONTEXT))
+    users: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(DEV_USERS))
+
+    @property
+    def jwk(self) -> dict[str, Any]:
+        """The platform's public key."""
+        return public_jwk_from_pem(self.private_key_pem)
+
+    def login_url(self, tool_login_url: str, tool_launch_url: str, user: str) -> str:
+        """The third-party initiated login URL an LMS sends the browser to."""
+        return (
+            tool_login_url
+            + "?"
+            + urlencode(
+                {
+                    "iss": self.issuer,
+                    "login_hint": user,
+                    "target_link_uri": tool_launch_url,
+                    "lti_message_hint": "resource-link-dashboard",
+                    "client_id": self.client_id,
+                    "lti_deployment_id": self.deployment_id,
+                }
+            )
+        )
+
+    def id_token(self, user: str, nonce: str, target_link_uri: str) -> str:
+        """A signed LtiResourceLinkRequest for a known user."""
+        person = self.users[user]
+        now = int(time.time())
+        claim = "https://purl.imsglobal.org/spec/lti/claim/"
+        body = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "sub": person["sub"],
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "name": person["name"],
+            "given_name": person["given_name"],
+            "family_name": person["family_name"],
+            "email": person["email"],
+            claim + "message_type": "LtiResourceLinkRequest",
+            claim + "version": "1.3.0",
+            claim + "deployment_id": self.deployment_id,
+            claim + "target_link_uri": target_link_uri,
+            claim + "resource_link": {"id": "dashboard", "title": "Course analytics"},
+            claim + "roles": person["roles"],
+            claim + "context": self.context,
+            claim + "tool_platform": {"name": DEV_PLATFORM_NAME, "guid": "dev-lms"},
+            claim + "launch_presentation": {"document_target": "iframe"},
+        }
+        return jwt.encode(
+            body, self.private_key_pem, algorithm="RS256", headers={"kid": self.jwk["kid"]}
+        )
+
+
+bp = Blueprint("devplatform", __name__, url_prefix="/dev/platform")
+
+
+def dev_platform() -> DevPlatform:
+    """The development platform, its key kept in the instance folder (never in the repo)."""
+    path = os.path.join(current_app.instance_path, "dev_platform_key.pem")
+    if not os.path.exists(path):
+        os.makedirs(current_app.instance_path, exist_ok=True)
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write(generate_private_key_pem())
+    with open(path, encoding="ascii") as handle:
+        return DevPlatform(private_key_pem=handle.read())
+
+
+def ensure_registered(platform: DevPlatform) -> Platform:
+    """Register the development platform with the tool (idempotent)."""
+    row = db.session.scalar(select(Platform).where(Platform.name == DEV_PLATFORM_NAME))
+    if row is None:
+        row = Platform(name=DEV_PLATFORM_NAME, issuer=platform.issuer, frame_origins=[])
+        db.session.add(row)
+        db.session.flush()
+    reg = db.session.scalar(
+        select(LtiRegistration).where(
+            LtiRegistration.issuer == platform.issuer,
+            LtiRegistration.client_id == platform.client_id,
+        )
+    )
+    if reg is None:
+        reg = LtiRegistration(
+            platform_id=row.id,
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+            auth_login_url="",
+            auth_token_url="",
+        )
+        db.session.add(reg)
+    # Relative URLs: the browser follows them on whatever host serves the tool.
+    reg.auth_login_url = "/dev/platform/auth"
+    reg.auth_token_url = "/dev/platform/token"  # noqa: S105 (a URL)
+    reg.jwks = {"keys": [platform.jwk]}
+    db.session.flush()
+    if not reg.deployments:
+        db.session.add(LtiDeployment(registration_id=reg.id, deployment_id=platform.deployment_id))
+    db.session.commit()
+    return row
+
+
+@bp.get("/")
+def index() -> str:
+    """A pretend course page with the tool framed in it, as an LMS shows it."""
+    platform = dev_platform()
+    ensure_registered(platform)
+    user = request.args.get("as", "instructor")
+    if user not in platform.users:
+        abort(404)
+    login = platform.login_url(url_for("lti.login"), url_for("lti.launch", _external=True), user)
+    return render_template(
+        "dev/platform.html", platform=platform, user=user, login=login, users=platform.users
+    )
+
+
+@bp.get("/auth")
+def auth() -> str:
+    """The platform's OIDC authorization endpoint: answer with a signed id_token form post."""
+    platform = dev_platform()
+    args = request.args
+    expected_redirect = url_for("lti.launch", _external=True)
+    if args.get("client_id") != platform.client_id:
+        abort(400, description="Unknown client_id.")
+    if args.get("redirect_uri") != expected_redirect:
+        abort(400, description=f"redirect_uri must be {expected_redirect}.")
+    if args.get("response_type") != "id_token" or args.get("scope") != "openid":
+        abort(400, description="response_type must be id_token and scope openid.")
+    if args.get("login_hint") not in platform.users or not args.get("nonce"):
+        abort(400, description="Unknown login_hint or missing nonce.")
+    token = platform.id_token(args["login_hint"], args["nonce"], expected_redirect)
+    return render_template(
+        "autopost.html",
+        action=expected_redirect,
+        fields={"id_token": token, "state": args.get("state", "")},
+    )

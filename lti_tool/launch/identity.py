@@ -1,0 +1,129 @@
+"""Who is asking after the launch: a signed, short-lived token, carried without third-party cookies.
+
+The token travels three ways, checked in this order: the `Authorization: Bearer` header (XHR),
+the `t` query parameter (links and forms), and a per-course Partitioned cookie. Access logs
+strip the query string (see lti_tool.logging_setup).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, request
+from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from lti_tool.launch.roles import STAFF
+
+TOKEN_PARAM = "t"  # noqa: S105 (a parameter name)
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The launched user of one course, as the signed token states."""
+
+    person_id: int
+    course_id: int
+    role: str  # staff | learner
+    platform_id: int
+
+    @property
+    def is_staff(self) -> bool:
+        """True for course staff."""
+        return self.role == STAFF
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-session")
+
+
+def cookie_name(course_id: int) -> str:
+    """Name of the per-course session cookie (several courses may be open in tabs)."""
+    return f"lti_tool_c{course_id}"
+
+
+def issue_token(viewer: Viewer) -> str:
+    """Sign a session token for a viewer."""
+    return _serializer().dumps(asdict(viewer))
+
+
+def read_token(token: str) -> Viewer | None:
+    """Return the viewer a token names, or None when it is forged, malformed or expired."""
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["SESSION_TOKEN_MAX_AGE"])
+        return Viewer(**data)
+    except (BadSignature, SignatureExpired, TypeError):
+        return None
+
+
+def _token_candidates(course_id: int) -> list[str]:
+    found = []
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        found.append(header[7:].strip())
+    if request.args.get(TOKEN_PARAM):
+        found.append(request.args[TOKEN_PARAM])
+    if request.cookies.get(cookie_name(course_id)):
+        found.append(request.cookies[cookie_name(course_id)])
+    return found
+
+
+def current_viewer(course_id: int) -> Viewer | None:
+    """The viewer of this course for this request, if a valid token for it was presented."""
+    for token in _token_candidates(course_id):
+        viewer = read_token(token)
+        if viewer is not None and viewer.course_id == course_id:
+            return viewer
+    return None
+
+
+def set_session_cookie(response: Any, viewer: Viewer, token: str) -> None:
+    """Set the per-course cookie: Partitioned over https so it survives the LMS iframe."""
+    secure = request.is_secure
+    response.set_cookie(
+        cookie_name(viewer.course_id),
+        token,
+        max_age=current_app.config["SESSION_TOKEN_MAX_AGE"],
+        path=f"/courses/{viewer.course_id}",
+        httponly=True,
+        secure=secure,
+        samesite="None" if secure else "Lax",
+        partitioned=secure,
+    )
+
+
+def _require(course_id: int, staff: bool) -> Viewer:
+    viewer = current_viewer(course_id)
+    if viewer is None:
+        abort(403, description="Open the tool from this course in your LMS to see this page.")
+    if staff and not viewer.is_staff:
+        abort(403, description="This page is for the course's staff.")
+    g.viewer = viewer
+    g.session_token = issue_token(viewer)
+    return viewer
+
+
+def member_required(view: F) -> F:
+    """Allow anyone launched into the course named by the URL's `course_id`."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        _require(kwargs["course_id"], staff=False)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def staff_required(view: F) -> F:
+    """Allow only the staff launched into the course named by the URL's `course_id`."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        _require(kwargs["course_id"], staff=True)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -1,0 +1,81 @@
+"""The tool's own RSA keys: creation, rotation, retirement and the public JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto.jwk import JWK
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.models import ToolKey
+from lti_tool.models.types import utcnow
+
+
+def generate_private_key_pem(bits: int = 2048) -> str:
+    """Return a new RSA private key as PKCS#8 PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
+    """Return the public JWK of a private key, with kid = its RFC 7638 thumbprint (as pylti1p3)."""
+    jwk = JWK.from_pem(private_pem.encode())
+    public = jwk.export_public(as_dict=True)
+    public.update({"alg": "RS256", "use": "sig", "kid": jwk.thumbprint()})
+    return public
+
+
+def create_key(activate: bool = True) -> ToolKey:
+    """Create a tool key; when activating, the previous active key stays published."""
+    pem = generate_private_key_pem()
+    jwk = public_jwk_from_pem(pem)
+    key = ToolKey(kid=jwk["kid"], private_key_pem=pem, public_jwk=jwk, active=False)
+    db.session.add(key)
+    if activate:
+        for old in db.session.scalars(select(ToolKey).where(ToolKey.active.is_(True))):
+            old.active = False
+        key.active = True
+    db.session.flush()
+    return key
+
+
+def active_key() -> ToolKey:
+    """Return the signing key, creating the first one when the tool has none."""
+    key = db.session.scalar(
+        select(ToolKey).where(ToolKey.active.is_(True), ToolKey.retired_at.is_(None))
+    )
+    if key is None:
+        key = create_key(activate=True)
+        db.session.commit()
+    return key
+
+
+def published_keys() -> list[ToolKey]:
+    """Return every key not yet retired (the JWKS keeps old keys until retirement)."""
+    return list(
+        db.session.scalars(select(ToolKey).where(ToolKey.retired_at.is_(None)).order_by(ToolKey.id))
+    )
+
+
+def jwks() -> dict[str, list[dict[str, Any]]]:
+    """Return the tool's public JSON Web Key Set."""
+    active_key()
+    return {"keys": [k.public_jwk for k in published_keys()]}
+
+
+def retire_key(kid: str) -> ToolKey:
+    """Retire a non-active key so that it leaves the JWKS."""
+    key = db.session.scalar(select(ToolKey).where(ToolKey.kid == kid))
+    if key is None:
+        raise LookupError(f"no tool key with kid {kid!r}")
+    if key.active:
+        raise ValueError("the active key cannot be retired; rotate first")
+    key.retired_at = utcnow()
+    return key

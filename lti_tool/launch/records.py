@@ -1,0 +1,124 @@
+"""What a validated launch writes: the course, the person and their identities, the enrollment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.launch.roles import CourseRole
+from lti_tool.models import Course, Enrollment, Person, PersonIdentity
+from lti_tool.models.types import utcnow
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+CONTEXT = CLAIM + "context"
+CUSTOM = CLAIM + "custom"
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _identity(platform_id: int, kind: str, value: str) -> PersonIdentity | None:
+    return db.session.scalar(
+        select(PersonIdentity).where(
+            PersonIdentity.platform_id == platform_id,
+            PersonIdentity.kind == kind,
+            PersonIdentity.value == value,
+        )
+    )
+
+
+def _person_by_email(platform_id: int, email: str) -> Person | None:
+    """Last-resort link: one person of this platform with the same e-mail."""
+    rows = list(
+        db.session.scalars(
+            select(Person)
+            .join(PersonIdentity, PersonIdentity.person_id == Person.id)
+            .where(PersonIdentity.platform_id == platform_id, Person.email == email)
+            .distinct()
+        )
+    )
+    return rows[0] if len(rows) == 1 else None
+
+
+def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
+    """Find or create the person a launch names and record every identity it carries."""
+    sub = str(claims["sub"])
+    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    wanted = [("lti_sub", sub)]
+    canvas_user = _str(custom.get("canvas_user_id"))
+    if canvas_user and not canvas_user.startswith("$"):
+        wanted.append(("canvas_user_id", canvas_user))
+    email = _str(claims.get("email"))
+
+    person = None
+    for kind, value in wanted:
+        found = _identity(platform_id, kind, value)
+        if found is not None:
+            person = found.person
+            break
+    if person is None and email:
+        person = _person_by_email(platform_id, email)
+    if person is None:
+        person = Person()
+        db.session.add(person)
+
+    for attr in ("name", "given_name", "family_name"):
+        value = _str(claims.get(attr))
+        if value:
+            setattr(person, attr, value)
+    if email:
+        person.email = email
+    db.session.flush()
+    for kind, value in wanted:
+        if _identity(platform_id, kind, value) is None:
+            db.session.add(
+                PersonIdentity(person_id=person.id, platform_id=platform_id, kind=kind, value=value)
+            )
+    return person
+
+
+def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
+    """Find or create the course of the launch's context claim; None without a context."""
+    context = claims.get(CONTEXT)
+    if not isinstance(context, dict) or not _str(context.get("id")):
+        return None
+    context_id = _str(context["id"])
+    course = db.session.scalar(
+        select(Course).where(Course.platform_id == platform_id, Course.lti_context_id == context_id)
+    )
+    if course is None:
+        course = Course(platform_id=platform_id, lti_context_id=context_id)
+        db.session.add(course)
+    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    canvas_course = _str(custom.get("canvas_course_id"))
+    if canvas_course and not canvas_course.startswith("$"):
+        course.lms_course_id = canvas_course
+    elif context_id and context_id.startswith("course-v1:"):
+        course.lms_course_id = context_id  # the Open edX course key is the context id
+    course.title = _str(context.get("title")) or course.title or _str(context.get("label")) or ""
+    course.label = _str(context.get("label")) or course.label
+    db.session.flush()
+    return course
+
+
+def upsert_enrollment(course: Course, person: Person, roles: list[str], role: CourseRole) -> None:
+    """Record the person's roles in the course as of this launch."""
+    enrollment = db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.course_id == course.id, Enrollment.person_id == person.id
+        )
+    )
+    if enrollment is None:
+        enrollment = Enrollment(course_id=course.id, person_id=person.id)
+        db.session.add(enrollment)
+    enrollment.roles = list(roles)
+    enrollment.course_role = role.role
+    enrollment.is_test_user = role.is_test_user
+    enrollment.status = "active"
+    enrollment.source = "lti"
+    enrollment.last_launch_at = utcnow()
+    db.session.flush()

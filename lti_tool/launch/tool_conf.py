@@ -1,0 +1,182 @@
+"""pylti1p3 glue backed by our database: ToolConf, launch-data storage and the cookie service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pylti1p3.contrib.flask import FlaskCookieService
+from pylti1p3.deployment import Deployment
+from pylti1p3.exception import LtiException
+from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from pylti1p3.registration import Registration
+from pylti1p3.tool_config.abstract import ToolConfAbstract
+from sqlalchemy import delete, select
+
+from lti_tool.extensions import db
+from lti_tool.launch import keys
+from lti_tool.models import LtiDeployment, LtiRegistration, LtiStoreEntry, Platform
+from lti_tool.models.types import utcnow
+
+
+class ToolRegistration(Registration):
+    """A pylti1p3 Registration that remembers which database rows it came from."""
+
+    db_id: int
+    platform_id: int
+
+
+def find_registration_row(issuer: str, client_id: str | None) -> LtiRegistration:
+    """Find the registration for (issuer, client id), raising LtiException with the reason."""
+    rows = list(
+        db.session.scalars(
+            select(LtiRegistration)
+            .where(LtiRegistration.issuer == issuer)
+            .order_by(LtiRegistration.id)
+        )
+    )
+    if not rows:
+        raise LtiException(f"Unknown issuer {issuer!r}: no platform is registered with it")
+    if client_id:
+        rows = [r for r in rows if r.client_id == client_id]
+        if not rows:
+            raise LtiException(
+                f"Unknown client id {client_id!r} for issuer {issuer!r}: "
+                "this registration is not known to the tool"
+            )
+    elif len(rows) > 1:
+        raise LtiException(
+            f"The platform sent no client_id and issuer {issuer!r} has several registrations"
+        )
+    row = rows[0]
+    if not row.platform.enabled:
+        raise LtiException(f"The platform {row.platform.name!r} is disabled in the tool")
+    return row
+
+
+class DbToolConf(ToolConfAbstract):
+    """Registrations from the database, in "one issuer, many client ids" mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The abstract class keeps this map at class level; give each instance its own.
+        self.issuers_relation_types = {}
+
+    def check_iss_has_one_client(self, iss: str) -> bool:
+        return False
+
+    def check_iss_has_many_clients(self, iss: str) -> bool:
+        return True
+
+    def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration:
+        return self.find_registration_by_params(iss, None)
+
+    def find_registration_by_params(
+        self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
+    ) -> Registration:
+        row = find_registration_row(iss, client_id)
+        signing = keys.active_key()
+        reg = ToolRegistration()
+        reg.db_id = row.id
+        reg.platform_id = row.platform_id
+        reg.set_issuer(row.issuer).set_client_id(row.client_id)
+        reg.set_auth_login_url(row.auth_login_url).set_auth_token_url(row.auth_token_url)
+        if row.auth_audience:
+            reg.set_auth_audience(row.auth_audience)
+        reg.set_key_set_url(row.jwks_url).set_key_set(row.jwks)
+        reg.set_tool_private_key(signing.private_key_pem)
+        return reg
+
+    def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
+        return self.find_deployment_by_params(iss, deployment_id, None)
+
+    def find_deployment_by_params(
+        self, iss: str, deployment_id: str, client_id: str | None, *args: Any, **kwargs: Any
+    ) -> Deployment | None:
+        row = find_registration_row(iss, client_id)
+        found = db.session.scalar(
+            select(LtiDeployment).where(
+                LtiDeployment.registration_id == row.id,
+                LtiDeployment.deployment_id == str(deployment_id),
+                LtiDeployment.enabled.is_(True),
+            )
+        )
+        return Deployment().set_deployment_id(found.deployment_id) if found else None
+
+    def get_jwks(self, iss: str | None = None, client_id: str | None = None, **kwargs: Any):
+        return keys.jwks()
+
+
+def platform_for_issuer(issuer: str | None, client_id: str | None = None) -> Platform | None:
+    """Best-effort platform lookup for error records and frame-ancestors; never raises."""
+    if not issuer:
+        return None
+    try:
+        return find_registration_row(issuer, client_id).platform
+    except LtiException:
+        return None
+
+
+class DbLaunchDataStorage(LaunchDataStorage[Any]):
+    """OIDC state, nonces and launch data in the database, shared by every worker."""
+
+    def __init__(self, lifetime: int) -> None:
+        super().__init__()
+        self._lifetime = lifetime
+
+    def can_set_keys_expiration(self) -> bool:
+        return True
+
+    def get_value(self, key: str) -> Any:
+        entry = db.session.get(LtiStoreEntry, self._prepare_key(key))
+        if entry is None or (entry.expires_at is not None and entry.expires_at <= utcnow()):
+            return None
+        return entry.value
+
+    def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
+        expires = utcnow() + timedelta(seconds=exp or self._lifetime)
+        db.session.merge(LtiStoreEntry(key=self._prepare_key(key), value=value, expires_at=expires))
+        db.session.flush()
+
+    def check_value(self, key: str) -> bool:
+        return self.get_value(key) is not None
+
+    def delete_value(self, key: str) -> None:
+        """Remove a key (used to consume nonces)."""
+        db.session.execute(delete(LtiStoreEntry).where(LtiStoreEntry.key == self._prepare_key(key)))
+
+    def set_global_value(self, key: str, value: Any) -> None:
+        """Store a key that is not bound to the browser's session cookie."""
+        expires = utcnow() + timedelta(seconds=self._lifetime)
+        db.session.merge(LtiStoreEntry(key="global-" + key, value=value, expires_at=expires))
+
+    def get_global_value(self, key: str) -> Any:
+        """Read a key stored with set_global_value."""
+        entry = db.session.get(LtiStoreEntry, "global-" + key)
+        if entry is None or (entry.expires_at is not None and entry.expires_at <= utcnow()):
+            return None
+        return entry.value
+
+
+def purge_expired_store_entries() -> int:
+    """Delete expired launch state; returns how many rows went."""
+    result = db.session.execute(delete(LtiStoreEntry).where(LtiStoreEntry.expires_at <= utcnow()))
+    return result.rowcount or 0
+
+
+class PartitionedCookieService(FlaskCookieService):
+    """pylti1p3's cookie service plus `Partitioned` (CHIPS), needed inside a cross-site iframe."""
+
+    def update_response(self, response: Any) -> None:
+        secure = bool(self._request.is_secure())
+        for key, data in self._cookie_data_to_set.items():
+            response.set_cookie(
+                key=key,
+                value=data["value"],
+                max_age=data["exp"],
+                path="/",
+                httponly=True,
+                secure=secure,
+                samesite="None" if secure else "Lax",
+                partitioned=secure,
+            )

@@ -1,0 +1,124 @@
+"""OIDC login and launch validation: pylti1p3 with its known gaps closed.
+
+Closed here: a nonce is consumed once (and only after the signature is checked), clock-skew
+leeway, `aud` as a list with `azp`, an explicit signing-algorithm allow-list, and every
+failure raised as LtiException so that the view can explain it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import requests
+from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin
+from pylti1p3.exception import LtiException
+
+ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512"})
+
+
+class ToolOIDCLogin(FlaskOIDCLogin):
+    """OIDC third-party login initiation; state and nonce go to the shared store."""
+
+
+class ToolMessageLaunch(FlaskMessageLaunch):
+    """A resource-link or deep-linking launch validated with the fixes above."""
+
+    leeway: int = 60
+
+    def get_client_id(self) -> str:
+        """Return the client id from `aud`; a list needs `azp` when it has several values."""
+        body = self._get_jwt_body()
+        aud = body.get("aud")
+        azp = body.get("azp")
+        if isinstance(aud, list):
+            if azp:
+                if azp not in aud:
+                    raise LtiException("The id_token's azp is not one of its audiences (aud)")
+                return azp
+            if len(aud) == 1:
+                return aud[0]
+            raise LtiException("The id_token has several audiences (aud) but no azp")
+        if not isinstance(aud, str) or not aud:
+            raise LtiException("The id_token has no audience (aud)")
+        if azp and azp != aud:
+            raise LtiException("The id_token's azp does not match its audience (aud)")
+        return aud
+
+    def validate(self) -> ToolMessageLaunch:
+        """Validate every part of the launch; the nonce is consumed last, once all else holds."""
+        if self._restored:
+            raise LtiException("Can't validate restored launch")
+        self._validated = True
+        try:
+            (
+                self.validate_state()
+                .validate_jwt_format()
+                .validate_registration()
+                .validate_jwt_signature()
+                .validate_deployment()
+                .validate_message()
+                .validate_nonce()
+                .save_launch_data()
+            )
+        except Exception:
+            self._validated = False
+            raise
+        return self
+
+    def validate_jwt_format(self) -> ToolMessageLaunch:
+        super().validate_jwt_format()
+        alg = self._jwt.get("header", {}).get("alg")
+        if alg not in ALLOWED_ALGS:
+            raise LtiException(
+                f"The id_token is signed with {alg!r}; only RS256, RS384 or RS512 are accepted"
+            )
+        if not isinstance(self._jwt.get("body"), dict):
+            raise LtiException("Invalid JWT format, can't be decoded")
+        return self
+
+    def validate_nonce(self) -> ToolMessageLaunch:
+        """Accept a nonce issued at our login once; a replay is refused even in a new session."""
+        nonce = self._get_jwt_body().get("nonce")
+        if not nonce or not isinstance(nonce, str):
+            raise LtiException('"nonce" is empty')
+        storage = self._session_service.data_storage
+        if storage.get_global_value("used-nonce-" + nonce):
+            raise LtiException("This launch was already used (nonce replay)")
+        if not self._session_service.check_nonce(nonce):
+            raise LtiException("Invalid Nonce")
+        storage.delete_value(self._session_service._get_key("nonce", nonce))
+        storage.set_global_value("used-nonce-" + nonce, True)
+        return self
+
+    def get_public_key(self) -> tuple[str, str]:
+        try:
+            return super().get_public_key()
+        except requests.RequestException as exc:
+            raise LtiException(f"Could not fetch the platform's keys: {exc}") from exc
+        except (KeyError, TypeError) as exc:
+            raise LtiException("The platform's key set is not a valid JWKS") from exc
+
+    def validate_jwt_signature(self) -> ToolMessageLaunch:
+        """Check signature, expiry and audience with a clock-skew leeway."""
+        public_key, key_alg = self.get_public_key()
+        try:
+            jwt.decode(
+                self._get_id_token(),
+                public_key,
+                algorithms=[key_alg],
+                leeway=self.leeway,
+                options={"verify_aud": False, "require": ["exp", "iat"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise LtiException(f"Can't decode id_token: {exc}") from exc
+        return self
+
+    def claims_for_record(self) -> dict[str, Any] | None:
+        """The id_token header and claims as received (never the signature), for error records."""
+        if not self._jwt.get("body"):
+            try:
+                FlaskMessageLaunch.validate_jwt_format(self)
+            except Exception:
+                return None
+        return {"header": self._jwt.get("header"), "body": self._jwt.get("body")}

@@ -1,0 +1,259 @@
+"""The LTI endpoints: OIDC login, launch, JWKS and the Canvas developer-key JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.exception import LtiException, OIDCException
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from lti_tool.extensions import db
+from lti_tool.launch import records
+from lti_tool.launch.canvas_config import canvas_developer_key
+from lti_tool.launch.errors import ADMIN, LaunchProblem, explain
+from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
+from lti_tool.launch.keys import jwks
+from lti_tool.launch.roles import LEARNER, STAFF, course_role
+from lti_tool.launch.tool_conf import (
+    DbLaunchDataStorage,
+    DbToolConf,
+    PartitionedCookieService,
+    platform_for_issuer,
+    purge_expired_store_entries,
+)
+from lti_tool.launch.validation import ToolMessageLaunch, ToolOIDCLogin
+from lti_tool.models import LaunchError
+
+bp = Blueprint("lti", __name__, url_prefix="/lti")
+log = logging.getLogger(__name__)
+
+ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+DB_DOWN = LaunchProblem(
+    503,
+    "The tool's database is not reachable right now. Please try again in a minute by "
+    "opening the tool from your course again.",
+    "retry",
+)
+
+
+def _param(name: str) -> str | None:
+    source = request.args if request.method == "GET" else request.form
+    return source.get(name)
+
+
+def _storage() -> DbLaunchDataStorage:
+    return DbLaunchDataStorage(current_app.config["LTI_LAUNCH_DATA_LIFETIME"])
+
+
+def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
+    """Header and claims of an id_token as received, without the signature, for the record."""
+    if not id_token:
+        return None
+    try:
+        return {
+            "header": jwt.get_unverified_header(id_token),
+            "body": jwt.decode(id_token, options={"verify_signature": False}),
+        }
+    except Exception:  # anything unreadable is recorded as "not a JWT"
+        return {"unreadable": True}
+
+
+def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = None) -> Response:
+    """Render the explanatory page and record the refusal for administrators."""
+    body = (claims or {}).get("body") or {}
+    issuer = body.get("iss") if isinstance(body, dict) else None
+    issuer = issuer if isinstance(issuer, str) else _param("iss")
+    aud = body.get("aud") if isinstance(body, dict) else None
+    client_id = (aud[0] if aud else None) if isinstance(aud, list) else aud
+    client_id = client_id if isinstance(client_id, str) else _param("client_id")
+    log.info("LTI %s refused (%s): %s", stage, problem.status, problem)
+    if problem is not DB_DOWN:
+        try:
+            db.session.rollback()
+            platform = platform_for_issuer(issuer, client_id)
+            g.platform = platform
+            db.session.add(
+                LaunchError(
+                    platform_id=platform.id if platform else None,
+                    issuer=issuer[:500] if issuer else None,
+                    client_id=client_id[:255] if client_id else None,
+                    stage=stage,
+                    status_code=problem.status,
+                    reason=str(problem),
+                    claims=claims,
+                )
+            )
+            db.session.commit()
+        except (OperationalError, InterfaceError):
+            db.session.rollback()
+            log.warning("could not record the refused launch: database unreachable")
+    html = render_template("launch/problem.html", problem=problem, stage=stage)
+    response = Response(html, status=problem.status)
+    if problem.status == 503:
+        response.headers["Retry-After"] = "30"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """OIDC third-party initiated login: check the platform, store state and nonce, redirect."""
+    target = _param("target_link_uri")
+    try:
+        if target and urlsplit(target).netloc not in ("", request.host):
+            raise LaunchProblem(400, "The target link URI is not on this tool's host.", ADMIN)
+        flask_request = FlaskRequest()
+        cookies = PartitionedCookieService(flask_request)
+        oidc = ToolOIDCLogin(
+            flask_request, DbToolConf(), cookie_service=cookies, launch_data_storage=_storage()
+        )
+        purge_expired_store_entries()
+        launch_url = url_for("lti.launch", _external=True)
+        if request.headers.get("Sec-Fetch-Dest") == "iframe" and not _param("lti1p3_new_window"):
+            # Inside the LMS iframe: check that the browser keeps our cookies before going on.
+            auth_url = oidc.get_redirect_object(launch_url).get_redirect_url()
+            params = {
+                k: v for k, v in (request.args if request.method == "GET" else request.form).items()
+            }
+            params["lti1p3_new_window"] = "1"
+            new_window = url_for("lti.login") + "?" + urlencode(params)
+            response = Response(
+                render_template(
+                    "launch/cookie_check.html", auth_url=auth_url, new_window=new_window
+                )
+            )
+            cookies.update_response(response)
+        else:
+            response = oidc.redirect(launch_url)
+        db.session.commit()
+        return response
+    except LaunchProblem as problem:
+        return _refuse(problem, "login")
+    except (LtiException, OIDCException) as exc:
+        return _refuse(explain(str(exc)), "login")
+    except (OperationalError, InterfaceError):
+        db.session.rollback()
+        return _refuse(DB_DOWN, "login")
+    except Exception as exc:  # no login error may become a 500
+        log.exception("unexpected error in LTI login")
+        return _refuse(
+            LaunchProblem(
+                400, "The login request could not be processed.", ADMIN, detail=type(exc).__name__
+            ),
+            "login",
+        )
+
+
+@bp.post("/launch")
+def launch() -> Any:
+    """Validate the id_token, record course, person and enrollment, and send the user on."""
+    claims = unverified_claims(request.form.get("id_token"))
+    try:
+        flask_request = FlaskRequest()
+        message = ToolMessageLaunch(
+            flask_request,
+            DbToolConf(),
+            cookie_service=PartitionedCookieService(flask_request),
+            launch_data_storage=_storage(),
+        )
+        message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
+        body = message.get_launch_data()
+        registration = message._registration
+        return _after_launch(body, registration.platform_id)
+    except LaunchProblem as problem:
+        return _refuse(problem, "launch", claims)
+    except LtiException as exc:
+        return _refuse(explain(str(exc)), "launch", claims)
+    except (OperationalError, InterfaceError):
+        db.session.rollback()
+        return _refuse(DB_DOWN, "launch", claims)
+    except Exception as exc:  # no launch error may become a 500
+        log.exception("unexpected error in LTI launch")
+        return _refuse(
+            LaunchProblem(
+                400, "The launch could not be processed.", ADMIN, detail=type(exc).__name__
+            ),
+            "launch",
+            claims,
+        )
+
+
+def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
+    """Write the launch's rows and redirect to the page the role leads to."""
+    from lti_tool.models import Platform
+
+    g.platform = db.session.get(Platform, platform_id)
+    message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
+    roles = [r for r in body.get(ROLES_CLAIM) or [] if isinstance(r, str)]
+    role = course_role(roles)
+    person = records.upsert_person(platform_id, body)
+    course = records.upsert_course(platform_id, body)
+    if course is not None:
+        records.upsert_enrollment(course, person, roles, role)
+    db.session.commit()
+
+    if message_type == "LtiDeepLinkingRequest":
+        return render_template(
+            "launch/info.html",
+            title="Placing the dashboard is not available yet",
+            text="Deep linking arrives in a later version. Add the tool to the course "
+            "navigation instead; instructors and students then open it from there.",
+        ), 200
+    if course is None:
+        raise LaunchProblem(
+            400,
+            "This launch carries no course (no LTI context), and the tool shows a course's "
+            "analytics. Open the tool from a course's navigation rather than from a "
+            "global or account-level link.",
+            ADMIN,
+        )
+    if role.role not in (STAFF, LEARNER):
+        raise LaunchProblem(
+            403,
+            "Your role in this course does not give access to its analytics. Instructors, "
+            "course designers and course administrators see the course; learners see their "
+            "own progress. Observers and other roles are not supported yet.",
+            ADMIN,
+            detail="context roles received: " + (", ".join(sorted(role.context_roles)) or "none"),
+        )
+    viewer = Viewer(
+        person_id=person.id, course_id=course.id, role=role.role, platform_id=platform_id
+    )
+    token = issue_token(viewer)
+    endpoint = "course.overview" if role.is_staff else "course.me"
+    response = redirect(url_for(endpoint, course_id=course.id, t=token), code=303)
+    set_session_cookie(response, viewer, token)
+    return response
+
+
+@bp.get("/jwks")
+def jwks_view() -> Response:
+    """The tool's public keys (every key not yet retired)."""
+    keyset = jwks()
+    db.session.commit()
+    return jsonify(keyset)
+
+
+@bp.get("/config/canvas.json")
+def canvas_config() -> Response:
+    """The Canvas developer-key JSON for this tool, built from TOOL_BASE_URL."""
+    keyset_url = current_app.config["TOOL_BASE_URL"].rstrip("/") + "/lti/jwks"
+    return jsonify(
+        canvas_developer_key(
+            current_app.config["TOOL_BASE_URL"], current_app.config["TOOL_TITLE"], keyset_url
+        )
+    )

@@ -1,0 +1,24 @@
+"""SQLAlchemy 2.0 typed models, one module per area."""
+
+from lti_tool.models.course import Course, Enrollment, Person, PersonIdentity
+from lti_tool.models.lti import (
+    LaunchError,
+    LtiDeployment,
+    LtiRegistration,
+    LtiStoreEntry,
+    Platform,
+    ToolKey,
+)
+
+__all__ = [
+    "Course",
+    "Enrollment",
+    "LaunchError",
+    "LtiDeployment",
+    "LtiRegistration",
+    "LtiStoreEntry",
+    "Person",
+    "PersonIdentity",
+    "Platform",
+    "ToolKey",
+]

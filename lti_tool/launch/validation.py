@@ -25,6 +25,25 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     """A resource-link or deep-linking launch validated with the fixes above."""
 
     leeway: int = 60
+    _fetched_from_cache: bool = False
+
+    def fetch_public_key(self, key_set_url: str) -> Any:
+        """Fetch the platform's JWKS, through the shared cache when one is set."""
+        storage = self._public_key_cache_data_storage
+        cache_key = "jwks-" + key_set_url
+        if storage is not None:
+            cached = storage.get_global_value(cache_key)
+            if cached:
+                self._fetched_from_cache = True
+                return cached
+        response = self._requests_session.get(key_set_url, timeout=10)
+        try:
+            keyset = response.json()
+        except ValueError as exc:
+            raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
+        if storage is not None and response.ok:
+            storage.set_global_value(cache_key, keyset)
+        return keyset
 
     def get_client_id(self) -> str:
         """Return the client id from `aud`; a list needs `azp` when it has several values."""
@@ -92,8 +111,17 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def get_public_key(self) -> tuple[str, str]:
+        """Find the platform key for the token's kid; refetch a cached JWKS once on a miss."""
         try:
-            return super().get_public_key()
+            try:
+                return super().get_public_key()
+            except LtiException as exc:
+                if "Unable to find public key" not in str(exc) or not self._fetched_from_cache:
+                    raise
+                # The platform may have rotated its keys since we cached them.
+                self._registration.set_key_set(None)
+                self._public_key_cache_data_storage = None
+                return super().get_public_key()
         except requests.RequestException as exc:
             raise LtiException(f"Could not fetch the platform's keys: {exc}") from exc
         except (KeyError, TypeError) as exc:

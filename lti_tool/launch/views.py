@@ -164,12 +164,14 @@ def launch() -> Any:
     claims = unverified_claims(request.form.get("id_token"))
     try:
         flask_request = FlaskRequest()
+        storage = _storage()
         message = ToolMessageLaunch(
             flask_request,
             DbToolConf(),
             cookie_service=PartitionedCookieService(flask_request),
-            launch_data_storage=_storage(),
+            launch_data_storage=storage,
         )
+        message.set_public_key_caching(storage, current_app.config["LTI_LAUNCH_DATA_LIFETIME"])
         message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
         body = message.get_launch_data()
         registration = message._registration

@@ -19,7 +19,11 @@ from lti_tool.models.types import utcnow
 
 def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     """Build the application from a config name or a mapping (with optional CONFIG_NAME)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("LTI_TOOL_INSTANCE_PATH") or None,
+    )
     overrides: dict[str, Any] = {}
     if isinstance(config, Mapping):
         overrides = dict(config)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from lti_tool.extensions import db
@@ -58,7 +59,7 @@ def _read_jwks(path: str) -> dict[str, Any]:
     return data
 
 
-platform_cli = click.Group(
+platform_cli = AppGroup(
     "platform", help="Register LMS platforms (issuer, client ids, deployments)."
 )
 
@@ -215,7 +216,7 @@ def platform_list(as_json: bool) -> None:
             click.echo(f"    keys {r['jwks_url'] or '(inline key set)'}")
 
 
-keys_cli = click.Group("keys", help="The tool's signing keys (published at /lti/jwks).")
+keys_cli = AppGroup("keys", help="The tool's signing keys (published at /lti/jwks).")
 
 
 @keys_cli.command("list")
@@ -239,7 +240,7 @@ def keys_rotate() -> None:
 
 
 @keys_cli.command("retire")
-@click.argument("kid")
+@click.option("--kid", required=True, help="The key id (kids may start with '-').")
 def keys_retire(kid: str) -> None:
     """Remove a non-active key from the JWKS."""
     try:
@@ -250,7 +251,7 @@ def keys_retire(kid: str) -> None:
     click.echo(f"retired {kid}")
 
 
-demo_cli = click.Group("demo", help="Demo data for the embedded default.")
+demo_cli = AppGroup("demo", help="Demo data for the embedded default.")
 
 
 @demo_cli.command("load")

@@ -32,12 +32,22 @@ def _identity(platform_id: int, kind: str, value: str) -> PersonIdentity | None:
 
 
 def _person_by_email(platform_id: int, email: str) -> Person | None:
-    """Last-resort link: one person of this platform with the same e-mail."""
+    """Last-resort link: the one person of this platform with this e-mail and no launch yet.
+
+    A person who already launched under another `sub` is another account, whatever the e-mail.
+    """
+    launched = select(PersonIdentity.person_id).where(
+        PersonIdentity.platform_id == platform_id, PersonIdentity.kind == "lti_sub"
+    )
     rows = list(
         db.session.scalars(
             select(Person)
             .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-            .where(PersonIdentity.platform_id == platform_id, Person.email == email)
+            .where(
+                PersonIdentity.platform_id == platform_id,
+                Person.email == email,
+                Person.id.not_in(launched),
+            )
             .distinct()
         )
     )

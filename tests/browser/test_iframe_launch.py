@@ -1,0 +1,266 @@
+"""A real browser launches the tool inside an LMS iframe of another site, over https.
+
+The LMS is a small Flask app on https://lms.test:<port> that signs launches with
+`lti_tool.devplatform.DevPlatform`; the tool runs on https://tool.test:<port>. Chromium, with
+its default cookie settings, loads the LMS course page, whose iframe goes through the real
+LTI 1.3 OIDC flow: tool /lti/login (the cookie-check page) -> LMS /auth -> form post of the
+id_token to tool /lti/launch -> the course page for the launched role. The tool's OIDC cookies
+must therefore be `SameSite=None; Secure` (and Partitioned) to survive the cross-site frame.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask, abort, render_template_string, request
+from playwright.sync_api import Browser, Frame, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from sqlalchemy import select
+
+from lti_tool import create_app
+from lti_tool.devplatform import DEMO_CONTEXT, DevPlatform
+from lti_tool.extensions import db
+from lti_tool.launch.keys import generate_private_key_pem
+from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
+from tests.browser.conftest import LMS_HOST, TOOL_HOST, SeenRequest, ServerFactory
+
+LAUNCH_TIMEOUT_MS = 20_000
+CLIENT_ID = "browser-test-client"
+SESSION_COOKIE = "lti1p3-session-id"
+
+COURSE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>LMS course</title></head>
+<body><h1>{{ title }}</h1>
+<iframe title="Course analytics" width="1000" height="700" src="{{ src }}"></iframe>
+</body></html>"""
+
+AUTOPOST_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signing in</title></head>
+<body><form method="post" action="{{ action }}">
+{% for name, value in fields.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">
+{% endfor %}</form>
+<script>document.forms[0].submit()</script></body></html>"""
+
+
+def make_lms(platform: DevPlatform, tool_origin: str) -> Flask:
+    """A minimal LMS: a course page framing the tool and an OIDC authorization endpoint."""
+    lms = Flask("fake_lms")
+    login_url = tool_origin + "/lti/login"
+    launch_url = tool_origin + "/lti/launch"
+
+    @lms.get("/course")
+    def course() -> str:
+        user = request.args.get("as", "instructor")
+        if user not in platform.users:
+            abort(404)
+        src = platform.login_url(login_url, launch_url, user)
+        return render_template_string(COURSE_PAGE, title=platform.context["title"], src=src)
+
+    @lms.get("/auth")
+    def auth() -> str:
+        args = request.args
+        if args.get("client_id") != platform.client_id:
+            abort(400, description="unknown client_id")
+        if args.get("redirect_uri") != launch_url:
+            abort(400, description=f"redirect_uri must be {launch_url}")
+        if args.get("response_type") != "id_token" or args.get("scope") != "openid":
+            abort(400, description="response_type must be id_token and scope openid")
+        if args.get("login_hint") not in platform.users or not args.get("nonce"):
+            abort(400, description="unknown login_hint or missing nonce")
+        token = platform.id_token(args["login_hint"], args["nonce"], launch_url)
+        fields = {"id_token": token, "state": args.get("state", "")}
+        return render_template_string(AUTOPOST_PAGE, action=launch_url, fields=fields)
+
+    return lms
+
+
+@dataclass
+class Stack:
+    """The tool and the LMS, both served over https, and what their servers received."""
+
+    tool: Flask
+    tool_origin: str
+    lms_origin: str
+    platform: DevPlatform
+    servers: ServerFactory
+
+    def course_id(self) -> int | None:
+        """The tool's id for the LMS course, once a launch has created it."""
+        with self.tool.app_context():
+            found = db.session.scalar(
+                select(Course.id).where(Course.lti_context_id == self.platform.context["id"])
+            )
+            db.session.remove()
+            return found
+
+
+@pytest.fixture(scope="module")
+def stack(
+    https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Start the tool and the LMS, and register the LMS with the tool directly in its database."""
+    tool_server = https_servers.start(TOOL_HOST)
+    lms_server = https_servers.start(LMS_HOST)
+    platform = DevPlatform(
+        private_key_pem=generate_private_key_pem(),
+        issuer=f"https://{LMS_HOST}",
+        client_id=CLIENT_ID,
+    )
+    database: Path = tmp_path_factory.mktemp("browser") / "tool.sqlite3"
+    tool = create_app(
+        {
+            "CONFIG_NAME": "testing",
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(database),
+            "TOOL_BASE_URL": tool_server.origin,
+        }
+    )
+    tool.instance_path = str(database.parent / "instance")
+    with tool.app_context():
+        db.create_all()
+        row = Platform(name="Browser-test LMS", issuer=platform.issuer)
+        row.frame_origins = [lms_server.origin]
+        db.session.add(row)
+        db.session.flush()
+        registration = LtiRegistration(
+            platform_id=row.id,
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+            auth_login_url=lms_server.origin + "/auth",
+            auth_token_url=lms_server.origin + "/token",
+            jwks={"keys": [platform.jwk]},
+        )
+        db.session.add(registration)
+        db.session.flush()
+        db.session.add(
+            LtiDeployment(registration_id=registration.id, deployment_id=platform.deployment_id)
+        )
+        db.session.commit()
+        db.session.remove()
+    tool_server.serve(tool)
+    lms_server.serve(make_lms(platform, tool_server.origin))
+    yield Stack(tool, tool_server.origin, lms_server.origin, platform, https_servers)
+    with tool.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def tool_frame(page: Page) -> Frame | None:
+    """The frame inside the LMS page's iframe, if it is there."""
+    handle = page.query_selector("iframe")
+    return handle.content_frame() if handle is not None else None
+
+
+def diagnostics(page: Page, seen: list[SeenRequest]) -> str:
+    """Frame URLs, the iframe's text and the requests the servers received, for failures."""
+    lines = ["frames:"]
+    for frame in page.frames:
+        try:
+            text = frame.locator("body").inner_text(timeout=1_000)
+        except Exception as exc:  # diagnostics only: never mask the real failure
+            text = f"<unreadable: {exc.__class__.__name__}>"
+        lines.append(f"  {frame.url}\n    text: {text[:800]!r}")
+    lines.append("requests received by the servers:")
+    lines += [
+        f"  {s.server} {s.method} {s.path} -> {s.status} "
+        f"(dest={s.fetch_dest}, site={s.fetch_site}, cookies={s.cookies[:120]!r})"
+        for s in seen
+    ]
+    return "\n".join(lines)
+
+
+def flow_step(seen: list[SeenRequest], server: str, method: str, path: str) -> SeenRequest:
+    """The first request a server received for (method, path); fail if there is none."""
+    for s in seen:
+        if (s.server, s.method, s.path) == (server, method, path):
+            return s
+    raise AssertionError(f"{server} never received {method} {path}")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("user", "suffix", "role_text"),
+    [("instructor", "/", "Course staff"), ("student", "/me", None)],
+)
+def test_tool_launches_inside_cross_site_iframe(
+    browser: Browser, stack: Stack, user: str, suffix: str, role_text: str | None
+) -> None:
+    """The LMS page frames the tool; the OIDC launch in the frame lands on the role's page."""
+    context = browser.new_context(ignore_https_errors=True)  # default cookie settings
+    seen = stack.servers.log
+    first_request = len(seen)
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.lms_origin}/course?as={user}", wait_until="load")
+        framed = page.frame_locator("iframe")
+        title = framed.locator("#course-title")
+        try:
+            # The course page, or the tool's "could not open" page (fail at once on that one).
+            framed.locator("#course-title, section.problem").first.wait_for(
+                state="visible", timeout=LAUNCH_TIMEOUT_MS
+            )
+        except PlaywrightTimeoutError:
+            pytest.fail(
+                f"the {user} launch did not reach a course page within "
+                f"{LAUNCH_TIMEOUT_MS / 1000:.0f} s\n" + diagnostics(page, seen[first_request:])
+            )
+        info = diagnostics(page, seen[first_request:])
+        if title.count() == 0:
+            pytest.fail(f"the tool refused the {user} launch\n" + info)
+
+        # The top-level page is the LMS; the tool is in its iframe, over https, on another site.
+        assert page.url.startswith(stack.lms_origin + "/course"), info
+        frame = tool_frame(page)
+        assert frame is not None and frame is not page.main_frame, info
+        course_id = stack.course_id()
+        assert course_id is not None, info
+        expected = rf"{re.escape(stack.tool_origin)}/courses/{course_id}{re.escape(suffix)}\?t=.+"
+        assert re.fullmatch(expected, frame.url), info
+        assert frame.url.startswith("https://"), info
+        assert title.inner_text() == DEMO_CONTEXT["title"], info
+        if role_text is not None:
+            role = framed.locator("#viewer-role")
+            assert role.inner_text() == role_text, info
+
+        # The real OIDC flow, as the two servers saw it, all of it inside the iframe.
+        flow = seen[first_request:]
+        login = flow_step(flow, TOOL_HOST, "GET", "/lti/login")
+        assert (login.scheme, login.fetch_dest, login.status) == ("https", "iframe", 200), info
+        script = flow_step(flow, TOOL_HOST, "GET", "/static/js/cookie_check.js")
+        assert script.status == 200, info
+        auth = flow_step(flow, LMS_HOST, "GET", "/auth")
+        assert (auth.fetch_dest, auth.status) == ("iframe", 200), info
+        launch = flow_step(flow, TOOL_HOST, "POST", "/lti/launch")
+        assert (launch.scheme, launch.fetch_dest, launch.status) == ("https", "iframe", 303), info
+        assert launch.fetch_site == "cross-site", info
+        # The OIDC session cookie set in the frame came back on the cross-site form post.
+        assert SESSION_COOKIE + "=" in launch.cookies, info
+        order = [flow.index(step) for step in (login, auth, launch)]
+        assert order == sorted(order), info
+        landing = flow_step(flow, TOOL_HOST, "GET", f"/courses/{course_id}{suffix}")
+        assert (landing.fetch_dest, landing.status) == ("iframe", 200), info
+
+        # Why it works with default settings: the OIDC cookie is SameSite=None; Secure (CHIPS).
+        cookies = {c["name"]: c for c in context.cookies(stack.tool_origin + "/")}
+        assert SESSION_COOKIE in cookies, f"cookies: {cookies}\n{info}"
+        session_cookie = cookies[SESSION_COOKIE]
+        assert session_cookie["sameSite"] == "None", session_cookie
+        assert session_cookie["secure"] is True, session_cookie
+        assert session_cookie["httpOnly"] is True, session_cookie
+        # The per-course session cookie set by the launch is a cross-site cookie too.
+        course_cookie = f"lti_tool_c{course_id}"
+        course_cookies = {
+            c["name"]: c for c in context.cookies(f"{stack.tool_origin}/courses/{course_id}/")
+        }
+        assert course_cookie in course_cookies, f"cookies: {course_cookies}\n{info}"
+        assert course_cookies[course_cookie]["sameSite"] == "None", course_cookies
+        assert course_cookies[course_cookie]["secure"] is True, course_cookies
+        for cookie in (session_cookie, course_cookies[course_cookie]):
+            # Partitioned (CHIPS) by the LMS's site, checked only if Playwright exposes it.
+            if cookie.get("partitionKey") is not None:
+                assert cookie["partitionKey"] == f"https://{LMS_HOST}", cookie
+    finally:
+        context.close()

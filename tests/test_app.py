@@ -1,0 +1,101 @@
+"""The app factory, configurations, proxy handling and the pages outside a course."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from configs import ConfigError
+from lti_tool import create_app
+from lti_tool.extensions import db
+from lti_tool.models import Course, Enrollment, Person
+from tests.lti_platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
+
+
+def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SECRET_KEY", "DATABASE_URL", "TOOL_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    with pytest.raises(ConfigError) as error:
+        create_app("production")
+    assert "DATABASE_URL, TOOL_BASE_URL" in str(error.value)
+    assert "s3cret" not in str(error.value)
+
+
+def test_production_has_no_development_platform(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///" + str(tmp_path / "prod.sqlite3"))
+    monkeypatch.setenv("TOOL_BASE_URL", "https://analytics.example.edu")
+    app = create_app("production")
+    assert app.config["TOOL_BASE_URL"] == "https://analytics.example.edu"
+    assert "devplatform" not in app.blueprints
+    response = app.test_client().get("/dev/platform/")
+    assert response.status_code == 404
+    assert "Strict-Transport-Security" in response.headers
+    assert "devplatform" in create_app("development").blueprints
+
+
+def test_unknown_config_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Unknown configuration 'staging'"):
+        create_app("staging")
+
+
+def test_proxy_fix_makes_forwarded_https_secure(app: Flask, platform: FakePlatform) -> None:
+    plain = app.test_client()  # http to the app, https at the proxy
+    response = plain.post(
+        "/lti/login",
+        data={"iss": platform.issuer, "login_hint": "u", "client_id": platform.client_id},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"},
+    )
+    assert response.status_code == 302
+    assert "redirect_uri=https%3A%2F%2Ftool.test%2Flti%2Flaunch" in response.headers["Location"]
+    assert all("Secure" in c for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_login_inside_iframe_checks_cookies_without_inline_script(
+    client: FlaskClient, platform: FakePlatform
+) -> None:
+    response = client.get(
+        f"/lti/login?iss={platform.issuer}&login_hint=u&client_id={platform.client_id}",
+        headers={"Sec-Fetch-Dest": "iframe"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-auth-url="https://lms.example.edu/auth?' in html
+    assert "lti1p3_new_window=1" in html and 'target="_blank"' in html
+    assert '<script src="/static/js/cookie_check.js"></script>' in html
+    assert "<script>" not in html
+    assert any("Partitioned" in c for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_relaunch_updates_course_person_and_enrollment(
+    app: Flask, client: FlaskClient, platform: FakePlatform
+) -> None:
+    assert platform.launch(client, roles=LEARNER).status_code == 303
+
+    def renamed(body: dict) -> None:
+        body[CLAIM + "context"]["title"] = "Biology 101 (Spring)"
+        body["name"] = "Samantha Example"
+
+    assert (
+        platform.launch(client, roles=[MEMBERSHIP + "Instructor"], mutate=renamed).status_code
+        == 303
+    )
+    with app.app_context():
+        assert db.session.scalar(select(Course)).title == "Biology 101 (Spring)"
+        assert db.session.scalar(select(Person)).name == "Samantha Example"
+        enrollment = db.session.scalar(select(Enrollment))
+        assert enrollment.course_role == "staff"
+        assert enrollment.roles == [MEMBERSHIP + "Instructor"]
+        assert len(list(db.session.scalars(select(Enrollment)))) == 1
+
+
+def test_home_page_and_health(client: FlaskClient) -> None:
+    assert "open the tool from your course" in client.get("/").get_data(as_text=True).lower()
+    assert client.get("/healthz").get_json() == {"status": "ok"}

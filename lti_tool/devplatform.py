@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -116,6 +117,19 @@ class DevPlatform:
             body, self.private_key_pem, algorithm="RS256", headers={"kid": self.jwk["kid"]}
         )
 
+    def authorize(self, args: Mapping[str, str], launch_url: str) -> dict[str, str]:
+        """Check the tool's OIDC auth request; return the form fields to post to launch_url."""
+        if args.get("client_id") != self.client_id:
+            raise ValueError("Unknown client_id.")
+        if args.get("redirect_uri") != launch_url:
+            raise ValueError(f"redirect_uri must be {launch_url}.")
+        if args.get("response_type") != "id_token" or args.get("scope") != "openid":
+            raise ValueError("response_type must be id_token and scope openid.")
+        if args.get("login_hint") not in self.users or not args.get("nonce"):
+            raise ValueError("Unknown login_hint or missing nonce.")
+        token = self.id_token(args["login_hint"], args["nonce"], launch_url)
+        return {"id_token": token, "state": args.get("state", "")}
+
 
 bp = Blueprint("devplatform", __name__, url_prefix="/dev/platform")
 
@@ -181,20 +195,9 @@ def index() -> str:
 @bp.get("/auth")
 def auth() -> str:
     """The platform's OIDC authorization endpoint: answer with a signed id_token form post."""
-    platform = dev_platform()
-    args = request.args
-    expected_redirect = url_for("lti.launch", _external=True)
-    if args.get("client_id") != platform.client_id:
-        abort(400, description="Unknown client_id.")
-    if args.get("redirect_uri") != expected_redirect:
-        abort(400, description=f"redirect_uri must be {expected_redirect}.")
-    if args.get("response_type") != "id_token" or args.get("scope") != "openid":
-        abort(400, description="response_type must be id_token and scope openid.")
-    if args.get("login_hint") not in platform.users or not args.get("nonce"):
-        abort(400, description="Unknown login_hint or missing nonce.")
-    token = platform.id_token(args["login_hint"], args["nonce"], expected_redirect)
-    return render_template(
-        "autopost.html",
-        action=expected_redirect,
-        fields={"id_token": token, "state": args.get("state", "")},
-    )
+    launch_url = url_for("lti.launch", _external=True)
+    try:
+        fields = dev_platform().authorize(request.args, launch_url)
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    return render_template("autopost.html", action=launch_url, fields=fields)

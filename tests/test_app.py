@@ -99,3 +99,23 @@ def test_relaunch_updates_course_person_and_enrollment(
 def test_home_page_and_health(client: FlaskClient) -> None:
     assert "open the tool from your course" in client.get("/").get_data(as_text=True).lower()
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_development_platform_refuses_a_bad_auth_request(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "CONFIG_NAME": "development",
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "dev.sqlite3"),
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    assert client.get("/dev/platform/").status_code == 200  # registers itself
+    response = client.get(
+        "/dev/platform/auth?client_id=dev-client&redirect_uri=https://evil.example/steal"
+        "&response_type=id_token&scope=openid&login_hint=instructor&nonce=n"
+    )
+    assert response.status_code == 400
+    assert "redirect_uri must be http://localhost/lti/launch" in response.get_data(as_text=True)

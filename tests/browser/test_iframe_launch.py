@@ -62,17 +62,10 @@ def make_lms(platform: DevPlatform, tool_origin: str) -> Flask:
 
     @lms.get("/auth")
     def auth() -> str:
-        args = request.args
-        if args.get("client_id") != platform.client_id:
-            abort(400, description="unknown client_id")
-        if args.get("redirect_uri") != launch_url:
-            abort(400, description=f"redirect_uri must be {launch_url}")
-        if args.get("response_type") != "id_token" or args.get("scope") != "openid":
-            abort(400, description="response_type must be id_token and scope openid")
-        if args.get("login_hint") not in platform.users or not args.get("nonce"):
-            abort(400, description="unknown login_hint or missing nonce")
-        token = platform.id_token(args["login_hint"], args["nonce"], launch_url)
-        fields = {"id_token": token, "state": args.get("state", "")}
+        try:
+            fields = platform.authorize(request.args, launch_url)
+        except ValueError as exc:
+            abort(400, description=str(exc))
         return render_template_string(AUTOPOST_PAGE, action=launch_url, fields=fields)
 
     return lms

@@ -250,3 +250,20 @@ def test_unreachable_platform_jwks_is_explained(app: Flask, client: FlaskClient)
     response = lms.launch(client)
     assert response.status_code == 502
     assert "could not fetch the platform" in response.get_data(as_text=True)
+
+
+def test_launch_state_expires_after_configured_lifetime(
+    app: Flask, client: FlaskClient, platform: FakePlatform
+) -> None:
+    from datetime import timedelta
+
+    from lti_tool.models import LtiStoreEntry
+    from lti_tool.models.types import utcnow
+
+    app.config["LTI_LAUNCH_DATA_LIFETIME"] = 600
+    platform.login(client)
+    with app.app_context():
+        entries = list(db.session.scalars(select(LtiStoreEntry)))
+        assert entries  # the nonce at least
+        for entry in entries:
+            assert entry.expires_at <= utcnow() + timedelta(seconds=601)

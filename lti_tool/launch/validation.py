@@ -11,14 +11,10 @@ from typing import Any
 
 import jwt
 import requests
-from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin
+from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.exception import LtiException
 
 ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512"})
-
-
-class ToolOIDCLogin(FlaskOIDCLogin):
-    """OIDC third-party login initiation; state and nonce go to the shared store."""
 
 
 class ToolMessageLaunch(FlaskMessageLaunch):
@@ -141,12 +137,3 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         except jwt.InvalidTokenError as exc:
             raise LtiException(f"Can't decode id_token: {exc}") from exc
         return self
-
-    def claims_for_record(self) -> dict[str, Any] | None:
-        """The id_token header and claims as received (never the signature), for error records."""
-        if not self._jwt.get("body"):
-            try:
-                FlaskMessageLaunch.validate_jwt_format(self)
-            except Exception:
-                return None
-        return {"header": self._jwt.get("header"), "body": self._jwt.get("body")}

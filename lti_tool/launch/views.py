@@ -18,7 +18,7 @@ from flask import (
     request,
     url_for,
 )
-from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest, FlaskSessionService
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -36,8 +36,8 @@ from lti_tool.launch.tool_conf import (
     platform_for_issuer,
     purge_expired_store_entries,
 )
-from lti_tool.launch.validation import ToolMessageLaunch, ToolOIDCLogin
-from lti_tool.models import LaunchError
+from lti_tool.launch.validation import ToolMessageLaunch
+from lti_tool.models import LaunchError, Platform
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)
@@ -56,8 +56,18 @@ def _param(name: str) -> str | None:
     return source.get(name)
 
 
-def _storage() -> DbLaunchDataStorage:
-    return DbLaunchDataStorage(current_app.config["LTI_LAUNCH_DATA_LIFETIME"])
+def _services(flask_request: FlaskRequest) -> dict[str, Any]:
+    """The shared-store session service and the Partitioned cookie service for one request."""
+    lifetime = current_app.config["LTI_LAUNCH_DATA_LIFETIME"]
+    storage = DbLaunchDataStorage(lifetime)
+    session = FlaskSessionService(flask_request)
+    session.set_data_storage(storage)
+    session.set_launch_data_lifetime(lifetime)
+    return {
+        "session_service": session,
+        "cookie_service": PartitionedCookieService(flask_request),
+        "launch_data_storage": storage,
+    }
 
 
 def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
@@ -117,10 +127,8 @@ def login() -> Any:
         if target and urlsplit(target).netloc not in ("", request.host):
             raise LaunchProblem(400, "The target link URI is not on this tool's host.", ADMIN)
         flask_request = FlaskRequest()
-        cookies = PartitionedCookieService(flask_request)
-        oidc = ToolOIDCLogin(
-            flask_request, DbToolConf(), cookie_service=cookies, launch_data_storage=_storage()
-        )
+        services = _services(flask_request)
+        oidc = FlaskOIDCLogin(flask_request, DbToolConf(), **services)
         purge_expired_store_entries()
         launch_url = url_for("lti.launch", _external=True)
         if request.headers.get("Sec-Fetch-Dest") == "iframe" and not _param("lti1p3_new_window"):
@@ -136,7 +144,7 @@ def login() -> Any:
                     "launch/cookie_check.html", auth_url=auth_url, new_window=new_window
                 )
             )
-            cookies.update_response(response)
+            services["cookie_service"].update_response(response)
         else:
             response = oidc.redirect(launch_url)
         db.session.commit()
@@ -164,14 +172,11 @@ def launch() -> Any:
     claims = unverified_claims(request.form.get("id_token"))
     try:
         flask_request = FlaskRequest()
-        storage = _storage()
-        message = ToolMessageLaunch(
-            flask_request,
-            DbToolConf(),
-            cookie_service=PartitionedCookieService(flask_request),
-            launch_data_storage=storage,
+        services = _services(flask_request)
+        message = ToolMessageLaunch(flask_request, DbToolConf(), **services)
+        message.set_public_key_caching(
+            services["launch_data_storage"], current_app.config["LTI_LAUNCH_DATA_LIFETIME"]
         )
-        message.set_public_key_caching(storage, current_app.config["LTI_LAUNCH_DATA_LIFETIME"])
         message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
         body = message.get_launch_data()
         registration = message._registration
@@ -196,8 +201,6 @@ def launch() -> Any:
 
 def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
     """Write the launch's rows and redirect to the page the role leads to."""
-    from lti_tool.models import Platform
-
     g.platform = db.session.get(Platform, platform_id)
     message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
     roles = [r for r in body.get(ROLES_CLAIM) or [] if isinstance(r, str)]

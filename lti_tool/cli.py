@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.launch import keys
-from lti_tool.models import LtiDeployment, LtiRegistration, Platform, ToolKey
+from lti_tool.models import LaunchError, LtiDeployment, LtiRegistration, Platform, ToolKey
 
 
 def _check_url(label: str, value: str) -> str:
@@ -214,6 +214,39 @@ def platform_list(as_json: bool) -> None:
             click.echo(f"  client {r['client_id']}: deployments {', '.join(r['deployment_ids'])}")
             click.echo(f"    login {r['auth_login_url']}  token {r['auth_token_url']}")
             click.echo(f"    keys {r['jwks_url'] or '(inline key set)'}")
+
+
+@platform_cli.command("errors")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with the claims received).")
+def platform_errors(limit: int, as_json: bool) -> None:
+    """Show recently refused launches: when, which platform, why."""
+    rows = list(
+        db.session.scalars(select(LaunchError).order_by(LaunchError.id.desc()).limit(limit))
+    )
+    if as_json:
+        data = [
+            {
+                "at": row.created_at.isoformat(),
+                "platform_id": row.platform_id,
+                "issuer": row.issuer,
+                "client_id": row.client_id,
+                "stage": row.stage,
+                "status": row.status_code,
+                "reason": row.reason,
+                "claims": row.claims,
+            }
+            for row in rows
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    if not rows:
+        click.echo("no refused launches recorded")
+    for row in rows:
+        click.echo(
+            f"{row.created_at:%Y-%m-%d %H:%M:%S}  {row.status_code}  {row.stage:6}  "
+            f"{row.issuer or '-'}  {row.reason}"
+        )
 
 
 keys_cli = AppGroup("keys", help="The tool's signing keys (published at /lti/jwks).")

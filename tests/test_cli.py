@@ -289,3 +289,14 @@ def test_canvas_config_reflects_tool_base_url(app: Flask, client: FlaskClient) -
         "canvas_user_id": "$Canvas.user.id",
         "canvas_api_domain": "$Canvas.api.domain",
     }
+
+
+def test_platform_errors_lists_refused_launches(
+    runner: FlaskCliRunner, client: FlaskClient
+) -> None:
+    assert "no refused launches" in runner.invoke(args=["platform", "errors"]).output
+    client.post("/lti/login", data={"iss": "https://stranger.example", "login_hint": "x"})
+    text = runner.invoke(args=["platform", "errors"]).output
+    assert "403  login   https://stranger.example  The platform that sent this launch" in text
+    data = json.loads(runner.invoke(args=["platform", "errors", "--json"]).output)
+    assert data[0]["status"] == 403 and data[0]["stage"] == "login"

@@ -1,0 +1,1 @@
+"""Pure computations over the database: activity, time spent, video, ... No Flask imports."""

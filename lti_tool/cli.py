@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from lti_tool.extensions import db
+from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
 from lti_tool.launch import keys
 from lti_tool.models import LaunchError, LtiDeployment, LtiRegistration, Platform, ToolKey
 
@@ -300,7 +302,95 @@ def demo_load() -> None:
     click.echo(f"demo course {course.title!r} loaded (course id {course.id})")
 
 
+ingest_cli = AppGroup("ingest", help="Bring activity data in.")
+
+
+def _platform_option(name: str | None) -> Platform | None:
+    """--platform NAME, else the only platform there is, else none (standalone courses)."""
+    if name:
+        platform = db.session.scalar(select(Platform).where(Platform.name == name))
+        if platform is None:
+            raise click.BadParameter(f"no platform named {name!r}", param_hint="--platform")
+        return platform
+    platforms = list(db.session.scalars(select(Platform).limit(2)))
+    return platforms[0] if len(platforms) == 1 else None
+
+
+@ingest_cli.command("tracking-logs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--platform", "platform_name", help="The platform the logs come from.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON, no progress.")
+def ingest_tracking_logs_command(
+    paths: tuple[str, ...], platform_name: str | None, as_json: bool
+) -> None:
+    """Ingest Open edX tracking logs (files, .gz files or folders); safe to repeat."""
+    from lti_tool.sync.log_ingest import ingest_tracking_logs
+
+    platform = _platform_option(platform_name)
+    show_progress = not as_json and sys.stderr.isatty()
+    seen = [0]
+
+    def progress(lines: int) -> None:
+        seen[0] += lines
+        click.echo(f"\r{seen[0]:,} lines", nl=False, err=True)
+
+    report = ingest_tracking_logs(db.session, paths, platform, progress if show_progress else None)
+    if show_progress:
+        click.echo("", err=True)
+    summary = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(
+            f"{summary['files']} files ({summary['files_unchanged']} unchanged, "
+            f"{summary['files_unreadable']} unreadable), {summary['lines']} lines, "
+            f"{summary['events_ingested']} events ingested, {summary['duplicates']} already known, "
+            f"{summary['learners']} learners in {summary['courses']} courses"
+        )
+        for reason, count in summary["skipped"].items():
+            click.echo(f"  skipped {count} ({reason.replace('_', ' ')})")
+        for problem in summary["problems"]:
+            click.echo(f"  {problem}")
+        if summary["problems_not_shown"]:
+            click.echo(f"  … and {summary['problems_not_shown']} more problems")
+    if not report.read_anything:
+        raise SystemExit(1)
+
+
+@click.command("report")
+@click.argument("name", type=click.Choice(sorted(REPORTS)))
+@click.option(
+    "--course", "course_ref", required=True, help="The tool's course id or the LMS's course id."
+)
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option(
+    "--cutoff-minutes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="time-spent: the idle cutoff in minutes (default 30).",
+)
+@with_appcontext
+def report_command(
+    name: str, course_ref: str, platform_name: str | None, fmt: str, cutoff_minutes: int | None
+) -> None:
+    """Print a report (KPI) for a course as JSON or CSV."""
+    try:
+        course = find_course(db.session, course_ref, platform_name)
+    except CourseNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = REPORTS[name]
+    kwargs = {"cutoff_minutes": cutoff_minutes} if cutoff_minutes and name == "time-spent" else {}
+    rows = report.run(db.session, course, **kwargs)
+    if fmt == "csv":
+        click.echo(to_csv(rows, report.fields), nl=False)
+    else:
+        click.echo(json.dumps(rows, indent=2))
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
-    for group in (platform_cli, keys_cli, demo_cli):
+    for group in (platform_cli, keys_cli, demo_cli, ingest_cli, report_command):
         app.cli.add_command(group)

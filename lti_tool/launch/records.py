@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.launch.roles import CourseRole
-from lti_tool.models import Course, Enrollment, Person, PersonIdentity
+from lti_tool.models import ActivityEvent, Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.types import utcnow
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -62,6 +62,10 @@ def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
     canvas_user = _str(custom.get("canvas_user_id"))
     if canvas_user and not canvas_user.startswith("$"):
         wanted.append(("canvas_user_id", canvas_user))
+    # Open edX sends the username when the course shares it; its tracking logs carry it too.
+    username = _str(claims.get("preferred_username")) or _str(custom.get("username"))
+    if username and not username.startswith("$"):
+        wanted.append(("openedx_username", username))
     email = _str(claims.get("email"))
 
     person = None
@@ -101,6 +105,8 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
         select(Course).where(Course.platform_id == platform_id, Course.lti_context_id == context_id)
     )
     if course is None:
+        course = _claim_standalone_course(platform_id, context_id)
+    if course is None:
         course = Course(platform_id=platform_id, lti_context_id=context_id)
         db.session.add(course)
     custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
@@ -112,6 +118,29 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
     course.title = _str(context.get("title")) or course.title or _str(context.get("label")) or ""
     course.label = _str(context.get("label")) or course.label
     db.session.flush()
+    return course
+
+
+def _claim_standalone_course(platform_id: int, context_id: str) -> Course | None:
+    """A course first seen in logs without a platform belongs to the platform launching it."""
+    course = db.session.scalar(
+        select(Course).where(Course.platform_id.is_(None), Course.lti_context_id == context_id)
+    )
+    if course is None:
+        return None
+    course.platform_id = platform_id
+    learners = select(ActivityEvent.person_id).where(ActivityEvent.course_id == course.id)
+    taken = select(PersonIdentity.kind, PersonIdentity.value).where(
+        PersonIdentity.platform_id == platform_id
+    )
+    known = {tuple(row) for row in db.session.execute(taken)}
+    for identity in db.session.scalars(
+        select(PersonIdentity).where(
+            PersonIdentity.platform_id.is_(None), PersonIdentity.person_id.in_(learners)
+        )
+    ):
+        if (identity.kind, identity.value) not in known:
+            identity.platform_id = platform_id
     return course
 
 

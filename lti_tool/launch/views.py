@@ -205,8 +205,10 @@ def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
     message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
     roles = [r for r in body.get(ROLES_CLAIM) or [] if isinstance(r, str)]
     role = course_role(roles)
-    person = records.upsert_person(platform_id, body)
+    # The course first: claiming a course seen only in logs moves its learners' identities
+    # to this platform, where the person lookup below then finds them.
     course = records.upsert_course(platform_id, body)
+    person = records.upsert_person(platform_id, body)
     if course is not None:
         records.upsert_enrollment(course, person, roles, role)
     db.session.commit()

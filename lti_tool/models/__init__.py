@@ -1,5 +1,14 @@
 """SQLAlchemy 2.0 typed models, one module per area."""
 
+from lti_tool.models.activity import (
+    ActivityEvent,
+    IngestFile,
+    LearnerDay,
+    LearnerDayGap,
+    Video,
+    VideoLearnerSegment,
+    WeeklyActivity,
+)
 from lti_tool.models.course import Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.lti import (
     LaunchError,
@@ -11,9 +20,13 @@ from lti_tool.models.lti import (
 )
 
 __all__ = [
+    "ActivityEvent",
     "Course",
     "Enrollment",
+    "IngestFile",
     "LaunchError",
+    "LearnerDay",
+    "LearnerDayGap",
     "LtiDeployment",
     "LtiRegistration",
     "LtiStoreEntry",
@@ -21,4 +34,7 @@ __all__ = [
     "PersonIdentity",
     "Platform",
     "ToolKey",
+    "Video",
+    "VideoLearnerSegment",
+    "WeeklyActivity",
 ]

@@ -1,0 +1,73 @@
+"""Weekly activity (Insights-compatible) and time spent, read from the rollups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.models import Course, LearnerDay, LearnerDayGap, WeeklyActivity
+
+DEFAULT_CUTOFF_MINUTES = 30
+CONSERVATIVE_CUTOFF_MINUTES = 5
+
+
+def weekly_activity(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Distinct learners per ISO week and label (ACTIVE, ATTEMPTED_PROBLEM, PLAYED_VIDEO, …)."""
+    rows = session.execute(
+        select(WeeklyActivity.week_start, WeeklyActivity.label, func.count())
+        .where(WeeklyActivity.course_id == course.id)
+        .group_by(WeeklyActivity.week_start, WeeklyActivity.label)
+        .order_by(WeeklyActivity.week_start, WeeklyActivity.label)
+    )
+    label = course_label(course)
+    return [
+        {"course": label, "week_start": week.isoformat(), "label": name, "count": count}
+        for week, name, count in rows
+    ]
+
+
+def time_spent(
+    session: Session, course: Course, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+) -> list[dict[str, Any]]:
+    """Per learner and day: seconds spent (gaps under the cutoff), sessions and events."""
+    if cutoff_minutes < 1:
+        raise ValueError("the time-spent cutoff is a whole number of minutes, at least 1")
+    under: dict[tuple[int, Any], tuple[float, int]] = defaultdict(lambda: (0.0, 0))
+    gap_rows = session.execute(
+        select(
+            LearnerDayGap.person_id,
+            LearnerDayGap.day,
+            func.sum(LearnerDayGap.seconds),
+            func.sum(LearnerDayGap.gaps),
+        )
+        .where(LearnerDayGap.course_id == course.id, LearnerDayGap.minute < cutoff_minutes)
+        .group_by(LearnerDayGap.person_id, LearnerDayGap.day)
+    )
+    for person_id, day, seconds, gaps in gap_rows:
+        under[(person_id, day)] = (float(seconds or 0.0), int(gaps or 0))
+    days = session.execute(
+        select(LearnerDay.person_id, LearnerDay.day, LearnerDay.events)
+        .where(LearnerDay.course_id == course.id)
+        .order_by(LearnerDay.person_id, LearnerDay.day)
+    ).all()
+    names = learner_labels(session, {row.person_id for row in days})
+    label = course_label(course)
+    result = []
+    for person_id, day, events in days:
+        seconds, gaps = under.get((person_id, day), (0.0, 0))
+        result.append(
+            {
+                "course": label,
+                "learner": names[person_id],
+                "day": day.isoformat(),
+                "seconds": round(seconds, 3),
+                "sessions": events - gaps,
+                "events": events,
+            }
+        )
+    result.sort(key=lambda row: (row["learner"], row["day"]))
+    return result

@@ -1,0 +1,82 @@
+"""The named reports: one function per KPI, shared by the CLI, the API and the pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis import activity, video_engagement
+from lti_tool.models import Course, Platform
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report's function and its columns, in order."""
+
+    run: Callable[..., list[dict[str, Any]]]
+    fields: tuple[str, ...]
+
+
+REPORTS: dict[str, Report] = {
+    "weekly-activity": Report(activity.weekly_activity, ("course", "week_start", "label", "count")),
+    "time-spent": Report(
+        activity.time_spent, ("course", "learner", "day", "seconds", "sessions", "events")
+    ),
+    "video-summary": Report(
+        video_engagement.video_summary,
+        (
+            "course",
+            "video_id",
+            "duration",
+            "segment_length",
+            "users_at_start",
+            "users_at_end",
+            "total_viewed_seconds",
+        ),
+    ),
+    "video-timeline": Report(
+        video_engagement.video_timeline, ("course", "video_id", "segment", "num_users", "num_views")
+    ),
+    "learner-video": Report(
+        video_engagement.learner_video, ("course", "learner", "video_id", "coverage", "completed")
+    ),
+}
+
+
+class CourseNotFound(LookupError):
+    """No course, or several, match what was asked for."""
+
+
+def find_course(session: Session, ref: str, platform_name: str | None = None) -> Course:
+    """A course by the tool's integer id or the LMS's course id (and platform when ambiguous)."""
+    query = select(Course)
+    if platform_name:
+        platform = session.scalar(select(Platform).where(Platform.name == platform_name))
+        if platform is None:
+            raise CourseNotFound(f"no platform named {platform_name!r}")
+        query = query.where(Course.platform_id == platform.id)
+    by_key = or_(Course.lms_course_id == ref, Course.lti_context_id == ref)
+    matches = list(session.scalars(query.where(by_key).order_by(Course.id)))
+    if not matches and ref.isdigit():
+        course = session.scalar(query.where(Course.id == int(ref)))
+        matches = [course] if course else []
+    if not matches:
+        raise CourseNotFound(f"no course {ref!r}")
+    if len(matches) > 1:
+        raise CourseNotFound(f"{ref!r} names courses on several platforms: add --platform NAME")
+    return matches[0]
+
+
+def to_csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
+    """Rows as CSV with a header line."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

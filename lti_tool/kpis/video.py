@@ -1,0 +1,290 @@
+"""Video KPIs computed the way Open edX Insights does (edx-analytics-pipeline video timeline).
+
+Reference: ``edx/analytics/tasks/insights/video.py`` in edx-analytics-pipeline
+(``UserVideoViewingTask`` for viewings, ``VideoUsageTask`` for the timeline and summary);
+see design.md §7 "Video" and data-sources.md §4.1. Where the prose there left room, this module
+follows the pipeline's code, because our figures must match Insights on the same logs:
+
+* Offsets are screened per event before any viewing is built: a play/stop without a position,
+  a seek without both positions, or any position that is negative, NaN, infinite or over 10 h is
+  dropped as if it had never been logged (a pause without a position counts as position 0).
+  Hence "viewings longer than 10 h" never survive: both ends lie in [0, 10 h].
+* A seek only moves the start of the next viewing when that seek *closed* an open viewing
+  (play -> seek -> play). A seek, pause or stop with no viewing open is ignored entirely.
+* A play while a viewing is open discards the open viewing and starts afresh.
+* Events are ordered like the pipeline's ``sorted(events)`` on tuples: time, then event type
+  (pause < play < seek < stop, the alphabetical order of the legacy names), then position.
+* Insights outputs timeline rows only up to the video's final segment, and
+  ``total_viewed_seconds`` sums only those rows (see ``reported_segments``).
+
+Pure Python: the caller reads events from the database and stores the results as rollups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+SEGMENT_SECONDS = 5
+MIN_VIEWING_SECONDS = 0.25
+# The pipeline's VIDEO_MAXIMUM_DURATION is checked in _check_time_offset against every event's
+# video position (currentTime, old_time, new_time), not against wall-clock time or end - start;
+# an offending event is discarded before viewings are formed. We do the same (see _position).
+MAX_VIEWING_SECONDS = 10 * 3600
+DROPOFF_THRESHOLD = 0.05
+
+PLAY = "play"
+PAUSE = "pause"
+STOP = "stop"
+SEEK = "seek"
+
+# Tie-break for events with the same timestamp: the pipeline sorts (timestamp, event_type, ...)
+# tuples, so legacy names decide: pause_video < play_video < seek_video < stop_video.
+_KIND_ORDER = {PAUSE: 0, PLAY: 1, SEEK: 2, STOP: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEvent:
+    """One video event of one learner on one video, already normalised by the caller."""
+
+    time: float  # epoch seconds of the event
+    kind: str  # "play" | "pause" | "stop" | "seek"; anything else is ignored
+    current_time: float | None  # currentTime / current_time of play, pause, stop
+    old_time: float | None = None  # seek
+    new_time: float | None = None  # seek
+    duration: float | None = None  # when the event carries it
+
+
+@dataclass(frozen=True, slots=True)
+class Viewing:
+    """A continuous stretch of video played by one learner, in video seconds."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSummary:
+    """Per-video figures as in Insights' ``video`` table."""
+
+    duration: float | None
+    segment_length: int
+    users_at_start: int
+    users_at_end: int
+    total_viewed_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    time: float
+    order: int
+    position: float  # currentTime for play/pause/stop, new_time for seek
+    old_time: float  # seek only; -inf otherwise (Python 2 sorted None first)
+    kind: str
+    duration: float | None
+
+
+def _position(value: float | None) -> float | None:
+    """Return a usable video position, or None where the pipeline discards the event."""
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value) or math.isinf(value) or value < 0.0 or value > MAX_VIEWING_SECONDS:
+        return None
+    return value
+
+
+def _known_duration(value: float | None) -> float | None:
+    """Return the duration, or None when it is missing or meaningless."""
+    # The pipeline maps a missing/null/0 duration to its "unknown" sentinel (-1); negative or NaN
+    # values cannot be real durations either, so they are treated as unknown too.
+    if value is None or math.isnan(value) or value <= 0:
+        return None
+    return float(value)
+
+
+def _step(event: VideoEvent) -> _Step | None:
+    """Screen one event as the pipeline's mapper does; None when it would be dropped."""
+    old = -math.inf
+    if event.kind in (PLAY, STOP):
+        position = _position(event.current_time)
+    elif event.kind == PAUSE:
+        # Players omit currentTime when paused at the very beginning; the pipeline assumes 0.
+        position = _position(0.0 if event.current_time is None else event.current_time)
+    elif event.kind == SEEK:
+        position = _position(event.new_time)
+        seek_old = _position(event.old_time)
+        if seek_old is None:
+            return None
+        old = seek_old
+    else:
+        return None
+    if position is None:
+        return None
+    return _Step(
+        event.time,
+        _KIND_ORDER[event.kind],
+        position,
+        old,
+        event.kind,
+        _known_duration(event.duration),
+    )
+
+
+def _close(start: float, end: float, duration: float | None) -> Viewing | None:
+    """Apply the pipeline's end_viewing checks, in its order."""
+    # +1 s of slack because durations are often whole seconds while positions are not.
+    if duration is not None and end > duration + 1:
+        return None
+    if end < start:
+        return None
+    if end - start < MIN_VIEWING_SECONDS:
+        return None
+    return Viewing(start, end)
+
+
+def viewings(events: Iterable[VideoEvent], duration: float | None = None) -> list[Viewing]:
+    """Turn one learner's events on one video into Insights-style viewings."""
+    fallback = _known_duration(duration)
+    steps = [s for s in map(_step, events) if s is not None]
+    steps.sort(key=lambda s: (s.time, s.order, s.position, s.old_time))
+
+    result: list[Viewing] = []
+    open_start: float | None = None
+    open_duration: float | None = None
+    # new_time of the seek that closed the previous viewing; the next play starts there, since
+    # the play emitted right after a seek often still reports the pre-seek currentTime.
+    seek_target: float | None = None
+    for step in steps:
+        if step.kind == PLAY:
+            # A play while a viewing is open silently replaces it (the open one is discarded).
+            open_start = step.position if seek_target is None else seek_target
+            # Duration comes from the play that opens the viewing (as in the pipeline), else the
+            # caller's value (LMS course structure), per design.md §7.
+            open_duration = step.duration if step.duration is not None else fallback
+            seek_target = None
+        elif open_start is not None:
+            end = step.old_time if step.kind == SEEK else step.position
+            viewing = _close(open_start, end, open_duration)
+            if viewing is not None:
+                result.append(viewing)
+            # The viewing is closed even when rejected: the pipeline treats it as untrustworthy.
+            open_start = None
+            seek_target = step.position if step.kind == SEEK else None
+        # Any other event arrives with no viewing open and is ignored; it deliberately leaves
+        # seek_target alone, as the pipeline only updates it when a viewing ends.
+    # A viewing still open at the end has no end position and is dropped.
+    return result
+
+
+def segments(viewing: Viewing) -> range:
+    """Return the 5-second segments a viewing touches, both ends included."""
+    return range(int(viewing.start) // SEGMENT_SECONDS, int(viewing.end) // SEGMENT_SECONDS + 1)
+
+
+def views_per_segment(learner_viewings: Iterable[Viewing]) -> dict[int, int]:
+    """Count one learner's views per segment (each viewing adds one to every segment it spans)."""
+    counts: Counter[int] = Counter()
+    for viewing in learner_viewings:
+        counts.update(segments(viewing))
+    return dict(sorted(counts.items()))
+
+
+def end_segment(duration: float) -> int:
+    """Return the segment that counts as "watched to the end" (skips last 30 s or 5 %)."""
+    return int(max(duration - 30, 0.95 * duration)) // SEGMENT_SECONDS
+
+
+def _watched(per_segment: Mapping[int, int]) -> list[int]:
+    """Segments present in the pipeline's usage map, i.e. watched at least once."""
+    return sorted(segment for segment, count in per_segment.items() if count > 0)
+
+
+def _inferred_final_segment(users_per_segment: Mapping[int, int]) -> int | None:
+    """Reproduce VideoUsageTask.get_final_segment; None when nothing was watched."""
+    watched = _watched(users_per_segment)
+    if not watched:
+        return None
+    # Walk back over watched segments only (the pipeline's map is sparse). The final segment is
+    # the *earlier* one of the first pair, from the end, where the later segment keeps no more
+    # than 5 % of the earlier one's users: what follows is taken as stray events past the end.
+    final = watched[-1]
+    later_users = users_per_segment[final]
+    for segment in reversed(watched[:-1]):
+        users = users_per_segment[segment]
+        if later_users <= users * DROPOFF_THRESHOLD:
+            return segment
+        later_users = users
+    return final
+
+
+def infer_duration(users_per_segment: Mapping[int, int]) -> float | None:
+    """Infer a video's duration from the drop-off in users per segment, as Insights does."""
+    final = _inferred_final_segment(users_per_segment)
+    if final is None:
+        return None
+    return float((final + 1) * SEGMENT_SECONDS - 1)
+
+
+def final_segment(users_per_segment: Mapping[int, int], duration: float | None) -> int | None:
+    """Return the last segment Insights reports: from the duration, else inferred."""
+    known = _known_duration(duration)
+    if known is None:
+        return _inferred_final_segment(users_per_segment)
+    return int(known) // SEGMENT_SECONDS
+
+
+def reported_segments(watched_segments: Iterable[int], final: int | None) -> list[int]:
+    """Return the timeline segments Insights outputs, given the final segment."""
+    ordered = sorted(set(watched_segments))
+    # The pipeline emits rows in order and stops *at* the final segment; when nobody watched the
+    # final segment it never meets it and so emits every row, including ones past the end.
+    if final is None or final not in ordered:
+        return ordered
+    return [segment for segment in ordered if segment <= final]
+
+
+def summarize(
+    views_per_segment: Mapping[int, int],
+    users_per_segment: Mapping[int, int],
+    duration: float | None,
+) -> VideoSummary:
+    """Compute Insights' per-video summary from the aggregated timeline."""
+    known = _known_duration(duration)
+    if known is None:
+        known = infer_duration(users_per_segment)
+    final = final_segment(users_per_segment, known)
+    users_at_end = 0 if known is None else users_per_segment.get(end_segment(known), 0)
+    reported = reported_segments(_watched(views_per_segment), final)
+    return VideoSummary(
+        duration=known,
+        segment_length=SEGMENT_SECONDS,
+        users_at_start=users_per_segment.get(0, 0),
+        users_at_end=users_at_end,
+        total_viewed_seconds=sum(views_per_segment[s] for s in reported) * SEGMENT_SECONDS,
+    )
+
+
+def learner_coverage(seen_segments: set[int], duration: float) -> tuple[float, bool]:
+    """Return (share of the video's segments seen, whether the end segment was reached)."""
+    if math.isnan(duration) or duration < 0:
+        raise ValueError(f"duration must be a non-negative number, got {duration!r}")
+    last = int(duration) // SEGMENT_SECONDS
+    seen = {segment for segment in seen_segments if 0 <= segment <= last}
+    # Completion means the end segment itself was seen, so that completions summed over
+    # learners equal Insights' users_at_end.
+    return len(seen) / (last + 1), end_segment(duration) in seen_segments
+
+
+def timeline(per_learner_segments: Mapping[str, Mapping[int, int]]) -> dict[int, tuple[int, int]]:
+    """Aggregate per-learner views per segment into segment -> (num_users, num_views)."""
+    users: Counter[int] = Counter()
+    views: Counter[int] = Counter()
+    for learner_views in per_learner_segments.values():
+        for segment, count in learner_views.items():
+            if count > 0:
+                users[segment] += 1
+                views[segment] += count
+    return {segment: (users[segment], views[segment]) for segment in sorted(users)}

@@ -1,0 +1,119 @@
+"""Per-video summary, timeline and per-learner coverage, read from the segment rollups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.video import final_segment, learner_coverage, reported_segments, summarize
+from lti_tool.models import Course, Video, VideoLearnerSegment
+
+Segments = dict[int, int]
+
+
+def _segment_totals(session: Session, course: Course) -> dict[str, tuple[Segments, Segments]]:
+    """Per video: (views per segment, users per segment)."""
+    rows = session.execute(
+        select(
+            VideoLearnerSegment.video_id,
+            VideoLearnerSegment.segment,
+            func.sum(VideoLearnerSegment.views),
+            func.count(VideoLearnerSegment.person_id),
+        )
+        .where(VideoLearnerSegment.course_id == course.id)
+        .group_by(VideoLearnerSegment.video_id, VideoLearnerSegment.segment)
+    )
+    totals: dict[str, tuple[Segments, Segments]] = defaultdict(lambda: ({}, {}))
+    for video_id, segment, views, users in rows:
+        totals[video_id][0][segment] = int(views)
+        totals[video_id][1][segment] = int(users)
+    return totals
+
+
+def _durations(session: Session, course: Course) -> dict[str, float | None]:
+    return dict(
+        session.execute(
+            select(Video.video_id, Video.duration).where(Video.course_id == course.id)
+        ).all()
+    )
+
+
+def video_summary(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per video: duration, users at start and end, total viewed seconds (Insights)."""
+    totals = _segment_totals(session, course)
+    durations = _durations(session, course)
+    label = course_label(course)
+    rows = []
+    for video_id in sorted(set(totals) | set(durations)):
+        views, users = totals.get(video_id, ({}, {}))
+        summary = summarize(views, users, durations.get(video_id))
+        rows.append(
+            {
+                "course": label,
+                "video_id": video_id,
+                "duration": summary.duration,
+                "segment_length": summary.segment_length,
+                "users_at_start": summary.users_at_start,
+                "users_at_end": summary.users_at_end,
+                "total_viewed_seconds": summary.total_viewed_seconds,
+            }
+        )
+    return rows
+
+
+def video_timeline(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per video and 5-second segment: distinct viewers and views, up to Insights' final segment."""
+    label = course_label(course)
+    durations = _durations(session, course)
+    rows = []
+    for video_id, (views, users) in sorted(_segment_totals(session, course).items()):
+        final = final_segment(users, durations.get(video_id))
+        for segment in reported_segments(views, final):
+            rows.append(
+                {
+                    "course": label,
+                    "video_id": video_id,
+                    "segment": segment,
+                    "num_users": users[segment],
+                    "num_views": views[segment],
+                }
+            )
+    return rows
+
+
+def learner_video(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per learner and video: share of its segments seen, and whether they reached the end."""
+    durations = {row["video_id"]: row["duration"] for row in video_summary(session, course)}
+    seen: dict[tuple[int, str], set[int]] = defaultdict(set)
+    for person_id, video_id, segment in session.execute(
+        select(
+            VideoLearnerSegment.person_id,
+            VideoLearnerSegment.video_id,
+            VideoLearnerSegment.segment,
+        ).where(VideoLearnerSegment.course_id == course.id)
+    ):
+        seen[(person_id, video_id)].add(segment)
+    names = learner_labels(session, {person for person, _ in seen})
+    label = course_label(course)
+    rows = []
+    for (person_id, video_id), segments in seen.items():
+        duration = durations.get(video_id)
+        if duration:
+            coverage, completed = learner_coverage(segments, duration)
+        else:
+            coverage, completed = None, False
+        rows.append(
+            {
+                "course": label,
+                "learner": names[person_id],
+                "video_id": video_id,
+                "coverage": round(coverage, 4) if coverage is not None else None,
+                "completed": completed,
+            }
+        )
+    rows.sort(key=lambda row: (row["learner"], row["video_id"]))
+    return rows

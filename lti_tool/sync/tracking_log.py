@@ -1,0 +1,508 @@
+"""Open edX tracking logs: parse one line into a TrackingEvent, and stream lines from log files.
+
+Pure parsing and file reading (no Flask, no database): the ingest in another module decides what
+to store. Three line shapes are understood (design.md section 6, data-sources.md section 3):
+the classic one-JSON-object-per-line tracking.log, the Django logging-prefixed form
+(``... logger.py:41 - {json}``) and the processed eventtracking shape
+(``{name, timestamp, context, data}``). Files may be plain or gzipped (by content, not by name)
+and are read incrementally: a caller stores the decompressed byte offset it reached and resumes
+from it, and recognises a file by a digest of its first bytes so logrotate's renames and gzips are
+not read twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+from urllib.parse import unquote
+
+import orjson
+
+__all__ = [
+    "BAD_LINE_REASONS",
+    "BROKEN_JSON",
+    "FINGERPRINT_BYTES",
+    "INVALID_UTF8",
+    "LINE_TOO_LONG",
+    "MAX_LINE_BYTES",
+    "MISSING_COURSE",
+    "MISSING_TIME",
+    "VIDEO_EVENT_NAMES",
+    "WRONG_TYPES",
+    "BadLine",
+    "ByteReader",
+    "NoUser",
+    "RawLine",
+    "TrackingEvent",
+    "TruncatedFile",
+    "content_fingerprint",
+    "iter_paths",
+    "open_decompressed",
+    "parse_line",
+    "prefix_digest",
+    "read_lines",
+    "video_id",
+]
+
+MAX_LINE_BYTES = 1_000_000
+FINGERPRINT_BYTES = 64 * 1024
+
+INVALID_UTF8 = "invalid_utf8"
+LINE_TOO_LONG = "line_too_long"
+BROKEN_JSON = "broken_json"
+WRONG_TYPES = "wrong_types"
+MISSING_TIME = "missing_time"
+MISSING_COURSE = "missing_course"
+BAD_LINE_REASONS = (
+    INVALID_UTF8,
+    LINE_TOO_LONG,
+    BROKEN_JSON,
+    WRONG_TYPES,
+    MISSING_TIME,
+    MISSING_COURSE,
+)
+
+VIDEO_EVENT_NAMES: dict[str, str] = {
+    "play_video": "play",
+    "edx.video.played": "play",
+    "pause_video": "pause",
+    "edx.video.paused": "pause",
+    "seek_video": "seek",
+    "edx.video.position.changed": "seek",
+    "stop_video": "stop",
+    "edx.video.stopped": "stop",
+    "load_video": "load",
+    "edx.video.loaded": "load",
+    "complete_video": "complete",
+    "edx.video.completed": "complete",
+}
+
+# Returned for blank and comment lines, since a JSON line "null" decodes to None.
+_SKIP = object()
+_GZIP_MAGIC = b"\x1f\x8b"
+# gzip.BadGzipFile is an OSError: it must be caught before a generic OSError could be.
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+_READ_BUFFER = 256 * 1024
+_SKIP_CHUNK = 1024 * 1024
+# Room for MAX_LINE_BYTES of content plus "\r\n", so a line exactly at the limit is not cut.
+_READ_LIMIT = MAX_LINE_BYTES + 2
+_DRAIN_CHUNK = 64 * 1024
+
+# Course keys inside URLs: /courses/<key>/... (LMS, both key styles) and /course/<key>/... (the
+# learning MFE, which only has new-style keys). Old-style keys need all three segments.
+_V1_KEY = r"[A-Za-z0-9_.-]+-v\d+:[^/?#\s]+"
+_OLD_KEY = r"[^/?#\s:]+/[^/?#\s]+/[^/?#\s]+"
+_COURSE_IN_URL = re.compile(rf"/courses/({_V1_KEY}|{_OLD_KEY})|/course/({_V1_KEY})")
+
+
+@dataclass(slots=True)
+class TrackingEvent:
+    """One usable tracking-log event, normalized across the three line shapes."""
+
+    time: float
+    course_key: str
+    user_id: str | None
+    username: str | None
+    name: str
+    source: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class RawLine:
+    """One complete line of a (decompressed) log file and where it ends."""
+
+    number: int
+    raw: bytes
+    end_offset: int
+
+
+class BadLine(Exception):
+    """A line that cannot be used; `reason` is a short stable key (see BAD_LINE_REASONS)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class NoUser(Exception):
+    """A well-formed event without any user (logged out or anonymous); not a malformed line."""
+
+
+class TruncatedFile(Exception):
+    """A gzip file ended early or is corrupt; raised after every complete line was yielded."""
+
+
+def parse_line(raw: bytes) -> TrackingEvent | None:
+    """Parse one log line; None for blank and '#' lines; raises BadLine or NoUser."""
+    # The length check comes first so that a huge line costs nothing to reject.
+    if len(raw) > MAX_LINE_BYTES:
+        raise BadLine(LINE_TOO_LONG)
+    if raw[:1] == b"{":
+        obj = _loads(raw)
+    else:
+        obj = _load_unusual(raw)
+        if obj is _SKIP:
+            return None
+    if type(obj) is not dict:
+        raise BadLine(WRONG_TYPES, "top level is not an object")
+
+    get = obj.get
+    name = get("name")
+    if not name:
+        name = get("event_type")
+    if type(name) is not str or not name:
+        raise BadLine(WRONG_TYPES, "event name is not a string")
+
+    context = get("context")
+    if context is None:
+        context = {}
+    elif type(context) is not dict:
+        raise BadLine(WRONG_TYPES, "context is not an object")
+    cget = context.get
+
+    source = get("event_source")
+    if source is None:
+        source = cget("event_source")
+        if source is None:
+            source = ""
+    if type(source) is not str:
+        raise BadLine(WRONG_TYPES, "event_source is not a string")
+
+    stamp = get("time")
+    if stamp is None:
+        stamp = get("timestamp")
+    time = _parse_time(stamp)
+
+    payload = get("event")
+    if payload is None:
+        payload = get("data")
+    if type(payload) is str:
+        # Browser events carry their payload as a JSON string; other strings (url-encoded
+        # problem_check answers, plain text) hold nothing the KPIs read.
+        data = _loads_payload(payload) if payload[:1] == "{" else {}
+    elif type(payload) is dict:
+        data = payload
+    else:
+        data = {}
+
+    user_id = _user_id(cget("user_id"))
+    if user_id is None and (source == "server" or source == "task"):
+        # Server-emitted grade and enrollment events can have a blank context user but name the
+        # learner in their payload; browser payloads are client-controlled, so not trusted here.
+        user_id = _user_id(data.get("user_id"), strict=False)
+
+    username = get("username")
+    if not username:
+        username = cget("username")
+    if username is not None:
+        if type(username) is not str:
+            raise BadLine(WRONG_TYPES, "username is not a string")
+        username = username.strip()
+        if not username or username == "anonymous":
+            username = None
+
+    if user_id is None and username is None:
+        raise NoUser()
+
+    course_key = _course_key(cget("course_id"), data, get, cget, name)
+    return TrackingEvent(time, course_key, user_id, username, name, source, data)
+
+
+def _loads(raw: bytes) -> Any:
+    """orjson.loads, telling invalid UTF-8 apart from broken JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # Only on the error path: orjson reports both as JSONDecodeError.
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadLine(INVALID_UTF8) from None
+        raise BadLine(BROKEN_JSON) from None
+
+
+def _load_unusual(raw: bytes) -> Any:
+    """Lines not starting with '{': blank, comment, indented, prefixed or a non-object value."""
+    stripped = raw.strip()
+    if not stripped or stripped[:1] == b"#":
+        return _SKIP
+    if stripped[:1] == b"{":
+        return _loads(stripped)
+    brace = stripped.find(b"{")
+    if brace < 0:
+        # No object anywhere: either another JSON value (wrong type) or garbage.
+        return _loads(stripped)
+    try:
+        # A top-level array or string that merely contains a '{' must not be cut at that brace.
+        return orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        pass
+    # The logging-prefixed form "2023-05-23 13:53:13,461 INFO ... - {json}" (or a BOM).
+    try:
+        stripped[:brace].decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadLine(INVALID_UTF8) from None
+    return _loads(stripped[brace:])
+
+
+def _loads_payload(text: str) -> dict[str, Any]:
+    """The decoded `event` string, or {} when it is not a JSON object."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if type(value) is dict else {}
+
+
+def _parse_time(stamp: Any) -> float:
+    """Epoch seconds from an ISO 8601 string; naive times are UTC."""
+    if type(stamp) is not str:
+        if stamp is None:
+            raise BadLine(MISSING_TIME)
+        raise BadLine(WRONG_TYPES, "time is not a string")
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise BadLine(MISSING_TIME, "unparseable time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _user_id(value: Any, strict: bool = True) -> str | None:
+    """A user id as a string, None when blank; wrong types raise only for the context id."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        value = value.strip()
+        return value or None
+    if strict:
+        raise BadLine(WRONG_TYPES, "user_id is not a string or integer")
+    return None
+
+
+def _course_key(context_course: Any, data: dict[str, Any], get: Any, cget: Any, name: str) -> str:
+    """The course key: context, then payload, then the page URL, then an implicit event's path."""
+    if type(context_course) is str:
+        key = context_course.strip()
+        if key:
+            return key
+    elif context_course is not None:
+        raise BadLine(WRONG_TYPES, "context.course_id is not a string")
+    key = data.get("course_id")
+    if type(key) is str:
+        key = key.strip()
+        if key:
+            return key
+    for url in (get("page"), cget("page"), name if name[:1] == "/" else None):
+        if type(url) is str and "/course" in url:
+            key = _course_from_url(url)
+            if key:
+                return key
+    raise BadLine(MISSING_COURSE)
+
+
+def _course_from_url(url: str) -> str | None:
+    """The course key inside a URL or path, either key style, or None."""
+    if "%" in url:
+        url = unquote(url)
+    match = _COURSE_IN_URL.search(url)
+    if match is None:
+        return None
+    return match.group(1) or match.group(2)
+
+
+def video_id(raw_id: str) -> str:
+    """The last hash-like segment of a video id (i4x-, i4x://, block-v1: or a bare hash)."""
+    value = raw_id.strip()
+    block = value.rfind("block@")
+    if block >= 0:
+        return value[block + 6 :]
+    if value.startswith("i4x://"):
+        return value.rsplit("/", 1)[-1]
+    if value.startswith("i4x-"):
+        # i4x-<org>-<course>-video-<name>: cut at the category so a name with '-' survives.
+        marker = value.find("-video-")
+        if marker >= 0:
+            return value[marker + 7 :]
+        return value.rsplit("-", 1)[-1]
+    return value
+
+
+@contextmanager
+def _open_stream(path: str | Path) -> Iterator[IO[bytes]]:
+    """The decompressed byte stream of a plain or gzipped file; gzip damage -> TruncatedFile."""
+    with open(path, "rb", buffering=_READ_BUFFER) as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic != _GZIP_MAGIC:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            try:
+                yield unzipped
+            except _GZIP_ERRORS as exc:
+                # Callers then need to know one exception for a damaged file, not three.
+                raise TruncatedFile(f"{path}: {exc}") from exc
+
+
+class ByteReader(Protocol):
+    """What open_decompressed yields: something with read()."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to size bytes (all when negative); b"" at the end."""
+        ...
+
+
+class _TolerantGzip:
+    """A gzip stream whose read returns the bytes decoded before any damage, and raises next time.
+
+    GzipFile.read(n) drops what it had decoded when it meets the damage, so a short damaged file
+    would have no readable head at all, although read_lines can still yield its first lines.
+    """
+
+    def __init__(self, unzipped: gzip.GzipFile, path: str | Path) -> None:
+        self._unzipped = unzipped
+        self._path = path
+        self._damage: TruncatedFile | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to size decompressed bytes (all when negative); b"" at the end."""
+        if self._damage is not None:
+            raise self._damage
+        want = size if size >= 0 else float("inf")
+        chunks: list[bytes] = []
+        while want > 0:
+            try:
+                chunk = self._unzipped.read1(int(min(want, _SKIP_CHUNK)))
+            except _GZIP_ERRORS as exc:
+                self._damage = TruncatedFile(f"{self._path}: {exc}")
+                if chunks:
+                    break
+                raise self._damage from exc
+            if not chunk:
+                break
+            chunks.append(chunk)
+            want -= len(chunk)
+        return b"".join(chunks)
+
+
+@contextmanager
+def open_decompressed(path: str | Path) -> Iterator[ByteReader]:
+    """A readable decompressed stream of a plain or gzipped file (gzip found by magic bytes).
+
+    On a damaged gzip, read() first returns what could be decoded, then raises TruncatedFile.
+    """
+    with _open_stream(path) as stream:
+        yield _TolerantGzip(stream, path) if isinstance(stream, gzip.GzipFile) else stream
+
+
+def prefix_digest(path: str | Path, n: int) -> str:
+    """SHA-256 hex of the first n decompressed bytes (fewer if the content is shorter)."""
+    digest = hashlib.sha256()
+    remaining = n
+    with _open_stream(path) as stream:
+        while remaining > 0:
+            chunk = stream.read(min(remaining, _SKIP_CHUNK))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def content_fingerprint(path: str | Path) -> str:
+    """SHA-256 hex of the first FINGERPRINT_BYTES decompressed bytes: same data, same print."""
+    return prefix_digest(path, FINGERPRINT_BYTES)
+
+
+def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> Iterator[RawLine]:
+    """Stream the complete lines after start_offset decompressed bytes, numbered from start_line."""
+    offset = start_offset
+    number = start_line
+    with _open_stream(path) as stream:
+        _skip(stream, start_offset)
+        readline = stream.readline
+        while True:
+            line = readline(_READ_LIMIT)
+            if not line:
+                return
+            if line[-1] == 10:
+                offset += len(line)
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            elif len(line) < _READ_LIMIT:
+                # Unterminated last line: the writer may not have finished it; next run.
+                return
+            else:
+                # Overlong: keep only a head (parse_line rejects it by length) so memory stays
+                # flat, and drain the rest to find where the next line starts.
+                drained = _drain_line(readline)
+                if drained < 0:
+                    return
+                offset += len(line) + drained
+            number += 1
+            yield RawLine(number, line, offset)
+
+
+def _skip(stream: IO[bytes], count: int) -> None:
+    """Advance a stream by count bytes (a gzip stream has to be decompressed to skip)."""
+    if count <= 0:
+        return
+    if isinstance(stream, gzip.GzipFile):
+        remaining = count
+        while remaining > 0:
+            chunk = stream.read(min(remaining, _SKIP_CHUNK))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    else:
+        stream.seek(count)
+
+
+def _drain_line(readline: Any) -> int:
+    """Consume the rest of an overlong line; its byte count, or -1 if the file ends first."""
+    total = 0
+    while True:
+        piece = readline(_DRAIN_CHUNK)
+        if not piece:
+            return -1
+        total += len(piece)
+        if piece[-1] == 10:
+            return total
+
+
+def iter_paths(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders walked recursively in sorted order, skipping hidden entries."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            # Missing or unreadable files are yielded too: reading them reports the OSError.
+            yield path
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Regular files under a folder in name order; symlinked folders are not followed (loops)."""
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file():
+            yield Path(entry.path)

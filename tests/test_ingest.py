@@ -377,3 +377,30 @@ def test_standalone_course_from_logs_is_claimed_by_first_launch(
         platforms = set(db.session.scalars(select(PersonIdentity.platform_id)))
         assert platforms == {course.platform_id}
         assert len(set(db.session.scalars(select(PersonIdentity.person_id)))) == 1
+
+
+def test_two_rows_for_one_learner_are_merged_when_the_username_arrives(
+    app: Flask, runner: FlaskCliRunner, client: FlaskClient, platform: FakePlatform, tmp_path: Path
+) -> None:
+    context = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
+    # First launch shares no username: the tool cannot know this is learner7 of the logs.
+    assert platform.launch(client, roles=LEARNER, sub="anon-7f3", **context).status_code == 303
+    ingest(
+        runner,
+        write(tmp_path / "t.log", [event("2026-03-02 10:00:00"), event("2026-03-02 10:10:00")]),
+    )
+    with app.app_context():
+        assert len(set(db.session.scalars(select(PersonIdentity.person_id)))) == 2
+    # Later the course shares usernames: the two rows become one, with the activity.
+    assert (
+        platform.launch(
+            client, roles=LEARNER, sub="anon-7f3", preferred_username="learner7", **context
+        ).status_code
+        == 303
+    )
+    with app.app_context():
+        owners = set(db.session.scalars(select(PersonIdentity.person_id)))
+        assert len(owners) == 1
+        assert set(db.session.scalars(select(ActivityEvent.person_id))) == owners
+    [row] = report(runner, "time-spent")
+    assert (row["learner"], row["events"], row["seconds"]) == ("learner7", 2, 600.0)

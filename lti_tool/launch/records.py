@@ -11,6 +11,7 @@ from lti_tool.extensions import db
 from lti_tool.launch.roles import CourseRole
 from lti_tool.models import ActivityEvent, Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.types import utcnow
+from lti_tool.sync.people import merge_people
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT = CLAIM + "context"
@@ -71,9 +72,15 @@ def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
     person = None
     for kind, value in wanted:
         found = _identity(platform_id, kind, value)
-        if found is not None:
+        if found is None:
+            continue
+        if person is None:
             person = found.person
-            break
+        elif found.person_id != person.id:
+            # Two rows were one human all along (e.g. logs before the username was shared).
+            keep_id = person.id
+            merge_people(db.session, keep_id, found.person_id)
+            person = db.session.get(Person, keep_id)
     if person is None and email:
         person = _person_by_email(platform_id, email)
     if person is None:

@@ -15,7 +15,6 @@ import pytest
 from lti_tool.sync import tracking_log
 from lti_tool.sync.tracking_log import (
     BAD_LINE_REASONS,
-    FINGERPRINT_BYTES,
     MAX_LINE_BYTES,
     VIDEO_EVENT_NAMES,
     BadLine,
@@ -23,11 +22,9 @@ from lti_tool.sync.tracking_log import (
     RawLine,
     TrackingEvent,
     TruncatedFile,
-    content_fingerprint,
     iter_paths,
     open_decompressed,
     parse_line,
-    prefix_digest,
     read_lines,
     video_id,
 )
@@ -778,47 +775,6 @@ def test_read_lines_unreadable_file_raises_oserror(tmp_path: Path) -> None:
 
 
 # --- fingerprints --------------------------------------------------------------------------
-
-
-def test_fingerprint_same_for_renamed_and_gzipped_copy(tmp_path: Path) -> None:
-    data = b"\n".join(sample_lines(400)) + b"\n"
-    assert len(data) > FINGERPRINT_BYTES
-    plain = write(tmp_path / "tracking.log", data)
-    rotated = write(tmp_path / "tracking.log-20260302.gz", data, gz=True)
-    renamed = write(tmp_path / "tracking.log.1", data)
-    assert content_fingerprint(plain) == content_fingerprint(rotated)
-    assert content_fingerprint(plain) == content_fingerprint(renamed)
-    assert content_fingerprint(plain) == hashlib.sha256(data[:FINGERPRINT_BYTES]).hexdigest()
-
-    other = write(tmp_path / "other.log", b"\n".join(sample_lines(401)[1:]) + b"\n")
-    assert content_fingerprint(other) != content_fingerprint(plain)
-
-
-def test_fingerprint_ignores_what_comes_after_the_first_bytes(tmp_path: Path) -> None:
-    data = b"\n".join(sample_lines(400)) + b"\n"
-    grown = write(tmp_path / "grown.log", data + b"\n".join(sample_lines(5)) + b"\n")
-    plain = write(tmp_path / "tracking.log", data)
-    assert content_fingerprint(grown) == content_fingerprint(plain)
-
-
-def test_prefix_digest(tmp_path: Path) -> None:
-    data = b"\n".join(sample_lines(100)) + b"\n"
-    plain = write(tmp_path / "a.log", data)
-    gz = write(tmp_path / "a.log.gz", data, gz=True)
-    consumed = list(read_lines(plain))[41].end_offset
-    expected = hashlib.sha256(data[:consumed]).hexdigest()
-    assert prefix_digest(plain, consumed) == expected
-    assert prefix_digest(gz, consumed) == expected
-    # A shorter (replaced) file cannot match the digest of the bytes consumed before.
-    short = write(tmp_path / "short.log", data[: consumed - 1])
-    assert prefix_digest(short, consumed) != expected
-
-
-def test_fingerprint_of_truncated_gz_inside_the_prefix(tmp_path: Path) -> None:
-    whole = gzip.compress(b"\n".join(sample_lines(3000)) + b"\n")
-    path = write(tmp_path / "cut.gz", whole[:200])
-    with pytest.raises(TruncatedFile):
-        content_fingerprint(path)
 
 
 def test_open_decompressed(tmp_path: Path) -> None:

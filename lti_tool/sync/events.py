@@ -19,23 +19,9 @@ from sqlalchemy.orm import Session
 from lti_tool.models import ActivityEvent, Course, Person, PersonIdentity, Platform
 from lti_tool.sync import rollups
 from lti_tool.sync.sql import dialect_insert
+from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
 
 BATCH_SIZE = 5000
-
-VIDEO_KINDS = {
-    "play_video": "play",
-    "edx.video.played": "play",
-    "pause_video": "pause",
-    "edx.video.paused": "pause",
-    "seek_video": "seek",
-    "edx.video.position.changed": "seek",
-    "stop_video": "stop",
-    "edx.video.stopped": "stop",
-    "load_video": "load",
-    "edx.video.loaded": "load",
-    "complete_video": "complete",
-    "edx.video.completed": "complete",
-}
 
 
 @dataclass(slots=True)
@@ -71,13 +57,6 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def last_id_segment(raw_id: str) -> str:
-    """Video ids come as i4x-…-video-<hash>, block-v1:…@video+block@<hash> or a bare hash."""
-    for sep in ("@", "-", "/"):
-        raw_id = raw_id.rsplit(sep, 1)[-1]
-    return raw_id
-
-
 def classify(event: IncomingEvent) -> dict[str, Any]:
     """The stored columns that depend only on the event: activity, label, object, video."""
     name, source, data = event.name, event.source, event.data
@@ -92,10 +71,10 @@ def classify(event: IncomingEvent) -> dict[str, Any]:
         "video_new_time": None,
         "video_duration": None,
     }
-    kind = VIDEO_KINDS.get(name)
+    kind = VIDEO_EVENT_NAMES.get(name)
     if kind is not None:
         raw_id = data.get("id")
-        columns["object_id"] = last_id_segment(str(raw_id))[:255] if raw_id else None
+        columns["object_id"] = video_id(str(raw_id))[:255] if raw_id else None
         columns["video_kind"] = kind
         columns["video_time"] = _number(data.get("currentTime", data.get("current_time")))
         columns["video_old_time"] = _number(data.get("old_time"))

@@ -13,7 +13,6 @@ not read twice.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import re
 import zlib
@@ -30,7 +29,6 @@ import orjson
 __all__ = [
     "BAD_LINE_REASONS",
     "BROKEN_JSON",
-    "FINGERPRINT_BYTES",
     "INVALID_UTF8",
     "LINE_TOO_LONG",
     "MAX_LINE_BYTES",
@@ -44,17 +42,14 @@ __all__ = [
     "RawLine",
     "TrackingEvent",
     "TruncatedFile",
-    "content_fingerprint",
     "iter_paths",
     "open_decompressed",
     "parse_line",
-    "prefix_digest",
     "read_lines",
     "video_id",
 ]
 
 MAX_LINE_BYTES = 1_000_000
-FINGERPRINT_BYTES = 64 * 1024
 
 INVALID_UTF8 = "invalid_utf8"
 LINE_TOO_LONG = "line_too_long"
@@ -408,25 +403,6 @@ def open_decompressed(path: str | Path) -> Iterator[ByteReader]:
     """
     with _open_stream(path) as stream:
         yield _TolerantGzip(stream, path) if isinstance(stream, gzip.GzipFile) else stream
-
-
-def prefix_digest(path: str | Path, n: int) -> str:
-    """SHA-256 hex of the first n decompressed bytes (fewer if the content is shorter)."""
-    digest = hashlib.sha256()
-    remaining = n
-    with _open_stream(path) as stream:
-        while remaining > 0:
-            chunk = stream.read(min(remaining, _SKIP_CHUNK))
-            if not chunk:
-                break
-            digest.update(chunk)
-            remaining -= len(chunk)
-    return digest.hexdigest()
-
-
-def content_fingerprint(path: str | Path) -> str:
-    """SHA-256 hex of the first FINGERPRINT_BYTES decompressed bytes: same data, same print."""
-    return prefix_digest(path, FINGERPRINT_BYTES)
 
 
 def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> Iterator[RawLine]:

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
 from lti_tool.launch import keys
-from lti_tool.models import LaunchError, LtiDeployment, LtiRegistration, Platform, ToolKey
+from lti_tool.models import (
+    ActivityEvent,
+    LaunchError,
+    LtiDeployment,
+    LtiRegistration,
+    Platform,
+    ToolKey,
+)
 
 
 def _check_url(label: str, value: str) -> str:
@@ -295,11 +302,18 @@ def demo_load() -> None:
     if not current_app.config.get("DEV_PLATFORM_ENABLED"):
         raise click.ClickException("demo data needs the development configuration")
     from lti_tool.demo import load_demo
+    from lti_tool.demo_activity import load_demo_activity
     from lti_tool.devplatform import DEMO_CONTEXT, dev_platform, ensure_registered
 
     platform = ensure_registered(dev_platform())
     course = load_demo(platform, DEMO_CONTEXT)
     click.echo(f"demo course {course.title!r} loaded (course id {course.id})")
+    has_activity = db.session.scalar(
+        select(ActivityEvent.id).where(ActivityEvent.course_id == course.id).limit(1)
+    )
+    if has_activity is None:
+        events = load_demo_activity(db.session, platform, course)
+        click.echo(f"demo activity: {events} events over the last six weeks")
 
 
 ingest_cli = AppGroup("ingest", help="Bring activity data in.")

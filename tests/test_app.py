@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,24 @@ def test_development_platform_refuses_a_bad_auth_request(tmp_path: Path) -> None
     )
     assert response.status_code == 400
     assert "redirect_uri must be http://localhost/lti/launch" in response.get_data(as_text=True)
+
+
+def test_demo_load_creates_course_class_and_activity_once(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "CONFIG_NAME": "development",
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "demo.sqlite3"),
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        db.create_all()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0 and "demo activity:" in first.output
+    second = runner.invoke(args=["demo", "load"])
+    assert second.exit_code == 0 and "demo activity:" not in second.output
+    result = runner.invoke(args=["report", "weekly-activity", "--course", "demo-course-101"])
+    rows = json.loads(result.output)
+    assert {r["label"] for r in rows} >= {"ACTIVE", "PLAYED_VIDEO", "ATTEMPTED_PROBLEM"}
+    assert max(r["count"] for r in rows if r["label"] == "ACTIVE") <= 24  # the demo class

@@ -68,11 +68,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach the LTI, page and (in development only) the development-platform blueprints."""
-    from lti_tool import launch
+    """Attach the LTI, page, API and (in development only) the development-platform blueprints."""
+    from lti_tool import api, launch
     from lti_tool.views import course, home
 
     app.register_blueprint(launch.bp)
+    app.register_blueprint(api.api_bp)
+    app.register_blueprint(api.xapi_bp)
     app.register_blueprint(course.bp)
     app.register_blueprint(home.bp)
     if app.config.get("DEV_PLATFORM_ENABLED"):

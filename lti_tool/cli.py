@@ -408,3 +408,98 @@ def register(app: Flask) -> None:
     """Attach the command groups to the app."""
     for group in (platform_cli, keys_cli, demo_cli, ingest_cli, report_command):
         app.cli.add_command(group)
+    app.cli.add_command(tokens_cli)
+
+
+tokens_cli = AppGroup("tokens", help="API tokens for event sources and report readers.")
+
+
+def _token_as_dict(row: Any) -> dict[str, Any]:
+    course = row.course
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "scope": row.scope,
+        "course_id": row.course_id,
+        "course": (course.lms_course_id or course.lti_context_id) if course else None,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@tokens_cli.command("create")
+@click.option("--name", required=True, help="What the token is for (e.g. the lab's name).")
+@click.option(
+    "--scope",
+    required=True,
+    type=click.Choice(["events:write", "reports:read"]),
+    help="events:write sends events; reports:read reads reports. A token has one scope.",
+)
+@click.option(
+    "--course", "course_ref", help="Bind the token to one course (tool or LMS course id)."
+)
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+def tokens_create(name: str, scope: str, course_ref: str | None, platform_name: str | None) -> None:
+    """Make a token and print it once (stdout); it is stored hashed and cannot be shown again."""
+    from lti_tool.api.tokens import create_token
+
+    course = None
+    if course_ref:
+        try:
+            course = find_course(db.session, course_ref, platform_name)
+        except CourseNotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+    try:
+        new = create_token(db.session, name, scope, course)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    where = (
+        f"course {course.id} ({course.lms_course_id or course.lti_context_id})"
+        if course
+        else "every course"
+    )
+    click.echo(f"token {new.row.id} {name!r}: {scope} on {where}", err=True)
+    click.echo(new.token)
+    click.echo("Keep it now: it is stored hashed and will not be shown again.", err=True)
+
+
+@tokens_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tokens_list(as_json: bool) -> None:
+    """List tokens (never their secrets): id, name, prefix, scope, course, last use, state."""
+    from lti_tool.models import ApiToken
+
+    rows = [_token_as_dict(t) for t in db.session.scalars(select(ApiToken).order_by(ApiToken.id))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no API tokens (create one with `flask tokens create`)")
+    for t in rows:
+        state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "active"
+        course = f"course {t['course_id']} ({t['course']})" if t["course_id"] else "any course"
+        used = t["last_used_at"][:16] if t["last_used_at"] else "never"
+        click.echo(
+            f"{t['id']:>4}  {t['name']}  ltk_{t['prefix']}_…  {t['scope']}  {course}  "
+            f"last used {used}  {state}"
+        )
+
+
+@tokens_cli.command("revoke")
+@click.option("--name", help="The name of the active token to revoke.")
+@click.option("--id", "token_id", type=int, help="The id of the token to revoke.")
+def tokens_revoke(name: str | None, token_id: int | None) -> None:
+    """Revoke a token by name or id: it is refused from the next request on."""
+    from lti_tool.api.tokens import revoke_token
+
+    if (name is None) == (token_id is None):
+        raise click.UsageError("give exactly one of --name or --id")
+    try:
+        row = revoke_token(db.session, name=name, token_id=token_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"revoked token {row.id} ({row.name!r})")

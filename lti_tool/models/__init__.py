@@ -9,6 +9,7 @@ from lti_tool.models.activity import (
     VideoLearnerSegment,
     WeeklyActivity,
 )
+from lti_tool.models.api import ApiToken, XapiStatement
 from lti_tool.models.course import Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.lti import (
     LaunchError,
@@ -21,6 +22,7 @@ from lti_tool.models.lti import (
 
 __all__ = [
     "ActivityEvent",
+    "ApiToken",
     "Course",
     "Enrollment",
     "IngestFile",
@@ -37,4 +39,5 @@ __all__ = [
     "Video",
     "VideoLearnerSegment",
     "WeeklyActivity",
+    "XapiStatement",
 ]

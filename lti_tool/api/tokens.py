@@ -1,0 +1,156 @@
+"""API tokens: made once, stored hashed, found by their public prefix, checked per request.
+
+A token reads `ltk_<prefix>_<secret>`: the prefix (12 hex digits) finds the row, the sha256 of
+the whole token must match the stored hash. Requests send it as `Authorization: Bearer <token>`,
+or as the password of HTTP Basic auth (any user name), which is how xAPI clients such as Open
+edX's event-routing-backends send an LRS key and secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import ApiToken, Course
+from lti_tool.models.api import SCOPES
+from lti_tool.models.types import utcnow
+
+TOKEN_PREFIX = "ltk_"  # noqa: S105 (the public prefix, not a secret)
+PREFIX_HEX = 12
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenError(Exception):
+    """A request's credentials were refused: 401 (who are you?) or 403 (not allowed)."""
+
+    def __init__(self, status: int, message: str, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: the row and the only copy of the secret."""
+
+    row: ApiToken
+    token: str
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, name: str, scope: str, course: Course | None = None) -> NewToken:
+    """Make a token; the caller shows `token` once and commits."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+    if not name.strip():
+        raise ValueError("a token needs a name")
+    taken = session.scalar(
+        select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+    )
+    if taken is not None:
+        raise ValueError(f"a token named {name!r} exists: revoke it first or pick another name")
+    while True:
+        prefix = secrets.token_hex(PREFIX_HEX // 2)
+        if session.scalar(select(ApiToken.id).where(ApiToken.prefix == prefix)) is None:
+            break
+    token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiToken(
+        name=name,
+        prefix=prefix,
+        secret_hash=hash_token(token),
+        scope=scope,
+        course_id=course.id if course else None,
+    )
+    session.add(row)
+    session.flush()
+    return NewToken(row, token)
+
+
+def revoke_token(
+    session: Session, *, name: str | None = None, token_id: int | None = None
+) -> ApiToken:
+    """Revoke the active token with this name, or the token with this id."""
+    if token_id is not None:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise LookupError(f"no token with id {token_id}")
+    else:
+        row = session.scalar(
+            select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        )
+        if row is None:
+            raise LookupError(f"no active token named {name!r}")
+    if row.revoked_at is not None:
+        raise LookupError(f"token {row.id} ({row.name!r}) is already revoked")
+    row.revoked_at = utcnow()
+    return row
+
+
+def credentials_from_header(header: str) -> str | None:
+    """The token in an Authorization header (Bearer, or Basic with the token as password)."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, _, password = decoded.partition(":")
+        return password or username or None  # `curl -u TOKEN:` puts it in the user name
+    return None
+
+
+def looks_like_api_token(token: str) -> bool:
+    """True for the shape of our API tokens (session tokens look different)."""
+    return token.startswith(TOKEN_PREFIX) and token.count("_") >= 2
+
+
+def find_token(session: Session, token: str) -> ApiToken:
+    """The active token row for a presented token, or TokenError(401)."""
+    if not looks_like_api_token(token):
+        raise TokenError(401, "The credentials are not an API token of this tool.")
+    prefix = token[len(TOKEN_PREFIX) :].split("_", 1)[0]
+    row = session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    if row is None or not hmac.compare_digest(row.secret_hash, hash_token(token)):
+        raise TokenError(401, "The API token is not valid (unknown token or wrong secret).")
+    if row.revoked_at is not None:
+        raise TokenError(401, f"The API token {row.name!r} was revoked.")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return row
+
+
+def require_scope(row: ApiToken, scope: str) -> None:
+    """TokenError(403) unless the token carries this scope."""
+    if row.scope != scope:
+        raise TokenError(
+            403,
+            f"This token has the scope {row.scope}; this endpoint needs {scope}.",
+            code="insufficient_scope",
+        )
+
+
+def require_course(row: ApiToken, course_id: int) -> None:
+    """TokenError(403) when the token is bound to another course."""
+    if row.course_id is not None and row.course_id != course_id:
+        raise TokenError(
+            403,
+            f"This token is bound to course {row.course_id} and cannot act on course {course_id}.",
+            code="insufficient_scope",
+        )

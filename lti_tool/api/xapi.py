@@ -1,0 +1,340 @@
+"""xAPI statements: validate, find the course and learner, and turn them into IncomingEvents.
+
+Statements are idempotent by id: the `xapi_statement` table keeps every id with a digest of the
+statement, so a repeat is not stored twice and a different statement under a known id is a
+conflict. The event key of a statement is its id, so the event store dedupes it too.
+
+Video statements (the xAPI video profile, as Open edX's event-routing-backends sends them) become
+the tracking-log names the video KPIs read: play_video, pause_video, seek_video, stop_video,
+load_video, complete_video, with currentTime, old_time/new_time, duration and the video id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
+from lti_tool.models import XapiStatement
+from lti_tool.sync.events import IncomingEvent
+
+SUPPORTED_VERSION = "1.0.3"
+VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")
+
+VIDEO_TYPE = "https://w3id.org/xapi/video/activity-type/video"
+VIDEO_EXT = "https://w3id.org/xapi/video/extensions/"
+COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+# Verbs of the video profile: always about a video.
+VIDEO_VERBS = {
+    "https://w3id.org/xapi/video/verbs/played": "play_video",
+    "https://w3id.org/xapi/video/verbs/paused": "pause_video",
+    "https://w3id.org/xapi/video/verbs/seeked": "seek_video",
+}
+# ADL verbs that the video profile uses for a video object.
+VIDEO_OBJECT_VERBS = {
+    "http://adlnet.gov/expapi/verbs/completed": "complete_video",
+    "http://adlnet.gov/expapi/verbs/terminated": "stop_video",
+    "http://adlnet.gov/expapi/verbs/initialized": "load_video",
+}
+# What an LRS may add or change; ignored when comparing a repeat with the stored statement.
+LRS_PROPERTIES = ("authority", "stored", "version")
+
+_OPENEDX_COURSE = re.compile(r"course-v1:[^/?#\s]+?\+[^/?#\s]+?\+[^/?#\s+]+")
+_OPENEDX_BLOCK = re.compile(r"block-v1:([^/?#\s+]+)\+([^/?#\s+]+)\+([^/?#\s+]+)\+type@")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_ISO_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def is_statement(item: Any) -> bool:
+    """An xAPI statement (by shape: it has an actor and a verb)."""
+    return isinstance(item, dict) and "actor" in item and "verb" in item
+
+
+@dataclass
+class PreparedStatement:
+    """A valid statement, its course and the event it makes (None for a voiding statement)."""
+
+    index: int
+    id: str
+    digest: str
+    target: CourseTarget
+    event: IncomingEvent | None
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def statement_digest(statement: dict[str, Any]) -> str:
+    """sha256 of the statement as the client sent it, less what an LRS may add."""
+    kept = {k: v for k, v in statement.items() if k not in LRS_PROPERTIES}
+    stamp = kept.get("timestamp")
+    if isinstance(stamp, str):
+        parsed = parse_timestamp(stamp)
+        if parsed is not None:
+            kept["timestamp"] = parsed.isoformat()  # one instant, however it was written
+    return hashlib.sha256(canonical(kept)).hexdigest()
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """An ISO 8601 date-time in UTC (no zone means UTC), or None."""
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
+
+
+def seconds(value: Any) -> float | None:
+    """A video time: a number of seconds, a numeric string, or an ISO 8601 duration (PT1M2.5S)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        match = _ISO_DURATION.match(value.strip())
+        if match and value.strip() not in ("P", "PT"):
+            parts = {k: float(v) for k, v in match.groupdict().items() if v}
+            return (
+                parts.get("d", 0.0) * 86400
+                + parts.get("h", 0.0) * 3600
+                + parts.get("m", 0.0) * 60
+                + parts.get("s", 0.0)
+            )
+    return None
+
+
+def actor_key(actor: Any) -> str:
+    """The learner key of an actor: account name, else mbox, mbox_sha1sum or openid."""
+    if isinstance(actor, dict) and actor.get("objectType", "Agent") == "Agent":
+        account = actor.get("account")
+        if isinstance(account, dict) and isinstance(account.get("name"), str):
+            if account["name"].strip():
+                return account["name"].strip()[:500]
+        for ifi in ("mbox", "mbox_sha1sum", "openid"):
+            if isinstance(actor.get(ifi), str) and actor[ifi].strip():
+                return actor[ifi].strip()[:500]
+    raise ItemProblem(
+        "actor must be an Agent with account.name, mbox, mbox_sha1sum or openid "
+        "(groups are not accepted)"
+    )
+
+
+def openedx_course_key(value: Any) -> str | None:
+    """The Open edX course key in an IRI (course URL, block id), if any."""
+    if not isinstance(value, str):
+        return None
+    value = unquote(value)  # course-v1%3AOrg%2BX%2BRun in some URLs
+    found = _OPENEDX_COURSE.search(value)
+    if found:
+        return found.group(0)
+    block = _OPENEDX_BLOCK.search(value)
+    if block:
+        return "course-v1:" + "+".join(block.groups())
+    return None
+
+
+def _activities(context: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    activities = context.get("contextActivities")
+    if not isinstance(activities, dict):
+        return []
+    found = activities.get(kind)
+    if isinstance(found, dict):
+        found = [found]
+    return [a for a in found or [] if isinstance(a, dict)]
+
+
+def course_reference(statement: dict[str, Any]) -> tuple[str | None, bool]:
+    """The course a statement names, and whether it names it explicitly.
+
+    In order: an Open edX course key in a context parent's id (event-routing-backends puts the
+    course URL there), then in the object id, then a context extension whose IRI ends in
+    `/course-id`, then (not explicit) the id of a parent activity of the course type.
+    """
+    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+    parents = _activities(context, "parent")
+    for parent in parents:
+        key = openedx_course_key(parent.get("id"))
+        if key:
+            return key, True
+    obj = statement.get("object") if isinstance(statement.get("object"), dict) else {}
+    key = openedx_course_key(obj.get("id"))
+    if key:
+        return key, True
+    extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    for iri, value in extensions.items():
+        if iri.lower().rstrip("/").endswith(("/course-id", "/course_id")) and value:
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return str(value), True
+    for parent in parents:
+        definition = parent.get("definition")
+        if isinstance(definition, dict) and definition.get("type") == COURSE_TYPE:
+            if isinstance(parent.get("id"), str):
+                return parent["id"], False
+    return None, False
+
+
+def _is_video(obj: dict[str, Any]) -> bool:
+    definition = obj.get("definition")
+    if isinstance(definition, dict) and definition.get("type") == VIDEO_TYPE:
+        return True
+    return "type@video+block@" in str(obj.get("id", ""))
+
+
+def _last_segment(object_id: str) -> str:
+    return object_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+def event_fields(statement: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The event name and data: video statements under their tracking-log names."""
+    verb = statement["verb"]["id"]
+    obj = statement["object"]
+    object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    result = statement.get("result") if isinstance(statement.get("result"), dict) else None
+    data: dict[str, Any] = {"object": object_id, "result": result}
+    name = VIDEO_VERBS.get(verb) or (VIDEO_OBJECT_VERBS.get(verb) if _is_video(obj) else None)
+    if name is None:
+        return verb, data
+    result_ext = (result or {}).get("extensions")
+    result_ext = result_ext if isinstance(result_ext, dict) else {}
+    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+    context_ext = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    if isinstance(object_id, str):
+        data["id"] = _last_segment(object_id)
+    video = {
+        "currentTime": seconds(result_ext.get(VIDEO_EXT + "time")),
+        "old_time": seconds(result_ext.get(VIDEO_EXT + "time-from")),
+        "new_time": seconds(result_ext.get(VIDEO_EXT + "time-to")),
+        "duration": seconds(context_ext.get(VIDEO_EXT + "length")),
+    }
+    data.update({k: v for k, v in video.items() if v is not None})
+    return name, data
+
+
+def validate(statement: Any) -> None:
+    """ItemProblem unless the statement has what we need, in the types xAPI gives them."""
+    if not isinstance(statement, dict):
+        raise ItemProblem("the statement is not a JSON object")
+    if "id" in statement and not (
+        isinstance(statement["id"], str) and _UUID.match(statement["id"])
+    ):
+        raise ItemProblem(f"id {statement['id']!r} is not a UUID (8-4-4-4-12 hex digits)")
+    actor_key(statement.get("actor"))
+    verb = statement.get("verb")
+    if not isinstance(verb, dict) or not isinstance(verb.get("id"), str) or not verb["id"]:
+        raise ItemProblem(
+            "verb.id is required (an IRI such as http://adlnet.gov/expapi/verbs/completed)"
+        )
+    obj = statement.get("object")
+    if not isinstance(obj, dict):
+        raise ItemProblem("object is required (an Activity with an id)")
+    if obj.get("objectType", "Activity") == "Activity" and not (
+        isinstance(obj.get("id"), str) and obj["id"]
+    ):
+        raise ItemProblem("object.id is required (the activity's IRI)")
+    if "timestamp" in statement and (
+        not isinstance(statement["timestamp"], str)
+        or parse_timestamp(statement["timestamp"]) is None
+    ):
+        raise ItemProblem(f"timestamp {statement['timestamp']!r} is not an ISO 8601 date-time")
+    for part in ("context", "result"):
+        if part in statement and not isinstance(statement[part], dict):
+            raise ItemProblem(f"{part} must be a JSON object")
+
+
+def prepare(
+    statement: Any, index: int, resolver: CourseResolver, received: datetime
+) -> PreparedStatement:
+    """Validate a statement, assign its id, find its course; ItemProblem when it cannot be used."""
+    validate(statement)
+    if "id" in statement:
+        statement_id = str(uuid.UUID(str(statement["id"])))
+        statement = {**statement, "id": statement_id}  # one spelling of the id for the digest
+    else:
+        statement_id = str(uuid.uuid4())
+    digest = statement_digest(statement)
+    ref, explicit = course_reference(statement)
+    if resolver.bound is not None and not explicit:
+        ref = None  # the token decides; a non-Open edX course IRI is not a course id of ours
+    try:
+        target = resolver.resolve(ref, index)
+    except ItemProblem as problem:
+        if ref is None and resolver.bound is None:
+            raise ItemProblem(
+                "no course: name it in context.contextActivities.parent (an Open edX course "
+                "URL such as https://lms.example.org/course/course-v1:Org+X+2026), in the "
+                "object id, in a context extension ending in /course-id, or send the statement "
+                "with a token bound to the course"
+            ) from None
+        raise problem
+    if statement["verb"]["id"] == VOIDED:
+        return PreparedStatement(index, statement_id, digest, target, None)
+    stamp = parse_timestamp(statement["timestamp"]) if "timestamp" in statement else received
+    assert stamp is not None  # validate() checked it
+    name, data = event_fields(statement)
+    event = IncomingEvent(
+        course_key=target.key,
+        user_key=actor_key(statement["actor"]),
+        identity_kind="xapi_actor",
+        time=stamp.timestamp(),
+        name=name,
+        source="xapi",
+        data=data,
+        raw=f"xapi:{statement_id}".encode(),
+    )
+    return PreparedStatement(index, statement_id, digest, target, event)
+
+
+@dataclass
+class Known:
+    """What the store already holds for a statement id."""
+
+    digest: str
+    course_id: int
+
+
+def known_statements(session: Session, ids: list[str]) -> dict[str, Known]:
+    """The stored digests and courses of some statement ids."""
+    found: dict[str, Known] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(XapiStatement.id, XapiStatement.digest, XapiStatement.course_id).where(
+                XapiStatement.id.in_(ids[start : start + 500])
+            )
+        )
+        for statement_id, digest, course_id in rows:
+            found[statement_id] = Known(digest, course_id)
+    return found
+
+
+def conflict_message(prepared: PreparedStatement, known: Known) -> str | None:
+    """Why a statement with a known id cannot be accepted, or None when it is a repeat."""
+    if known.digest != prepared.digest:
+        return (
+            f"statement {prepared.id} was already stored with different content "
+            "(a statement id cannot be reused)"
+        )
+    course = prepared.target.course
+    if course is None or course.id != known.course_id:
+        return f"statement {prepared.id} was already stored for another course"
+    return None

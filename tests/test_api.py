@@ -1,0 +1,518 @@
+"""The event ingest API (`POST /api/v1/events`), the reports API, and `flask tokens`.
+
+Lab messages are the remote-lab shape `{user, t (epoch ms), type, exp, payload}`; tokens are made
+with the real command and sent as real HTTP headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select
+
+from lti_tool.extensions import db
+from lti_tool.models import ActivityEvent, ApiToken, Course, PersonIdentity
+from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform
+
+LAB_COURSE = "course-v1:Lab+Physics+2026"
+OTHER_COURSE = "course-v1:Lab+Chemistry+2026"
+
+
+def ms(stamp: str) -> int:
+    """Epoch milliseconds of a UTC time written as 'YYYY-MM-DD HH:MM:SS'."""
+    return int(datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def lab(
+    user: str = "alice",
+    stamp: str = "2026-03-02 10:00:00",
+    exp: str = "pendulum",
+    payload: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One remote-lab log message."""
+    return {
+        "user": user,
+        "t": ms(stamp),
+        "type": "log",
+        "exp": exp,
+        "payload": payload or {},
+        **extra,
+    }
+
+
+def add_course(app: Flask, key: str, platform_id: int | None = None) -> int:
+    """A course the tool knows, keyed by its LMS course id; returns the tool's id."""
+    with app.app_context():
+        course = Course(platform_id=platform_id, lti_context_id=key, lms_course_id=key, title=key)
+        db.session.add(course)
+        db.session.commit()
+        return course.id
+
+
+def make_token(
+    runner: FlaskCliRunner, name: str, scope: str = "events:write", course: str | None = None
+) -> str:
+    """A token made by `flask tokens create` (stdout holds only the token)."""
+    args = ["tokens", "create", "--name", name, "--scope", scope]
+    if course is not None:
+        args += ["--course", course]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post_events(client: FlaskClient, token: str, body: Any) -> Any:
+    return client.post("/api/v1/events", json=body, headers=bearer(token))
+
+
+def event_count(app: Flask, **where: Any) -> int:
+    with app.app_context():
+        query = select(func.count()).select_from(ActivityEvent)
+        for column, value in where.items():
+            query = query.where(getattr(ActivityEvent, column) == value)
+        return db.session.scalar(query) or 0
+
+
+# --- flask tokens ----------------------------------------------------------------------------
+
+
+def test_tokens_create_prints_the_secret_once_stores_it_hashed_lists_and_revokes(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    course_id = add_course(app, LAB_COURSE)
+    created = runner.invoke(
+        args=[
+            "tokens",
+            "create",
+            "--name",
+            "lab-1",
+            "--scope",
+            "events:write",
+            "--course",
+            LAB_COURSE,
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert token.startswith("ltk_") and "\n" not in token
+    assert "not be shown again" in created.output
+    with app.app_context():
+        row = db.session.scalar(select(ApiToken).where(ApiToken.name == "lab-1"))
+        assert row is not None and row.course_id == course_id and row.scope == "events:write"
+        assert row.secret_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert token not in json.dumps([str(v) for v in row.__dict__.values()])
+    # the tool's integer id works as well as the LMS course id
+    assert make_token(runner, "reader", "reports:read", str(course_id)).startswith("ltk_")
+
+    listed = runner.invoke(args=["tokens", "list"])
+    assert listed.exit_code == 0 and "lab-1" in listed.output and "reader" in listed.output
+    assert token not in listed.output and token.split("_", 2)[2] not in listed.output
+    as_json = json.loads(runner.invoke(args=["tokens", "list", "--json"]).output)
+    assert {t["name"]: t["course_id"] for t in as_json} == {"lab-1": course_id, "reader": course_id}
+    assert token.split("_", 2)[2] not in json.dumps(as_json)
+
+    again = runner.invoke(args=["tokens", "create", "--name", "lab-1", "--scope", "events:write"])
+    assert again.exit_code != 0 and "exists" in again.output
+    unknown = runner.invoke(
+        args=["tokens", "create", "--name", "x", "--scope", "events:write", "--course", "nope"]
+    )
+    assert unknown.exit_code != 0 and "no course 'nope'" in unknown.output
+
+    revoked = runner.invoke(args=["tokens", "revoke", "--name", "lab-1"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    reader_id = next(t["id"] for t in as_json if t["name"] == "reader")
+    assert runner.invoke(args=["tokens", "revoke", "--id", str(reader_id)]).exit_code == 0
+    states = json.loads(runner.invoke(args=["tokens", "list", "--json"]).output)
+    assert all(t["revoked_at"] for t in states)
+    # a revoked name may be reused
+    assert make_token(runner, "lab-1").startswith("ltk_")
+    twice = runner.invoke(args=["tokens", "revoke", "--id", str(reader_id)])
+    assert twice.exit_code != 0 and "already revoked" in twice.output
+
+
+# --- POST /api/v1/events: lab messages -------------------------------------------------------
+
+
+def test_valid_batch_is_stored_as_lab_events(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    course_id = add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    batch = [
+        lab(stamp="2026-03-02 10:00:00", payload={"angle": 12}),
+        lab(stamp="2026-03-02 10:05:00", exp="spring"),
+        lab(user="bob", stamp="2026-03-02 11:00:00"),
+    ]
+    response = post_events(client, token, batch)
+    assert response.status_code == 200, response.json
+    assert response.json == {
+        "received": 3,
+        "stored": 3,
+        "duplicates": 0,
+        "invalid": 0,
+        "errors": [],
+    }
+    with app.app_context():
+        rows = db.session.scalars(select(ActivityEvent).order_by(ActivityEvent.time)).all()
+        assert [(r.course_id, r.name, r.source) for r in rows] == [
+            (course_id, "pendulum", "lab"),
+            (course_id, "spring", "lab"),
+            (course_id, "pendulum", "lab"),
+        ]
+        assert rows[0].time == ms("2026-03-02 10:00:00") / 1000
+        kinds = db.session.execute(select(PersonIdentity.kind, PersonIdentity.value)).all()
+        assert sorted(kinds) == [("lab_user", "alice"), ("lab_user", "bob")]
+
+
+def test_invalid_items_get_a_400_with_per_item_errors_and_valid_items_are_kept(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    seconds_not_ms = lab()
+    seconds_not_ms["t"] = 1_772_445_600  # 2026-03-02 in seconds
+    batch = [
+        lab(stamp="2026-03-02 10:00:00"),
+        {"t": ms("2026-03-02 10:01:00"), "type": "log", "exp": "pendulum"},  # no user
+        seconds_not_ms,
+        lab(stamp="2026-03-02 10:02:00", type="shout"),
+        lab(stamp="2026-03-02 10:03:00", payload=None) | {"payload": [1, 2]},
+        "not an object",
+        {**lab(), "exp": ""},
+        lab(stamp="2026-03-02 10:04:00", exp="spring"),
+    ]
+    response = post_events(client, token, batch)
+    assert response.status_code == 400
+    body = response.json
+    assert (body["received"], body["stored"], body["invalid"]) == (8, 2, 6)
+    assert (
+        "6 of 8 items are invalid" in body["error"] and "2 valid items were kept" in body["error"]
+    )
+    errors = {e["index"]: e["message"] for e in body["errors"]}
+    assert sorted(errors) == [1, 2, 3, 4, 5, 6]
+    assert '"user" is required' in errors[1]
+    assert "before the year 2000" in errors[2] and "seconds" in errors[2]
+    assert '"type" must be "log" or "request"' in errors[3]
+    assert '"payload" must be a JSON object' in errors[4]
+    assert "not a JSON object" in errors[5]
+    assert '"exp" is empty' in errors[6]
+    assert event_count(app) == 2  # the valid items are kept
+    assert event_count(app, name="spring") == 1
+
+
+def test_the_same_batch_twice_is_stored_once(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    batch = [lab(stamp="2026-03-02 10:00:00"), lab(stamp="2026-03-02 10:05:00")]
+    assert post_events(client, token, batch).json["stored"] == 2
+    again = post_events(client, token, batch)
+    assert again.status_code == 200
+    assert (again.json["stored"], again.json["duplicates"]) == (0, 2)
+    assert event_count(app) == 2
+
+
+def test_unbound_token_names_the_course_in_each_item_and_new_courses_stand_alone(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    known_id = add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab-any")
+    response = post_events(
+        client,
+        token,
+        [lab(course=LAB_COURSE), lab(), lab(course="LAB-NEW-101", stamp="2026-03-02 10:09:00")],
+    )
+    assert response.status_code == 400
+    [error] = response.json["errors"]
+    assert error["index"] == 1 and 'every item needs "course"' in error["message"]
+    assert response.json["stored"] == 2
+    with app.app_context():
+        new = db.session.scalar(select(Course).where(Course.lms_course_id == "LAB-NEW-101"))
+        assert new is not None and new.platform_id is None
+        by_course = dict(
+            db.session.execute(
+                select(ActivityEvent.course_id, func.count()).group_by(ActivityEvent.course_id)
+            ).all()
+        )
+        assert by_course == {known_id: 1, new.id: 1}
+
+
+def test_a_body_over_the_size_limit_is_413_and_nothing_is_stored(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    big = [
+        lab(payload={"trace": "x" * 2000}, stamp=f"2026-03-02 10:{i // 60:02d}:{i % 60:02d}")
+        for i in range(600)
+    ]  # about 1.25 MB, under the item limit
+    data = json.dumps(big).encode()
+    assert len(data) > 1024 * 1024
+    response = client.post(
+        "/api/v1/events", data=data, content_type="application/json", headers=bearer(token)
+    )
+    assert response.status_code == 413
+    assert response.is_json and "the limit is 1,048,576 bytes" in response.json["error"]
+    assert event_count(app) == 0
+
+
+def test_a_batch_over_the_item_limit_is_413_and_nothing_is_stored(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    batch = [
+        {"user": "u", "t": ms("2026-03-02 10:00:00") + i, "type": "log", "exp": "e"}
+        for i in range(1001)
+    ]
+    response = post_events(client, token, batch)
+    assert response.status_code == 413
+    assert "1,001 items; the limit is 1,000" in response.json["error"]
+    assert event_count(app) == 0
+    assert post_events(client, token, batch[:1000]).json["stored"] == 1000
+
+
+def test_missing_wrong_and_revoked_tokens_are_401_with_a_challenge(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    cases = {
+        "missing": {},
+        "garbage": bearer("not-a-token"),
+        "wrong secret": bearer(token[:-6] + "AAAAAA"),
+        "unknown prefix": bearer("ltk_000000000000_" + token.split("_", 2)[2]),
+        "not bearer": {"Authorization": "Digest abc"},
+    }
+    for case, headers in cases.items():
+        response = client.post("/api/v1/events", json=[lab()], headers=headers)
+        assert response.status_code == 401, case
+        assert response.is_json and response.json["error"], case
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="lti_tool"'), case
+    assert "needs an API token" in client.post("/api/v1/events", json=[lab()]).json["error"]
+    assert post_events(client, token, [lab()]).status_code == 200
+    assert runner.invoke(args=["tokens", "revoke", "--name", "lab"]).exit_code == 0
+    response = post_events(client, token, [lab(stamp="2026-03-02 11:00:00")])
+    assert response.status_code == 401 and "revoked" in response.json["error"]
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert event_count(app) == 1
+
+
+def test_a_token_of_another_course_is_403_and_stores_nothing(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    other_id = add_course(app, OTHER_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    response = post_events(client, token, [lab(), lab(course=OTHER_COURSE)])
+    assert response.status_code == 403
+    assert "bound to course" in response.json["error"] and OTHER_COURSE in response.json["error"]
+    assert event_count(app) == 0
+    # naming its own course is fine
+    assert post_events(client, token, [lab(course=LAB_COURSE)]).status_code == 200
+    reader = make_token(runner, "reader", "reports:read", LAB_COURSE)
+    report = client.get(f"/api/v1/courses/{other_id}/reports/time-spent", headers=bearer(reader))
+    assert report.status_code == 403 and "cannot act on course" in report.json["error"]
+
+
+def test_a_write_token_cannot_read_reports_and_a_read_token_cannot_write(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    course_id = add_course(app, LAB_COURSE)
+    writer = make_token(runner, "lab", "events:write", LAB_COURSE)
+    reader = make_token(runner, "dash", "reports:read", LAB_COURSE)
+    url = f"/api/v1/courses/{course_id}/reports/time-spent"
+    response = client.get(url, headers=bearer(writer))
+    assert response.status_code == 403 and "needs reports:read" in response.json["error"]
+    response = post_events(client, reader, [lab()])
+    assert response.status_code == 403 and "needs events:write" in response.json["error"]
+    assert event_count(app) == 0
+    assert client.get(url, headers=bearer(reader)).status_code == 200
+
+
+# --- GET /api/v1/courses/<id>/reports/<name> -------------------------------------------------
+
+
+def test_reports_come_as_json_rows_and_csv_exactly_as_the_cli_prints_them(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    course_id = add_course(app, LAB_COURSE)
+    writer = make_token(runner, "lab", course=LAB_COURSE)
+    reader = make_token(runner, "dash", "reports:read")  # unbound: any course
+    post_events(
+        client,
+        writer,
+        [
+            lab(stamp="2026-03-02 10:00:00"),
+            lab(stamp="2026-03-02 10:10:00"),
+            lab(stamp="2026-03-02 10:50:00"),
+        ],
+    )
+    url = f"/api/v1/courses/{course_id}/reports/time-spent"
+    rows = client.get(url, headers=bearer(reader)).json
+    cli = runner.invoke(args=["report", "time-spent", "--course", LAB_COURSE])
+    assert rows == json.loads(cli.output)
+    assert rows == [
+        {
+            "course": LAB_COURSE,
+            "learner": "alice",
+            "day": "2026-03-02",
+            "seconds": 600.0,
+            "sessions": 2,
+            "events": 3,
+        }
+    ]
+    wider = client.get(url + "?cutoff_minutes=45", headers=bearer(reader)).json
+    assert (wider[0]["seconds"], wider[0]["sessions"]) == (3000.0, 1)
+
+    csv = client.get(url + "?format=csv", headers=bearer(reader))
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert f'filename="course-{course_id}-time-spent.csv"' in csv.headers["Content-Disposition"]
+    cli_csv = runner.invoke(
+        args=["report", "time-spent", "--course", LAB_COURSE, "--format", "csv"]
+    )
+    assert csv.get_data(as_text=True) == cli_csv.output
+    assert (
+        csv.get_data(as_text=True).splitlines()[0] == "course,learner,day,seconds,sessions,events"
+    )
+
+    weekly = client.get(
+        f"/api/v1/courses/{course_id}/reports/weekly-activity", headers=bearer(reader)
+    )
+    assert weekly.json == [
+        {"course": LAB_COURSE, "week_start": "2026-03-02", "label": "ACTIVE", "count": 1}
+    ]
+    unknown = client.get(f"/api/v1/courses/{course_id}/reports/nope", headers=bearer(reader))
+    assert unknown.status_code == 404 and "no report named 'nope'" in unknown.json["error"]
+    assert "time-spent" in unknown.json["error"]
+    no_course = client.get("/api/v1/courses/9999/reports/time-spent", headers=bearer(reader))
+    assert no_course.status_code == 404 and "no course 9999" in no_course.json["error"]
+    bad = client.get(url + "?format=xml", headers=bearer(reader))
+    assert bad.status_code == 400 and "use json or csv" in bad.json["error"]
+    bad = client.get(url + "?cutoff_minutes=0", headers=bearer(reader))
+    assert bad.status_code == 400 and "whole number of minutes" in bad.json["error"]
+    anonymous = client.get(url)
+    assert anonymous.status_code == 401 and "staff session" in anonymous.json["error"]
+
+
+def launch_token(client: FlaskClient, platform: FakePlatform, roles: list[str], sub: str) -> str:
+    """The session token a real launch hands the browser (in the redirect's ?t=)."""
+    response = platform.launch(client, roles=roles, sub=sub)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    return response.headers["Location"].split("?t=", 1)[1]
+
+
+def test_a_staff_session_can_read_reports_and_a_learner_session_cannot(
+    app: Flask, client: FlaskClient, platform: FakePlatform
+) -> None:
+    staff = launch_token(client, platform, INSTRUCTOR, "teacher-1")
+    learner = launch_token(client, platform, LEARNER, "student-1")
+    with app.app_context():
+        course_id = db.session.scalar(select(Course.id))
+    url = f"/api/v1/courses/{course_id}/reports/time-spent"
+    # as the page's XHR sends it, and as a link carries it
+    assert client.get(url, headers=bearer(staff)).status_code == 200
+    assert client.get(f"{url}?t={staff}&format=csv").status_code == 200
+    response = client.get(url, headers=bearer(learner))
+    assert response.status_code == 403 and "for the course's staff" in response.json["error"]
+    assert client.get(f"{url}?t={learner}").status_code == 403
+    # a staff session of one course does not open another course's reports
+    other_id = add_course(app, OTHER_COURSE)
+    other = client.get(f"/api/v1/courses/{other_id}/reports/time-spent", headers=bearer(staff))
+    assert other.status_code == 403 and f"not course {other_id}" in other.json["error"]
+
+
+# --- "type": "request" ---------------------------------------------------------------------
+
+
+def test_a_request_message_returns_only_that_users_own_summary(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    post_events(
+        client,
+        token,
+        [
+            lab(stamp="2026-03-02 10:00:00"),
+            lab(stamp="2026-03-02 10:10:00", exp="spring"),
+            lab(stamp="2026-03-02 10:25:00"),
+            lab(stamp="2026-03-03 09:00:00"),
+            lab(user="bob", stamp="2026-03-02 10:00:00", exp="secret-bob-activity"),
+            lab(user="bob", stamp="2026-03-02 10:20:00"),
+        ],
+    )
+    request = {
+        "user": "alice",
+        "t": ms("2026-03-03 12:00:00"),
+        "type": "request",
+        "exp": "pendulum",
+    }
+    response = post_events(client, token, request)
+    assert response.status_code == 200
+    summary = response.json
+    # 2 March: gaps of 10 and 15 minutes -> 1500 s in one session; 3 March: one event
+    assert summary == {
+        "user": "alice",
+        "course": LAB_COURSE,
+        "events": 4,
+        "active_days": 2,
+        "time_spent_seconds": 1500.0,
+        "sessions": 2,
+        "cutoff_minutes": 30,
+        "first_day": "2026-03-02",
+        "last_day": "2026-03-03",
+        "activities": {"pendulum": 3, "spring": 1},
+        "days": [
+            {"day": "2026-03-02", "seconds": 1500.0, "sessions": 1, "events": 3},
+            {"day": "2026-03-03", "seconds": 0.0, "sessions": 1, "events": 1},
+        ],
+    }
+    assert "bob" not in response.get_data(as_text=True)
+    assert event_count(app) == 6  # a request is not recorded as activity
+    # in a batch, a request is answered next to the counts; a user never seen gets zeros
+    batch = post_events(client, token, [lab(user="carol"), {**request, "user": "nobody-yet"}]).json
+    assert batch["stored"] == 1
+    [answer] = batch["summaries"]
+    assert (answer["index"], answer["user"], answer["events"], answer["days"]) == (
+        1,
+        "nobody-yet",
+        0,
+        [],
+    )
+
+
+# --- the API's own errors --------------------------------------------------------------------
+
+
+def test_api_errors_are_json_in_words(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    add_course(app, LAB_COURSE)
+    token = make_token(runner, "lab", course=LAB_COURSE)
+    not_json = client.post(
+        "/api/v1/events", data=b"{nope", content_type="application/json", headers=bearer(token)
+    )
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json["error"]
+    empty = post_events(client, token, [])
+    assert empty.status_code == 400 and "batch is empty" in empty.json["error"]
+    scalar = post_events(client, token, 42)
+    assert scalar.status_code == 400 and "or a list of them" in scalar.json["error"]
+    wrong_method = client.get("/api/v1/events", headers=bearer(token))
+    assert wrong_method.status_code == 405 and "use POST" in wrong_method.json["error"]
+    assert wrong_method.headers["Allow"] == "POST"
+    missing = client.get("/api/v2/whatever")
+    assert (
+        missing.status_code == 404 and "no endpoint GET /api/v2/whatever" in missing.json["error"]
+    )

@@ -37,6 +37,9 @@ class BaseConfig:
     SESSION_COOKIE_SAMESITE = "None"
     SESSION_COOKIE_PARTITIONED = True
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # The event API's own limits (a 413 beyond them).
+    API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
+    API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
 
 
 class DevelopmentConfig(BaseConfig):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.api import xapi
@@ -23,7 +23,7 @@ from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import ActivityEvent, ApiToken, PersonIdentity, XapiStatement
-from lti_tool.sync.events import EventSink, IncomingEvent
+from lti_tool.sync.events import EventSink, IncomingEvent, take_turn
 from lti_tool.sync.sql import dialect_insert
 
 DEFAULT_MAX_ITEMS = 1000
@@ -32,19 +32,6 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 EARLIEST_MS = 946_684_800_000
 FUTURE_SLACK = timedelta(days=1)
 MESSAGE_TYPES = ("log", "request")
-# PostgreSQL advisory lock that makes API ingests take turns (ASCII "lti_api").
-INGEST_LOCK = 0x6C74695F617069
-
-
-def take_turn(session: Session) -> None:
-    """Wait until no other API ingest is writing, for the rest of this transaction.
-
-    Two requests rebuilding the same learner's rollups at once (Open edX's event-routing-backends
-    sends from several workers) would both delete and re-insert the same rows; on PostgreSQL a
-    transaction-level advisory lock makes them take turns. SQLite serialises writers itself.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
 
 
 @dataclass
@@ -136,7 +123,7 @@ class Store:
 
     def add_event(self, target: CourseTarget, event: IncomingEvent) -> None:
         """Queue an event for the target course (created if the tool does not know it)."""
-        self.resolver.ensure(target)
+        event.course_id = self.resolver.ensure(target).id
         sink = self._sinks.get(target.platform_id)
         if sink is None:
             sink = EventSink(self.session, self.resolver.platform(target))

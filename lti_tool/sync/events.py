@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ActivityEvent, Course, Person, PersonIdentity, Platform
@@ -22,6 +22,19 @@ from lti_tool.sync.sql import dialect_insert
 from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
 
 BATCH_SIZE = 5000
+# PostgreSQL advisory lock key that makes event writers take turns (ASCII "lti_api").
+WRITER_LOCK = 0x6C74695F617069
+
+
+def take_turn(session: Session) -> None:
+    """Wait until no other event writer is at work, for the rest of this transaction.
+
+    Two writers about the same learner (API workers, a log ingest) would both create the person
+    or both delete and re-insert the same rollup rows; on PostgreSQL a transaction-level
+    advisory lock makes them take turns. SQLite serialises writers itself.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITER_LOCK})
 
 
 @dataclass(slots=True)
@@ -37,6 +50,7 @@ class IncomingEvent:
     data: dict[str, Any]
     raw: bytes  # the event as received, for the idempotence key
     username: str | None = None
+    course_id: int | None = None  # set when the source already knows the tool's course
 
 
 def event_key(raw: bytes) -> int:
@@ -80,7 +94,7 @@ def classify(event: IncomingEvent) -> dict[str, Any]:
         columns["video_old_time"] = _number(data.get("old_time"))
         columns["video_new_time"] = _number(data.get("new_time"))
         columns["video_duration"] = _number(data.get("duration"))
-        if kind == "play" and source in ("browser", "mobile"):
+        if kind == "play" and source in ("browser", "mobile", "xapi"):
             columns["label"] = "PLAYED_VIDEO"
     elif name == "problem_check" and source == "server":
         columns["label"] = "ATTEMPTED_PROBLEM"
@@ -124,9 +138,12 @@ class EventSink:
     _weekly: set[tuple[int, date, str, int]] = field(default_factory=set)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
+    def __post_init__(self) -> None:
+        take_turn(self.session)
+
     def add(self, event: IncomingEvent) -> None:
         """Queue one event."""
-        course_id = self._course_id(event.course_key)
+        course_id = event.course_id or self._course_id(event.course_key)
         person_id = self._person_id(event)
         day = utc_day(event.time)
         columns = classify(event)
@@ -167,7 +184,7 @@ class EventSink:
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
         self.flush()
-        for course_id, people in self._touched.items():
+        for course_id, people in sorted(self._touched.items()):
             rollups.rebuild_learners(self.session, course_id, sorted(people))
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)

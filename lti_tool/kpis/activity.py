@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -71,3 +72,59 @@ def time_spent(
         )
     result.sort(key=lambda row: (row["learner"], row["day"]))
     return result
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(q1, median, q3) with linear interpolation between order statistics (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("quartiles of no values")
+
+    def at(fraction: float) -> float:
+        position = fraction * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+    return at(0.25), at(0.5), at(0.75)
+
+
+def weekly_time_spent(
+    session: Session, course: Course, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+) -> list[dict[str, Any]]:
+    """Per ISO week: learners active, and the quartiles of their time spent that week."""
+    per_learner_week: dict[tuple[str, str], float] = defaultdict(float)
+    for row in time_spent(session, course, cutoff_minutes):
+        day = date.fromisoformat(row["day"])
+        week = (day - timedelta(days=day.weekday())).isoformat()
+        per_learner_week[(week, row["learner"])] += row["seconds"]
+    weeks: dict[str, list[float]] = defaultdict(list)
+    for (week, _learner), seconds in per_learner_week.items():
+        weeks[week].append(seconds)
+    label = course_label(course)
+    result = []
+    for week in sorted(weeks):
+        q1, median, q3 = quartiles(weeks[week])
+        result.append(
+            {
+                "course": label,
+                "week_start": week,
+                "learners": len(weeks[week]),
+                "q1_seconds": round(q1, 1),
+                "median_seconds": round(median, 1),
+                "q3_seconds": round(q3, 1),
+            }
+        )
+    return result
+
+
+def learners_active_since(session: Session, course: Course, since: date) -> int:
+    """Distinct learners with activity on or after a day."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(LearnerDay.person_id))).where(
+                LearnerDay.course_id == course.id, LearnerDay.day >= since
+            )
+        )
+        or 0
+    )

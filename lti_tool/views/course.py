@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, g, render_template
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
+from lti_tool.kpis import activity
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import Course, Enrollment, Person, Platform
+from lti_tool.models.types import utcnow
+from lti_tool.views import charts as charts_mod
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
 
@@ -37,11 +42,34 @@ def enrollment_counts(course_id: int) -> dict[str, int]:
 @bp.get("/")
 @staff_required
 def overview(course_id: int) -> str:
-    """Staff overview: the course, how many people the tool knows, the viewer's role."""
+    """Staff overview: cards, learners per week, time spent per week."""
     course = _course(course_id)
     viewer = db.session.get(Person, g.viewer.person_id)
+    cutoff = activity.DEFAULT_CUTOFF_MINUTES
+    weekly = activity.weekly_activity(db.session, course)
+    weekly_time = activity.weekly_time_spent(db.session, course, cutoff)
+    today = utcnow().date()
+    cards = {
+        "active_7_days": activity.learners_active_since(db.session, course, today - timedelta(6)),
+        "median_weekly_hours": (
+            round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
+        ),
+    }
+    charts = []
+    if weekly:
+        charts.append(("weekly-activity", charts_mod.weekly_activity_figure(weekly)))
+    if weekly_time:
+        charts.append(("weekly-time", charts_mod.weekly_time_figure(weekly_time, cutoff)))
     return render_template(
-        "course/overview.html", course=course, counts=enrollment_counts(course_id), viewer=viewer
+        "course/overview.html",
+        course=course,
+        counts=enrollment_counts(course_id),
+        viewer=viewer,
+        cards=cards,
+        weekly=weekly,
+        weekly_time=weekly_time,
+        cutoff=cutoff,
+        charts=[(name, charts_mod.figure_json(fig)) for name, fig in charts],
     )
 
 

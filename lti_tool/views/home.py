@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import os
+
+import plotly
+from flask import Blueprint, Response, current_app, render_template, send_from_directory
 
 bp = Blueprint("home", __name__)
 
@@ -17,3 +20,10 @@ def index() -> str:
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js() -> Response:
+    """plotly.js from the installed plotly package (no CDN), cached for a day."""
+    folder = os.path.join(os.path.dirname(plotly.__file__), "package_data")
+    return send_from_directory(folder, "plotly.min.js", max_age=86400)

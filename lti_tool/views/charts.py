@@ -1,0 +1,133 @@
+"""Plotly figures built from kpis results (no Flask here).
+
+Every text that reaches a figure is HTML-escaped first: plotly.js renders tags such as <b> and
+<a href> inside labels. Colours are the Okabe-Ito palette (colour-blind safe); traces are SVG
+(scatter, bar), never WebGL, which the CSP would block.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+ACTIVITY_LABELS = {
+    "ACTIVE": "Active",
+    "PLAYED_VIDEO": "Played a video",
+    "ATTEMPTED_PROBLEM": "Attempted a problem",
+    "POSTED_FORUM": "Posted in the forum",
+}
+
+
+def text(value: Any) -> str:
+    """A value as chart text, HTML-escaped."""
+    return html.escape(str(value), quote=True)
+
+
+def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
+    return {
+        "title": {"text": text(title)},
+        "xaxis": {"title": {"text": text(x_title)}},
+        "yaxis": {"title": {"text": text(y_title)}, "rangemode": "tozero"},
+        "colorway": PALETTE,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+        "legend": {"orientation": "h", "y": -0.2},
+        "autosize": True,
+        "template": "simple_white",
+    }
+
+
+def weekly_activity_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Learners per week: active, played a video, attempted a problem, posted."""
+    fig = go.Figure(layout=_layout("Learners per week", "Week starting", "Learners"))
+    for label, name in ACTIVITY_LABELS.items():
+        points = [r for r in rows if r["label"] == label]
+        if not points:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[r["week_start"] for r in points],
+                y=[r["count"] for r in points],
+                mode="lines+markers",
+                name=text(name),
+            )
+        )
+    return fig
+
+
+def weekly_time_figure(rows: Sequence[dict[str, Any]], cutoff_minutes: int) -> go.Figure:
+    """Median time spent per week with the interquartile band (hours)."""
+    title = f"Time spent per active learner per week (idle cutoff {cutoff_minutes} min)"
+    fig = go.Figure(layout=_layout(title, "Week starting", "Hours"))
+    weeks = [r["week_start"] for r in rows]
+
+    def hours(key: str) -> list[float]:
+        return [round(r[key] / 3600, 2) for r in rows]
+
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=hours("q3_seconds"),
+            mode="lines",
+            name="Upper quartile",
+            line={"width": 0, "color": PALETTE[0]},
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=hours("q1_seconds"),
+            mode="lines",
+            fill="tonexty",
+            name="Middle half of learners",
+            line={"width": 0, "color": PALETTE[0]},
+            fillcolor="rgba(0,114,178,0.2)",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=hours("median_seconds"),
+            mode="lines+markers",
+            name="Median",
+            line={"color": PALETTE[0]},
+        )
+    )
+    return fig
+
+
+def video_timeline_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figure:
+    """Viewers per 5-second segment of one video, with views (replays) as a second layer."""
+    fig = go.Figure(layout=_layout(title, "Position in the video (seconds)", "Learners"))
+    positions = [r["segment"] * 5 for r in rows]
+    fig.add_trace(
+        go.Bar(
+            x=positions,
+            y=[r["num_views"] for r in rows],
+            name="Views",
+            marker={"color": PALETTE[1]},
+            opacity=0.6,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=positions,
+            y=[r["num_users"] for r in rows],
+            mode="lines",
+            name="Unique viewers",
+            line={"color": PALETTE[0]},
+        )
+    )
+    fig.update_layout(barmode="overlay")
+    return fig
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON that is safe inside <script type="application/json">."""
+    # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
+    return pio.to_json(fig, validate=False).replace("<", "\\u003c")

@@ -71,6 +71,58 @@ def _number(value: Any) -> float | None:
     return None
 
 
+_EVENT_COLUMNS = (
+    "course_id, person_id, event_key, time, day, name, source, active, label, object_id, "
+    "video_kind, video_time, video_old_time, video_new_time, video_duration"
+)
+# SQLite: INSERT OR IGNORE through the driver's executemany; rowcount is the rows inserted.
+_SQLITE_EVENT_INSERT = (
+    f"INSERT OR IGNORE INTO activity_event ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+)
+
+
+def classify_row(event: IncomingEvent) -> tuple[Any, ...]:
+    """classify() as a tuple: active, label, object_id, video kind/time/old/new/duration."""
+    name, source, data = event.name, event.source, event.data
+    active = source != "task" and not name.startswith("edx.course.enrollment.")
+    kind = VIDEO_EVENT_NAMES.get(name)
+    if kind is not None:
+        raw_id = data.get("id")
+        current = data.get("currentTime")
+        if current is None:
+            current = data.get("current_time")
+        return (
+            active,
+            "PLAYED_VIDEO" if kind == "play" and source in ("browser", "mobile") else None,
+            video_id(str(raw_id))[:255] if raw_id else None,
+            kind,
+            _number(current),
+            _number(data.get("old_time")),
+            _number(data.get("new_time")),
+            _number(data.get("duration")),
+        )
+    if name == "problem_check" and source == "server":
+        problem = data.get("problem_id")
+        return (active, "ATTEMPTED_PROBLEM", str(problem)[:255] if problem else None,
+                None, None, None, None, None)
+    if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
+        return (active, "POSTED_FORUM", None, None, None, None, None, None)
+    return (active, None, None, None, None, None, None, None)
+
+
+_DAYS: dict[int, tuple[date, date, str]] = {}
+
+
+def day_and_week(epoch: float) -> tuple[date, date, str]:
+    """The UTC day, its week's Monday and the day as ISO text, cached per day."""
+    number = int(epoch // 86400)
+    cached = _DAYS.get(number)
+    if cached is None:
+        day = utc_day(epoch)
+        cached = _DAYS[number] = (day, week_start(day), day.isoformat())
+    return cached
+
+
 def classify(event: IncomingEvent) -> dict[str, Any]:
     """The stored columns that depend only on the event: activity, label, object, video."""
     name, source, data = event.name, event.source, event.data
@@ -134,7 +186,7 @@ class EventSink:
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
     _people: dict[tuple[str, str], int] = field(default_factory=dict)
-    _rows: list[dict[str, Any]] = field(default_factory=list)
+    _rows: list[tuple[Any, ...]] = field(default_factory=list)
     _weekly: set[tuple[int, date, str, int]] = field(default_factory=set)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
@@ -145,26 +197,17 @@ class EventSink:
         """Queue one event."""
         course_id = event.course_id or self._course_id(event.course_key)
         person_id = self._person_id(event)
-        day = utc_day(event.time)
-        columns = classify(event)
+        day, week, day_text = day_and_week(event.time)
+        columns = classify_row(event)
         self._rows.append(
-            {
-                "course_id": course_id,
-                "person_id": person_id,
-                "event_key": event_key(event.raw),
-                "time": event.time,
-                "day": day,
-                "name": event.name[:200],
-                "source": event.source[:20],
-                **columns,
-            }
+            (course_id, person_id, event_key(event.raw), event.time, day_text,
+             event.name[:200], event.source[:20], *columns)
         )
         self._touched[course_id].add(person_id)
-        if columns["active"]:
-            week = week_start(day)
+        if columns[0]:
             self._weekly.add((course_id, week, "ACTIVE", person_id))
-            if columns["label"]:
-                self._weekly.add((course_id, week, columns["label"], person_id))
+            if columns[1]:
+                self._weekly.add((course_id, week, columns[1], person_id))
         self.counts.received += 1
         if len(self._rows) >= BATCH_SIZE:
             self.flush()
@@ -172,10 +215,17 @@ class EventSink:
     def flush(self) -> None:
         """Write the queued events and weekly-activity facts."""
         if self._rows:
-            stmt = dialect_insert(self.session, ActivityEvent.__table__).on_conflict_do_nothing()
-            # RETURNING tells which rows were new on both dialects (executemany rowcounts differ).
-            new = self.session.execute(stmt.returning(ActivityEvent.id), self._rows).all()
-            self.counts.stored += len(new)
+            if self.session.get_bind().dialect.name == "sqlite":
+                result = self.session.connection().exec_driver_sql(
+                    _SQLITE_EVENT_INSERT, self._rows
+                )
+                self.counts.stored += result.rowcount
+            else:
+                keys = _EVENT_COLUMNS.split(", ")
+                stmt = dialect_insert(self.session, ActivityEvent.__table__)
+                stmt = stmt.on_conflict_do_nothing().returning(ActivityEvent.id)
+                new = self.session.execute(stmt, [dict(zip(keys, r)) for r in self._rows]).all()
+                self.counts.stored += len(new)
             self._rows = []
         if self._weekly:
             rollups.add_weekly_activity(self.session, self._weekly)

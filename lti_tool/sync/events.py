@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ActivityEvent, Course, Person, PersonIdentity, Platform
@@ -77,12 +77,15 @@ _EVENT_COLUMNS = (
 )
 # SQLite: INSERT OR IGNORE through the driver's executemany; rowcount is the rows inserted.
 _SQLITE_EVENT_INSERT = (
-    f"INSERT OR IGNORE INTO activity_event ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+    f"INSERT OR IGNORE INTO activity_event ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
 )
 
 
 def classify_row(event: IncomingEvent) -> tuple[Any, ...]:
-    """classify() as a tuple: active, label, object_id, video kind/time/old/new/duration."""
+    """The stored columns that depend only on the event, in _EVENT_COLUMNS order.
+
+    (active, label, object_id, video kind, time, old time, new time, duration)
+    """
     name, source, data = event.name, event.source, event.data
     active = source != "task" and not name.startswith("edx.course.enrollment.")
     kind = VIDEO_EVENT_NAMES.get(name)
@@ -93,7 +96,7 @@ def classify_row(event: IncomingEvent) -> tuple[Any, ...]:
             current = data.get("current_time")
         return (
             active,
-            "PLAYED_VIDEO" if kind == "play" and source in ("browser", "mobile") else None,
+            "PLAYED_VIDEO" if kind == "play" and source in ("browser", "mobile", "xapi") else None,
             video_id(str(raw_id))[:255] if raw_id else None,
             kind,
             _number(current),
@@ -103,8 +106,16 @@ def classify_row(event: IncomingEvent) -> tuple[Any, ...]:
         )
     if name == "problem_check" and source == "server":
         problem = data.get("problem_id")
-        return (active, "ATTEMPTED_PROBLEM", str(problem)[:255] if problem else None,
-                None, None, None, None, None)
+        return (
+            active,
+            "ATTEMPTED_PROBLEM",
+            str(problem)[:255] if problem else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
     if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
         return (active, "POSTED_FORUM", None, None, None, None, None, None)
     return (active, None, None, None, None, None, None, None)
@@ -121,40 +132,6 @@ def day_and_week(epoch: float) -> tuple[date, date, str]:
         day = utc_day(epoch)
         cached = _DAYS[number] = (day, week_start(day), day.isoformat())
     return cached
-
-
-def classify(event: IncomingEvent) -> dict[str, Any]:
-    """The stored columns that depend only on the event: activity, label, object, video."""
-    name, source, data = event.name, event.source, event.data
-    active = source != "task" and not name.startswith("edx.course.enrollment.")
-    columns: dict[str, Any] = {
-        "active": active,
-        "label": None,
-        "object_id": None,
-        "video_kind": None,
-        "video_time": None,
-        "video_old_time": None,
-        "video_new_time": None,
-        "video_duration": None,
-    }
-    kind = VIDEO_EVENT_NAMES.get(name)
-    if kind is not None:
-        raw_id = data.get("id")
-        columns["object_id"] = video_id(str(raw_id))[:255] if raw_id else None
-        columns["video_kind"] = kind
-        columns["video_time"] = _number(data.get("currentTime", data.get("current_time")))
-        columns["video_old_time"] = _number(data.get("old_time"))
-        columns["video_new_time"] = _number(data.get("new_time"))
-        columns["video_duration"] = _number(data.get("duration"))
-        if kind == "play" and source in ("browser", "mobile", "xapi"):
-            columns["label"] = "PLAYED_VIDEO"
-    elif name == "problem_check" and source == "server":
-        columns["label"] = "ATTEMPTED_PROBLEM"
-        problem = data.get("problem_id")
-        columns["object_id"] = str(problem)[:255] if problem else None
-    elif source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
-        columns["label"] = "POSTED_FORUM"
-    return columns
 
 
 def utc_day(epoch: float) -> date:
@@ -186,7 +163,7 @@ class EventSink:
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
     _people: dict[tuple[str, str], int] = field(default_factory=dict)
-    _rows: list[tuple[Any, ...]] = field(default_factory=list)
+    _pending: list[IncomingEvent] = field(default_factory=list)
     _weekly: set[tuple[int, date, str, int]] = field(default_factory=set)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
@@ -194,42 +171,55 @@ class EventSink:
         take_turn(self.session)
 
     def add(self, event: IncomingEvent) -> None:
-        """Queue one event."""
-        course_id = event.course_id or self._course_id(event.course_key)
-        person_id = self._person_id(event)
-        day, week, day_text = day_and_week(event.time)
-        columns = classify_row(event)
-        self._rows.append(
-            (course_id, person_id, event_key(event.raw), event.time, day_text,
-             event.name[:200], event.source[:20], *columns)
-        )
-        self._touched[course_id].add(person_id)
-        if columns[0]:
-            self._weekly.add((course_id, week, "ACTIVE", person_id))
-            if columns[1]:
-                self._weekly.add((course_id, week, columns[1], person_id))
+        """Queue one event; learners are resolved per batch, in flush()."""
+        self._pending.append(event)
         self.counts.received += 1
-        if len(self._rows) >= BATCH_SIZE:
+        if len(self._pending) >= BATCH_SIZE:
             self.flush()
 
     def flush(self) -> None:
-        """Write the queued events and weekly-activity facts."""
-        if self._rows:
-            if self.session.get_bind().dialect.name == "sqlite":
-                result = self.session.connection().exec_driver_sql(
-                    _SQLITE_EVENT_INSERT, self._rows
+        """Resolve the queued events' learners, write the events and weekly-activity facts."""
+        if self._pending:
+            self._resolve_people(self._pending)
+            people, rows, weekly = self._people, [], self._weekly
+            for event in self._pending:
+                course_id = event.course_id or self._course_id(event.course_key)
+                person_id = people[(event.identity_kind, event.user_key)]
+                _day, week, day_text = day_and_week(event.time)
+                columns = classify_row(event)
+                rows.append(
+                    (
+                        course_id,
+                        person_id,
+                        event_key(event.raw),
+                        event.time,
+                        day_text,
+                        event.name[:200],
+                        event.source[:20],
+                        *columns,
+                    )
                 )
-                self.counts.stored += result.rowcount
-            else:
-                keys = _EVENT_COLUMNS.split(", ")
-                stmt = dialect_insert(self.session, ActivityEvent.__table__)
-                stmt = stmt.on_conflict_do_nothing().returning(ActivityEvent.id)
-                new = self.session.execute(stmt, [dict(zip(keys, r)) for r in self._rows]).all()
-                self.counts.stored += len(new)
-            self._rows = []
+                self._touched[course_id].add(person_id)
+                if columns[0]:
+                    weekly.add((course_id, week, "ACTIVE", person_id))
+                    if columns[1]:
+                        weekly.add((course_id, week, columns[1], person_id))
+            self._pending = []
+            self._insert_events(rows)
         if self._weekly:
             rollups.add_weekly_activity(self.session, self._weekly)
             self._weekly = set()
+
+    def _insert_events(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.session.get_bind().dialect.name == "sqlite":
+            result = self.session.connection().exec_driver_sql(_SQLITE_EVENT_INSERT, rows)
+            self.counts.stored += result.rowcount
+        else:
+            keys = _EVENT_COLUMNS.split(", ")
+            stmt = dialect_insert(self.session, ActivityEvent.__table__)
+            stmt = stmt.on_conflict_do_nothing().returning(ActivityEvent.id)
+            new = self.session.execute(stmt, [dict(zip(keys, r, strict=True)) for r in rows]).all()
+            self.counts.stored += len(new)
 
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
@@ -262,42 +252,76 @@ class EventSink:
         self._courses[key] = course.id
         return course.id
 
-    def _person_id(self, event: IncomingEvent) -> int:
-        cache_key = (event.identity_kind, event.user_key)
-        cached = self._people.get(cache_key)
-        if cached is not None:
-            return cached
+    def _resolve_people(self, events: list[IncomingEvent]) -> None:
+        """Find or create the learners of a batch with a few set-based queries.
+
+        Same rules as one at a time: the source's identity, else the Open edX username, else a
+        new person; then both identities are recorded for that person if missing.
+        """
+        wanted: dict[tuple[str, str], str | None] = {}
+        for event in events:
+            key = (event.identity_kind, event.user_key)
+            if key not in self._people and key not in wanted:
+                wanted[key] = event.username
+        if not wanted:
+            return
         platform_id = self.platform.id if self.platform else None
-        person_id = self._find_identity(platform_id, event.identity_kind, event.user_key)
-        if person_id is None and event.username:
-            person_id = self._find_identity(platform_id, "openedx_username", event.username)
-        if person_id is None:
-            person = Person()
-            self.session.add(person)
+        lookups: dict[str, set[str]] = defaultdict(set)
+        for (kind, value), username in wanted.items():
+            lookups[kind].add(value)
+            if username:
+                lookups["openedx_username"].add(username)
+        found: dict[tuple[str, str], Any] = self._find_identities(platform_id, lookups)
+        new_people: list[Person] = []
+        new_identities: list[tuple[Any, str, str]] = []
+        assigned: dict[tuple[str, str], Any] = {}
+        for key, username in wanted.items():
+            by_name = ("openedx_username", username) if username else None
+            owner = found.get(key)
+            if owner is None and by_name is not None:
+                owner = found.get(by_name)
+            if owner is None:
+                owner = Person()
+                new_people.append(owner)
+            for identity in (key, by_name):
+                if identity is not None and identity not in found:
+                    found[identity] = owner
+                    new_identities.append((owner, *identity))
+            assigned[key] = owner
+        if new_people:
+            self.session.add_all(new_people)
             self.session.flush()
-            person_id = person.id
-        self._ensure_identity(platform_id, person_id, event.identity_kind, event.user_key)
-        if event.username:
-            self._ensure_identity(platform_id, person_id, "openedx_username", event.username)
-        self._people[cache_key] = person_id
-        return person_id
-
-    def _find_identity(self, platform_id: int | None, kind: str, value: str) -> int | None:
-        return self.session.scalar(
-            select(PersonIdentity.person_id).where(
-                PersonIdentity.platform_id.is_(None)
-                if platform_id is None
-                else PersonIdentity.platform_id == platform_id,
-                PersonIdentity.kind == kind,
-                PersonIdentity.value == value,
+        ids = {k: (o if isinstance(o, int) else o.id) for k, o in assigned.items()}
+        if new_identities:
+            self.session.execute(
+                insert(PersonIdentity),
+                [
+                    {
+                        "person_id": o if isinstance(o, int) else o.id,
+                        "platform_id": platform_id,
+                        "kind": kind,
+                        "value": value,
+                    }
+                    for o, kind, value in new_identities
+                ],
             )
-        )
+        self._people.update(ids)
 
-    def _ensure_identity(
-        self, platform_id: int | None, person_id: int, kind: str, value: str
-    ) -> None:
-        if self._find_identity(platform_id, kind, value) is None:
-            self.session.add(
-                PersonIdentity(person_id=person_id, platform_id=platform_id, kind=kind, value=value)
-            )
-            self.session.flush()
+    def _find_identities(
+        self, platform_id: int | None, lookups: dict[str, set[str]]
+    ) -> dict[tuple[str, str], Any]:
+        found: dict[tuple[str, str], Any] = {}
+        for kind, values in lookups.items():
+            ordered = sorted(values)
+            for start in range(0, len(ordered), 500):
+                rows = self.session.execute(
+                    select(PersonIdentity.value, PersonIdentity.person_id).where(
+                        PersonIdentity.platform_id.is_(None)
+                        if platform_id is None
+                        else PersonIdentity.platform_id == platform_id,
+                        PersonIdentity.kind == kind,
+                        PersonIdentity.value.in_(ordered[start : start + 500]),
+                    )
+                )
+                found.update(((kind, value), person_id) for value, person_id in rows)
+        return found

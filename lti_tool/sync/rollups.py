@@ -26,16 +26,19 @@ from lti_tool.models.activity import MAX_GAP_MINUTE
 from lti_tool.sync.sql import dialect_insert, floor_int
 
 CHUNK = 500
-_SEGMENT_COLUMNS = "course_id, video_id, person_id, segment, views"
+# Millions of rows: the driver's executemany on tuples (the ORM's bulk insert is ~10x slower).
 _SEGMENT_INSERT = {
-    "qmark": f"INSERT INTO video_learner_segment ({_SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-    "pyformat": f"INSERT INTO video_learner_segment ({_SEGMENT_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s)",
+    "qmark": "INSERT INTO video_learner_segment (course_id, video_id, person_id, segment, views)"
+    " VALUES (?, ?, ?, ?, ?)",
+    "pyformat": "INSERT INTO video_learner_segment (course_id, video_id, person_id, segment, views)"
+    " VALUES (%s, %s, %s, %s, %s)",
 }
 
 
 def _paramstyle(session: Session) -> str:
     return "qmark" if session.get_bind().dialect.name == "sqlite" else "pyformat"
+
+
 VIEWING_KINDS = ("play", "pause", "seek", "stop")
 
 

@@ -150,13 +150,14 @@ class VideoLearnerSegment(db.Model):
     """How many times one learner viewed one 5-second segment of a video."""
 
     __tablename__ = "video_learner_segment"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
     )
-    video_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     person_id: Mapped[int] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
+    video_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     segment: Mapped[int] = mapped_column(Integer, primary_key=True)
     views: Mapped[int] = mapped_column(Integer)

@@ -97,7 +97,8 @@ def upgrade():
     sa.Column('views', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_video_learner_segment_course_id_course'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_video_learner_segment_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'video_id', 'person_id', 'segment', name=op.f('pk_video_learner_segment'))
+    sa.PrimaryKeyConstraint('course_id', 'person_id', 'video_id', 'segment', name=op.f('pk_video_learner_segment')),
+    sqlite_with_rowid=False,
     )
     op.create_table('weekly_activity',
     sa.Column('course_id', sa.Integer(), nullable=False),

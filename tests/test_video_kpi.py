@@ -1,6 +1,7 @@
 """Video KPIs: viewings, segments and summaries as Open edX Insights computes them."""
 
 import math
+import random
 
 import pytest
 
@@ -15,9 +16,14 @@ from lti_tool.kpis.video import (
     infer_duration,
     learner_coverage,
     reported_segments,
+    runs_coverage,
+    runs_totals,
+    seen_runs,
+    segment_runs,
     segments,
     summarize,
     timeline,
+    viewing_spans,
     viewings,
     views_per_segment,
 )
@@ -319,3 +325,51 @@ def test_events_to_summary_end_to_end():
     assert summarize(views, users, 60) == VideoSummary(60, 5, 2, 1, 60)
     assert learner_coverage(set(per_learner["ann"]), 60) == (9 / 13, True)
     assert learner_coverage(set(per_learner["bob"]), 60) == (3 / 13, False)
+
+
+# --- packed runs (the per-learner rollup) ---------------------------------------------------
+
+
+def test_segment_runs_pack_viewings_and_give_the_same_views_users_and_coverage():
+    # ann: 0..12 (segments 0-2) and 10..16 (2-3); bob: 40..44 (8); cat: nothing
+    ann = segment_runs([(0, 12), (10, 16)])
+    assert ann == [0, 2, 2, 3]
+    assert seen_runs(ann) == [(0, 3)]
+    bob = segment_runs([(40, 44.9)])
+    views, users = runs_totals([ann, bob, []])
+    assert views == {0: 1, 1: 1, 2: 2, 3: 1, 8: 1}
+    assert users == {0: 1, 1: 1, 2: 1, 3: 1, 8: 1}
+    # duration 20: segments 0..4, ann saw 0..3 and the end segment 3 -> (4/5, True)
+    assert runs_coverage(ann, 20) == learner_coverage({0, 1, 2, 3}, 20) == (4 / 5, True)
+    assert runs_coverage([], 20) == (0.0, False)
+    with pytest.raises(ValueError):
+        runs_coverage(ann, math.nan)
+
+
+def test_segment_runs_agree_with_the_segment_by_segment_rules_on_random_viewings():
+    rng = random.Random(3)
+    for _ in range(300):
+        learners = {}
+        for name in "abcde":
+            spans = []
+            for _ in range(rng.randint(0, 6)):
+                start = rng.uniform(0, 300)
+                spans.append((start, start + rng.uniform(0, 120)))
+            learners[name] = spans
+        per_learner = {n: views_per_segment(Viewing(*s) for s in v) for n, v in learners.items()}
+        expected = timeline(per_learner)
+        views, users = runs_totals(segment_runs(v) for v in learners.values())
+        assert views == {s: v for s, (_u, v) in expected.items()}
+        assert users == {s: u for s, (u, _v) in expected.items()}
+        duration = rng.uniform(0, 400)
+        for name, spans in learners.items():
+            assert runs_coverage(segment_runs(spans), duration) == learner_coverage(
+                set(per_learner[name]), duration
+            )
+
+
+def test_viewing_spans_on_tuples_match_viewings():
+    events = [play(0, 0), seek(12, 12, 60), play(12.1, 12), pause(22, 70)]
+    rows = [(e.time, e.kind, e.current_time, e.old_time, e.new_time, e.duration) for e in events]
+    assert viewing_spans(rows) == [(0, 12), (60, 70)]
+    assert [Viewing(*s) for s in viewing_spans(rows)] == viewings(events)

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 SEGMENT_SECONDS = 5
 MIN_VIEWING_SECONDS = 0.25
@@ -76,14 +77,11 @@ class VideoSummary:
     total_viewed_seconds: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Step:
-    time: float
-    order: int
-    position: float  # currentTime for play/pause/stop, new_time for seek
-    old_time: float  # seek only; -inf otherwise (Python 2 sorted None first)
-    kind: str
-    duration: float | None
+# One video event as a plain tuple, the fast form rollups use:
+# (time, kind, current_time, old_time, new_time, duration), fields as in VideoEvent.
+VideoRow = tuple[float, str, float | None, float | None, float | None, float | None]
+
+_PLAY, _PAUSE, _SEEK = _KIND_ORDER[PLAY], _KIND_ORDER[PAUSE], _KIND_ORDER[SEEK]
 
 
 def _position(value: float | None) -> float | None:
@@ -91,97 +89,173 @@ def _position(value: float | None) -> float | None:
     if value is None:
         return None
     value = float(value)
-    if math.isnan(value) or math.isinf(value) or value < 0.0 or value > MAX_VIEWING_SECONDS:
-        return None
-    return value
+    # NaN fails both comparisons; infinities and negatives fall outside the range.
+    if 0.0 <= value <= MAX_VIEWING_SECONDS:
+        return value
+    return None
 
 
 def _known_duration(value: float | None) -> float | None:
     """Return the duration, or None when it is missing or meaningless."""
     # The pipeline maps a missing/null/0 duration to its "unknown" sentinel (-1); negative or NaN
     # values cannot be real durations either, so they are treated as unknown too.
-    if value is None or math.isnan(value) or value <= 0:
+    if value is None or not value > 0:
         return None
     return float(value)
 
 
-def _step(event: VideoEvent) -> _Step | None:
-    """Screen one event as the pipeline's mapper does; None when it would be dropped."""
-    old = -math.inf
-    if event.kind in (PLAY, STOP):
-        position = _position(event.current_time)
-    elif event.kind == PAUSE:
-        # Players omit currentTime when paused at the very beginning; the pipeline assumes 0.
-        position = _position(0.0 if event.current_time is None else event.current_time)
-    elif event.kind == SEEK:
-        position = _position(event.new_time)
-        seek_old = _position(event.old_time)
-        if seek_old is None:
-            return None
-        old = seek_old
-    else:
-        return None
-    if position is None:
-        return None
-    return _Step(
-        event.time,
-        _KIND_ORDER[event.kind],
-        position,
-        old,
-        event.kind,
-        _known_duration(event.duration),
-    )
+def _steps(rows: Iterable[VideoRow]) -> list[tuple[float, int, float, float, int, float | None]]:
+    """Screen events as the pipeline's mapper does, dropping the ones it would drop.
+
+    Each step is (time, kind order, position, old_time, arrival, duration): position is
+    currentTime for play/pause/stop and new_time for seek; old_time is the seek's, -inf
+    otherwise (Python 2 sorted None first). Sorting the tuples orders events like the
+    pipeline's sorted(events); `arrival` keeps full ties in the order they came, as a stable
+    sort would.
+    """
+    steps = []
+    for arrival, (time, kind, current, old, new, duration) in enumerate(rows):
+        order = _KIND_ORDER.get(kind)
+        if order is None:
+            continue
+        if order == _SEEK:
+            position = _position(new)
+            old_time = _position(old)
+            if old_time is None:
+                continue
+        else:
+            if current is None and order == _PAUSE:
+                # Players omit currentTime when paused at the very beginning; the pipeline
+                # assumes 0.
+                current = 0.0
+            position = _position(current)
+            old_time = -math.inf
+        if position is None:
+            continue
+        steps.append((time, order, position, old_time, arrival, _known_duration(duration)))
+    steps.sort()
+    return steps
 
 
-def _close(start: float, end: float, duration: float | None) -> Viewing | None:
+def _kept(start: float, end: float, duration: float | None) -> bool:
     """Apply the pipeline's end_viewing checks, in its order."""
     # +1 s of slack because durations are often whole seconds while positions are not.
     if duration is not None and end > duration + 1:
-        return None
+        return False
     if end < start:
-        return None
-    if end - start < MIN_VIEWING_SECONDS:
-        return None
-    return Viewing(start, end)
+        return False
+    return end - start >= MIN_VIEWING_SECONDS
 
 
-def viewings(events: Iterable[VideoEvent], duration: float | None = None) -> list[Viewing]:
-    """Turn one learner's events on one video into Insights-style viewings."""
+def viewing_spans(
+    rows: Iterable[VideoRow], duration: float | None = None
+) -> list[tuple[float, float]]:
+    """viewings() over plain tuples, as (start, end) pairs: the form rollups use for speed."""
     fallback = _known_duration(duration)
-    steps = [s for s in map(_step, events) if s is not None]
-    steps.sort(key=lambda s: (s.time, s.order, s.position, s.old_time))
-
-    result: list[Viewing] = []
+    result: list[tuple[float, float]] = []
     open_start: float | None = None
     open_duration: float | None = None
     # new_time of the seek that closed the previous viewing; the next play starts there, since
     # the play emitted right after a seek often still reports the pre-seek currentTime.
     seek_target: float | None = None
-    for step in steps:
-        if step.kind == PLAY:
+    for _time, order, position, old_time, _arrival, step_duration in _steps(rows):
+        if order == _PLAY:
             # A play while a viewing is open silently replaces it (the open one is discarded).
-            open_start = step.position if seek_target is None else seek_target
+            open_start = position if seek_target is None else seek_target
             # Duration comes from the play that opens the viewing (as in the pipeline), else the
             # caller's value (LMS course structure), per design.md §7.
-            open_duration = step.duration if step.duration is not None else fallback
+            open_duration = step_duration if step_duration is not None else fallback
             seek_target = None
         elif open_start is not None:
-            end = step.old_time if step.kind == SEEK else step.position
-            viewing = _close(open_start, end, open_duration)
-            if viewing is not None:
-                result.append(viewing)
+            end = old_time if order == _SEEK else position
+            if _kept(open_start, end, open_duration):
+                result.append((open_start, end))
             # The viewing is closed even when rejected: the pipeline treats it as untrustworthy.
             open_start = None
-            seek_target = step.position if step.kind == SEEK else None
+            seek_target = position if order == _SEEK else None
         # Any other event arrives with no viewing open and is ignored; it deliberately leaves
         # seek_target alone, as the pipeline only updates it when a viewing ends.
     # A viewing still open at the end has no end position and is dropped.
     return result
 
 
+def viewings(events: Iterable[VideoEvent], duration: float | None = None) -> list[Viewing]:
+    """Turn one learner's events on one video into Insights-style viewings."""
+    rows = ((e.time, e.kind, e.current_time, e.old_time, e.new_time, e.duration) for e in events)
+    return [Viewing(start, end) for start, end in viewing_spans(rows, duration)]
+
+
 def segments(viewing: Viewing) -> range:
     """Return the 5-second segments a viewing touches, both ends included."""
     return range(int(viewing.start) // SEGMENT_SECONDS, int(viewing.end) // SEGMENT_SECONDS + 1)
+
+
+def segment_runs(spans: Iterable[tuple[float, float]]) -> list[int]:
+    """One learner's viewings of a video, packed: [first, last, first, last, …] segments.
+
+    Each viewing adds one view to every segment from its first to its last, both included, so
+    the runs are views_per_segment in a form that stays small however long the viewings are.
+    """
+    runs: list[int] = []
+    for start, end in spans:
+        runs.append(int(start) // SEGMENT_SECONDS)
+        runs.append(int(end) // SEGMENT_SECONDS)
+    return runs
+
+
+def seen_runs(runs: Sequence[int]) -> list[tuple[int, int]]:
+    """The segments seen at least once, as sorted, disjoint (first, last) runs."""
+    pairs = sorted(zip(runs[::2], runs[1::2], strict=True))
+    merged: list[tuple[int, int]] = []
+    for first, last in pairs:
+        if merged and first <= merged[-1][1] + 1:
+            if last > merged[-1][1]:
+                merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _counts(starts: Counter[int], stops: Counter[int]) -> dict[int, int]:
+    """Per segment, how many runs cover it; runs start at `starts` and end before `stops`."""
+    counts: dict[int, int] = {}
+    edges = sorted(set(starts) | set(stops))
+    level = 0
+    for edge, following in pairwise(edges):
+        level += starts[edge] - stops[edge]
+        if level:
+            counts.update(dict.fromkeys(range(edge, following), level))
+    return counts
+
+
+def runs_totals(learner_runs: Iterable[Sequence[int]]) -> tuple[dict[int, int], dict[int, int]]:
+    """Views per segment and users per segment of a video, from every learner's runs.
+
+    The same figures as summing views_per_segment over learners and counting the learners with
+    a view, computed from the runs' ends rather than segment by segment.
+    """
+    view_starts: Counter[int] = Counter()
+    view_stops: Counter[int] = Counter()
+    user_starts: Counter[int] = Counter()
+    user_stops: Counter[int] = Counter()
+    for runs in learner_runs:
+        view_starts.update(runs[::2])
+        view_stops.update(last + 1 for last in runs[1::2])
+        for first, last in seen_runs(runs):
+            user_starts[first] += 1
+            user_stops[last + 1] += 1
+    return _counts(view_starts, view_stops), _counts(user_starts, user_stops)
+
+
+def runs_coverage(runs: Sequence[int], duration: float) -> tuple[float, bool]:
+    """learner_coverage() of the segments a learner's runs cover, without listing them."""
+    if math.isnan(duration) or duration < 0:
+        raise ValueError(f"duration must be a non-negative number, got {duration!r}")
+    last = int(duration) // SEGMENT_SECONDS
+    seen = sum(max(0, min(stop, last) - max(first, 0) + 1) for first, stop in seen_runs(runs))
+    end = end_segment(duration)
+    completed = any(first <= end <= stop for first, stop in seen_runs(runs))
+    return seen / (last + 1), completed
 
 
 def views_per_segment(learner_viewings: Iterable[Viewing]) -> dict[int, int]:

@@ -18,7 +18,7 @@ from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
 from lti_tool.launch import keys
 from lti_tool.models import (
-    ActivityEvent,
+    ActivityBlock,
     LaunchError,
     LtiDeployment,
     LtiRegistration,
@@ -310,7 +310,7 @@ def demo_load() -> None:
     course = load_demo(platform, DEMO_CONTEXT)
     click.echo(f"demo course {course.title!r} loaded (course id {course.id})")
     has_activity = db.session.scalar(
-        select(ActivityEvent.id).where(ActivityEvent.course_id == course.id).limit(1)
+        select(ActivityBlock.day).where(ActivityBlock.course_id == course.id).limit(1)
     )
     if has_activity is None:
         events = load_demo_activity(db.session, platform, course)

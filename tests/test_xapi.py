@@ -37,7 +37,8 @@ from werkzeug.serving import make_server
 
 from lti_tool.api import xapi
 from lti_tool.extensions import db
-from lti_tool.models import ActivityEvent, Course, PersonIdentity, XapiStatement
+from lti_tool.models import Course, PersonIdentity, XapiStatement
+from lti_tool.sync.blocks import stored_events
 from tests.test_api import (
     LAB_COURSE,
     OTHER_COURSE,
@@ -167,7 +168,7 @@ def test_tincan_save_statement_lands_and_a_repeat_is_not_counted_twice(
     assert response.response.status == 204  # tincan PUTs a statement that has an id
     assert response.response.getheader("X-Experience-API-Version") == "1.0.3"
     with app.app_context():
-        [event] = db.session.scalars(select(ActivityEvent)).all()
+        [event] = stored_events(db.session)
         course = db.session.get(Course, event.course_id)
         assert course is not None and course.lms_course_id == COURSE
         assert (event.name, event.source, event.video_kind, event.video_time) == (
@@ -320,7 +321,7 @@ def test_a_conflicting_repeat_is_409_and_changes_nothing(
     put = client.put(f"/xapi/statements?statementId={statement_id}", json=changed, headers=headers)
     assert put.status_code == 409
     with app.app_context():
-        [event] = db.session.scalars(select(ActivityEvent)).all()
+        [event] = stored_events(db.session)
         assert event.video_time == 3.0
     assert stored_statements(app) == 1
 
@@ -443,7 +444,7 @@ def test_a_course_bound_token_takes_statements_of_its_course_only(
     own = statement(parent="https://lab.example.org/courses/physics", object_id="https://lab/x/1")
     assert client.post("/xapi/statements", json=own, headers=headers).status_code == 200
     with app.app_context():
-        assert db.session.scalars(select(ActivityEvent.course_id)).all() == [lab_id]
+        assert [e.course_id for e in stored_events(db.session)] == [lab_id]
 
 
 # --- xAPI statements on POST /api/v1/events --------------------------------------------------

@@ -11,18 +11,20 @@ Invalid items are reported by index and skipped; the valid items of the same bat
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.api import xapi
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
-from lti_tool.models import ActivityEvent, ApiToken, PersonIdentity, XapiStatement
+from lti_tool.models import ApiToken, PersonIdentity, XapiStatement
+from lti_tool.sync.blocks import stored_events
 from lti_tool.sync.events import EventSink, IncomingEvent, take_turn
 from lti_tool.sync.sql import dialect_insert
 
@@ -277,12 +279,7 @@ def learner_summary(
         if row["learner"] == label
     ]
     days = [{k: row[k] for k in ("day", "seconds", "sessions", "events")} for row in rows]
-    by_name = session.execute(
-        select(ActivityEvent.name, func.count())
-        .where(ActivityEvent.course_id == course.id, ActivityEvent.person_id == person_id)
-        .group_by(ActivityEvent.name)
-        .order_by(ActivityEvent.name)
-    )
+    by_name = Counter(e.name for e in stored_events(session, course.id, person_id))
     summary.update(
         events=sum(d["events"] for d in days),
         active_days=len(days),
@@ -290,7 +287,7 @@ def learner_summary(
         sessions=sum(d["sessions"] for d in days),
         first_day=days[0]["day"] if days else None,
         last_day=days[-1]["day"] if days else None,
-        activities={name: count for name, count in by_name},
+        activities=dict(sorted(by_name.items())),
         days=days,
     )
     return summary

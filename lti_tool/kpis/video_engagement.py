@@ -1,37 +1,43 @@
-"""Per-video summary, timeline and per-learner coverage, read from the segment rollups."""
+"""Per-video summary, timeline and per-learner coverage, read from the packed video views."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
-from lti_tool.kpis.video import final_segment, learner_coverage, reported_segments, summarize
-from lti_tool.models import Course, Video, VideoLearnerSegment
+from lti_tool.kpis.video import (
+    final_segment,
+    reported_segments,
+    runs_coverage,
+    runs_totals,
+    summarize,
+)
+from lti_tool.models import Course, Video, VideoLearnerViews
 
 Segments = dict[int, int]
 
 
+def _learner_runs(session: Session, course: Course) -> list[tuple[int, str, list[int]]]:
+    """Every (learner, video, segment runs) of the course."""
+    rows = session.execute(
+        select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
+        .where(VideoLearnerViews.course_id == course.id)
+        .order_by(VideoLearnerViews.video_id)
+    )
+    return [(person_id, video_id, orjson.loads(runs)) for person_id, video_id, runs in rows]
+
+
 def _segment_totals(session: Session, course: Course) -> dict[str, tuple[Segments, Segments]]:
     """Per video: (views per segment, users per segment)."""
-    rows = session.execute(
-        select(
-            VideoLearnerSegment.video_id,
-            VideoLearnerSegment.segment,
-            func.sum(VideoLearnerSegment.views),
-            func.count(VideoLearnerSegment.person_id),
-        )
-        .where(VideoLearnerSegment.course_id == course.id)
-        .group_by(VideoLearnerSegment.video_id, VideoLearnerSegment.segment)
-    )
-    totals: dict[str, tuple[Segments, Segments]] = defaultdict(lambda: ({}, {}))
-    for video_id, segment, views, users in rows:
-        totals[video_id][0][segment] = int(views)
-        totals[video_id][1][segment] = int(users)
-    return totals
+    per_video: dict[str, list[list[int]]] = defaultdict(list)
+    for _person_id, video_id, runs in _learner_runs(session, course):
+        per_video[video_id].append(runs)
+    return {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
 
 
 def _durations(session: Session, course: Course) -> dict[str, float | None]:
@@ -88,22 +94,14 @@ def video_timeline(session: Session, course: Course) -> list[dict[str, Any]]:
 def learner_video(session: Session, course: Course) -> list[dict[str, Any]]:
     """Per learner and video: share of its segments seen, and whether they reached the end."""
     durations = {row["video_id"]: row["duration"] for row in video_summary(session, course)}
-    seen: dict[tuple[int, str], set[int]] = defaultdict(set)
-    for person_id, video_id, segment in session.execute(
-        select(
-            VideoLearnerSegment.person_id,
-            VideoLearnerSegment.video_id,
-            VideoLearnerSegment.segment,
-        ).where(VideoLearnerSegment.course_id == course.id)
-    ):
-        seen[(person_id, video_id)].add(segment)
-    names = learner_labels(session, {person for person, _ in seen})
+    seen = _learner_runs(session, course)
+    names = learner_labels(session, {person for person, _video, _runs in seen})
     label = course_label(course)
     rows = []
-    for (person_id, video_id), segments in seen.items():
+    for person_id, video_id, runs in seen:
         duration = durations.get(video_id)
         if duration:
-            coverage, completed = learner_coverage(segments, duration)
+            coverage, completed = runs_coverage(runs, duration)
         else:
             coverage, completed = None, False
         rows.append(

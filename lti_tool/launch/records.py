@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.launch.roles import CourseRole
-from lti_tool.models import ActivityEvent, Course, Enrollment, Person, PersonIdentity
+from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.types import utcnow
 from lti_tool.sync.people import merge_people
 
@@ -136,7 +136,7 @@ def _claim_standalone_course(platform_id: int, context_id: str) -> Course | None
     if course is None:
         return None
     course.platform_id = platform_id
-    learners = select(ActivityEvent.person_id).where(ActivityEvent.course_id == course.id)
+    learners = select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id)
     taken = select(PersonIdentity.kind, PersonIdentity.value).where(
         PersonIdentity.platform_id == platform_id
     )

@@ -1,12 +1,12 @@
 """SQLAlchemy 2.0 typed models, one module per area."""
 
 from lti_tool.models.activity import (
-    ActivityEvent,
+    ActivityBlock,
     IngestFile,
     LearnerDay,
     LearnerDayGap,
     Video,
-    VideoLearnerSegment,
+    VideoLearnerViews,
     WeeklyActivity,
 )
 from lti_tool.models.api import ApiToken, XapiStatement
@@ -21,7 +21,7 @@ from lti_tool.models.lti import (
 )
 
 __all__ = [
-    "ActivityEvent",
+    "ActivityBlock",
     "ApiToken",
     "Course",
     "Enrollment",
@@ -37,7 +37,7 @@ __all__ = [
     "Platform",
     "ToolKey",
     "Video",
-    "VideoLearnerSegment",
+    "VideoLearnerViews",
     "WeeklyActivity",
     "XapiStatement",
 ]

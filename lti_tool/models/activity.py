@@ -1,7 +1,7 @@
-"""Activity: the slim event store, ingested files, and the rollups KPIs read.
+"""Activity: the event store (learner-day blocks), ingested files, and the rollups KPIs read.
 
 Rollups are rebuilt at ingest for the learners an ingest touched, so that reading a KPI never
-scans `activity_event`.
+reads the events themselves.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Date,
     Float,
     ForeignKey,
-    Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -24,38 +23,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lti_tool.extensions import db
 from lti_tool.models.types import UTCDateTime, utcnow
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+class ActivityBlock(db.Model):
+    """A learner's events of one UTC day in one course, packed in one value.
 
-class ActivityEvent(db.Model):
-    """One learner event in a course, reduced to what the KPIs need."""
+    `data` is an orjson object of columns (time, key, name, source, active, label, object_id,
+    video fields), sorted by time; lti_tool.sync.blocks reads and writes it. `events` counts
+    them all, activity or not.
+    """
 
-    __tablename__ = "activity_event"
-    __table_args__ = (
-        Index("ix_activity_event_learner_time", "course_id", "person_id", "time"),
-        UniqueConstraint("event_key"),
+    __tablename__ = "activity_block"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
     )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
-    # 64-bit digest of the event as received: the same event ingested twice is stored once.
-    event_key: Mapped[int] = mapped_column(BigInteger)
-    time: Mapped[float] = mapped_column(Float(precision=53))  # epoch seconds, UTC
-    day: Mapped[date] = mapped_column(Date)  # in the course's time zone (UTC by default)
-    name: Mapped[str] = mapped_column(String(200))
-    source: Mapped[str] = mapped_column(String(20))  # browser | server | mobile | task | lab | xapi
-    # False for events that are not learner activity (task events, enrollment changes).
-    active: Mapped[bool] = mapped_column(Boolean)
-    # ATTEMPTED_PROBLEM | PLAYED_VIDEO | POSTED_FORUM (Insights' weekly labels), else None.
-    label: Mapped[str | None] = mapped_column(String(20))
-    object_id: Mapped[str | None] = mapped_column(String(255))  # video, problem or activity id
-    video_kind: Mapped[str | None] = mapped_column(String(10))  # play | pause | seek | stop | …
-    video_time: Mapped[float | None] = mapped_column(Float(precision=53))
-    video_old_time: Mapped[float | None] = mapped_column(Float(precision=53))
-    video_new_time: Mapped[float | None] = mapped_column(Float(precision=53))
-    video_duration: Mapped[float | None] = mapped_column(Float(precision=53))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC
+    events: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class IngestFile(db.Model):
@@ -146,11 +133,14 @@ class Video(db.Model):
     display_name: Mapped[str | None] = mapped_column(String(500))
 
 
-class VideoLearnerSegment(db.Model):
-    """How many times one learner viewed one 5-second segment of a video."""
+class VideoLearnerViews(db.Model):
+    """One learner's views of one video, packed as segment runs.
 
-    __tablename__ = "video_learner_segment"
-    __table_args__ = {"sqlite_with_rowid": False}
+    `runs` is an orjson list [first, last, first, last, …]: each viewing adds one view to every
+    5-second segment from its first to its last (lti_tool.kpis.video.segment_runs).
+    """
+
+    __tablename__ = "video_learner_views"
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
@@ -159,5 +149,4 @@ class VideoLearnerSegment(db.Model):
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
     video_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    segment: Mapped[int] = mapped_column(Integer, primary_key=True)
-    views: Mapped[int] = mapped_column(Integer)
+    runs: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,36 +1,56 @@
 """Writing learner events: resolve course and learner, store once, keep the rollups current.
 
-Every source (tracking logs, the event API, xAPI) hands `IncomingEvent`s to an `EventSink`;
-`finish()` rebuilds the rollups of every learner the batch touched, so that late events
-update the learner-days they belong to and re-ingesting the same data changes nothing.
+Every source hands its events to an `EventSink`: the event API and xAPI one `IncomingEvent` at
+a time, the tracking-log parser already reduced to block columns and grouped by learner and
+day (`add_grouped`). The sink merges them into learner-day blocks (lti_tool.sync.blocks) in
+bounded batches; `finish()` rebuilds the rollups of every learner it touched from their
+blocks, so that late events update the learner-days they belong to and re-ingesting the same
+data changes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from lti_tool.models import ActivityEvent, Course, Person, PersonIdentity, Platform
+from lti_tool.models import Course, Person, PersonIdentity, Platform, Video
 from lti_tool.sync import rollups
-from lti_tool.sync.sql import dialect_insert
-from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
+from lti_tool.sync.blocks import (
+    KEY,
+    OBJECT_ID,
+    VIDEO_DURATION,
+    VIDEO_KIND,
+    Columns,
+    append_row,
+    empty,
+    epoch_day,
+    event_key,
+    event_row,
+    extend,
+    write_blocks,
+)
 
-BATCH_SIZE = 5000
+# Events held in memory before they are merged into the stored blocks: bounds memory, and
+# is large enough that most blocks are written once per batch.
+FLUSH_EVENTS = 50_000
 # PostgreSQL advisory lock key that makes event writers take turns (ASCII "lti_api").
 WRITER_LOCK = 0x6C74695F617069
+
+# Events the log parser has reduced and grouped:
+# (course key, identity kind, user key) -> (username, {epoch day: block columns}).
+GroupedEvents = dict[tuple[str, str, str], tuple[str | None, dict[int, Columns]]]
 
 
 def take_turn(session: Session) -> None:
     """Wait until no other event writer is at work, for the rest of this transaction.
 
     Two writers about the same learner (API workers, a log ingest) would both create the person
-    or both delete and re-insert the same rollup rows; on PostgreSQL a transaction-level
+    or both rewrite the same blocks and rollup rows; on PostgreSQL a transaction-level
     advisory lock makes them take turns. SQLite serialises writers itself.
     """
     if session.get_bind().dialect.name == "postgresql":
@@ -53,97 +73,6 @@ class IncomingEvent:
     course_id: int | None = None  # set when the source already knows the tool's course
 
 
-def event_key(raw: bytes) -> int:
-    """A signed 64-bit digest of the event as received."""
-    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-_EVENT_COLUMNS = (
-    "course_id, person_id, event_key, time, day, name, source, active, label, object_id, "
-    "video_kind, video_time, video_old_time, video_new_time, video_duration"
-)
-# SQLite: INSERT OR IGNORE through the driver's executemany; rowcount is the rows inserted.
-_SQLITE_EVENT_INSERT = (
-    f"INSERT OR IGNORE INTO activity_event ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
-)
-
-
-def classify_row(event: IncomingEvent) -> tuple[Any, ...]:
-    """The stored columns that depend only on the event, in _EVENT_COLUMNS order.
-
-    (active, label, object_id, video kind, time, old time, new time, duration)
-    """
-    name, source, data = event.name, event.source, event.data
-    active = source != "task" and not name.startswith("edx.course.enrollment.")
-    kind = VIDEO_EVENT_NAMES.get(name)
-    if kind is not None:
-        raw_id = data.get("id")
-        current = data.get("currentTime")
-        if current is None:
-            current = data.get("current_time")
-        return (
-            active,
-            "PLAYED_VIDEO" if kind == "play" and source in ("browser", "mobile", "xapi") else None,
-            video_id(str(raw_id))[:255] if raw_id else None,
-            kind,
-            _number(current),
-            _number(data.get("old_time")),
-            _number(data.get("new_time")),
-            _number(data.get("duration")),
-        )
-    if name == "problem_check" and source == "server":
-        problem = data.get("problem_id")
-        return (
-            active,
-            "ATTEMPTED_PROBLEM",
-            str(problem)[:255] if problem else None,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-    if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
-        return (active, "POSTED_FORUM", None, None, None, None, None, None)
-    return (active, None, None, None, None, None, None, None)
-
-
-_DAYS: dict[int, tuple[date, date, str]] = {}
-
-
-def day_and_week(epoch: float) -> tuple[date, date, str]:
-    """The UTC day, its week's Monday and the day as ISO text, cached per day."""
-    number = int(epoch // 86400)
-    cached = _DAYS.get(number)
-    if cached is None:
-        day = utc_day(epoch)
-        cached = _DAYS[number] = (day, week_start(day), day.isoformat())
-    return cached
-
-
-def utc_day(epoch: float) -> date:
-    """The UTC calendar day of an epoch time."""
-    return datetime.fromtimestamp(epoch, UTC).date()
-
-
-def week_start(day: date) -> date:
-    """The Monday of a day's ISO week."""
-    return day - timedelta(days=day.weekday())
-
-
 @dataclass
 class IngestCounts:
     """What a sink did."""
@@ -163,63 +92,74 @@ class EventSink:
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
     _people: dict[tuple[str, str], int] = field(default_factory=dict)
-    _pending: list[IncomingEvent] = field(default_factory=list)
-    _weekly: set[tuple[int, date, str, int]] = field(default_factory=set)
+    _incoming: list[IncomingEvent] = field(default_factory=list)
+    # New events per (course, person, epoch day), not yet merged into the stored blocks.
+    _blocks: dict[tuple[int, int, int], Columns] = field(default_factory=dict)
+    _queued: int = 0
+    # Per course: the videos stored and their durations, as far as this sink has looked.
+    _videos: dict[int, dict[str, float | None]] = field(default_factory=dict)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def __post_init__(self) -> None:
         take_turn(self.session)
 
     def add(self, event: IncomingEvent) -> None:
-        """Queue one event; learners are resolved per batch, in flush()."""
-        self._pending.append(event)
+        """Queue one event; its learner is resolved with the rest of the batch, in flush()."""
+        self._incoming.append(event)
         self.counts.received += 1
-        if len(self._pending) >= BATCH_SIZE:
+        self._queued += 1
+        if self._queued >= FLUSH_EVENTS:
             self.flush()
 
-    def flush(self) -> None:
-        """Resolve the queued events' learners, write the events and weekly-activity facts."""
-        if self._pending:
-            self._resolve_people(self._pending)
-            people, rows, weekly = self._people, [], self._weekly
-            for event in self._pending:
-                course_id = event.course_id or self._course_id(event.course_key)
-                person_id = people[(event.identity_kind, event.user_key)]
-                _day, week, day_text = day_and_week(event.time)
-                columns = classify_row(event)
-                rows.append(
-                    (
-                        course_id,
-                        person_id,
-                        event_key(event.raw),
-                        event.time,
-                        day_text,
-                        event.name[:200],
-                        event.source[:20],
-                        *columns,
-                    )
-                )
-                self._touched[course_id].add(person_id)
-                if columns[0]:
-                    weekly.add((course_id, week, "ACTIVE", person_id))
-                    if columns[1]:
-                        weekly.add((course_id, week, columns[1], person_id))
-            self._pending = []
-            self._insert_events(rows)
-        if self._weekly:
-            rollups.add_weekly_activity(self.session, self._weekly)
-            self._weekly = set()
+    def add_grouped(self, groups: GroupedEvents) -> None:
+        """Queue events already reduced to block columns and grouped by learner and day."""
+        self._resolve_people(
+            [(kind, user, name) for (_c, kind, user), (name, _d) in groups.items()]
+        )
+        for (course_key, kind, user_key), (_username, days) in groups.items():
+            course_id = self._course_id(course_key)
+            person_id = self._people[(kind, user_key)]
+            for day, columns in days.items():
+                self._queue(course_id, person_id, day, columns)
+                self.counts.received += len(columns[KEY])
+        if self._queued >= FLUSH_EVENTS:
+            self.flush()
 
-    def _insert_events(self, rows: list[tuple[Any, ...]]) -> None:
-        if self.session.get_bind().dialect.name == "sqlite":
-            result = self.session.connection().exec_driver_sql(_SQLITE_EVENT_INSERT, rows)
-            self.counts.stored += result.rowcount
+    def _queue(self, course_id: int, person_id: int, day: int, columns: Columns) -> None:
+        key = (course_id, person_id, day)
+        queued = self._blocks.get(key)
+        if queued is None:
+            self._blocks[key] = columns
         else:
-            keys = _EVENT_COLUMNS.split(", ")
-            stmt = dialect_insert(self.session, ActivityEvent.__table__)
-            stmt = stmt.on_conflict_do_nothing().returning(ActivityEvent.id)
-            new = self.session.execute(stmt, [dict(zip(keys, r, strict=True)) for r in rows]).all()
-            self.counts.stored += len(new)
+            extend(queued, columns)
+        self._queued += len(columns[KEY])
+
+    def flush(self) -> None:
+        """Merge the queued events into their learners' stored blocks."""
+        if self._incoming:
+            self._take_incoming()
+        by_course: dict[int, dict[tuple[int, int], Columns]] = defaultdict(dict)
+        for (course_id, person_id, day), columns in self._blocks.items():
+            by_course[course_id][(person_id, day)] = columns
+        self._blocks, self._queued = {}, 0
+        for course_id, blocks in sorted(by_course.items()):
+            self._record_videos(course_id, blocks.values())
+            self.counts.stored += write_blocks(self.session, course_id, blocks)
+            self._touched[course_id].update(person for person, _day in blocks)
+
+    def _take_incoming(self) -> None:
+        """Resolve the queued IncomingEvents and add them to the blocks."""
+        events, self._incoming = self._incoming, []
+        self._resolve_people([(e.identity_kind, e.user_key, e.username) for e in events])
+        for event in events:
+            course_id = event.course_id or self._course_id(event.course_key)
+            person_id = self._people[(event.identity_kind, event.user_key)]
+            key = (course_id, person_id, epoch_day(event.time))
+            columns = self._blocks.get(key)
+            if columns is None:
+                columns = self._blocks[key] = empty()
+            row = event_row(event.time, event_key(event.raw), event.name, event.source, event.data)
+            append_row(columns, row)
 
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
@@ -230,6 +170,46 @@ class EventSink:
         self.counts.courses = len(self._touched)
         self._touched = defaultdict(set)
         return self.counts
+
+    def _record_videos(self, course_id: int, blocks: Iterable[Columns]) -> None:
+        """Record the course's videos these events name, with the longest duration they give.
+
+        Durations only grow, so recording them as events arrive leaves every video with the
+        longest duration any stored event gave, which the rollups then use as the fallback.
+        """
+        seen: dict[str, float | None] = {}
+        for columns in blocks:
+            videos = zip(
+                columns[VIDEO_KIND], columns[OBJECT_ID], columns[VIDEO_DURATION], strict=True
+            )
+            for kind, video_id, duration in videos:
+                if kind is None or video_id is None:
+                    continue
+                if duration and duration > (seen.get(video_id) or 0.0):
+                    seen[video_id] = duration
+                else:
+                    seen.setdefault(video_id, None)
+        if not seen:
+            return
+        known = self._known_videos(course_id)
+        for video_id, duration in seen.items():
+            if video_id not in known:
+                self.session.add(Video(course_id=course_id, video_id=video_id, duration=duration))
+                known[video_id] = duration
+            elif duration and (known[video_id] is None or duration > known[video_id]):
+                video = self.session.get(Video, (course_id, video_id))
+                assert video is not None
+                video.duration = known[video_id] = duration
+        self.session.flush()
+
+    def _known_videos(self, course_id: int) -> dict[str, float | None]:
+        known = self._videos.get(course_id)
+        if known is None:
+            rows = self.session.execute(
+                select(Video.video_id, Video.duration).where(Video.course_id == course_id)
+            )
+            known = self._videos[course_id] = dict(rows.tuples().all())
+        return known
 
     def _course_id(self, key: str) -> int:
         cached = self._courses.get(key)
@@ -252,17 +232,18 @@ class EventSink:
         self._courses[key] = course.id
         return course.id
 
-    def _resolve_people(self, events: list[IncomingEvent]) -> None:
-        """Find or create the learners of a batch with a few set-based queries.
+    def _resolve_people(self, learners: Sequence[tuple[str, str, str | None]]) -> None:
+        """Find or create learners, (identity kind, user key, username), with a few queries.
 
         Same rules as one at a time: the source's identity, else the Open edX username, else a
-        new person; then both identities are recorded for that person if missing.
+        new person; then both identities are recorded for that person if missing. The first
+        username given for a learner is the one used.
         """
         wanted: dict[tuple[str, str], str | None] = {}
-        for event in events:
-            key = (event.identity_kind, event.user_key)
+        for kind, user_key, username in learners:
+            key = (kind, user_key)
             if key not in self._people and key not in wanted:
-                wanted[key] = event.username
+                wanted[key] = username
         if not wanted:
             return
         platform_id = self.platform.id if self.platform else None

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.models import (
-    ActivityEvent,
+    ActivityBlock,
     Enrollment,
     LearnerDay,
     LearnerDayGap,
     Person,
     PersonIdentity,
-    VideoLearnerSegment,
+    VideoLearnerViews,
     WeeklyActivity,
 )
 from lti_tool.sync import rollups
+from lti_tool.sync.blocks import Columns, day_number, decode, write_blocks
 
 
 def merge_people(session: Session, keep_id: int, drop_id: int) -> None:
-    """Move every identity, enrollment and event of `drop_id` to `keep_id`, then delete it."""
+    """Move every identity, enrollment and event of `drop_id` to `keep_id`, then delete it.
+
+    Events move block by block; a day both people have events on becomes one block.
+    """
     if keep_id == drop_id:
         return
     keep, drop = session.get(Person, keep_id), session.get(Person, drop_id)
@@ -42,29 +48,28 @@ def merge_people(session: Session, keep_id: int, drop_id: int) -> None:
         else:
             enrollment.person_id = keep_id
 
-    courses = set(
-        session.scalars(
-            select(ActivityEvent.course_id).where(ActivityEvent.person_id == drop_id).distinct()
-        )
-    )
-    session.execute(
-        update(ActivityEvent).where(ActivityEvent.person_id == drop_id).values(person_id=keep_id)
-    )
-    facts = {
-        (c, w, label, keep_id)
-        for c, w, label in session.execute(
-            select(WeeklyActivity.course_id, WeeklyActivity.week_start, WeeklyActivity.label).where(
-                WeeklyActivity.person_id == drop_id
-            )
-        )
-    }
-    for model in (WeeklyActivity, LearnerDay, LearnerDayGap, VideoLearnerSegment):
+    courses = _move_blocks(session, keep_id, drop_id)
+    for model in (LearnerDay, LearnerDayGap, WeeklyActivity, VideoLearnerViews):
         session.execute(delete(model).where(model.person_id == drop_id))
-    if facts:
-        rollups.add_weekly_activity(session, facts)
-    for course_id in courses:
+    for course_id in sorted(courses):
         rollups.rebuild_learners(session, course_id, [keep_id])
     # Bulk updates bypass the ORM: forget loaded collections before deleting the empty row.
     session.expire_all()
     session.delete(session.get(Person, drop_id))
     session.flush()
+
+
+def _move_blocks(session: Session, keep_id: int, drop_id: int) -> set[int]:
+    """Merge the dropped person's blocks into the kept person's; return the courses."""
+    dropped: dict[int, dict[tuple[int, int], Columns]] = defaultdict(dict)
+    for course_id, day, data in session.execute(
+        select(ActivityBlock.course_id, ActivityBlock.day, ActivityBlock.data).where(
+            ActivityBlock.person_id == drop_id
+        )
+    ):
+        dropped[course_id][(keep_id, day_number(day))] = decode(data)
+    for course_id, blocks in dropped.items():
+        # Merging drops events both rows had (same key), as a repeated ingest would.
+        write_blocks(session, course_id, blocks)
+    session.execute(delete(ActivityBlock).where(ActivityBlock.person_id == drop_id))
+    return set(dropped)

@@ -1,179 +1,190 @@
-"""Rollups rebuilt at ingest for the learners it touched: learner-days, gaps, video segments.
+"""Rollups rebuilt at ingest for the learners it touched: learner-days, gaps, weeks, video views.
 
-Rebuilding a learner from their stored events (rather than adding deltas) is what makes late
-events and re-ingests exact: the result depends only on the set of events.
+A learner's rollups are a function of their stored blocks alone (and the videos' known
+durations), computed in Python from the blocks: rebuilding a learner rather than adding deltas
+is what makes late events and re-ingests exact.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import chain, compress, islice
+from operator import sub
+from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select
+import orjson
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from lti_tool.kpis.video import VideoEvent, viewings, views_per_segment
+from lti_tool.kpis.video import VideoRow, segment_runs, viewing_spans
 from lti_tool.models import (
-    ActivityEvent,
     LearnerDay,
     LearnerDayGap,
     Video,
-    VideoLearnerSegment,
+    VideoLearnerViews,
     WeeklyActivity,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
-from lti_tool.sync.sql import dialect_insert, floor_int
+from lti_tool.sync.blocks import (
+    ACTIVE,
+    LABEL,
+    OBJECT_ID,
+    TIME,
+    VIDEO_DURATION,
+    VIDEO_KIND,
+    VIDEO_NEW_TIME,
+    VIDEO_OLD_TIME,
+    VIDEO_TIME,
+    Columns,
+    active_times,
+    decode,
+    learner_blocks,
+)
+from lti_tool.sync.sql import insert_rows
 
 CHUNK = 500
-# Millions of rows: the driver's executemany on tuples (the ORM's bulk insert is ~10x slower).
-_SEGMENT_INSERT = {
-    "qmark": "INSERT INTO video_learner_segment (course_id, video_id, person_id, segment, views)"
-    " VALUES (?, ?, ?, ?, ?)",
-    "pyformat": "INSERT INTO video_learner_segment (course_id, video_id, person_id, segment, views)"
-    " VALUES (%s, %s, %s, %s, %s)",
-}
+VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
+_ROLLUPS = (LearnerDay, LearnerDayGap, WeeklyActivity, VideoLearnerViews)
 
 
-def _paramstyle(session: Session) -> str:
-    return "qmark" if session.get_bind().dialect.name == "sqlite" else "pyformat"
+def week_start(day: date) -> date:
+    """The Monday of a day's ISO week."""
+    return day - timedelta(days=day.weekday())
 
 
-VIEWING_KINDS = ("play", "pause", "seek", "stop")
+@dataclass(slots=True)
+class LearnerRollup:
+    """One learner's rollup rows in one course, before they are stored."""
+
+    days: list[tuple[date, int, float, float]] = field(default_factory=list)
+    # (day, events, first time, last time) of each day with activity
+    gaps: list[tuple[date, int, int, float]] = field(default_factory=list)
+    # (day, whole minute, gaps, seconds): the gap histogram
+    weeks: set[tuple[date, str]] = field(default_factory=set)  # (Monday, Insights label)
+    videos: dict[str, list[int]] = field(default_factory=dict)  # video id -> segment runs
 
 
-def _chunks(items: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def learner_rollup(
+    blocks: Iterable[tuple[date, bytes]], durations: dict[str, float]
+) -> LearnerRollup:
+    """A learner's rollups from all their blocks in a course, in day order.
+
+    `durations` are the videos' known durations, the fallback when a play does not say.
+    """
+    rollup = LearnerRollup()
+    previous: float | None = None  # the learner's previous activity, across days
+    video_events: dict[str, list[VideoRow]] = defaultdict(list)
+    for day, data in blocks:
+        columns = decode(data)
+        times = active_times(columns)
+        if times:
+            rollup.days.append((day, len(times), times[0], times[-1]))
+            _add_gaps(rollup.gaps, day, previous, times)
+            previous = times[-1]
+            _add_weeks(rollup.weeks, day, columns)
+        _add_video_events(video_events, columns)
+    for video_id, rows in video_events.items():
+        runs = segment_runs(viewing_spans(rows, durations.get(video_id)))
+        if runs:
+            rollup.videos[video_id] = runs
+    return rollup
 
 
-def add_weekly_activity(session: Session, facts: set[tuple[int, date, str, int]]) -> None:
-    """Record (course, week, label, learner) facts; already-known facts are ignored."""
-    rows = [
-        {"course_id": c, "week_start": w, "label": label, "person_id": p}
-        for c, w, label, p in facts
-    ]
-    stmt = dialect_insert(session, WeeklyActivity.__table__).on_conflict_do_nothing()
-    session.execute(stmt, rows)
+def _add_gaps(
+    out: list[tuple[date, int, int, float]], day: date, previous: float | None, times: list[float]
+) -> None:
+    """The day's gaps between consecutive activity events, by whole minute.
+
+    A gap belongs to the day of the event that ends it, so the first one reaches back to the
+    learner's previous activity, whatever day that was.
+    """
+    histogram: dict[int, list[Any]] = {}
+    gaps: Iterable[float] = map(sub, islice(times, 1, None), times)
+    if previous is not None:
+        gaps = chain((times[0] - previous,), gaps)
+    for gap in gaps:
+        minute = int(gap / 60)  # gaps are never negative: truncation is floor
+        if minute > MAX_GAP_MINUTE:
+            minute = MAX_GAP_MINUTE  # the bucket of every longer gap
+        counted = histogram.get(minute)
+        if counted is None:
+            histogram[minute] = [1, gap]
+        else:
+            counted[0] += 1
+            counted[1] += gap
+    out.extend((day, minute, count, seconds) for minute, (count, seconds) in histogram.items())
+
+
+def _add_weeks(weeks: set[tuple[date, str]], day: date, columns: Columns) -> None:
+    """The day's week as ACTIVE, and with the Insights labels of its activity events."""
+    week = week_start(day)
+    weeks.add((week, "ACTIVE"))
+    for label in set(compress(columns[LABEL], columns[ACTIVE])):
+        if label:
+            weeks.add((week, label))
+
+
+def _add_video_events(out: dict[str, list[VideoRow]], columns: Columns) -> None:
+    """The block's play/pause/seek/stop events, per video."""
+    kinds = columns[VIDEO_KIND]
+    if not any(kinds):
+        return
+    videos = columns[OBJECT_ID]
+    times, positions = columns[TIME], columns[VIDEO_TIME]
+    olds, news, durations = (
+        columns[VIDEO_OLD_TIME],
+        columns[VIDEO_NEW_TIME],
+        columns[VIDEO_DURATION],
+    )
+    for index, kind in enumerate(kinds):
+        if kind in VIEWING_KINDS and videos[index] is not None:
+            out[videos[index]].append(
+                (times[index], kind, positions[index], olds[index], news[index], durations[index])
+            )
+
+
+def video_durations(session: Session, course_id: int) -> dict[str, float]:
+    """The known durations of a course's videos."""
+    rows = session.execute(
+        select(Video.video_id, Video.duration).where(
+            Video.course_id == course_id, Video.duration.is_not(None)
+        )
+    )
+    return {video_id: duration for video_id, duration in rows if duration}
 
 
 def rebuild_learners(session: Session, course_id: int, person_ids: Sequence[int]) -> None:
-    """Rebuild the day, gap and video rollups of some learners of a course."""
-    for chunk in _chunks(list(person_ids)):
-        _rebuild_days(session, course_id, chunk)
-        _rebuild_video(session, course_id, chunk)
+    """Rebuild the rollups of some learners of a course from their blocks."""
+    durations = video_durations(session, course_id)
+    people = sorted(set(person_ids))
+    for start in range(0, len(people), CHUNK):
+        chunk = people[start : start + CHUNK]
+        blocks = learner_blocks(session, course_id, chunk)
+        rollups = {person: learner_rollup(blocks[person], durations) for person in chunk}
+        store_rollups(session, course_id, rollups)
 
 
-def _rebuild_days(session: Session, course_id: int, people: Sequence[int]) -> None:
-    ev = ActivityEvent.__table__.c
-    for model in (LearnerDay, LearnerDayGap):
+def store_rollups(session: Session, course_id: int, rollups: dict[int, LearnerRollup]) -> None:
+    """Replace the stored rollups of these learners."""
+    people = list(rollups)
+    for model in _ROLLUPS:
         session.execute(
             delete(model).where(model.course_id == course_id, model.person_id.in_(people))
         )
-    where = (ev.course_id == course_id) & ev.person_id.in_(people) & ev.active.is_(True)
-    days = (
-        select(
-            ev.course_id, ev.person_id, ev.day, func.count(), func.min(ev.time), func.max(ev.time)
-        )
-        .where(where)
-        .group_by(ev.course_id, ev.person_id, ev.day)
-    )
-    session.execute(
-        insert(LearnerDay).from_select(
-            ["course_id", "person_id", "day", "events", "first_time", "last_time"], days
-        )
-    )
-    previous = func.lag(ev.time).over(partition_by=(ev.course_id, ev.person_id), order_by=ev.time)
-    timed = select(ev.course_id, ev.person_id, ev.day, (ev.time - previous).label("gap"))
-    inner = timed.where(where).subquery()
-    minute = case(
-        (inner.c.gap >= MAX_GAP_MINUTE * 60, MAX_GAP_MINUTE),
-        else_=floor_int(session, inner.c.gap / 60),
-    )
-    gaps = (
-        select(
-            inner.c.course_id,
-            inner.c.person_id,
-            inner.c.day,
-            minute,
-            func.count(),
-            func.sum(inner.c.gap),
-        )
-        .where(inner.c.gap.is_not(None))
-        .group_by(inner.c.course_id, inner.c.person_id, inner.c.day, minute)
-    )
-    session.execute(
-        insert(LearnerDayGap).from_select(
-            ["course_id", "person_id", "day", "minute", "gaps", "seconds"], gaps
-        )
-    )
-
-
-def _rebuild_video(session: Session, course_id: int, people: Sequence[int]) -> None:
-    session.execute(
-        delete(VideoLearnerSegment).where(
-            VideoLearnerSegment.course_id == course_id, VideoLearnerSegment.person_id.in_(people)
-        )
-    )
-    ev = ActivityEvent.__table__.c
-    rows = session.execute(
-        select(
-            ev.person_id,
-            ev.object_id,
-            ev.time,
-            ev.video_kind,
-            ev.video_time,
-            ev.video_old_time,
-            ev.video_new_time,
-            ev.video_duration,
-        )
-        .where(
-            ev.course_id == course_id,
-            ev.person_id.in_(people),
-            ev.object_id.is_not(None),
-            ev.video_kind.is_not(None),
-        )
-        .order_by(ev.person_id, ev.object_id, ev.time, ev.id)
-    ).all()
-    if not rows:
-        return
-    per_pair: dict[tuple[int, str], list[VideoEvent]] = defaultdict(list)
-    seen_duration: dict[str, float | None] = {}
-    for person_id, video_id, time, kind, current, old, new, duration in rows:
-        if duration and duration > (seen_duration.get(video_id) or 0.0):
-            seen_duration[video_id] = duration
-        else:
-            seen_duration.setdefault(video_id, None)
-        if kind in VIEWING_KINDS:
-            per_pair[(person_id, video_id)].append(
-                VideoEvent(time, kind, current, old_time=old, new_time=new, duration=duration)
-            )
-    durations = _update_videos(session, course_id, seen_duration)
-    out = []
-    for (person_id, video_id), events in per_pair.items():
-        views = views_per_segment(viewings(events, durations.get(video_id)))
-        out.extend(
-            (course_id, video_id, person_id, segment, count) for segment, count in views.items()
-        )
-    if out:
-        # Millions of rows: the driver's executemany, not the ORM's bulk insert (10x faster).
-        session.connection().exec_driver_sql(_SEGMENT_INSERT[_paramstyle(session)], out)
-
-
-def _update_videos(
-    session: Session, course_id: int, seen: dict[str, float | None]
-) -> dict[str, float]:
-    """Record videos and the longest duration events gave; return the known durations."""
-    known = {
-        v.video_id: v for v in session.scalars(select(Video).where(Video.course_id == course_id))
-    }
-    for video_id, duration in seen.items():
-        video = known.get(video_id)
-        if video is None:
-            video = Video(course_id=course_id, video_id=video_id, duration=duration)
-            session.add(video)
-            known[video_id] = video
-        elif duration and (video.duration is None or duration > video.duration):
-            video.duration = duration
-    session.flush()
-    return {vid: v.duration for vid, v in known.items() if v.duration}
+    days, gaps, weeks, videos = [], [], [], []
+    for person, rollup in rollups.items():
+        for day, events, first, last in rollup.days:
+            days.append((course_id, person, day.isoformat(), events, first, last))
+        for day, minute, count, seconds in rollup.gaps:
+            gaps.append((course_id, person, day.isoformat(), minute, count, seconds))
+        for week, label in rollup.weeks:
+            weeks.append((course_id, week.isoformat(), label, person))
+        for video_id, runs in rollup.videos.items():
+            videos.append((course_id, person, video_id, orjson.dumps(runs)))
+    insert_rows(session, LearnerDay, days)
+    insert_rows(session, LearnerDayGap, gaps)
+    insert_rows(session, WeeklyActivity, weeks)
+    insert_rows(session, VideoLearnerViews, videos)

@@ -1,4 +1,4 @@
-"""activity events, ingested files, rollups
+"""activity blocks, ingested files, rollups
 
 Revision ID: 0002_activity
 Revises: 0001_initial
@@ -34,31 +34,16 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ingest_file')),
     sa.UniqueConstraint('head_digest', 'head_length', name=op.f('uq_ingest_file_head_digest_head_length'))
     )
-    op.create_table('activity_event',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    op.create_table('activity_block',
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('event_key', sa.BigInteger(), nullable=False),
-    sa.Column('time', sa.Float(precision=53), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('source', sa.String(length=20), nullable=False),
-    sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('label', sa.String(length=20), nullable=True),
-    sa.Column('object_id', sa.String(length=255), nullable=True),
-    sa.Column('video_kind', sa.String(length=10), nullable=True),
-    sa.Column('video_time', sa.Float(precision=53), nullable=True),
-    sa.Column('video_old_time', sa.Float(precision=53), nullable=True),
-    sa.Column('video_new_time', sa.Float(precision=53), nullable=True),
-    sa.Column('video_duration', sa.Float(precision=53), nullable=True),
-    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_activity_event_course_id_course'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_activity_event_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_event')),
-    sa.UniqueConstraint('event_key', name=op.f('uq_activity_event_event_key'))
+    sa.Column('events', sa.Integer(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_activity_block_course_id_course'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_activity_block_person_id_person'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('course_id', 'person_id', 'day', name=op.f('pk_activity_block'))
     )
-    with op.batch_alter_table('activity_event', schema=None) as batch_op:
-        batch_op.create_index('ix_activity_event_learner_time', ['course_id', 'person_id', 'time'], unique=False)
-
     op.create_table('learner_day',
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -89,16 +74,14 @@ def upgrade():
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_video_course_id_course'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('course_id', 'video_id', name=op.f('pk_video'))
     )
-    op.create_table('video_learner_segment',
+    op.create_table('video_learner_views',
     sa.Column('course_id', sa.Integer(), nullable=False),
-    sa.Column('video_id', sa.String(length=255), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('segment', sa.Integer(), nullable=False),
-    sa.Column('views', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_video_learner_segment_course_id_course'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_video_learner_segment_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'person_id', 'video_id', 'segment', name=op.f('pk_video_learner_segment')),
-    sqlite_with_rowid=False,
+    sa.Column('video_id', sa.String(length=255), nullable=False),
+    sa.Column('runs', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_video_learner_views_course_id_course'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_video_learner_views_person_id_person'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('course_id', 'person_id', 'video_id', name=op.f('pk_video_learner_views'))
     )
     op.create_table('weekly_activity',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -125,13 +108,10 @@ def downgrade():
                nullable=False)
 
     op.drop_table('weekly_activity')
-    op.drop_table('video_learner_segment')
+    op.drop_table('video_learner_views')
     op.drop_table('video')
     op.drop_table('learner_day_gap')
     op.drop_table('learner_day')
-    with op.batch_alter_table('activity_event', schema=None) as batch_op:
-        batch_op.drop_index('ix_activity_event_learner_time')
-
-    op.drop_table('activity_event')
+    op.drop_table('activity_block')
     op.drop_table('ingest_file')
     # ### end Alembic commands ###

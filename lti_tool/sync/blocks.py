@@ -1,0 +1,333 @@
+"""The event store: one block per learner, course and day, holding that day's events.
+
+A block packs a learner's events of one UTC day in one course column by column in a single
+orjson value, sorted by time. Storing a day of events as one row instead of one row per event
+is what makes ingest fast: a million events are some forty thousand rows, written with one
+statement each, and a learner's rollups are rebuilt by reading a few rows.
+
+Every event carries `key`, a 64-bit digest of the event as received. Merging events into a
+block keeps the first event of each key, so ingesting the same data twice adds nothing, and an
+event that arrives late is merged into the day it belongs to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import compress, islice
+from operator import lt
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import ActivityBlock
+from lti_tool.sync.sql import is_sqlite
+from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
+
+# The columns of a block, in the order a block's lists and event rows use.
+COLUMNS = (
+    "time",  # epoch seconds, UTC
+    "key",  # signed 64-bit digest of the event as received
+    "name",
+    "source",  # browser | server | mobile | task | lab | xapi
+    "active",  # False for events that are not learner activity (task, enrollment changes)
+    "label",  # ATTEMPTED_PROBLEM | PLAYED_VIDEO | POSTED_FORUM (Insights' labels), else None
+    "object_id",  # video, problem or activity id
+    "video_kind",  # play | pause | seek | stop | load | complete, else None
+    "video_time",
+    "video_old_time",
+    "video_new_time",
+    "video_duration",
+)
+(
+    TIME,
+    KEY,
+    NAME,
+    SOURCE,
+    ACTIVE,
+    LABEL,
+    OBJECT_ID,
+    VIDEO_KIND,
+    VIDEO_TIME,
+    VIDEO_OLD_TIME,
+    VIDEO_NEW_TIME,
+    VIDEO_DURATION,
+) = range(len(COLUMNS))
+
+Columns = list[list[Any]]  # one list per column, all of the same length
+EventRow = tuple[Any, ...]  # one event's values, in COLUMNS order
+
+_EPOCH = date(1970, 1, 1)
+# Stored for a payload number that is NaN or infinite, which JSON cannot hold: the video rules
+# drop negative positions and ignore negative durations exactly as they do non-finite ones.
+NOT_FINITE = -1.0
+
+
+def event_key(raw: bytes) -> int:
+    """A signed 64-bit digest of the event as received."""
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
+
+
+def epoch_day(time: float) -> int:
+    """The UTC day of an epoch time, as days since 1970-01-01."""
+    return int(time // 86400)
+
+
+def day_of(number: int) -> date:
+    """The calendar day of an epoch day number."""
+    return _EPOCH + timedelta(days=number)
+
+
+def day_number(day: date) -> int:
+    """The epoch day number of a calendar day."""
+    return (day - _EPOCH).days
+
+
+def _number(value: Any) -> float | None:
+    """A payload field as a number; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else NOT_FINITE
+
+
+_NOT_VIDEO = (None, None, None, None, None, None)
+
+
+def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, Any]) -> EventRow:
+    """An event reduced to the stored columns: what the KPIs need and nothing more."""
+    active = source != "task" and not name.startswith("edx.course.enrollment.")
+    name, source = name[:200], source[:20]
+    kind = VIDEO_EVENT_NAMES.get(name)
+    if kind is not None:
+        raw_id = data.get("id")
+        current = data.get("currentTime")
+        if current is None:
+            current = data.get("current_time")
+        played = kind == "play" and source in ("browser", "mobile", "xapi")
+        return (
+            time,
+            key,
+            name,
+            source,
+            active,
+            "PLAYED_VIDEO" if played else None,
+            video_id(str(raw_id))[:255] if raw_id else None,
+            kind,
+            _number(current),
+            _number(data.get("old_time")),
+            _number(data.get("new_time")),
+            _number(data.get("duration")),
+        )
+    if name == "problem_check" and source == "server":
+        problem = data.get("problem_id")
+        problem_id = str(problem)[:255] if problem else None
+        return (time, key, name, source, active, "ATTEMPTED_PROBLEM", problem_id, *_NOT_VIDEO[1:])
+    if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
+        return (time, key, name, source, active, "POSTED_FORUM", *_NOT_VIDEO)
+    return (time, key, name, source, active, None, *_NOT_VIDEO)
+
+
+def empty() -> Columns:
+    """A block without events."""
+    return [[] for _ in COLUMNS]
+
+
+def append_row(columns: Columns, row: EventRow) -> None:
+    """Add one event to a block's columns (unsorted until merged)."""
+    for column, value in zip(columns, row, strict=True):
+        column.append(value)
+
+
+def extend(columns: Columns, more: Columns) -> None:
+    """Add another block's events (unsorted until merged)."""
+    for column, values in zip(columns, more, strict=True):
+        column.extend(values)
+
+
+def encode(columns: Columns) -> bytes:
+    """A block as stored: an orjson object of named columns."""
+    return orjson.dumps(dict(zip(COLUMNS, columns, strict=True)))
+
+
+def decode(data: bytes | memoryview) -> Columns:
+    """A stored block's columns."""
+    named = orjson.loads(data)
+    return [named[name] for name in COLUMNS]
+
+
+def rows(columns: Columns) -> Iterable[EventRow]:
+    """A block's events one by one, in COLUMNS order."""
+    return zip(*columns, strict=True)
+
+
+def _take(columns: Columns, indexes: Sequence[int]) -> Columns:
+    return [[column[i] for i in indexes] for column in columns]
+
+
+def _sorted(columns: Columns) -> Columns:
+    """The events in time order (ties by key, so that a block's value depends only on its set)."""
+    times = columns[TIME]
+    if all(map(lt, times, islice(times, 1, None))):
+        return columns  # already strictly increasing: the usual case for a log read in order
+    keys = columns[KEY]
+    order = sorted(range(len(times)), key=lambda i: (times[i], keys[i]))
+    return _take(columns, order)
+
+
+def merge(stored: Columns | None, incoming: Columns) -> tuple[Columns, int]:
+    """The stored block with the incoming events it lacks, and how many those were.
+
+    An incoming event whose key the block (or an earlier incoming event) already has is a
+    repeat and is left out.
+    """
+    keys = incoming[KEY]
+    known: set[int] = set(stored[KEY]) if stored else set()
+    if known or len(set(keys)) != len(keys):
+        fresh = []
+        for index, key in enumerate(keys):
+            if key not in known:
+                known.add(key)
+                fresh.append(index)
+        if len(fresh) != len(keys):
+            incoming = _take(incoming, fresh)
+    added = len(incoming[KEY])
+    if not stored:
+        return _sorted(incoming), added
+    if not added:
+        return stored, 0
+    return _sorted([old + new for old, new in zip(stored, incoming, strict=True)]), added
+
+
+def active_times(columns: Columns) -> list[float]:
+    """The times of a block's learner-activity events, in order."""
+    active = columns[ACTIVE]
+    if all(active):
+        return columns[TIME]
+    return list(compress(columns[TIME], active))
+
+
+# --- the table -----------------------------------------------------------------------------
+
+_UPSERT = (
+    "INSERT INTO activity_block (course_id, person_id, day, events, data) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}) "
+    "ON CONFLICT (course_id, person_id, day) "
+    "DO UPDATE SET events = excluded.events, data = excluded.data"
+)
+CHUNK = 500
+
+
+def stored_blocks(
+    session: Session, course_id: int, people: Sequence[int], first_day: int, last_day: int
+) -> dict[tuple[int, int], bytes]:
+    """The stored blocks of some learners between two epoch days: (person, day) -> value."""
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(people), CHUNK):
+        query = select(ActivityBlock.person_id, ActivityBlock.day, ActivityBlock.data).where(
+            ActivityBlock.course_id == course_id,
+            ActivityBlock.person_id.in_(people[start : start + CHUNK]),
+            ActivityBlock.day.between(day_of(first_day), day_of(last_day)),
+        )
+        for person_id, day, data in session.execute(query):
+            found[(person_id, day_number(day))] = data
+    return found
+
+
+def write_blocks(
+    session: Session, course_id: int, incoming: Mapping[tuple[int, int], Columns]
+) -> int:
+    """Merge new events into their blocks, (person, epoch day) -> columns; return how many
+    events were new."""
+    if not incoming:
+        return 0
+    people = sorted({person for person, _day in incoming})
+    days = [day for _person, day in incoming]
+    stored = stored_blocks(session, course_id, people, min(days), max(days))
+    added_total = 0
+    changed = []
+    for (person_id, day), columns in incoming.items():
+        old = stored.get((person_id, day))
+        merged, added = merge(decode(old) if old is not None else None, columns)
+        if added:
+            added_total += added
+            value = encode(merged)
+            changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
+    if changed:
+        sql = _UPSERT.format(p="?" if is_sqlite(session) else "%s")
+        session.connection().exec_driver_sql(sql, changed)
+    return added_total
+
+
+def learner_blocks(
+    session: Session, course_id: int, people: Sequence[int]
+) -> dict[int, list[tuple[date, bytes]]]:
+    """Every block of some learners in a course, in day order: person -> [(day, value)]."""
+    found: dict[int, list[tuple[date, bytes]]] = {person: [] for person in people}
+    for start in range(0, len(people), CHUNK):
+        query = (
+            select(ActivityBlock.person_id, ActivityBlock.day, ActivityBlock.data)
+            .where(
+                ActivityBlock.course_id == course_id,
+                ActivityBlock.person_id.in_(people[start : start + CHUNK]),
+            )
+            .order_by(ActivityBlock.person_id, ActivityBlock.day)
+        )
+        for person_id, day, data in session.execute(query):
+            found[person_id].append((day, data))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One stored event, unpacked from its block."""
+
+    course_id: int
+    person_id: int
+    day: date
+    time: float
+    key: int
+    name: str
+    source: str
+    active: bool
+    label: str | None
+    object_id: str | None
+    video_kind: str | None
+    video_time: float | None
+    video_old_time: float | None
+    video_new_time: float | None
+    video_duration: float | None
+
+
+def stored_events(
+    session: Session, course_id: int | None = None, person_id: int | None = None
+) -> list[StoredEvent]:
+    """The stored events (of a course, of a learner), by course, learner and time.
+
+    For the few readers that need events one by one; KPIs read the rollups.
+    """
+    query = select(
+        ActivityBlock.course_id, ActivityBlock.person_id, ActivityBlock.day, ActivityBlock.data
+    ).order_by(ActivityBlock.course_id, ActivityBlock.person_id, ActivityBlock.day)
+    if course_id is not None:
+        query = query.where(ActivityBlock.course_id == course_id)
+    if person_id is not None:
+        query = query.where(ActivityBlock.person_id == person_id)
+    return [
+        StoredEvent(course, person, day, *row)
+        for course, person, day, data in session.execute(query)
+        for row in rows(decode(data))
+    ]

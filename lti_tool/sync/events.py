@@ -26,6 +26,7 @@ from lti_tool.sync.blocks import (
     VIDEO_DURATION,
     VIDEO_KIND,
     Columns,
+    EventRow,
     append_row,
     empty,
     epoch_day,
@@ -73,6 +74,19 @@ class IncomingEvent:
     course_id: int | None = None  # set when the source already knows the tool's course
 
 
+@dataclass(slots=True)
+class _Pending:
+    """An event added one by one, reduced to its row, waiting for its learner."""
+
+    course_id: int | None
+    course_key: str
+    identity_kind: str
+    user_key: str
+    username: str | None
+    day: int  # epoch day
+    row: EventRow
+
+
 @dataclass
 class IngestCounts:
     """What a sink did."""
@@ -92,7 +106,9 @@ class EventSink:
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
     _people: dict[tuple[str, str], int] = field(default_factory=dict)
-    _incoming: list[IncomingEvent] = field(default_factory=list)
+    # Events added one by one, reduced to their rows (their data and raw bytes are not kept),
+    # learners not resolved yet.
+    _incoming: list[_Pending] = field(default_factory=list)
     # New events per (course, person, epoch day), not yet merged into the stored blocks.
     _blocks: dict[tuple[int, int, int], Columns] = field(default_factory=dict)
     _queued: int = 0
@@ -105,7 +121,18 @@ class EventSink:
 
     def add(self, event: IncomingEvent) -> None:
         """Queue one event; its learner is resolved with the rest of the batch, in flush()."""
-        self._incoming.append(event)
+        row = event_row(event.time, event_key(event.raw), event.name, event.source, event.data)
+        self._incoming.append(
+            _Pending(
+                event.course_id,
+                event.course_key,
+                event.identity_kind,
+                event.user_key,
+                event.username,
+                epoch_day(event.time),
+                row,
+            )
+        )
         self.counts.received += 1
         self._queued += 1
         if self._queued >= FLUSH_EVENTS:
@@ -148,18 +175,17 @@ class EventSink:
             self._touched[course_id].update(person for person, _day in blocks)
 
     def _take_incoming(self) -> None:
-        """Resolve the queued IncomingEvents and add them to the blocks."""
-        events, self._incoming = self._incoming, []
-        self._resolve_people([(e.identity_kind, e.user_key, e.username) for e in events])
-        for event in events:
+        """Resolve the learners of the events added one by one and queue their rows."""
+        incoming, self._incoming = self._incoming, []
+        self._resolve_people([(e.identity_kind, e.user_key, e.username) for e in incoming])
+        for event in incoming:
             course_id = event.course_id or self._course_id(event.course_key)
             person_id = self._people[(event.identity_kind, event.user_key)]
-            key = (course_id, person_id, epoch_day(event.time))
+            key = (course_id, person_id, event.day)
             columns = self._blocks.get(key)
             if columns is None:
                 columns = self._blocks[key] = empty()
-            row = event_row(event.time, event_key(event.raw), event.name, event.source, event.data)
-            append_row(columns, row)
+            append_row(columns, event.row)
 
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""

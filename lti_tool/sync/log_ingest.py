@@ -14,19 +14,15 @@ from sqlalchemy.orm import Session
 
 from lti_tool.models import IngestFile, Platform
 from lti_tool.models.types import utcnow
-from lti_tool.sync.events import EventSink, IncomingEvent
-from lti_tool.sync.tracking_log import (
-    BadLine,
-    NoUser,
-    TruncatedFile,
-    iter_paths,
-    open_decompressed,
-    parse_line,
-    read_lines,
-)
+from lti_tool.sync.events import EventSink
+from lti_tool.sync.log_parse import ChunkParser, ParsedChunk, default_workers
+from lti_tool.sync.tracking_log import TruncatedFile, iter_paths, open_decompressed, read_chunks
 
 HEAD_BYTES = 4096
 PROBLEMS_IN_FULL = 20
+# Files at least this large are parsed by worker processes; smaller ones are not worth starting
+# them for.
+PARALLEL_FROM_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -101,29 +97,46 @@ def ingest_tracking_logs(
     paths: Iterable[str | Path],
     platform: Platform | None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    """Ingest files and folders of tracking logs; commits after each file."""
+    """Ingest files and folders of tracking logs; commits after each file.
+
+    Files of PARALLEL_FROM_BYTES or more are parsed by `workers` processes (default: one per
+    CPU when there are two or more; 0 parses everything in this process).
+    """
     report = IngestReport()
-    for path in iter_paths(paths):
-        report.files += 1
-        try:
-            _ingest_file(session, path, platform, report, progress)
-        except OSError as exc:
-            session.rollback()
-            report.unreadable += 1
-            report.skipped["unreadable_file"] += 1
-            report.problem(str(path), f"unreadable file ({exc.strerror or exc})")
+    parser = ChunkParser()
+    wanted = default_workers() if workers is None else workers
+    try:
+        for path in iter_paths(paths):
+            report.files += 1
+            try:
+                record, head = find_known_file(session, path)
+                consumed = record.consumed_bytes if record is not None else 0
+                # The size on disk, gzipped or not, tells well enough whether workers pay.
+                if path.stat().st_size - consumed >= PARALLEL_FROM_BYTES:
+                    parser.start(wanted)
+                _ingest_file(session, path, (record, head), platform, report, parser, progress)
+            except OSError as exc:
+                session.rollback()
+                report.unreadable += 1
+                report.skipped["unreadable_file"] += 1
+                report.problem(str(path), f"unreadable file ({exc.strerror or exc})")
+    finally:
+        parser.close()
     return report
 
 
 def _ingest_file(
     session: Session,
     path: Path,
+    known: tuple[IngestFile | None, bytes],
     platform: Platform | None,
     report: IngestReport,
+    parser: ChunkParser,
     progress: Callable[[int], None] | None,
 ) -> None:
-    record, head = find_known_file(session, path)
+    record, head = known
     if record is None:
         if not head:
             report.files_unchanged += 1
@@ -139,13 +152,15 @@ def _ingest_file(
         session.add(record)
     sink = EventSink(session, platform)
     offset, number = record.consumed_bytes, record.consumed_lines
+    chunks = read_chunks(path, start_offset=offset, start_line=number)
     try:
-        for line in read_lines(path, start_offset=offset, start_line=number):
-            offset, number = line.end_offset, line.number
-            report.lines += 1
-            if progress and report.lines % 10000 == 0:
-                progress(10000)
-            _ingest_line(sink, path, line.number, line.raw, report)
+        for chunk, parsed in parser.parse(chunks):
+            offset, number = chunk.end_offset, chunk.first_line + chunk.lines - 1
+            report.lines += chunk.lines
+            _count_problems(path, parsed, report)
+            sink.add_grouped(parsed.groups)
+            if progress:
+                progress(chunk.lines)
     except TruncatedFile as exc:
         report.skipped["truncated_file"] += 1
         report.problem(f"{path}:{number + 1}", f"truncated or corrupt compressed file ({exc})")
@@ -162,34 +177,10 @@ def _ingest_file(
     session.commit()
 
 
-def _ingest_line(
-    sink: EventSink, path: Path, number: int, raw: bytes, report: IngestReport
-) -> None:
-    try:
-        event = parse_line(raw)
-    except BadLine as bad:
-        report.skipped[bad.reason] += 1
-        report.problem(f"{path}:{number}", bad.reason.replace("_", " "))
-        return
-    except NoUser:
-        report.skipped["no_user"] += 1
-        return
-    if event is None:
-        return
-    if event.user_id:
-        user_key, kind = event.user_id, "openedx_user_id"
-    else:
-        user_key, kind = str(event.username), "openedx_username"
-    sink.add(
-        IncomingEvent(
-            course_key=event.course_key,
-            user_key=user_key,
-            identity_kind=kind,
-            time=event.time,
-            name=event.name,
-            source=event.source,
-            data=event.data,
-            raw=raw,
-            username=event.username,
-        )
-    )
+def _count_problems(path: Path, parsed: ParsedChunk, report: IngestReport) -> None:
+    """Count a chunk's skipped lines; report the malformed ones with file and line number."""
+    for number, reason in parsed.bad_lines:
+        report.skipped[reason] += 1
+        report.problem(f"{path}:{number}", reason.replace("_", " "))
+    if parsed.no_user:
+        report.skipped["no_user"] += parsed.no_user

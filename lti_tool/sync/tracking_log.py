@@ -38,13 +38,16 @@ __all__ = [
     "WRONG_TYPES",
     "BadLine",
     "ByteReader",
+    "Chunk",
     "NoUser",
     "RawLine",
     "TrackingEvent",
     "TruncatedFile",
     "iter_paths",
+    "line_content",
     "open_decompressed",
     "parse_line",
+    "read_chunks",
     "read_lines",
     "video_id",
 ]
@@ -90,7 +93,8 @@ _READ_BUFFER = 256 * 1024
 _SKIP_CHUNK = 1024 * 1024
 # Room for MAX_LINE_BYTES of content plus "\r\n", so a line exactly at the limit is not cut.
 _READ_LIMIT = MAX_LINE_BYTES + 2
-_DRAIN_CHUNK = 64 * 1024
+# How much read_chunks reads at a time: a few thousand lines, few enough to keep memory flat.
+CHUNK_BYTES = 4 * 1024 * 1024
 
 # Course keys inside URLs: /courses/<key>/... (LMS, both key styles) and /course/<key>/... (the
 # learning MFE, which only has new-style keys). Old-style keys need all three segments.
@@ -405,32 +409,106 @@ def open_decompressed(path: str | Path) -> Iterator[ByteReader]:
         yield _TolerantGzip(stream, path) if isinstance(stream, gzip.GzipFile) else stream
 
 
-def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> Iterator[RawLine]:
-    """Stream the complete lines after start_offset decompressed bytes, numbered from start_line."""
-    offset = start_offset
-    number = start_line
+@dataclass(slots=True)
+class Chunk:
+    """Complete lines of a (decompressed) log file, read in one piece."""
+
+    data: bytes  # the lines, each ending with b"\n"; or the head of one overlong line
+    first_line: int  # the number of the first line
+    lines: int
+    end_offset: int  # decompressed bytes up to the end of the last line
+    overlong: bool = False  # one line longer than the read limit, of which `data` is the head
+
+    def numbered_lines(self) -> Iterator[tuple[int, bytes]]:
+        """(number, raw) for each line, raw as parse_line takes it (see line_content)."""
+        if self.overlong:
+            yield self.first_line, self.data
+            return
+        lines = self.data.split(b"\n")
+        lines.pop()  # the empty piece after the last newline
+        for number, line in enumerate(lines, self.first_line):
+            yield number, line_content(line)
+
+
+def line_content(line: bytes) -> bytes:
+    """A line without its newline as parse_line takes it: without a trailing "\r", and only the
+    head of a line longer than the read limit (parse_line rejects it by its length)."""
+    if len(line) >= _READ_LIMIT:
+        return line[:_READ_LIMIT]
+    return line[:-1] if line[-1:] == b"\r" else line
+
+
+def read_chunks(
+    path: str | Path, start_offset: int = 0, start_line: int = 0, size: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """Stream the complete lines after start_offset decompressed bytes, about `size` at a time.
+
+    Lines are numbered from start_line + 1. An unterminated last line is left for the next run
+    (the writer may not have finished it). A line longer than the read limit comes alone, as
+    its head, and the rest of it is skipped, so memory stays flat. A damaged gzip file raises
+    TruncatedFile after every complete line before the damage.
+    """
+    offset, number = start_offset, start_line
     with _open_stream(path) as stream:
         _skip(stream, start_offset)
-        readline = stream.readline
+        read = (
+            _TolerantGzip(stream, path).read if isinstance(stream, gzip.GzipFile) else stream.read
+        )
+        pending = b""  # the beginning of a line whose end has not been read yet
         while True:
-            line = readline(_READ_LIMIT)
-            if not line:
-                return
-            if line[-1] == 10:
-                offset += len(line)
-                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-            elif len(line) < _READ_LIMIT:
-                # Unterminated last line: the writer may not have finished it; next run.
-                return
+            piece = read(size)
+            buffer = pending + piece if pending else piece
+            end = buffer.rfind(b"\n") + 1
+            if end:
+                lines = buffer.count(b"\n", 0, end)
+                offset += end
+                yield Chunk(
+                    buffer[:end] if end < len(buffer) else buffer, number + 1, lines, offset
+                )
+                number += lines
+                pending = buffer[end:]
             else:
-                # Overlong: keep only a head (parse_line rejects it by length) so memory stays
-                # flat, and drain the rest to find where the next line starts.
-                drained = _drain_line(readline)
-                if drained < 0:
+                pending = buffer
+            if not piece:
+                return
+            if len(pending) >= _READ_LIMIT:
+                # No end in sight: keep the head (parse_line rejects it by its length).
+                head = pending[:_READ_LIMIT]
+                length, pending = _skip_line(read, size, len(pending))
+                if length < 0:
                     return
-                offset += len(line) + drained
-            number += 1
-            yield RawLine(number, line, offset)
+                offset += length
+                number += 1
+                yield Chunk(head, number, 1, offset, overlong=True)
+
+
+def _skip_line(read: Any, size: int, length: int) -> tuple[int, bytes]:
+    """Read to the end of an overlong line; its whole length and what follows it (-1 at EOF)."""
+    while True:
+        piece = read(size)
+        if not piece:
+            return -1, b""
+        cut = piece.find(b"\n")
+        if cut >= 0:
+            return length + cut + 1, piece[cut + 1 :]
+        length += len(piece)
+
+
+def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> Iterator[RawLine]:
+    """Stream the complete lines after start_offset decompressed bytes, numbered from start_line.
+
+    Line by line over read_chunks, with each line's end offset; the ingest reads chunks.
+    """
+    for chunk in read_chunks(path, start_offset, start_line):
+        if chunk.overlong:
+            yield RawLine(chunk.first_line, chunk.data, chunk.end_offset)
+            continue
+        offset = chunk.end_offset - len(chunk.data)
+        lines = chunk.data.split(b"\n")
+        lines.pop()
+        for number, line in enumerate(lines, chunk.first_line):
+            offset += len(line) + 1
+            yield RawLine(number, line_content(line), offset)
 
 
 def _skip(stream: IO[bytes], count: int) -> None:
@@ -446,18 +524,6 @@ def _skip(stream: IO[bytes], count: int) -> None:
             remaining -= len(chunk)
     else:
         stream.seek(count)
-
-
-def _drain_line(readline: Any) -> int:
-    """Consume the rest of an overlong line; its byte count, or -1 if the file ends first."""
-    total = 0
-    while True:
-        piece = readline(_DRAIN_CHUNK)
-        if not piece:
-            return -1
-        total += len(piece)
-        if piece[-1] == 10:
-            return total
 
 
 def iter_paths(paths: Iterable[str | Path]) -> Iterator[Path]:

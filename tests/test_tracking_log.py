@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -833,3 +835,63 @@ def test_iter_paths_walks_folders_sorted_and_skips_hidden(tmp_path: Path) -> Non
         single,
         tmp_path / "missing.log",
     ]
+
+
+# --- read_chunks ---------------------------------------------------------------------------
+
+
+def readline_reference(data: bytes, limit: int) -> list[tuple[int, bytes, int]]:
+    """What reading line by line with readline(limit) gives: (number, raw, end offset).
+
+    The reader before chunks, kept as the oracle: an overlong line is its first `limit` bytes,
+    an unterminated last line is not a line yet.
+    """
+    stream = io.BytesIO(data)
+    out, offset = [], 0
+    while line := stream.readline(limit):
+        if line[-1] == 10:
+            offset += len(line)
+            line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        elif len(line) < limit:
+            break
+        else:
+            rest = b""
+            while not rest.endswith(b"\n"):
+                more = stream.readline(limit)
+                if not more:
+                    return out
+                rest += more
+            offset += len(line) + len(rest)
+        out.append((len(out) + 1, line, offset))
+    return out
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 333, 100_000])
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_chunks_give_the_lines_readline_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, gz: bool
+) -> None:
+    # A read limit of 60 bytes makes overlong lines cheap: every size meets lines that are
+    # short, exactly at the limit, spanning many reads, and ending with "\r\n".
+    monkeypatch.setattr(tracking_log, "_READ_LIMIT", 60)
+    rng = random.Random(size)
+    lines = []
+    for _ in range(300):
+        length = rng.choice([0, 1, 5, 40, 58, 59, 60, 61, 62, 150, 700])
+        lines.append(bytes(rng.choice(b"abc{}\r ") for _ in range(length)))
+    data = b"\n".join(lines) + rng.choice([b"\n", b"", b"\r\n", b"tail"])
+    path = write(tmp_path / "t.log", data, gz=gz)
+    chunks = list(tracking_log.read_chunks(path, size=size))
+    got, number = [], 0
+    for chunk in chunks:
+        for raw in chunk.raw_lines():
+            number += 1
+            got.append((number, raw))
+    expected = readline_reference(data, 60)
+    assert got == [(n, raw) for n, raw, _end in expected]
+    assert [(r.number, r.raw, r.end_offset) for r in read_lines(path)] == expected
+    assert chunks[-1].end_offset == expected[-1][2]
+    # Resuming after any line gives the rest.
+    stop = expected[len(expected) // 2]
+    rest = list(read_lines(path, start_offset=stop[2], start_line=stop[0]))
+    assert [(r.number, r.raw, r.end_offset) for r in rest] == expected[stop[0] :]

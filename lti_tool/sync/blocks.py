@@ -141,6 +141,25 @@ def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, 
     return (time, key, name, source, active, None, *_NOT_VIDEO)
 
 
+def note_video(seen: dict[str, float | None], video: str, duration: float | None) -> None:
+    """Note a video an event names and the duration it gives; the longest duration wins."""
+    if duration and duration > (seen.get(video) or 0.0):
+        seen[video] = duration
+    else:
+        seen.setdefault(video, None)
+
+
+def note_videos(seen: dict[str, float | None], columns: Columns) -> None:
+    """Note the videos a block's events name, with their durations."""
+    kinds = columns[VIDEO_KIND]
+    if not any(kinds):
+        return
+    videos = zip(kinds, columns[OBJECT_ID], columns[VIDEO_DURATION], strict=True)
+    for kind, video, duration in videos:
+        if kind is not None and video is not None:
+            note_video(seen, video, duration)
+
+
 def empty() -> Columns:
     """A block without events."""
     return [[] for _ in COLUMNS]

@@ -11,7 +11,7 @@ data changes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +33,10 @@ from lti_tool.sync.blocks import (
     event_key,
     event_row,
     extend,
+    note_video,
     write_blocks,
 )
+from lti_tool.sync.workers import Workers
 
 # Events held in memory before they are merged into the stored blocks: bounds memory, and
 # is large enough that most blocks are written once per batch.
@@ -112,9 +114,13 @@ class EventSink:
     # New events per (course, person, epoch day), not yet merged into the stored blocks.
     _blocks: dict[tuple[int, int, int], Columns] = field(default_factory=dict)
     _queued: int = 0
+    # Per course: the videos the queued events name, with the longest duration they give.
+    _videos_seen: dict[int, dict[str, float | None]] = field(default_factory=dict)
     # Per course: the videos stored and their durations, as far as this sink has looked.
     _videos: dict[int, dict[str, float | None]] = field(default_factory=dict)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # Worker processes for the rollups of a large batch (a big log file); None: this process.
+    workers: Workers | None = None
 
     def __post_init__(self) -> None:
         take_turn(self.session)
@@ -138,8 +144,11 @@ class EventSink:
         if self._queued >= FLUSH_EVENTS:
             self.flush()
 
-    def add_grouped(self, groups: GroupedEvents) -> None:
-        """Queue events already reduced to block columns and grouped by learner and day."""
+    def add_grouped(
+        self, groups: GroupedEvents, videos: dict[str, dict[str, float | None]]
+    ) -> None:
+        """Queue events already reduced to block columns and grouped by learner and day, with
+        the videos they name per course key (see blocks.note_videos)."""
         self._resolve_people(
             [(kind, user, name) for (_c, kind, user), (name, _d) in groups.items()]
         )
@@ -149,6 +158,10 @@ class EventSink:
             for day, columns in days.items():
                 self._queue(course_id, person_id, day, columns)
                 self.counts.received += len(columns[KEY])
+        for course_key, noted in videos.items():
+            seen = self._videos_seen.setdefault(self._course_id(course_key), {})
+            for video, duration in noted.items():
+                note_video(seen, video, duration)
         if self._queued >= FLUSH_EVENTS:
             self.flush()
 
@@ -169,8 +182,10 @@ class EventSink:
         for (course_id, person_id, day), columns in self._blocks.items():
             by_course[course_id][(person_id, day)] = columns
         self._blocks, self._queued = {}, 0
+        videos_seen, self._videos_seen = self._videos_seen, {}
+        for course_id, seen in sorted(videos_seen.items()):
+            self._record_videos(course_id, seen)
         for course_id, blocks in sorted(by_course.items()):
-            self._record_videos(course_id, blocks.values())
             self.counts.stored += write_blocks(self.session, course_id, blocks)
             self._touched[course_id].update(person for person, _day in blocks)
 
@@ -186,37 +201,27 @@ class EventSink:
             if columns is None:
                 columns = self._blocks[key] = empty()
             append_row(columns, event.row)
+            video = event.row[OBJECT_ID]
+            if event.row[VIDEO_KIND] is not None and video is not None:
+                seen = self._videos_seen.setdefault(course_id, {})
+                note_video(seen, video, event.row[VIDEO_DURATION])
 
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
         self.flush()
         for course_id, people in sorted(self._touched.items()):
-            rollups.rebuild_learners(self.session, course_id, sorted(people))
+            rollups.rebuild_learners(self.session, course_id, sorted(people), self.workers)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)
         self._touched = defaultdict(set)
         return self.counts
 
-    def _record_videos(self, course_id: int, blocks: Iterable[Columns]) -> None:
-        """Record the course's videos these events name, with the longest duration they give.
+    def _record_videos(self, course_id: int, seen: dict[str, float | None]) -> None:
+        """Record the course's videos events named, with the longest duration they gave.
 
         Durations only grow, so recording them as events arrive leaves every video with the
         longest duration any stored event gave, which the rollups then use as the fallback.
         """
-        seen: dict[str, float | None] = {}
-        for columns in blocks:
-            videos = zip(
-                columns[VIDEO_KIND], columns[OBJECT_ID], columns[VIDEO_DURATION], strict=True
-            )
-            for kind, video_id, duration in videos:
-                if kind is None or video_id is None:
-                    continue
-                if duration and duration > (seen.get(video_id) or 0.0):
-                    seen[video_id] = duration
-                else:
-                    seen.setdefault(video_id, None)
-        if not seen:
-            return
         known = self._known_videos(course_id)
         for video_id, duration in seen.items():
             if video_id not in known:

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from lti_tool.models import IngestFile, Platform
 from lti_tool.models.types import utcnow
 from lti_tool.sync.events import EventSink
-from lti_tool.sync.log_parse import ChunkParser, ParsedChunk, default_workers
+from lti_tool.sync.log_parse import ParsedChunk, parse_chunk
 from lti_tool.sync.tracking_log import TruncatedFile, iter_paths, open_decompressed, read_chunks
+from lti_tool.sync.workers import Workers, default_processes
 
 HEAD_BYTES = 4096
 PROBLEMS_IN_FULL = 20
@@ -101,12 +102,13 @@ def ingest_tracking_logs(
 ) -> IngestReport:
     """Ingest files and folders of tracking logs; commits after each file.
 
-    Files of PARALLEL_FROM_BYTES or more are parsed by `workers` processes (default: one per
-    CPU when there are two or more; 0 parses everything in this process).
+    Files of PARALLEL_FROM_BYTES or more are parsed, and their learners' rollups computed, by
+    `workers` processes (default: one per CPU when there are two or more; 0: none, everything
+    runs in this process).
     """
     report = IngestReport()
-    parser = ChunkParser()
-    wanted = default_workers() if workers is None else workers
+    pool = Workers()
+    processes = default_processes() if workers is None else workers
     try:
         for path in iter_paths(paths):
             report.files += 1
@@ -115,15 +117,15 @@ def ingest_tracking_logs(
                 consumed = record.consumed_bytes if record is not None else 0
                 # The size on disk, gzipped or not, tells well enough whether workers pay.
                 if path.stat().st_size - consumed >= PARALLEL_FROM_BYTES:
-                    parser.start(wanted)
-                _ingest_file(session, path, (record, head), platform, report, parser, progress)
+                    pool.start(processes)
+                _ingest_file(session, path, (record, head), platform, report, pool, progress)
             except OSError as exc:
                 session.rollback()
                 report.unreadable += 1
                 report.skipped["unreadable_file"] += 1
                 report.problem(str(path), f"unreadable file ({exc.strerror or exc})")
     finally:
-        parser.close()
+        pool.close()
     return report
 
 
@@ -133,7 +135,7 @@ def _ingest_file(
     known: tuple[IngestFile | None, bytes],
     platform: Platform | None,
     report: IngestReport,
-    parser: ChunkParser,
+    pool: Workers,
     progress: Callable[[int], None] | None,
 ) -> None:
     record, head = known
@@ -150,17 +152,16 @@ def _ingest_file(
             platform_id=platform.id if platform else None,
         )
         session.add(record)
-    sink = EventSink(session, platform)
+    sink = EventSink(session, platform, workers=pool if pool.started else None)
     offset, number = record.consumed_bytes, record.consumed_lines
-    chunks = read_chunks(path, start_offset=offset, start_line=number)
     try:
-        for chunk, parsed in parser.parse(chunks):
-            offset, number = chunk.end_offset, chunk.first_line + chunk.lines - 1
-            report.lines += chunk.lines
-            _count_problems(path, parsed, report)
-            sink.add_grouped(parsed.groups)
+        for chunk, parsed in pool.map_ordered(parse_chunk, read_chunks(path, offset)):
+            _count_problems(path, number, parsed, report)
+            offset, number = chunk.end_offset, number + parsed.lines
+            report.lines += parsed.lines
+            sink.add_grouped(parsed.groups, parsed.videos)
             if progress:
-                progress(chunk.lines)
+                progress(parsed.lines)
     except TruncatedFile as exc:
         report.skipped["truncated_file"] += 1
         report.problem(f"{path}:{number + 1}", f"truncated or corrupt compressed file ({exc})")
@@ -177,10 +178,11 @@ def _ingest_file(
     session.commit()
 
 
-def _count_problems(path: Path, parsed: ParsedChunk, report: IngestReport) -> None:
-    """Count a chunk's skipped lines; report the malformed ones with file and line number."""
-    for number, reason in parsed.bad_lines:
+def _count_problems(path: Path, before: int, parsed: ParsedChunk, report: IngestReport) -> None:
+    """Count a chunk's skipped lines; report the malformed ones with file and line number
+    (`before` is the number of the line before the chunk)."""
+    for index, reason in parsed.bad_lines:
         report.skipped[reason] += 1
-        report.problem(f"{path}:{number}", reason.replace("_", " "))
+        report.problem(f"{path}:{before + index + 1}", reason.replace("_", " "))
     if parsed.no_user:
         report.skipped["no_user"] += parsed.no_user

@@ -44,6 +44,7 @@ from lti_tool.sync.blocks import (
     learner_blocks,
 )
 from lti_tool.sync.sql import insert_rows
+from lti_tool.sync.workers import Workers
 
 CHUNK = 500
 VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
@@ -156,35 +157,63 @@ def video_durations(session: Session, course_id: int) -> dict[str, float]:
     return {video_id: duration for video_id, duration in rows if duration}
 
 
-def rebuild_learners(session: Session, course_id: int, person_ids: Sequence[int]) -> None:
-    """Rebuild the rollups of some learners of a course from their blocks."""
+@dataclass(slots=True)
+class RollupRows:
+    """The rollup rows of some learners of a course, ready to insert."""
+
+    people: list[int]
+    days: list[tuple[Any, ...]] = field(default_factory=list)
+    gaps: list[tuple[Any, ...]] = field(default_factory=list)
+    weeks: list[tuple[Any, ...]] = field(default_factory=list)
+    videos: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+# What rollup_rows works on: (course id, person -> blocks in day order, video durations).
+RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float]]
+
+
+def rollup_rows(task: RollupTask) -> RollupRows:
+    """Some learners' rollups as table rows; runs in worker processes for large ingests."""
+    course_id, blocks, durations = task
+    rows = RollupRows(list(blocks))
+    for person, person_blocks in blocks.items():
+        rollup = learner_rollup(person_blocks, durations)
+        for day, events, first, last in rollup.days:
+            rows.days.append((course_id, person, day.isoformat(), events, first, last))
+        for day, minute, count, seconds in rollup.gaps:
+            rows.gaps.append((course_id, person, day.isoformat(), minute, count, seconds))
+        for week, label in rollup.weeks:
+            rows.weeks.append((course_id, week.isoformat(), label, person))
+        for video_id, runs in rollup.videos.items():
+            rows.videos.append((course_id, person, video_id, orjson.dumps(runs)))
+    return rows
+
+
+def rebuild_learners(
+    session: Session, course_id: int, person_ids: Sequence[int], workers: Workers | None = None
+) -> None:
+    """Rebuild the rollups of some learners of a course from their blocks.
+
+    With started `workers`, the rollups are computed there while this process reads the next
+    learners' blocks and writes the previous ones' rows.
+    """
     durations = video_durations(session, course_id)
     people = sorted(set(person_ids))
-    for start in range(0, len(people), CHUNK):
-        chunk = people[start : start + CHUNK]
-        blocks = learner_blocks(session, course_id, chunk)
-        rollups = {person: learner_rollup(blocks[person], durations) for person in chunk}
-        store_rollups(session, course_id, rollups)
+    tasks = (
+        (course_id, learner_blocks(session, course_id, people[start : start + CHUNK]), durations)
+        for start in range(0, len(people), CHUNK)
+    )
+    for _task, rows in (workers or Workers()).map_ordered(rollup_rows, tasks):
+        store_rows(session, course_id, rows)
 
 
-def store_rollups(session: Session, course_id: int, rollups: dict[int, LearnerRollup]) -> None:
+def store_rows(session: Session, course_id: int, rows: RollupRows) -> None:
     """Replace the stored rollups of these learners."""
-    people = list(rollups)
     for model in _ROLLUPS:
         session.execute(
-            delete(model).where(model.course_id == course_id, model.person_id.in_(people))
+            delete(model).where(model.course_id == course_id, model.person_id.in_(rows.people))
         )
-    days, gaps, weeks, videos = [], [], [], []
-    for person, rollup in rollups.items():
-        for day, events, first, last in rollup.days:
-            days.append((course_id, person, day.isoformat(), events, first, last))
-        for day, minute, count, seconds in rollup.gaps:
-            gaps.append((course_id, person, day.isoformat(), minute, count, seconds))
-        for week, label in rollup.weeks:
-            weeks.append((course_id, week.isoformat(), label, person))
-        for video_id, runs in rollup.videos.items():
-            videos.append((course_id, person, video_id, orjson.dumps(runs)))
-    insert_rows(session, LearnerDay, days)
-    insert_rows(session, LearnerDayGap, gaps)
-    insert_rows(session, WeeklyActivity, weeks)
-    insert_rows(session, VideoLearnerViews, videos)
+    insert_rows(session, LearnerDay, rows.days)
+    insert_rows(session, LearnerDayGap, rows.gaps)
+    insert_rows(session, WeeklyActivity, rows.weeks)
+    insert_rows(session, VideoLearnerViews, rows.videos)

@@ -414,20 +414,16 @@ class Chunk:
     """Complete lines of a (decompressed) log file, read in one piece."""
 
     data: bytes  # the lines, each ending with b"\n"; or the head of one overlong line
-    first_line: int  # the number of the first line
-    lines: int
     end_offset: int  # decompressed bytes up to the end of the last line
     overlong: bool = False  # one line longer than the read limit, of which `data` is the head
 
-    def numbered_lines(self) -> Iterator[tuple[int, bytes]]:
-        """(number, raw) for each line, raw as parse_line takes it (see line_content)."""
+    def raw_lines(self) -> list[bytes]:
+        """The lines as parse_line takes them (see line_content)."""
         if self.overlong:
-            yield self.first_line, self.data
-            return
+            return [self.data]
         lines = self.data.split(b"\n")
         lines.pop()  # the empty piece after the last newline
-        for number, line in enumerate(lines, self.first_line):
-            yield number, line_content(line)
+        return list(map(line_content, lines))
 
 
 def line_content(line: bytes) -> bytes:
@@ -439,47 +435,43 @@ def line_content(line: bytes) -> bytes:
 
 
 def read_chunks(
-    path: str | Path, start_offset: int = 0, start_line: int = 0, size: int = CHUNK_BYTES
+    path: str | Path, start_offset: int = 0, size: int = CHUNK_BYTES
 ) -> Iterator[Chunk]:
     """Stream the complete lines after start_offset decompressed bytes, about `size` at a time.
 
-    Lines are numbered from start_line + 1. An unterminated last line is left for the next run
-    (the writer may not have finished it). A line longer than the read limit comes alone, as
-    its head, and the rest of it is skipped, so memory stays flat. A damaged gzip file raises
-    TruncatedFile after every complete line before the damage.
+    An unterminated last line is left for the next run (the writer may not have finished it).
+    A line longer than the read limit comes alone, as its head, and the rest of it is skipped,
+    so memory stays flat. A damaged gzip file raises TruncatedFile after every complete line
+    before the damage.
     """
-    offset, number = start_offset, start_line
+    offset = start_offset
     with _open_stream(path) as stream:
         _skip(stream, start_offset)
-        read = (
-            _TolerantGzip(stream, path).read if isinstance(stream, gzip.GzipFile) else stream.read
-        )
+        gzipped = isinstance(stream, gzip.GzipFile)
+        read = _TolerantGzip(stream, path).read if gzipped else stream.read
         pending = b""  # the beginning of a line whose end has not been read yet
-        while True:
-            piece = read(size)
-            buffer = pending + piece if pending else piece
-            end = buffer.rfind(b"\n") + 1
-            if end:
-                lines = buffer.count(b"\n", 0, end)
-                offset += end
-                yield Chunk(
-                    buffer[:end] if end < len(buffer) else buffer, number + 1, lines, offset
-                )
-                number += lines
-                pending = buffer[end:]
-            else:
-                pending = buffer
-            if not piece:
-                return
-            if len(pending) >= _READ_LIMIT:
-                # No end in sight: keep the head (parse_line rejects it by its length).
-                head = pending[:_READ_LIMIT]
-                length, pending = _skip_line(read, size, len(pending))
-                if length < 0:
-                    return
-                offset += length
-                number += 1
-                yield Chunk(head, number, 1, offset, overlong=True)
+        while piece := read(size):
+            while piece:
+                end = piece.rfind(b"\n") + 1
+                if end:
+                    # One copy at most: the pending start of a line and the piece's whole lines.
+                    data = b"".join((pending, memoryview(piece)[:end])) if pending else piece[:end]
+                    offset += len(data)
+                    yield Chunk(data, offset)
+                    pending = piece[end:]
+                else:
+                    pending += piece
+                piece = b""
+                if len(pending) >= _READ_LIMIT:
+                    # No end in sight: keep the head (parse_line rejects it by its length), skip
+                    # the rest, and go on with what follows it.
+                    head = pending[:_READ_LIMIT]
+                    length, piece = _skip_line(read, size, len(pending))
+                    if length < 0:
+                        return
+                    pending = b""
+                    offset += length
+                    yield Chunk(head, offset, overlong=True)
 
 
 def _skip_line(read: Any, size: int, length: int) -> tuple[int, bytes]:
@@ -499,15 +491,18 @@ def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> 
 
     Line by line over read_chunks, with each line's end offset; the ingest reads chunks.
     """
-    for chunk in read_chunks(path, start_offset, start_line):
+    number = start_line
+    for chunk in read_chunks(path, start_offset):
         if chunk.overlong:
-            yield RawLine(chunk.first_line, chunk.data, chunk.end_offset)
+            number += 1
+            yield RawLine(number, chunk.data, chunk.end_offset)
             continue
         offset = chunk.end_offset - len(chunk.data)
         lines = chunk.data.split(b"\n")
         lines.pop()
-        for number, line in enumerate(lines, chunk.first_line):
+        for line in lines:
             offset += len(line) + 1
+            number += 1
             yield RawLine(number, line_content(line), offset)
 
 

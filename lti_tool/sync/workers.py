@@ -1,0 +1,100 @@
+"""Worker processes for the CPU-bound steps of a large ingest: parsing lines, computing rollups.
+
+Python runs one thread at a time, so a second core only helps from another process. A
+`Workers` pool is forked from the ingest (the workers inherit the loaded code and never touch
+its database connection); `map_ordered` hands them items ahead of the one being consumed and
+yields the results in the items' order, so that the caller sees exactly what a sequential run
+would see.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+# Items handed out ahead of the one being consumed, per worker: enough to keep every worker
+# busy while the caller works on a result, few enough to bound the memory they take.
+AHEAD_PER_WORKER = 2
+
+
+def default_processes() -> int:
+    """Workers worth starting: one per CPU this process may use, none on a single CPU."""
+    if hasattr(os, "sched_getaffinity"):
+        usable = len(os.sched_getaffinity(0))
+    else:
+        usable = os.cpu_count() or 1
+    return usable if usable > 1 else 0
+
+
+class Workers:
+    """A pool of forked worker processes, or none: then everything runs in this process."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        self._processes = 0
+
+    @property
+    def started(self) -> bool:
+        """True when worker processes are running."""
+        return self._pool is not None
+
+    def start(self, processes: int) -> None:
+        """Start `processes` workers, unless started already, asked for none, or unable to fork.
+
+        Only fork is used: spawning would import the whole app again in every worker, which
+        costs more than it saves, so without fork everything runs in this process.
+        """
+        if self._pool is not None or processes < 1:
+            return
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return
+        self._pool = multiprocessing.get_context("fork").Pool(processes)
+        self._processes = processes
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            self._processes = 0
+
+    def map_ordered(
+        self, function: Callable[[Item], Result], items: Iterable[Item]
+    ) -> Iterator[tuple[Item, Result]]:
+        """Each item with function(item), in the items' order.
+
+        An exception raised by `items` itself comes after the results of the items before it,
+        as in a sequential run; one raised by `function` comes when its result would have.
+        """
+        if self._pool is None:
+            for item in items:
+                yield item, function(item)
+            return
+        ahead: deque[tuple[Item, Any]] = deque()
+        limit = AHEAD_PER_WORKER * self._processes
+        iterator = iter(items)
+        failure: Exception | None = None
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except Exception as exc:  # raised again below, after the items before it
+                failure = exc
+                break
+            ahead.append((item, self._pool.apply_async(function, (item,))))
+            if len(ahead) > limit:
+                done, result = ahead.popleft()
+                yield done, result.get()
+        while ahead:
+            done, result = ahead.popleft()
+            yield done, result.get()
+        if failure is not None:
+            raise failure

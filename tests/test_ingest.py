@@ -12,13 +12,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.models import Course, PersonIdentity
+from lti_tool.kpis.reports import REPORTS
+from lti_tool.models import ActivityBlock, Course, PersonIdentity
+from lti_tool.sync import log_ingest, tracking_log
 from lti_tool.sync.blocks import stored_events
+from lti_tool.sync.events import EventSink, IncomingEvent
+from lti_tool.sync.log_ingest import ingest_tracking_logs
+from lti_tool.sync.people import merge_people
+from lti_tool.sync.workers import Workers
+from tests.conftest import make_app
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 
 COURSE = "course-v1:edX+DemoX+2026"
@@ -405,3 +413,101 @@ def test_two_rows_for_one_learner_are_merged_when_the_username_arrives(
         assert {e.person_id for e in stored_events(db.session)} == owners
     [row] = report(runner, "time-spent")
     assert (row["learner"], row["events"], row["seconds"]) == ("learner7", 2, 600.0)
+
+
+def test_worker_processes_ingest_exactly_what_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def video(stamp: str, name: str, user: int, **data: Any) -> str:
+        payload = {"id": VIDEO, "code": "html5", "duration": 60, **data}
+        return event(stamp, name, user=user, username=f"u{user}", source="browser", payload=payload)
+
+    lines = []
+    for day in range(1, 6):
+        for user in range(1, 9):
+            for minute in range(0, 50, 7):
+                stamp = f"2026-03-0{day} {10 + user}:{minute:02d}"
+                lines.append(event(f"{stamp}:00", user=user, username=f"u{user}"))
+                position = minute % 20
+                lines.append(video(f"{stamp}:10", "play_video", user, currentTime=position))
+                lines.append(video(f"{stamp}:40", "pause_video", user, currentTime=position + 30))
+            lines.append(event(f"2026-03-0{day} 09:00:00", user=user, course="Org/Other/2026"))
+        lines.append('{"broken": ')
+        lines.append("")
+    log = write(tmp_path / "tracking.log", lines)
+    cut = tmp_path / "cut.log.gz"
+    packed = gzip.compress(log.read_bytes())
+    cut.write_bytes(packed[: len(packed) // 2])
+    # Chunks of a few lines, and workers even for small files: many chunks go through them.
+    monkeypatch.setattr(tracking_log, "CHUNK_BYTES", 3000)
+    monkeypatch.setattr(log_ingest, "PARALLEL_FROM_BYTES", 0)
+    started = []
+    start = Workers.start
+    monkeypatch.setattr(Workers, "start", lambda self, n: (started.append(n), start(self, n)))
+    outcomes = []
+    for workers in (0, 2):
+        folder = tmp_path / f"workers{workers}"
+        folder.mkdir()
+        app = make_app(folder)
+        with app.app_context():
+            report = ingest_tracking_logs(db.session, [log, cut], None, workers=workers)
+            course = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))
+            kpis = {name: r.run(db.session, course) for name, r in REPORTS.items()}
+            db.session.remove()
+            db.engine.dispose()
+        outcomes.append((report.as_dict(), kpis))
+    assert started == [0, 2]
+    sequential, parallel = outcomes
+    assert sequential == parallel
+    assert sequential[0]["skipped"]["broken_json"] >= 5
+    assert sequential[0]["skipped"]["truncated_file"] == 1
+    assert sequential[1]["video-summary"][0]["users_at_start"] == 8
+
+
+def test_merging_people_merges_their_blocks_of_the_same_day(app: Flask) -> None:
+    def incoming(user: str, stamp: str, raw: str) -> IncomingEvent:
+        moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+        return IncomingEvent(COURSE, user, "lab_user", moment, "step", "lab", {}, raw.encode())
+
+    with app.app_context():
+        sink = EventSink(db.session, None)
+        # Both rows have 10:00 (the same event, seen under both names) and a day of their own.
+        for user, stamp, raw in [
+            ("a", "2026-03-02 10:00:00", "shared"),
+            ("a", "2026-03-02 10:10:00", "a1"),
+            ("a", "2026-03-03 09:00:00", "a2"),
+            ("b", "2026-03-02 10:00:00", "shared"),
+            ("b", "2026-03-02 10:05:00", "b1"),
+            ("b", "2026-03-04 09:00:00", "b2"),
+        ]:
+            sink.add(incoming(user, stamp, raw))
+        assert sink.finish().stored == 6
+        keep, drop = (
+            db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == v))
+            for v in ("a", "b")
+        )
+        merge_people(db.session, keep, drop)
+        db.session.commit()
+        events = stored_events(db.session)
+        assert {e.person_id for e in events} == {keep}
+        assert [(e.day.isoformat(), e.time % 86400 / 60) for e in events] == [
+            ("2026-03-02", 600.0),
+            ("2026-03-02", 605.0),
+            ("2026-03-02", 610.0),
+            ("2026-03-03", 540.0),
+            ("2026-03-04", 540.0),
+        ]
+        blocks = db.session.execute(select(ActivityBlock.day, ActivityBlock.events)).all()
+        assert sorted((day.isoformat(), n) for day, n in blocks) == [
+            ("2026-03-02", 3),
+            ("2026-03-03", 1),
+            ("2026-03-04", 1),
+        ]
+        course = db.session.scalar(select(Course))
+        rows = REPORTS["time-spent"].run(db.session, course)
+        # 10:00, 10:05, 10:10 -> 600 s in one session; the next days one event each
+        assert [(r["day"], r["events"], r["seconds"], r["sessions"]) for r in rows] == [
+            ("2026-03-02", 3, 600.0, 1),
+            ("2026-03-03", 1, 0.0, 1),
+            ("2026-03-04", 1, 0.0, 1),
+        ]

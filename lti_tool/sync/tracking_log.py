@@ -435,7 +435,7 @@ def line_content(line: bytes) -> bytes:
 
 
 def read_chunks(
-    path: str | Path, start_offset: int = 0, size: int = CHUNK_BYTES
+    path: str | Path, start_offset: int = 0, size: int | None = None
 ) -> Iterator[Chunk]:
     """Stream the complete lines after start_offset decompressed bytes, about `size` at a time.
 
@@ -444,6 +444,7 @@ def read_chunks(
     so memory stays flat. A damaged gzip file raises TruncatedFile after every complete line
     before the damage.
     """
+    size = size or CHUNK_BYTES
     offset = start_offset
     with _open_stream(path) as stream:
         _skip(stream, start_offset)

@@ -1,0 +1,89 @@
+"""Learner-day blocks (lti_tool.sync.blocks): packing, merging, idempotence, the rollups."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from lti_tool.sync.blocks import (
+    KEY,
+    NOT_FINITE,
+    TIME,
+    append_row,
+    decode,
+    empty,
+    encode,
+    event_row,
+    merge,
+    rows,
+)
+from lti_tool.sync.rollups import learner_rollup
+
+DAY = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
+
+
+def block(*events: tuple[float, int]) -> list[list]:
+    """Columns of page views at (seconds into the day, key)."""
+    columns = empty()
+    for seconds, key in events:
+        append_row(columns, event_row(DAY + seconds, key, "/courses/x/courseware", "server", {}))
+    return columns
+
+
+def test_merge_sorts_by_time_and_keeps_the_first_of_each_key() -> None:
+    merged, added = merge(None, block((30, 3), (10, 1), (20, 2), (10, 1)))
+    assert added == 3
+    assert [t - DAY for t in merged[TIME]] == [10, 20, 30]
+    # Again: nothing new. A late event: it lands in time order.
+    again, added = merge(merged, block((20, 2), (10, 1)))
+    assert (again, added) == (merged, 0)
+    late, added = merge(merged, block((15, 4), (30, 3)))
+    assert added == 1
+    assert [(t - DAY, k) for t, k in zip(late[TIME], late[KEY], strict=True)] == [
+        (10, 1),
+        (15, 4),
+        (20, 2),
+        (30, 3),
+    ]
+
+
+def test_merge_result_depends_only_on_the_set_of_events() -> None:
+    # Ties in time are ordered by key, so that any arrival order stores the same value.
+    one, _ = merge(merge(None, block((5, 9), (5, 1)))[0], block((7, 4)))
+    other, _ = merge(merge(None, block((7, 4), (5, 1)))[0], block((5, 9)))
+    assert encode(one) == encode(other)
+
+
+def test_encode_decode_round_trip_and_rows() -> None:
+    columns = empty()
+    play = {"id": "block-v1:X+type@video+block@abc", "currentTime": "12.5", "duration": 60}
+    append_row(columns, event_row(DAY, -(2**63), "play_video", "browser", play))
+    append_row(
+        columns, event_row(DAY + 1, 2**63 - 1, "pause_video", "browser", {"currentTime": math.nan})
+    )
+    assert decode(encode(columns)) == columns
+    first, second = rows(columns)
+    assert first[1:8] == (-(2**63), "play_video", "browser", True, "PLAYED_VIDEO", "abc", "play")
+    assert first[8:] == (12.5, None, None, 60.0)
+    # JSON has no NaN: a non-finite position is stored as one the video rules drop anyway.
+    assert second[8] == NOT_FINITE
+
+
+def test_learner_rollup_days_gaps_weeks_across_days() -> None:
+    monday = merge(None, block((36000, 1), (36600, 2)))[0]  # 10:00, 10:10
+    sunday = empty()  # 2026-03-08, the same ISO week
+    append_row(sunday, event_row(DAY + 6 * 86400 + 60, 3, "problem_check", "server", {}))
+    append_row(sunday, event_row(DAY + 6 * 86400 + 90, 4, "x", "task", {}))  # not activity
+    rollup = learner_rollup(
+        [(date(2026, 3, 2), encode(monday)), (date(2026, 3, 8), encode(sunday))], {}
+    )
+    assert rollup.days == [
+        (date(2026, 3, 2), 2, DAY + 36000, DAY + 36600),
+        (date(2026, 3, 8), 1, DAY + 6 * 86400 + 60, DAY + 6 * 86400 + 60),
+    ]
+    # 10 min on Monday; Sunday's first gap reaches back to Monday 10:10 (the longest bucket)
+    assert rollup.gaps == [
+        (date(2026, 3, 2), 10, 1, 600.0),
+        (date(2026, 3, 8), 240, 1, 6 * 86400 + 60 - 36600.0),
+    ]
+    assert rollup.weeks == {(date(2026, 3, 2), "ACTIVE"), (date(2026, 3, 2), "ATTEMPTED_PROBLEM")}

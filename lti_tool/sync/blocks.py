@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import compress, islice
 from operator import lt
+from sys import intern
 from typing import Any
 
 import orjson
@@ -108,9 +109,13 @@ _NOT_VIDEO = (None, None, None, None, None, None)
 
 
 def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, Any]) -> EventRow:
-    """An event reduced to the stored columns: what the KPIs need and nothing more."""
+    """An event reduced to the stored columns: what the KPIs need and nothing more.
+
+    Names, sources and object ids repeat from event to event: interned, each is one object
+    however often it occurs, which keeps a batch small in memory and quick to pickle.
+    """
     active = source != "task" and not name.startswith("edx.course.enrollment.")
-    name, source = name[:200], source[:20]
+    name, source = intern(name[:200]), intern(source[:20])
     kind = VIDEO_EVENT_NAMES.get(name)
     if kind is not None:
         raw_id = data.get("id")
@@ -125,7 +130,7 @@ def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, 
             source,
             active,
             "PLAYED_VIDEO" if played else None,
-            video_id(str(raw_id))[:255] if raw_id else None,
+            intern(video_id(str(raw_id))[:255]) if raw_id else None,
             kind,
             _number(current),
             _number(data.get("old_time")),
@@ -134,7 +139,7 @@ def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, 
         )
     if name == "problem_check" and source == "server":
         problem = data.get("problem_id")
-        problem_id = str(problem)[:255] if problem else None
+        problem_id = intern(str(problem)[:255]) if problem else None
         return (time, key, name, source, active, "ATTEMPTED_PROBLEM", problem_id, *_NOT_VIDEO[1:])
     if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
         return (time, key, name, source, active, "POSTED_FORUM", *_NOT_VIDEO)

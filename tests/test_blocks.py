@@ -77,13 +77,16 @@ def test_learner_rollup_days_gaps_weeks_across_days() -> None:
     rollup = learner_rollup(
         [(date(2026, 3, 2), encode(monday)), (date(2026, 3, 8), encode(sunday))], {}
     )
+    # Monday: one 10-minute gap. Sunday's first gap reaches back to Monday 10:10: the longest
+    # bucket. Histograms are packed [minute, gaps, seconds, ...].
     assert rollup.days == [
-        (date(2026, 3, 2), 2, DAY + 36000, DAY + 36600),
-        (date(2026, 3, 8), 1, DAY + 6 * 86400 + 60, DAY + 6 * 86400 + 60),
-    ]
-    # 10 min on Monday; Sunday's first gap reaches back to Monday 10:10 (the longest bucket)
-    assert rollup.gaps == [
-        (date(2026, 3, 2), 10, 1, 600.0),
-        (date(2026, 3, 8), 240, 1, 6 * 86400 + 60 - 36600.0),
+        (date(2026, 3, 2), 2, DAY + 36000, DAY + 36600, [10, 1, 600.0]),
+        (
+            date(2026, 3, 8),
+            1,
+            DAY + 6 * 86400 + 60,
+            DAY + 6 * 86400 + 60,
+            [240, 1, 6 * 86400 + 60 - 36600.0],
+        ),
     ]
     assert rollup.weeks == {(date(2026, 3, 2), "ACTIVE"), (date(2026, 3, 2), "ATTEMPTED_PROBLEM")}

@@ -6,11 +6,12 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
-from lti_tool.models import Course, LearnerDay, LearnerDayGap, WeeklyActivity
+from lti_tool.models import Course, LearnerDay, WeeklyActivity
 
 DEFAULT_CUTOFF_MINUTES = 30
 CONSERVATIVE_CUTOFF_MINUTES = 5
@@ -37,41 +38,39 @@ def time_spent(
     """Per learner and day: seconds spent (gaps under the cutoff), sessions and events."""
     if cutoff_minutes < 1:
         raise ValueError("the time-spent cutoff is a whole number of minutes, at least 1")
-    under: dict[tuple[int, Any], tuple[float, int]] = defaultdict(lambda: (0.0, 0))
-    gap_rows = session.execute(
-        select(
-            LearnerDayGap.person_id,
-            LearnerDayGap.day,
-            func.sum(LearnerDayGap.seconds),
-            func.sum(LearnerDayGap.gaps),
-        )
-        .where(LearnerDayGap.course_id == course.id, LearnerDayGap.minute < cutoff_minutes)
-        .group_by(LearnerDayGap.person_id, LearnerDayGap.day)
-    )
-    for person_id, day, seconds, gaps in gap_rows:
-        under[(person_id, day)] = (float(seconds or 0.0), int(gaps or 0))
     days = session.execute(
-        select(LearnerDay.person_id, LearnerDay.day, LearnerDay.events)
-        .where(LearnerDay.course_id == course.id)
-        .order_by(LearnerDay.person_id, LearnerDay.day)
+        select(LearnerDay.person_id, LearnerDay.day, LearnerDay.events, LearnerDay.gaps).where(
+            LearnerDay.course_id == course.id
+        )
     ).all()
     names = learner_labels(session, {row.person_id for row in days})
     label = course_label(course)
     result = []
-    for person_id, day, events in days:
-        seconds, gaps = under.get((person_id, day), (0.0, 0))
+    for person_id, day, events, gaps in days:
+        seconds, under = _under_cutoff(orjson.loads(gaps), cutoff_minutes)
         result.append(
             {
                 "course": label,
                 "learner": names[person_id],
                 "day": day.isoformat(),
                 "seconds": round(seconds, 3),
-                "sessions": events - gaps,
+                "sessions": events - under,
                 "events": events,
             }
         )
     result.sort(key=lambda row: (row["learner"], row["day"]))
     return result
+
+
+def _under_cutoff(histogram: list[float], cutoff_minutes: int) -> tuple[float, int]:
+    """Seconds and count of the gaps shorter than the cutoff, from a packed gap histogram."""
+    seconds, count = 0.0, 0
+    for index in range(0, len(histogram), 3):
+        if histogram[index] >= cutoff_minutes:
+            break  # minutes are in order
+        count += histogram[index + 1]
+        seconds += histogram[index + 2]
+    return seconds, int(count)
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:

@@ -64,7 +64,14 @@ class IngestFile(db.Model):
 
 
 class LearnerDay(db.Model):
-    """Per learner and day: events, first and last event time."""
+    """Per learner and day: events, first and last event time, and the day's gap histogram.
+
+    `gaps` counts the gaps between the learner's consecutive events by whole minute, packed as
+    an orjson list [minute, gaps, seconds, minute, gaps, seconds, …] in minute order. A gap
+    belongs to the day of the event that ends it. Time spent under a cutoff of C minutes is the
+    sum of `seconds` over minute < C; sessions are the day's events minus the gaps under the
+    cutoff. Minute MAX_GAP_MINUTE holds every longer gap.
+    """
 
     __tablename__ = "learner_day"
 
@@ -78,28 +85,7 @@ class LearnerDay(db.Model):
     events: Mapped[int] = mapped_column(Integer)
     first_time: Mapped[float] = mapped_column(Float(precision=53))
     last_time: Mapped[float] = mapped_column(Float(precision=53))
-
-
-class LearnerDayGap(db.Model):
-    """Histogram of gaps between a learner's consecutive events, per day and whole minute.
-
-    A gap belongs to the day of the event that ends it. Time spent under a cutoff of C minutes
-    is the sum of `seconds` over minute < C; sessions are the day's events minus the gaps
-    under the cutoff. Minute MAX_GAP_MINUTE holds every longer gap.
-    """
-
-    __tablename__ = "learner_day_gap"
-
-    course_id: Mapped[int] = mapped_column(
-        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
-    )
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
-    )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
-    gaps: Mapped[int] = mapped_column(Integer)
-    seconds: Mapped[float] = mapped_column(Float(precision=53))
+    gaps: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 MAX_GAP_MINUTE = 240

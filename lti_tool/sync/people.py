@@ -11,7 +11,6 @@ from lti_tool.models import (
     ActivityBlock,
     Enrollment,
     LearnerDay,
-    LearnerDayGap,
     Person,
     PersonIdentity,
     VideoLearnerViews,
@@ -49,7 +48,7 @@ def merge_people(session: Session, keep_id: int, drop_id: int) -> None:
             enrollment.person_id = keep_id
 
     courses = _move_blocks(session, keep_id, drop_id)
-    for model in (LearnerDay, LearnerDayGap, WeeklyActivity, VideoLearnerViews):
+    for model in (LearnerDay, WeeklyActivity, VideoLearnerViews):
         session.execute(delete(model).where(model.person_id == drop_id))
     for course_id in sorted(courses):
         rollups.rebuild_learners(session, course_id, [keep_id])

@@ -1,4 +1,5 @@
-"""Rollups rebuilt at ingest for the learners it touched: learner-days, gaps, weeks, video views.
+"""Rollups rebuilt at ingest for the learners it touched: learner-days and their gaps, weeks,
+video views.
 
 A learner's rollups are a function of their stored blocks alone (and the videos' known
 durations), computed in Python from the blocks: rebuilding a learner rather than adding deltas
@@ -22,7 +23,6 @@ from sqlalchemy.orm import Session
 from lti_tool.kpis.video import VideoRow, segment_runs, viewing_spans
 from lti_tool.models import (
     LearnerDay,
-    LearnerDayGap,
     Video,
     VideoLearnerViews,
     WeeklyActivity,
@@ -48,7 +48,7 @@ from lti_tool.sync.workers import Workers
 
 CHUNK = 500
 VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
-_ROLLUPS = (LearnerDay, LearnerDayGap, WeeklyActivity, VideoLearnerViews)
+_ROLLUPS = (LearnerDay, WeeklyActivity, VideoLearnerViews)
 
 
 def week_start(day: date) -> date:
@@ -60,10 +60,9 @@ def week_start(day: date) -> date:
 class LearnerRollup:
     """One learner's rollup rows in one course, before they are stored."""
 
-    days: list[tuple[date, int, float, float]] = field(default_factory=list)
-    # (day, events, first time, last time) of each day with activity
-    gaps: list[tuple[date, int, int, float]] = field(default_factory=list)
-    # (day, whole minute, gaps, seconds): the gap histogram
+    # Each day with activity: (day, events, first time, last time, gap histogram), the
+    # histogram packed [minute, gaps, seconds, …] in minute order (see LearnerDay).
+    days: list[tuple[date, int, float, float, list[float]]] = field(default_factory=list)
     weeks: set[tuple[date, str]] = field(default_factory=set)  # (Monday, Insights label)
     videos: dict[str, list[int]] = field(default_factory=dict)  # video id -> segment runs
 
@@ -82,8 +81,8 @@ def learner_rollup(
         columns = decode(data)
         times = active_times(columns)
         if times:
-            rollup.days.append((day, len(times), times[0], times[-1]))
-            _add_gaps(rollup.gaps, day, previous, times)
+            histogram = _gap_histogram(previous, times)
+            rollup.days.append((day, len(times), times[0], times[-1], histogram))
             previous = times[-1]
             _add_weeks(rollup.weeks, day, columns)
         _add_video_events(video_events, columns)
@@ -94,10 +93,9 @@ def learner_rollup(
     return rollup
 
 
-def _add_gaps(
-    out: list[tuple[date, int, int, float]], day: date, previous: float | None, times: list[float]
-) -> None:
-    """The day's gaps between consecutive activity events, by whole minute.
+def _gap_histogram(previous: float | None, times: list[float]) -> list[float]:
+    """A day's gaps between consecutive activity events by whole minute, packed
+    [minute, gaps, seconds, …] in minute order.
 
     A gap belongs to the day of the event that ends it, so the first one reaches back to the
     learner's previous activity, whatever day that was.
@@ -116,7 +114,10 @@ def _add_gaps(
         else:
             counted[0] += 1
             counted[1] += gap
-    out.extend((day, minute, count, seconds) for minute, (count, seconds) in histogram.items())
+    packed: list[float] = []
+    for minute in sorted(histogram):
+        packed.extend((minute, *histogram[minute]))
+    return packed
 
 
 def _add_weeks(weeks: set[tuple[date, str]], day: date, columns: Columns) -> None:
@@ -163,7 +164,6 @@ class RollupRows:
 
     people: list[int]
     days: list[tuple[Any, ...]] = field(default_factory=list)
-    gaps: list[tuple[Any, ...]] = field(default_factory=list)
     weeks: list[tuple[Any, ...]] = field(default_factory=list)
     videos: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -178,10 +178,9 @@ def rollup_rows(task: RollupTask) -> RollupRows:
     rows = RollupRows(list(blocks))
     for person, person_blocks in blocks.items():
         rollup = learner_rollup(person_blocks, durations)
-        for day, events, first, last in rollup.days:
-            rows.days.append((course_id, person, day.isoformat(), events, first, last))
-        for day, minute, count, seconds in rollup.gaps:
-            rows.gaps.append((course_id, person, day.isoformat(), minute, count, seconds))
+        for day, events, first, last, gaps in rollup.days:
+            packed = orjson.dumps(gaps)
+            rows.days.append((course_id, person, day.isoformat(), events, first, last, packed))
         for week, label in rollup.weeks:
             rows.weeks.append((course_id, week.isoformat(), label, person))
         for video_id, runs in rollup.videos.items():
@@ -214,6 +213,5 @@ def store_rows(session: Session, course_id: int, rows: RollupRows) -> None:
             delete(model).where(model.course_id == course_id, model.person_id.in_(rows.people))
         )
     insert_rows(session, LearnerDay, rows.days)
-    insert_rows(session, LearnerDayGap, rows.gaps)
     insert_rows(session, WeeklyActivity, rows.weeks)
     insert_rows(session, VideoLearnerViews, rows.videos)

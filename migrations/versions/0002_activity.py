@@ -51,20 +51,10 @@ def upgrade():
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('first_time', sa.Float(precision=53), nullable=False),
     sa.Column('last_time', sa.Float(precision=53), nullable=False),
+    sa.Column('gaps', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_learner_day_course_id_course'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_learner_day_person_id_person'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('course_id', 'person_id', 'day', name=op.f('pk_learner_day'))
-    )
-    op.create_table('learner_day_gap',
-    sa.Column('course_id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('minute', sa.Integer(), nullable=False),
-    sa.Column('gaps', sa.Integer(), nullable=False),
-    sa.Column('seconds', sa.Float(precision=53), nullable=False),
-    sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_learner_day_gap_course_id_course'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_learner_day_gap_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'person_id', 'day', 'minute', name=op.f('pk_learner_day_gap'))
     )
     op.create_table('video',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -110,7 +100,6 @@ def downgrade():
     op.drop_table('weekly_activity')
     op.drop_table('video_learner_views')
     op.drop_table('video')
-    op.drop_table('learner_day_gap')
     op.drop_table('learner_day')
     op.drop_table('activity_block')
     op.drop_table('ingest_file')

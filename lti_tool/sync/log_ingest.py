@@ -17,7 +17,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.sync.events import EventSink
 from lti_tool.sync.log_parse import ParsedChunk, parse_chunk
 from lti_tool.sync.tracking_log import TruncatedFile, iter_paths, open_decompressed, read_chunks
-from lti_tool.sync.workers import Workers, default_processes
+from lti_tool.sync.workers import Workers, default_processes, rare_collections
 
 HEAD_BYTES = 4096
 PROBLEMS_IN_FULL = 20
@@ -109,24 +109,37 @@ def ingest_tracking_logs(
     report = IngestReport()
     pool = Workers()
     processes = default_processes() if workers is None else workers
-    try:
-        for path in iter_paths(paths):
-            report.files += 1
-            try:
-                record, head = find_known_file(session, path)
-                consumed = record.consumed_bytes if record is not None else 0
-                # The size on disk, gzipped or not, tells well enough whether workers pay.
-                if path.stat().st_size - consumed >= PARALLEL_FROM_BYTES:
-                    pool.start(processes)
-                _ingest_file(session, path, (record, head), platform, report, pool, progress)
-            except OSError as exc:
-                session.rollback()
-                report.unreadable += 1
-                report.skipped["unreadable_file"] += 1
-                report.problem(str(path), f"unreadable file ({exc.strerror or exc})")
-    finally:
-        pool.close()
+    with rare_collections():
+        try:
+            _ingest_paths(session, paths, platform, report, pool, processes, progress)
+        finally:
+            pool.close()
     return report
+
+
+def _ingest_paths(
+    session: Session,
+    paths: Iterable[str | Path],
+    platform: Platform | None,
+    report: IngestReport,
+    pool: Workers,
+    processes: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    for path in iter_paths(paths):
+        report.files += 1
+        try:
+            record, head = find_known_file(session, path)
+            consumed = record.consumed_bytes if record is not None else 0
+            # The size on disk, gzipped or not, tells well enough whether workers pay.
+            if path.stat().st_size - consumed >= PARALLEL_FROM_BYTES:
+                pool.start(processes)
+            _ingest_file(session, path, (record, head), platform, report, pool, progress)
+        except OSError as exc:
+            session.rollback()
+            report.unreadable += 1
+            report.skipped["unreadable_file"] += 1
+            report.problem(str(path), f"unreadable file ({exc.strerror or exc})")
 
 
 def _ingest_file(

@@ -423,6 +423,8 @@ class Chunk:
             return [self.data]
         lines = self.data.split(b"\n")
         lines.pop()  # the empty piece after the last newline
+        if b"\r" not in self.data and max(map(len, lines), default=0) < _READ_LIMIT:
+            return lines  # the usual case, checked at C speed: every line is as split
         return list(map(line_content, lines))
 
 

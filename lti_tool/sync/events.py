@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.models import Course, Person, PersonIdentity, Platform, Video
+from lti_tool.models.types import utcnow
 from lti_tool.sync import rollups
 from lti_tool.sync.blocks import (
     KEY,
@@ -74,6 +75,13 @@ class IncomingEvent:
     raw: bytes  # the event as received, for the idempotence key
     username: str | None = None
     course_id: int | None = None  # set when the source already knows the tool's course
+
+
+@dataclass(frozen=True, slots=True)
+class _NewPerson:
+    """A person a batch creates; `index` is their place among the batch's new people."""
+
+    index: int
 
 
 @dataclass(slots=True)
@@ -284,7 +292,7 @@ class EventSink:
             if username:
                 lookups["openedx_username"].add(username)
         found: dict[tuple[str, str], Any] = self._find_identities(platform_id, lookups)
-        new_people: list[Person] = []
+        new_people = 0
         new_identities: list[tuple[Any, str, str]] = []
         assigned: dict[tuple[str, str], Any] = {}
         for key, username in wanted.items():
@@ -293,31 +301,45 @@ class EventSink:
             if owner is None and by_name is not None:
                 owner = found.get(by_name)
             if owner is None:
-                owner = Person()
-                new_people.append(owner)
+                owner = _NewPerson(new_people)
+                new_people += 1
             for identity in (key, by_name):
                 if identity is not None and identity not in found:
                     found[identity] = owner
                     new_identities.append((owner, *identity))
             assigned[key] = owner
-        if new_people:
-            self.session.add_all(new_people)
-            self.session.flush()
-        ids = {k: (o if isinstance(o, int) else o.id) for k, o in assigned.items()}
+        created = self._create_people(new_people)
+
+        def person_id(owner: Any) -> int:
+            return created[owner.index] if isinstance(owner, _NewPerson) else owner
+
         if new_identities:
             self.session.execute(
                 insert(PersonIdentity),
                 [
                     {
-                        "person_id": o if isinstance(o, int) else o.id,
+                        "person_id": person_id(owner),
                         "platform_id": platform_id,
                         "kind": kind,
                         "value": value,
                     }
-                    for o, kind, value in new_identities
+                    for owner, kind, value in new_identities
                 ],
             )
-        self._people.update(ids)
+        self._people.update((key, person_id(owner)) for key, owner in assigned.items())
+
+    def _create_people(self, count: int) -> list[int]:
+        """Create `count` people with one batched INSERT (not ORM objects: thousands of them
+        at a time from a log); their ids, in order."""
+        if not count:
+            return []
+        table = Person.__table__
+        now = utcnow()
+        rows = self.session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{"created_at": now, "updated_at": now}] * count,
+        )
+        return list(rows.scalars())
 
     def _find_identities(
         self, platform_id: int | None, lookups: dict[str, set[str]]

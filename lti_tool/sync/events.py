@@ -217,8 +217,7 @@ class EventSink:
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
         self.flush()
-        for course_id, people in sorted(self._touched.items()):
-            rollups.rebuild_learners(self.session, course_id, sorted(people), self.workers)
+        rollups.rebuild(self.session, self._touched, self.workers)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)
         self._touched = defaultdict(set)

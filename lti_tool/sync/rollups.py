@@ -9,7 +9,7 @@ is what makes late events and re-ingests exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain, compress, islice
@@ -46,7 +46,8 @@ from lti_tool.sync.blocks import (
 from lti_tool.sync.sql import insert_rows
 from lti_tool.sync.workers import Workers
 
-CHUNK = 500
+# Learners per task: small enough to keep the workers and this process busy at the same time.
+CHUNK = 200
 VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
 _ROLLUPS = (LearnerDay, WeeklyActivity, VideoLearnerViews)
 
@@ -162,6 +163,7 @@ def video_durations(session: Session, course_id: int) -> dict[str, float]:
 class RollupRows:
     """The rollup rows of some learners of a course, ready to insert."""
 
+    course_id: int
     people: list[int]
     days: list[tuple[Any, ...]] = field(default_factory=list)
     weeks: list[tuple[Any, ...]] = field(default_factory=list)
@@ -175,7 +177,7 @@ RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float]]
 def rollup_rows(task: RollupTask) -> RollupRows:
     """Some learners' rollups as table rows; runs in worker processes for large ingests."""
     course_id, blocks, durations = task
-    rows = RollupRows(list(blocks))
+    rows = RollupRows(course_id, list(blocks))
     for person, person_blocks in blocks.items():
         rollup = learner_rollup(person_blocks, durations)
         for day, events, first, last, gaps in rollup.days:
@@ -191,26 +193,41 @@ def rollup_rows(task: RollupTask) -> RollupRows:
 def rebuild_learners(
     session: Session, course_id: int, person_ids: Sequence[int], workers: Workers | None = None
 ) -> None:
-    """Rebuild the rollups of some learners of a course from their blocks.
+    """Rebuild the rollups of some learners of a course from their blocks."""
+    rebuild(session, {course_id: person_ids}, workers)
+
+
+def rebuild(
+    session: Session, learners: Mapping[int, Iterable[int]], workers: Workers | None = None
+) -> None:
+    """Rebuild the rollups of learners (course -> people) from their blocks.
 
     With started `workers`, the rollups are computed there while this process reads the next
-    learners' blocks and writes the previous ones' rows.
+    learners' blocks and writes the rows of the ones before, in one pipeline for all courses.
     """
-    durations = video_durations(session, course_id)
-    people = sorted(set(person_ids))
-    tasks = (
-        (course_id, learner_blocks(session, course_id, people[start : start + CHUNK]), durations)
-        for start in range(0, len(people), CHUNK)
-    )
-    for _task, rows in (workers or Workers()).map_ordered(rollup_rows, tasks):
-        store_rows(session, course_id, rows)
+    for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
+        store_rows(session, rows.course_id, rows)
+
+
+def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:
+    """The learners' blocks, a few hundred learners at a time, with their videos' durations."""
+    for course_id, person_ids in sorted(learners.items()):
+        durations = video_durations(session, course_id)
+        people = sorted(set(person_ids))
+        for start in range(0, len(people), CHUNK):
+            yield (
+                course_id,
+                learner_blocks(session, course_id, people[start : start + CHUNK]),
+                durations,
+            )
 
 
 def store_rows(session: Session, course_id: int, rows: RollupRows) -> None:
     """Replace the stored rollups of these learners."""
     for model in _ROLLUPS:
+        table = model.__table__  # Core, not ORM: no objects in the session to synchronise
         session.execute(
-            delete(model).where(model.course_id == course_id, model.person_id.in_(rows.people))
+            delete(table).where(table.c.course_id == course_id, table.c.person_id.in_(rows.people))
         )
     insert_rows(session, LearnerDay, rows.days)
     insert_rows(session, WeeklyActivity, rows.weeks)

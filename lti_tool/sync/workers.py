@@ -14,8 +14,9 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -53,10 +54,14 @@ def rare_collections() -> Iterator[None]:
 
 
 class Workers:
-    """A pool of forked worker processes, or none: then everything runs in this process."""
+    """A pool of forked worker processes, or none: then everything runs in this process.
+
+    concurrent.futures rather than multiprocessing.Pool: when a worker dies (killed for
+    memory, say), its pending results fail with BrokenProcessPool instead of never arriving.
+    """
 
     def __init__(self) -> None:
-        self._pool: Any = None
+        self._pool: ProcessPoolExecutor | None = None
         self._processes = 0
 
     @property
@@ -76,14 +81,15 @@ class Workers:
             return
         # The tasks make no reference cycles, and scanning the many short-lived containers a
         # parse makes for cycles takes about a fifth of a worker's time: no cyclic GC there.
-        self._pool = multiprocessing.get_context("fork").Pool(processes, initializer=gc.disable)
+        self._pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable
+        )
         self._processes = processes
 
     def close(self) -> None:
         """Stop the workers."""
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
             self._processes = 0
 
@@ -99,7 +105,7 @@ class Workers:
             for item in items:
                 yield item, function(item)
             return
-        ahead: deque[tuple[Item, Any]] = deque()
+        ahead: deque[tuple[Item, Future[Result]]] = deque()
         limit = AHEAD_PER_WORKER * self._processes
         iterator = iter(items)
         failure: Exception | None = None
@@ -111,12 +117,12 @@ class Workers:
             except Exception as exc:  # raised again below, after the items before it
                 failure = exc
                 break
-            ahead.append((item, self._pool.apply_async(function, (item,))))
+            ahead.append((item, self._pool.submit(function, item)))
             if len(ahead) > limit:
                 done, result = ahead.popleft()
-                yield done, result.get()
+                yield done, result.result()
         while ahead:
             done, result = ahead.popleft()
-            yield done, result.get()
+            yield done, result.result()
         if failure is not None:
             raise failure

@@ -1,0 +1,60 @@
+"""Worker processes (lti_tool.sync.workers): results in order, failures where they belong."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from lti_tool.sync.workers import Workers
+
+
+def square(number: int) -> int:
+    return number * number
+
+
+def die(number: int) -> int:
+    if number == 3:
+        os._exit(1)  # a worker killed mid-task (for memory, say)
+    return number
+
+
+def numbers_then_damage() -> Iterator[int]:
+    yield from range(6)
+    raise ValueError("damaged input")
+
+
+@pytest.fixture(params=[0, 2], ids=["in-process", "two-workers"])
+def workers(request: pytest.FixtureRequest) -> Iterator[Workers]:
+    pool = Workers()
+    pool.start(request.param)
+    yield pool
+    pool.close()
+
+
+def test_results_come_in_the_items_order(workers: Workers) -> None:
+    assert list(workers.map_ordered(square, range(50))) == [(n, n * n) for n in range(50)]
+
+
+def test_an_exception_from_the_items_comes_after_the_results_before_it(workers: Workers) -> None:
+    seen = []
+    with pytest.raises(ValueError, match="damaged input"):
+        for item, result in workers.map_ordered(square, numbers_then_damage()):
+            seen.append((item, result))
+    assert seen == [(n, n * n) for n in range(6)]
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="workers need fork"
+)
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging() -> None:
+    pool = Workers()
+    pool.start(2)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            list(pool.map_ordered(die, range(10)))
+    finally:
+        pool.close()

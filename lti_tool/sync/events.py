@@ -164,8 +164,8 @@ class EventSink:
             course_id = self._course_id(course_key)
             person_id = self._people[(kind, user_key)]
             for day, columns in days.items():
-                self._queue(course_id, person_id, day, columns)
                 self.counts.received += len(columns[KEY])
+                self._queue(course_id, person_id, day, columns)
         for course_key, noted in videos.items():
             seen = self._videos_seen.setdefault(self._course_id(course_key), {})
             for video, duration in noted.items():
@@ -174,6 +174,7 @@ class EventSink:
             self.flush()
 
     def _queue(self, course_id: int, person_id: int, day: int, columns: Columns) -> None:
+        """Hold new events for a block until the next flush (taking over `columns`)."""
         key = (course_id, person_id, day)
         queued = self._blocks.get(key)
         if queued is None:

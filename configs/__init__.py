@@ -32,6 +32,9 @@ class BaseConfig:
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "1"))
     DEV_PLATFORM_ENABLED = False
     HSTS = False
+    # Structured JSON logs to stdout (production default); LOG_JSON=0 for plain text.
+    LOG_JSON = os.environ.get("LOG_JSON", "0") == "1"
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "None"
@@ -68,6 +71,7 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     DEV_PLATFORM_ENABLED = False
     HSTS = True
+    LOG_JSON = os.environ.get("LOG_JSON", "1") == "1"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
 
     @classmethod

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, g, render_template
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.kpis import activity
+from lti_tool.kpis import activity, learner, video_engagement
+from lti_tool.kpis.labels import learner_labels
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import Course, Enrollment, Person, Platform
 from lti_tool.models.types import utcnow
@@ -76,7 +77,35 @@ def overview(course_id: int) -> str:
 @bp.get("/me")
 @member_required
 def me(course_id: int) -> str:
-    """The learner's own page."""
+    """The learner's own page: their figures beside anonymous class figures (privacy floor)."""
     course = _course(course_id)
-    viewer = db.session.get(Person, g.viewer.person_id)
-    return render_template("course/me.html", course=course, viewer=viewer)
+    person_id = g.viewer.person_id
+    viewer = db.session.get(Person, person_id)
+    cutoff = activity.DEFAULT_CUTOFF_MINUTES
+    weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
+    class_weeks = {
+        row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
+        for row in activity.weekly_time_spent(db.session, course, cutoff)
+        if row["learners"] >= learner.PRIVACY_FLOOR
+    }
+    week_keys = [w.isoformat() for w in weeks]
+    mine = [weeks[w]["seconds"] for w in weeks]
+    my_label = learner_labels(db.session, {person_id})[person_id]
+    videos = [
+        r for r in video_engagement.learner_video(db.session, course) if r["learner"] == my_label
+    ]
+    charts = []
+    if weeks:
+        figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
+        charts.append(("my-time", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/me.html",
+        course=course,
+        viewer=viewer,
+        weeks=[(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
+        days=learner.learner_days(db.session, course, person_id),
+        videos=videos,
+        cutoff=cutoff,
+        floor=learner.PRIVACY_FLOOR,
+        charts=charts,
+    )

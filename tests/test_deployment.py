@@ -124,9 +124,9 @@ def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
     try:
         for _ in range(120):
             try:
-                if requests.get(base + "/readyz", timeout=1).status_code == 200:
+                if requests.get(base + "/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             time.sleep(0.25)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, g, render_template
+from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
@@ -107,5 +107,36 @@ def me(course_id: int) -> str:
         videos=videos,
         cutoff=cutoff,
         floor=learner.PRIVACY_FLOOR,
+        charts=charts,
+    )
+
+
+@bp.get("/videos")
+@staff_required
+def videos(course_id: int) -> str:
+    """Per video: viewers at start and end, watched time, completion; one video's timeline."""
+    course = _course(course_id)
+    summary = video_engagement.video_summary(db.session, course)
+    completions: dict[str, int] = {}
+    viewers: dict[str, int] = {}
+    for row in video_engagement.learner_video(db.session, course):
+        viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
+        completions[row["video_id"]] = completions.get(row["video_id"], 0) + bool(row["completed"])
+    chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
+    timeline = [
+        r for r in video_engagement.video_timeline(db.session, course) if r["video_id"] == chosen
+    ]
+    charts = []
+    if timeline:
+        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along video {chosen}")
+        charts.append(("video-timeline", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/videos.html",
+        course=course,
+        summary=summary,
+        viewers=viewers,
+        completions=completions,
+        chosen=chosen,
+        timeline=timeline,
         charts=charts,
     )

@@ -19,6 +19,7 @@ from lti_tool.models.lti import (
     Platform,
     ToolKey,
 )
+from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
     "ActivityEvent",
@@ -26,6 +27,7 @@ __all__ = [
     "Course",
     "Enrollment",
     "IngestFile",
+    "JobSlot",
     "LaunchError",
     "LearnerDay",
     "LearnerDayGap",
@@ -35,6 +37,7 @@ __all__ = [
     "Person",
     "PersonIdentity",
     "Platform",
+    "SyncRun",
     "ToolKey",
     "Video",
     "VideoLearnerSegment",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
 from lti_tool.kpis import activity, learner, video_engagement
 from lti_tool.kpis.labels import learner_labels
 from lti_tool.launch.identity import member_required, staff_required
-from lti_tool.models import Course, Enrollment, Person, Platform
+from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
 from lti_tool.models.types import utcnow
+from lti_tool.sync import runs
 from lti_tool.views import charts as charts_mod
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
@@ -63,6 +64,7 @@ def overview(course_id: int) -> str:
         charts.append(("weekly-time", charts_mod.weekly_time_figure(weekly_time, cutoff)))
     return render_template(
         "course/overview.html",
+        freshness=_freshness(course),
         course=course,
         counts=enrollment_counts(course_id),
         viewer=viewer,
@@ -140,3 +142,34 @@ def videos(course_id: int) -> str:
         timeline=timeline,
         charts=charts,
     )
+
+
+def _freshness(course: Course) -> dict[str, object]:
+    """When the roster was last synced, and whether a run is queued or running."""
+    last = runs.last_succeeded(db.session, course.id, "nrps")
+    pending = db.session.scalar(
+        select(SyncRun)
+        .where(
+            SyncRun.course_id == course.id,
+            SyncRun.source == "nrps",
+            SyncRun.status.in_(("queued", "running")),
+        )
+        .limit(1)
+    )
+    return {"can_sync": bool(course.nrps_memberships_url), "last": last, "pending": pending}
+
+
+@bp.post("/sync")
+@staff_required
+def sync_now(course_id: int) -> Response:
+    """Queue a roster sync for the scheduler (the page never waits on the LMS)."""
+    course = _course(course_id)
+    if not course.nrps_memberships_url:
+        abort(
+            400,
+            description="This course has no roster service: launch it from an LMS "
+            "that offers Names and Role Provisioning first.",
+        )
+    runs.queue_run(db.session, course.id, "nrps", trigger="page")
+    db.session.commit()
+    return redirect(url_for("course.overview", course_id=course.id, t=g.session_token), code=303)

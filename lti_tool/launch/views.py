@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest, FlaskSessionService
+from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -180,7 +181,7 @@ def launch() -> Any:
         message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
         body = message.get_launch_data()
         registration = message._registration
-        return _after_launch(body, registration.platform_id)
+        return _after_launch(body, registration.platform_id, message)
     except LaunchProblem as problem:
         return _refuse(problem, "launch", claims)
     except LtiException as exc:
@@ -199,7 +200,7 @@ def launch() -> Any:
         )
 
 
-def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
+def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLaunch) -> Any:
     """Write the launch's rows and redirect to the page the role leads to."""
     g.platform = db.session.get(Platform, platform_id)
     message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
@@ -214,12 +215,9 @@ def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
     db.session.commit()
 
     if message_type == "LtiDeepLinkingRequest":
-        return render_template(
-            "launch/info.html",
-            title="Placing the dashboard is not available yet",
-            text="Deep linking arrives in a later version. Add the tool to the course "
-            "navigation instead; instructors and students then open it from there.",
-        ), 200
+        if not role.is_staff:
+            raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
+        return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
     if course is None:
         raise LaunchProblem(
             400,
@@ -241,10 +239,47 @@ def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
         person_id=person.id, course_id=course.id, role=role.role, platform_id=platform_id
     )
     token = issue_token(viewer)
-    endpoint = "course.overview" if role.is_staff else "course.me"
+    custom = body.get("https://purl.imsglobal.org/spec/lti/claim/custom") or {}
+    wants_progress = isinstance(custom, dict) and custom.get("view") == "progress"
+    endpoint = "course.overview" if role.is_staff and not wants_progress else "course.me"
     response = redirect(url_for(endpoint, course_id=course.id, t=token), code=303)
     set_session_cookie(response, viewer, token)
     return response
+
+
+# What an instructor can place in the course: (key, title, what it opens).
+PLACEABLE = (
+    (
+        "dashboard",
+        "Course analytics",
+        "The staff dashboard for instructors; students see their own progress.",
+    ),
+    (
+        "progress",
+        "My progress",
+        "Every user sees their own progress page (staff see the student view).",
+    ),
+)
+
+
+def deep_link_choices(message: ToolMessageLaunch) -> dict[str, Any]:
+    """One signed LtiDeepLinkingResponse per placeable item, for the instructor to pick from.
+
+    Each choice is a plain form posting its JWT to the platform: no state to keep between the
+    request and the answer, and no script needed (pylti1p3's own form uses an inline script).
+    """
+    deep_link = message.get_deep_link()
+    settings = deep_link._deep_link_settings
+    launch_url = url_for("lti.launch", _external=True)
+    choices = []
+    for key, title, text in PLACEABLE:
+        resource = (
+            DeepLinkResource().set_url(launch_url).set_title(title).set_custom_params({"view": key})
+        )
+        choices.append(
+            {"title": title, "text": text, "jwt": deep_link.get_response_jwt([resource])}
+        )
+    return {"return_url": settings["deep_link_return_url"], "choices": choices}
 
 
 @bp.get("/jwks")

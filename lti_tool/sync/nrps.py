@@ -1,7 +1,7 @@
 """NRPS roster: a service token by client credentials, every page, then one upserting transaction.
 
 The token comes from pylti1p3's ServiceConnector (a JWT assertion signed with the tool's active
-key; we add the key's `kid`, which platforms use to pick the key from our JWKS). The pages are
+key, with its `kid` so that platforms pick the key from our JWKS). The pages are
 fetched here, not through pylti1p3: its connector lower-cases the `Link` header, so a next URL such
 as Moodle's `…/services.php/CourseSection/2/bindings/3/memberships?page=2` would break.
 
@@ -27,7 +27,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.launch import records
-from lti_tool.launch.keys import public_jwk_from_pem
 from lti_tool.launch.roles import context_role_name, course_role
 from lti_tool.launch.tool_conf import DbToolConf
 from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
@@ -76,22 +75,6 @@ class CountingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class ToolServiceConnector(ServiceConnector):
-    """pylti1p3's connector, with the `kid` of the signing key in the assertion's header."""
-
-    def __init__(self, registration: Registration, session: requests.Session) -> None:
-        super().__init__(registration, requests_session=session)
-        private_key = registration.get_tool_private_key()
-        self._kid = public_jwk_from_pem(private_key)["kid"] if private_key else None
-
-    def encode_jwt(
-        self, message: dict[str, str | int], private_key: str, headers: dict[str, str]
-    ) -> str:
-        if self._kid:
-            headers = {**headers, "kid": self._kid}
-        return super().encode_jwt(message, private_key, headers)
-
-
 @dataclass
 class Roster:
     """Every member of every page, as received."""
@@ -134,7 +117,7 @@ def next_link(response: requests.Response) -> str | None:
     return None
 
 
-def service_token(connector: ToolServiceConnector, registration: Registration) -> str:
+def service_token(connector: ServiceConnector, registration: Registration) -> str:
     """The NRPS access token by client credentials, or a SyncError saying why not."""
     token_url = registration.get_auth_token_url() or "(no token URL)"
     try:
@@ -217,7 +200,9 @@ def fetch_roster(
     session = CountingSession(timeout, should_stop)
     roster = Roster()
     try:
-        token = service_token(ToolServiceConnector(registration, session), registration)
+        token = service_token(
+            ServiceConnector(registration, requests_session=session), registration
+        )
         url: str | None = memberships_url
         seen: set[str] = set()
         while url:

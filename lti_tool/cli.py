@@ -417,6 +417,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(sync_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(data_cli)
 
 
 tokens_cli = AppGroup("tokens", help="API tokens for event sources and report readers.")
@@ -606,3 +607,73 @@ def scheduler_run() -> None:
     except ValueError as exc:
         raise click.ClickException(f"scheduler settings: {exc}") from exc
     raise SystemExit(SchedulerProcess(app, settings).run())
+
+
+data_cli = AppGroup("data", help="Privacy requests: a learner's data, exported or deleted.")
+
+
+def _person_option(person_id: int | None, identity: str | None, platform_name: str | None) -> int:
+    """--person ID, or --identity KIND=VALUE (e.g. lti_sub=abc, openedx_username=jo)."""
+    from lti_tool.models import Person, PersonIdentity
+
+    if person_id is not None:
+        if db.session.get(Person, person_id) is None:
+            raise click.ClickException(f"no person with id {person_id}")
+        return person_id
+    if not identity or "=" not in identity:
+        raise click.UsageError("give --person ID or --identity KIND=VALUE")
+    kind, value = identity.split("=", 1)
+    query = select(PersonIdentity.person_id).where(
+        PersonIdentity.kind == kind, PersonIdentity.value == value
+    )
+    if platform_name:
+        platform = db.session.scalar(select(Platform).where(Platform.name == platform_name))
+        if platform is None:
+            raise click.ClickException(f"no platform named {platform_name!r}")
+        query = query.where(PersonIdentity.platform_id == platform.id)
+    found = set(db.session.scalars(query))
+    if not found:
+        raise click.ClickException(f"nobody is known as {kind}={value}")
+    if len(found) > 1:
+        raise click.ClickException(f"{kind}={value} names several people: add --platform NAME")
+    return found.pop()
+
+
+@data_cli.command("export-learner")
+@click.option("--person", "person_id", type=int, help="The tool's person id.")
+@click.option("--identity", help="KIND=VALUE, e.g. lti_sub=abc or openedx_username=jo.")
+@click.option("--platform", "platform_name", help="The platform, when the identity is ambiguous.")
+def data_export_learner(
+    person_id: int | None, identity: str | None, platform_name: str | None
+) -> None:
+    """Print everything the tool holds about one person, as JSON (for an access request)."""
+    from lti_tool.privacy import export_person
+
+    target = _person_option(person_id, identity, platform_name)
+    click.echo(json.dumps(export_person(db.session, target), indent=2, ensure_ascii=False))
+
+
+@data_cli.command("delete-learner")
+@click.option("--person", "person_id", type=int, help="The tool's person id.")
+@click.option("--identity", help="KIND=VALUE, e.g. lti_sub=abc or openedx_username=jo.")
+@click.option("--platform", "platform_name", help="The platform, when the identity is ambiguous.")
+@click.option("--yes", is_flag=True, help="Do it (without --yes, only say what would go).")
+def data_delete_learner(
+    person_id: int | None, identity: str | None, platform_name: str | None, yes: bool
+) -> None:
+    """Delete one person and every row about them, in every course and source."""
+    from lti_tool.privacy import delete_person, export_person
+
+    target = _person_option(person_id, identity, platform_name)
+    if not yes:
+        data = export_person(db.session, target)
+        rows = {table: len(v) for table, v in data.items() if table != "person" and v}
+        click.echo(
+            f"would delete person {target} and {sum(rows.values())} rows: {rows}; "
+            "add --yes to delete"
+        )
+        return
+    counts = delete_person(db.session, target)
+    db.session.commit()
+    deleted = {table: n for table, n in counts.items() if n}
+    click.echo(f"deleted person {target}: {deleted}")

@@ -21,6 +21,12 @@ def index() -> str:
     return render_template("home.html", dev=current_app.config.get("DEV_PLATFORM_ENABLED"))
 
 
+@bp.get("/privacy")
+def privacy() -> str:
+    """What the tool collects, who sees it, how long it is kept, how to ask for it or delete it."""
+    return render_template("privacy.html")
+
+
 @bp.get("/healthz")
 def healthz() -> dict[str, str]:
     """The process is up."""

@@ -40,6 +40,8 @@ class BaseConfig:
     SESSION_COOKIE_SAMESITE = "None"
     SESSION_COOKIE_PARTITIONED = True
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # LTI Dynamic Registration: "" (off), "*" (any LMS), or LMS host names (subdomains included).
+    DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "")
     # The event API's own limits (a 413 beyond them).
     API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
     API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
@@ -50,6 +52,7 @@ class DevelopmentConfig(BaseConfig):
 
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "*")
     DEV_PLATFORM_ENABLED = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
 
@@ -59,6 +62,7 @@ class TestingConfig(BaseConfig):
 
     ENV_NAME = "testing"
     TESTING = True
+    DYNAMIC_REGISTRATION_HOSTS = "*"
     SECRET_KEY = "testing-secret"  # noqa: S105 (tests only)
     TOOL_BASE_URL = "https://tool.test"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
+import requests
 from flask import (
     Blueprint,
     Response,
@@ -24,7 +25,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.launch import records
+from lti_tool.launch import records, registration
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
@@ -280,6 +281,50 @@ def deep_link_choices(message: ToolMessageLaunch) -> dict[str, Any]:
             {"title": title, "text": text, "jwt": deep_link.get_response_jwt([resource])}
         )
     return {"return_url": settings["deep_link_return_url"], "choices": choices}
+
+
+def _registration_hosts() -> list[str] | None:
+    """None: any host may register; [] : dynamic registration is off."""
+    value = current_app.config.get("DYNAMIC_REGISTRATION_HOSTS", "").strip()
+    if value == "*":
+        return None
+    return [h.strip().lower() for h in value.split(",") if h.strip()]
+
+
+@bp.get("/register")
+def register() -> Any:
+    """LTI Dynamic Registration: fetch the platform's configuration, register, store, close."""
+    config_url = request.args.get("openid_configuration", "")
+    token = request.args.get("registration_token") or None
+    allowed = _registration_hosts()
+    try:
+        if not config_url:
+            raise registration.RegistrationRefused(
+                "open this address from your LMS's tool registration page: it adds the "
+                "openid_configuration parameter"
+            )
+        if allowed == [] or not registration.host_allowed(config_url, allowed):
+            raise registration.RegistrationRefused(
+                "dynamic registration is not open to this LMS: ask the tool's administrator to "
+                "add its host to DYNAMIC_REGISTRATION_HOSTS, or register it with flask platform add"
+            )
+        http = requests.Session()
+        platform_config = registration.fetch_platform_configuration(config_url, token, http)
+        body = registration.tool_configuration(
+            current_app.config["TOOL_BASE_URL"], current_app.config["TOOL_TITLE"], platform_config
+        )
+        answer = registration.register_with_platform(platform_config, body, token, http)
+        stored = registration.store_registration(db.session, platform_config, answer, config_url)
+        db.session.commit()
+    except registration.RegistrationRefused as exc:
+        db.session.rollback()
+        problem = LaunchProblem(400, f"The registration did not complete: {exc}.", ADMIN)
+        return _refuse(problem, "register")
+    except (OperationalError, InterfaceError):
+        db.session.rollback()
+        return _refuse(DB_DOWN, "register")
+    g.platform = stored.platform
+    return render_template("launch/registered.html", stored=stored)
 
 
 @bp.get("/jwks")

@@ -32,11 +32,16 @@ class BaseConfig:
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "1"))
     DEV_PLATFORM_ENABLED = False
     HSTS = False
+    # Structured JSON logs to stdout (production default); LOG_JSON=0 for plain text.
+    LOG_JSON = os.environ.get("LOG_JSON", "0") == "1"
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "None"
     SESSION_COOKIE_PARTITIONED = True
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # LTI Dynamic Registration: "" (off), "*" (any LMS), or LMS host names (subdomains included).
+    DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "")
     # The event API's own limits (a 413 beyond them).
     API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
     API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
@@ -47,6 +52,7 @@ class DevelopmentConfig(BaseConfig):
 
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "*")
     DEV_PLATFORM_ENABLED = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
 
@@ -56,6 +62,7 @@ class TestingConfig(BaseConfig):
 
     ENV_NAME = "testing"
     TESTING = True
+    DYNAMIC_REGISTRATION_HOSTS = "*"
     SECRET_KEY = "testing-secret"  # noqa: S105 (tests only)
     TOOL_BASE_URL = "https://tool.test"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
@@ -68,6 +75,7 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     DEV_PLATFORM_ENABLED = False
     HSTS = True
+    LOG_JSON = os.environ.get("LOG_JSON", "1") == "1"
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 1800}
 
     @classmethod

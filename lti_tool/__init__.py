@@ -58,12 +58,15 @@ def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, security headers and log redaction."""
     from lti_tool import security
-    from lti_tool.logging_setup import init_logging
+    from lti_tool.logging_setup import configure_json_logging, init_logging, init_request_ids
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
     security.init_app(app)
     init_logging()
+    init_request_ids(app)
+    if app.config.get("LOG_JSON") and not app.testing:
+        configure_json_logging(app.config.get("LOG_LEVEL", "INFO"))
     app.jinja_env.globals["now_utc"] = lambda: utcnow().strftime("%Y-%m-%d %H:%M UTC")
 
 

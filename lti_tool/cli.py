@@ -304,10 +304,14 @@ def demo_load() -> None:
         raise click.ClickException("demo data needs the development configuration")
     from lti_tool.demo import load_demo
     from lti_tool.demo_activity import load_demo_activity
-    from lti_tool.devplatform import DEMO_CONTEXT, dev_platform, ensure_registered
+    from lti_tool.devplatform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
 
     platform = ensure_registered(dev_platform())
-    course = load_demo(platform, DEMO_CONTEXT)
+    dev_people = tuple(
+        (u["sub"], u["given_name"], u["family_name"], "staff" if key == "instructor" else "learner")
+        for key, u in DEV_USERS.items()
+    )
+    course = load_demo(platform, DEMO_CONTEXT, extra_people=dev_people)
     click.echo(f"demo course {course.title!r} loaded (course id {course.id})")
     has_activity = db.session.scalar(
         select(ActivityBlock.day).where(ActivityBlock.course_id == course.id).limit(1)
@@ -411,6 +415,9 @@ def register(app: Flask) -> None:
     for group in (platform_cli, keys_cli, demo_cli, ingest_cli, report_command):
         app.cli.add_command(group)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(sync_cli)
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(data_cli)
 
 
 tokens_cli = AppGroup("tokens", help="API tokens for event sources and report readers.")
@@ -505,3 +512,168 @@ def tokens_revoke(name: str | None, token_id: int | None) -> None:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"revoked token {row.id} ({row.name!r})")
+
+
+sync_cli = AppGroup("sync", help="Bring LMS data in now (the scheduler also does it on its own).")
+
+
+def _sources() -> list[str]:
+    from lti_tool.sync.runs import RUNNERS
+
+    return sorted(RUNNERS)
+
+
+@sync_cli.command("run")
+@click.option(
+    "--course", "course_ref", required=True, help="The tool's course id or the LMS's course id."
+)
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+@click.option(
+    "--source",
+    type=click.Choice(_sources()),
+    default="nrps",
+    show_default=True,
+    help="What to sync: nrps (the roster by LTI Names and Role Provisioning).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+def sync_run(course_ref: str, platform_name: str | None, source: str, as_json: bool) -> None:
+    """Run one sync of a course now and print the result; exit 1 if it failed."""
+    from lti_tool.sync.runs import RunConflict, describe, run_as_dict, run_now
+
+    try:
+        course = find_course(db.session, course_ref, platform_name)
+    except CourseNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        run = run_now(db.session, course, source, trigger="cli")
+    except RunConflict as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(run_as_dict(run), indent=2))
+    else:
+        click.echo(describe(run), err=run.status != "succeeded")
+    if run.status != "succeeded":
+        raise SystemExit(1)
+
+
+@sync_cli.command("history")
+@click.option("--course", "course_ref", help="Only this course (tool or LMS course id).")
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sync_history(
+    course_ref: str | None, platform_name: str | None, limit: int, as_json: bool
+) -> None:
+    """List recent sync runs: when, which course and source, status, counts, why it failed."""
+    from lti_tool.models import SyncRun
+    from lti_tool.sync.runs import describe, run_as_dict
+
+    query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+    if course_ref:
+        try:
+            course = find_course(db.session, course_ref, platform_name)
+        except CourseNotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        query = query.where(SyncRun.course_id == course.id)
+    runs = list(db.session.scalars(query))
+    if as_json:
+        click.echo(json.dumps([run_as_dict(r) for r in runs], indent=2))
+        return
+    if not runs:
+        click.echo("no sync runs yet")
+    for run in runs:
+        click.echo(f"{run.queued_at:%Y-%m-%d %H:%M:%S}  {describe(run)}")
+
+
+scheduler_cli = AppGroup(
+    "scheduler", help="The scheduler process: run exactly one beside the web servers."
+)
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the scheduler in the foreground until SIGTERM (syncs, queued runs).
+
+    Settings (environment): SYNC_INTERVAL_MINUTES (60), SCHEDULER_QUEUE_SECONDS (15),
+    SCHEDULER_LOCK_RETRY_SECONDS (10), SCHEDULER_ADVISORY_LOCK (1; 0 behind a
+    transaction-pooling proxy), SCHEDULER_SHUTDOWN_SECONDS (20), SYNC_RUN_TIMEOUT_MINUTES (120).
+    """
+    from lti_tool.sync.scheduler import SchedulerProcess, Settings, configure_logging
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(app)
+    try:
+        settings = Settings.from_app(app)
+    except ValueError as exc:
+        raise click.ClickException(f"scheduler settings: {exc}") from exc
+    raise SystemExit(SchedulerProcess(app, settings).run())
+
+
+data_cli = AppGroup("data", help="Privacy requests: a learner's data, exported or deleted.")
+
+
+def _person_option(person_id: int | None, identity: str | None, platform_name: str | None) -> int:
+    """--person ID, or --identity KIND=VALUE (e.g. lti_sub=abc, openedx_username=jo)."""
+    from lti_tool.models import Person, PersonIdentity
+
+    if person_id is not None:
+        if db.session.get(Person, person_id) is None:
+            raise click.ClickException(f"no person with id {person_id}")
+        return person_id
+    if not identity or "=" not in identity:
+        raise click.UsageError("give --person ID or --identity KIND=VALUE")
+    kind, value = identity.split("=", 1)
+    query = select(PersonIdentity.person_id).where(
+        PersonIdentity.kind == kind, PersonIdentity.value == value
+    )
+    if platform_name:
+        platform = db.session.scalar(select(Platform).where(Platform.name == platform_name))
+        if platform is None:
+            raise click.ClickException(f"no platform named {platform_name!r}")
+        query = query.where(PersonIdentity.platform_id == platform.id)
+    found = set(db.session.scalars(query))
+    if not found:
+        raise click.ClickException(f"nobody is known as {kind}={value}")
+    if len(found) > 1:
+        raise click.ClickException(f"{kind}={value} names several people: add --platform NAME")
+    return found.pop()
+
+
+@data_cli.command("export-learner")
+@click.option("--person", "person_id", type=int, help="The tool's person id.")
+@click.option("--identity", help="KIND=VALUE, e.g. lti_sub=abc or openedx_username=jo.")
+@click.option("--platform", "platform_name", help="The platform, when the identity is ambiguous.")
+def data_export_learner(
+    person_id: int | None, identity: str | None, platform_name: str | None
+) -> None:
+    """Print everything the tool holds about one person, as JSON (for an access request)."""
+    from lti_tool.privacy import export_person
+
+    target = _person_option(person_id, identity, platform_name)
+    click.echo(json.dumps(export_person(db.session, target), indent=2, ensure_ascii=False))
+
+
+@data_cli.command("delete-learner")
+@click.option("--person", "person_id", type=int, help="The tool's person id.")
+@click.option("--identity", help="KIND=VALUE, e.g. lti_sub=abc or openedx_username=jo.")
+@click.option("--platform", "platform_name", help="The platform, when the identity is ambiguous.")
+@click.option("--yes", is_flag=True, help="Do it (without --yes, only say what would go).")
+def data_delete_learner(
+    person_id: int | None, identity: str | None, platform_name: str | None, yes: bool
+) -> None:
+    """Delete one person and every row about them, in every course and source."""
+    from lti_tool.privacy import delete_person, export_person
+
+    target = _person_option(person_id, identity, platform_name)
+    if not yes:
+        data = export_person(db.session, target)
+        rows = {table: len(v) for table, v in data.items() if table != "person" and v}
+        click.echo(
+            f"would delete person {target} and {sum(rows.values())} rows: {rows}; "
+            "add --yes to delete"
+        )
+        return
+    counts = delete_person(db.session, target)
+    db.session.commit()
+    deleted = {table: n for table, n in counts.items() if n}
+    click.echo(f"deleted person {target}: {deleted}")

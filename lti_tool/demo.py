@@ -64,8 +64,17 @@ FAMILY = [
 ]
 
 
-def load_demo(platform: Platform, context: dict[str, str], seed: int = 101) -> Course:
-    """Create (idempotently) the demo course and a class of learners on a platform."""
+def load_demo(
+    platform: Platform,
+    context: dict[str, str],
+    seed: int = 101,
+    extra_people: tuple[tuple[str, str, str, str], ...] = (),
+) -> Course:
+    """Create (idempotently) the demo course and a class of learners on a platform.
+
+    extra_people are (sub, given name, family name, role) tuples, e.g. the development LMS's
+    own users, so that they are part of the class (and of its demo activity) from the start.
+    """
     course = db.session.scalar(
         select(Course).where(
             Course.platform_id == platform.id, Course.lti_context_id == context["id"]
@@ -82,6 +91,7 @@ def load_demo(platform: Platform, context: dict[str, str], seed: int = 101) -> C
         for i, (g, f) in enumerate(zip(GIVEN, FAMILY, strict=True))
     ]
     people.append(("demo-ta-1", "Tessa", "Assistant", STAFF))
+    people.extend(extra_people)
     for sub, given, family, role in people:
         ident = db.session.scalar(
             select(PersonIdentity).where(

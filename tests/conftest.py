@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
 from lti_tool import create_app
 from lti_tool.extensions import db
@@ -48,7 +48,10 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
     app = create_app(settings)
     app.instance_path = str(tmp_path / "instance")
     with app.app_context():
-        db.drop_all()
+        # Reflect first: tables of another schema version (a branch switch) go too.
+        existing = MetaData()
+        existing.reflect(bind=db.engine)
+        existing.drop_all(bind=db.engine)
         db.create_all()
     return app
 

@@ -280,7 +280,11 @@ def test_canvas_config_reflects_tool_base_url(app: Flask, client: FlaskClient) -
     assert config["public_jwk_url"] == "https://analytics.university.edu/lti/jwks"
     ext = config["extensions"][0]
     assert ext["privacy_level"] == "public" and ext["domain"] == "analytics.university.edu"
-    assert ext["settings"]["placements"][0]["placement"] == "course_navigation"
+    placements = {p["placement"]: p["message_type"] for p in ext["settings"]["placements"]}
+    assert placements == {
+        "course_navigation": "LtiResourceLinkRequest",
+        "link_selection": "LtiDeepLinkingRequest",
+    }
     assert config["scopes"] == [
         "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
     ]

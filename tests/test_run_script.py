@@ -38,19 +38,19 @@ def test_run_script_serves_demo_course_through_real_launch(tmp_path: Path) -> No
             try:
                 if requests.get(base + "/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.5)
         else:
             raise AssertionError((tmp_path / "run.log").read_text())
         assert f"Open {base}/dev/platform/" in (tmp_path / "run.log").read_text()
         browser = requests.Session()
         for who, landing in (("instructor", "Course staff"), ("student", "My progress")):
-            lms = browser.get(f"{base}/dev/platform/?as={who}", timeout=5)
+            lms = browser.get(f"{base}/dev/platform/?as={who}", timeout=30)
             login = html.unescape(re.search(r'<iframe[^>]*src="([^"]+)"', lms.text)[1])
-            form = browser.get(base + login, timeout=5)  # login -> platform auth -> form post
+            form = browser.get(base + login, timeout=30)  # login -> platform auth -> form post
             fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.text))
             action = re.search(r'action="([^"]+)"', form.text)[1]
-            page = browser.post(action, data=fields, timeout=5)
+            page = browser.post(action, data=fields, timeout=30)
             assert page.status_code == 200, page.text
             assert "Demo: Introduction to Data Science" in page.text and landing in page.text
             if who == "instructor":

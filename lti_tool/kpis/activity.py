@@ -47,7 +47,7 @@ def time_spent(
     label = course_label(course)
     result = []
     for person_id, day, events, gaps in days:
-        seconds, under = _under_cutoff(orjson.loads(gaps), cutoff_minutes)
+        seconds, under = under_cutoff(orjson.loads(gaps), cutoff_minutes)
         result.append(
             {
                 "course": label,
@@ -62,8 +62,9 @@ def time_spent(
     return result
 
 
-def _under_cutoff(histogram: list[float], cutoff_minutes: int) -> tuple[float, int]:
-    """Seconds and count of the gaps shorter than the cutoff, from a packed gap histogram."""
+def under_cutoff(histogram: list[float], cutoff_minutes: int) -> tuple[float, int]:
+    """Seconds and count of the gaps shorter than the cutoff, from a learner-day's packed gap
+    histogram (LearnerDay.gaps)."""
     seconds, count = 0.0, 0
     for index in range(0, len(histogram), 3):
         if histogram[index] >= cutoff_minutes:

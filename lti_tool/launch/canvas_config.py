@@ -35,7 +35,14 @@ def canvas_developer_key(base_url: str, title: str, jwks_url: str) -> dict[str, 
                             "text": title,
                             "default": "enabled",
                             "visibility": "members",
-                        }
+                        },
+                        {
+                            # Modules > Add item > External tool: the deep-linking picker.
+                            "placement": "link_selection",
+                            "message_type": "LtiDeepLinkingRequest",
+                            "target_link_uri": launch,
+                            "text": title,
+                        },
                     ],
                 },
             }

@@ -67,8 +67,13 @@ def _token_candidates(course_id: int) -> list[str]:
         found.append(header[7:].strip())
     if request.args.get(TOKEN_PARAM):
         found.append(request.args[TOKEN_PARAM])
-    if request.cookies.get(cookie_name(course_id)):
-        found.append(request.cookies[cookie_name(course_id)])
+    if request.method in ("GET", "HEAD"):
+        if request.cookies.get(cookie_name(course_id)):
+            found.append(request.cookies[cookie_name(course_id)])
+    elif request.form.get(TOKEN_PARAM):
+        # A change needs the token in the form or a header: a cross-site form post carries only
+        # the cookie (SameSite=None inside the LMS iframe), so the cookie alone cannot do it.
+        found.append(request.form[TOKEN_PARAM])
     return found
 
 

@@ -32,6 +32,16 @@ def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
     return public
 
 
+def public_pem_from_private(private_pem: str) -> str:
+    """The public half of a private key, as PEM (pylti1p3 derives the kid from it)."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
 def create_key(activate: bool = True) -> ToolKey:
     """Create a tool key; when activating, the previous active key stays published."""
     pem = generate_private_key_pem()

@@ -16,6 +16,7 @@ from lti_tool.sync.people import merge_people
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT = CLAIM + "context"
 CUSTOM = CLAIM + "custom"
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 
 
 def _str(value: Any) -> str | None:
@@ -124,8 +125,22 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
         course.lms_course_id = context_id  # the Open edX course key is the context id
     course.title = _str(context.get("title")) or course.title or _str(context.get("label")) or ""
     course.label = _str(context.get("label")) or course.label
+    nrps = claims.get(NRPS)
+    memberships_url = _str(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None
+    if memberships_url:
+        # Kept when a later launch lacks the claim; the launch's client id fetches the roster.
+        course.nrps_memberships_url = memberships_url
+        course.nrps_client_id = _client_id(claims) or course.nrps_client_id
     db.session.flush()
     return course
+
+
+def _client_id(claims: Mapping[str, Any]) -> str | None:
+    """The client id a validated launch was for: `azp`, else the (single) `aud`."""
+    aud = claims.get("aud")
+    if isinstance(aud, list):
+        aud = aud[0] if len(aud) == 1 else None
+    return _str(claims.get("azp")) or _str(aud)
 
 
 def _claim_standalone_course(platform_id: int, context_id: str) -> Course | None:

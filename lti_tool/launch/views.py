@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
+import requests
 from flask import (
     Blueprint,
     Response,
@@ -19,11 +20,12 @@ from flask import (
     url_for,
 )
 from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest, FlaskSessionService
+from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.launch import records
+from lti_tool.launch import records, registration
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
@@ -180,7 +182,7 @@ def launch() -> Any:
         message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
         body = message.get_launch_data()
         registration = message._registration
-        return _after_launch(body, registration.platform_id)
+        return _after_launch(body, registration.platform_id, message)
     except LaunchProblem as problem:
         return _refuse(problem, "launch", claims)
     except LtiException as exc:
@@ -199,7 +201,7 @@ def launch() -> Any:
         )
 
 
-def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
+def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLaunch) -> Any:
     """Write the launch's rows and redirect to the page the role leads to."""
     g.platform = db.session.get(Platform, platform_id)
     message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
@@ -214,12 +216,9 @@ def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
     db.session.commit()
 
     if message_type == "LtiDeepLinkingRequest":
-        return render_template(
-            "launch/info.html",
-            title="Placing the dashboard is not available yet",
-            text="Deep linking arrives in a later version. Add the tool to the course "
-            "navigation instead; instructors and students then open it from there.",
-        ), 200
+        if not role.is_staff:
+            raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
+        return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
     if course is None:
         raise LaunchProblem(
             400,
@@ -241,10 +240,91 @@ def _after_launch(body: dict[str, Any], platform_id: int) -> Any:
         person_id=person.id, course_id=course.id, role=role.role, platform_id=platform_id
     )
     token = issue_token(viewer)
-    endpoint = "course.overview" if role.is_staff else "course.me"
+    custom = body.get("https://purl.imsglobal.org/spec/lti/claim/custom") or {}
+    wants_progress = isinstance(custom, dict) and custom.get("view") == "progress"
+    endpoint = "course.overview" if role.is_staff and not wants_progress else "course.me"
     response = redirect(url_for(endpoint, course_id=course.id, t=token), code=303)
     set_session_cookie(response, viewer, token)
     return response
+
+
+# What an instructor can place in the course: (key, title, what it opens).
+PLACEABLE = (
+    (
+        "dashboard",
+        "Course analytics",
+        "The staff dashboard for instructors; students see their own progress.",
+    ),
+    (
+        "progress",
+        "My progress",
+        "Every user sees their own progress page (staff see the student view).",
+    ),
+)
+
+
+def deep_link_choices(message: ToolMessageLaunch) -> dict[str, Any]:
+    """One signed LtiDeepLinkingResponse per placeable item, for the instructor to pick from.
+
+    Each choice is a plain form posting its JWT to the platform: no state to keep between the
+    request and the answer, and no script needed (pylti1p3's own form uses an inline script).
+    """
+    deep_link = message.get_deep_link()
+    settings = deep_link._deep_link_settings
+    launch_url = url_for("lti.launch", _external=True)
+    choices = []
+    for key, title, text in PLACEABLE:
+        resource = (
+            DeepLinkResource().set_url(launch_url).set_title(title).set_custom_params({"view": key})
+        )
+        choices.append(
+            {"title": title, "text": text, "jwt": deep_link.get_response_jwt([resource])}
+        )
+    return {"return_url": settings["deep_link_return_url"], "choices": choices}
+
+
+def _registration_hosts() -> list[str] | None:
+    """None: any host may register; [] : dynamic registration is off."""
+    value = current_app.config.get("DYNAMIC_REGISTRATION_HOSTS", "").strip()
+    if value == "*":
+        return None
+    return [h.strip().lower() for h in value.split(",") if h.strip()]
+
+
+@bp.get("/register")
+def register() -> Any:
+    """LTI Dynamic Registration: fetch the platform's configuration, register, store, close."""
+    config_url = request.args.get("openid_configuration", "")
+    token = request.args.get("registration_token") or None
+    allowed = _registration_hosts()
+    try:
+        if not config_url:
+            raise registration.RegistrationRefused(
+                "open this address from your LMS's tool registration page: it adds the "
+                "openid_configuration parameter"
+            )
+        if allowed == [] or not registration.host_allowed(config_url, allowed):
+            raise registration.RegistrationRefused(
+                "dynamic registration is not open to this LMS: ask the tool's administrator to "
+                "add its host to DYNAMIC_REGISTRATION_HOSTS, or register it with flask platform add"
+            )
+        http = requests.Session()
+        platform_config = registration.fetch_platform_configuration(config_url, token, http)
+        body = registration.tool_configuration(
+            current_app.config["TOOL_BASE_URL"], current_app.config["TOOL_TITLE"], platform_config
+        )
+        answer = registration.register_with_platform(platform_config, body, token, http)
+        stored = registration.store_registration(db.session, platform_config, answer, config_url)
+        db.session.commit()
+    except registration.RegistrationRefused as exc:
+        db.session.rollback()
+        problem = LaunchProblem(400, f"The registration did not complete: {exc}.", ADMIN)
+        return _refuse(problem, "register")
+    except (OperationalError, InterfaceError):
+        db.session.rollback()
+        return _refuse(DB_DOWN, "register")
+    g.platform = stored.platform
+    return render_template("launch/registered.html", stored=stored)
 
 
 @bp.get("/jwks")

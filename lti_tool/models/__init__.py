@@ -18,6 +18,7 @@ from lti_tool.models.lti import (
     Platform,
     ToolKey,
 )
+from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
     "ActivityBlock",
@@ -25,6 +26,7 @@ __all__ = [
     "Course",
     "Enrollment",
     "IngestFile",
+    "JobSlot",
     "LaunchError",
     "LearnerDay",
     "LtiDeployment",
@@ -33,6 +35,7 @@ __all__ = [
     "Person",
     "PersonIdentity",
     "Platform",
+    "SyncRun",
     "ToolKey",
     "Video",
     "VideoLearnerViews",

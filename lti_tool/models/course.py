@@ -25,6 +25,10 @@ class Course(db.Model):
     lms_course_id: Mapped[str | None] = mapped_column(String(255), index=True)
     title: Mapped[str] = mapped_column(String(500), default="")
     label: Mapped[str | None] = mapped_column(String(255))
+    # The NRPS context_memberships_url of the latest launch that carried one, and the client
+    # id (registration) of that launch: its client credentials fetch the roster.
+    nrps_memberships_url: Mapped[str | None] = mapped_column(String(2000))
+    nrps_client_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

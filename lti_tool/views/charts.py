@@ -131,3 +131,52 @@ def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
     return pio.to_json(fig, validate=False).replace("<", "\\u003c")
+
+
+def learner_time_figure(
+    weeks: Sequence[str], mine: Sequence[float], band: dict[str, tuple[float, float, float]] | None
+) -> go.Figure:
+    """The learner's hours per week, beside the class's middle half and median when shown."""
+    fig = go.Figure(layout=_layout("Your time per week", "Week starting", "Hours"))
+    if band:
+        shown = [w for w in weeks if w in band]
+        fig.add_trace(
+            go.Scatter(
+                x=shown,
+                y=[round(band[w][2] / 3600, 2) for w in shown],
+                mode="lines",
+                line={"width": 0, "color": PALETTE[4]},
+                showlegend=False,
+                name="Class upper quartile",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=shown,
+                y=[round(band[w][0] / 3600, 2) for w in shown],
+                mode="lines",
+                fill="tonexty",
+                line={"width": 0, "color": PALETTE[4]},
+                fillcolor="rgba(86,180,233,0.25)",
+                name="Middle half of the class",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=shown,
+                y=[round(band[w][1] / 3600, 2) for w in shown],
+                mode="lines",
+                line={"color": PALETTE[4], "dash": "dot"},
+                name="Class median",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=list(weeks),
+            y=[round(s / 3600, 2) for s in mine],
+            mode="lines+markers",
+            line={"color": PALETTE[5]},
+            name="You",
+        )
+    )
+    return fig

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, g, render_template
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.kpis import activity
+from lti_tool.kpis import activity, learner, video_engagement
+from lti_tool.kpis.labels import learner_labels
 from lti_tool.launch.identity import member_required, staff_required
-from lti_tool.models import Course, Enrollment, Person, Platform
+from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
 from lti_tool.models.types import utcnow
+from lti_tool.sync import runs
 from lti_tool.views import charts as charts_mod
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
@@ -62,6 +64,7 @@ def overview(course_id: int) -> str:
         charts.append(("weekly-time", charts_mod.weekly_time_figure(weekly_time, cutoff)))
     return render_template(
         "course/overview.html",
+        freshness=_freshness(course),
         course=course,
         counts=enrollment_counts(course_id),
         viewer=viewer,
@@ -76,7 +79,97 @@ def overview(course_id: int) -> str:
 @bp.get("/me")
 @member_required
 def me(course_id: int) -> str:
-    """The learner's own page."""
+    """The learner's own page: their figures beside anonymous class figures (privacy floor)."""
     course = _course(course_id)
-    viewer = db.session.get(Person, g.viewer.person_id)
-    return render_template("course/me.html", course=course, viewer=viewer)
+    person_id = g.viewer.person_id
+    viewer = db.session.get(Person, person_id)
+    cutoff = activity.DEFAULT_CUTOFF_MINUTES
+    weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
+    class_weeks = {
+        row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
+        for row in activity.weekly_time_spent(db.session, course, cutoff)
+        if row["learners"] >= learner.PRIVACY_FLOOR
+    }
+    week_keys = [w.isoformat() for w in weeks]
+    mine = [weeks[w]["seconds"] for w in weeks]
+    my_label = learner_labels(db.session, {person_id})[person_id]
+    videos = [
+        r for r in video_engagement.learner_video(db.session, course) if r["learner"] == my_label
+    ]
+    charts = []
+    if weeks:
+        figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
+        charts.append(("my-time", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/me.html",
+        course=course,
+        viewer=viewer,
+        weeks=[(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
+        days=learner.learner_days(db.session, course, person_id),
+        videos=videos,
+        cutoff=cutoff,
+        floor=learner.PRIVACY_FLOOR,
+        charts=charts,
+    )
+
+
+@bp.get("/videos")
+@staff_required
+def videos(course_id: int) -> str:
+    """Per video: viewers at start and end, watched time, completion; one video's timeline."""
+    course = _course(course_id)
+    summary = video_engagement.video_summary(db.session, course)
+    completions: dict[str, int] = {}
+    viewers: dict[str, int] = {}
+    for row in video_engagement.learner_video(db.session, course):
+        viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
+        completions[row["video_id"]] = completions.get(row["video_id"], 0) + bool(row["completed"])
+    chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
+    timeline = [
+        r for r in video_engagement.video_timeline(db.session, course) if r["video_id"] == chosen
+    ]
+    charts = []
+    if timeline:
+        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along video {chosen}")
+        charts.append(("video-timeline", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/videos.html",
+        course=course,
+        summary=summary,
+        viewers=viewers,
+        completions=completions,
+        chosen=chosen,
+        timeline=timeline,
+        charts=charts,
+    )
+
+
+def _freshness(course: Course) -> dict[str, object]:
+    """When the roster was last synced, and whether a run is queued or running."""
+    last = runs.last_succeeded(db.session, course.id, "nrps")
+    pending = db.session.scalar(
+        select(SyncRun)
+        .where(
+            SyncRun.course_id == course.id,
+            SyncRun.source == "nrps",
+            SyncRun.status.in_(("queued", "running")),
+        )
+        .limit(1)
+    )
+    return {"can_sync": bool(course.nrps_memberships_url), "last": last, "pending": pending}
+
+
+@bp.post("/sync")
+@staff_required
+def sync_now(course_id: int) -> Response:
+    """Queue a roster sync for the scheduler (the page never waits on the LMS)."""
+    course = _course(course_id)
+    if not course.nrps_memberships_url:
+        abort(
+            400,
+            description="This course has no roster service: launch it from an LMS "
+            "that offers Names and Role Provisioning first.",
+        )
+    runs.queue_run(db.session, course.id, "nrps", trigger="page")
+    db.session.commit()
+    return redirect(url_for("course.overview", course_id=course.id, t=g.session_token), code=303)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 
 import plotly
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, render_template, send_from_directory
+from sqlalchemy.exc import SQLAlchemyError
+
+from lti_tool.extensions import db
 
 bp = Blueprint("home", __name__)
 
@@ -14,6 +19,12 @@ bp = Blueprint("home", __name__)
 def index() -> str:
     """What this is and how to open it (from the LMS, or the development platform)."""
     return render_template("home.html", dev=current_app.config.get("DEV_PLATFORM_ENABLED"))
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    """What the tool collects, who sees it, how long it is kept, how to ask for it or delete it."""
+    return render_template("privacy.html")
 
 
 @bp.get("/healthz")
@@ -27,3 +38,25 @@ def plotly_js() -> Response:
     """plotly.js from the installed plotly package (no CDN), cached for a day."""
     folder = os.path.join(os.path.dirname(plotly.__file__), "package_data")
     return send_from_directory(folder, "plotly.min.js", max_age=86400)
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, str], int]:
+    """Ready: the database answers and its schema is at the migrations' head."""
+    try:
+        with db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        return {
+            "status": "not ready",
+            "reason": f"database unreachable ({type(exc).__name__})",
+        }, 503
+    head = ScriptDirectory(
+        os.path.join(current_app.root_path, "..", "migrations")
+    ).get_current_head()
+    if current != head:
+        reason = (
+            f"database schema at {current or 'nothing'}, code expects {head}: run flask db upgrade"
+        )
+        return {"status": "not ready", "reason": reason}, 503
+    return {"status": "ready", "revision": head}, 200

@@ -1,0 +1,418 @@
+"""NRPS roster: a service token by client credentials, every page, then one upserting transaction.
+
+The token comes from pylti1p3's ServiceConnector (a JWT assertion signed with the tool's active
+key, with its `kid` so that platforms pick the key from our JWKS). The pages are
+fetched here, not through pylti1p3: its connector lower-cases the `Link` header, so a next URL such
+as Moodle's `…/services.php/CourseSection/2/bindings/3/memberships?page=2` would break.
+
+Every page is read before anything is written, and the roster is applied in the caller's
+transaction: a failure at any point leaves the previous roster as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from pylti1p3.exception import LtiException, LtiServiceException
+from pylti1p3.registration import Registration
+from pylti1p3.service_connector import ServiceConnector
+from requests.utils import parse_header_links
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lti_tool.launch import records
+from lti_tool.launch.roles import context_role_name, course_role
+from lti_tool.launch.tool_conf import DbToolConf
+from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+USER_AGENT = "lti_tool-nrps"
+#: A roster longer than this many pages is refused (a platform whose next links never end).
+MAX_PAGES = 2000
+#: Answers worth another try, and the pauses before each retry (seconds).
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_DELAYS = (1.0, 4.0)
+MAX_RETRY_AFTER = 60.0
+
+
+class SyncError(Exception):
+    """A sync that cannot finish; the message says why, in words, without secrets."""
+
+    def __init__(self, message: str, requests_made: int = 0, counts: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.requests_made = requests_made
+        self.counts = counts or {}
+
+
+class Stopped(SyncError):
+    """The process is shutting down; the run stops before writing anything."""
+
+
+class CountingSession(requests.Session):
+    """A requests session with a default timeout that counts the requests it sends."""
+
+    def __init__(self, timeout: float, should_stop: Callable[[], bool] | None = None) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = USER_AGENT
+        self.timeout = timeout
+        self.should_stop = should_stop
+        self.count = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if self.should_stop and self.should_stop():
+            raise Stopped("stopped: the process is shutting down; nothing was written")
+        kwargs.setdefault("timeout", self.timeout)
+        self.count += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass
+class Roster:
+    """Every member of every page, as received."""
+
+    members: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    requests_made: int = 0
+
+
+def _snippet(response: requests.Response, limit: int = 200) -> str:
+    """What the platform said, briefly: an OAuth error and description, or the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        text = str(body["error"])
+        if body.get("error_description"):
+            text += f" ({body['error_description']})"
+        return text[:limit]
+    text = " ".join((response.text or "").split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _where(url: str) -> str:
+    """A URL for messages: scheme, host and path (a query may carry something private)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def next_link(response: requests.Response) -> str | None:
+    """The `rel="next"` target of the Link header, as sent (case kept), resolved against the URL."""
+    header = response.headers.get("Link")
+    if not header:
+        return None
+    for link in parse_header_links(header.replace("\n", " ")):
+        rels = str(link.get("rel", "")).lower().split()
+        if "next" in rels and link.get("url"):
+            return urljoin(response.url, link["url"])
+    return None
+
+
+def service_token(connector: ServiceConnector, registration: Registration) -> str:
+    """The NRPS access token by client credentials, or a SyncError saying why not."""
+    token_url = registration.get_auth_token_url() or "(no token URL)"
+    try:
+        return connector.get_access_token([SCOPE])
+    except LtiServiceException as exc:
+        response = exc.response
+        raise SyncError(
+            f"the platform refused the service token: HTTP {response.status_code} from "
+            f"{_where(token_url)}: {_snippet(response)}"
+        ) from None
+    except requests.RequestException as exc:
+        raise SyncError(
+            f"could not reach the platform's token URL {_where(token_url)}: {type(exc).__name__}"
+        ) from None
+    except (ValueError, KeyError, TypeError):
+        raise SyncError(
+            f"the platform's token answer from {_where(token_url)} has no access_token "
+            "(not the JSON an OAuth2 token endpoint returns)"
+        ) from None
+
+
+def _get_page(
+    session: CountingSession,
+    url: str,
+    token: str,
+    page: int,
+    retry_delays: Sequence[float],
+    sleep: Callable[[float], None],
+) -> requests.Response:
+    """GET one page, retrying throttling, 5xx and network errors a bounded number of times."""
+    headers = {"Authorization": "Bearer " + token, "Accept": MEDIA_TYPE}
+    attempts = len(retry_delays) + 1
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        try:
+            response = session.get(url, headers=headers, allow_redirects=True)
+        except requests.RequestException as exc:
+            if last:
+                raise SyncError(
+                    f"could not read roster page {page} from {_where(url)}: "
+                    f"{type(exc).__name__} (after {attempts} attempts)"
+                ) from None
+            sleep(retry_delays[attempt])
+            continue
+        if response.status_code in RETRY_STATUSES and not last:
+            delay = retry_delays[attempt]
+            retry_after = response.headers.get("Retry-After", "")
+            if retry_after.strip().isdigit():
+                delay = min(max(delay, float(retry_after)), MAX_RETRY_AFTER)
+            sleep(delay)
+            continue
+        if not response.ok:
+            tries = (
+                f" (after {attempts} attempts)" if response.status_code in RETRY_STATUSES else ""
+            )
+            if response.status_code in (401, 403):
+                what = "the platform refused the roster request"
+            elif response.status_code == 404:
+                what = "the memberships URL was not found"
+            else:
+                what = "the platform failed to send the roster"
+            raise SyncError(
+                f"{what}: HTTP {response.status_code} for page {page} ({_where(url)}){tries}: "
+                f"{_snippet(response)}"
+            )
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fetch_roster(
+    registration: Registration,
+    memberships_url: str,
+    *,
+    timeout: float = 30.0,
+    should_stop: Callable[[], bool] | None = None,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Roster:
+    """Every page of the membership container, following `Link: rel="next"` with its case kept."""
+    session = CountingSession(timeout, should_stop)
+    roster = Roster()
+    try:
+        token = service_token(
+            ServiceConnector(registration, requests_session=session), registration
+        )
+        url: str | None = memberships_url
+        seen: set[str] = set()
+        while url:
+            if url in seen:
+                raise SyncError(
+                    f"the platform's next link goes back to a page already read: {_where(url)}"
+                )
+            if roster.pages >= MAX_PAGES:
+                raise SyncError(f"the roster has more than {MAX_PAGES} pages; stopped")
+            seen.add(url)
+            page = roster.pages + 1
+            response = _get_page(session, url, token, page, retry_delays, sleep)
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise SyncError(
+                    f"roster page {page} ({_where(url)}) is not valid JSON: {exc}"
+                ) from None
+            members = body.get("members") if isinstance(body, dict) else None
+            if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+                raise SyncError(
+                    f"roster page {page} ({_where(url)}) is not an NRPS membership container "
+                    '(no "members" list of objects)'
+                )
+            roster.members.extend(members)
+            roster.pages = page
+            url = next_link(response)
+    except SyncError as exc:
+        exc.requests_made = session.count
+        exc.counts = {"pages": roster.pages}
+        raise
+    finally:
+        session.close()
+    roster.requests_made = session.count
+    return roster
+
+
+def registration_for(session: Session, course: Course) -> Registration:
+    """The pylti1p3 Registration whose client credentials read this course's roster."""
+    if not course.nrps_memberships_url:
+        raise SyncError(
+            f"course {course.id} has no NRPS memberships URL: launch the tool once from the "
+            "course with the Names and Role Provisioning service enabled"
+        )
+    platform = session.get(Platform, course.platform_id) if course.platform_id else None
+    if platform is None:
+        raise SyncError(f"course {course.id} belongs to no platform")
+    try:
+        return DbToolConf().find_registration_by_params(platform.issuer, course.nrps_client_id)
+    except LtiException as exc:
+        raise SyncError(f"no usable registration for the roster: {exc}") from None
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _person_claims(member: Mapping[str, Any], user_id: str) -> dict[str, Any]:
+    """A member in the shape records.upsert_person reads (NRPS user_id = the launch sub)."""
+    claims: dict[str, Any] = {"sub": user_id}
+    for attr in ("name", "given_name", "family_name", "email"):
+        value = _str(member.get(attr))
+        if value:
+            claims[attr] = value
+    return claims
+
+
+def apply_roster(
+    session: Session, course: Course, members: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Upsert people, identities and enrollments from a complete roster; nothing is committed.
+
+    Members who are "Inactive" (or "Deleted"), and learners the LMS names by LTI id who are not on
+    the roster, become inactive; nobody is deleted. Idempotent: the same roster twice gives the
+    same rows.
+    """
+    if course.platform_id is None:
+        raise SyncError(f"course {course.id} belongs to no platform")
+    platform_id = course.platform_id
+    counts: dict[str, Any] = {
+        "members": 0,
+        "people_added": 0,
+        "added": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "deactivated": 0,
+        "skipped": 0,
+    }
+    by_user: dict[str, Mapping[str, Any]] = {}
+    for member in members:
+        user_id = member.get("user_id")
+        user_id = str(user_id).strip() if isinstance(user_id, (str, int)) else ""
+        if not user_id:
+            counts["skipped"] += 1
+            continue
+        by_user[user_id] = member  # a member listed twice: the later entry wins
+    counts["members"] = len(by_user)
+
+    people_before = session.scalar(select(func.count(Person.id))) or 0
+    enrollments = {
+        e.person_id: e
+        for e in session.scalars(select(Enrollment).where(Enrollment.course_id == course.id))
+    }
+    # People the platform's LTI ids already name, in one query; the others go through the
+    # launch's own linking (identity, then e-mail within the platform) in records.upsert_person.
+    known = {
+        value: person
+        for value, person in session.execute(
+            select(PersonIdentity.value, Person)
+            .join(Person, Person.id == PersonIdentity.person_id)
+            .where(PersonIdentity.platform_id == platform_id, PersonIdentity.kind == "lti_sub")
+        ).tuples()
+    }
+    on_roster: set[int] = set()
+    for user_id, member in by_user.items():
+        claims = _person_claims(member, user_id)
+        person = known.get(user_id)
+        if person is None:
+            person = records.upsert_person(platform_id, claims)
+            known[user_id] = person
+        else:  # what upsert_person does for a known sub, without its queries
+            for attr in ("name", "given_name", "family_name", "email"):
+                if attr in claims and getattr(person, attr) != claims[attr]:
+                    setattr(person, attr, claims[attr])
+        on_roster.add(person.id)
+        roles = [r for r in member.get("roles") or [] if isinstance(r, str)]
+        role = course_role(roles)
+        status = str(member.get("status") or "Active").strip().lower()
+        wanted = {
+            "course_role": role.role,
+            "status": "inactive" if status in ("inactive", "deleted") else "active",
+            "source": "nrps",
+        }
+        enrollment = enrollments.get(person.id)
+        if enrollment is None:
+            enrollment = Enrollment(
+                course_id=course.id,
+                person_id=person.id,
+                roles=roles,
+                is_test_user=role.is_test_user,
+                **wanted,
+            )
+            session.add(enrollment)
+            enrollments[person.id] = enrollment
+            counts["added"] += 1
+            continue
+        # NRPS lists context roles only: keep the institution and system roles a launch gave,
+        # and a test-user flag a launch set.
+        kept = [r for r in enrollment.roles or [] if context_role_name(r) is None]
+        wanted["roles"] = roles + [r for r in kept if r not in roles]
+        wanted["is_test_user"] = enrollment.is_test_user or role.is_test_user
+        changed = {k: v for k, v in wanted.items() if getattr(enrollment, k) != v}
+        for key, value in changed.items():
+            setattr(enrollment, key, value)
+        counts["updated" if changed else "unchanged"] += 1
+
+    if by_user:
+        named_by_lti = set(
+            session.scalars(
+                select(PersonIdentity.person_id).where(
+                    PersonIdentity.platform_id == platform_id,
+                    PersonIdentity.kind == "lti_sub",
+                    PersonIdentity.person_id.in_(list(enrollments)),
+                )
+            )
+        )
+        for person_id, enrollment in enrollments.items():
+            if (
+                person_id not in on_roster
+                and person_id in named_by_lti
+                and enrollment.status != "inactive"
+            ):
+                enrollment.status = "inactive"
+                enrollment.source = "nrps"
+                counts["deactivated"] += 1
+    else:
+        counts["warnings"] = ["the platform returned no members: nobody was marked inactive"]
+    session.flush()
+    counts["people_added"] = max(
+        0, (session.scalar(select(func.count(Person.id))) or 0) - people_before
+    )
+    return counts
+
+
+def sync_course(
+    session: Session,
+    course: Course,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    timeout: float = 30.0,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+) -> tuple[dict[str, Any], int]:
+    """Fetch and apply the course's roster; returns (counts, requests made).
+
+    The roster is written into the session and not committed (the caller commits it with the
+    run's row). Before the HTTP requests the current transaction, which has only read the
+    registration, is ended so that none stays open while the LMS answers.
+    """
+    registration = registration_for(session, course)
+    url = course.nrps_memberships_url or ""
+    # No transaction stays open while the LMS answers.
+    session.commit()
+    roster = fetch_roster(
+        registration, url, timeout=timeout, should_stop=should_stop, retry_delays=retry_delays
+    )
+    # Once every page is in, writing takes moments: a shutdown lets it finish.
+    try:
+        counts = apply_roster(session, course, roster.members)
+    except SyncError as exc:
+        exc.requests_made = roster.requests_made
+        raise
+    counts["pages"] = roster.pages
+    return counts, roster.requests_made

@@ -1,0 +1,349 @@
+"""Sync runs: queue one, run one now, pick up the queued ones. Every run leaves a sync_run row.
+
+A run's data and its "succeeded" row are committed together; on any failure the data is rolled
+back and the row says "failed" and why. A run whose process died (SIGKILL, a crash, a lost
+machine) stays "running" until the next run of that course and source finds it abandoned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Course, SyncRun
+from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
+from lti_tool.models.types import utcnow
+from lti_tool.sync import nrps
+from lti_tool.sync.nrps import SyncError
+from lti_tool.sync.sql import dialect_insert
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[..., tuple[dict[str, Any], int]]
+#: The sources that can run today, each a function (session, course, should_stop=…, timeout=…,
+#: retry_delays=…) that writes its data into the session without committing and returns
+#: (counts, requests made).
+RUNNERS: dict[str, Runner] = {"nrps": nrps.sync_course}
+#: A "running" row older than this is taken for abandoned whatever its process.
+DEFAULT_RUN_TIMEOUT = timedelta(hours=2)
+_MAX_ERROR = 2000
+
+
+def setting(name: str, default: str) -> str:
+    """A setting from the app config, else the environment, else the default."""
+    value = current_app.config.get(name)
+    if value is None:
+        value = os.environ.get(name)
+    return default if value is None or str(value).strip() == "" else str(value)
+
+
+def http_options() -> dict[str, Any]:
+    """SYNC_HTTP_TIMEOUT (seconds, 30) and SYNC_RETRY_DELAYS (seconds before each retry, "1,4")."""
+    delays = setting("SYNC_RETRY_DELAYS", "1,4")
+    return {
+        "timeout": float(setting("SYNC_HTTP_TIMEOUT", "30")),
+        "retry_delays": tuple(float(d) for d in delays.split(",") if d.strip()),
+    }
+
+
+class RunConflict(Exception):
+    """A run of this course and source is already in progress."""
+
+
+def worker_id() -> str:
+    """This process, as host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def queue_run(session: Session, course_id: int, source: str, trigger: str = "page") -> SyncRun:
+    """Queue a run for the scheduler, or return the one already queued; the caller commits.
+
+    Safe under concurrency: the partial unique index on queued rows makes a second insert a
+    no-op, so two clicks on "Sync now" queue one run.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    insert = dialect_insert(session, SyncRun.__table__).values(
+        course_id=course_id,
+        source=source,
+        status=QUEUED,
+        trigger=trigger,
+        queued_at=utcnow(),
+        counts={},
+        requests=0,
+    )
+    session.execute(
+        insert.on_conflict_do_nothing(
+            index_elements=["course_id", "source"], index_where=text("status = 'queued'")
+        )
+    )
+    return session.scalars(
+        select(SyncRun).where(
+            SyncRun.course_id == course_id, SyncRun.source == source, SyncRun.status == QUEUED
+        )
+    ).one()
+
+
+def _abandoned(run: SyncRun, now: datetime, timeout: timedelta) -> str | None:
+    """Why a "running" row is no longer running, or None while it may still be."""
+    if run.started_at is not None and now - run.started_at > timeout:
+        return f"it had been running for more than {int(timeout.total_seconds() // 60)} minutes"
+    host, _, pid = (run.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return f"its process ({run.worker}) is gone"
+        except PermissionError:
+            return None  # alive, under another user
+    return None
+
+
+def recover_abandoned(
+    session: Session, course_id: int, source: str, timeout: timedelta = DEFAULT_RUN_TIMEOUT
+) -> list[int]:
+    """Mark the abandoned "running" rows of a course and source failed; the caller commits."""
+    now = utcnow()
+    recovered = []
+    for run in session.scalars(
+        select(SyncRun).where(
+            SyncRun.course_id == course_id, SyncRun.source == source, SyncRun.status == RUNNING
+        )
+    ):
+        why = _abandoned(run, now, timeout)
+        if why:
+            run.status = FAILED
+            run.finished_at = now
+            run.error = f"interrupted: {why} before the run finished; nothing it fetched was saved"
+            recovered.append(run.id)
+            log.warning("sync run %s marked failed: %s", run.id, run.error)
+    return recovered
+
+
+def _running(session: Session, course_id: int, source: str) -> SyncRun | None:
+    return session.scalar(
+        select(SyncRun).where(
+            SyncRun.course_id == course_id, SyncRun.source == source, SyncRun.status == RUNNING
+        )
+    )
+
+
+def start_run(
+    session: Session,
+    course: Course,
+    source: str,
+    trigger: str = "cli",
+    timeout: timedelta = DEFAULT_RUN_TIMEOUT,
+) -> SyncRun:
+    """Insert a "running" row for a run that starts now (committed); RunConflict if one runs."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    course_id = course.id
+    recover_abandoned(session, course_id, source, timeout)
+    session.commit()
+    now = utcnow()
+    run = SyncRun(
+        course_id=course_id,
+        source=source,
+        status=RUNNING,
+        trigger=trigger,
+        queued_at=now,
+        started_at=now,
+        worker=worker_id(),
+        counts={},
+        requests=0,
+    )
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        other = _running(session, course_id, source)
+        since = f", started {other.started_at:%Y-%m-%d %H:%M:%S} UTC" if other else ""
+        by = f" by {other.worker}" if other and other.worker else ""
+        raise RunConflict(
+            f"another {source} sync of course {course_id} is running "
+            f"(run {other.id if other else '?'}{since}{by})"
+        ) from None
+    return run
+
+
+def _fail(
+    session: Session, run_id: int, error: str, requests_made: int, counts: dict[str, Any]
+) -> None:
+    run = session.get(SyncRun, run_id)
+    if run is None:  # the course was deleted meanwhile
+        return
+    run.status = FAILED
+    run.finished_at = utcnow()
+    run.error = error[:_MAX_ERROR]
+    run.requests = requests_made
+    run.counts = counts
+    session.commit()
+
+
+def execute_run(
+    session: Session, run_id: int, should_stop: Callable[[], bool] | None = None
+) -> SyncRun:
+    """Run a "running" row's sync and record its outcome (committed). Never raises for a failed
+    sync: the row says what happened."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise LookupError(f"no sync run {run_id}")
+    course = session.get(Course, run.course_id)
+    runner = RUNNERS.get(run.source)
+    source = run.source
+    log.info("sync run %s: %s sync of course %s starting", run_id, source, run.course_id)
+    try:
+        if course is None:
+            raise SyncError(f"course {run.course_id} no longer exists")
+        if runner is None:
+            raise SyncError(f"the {source} source cannot sync yet (not built)")
+        counts, requests_made = runner(session, course, should_stop=should_stop, **http_options())
+        run = session.get(SyncRun, run_id)
+        assert run is not None
+        run.status = SUCCEEDED
+        run.finished_at = utcnow()
+        run.counts = counts
+        run.requests = requests_made
+        run.error = None
+        session.commit()
+    except SyncError as exc:
+        session.rollback()
+        _fail(session, run_id, str(exc), exc.requests_made, exc.counts)
+    except Exception as exc:
+        log.exception("sync run %s failed unexpectedly", run_id)
+        session.rollback()
+        _fail(session, run_id, f"unexpected error: {type(exc).__name__}: {exc}", 0, {})
+    except BaseException:  # KeyboardInterrupt, SystemExit: say so, then let it go on
+        session.rollback()
+        _fail(session, run_id, "interrupted: the process was stopped; nothing was saved", 0, {})
+        raise
+    run = session.get(SyncRun, run_id)
+    assert run is not None
+    log.info(
+        "sync run %s: %s sync of course %s %s%s",
+        run_id,
+        source,
+        run.course_id,
+        run.status,
+        f": {run.error}" if run.error else "",
+    )
+    return run
+
+
+def run_now(
+    session: Session,
+    course: Course,
+    source: str,
+    trigger: str = "cli",
+    should_stop: Callable[[], bool] | None = None,
+) -> SyncRun:
+    """Run a sync now in this process (RunConflict if one of the same course and source runs)."""
+    run = start_run(session, course, source, trigger)
+    return execute_run(session, run.id, should_stop)
+
+
+def run_queued(
+    session: Session,
+    should_stop: Callable[[], bool] | None = None,
+    timeout: timedelta = DEFAULT_RUN_TIMEOUT,
+) -> list[SyncRun]:
+    """Run the queued rows, oldest first, until none is left (or the process is stopping).
+
+    Each row is claimed by an atomic queued → running update, so two schedulers never run the
+    same row; a row whose course and source already has a run in progress waits for later.
+    """
+    done: list[SyncRun] = []
+    tried: set[int] = set()
+    while not (should_stop and should_stop()):
+        query = select(SyncRun.id, SyncRun.course_id, SyncRun.source).where(
+            SyncRun.status == QUEUED
+        )
+        if tried:
+            query = query.where(SyncRun.id.not_in(tried))
+        row = session.execute(query.order_by(SyncRun.queued_at, SyncRun.id).limit(1)).first()
+        if row is None:
+            break
+        run_id, course_id, source = row
+        tried.add(run_id)
+        recover_abandoned(session, course_id, source, timeout)
+        session.commit()
+        try:
+            claimed = session.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id, SyncRun.status == QUEUED)
+                .values(status=RUNNING, started_at=utcnow(), worker=worker_id())
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # a run of this course and source is in progress: later
+            continue
+        if claimed.rowcount != 1:
+            continue  # another scheduler took it
+        session.expire_all()
+        done.append(execute_run(session, run_id, should_stop))
+    return done
+
+
+def last_succeeded(session: Session, course_id: int, source: str | None = None) -> SyncRun | None:
+    """The latest successful run of a course (of one source, or any): "data as of …"."""
+    query = select(SyncRun).where(SyncRun.course_id == course_id, SyncRun.status == SUCCEEDED)
+    if source:
+        query = query.where(SyncRun.source == source)
+    return session.scalar(query.order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).limit(1))
+
+
+def run_as_dict(run: SyncRun) -> dict[str, Any]:
+    """A run as plain data (for --json and, later, the pages)."""
+    seconds = None
+    if run.started_at and run.finished_at:
+        seconds = round((run.finished_at - run.started_at).total_seconds(), 3)
+    return {
+        "id": run.id,
+        "course_id": run.course_id,
+        "source": run.source,
+        "status": run.status,
+        "trigger": run.trigger,
+        "queued_at": run.queued_at.isoformat() if run.queued_at else None,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "seconds": seconds,
+        "counts": dict(run.counts or {}),
+        "requests": run.requests,
+        "error": run.error,
+    }
+
+
+def describe(run: SyncRun) -> str:
+    """One line about a run, for people."""
+    data = run_as_dict(run)
+    head = f"run {run.id}: {run.source} sync of course {run.course_id} {run.status}"
+    if run.status == FAILED:
+        return f"{head}: {run.error}"
+    if run.status != SUCCEEDED:
+        return head
+    counts = data["counts"]
+    parts = [
+        f"{counts.get(key, 0)} {label}"
+        for key, label in (
+            ("members", "members"),
+            ("added", "added"),
+            ("updated", "updated"),
+            ("deactivated", "marked inactive"),
+        )
+    ]
+    line = f"{head} in {data['seconds']:.1f} s: {', '.join(parts)}; {run.requests} requests"
+    for warning in counts.get("warnings", []):
+        line += f"\n  warning: {warning}"
+    return line

@@ -1,0 +1,50 @@
+"""The staff video page: per-video table and the drop-off timeline; learners are refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from tests.lti_platform import CLAIM, LEARNER, FakePlatform
+from tests.test_ingest import COURSE, VIDEO, VIDEO_ID, event, ingest, write
+
+CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
+
+
+def _video(stamp: str, name: str, user: int, **data: Any) -> str:
+    payload = {"id": VIDEO, "code": "html5", "duration": 60, **data}
+    return event(stamp, name, user=user, username=f"u{user}", source="browser", payload=payload)
+
+
+def test_video_page_table_and_timeline(
+    client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ingest(
+        runner,
+        write(
+            tmp_path / "v.log",
+            [
+                _video("2026-03-02 10:00:00", "play_video", 1, currentTime=0),
+                _video("2026-03-02 10:01:00", "pause_video", 1, currentTime=60),
+                _video("2026-03-02 10:00:00", "play_video", 2, currentTime=0),
+                _video("2026-03-02 10:00:12", "stop_video", 2, currentTime=12),
+            ],
+        ),
+    )
+    staff = platform.launch(client, **CONTEXT)
+    token = staff.headers["Location"].split("t=")[1]
+    html = re.sub(r">\s+<", "><", client.get(f"/courses/1/videos?t={token}").get_data(as_text=True))
+    # 1:00 long; 2 viewers, 2 started, 1 reached the end; 16 views * 5 s = 80 s = 1.3 min
+    assert (f"<td>{VIDEO_ID}</td><td>1:00</td><td>2</td><td>2</td><td>1</td><td>1.3</td>") in html
+    assert "<tr><td>0</td><td>2</td><td>2</td></tr>" in html  # segment 0: both viewers
+    assert "<tr><td>15</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
+    assert 'data-target="chart-video-timeline"' in html
+
+
+def test_learner_cannot_open_the_video_page(client: FlaskClient, platform: FakePlatform) -> None:
+    me = platform.launch(client, roles=LEARNER, **CONTEXT).headers["Location"]
+    response = client.get("/courses/1/videos?t=" + me.split("t=")[1])
+    assert response.status_code == 403

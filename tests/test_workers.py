@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
+from lti_tool.sync import workers as workers_module
 from lti_tool.sync.workers import Workers
 
 
@@ -27,8 +29,14 @@ def numbers_then_damage() -> Iterator[int]:
     raise ValueError("damaged input")
 
 
+@pytest.fixture
+def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork as from the `flask` command, whatever idle threads other tests left behind."""
+    monkeypatch.setattr(workers_module.threading, "active_count", lambda: 1)
+
+
 @pytest.fixture(params=[0, 2], ids=["in-process", "two-workers"])
-def workers(request: pytest.FixtureRequest) -> Iterator[Workers]:
+def workers(request: pytest.FixtureRequest, single_threaded: None) -> Iterator[Workers]:
     pool = Workers()
     pool.start(request.param)
     yield pool
@@ -50,11 +58,27 @@ def test_an_exception_from_the_items_comes_after_the_results_before_it(workers: 
 @pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="workers need fork"
 )
-def test_a_worker_that_dies_fails_the_run_instead_of_hanging() -> None:
+def test_a_worker_that_dies_fails_the_run_instead_of_hanging(single_threaded: None) -> None:
     pool = Workers()
     pool.start(2)
+    assert pool.started  # or die() would end this very process
     try:
         with pytest.raises(BrokenProcessPool):
             list(pool.map_ordered(die, range(10)))
     finally:
+        pool.close()
+
+
+def test_no_workers_are_forked_from_a_process_with_other_threads() -> None:
+    pool = Workers()
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        pool.start(2)
+        assert not pool.started
+        assert list(pool.map_ordered(square, range(3))) == [(0, 0), (1, 1), (2, 4)]
+    finally:
+        stop.set()
+        other.join()
         pool.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -72,12 +73,17 @@ class Workers:
     def start(self, processes: int) -> None:
         """Start `processes` workers, unless started already, asked for none, or unable to fork.
 
-        Only fork is used: spawning would import the whole app again in every worker, which
-        costs more than it saves, so without fork everything runs in this process.
+        Only fork is used, and only from a single-threaded process (the `flask` command):
+        spawning would import the whole app again in every worker, which costs more than it
+        saves, so otherwise everything runs in this process.
         """
         if self._pool is not None or processes < 1:
             return
         if "fork" not in multiprocessing.get_all_start_methods():
+            return
+        if threading.active_count() > 1:
+            # Forking copies one thread and every lock as it stands: in a process with other
+            # threads (a scheduler, a web server) a child could wait forever on a lock.
             return
         # The tasks make no reference cycles, and scanning the many short-lived containers a
         # parse makes for cycles takes about a fifth of a worker's time: no cyclic GC there.

@@ -249,6 +249,8 @@ def active_times(columns: Columns) -> list[float]:
 
 
 # --- the table -----------------------------------------------------------------------------
+# Blocks are read through Core on the session's connection: plain rows, without the ORM's
+# per-row loading, which would cost more than reading the blocks themselves.
 
 _UPSERT = (
     "INSERT INTO activity_block (course_id, person_id, day, events, data) "
@@ -270,7 +272,7 @@ def stored_blocks(
             ActivityBlock.person_id.in_(people[start : start + CHUNK]),
             ActivityBlock.day.between(day_of(first_day), day_of(last_day)),
         )
-        for person_id, day, data in session.execute(query):
+        for person_id, day, data in session.connection().execute(query):
             found[(person_id, day_number(day))] = data
     return found
 
@@ -314,7 +316,7 @@ def learner_blocks(
             )
             .order_by(ActivityBlock.person_id, ActivityBlock.day)
         )
-        for person_id, day, data in session.execute(query):
+        for person_id, day, data in session.connection().execute(query):
             found[person_id].append((day, data))
     return found
 

@@ -13,11 +13,11 @@ event that arrives late is merged into the day it belongs to.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import compress, islice
+from math import isfinite
 from operator import lt
 from sys import intern
 from typing import Any
@@ -95,18 +95,19 @@ def day_number(day: date) -> int:
 
 def _number(value: Any) -> float | None:
     """A payload field as a number; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
+    kind = type(value)  # exact types, as JSON decoders give them (and so bool is not an int)
+    if kind is float:
+        number = value  # the usual case first: a log's video positions
+    elif kind is int:
         number = float(value)
-    elif isinstance(value, str):
+    elif kind is str:
         try:
             number = float(value)
         except ValueError:
             return None
     else:
         return None
-    return number if math.isfinite(number) else NOT_FINITE
+    return number if isfinite(number) else NOT_FINITE
 
 
 _NOT_VIDEO = (None, None, None, None, None, None)

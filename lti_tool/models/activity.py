@@ -24,8 +24,8 @@ from lti_tool.extensions import db
 from lti_tool.models.types import UTCDateTime, utcnow
 
 # Rollup rows are small and found by their primary key: on SQLite, stored in that key's B-tree
-# alone (WITHOUT ROWID) rather than in a table plus an index, which halves the writing and lets
-# a report read them in key order directly.
+# alone (WITHOUT ROWID) rather than in a table plus an index: one B-tree to write, and a report
+# reads a course's rows in key order directly.
 _SMALL_ROWS = {"sqlite_with_rowid": False}
 
 

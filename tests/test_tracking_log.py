@@ -895,3 +895,16 @@ def test_read_chunks_give_the_lines_readline_gives(
     stop = expected[len(expected) // 2]
     rest = list(read_lines(path, start_offset=stop[2], start_line=stop[0]))
     assert [(r.number, r.raw, r.end_offset) for r in rest] == expected[stop[0] :]
+
+
+def test_a_plain_file_chunk_is_read_where_it_is_parsed_and_checks_the_file(tmp_path: Path) -> None:
+    lines = sample_lines(20)
+    path = write(tmp_path / "tracking.log", b"\n".join(lines) + b"\n")
+    [chunk] = tracking_log.read_chunks(path)
+    assert chunk.data == b"" and chunk.source is not None  # only where the lines are
+    assert chunk.raw_lines() == lines
+    # logrotate moved another file into its place: not the lines this chunk meant.
+    replacement = write(tmp_path / "new.log", b"\n".join(reversed(lines)) + b"\n")
+    replacement.replace(path)
+    with pytest.raises(OSError, match="replaced or truncated"):
+        chunk.raw_lines()

@@ -23,6 +23,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lti_tool.extensions import db
 from lti_tool.models.types import UTCDateTime, utcnow
 
+# Rollup rows are small and found by their primary key: on SQLite, stored in that key's B-tree
+# alone (WITHOUT ROWID) rather than in a table plus an index, which halves the writing and lets
+# a report read them in key order directly.
+_SMALL_ROWS = {"sqlite_with_rowid": False}
+
 
 class ActivityBlock(db.Model):
     """A learner's events of one UTC day in one course, packed in one value.
@@ -74,6 +79,7 @@ class LearnerDay(db.Model):
     """
 
     __tablename__ = "learner_day"
+    __table_args__ = _SMALL_ROWS
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
@@ -95,6 +101,7 @@ class WeeklyActivity(db.Model):
     """Distinct learners per course, ISO week (its Monday) and Insights label."""
 
     __tablename__ = "weekly_activity"
+    __table_args__ = _SMALL_ROWS
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
@@ -127,6 +134,7 @@ class VideoLearnerViews(db.Model):
     """
 
     __tablename__ = "video_learner_views"
+    __table_args__ = _SMALL_ROWS
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), primary_key=True

@@ -127,6 +127,7 @@ class EventSink:
     # Per course: the videos stored and their durations, as far as this sink has looked.
     _videos: dict[int, dict[str, float | None]] = field(default_factory=dict)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    _created: set[int] = field(default_factory=set)  # people this sink created
     # Worker processes for the rollups of a large batch (a big log file); None: this process.
     workers: Workers | None = None
 
@@ -218,10 +219,11 @@ class EventSink:
     def finish(self) -> IngestCounts:
         """Flush, rebuild the rollups of every touched learner, and report."""
         self.flush()
-        rollups.rebuild(self.session, self._touched, self.workers)
+        rollups.rebuild(self.session, self._touched, self.workers, self._created)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)
-        self._touched = defaultdict(set)
+        # From now on the people created so far have rollups, should the sink go on.
+        self._touched, self._created = defaultdict(set), set()
         return self.counts
 
     def _record_videos(self, course_id: int, seen: dict[str, float | None]) -> None:
@@ -339,7 +341,9 @@ class EventSink:
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
             [{"created_at": now, "updated_at": now}] * count,
         )
-        return list(rows.scalars())
+        created = list(rows.scalars())
+        self._created.update(created)
+        return created
 
     def _find_identities(
         self, platform_id: int | None, lookups: dict[str, set[str]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain, compress, islice
@@ -198,15 +199,19 @@ def rebuild_learners(
 
 
 def rebuild(
-    session: Session, learners: Mapping[int, Iterable[int]], workers: Workers | None = None
+    session: Session,
+    learners: Mapping[int, Iterable[int]],
+    workers: Workers | None = None,
+    new_people: AbstractSet[int] = frozenset(),
 ) -> None:
     """Rebuild the rollups of learners (course -> people) from their blocks.
 
     With started `workers`, the rollups are computed there while this process reads the next
     learners' blocks and writes the rows of the ones before, in one pipeline for all courses.
+    `new_people` were created by this batch, so they have no rollups to replace.
     """
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
-        store_rows(session, rows.course_id, rows)
+        store_rows(session, rows, new_people)
 
 
 def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:
@@ -222,12 +227,15 @@ def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[
             )
 
 
-def store_rows(session: Session, course_id: int, rows: RollupRows) -> None:
-    """Replace the stored rollups of these learners."""
-    for model in _ROLLUPS:
+def store_rows(
+    session: Session, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
+) -> None:
+    """Replace the stored rollups of these learners (`new_people` have none yet)."""
+    known = [person for person in rows.people if person not in new_people]
+    for model in _ROLLUPS if known else ():
         table = model.__table__  # Core, not ORM: no objects in the session to synchronise
         session.execute(
-            delete(table).where(table.c.course_id == course_id, table.c.person_id.in_(rows.people))
+            delete(table).where(table.c.course_id == rows.course_id, table.c.person_id.in_(known))
         )
     insert_rows(session, LearnerDay, rows.days)
     insert_rows(session, WeeklyActivity, rows.weeks)

@@ -39,6 +39,7 @@ __all__ = [
     "BadLine",
     "ByteReader",
     "Chunk",
+    "FileSpan",
     "NoUser",
     "RawLine",
     "TrackingEvent",
@@ -95,6 +96,8 @@ _SKIP_CHUNK = 1024 * 1024
 _READ_LIMIT = MAX_LINE_BYTES + 2
 # How much read_chunks reads at a time: a few thousand lines, few enough to keep memory flat.
 CHUNK_BYTES = 4 * 1024 * 1024
+# How much of a plain file is read at a time to find where a line ends.
+_PROBE_BYTES = 64 * 1024
 
 # Course keys inside URLs: /courses/<key>/... (LMS, both key styles) and /course/<key>/... (the
 # learning MFE, which only has new-style keys). Old-style keys need all three segments.
@@ -411,21 +414,52 @@ def open_decompressed(path: str | Path) -> Iterator[ByteReader]:
 
 @dataclass(slots=True)
 class Chunk:
-    """Complete lines of a (decompressed) log file, read in one piece."""
+    """Complete lines of a (decompressed) log file, read in one piece.
+
+    A chunk of a plain file carries no bytes but where they are (`source`): whoever parses it
+    reads them, so that the lines are not copied from process to process.
+    """
 
     data: bytes  # the lines, each ending with b"\n"; or the head of one overlong line
     end_offset: int  # decompressed bytes up to the end of the last line
     overlong: bool = False  # one line longer than the read limit, of which `data` is the head
+    source: FileSpan | None = None  # where the lines are, when `data` is empty
+
+    def content(self) -> bytes:
+        """The chunk's bytes (read from its file when it only says where they are)."""
+        return self.data if self.source is None else self.source.read()
 
     def raw_lines(self) -> list[bytes]:
         """The lines as parse_line takes them (see line_content)."""
+        data = self.content()
         if self.overlong:
-            return [self.data]
-        lines = self.data.split(b"\n")
+            return [data]
+        lines = data.split(b"\n")
         lines.pop()  # the empty piece after the last newline
-        if b"\r" not in self.data and max(map(len, lines), default=0) < _READ_LIMIT:
+        if b"\r" not in data and max(map(len, lines), default=0) < _READ_LIMIT:
             return lines  # the usual case, checked at C speed: every line is as split
         return list(map(line_content, lines))
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpan:
+    """Whole lines of a plain file: bytes start to end of the file that was device/inode."""
+
+    path: str
+    device: int
+    inode: int
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        """The span's bytes; OSError if the file at `path` is no longer the same file."""
+        with open(self.path, "rb") as file:
+            status = os.fstat(file.fileno())
+            data = os.pread(file.fileno(), self.end - self.start, self.start)
+        same = (status.st_dev, status.st_ino) == (self.device, self.inode)
+        if not same or len(data) != self.end - self.start or data[-1:] != b"\n":
+            raise OSError(f"{self.path} was replaced or truncated while it was read")
+        return data
 
 
 def line_content(line: bytes) -> bytes:
@@ -444,37 +478,94 @@ def read_chunks(
     An unterminated last line is left for the next run (the writer may not have finished it).
     A line longer than the read limit comes alone, as its head, and the rest of it is skipped,
     so memory stays flat. A damaged gzip file raises TruncatedFile after every complete line
-    before the damage.
+    before the damage. Chunks of a plain file are spans (see Chunk.source).
     """
     size = size or CHUNK_BYTES
-    offset = start_offset
     with _open_stream(path) as stream:
-        _skip(stream, start_offset)
-        gzipped = isinstance(stream, gzip.GzipFile)
-        read = _TolerantGzip(stream, path).read if gzipped else stream.read
-        pending = b""  # the beginning of a line whose end has not been read yet
-        while piece := read(size):
-            while piece:
-                end = piece.rfind(b"\n") + 1
-                if end:
-                    # One copy at most: the pending start of a line and the piece's whole lines.
-                    data = b"".join((pending, memoryview(piece)[:end])) if pending else piece[:end]
-                    offset += len(data)
-                    yield Chunk(data, offset)
-                    pending = piece[end:]
-                else:
-                    pending += piece
-                piece = b""
-                if len(pending) >= _READ_LIMIT:
-                    # No end in sight: keep the head (parse_line rejects it by its length), skip
-                    # the rest, and go on with what follows it.
-                    head = pending[:_READ_LIMIT]
-                    length, piece = _skip_line(read, size, len(pending))
-                    if length < 0:
-                        return
-                    pending = b""
-                    offset += length
-                    yield Chunk(head, offset, overlong=True)
+        if isinstance(stream, gzip.GzipFile):
+            _skip(stream, start_offset)
+            yield from _stream_chunks(_TolerantGzip(stream, path).read, start_offset, size)
+        else:
+            yield from _span_chunks(stream, str(path), start_offset, size)
+
+
+def _stream_chunks(read: Any, offset: int, size: int) -> Iterator[Chunk]:
+    """Chunks of a stream that can only be read in order (a gzipped file)."""
+    pending = b""  # the beginning of a line whose end has not been read yet
+    while piece := read(size):
+        while piece:
+            end = piece.rfind(b"\n") + 1
+            if end:
+                # One copy at most: the pending start of a line and the piece's whole lines.
+                data = b"".join((pending, memoryview(piece)[:end])) if pending else piece[:end]
+                offset += len(data)
+                yield Chunk(data, offset)
+                pending = piece[end:]
+            else:
+                pending += piece
+            piece = b""
+            if len(pending) >= _READ_LIMIT:
+                # No end in sight: keep the head (parse_line rejects it by its length), skip
+                # the rest, and go on with what follows it.
+                head = pending[:_READ_LIMIT]
+                length, piece = _skip_line(read, size, len(pending))
+                if length < 0:
+                    return
+                pending = b""
+                offset += length
+                yield Chunk(head, offset, overlong=True)
+
+
+def _span_chunks(file: IO[bytes], path: str, offset: int, size: int) -> Iterator[Chunk]:
+    """Chunks of a plain file as spans of whole lines: only the bytes around the ends of the
+    spans are read here, to find where lines end."""
+    descriptor = file.fileno()
+    status = os.fstat(descriptor)
+    file_size = status.st_size
+
+    def span(start: int, end: int) -> Chunk:
+        where = FileSpan(path, status.st_dev, status.st_ino, start, end)
+        return Chunk(b"", end, source=where)
+
+    while offset < file_size:
+        limit = min(offset + size, file_size)
+        end = _last_line_end(descriptor, offset, limit)
+        if end > offset:
+            yield span(offset, end)
+            offset = end
+            continue
+        # No line ends within `size` bytes: find where this long line ends.
+        end = _next_line_end(descriptor, limit, file_size)
+        if end < 0:
+            return  # an unterminated last line
+        if end - 1 - offset >= _READ_LIMIT:
+            yield Chunk(os.pread(descriptor, _READ_LIMIT, offset), end, overlong=True)
+        else:
+            yield span(offset, end)
+        offset = end
+
+
+def _last_line_end(descriptor: int, start: int, limit: int) -> int:
+    """The offset just after the last "\n" in bytes start to limit, or -1."""
+    stop = limit
+    while stop > start:
+        begin = max(start, stop - _PROBE_BYTES)
+        found = os.pread(descriptor, stop - begin, begin).rfind(b"\n")
+        if found >= 0:
+            return begin + found + 1
+        stop = begin
+    return -1
+
+
+def _next_line_end(descriptor: int, start: int, file_size: int) -> int:
+    """The offset just after the first "\n" at or after start, or -1."""
+    while start < file_size:
+        piece = os.pread(descriptor, min(_PROBE_BYTES, file_size - start), start)
+        found = piece.find(b"\n")
+        if found >= 0:
+            return start + found + 1
+        start += len(piece)
+    return -1
 
 
 def _skip_line(read: Any, size: int, length: int) -> tuple[int, bytes]:
@@ -500,8 +591,9 @@ def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> 
             number += 1
             yield RawLine(number, chunk.data, chunk.end_offset)
             continue
-        offset = chunk.end_offset - len(chunk.data)
-        lines = chunk.data.split(b"\n")
+        data = chunk.content()
+        offset = chunk.end_offset - len(data)
+        lines = data.split(b"\n")
         lines.pop()
         for line in lines:
             offset += len(line) + 1

@@ -54,7 +54,8 @@ def upgrade():
     sa.Column('gaps', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_learner_day_course_id_course'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_learner_day_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'person_id', 'day', name=op.f('pk_learner_day'))
+    sa.PrimaryKeyConstraint('course_id', 'person_id', 'day', name=op.f('pk_learner_day')),
+    sqlite_with_rowid=False,
     )
     op.create_table('video',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -71,7 +72,8 @@ def upgrade():
     sa.Column('runs', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_video_learner_views_course_id_course'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_video_learner_views_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'person_id', 'video_id', name=op.f('pk_video_learner_views'))
+    sa.PrimaryKeyConstraint('course_id', 'person_id', 'video_id', name=op.f('pk_video_learner_views')),
+    sqlite_with_rowid=False,
     )
     op.create_table('weekly_activity',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -80,7 +82,8 @@ def upgrade():
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_weekly_activity_course_id_course'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], name=op.f('fk_weekly_activity_person_id_person'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('course_id', 'week_start', 'label', 'person_id', name=op.f('pk_weekly_activity'))
+    sa.PrimaryKeyConstraint('course_id', 'week_start', 'label', 'person_id', name=op.f('pk_weekly_activity')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('person_identity', schema=None) as batch_op:
         batch_op.alter_column('platform_id',

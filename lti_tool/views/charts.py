@@ -59,44 +59,67 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+def _hours(seconds: Sequence[float]) -> list[float]:
+    return [round(value / 3600, 2) for value in seconds]
+
+
+def _add_band(
+    fig: go.Figure,
+    x: Sequence[str],
+    q1: Sequence[float],
+    median: Sequence[float],
+    q3: Sequence[float],
+    names: tuple[str, str],
+    colour: str,
+    fill: str,
+    median_line: dict[str, Any],
+    median_mode: str = "lines",
+) -> None:
+    """A median line over a shaded band between the quartiles (seconds shown as hours)."""
+    band_name, median_name = names
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=_hours(q3),
+            mode="lines",
+            showlegend=False,
+            name=f"{band_name} (upper quartile)",
+            line={"width": 0, "color": colour},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=_hours(q1),
+            mode="lines",
+            fill="tonexty",
+            name=band_name,
+            line={"width": 0, "color": colour},
+            fillcolor=fill,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(x), y=_hours(median), mode=median_mode, name=median_name, line=median_line
+        )
+    )
+
+
 def weekly_time_figure(rows: Sequence[dict[str, Any]], cutoff_minutes: int) -> go.Figure:
     """Median time spent per week with the interquartile band (hours)."""
     title = f"Time spent per active learner per week (idle cutoff {cutoff_minutes} min)"
     fig = go.Figure(layout=_layout(title, "Week starting", "Hours"))
-    weeks = [r["week_start"] for r in rows]
-
-    def hours(key: str) -> list[float]:
-        return [round(r[key] / 3600, 2) for r in rows]
-
-    fig.add_trace(
-        go.Scatter(
-            x=weeks,
-            y=hours("q3_seconds"),
-            mode="lines",
-            name="Upper quartile",
-            line={"width": 0, "color": PALETTE[0]},
-            showlegend=False,
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=weeks,
-            y=hours("q1_seconds"),
-            mode="lines",
-            fill="tonexty",
-            name="Middle half of learners",
-            line={"width": 0, "color": PALETTE[0]},
-            fillcolor="rgba(0,114,178,0.2)",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=weeks,
-            y=hours("median_seconds"),
-            mode="lines+markers",
-            name="Median",
-            line={"color": PALETTE[0]},
-        )
+    _add_band(
+        fig,
+        [r["week_start"] for r in rows],
+        [r["q1_seconds"] for r in rows],
+        [r["median_seconds"] for r in rows],
+        [r["q3_seconds"] for r in rows],
+        ("Middle half of learners", "Median"),
+        PALETTE[0],
+        "rgba(0,114,178,0.2)",
+        {"color": PALETTE[0]},
+        median_mode="lines+markers",
     )
     return fig
 
@@ -140,40 +163,21 @@ def learner_time_figure(
     fig = go.Figure(layout=_layout("Your time per week", "Week starting", "Hours"))
     if band:
         shown = [w for w in weeks if w in band]
-        fig.add_trace(
-            go.Scatter(
-                x=shown,
-                y=[round(band[w][2] / 3600, 2) for w in shown],
-                mode="lines",
-                line={"width": 0, "color": PALETTE[4]},
-                showlegend=False,
-                name="Class upper quartile",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=shown,
-                y=[round(band[w][0] / 3600, 2) for w in shown],
-                mode="lines",
-                fill="tonexty",
-                line={"width": 0, "color": PALETTE[4]},
-                fillcolor="rgba(86,180,233,0.25)",
-                name="Middle half of the class",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=shown,
-                y=[round(band[w][1] / 3600, 2) for w in shown],
-                mode="lines",
-                line={"color": PALETTE[4], "dash": "dot"},
-                name="Class median",
-            )
+        _add_band(
+            fig,
+            shown,
+            [band[w][0] for w in shown],
+            [band[w][1] for w in shown],
+            [band[w][2] for w in shown],
+            ("Middle half of the class", "Class median"),
+            PALETTE[4],
+            "rgba(86,180,233,0.25)",
+            {"color": PALETTE[4], "dash": "dot"},
         )
     fig.add_trace(
         go.Scatter(
             x=list(weeks),
-            y=[round(s / 3600, 2) for s in mine],
+            y=_hours(mine),
             mode="lines+markers",
             line={"color": PALETTE[5]},
             name="You",

@@ -8,8 +8,29 @@ from lti_tool.models.activity import (
     VideoLearnerViews,
     WeeklyActivity,
 )
+from lti_tool.models.admin import AccessLog, AdminLoginAttempt, AdminUser
 from lti_tool.models.api import ApiToken, XapiStatement
-from lti_tool.models.course import Course, Enrollment, Person, PersonIdentity
+from lti_tool.models.course import (
+    Course,
+    CourseEvent,
+    CourseSettings,
+    Enrollment,
+    Person,
+    PersonIdentity,
+)
+from lti_tool.models.lms import (
+    Assignment,
+    CourseBlock,
+    CourseModule,
+    DataSource,
+    LmsCourseActivityDay,
+    LmsLearnerActivityHour,
+    LmsLearnerStats,
+    ModuleProgress,
+    Section,
+    SectionMember,
+    Submission,
+)
 from lti_tool.models.lti import (
     LaunchError,
     LtiDeployment,
@@ -21,20 +42,36 @@ from lti_tool.models.lti import (
 from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
+    "AccessLog",
     "ActivityBlock",
+    "AdminLoginAttempt",
+    "AdminUser",
     "ApiToken",
+    "Assignment",
     "Course",
+    "CourseBlock",
+    "CourseEvent",
+    "CourseModule",
+    "CourseSettings",
+    "DataSource",
     "Enrollment",
     "IngestFile",
     "JobSlot",
     "LaunchError",
     "LearnerDay",
+    "LmsCourseActivityDay",
+    "LmsLearnerActivityHour",
+    "LmsLearnerStats",
     "LtiDeployment",
     "LtiRegistration",
     "LtiStoreEntry",
+    "ModuleProgress",
     "Person",
     "PersonIdentity",
     "Platform",
+    "Section",
+    "SectionMember",
+    "Submission",
     "SyncRun",
     "ToolKey",
     "Video",

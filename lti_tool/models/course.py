@@ -1,10 +1,20 @@
-"""Courses, people, the identities that name them, and enrollments."""
+"""Courses, people, the identities that name them, enrollments, course settings and events."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import db
@@ -94,3 +104,56 @@ class Enrollment(db.Model):
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
     person: Mapped[Person] = relationship()
+
+
+#: Every student view a course can switch off on the settings page.
+STUDENT_VIEWS = ("time", "calendar", "videos", "completion", "grades", "due")
+
+
+class CourseSettings(db.Model):
+    """Per-course choices staff make on the settings page; a missing row means the defaults."""
+
+    __tablename__ = "course_settings"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    # IANA name; days and weeks are counted in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # "Week N of the course" counts from here (Canvas start_at, or set by staff).
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    # Time spent: gaps strictly shorter than this many minutes count.
+    time_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # Figures about other learners are hidden below this group size; never below 5.
+    privacy_floor: Mapped[int] = mapped_column(Integer, default=5)
+    # At-risk rule thresholds (design.md §7).
+    risk_inactive_days: Mapped[int] = mapped_column(Integer, default=7)
+    risk_time_percentile: Mapped[int] = mapped_column(Integer, default=15)
+    risk_completion_behind: Mapped[int] = mapped_column(Integer, default=2)
+    # Percent; None: no pass-mark rule.
+    risk_pass_mark: Mapped[float | None] = mapped_column(Float)
+    # The student views switched on (a subset of STUDENT_VIEWS).
+    student_views: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(STUDENT_VIEWS))
+    # Activity older than this many days is purged by the retention job; None keeps it.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CourseEvent(db.Model):
+    """A dated event drawn on the course's time charts: a due date from the LMS, or staff's own."""
+
+    __tablename__ = "course_event"
+    __table_args__ = (UniqueConstraint("course_id", "source", "lms_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    # canvas | openedx (due dates, kept in step by the sync) | staff (added on the page).
+    source: Mapped[str] = mapped_column(String(20))
+    # The LMS's id for the event (the assignment id); None for staff events.
+    lms_id: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20), default="due")  # due | exam | release | other
+    title: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -67,6 +67,9 @@ class LtiDeployment(db.Model):
     )
     deployment_id: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Off by default: a launch carrying institution or system Administrator may open the admin
+    # area for this deployment only (a local administrator switches it on).
+    admin_launch_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registration: Mapped[LtiRegistration] = relationship(back_populates="deployments")

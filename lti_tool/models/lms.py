@@ -1,0 +1,233 @@
+"""Data pulled from LMS REST APIs: sources, sections, assignments, submissions, modules, stats.
+
+Filled by the Canvas and Open edX syncs (lti_tool.sync.canvas, lti_tool.sync.openedx); the
+learners table, completion and grades KPIs read it. Every row is keyed by the LMS's own id
+within the course, so a re-run upserts rather than duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lti_tool.extensions import db
+from lti_tool.models.lti import Platform
+from lti_tool.models.types import UTCDateTime, utcnow
+
+SOURCE_KINDS = ("canvas", "openedx", "log_folder")
+
+
+class DataSource(db.Model):
+    """Where a platform's data comes from: a Canvas or Open edX API, or a tracking-log folder.
+
+    `secret_encrypted` holds the Canvas API token or the Open edX client secret, encrypted
+    with DATA_ENCRYPTION_KEY (lti_tool.secrets); it is never logged or shown.
+    """
+
+    __tablename__ = "data_source"
+    __table_args__ = (UniqueConstraint("platform_id", "kind", "location"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # canvas | openedx | log_folder
+    # The API base URL, or the log folder's path.
+    location: Mapped[str] = mapped_column(String(2000))
+    client_id: Mapped[str | None] = mapped_column(String(255))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The outcome of the last "test connection" or run, in words.
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_check: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    platform: Mapped[Platform] = relationship()
+
+
+class Section(db.Model):
+    """A section of a course (Canvas sections; Open edX cohorts)."""
+
+    __tablename__ = "section"
+    __table_args__ = (UniqueConstraint("course_id", "lms_section_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    lms_section_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SectionMember(db.Model):
+    """A person in a section (a learner may be in several)."""
+
+    __tablename__ = "section_member"
+
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("section.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Assignment(db.Model):
+    """A graded item of a course, with its due date."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (UniqueConstraint("course_id", "lms_assignment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    lms_assignment_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500), default="")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_possible: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int | None] = mapped_column(Integer)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Deleted or unpublished at the LMS since: kept for history, out of the figures.
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Submission(db.Model):
+    """A learner's submission to an assignment, as the LMS last reported it."""
+
+    __tablename__ = "submission"
+
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignment.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    score: Mapped[float | None] = mapped_column(Float)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+    workflow_state: Mapped[str | None] = mapped_column(String(30))
+
+
+class CourseModule(db.Model):
+    """A module (Canvas) or section/chapter (Open edX) of a course."""
+
+    __tablename__ = "course_module"
+    __table_args__ = (UniqueConstraint("course_id", "lms_module_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    lms_module_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(500), default="")
+    position: Mapped[int | None] = mapped_column(Integer)
+    # Items with a completion requirement.
+    items_required: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ModuleProgress(db.Model):
+    """A learner's completion of one module."""
+
+    __tablename__ = "module_progress"
+
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("course_module.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    items_required: Mapped[int] = mapped_column(Integer, default=0)
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    # Canvas module state: locked | unlocked | started | completed.
+    state: Mapped[str | None] = mapped_column(String(20))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LmsLearnerStats(db.Model):
+    """What the LMS itself says about a learner in a course: its activity time, scores, progress.
+
+    Canvas: enrollments (total_activity_time, last_activity_at, grades), student_summaries
+    (page views, participations, tardiness) and bulk_user_progress (course completion).
+    """
+
+    __tablename__ = "lms_learner_stats"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    source: Mapped[str] = mapped_column(String(20))  # canvas | openedx
+    total_activity_seconds: Mapped[int | None] = mapped_column(Integer)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_score: Mapped[float | None] = mapped_column(Float)
+    final_score: Mapped[float | None] = mapped_column(Float)
+    current_grade: Mapped[str | None] = mapped_column(String(50))
+    final_grade: Mapped[str | None] = mapped_column(String(50))
+    page_views: Mapped[int | None] = mapped_column(Integer)
+    participations: Mapped[int | None] = mapped_column(Integer)
+    missing: Mapped[int | None] = mapped_column(Integer)
+    late: Mapped[int | None] = mapped_column(Integer)
+    on_time: Mapped[int | None] = mapped_column(Integer)
+    requirements: Mapped[int | None] = mapped_column(Integer)
+    requirements_done: Mapped[int | None] = mapped_column(Integer)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LmsCourseActivityDay(db.Model):
+    """Canvas course analytics: page views and participations of the whole course per day."""
+
+    __tablename__ = "lms_course_activity_day"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    participations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LmsLearnerActivityHour(db.Model):
+    """Canvas per-student analytics: one learner's page views and participations per hour."""
+
+    __tablename__ = "lms_learner_activity_hour"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    participations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CourseBlock(db.Model):
+    """An Open edX course block (chapter, sequential, vertical, video, problem…) and its name."""
+
+    __tablename__ = "course_block"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    block_id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the usage key
+    block_type: Mapped[str] = mapped_column(String(50))
+    display_name: Mapped[str] = mapped_column(String(500), default="")
+    parent_id: Mapped[str | None] = mapped_column(String(255))
+    position: Mapped[int | None] = mapped_column(Integer)
+    graded: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration: Mapped[float | None] = mapped_column(Float)  # videos, seconds

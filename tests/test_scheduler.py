@@ -118,7 +118,7 @@ def test_sync_courses_job_queues_each_course_once(app: Flask, platform: FakePlat
         db.session.commit()
     process = SchedulerProcess(app)
     with app.app_context():
-        assert process._sync_courses() == ("queued an NRPS sync of 1 courses", True)
+        assert process._sync_courses() == ("queued syncs: 1 from nrps", True)
         process._sync_courses()  # still queued: not queued twice
         queued = list(db.session.scalars(select(SyncRun)))
         assert [(r.status, r.trigger, r.source) for r in queued] == [("queued", "schedule", "nrps")]

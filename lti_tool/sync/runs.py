@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import utcnow
-from lti_tool.sync import nrps
+from lti_tool.sync import canvas, nrps, openedx
 from lti_tool.sync.nrps import SyncError
 from lti_tool.sync.sql import dialect_insert
 
@@ -32,7 +32,17 @@ Runner = Callable[..., tuple[dict[str, Any], int]]
 #: The sources that can run today, each a function (session, course, should_stop=…, timeout=…,
 #: retry_delays=…) that writes its data into the session without committing and returns
 #: (counts, requests made).
-RUNNERS: dict[str, Runner] = {"nrps": nrps.sync_course}
+RUNNERS: dict[str, Runner] = {
+    "nrps": nrps.sync_course,
+    "canvas": canvas.sync_course,
+    "openedx": openedx.sync_course,
+}
+#: Per source, the courses the scheduler's periodic job syncs from it.
+COURSE_FINDERS: dict[str, Callable[[Session], list[int]]] = {
+    "nrps": nrps.courses_to_sync,
+    "canvas": canvas.courses_to_sync,
+    "openedx": openedx.courses_to_sync,
+}
 #: A "running" row older than this is taken for abandoned whatever its process.
 DEFAULT_RUN_TIMEOUT = timedelta(hours=2)
 _MAX_ERROR = 2000

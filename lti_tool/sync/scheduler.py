@@ -39,7 +39,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
-from sqlalchemy import create_engine, delete, select, text, update
+from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from lti_tool.extensions import db
-from lti_tool.models import Course, JobSlot, Platform
+from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
-from lti_tool.sync.runs import queue_run, run_queued, setting, worker_id
+from lti_tool.sync.runs import COURSE_FINDERS, queue_run, run_queued, setting, worker_id
 from lti_tool.sync.sql import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -461,19 +461,16 @@ class SchedulerProcess:
 
     def _sync_courses(self) -> tuple[str, bool]:
         session = db.session
-        course_ids = list(
-            session.scalars(
-                select(Course.id)
-                .join(Platform, Platform.id == Course.platform_id)
-                .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
-                .order_by(Course.id)
-            )
-        )
-        for course_id in course_ids:
-            queue_run(session, course_id, "nrps", trigger="schedule")
+        queued = []
+        for source, find in COURSE_FINDERS.items():
+            course_ids = find(session)
+            for course_id in course_ids:
+                queue_run(session, course_id, source, trigger="schedule")
+            if course_ids:
+                queued.append(f"{len(course_ids)} from {source}")
         prune_slots(session, utcnow() - SLOT_KEEP)
         session.commit()
-        return f"queued an NRPS sync of {len(course_ids)} courses", True
+        return "queued syncs: " + (", ".join(queued) or "none"), True
 
     def _queued_runs(self) -> tuple[str, bool]:
         runs = run_queued(

@@ -45,6 +45,8 @@ class BaseConfig:
     # The event API's own limits (a 413 beyond them).
     API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
     API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
+    # Fernet key(s), comma-separated, newest first: encrypt LMS API tokens and client secrets.
+    DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY")
 
 
 class DevelopmentConfig(BaseConfig):
@@ -64,6 +66,7 @@ class TestingConfig(BaseConfig):
     TESTING = True
     DYNAMIC_REGISTRATION_HOSTS = "*"
     SECRET_KEY = "testing-secret"  # noqa: S105 (tests only)
+    DATA_ENCRYPTION_KEY = "dGVzdGluZy1vbmx5LWtleS1ub3Qtc2VjcmV0LTAwMDA="
     TOOL_BASE_URL = "https://tool.test"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
     DEV_PLATFORM_ENABLED = False

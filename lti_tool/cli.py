@@ -420,9 +420,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(data_cli)
     # Commands of other areas, each in its own module; importing one attaches its subcommands
     # to the groups above, and COMMANDS lists its own top-level groups.
-    from lti_tool import cli_admin, cli_sources
+    from lti_tool import cli_admin, cli_logs, cli_sources
 
-    for module in (cli_sources, cli_admin):
+    for module in (cli_sources, cli_logs, cli_admin):
         for command in module.COMMANDS:
             app.cli.add_command(command)
 

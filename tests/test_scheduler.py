@@ -25,6 +25,7 @@ from lti_tool.extensions import db
 from lti_tool.launch import keys
 from lti_tool.models import Course, JobSlot, Platform, SyncRun
 from lti_tool.sync.scheduler import (
+    JOB_INGEST_LOGS,
     JOB_QUEUED_RUNS,
     JOB_SYNC_COURSES,
     SchedulerProcess,
@@ -61,13 +62,19 @@ def test_slots_are_aligned_and_claimed_once(app: Flask) -> None:
 
 
 def test_jobs_have_stable_ids_and_safe_defaults(app: Flask) -> None:
-    app.config.update(SYNC_INTERVAL_MINUTES="30", SCHEDULER_QUEUE_SECONDS="10")
+    app.config.update(
+        SYNC_INTERVAL_MINUTES="30", SCHEDULER_QUEUE_SECONDS="10", LOG_INGEST_INTERVAL_MINUTES="1440"
+    )
     process = SchedulerProcess(app)
     process._add_jobs()
     process._add_jobs()  # re-added at every start: replaced, not doubled
     jobs = {job.id: job for job in process.scheduler.get_jobs()}
-    assert set(jobs) == {JOB_SYNC_COURSES, JOB_QUEUED_RUNS}
-    for job_id, seconds in ((JOB_SYNC_COURSES, 1800), (JOB_QUEUED_RUNS, 10)):
+    assert set(jobs) == {JOB_SYNC_COURSES, JOB_QUEUED_RUNS, JOB_INGEST_LOGS}
+    for job_id, seconds in (
+        (JOB_SYNC_COURSES, 1800),
+        (JOB_QUEUED_RUNS, 10),
+        (JOB_INGEST_LOGS, 86400),
+    ):
         job = jobs[job_id]
         assert job.coalesce is True and job.max_instances == 1
         assert job.misfire_grace_time == seconds // 2

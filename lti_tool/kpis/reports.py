@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +12,26 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lti_tool.kpis import activity, video_engagement
+from lti_tool.kpis import activity, completion, grades, learners, video_engagement
 from lti_tool.models import Course, Platform
+
+
+def pseudonym_key() -> bytes:
+    """The key of learners' pseudonyms: derived from the app's SECRET_KEY, so they are stable."""
+    from flask import current_app  # the reports run in the app's context (CLI, API, pages)
+
+    return hashlib.sha256(b"lti_tool pseudonyms:" + str(current_app.secret_key).encode()).digest()
+
+
+def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
+    """A report that names learners without a name by pseudonym (the app's key)."""
+
+    def keyed(session: Session, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
+        kwargs.setdefault("key", pseudonym_key())
+        return run(session, course, **kwargs)
+
+    keyed.__doc__ = run.__doc__
+    return keyed
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,31 @@ REPORTS: dict[str, Report] = {
     "learner-video": Report(
         video_engagement.learner_video, ("course", "learner", "video_id", "coverage", "completed")
     ),
+    "learners": Report(_keyed(learners.learners), learners.FIELDS),
+    "completion": Report(
+        completion.completion,
+        ("course", "learner", "module", "items_required", "items_done", "completed_at"),
+    ),
+    "grades": Report(grades.grades, ("course", "learner", "current_score", "final_score")),
+    "assignment-grades": Report(
+        grades.assignment_grades,
+        (
+            "course",
+            "assignment",
+            "due_at",
+            "points_possible",
+            "scores",
+            "median",
+            "q1",
+            "q3",
+            "late",
+            "missing",
+        ),
+    ),
+    "engagement": Report(
+        _keyed(learners.engagement), ("course", "week_start", "learner", "segment")
+    ),
+    "at-risk": Report(_keyed(learners.at_risk_report), ("course", "learner", "reasons")),
 }
 
 
@@ -78,5 +122,9 @@ def to_csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    # A list (sections, at-risk reasons) is one cell, its items joined by "; ".
+    writer.writerows(
+        {k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
+        for row in rows
+    )
     return out.getvalue()

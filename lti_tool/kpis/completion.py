@@ -1,0 +1,133 @@
+"""Completion: items with a completion requirement done ÷ items with a requirement (design §7).
+
+Per module from the LMS's module progress (Canvas modules); a learner the LMS reported nothing
+for in a module has done none of its required items. Where a course has no modules but the LMS
+reports requirement totals (Canvas bulk_user_progress), those are used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.roster import Member, class_member_ids
+from lti_tool.models import Course, CourseModule, LmsLearnerStats, ModuleProgress
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One learner's items done and required, over the course."""
+
+    done: int
+    required: int
+
+    @property
+    def share(self) -> float | None:
+        """Done ÷ required, None when nothing is required."""
+        return self.done / self.required if self.required else None
+
+
+def modules(session: Session, course: Course) -> list[CourseModule]:
+    """The course's modules (not removed at the LMS), in course order."""
+    return list(
+        session.scalars(
+            select(CourseModule)
+            .where(
+                CourseModule.course_id == course.id,
+                CourseModule.removed.is_(False),
+            )
+            .order_by(CourseModule.position, CourseModule.id)
+        )
+    )
+
+
+def module_progress(
+    session: Session, course: Course, people: set[int]
+) -> dict[tuple[int, int], ModuleProgress]:
+    """(module id, person id) -> the LMS's progress row, for some people."""
+    found: dict[tuple[int, int], ModuleProgress] = {}
+    rows = session.scalars(
+        select(ModuleProgress)
+        .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
+        .where(CourseModule.course_id == course.id)
+    )
+    for row in rows:
+        if row.person_id in people:
+            found[(row.module_id, row.person_id)] = row
+    return found
+
+
+def learner_progress(
+    session: Session, course: Course, members: dict[int, Member]
+) -> dict[int, Progress]:
+    """Items done and required per learner; empty when the LMS reports no requirements."""
+    mods = modules(session, course)
+    people = set(members)
+    result: dict[int, Progress] = {}
+    if any(m.items_required for m in mods):
+        progress = module_progress(session, course, people)
+        for person_id in people:
+            done = required = 0
+            for module in mods:
+                row = progress.get((module.id, person_id))
+                if row is not None:
+                    required += row.items_required or module.items_required
+                    done += min(row.items_done, row.items_required or module.items_required)
+                else:
+                    required += module.items_required
+            result[person_id] = Progress(done, required)
+        return result
+    for person_id, member in members.items():
+        stats = member.lms
+        if stats is not None and stats.requirements:
+            result[person_id] = Progress(stats.requirements_done or 0, stats.requirements)
+    return result
+
+
+def completion(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per learner and module: items required and done, and when the module was completed."""
+    people = class_member_ids(session, course)
+    names = learner_labels(session, people)
+    label = course_label(course)
+    mods = modules(session, course)
+    progress = module_progress(session, course, people)
+    rows = []
+    for person_id in sorted(people, key=lambda p: names[p]):
+        for module in mods:
+            found = progress.get((module.id, person_id))
+            required = (found.items_required if found else 0) or module.items_required
+            rows.append(
+                {
+                    "course": label,
+                    "learner": names[person_id],
+                    "module": module.name,
+                    "items_required": required,
+                    "items_done": min(found.items_done, required) if found else 0,
+                    "completed_at": (
+                        found.completed_at.isoformat() if found and found.completed_at else None
+                    ),
+                }
+            )
+    if not mods:
+        for stats in session.scalars(
+            select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+        ):
+            if stats.person_id in people and stats.requirements:
+                rows.append(
+                    {
+                        "course": label,
+                        "learner": names[stats.person_id],
+                        "module": "(whole course)",
+                        "items_required": stats.requirements,
+                        "items_done": stats.requirements_done or 0,
+                        "completed_at": (
+                            stats.completed_at.isoformat() if stats.completed_at else None
+                        ),
+                    }
+                )
+        rows.sort(key=lambda r: r["learner"])
+    return rows

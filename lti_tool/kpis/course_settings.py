@@ -1,0 +1,169 @@
+"""A course's settings with their defaults, and the checks a change must pass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Course, CourseSettings
+from lti_tool.models.course import STUDENT_VIEWS
+
+#: The privacy floor can be raised, never lowered below this (design.md §7).
+MIN_PRIVACY_FLOOR = 5
+STUDENT_VIEW_NAMES = {
+    "time": "Time per week beside the class",
+    "calendar": "Activity calendar",
+    "videos": "Video coverage",
+    "completion": "Completion beside the class",
+    "grades": "Current score beside the class distribution",
+    "due": "Upcoming due items",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings a course's figures use (the defaults when staff never saved any)."""
+
+    time_zone: str = "UTC"
+    starts_on: date | None = None
+    time_cutoff_minutes: int = 30
+    privacy_floor: int = MIN_PRIVACY_FLOOR
+    risk_inactive_days: int = 7
+    risk_time_percentile: int = 15
+    risk_completion_behind: int = 2
+    risk_pass_mark: float | None = None
+    student_views: tuple[str, ...] = field(default=STUDENT_VIEWS)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The course time zone."""
+        return ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime) -> date:
+        """The day it is in the course time zone at an aware instant."""
+        return now.astimezone(self.zone).date()
+
+    def shows(self, view: str) -> bool:
+        """True when a student view is switched on."""
+        return view in self.student_views
+
+
+def load(session: Session, course: Course) -> Settings:
+    """The course's settings, defaults filled in; a stored floor below 5 still reads as 5."""
+    row = session.get(CourseSettings, course.id)
+    if row is None:
+        return Settings()
+    try:
+        ZoneInfo(row.time_zone)
+        zone = row.time_zone
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = "UTC"  # a zone removed from the tz database since it was saved
+    return Settings(
+        time_zone=zone,
+        starts_on=row.starts_on,
+        time_cutoff_minutes=max(1, row.time_cutoff_minutes or 30),
+        privacy_floor=max(MIN_PRIVACY_FLOOR, row.privacy_floor or MIN_PRIVACY_FLOOR),
+        risk_inactive_days=row.risk_inactive_days,
+        risk_time_percentile=row.risk_time_percentile,
+        risk_completion_behind=row.risk_completion_behind,
+        risk_pass_mark=row.risk_pass_mark,
+        student_views=tuple(v for v in STUDENT_VIEWS if v in (row.student_views or [])),
+    )
+
+
+class SettingsError(ValueError):
+    """Submitted settings that cannot be saved; `errors` maps each field to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _whole(
+    form: dict[str, Any], name: str, label: str, low: int, high: int, errors: dict[str, str]
+) -> int | None:
+    raw = str(form.get(name, "")).strip()
+    if not raw.lstrip("-").isdigit():
+        errors[name] = f"{label} must be a whole number between {low} and {high}."
+        return None
+    value = int(raw)
+    if not low <= value <= high:
+        errors[name] = f"{label} must be between {low} and {high} (got {value})."
+        return None
+    return value
+
+
+def parse(form: dict[str, Any], views: list[str]) -> Settings:
+    """Settings from a submitted form; SettingsError lists every field that is wrong."""
+    errors: dict[str, str] = {}
+    zone = str(form.get("time_zone", "")).strip()
+    if zone not in available_timezones():
+        errors["time_zone"] = (
+            f"{zone!r} is not a time zone of the IANA database; use a name such as "
+            "Europe/Paris or America/New_York (or UTC)."
+        )
+    starts_on = None
+    raw_start = str(form.get("starts_on", "")).strip()
+    if raw_start:
+        try:
+            starts_on = date.fromisoformat(raw_start)
+        except ValueError:
+            errors["starts_on"] = f"{raw_start!r} is not a date (YYYY-MM-DD)."
+    cutoff = _whole(form, "time_cutoff_minutes", "The time-spent cutoff", 1, 240, errors)
+    floor_raw = str(form.get("privacy_floor", "")).strip()
+    floor = None
+    if floor_raw.lstrip("-").isdigit() and int(floor_raw) < MIN_PRIVACY_FLOOR:
+        errors["privacy_floor"] = (
+            f"The privacy floor cannot be below {MIN_PRIVACY_FLOOR} (got {int(floor_raw)}): "
+            "smaller groups would let students work out one classmate's figures."
+        )
+    else:
+        floor = _whole(form, "privacy_floor", "The privacy floor", MIN_PRIVACY_FLOOR, 1000, errors)
+    inactive = _whole(form, "risk_inactive_days", "Days without activity", 1, 365, errors)
+    percentile = _whole(form, "risk_time_percentile", "The time percentile", 0, 50, errors)
+    behind = _whole(form, "risk_completion_behind", "Items behind the median", 0, 1000, errors)
+    pass_mark = None
+    raw_pass = str(form.get("risk_pass_mark", "")).strip()
+    if raw_pass:
+        try:
+            pass_mark = float(raw_pass)
+            if not 0 <= pass_mark <= 100:
+                raise ValueError
+        except ValueError:
+            errors["risk_pass_mark"] = (
+                f"The pass mark is a percentage between 0 and 100, or empty (got {raw_pass!r})."
+            )
+    unknown = [v for v in views if v not in STUDENT_VIEWS]
+    if unknown:
+        errors["student_views"] = f"Unknown student views: {', '.join(unknown)}."
+    if errors:
+        raise SettingsError(errors)
+    assert cutoff is not None and floor is not None and inactive is not None
+    assert percentile is not None and behind is not None
+    return Settings(
+        time_zone=zone,
+        starts_on=starts_on,
+        time_cutoff_minutes=cutoff,
+        privacy_floor=floor,
+        risk_inactive_days=inactive,
+        risk_time_percentile=percentile,
+        risk_completion_behind=behind,
+        risk_pass_mark=pass_mark,
+        student_views=tuple(v for v in STUDENT_VIEWS if v in views),
+    )
+
+
+def save(session: Session, course: Course, settings: Settings) -> None:
+    """Store a course's settings (the caller commits)."""
+    row = session.get(CourseSettings, course.id)
+    if row is None:
+        row = CourseSettings(course_id=course.id)
+        session.add(row)
+    values = asdict(settings)
+    values["student_views"] = list(settings.student_views)
+    for name, value in values.items():
+        setattr(row, name, value)

@@ -1,0 +1,142 @@
+"""Engagement segments per learner and ISO week, as Open edX Insights defines them (design §7).
+
+Over the learners active in a week, each metric has a low (< p15), normal and high (≥ p85)
+range. A learner active in the week is `struggling` when their attempts per problem are high,
+else `highly_engaged` when any other metric is high (time spent, active days, events, distinct
+problems attempted), else `normal`. A learner not active in the week is `disengaging` when
+they were active the week before, else `inactive` (no activity for two weeks). A metric on which
+the week's learners do not differ (p15 = p85) marks nobody high. Problem correctness is not
+stored, so "attempts per completed problem" is read as attempts per distinct problem attempted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.roster import Member, percentile, week_of
+from lti_tool.models import ActivityBlock, Course, WeeklyActivity
+from lti_tool.sync.blocks import LABEL, OBJECT_ID, decode
+
+SEGMENTS = ("highly_engaged", "struggling", "normal", "disengaging", "inactive")
+LOW, HIGH = 0.15, 0.85
+ATTEMPTED = "ATTEMPTED_PROBLEM"
+
+
+def problem_attempts(
+    session: Session, course: Course, weeks: list[date]
+) -> dict[tuple[int, date], tuple[int, int]]:
+    """(person, week) -> (problem attempts, distinct problems attempted), for some weeks."""
+    wanted = set(weeks)
+    who: dict[date, list[int]] = defaultdict(list)
+    for person_id, week in session.execute(
+        select(WeeklyActivity.person_id, WeeklyActivity.week_start).where(
+            WeeklyActivity.course_id == course.id, WeeklyActivity.label == ATTEMPTED
+        )
+    ):
+        if week in wanted:
+            who[week].append(person_id)
+    found: dict[tuple[int, date], list[Any]] = {}
+    for week, people in who.items():
+        for start in range(0, len(people), 500):
+            rows = session.connection().execute(
+                select(ActivityBlock.person_id, ActivityBlock.data).where(
+                    ActivityBlock.course_id == course.id,
+                    ActivityBlock.person_id.in_(people[start : start + 500]),
+                    ActivityBlock.day.between(week, week + timedelta(days=6)),
+                )
+            )
+            for person_id, data in rows:
+                columns = decode(data)
+                entry = found.setdefault((person_id, week), [0, set()])
+                for label, object_id in zip(columns[LABEL], columns[OBJECT_ID], strict=True):
+                    if label == ATTEMPTED:
+                        entry[0] += 1
+                        entry[1].add(object_id)
+    return {key: (count, len(problems)) for key, (count, problems) in found.items()}
+
+
+def _high(values: dict[int, float]) -> set[int]:
+    """Who is in the high range (≥ p85) of a metric, when the metric separates anyone."""
+    if not values:
+        return set()
+    numbers = list(values.values())
+    low, high = percentile(numbers, LOW), percentile(numbers, HIGH)
+    if high <= low:
+        return set()
+    return {person for person, value in values.items() if value >= high}
+
+
+def week_segments(
+    members: dict[int, Member], week: date, attempts: dict[tuple[int, date], tuple[int, int]]
+) -> dict[int, str]:
+    """Each learner's segment in one week (members carry their weekly activity)."""
+    previous = week - timedelta(days=7)
+    active = {p: m.weeks[week] for p, m in members.items() if week in m.weeks}
+    metrics: list[dict[int, float]] = [
+        {p: w[0] for p, w in active.items()},  # seconds
+        {p: w[1] for p, w in active.items()},  # active days
+        {p: w[2] for p, w in active.items()},  # events
+        {p: attempts.get((p, week), (0, 0))[1] for p in active},  # distinct problems
+    ]
+    per_problem = {
+        p: attempts[(p, week)][0] / attempts[(p, week)][1]
+        for p in active
+        if (p, week) in attempts and attempts[(p, week)][1]
+    }
+    struggling = _high(per_problem)
+    engaged = set().union(*(_high(metric) for metric in metrics))
+    result = {}
+    for person_id, member in members.items():
+        if person_id in active:
+            if person_id in struggling:
+                result[person_id] = "struggling"
+            elif person_id in engaged:
+                result[person_id] = "highly_engaged"
+            else:
+                result[person_id] = "normal"
+        elif previous in member.weeks:
+            result[person_id] = "disengaging"
+        else:
+            result[person_id] = "inactive"
+    return result
+
+
+def course_weeks(members: dict[int, Member], today: date) -> list[date]:
+    """ISO weeks from the class's first active week to the week of today."""
+    first = min((w for m in members.values() for w in m.weeks), default=None)
+    last = week_of(today)
+    if first is None:
+        return [last]
+    weeks = []
+    week = min(first, last)
+    while week <= last:
+        weeks.append(week)
+        week += timedelta(days=7)
+    return weeks
+
+
+def engagement_rows(
+    session: Session, course: Course, members: dict[int, Member], label: str, today: date
+) -> list[dict[str, Any]]:
+    """Rows `course, week_start, learner, segment` for every learner and week."""
+    weeks = course_weeks(members, today)
+    attempts = problem_attempts(session, course, weeks)
+    rows = []
+    for week in weeks:
+        segments = week_segments(members, week, attempts)
+        for person_id, segment in segments.items():
+            rows.append(
+                {
+                    "course": label,
+                    "week_start": week.isoformat(),
+                    "learner": members[person_id].learner,
+                    "segment": segment,
+                }
+            )
+    rows.sort(key=lambda r: (r["week_start"], r["learner"]))
+    return rows

@@ -1,0 +1,100 @@
+"""Grades: each learner's current and final score, and each assignment's distribution.
+
+Two reports, because their rows have different shapes: `grades` (one row per learner, the
+LMS's course scores in percent) and `assignment-grades` (one row per assignment: quartiles of
+the learners' scores in points, and how many submissions were late or missing).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.roster import class_member_ids, percentile
+from lti_tool.models import Assignment, Course, LmsLearnerStats, Submission
+
+
+def grades(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per learner: the LMS's current score (graded work so far) and final score, in percent."""
+    people = class_member_ids(session, course)
+    names = learner_labels(session, people)
+    stats = {
+        row.person_id: row
+        for row in session.scalars(
+            select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+        )
+    }
+    label = course_label(course)
+    rows = []
+    for person_id in sorted(people, key=lambda p: names[p]):
+        row = stats.get(person_id)
+        rows.append(
+            {
+                "course": label,
+                "learner": names[person_id],
+                "current_score": row.current_score if row else None,
+                "final_score": row.final_score if row else None,
+            }
+        )
+    return rows
+
+
+def assignments(session: Session, course: Course) -> list[Assignment]:
+    """The course's published assignments (not removed), by due date then position."""
+    found = session.scalars(
+        select(Assignment).where(
+            Assignment.course_id == course.id,
+            Assignment.removed.is_(False),
+            Assignment.published.is_(True),
+        )
+    )
+    return sorted(found, key=lambda a: (a.due_at is None, a.due_at or 0, a.position or 0, a.id))
+
+
+def scores_by_assignment(
+    session: Session, course: Course, people: set[int]
+) -> dict[int, dict[int, Submission]]:
+    """Assignment id -> person id -> the learner's submission, for some learners."""
+    found: dict[int, dict[int, Submission]] = defaultdict(dict)
+    rows = session.scalars(
+        select(Submission)
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Assignment.course_id == course.id)
+    )
+    for row in rows:
+        if row.person_id in people:
+            found[row.assignment_id][row.person_id] = row
+    return found
+
+
+def assignment_grades(session: Session, course: Course) -> list[dict[str, Any]]:
+    """Per assignment: median and quartiles of learners' scores (points), late and missing."""
+    people = class_member_ids(session, course)
+    submissions = scores_by_assignment(session, course, people)
+    label = course_label(course)
+    rows = []
+    for assignment in assignments(session, course):
+        subs = submissions.get(assignment.id, {}).values()
+        scores = [s.score for s in subs if s.score is not None and not s.excused]
+        q1 = median = q3 = None
+        if scores:
+            q1, median, q3 = (round(percentile(scores, f), 3) for f in (0.25, 0.5, 0.75))
+        rows.append(
+            {
+                "course": label,
+                "assignment": assignment.name,
+                "due_at": assignment.due_at.isoformat() if assignment.due_at else None,
+                "points_possible": assignment.points_possible,
+                "scores": len(scores),
+                "median": median,
+                "q1": q1,
+                "q3": q3,
+                "late": sum(1 for s in subs if s.late and not s.excused),
+                "missing": sum(1 for s in subs if s.missing and not s.excused),
+            }
+        )
+    return rows

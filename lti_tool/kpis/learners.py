@@ -1,0 +1,143 @@
+"""The learners table: one row per learner of the class with everything staff sort and filter on.
+
+Also the `engagement` and `at-risk` reports, which are computed from the same class data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis import course_settings
+from lti_tool.kpis.at_risk import at_risk
+from lti_tool.kpis.completion import Progress, learner_progress
+from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
+from lti_tool.kpis.labels import course_label
+from lti_tool.kpis.roster import Member, load_members, week_of
+from lti_tool.models import Course
+from lti_tool.models.types import utcnow
+
+FIELDS = (
+    "course",
+    "person",
+    "learner",
+    "name",
+    "email",
+    "sections",
+    "last_active",
+    "time_7d",
+    "time_total",
+    "lms_activity_seconds",
+    "sessions",
+    "videos_watched",
+    "completion",
+    "current_score",
+    "segment",
+    "at_risk",
+    "at_risk_reasons",
+)
+
+
+@dataclass
+class ClassData:
+    """A course's learners with their figures, as of one day in the course time zone."""
+
+    course: Course
+    settings: course_settings.Settings
+    today: date
+    members: dict[int, Member]
+    progress: dict[int, Progress]
+    risks: dict[int, list[str]]
+    segments: dict[int, str]
+
+    @property
+    def segment_week(self) -> date:
+        """The week the table's segment describes: the last complete ISO week."""
+        return week_of(self.today) - timedelta(days=7)
+
+
+def class_data(
+    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+) -> ClassData:
+    """Load the class's learners and compute their completion, segment and at-risk reasons."""
+    settings = course_settings.load(session, course)
+    today = settings.today(now or utcnow())
+    members = load_members(
+        session, course, key=key, cutoff_minutes=settings.time_cutoff_minutes, today=today
+    )
+    progress = learner_progress(session, course, members)
+    week = week_of(today) - timedelta(days=7)
+    segments = week_segments(members, week, problem_attempts(session, course, [week]))
+    risks = at_risk(members, progress, settings, today)
+    return ClassData(course, settings, today, members, progress, risks, segments)
+
+
+def row_of(data: ClassData, member: Member, label: str) -> dict[str, Any]:
+    """One learner's row of the learners table."""
+    progress = data.progress.get(member.person_id)
+    share = progress.share if progress else None
+    lms = member.lms
+    return {
+        "course": label,
+        "person": member.person_id,
+        "learner": member.learner,
+        "name": member.name,
+        "email": member.email,
+        "sections": list(member.sections),
+        "last_active": member.last_active.isoformat() if member.last_active else None,
+        "time_7d": round(member.time_7d),
+        "time_total": round(member.time_total),
+        "lms_activity_seconds": lms.total_activity_seconds if lms else None,
+        "sessions": member.sessions,
+        "videos_watched": member.videos_watched,
+        "completion": round(share, 4) if share is not None else None,
+        "current_score": lms.current_score if lms else None,
+        "segment": data.segments.get(member.person_id),
+        "at_risk": bool(data.risks.get(member.person_id)),
+        "at_risk_reasons": list(data.risks.get(member.person_id, [])),
+    }
+
+
+def learner_rows(data: ClassData) -> list[dict[str, Any]]:
+    """Every learner's row, ordered by name."""
+    label = course_label(data.course)
+    rows = [row_of(data, m, label) for m in data.members.values()]
+    rows.sort(key=lambda r: (r["name"].casefold(), r["person"]))
+    return rows
+
+
+def learners(
+    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The `learners` report: one row per learner with the learners table's columns."""
+    return learner_rows(class_data(session, course, key=key, now=now))
+
+
+def engagement(
+    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The `engagement` report: `course, week_start, learner, segment` per learner and week."""
+    settings = course_settings.load(session, course)
+    today = settings.today(now or utcnow())
+    members = load_members(
+        session, course, key=key, cutoff_minutes=settings.time_cutoff_minutes, today=today
+    )
+    return engagement_rows(session, course, members, course_label(course), today)
+
+
+def at_risk_report(
+    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The `at-risk` report: `course, learner, reasons` for each learner at risk."""
+    data = class_data(session, course, key=key, now=now)
+    label = course_label(data.course)
+    rows = [
+        {"course": label, "learner": m.learner, "reasons": list(data.risks[p])}
+        for p, m in data.members.items()
+        if data.risks.get(p)
+    ]
+    rows.sort(key=lambda r: r["learner"])
+    return rows

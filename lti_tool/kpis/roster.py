@@ -1,0 +1,193 @@
+"""Who counts in a course's class figures, how they are named, and their activity totals.
+
+Only learners count: an active `Learner` enrollment that is not a test user, or a person seen in
+the course's activity who has no enrollment there at all (learners known only from Open edX
+logs). Staff, observers, test students and inactive (dropped) enrollments are out of every
+class figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis.activity import under_cutoff
+from lti_tool.kpis.labels import learner_labels
+from lti_tool.models import (
+    Course,
+    Enrollment,
+    LearnerDay,
+    LmsLearnerStats,
+    Person,
+    Section,
+    SectionMember,
+    VideoLearnerViews,
+)
+
+CHUNK = 500
+
+
+@dataclass
+class Member:
+    """A learner of the class: who they are and their activity totals."""
+
+    person_id: int
+    learner: str  # the LMS-facing id (reports' `learner`)
+    name: str  # the platform's name, else a stable pseudonym
+    email: str | None
+    pseudonymous: bool
+    sections: list[str] = field(default_factory=list)
+    last_active: datetime | None = None
+    time_total: float = 0.0
+    time_7d: float = 0.0
+    sessions: int = 0
+    active_days: int = 0
+    events: int = 0
+    videos_watched: int = 0
+    # Per ISO week (Monday): seconds, active days and events.
+    weeks: dict[date, list[float]] = field(default_factory=dict)
+    lms: LmsLearnerStats | None = None
+
+
+def pseudonym(key: bytes, person_id: int) -> str:
+    """A stable pseudonym from a keyed hash of the person id ("Learner 7F3A9C")."""
+    digest = hmac.new(key, f"person:{person_id}".encode(), hashlib.sha256).hexdigest()
+    return f"Learner {digest[:6].upper()}"
+
+
+def class_member_ids(session: Session, course: Course) -> set[int]:
+    """Person ids of the course's learners (see the module docstring for who counts)."""
+    enrolled: dict[int, bool] = {}
+    rows = session.execute(
+        select(
+            Enrollment.person_id,
+            Enrollment.course_role,
+            Enrollment.status,
+            Enrollment.is_test_user,
+        ).where(Enrollment.course_id == course.id)
+    )
+    for person_id, role, status, test in rows:
+        enrolled[person_id] = role == "learner" and status == "active" and not test
+    seen = set(
+        session.scalars(
+            select(LearnerDay.person_id).where(LearnerDay.course_id == course.id).distinct()
+        )
+    )
+    return {p for p, counts in enrolled.items() if counts} | (seen - set(enrolled))
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def week_of(day: date) -> date:
+    """The Monday of a day's ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def load_members(
+    session: Session,
+    course: Course,
+    *,
+    key: bytes,
+    cutoff_minutes: int,
+    today: date,
+    activity: bool = True,
+) -> dict[int, Member]:
+    """The class with names, sections, LMS stats and (when asked) activity totals.
+
+    `today` is the last day of the "7 days" window (the course's own today).
+    """
+    ids = sorted(class_member_ids(session, course))
+    labels = learner_labels(session, set(ids))
+    members: dict[int, Member] = {}
+    for chunk in _chunks(ids):
+        for person in session.scalars(select(Person).where(Person.id.in_(chunk))):
+            name = person.name or " ".join(
+                part for part in (person.given_name, person.family_name) if part
+            )
+            members[person.id] = Member(
+                person_id=person.id,
+                learner=labels[person.id],
+                name=name or pseudonym(key, person.id),
+                email=person.email or None,
+                pseudonymous=not name,
+            )
+    sections = session.execute(
+        select(SectionMember.person_id, Section.name)
+        .join(Section, Section.id == SectionMember.section_id)
+        .where(Section.course_id == course.id)
+        .order_by(Section.name)
+    )
+    for person_id, section in sections:
+        if person_id in members:
+            members[person_id].sections.append(section)
+    for stats in session.scalars(
+        select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+    ):
+        member = members.get(stats.person_id)
+        if member is not None:
+            member.lms = stats
+            member.last_active = stats.last_activity_at
+    if activity:
+        _add_activity(session, course, members, cutoff_minutes, today)
+    return members
+
+
+def _add_activity(
+    session: Session, course: Course, members: dict[int, Member], cutoff: int, today: date
+) -> None:
+    since = today - timedelta(days=6)
+    rows = session.connection().execute(
+        select(
+            LearnerDay.person_id,
+            LearnerDay.day,
+            LearnerDay.events,
+            LearnerDay.last_time,
+            LearnerDay.gaps,
+        ).where(LearnerDay.course_id == course.id)
+    )
+    for person_id, day, events, last_time, gaps in rows:
+        member = members.get(person_id)
+        if member is None:
+            continue
+        seconds, under = under_cutoff(orjson.loads(gaps), cutoff)
+        member.time_total += seconds
+        if since <= day <= today:
+            member.time_7d += seconds
+        member.sessions += events - under
+        member.events += events
+        member.active_days += 1
+        week = member.weeks.setdefault(week_of(day), [0.0, 0, 0])
+        week[0] += seconds
+        week[1] += 1
+        week[2] += events
+        last = datetime.fromtimestamp(last_time, UTC)
+        if member.last_active is None or last > member.last_active:
+            member.last_active = last
+    videos: dict[int, int] = defaultdict(int)
+    for (person_id,) in session.connection().execute(
+        select(VideoLearnerViews.person_id).where(VideoLearnerViews.course_id == course.id)
+    ):
+        videos[person_id] += 1
+    for person_id, count in videos.items():
+        if person_id in members:
+            members[person_id].videos_watched = count
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at a fraction of the ordered values, interpolated (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -1,4 +1,5 @@
-"""Production as real processes: PostgreSQL, `flask db upgrade`, gunicorn with two workers.
+"""Production as real processes: PostgreSQL, `flask db upgrade`, gunicorn with two workers and
+`flask scheduler run`: a launch, a sync and a page go through them.
 
 Runs in the PostgreSQL pass (TEST_DATABASE_URL); it creates and drops a database of its own.
 """
@@ -22,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL
+from tests.fake_nrps import ROSTER, FakeNrps
 from tests.lti_platform import LEARNER, FakePlatform
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +71,63 @@ def cookies_of(response: requests.Response) -> dict[str, str]:
     return jar
 
 
-def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
+def nrps_claim(roster: FakeNrps) -> dict[str, object]:
+    """The Names and Role Provisioning claim pointing at the fake roster service."""
+    return {
+        "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+            "context_memberships_url": roster.memberships_url,
+            "service_versions": ["2.0"],
+        }
+    }
+
+
+def launch(base: str, lms: FakePlatform, sub: str, roles: list[str] | None, **extra: object) -> str:
+    """The OIDC login and the launch through the server; returns where the launch redirects."""
+    login = requests.post(
+        base + "/lti/login",
+        headers=PROXY,
+        allow_redirects=False,
+        data={
+            "iss": lms.issuer,
+            "login_hint": sub,
+            "client_id": lms.client_id,
+            "target_link_uri": "https://tool.test/lti/launch",
+        },
+    )
+    assert login.status_code == 302, login.text
+    auth = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["Location"]).query).items()}
+    assert auth["redirect_uri"] == "https://tool.test/lti/launch"
+    body = lms.claims(auth["nonce"], roles=roles, sub=sub, **extra)
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies_of(login).items())
+    response = requests.post(
+        base + "/lti/launch",
+        headers={**PROXY, "Cookie": cookie},
+        data={"id_token": lms.sign(body), "state": auth["state"]},
+        allow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+def wait_for_run(database: str, timeout: float = 60.0) -> dict[str, object]:
+    """The first sync run once it has finished (the scheduler picks queued runs up)."""
+    engine = create_engine(database)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    text("select status, error from sync_run order by id limit 1")
+                ).first()
+            if row is not None and row.status in ("succeeded", "failed"):
+                return {"status": row.status, "error": row.error}
+            time.sleep(0.25)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"no finished sync run within {timeout} s")
+
+
+def test_gunicorn_two_workers_and_the_scheduler_on_postgresql(
     database: str, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -84,10 +142,15 @@ def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
+        "SCHEDULER_QUEUE_SECONDS": "1",
+        "SCHEDULER_SHUTDOWN_SECONDS": "10",
+        "SYNC_RETRY_DELAYS": "0.1",
     }
     upgrade = flask(env, "db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
-    lms = FakePlatform()
+    # The LMS: its roster service (and token endpoint) served for real on 127.0.0.1.
+    roster = FakeNrps(client_id="client-1", members=[dict(m) for m in ROSTER]).start()
+    lms = FakePlatform(issuer=roster.origin)
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps({"keys": [lms.jwk]}))
     added = flask(
@@ -120,6 +183,14 @@ def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    scheduler_log = (tmp_path / "scheduler.log").open("w")
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "flask", "scheduler", "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=scheduler_log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -133,30 +204,7 @@ def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
             raise AssertionError((tmp_path / "gunicorn.log").read_text())
 
         # The OIDC login and the launch, each answered by whichever worker gets it.
-        login = requests.post(
-            base + "/lti/login",
-            headers=PROXY,
-            allow_redirects=False,
-            data={
-                "iss": lms.issuer,
-                "login_hint": "s1",
-                "client_id": lms.client_id,
-                "target_link_uri": "https://tool.test/lti/launch",
-            },
-        )
-        assert login.status_code == 302, login.text
-        auth = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["Location"]).query).items()}
-        assert auth["redirect_uri"] == "https://tool.test/lti/launch"
-        body = lms.claims(auth["nonce"], roles=LEARNER, sub="s1")
-        cookie = "; ".join(f"{k}={v}" for k, v in cookies_of(login).items())
-        launch = requests.post(
-            base + "/lti/launch",
-            headers={**PROXY, "Cookie": cookie},
-            data={"id_token": lms.sign(body), "state": auth["state"]},
-            allow_redirects=False,
-        )
-        assert launch.status_code == 303, launch.text
-        me = launch.headers["Location"]
+        me = launch(base, lms, sub="s1", roles=LEARNER)
         assert me.startswith("/courses/1/me?t=")
 
         # Events through the API, then the page, on the multi-worker server.
@@ -184,10 +232,36 @@ def test_gunicorn_two_workers_on_postgresql_launch_events_and_page(
         assert staff_only.status_code == 403
         workers = {requests.get(base + "/healthz").headers.get("X-Request-ID") for _ in range(4)}
         assert len(workers) == 4  # every response carries its own request id
+
+        # An instructor launches, clicks "Sync now"; the scheduler process runs the queued sync.
+        roster.tool_jwks = requests.get(base + "/lti/jwks").json()
+        overview = launch(base, lms, sub="user-1", roles=None, **nrps_claim(roster))
+        assert overview.startswith("/courses/1/?t=")
+        token = parse_qs(urlsplit(overview).query)["t"][0]
+        queued = requests.post(
+            base + "/courses/1/sync", headers=PROXY, data={"t": token}, allow_redirects=False
+        )
+        assert queued.status_code == 303, queued.text
+        run = wait_for_run(database)
+        assert run["status"] == "succeeded", (run, (tmp_path / "scheduler.log").read_text())
+        assert roster.count("GET /mod/lti/services.php") >= 1
+        page = requests.get(base + overview, headers=PROXY)
+        assert page.status_code == 200 and "not synced yet" not in page.text
+        engine = create_engine(database)
+        with engine.connect() as conn:
+            enrolled = conn.execute(text("select count(*) from enrollment")).scalar_one()
+        engine.dispose()
+        assert enrolled == len(ROSTER) + 1  # the roster, and the learner who launched first
     finally:
+        scheduler.terminate()  # SIGTERM: a clean stop
+        scheduler_code = scheduler.wait(timeout=30)
+        scheduler_log.close()
         server.terminate()
         server.wait(timeout=20)
         log.close()
+        roster.stop()
+    assert scheduler_code == 0, (tmp_path / "scheduler.log").read_text()
+    assert "stopped" in (tmp_path / "scheduler.log").read_text()
     output = (tmp_path / "gunicorn.log").read_text()
     assert "Booting worker" in output and output.count("Booting worker") >= 2
     assert '"GET /courses/1/me" 200' in output  # access log: the path without its query

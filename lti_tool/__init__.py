@@ -71,7 +71,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach the LTI, page, API and (in development only) the development-platform blueprints."""
+    """Attach the LTI, page, API, admin and (development only) the dev-platform blueprints."""
     from lti_tool import api, launch
     from lti_tool.views import course, home
 
@@ -80,6 +80,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.xapi_bp)
     app.register_blueprint(course.bp)
     app.register_blueprint(home.bp)
+    from lti_tool import admin
+
+    admin.init_app(app)
     if app.config.get("DEV_PLATFORM_ENABLED"):
         from lti_tool import devplatform
 

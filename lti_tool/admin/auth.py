@@ -1,0 +1,284 @@
+"""Who is administering: the admin session cookie, CSRF tokens, login throttling and the scope.
+
+The admin session is a signed cookie of its own (`lti_tool_admin`, path /admin), separate from
+the LTI launch state and the course session tokens: a launched course session never opens the
+admin area. The cookie also carries the CSRF token every admin form posts back. Login attempts
+are counted in the database, so the throttle holds across every web worker and machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, g, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lti_tool.models import AdminLoginAttempt, AdminUser, LtiDeployment
+from lti_tool.models.types import utcnow
+
+COOKIE = "lti_tool_admin"
+CSRF_FIELD = "csrf_token"
+MIN_PASSWORD_LENGTH = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Checked against when the e-mail is unknown, so that a wrong address costs as long as a wrong
+# password and the timing does not tell which addresses are administrators.
+_DUMMY_HASH = generate_password_hash("not a real password: timing only", method="scrypt")
+
+
+class PasswordRefused(ValueError):
+    """A password that cannot be used (too short, empty)."""
+
+
+def normalise_email(value: str) -> str:
+    """The e-mail address as stored and compared: trimmed and lower-case; ValueError if invalid."""
+    email = value.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise ValueError(f"{value!r} is not an e-mail address")
+    return email
+
+
+def hash_password(password: str) -> str:
+    """The password's scrypt hash (werkzeug), refusing short ones."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordRefused(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return generate_password_hash(password, method="scrypt")
+
+
+def authenticate(session: Session, email: str, password: str) -> AdminUser | None:
+    """The enabled administrator with this e-mail and password, else None (same cost either way)."""
+    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or user.disabled:
+        return None
+    return user
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Failures allowed per e-mail and per client address within a window."""
+
+    per_email: int = 5
+    per_ip: int = 20
+    window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_config(cls) -> Limits:
+        """ADMIN_LOGIN_MAX_FAILURES (5), ADMIN_LOGIN_MAX_FAILURES_PER_IP (20),
+        ADMIN_LOGIN_WINDOW_MINUTES (15) from the app config."""
+        config = current_app.config
+        return cls(
+            per_email=int(config.get("ADMIN_LOGIN_MAX_FAILURES", 5)),
+            per_ip=int(config.get("ADMIN_LOGIN_MAX_FAILURES_PER_IP", 20)),
+            window=timedelta(minutes=float(config.get("ADMIN_LOGIN_WINDOW_MINUTES", 15))),
+        )
+
+
+def throttle_keys(email: str, ip: str | None) -> dict[str, str]:
+    """The attempt keys of a login: one for the address typed, one for the client."""
+    return {"email": "email:" + email.strip().lower()[:300], "ip": "ip:" + (ip or "unknown")}
+
+
+def retry_after(
+    session: Session, keys: dict[str, str], limits: Limits, now: datetime | None = None
+) -> int | None:
+    """Seconds until a login may be tried again, or None when it may be tried now.
+
+    A key is blocked when it has `limit` failures in the window since its last success; it is
+    free again when the oldest of those failures leaves the window.
+    """
+    now = now or utcnow()
+    since = now - limits.window
+    wait = 0.0
+    for kind, key in keys.items():
+        limit = limits.per_email if kind == "email" else limits.per_ip
+        rows = session.execute(
+            select(AdminLoginAttempt.at, AdminLoginAttempt.succeeded)
+            .where(AdminLoginAttempt.key == key, AdminLoginAttempt.at >= since)
+            .order_by(AdminLoginAttempt.at, AdminLoginAttempt.id)
+        ).all()
+        failures: list[datetime] = []
+        for at, succeeded in rows:
+            failures = [] if succeeded else [*failures, at]
+        if len(failures) >= limit:
+            free_at = failures[-limit] + limits.window
+            wait = max(wait, (free_at - now).total_seconds())
+    return max(1, math.ceil(wait)) if wait > 0 else None
+
+
+def record_attempt(session: Session, keys: dict[str, str], succeeded: bool) -> None:
+    """Record a login attempt under each key, and forget attempts older than a day."""
+    now = utcnow()
+    for key in keys.values():
+        session.add(AdminLoginAttempt(key=key, at=now, succeeded=succeeded))
+    session.execute(delete(AdminLoginAttempt).where(AdminLoginAttempt.at < now - timedelta(days=1)))
+
+
+# --- the session cookie -----------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-session")
+
+
+def max_age() -> int:
+    """Seconds an admin session lasts (ADMIN_SESSION_MAX_AGE, default 8 hours)."""
+    return int(current_app.config.get("ADMIN_SESSION_MAX_AGE", 8 * 3600))
+
+
+def password_mark(user: AdminUser) -> str:
+    """A short digest of the stored hash: a password change or reset ends older sessions."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def new_session(**fields: Any) -> dict[str, Any]:
+    """A fresh session (a new CSRF token every time: a login never keeps the old one)."""
+    return {"csrf": secrets.token_urlsafe(32), **fields}
+
+
+def read_session() -> dict[str, Any] | None:
+    """The request's admin session, or None when absent, forged or expired."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw, max_age=max_age())
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("csrf"), str) else None
+
+
+def save_session(response: Any, data: dict[str, Any]) -> None:
+    """Set the admin cookie: HttpOnly, Secure over https, SameSite=Lax, only under /admin.
+
+    Lax rather than Strict: the administration link of an LMS launch opens a new top-level
+    window from the LMS's iframe, and its redirect must keep the cookie. Forms are protected by
+    the CSRF token, not by SameSite.
+    """
+    response.set_cookie(
+        COOKIE,
+        _serializer().dumps(data),
+        max_age=max_age(),
+        path="/admin",
+        httponly=True,
+        secure=request.is_secure,
+        samesite="Lax",
+    )
+
+
+def csrf_ok(data: dict[str, Any] | None) -> bool:
+    """True when the posted form carries this session's CSRF token."""
+    sent = request.form.get(CSRF_FIELD, "")
+    return bool(data and sent) and hmac.compare_digest(sent, str(data["csrf"]))
+
+
+# --- who, and how far ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdminScope:
+    """The administrator of this request and what they may see."""
+
+    label: str
+    admin_id: int | None  # a local administrator; None for an LMS administrator's launch
+    deployment_id: int | None  # None: every platform and deployment
+    platform_id: int | None  # the deployment's platform
+    via_launch: bool = False
+
+    @property
+    def is_global(self) -> bool:
+        """True for an administrator of the whole tool."""
+        return self.deployment_id is None
+
+    def sees_platform(self, platform_id: int | None) -> bool:
+        """True when this administrator may see the platform's objects and courses."""
+        return self.is_global or (platform_id is not None and platform_id == self.platform_id)
+
+
+def _deployment_platform(session: Session, deployment_id: int) -> int | None:
+    deployment = session.get(LtiDeployment, deployment_id)
+    if deployment is None:
+        return None
+    return deployment.registration.platform_id
+
+
+def scope_from_session(session: Session, data: dict[str, Any] | None) -> AdminScope | None:
+    """The administrator a session names, checked against the database on every request."""
+    if not data:
+        return None
+    if isinstance(data.get("admin"), int):
+        user = session.get(AdminUser, data["admin"])
+        if user is None or user.disabled or data.get("pw") != password_mark(user):
+            return None
+        platform_id = None
+        if user.deployment_id is not None:
+            platform_id = _deployment_platform(session, user.deployment_id)
+            if platform_id is None:
+                return None
+        return AdminScope(user.email, user.id, user.deployment_id, platform_id)
+    launch = data.get("launch")
+    if isinstance(launch, dict) and isinstance(launch.get("deployment"), int):
+        deployment = session.get(LtiDeployment, launch["deployment"])
+        # Switched off (or the deployment disabled) since: the session ends at once.
+        if deployment is None or not deployment.admin_launch_enabled or not deployment.enabled:
+            return None
+        label = f"{launch.get('name') or 'LMS administrator'} (by launch)"
+        return AdminScope(
+            label, None, deployment.id, deployment.registration.platform_id, via_launch=True
+        )
+    return None
+
+
+def current_scope() -> AdminScope:
+    """The request's administrator (set by the blueprint's before_request)."""
+    scope: AdminScope = g.admin
+    return scope
+
+
+# --- administration by LMS launch -------------------------------------------------------------
+
+TICKET_MAX_AGE = 300
+
+
+def _ticket_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-ticket")
+
+
+def issue_launch_ticket(deployment_id: int, person_id: int, name: str | None) -> str:
+    """A one-time ticket (5 minutes) into the admin area, limited to one deployment."""
+    payload = {
+        "deployment": deployment_id,
+        "person": person_id,
+        "name": (name or "")[:200],
+        "jti": secrets.token_urlsafe(16),
+    }
+    return _ticket_serializer().dumps(payload)
+
+
+def read_launch_ticket(ticket: str) -> dict[str, Any] | None:
+    """The ticket's contents, or None when forged, malformed or older than 5 minutes."""
+    if not ticket:
+        return None
+    try:
+        data = _ticket_serializer().loads(ticket, max_age=TICKET_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("deployment"), int):
+        return None
+    if not isinstance(data.get("jti"), str) or not isinstance(data.get("person"), int):
+        return None
+    return data

@@ -1,0 +1,551 @@
+"""Admin pages for platforms, registrations, deployments, tool keys and data sources.
+
+Validation is the CLI's (`flask platform add`): the same URL and origin checks, the same
+messages. A deployment's administrator sees its own platform, registration and deployment, and
+may manage that platform's data sources; changing registrations, deployments and the tool's
+keys is for administrators of the whole tool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import click
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from lti_tool import secrets as secret_store
+from lti_tool.admin import bp
+from lti_tool.admin.auth import current_scope
+from lti_tool.cli import _check_origin, _check_url
+from lti_tool.extensions import db
+from lti_tool.launch import keys as tool_keys
+from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
+from lti_tool.models.lms import SOURCE_KINDS
+from lti_tool.models.types import utcnow
+
+log = logging.getLogger(__name__)
+KIND_NAMES = {"canvas": "Canvas API", "openedx": "Open edX API", "log_folder": "Log folder"}
+
+
+class FormError(ValueError):
+    """Input that cannot be used, said in words for the form."""
+
+
+def require_global() -> None:
+    """403 for an administrator of one deployment."""
+    if not current_scope().is_global:
+        abort(
+            403,
+            description="Only administrators of the whole tool can do this; you administer "
+            "one deployment.",
+        )
+
+
+def visible_platform(platform_id: int) -> Platform:
+    """A platform the administrator may see, else 404."""
+    platform = db.session.get(Platform, platform_id)
+    if platform is None or not current_scope().sees_platform(platform.id):
+        abort(404, description="There is no such platform in your administration area.")
+    return platform
+
+
+def _url(label: str, value: str, required: bool = True) -> str | None:
+    value = value.strip()
+    if not value:
+        if required:
+            raise FormError(f"{label}: required")
+        return None
+    try:
+        return _check_url(label, value)
+    except click.BadParameter as exc:
+        raise FormError(f"{label}: {exc.message}") from None
+
+
+def _origins(text: str) -> list[str]:
+    found = []
+    for line in text.replace(",", "\n").splitlines():
+        if line.strip():
+            try:
+                found.append(_check_origin(line.strip()))
+            except click.BadParameter as exc:
+                raise FormError(f"Frame origins: {exc.message}") from None
+    return list(dict.fromkeys(found))
+
+
+def _jwks_text(text: str) -> dict[str, Any] | None:
+    """A pasted key set, checked as `flask platform add --jwks-file` checks a file."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormError(f"Key set: not JSON ({exc})") from None
+    if isinstance(data, dict) and "kty" in data:
+        data = {"keys": [data]}
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not all(
+        isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
+    ):
+        raise FormError('Key set: expected {"keys": [RSA keys with a kid]}')
+    return data
+
+
+def _ids(text: str) -> list[str]:
+    return list(dict.fromkeys(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip()))
+
+
+def _registration_fields(form: dict[str, str]) -> dict[str, Any]:
+    fields = {
+        "auth_login_url": _url("Authorization (login) URL", form.get("auth_login_url", "")),
+        "auth_token_url": _url("Token URL", form.get("auth_token_url", "")),
+        "jwks_url": _url("Key set URL", form.get("jwks_url", ""), required=False),
+        "auth_audience": form.get("auth_audience", "").strip() or None,
+    }
+    keyset = _jwks_text(form.get("jwks", ""))
+    if keyset is not None and fields["jwks_url"]:
+        raise FormError("Give a key set URL or a pasted key set, not both")
+    fields["jwks"] = keyset
+    return fields
+
+
+def _taken(issuer: str, client_id: str, other_than: int | None = None) -> LtiRegistration | None:
+    query = select(LtiRegistration).where(
+        LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+    )
+    if other_than is not None:
+        query = query.where(LtiRegistration.id != other_than)
+    return db.session.scalar(query)
+
+
+# --- platforms -----------------------------------------------------------------------------------
+
+
+@bp.get("/platforms")
+def platforms() -> str:
+    """Every platform in scope, with its registrations and deployments."""
+    scope = current_scope()
+    query = select(Platform).order_by(Platform.name)
+    if not scope.is_global:
+        query = query.where(Platform.id == scope.platform_id)
+    return render_template(
+        "admin/platforms.html", platforms=list(db.session.scalars(query)), scope=scope
+    )
+
+
+def _new_platform_page(form: dict[str, str], error: str | None, status: int) -> ResponseReturnValue:
+    return render_template("admin/platform_new.html", form=form, error=error), status
+
+
+@bp.route("/platforms/new", methods=["GET", "POST"])
+def platform_new() -> ResponseReturnValue:
+    """Add a platform with its first registration and deployments."""
+    require_global()
+    if request.method == "GET":
+        return _new_platform_page({}, None, 200)
+    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        name = form.get("name", "").strip()
+        if not name:
+            raise FormError("Name: required")
+        issuer = _url("Issuer", form.get("issuer", ""))
+        client_id = form.get("client_id", "").strip()
+        if not client_id:
+            raise FormError("Client id: required")
+        fields = _registration_fields(form)
+        if not fields["jwks_url"] and not fields["jwks"]:
+            raise FormError("Give the platform's key set URL (or paste its key set)")
+        deployment_ids = _ids(form.get("deployment_ids", ""))
+        if not deployment_ids:
+            raise FormError("Deployment ids: give at least one")
+        origins = _origins(form.get("frame_origins", ""))
+        if db.session.scalar(select(Platform.id).where(Platform.name == name)):
+            raise FormError(f"Name: a platform named {name!r} exists (open it to add a client id)")
+        existing = _taken(str(issuer), client_id)
+        if existing is not None:
+            raise FormError(
+                f"Client id {client_id!r} of issuer {issuer!r} is already registered to "
+                f"platform {existing.platform.name!r}"
+            )
+    except FormError as exc:
+        return _new_platform_page(form, str(exc), 400)
+    platform = Platform(name=name, issuer=issuer, frame_origins=origins)
+    db.session.add(platform)
+    db.session.flush()
+    registration = LtiRegistration(
+        platform_id=platform.id, issuer=issuer, client_id=client_id, **fields
+    )
+    db.session.add(registration)
+    db.session.flush()
+    for deployment_id in deployment_ids:
+        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+    db.session.commit()
+    log.info("admin added platform %s", platform.id)
+    return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
+
+
+def _platform_page(
+    platform: Platform,
+    status: int = 200,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> ResponseReturnValue:
+    scope = current_scope()
+    registrations = [
+        r
+        for r in platform.registrations
+        if scope.is_global or any(d.id == scope.deployment_id for d in r.deployments)
+    ]
+    return (
+        render_template(
+            "admin/platform.html",
+            platform=platform,
+            registrations=registrations,
+            scope=scope,
+            error=error,
+            form=form or {},
+        ),
+        status,
+    )
+
+
+@bp.get("/platforms/<int:platform_id>")
+def platform(platform_id: int) -> ResponseReturnValue:
+    """One platform: its settings, registrations and deployments."""
+    return _platform_page(visible_platform(platform_id))
+
+
+@bp.post("/platforms/<int:platform_id>")
+def platform_edit(platform_id: int) -> ResponseReturnValue:
+    """Change a platform's name, issuer, frame origins or state."""
+    require_global()
+    platform = visible_platform(platform_id)
+    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        name = form.get("name", "").strip()
+        if not name:
+            raise FormError("Name: required")
+        issuer = str(_url("Issuer", form.get("issuer", "")))
+        origins = _origins(form.get("frame_origins", ""))
+        other = db.session.scalar(
+            select(Platform.id).where(Platform.name == name, Platform.id != platform.id)
+        )
+        if other:
+            raise FormError(f"Name: another platform is named {name!r}")
+        if issuer != platform.issuer:
+            for registration in platform.registrations:
+                if _taken(issuer, registration.client_id, registration.id):
+                    raise FormError(
+                        f"Issuer: client id {registration.client_id!r} is already registered "
+                        f"with issuer {issuer!r}"
+                    )
+    except FormError as exc:
+        return _platform_page(platform, 400, str(exc), form)
+    platform.name, platform.frame_origins = name, origins
+    platform.enabled = form.get("enabled") == "on"
+    if issuer != platform.issuer:
+        platform.issuer = issuer
+        for registration in platform.registrations:
+            registration.issuer = issuer  # the copy that keeps (issuer, client_id) unique
+    db.session.commit()
+    log.info("admin changed platform %s", platform.id)
+    return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
+
+
+@bp.post("/platforms/<int:platform_id>/registrations")
+def registration_add(platform_id: int) -> ResponseReturnValue:
+    """Add a client id (registration) with its deployments to a platform."""
+    require_global()
+    platform = visible_platform(platform_id)
+    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        client_id = form.get("client_id", "").strip()
+        if not client_id:
+            raise FormError("Client id: required")
+        fields = _registration_fields(form)
+        if not fields["jwks_url"] and not fields["jwks"]:
+            raise FormError("Give the platform's key set URL (or paste its key set)")
+        deployment_ids = _ids(form.get("deployment_ids", ""))
+        if not deployment_ids:
+            raise FormError("Deployment ids: give at least one")
+        existing = _taken(platform.issuer, client_id)
+        if existing is not None:
+            raise FormError(
+                f"Client id {client_id!r} is already registered to platform "
+                f"{existing.platform.name!r}"
+            )
+    except FormError as exc:
+        return _platform_page(platform, 400, str(exc), form)
+    registration = LtiRegistration(
+        platform_id=platform.id, issuer=platform.issuer, client_id=client_id, **fields
+    )
+    db.session.add(registration)
+    db.session.flush()
+    for deployment_id in deployment_ids:
+        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+    db.session.commit()
+    return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
+
+
+def _visible_registration(registration_id: int) -> LtiRegistration:
+    registration = db.session.get(LtiRegistration, registration_id)
+    if registration is None:
+        abort(404, description="There is no such registration in your administration area.")
+    visible_platform(registration.platform_id)
+    return registration
+
+
+@bp.post("/registrations/<int:registration_id>")
+def registration_edit(registration_id: int) -> ResponseReturnValue:
+    """Change a registration's URLs and keys."""
+    require_global()
+    registration = _visible_registration(registration_id)
+    form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    try:
+        fields = _registration_fields(form)
+        if not fields["jwks_url"] and not fields["jwks"]:
+            if registration.jwks is None:
+                raise FormError("Give the platform's key set URL (or paste its key set)")
+            fields["jwks"] = registration.jwks  # the pasted key set stays when left empty
+    except FormError as exc:
+        return _platform_page(registration.platform, 400, str(exc), form)
+    for name, value in fields.items():
+        setattr(registration, name, value)
+    db.session.commit()
+    return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
+
+
+@bp.post("/registrations/<int:registration_id>/deployments")
+def deployment_add(registration_id: int) -> ResponseReturnValue:
+    """Add deployment ids to a registration."""
+    require_global()
+    registration = _visible_registration(registration_id)
+    known = {d.deployment_id for d in registration.deployments}
+    new = [d for d in _ids(request.form.get("deployment_ids", "")) if d not in known]
+    if not new:
+        return _platform_page(
+            registration.platform, 400, "Deployment ids: give one this client id does not have"
+        )
+    for deployment_id in new:
+        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+    db.session.commit()
+    return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
+
+
+@bp.post("/deployments/<int:deployment_id>")
+def deployment_edit(deployment_id: int) -> ResponseReturnValue:
+    """Enable or disable a deployment, and administration by LMS launch for it."""
+    require_global()
+    deployment = db.session.get(LtiDeployment, deployment_id)
+    if deployment is None:
+        abort(404, description="There is no such deployment.")
+    deployment.enabled = request.form.get("enabled") == "on"
+    deployment.admin_launch_enabled = request.form.get("admin_launch_enabled") == "on"
+    db.session.commit()
+    log.info(
+        "admin set deployment %s: enabled=%s admin_launch=%s",
+        deployment.id,
+        deployment.enabled,
+        deployment.admin_launch_enabled,
+    )
+    platform_id = deployment.registration.platform_id
+    return redirect(url_for("admin.platform", platform_id=platform_id), code=303)
+
+
+# --- tool keys -----------------------------------------------------------------------------------
+
+
+@bp.get("/keys")
+def keys() -> str:
+    """The tool's signing keys: the active one, published ones, retired ones."""
+    require_global()
+    tool_keys.active_key()
+    rows = list(db.session.scalars(select(ToolKey).order_by(ToolKey.id)))
+    return render_template("admin/keys.html", keys=rows)
+
+
+@bp.post("/keys/rotate")
+def keys_rotate() -> ResponseReturnValue:
+    """A new signing key; the old one stays published until retired."""
+    require_global()
+    tool_keys.active_key()
+    key = tool_keys.create_key(activate=True)
+    db.session.commit()
+    log.info("admin rotated the tool key: new kid %s", key.kid)
+    return redirect(url_for("admin.keys"), code=303)
+
+
+@bp.post("/keys/<int:key_id>/retire")
+def keys_retire(key_id: int) -> ResponseReturnValue:
+    """Take a non-active key out of the JWKS."""
+    require_global()
+    key = db.session.get(ToolKey, key_id)
+    if key is None:
+        abort(404, description="There is no such key.")
+    try:
+        tool_keys.retire_key(key.kid)
+    except (LookupError, ValueError) as exc:
+        rows = list(db.session.scalars(select(ToolKey).order_by(ToolKey.id)))
+        return render_template("admin/keys.html", keys=rows, error=str(exc)), 400
+    db.session.commit()
+    return redirect(url_for("admin.keys"), code=303)
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+
+def _sources_page(status: int = 200, **context: Any) -> ResponseReturnValue:
+    scope = current_scope()
+    query = select(Platform).order_by(Platform.name)
+    if not scope.is_global:
+        query = query.where(Platform.id == scope.platform_id)
+    shown = list(db.session.scalars(query))
+    sources = {
+        p.id: list(
+            db.session.scalars(
+                select(DataSource).where(DataSource.platform_id == p.id).order_by(DataSource.id)
+            )
+        )
+        for p in shown
+    }
+    context.setdefault("form", {})
+    html = render_template(
+        "admin/sources.html", platforms=shown, sources=sources, kinds=KIND_NAMES, **context
+    )
+    return html, status
+
+
+def _visible_source(source_id: int) -> DataSource:
+    source = db.session.get(DataSource, source_id)
+    if source is None or not current_scope().sees_platform(source.platform_id):
+        abort(404, description="There is no such data source in your administration area.")
+    return source
+
+
+@bp.get("/sources")
+def sources() -> ResponseReturnValue:
+    """Data sources per platform, with forms to add one and a test button each."""
+    return _sources_page()
+
+
+def _apply_source(source: DataSource, form: dict[str, str], new: bool) -> None:
+    """Check and copy the form into a Canvas or Open edX source (the secret encrypted)."""
+    location = _url("Base URL", form.get("location", ""))
+    source.location = str(location).rstrip("/")
+    secret = form.get("secret", "").strip()
+    if source.kind == "openedx":
+        client_id = form.get("client_id", "").strip()
+        if not client_id:
+            raise FormError("Client id: required for the Open edX API")
+        source.client_id = client_id
+    if new and not secret:
+        what = "API token" if source.kind == "canvas" else "Client secret"
+        raise FormError(f"{what}: required")
+    if secret:
+        try:
+            source.secret_encrypted = secret_store.encrypt(secret)
+        except secret_store.SecretsUnavailable as exc:
+            raise FormError(str(exc)) from None
+
+
+@bp.post("/sources")
+def source_add() -> ResponseReturnValue:
+    """Add a Canvas API, Open edX API or log folder source to a platform."""
+    from lti_tool.sync.log_folders import FolderError, add_log_folder
+
+    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
+    platform_ref = request.form.get("platform", "")
+    if not platform_ref.isdigit():
+        return _sources_page(400, form=form, error="Choose a platform.")
+    platform = visible_platform(int(platform_ref))
+    kind = request.form.get("kind", "")
+    if kind not in SOURCE_KINDS:
+        return _sources_page(400, form=form, error="Choose what kind of source to add.")
+    try:
+        if kind == "log_folder":
+            add_log_folder(db.session, platform, request.form.get("location", "").strip())
+        else:
+            existing = db.session.scalar(
+                select(DataSource.id).where(
+                    DataSource.platform_id == platform.id, DataSource.kind == kind
+                )
+            )
+            if existing:
+                raise FormError(
+                    f"{platform.name} already has a {KIND_NAMES[kind]} source: edit that one"
+                )
+            source = DataSource(platform_id=platform.id, kind=kind, enabled=True)
+            _apply_source(source, dict(request.form), new=True)
+            db.session.add(source)
+    except (FormError, FolderError) as exc:
+        db.session.rollback()
+        return _sources_page(400, form=form, error=str(exc))
+    db.session.commit()
+    log.info("admin added a %s source to platform %s", kind, platform.id)
+    return redirect(url_for("admin.sources"), code=303)
+
+
+@bp.route("/sources/<int:source_id>", methods=["GET", "POST"])
+def source_edit(source_id: int) -> ResponseReturnValue:
+    """Change a source's location, credentials (blank keeps the stored secret) or state."""
+    source = _visible_source(source_id)
+    if request.method == "GET":
+        return render_template("admin/source.html", source=source, kinds=KIND_NAMES, form={})
+    form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
+    try:
+        if source.kind == "log_folder":
+            from lti_tool.sync.log_folders import check_folder
+
+            path = request.form.get("location", "").strip()
+            if not path.startswith("/"):
+                raise FormError(f"{path or 'the path'} is not an absolute path")
+            ok, why = check_folder(path)
+            if not ok:
+                raise FormError(why)
+            source.location = path
+        else:
+            _apply_source(source, dict(request.form), new=False)
+        source.enabled = request.form.get("enabled") == "on"
+        db.session.flush()
+    except FormError as exc:
+        db.session.rollback()
+        html = render_template(
+            "admin/source.html", source=source, kinds=KIND_NAMES, form=form, error=str(exc)
+        )
+        return html, 400
+    db.session.commit()
+    return redirect(url_for("admin.sources"), code=303)
+
+
+def check_source(source: DataSource) -> tuple[bool, str]:
+    """Test a source: the sync module's check_connection, or the folder check."""
+    if source.kind == "log_folder":
+        from lti_tool.sync.log_folders import check_folder
+
+        return check_folder(source.location)
+    import importlib
+
+    module = importlib.import_module(f"lti_tool.sync.{source.kind}")
+    check = getattr(module, "check_connection", None)
+    if check is None:
+        return False, f"a connection test for the {KIND_NAMES[source.kind]} is not available yet"
+    try:
+        ok, message = check(source, timeout=10)
+    except Exception as exc:  # the page must say what failed, never become a 500
+        log.warning("connection test of source %s failed: %s", source.id, type(exc).__name__)
+        return False, f"the test failed: {type(exc).__name__}"
+    return bool(ok), str(message)
+
+
+@bp.post("/sources/<int:source_id>/test")
+def source_test(source_id: int) -> ResponseReturnValue:
+    """Test the connection now and record the outcome on the source."""
+    source = _visible_source(source_id)
+    ok, message = check_source(source)
+    source.last_checked_at = utcnow()
+    source.last_check = ("OK: " if ok else "Failed: ") + message
+    db.session.commit()
+    return _sources_page(200, tested=source, tested_ok=ok)

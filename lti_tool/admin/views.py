@@ -1,0 +1,340 @@
+"""Admin pages: login, the dashboard, sync health, the access log and ingest tokens."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool.admin import auth, bp, safe_next
+from lti_tool.admin.auth import current_scope
+from lti_tool.extensions import db
+from lti_tool.models import (
+    AccessLog,
+    AdminUser,
+    ApiToken,
+    Course,
+    DataSource,
+    JobSlot,
+    LtiDeployment,
+    LtiStoreEntry,
+    Person,
+    Platform,
+    SyncRun,
+)
+from lti_tool.models.api import SCOPES
+from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SUCCEEDED
+from lti_tool.models.types import utcnow
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 100
+
+
+def scoped_courses(query: Select[Any]) -> Select[Any]:
+    """Limit a query that selects from Course to the administrator's platform."""
+    scope = current_scope()
+    if scope.is_global:
+        return query
+    return query.where(Course.platform_id == scope.platform_id)
+
+
+def visible_course(course_id: int) -> Course:
+    """A course the administrator may see, else 404 (another deployment's course is unknown)."""
+    course = db.session.get(Course, course_id)
+    if course is None or not current_scope().sees_platform(course.platform_id):
+        abort(404, description="There is no such course in your administration area.")
+    return course
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Sign in with e-mail and password; throttled per e-mail and per client address."""
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if g.admin is not None:
+            return redirect(target, code=303)
+        return render_template("admin/login.html", next=target, email="")
+    email = request.form.get("email", "").strip()
+    password = request.form.get("password", "")
+    keys = auth.throttle_keys(email, request.remote_addr)
+    wait = auth.retry_after(db.session, keys, auth.Limits.from_config())
+    if wait is not None:
+        log.warning("admin login throttled (client %s)", request.remote_addr)
+        minutes = max(1, round(wait / 60))
+        html = render_template(
+            "admin/login.html",
+            next=target,
+            email=email,
+            error=f"Too many failed sign-ins for this address or from this network. "
+            f"Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+        )
+        return html, 429, {"Retry-After": str(wait)}
+    user = auth.authenticate(db.session, email, password) if email and password else None
+    auth.record_attempt(db.session, keys, succeeded=user is not None)
+    if user is None:
+        db.session.commit()
+        log.info("admin login refused (client %s)", request.remote_addr)
+        html = render_template(
+            "admin/login.html",
+            next=target,
+            email=email,
+            error="Wrong e-mail address or password (or the account is disabled).",
+        )
+        return html, 401
+    user.last_login_at = utcnow()
+    db.session.commit()
+    log.info("admin %s signed in (client %s)", user.id, request.remote_addr)
+    g.admin_new_session = auth.new_session(admin=user.id, pw=auth.password_mark(user))
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """End the admin session."""
+    g.admin_new_session = auth.new_session()
+    return redirect(url_for("admin.login"), code=303)
+
+
+@bp.get("/enter")
+def enter() -> ResponseReturnValue:
+    """The Administration link of an LMS administrator's launch: a one-time, short-lived ticket."""
+    ticket = auth.read_launch_ticket(request.args.get("ticket", ""))
+    if ticket is None:
+        abort(
+            403,
+            description="This administration link has expired or was already used: open the "
+            "tool from your LMS again to get a new one.",
+        )
+    entry = LtiStoreEntry(
+        key="admin-ticket:" + ticket["jti"], value=True, expires_at=utcnow() + timedelta(hours=1)
+    )
+    db.session.add(entry)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        abort(403, description="This administration link was already used.")
+    deployment = db.session.get(LtiDeployment, ticket["deployment"])
+    if deployment is None or not deployment.admin_launch_enabled or not deployment.enabled:
+        abort(403, description="Administration by LMS launch is not switched on here.")
+    launch = {"deployment": deployment.id, "person": ticket["person"], "name": ticket["name"]}
+    g.admin_new_session = auth.new_session(launch=launch)
+    return redirect(url_for("admin.dashboard"), code=303)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard() -> str:
+    """What is here, with the figures that need attention."""
+    scope = current_scope()
+    platforms = select(func.count()).select_from(Platform)
+    sources = select(func.count()).select_from(DataSource)
+    if not scope.is_global:
+        platforms = platforms.where(Platform.id == scope.platform_id)
+        sources = sources.where(DataSource.platform_id == scope.platform_id)
+    courses = scoped_courses(select(func.count()).select_from(Course))
+    since = utcnow() - timedelta(days=1)
+    failures = scoped_courses(
+        select(func.count())
+        .select_from(SyncRun)
+        .join(Course, Course.id == SyncRun.course_id)
+        .where(SyncRun.status == FAILED, SyncRun.finished_at >= since)
+    )
+    deployment = db.session.get(LtiDeployment, scope.deployment_id) if scope.deployment_id else None
+    return render_template(
+        "admin/dashboard.html",
+        scope=scope,
+        deployment=deployment,
+        figures={
+            "platforms": db.session.scalar(platforms),
+            "courses": db.session.scalar(courses),
+            "sources": db.session.scalar(sources),
+            "failures": db.session.scalar(failures),
+        },
+        admins=(
+            list(db.session.scalars(select(AdminUser).order_by(AdminUser.email)))
+            if scope.is_global
+            else []
+        ),
+    )
+
+
+def _latest_runs(course_ids: list[int], status: str | None = None) -> dict[tuple[int, str], Any]:
+    """The latest run per (course, source), optionally of one status."""
+    if not course_ids:
+        return {}
+    latest = select(func.max(SyncRun.id)).where(SyncRun.course_id.in_(course_ids))
+    if status:
+        latest = latest.where(SyncRun.status == status)
+    latest = latest.group_by(SyncRun.course_id, SyncRun.source)
+    rows = db.session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)))
+    return {(r.course_id, r.source): r for r in rows}
+
+
+@bp.get("/sync")
+def sync_health() -> str:
+    """Per course and source: the last run, the last failure and its error, the next run."""
+    from lti_tool.sync.runs import COURSE_FINDERS, setting
+    from lti_tool.sync.scheduler import slot_start
+
+    courses = list(
+        db.session.scalars(scoped_courses(select(Course).order_by(Course.id)).limit(2000))
+    )
+    by_id = {c.id: c for c in courses}
+    ids = list(by_id)
+    scheduled: dict[str, set[int]] = {}
+    for source, finder in COURSE_FINDERS.items():
+        try:
+            scheduled[source] = set(finder(db.session)) & set(ids)
+        except Exception as exc:  # one broken source must not hide the others' health
+            db.session.rollback()
+            log.warning("course finder of %s failed: %s", source, type(exc).__name__)
+            scheduled[source] = set()
+    last = _latest_runs(ids)
+    last_ok = _latest_runs(ids, SUCCEEDED)
+    last_failed = _latest_runs(ids, FAILED)
+    interval = float(setting("SYNC_INTERVAL_MINUTES", "60")) * 60
+    now = utcnow()
+    next_slot = slot_start(now, interval) + timedelta(seconds=interval)
+    pairs = set(last) | {(c, s) for s, found in scheduled.items() for c in found}
+    rows = []
+    for course_id, source in sorted(pairs):
+        run = last.get((course_id, source))
+        if run is not None and run.status == QUEUED:
+            upcoming = "queued: the scheduler picks it up within a minute"
+        elif run is not None and run.status == RUNNING:
+            upcoming = "running now"
+        elif course_id in scheduled.get(source, set()):
+            upcoming = f"{next_slot:%Y-%m-%d %H:%M} UTC"
+        else:
+            upcoming = "not scheduled (no source configured for it)"
+        rows.append(
+            {
+                "course": by_id[course_id],
+                "source": source,
+                "last": run,
+                "last_ok": last_ok.get((course_id, source)),
+                "last_failed": last_failed.get((course_id, source)),
+                "next": upcoming,
+            }
+        )
+    jobs = db.session.execute(
+        select(JobSlot.job, func.max(JobSlot.claimed_at))
+        .group_by(JobSlot.job)
+        .order_by(JobSlot.job)
+    ).all()
+    return render_template(
+        "admin/sync.html", rows=rows, jobs=jobs, interval_minutes=round(interval / 60, 2)
+    )
+
+
+@bp.get("/access-log")
+def access_log() -> str:
+    """Who viewed learners' contact details, when, in which course (newest first)."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    subject = db.aliased(Person)
+    query = scoped_courses(
+        select(AccessLog, Course, subject)
+        .join(Course, Course.id == AccessLog.course_id)
+        .outerjoin(subject, subject.id == AccessLog.subject_person_id)
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
+    )
+    course_id = request.args.get("course", type=int)
+    if course_id:
+        query = query.where(AccessLog.course_id == course_id)
+    rows = db.session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return render_template(
+        "admin/access_log.html",
+        rows=rows[:PAGE_SIZE],
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+        course_id=course_id,
+    )
+
+
+# --- ingest tokens -------------------------------------------------------------------------------
+
+
+def _visible_tokens() -> list[ApiToken]:
+    scope = current_scope()
+    query = select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+    if not scope.is_global:
+        # Tokens for every course are the whole tool's: a deployment's administrator sees
+        # only tokens bound to its platform's courses.
+        query = query.join(Course, Course.id == ApiToken.course_id).where(
+            Course.platform_id == scope.platform_id
+        )
+    return list(db.session.scalars(query))
+
+
+def _tokens_page(status: int = 200, **context: Any) -> ResponseReturnValue:
+    courses = list(db.session.scalars(scoped_courses(select(Course).order_by(Course.id))))
+    context.setdefault("form", {})
+    html = render_template(
+        "admin/tokens.html",
+        tokens=_visible_tokens(),
+        courses=courses,
+        scopes=SCOPES,
+        scope=current_scope(),
+        **context,
+    )
+    return html, status
+
+
+@bp.get("/tokens")
+def tokens() -> ResponseReturnValue:
+    """Ingest and report tokens: list, create, revoke."""
+    return _tokens_page()
+
+
+@bp.post("/tokens")
+def token_create() -> ResponseReturnValue:
+    """Make a token and show it once."""
+    from lti_tool.api.tokens import create_token
+
+    form = {k: request.form.get(k, "").strip() for k in ("name", "scope", "course")}
+    course = None
+    if form["course"]:
+        if not form["course"].isdigit():
+            return _tokens_page(400, form=form, error="Choose a course from the list.")
+        course = visible_course(int(form["course"]))
+    elif not current_scope().is_global:
+        return _tokens_page(
+            400,
+            form=form,
+            error="Bind the token to one of your courses (a token for every "
+            "course is for the tool's own administrators).",
+        )
+    try:
+        new = create_token(db.session, form["name"], form["scope"], course)
+    except ValueError as exc:
+        db.session.rollback()
+        return _tokens_page(400, form=form, error=str(exc))
+    db.session.commit()
+    log.info("admin created API token %s (%s)", new.row.id, new.row.scope)
+    return _tokens_page(201, created=new.token, created_row=new.row)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def token_revoke(token_id: int) -> ResponseReturnValue:
+    """Revoke a token: refused from the next request on."""
+    from lti_tool.api.tokens import revoke_token
+
+    if token_id not in {t.id for t in _visible_tokens()}:
+        abort(404, description="There is no such token in your administration area.")
+    try:
+        revoke_token(db.session, token_id=token_id)
+    except LookupError as exc:
+        return _tokens_page(400, error=str(exc))
+    db.session.commit()
+    return redirect(url_for("admin.tokens"), code=303)

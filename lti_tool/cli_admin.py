@@ -268,7 +268,8 @@ def data_purge(
                 f"course {r['course_id']} ({r['course']}): {verb} {r['rows']} rows: {detail}"
             )
     scope = "older than " + str(days) + " days" if days is not None else "all activity"
-    click.echo(f"{verb} {total} rows ({scope}) in {len(results)} courses")
+    plural = "" if len(results) == 1 else "s"
+    click.echo(f"{verb} {total} rows ({scope}) in {len(results)} course{plural}")
 
 
 #: Figures in a purge's counts that are not deleted rows.

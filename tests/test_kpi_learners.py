@@ -58,11 +58,13 @@ def _day(course: Course, person: Person, day: str, events: int, gaps: list[float
     )
 
 
-def build_class() -> dict[str, Any]:
-    """The class described in the module docstring; returns the people by letter."""
-    course = Course(lti_context_id="ctx-1", lms_course_id="4711", title="Physics")
-    db.session.add(course)
-    db.session.flush()
+def build_class(course: Course | None = None) -> dict[str, Any]:
+    """The class described in the module docstring (in a new course, or the one given);
+    returns the course and the people by letter."""
+    if course is None:
+        course = Course(lti_context_id="ctx-1", lms_course_id="4711", title="Physics")
+        db.session.add(course)
+        db.session.flush()
     people: dict[str, Person] = {}
     spec = {
         # letter: (name, email, role, status, test user)

@@ -22,7 +22,13 @@ from lti_tool.kpis.roster import Member, percentile, week_of
 from lti_tool.models import ActivityBlock, Course, WeeklyActivity
 from lti_tool.sync.blocks import LABEL, OBJECT_ID, decode
 
-SEGMENTS = ("highly_engaged", "struggling", "normal", "disengaging", "inactive")
+SEGMENT_NAMES = {
+    "highly_engaged": "Highly engaged",
+    "struggling": "Struggling",
+    "normal": "Normal",
+    "disengaging": "Disengaging",
+    "inactive": "Inactive",
+}
 LOW, HIGH = 0.15, 0.85
 ATTEMPTED = "ATTEMPTED_PROBLEM"
 

@@ -6,19 +6,23 @@ Also the `engagement` and `at-risk` reports, which are computed from the same cl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis import course_settings
+from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.at_risk import at_risk
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import Member, load_members, week_of
-from lti_tool.models import Course
+from lti_tool.models import ActivityBlock, Course, LearnerDay
 from lti_tool.models.types import utcnow
+from lti_tool.sync.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
 
 FIELDS = (
     "course",
@@ -141,3 +145,50 @@ def at_risk_report(
     ]
     rows.sort(key=lambda r: r["learner"])
     return rows
+
+
+def learner_days(
+    session: Session, course: Course, person_id: int, cutoff_minutes: int
+) -> list[dict[str, Any]]:
+    """One learner's active days: events, seconds spent (at the cutoff) and sessions."""
+    rows = session.execute(
+        select(LearnerDay.day, LearnerDay.events, LearnerDay.gaps)
+        .where(LearnerDay.course_id == course.id, LearnerDay.person_id == person_id)
+        .order_by(LearnerDay.day)
+    )
+    days = []
+    for day, events, gaps in rows:
+        seconds, under = under_cutoff(orjson.loads(gaps), cutoff_minutes)
+        days.append(
+            {"day": day, "events": events, "seconds": round(seconds), "sessions": events - under}
+        )
+    return days
+
+
+def recent_events(
+    session: Session, course: Course, person_id: int, limit: int = 50
+) -> list[dict[str, Any]]:
+    """One learner's latest events, newest first (from their latest day blocks)."""
+    found: list[dict[str, Any]] = []
+    rows = session.execute(
+        select(ActivityBlock.data)
+        .where(ActivityBlock.course_id == course.id, ActivityBlock.person_id == person_id)
+        .order_by(ActivityBlock.day.desc())
+    )
+    for (data,) in rows:
+        columns = decode(data)
+        day_events = [
+            {
+                "at": datetime.fromtimestamp(time, UTC),
+                "name": name,
+                "source": source,
+                "object": object_id,
+            }
+            for time, name, source, object_id in zip(
+                columns[TIME], columns[NAME], columns[SOURCE], columns[OBJECT_ID], strict=True
+            )
+        ]
+        found.extend(reversed(day_events))
+        if len(found) >= limit:
+            break
+    return found[:limit]

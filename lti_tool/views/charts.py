@@ -184,3 +184,77 @@ def learner_time_figure(
         )
     )
     return fig
+
+
+def learner_days_figure(
+    days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str
+) -> go.Figure:
+    """One learner's minutes per active day (bars) and events per day (markers)."""
+    title = f"{name}: activity per day (time spent, idle cutoff {cutoff_minutes} min)"
+    fig = go.Figure(layout=_layout(title, "Day", "Minutes"))
+    x = [d["day"].isoformat() for d in days]
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=[round(d["seconds"] / 60, 1) for d in days],
+            name="Minutes",
+            marker={"color": PALETTE[0]},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=[d["events"] for d in days],
+            mode="markers",
+            name="Events",
+            yaxis="y2",
+            marker={"color": PALETTE[5]},
+        )
+    )
+    fig.update_layout(
+        yaxis2={
+            "title": {"text": "Events"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        }
+    )
+    return fig
+
+
+def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Figure:
+    """Course events (due dates, staff's own) as dotted vertical lines with their titles.
+
+    `events` carry `at` (an ISO date or time on the chart's x axis), `title` and `kind`.
+    """
+    shapes = list(fig.layout.shapes or ())
+    notes = list(fig.layout.annotations or ())
+    for index, event in enumerate(events):
+        colour = PALETTE[5] if event.get("kind") == "due" else PALETTE[3]
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": event["at"],
+                "x1": event["at"],
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": colour, "width": 1, "dash": "dot"},
+            }
+        )
+        notes.append(
+            {
+                "x": event["at"],
+                "xref": "x",
+                "yref": "paper",
+                # Staggered so that neighbouring titles do not print over each other.
+                "y": 1.0 - 0.08 * (index % 3),
+                "text": text(event["title"]),
+                "showarrow": False,
+                "xanchor": "left",
+                "font": {"size": 10, "color": colour},
+            }
+        )
+    fig.update_layout(shapes=shapes, annotations=notes)
+    return fig

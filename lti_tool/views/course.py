@@ -1,15 +1,19 @@
-"""The course pages: staff overview and the learner's own page."""
+"""The course pages: staff overview and the learner's own page (other staff pages: learners,
+settings, events — imported at the bottom onto the same blueprint)."""
 
 from __future__ import annotations
 
+import statistics
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.kpis import activity, learner, video_engagement
+from lti_tool.kpis import activity, course_settings, learner, video_engagement
+from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.labels import learner_labels
+from lti_tool.kpis.reports import pseudonym_key
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
 from lti_tool.models.types import utcnow
@@ -44,24 +48,37 @@ def enrollment_counts(course_id: int) -> dict[str, int]:
 @bp.get("/")
 @staff_required
 def overview(course_id: int) -> str:
-    """Staff overview: cards, learners per week, time spent per week."""
+    """Staff overview: cards, learners per week, time spent per week, course events."""
     course = _course(course_id)
     viewer = db.session.get(Person, g.viewer.person_id)
-    cutoff = activity.DEFAULT_CUTOFF_MINUTES
+    settings = course_settings.load(db.session, course)
+    cutoff = settings.time_cutoff_minutes
     weekly = activity.weekly_activity(db.session, course)
     weekly_time = activity.weekly_time_spent(db.session, course, cutoff)
-    today = utcnow().date()
+    today = settings.today(utcnow())
+    data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
+    shares = [p.share for p in data.progress.values() if p.share is not None]
     cards = {
         "active_7_days": activity.learners_active_since(db.session, course, today - timedelta(6)),
         "median_weekly_hours": (
             round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
         ),
+        "median_completion": round(statistics.median(shares) * 100) if shares else None,
+        "at_risk": sum(1 for reasons in data.risks.values() if reasons),
+        "class_size": len(data.members),
     }
+    events = _events.course_events(db.session, course)
+    markers = [
+        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
+        for e in events
+    ]
     charts = []
     if weekly:
-        charts.append(("weekly-activity", charts_mod.weekly_activity_figure(weekly)))
+        figure = charts_mod.weekly_activity_figure(weekly)
+        charts.append(("weekly-activity", charts_mod.add_event_markers(figure, markers)))
     if weekly_time:
-        charts.append(("weekly-time", charts_mod.weekly_time_figure(weekly_time, cutoff)))
+        figure = charts_mod.weekly_time_figure(weekly_time, cutoff)
+        charts.append(("weekly-time", charts_mod.add_event_markers(figure, markers)))
     return render_template(
         "course/overview.html",
         freshness=_freshness(course),
@@ -72,6 +89,10 @@ def overview(course_id: int) -> str:
         weekly=weekly,
         weekly_time=weekly_time,
         cutoff=cutoff,
+        settings=settings,
+        events=events,
+        event_kinds=_events.KINDS,
+        event_error=request.args.get("event_error", "")[:300],
         charts=[(name, charts_mod.figure_json(fig)) for name, fig in charts],
     )
 
@@ -83,21 +104,27 @@ def me(course_id: int) -> str:
     course = _course(course_id)
     person_id = g.viewer.person_id
     viewer = db.session.get(Person, person_id)
-    cutoff = activity.DEFAULT_CUTOFF_MINUTES
+    settings = course_settings.load(db.session, course)
+    cutoff = settings.time_cutoff_minutes
+    floor = settings.privacy_floor
     weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
         for row in activity.weekly_time_spent(db.session, course, cutoff)
-        if row["learners"] >= learner.PRIVACY_FLOOR
+        if row["learners"] >= floor
     }
     week_keys = [w.isoformat() for w in weeks]
     mine = [weeks[w]["seconds"] for w in weeks]
-    my_label = learner_labels(db.session, {person_id})[person_id]
-    videos = [
-        r for r in video_engagement.learner_video(db.session, course) if r["learner"] == my_label
-    ]
+    videos = []
+    if settings.shows("videos"):
+        my_label = learner_labels(db.session, {person_id})[person_id]
+        videos = [
+            r
+            for r in video_engagement.learner_video(db.session, course)
+            if r["learner"] == my_label
+        ]
     charts = []
-    if weeks:
+    if weeks and settings.shows("time"):
         figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
         charts.append(("my-time", charts_mod.figure_json(figure)))
     return render_template(
@@ -108,7 +135,8 @@ def me(course_id: int) -> str:
         days=learner.learner_days(db.session, course, person_id),
         videos=videos,
         cutoff=cutoff,
-        floor=learner.PRIVACY_FLOOR,
+        floor=floor,
+        settings=settings,
         charts=charts,
     )
 
@@ -173,3 +201,9 @@ def sync_now(course_id: int) -> Response:
     runs.queue_run(db.session, course.id, "nrps", trigger="page")
     db.session.commit()
     return redirect(url_for("course.overview", course_id=course.id, t=g.session_token), code=303)
+
+
+# The other staff pages add their routes to this blueprint (imported last: they use `bp`).
+from lti_tool.views import events as _events  # noqa: E402
+from lti_tool.views import learners as _learners  # noqa: E402, F401
+from lti_tool.views import settings as _settings  # noqa: E402, F401

@@ -1,0 +1,354 @@
+"""Staff pages about learners: the learners table (filters, CSV, e-mail), the access log, and
+one learner's page. Every view of contact details is written to the access log."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, abort, g, render_template, request, url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from lti_tool.extensions import db
+from lti_tool.kpis import completion, grades, video_engagement
+from lti_tool.kpis import learners as learners_kpi
+from lti_tool.kpis.engagement import SEGMENT_NAMES
+from lti_tool.kpis.reports import pseudonym_key, to_csv
+from lti_tool.kpis.roster import percentile, pseudonym
+from lti_tool.launch.identity import staff_required
+from lti_tool.models import AccessLog, Course, Person
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.course import _course, bp
+
+PER_PAGE = (25, 50, 100, 200)
+SORTS = {
+    "name": "Name",
+    "sections": "Section",
+    "last_active": "Last active",
+    "time_7d": "Time, 7 days",
+    "time_total": "Time, total",
+    "sessions": "Sessions",
+    "videos_watched": "Videos watched",
+    "completion": "Completion",
+    "current_score": "Current score",
+    "segment": "Segment (last week)",
+    "at_risk": "At risk",
+}
+# Columns first sorted A to Z; the others (figures) largest first.
+ASCENDING = ("name", "sections", "segment")
+# Longer mailto: URLs are cut off by some mail programs and browsers.
+MAILTO_LIMIT = 1800
+EMAIL_FIELDS = ("name", "email", "learner", "sections")
+
+
+def viewer_label() -> str:
+    """How the access log names the staff member looking."""
+    person = db.session.get(Person, g.viewer.person_id)
+    if person is None:
+        return f"person {g.viewer.person_id}"
+    return " ".join(p for p in (person.name, f"<{person.email}>" if person.email else None) if p)
+
+
+def record_access(course: Course, action: str, subject: int | None, subjects: int) -> None:
+    """Write one access-log row (committed by the caller)."""
+    db.session.add(
+        AccessLog(
+            course_id=course.id,
+            viewer_person_id=g.viewer.person_id,
+            viewer_label=viewer_label()[:400],
+            action=action,
+            subject_person_id=subject,
+            subjects=subjects,
+        )
+    )
+
+
+def filters_from(args: Any) -> dict[str, str]:
+    """The table's filters as asked, with unknown values dropped."""
+    segment = args.get("segment", "")
+    return {
+        "q": args.get("q", "").strip()[:200],
+        "section": args.get("section", "")[:500],
+        "segment": segment if segment in SEGMENT_NAMES else "",
+        "risk": "1" if args.get("risk") == "1" else "",
+    }
+
+
+def apply_filters(rows: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows that pass the section, segment, at-risk and search filters."""
+    needle = filters["q"].casefold()
+    kept = []
+    for row in rows:
+        if filters["section"] and filters["section"] not in row["sections"]:
+            continue
+        if filters["segment"] and row["segment"] != filters["segment"]:
+            continue
+        if filters["risk"] and not row["at_risk"]:
+            continue
+        if needle:
+            hay = " ".join(str(row[k] or "") for k in ("name", "email", "learner")).casefold()
+            if needle not in hay:
+                continue
+        kept.append(row)
+    return kept
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[dict[str, Any]]:
+    """Rows sorted on a column; empty values last in either direction."""
+
+    def value(row: dict[str, Any]) -> Any:
+        found = row[key]
+        if key == "name":
+            return found.casefold()
+        if key == "sections":
+            return "; ".join(found).casefold() if found else None
+        if key == "segment":
+            return SEGMENT_NAMES.get(found or "", "") or None
+        return found
+
+    present = [r for r in rows if value(r) is not None]
+    empty = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: (value(r), r["name"].casefold()), reverse=descending)
+    return present + empty
+
+
+def _table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+    data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
+    return data, learners_kpi.learner_rows(data)
+
+
+def _positive(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else default
+
+
+@bp.get("/learners")
+@staff_required
+def learners(course_id: int) -> str:
+    """The learners table: sort, filter, search, one page at a time."""
+    course = _course(course_id)
+    data, rows = _table(course)
+    filters = filters_from(request.args)
+    sort = request.args.get("sort", "name")
+    sort = sort if sort in SORTS else "name"
+    descending = request.args.get("dir") == "desc"
+    per = _positive(request.args.get("per"), 50)
+    per = per if per in PER_PAGE else 50
+    shown = sort_rows(apply_filters(rows, filters), sort, descending)
+    pages = max(1, math.ceil(len(shown) / per))
+    page = min(_positive(request.args.get("page"), 1), pages)
+    page_rows = shown[(page - 1) * per : page * per]
+    with_email = sum(1 for r in page_rows if r["email"])
+    if with_email:
+        record_access(course, "contact_details", None, with_email)
+        db.session.commit()
+    sections = sorted({s for r in rows for s in r["sections"]})
+    base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
+
+    def link(**changes: Any) -> str:
+        """This page's URL with some parameters changed (empty ones left out)."""
+        params = {k: v for k, v in {**base, "page": page, **changes}.items() if v not in ("", None)}
+        return url_for("course.learners", course_id=course.id, t=g.session_token, **params)
+
+    def sort_link(key: str) -> str:
+        """The header link: the other direction on the sorted column, else its natural one."""
+        if key == sort:
+            return link(sort=key, dir="" if descending else "desc", page=1)
+        return link(sort=key, dir="" if key in ASCENDING else "desc", page=1)
+
+    return render_template(
+        "course/learners.html",
+        sort_link=sort_link,
+        course=course,
+        data=data,
+        total=len(rows),
+        rows=page_rows,
+        matched=len(shown),
+        filters=filters,
+        sections=sections,
+        segments=SEGMENT_NAMES,
+        sort=sort,
+        descending=descending,
+        sorts=SORTS,
+        page=page,
+        pages=pages,
+        per=per,
+        per_options=PER_PAGE,
+        link=link,
+        csv_url=url_for(
+            "course.learners_csv",
+            course_id=course.id,
+            t=g.session_token,
+            **{k: v for k, v in filters.items() if v},
+        ),
+        cutoff=data.settings.time_cutoff_minutes,
+    )
+
+
+@bp.get("/learners.csv")
+@staff_required
+def learners_csv(course_id: int) -> Response:
+    """The filtered rows as CSV (every column of the `learners` report)."""
+    course = _course(course_id)
+    _data, rows = _table(course)
+    shown = sort_rows(apply_filters(rows, filters_from(request.args)), "name", False)
+    record_access(course, "learners_csv", None, len(shown))
+    db.session.commit()
+    return Response(
+        to_csv(shown, learners_kpi.FIELDS),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="learners-{course.id}.csv"'},
+    )
+
+
+def _chosen(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The learners a POST names: ticked person ids, or every learner the filters match."""
+    if request.form.get("all") == "1":
+        return sort_rows(apply_filters(rows, filters_from(request.form)), "name", False)
+    wanted = {int(p) for p in request.form.getlist("person") if p.isdigit()}
+    return [r for r in rows if r["person"] in wanted]
+
+
+def mailto_bcc(addresses: list[str]) -> str:
+    """A mailto: URL with every address in BCC (so learners do not see each other)."""
+    return "mailto:?bcc=" + ",".join(quote(a, safe="@.+-_") for a in addresses)
+
+
+@bp.post("/learners/email")
+@staff_required
+def email_learners(course_id: int) -> str | Response:
+    """Addresses of the chosen learners: a mailto: link when short enough, else a list to copy."""
+    course = _course(course_id)
+    _data, rows = _table(course)
+    chosen = _chosen(rows)
+    if not chosen:
+        abort(400, description="No learners were selected: tick some rows, or use the filters.")
+    with_email = [r for r in chosen if r["email"]]
+    if request.form.get("format") == "csv":
+        record_access(course, "email_addresses", None, len(with_email))
+        db.session.commit()
+        return Response(
+            to_csv([{k: r[k] for k in EMAIL_FIELDS} for r in with_email], EMAIL_FIELDS),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="addresses-{course.id}.csv"'},
+        )
+    record_access(course, "email_addresses", None, len(with_email))
+    db.session.commit()
+    addresses = [r["email"] for r in with_email]
+    mailto = mailto_bcc(addresses) if addresses else None
+    return render_template(
+        "course/email.html",
+        course=course,
+        chosen=chosen,
+        addresses=addresses,
+        without=[r for r in chosen if not r["email"]],
+        mailto=mailto if mailto and len(mailto) <= MAILTO_LIMIT else None,
+        too_long=bool(mailto and len(mailto) > MAILTO_LIMIT),
+        people=[r["person"] for r in with_email],
+    )
+
+
+@bp.get("/access-log")
+@staff_required
+def access_log(course_id: int) -> str:
+    """Who opened learners' contact details in this course, newest first."""
+    course = _course(course_id)
+    subject = aliased(Person)
+    page = _positive(request.args.get("page"), 1)
+    per = 100
+    total = (
+        db.session.scalar(
+            select(func.count()).select_from(AccessLog).where(AccessLog.course_id == course.id)
+        )
+        or 0
+    )
+    found = db.session.execute(
+        select(AccessLog, subject)
+        .outerjoin(subject, subject.id == AccessLog.subject_person_id)
+        .where(AccessLog.course_id == course.id)
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
+        .offset((page - 1) * per)
+        .limit(per)
+    ).all()
+    key = pseudonym_key()
+    entries = [
+        (entry, (who.name or pseudonym(key, who.id)) if who is not None else None)
+        for entry, who in found
+    ]
+    return render_template(
+        "course/access_log.html",
+        course=course,
+        entries=entries,
+        page=page,
+        pages=max(1, math.ceil(total / per)),
+    )
+
+
+def fmt_when(value: str | datetime | None) -> str:
+    """An ISO time as "YYYY-MM-DD HH:MM" for tables."""
+    if value is None:
+        return "never"
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("hours")
+def hours_filter(seconds: float | None) -> str:
+    """Seconds as hours with one decimal, or a dash."""
+    return "\u2013" if seconds is None else f"{seconds / 3600:.1f}"
+
+
+bp.add_app_template_filter(fmt_when, "when")
+
+
+@bp.get("/learners/<int:person_id>")
+@staff_required
+def learner(course_id: int, person_id: int) -> str:
+    """One learner: daily activity, sessions, videos, completion, scores beside the class."""
+    course = _course(course_id)
+    data, rows = _table(course)
+    row = next((r for r in rows if r["person"] == person_id), None)
+    if row is None:
+        abort(404, description="This person is not a learner of this course.")
+    settings = data.settings
+    days = learners_kpi.learner_days(db.session, course, person_id, settings.time_cutoff_minutes)
+    videos = [
+        r
+        for r in video_engagement.learner_video(db.session, course)
+        if r["learner"] == row["learner"]
+    ]
+    progress = completion.module_progress(db.session, course, {person_id})
+    modules = [(m, progress.get((m.id, person_id))) for m in completion.modules(db.session, course)]
+    submissions = grades.scores_by_assignment(db.session, course, set(data.members))
+    scores = []
+    for assignment in grades.assignments(db.session, course):
+        subs = submissions.get(assignment.id, {})
+        values = [s.score for s in subs.values() if s.score is not None and not s.excused]
+        band = None
+        if len(values) >= settings.privacy_floor:
+            band = tuple(percentile(values, f) for f in (0.25, 0.5, 0.75))
+        scores.append((assignment, subs.get(person_id), band, len(values)))
+    events = learners_kpi.recent_events(db.session, course, person_id)
+    record_access(course, "learner_page", person_id, 1)
+    db.session.commit()
+    charts = []
+    if days:
+        figure = charts_mod.learner_days_figure(days, settings.time_cutoff_minutes, row["name"])
+        charts.append(("learner-days", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/learner.html",
+        course=course,
+        row=row,
+        data=data,
+        days=days,
+        videos=videos,
+        modules=modules,
+        scores=scores,
+        events=events,
+        segments=SEGMENT_NAMES,
+        charts=charts,
+        floor=settings.privacy_floor,
+        cutoff=settings.time_cutoff_minutes,
+    )

@@ -1,0 +1,122 @@
+"""The course settings page: time zone, course start, time-spent cutoff, privacy floor, at-risk
+thresholds, student views, and the state of the course's data sources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.kpis import course_settings
+from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
+from lti_tool.launch.identity import staff_required
+from lti_tool.models import Course, DataSource, SyncRun
+from lti_tool.models.sync import SOURCES
+from lti_tool.views.course import _course, bp
+
+SOURCE_NAMES = {
+    "nrps": "Roster (LTI Names and Roles)",
+    "canvas": "Canvas API",
+    "openedx": "Open edX API",
+}
+
+
+def source_states(course: Course) -> list[dict[str, Any]]:
+    """Per sync source: its latest run and latest successful run for this course."""
+    states = []
+    for source in SOURCES:
+        latest = db.session.scalar(
+            select(SyncRun)
+            .where(SyncRun.course_id == course.id, SyncRun.source == source)
+            .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        )
+        succeeded = db.session.scalar(
+            select(SyncRun)
+            .where(
+                SyncRun.course_id == course.id,
+                SyncRun.source == source,
+                SyncRun.status == "succeeded",
+            )
+            .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        )
+        states.append(
+            {
+                "source": source,
+                "name": SOURCE_NAMES.get(source, source),
+                "latest": latest,
+                "succeeded": succeeded,
+            }
+        )
+    return states
+
+
+def _render(
+    course: Course, settings: Settings, form: dict[str, Any], errors: dict[str, str], saved: bool
+) -> str:
+    sources = []
+    if course.platform_id is not None:
+        sources = list(
+            db.session.scalars(
+                select(DataSource)
+                .where(DataSource.platform_id == course.platform_id)
+                .order_by(DataSource.kind, DataSource.id)
+            )
+        )
+    return render_template(
+        "course/settings.html",
+        course=course,
+        settings=settings,
+        form=form,
+        errors=errors,
+        saved=saved,
+        views=STUDENT_VIEW_NAMES,
+        states=source_states(course),
+        data_sources=sources,
+        floor_min=course_settings.MIN_PRIVACY_FLOOR,
+    )
+
+
+def _as_form(settings: Settings) -> dict[str, Any]:
+    return {
+        "time_zone": settings.time_zone,
+        "starts_on": settings.starts_on.isoformat() if settings.starts_on else "",
+        "time_cutoff_minutes": settings.time_cutoff_minutes,
+        "privacy_floor": settings.privacy_floor,
+        "risk_inactive_days": settings.risk_inactive_days,
+        "risk_time_percentile": settings.risk_time_percentile,
+        "risk_completion_behind": settings.risk_completion_behind,
+        "risk_pass_mark": "" if settings.risk_pass_mark is None else f"{settings.risk_pass_mark:g}",
+        "student_views": list(settings.student_views),
+    }
+
+
+@bp.get("/settings")
+@staff_required
+def settings(course_id: int) -> str:
+    """The settings form, filled with the course's settings (or the defaults)."""
+    course = _course(course_id)
+    current = course_settings.load(db.session, course)
+    return _render(course, current, _as_form(current), {}, request.args.get("saved") == "1")
+
+
+@bp.post("/settings")
+@staff_required
+def save_settings(course_id: int) -> tuple[str, int] | Response:
+    """Check and save the settings; a bad value re-shows the form with what was typed."""
+    course = _course(course_id)
+    views = request.form.getlist("student_views")
+    try:
+        chosen = course_settings.parse(request.form.to_dict(), views)
+    except SettingsError as problem:
+        form = {**request.form.to_dict(), "student_views": views}
+        current = course_settings.load(db.session, course)
+        return _render(course, current, form, problem.errors, False), 400
+    course_settings.save(db.session, course, chosen)
+    db.session.commit()
+    return redirect(
+        url_for("course.settings", course_id=course.id, saved=1, t=g.session_token), code=303
+    )

@@ -1,0 +1,220 @@
+"""A paged, retrying JSON client for LMS REST APIs (Canvas today, Open edX later).
+
+One request at a time (parallel requests cost more under Canvas's leaky-bucket throttle).
+Throttling (429, or whatever `throttled` recognises) waits as `Retry-After` says and is retried
+up to MAX_THROTTLE_RETRIES times; 5xx answers and network errors or timeouts are retried once per
+entry of `retry_delays`; a low rate-limit header slows the next request down. Pages are followed
+by `Link: rel="next"` exactly as sent; a page must be JSON. Anything else raises HttpError, which
+carries the status and a short text of the answer so that the caller can word its own message.
+Tokens never appear in messages: URLs are shown without their query.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.utils import parse_header_links
+
+from lti_tool.sync.nrps import CountingSession, SyncError
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Throttled answers are retried this many times (each waits as the server says).
+MAX_THROTTLE_RETRIES = 6
+#: The longest wait a Retry-After header may impose; longer ones are capped.
+MAX_RETRY_AFTER = 60.0
+#: A page list longer than this is refused (next links that never end).
+MAX_PAGES = 10_000
+
+Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+class HttpError(SyncError):
+    """An answer the client could not use: an HTTP error, a network failure, broken JSON."""
+
+    def __init__(self, message: str, status: int | None = None, url: str = "", body: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.body = body
+        self.www_authenticate = ""
+
+
+def where(url: str) -> str:
+    """A URL for messages: scheme, host and path (a query may carry something private)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def snippet(response: requests.Response, limit: int = 200) -> str:
+    """The start of an answer's body on one line, for messages."""
+    text = " ".join((response.text or "").split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def next_link(response: requests.Response) -> str | None:
+    """The `rel="next"` target of the Link header, as sent, resolved against the request URL."""
+    header = response.headers.get("Link")
+    if not header:
+        return None
+    for link in parse_header_links(header.replace("\n", " ")):
+        rels = str(link.get("rel", "")).lower().split()
+        if "next" in rels and link.get("url"):
+            return urljoin(response.url, link["url"])
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = (response.headers.get("Retry-After") or "").strip()
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return None  # an HTTP date, or nothing: our own backoff
+
+
+class JsonClient:
+    """GETs JSON from one API with a bearer token; counts requests, retries, throttle waits."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        retry_delays: Sequence[float] = (1.0, 4.0),
+        should_stop: Callable[[], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        throttled: Callable[[requests.Response], bool] | None = None,
+        rate_header: str | None = None,
+        rate_low: float = 0.0,
+        rate_pause: float = 1.0,
+        user_agent: str = "lti_tool-sync",
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.session = CountingSession(timeout, should_stop)
+        self.session.headers["User-Agent"] = user_agent
+        self.session.headers["Authorization"] = "Bearer " + token
+        self.session.headers["Accept"] = "application/json"
+        self.retry_delays = tuple(retry_delays)
+        self.sleep = sleep
+        self.throttled = throttled or (lambda response: response.status_code == 429)
+        self.rate_header = rate_header
+        self.rate_low = rate_low
+        self.rate_pause = rate_pause
+        self.throttle_waits = 0
+        self.slowdowns = 0
+        self.retries = 0
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent so far, retries included."""
+        return self.session.count
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.session.close()
+
+    def url(self, path: str) -> str:
+        """An absolute URL for a path under the base URL (absolute URLs are kept)."""
+        return urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+
+    def _pace(self, response: requests.Response) -> None:
+        """Slow down while the rate-limit budget is low, more the lower it is."""
+        if not self.rate_header or self.rate_low <= 0:
+            return
+        try:
+            remaining = float(response.headers.get(self.rate_header, ""))
+        except ValueError:
+            return
+        if remaining < self.rate_low:
+            self.slowdowns += 1
+            self.sleep(self.rate_pause * (1 - max(remaining, 0.0) / self.rate_low))
+
+    def get(self, url: str, params: Params = None) -> requests.Response:
+        """GET one URL, retrying throttling, 5xx and network failures; HttpError otherwise."""
+        url = self.url(url)
+        throttles = failures = 0
+        while True:
+            try:
+                response = self.session.get(url, params=params, allow_redirects=True)
+            except requests.RequestException as exc:
+                if failures >= len(self.retry_delays):
+                    raise HttpError(
+                        f"could not read {where(url)}: {type(exc).__name__} "
+                        f"(after {failures + 1} attempts)",
+                        url=url,
+                    ) from None
+                self.sleep(self.retry_delays[failures])
+                failures += 1
+                self.retries += 1
+                continue
+            if self.throttled(response):
+                if throttles >= MAX_THROTTLE_RETRIES:
+                    raise self._error(response, url, f" (throttled {throttles + 1} times)")
+                wait = _retry_after(response)
+                if wait is None:
+                    base = self.retry_delays[-1] if self.retry_delays else 1.0
+                    wait = min(base * (2**throttles), MAX_RETRY_AFTER)
+                self.throttle_waits += 1
+                self.sleep(wait)
+                throttles += 1
+                continue
+            if response.status_code in RETRY_STATUSES:
+                if failures >= len(self.retry_delays):
+                    raise self._error(response, url, f" (after {failures + 1} attempts)")
+                self.sleep(self.retry_delays[failures])
+                failures += 1
+                self.retries += 1
+                continue
+            if not response.ok:
+                raise self._error(response, url, "")
+            self._pace(response)
+            return response
+
+    def _error(self, response: requests.Response, url: str, tries: str) -> HttpError:
+        error = HttpError(
+            f"HTTP {response.status_code} from {where(url)}{tries}: {snippet(response)}",
+            status=response.status_code,
+            url=url,
+            body=response.text or "",
+        )
+        error.www_authenticate = response.headers.get("WWW-Authenticate", "")
+        return error
+
+    def get_json(self, url: str, params: Params = None) -> Any:
+        """GET one URL and decode its JSON."""
+        return _decode(self.get(url, params))
+
+    def pages(self, url: str, params: Params = None) -> Iterator[list[Any]]:
+        """Each page of a paginated list, following `Link: rel="next"` only."""
+        seen: set[str] = set()
+        next_url: str | None = self.url(url)
+        first = True
+        while next_url:
+            if next_url in seen:
+                raise HttpError(f"the next link of {where(next_url)} goes back to a page read")
+            if len(seen) >= MAX_PAGES:
+                raise HttpError(f"{where(next_url)} has more than {MAX_PAGES} pages; stopped")
+            seen.add(next_url)
+            # The first request carries the parameters; next links already hold them.
+            response = self.get(next_url, params if first else None)
+            first = False
+            body = _decode(response)
+            if not isinstance(body, list):
+                raise HttpError(f"{where(response.url)} did not answer a JSON list")
+            yield body
+            next_url = next_link(response)
+
+
+def _decode(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise HttpError(
+            f"{where(response.url)} answered malformed JSON ({exc})",
+            status=response.status_code,
+            url=response.url,
+        ) from None

@@ -23,10 +23,11 @@ from sqlalchemy.engine import make_url
 from lti_tool import create_app
 from lti_tool.extensions import db
 from lti_tool.launch import keys
-from lti_tool.models import Course, JobSlot, Platform, SyncRun
+from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
 from lti_tool.sync.scheduler import (
     JOB_INGEST_LOGS,
     JOB_QUEUED_RUNS,
+    JOB_RETENTION,
     JOB_SYNC_COURSES,
     SchedulerProcess,
     Settings,
@@ -69,11 +70,12 @@ def test_jobs_have_stable_ids_and_safe_defaults(app: Flask) -> None:
     process._add_jobs()
     process._add_jobs()  # re-added at every start: replaced, not doubled
     jobs = {job.id: job for job in process.scheduler.get_jobs()}
-    assert set(jobs) == {JOB_SYNC_COURSES, JOB_QUEUED_RUNS, JOB_INGEST_LOGS}
+    assert set(jobs) == {JOB_SYNC_COURSES, JOB_QUEUED_RUNS, JOB_INGEST_LOGS, JOB_RETENTION}
     for job_id, seconds in (
         (JOB_SYNC_COURSES, 1800),
         (JOB_QUEUED_RUNS, 10),
         (JOB_INGEST_LOGS, 86400),
+        (JOB_RETENTION, 86400),
     ):
         job = jobs[job_id]
         assert job.coalesce is True and job.max_instances == 1
@@ -404,3 +406,20 @@ def test_sigterm_during_a_slow_sync_stops_it_without_writing(
         scheduler.kill()
     [(status, error)] = sync_runs(database)
     assert status == "failed" and error.startswith("stopped: the process is shutting down"), error
+
+
+def test_the_retention_job_applies_course_settings_once_per_slot(
+    app: Flask, platform: FakePlatform
+) -> None:
+    with app.app_context():
+        course = Course(platform_id=db.session.scalar(select(Platform.id)), lti_context_id="c")
+        db.session.add(course)
+        db.session.flush()
+        db.session.add(CourseSettings(course_id=course.id, retention_days=30))
+        db.session.commit()
+    process = SchedulerProcess(app)
+    with app.app_context():
+        process._run_slot(JOB_RETENTION, 86400, process._retention)
+        process._run_slot(JOB_RETENTION, 86400, process._retention)  # same slot: nothing twice
+        [slot] = db.session.scalars(select(JobSlot).where(JobSlot.job == JOB_RETENTION))
+        assert slot.outcome.startswith("retention: 1 courses with a retention period")

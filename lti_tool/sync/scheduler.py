@@ -50,6 +50,7 @@ from lti_tool.extensions import db
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
+from lti_tool.privacy import run_retention
 from lti_tool.sync.log_folders import ingest_log_folders
 from lti_tool.sync.runs import COURSE_FINDERS, queue_run, run_queued, setting, worker_id
 from lti_tool.sync.sql import dialect_insert
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 JOB_SYNC_COURSES = "sync-courses"
 JOB_QUEUED_RUNS = "queued-runs"
 JOB_INGEST_LOGS = "ingest-logs"
+JOB_RETENTION = "retention"
 #: The advisory lock's key: "lti_schd" as a 64-bit integer.
 LOCK_KEY = int.from_bytes(b"lti_schd", "big")
 #: How long claimed job slots are kept.
@@ -72,6 +74,7 @@ class Settings:
     sync_interval: float = 3600.0
     queue_interval: float = 15.0
     log_interval: float = 86400.0
+    retention_interval: float = 86400.0
     lock_retry: float = 10.0
     advisory_lock: bool = True
     shutdown_grace: float = 20.0
@@ -91,13 +94,20 @@ class Settings:
             sync_interval=float(setting("SYNC_INTERVAL_MINUTES", "60")) * 60,
             queue_interval=float(setting("SCHEDULER_QUEUE_SECONDS", "15")),
             log_interval=float(setting("LOG_INGEST_INTERVAL_MINUTES", "1440")) * 60,
+            retention_interval=float(setting("RETENTION_INTERVAL_MINUTES", "1440")) * 60,
             lock_retry=float(setting("SCHEDULER_LOCK_RETRY_SECONDS", "10")),
             advisory_lock=setting("SCHEDULER_ADVISORY_LOCK", "1").lower()
             not in ("0", "false", "no", "off"),
             shutdown_grace=float(setting("SCHEDULER_SHUTDOWN_SECONDS", "20")),
             run_timeout=timedelta(minutes=float(setting("SYNC_RUN_TIMEOUT_MINUTES", "120"))),
         )
-        for name in ("sync_interval", "queue_interval", "log_interval", "lock_retry"):
+        for name in (
+            "sync_interval",
+            "queue_interval",
+            "log_interval",
+            "retention_interval",
+            "lock_retry",
+        ):
             if getattr(settings, name) <= 0:
                 raise ValueError(f"the scheduler's {name.replace('_', ' ')} must be positive")
         return settings
@@ -385,6 +395,7 @@ class SchedulerProcess:
             (JOB_SYNC_COURSES, self.settings.sync_interval, self._sync_courses),
             (JOB_QUEUED_RUNS, self.settings.queue_interval, self._queued_runs),
             (JOB_INGEST_LOGS, self.settings.log_interval, self._ingest_logs),
+            (JOB_RETENTION, self.settings.retention_interval, self._retention),
         )
 
     def _add_jobs(self) -> None:
@@ -479,6 +490,10 @@ class SchedulerProcess:
     def _ingest_logs(self) -> tuple[str, bool]:
         outcome = ingest_log_folders(db.session, workers=0)
         return outcome, outcome != "no log folders configured"
+
+    def _retention(self) -> tuple[str, bool]:
+        outcome = run_retention(db.session)
+        return outcome, True
 
     def _queued_runs(self) -> tuple[str, bool]:
         runs = run_queued(

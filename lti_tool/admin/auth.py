@@ -258,14 +258,9 @@ def _ticket_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-ticket")
 
 
-def issue_launch_ticket(deployment_id: int, person_id: int, name: str | None) -> str:
+def issue_launch_ticket(deployment_id: int, person_id: int) -> str:
     """A one-time ticket (5 minutes) into the admin area, limited to one deployment."""
-    payload = {
-        "deployment": deployment_id,
-        "person": person_id,
-        "name": (name or "")[:200],
-        "jti": secrets.token_urlsafe(16),
-    }
+    payload = {"deployment": deployment_id, "person": person_id, "jti": secrets.token_urlsafe(16)}
     return _ticket_serializer().dumps(payload)
 
 

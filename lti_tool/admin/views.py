@@ -125,7 +125,9 @@ def enter() -> ResponseReturnValue:
     deployment = db.session.get(LtiDeployment, ticket["deployment"])
     if deployment is None or not deployment.admin_launch_enabled or not deployment.enabled:
         abort(403, description="Administration by LMS launch is not switched on here.")
-    launch = {"deployment": deployment.id, "person": ticket["person"], "name": ticket["name"]}
+    person = db.session.get(Person, ticket["person"])
+    name = (person.name or person.email) if person else None
+    launch = {"deployment": deployment.id, "person": ticket["person"], "name": name}
     g.admin_new_session = auth.new_session(launch=launch)
     return redirect(url_for("admin.dashboard"), code=303)
 

@@ -25,7 +25,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.launch import records, registration
+from lti_tool.launch import admin_entry, records, registration
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
@@ -219,6 +219,11 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
         if not role.is_staff:
             raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
         return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
+    admin_url = admin_entry.admin_link(message._registration.db_id, body, roles, person)
+    if admin_url and (course is None or role.role not in (STAFF, LEARNER)):
+        # An LMS administrator launching from an account-level link, or into a course they
+        # have no role in: only the administration link.
+        return render_template("admin/launch_entry.html", admin_url=admin_url, course_url=None)
     if course is None:
         raise LaunchProblem(
             400,
@@ -243,7 +248,14 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
     custom = body.get("https://purl.imsglobal.org/spec/lti/claim/custom") or {}
     wants_progress = isinstance(custom, dict) and custom.get("view") == "progress"
     endpoint = "course.overview" if role.is_staff and not wants_progress else "course.me"
-    response = redirect(url_for(endpoint, course_id=course.id, t=token), code=303)
+    course_url = url_for(endpoint, course_id=course.id, t=token)
+    if admin_url:
+        page = render_template(
+            "admin/launch_entry.html", admin_url=admin_url, course_url=course_url
+        )
+        response = Response(page)
+    else:
+        response = redirect(course_url, code=303)
     set_session_cookie(response, viewer, token)
     return response
 

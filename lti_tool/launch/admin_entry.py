@@ -1,0 +1,70 @@
+"""Administration by LMS launch: off by default, one deployment at most.
+
+When a local administrator has switched on `admin_launch_enabled` for a deployment, a launch
+through that deployment that carries an institution or system Administrator role gets a link
+into the admin area limited to that deployment. Course (membership) Administrator does not
+count: it makes course staff, not an administrator of the tool. On hosted Canvas the issuer
+spans every institution, so the scope is the deployment, never the issuer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.models import LtiDeployment, Person
+
+INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
+SYSTEM = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
+#: Roles that make an LMS administrator (Canvas account admins carry institution#Administrator,
+#: site admins system#SysAdmin; Moodle site admins both Administrator roles).
+PLATFORM_ADMIN_ROLES = frozenset(
+    {
+        INSTITUTION + "Administrator",
+        SYSTEM + "Administrator",
+        SYSTEM + "SysAdmin",
+        "urn:lti:instrole:ims/lis/Administrator",
+        "urn:lti:sysrole:ims/lis/Administrator",
+        "urn:lti:sysrole:ims/lis/SysAdmin",
+    }
+)
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+
+
+def is_platform_administrator(roles: Iterable[str]) -> bool:
+    """True when the roles claim names an institution or system administrator."""
+    return any(isinstance(r, str) and r.strip() in PLATFORM_ADMIN_ROLES for r in roles)
+
+
+def admin_deployment(registration_id: int, body: dict[str, Any]) -> LtiDeployment | None:
+    """The launch's deployment when administration by launch is switched on for it."""
+    deployment_id = body.get(DEPLOYMENT_CLAIM)
+    if not isinstance(deployment_id, str) or not deployment_id:
+        return None
+    return db.session.scalar(
+        select(LtiDeployment).where(
+            LtiDeployment.registration_id == registration_id,
+            LtiDeployment.deployment_id == deployment_id,
+            LtiDeployment.enabled.is_(True),
+            LtiDeployment.admin_launch_enabled.is_(True),
+        )
+    )
+
+
+def admin_link(
+    registration_id: int, body: dict[str, Any], roles: Iterable[str], person: Person
+) -> str | None:
+    """The one-time Administration link this launch earns, or None (the usual case)."""
+    from lti_tool.admin.auth import issue_launch_ticket
+
+    if not is_platform_administrator(roles):
+        return None
+    deployment = admin_deployment(registration_id, body)
+    if deployment is None:
+        return None
+    ticket = issue_launch_ticket(deployment.id, person.id)
+    return url_for("admin.enter", ticket=ticket)

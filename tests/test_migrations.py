@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from lti_tool import create_app
 from lti_tool.extensions import db
+from lti_tool.models import Course, Person, PersonIdentity
 from tests.conftest import database_url
 
 
@@ -30,3 +34,22 @@ def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
         assert "lti_registration" in inspect(db.engine).get_table_names()
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:
+    # Without a platform the (platform, …) unique constraints see NULLs as distinct.
+    with app.app_context():
+        db.session.add(Course(lti_context_id="course-v1:X+Y+Z"))
+        db.session.commit()
+        db.session.add(Course(lti_context_id="course-v1:X+Y+Z"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        person = Person()
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(PersonIdentity(person_id=person.id, kind="openedx_user_id", value="7"))
+        db.session.commit()
+        db.session.add(PersonIdentity(person_id=person.id, kind="openedx_user_id", value="7"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()

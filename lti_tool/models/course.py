@@ -10,10 +10,12 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,7 +27,18 @@ class Course(db.Model):
     """A course at a platform; pages use the tool's integer id."""
 
     __tablename__ = "course"
-    __table_args__ = (UniqueConstraint("platform_id", "lti_context_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform_id", "lti_context_id"),
+        # NULLs are distinct in unique constraints (SQLite and PostgreSQL alike): courses that
+        # stand alone, without a platform, need a partial index of their own.
+        Index(
+            "uq_course_standalone_context",
+            "lti_context_id",
+            unique=True,
+            sqlite_where=text("platform_id IS NULL"),
+            postgresql_where=text("platform_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Nullable: a course first seen in activity logs stands alone until a launch claims it.
@@ -67,7 +80,18 @@ class PersonIdentity(db.Model):
     """One way a source names a person: (platform, kind, value), e.g. lti_sub, openedx_user_id."""
 
     __tablename__ = "person_identity"
-    __table_args__ = (UniqueConstraint("platform_id", "kind", "value"),)
+    __table_args__ = (
+        UniqueConstraint("platform_id", "kind", "value"),
+        # As for courses: identities of standalone learners (no platform) are unique too.
+        Index(
+            "uq_person_identity_standalone",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("platform_id IS NULL"),
+            postgresql_where=text("platform_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)

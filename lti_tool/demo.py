@@ -135,4 +135,8 @@ def load_demo(
                 )
             )
     db.session.commit()
+    # Imported here: demo_activity imports the sync package, which the roster part never needs.
+    from lti_tool.demo_activity import load_demo_lms
+
+    load_demo_lms(db.session, course)
     return course

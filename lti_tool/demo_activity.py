@@ -1,6 +1,6 @@
-"""Synthetic activity for the demo course: sessions of page views, videos and problems.
-
-Fed through the real EventSink, so the demo's reports come from the same rollups as real data.
+"""Synthetic data for the demo course: sessions of page views, videos and problems (fed through
+the real EventSink, so the demo's reports come from the same rollups as real data), and what a
+Canvas sync would bring (sections, homework and scores, modules and completion, LMS statistics).
 """
 
 from __future__ import annotations
@@ -8,11 +8,25 @@ from __future__ import annotations
 import json
 import random
 import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
+from lti_tool.models import (
+    Assignment,
+    Course,
+    CourseEvent,
+    CourseModule,
+    Enrollment,
+    LmsLearnerStats,
+    ModuleProgress,
+    PersonIdentity,
+    Platform,
+    Section,
+    SectionMember,
+    Submission,
+)
 from lti_tool.sync.events import EventSink, IncomingEvent
 
 DEMO_VIDEOS = {  # video id -> duration in seconds
@@ -80,3 +94,144 @@ def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict, flo
         )
         clock += rng.uniform(30, 300)
     return events
+
+
+def load_demo_lms(session: Session, course: Course, seed: int = 11) -> bool:
+    """Give the demo course what a Canvas sync would bring: two sections, weekly homework with
+    due dates and scores, weekly modules with completion, and per-learner LMS statistics.
+
+    Idempotent: a course that already has sections is left alone. Returns True when it loaded.
+    """
+    if session.scalar(select(Section.id).where(Section.course_id == course.id).limit(1)):
+        return False
+    rng = random.Random(seed)
+    people = list(
+        session.scalars(
+            select(Enrollment.person_id)
+            .where(Enrollment.course_id == course.id, Enrollment.course_role == "learner")
+            .order_by(Enrollment.person_id)
+        )
+    )
+    now = datetime.now(UTC)
+    start = (now - timedelta(days=WEEKS * 7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    sections = [
+        Section(course_id=course.id, lms_section_id=f"demo-{n}", name=name)
+        for n, name in enumerate(("Section A (Tuesday lab)", "Section B (Thursday lab)"))
+    ]
+    session.add_all(sections)
+    session.flush()
+    for index, person_id in enumerate(people):
+        session.add(SectionMember(section_id=sections[index % 2].id, person_id=person_id))
+    ability = {person_id: rng.random() for person_id in people}
+    assignments = []
+    for week in range(WEEKS + 1):  # the last one is due next week
+        due = start + timedelta(days=7 * week + 6, hours=23, minutes=59)
+        assignment = Assignment(
+            course_id=course.id,
+            lms_assignment_id=f"demo-hw-{week + 1}",
+            name=f"Homework {week + 1}",
+            due_at=due,
+            points_possible=10.0,
+            position=week + 1,
+        )
+        session.add(assignment)
+        assignments.append(assignment)
+        session.add(
+            CourseEvent(
+                course_id=course.id,
+                source="canvas",
+                lms_id=assignment.lms_assignment_id,
+                kind="due",
+                title=f"Homework {week + 1} due",
+                at=due,
+            )
+        )
+    session.add(
+        CourseEvent(
+            course_id=course.id,
+            source="staff",
+            kind="exam",
+            title="Midterm",
+            at=start + timedelta(days=7 * 3 + 2, hours=10),
+        )
+    )
+    modules = []
+    for week in range(WEEKS):
+        module = CourseModule(
+            course_id=course.id,
+            lms_module_id=f"demo-module-{week + 1}",
+            name=f"Week {week + 1}",
+            position=week + 1,
+            items_required=4,
+        )
+        session.add(module)
+        modules.append(module)
+    session.flush()
+    for person_id in people:
+        skill = ability[person_id]
+        earned = possible = 0.0
+        late = missing = on_time = 0
+        for assignment in assignments:
+            if assignment.due_at is None or assignment.due_at > now:
+                continue  # not due yet
+            possible += 10.0
+            if rng.random() > 0.45 + 0.55 * skill:
+                missing += 1
+                session.add(
+                    Submission(assignment_id=assignment.id, person_id=person_id, missing=True)
+                )
+                continue
+            score = round(min(10.0, max(0.0, rng.gauss(4 + 6 * skill, 1.5))), 1)
+            is_late = rng.random() < 0.15
+            late += is_late
+            on_time += not is_late
+            earned += score
+            session.add(
+                Submission(
+                    assignment_id=assignment.id,
+                    person_id=person_id,
+                    score=score,
+                    submitted_at=assignment.due_at - timedelta(hours=rng.uniform(-30, 48)),
+                    graded_at=assignment.due_at + timedelta(days=2),
+                    late=is_late,
+                    workflow_state="graded",
+                )
+            )
+        done_total = 0
+        for week, module in enumerate(modules):
+            opened = start + timedelta(days=7 * week)
+            if opened > now:
+                continue
+            done = min(4, int(rng.random() * 2 + skill * 4.2))
+            done_total += done
+            session.add(
+                ModuleProgress(
+                    module_id=module.id,
+                    person_id=person_id,
+                    items_required=4,
+                    items_done=done,
+                    state="completed" if done == 4 else "started" if done else "unlocked",
+                    completed_at=opened + timedelta(days=rng.uniform(1, 6)) if done == 4 else None,
+                )
+            )
+        graded = earned / (possible - 10.0 * missing) * 100 if possible > 10.0 * missing else None
+        session.add(
+            LmsLearnerStats(
+                course_id=course.id,
+                person_id=person_id,
+                source="canvas",
+                total_activity_seconds=int(3600 * (1 + 20 * skill * rng.uniform(0.6, 1.4))),
+                last_activity_at=now - timedelta(hours=rng.uniform(2, 24 * 12 * (1 - skill))),
+                current_score=round(graded, 1) if graded is not None else None,
+                final_score=round(earned / possible * 100, 1) if possible else None,
+                page_views=int(50 + 600 * skill),
+                participations=int(5 + 40 * skill),
+                missing=missing,
+                late=late,
+                on_time=on_time,
+                requirements=4 * len(modules),
+                requirements_done=done_total,
+            )
+        )
+    session.commit()
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -65,6 +66,14 @@ def authenticate(session: Session, email: str, password: str) -> AdminUser | Non
     return user
 
 
+def setting(name: str, default: str) -> str:
+    """A setting from the app config, else the environment, else the default."""
+    value = current_app.config.get(name)
+    if value is None:
+        value = os.environ.get(name)
+    return default if value is None or str(value).strip() == "" else str(value)
+
+
 # --- throttling -------------------------------------------------------------------------------
 
 
@@ -79,12 +88,11 @@ class Limits:
     @classmethod
     def from_config(cls) -> Limits:
         """ADMIN_LOGIN_MAX_FAILURES (5), ADMIN_LOGIN_MAX_FAILURES_PER_IP (20),
-        ADMIN_LOGIN_WINDOW_MINUTES (15) from the app config."""
-        config = current_app.config
+        ADMIN_LOGIN_WINDOW_MINUTES (15): app config, else environment."""
         return cls(
-            per_email=int(config.get("ADMIN_LOGIN_MAX_FAILURES", 5)),
-            per_ip=int(config.get("ADMIN_LOGIN_MAX_FAILURES_PER_IP", 20)),
-            window=timedelta(minutes=float(config.get("ADMIN_LOGIN_WINDOW_MINUTES", 15))),
+            per_email=int(setting("ADMIN_LOGIN_MAX_FAILURES", "5")),
+            per_ip=int(setting("ADMIN_LOGIN_MAX_FAILURES_PER_IP", "20")),
+            window=timedelta(minutes=float(setting("ADMIN_LOGIN_WINDOW_MINUTES", "15"))),
         )
 
 
@@ -137,7 +145,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def max_age() -> int:
     """Seconds an admin session lasts (ADMIN_SESSION_MAX_AGE, default 8 hours)."""
-    return int(current_app.config.get("ADMIN_SESSION_MAX_AGE", 8 * 3600))
+    return int(setting("ADMIN_SESSION_MAX_AGE", str(8 * 3600)))
 
 
 def password_mark(user: AdminUser) -> str:

@@ -18,9 +18,16 @@ from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.at_risk import at_risk
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
+from lti_tool.kpis.grades import assignments
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.roster import Member, load_members, week_of
-from lti_tool.models import ActivityBlock, Course, LearnerDay
+from lti_tool.kpis.roster import Member, class_member_ids, load_members, percentile, week_of
+from lti_tool.models import (
+    ActivityBlock,
+    Course,
+    LearnerDay,
+    LmsLearnerStats,
+    Submission,
+)
 from lti_tool.models.types import utcnow
 from lti_tool.sync.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
 
@@ -192,3 +199,76 @@ def recent_events(
         if len(found) >= limit:
             break
     return found[:limit]
+
+
+@dataclass(frozen=True)
+class StudentView:
+    """What a learner's own page shows beside the class: never another learner's name."""
+
+    my_progress: Progress | None
+    class_completion: tuple[float, float, float] | None  # quartiles of shares, above the floor
+    completion_group: int
+    my_score: float | None
+    class_scores: tuple[float, float, float] | None  # quartiles of current scores, above floor
+    score_group: int
+    upcoming: list[dict[str, Any]]
+
+
+def student_view(
+    session: Session, course: Course, person_id: int, floor: int, now: datetime | None = None
+) -> StudentView:
+    """A learner's completion and score beside the class's quartiles (hidden below the floor),
+    and their upcoming due items."""
+    people = class_member_ids(session, course)
+    members = {
+        p: Member(person_id=p, learner="", name="", email=None, pseudonymous=True) for p in people
+    }
+    stats = {
+        row.person_id: row
+        for row in session.scalars(
+            select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+        )
+        if row.person_id in people or row.person_id == person_id
+    }
+    for p, member in members.items():
+        member.lms = stats.get(p)
+    if person_id not in members:  # staff looking at the student view
+        members[person_id] = Member(person_id, "", "", None, True, lms=stats.get(person_id))
+    progress = learner_progress(session, course, members)
+    shares = [progress[p].share for p in people if p in progress and progress[p].share is not None]
+    scores = [
+        stats[p].current_score for p in people if p in stats and stats[p].current_score is not None
+    ]
+
+    def band(values: list[float]) -> tuple[float, float, float] | None:
+        if len(values) < floor:
+            return None
+        return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
+
+    mine = stats.get(person_id)
+    moment = now or utcnow()
+    upcoming = []
+    due = [a for a in assignments(session, course) if a.due_at is not None and a.due_at > moment]
+    submitted = {
+        s.assignment_id: s
+        for s in session.scalars(select(Submission).where(Submission.person_id == person_id))
+    }
+    for assignment in due[:8]:
+        sub = submitted.get(assignment.id)
+        upcoming.append(
+            {
+                "name": assignment.name,
+                "due_at": assignment.due_at,
+                "points_possible": assignment.points_possible,
+                "submitted": bool(sub and sub.submitted_at),
+            }
+        )
+    return StudentView(
+        my_progress=progress.get(person_id),
+        class_completion=band(shares),
+        completion_group=len(shares),
+        my_score=mine.current_score if mine else None,
+        class_scores=band(scores),
+        score_group=len(scores),
+        upcoming=upcoming,
+    )

@@ -123,6 +123,9 @@ def me(course_id: int) -> str:
             for r in video_engagement.learner_video(db.session, course)
             if r["learner"] == my_label
         ]
+    extra = None
+    if any(settings.shows(v) for v in ("completion", "grades", "due")):
+        extra = learners_kpi.student_view(db.session, course, person_id, floor)
     charts = []
     if weeks and settings.shows("time"):
         figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
@@ -137,6 +140,7 @@ def me(course_id: int) -> str:
         cutoff=cutoff,
         floor=floor,
         settings=settings,
+        extra=extra,
         charts=charts,
     )
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -99,6 +99,23 @@ class Limits:
 def throttle_keys(email: str, ip: str | None) -> dict[str, str]:
     """The attempt keys of a login: one for the address typed, one for the client."""
     return {"email": "email:" + email.strip().lower()[:300], "ip": "ip:" + (ip or "unknown")}
+
+
+#: The first key of the two-key advisory locks that serialise login attempts per e-mail.
+_LOCK_CLASS = 0x61646D  # "adm"
+
+
+def serialise_attempts(session: Session, key: str) -> None:
+    """On PostgreSQL, let one login attempt per key count and record at a time (until commit).
+
+    Without it, two workers could both see four failures and let a sixth attempt through.
+    SQLite runs one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:cls, hashtext(:key))"),
+            {"cls": _LOCK_CLASS, "key": key},
+        )
 
 
 def retry_after(

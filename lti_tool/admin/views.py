@@ -65,6 +65,7 @@ def login() -> ResponseReturnValue:
     email = request.form.get("email", "").strip()
     password = request.form.get("password", "")
     keys = auth.throttle_keys(email, request.remote_addr)
+    auth.serialise_attempts(db.session, keys["email"])
     wait = auth.retry_after(db.session, keys, auth.Limits.from_config())
     if wait is not None:
         log.warning("admin login throttled (client %s)", request.remote_addr)

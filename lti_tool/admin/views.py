@@ -237,7 +237,7 @@ def sync_health() -> str:
         .order_by(JobSlot.job)
     ).all()
     return render_template(
-        "admin/sync.html", rows=rows, jobs=jobs, interval_minutes=round(interval / 60, 2)
+        "admin/sync.html", rows=rows, jobs=jobs, interval_minutes=f"{interval / 60:g}"
     )
 
 

@@ -1036,7 +1036,7 @@ class Writer:
             wanted["roles"] = roles + [r for r in kept if r not in roles]
             wanted["is_test_user"] = enrollment.is_test_user or role.is_test_user
             changed = {k: v for k, v in wanted.items() if getattr(enrollment, k) != v}
-            if changed.keys() - {"source"}:
+            if changed:
                 for key, value in changed.items():
                     setattr(enrollment, key, value)
                 self.counts["updated"] += 1

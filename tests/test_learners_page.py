@@ -301,3 +301,31 @@ def test_empty_course_says_where_learners_come_from(
 ) -> None:
     html = client.get(f"/courses/1/learners?t={_staff(client, platform)}").get_data(as_text=True)
     assert 'id="no-learners"' in html and "Names and Roles" in html
+
+
+def test_table_figures_follow_new_data_at_once(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    """The table's figures are reused between requests only while the data is unchanged."""
+    t = seeded["t"]
+    assert len(_names(client.get(f"/courses/1/learners?t={t}").get_data(as_text=True))) == 6
+    with app.app_context():
+        _add_learners(db.session.get(Course, 1), 1)
+    html = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
+    assert "Extra 000" in _names(html) and len(_names(html)) == 7
+    with app.app_context():
+        db.session.add(
+            LearnerDay(
+                course_id=1,
+                person_id=seeded["D"],
+                day=date(2026, 3, 4),
+                events=3,
+                first_time=1772600000.0,
+                last_time=1772600120.0,
+                gaps=orjson.dumps([1, 2, 120]),
+            )
+        )
+        db.session.commit()
+    response = client.get(f"/courses/1/learners.csv?t={seeded['t']}&q=Learner")
+    rows = {r["person"]: r for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
+    assert rows[str(seeded["D"])]["time_total"] == "120"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
@@ -47,11 +47,19 @@ def modules(session: Session, course: Course) -> list[CourseModule]:
 
 def module_progress(
     session: Session, course: Course, people: set[int]
-) -> dict[tuple[int, int], ModuleProgress]:
-    """(module id, person id) -> the LMS's progress row, for some people."""
-    found: dict[tuple[int, int], ModuleProgress] = {}
-    rows = session.scalars(
-        select(ModuleProgress)
+) -> dict[tuple[int, int], Any]:
+    """(module id, person id) -> the LMS's progress (a row: items_required, items_done,
+    completed_at), for some people."""
+    found: dict[tuple[int, int], Any] = {}
+    # Core rows, not ORM objects: a course has learners times modules of them.
+    rows = session.connection().execute(
+        select(
+            ModuleProgress.module_id,
+            ModuleProgress.person_id,
+            ModuleProgress.items_required,
+            ModuleProgress.items_done,
+            ModuleProgress.completed_at,
+        )
         .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
         .where(CourseModule.course_id == course.id)
     )
@@ -69,17 +77,31 @@ def learner_progress(
     people = set(members)
     result: dict[int, Progress] = {}
     if any(m.items_required for m in mods):
-        progress = module_progress(session, course, people)
+        # Summed in the database: a large course has learners times modules progress rows.
+        required_here = func.coalesce(
+            func.nullif(ModuleProgress.items_required, 0), CourseModule.items_required
+        )
+        done_here = case(
+            (ModuleProgress.items_done > required_here, required_here),
+            else_=ModuleProgress.items_done,
+        )
+        sums = session.connection().execute(
+            select(
+                ModuleProgress.person_id,
+                func.sum(done_here),
+                func.sum(required_here),
+                func.sum(CourseModule.items_required),
+            )
+            .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
+            .where(CourseModule.course_id == course.id, CourseModule.removed.is_(False))
+            .group_by(ModuleProgress.person_id)
+        )
+        every_module = sum(m.items_required for m in mods)
+        reported = {p: (int(d or 0), int(r or 0), int(m or 0)) for p, d, r, m in sums}
         for person_id in people:
-            done = required = 0
-            for module in mods:
-                row = progress.get((module.id, person_id))
-                if row is not None:
-                    required += row.items_required or module.items_required
-                    done += min(row.items_done, row.items_required or module.items_required)
-                else:
-                    required += module.items_required
-            result[person_id] = Progress(done, required)
+            done, required, covered = reported.get(person_id, (0, 0, 0))
+            # Modules the LMS reported nothing for: all their required items still to do.
+            result[person_id] = Progress(done, required + every_module - covered)
         return result
     for person_id, member in members.items():
         stats = member.lms

@@ -13,6 +13,7 @@ import hmac
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import orjson
 from sqlalchemy import select
@@ -32,6 +33,15 @@ from lti_tool.models import (
 )
 
 CHUNK = 500
+STATS_COLUMNS = (
+    LmsLearnerStats.person_id,
+    LmsLearnerStats.total_activity_seconds,
+    LmsLearnerStats.last_activity_at,
+    LmsLearnerStats.current_score,
+    LmsLearnerStats.final_score,
+    LmsLearnerStats.requirements,
+    LmsLearnerStats.requirements_done,
+)
 
 
 @dataclass
@@ -53,7 +63,8 @@ class Member:
     videos_watched: int = 0
     # Per ISO week (Monday): seconds, active days and events.
     weeks: dict[date, list[float]] = field(default_factory=dict)
-    lms: LmsLearnerStats | None = None
+    # The LMS's statistics (a row of STATS_COLUMNS), when a sync brought them.
+    lms: Any = None
 
 
 def pseudonym(key: bytes, person_id: int) -> str:
@@ -108,29 +119,35 @@ def load_members(
     ids = sorted(class_member_ids(session, course))
     labels = learner_labels(session, set(ids))
     members: dict[int, Member] = {}
+    wanted = set(ids)
+    # Core rows on the connection, not ORM objects: a large course has tens of thousands.
+    connection = session.connection()
     for chunk in _chunks(ids):
-        for person in session.scalars(select(Person).where(Person.id.in_(chunk))):
-            name = person.name or " ".join(
-                part for part in (person.given_name, person.family_name) if part
-            )
-            members[person.id] = Member(
-                person_id=person.id,
-                learner=labels[person.id],
-                name=name or pseudonym(key, person.id),
-                email=person.email or None,
+        people = connection.execute(
+            select(
+                Person.id, Person.name, Person.given_name, Person.family_name, Person.email
+            ).where(Person.id.in_(chunk))
+        )
+        for person_id, full, given, family, email in people:
+            name = full or " ".join(part for part in (given, family) if part)
+            members[person_id] = Member(
+                person_id=person_id,
+                learner=labels[person_id],
+                name=name or pseudonym(key, person_id),
+                email=email or None,
                 pseudonymous=not name,
             )
-    sections = session.execute(
+    sections = connection.execute(
         select(SectionMember.person_id, Section.name)
         .join(Section, Section.id == SectionMember.section_id)
         .where(Section.course_id == course.id)
         .order_by(Section.name)
     )
     for person_id, section in sections:
-        if person_id in members:
+        if person_id in wanted:
             members[person_id].sections.append(section)
-    for stats in session.scalars(
-        select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+    for stats in connection.execute(
+        select(*STATS_COLUMNS).where(LmsLearnerStats.course_id == course.id)
     ):
         member = members.get(stats.person_id)
         if member is not None:
@@ -145,6 +162,8 @@ def _add_activity(
     session: Session, course: Course, members: dict[int, Member], cutoff: int, today: date
 ) -> None:
     since = today - timedelta(days=6)
+    weeks: dict[date, date] = {}
+    latest: dict[int, float] = {}
     rows = session.connection().execute(
         select(
             LearnerDay.person_id,
@@ -165,10 +184,19 @@ def _add_activity(
         member.sessions += events - under
         member.events += events
         member.active_days += 1
-        week = member.weeks.setdefault(week_of(day), [0.0, 0, 0])
+        week_start = weeks.get(day)
+        if week_start is None:
+            week_start = weeks[day] = week_of(day)
+        week = member.weeks.get(week_start)
+        if week is None:
+            week = member.weeks[week_start] = [0.0, 0, 0]
         week[0] += seconds
         week[1] += 1
         week[2] += events
+        if last_time > latest.get(person_id, float("-inf")):
+            latest[person_id] = last_time
+    for person_id, last_time in latest.items():
+        member = members[person_id]
         last = datetime.fromtimestamp(last_time, UTC)
         if member.last_active is None or last > member.last_active:
             member.last_active = last

@@ -13,7 +13,6 @@ from lti_tool.extensions import db
 from lti_tool.kpis import activity, course_settings, learner, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.labels import learner_labels
-from lti_tool.kpis.reports import pseudonym_key
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
 from lti_tool.models.types import utcnow
@@ -56,7 +55,7 @@ def overview(course_id: int) -> str:
     weekly = activity.weekly_activity(db.session, course)
     weekly_time = activity.weekly_time_spent(db.session, course, cutoff)
     today = settings.today(utcnow())
-    data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
+    data, _rows = _learners.class_table(course)
     shares = [p.share for p in data.progress.values() if p.share is not None]
     cards = {
         "active_7_days": activity.learners_active_since(db.session, course, today - timedelta(6)),
@@ -209,5 +208,5 @@ def sync_now(course_id: int) -> Response:
 
 # The other staff pages add their routes to this blueprint (imported last: they use `bp`).
 from lti_tool.views import events as _events  # noqa: E402
-from lti_tool.views import learners as _learners  # noqa: E402, F401
+from lti_tool.views import learners as _learners  # noqa: E402
 from lti_tool.views import settings as _settings  # noqa: E402, F401

@@ -4,11 +4,12 @@ one learner's page. Every view of contact details is written to the access log."
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, g, render_template, request, url_for
+from flask import Response, abort, current_app, g, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -19,11 +20,22 @@ from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.reports import pseudonym_key, to_csv
 from lti_tool.kpis.roster import percentile, pseudonym
 from lti_tool.launch.identity import staff_required
-from lti_tool.models import AccessLog, Course, Person
+from lti_tool.models import (
+    AccessLog,
+    Course,
+    CourseSettings,
+    Enrollment,
+    LearnerDay,
+    Person,
+    SyncRun,
+)
+from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp
 
 PER_PAGE = (25, 50, 100, 200)
+# How long the learners table's figures are reused while the data's fingerprint is unchanged.
+CACHE_SECONDS = 60
 SORTS = {
     "name": "Name",
     "sections": "Section",
@@ -115,9 +127,43 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
     return present + empty
 
 
-def _table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+def data_fingerprint(course: Course) -> tuple[Any, ...]:
+    """What changes whenever the learners table's inputs do: activity, roster, syncs, settings."""
+    activity = db.session.execute(
+        select(func.count(), func.sum(LearnerDay.events)).where(LearnerDay.course_id == course.id)
+    ).one()
+    roster = db.session.execute(
+        select(func.count(), func.max(Enrollment.updated_at)).where(
+            Enrollment.course_id == course.id
+        )
+    ).one()
+    synced = db.session.scalar(
+        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
+    )
+    changed = db.session.scalar(
+        select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
+    )
+    return (*activity, *roster, synced, changed)
+
+
+def class_table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+    """The class data and rows, reused for CACHE_SECONDS while the inputs stay the same.
+
+    Paging, sorting and filtering a large class then costs one fingerprint query instead of
+    reading every learner-day again. The cache lives on the app (one per worker process).
+    """
+    cache = current_app.extensions.setdefault("learners_table_cache", {})
+    key = (course.id, data_fingerprint(course))
+    now = time.monotonic()
+    found = cache.get(course.id)
+    if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
+        data = found[2]
+        if data.today == data.settings.today(utcnow()):
+            return data, found[3]
     data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
-    return data, learners_kpi.learner_rows(data)
+    rows = learners_kpi.learner_rows(data)
+    cache[course.id] = (key, now, data, rows)
+    return data, rows
 
 
 def _positive(raw: str | None, default: int) -> int:
@@ -129,7 +175,7 @@ def _positive(raw: str | None, default: int) -> int:
 def learners(course_id: int) -> str:
     """The learners table: sort, filter, search, one page at a time."""
     course = _course(course_id)
-    data, rows = _table(course)
+    data, rows = class_table(course)
     filters = filters_from(request.args)
     sort = request.args.get("sort", "name")
     sort = sort if sort in SORTS else "name"
@@ -192,7 +238,7 @@ def learners(course_id: int) -> str:
 def learners_csv(course_id: int) -> Response:
     """The filtered rows as CSV (every column of the `learners` report)."""
     course = _course(course_id)
-    _data, rows = _table(course)
+    _data, rows = class_table(course)
     shown = sort_rows(apply_filters(rows, filters_from(request.args)), "name", False)
     record_access(course, "learners_csv", None, len(shown))
     db.session.commit()
@@ -221,7 +267,7 @@ def mailto_bcc(addresses: list[str]) -> str:
 def email_learners(course_id: int) -> str | Response:
     """Addresses of the chosen learners: a mailto: link when short enough, else a list to copy."""
     course = _course(course_id)
-    _data, rows = _table(course)
+    _data, rows = class_table(course)
     chosen = _chosen(rows)
     if not chosen:
         abort(400, description="No learners were selected: tick some rows, or use the filters.")
@@ -308,7 +354,7 @@ bp.add_app_template_filter(fmt_when, "when")
 def learner(course_id: int, person_id: int) -> str:
     """One learner: daily activity, sessions, videos, completion, scores beside the class."""
     course = _course(course_id)
-    data, rows = _table(course)
+    data, rows = class_table(course)
     row = next((r for r in rows if r["person"] == person_id), None)
     if row is None:
         abort(404, description="This person is not a learner of this course.")

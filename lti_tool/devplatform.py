@@ -113,6 +113,8 @@ class DevPlatform:
             claim + "tool_platform": {"name": DEV_PLATFORM_NAME, "guid": "dev-lms"},
             claim + "launch_presentation": {"document_target": "iframe"},
         }
+        if person.get("preferred_username"):
+            body["preferred_username"] = person["preferred_username"]  # as Open edX shares it
         return jwt.encode(
             body, self.private_key_pem, algorithm="RS256", headers={"kid": self.jwk["kid"]}
         )

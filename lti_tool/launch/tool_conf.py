@@ -153,6 +153,10 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         expires = utcnow() + timedelta(seconds=self._lifetime)
         db.session.merge(LtiStoreEntry(key="global-" + key, value=value, expires_at=expires))
 
+    def delete_global_value(self, key: str) -> None:
+        """Remove a key stored with set_global_value."""
+        db.session.execute(delete(LtiStoreEntry).where(LtiStoreEntry.key == "global-" + key))
+
     def get_global_value(self, key: str) -> Any:
         """Read a key stored with set_global_value."""
         entry = db.session.get(LtiStoreEntry, "global-" + key)

@@ -25,9 +25,9 @@ from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.launch import admin_entry, records, registration
+from lti_tool.launch import admin_entry, platform_storage, records, registration
 from lti_tool.launch.canvas_config import canvas_developer_key
-from lti_tool.launch.errors import ADMIN, LaunchProblem, explain
+from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
 from lti_tool.launch.keys import jwks
 from lti_tool.launch.roles import LEARNER, STAFF, course_role
@@ -133,17 +133,23 @@ def login() -> Any:
         oidc = FlaskOIDCLogin(flask_request, DbToolConf(), **services)
         purge_expired_store_entries()
         launch_url = url_for("lti.launch", _external=True)
-        if request.headers.get("Sec-Fetch-Dest") == "iframe" and not _param("lti1p3_new_window"):
-            # Inside the LMS iframe: check that the browser keeps our cookies before going on.
+        storage_target = _param("lti_storage_target")
+        in_frame = request.headers.get("Sec-Fetch-Dest") == "iframe"
+        if (storage_target or in_frame) and not _param("lti1p3_new_window"):
+            # Inside the LMS iframe: keep the state in the LMS's platform storage where it
+            # offers it, else check that the browser keeps our cookies, before going on.
             auth_url = oidc.get_redirect_object(launch_url).get_redirect_url()
-            params = {
-                k: v for k, v in (request.args if request.method == "GET" else request.form).items()
-            }
-            params["lti1p3_new_window"] = "1"
-            new_window = url_for("lti.login") + "?" + urlencode(params)
+            storage = None
+            if storage_target:
+                storage = platform_storage.remember_login(
+                    services["launch_data_storage"], auth_url, storage_target
+                )
             response = Response(
                 render_template(
-                    "launch/cookie_check.html", auth_url=auth_url, new_window=new_window
+                    "launch/cookie_check.html",
+                    auth_url=auth_url,
+                    new_window=_new_window_url(),
+                    storage=storage,
                 )
             )
             services["cookie_service"].update_response(response)
@@ -168,6 +174,54 @@ def login() -> Any:
         )
 
 
+def _new_window_url() -> str:
+    """The login again, top-level in a new window (where the iframe keeps no cookies)."""
+    params = dict((request.args if request.method == "GET" else request.form).items())
+    params.pop("lti_storage_target", None)
+    params["lti1p3_new_window"] = "1"
+    return url_for("lti.login") + "?" + urlencode(params)
+
+
+def _state_from_platform_storage(flask_request: FlaskRequest, services: dict[str, Any]) -> Any:
+    """A launch whose login kept its state in platform storage and whose cookies are missing.
+
+    Returns a page that asks the LMS for the state (first arrival), or None to go on: either
+    this is an ordinary launch, or the state came back from the LMS, in which case the cookie
+    service answers with the values the missing cookies would have held.
+    """
+    state = request.form.get("state")
+    storage = services["launch_data_storage"]
+    record = platform_storage.login_record(storage, state)
+    if record is None or services["cookie_service"].get_cookie(record["state"]):
+        return None
+    returned = request.form.get("lti_storage_state")
+    if returned is None:
+        page = render_template(
+            "launch/storage_launch.html",
+            id_token=request.form.get("id_token", ""),
+            storage=record,
+        )
+        return Response(page)
+    if not platform_storage.same_origin_post(request):
+        raise LaunchProblem(
+            403,
+            "The launch was sent again from outside the tool; open it from the course.",
+            RELAUNCH,
+        )
+    if returned != record["state"]:
+        raise LaunchProblem(
+            401,
+            "The course page did not confirm this launch (its platform storage does not hold "
+            "the login's state). Open the tool again from the course.",
+            RELAUNCH,
+        )
+    platform_storage.forget_login(storage, record["state"])
+    services["cookie_service"] = platform_storage.StoredCookieService(
+        flask_request, platform_storage.vouched_cookies(record)
+    )
+    return None
+
+
 @bp.post("/launch")
 def launch() -> Any:
     """Validate the id_token, record course, person and enrollment, and send the user on."""
@@ -175,6 +229,9 @@ def launch() -> Any:
     try:
         flask_request = FlaskRequest()
         services = _services(flask_request)
+        asking = _state_from_platform_storage(flask_request, services)
+        if asking is not None:
+            return asking
         message = ToolMessageLaunch(flask_request, DbToolConf(), **services)
         message.set_public_key_caching(
             services["launch_data_storage"], current_app.config["LTI_LAUNCH_DATA_LIFETIME"]

@@ -12,133 +12,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from flask import Flask, abort, render_template_string, request
 from playwright.sync_api import Browser, Frame, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from sqlalchemy import select
 
-from lti_tool import create_app
-from lti_tool.devplatform import DEMO_CONTEXT, DevPlatform
-from lti_tool.extensions import db
-from lti_tool.launch.keys import generate_private_key_pem
-from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
+from lti_tool.devplatform import DEMO_CONTEXT
 from tests.browser.conftest import LMS_HOST, TOOL_HOST, SeenRequest, ServerFactory
+from tests.browser.lms import Stack, running_stack
 
 LAUNCH_TIMEOUT_MS = 20_000
-CLIENT_ID = "browser-test-client"
 SESSION_COOKIE = "lti1p3-session-id"
-
-COURSE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>LMS course</title></head>
-<body><h1>{{ title }}</h1>
-<iframe title="Course analytics" width="1000" height="700" src="{{ src }}"></iframe>
-</body></html>"""
-
-AUTOPOST_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Signing in</title></head>
-<body><form method="post" action="{{ action }}">
-{% for name, value in fields.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">
-{% endfor %}</form>
-<script>document.forms[0].submit()</script></body></html>"""
-
-
-def make_lms(platform: DevPlatform, tool_origin: str) -> Flask:
-    """A minimal LMS: a course page framing the tool and an OIDC authorization endpoint."""
-    lms = Flask("fake_lms")
-    login_url = tool_origin + "/lti/login"
-    launch_url = tool_origin + "/lti/launch"
-
-    @lms.get("/course")
-    def course() -> str:
-        user = request.args.get("as", "instructor")
-        if user not in platform.users:
-            abort(404)
-        src = platform.login_url(login_url, launch_url, user)
-        return render_template_string(COURSE_PAGE, title=platform.context["title"], src=src)
-
-    @lms.get("/auth")
-    def auth() -> str:
-        try:
-            fields = platform.authorize(request.args, launch_url)
-        except ValueError as exc:
-            abort(400, description=str(exc))
-        return render_template_string(AUTOPOST_PAGE, action=launch_url, fields=fields)
-
-    return lms
-
-
-@dataclass
-class Stack:
-    """The tool and the LMS, both served over https, and what their servers received."""
-
-    tool: Flask
-    tool_origin: str
-    lms_origin: str
-    platform: DevPlatform
-    servers: ServerFactory
-
-    def course_id(self) -> int | None:
-        """The tool's id for the LMS course, once a launch has created it."""
-        with self.tool.app_context():
-            found = db.session.scalar(
-                select(Course.id).where(Course.lti_context_id == self.platform.context["id"])
-            )
-            db.session.remove()
-            return found
 
 
 @pytest.fixture(scope="module")
 def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """Start the tool and the LMS, and register the LMS with the tool directly in its database."""
-    tool_server = https_servers.start(TOOL_HOST)
-    lms_server = https_servers.start(LMS_HOST)
-    platform = DevPlatform(
-        private_key_pem=generate_private_key_pem(),
-        issuer=f"https://{LMS_HOST}",
-        client_id=CLIENT_ID,
-    )
-    database: Path = tmp_path_factory.mktemp("browser") / "tool.sqlite3"
-    tool = create_app(
-        {
-            "CONFIG_NAME": "testing",
-            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(database),
-            "TOOL_BASE_URL": tool_server.origin,
-        }
-    )
-    tool.instance_path = str(database.parent / "instance")
-    with tool.app_context():
-        db.create_all()
-        row = Platform(name="Browser-test LMS", issuer=platform.issuer)
-        row.frame_origins = [lms_server.origin]
-        db.session.add(row)
-        db.session.flush()
-        registration = LtiRegistration(
-            platform_id=row.id,
-            issuer=platform.issuer,
-            client_id=platform.client_id,
-            auth_login_url=lms_server.origin + "/auth",
-            auth_token_url=lms_server.origin + "/token",
-            jwks={"keys": [platform.jwk]},
-        )
-        db.session.add(registration)
-        db.session.flush()
-        db.session.add(
-            LtiDeployment(registration_id=registration.id, deployment_id=platform.deployment_id)
-        )
-        db.session.commit()
-        db.session.remove()
-    tool_server.serve(tool)
-    lms_server.serve(make_lms(platform, tool_server.origin))
-    yield Stack(tool, tool_server.origin, lms_server.origin, platform, https_servers)
-    with tool.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    """The tool and the LMS with the demo course's context, no data."""
+    with running_stack(https_servers, tmp_path_factory.mktemp("browser")) as running:
+        yield running
 
 
 def tool_frame(page: Page) -> Frame | None:

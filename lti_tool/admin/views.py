@@ -248,7 +248,7 @@ def access_log() -> str:
     subject = db.aliased(Person)
     query = scoped_courses(
         select(AccessLog, Course, subject)
-        .join(Course, Course.id == AccessLog.course_id)
+        .outerjoin(Course, Course.id == AccessLog.course_id)
         .outerjoin(subject, subject.id == AccessLog.subject_person_id)
         .order_by(AccessLog.at.desc(), AccessLog.id.desc())
     )

@@ -8,6 +8,7 @@ reports requirement totals (Canvas bulk_user_progress), those are used instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -152,4 +153,28 @@ def completion(session: Session, course: Course) -> list[dict[str, Any]]:
                     }
                 )
         rows.sort(key=lambda r: r["learner"])
+    return rows
+
+
+def module_rows(session: Session, course: Course, people: set[int]) -> list[dict[str, Any]]:
+    """Per module over some learners: how many completed it, started it, and the median done."""
+    mods = modules(session, course)
+    progress = module_progress(session, course, people)
+    rows = []
+    for module in mods:
+        done = []
+        for person_id in people:
+            found = progress.get((module.id, person_id))
+            required = (found.items_required if found else 0) or module.items_required
+            done.append((min(found.items_done, required) if found else 0, required))
+        rows.append(
+            {
+                "module": module.name,
+                "items_required": module.items_required,
+                "learners": len(done),
+                "completed": sum(1 for d, r in done if r and d >= r),
+                "started": sum(1 for d, _r in done if d > 0),
+                "median_done": median([d for d, _r in done]) if done else None,
+            }
+        )
     return rows

@@ -73,7 +73,11 @@ def scores_by_assignment(
 
 def assignment_grades(session: Session, course: Course) -> list[dict[str, Any]]:
     """Per assignment: median and quartiles of learners' scores (points), late and missing."""
-    people = class_member_ids(session, course)
+    return assignment_rows(session, course, class_member_ids(session, course))
+
+
+def assignment_rows(session: Session, course: Course, people: set[int]) -> list[dict[str, Any]]:
+    """The `assignment-grades` rows over some learners (the class, or one section of it)."""
     submissions = scores_by_assignment(session, course, people)
     label = course_label(course)
     rows = []

@@ -258,3 +258,70 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
         )
     fig.update_layout(shapes=shapes, annotations=notes)
     return fig
+
+
+def score_bins(scores: Sequence[float]) -> list[tuple[str, int]]:
+    """Current scores counted in bins of 10 points (0 to 9, ..., 90 to 100 and above)."""
+    counts = [0] * 10
+    for score in scores:
+        counts[min(9, max(0, int(score // 10)))] += 1
+    labels = [f"{low}\u2013{low + 9}" for low in range(0, 90, 10)] + ["90\u2013100"]
+    return list(zip(labels, counts, strict=True))
+
+
+def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
+    """How many learners have a current score in each 10-point band."""
+    fig = go.Figure(layout=_layout("Current scores", "Current score (%)", "Learners"))
+    bins = score_bins(scores)
+    fig.add_trace(
+        go.Bar(
+            x=[label for label, _n in bins],
+            y=[n for _label, n in bins],
+            name="Learners",
+            marker={"color": PALETTE[0]},
+        )
+    )
+    return fig
+
+
+def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Each assignment's median score with its middle half as an error bar (points)."""
+    fig = go.Figure(layout=_layout("Scores per assignment", "Assignment", "Points"))
+    fig.add_trace(
+        go.Scatter(
+            x=[text(r["assignment"]) for r in rows],
+            y=[r["median"] for r in rows],
+            mode="markers",
+            name="Median (bar: middle half)",
+            marker={"color": PALETTE[0], "size": 10},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [r["q3"] - r["median"] for r in rows],
+                "arrayminus": [r["median"] - r["q1"] for r in rows],
+                "color": PALETTE[4],
+            },
+        )
+    )
+    return fig
+
+
+def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Per module: learners who completed it and who started it."""
+    fig = go.Figure(layout=_layout("Completion per module", "Module", "Learners"))
+    names = [text(r["module"]) for r in rows]
+    fig.add_trace(
+        go.Bar(
+            x=names, y=[r["started"] for r in rows], name="Started", marker={"color": PALETTE[4]}
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=[r["completed"] for r in rows],
+            name="Completed",
+            marker={"color": PALETTE[0]},
+        )
+    )
+    fig.update_layout(barmode="group")
+    return fig

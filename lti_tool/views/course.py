@@ -208,5 +208,6 @@ def sync_now(course_id: int) -> Response:
 
 # The other staff pages add their routes to this blueprint (imported last: they use `bp`).
 from lti_tool.views import events as _events  # noqa: E402
+from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
 from lti_tool.views import settings as _settings  # noqa: E402, F401

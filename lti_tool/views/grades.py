@@ -1,0 +1,90 @@
+"""The Grades page (score distribution, per-assignment quartiles, late and missing) and the
+Content page (completion per module), each filterable by section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+
+from lti_tool.extensions import db
+from lti_tool.kpis import completion, grades
+from lti_tool.kpis.roster import percentile
+from lti_tool.launch.identity import staff_required
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.course import _course, bp
+from lti_tool.views.learners import class_table
+
+
+def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:
+    """The chosen section (unknown ones ignored), every section, and the learners shown."""
+    sections = sorted({s for r in rows for s in r["sections"]})
+    chosen = request.args.get("section", "")
+    if chosen not in sections:
+        chosen = ""
+    people = {r["person"] for r in rows if not chosen or chosen in r["sections"]}
+    return chosen, sections, people
+
+
+@bp.get("/grades")
+@staff_required
+def grades_page(course_id: int) -> str:
+    """The distribution of current scores and each assignment's median, quartiles, late, missing."""
+    course = _course(course_id)
+    _data, rows = class_table(course)
+    chosen, sections, people = _section_people(rows)
+    scores = sorted(
+        r["current_score"] for r in rows if r["person"] in people and r["current_score"] is not None
+    )
+    summary = None
+    if scores:
+        summary = {
+            "learners": len(scores),
+            "q1": percentile(scores, 0.25),
+            "median": percentile(scores, 0.5),
+            "q3": percentile(scores, 0.75),
+        }
+    per_assignment = grades.assignment_rows(db.session, course, people)
+    charts = []
+    if scores:
+        figure = charts_mod.score_histogram_figure(scores)
+        charts.append(("score-distribution", charts_mod.figure_json(figure)))
+    graded = [r for r in per_assignment if r["median"] is not None]
+    if graded:
+        figure = charts_mod.assignment_quartiles_figure(graded)
+        charts.append(("assignment-scores", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/grades.html",
+        course=course,
+        section=chosen,
+        sections=sections,
+        summary=summary,
+        bins=charts_mod.score_bins(scores),
+        assignments=per_assignment,
+        charts=charts,
+        endpoint="course.grades_page",
+    )
+
+
+@bp.get("/content")
+@staff_required
+def content_page(course_id: int) -> str:
+    """Completion per module: learners who completed it, started it, and the median items done."""
+    course = _course(course_id)
+    _data, rows = class_table(course)
+    chosen, sections, people = _section_people(rows)
+    modules = completion.module_rows(db.session, course, people)
+    charts = []
+    if modules and people:
+        figure = charts_mod.module_completion_figure(modules)
+        charts.append(("module-completion", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/content.html",
+        course=course,
+        section=chosen,
+        sections=sections,
+        modules=modules,
+        learners=len(people),
+        charts=charts,
+        endpoint="course.content_page",
+    )

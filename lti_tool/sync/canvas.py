@@ -865,17 +865,27 @@ class Writer:
     # --- people --------------------------------------------------------------------------
 
     def _identities(self) -> dict[tuple[str, str], int]:
-        return {
-            (kind, value): person_id
-            for kind, value, person_id in self.session.execute(
-                select(PersonIdentity.kind, PersonIdentity.value, PersonIdentity.person_id).where(
-                    PersonIdentity.platform_id == self.platform_id,
-                    PersonIdentity.kind.in_(
-                        ("canvas_user_id", "canvas_sis_user_id", "canvas_login_id")
-                    ),
-                )
-            )
-        }
+        """The people this course's Canvas users are already known as (only those ids)."""
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for user in self.data.users.values():
+            wanted["canvas_user_id"].add(user.user_id)
+            if user.sis_user_id:
+                wanted["canvas_sis_user_id"].add(user.sis_user_id)
+            if user.login_id:
+                wanted["canvas_login_id"].add(user.login_id)
+        found: dict[tuple[str, str], int] = {}
+        for kind, values in wanted.items():
+            ordered = sorted(values)
+            for start in range(0, len(ordered), 900):
+                for value, person_id in self.session.execute(
+                    select(PersonIdentity.value, PersonIdentity.person_id).where(
+                        PersonIdentity.platform_id == self.platform_id,
+                        PersonIdentity.kind == kind,
+                        PersonIdentity.value.in_(ordered[start : start + 900]),
+                    )
+                ):
+                    found[(kind, value)] = person_id
+        return found
 
     def _emails(self) -> dict[str, set[int]]:
         """E-mail (lower case) → the people of this platform with it and no Canvas user id."""
@@ -1189,8 +1199,7 @@ class Writer:
     def submissions(self, assignment_ids: dict[str, int]) -> None:
         if not self.data.submissions_read:
             return
-        total = 0
-        unknown = 0
+        total = seen = unknown = 0
         for chunk in self.data.submissions.chunks():
             rows = []
             for aid, uid, score, submitted, graded, late, missing, excused, state in chunk:
@@ -1213,13 +1222,40 @@ class Writer:
                 )
             # The same submission may come twice (submitted and graded since): the last wins.
             unique = {(r["assignment_id"], r["person_id"]): r for r in rows}
-            total += _upsert(
-                self.session, Submission, list(unique.values()), ["assignment_id", "person_id"]
-            )
+            seen += len(unique)
+            changed = self._changed_submissions(unique)
+            total += _upsert(self.session, Submission, changed, ["assignment_id", "person_id"])
         self.written(total)
-        self.counts["submissions"] = total
+        self.counts["submissions"] = seen
+        self.counts["submissions_written"] = total
         if unknown:
             self.counts["submissions_skipped"] = unknown
+
+    def _changed_submissions(
+        self, rows: dict[tuple[int, int], dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The rows that differ from what is stored (a chunk is one page: memory stays flat)."""
+        if not rows:
+            return []
+        columns = [c for c in next(iter(rows.values())) if c not in ("assignment_id", "person_id")]
+        people = sorted({p for _, p in rows})
+        assignments = sorted({a for a, _ in rows})
+        stored: dict[tuple[int, int], tuple[Any, ...]] = {}
+        for start in range(0, len(people), 900):
+            for row in self.session.execute(
+                select(
+                    Submission.assignment_id,
+                    Submission.person_id,
+                    *(getattr(Submission, c) for c in columns),
+                ).where(
+                    Submission.person_id.in_(people[start : start + 900]),
+                    Submission.assignment_id.in_(assignments),
+                )
+            ):
+                stored[(row[0], row[1])] = tuple(row[2:])
+        return [
+            row for key, row in rows.items() if stored.get(key) != tuple(row[c] for c in columns)
+        ]
 
     def modules(self) -> dict[str, int]:
         rows = {

@@ -23,6 +23,7 @@ from lti_tool.models import (
     ApiToken,
     Course,
     DataSource,
+    LaunchError,
     LtiDeployment,
     LtiRegistration,
     Platform,
@@ -360,6 +361,11 @@ def _estate(app: Flask, name: str, tag: str) -> dict[str, int]:
         db.session.add(
             AccessLog(course_id=course.id, viewer_label=f"viewer-{tag}", action="contact_details")
         )
+        db.session.add(
+            LaunchError(
+                platform_id=platform.id, stage="launch", status_code=400, reason=f"refused-{tag}"
+            )
+        )
         db.session.commit()
         return {
             "platform": platform.id,
@@ -406,6 +412,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
             "/admin/tokens",
             "/admin/sync",
             "/admin/access-log",
+            "/admin/launch-errors",
         )
     }
     for url, page in pages.items():
@@ -417,6 +424,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
     assert "lab-aaa" in pages["/admin/tokens"].get_data(as_text=True)
     assert "boom-aaa" in pages["/admin/sync"].get_data(as_text=True)
     assert "viewer-aaa" in pages["/admin/access-log"].get_data(as_text=True)
+    assert "refused-aaa" in pages["/admin/launch-errors"].get_data(as_text=True)
     assert "You administer one deployment" in pages["/admin/"].get_data(as_text=True)
 
     # Direct URLs to the other deployment's objects: unknown here.

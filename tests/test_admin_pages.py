@@ -274,3 +274,19 @@ def test_sync_health_and_access_log(
     assert "Teacher 4<" in second and "Teacher 104" not in second and "Newer" in second
     with app.app_context():
         assert db.session.scalar(select(LtiDeployment.admin_launch_enabled)) is False
+
+
+def test_refused_launches_are_listed_with_their_reason(
+    app: Flask, client: FlaskClient, platform: FakePlatform
+) -> None:
+    def hostile(body: dict[str, object]) -> None:
+        body.pop("sub")
+        body["name"] = "<script>alert(1)</script>"
+
+    refused = platform.launch(https_client(app), mutate=hostile)
+    assert refused.status_code == 400
+    add_admin(app)
+    sign_in(client)
+    page = client.get("/admin/launch-errors").get_data(as_text=True)
+    assert "Example LMS" in page and "claims received" in page
+    assert "alert(1)" in page and "<script>alert" not in page  # shown, escaped

@@ -21,6 +21,7 @@ from lti_tool.models import (
     Course,
     DataSource,
     JobSlot,
+    LaunchError,
     LtiDeployment,
     LtiStoreEntry,
     Person,
@@ -341,3 +342,22 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
         return _tokens_page(400, error=str(exc))
     db.session.commit()
     return redirect(url_for("admin.tokens"), code=303)
+
+
+@bp.get("/launch-errors")
+def launch_errors() -> str:
+    """Refused launches, newest first: when, which platform, why, and the claims received."""
+    scope = current_scope()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = select(LaunchError).order_by(LaunchError.id.desc())
+    if not scope.is_global:
+        query = query.where(LaunchError.platform_id == scope.platform_id)
+    rows = list(db.session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    names = dict(db.session.execute(select(Platform.id, Platform.name)).all())
+    return render_template(
+        "admin/launch_errors.html",
+        rows=rows[:PAGE_SIZE],
+        names=names,
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+    )

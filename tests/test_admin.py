@@ -432,6 +432,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
     assert client.get(f"/admin/sources/{theirs['source']}").status_code == 404
     assert post(client, f"/admin/sources/{theirs['source']}/test").status_code == 404
     assert post(client, f"/admin/tokens/{theirs['token']}/revoke").status_code == 404
+    assert post(client, f"/admin/sync/{theirs['course']}/nrps").status_code == 404
     made = post(
         client,
         "/admin/tokens",

@@ -260,13 +260,15 @@ def test_sync_health_and_access_log(
     sign_in(client)
     health = client.get("/admin/sync").get_data(as_text=True)
     assert "HTTP 401 refused" in health and "Biology 101" in health
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", health)  # the next scheduled run
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC\s*<form", health)  # next slot
     assert "has not run any job yet" in health
+    assert post(client, f"/admin/sync/{course_id}/nrps").status_code == 303
+    assert post(client, f"/admin/sync/{course_id}/nrps").status_code == 303  # still one run
+    assert post(client, f"/admin/sync/{course_id}/moodle").status_code == 404
+    assert post(client, f"/admin/sync/{course_id + 1}/nrps").status_code == 404
     with app.app_context():
-        from lti_tool.sync.runs import queue_run
-
-        queue_run(db.session, course_id, "nrps")
-        db.session.commit()
+        queued = db.session.scalars(select(SyncRun).where(SyncRun.status == "queued")).all()
+        assert [(r.course_id, r.source, r.trigger) for r in queued] == [(course_id, "nrps", "page")]
     assert "queued: the scheduler picks it up" in client.get("/admin/sync").get_data(as_text=True)
     first = client.get("/admin/access-log").get_data(as_text=True)
     assert "Teacher 104" in first and "Teacher 4<" not in first and "Older" in first

@@ -361,3 +361,17 @@ def launch_errors() -> str:
         page=page,
         more=len(rows) > PAGE_SIZE,
     )
+
+
+@bp.post("/sync/<int:course_id>/<source>")
+def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
+    """Queue a sync of one course and source for the scheduler (the page never waits)."""
+    from lti_tool.sync.runs import queue_run
+
+    course = visible_course(course_id)
+    try:
+        queue_run(db.session, course.id, source, trigger="page")
+    except ValueError:
+        abort(404, description=f"There is no source {source!r} to sync.")
+    db.session.commit()
+    return redirect(url_for("admin.sync_health"), code=303)

@@ -1,0 +1,345 @@
+"""Benchmark: the dashboards under load, on one big course, through gunicorn with two workers.
+
+    .venv/bin/python bench/dashboard.py [--events 5000000] [--learners 10000] [--clients 20]
+                                        [--seconds 30] [--seed 1] [--keep DIR]
+
+In one run: writes a seeded synthetic tracking log for ONE course (bench/synthetic_log.py, the
+given events and learners, 1 % malformed lines); builds the database through the real commands
+(`flask db upgrade`, `flask platform add`, `flask ingest tracking-logs`) in a fresh SQLite file;
+starts `gunicorn wsgi:app` with 2 workers on 127.0.0.1 in the production configuration; launches
+an instructor and a student through the real LTI flow (OIDC login, signed id_token, launch), so
+every page is read with a real session token; then, per page, `--clients` concurrent clients ask
+for it for `--seconds` seconds: `/healthz` (the baseline: the same server doing nothing), the
+overview, the learners table (first page, and a filtered page: at risk only, sorted by time), and
+the student's own page. Prints p50/p95/p99 and requests/s per page, the first (cold) request of
+each, errors, the machine, and PASS/FAIL for issue 5's target (p95 under 300 ms for every page).
+There is no HTTP page cache; the learners table reuses its computed rows while the course's data
+fingerprint is unchanged (at most 60 s), which is part of what is measured. A missed target is
+printed, not an exit code: this is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic_log  # noqa: E402
+
+from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform  # noqa: E402
+
+TARGET_P95_S = 0.300
+COURSE_KEY = "course-v1:BenchX+Dash101+2026"
+PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"}
+
+
+@dataclass
+class Load:
+    """What the clients of one page measured."""
+
+    name: str
+    path: str
+    cold_s: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask_cmd(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
+    done = subprocess.run(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-m", "flask", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode not in (0,):
+        raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def write_course_log(path: Path, events: int, learners: int, seed: int) -> synthetic_log.LogStats:
+    """The synthetic log with one course and the asked number of learners."""
+    synthetic_log.COURSES = ((COURSE_KEY, 1.0, "BenchX", "Dashboards at scale"),)
+    synthetic_log.LEARNERS_PER_EVENT = learners / events
+    return synthetic_log.write_log(path, events, seed)
+
+
+def cookies_of(response: requests.Response) -> str:
+    """Secure cookies sent back by hand (requests keeps them off plain http)."""
+    pairs = []
+    for header in response.raw.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        pairs.append(f"{name}={rest.split(';', 1)[0]}")
+    return "; ".join(pairs)
+
+
+def launch(base: str, lms: FakePlatform, sub: str, roles: list[str], **claims: object) -> str:
+    """A real OIDC login and launch; returns the page the tool sends the user to."""
+    login = requests.post(
+        base + "/lti/login",
+        headers=PROXY,
+        allow_redirects=False,
+        timeout=30,
+        data={
+            "iss": lms.issuer,
+            "login_hint": sub,
+            "client_id": lms.client_id,
+            "target_link_uri": "https://tool.test/lti/launch",
+        },
+    )
+    if login.status_code != 302:
+        raise SystemExit(f"login refused: {login.status_code} {login.text[:500]}")
+    auth = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["Location"]).query).items()}
+    context = {"id": COURSE_KEY, "label": "DASH101", "title": "Dashboards at scale"}
+    body = lms.claims(
+        auth["nonce"],
+        roles=roles,
+        sub=sub,
+        **{"https://purl.imsglobal.org/spec/lti/claim/context": context, **claims},
+    )
+    response = requests.post(
+        base + "/lti/launch",
+        headers={**PROXY, "Cookie": cookies_of(login)},
+        data={"id_token": lms.sign(body), "state": auth["state"]},
+        allow_redirects=False,
+        timeout=60,
+    )
+    if response.status_code != 303:
+        raise SystemExit(f"launch refused: {response.status_code} {response.text[:500]}")
+    return response.headers["Location"]
+
+
+def hammer(base: str, load: Load, clients: int, seconds: float) -> None:
+    """`clients` threads asking for one page in a loop for `seconds`."""
+    started = time.perf_counter()
+    first = requests.get(base + load.path, headers=PROXY, timeout=120)
+    load.cold_s = time.perf_counter() - started
+    if first.status_code != 200:
+        load.errors.append(f"cold: HTTP {first.status_code}")
+    deadline = time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def client() -> None:
+        session = requests.Session()
+        mine: list[float] = []
+        errors: list[str] = []
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                answer = session.get(base + load.path, headers=PROXY, timeout=60)
+                ok = answer.status_code == 200
+                if not ok:
+                    errors.append(f"HTTP {answer.status_code}")
+            except requests.RequestException as exc:
+                errors.append(type(exc).__name__)
+                continue
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            load.latencies.extend(mine)
+            load.errors.extend(errors)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    load.seconds = time.perf_counter() - t0
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo", encoding="utf-8") as info:
+        mem_kb = int(next(line for line in info if line.startswith("MemTotal")).split()[1])
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return [
+        f"CPU      {cpu}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable)",
+        f"RAM      {mem_kb / 1024 / 1024:.1f} GiB",
+        f"OS       {platform.platform()}",
+        f"Python   {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}",
+        f"commit   {commit}",
+        "load     the clients run on the same machine as the server (2 gunicorn workers)",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--learners", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", help="Keep the log and database in this folder.")
+    args = parser.parse_args()
+
+    workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lti-dash-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path, db_path = workdir / "tracking.log", workdir / "tool.sqlite3"
+    db_path.unlink(missing_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLASK_APP": "wsgi.py",
+        "LTI_TOOL_CONFIG": "production",
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "SECRET_KEY": "bench-secret",
+        "TOOL_BASE_URL": "https://tool.test",
+        "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
+        "LTI_TOOL_INSTANCE_PATH": str(workdir / "instance"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    print("machine")
+    for line in machine():
+        print("  " + line)
+
+    t0 = time.perf_counter()
+    stats = write_course_log(log_path, args.events, args.learners, args.seed)
+    print(
+        f"\nlog      {stats.lines:,} lines, {stats.learners:,} learners, one course "
+        f"({time.perf_counter() - t0:.0f} s to write)"
+    )
+
+    flask_cmd(env, "db", "upgrade")
+    lms = FakePlatform()
+    keys = workdir / "jwks.json"
+    keys.write_text(json.dumps({"keys": [lms.jwk]}))
+    flask_cmd(
+        env, "platform", "add", "--name", lms.name, "--issuer", lms.issuer,
+        "--client-id", lms.client_id, "--auth-login-url", lms.auth_url,
+        "--auth-token-url", lms.issuer + "/token", "--jwks-file", str(keys),
+        "--deployment-id", lms.deployment_id, "--frame-origin", lms.issuer,
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    summary = json.loads(
+        flask_cmd(env, "ingest", "tracking-logs", str(log_path), "--platform", lms.name, "--json")
+    )
+    ingest_s = time.perf_counter() - t0
+    print(
+        f"ingest   {summary['events_ingested']:,} events in {ingest_s:.0f} s "
+        f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command)"
+    )
+
+    server_log = (workdir / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app"],
+        env=env,
+        cwd=REPO,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(base + "/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        else:
+            raise SystemExit("gunicorn did not become ready")
+        staff = launch(base, lms, "bench-instructor", INSTRUCTOR)
+        student = launch(
+            base, lms, "bench-student", LEARNER, preferred_username=_a_learner(db_path)
+        )
+        token = parse_qs(urlsplit(staff).query)["t"][0]
+        course = urlsplit(staff).path.rstrip("/")
+        loads = [
+            Load("healthz (baseline)", "/healthz"),
+            Load("overview", staff),
+            Load("learners, first page", f"{course}/learners?t={token}"),
+            Load("learners, at risk by time", f"{course}/learners?t={token}&risk=1&sort=time_7d"),
+            Load("student page", student),
+        ]
+        for load in loads:
+            hammer(base, load, args.clients, args.seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server_log.close()
+
+    print(f"\nload     {args.clients} concurrent clients, {args.seconds:.0f} s per page\n")
+    print(f"  {'page':28} {'cold':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'req/s':>7} errors")
+    verdicts = []
+    for load in loads:
+        rate = len(load.latencies) / load.seconds if load.seconds else 0.0
+        p95 = load.percentile(0.95)
+        print(
+            f"  {load.name:28} {load.cold_s * 1000:6.0f}ms {load.percentile(0.50) * 1000:6.0f}ms "
+            f"{p95 * 1000:6.0f}ms {load.percentile(0.99) * 1000:6.0f}ms {rate:7.1f} "
+            f"{len(load.errors)}{' ' + load.errors[0] if load.errors else ''}"
+        )
+        if not load.name.startswith("healthz"):
+            verdicts.append((load.name, p95, not load.errors and p95 < TARGET_P95_S))
+    print("\ntargets (issue 5: p95 under 300 ms for every page)")
+    for name, p95, ok in verdicts:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}: p95 {p95 * 1000:.0f} ms")
+    mean = statistics.mean(load.cold_s for load in loads[1:])
+    print(f"  (first requests, before any reuse: {mean * 1000:.0f} ms on average)")
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _a_learner(db_path: Path) -> str:
+    """The username of the course's most active learner (the student who launches)."""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        row = conn.execute(
+            "SELECT i.value FROM learner_day d JOIN person_identity i "
+            "ON i.person_id = d.person_id AND i.kind = 'openedx_username' "
+            "GROUP BY i.value ORDER BY sum(d.events) DESC LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise SystemExit("no learner with a username in the ingested course")
+    return row[0]
+
+
+if __name__ == "__main__":
+    main()

@@ -292,3 +292,36 @@ def test_refused_launches_are_listed_with_their_reason(
     page = client.get("/admin/launch-errors").get_data(as_text=True)
     assert "Example LMS" in page and "claims received" in page
     assert "alert(1)" in page and "<script>alert" not in page  # shown, escaped
+
+
+def test_overlong_input_is_refused_in_words_never_a_500(app: Flask, platform: FakePlatform) -> None:
+    client = _admin(app)
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+        registration_id = db.session.scalar(select(LtiRegistration.id))
+    long_url = "https://lms.example.edu/" + "a" * 1000
+    cases = [
+        ("/admin/platforms/new", {"name": "n" * 201}, "Name: at most 200 characters"),
+        (f"/admin/platforms/{platform_id}", {"issuer": long_url}, "Issuer: at most 500"),
+        (
+            f"/admin/platforms/{platform_id}/registrations",
+            {"client_id": "c" * 256},
+            "Client id: at most 255",
+        ),
+        (f"/admin/registrations/{registration_id}", {"auth_login_url": long_url}, "at most 1000"),
+        (
+            f"/admin/registrations/{registration_id}/deployments",
+            {"deployment_ids": "d" * 256},
+            "at most 255 characters each",
+        ),
+        (
+            "/admin/sources",
+            {"platform": str(platform_id), "kind": "canvas", "location": long_url * 2},
+            "at most 2000",
+        ),
+        ("/admin/tokens", {"name": "t" * 201, "scope": "events:write"}, "at most 200"),
+    ]
+    for url, data, message in cases:
+        answer = post(client, url, data)
+        assert answer.status_code == 400, url
+        assert message in answer.get_data(as_text=True), url

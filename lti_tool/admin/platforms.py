@@ -95,7 +95,35 @@ def _jwks_text(text: str) -> dict[str, Any] | None:
 
 
 def _ids(text: str) -> list[str]:
-    return list(dict.fromkeys(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip()))
+    found = list(
+        dict.fromkeys(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip())
+    )
+    if any(len(d) > 255 for d in found):
+        raise FormError("Deployment ids: at most 255 characters each")
+    return found
+
+
+#: The longest value each form field's column holds.
+MAX_LENGTHS = {
+    "name": ("Name", 200),
+    "issuer": ("Issuer", 500),
+    "client_id": ("Client id", 255),
+    "auth_login_url": ("Authorization (login) URL", 1000),
+    "auth_token_url": ("Token URL", 1000),
+    "jwks_url": ("Key set URL", 1000),
+    "auth_audience": ("Token audience", 1000),
+    "location": ("Base URL or path", 2000),
+    "secret": ("Secret", 4000),
+    "frame_origins": ("Frame origins", 20000),
+    "jwks": ("Key set", 200000),
+}
+
+
+def check_lengths(form: dict[str, str]) -> None:
+    """FormError for a value longer than its column (a database error otherwise)."""
+    for field, (label, limit) in MAX_LENGTHS.items():
+        if len(form.get(field, "").strip()) > limit:
+            raise FormError(f"{label}: at most {limit} characters")
 
 
 def _registration_fields(form: dict[str, str]) -> dict[str, Any]:
@@ -148,6 +176,7 @@ def platform_new() -> ResponseReturnValue:
         return _new_platform_page({}, None, 200)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
+        check_lengths(form)
         name = form.get("name", "").strip()
         if not name:
             raise FormError("Name: required")
@@ -225,6 +254,7 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
     platform = visible_platform(platform_id)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
+        check_lengths(form)
         name = form.get("name", "").strip()
         if not name:
             raise FormError("Name: required")
@@ -262,6 +292,7 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
     platform = visible_platform(platform_id)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
+        check_lengths(form)
         client_id = form.get("client_id", "").strip()
         if not client_id:
             raise FormError("Client id: required")
@@ -305,6 +336,7 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
     registration = _visible_registration(registration_id)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
+        check_lengths(form)
         fields = _registration_fields(form)
         if not fields["jwks_url"] and not fields["jwks"]:
             if registration.jwks is None:
@@ -324,7 +356,10 @@ def deployment_add(registration_id: int) -> ResponseReturnValue:
     require_global()
     registration = _visible_registration(registration_id)
     known = {d.deployment_id for d in registration.deployments}
-    new = [d for d in _ids(request.form.get("deployment_ids", "")) if d not in known]
+    try:
+        new = [d for d in _ids(request.form.get("deployment_ids", "")) if d not in known]
+    except FormError as exc:
+        return _platform_page(registration.platform, 400, str(exc))
     if not new:
         return _platform_page(
             registration.platform, 400, "Deployment ids: give one this client id does not have"
@@ -465,6 +500,7 @@ def source_add() -> ResponseReturnValue:
     if kind not in SOURCE_KINDS:
         return _sources_page(400, form=form, error="Choose what kind of source to add.")
     try:
+        check_lengths(dict(request.form))
         if kind == "log_folder":
             add_log_folder(db.session, platform, request.form.get("location", "").strip())
         else:
@@ -496,6 +532,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
         return render_template("admin/source.html", source=source, kinds=KIND_NAMES, form={})
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     try:
+        check_lengths(dict(request.form))
         if source.kind == "log_folder":
             from lti_tool.sync.log_folders import check_folder
 

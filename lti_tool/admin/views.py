@@ -307,6 +307,8 @@ def token_create() -> ResponseReturnValue:
     from lti_tool.api.tokens import create_token
 
     form = {k: request.form.get(k, "").strip() for k in ("name", "scope", "course")}
+    if len(form["name"]) > 200:
+        return _tokens_page(400, form=form, error="Name: at most 200 characters.")
     course = None
     if form["course"]:
         if not form["course"].isdigit():

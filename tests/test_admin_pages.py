@@ -325,3 +325,25 @@ def test_overlong_input_is_refused_in_words_never_a_500(app: Flask, platform: Fa
         answer = post(client, url, data)
         assert answer.status_code == 400, url
         assert message in answer.get_data(as_text=True), url
+
+
+def test_two_sources_cannot_share_a_place(
+    app: Flask, platform: FakePlatform, tmp_path: Path
+) -> None:
+    client = _admin(app)
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        added = post(
+            client,
+            "/admin/sources",
+            {"platform": str(platform_id), "kind": "log_folder", "location": str(tmp_path / name)},
+        )
+        assert added.status_code == 303
+    with app.app_context():
+        second = db.session.scalar(select(DataSource.id).order_by(DataSource.id.desc()))
+    clash = post(client, f"/admin/sources/{second}", {"location": str(tmp_path / "a")})
+    assert clash.status_code == 400 and "another source" in clash.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(DataSource, second).location.endswith("/b")

@@ -16,6 +16,7 @@ import click
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
@@ -546,7 +547,10 @@ def source_edit(source_id: int) -> ResponseReturnValue:
         else:
             _apply_source(source, dict(request.form), new=False)
         source.enabled = request.form.get("enabled") == "on"
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise FormError("this platform has another source at that place") from None
     except FormError as exc:
         db.session.rollback()
         html = render_template(

@@ -119,3 +119,19 @@ def test_assignment_names_are_escaped_in_figures(
     assert json.loads(block)["data"][0]["x"][0] == (
         "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;"
     )
+
+
+def test_overview_counts_only_the_class_and_filters_by_section(
+    client: FlaskClient, seeded: str
+) -> None:
+    html = _flat(client.get(f"/courses/1/?t={seeded}").get_data(as_text=True))
+    # Week of 2026-03-16: A 90 s and E 400 s; F, T and S (9000 s each) are not the class.
+    # Quartiles of 90 and 400: 167.5, 245, 322.5 s.
+    assert "<td>2026-03-16</td><td>2</td><td>0.05</td><td>0.07</td><td>0.09</td>" in html
+    # Week of 2026-03-09: A 1500, C 1040, L 250 -> 645, 1040, 1270 s
+    assert "<td>2026-03-09</td><td>3</td><td>0.18</td><td>0.29</td><td>0.35</td>" in html
+    assert 'id="at-risk-count">' in html and "of 6</a>" in html
+    html = _flat(client.get(f"/courses/1/?t={seeded}&section=Sec+1").get_data(as_text=True))
+    assert 'id="chosen-section">Sec 1</strong> (2 learners)' in html
+    assert "<td>2026-03-09</td><td>1</td><td>0.42</td><td>0.42</td><td>0.42</td>" in html
+    assert "<td>2026-03-16</td><td>1</td>" in html and "of 2</a>" in html

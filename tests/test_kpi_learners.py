@@ -8,7 +8,7 @@ O (observer) — each of them has activity or scores that would change the figur
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from lti_tool.models import (
     SectionMember,
     Submission,
     VideoLearnerViews,
+    WeeklyActivity,
 )
 from tests.test_ingest import COURSE, event, ingest, write
 
@@ -45,6 +46,16 @@ def _at(stamp: str) -> datetime:
 
 
 def _day(course: Course, person: Person, day: str, events: int, gaps: list[float], last: str):
+    # The weekly rollup the ingest would write beside the learner-day.
+    monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
+    key = (course.id, monday, "ACTIVE", person.id)
+    if db.session.get(WeeklyActivity, key) is None:
+        db.session.add(
+            WeeklyActivity(
+                course_id=course.id, week_start=monday, label="ACTIVE", person_id=person.id
+            )
+        )
+        db.session.flush()
     db.session.add(
         LearnerDay(
             course_id=course.id,

@@ -17,25 +17,45 @@ DEFAULT_CUTOFF_MINUTES = 30
 CONSERVATIVE_CUTOFF_MINUTES = 5
 
 
-def weekly_activity(session: Session, course: Course) -> list[dict[str, Any]]:
-    """Distinct learners per ISO week and label (ACTIVE, ATTEMPTED_PROBLEM, PLAYED_VIDEO, …)."""
-    rows = session.execute(
-        select(WeeklyActivity.week_start, WeeklyActivity.label, func.count())
-        .where(WeeklyActivity.course_id == course.id)
-        .group_by(WeeklyActivity.week_start, WeeklyActivity.label)
-        .order_by(WeeklyActivity.week_start, WeeklyActivity.label)
-    )
+def weekly_activity(
+    session: Session, course: Course, people: set[int] | None = None
+) -> list[dict[str, Any]]:
+    """Distinct learners per ISO week and label (ACTIVE, ATTEMPTED_PROBLEM, PLAYED_VIDEO, …);
+    over some people only when `people` is given (the pages' class or section)."""
     label = course_label(course)
+    if people is None:
+        rows = session.execute(
+            select(WeeklyActivity.week_start, WeeklyActivity.label, func.count())
+            .where(WeeklyActivity.course_id == course.id)
+            .group_by(WeeklyActivity.week_start, WeeklyActivity.label)
+            .order_by(WeeklyActivity.week_start, WeeklyActivity.label)
+        )
+        return [
+            {"course": label, "week_start": week.isoformat(), "label": name, "count": count}
+            for week, name, count in rows
+        ]
+    counts: dict[tuple[date, str], int] = defaultdict(int)
+    for week, name, person_id in session.connection().execute(
+        select(WeeklyActivity.week_start, WeeklyActivity.label, WeeklyActivity.person_id).where(
+            WeeklyActivity.course_id == course.id
+        )
+    ):
+        if person_id in people:
+            counts[(week, name)] += 1
     return [
         {"course": label, "week_start": week.isoformat(), "label": name, "count": count}
-        for week, name, count in rows
+        for (week, name), count in sorted(counts.items())
     ]
 
 
 def time_spent(
-    session: Session, course: Course, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+    session: Session,
+    course: Course,
+    cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES,
+    people: set[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per learner and day: seconds spent (gaps under the cutoff), sessions and events."""
+    """Per learner and day: seconds spent (gaps under the cutoff), sessions and events (of some
+    people only, when `people` is given)."""
     if cutoff_minutes < 1:
         raise ValueError("the time-spent cutoff is a whole number of minutes, at least 1")
     # Core on the connection, not the ORM session: plain rows, a third of the time for the
@@ -49,6 +69,8 @@ def time_spent(
         )
         .all()
     )
+    if people is not None:
+        days = [row for row in days if row.person_id in people]
     names = learner_labels(session, {row.person_id for row in days})
     label = course_label(course)
     result = []
@@ -96,11 +118,14 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def weekly_time_spent(
-    session: Session, course: Course, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+    session: Session,
+    course: Course,
+    cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES,
+    people: set[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Per ISO week: learners active, and the quartiles of their time spent that week."""
     per_learner_week: dict[tuple[str, str], float] = defaultdict(float)
-    for row in time_spent(session, course, cutoff_minutes):
+    for row in time_spent(session, course, cutoff_minutes, people):
         day = date.fromisoformat(row["day"])
         week = (day - timedelta(days=day.weekday())).isoformat()
         per_learner_week[(week, row["learner"])] += row["seconds"]
@@ -124,8 +149,17 @@ def weekly_time_spent(
     return result
 
 
-def learners_active_since(session: Session, course: Course, since: date) -> int:
-    """Distinct learners with activity on or after a day."""
+def learners_active_since(
+    session: Session, course: Course, since: date, people: set[int] | None = None
+) -> int:
+    """Distinct learners with activity on or after a day (of some people, when given)."""
+    if people is not None:
+        active = session.scalars(
+            select(LearnerDay.person_id)
+            .where(LearnerDay.course_id == course.id, LearnerDay.day >= since)
+            .distinct()
+        )
+        return sum(1 for person_id in active if person_id in people)
     return (
         session.scalar(
             select(func.count(func.distinct(LearnerDay.person_id))).where(

@@ -13,6 +13,7 @@ from lti_tool.extensions import db
 from lti_tool.kpis import activity, course_settings, learner, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.labels import learner_labels
+from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
 from lti_tool.models.types import utcnow
@@ -52,19 +53,28 @@ def overview(course_id: int) -> str:
     viewer = db.session.get(Person, g.viewer.person_id)
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
-    weekly = activity.weekly_activity(db.session, course)
-    weekly_time = activity.weekly_time_spent(db.session, course, cutoff)
+    data, rows = _learners.class_table(course)
+    sections = sorted({s for r in rows for s in r["sections"]})
+    section = request.args.get("section", "")
+    section = section if section in sections else ""
+    # Only the class (or one section of it) counts: not staff, test students or who left.
+    people = {r["person"] for r in rows if not section or section in r["sections"]}
+    weekly = activity.weekly_activity(db.session, course, people)
+    weekly_time = activity.weekly_time_spent(db.session, course, cutoff, people)
     today = settings.today(utcnow())
-    data, _rows = _learners.class_table(course)
-    shares = [p.share for p in data.progress.values() if p.share is not None]
+    shares = [
+        p.share for person, p in data.progress.items() if person in people and p.share is not None
+    ]
     cards = {
-        "active_7_days": activity.learners_active_since(db.session, course, today - timedelta(6)),
+        "active_7_days": activity.learners_active_since(
+            db.session, course, today - timedelta(6), people
+        ),
         "median_weekly_hours": (
             round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
         ),
         "median_completion": round(statistics.median(shares) * 100) if shares else None,
-        "at_risk": sum(1 for reasons in data.risks.values() if reasons),
-        "class_size": len(data.members),
+        "at_risk": sum(1 for person, reasons in data.risks.items() if person in people and reasons),
+        "class_size": len(people),
     }
     events = _events.course_events(db.session, course)
     markers = [
@@ -91,6 +101,9 @@ def overview(course_id: int) -> str:
         settings=settings,
         events=events,
         event_kinds=_events.KINDS,
+        section=section,
+        sections=sections,
+        endpoint="course.overview",
         event_error=request.args.get("event_error", "")[:300],
         charts=[(name, charts_mod.figure_json(fig)) for name, fig in charts],
     )
@@ -107,9 +120,10 @@ def me(course_id: int) -> str:
     cutoff = settings.time_cutoff_minutes
     floor = settings.privacy_floor
     weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
+    members = class_member_ids(db.session, course)
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
-        for row in activity.weekly_time_spent(db.session, course, cutoff)
+        for row in activity.weekly_time_spent(db.session, course, cutoff, members)
         if row["learners"] >= floor
     }
     week_keys = [w.isoformat() for w in weeks]

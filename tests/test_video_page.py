@@ -48,3 +48,43 @@ def test_learner_cannot_open_the_video_page(client: FlaskClient, platform: FakeP
     me = platform.launch(client, roles=LEARNER, **CONTEXT).headers["Location"]
     response = client.get("/courses/1/videos?t=" + me.split("t=")[1])
     assert response.status_code == 403
+
+
+def test_video_page_by_section(
+    app: Any, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from lti_tool.extensions import db
+    from lti_tool.models import PersonIdentity, Section, SectionMember
+
+    ingest(
+        runner,
+        write(
+            tmp_path / "v.log",
+            [
+                _video("2026-03-02 10:00:00", "play_video", 1, currentTime=0),
+                _video("2026-03-02 10:01:00", "pause_video", 1, currentTime=60),
+                _video("2026-03-02 10:00:00", "play_video", 2, currentTime=0),
+                _video("2026-03-02 10:00:12", "stop_video", 2, currentTime=12),
+            ],
+        ),
+    )
+    staff = platform.launch(client, **CONTEXT)
+    token = staff.headers["Location"].split("t=")[1]
+    with app.app_context():
+        u2 = db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == "u2"))
+        section = Section(course_id=1, lms_section_id="s", name="Lab <2>")
+        db.session.add(section)
+        db.session.flush()
+        db.session.add(SectionMember(section_id=section.id, person_id=u2))
+        db.session.commit()
+    html = re.sub(
+        r">\s+<",
+        "><",
+        client.get(f"/courses/1/videos?t={token}&section=Lab+%3C2%3E").get_data(as_text=True),
+    )
+    # only u2: 1 viewer, started, did not reach the end; segments 0-2 (12 s) = 15 s watched
+    assert (f"<td>{VIDEO_ID}</td><td>1:00</td><td>1</td><td>1</td><td>0</td><td>0.2</td>") in html
+    assert 'id="chosen-section">Lab &lt;2&gt;<' in html
+    assert "<tr><td>15</td>" not in html  # nobody of the section watched past 12 s

@@ -22,20 +22,28 @@ from lti_tool.models import Course, Video, VideoLearnerViews
 Segments = dict[int, int]
 
 
-def _learner_runs(session: Session, course: Course) -> list[tuple[int, str, list[int]]]:
-    """Every (learner, video, segment runs) of the course."""
+def _learner_runs(
+    session: Session, course: Course, people: set[int] | None = None
+) -> list[tuple[int, str, list[int]]]:
+    """Every (learner, video, segment runs) of the course (of some people, when given)."""
     rows = session.execute(
         select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
         .where(VideoLearnerViews.course_id == course.id)
         .order_by(VideoLearnerViews.video_id)
     )
-    return [(person_id, video_id, orjson.loads(runs)) for person_id, video_id, runs in rows]
+    return [
+        (person_id, video_id, orjson.loads(runs))
+        for person_id, video_id, runs in rows
+        if people is None or person_id in people
+    ]
 
 
-def _segment_totals(session: Session, course: Course) -> dict[str, tuple[Segments, Segments]]:
+def _segment_totals(
+    session: Session, course: Course, people: set[int] | None = None
+) -> dict[str, tuple[Segments, Segments]]:
     """Per video: (views per segment, users per segment)."""
     per_video: dict[str, list[list[int]]] = defaultdict(list)
-    for _person_id, video_id, runs in _learner_runs(session, course):
+    for _person_id, video_id, runs in _learner_runs(session, course, people):
         per_video[video_id].append(runs)
     return {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
 
@@ -48,9 +56,12 @@ def _durations(session: Session, course: Course) -> dict[str, float | None]:
     )
 
 
-def video_summary(session: Session, course: Course) -> list[dict[str, Any]]:
-    """Per video: duration, users at start and end, total viewed seconds (Insights)."""
-    totals = _segment_totals(session, course)
+def video_summary(
+    session: Session, course: Course, people: set[int] | None = None
+) -> list[dict[str, Any]]:
+    """Per video: duration, users at start and end, total viewed seconds (Insights); over some
+    people only when `people` is given."""
+    totals = _segment_totals(session, course, people)
     durations = _durations(session, course)
     label = course_label(course)
     rows = []
@@ -71,12 +82,14 @@ def video_summary(session: Session, course: Course) -> list[dict[str, Any]]:
     return rows
 
 
-def video_timeline(session: Session, course: Course) -> list[dict[str, Any]]:
+def video_timeline(
+    session: Session, course: Course, people: set[int] | None = None
+) -> list[dict[str, Any]]:
     """Per video and 5-second segment: distinct viewers and views, up to Insights' final segment."""
     label = course_label(course)
     durations = _durations(session, course)
     rows = []
-    for video_id, (views, users) in sorted(_segment_totals(session, course).items()):
+    for video_id, (views, users) in sorted(_segment_totals(session, course, people).items()):
         final = final_segment(users, durations.get(video_id))
         for segment in reported_segments(views, final):
             rows.append(
@@ -91,10 +104,12 @@ def video_timeline(session: Session, course: Course) -> list[dict[str, Any]]:
     return rows
 
 
-def learner_video(session: Session, course: Course) -> list[dict[str, Any]]:
+def learner_video(
+    session: Session, course: Course, people: set[int] | None = None
+) -> list[dict[str, Any]]:
     """Per learner and video: share of its segments seen, and whether they reached the end."""
     durations = {row["video_id"]: row["duration"] for row in video_summary(session, course)}
-    seen = _learner_runs(session, course)
+    seen = _learner_runs(session, course, people)
     names = learner_labels(session, {person for person, _video, _runs in seen})
     label = course_label(course)
     rows = []

@@ -15,7 +15,15 @@ from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.labels import learner_labels
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
-from lti_tool.models import Course, Enrollment, Person, Platform, SyncRun
+from lti_tool.models import (
+    Course,
+    Enrollment,
+    Person,
+    Platform,
+    Section,
+    SectionMember,
+    SyncRun,
+)
 from lti_tool.models.types import utcnow
 from lti_tool.sync import runs
 from lti_tool.views import charts as charts_mod
@@ -163,15 +171,18 @@ def me(course_id: int) -> str:
 def videos(course_id: int) -> str:
     """Per video: viewers at start and end, watched time, completion; one video's timeline."""
     course = _course(course_id)
-    summary = video_engagement.video_summary(db.session, course)
+    section, sections, people = section_choice(course)
+    summary = video_engagement.video_summary(db.session, course, people)
     completions: dict[str, int] = {}
     viewers: dict[str, int] = {}
-    for row in video_engagement.learner_video(db.session, course):
+    for row in video_engagement.learner_video(db.session, course, people):
         viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
         completions[row["video_id"]] = completions.get(row["video_id"], 0) + bool(row["completed"])
     chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
     timeline = [
-        r for r in video_engagement.video_timeline(db.session, course) if r["video_id"] == chosen
+        r
+        for r in video_engagement.video_timeline(db.session, course, people)
+        if r["video_id"] == chosen
     ]
     charts = []
     if timeline:
@@ -180,6 +191,9 @@ def videos(course_id: int) -> str:
     return render_template(
         "course/videos.html",
         course=course,
+        section=section,
+        sections=sections,
+        endpoint="course.videos",
         summary=summary,
         viewers=viewers,
         completions=completions,
@@ -187,6 +201,26 @@ def videos(course_id: int) -> str:
         timeline=timeline,
         charts=charts,
     )
+
+
+def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
+    """The section asked for in `?section=` (unknown names ignored), every section name, and the
+    class's learners in it (the whole class when none is chosen)."""
+    people = class_member_ids(db.session, course)
+    sections = sorted(
+        set(db.session.scalars(select(Section.name).where(Section.course_id == course.id)))
+    )
+    chosen = request.args.get("section", "")
+    if chosen not in sections:
+        return "", sections, people
+    inside = set(
+        db.session.scalars(
+            select(SectionMember.person_id)
+            .join(Section, Section.id == SectionMember.section_id)
+            .where(Section.course_id == course.id, Section.name == chosen)
+        )
+    )
+    return chosen, sections, people & inside
 
 
 def _freshness(course: Course) -> dict[str, object]:

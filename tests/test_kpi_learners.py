@@ -36,6 +36,7 @@ from lti_tool.models import (
     VideoLearnerViews,
     WeeklyActivity,
 )
+from tests.test_api import make_token
 from tests.test_ingest import COURSE, event, ingest, write
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -473,3 +474,20 @@ def test_struggling_from_attempts_per_problem(
     # attempts per problem 3, 1, 1, 1: p15 = 1, p85 = 1 + 0.55 * 2 = 2.1 -> s1 struggles.
     # Events 6, 2, 2, 2 and time 300, 60, 60, 60 s put only s1 high; problems 2 each: nobody.
     assert week == {"s1": "struggling", "s2": "normal", "s3": "normal", "s4": "normal"}
+
+
+def test_reports_through_the_api(app: Flask, runner: FlaskCliRunner, klass: dict[str, Any]) -> None:
+    token = make_token(runner, "bi", "reports:read")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    course_id = klass["course"].id
+    for name in ("learners", "completion", "grades", "assignment-grades", "engagement", "at-risk"):
+        response = client.get(f"/api/v1/courses/{course_id}/reports/{name}", headers=headers)
+        assert response.status_code == 200, (name, response.get_data(as_text=True))
+        assert isinstance(response.get_json(), list)
+        response = client.get(
+            f"/api/v1/courses/{course_id}/reports/{name}?format=csv", headers=headers
+        )
+        assert response.get_data(as_text=True).splitlines()[0] == ",".join(REPORTS[name].fields)
+    rows = client.get(f"/api/v1/courses/{course_id}/reports/learners", headers=headers).get_json()
+    assert {r["learner"]: r["time_total"] for r in rows}["uA"] == 1590

@@ -190,3 +190,24 @@ def test_learners_kpi_uses_the_course_cutoff(app: Flask) -> None:
         # A: only gaps under 5 minutes count: minute 1 (300 s) and minute 0 (90 s)
         assert rows["uA"]["time_total"] == 390 and rows["uA"]["sessions"] == 14 - 8
         assert db.session.scalar(select(CourseSettings.time_cutoff_minutes)) == 5
+
+
+def test_week_of_the_course() -> None:
+    settings = course_settings.Settings(starts_on=date(2026, 3, 4))  # a Wednesday
+    assert settings.week_number("2026-03-02") == 1  # the Monday of that week
+    assert settings.week_number(date(2026, 3, 8)) == 1
+    assert settings.week_number("2026-03-09") == 2
+    assert settings.week_number("2026-02-23") == 0  # before the course
+    assert course_settings.Settings().week_number("2026-03-09") is None
+
+
+def test_overview_tables_name_the_course_week(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    ingest(runner, _class_log(tmp_path, 5))
+    context = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
+    staff = _token(platform.launch(client, **context))
+    form = {**GOOD, "t": staff, "starts_on": "2026-02-25"}
+    assert client.post("/courses/1/settings", data=form).status_code == 303
+    html = _flat(client.get(f"/courses/1/?t={staff}").get_data(as_text=True))
+    assert "<td>2026-03-02 (week 2)</td><td>ACTIVE</td><td>5</td>" in html

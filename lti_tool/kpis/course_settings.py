@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -46,6 +46,14 @@ class Settings:
     def today(self, now: datetime) -> date:
         """The day it is in the course time zone at an aware instant."""
         return now.astimezone(self.zone).date()
+
+    def week_number(self, day: date | str) -> int | None:
+        """ "Week N of the course" of a day (weeks start on Monday), or None without a start."""
+        if self.starts_on is None:
+            return None
+        when = date.fromisoformat(day) if isinstance(day, str) else day
+        first = self.starts_on - timedelta(days=self.starts_on.weekday())
+        return (when - timedelta(days=when.weekday()) - first).days // 7 + 1
 
     def shows(self, view: str) -> bool:
         """True when a student view is switched on."""

@@ -274,3 +274,22 @@ def data_purge(
 
 #: Figures in a purge's counts that are not deleted rows.
 _NOT_ROWS = ("people_forgotten", "learners_rebuilt")
+
+
+@admin_cli.command("launch-access")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--deployment", "deployment_id", required=True, help="The LMS deployment id.")
+@click.option("--platform", "platform_name", help="The deployment's platform, when ambiguous.")
+@click.option("--client-id", help="The deployment's client id, when ambiguous.")
+def admin_launch_access(
+    state: str, deployment_id: str, platform_name: str | None, client_id: str | None
+) -> None:
+    """Switch administration by LMS launch on or off for one deployment (off by default)."""
+    row = db.session.get(LtiDeployment, _find_deployment(deployment_id, platform_name, client_id))
+    assert row is not None
+    row.admin_launch_enabled = state == "on"
+    db.session.commit()
+    click.echo(
+        f"administration by LMS launch {state} for deployment {deployment_id} of "
+        f"{row.registration.platform.name} (client {row.registration.client_id})"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
 from lti_tool.extensions import db
 from lti_tool.models import LtiDeployment
@@ -98,3 +98,21 @@ def test_admin_by_launch_only_when_switched_on_and_only_for_that_deployment(
     post(client, f"/admin/deployments/{mine}", {"enabled": "on"}, "/admin/platforms")
     assert window.get("/admin/").status_code == 303
     assert platform.launch(lms_admin, roles=ADMIN_INSTRUCTOR, sub="dean").status_code == 303
+
+
+def test_launch_access_switched_on_the_command_line(
+    app: Flask, platform: FakePlatform, runner: FlaskCliRunner
+) -> None:
+    on = runner.invoke(
+        args=["admin", "launch-access", "on", "--deployment", platform.deployment_id]
+    )
+    assert on.exit_code == 0 and "on for deployment deployment-1 of Example LMS" in on.output
+    launched = platform.launch(https_client(app), roles=ADMIN_INSTRUCTOR, sub="dean")
+    assert launched.status_code == 200 and _admin_link(launched)
+    off = runner.invoke(
+        args=["admin", "launch-access", "off", "--deployment", platform.deployment_id]
+    )
+    assert off.exit_code == 0
+    assert platform.launch(https_client(app), roles=ADMIN_INSTRUCTOR, sub="dean").status_code == 303
+    unknown = runner.invoke(args=["admin", "launch-access", "on", "--deployment", "nope"])
+    assert unknown.exit_code == 1 and "no deployment 'nope'" in unknown.output

@@ -927,3 +927,28 @@ def test_courses_to_sync_and_clear_failures(
         db.session.commit()
     result = runner.invoke(args=["sync", "run", "--course", "999", "--source", "canvas"])
     assert result.exit_code == 1 and "Canvas has no course 999" in result.output
+
+
+def test_throttling_that_never_ends_fails_the_run_clearly(app: Flask, lms: Canvas) -> None:
+    assert lms.sync().status == "succeeded"
+    before = lms.snapshot()
+    _new_grade(lms.fake, datetime.now(UTC))
+    lms.fake.fail = {("submissions", 1): ["403rate"] * 7}
+    failed = lms.sync()
+    assert failed.status == "failed"
+    assert failed.error.startswith("could not read submissions from Canvas: HTTP 403 from ")
+    assert "(throttled 7 times): 403 Forbidden (Rate Limit Exceeded)" in failed.error
+    assert failed.counts["throttled"] == 6
+    assert lms.snapshot() == before
+
+
+def test_a_base_url_given_with_the_api_path_works(app: Flask, lms: Canvas) -> None:
+    with app.app_context():
+        source = db.session.scalar(select(DataSource))
+        source.location = lms.fake.origin + "/api/v1/"
+        db.session.commit()
+        assert canvas.check_connection(source) == (
+            True,
+            "the token belongs to Integration Admin (Canvas user 1)",
+        )
+    assert lms.sync().status == "succeeded"

@@ -24,6 +24,7 @@ submissions and the summaries (missing and late change without anybody doing any
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import tempfile
 from collections import defaultdict
@@ -116,9 +117,13 @@ WRITE_BATCH = 5000
 
 
 def _setting(name: str, default: str) -> str:
+    from flask import has_app_context
+
     from lti_tool.sync.runs import setting
 
-    return setting(name, default)
+    if has_app_context():
+        return setting(name, default)
+    return os.environ.get(name) or default
 
 
 # --- values --------------------------------------------------------------------------------
@@ -223,8 +228,11 @@ def client_for(
     should_stop: Callable[[], bool] | None = None,
 ) -> JsonClient:
     """A JSON client of the source's Canvas API with Canvas's throttling rules."""
+    base = source.location.strip().rstrip("/")
+    if base.endswith("/api/v1"):
+        base = base[: -len("/api/v1")]  # typed with the API path on the admin page
     return JsonClient(
-        source.location.rstrip("/") + "/api/v1/",
+        base + "/api/v1/",
         token,
         timeout=timeout,
         retry_delays=retry_delays,
@@ -393,7 +401,8 @@ class Fetcher:
                 f"{what}; nothing was changed (store a new token with `flask platform "
                 "set-canvas`)"
             )
-        if exc.status in (401, 403) and key in PERMISSIONS:
+        throttled = "rate limit exceeded" in exc.body.lower()
+        if exc.status in (401, 403) and key in PERMISSIONS and not throttled:
             return SyncError(
                 f"the Canvas token's user may not read {what} (HTTP {exc.status} from "
                 f'{where(exc.url)}): it needs the Canvas permission "{PERMISSIONS[key]}"'
@@ -402,8 +411,8 @@ class Fetcher:
 
     def _optional(self, exc: HttpError, key: str, what: str) -> bool:
         """Record a part the token may not read (401/403) or analytics that is off (404)."""
-        if _token_refused(exc):
-            return False
+        if _token_refused(exc) or "rate limit exceeded" in exc.body.lower():
+            return False  # the token is refused, or Canvas kept throttling: the run fails
         if exc.status in (401, 403) and key not in self.skipped:
             self.skipped.add(key)
             self.data.warnings.append(
@@ -454,6 +463,7 @@ class Fetcher:
     # --- parts -------------------------------------------------------------------------
 
     def course(self) -> None:
+        """The course itself: its name and start."""
         body = self.one("course", self.base, [], "the course")
         if not isinstance(body, dict):
             raise SyncError(f"Canvas's answer for course {self.canvas_id} is not a course")
@@ -463,6 +473,7 @@ class Fetcher:
         }
 
     def enrollments(self) -> None:
+        """Every enrollment in every state, merged per Canvas user."""
         users = self.data.users
         params = [("state[]", s) for s in ENROLLMENT_STATES]
         for page in self.pages(
@@ -530,6 +541,7 @@ class Fetcher:
                     user.login_id = _str(row.get("login_id"), 255) or user.login_id
 
     def sections(self) -> None:
+        """The course's sections and their names."""
         found: list[tuple[str, str]] = []
         for page in self.pages("sections", self.base + "/sections", [], "sections", True):
             for row in page:
@@ -540,6 +552,7 @@ class Fetcher:
             self.data.sections = found
 
     def assignments(self) -> None:
+        """Every assignment with its due date."""
         found = []
         for page in self.pages("assignments", self.base + "/assignments", [], "assignments", True):
             for row in page:
@@ -583,6 +596,7 @@ class Fetcher:
         return out
 
     def submissions(self, due_passed: list[str]) -> None:
+        """Submissions: all, grouped by student (full), or changed since the last run."""
         path, what = self.base + "/students/submissions", "submissions"
         spool = self.data.submissions
         base = [("student_ids[]", "all")]
@@ -621,6 +635,7 @@ class Fetcher:
         return found
 
     def modules(self) -> None:
+        """Modules and how many items of each carry a completion requirement."""
         found = []
         params = [("include[]", "items")]
         for page in self.pages("modules", self.base + "/modules", params, "modules", True):
@@ -644,6 +659,7 @@ class Fetcher:
             self.data.modules = found
 
     def bulk_progress(self) -> None:
+        """Course-level progress of every student (full runs)."""
         what = "course progress (bulk_user_progress)"
         for page in self.pages("bulk_progress", self.base + "/bulk_user_progress", [], what, True):
             for row in page:
@@ -657,6 +673,7 @@ class Fetcher:
                     )
 
     def course_activity(self) -> None:
+        """Page views and participations of the whole course per day."""
         body = self.one("activity", self.base + "/analytics/activity", [], "course analytics")
         if body is None:
             return
@@ -688,6 +705,7 @@ class Fetcher:
             )
 
     def summaries(self) -> None:
+        """Page views, participations and tardiness of every student."""
         path = self.base + "/analytics/student_summaries"
         for page in self.pages("summaries", path, [], "student summaries (analytics)", True):
             self._summary_rows(page)
@@ -860,6 +878,7 @@ class Writer:
         self.now = utcnow()
 
     def written(self, n: int) -> None:
+        """Count rows written."""
         self.counts["rows_written"] += n
 
     # --- people --------------------------------------------------------------------------
@@ -1076,6 +1095,7 @@ class Writer:
     # --- course structure ----------------------------------------------------------------
 
     def sections(self) -> None:
+        """Sections upserted; members follow the enrollments' sections."""
         if self.data.sections is None:
             return
         rows = {
@@ -1197,6 +1217,7 @@ class Writer:
         self.counts["events"] = len(due)
 
     def submissions(self, assignment_ids: dict[str, int]) -> None:
+        """Submissions upserted where they changed."""
         if not self.data.submissions_read:
             return
         total = seen = unknown = 0
@@ -1258,6 +1279,7 @@ class Writer:
         ]
 
     def modules(self) -> dict[str, int]:
+        """Modules upserted (vanished or unpublished ones marked removed)."""
         rows = {
             m.lms_module_id: m
             for m in self.session.scalars(
@@ -1338,6 +1360,7 @@ class Writer:
     # --- figures -------------------------------------------------------------------------
 
     def stats(self, derived: dict[str, tuple[Any, ...]]) -> None:
+        """Learner stats from enrollments, summaries and progress, written where changed."""
         existing = {
             s.person_id: s
             for s in self.session.scalars(
@@ -1385,6 +1408,7 @@ class Writer:
         self.counts["learner_stats"] = written
 
     def course_days(self) -> None:
+        """Course activity per day, written where changed."""
         if self.data.days is None:
             return
         existing = {
@@ -1407,6 +1431,7 @@ class Writer:
         self.counts["activity_days"] = len(self.data.days)
 
     def hours(self) -> None:
+        """Active learners' hourly activity, written where changed."""
         total = 0
         any_rows = self.session.scalar(
             select(LmsLearnerActivityHour.person_id)
@@ -1456,6 +1481,7 @@ class Writer:
         self.counts["activity_hours"] = total
 
     def settings(self) -> None:
+        """The course start from Canvas, unless staff set one."""
         start = self.data.course.get("start_at")
         if start is None:
             return

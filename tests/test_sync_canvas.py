@@ -681,7 +681,10 @@ def test_analytics_404_carries_on_without_it(app: Flask, lms: Canvas) -> None:
         assert "warning: Canvas course analytics is not available" in text_
 
 
-def test_a_revoked_token_fails_the_run_and_keeps_the_data(app: Flask, lms: Canvas) -> None:
+def test_a_revoked_token_fails_the_run_and_keeps_the_data(
+    app: Flask, lms: Canvas, caplog: Any
+) -> None:
+    caplog.set_level("DEBUG")
     assert lms.sync().status == "succeeded"
     before = lms.snapshot()
     _drop(lms.fake, NOW)
@@ -698,6 +701,8 @@ def test_a_revoked_token_fails_the_run_and_keeps_the_data(app: Flask, lms: Canva
         source = db.session.scalar(select(DataSource))
         ok, message = canvas.check_connection(source)
         assert not ok and message.startswith("the Canvas token was refused")
+    assert "GET /api/v1/courses/101" in caplog.text  # requests were logged, the token never
+    assert lms.fake.token not in caplog.text
 
 
 def test_one_endpoint_not_authorized_is_skipped_and_named(

@@ -957,3 +957,19 @@ def test_a_base_url_given_with_the_api_path_works(app: Flask, lms: Canvas) -> No
             "the token belongs to Integration Admin (Canvas user 1)",
         )
     assert lms.sync().status == "succeeded"
+
+
+def test_a_stopping_process_stops_the_run_before_writing(app: Flask, lms: Canvas) -> None:
+    calls = []
+
+    def stopping() -> bool:
+        calls.append(1)
+        return len(calls) > 3  # three requests in, the scheduler is told to stop
+
+    with app.app_context():
+        run = runs.run_now(db.session, lms.course(), "canvas", should_stop=stopping)
+        assert run.status == "failed" and run.error.startswith("stopped:")
+        assert run.requests == 3 == lms.fake.total()
+    # Only the teacher's launch is there: the sync wrote nothing.
+    assert [e[5] for e in lms.snapshot()["enrollments"]] == ["lti"]
+    assert people(app) == 1

@@ -126,6 +126,12 @@ def test_add_a_platform_on_the_page_then_launch_from_it(app: Flask) -> None:
         second = db.session.get(LtiRegistration, second.id)
         assert second.auth_token_url.endswith("/token2")
         assert sorted(d.deployment_id for d in second.deployments) == ["7", "8"]
+    taken = post(client, f"/admin/registrations/{second.id}", {**urls, "client_id": "AbC"}, page)
+    assert taken.status_code == 400 and "already registered" in taken.get_data(as_text=True)
+    renamed = post(client, f"/admin/registrations/{second.id}", {**urls, "client_id": "Third"})
+    assert renamed.status_code == 303
+    with app.app_context():
+        assert db.session.get(LtiRegistration, second.id).client_id == "Third"
 
 
 def test_keys_rotate_and_retire(app: Flask) -> None:
@@ -347,3 +353,28 @@ def test_two_sources_cannot_share_a_place(
     assert clash.status_code == 400 and "another source" in clash.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(DataSource, second).location.endswith("/b")
+
+
+def test_renaming_a_client_id_keeps_the_courses_roster_service(
+    app: Flask, platform: FakePlatform
+) -> None:
+    nrps = {
+        "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": {
+            "context_memberships_url": platform.issuer + "/memberships",
+            "service_versions": ["2.0"],
+        }
+    }
+    assert platform.launch(https_client(app), **nrps).status_code == 303
+    client = _admin(app)
+    with app.app_context():
+        registration = db.session.scalar(select(LtiRegistration))
+        assert db.session.scalar(select(Course.nrps_client_id)) == "client-1"
+        fields = {
+            "client_id": "client-9",
+            "auth_login_url": registration.auth_login_url,
+            "auth_token_url": registration.auth_token_url,
+        }
+    assert post(client, f"/admin/registrations/{registration.id}", fields).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Course.nrps_client_id)) == "client-9"
+        assert db.session.scalar(select(LtiRegistration.jwks)) is not None  # pasted set kept

@@ -24,7 +24,14 @@ from lti_tool.admin.auth import current_scope
 from lti_tool.cli import _check_origin, _check_url
 from lti_tool.extensions import db
 from lti_tool.launch import keys as tool_keys
-from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
+from lti_tool.models import (
+    Course,
+    DataSource,
+    LtiDeployment,
+    LtiRegistration,
+    Platform,
+    ToolKey,
+)
 from lti_tool.models.lms import SOURCE_KINDS
 from lti_tool.models.types import utcnow
 
@@ -332,12 +339,18 @@ def _visible_registration(registration_id: int) -> LtiRegistration:
 
 @bp.post("/registrations/<int:registration_id>")
 def registration_edit(registration_id: int) -> ResponseReturnValue:
-    """Change a registration's URLs and keys."""
+    """Change a registration's client id, URLs and keys."""
     require_global()
     registration = _visible_registration(registration_id)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    old_client = registration.client_id
     try:
         check_lengths(form)
+        client_id = form.get("client_id", old_client).strip()
+        if not client_id:
+            raise FormError("Client id: required")
+        if client_id != old_client and _taken(registration.issuer, client_id, registration.id):
+            raise FormError(f"Client id {client_id!r} is already registered with this issuer")
         fields = _registration_fields(form)
         if not fields["jwks_url"] and not fields["jwks"]:
             if registration.jwks is None:
@@ -347,6 +360,16 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
         return _platform_page(registration.platform, 400, str(exc), form)
     for name, value in fields.items():
         setattr(registration, name, value)
+    if client_id != old_client:
+        registration.client_id = client_id
+        # Courses fetch their roster with the client id of their launches: keep them in step.
+        for course in db.session.scalars(
+            select(Course).where(
+                Course.platform_id == registration.platform_id,
+                Course.nrps_client_id == old_client,
+            )
+        ):
+            course.nrps_client_id = client_id
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
 

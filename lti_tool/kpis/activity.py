@@ -124,11 +124,27 @@ def weekly_time_spent(
     people: set[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Per ISO week: learners active, and the quartiles of their time spent that week."""
-    per_learner_week: dict[tuple[str, str], float] = defaultdict(float)
-    for row in time_spent(session, course, cutoff_minutes, people):
-        day = date.fromisoformat(row["day"])
-        week = (day - timedelta(days=day.weekday())).isoformat()
-        per_learner_week[(week, row["learner"])] += row["seconds"]
+    if cutoff_minutes < 1:
+        raise ValueError("the time-spent cutoff is a whole number of minutes, at least 1")
+    # Straight from the learner-days (no per-day report rows, no learner names): the overview
+    # and every student page read this for the whole class.
+    per_learner_week: dict[tuple[str, int], float] = defaultdict(float)
+    week_of_day: dict[date, str] = {}
+    rows = session.connection().execute(
+        select(LearnerDay.person_id, LearnerDay.day, LearnerDay.gaps).where(
+            LearnerDay.course_id == course.id
+        )
+    )
+    for person_id, day, gaps in rows:
+        if people is not None and person_id not in people:
+            continue
+        week = week_of_day.get(day)
+        if week is None:
+            week = week_of_day[day] = (day - timedelta(days=day.weekday())).isoformat()
+        # Rounded per day as the time-spent report rounds it, so both give the same quartiles.
+        per_learner_week[(week, person_id)] += round(
+            under_cutoff(orjson.loads(gaps), cutoff_minutes)[0], 3
+        )
     weeks: dict[str, list[float]] = defaultdict(list)
     for (week, _learner), seconds in per_learner_week.items():
         weeks[week].append(seconds)

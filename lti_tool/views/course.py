@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from lti_tool.extensions import db
 from lti_tool.kpis import activity, course_settings, learner, video_engagement
 from lti_tool.kpis import learners as learners_kpi
-from lti_tool.kpis.labels import learner_labels
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
 from lti_tool.models import (
@@ -138,12 +137,7 @@ def me(course_id: int) -> str:
     mine = [weeks[w]["seconds"] for w in weeks]
     videos = []
     if settings.shows("videos"):
-        my_label = learner_labels(db.session, {person_id})[person_id]
-        videos = [
-            r
-            for r in video_engagement.learner_video(db.session, course)
-            if r["learner"] == my_label
-        ]
+        videos = video_engagement.learner_video(db.session, course, {person_id})
     extra = None
     if any(settings.shows(v) for v in ("completion", "grades", "due")):
         extra = learners_kpi.student_view(db.session, course, person_id, floor)

@@ -413,6 +413,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
             "/admin/sync",
             "/admin/access-log",
             "/admin/launch-errors",
+            "/admin/courses",
         )
     }
     for url, page in pages.items():
@@ -425,6 +426,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
     assert "boom-aaa" in pages["/admin/sync"].get_data(as_text=True)
     assert "viewer-aaa" in pages["/admin/access-log"].get_data(as_text=True)
     assert "refused-aaa" in pages["/admin/launch-errors"].get_data(as_text=True)
+    assert "Course aaa" in pages["/admin/courses"].get_data(as_text=True)
     assert "You administer one deployment" in pages["/admin/"].get_data(as_text=True)
 
     # Direct URLs to the other deployment's objects: unknown here.

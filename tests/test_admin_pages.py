@@ -264,6 +264,11 @@ def test_sync_health_and_access_log(
         course_id = course.id
     add_admin(app)
     sign_in(client)
+    listed = client.get("/admin/courses").get_data(as_text=True)
+    assert re.search(
+        r"Biology 101</td><td><code>course-ctx-1</code></td>\s*<td>Example LMS</td><td>1</td>",
+        listed,
+    )
     health = client.get("/admin/sync").get_data(as_text=True)
     assert "HTTP 401 refused" in health and "Biology 101" in health
     assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC\s*<form", health)  # next slot

@@ -377,3 +377,34 @@ def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
         abort(404, description=f"There is no source {source!r} to sync.")
     db.session.commit()
     return redirect(url_for("admin.sync_health"), code=303)
+
+
+@bp.get("/courses")
+def courses() -> str:
+    """The courses in scope: platform, learners, last activity, retention period."""
+    from lti_tool.models import ActivityBlock, CourseSettings, Enrollment
+
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    learners = (
+        select(Enrollment.course_id, func.count().label("n"))
+        .where(Enrollment.course_role == "learner", Enrollment.status == "active")
+        .group_by(Enrollment.course_id)
+        .subquery()
+    )
+    last_day = (
+        select(ActivityBlock.course_id, func.max(ActivityBlock.day).label("day"))
+        .group_by(ActivityBlock.course_id)
+        .subquery()
+    )
+    query = scoped_courses(
+        select(Course, Platform.name, learners.c.n, last_day.c.day, CourseSettings.retention_days)
+        .outerjoin(Platform, Platform.id == Course.platform_id)
+        .outerjoin(learners, learners.c.course_id == Course.id)
+        .outerjoin(last_day, last_day.c.course_id == Course.id)
+        .outerjoin(CourseSettings, CourseSettings.course_id == Course.id)
+        .order_by(Course.id)
+    )
+    rows = db.session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    return render_template(
+        "admin/courses.html", rows=rows[:PAGE_SIZE], page=page, more=len(rows) > PAGE_SIZE
+    )

@@ -33,6 +33,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 PAGES = (
     "Overview",
     "Platforms",
+    "Courses",
     "Tool keys",
     "Data sources",
     "API tokens",

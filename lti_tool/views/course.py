@@ -23,6 +23,7 @@ from lti_tool.models import (
     SectionMember,
     SyncRun,
 )
+from lti_tool.models.sync import SOURCES
 from lti_tool.models.types import utcnow
 from lti_tool.sync import runs
 from lti_tool.views import charts as charts_mod
@@ -217,35 +218,79 @@ def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
     return chosen, sections, people & inside
 
 
-def _freshness(course: Course) -> dict[str, object]:
-    """When the roster was last synced, and whether a run is queued or running."""
-    last = runs.last_succeeded(db.session, course.id, "nrps")
-    pending = db.session.scalar(
-        select(SyncRun)
-        .where(
-            SyncRun.course_id == course.id,
-            SyncRun.source == "nrps",
-            SyncRun.status.in_(("queued", "running")),
+SOURCE_NAMES = {
+    "nrps": "Roster (Names and Roles)",
+    "canvas": "Canvas API",
+    "openedx": "Open edX API",
+}
+NOT_AVAILABLE = {
+    "nrps": "No roster service for this course yet: it appears after a launch from an LMS "
+    "that offers Names and Role Provisioning.",
+    "canvas": "Not connected: an administrator adds the Canvas API as a data source.",
+    "openedx": "Not connected: an administrator adds the Open edX API as a data source.",
+}
+
+
+def can_sync(course: Course, source: str) -> bool:
+    """Whether a source can sync this course (the scheduler's own list of its courses)."""
+    finder = runs.COURSE_FINDERS.get(source)
+    return finder is not None and course.id in finder(db.session)
+
+
+def _freshness(course: Course) -> list[dict[str, object]]:
+    """Per source: the last successful sync, the last failed one after it, a queued or running
+    run, and whether it can sync this course. The roster always; API sources when connected or
+    ever run."""
+    found = []
+    for source in SOURCES:
+        able = can_sync(course, source)
+        latest = db.session.scalar(
+            select(SyncRun)
+            .where(SyncRun.course_id == course.id, SyncRun.source == source)
+            .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
+            .limit(1)
         )
-        .limit(1)
-    )
-    return {"can_sync": bool(course.nrps_memberships_url), "last": last, "pending": pending}
+        if source != "nrps" and not able and latest is None:
+            continue
+        pending = db.session.scalar(
+            select(SyncRun)
+            .where(
+                SyncRun.course_id == course.id,
+                SyncRun.source == source,
+                SyncRun.status.in_(("queued", "running")),
+            )
+            .limit(1)
+        )
+        found.append(
+            {
+                "source": source,
+                "name": SOURCE_NAMES.get(source, source),
+                "last": runs.last_succeeded(db.session, course.id, source),
+                "failed": latest if latest is not None and latest.status == "failed" else None,
+                "pending": pending,
+                "can_sync": able,
+                "why_not": NOT_AVAILABLE.get(source, "Not available for this course."),
+            }
+        )
+    return found
 
 
 @bp.post("/sync")
 @staff_required
 def sync_now(course_id: int) -> Response:
-    """Queue a roster sync for the scheduler (the page never waits on the LMS)."""
+    """Queue a sync of one source (the roster unless `source` says) for the scheduler; the page
+    never waits on the LMS."""
     course = _course(course_id)
-    if not course.nrps_memberships_url:
-        abort(
-            400,
-            description="This course has no roster service: launch it from an LMS "
-            "that offers Names and Role Provisioning first.",
-        )
-    runs.queue_run(db.session, course.id, "nrps", trigger="page")
+    source = request.form.get("source", "nrps")
+    if source not in SOURCES:
+        abort(400, description=f"Unknown source {source!r}: one of {', '.join(SOURCES)}.")
+    if not can_sync(course, source):
+        abort(400, description=NOT_AVAILABLE.get(source, "This source cannot sync this course."))
+    runs.queue_run(db.session, course.id, source, trigger="page")
     db.session.commit()
-    return redirect(url_for("course.overview", course_id=course.id, t=g.session_token), code=303)
+    return redirect(
+        url_for("course.overview", course_id=course.id, t=g.session_token) + "#freshness", code=303
+    )
 
 
 # The other staff pages add their routes to this blueprint (imported last: they use `bp`).

@@ -540,7 +540,8 @@ def _sources() -> list[str]:
     type=click.Choice(_sources()),
     default="nrps",
     show_default=True,
-    help="What to sync: nrps (the roster by LTI Names and Role Provisioning).",
+    help="What to sync: nrps (the roster by Names and Role Provisioning), canvas (the Canvas "
+    "REST API) or openedx (the Open edX APIs).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def sync_run(course_ref: str, platform_name: str | None, source: str, as_json: bool) -> None:

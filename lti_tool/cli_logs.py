@@ -1,15 +1,13 @@
-"""`flask sources …` (tracking-log folders) and `flask platform set-openedx` (the Open edX API)."""
+"""`flask sources …`: the tracking-log folders ingested nightly, and every source's state."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from lti_tool.cli import _check_url, platform_cli
 from lti_tool.extensions import db
 from lti_tool.models import DataSource, Platform
 
@@ -98,53 +96,3 @@ def ingest_logs_now() -> None:
     from lti_tool.sync.log_folders import ingest_log_folders
 
     click.echo(ingest_log_folders(db.session, workers=None))
-
-
-def _read_secret_file(path: str, what: str) -> str:
-    try:
-        value = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if not value:
-        raise click.BadParameter(f"{path} holds no {what}")
-    return value
-
-
-@platform_cli.command("set-openedx")
-@click.option("--platform", "platform_name", required=True, help="The Open edX platform's name.")
-@click.option("--base-url", required=True, help="The LMS root, e.g. https://lms.example.edu.")
-@click.option("--client-id", required=True, help="The OAuth2 application's client id.")
-@click.option(
-    "--client-secret-file",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="A file holding the client secret (kept encrypted; never printed).",
-)
-def set_openedx(platform_name: str, base_url: str, client_id: str, client_secret_file: str) -> None:
-    """Pull enrollments, grades and course blocks from this platform's Open edX APIs."""
-    from lti_tool import secrets
-
-    platform = _platform(platform_name)
-    base = _check_url("--base-url", base_url).rstrip("/")
-    secret = _read_secret_file(client_secret_file, "client secret")
-    try:
-        encrypted = secrets.encrypt(secret)
-    except secrets.SecretsUnavailable as exc:
-        raise click.ClickException(str(exc)) from exc
-    source = db.session.scalar(
-        select(DataSource).where(
-            DataSource.platform_id == platform.id, DataSource.kind == "openedx"
-        )
-    )
-    created = source is None
-    if source is None:
-        source = DataSource(platform_id=platform.id, kind="openedx")
-        db.session.add(source)
-    source.location, source.client_id, source.secret_encrypted = base, client_id, encrypted
-    source.enabled = True
-    db.session.commit()
-    verb = "set" if created else "updated"
-    click.echo(
-        f"Open edX API {verb} for {platform.name}: {base} (client {client_id}); "
-        "courses of this platform sync hourly (`flask sync run --source openedx` now)"
-    )

@@ -20,7 +20,7 @@ from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
 from lti_tool.kpis.grades import assignments
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.roster import Member, class_member_ids, load_members, percentile, week_of
+from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile, week_of
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -215,29 +215,16 @@ class StudentView:
 
 
 def student_view(
-    session: Session, course: Course, person_id: int, floor: int, now: datetime | None = None
+    session: Session, data: ClassData, person_id: int, floor: int, now: datetime | None = None
 ) -> StudentView:
     """A learner's completion and score beside the class's quartiles (hidden below the floor),
-    and their upcoming due items."""
-    people = class_member_ids(session, course)
-    members = {
-        p: Member(person_id=p, learner="", name="", email=None, pseudonymous=True) for p in people
-    }
-    stats = {
-        row.person_id: row
-        for row in session.scalars(
-            select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
-        )
-        if row.person_id in people or row.person_id == person_id
-    }
-    for p, member in members.items():
-        member.lms = stats.get(p)
-    if person_id not in members:  # staff looking at the student view
-        members[person_id] = Member(person_id, "", "", None, True, lms=stats.get(person_id))
-    progress = learner_progress(session, course, members)
-    shares = [progress[p].share for p in people if p in progress and progress[p].share is not None]
+    and their upcoming due items. `data` is the class (class_data)."""
+    course = data.course
+    shares = [p.share for p in data.progress.values() if p.share is not None]
     scores = [
-        stats[p].current_score for p in people if p in stats and stats[p].current_score is not None
+        m.lms.current_score
+        for m in data.members.values()
+        if m.lms is not None and m.lms.current_score is not None
     ]
 
     def band(values: list[float]) -> tuple[float, float, float] | None:
@@ -245,7 +232,16 @@ def student_view(
             return None
         return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
 
-    mine = stats.get(person_id)
+    me = data.members.get(person_id)
+    my_progress = data.progress.get(person_id)
+    if me is None:  # not in the class (staff on the student view): their own figures alone
+        stats = session.execute(
+            select(*STATS_COLUMNS).where(
+                LmsLearnerStats.course_id == course.id, LmsLearnerStats.person_id == person_id
+            )
+        ).first()
+        me = Member(person_id, "", "", None, True, lms=stats)
+        my_progress = learner_progress(session, course, {person_id: me}).get(person_id)
     moment = now or utcnow()
     upcoming = []
     due = [a for a in assignments(session, course) if a.due_at is not None and a.due_at > moment]
@@ -264,10 +260,10 @@ def student_view(
             }
         )
     return StudentView(
-        my_progress=progress.get(person_id),
+        my_progress=my_progress,
         class_completion=band(shares),
         completion_group=len(shares),
-        my_score=mine.current_score if mine else None,
+        my_score=me.lms.current_score if me.lms is not None else None,
         class_scores=band(scores),
         score_group=len(scores),
         upcoming=upcoming,

@@ -128,10 +128,15 @@ def me(course_id: int) -> str:
     cutoff = settings.time_cutoff_minutes
     floor = settings.privacy_floor
     weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
-    members = class_member_ids(db.session, course)
+    data, _rows = _learners.class_table(course)
+    class_time = _learners.course_cached(
+        course,
+        f"weekly-time-{cutoff}",
+        lambda: activity.weekly_time_spent(db.session, course, cutoff, set(data.members)),
+    )
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
-        for row in activity.weekly_time_spent(db.session, course, cutoff, members)
+        for row in class_time
         if row["learners"] >= floor
     }
     week_keys = [w.isoformat() for w in weeks]
@@ -141,7 +146,7 @@ def me(course_id: int) -> str:
         videos = video_engagement.learner_video(db.session, course, {person_id})
     extra = None
     if any(settings.shows(v) for v in ("completion", "grades", "due")):
-        extra = learners_kpi.student_view(db.session, course, person_id, floor)
+        extra = learners_kpi.student_view(db.session, data, person_id, floor)
     charts = []
     if weeks and settings.shows("time"):
         figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)

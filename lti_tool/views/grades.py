@@ -13,7 +13,7 @@ from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp
-from lti_tool.views.learners import class_table
+from lti_tool.views.learners import class_table, course_cached
 
 
 def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:
@@ -44,7 +44,11 @@ def grades_page(course_id: int) -> str:
             "median": percentile(scores, 0.5),
             "q3": percentile(scores, 0.75),
         }
-    per_assignment = grades.assignment_rows(db.session, course, people)
+    per_assignment = course_cached(
+        course,
+        f"assignments-{chosen}",
+        lambda: grades.assignment_rows(db.session, course, people),
+    )
     charts = []
     if scores:
         figure = charts_mod.score_histogram_figure(scores)
@@ -73,7 +77,9 @@ def content_page(course_id: int) -> str:
     course = _course(course_id)
     _data, rows = class_table(course)
     chosen, sections, people = _section_people(rows)
-    modules = completion.module_rows(db.session, course, people)
+    modules = course_cached(
+        course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
+    )
     charts = []
     if modules and people:
         figure = charts_mod.module_completion_figure(modules)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, g, render_template, request, url_for
@@ -29,10 +30,10 @@ from lti_tool.models import (
     Person,
     SyncRun,
 )
-from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp
 
+T = TypeVar("T")
 PER_PAGE = (25, 50, 100, 200)
 # How long the learners table's figures are reused while the data's fingerprint is unchanged.
 CACHE_SECONDS = 60
@@ -146,24 +147,35 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     return (*activity, *roster, synced, changed)
 
 
-def class_table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
-    """The class data and rows, reused for CACHE_SECONDS while the inputs stay the same.
+def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
+    """A course-wide result reused for CACHE_SECONDS while the data's fingerprint stays the same.
 
-    Paging, sorting and filtering a large class then costs one fingerprint query instead of
-    reading every learner-day again. The cache lives on the app (one per worker process).
+    Paging, sorting and filtering a large class, or every student opening their page, then costs
+    one fingerprint query (taken once per request) instead of reading every learner-day again.
+    The cache lives on the app: one per worker process.
     """
-    cache = current_app.extensions.setdefault("learners_table_cache", {})
-    key = (course.id, data_fingerprint(course))
+    cache = current_app.extensions.setdefault("course_figures_cache", {})
+    fingerprints = g.setdefault("course_fingerprints", {})
+    if course.id not in fingerprints:
+        fingerprints[course.id] = data_fingerprint(course)
+    key = (course.id, name, fingerprints[course.id])
     now = time.monotonic()
-    found = cache.get(course.id)
+    found = cache.get((course.id, name))
     if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
-        data = found[2]
-        if data.today == data.settings.today(utcnow()):
-            return data, found[3]
-    data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
-    rows = learners_kpi.learner_rows(data)
-    cache[course.id] = (key, now, data, rows)
-    return data, rows
+        return found[2]
+    value = compute()
+    cache[(course.id, name)] = (key, now, value)
+    return value
+
+
+def class_table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+    """The class data and the learners table's rows (see course_cached)."""
+
+    def compute() -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+        data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
+        return data, learners_kpi.learner_rows(data)
+
+    return course_cached(course, "learners", compute)
 
 
 def _positive(raw: str | None, default: int) -> int:

@@ -67,8 +67,16 @@ def overview(course_id: int) -> str:
     section = section if section in sections else ""
     # Only the class (or one section of it) counts: not staff, test students or who left.
     people = {r["person"] for r in rows if not section or section in r["sections"]}
-    weekly = activity.weekly_activity(db.session, course, people)
-    weekly_time = activity.weekly_time_spent(db.session, course, cutoff, people)
+    weekly = _learners.course_cached(
+        course,
+        f"weekly-activity-{section}",
+        lambda: activity.weekly_activity(db.session, course, people),
+    )
+    weekly_time = _learners.course_cached(
+        course,
+        f"weekly-time-{cutoff}-{section}",
+        lambda: activity.weekly_time_spent(db.session, course, cutoff, people),
+    )
     today = settings.today(utcnow())
     shares = [
         p.share for person, p in data.progress.items() if person in people and p.share is not None
@@ -131,7 +139,7 @@ def me(course_id: int) -> str:
     data, _rows = _learners.class_table(course)
     class_time = _learners.course_cached(
         course,
-        f"weekly-time-{cutoff}",
+        f"weekly-time-{cutoff}-",
         lambda: activity.weekly_time_spent(db.session, course, cutoff, set(data.members)),
     )
     class_weeks = {

@@ -331,3 +331,26 @@ def test_table_figures_follow_new_data_at_once(
     response = client.get(f"/courses/1/learners.csv?t={seeded['t']}&q=Learner")
     rows = {r["person"]: r for r in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
     assert rows[str(seeded["D"])]["time_total"] == "120"
+
+
+def test_a_course_title_is_escaped_on_every_staff_page(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    evil = '"><img src=x onerror=alert(1)>'
+    with app.app_context():
+        db.session.get(Course, 1).title = evil
+        db.session.commit()
+    t = seeded["t"]
+    for url in (
+        "/courses/1/",
+        "/courses/1/learners",
+        f"/courses/1/learners/{seeded['A']}",
+        "/courses/1/grades",
+        "/courses/1/content",
+        "/courses/1/settings",
+        "/courses/1/access-log",
+        "/courses/1/videos",
+    ):
+        html = client.get(f"{url}?t={t}").get_data(as_text=True)
+        assert evil not in html and "<img src=x" not in html, url
+        assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html, url

@@ -48,14 +48,17 @@ def parse_event(form: Any, settings: course_settings.Settings) -> dict[str, Any]
     raw = str(form.get("at", "")).strip()
     try:
         local = datetime.fromisoformat(raw)
-    except ValueError:
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=settings.zone)
+        at = local.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise EventProblem(
-            f"{raw!r} is not a date and time (YYYY-MM-DDTHH:MM, in {settings.time_zone})."
+            f"{raw[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM, in {settings.time_zone})."
         ) from None
-    if local.tzinfo is None:
-        local = local.replace(tzinfo=settings.zone)
+    if not 1970 <= at.year <= 2200:
+        raise EventProblem(f"{raw[:40]!r} is not a date of a course (years 1970 to 2200).")
     notes = str(form.get("notes", "")).strip()[:5000] or None
-    return {"title": title, "kind": kind, "at": local.astimezone(UTC), "notes": notes}
+    return {"title": title, "kind": kind, "at": at, "notes": notes}
 
 
 def _back(course: Course, problem: str | None = None) -> Response:

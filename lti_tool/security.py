@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,8 +23,30 @@ def frame_ancestors() -> list[str]:
         return []
 
 
+#: The admin area is a full page of its own: never framed, no inline styles either.
+ADMIN_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def is_admin_path(path: str) -> bool:
+    """True for the admin area's URLs."""
+    return path == "/admin" or path.startswith("/admin/")
+
+
 def content_security_policy() -> str:
     """The CSP: scripts only from us, plotly's injected styles allowed, framing by the LMS."""
+    if has_request_context() and is_admin_path(request.path):
+        return ADMIN_CSP
     ancestors = " ".join(["'self'", *frame_ancestors()])
     return "; ".join(
         [
@@ -42,6 +64,8 @@ def content_security_policy() -> str:
 def set_security_headers(response: Response) -> Response:
     """Attach the security headers (no X-Frame-Options: the LMS must frame us)."""
     response.headers["Content-Security-Policy"] = content_security_policy()
+    if has_request_context() and is_admin_path(request.path):
+        response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Cache-Control", "no-store")

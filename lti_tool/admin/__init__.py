@@ -20,19 +20,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 #: Endpoints open without an admin session (they still check the CSRF token on POST).
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.enter"})
 
-ADMIN_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
 
 def _launched_session() -> bool:
     """True when the request carries a course session token (a launch, not an admin login)."""
@@ -95,12 +82,10 @@ def save_new_session(response: Response) -> Response:
     return response
 
 
-def admin_headers(response: Response) -> Response:
-    """Admin pages are never framed: a strict CSP with frame-ancestors 'none'."""
-    if request.path == "/admin" or request.path.startswith("/admin/"):
-        response.headers["Content-Security-Policy"] = ADMIN_CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cache-Control"] = "no-store"
+@bp.after_request
+def admin_no_store(response: Response) -> Response:
+    """Admin pages are never cached (their CSP and framing rules are in lti_tool.security)."""
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -111,13 +96,7 @@ def admin_template_globals() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and its header hook.
-
-    The hook goes first in the app's list because Flask runs after_request functions in
-    reverse: the application's security headers (lti_tool.security, with the LMS's
-    frame-ancestors) are set before, and the admin area's stricter ones replace them.
-    """
+    """Register the blueprint."""
     from lti_tool.admin import platforms, views  # noqa: F401 (routes attach to bp)
 
     app.register_blueprint(bp)
-    app.after_request_funcs.setdefault(None, []).insert(0, admin_headers)

@@ -1,0 +1,105 @@
+"""Take the README's screenshots from the demo course, through the development LMS's real launch.
+
+    .venv/bin/python scripts/screenshots.py [--out docs]
+
+Builds a throwaway SQLite database with `flask db upgrade` and `flask demo load`, serves the tool
+with `flask run`, launches it from the development LMS in Debian's chromium (as the instructor,
+then as the student), opens each page top-level with the launch's session token, and writes
+docs/screenshot-{overview,learners,videos,student}.png at 1280 px wide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launched_url(page: Page, base: str, user: str) -> str:
+    """Launch from the development LMS; return the tool page the launch landed on."""
+    page.goto(f"{base}/dev/platform/?as={user}")
+    page.frame_locator("iframe").locator("#course-title").wait_for(timeout=30_000)
+    frame = page.query_selector("iframe").content_frame()
+    assert frame is not None
+    return frame.url
+
+
+def shoot(page: Page, url: str, path: Path) -> None:
+    page.goto(url)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('div.chart'))"
+        ".every(d => d.getAttribute('data-rendered') === 'true')",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(path), full_page=True)
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    out = Path(parser.parse_args().out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="lti-shots-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FLASK_APP": "lti_tool",
+        "LTI_TOOL_CONFIG": "development",
+        "DATABASE_URL": f"sqlite:///{work / 'demo.sqlite3'}",
+        "LTI_TOOL_INSTANCE_PATH": str(work / "instance"),
+        "TOOL_BASE_URL": base,
+    }
+    flask = [sys.executable, "-m", "flask"]
+    for args in (["db", "upgrade"], ["demo", "load"]):
+        subprocess.run([*flask, *args], env=env, cwd=ROOT, check=True, capture_output=True)  # noqa: S603
+    server = subprocess.Popen(  # noqa: S603
+        [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):
+            try:
+                if requests.get(base + "/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.25)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            staff = launched_url(page, base, "instructor")
+            course, _, query = staff.partition("?")
+            shoot(page, staff, out / "screenshot-overview.png")
+            shoot(page, f"{course.rstrip('/')}/learners?{query}", out / "screenshot-learners.png")
+            shoot(page, f"{course.rstrip('/')}/videos?{query}", out / "screenshot-videos.png")
+            student = launched_url(page, base, "student")
+            shoot(page, student, out / "screenshot-student.png")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -213,12 +213,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", help="Keep the log and database in this folder.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="With --keep: reuse the database built there before."
+    )
     args = parser.parse_args()
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lti-dash-"))
     workdir.mkdir(parents=True, exist_ok=True)
     log_path, db_path = workdir / "tracking.log", workdir / "tool.sqlite3"
-    db_path.unlink(missing_ok=True)
+    reuse = bool(args.keep and args.reuse and db_path.exists())
+    if not reuse:
+        db_path.unlink(missing_ok=True)
     port = free_port()
     env = {
         **os.environ,
@@ -238,32 +243,38 @@ def main() -> None:
     for line in machine():
         print("  " + line)
 
-    t0 = time.perf_counter()
-    stats = write_course_log(log_path, args.events, args.learners, args.seed)
-    print(
-        f"\nlog      {stats.lines:,} lines, {stats.learners:,} learners, one course "
-        f"({time.perf_counter() - t0:.0f} s to write)"
-    )
-
-    flask_cmd(env, "db", "upgrade")
     lms = FakePlatform()
-    keys = workdir / "jwks.json"
-    keys.write_text(json.dumps({"keys": [lms.jwk]}))
-    flask_cmd(
-        env, "platform", "add", "--name", lms.name, "--issuer", lms.issuer,
-        "--client-id", lms.client_id, "--auth-login-url", lms.auth_url,
-        "--auth-token-url", lms.issuer + "/token", "--jwks-file", str(keys),
-        "--deployment-id", lms.deployment_id, "--frame-origin", lms.issuer,
-    )  # fmt: skip
-    t0 = time.perf_counter()
-    summary = json.loads(
-        flask_cmd(env, "ingest", "tracking-logs", str(log_path), "--platform", lms.name, "--json")
-    )
-    ingest_s = time.perf_counter() - t0
-    print(
-        f"ingest   {summary['events_ingested']:,} events in {ingest_s:.0f} s "
-        f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command)"
-    )
+    if reuse:
+        flask_cmd(env, "db", "upgrade")
+        print(f"\nreusing {db_path} (built by an earlier run)")
+    else:
+        t0 = time.perf_counter()
+        stats = write_course_log(log_path, args.events, args.learners, args.seed)
+        print(
+            f"\nlog      {stats.lines:,} lines, {stats.learners:,} learners, one course "
+            f"({time.perf_counter() - t0:.0f} s to write)"
+        )
+
+        flask_cmd(env, "db", "upgrade")
+        keys = workdir / "jwks.json"
+        keys.write_text(json.dumps({"keys": [lms.jwk]}))
+        flask_cmd(
+            env, "platform", "add", "--name", lms.name, "--issuer", lms.issuer,
+            "--client-id", lms.client_id, "--auth-login-url", lms.auth_url,
+            "--auth-token-url", lms.issuer + "/token", "--jwks-file", str(keys),
+            "--deployment-id", lms.deployment_id, "--frame-origin", lms.issuer,
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        summary = json.loads(
+            flask_cmd(
+                env, "ingest", "tracking-logs", str(log_path), "--platform", lms.name, "--json"
+            )
+        )
+        ingest_s = time.perf_counter() - t0
+        print(
+            f"ingest   {summary['events_ingested']:,} events in {ingest_s:.0f} s "
+            f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command)"
+        )
 
     server_log = (workdir / "gunicorn.log").open("w")
     server = subprocess.Popen(

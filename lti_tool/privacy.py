@@ -27,7 +27,7 @@ from lti_tool.models import (
     XapiStatement,
 )
 from lti_tool.models.types import utcnow
-from lti_tool.sync.rollups import rebuild_learners, week_start
+from lti_tool.sync.rollups import rebuild_learners, touch_courses, week_start
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,16 @@ def delete_person(session: Session, person_id: int) -> dict[str, int]:
     if session.get(Person, person_id) is None:
         raise LookupError(f"no person with id {person_id}")
     counts: dict[str, int] = {}
+    blocks = ActivityBlock.__table__
+    courses = set(
+        session.scalars(select(blocks.c.course_id).where(blocks.c.person_id == person_id))
+    )
     for table, column in reversed(person_references()):
         result = session.execute(delete(table).where(table.c[column] == person_id))
         counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
     session.execute(delete(Person.__table__).where(Person.__table__.c.id == person_id))
     counts["person"] = 1
+    touch_courses(session, courses)
     session.expire_all()
     return counts
 
@@ -178,6 +183,7 @@ def purge_course_all(session: Session, course_id: int) -> dict[str, int]:
     forgotten = sorted(people - _still_referenced(session, people))
     _delete_people(session, forgotten, counts)
     counts["people_forgotten"] = len(forgotten)
+    touch_courses(session, [course_id])
     session.expire_all()
     return counts
 

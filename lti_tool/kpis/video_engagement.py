@@ -20,17 +20,23 @@ from lti_tool.kpis.video import (
 from lti_tool.models import Course, Video, VideoLearnerViews
 
 Segments = dict[int, int]
+#: Up to this many people, their viewings are looked up by key rather than filtered from all.
+FEW_PEOPLE = 500
 
 
 def _learner_runs(
     session: Session, course: Course, people: set[int] | None = None
 ) -> list[tuple[int, str, list[int]]]:
     """Every (learner, video, segment runs) of the course (of some people, when given)."""
-    rows = session.execute(
+    query = (
         select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
         .where(VideoLearnerViews.course_id == course.id)
         .order_by(VideoLearnerViews.video_id)
     )
+    if people is not None and len(people) <= FEW_PEOPLE:
+        # A learner's own page: their rows by the primary key, not the whole class's.
+        query = query.where(VideoLearnerViews.person_id.in_(sorted(people)))
+    rows = session.execute(query)
     return [
         (person_id, video_id, orjson.loads(runs))
         for person_id, video_id, runs in rows
@@ -104,11 +110,24 @@ def video_timeline(
     return rows
 
 
+def settled_durations(session: Session, course: Course) -> dict[str, float | None]:
+    """Each video's duration as the summary settles it (events, the LMS, else inferred)."""
+    return {row["video_id"]: row["duration"] for row in video_summary(session, course)}
+
+
 def learner_video(
-    session: Session, course: Course, people: set[int] | None = None
+    session: Session,
+    course: Course,
+    people: set[int] | None = None,
+    known_durations: dict[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per learner and video: share of its segments seen, and whether they reached the end."""
-    durations = {row["video_id"]: row["duration"] for row in video_summary(session, course)}
+    """Per learner and video: share of its segments seen, and whether they reached the end.
+
+    `known_durations` (from `durations`) spares reading the whole class's viewings again.
+    """
+    durations = (
+        known_durations if known_durations is not None else settled_durations(session, course)
+    )
     seen = _learner_runs(session, course, people)
     names = learner_labels(session, {person for person, _video, _runs in seen})
     label = course_label(course)

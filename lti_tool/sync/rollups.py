@@ -18,17 +18,19 @@ from operator import sub
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.video import VideoRow, segment_runs, viewing_spans
 from lti_tool.models import (
+    Course,
     LearnerDay,
     Video,
     VideoLearnerViews,
     WeeklyActivity,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
+from lti_tool.models.types import utcnow
 from lti_tool.sync.blocks import (
     ACTIVE,
     LABEL,
@@ -212,6 +214,14 @@ def rebuild(
     """
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
         store_rows(session, rows, new_people)
+    touch_courses(session, learners)
+
+
+def touch_courses(session: Session, course_ids: Iterable[int]) -> None:
+    """Mark courses whose activity changed: pages reuse course-wide figures until it moves."""
+    ids = sorted(set(course_ids))
+    if ids:
+        session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
 
 
 def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:

@@ -82,8 +82,12 @@ def overview(course_id: int) -> str:
         p.share for person, p in data.progress.items() if person in people and p.share is not None
     ]
     cards = {
-        "active_7_days": activity.learners_active_since(
-            db.session, course, today - timedelta(6), people
+        "active_7_days": _learners.course_cached(
+            course,
+            f"active-since-{today - timedelta(6)}-{section}",
+            lambda: activity.learners_active_since(
+                db.session, course, today - timedelta(6), people
+            ),
         ),
         "median_weekly_hours": (
             round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
@@ -97,13 +101,23 @@ def overview(course_id: int) -> str:
         {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
         for e in events
     ]
-    charts = []
-    if weekly:
-        figure = charts_mod.weekly_activity_figure(weekly)
-        charts.append(("weekly-activity", charts_mod.add_event_markers(figure, markers)))
-    if weekly_time:
-        figure = charts_mod.weekly_time_figure(weekly_time, cutoff)
-        charts.append(("weekly-time", charts_mod.add_event_markers(figure, markers)))
+
+    def figures() -> list[tuple[str, str]]:
+        charts = []
+        if weekly:
+            figure = charts_mod.weekly_activity_figure(weekly)
+            charts.append(("weekly-activity", charts_mod.add_event_markers(figure, markers)))
+        if weekly_time:
+            figure = charts_mod.weekly_time_figure(weekly_time, cutoff)
+            charts.append(("weekly-time", charts_mod.add_event_markers(figure, markers)))
+        return [(name, charts_mod.figure_json(fig)) for name, fig in charts]
+
+    # Building Plotly figures costs more than the page's queries: reuse their JSON while the
+    # data, the section and the course events are the same.
+    events_key = hash(tuple((m["at"], m["title"], m["kind"]) for m in markers))
+    charts = _learners.course_cached(
+        course, f"overview-figures-{cutoff}-{section}-{events_key}", figures
+    )
     return render_template(
         "course/overview.html",
         freshness=_freshness(course),
@@ -121,7 +135,7 @@ def overview(course_id: int) -> str:
         sections=sections,
         endpoint="course.overview",
         event_error=request.args.get("event_error", "")[:300],
-        charts=[(name, charts_mod.figure_json(fig)) for name, fig in charts],
+        charts=charts,
     )
 
 
@@ -151,7 +165,12 @@ def me(course_id: int) -> str:
     mine = [weeks[w]["seconds"] for w in weeks]
     videos = []
     if settings.shows("videos"):
-        videos = video_engagement.learner_video(db.session, course, {person_id})
+        durations = _learners.course_cached(
+            course,
+            "video-durations",
+            lambda: video_engagement.settled_durations(db.session, course),
+        )
+        videos = video_engagement.learner_video(db.session, course, {person_id}, durations)
     extra = None
     if any(settings.shows(v) for v in ("completion", "grades", "due")):
         extra = learners_kpi.student_view(db.session, data, person_id, floor)

@@ -26,7 +26,6 @@ from lti_tool.models import (
     Course,
     CourseSettings,
     Enrollment,
-    LearnerDay,
     Person,
     SyncRun,
 )
@@ -129,10 +128,12 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
 
 
 def data_fingerprint(course: Course) -> tuple[Any, ...]:
-    """What changes whenever the learners table's inputs do: activity, roster, syncs, settings."""
-    activity = db.session.execute(
-        select(func.count(), func.sum(LearnerDay.events)).where(LearnerDay.course_id == course.id)
-    ).one()
+    """What changes whenever the course-wide figures' inputs do: activity, roster, syncs, settings.
+
+    Every change to a course's activity rollups stamps `course.updated_at`
+    (lti_tool.sync.rollups.touch_courses), so one indexed row stands for all the learner-days.
+    """
+    activity = db.session.scalar(select(Course.updated_at).where(Course.id == course.id))
     roster = db.session.execute(
         select(func.count(), func.max(Enrollment.updated_at)).where(
             Enrollment.course_id == course.id
@@ -144,7 +145,7 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     changed = db.session.scalar(
         select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
     )
-    return (*activity, *roster, synced, changed)
+    return (activity, *roster, synced, changed)
 
 
 def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:

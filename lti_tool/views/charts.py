@@ -7,6 +7,7 @@ Every text that reaches a figure is HTML-escaped first: plotly.js renders tags s
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +38,6 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
         "legend": {"orientation": "h", "y": -0.2},
         "autosize": True,
-        "template": "simple_white",
     }
 
 
@@ -150,10 +150,20 @@ def video_timeline_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figu
     return fig
 
 
+@functools.cache
+def _template() -> dict[str, Any]:
+    """Plotly's "simple_white" template as plain data, made once."""
+    return pio.templates["simple_white"].to_plotly_json()
+
+
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
+    data = fig.to_plotly_json()
+    # The template is added here as data: set on the figure, plotly.py would validate and copy
+    # it for every figure, which costs more than building the figure itself.
+    data.setdefault("layout", {}).setdefault("template", _template())
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
-    return pio.to_json(fig, validate=False).replace("<", "\\u003c")
+    return pio.to_json(data, validate=False).replace("<", "\\u003c")
 
 
 def learner_time_figure(

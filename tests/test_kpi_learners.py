@@ -16,11 +16,13 @@ import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.kpis import completion, course_settings, grades, learners
 from lti_tool.kpis.reports import REPORTS, pseudonym_key, to_csv
 from lti_tool.models import (
+    AccessLog,
     Assignment,
     Course,
     CourseModule,
@@ -491,3 +493,22 @@ def test_reports_through_the_api(app: Flask, runner: FlaskCliRunner, klass: dict
         assert response.get_data(as_text=True).splitlines()[0] == ",".join(REPORTS[name].fields)
     rows = client.get(f"/api/v1/courses/{course_id}/reports/learners", headers=headers).get_json()
     assert {r["learner"]: r["time_total"] for r in rows}["uA"] == 1590
+
+
+def test_the_learners_report_through_the_api_is_in_the_access_log(
+    app: Flask, runner: FlaskCliRunner, klass: dict[str, Any]
+) -> None:
+    token = make_token(runner, "bi-export", "reports:read")
+    client = app.test_client()
+    course_id = klass["course"].id
+    headers = {"Authorization": f"Bearer {token}"}
+    completion = client.get(f"/api/v1/courses/{course_id}/reports/completion", headers=headers)
+    assert completion.status_code == 200
+    rows = client.get(f"/api/v1/courses/{course_id}/reports/learners", headers=headers).get_json()
+    with app.app_context():
+        logged = [
+            (a.course_id, a.action, a.viewer_label, a.viewer_person_id, a.subjects)
+            for a in db.session.scalars(select(AccessLog))
+        ]
+    # Only the report with e-mail addresses is recorded, with the token's name and row count.
+    assert logged == [(course_id, "learners_report", "API token 'bi-export'", None, len(rows))]

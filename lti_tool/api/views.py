@@ -28,12 +28,14 @@ from lti_tool.api.tokens import (
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.launch.identity import TOKEN_PARAM, current_viewer, read_token
-from lti_tool.models import ApiToken, Course
+from lti_tool.models import AccessLog, ApiToken, Course, Person
 from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ
 
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 xapi_bp = Blueprint("xapi", __name__, url_prefix="/xapi")
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: Reports that carry learners' contact details: reading one is written to the access log.
+CONTACT_REPORTS = frozenset({"learners"})
 
 
 class ApiError(Exception):
@@ -214,14 +216,17 @@ def post_events() -> Response:
 # --- /api/v1/courses/<id>/reports/<name> -----------------------------------------------------
 
 
-def authorize_report_reader(course_id: int) -> None:
-    """A reports:read token for this course, or a staff session of this course."""
+def authorize_report_reader(course_id: int) -> tuple[str, int | None]:
+    """A reports:read token for this course, or a staff session of this course.
+
+    Returns who is reading, for the access log: (label, staff person id or None).
+    """
     credential = credentials_from_header(request.headers.get("Authorization", ""))
     if credential and looks_like_api_token(credential):
         row = find_token(db.session, credential)
         require_scope(row, SCOPE_REPORTS_READ)
         require_course(row, course_id)
-        return
+        return f"API token {row.name!r}", None
     viewer = current_viewer(course_id)
     if viewer is not None:
         if not viewer.is_staff:
@@ -230,7 +235,9 @@ def authorize_report_reader(course_id: int) -> None:
                 "Reports are for the course's staff; a learner sees their own progress on "
                 "their page.",
             )
-        return
+        person = db.session.get(Person, viewer.person_id)
+        name = (person.name or person.email) if person is not None else None
+        return f"{name or f'person {viewer.person_id}'} (reports API)", viewer.person_id
     presented = [credential, request.args.get(TOKEN_PARAM)]
     for value in filter(None, presented):
         other = read_token(value)
@@ -251,7 +258,7 @@ def authorize_report_reader(course_id: int) -> None:
 @api_bp.get("/v1/courses/<int:course_id>/reports/<name>")
 def course_report(course_id: int, name: str) -> Response:
     """A KPI report as JSON (a list of rows) or CSV, exactly as `flask report` prints it."""
-    authorize_report_reader(course_id)
+    reader, reader_id = authorize_report_reader(course_id)
     course = db.session.get(Course, course_id)
     if course is None:
         raise ApiError(404, f"There is no course {course_id} in this tool.")
@@ -275,7 +282,19 @@ def course_report(course_id: int, name: str) -> Response:
             )
         kwargs["cutoff_minutes"] = int(cutoff)
     rows = report.run(db.session, course, **kwargs)
-    db.session.commit()  # the token's last use
+    if name in CONTACT_REPORTS and rows:
+        # Learners' contact details leave through the API: recorded like a CSV from the page.
+        db.session.add(
+            AccessLog(
+                course_id=course.id,
+                viewer_person_id=reader_id,
+                viewer_label=reader[:400],
+                action="learners_report",
+                subject_person_id=None,
+                subjects=len(rows),
+            )
+        )
+    db.session.commit()  # the token's last use, the access log
     if fmt == "csv":
         return Response(
             to_csv(rows, report.fields),

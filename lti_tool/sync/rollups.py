@@ -12,10 +12,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from itertools import chain, compress, islice
 from operator import sub
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from sqlalchemy import delete, select, update
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 from lti_tool.kpis.video import VideoRow, segment_runs, viewing_spans
 from lti_tool.models import (
     Course,
+    CourseSettings,
     LearnerDay,
     Video,
     VideoLearnerViews,
@@ -72,15 +75,36 @@ class LearnerRollup:
 
 
 def learner_rollup(
-    blocks: Iterable[tuple[date, bytes]], durations: dict[str, float]
+    blocks: Iterable[tuple[date, bytes]],
+    durations: dict[str, float],
+    zone: ZoneInfo | None = None,
 ) -> LearnerRollup:
     """A learner's rollups from all their blocks in a course, in day order.
 
-    `durations` are the videos' known durations, the fallback when a play does not say.
+    `durations` are the videos' known durations, the fallback when a play does not say. Days
+    and weeks are the course's: UTC (the blocks' own days) without a `zone`, else that time
+    zone's calendar days, which may take events from two UTC blocks.
     """
     rollup = LearnerRollup()
-    previous: float | None = None  # the learner's previous activity, across days
     video_events: dict[str, list[VideoRow]] = defaultdict(list)
+    if zone is None:
+        _utc_days(rollup, blocks, video_events)
+    else:
+        _zone_days(rollup, blocks, video_events, zone)
+    for video_id, rows in video_events.items():
+        runs = segment_runs(viewing_spans(rows, durations.get(video_id)))
+        if runs:
+            rollup.videos[video_id] = runs
+    return rollup
+
+
+def _utc_days(
+    rollup: LearnerRollup,
+    blocks: Iterable[tuple[date, bytes]],
+    video_events: dict[str, list[VideoRow]],
+) -> None:
+    """Days and weeks straight from the UTC blocks (the common case, and the fast one)."""
+    previous: float | None = None  # the learner's previous activity, across days
     for day, data in blocks:
         columns = decode(data)
         times = active_times(columns)
@@ -90,11 +114,59 @@ def learner_rollup(
             previous = times[-1]
             _add_weeks(rollup.weeks, day, columns)
         _add_video_events(video_events, columns)
-    for video_id, rows in video_events.items():
-        runs = segment_runs(viewing_spans(rows, durations.get(video_id)))
-        if runs:
-            rollup.videos[video_id] = runs
-    return rollup
+
+
+def _zone_days(
+    rollup: LearnerRollup,
+    blocks: Iterable[tuple[date, bytes]],
+    video_events: dict[str, list[VideoRow]],
+    zone: ZoneInfo,
+) -> None:
+    """Days and weeks of the zone's calendar: each activity event goes to its local day."""
+    previous: float | None = None
+    day: date | None = None
+    ends = float("-inf")  # when the current local day ends, epoch seconds
+    times: list[float] = []
+    labels: set[str] = set()
+
+    def close() -> None:
+        nonlocal previous
+        if day is None or not times:
+            return
+        rollup.days.append((day, len(times), times[0], times[-1], _gap_histogram(previous, times)))
+        previous = times[-1]
+        week = week_start(day)
+        rollup.weeks.add((week, "ACTIVE"))
+        rollup.weeks.update((week, label) for label in labels)
+
+    for _utc_day, data in blocks:
+        columns = decode(data)
+        for time, active, label in zip(columns[TIME], columns[ACTIVE], columns[LABEL], strict=True):
+            if not active:
+                continue
+            if time >= ends or day is None:
+                local = datetime.fromtimestamp(time, zone).date()
+                if local != day:
+                    close()
+                    day, times, labels = local, [], set()
+                    ends = datetime.combine(
+                        local + timedelta(days=1), dt_time.min, zone
+                    ).timestamp()
+            times.append(time)
+            if label:
+                labels.add(label)
+        _add_video_events(video_events, columns)
+    close()
+
+
+def course_zone(name: str | None) -> ZoneInfo | None:
+    """The zone a course counts its days in; None for UTC (and for a name not known here)."""
+    if not name or name == "UTC":
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _gap_histogram(previous: float | None, times: list[float]) -> list[float]:
@@ -173,16 +245,18 @@ class RollupRows:
     videos: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-# What rollup_rows works on: (course id, person -> blocks in day order, video durations).
-RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float]]
+# What rollup_rows works on: (course id, person -> blocks in day order, video durations, the
+# course's time zone name).
+RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float], str]
 
 
 def rollup_rows(task: RollupTask) -> RollupRows:
     """Some learners' rollups as table rows; runs in worker processes for large ingests."""
-    course_id, blocks, durations = task
+    course_id, blocks, durations, zone_name = task
+    zone = course_zone(zone_name)
     rows = RollupRows(course_id, list(blocks))
     for person, person_blocks in blocks.items():
-        rollup = learner_rollup(person_blocks, durations)
+        rollup = learner_rollup(person_blocks, durations, zone)
         for day, events, first, last, gaps in rollup.days:
             packed = orjson.dumps(gaps)
             rows.days.append((course_id, person, day.isoformat(), events, first, last, packed))
@@ -228,12 +302,16 @@ def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[
     """The learners' blocks, a few hundred learners at a time, with their videos' durations."""
     for course_id, person_ids in sorted(learners.items()):
         durations = video_durations(session, course_id)
+        zone_name = session.scalar(
+            select(CourseSettings.time_zone).where(CourseSettings.course_id == course_id)
+        )
         people = sorted(set(person_ids))
         for start in range(0, len(people), CHUNK):
             yield (
                 course_id,
                 learner_blocks(session, course_id, people[start : start + CHUNK]),
                 durations,
+                zone_name or "UTC",
             )
 
 

@@ -410,4 +410,5 @@ def learner(course_id: int, person_id: int) -> str:
         charts=charts,
         floor=settings.privacy_floor,
         cutoff=settings.time_cutoff_minutes,
+        time_zone=settings.time_zone,
     )

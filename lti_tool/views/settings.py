@@ -12,8 +12,9 @@ from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
-from lti_tool.models import Course, DataSource, SyncRun
+from lti_tool.models import ActivityBlock, Course, DataSource, SyncRun
 from lti_tool.models.sync import SOURCES
+from lti_tool.sync.rollups import rebuild_learners
 from lti_tool.views.course import _course, bp
 
 SOURCE_NAMES = {
@@ -115,7 +116,14 @@ def save_settings(course_id: int) -> tuple[str, int] | Response:
         form = {**request.form.to_dict(), "student_views": views}
         current = course_settings.load(db.session, course)
         return _render(course, current, form, problem.errors, False), 400
+    before = course_settings.load(db.session, course).time_zone
     course_settings.save(db.session, course, chosen)
+    if chosen.time_zone != before:
+        # Days and weeks are the course's calendar days: rebuild them from the stored events.
+        learners = db.session.scalars(
+            select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id).distinct()
+        )
+        rebuild_learners(db.session, course.id, list(learners))
     db.session.commit()
     return redirect(
         url_for("course.settings", course_id=course.id, saved=1, t=g.session_token), code=303

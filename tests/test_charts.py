@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import plotly.io as pio
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -78,3 +79,12 @@ def test_overview_without_data_explains_where_data_comes_from(
     html = follow(client, platform.launch(client)).get_data(as_text=True)
     assert 'id="no-activity"' in html and "flask ingest tracking-logs" in html
     assert "plotly.min.js" not in html
+
+
+def test_every_figure_carries_the_simple_white_template() -> None:
+    # The template travels as data in the figure JSON (plotly.js applies it), not plotly.py's
+    # default grey one.
+    rows = [{"week_start": "2026-03-02", "label": "ACTIVE", "count": 3}]
+    data = json.loads(figure_json(weekly_activity_figure(rows)))
+    assert data["layout"]["template"] == pio.templates["simple_white"].to_plotly_json()
+    assert data["layout"]["template"]["layout"]["plot_bgcolor"] == "white"

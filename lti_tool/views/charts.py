@@ -38,6 +38,9 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
         "legend": {"orientation": "h", "y": -0.2},
         "autosize": True,
+        # No template here: figure_json adds "simple_white" as data (an empty one also keeps
+        # plotly.py from copying its default template into every figure).
+        "template": {},
     }
 
 
@@ -161,7 +164,7 @@ def figure_json(fig: go.Figure) -> str:
     data = fig.to_plotly_json()
     # The template is added here as data: set on the figure, plotly.py would validate and copy
     # it for every figure, which costs more than building the figure itself.
-    data.setdefault("layout", {}).setdefault("template", _template())
+    data.setdefault("layout", {})["template"] = _template()
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
     return pio.to_json(data, validate=False).replace("<", "\\u003c")
 

@@ -685,3 +685,27 @@ def data_delete_learner(
     db.session.commit()
     deleted = {table: n for table, n in counts.items() if n}
     click.echo(f"deleted person {target}: {deleted}")
+
+
+@data_cli.command("rebuild-rollups")
+@click.option(
+    "--course", "course_ref", required=True, help="The tool's course id or the LMS's course id."
+)
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+def data_rebuild_rollups(course_ref: str, platform_name: str | None) -> None:
+    """Recompute a course's rollups from its stored events (after an upgrade adds one)."""
+    from lti_tool.models import ActivityBlock
+    from lti_tool.sync.rollups import rebuild_learners
+
+    try:
+        course = find_course(db.session, course_ref, platform_name)
+    except CourseNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    learners = list(
+        db.session.scalars(
+            select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id).distinct()
+        )
+    )
+    rebuild_learners(db.session, course.id, learners)
+    db.session.commit()
+    click.echo(f"rebuilt the rollups of {len(learners)} learners of course {course.id}")

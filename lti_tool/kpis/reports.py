@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lti_tool.kpis import activity, completion, grades, learners, video_engagement
+from lti_tool.kpis import activity, completion, grades, learners, resources, video_engagement
 from lti_tool.models import Course, Platform
 
 
@@ -90,6 +90,9 @@ REPORTS: dict[str, Report] = {
         _keyed(learners.engagement), ("course", "week_start", "learner", "segment")
     ),
     "at-risk": Report(_keyed(learners.at_risk_report), ("course", "learner", "reasons")),
+    "resources": Report(
+        resources.class_resource_reach, ("course", "resource", "kind", "name", "learners", "share")
+    ),
 }
 
 

@@ -144,3 +144,23 @@ class VideoLearnerViews(db.Model):
     )
     video_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     runs: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LearnerResource(db.Model):
+    """A resource a learner opened in a course: a video, a problem, a courseware page, an
+    activity; when first, and how many of their events touched it."""
+
+    __tablename__ = "learner_resource"
+    __table_args__ = _SMALL_ROWS
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The video or problem id as events name it, or the courseware page's subsection id.
+    resource_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # video | problem | page | activity
+    first_time: Mapped[float] = mapped_column(Float(precision=53))  # epoch seconds
+    events: Mapped[int] = mapped_column(Integer)

@@ -8,6 +8,7 @@ is what makes late events and re-ingests exact.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -28,6 +29,7 @@ from lti_tool.models import (
     Course,
     CourseSettings,
     LearnerDay,
+    LearnerResource,
     Video,
     VideoLearnerViews,
     WeeklyActivity,
@@ -37,6 +39,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.sync.blocks import (
     ACTIVE,
     LABEL,
+    NAME,
     OBJECT_ID,
     TIME,
     VIDEO_DURATION,
@@ -55,7 +58,7 @@ from lti_tool.sync.workers import Workers
 # Learners per task: small enough to keep the workers and this process busy at the same time.
 CHUNK = 200
 VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
-_ROLLUPS = (LearnerDay, WeeklyActivity, VideoLearnerViews)
+_ROLLUPS = (LearnerDay, WeeklyActivity, VideoLearnerViews, LearnerResource)
 
 
 def week_start(day: date) -> date:
@@ -72,6 +75,8 @@ class LearnerRollup:
     days: list[tuple[date, int, float, float, list[float]]] = field(default_factory=list)
     weeks: set[tuple[date, str]] = field(default_factory=set)  # (Monday, Insights label)
     videos: dict[str, list[int]] = field(default_factory=dict)  # video id -> segment runs
+    # resource id -> [kind, first time, events]: what the learner opened (see _add_resources)
+    resources: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def learner_rollup(
@@ -114,6 +119,7 @@ def _utc_days(
             previous = times[-1]
             _add_weeks(rollup.weeks, day, columns)
         _add_video_events(video_events, columns)
+        _add_resources(rollup.resources, columns)
 
 
 def _zone_days(
@@ -156,7 +162,44 @@ def _zone_days(
             if label:
                 labels.add(label)
         _add_video_events(video_events, columns)
+        _add_resources(rollup.resources, columns)
     close()
+
+
+@functools.lru_cache(maxsize=4096)
+def courseware_page(name: str) -> str | None:
+    """The subsection (else the section) an Open edX courseware URL shows, or None."""
+    _, found, rest = name.partition("/courseware/")
+    if not found:
+        return None
+    parts = [part for part in rest.split("?", 1)[0].split("/") if part]
+    return parts[1][:255] if len(parts) > 1 else (parts[0][:255] if parts else None)
+
+
+def _add_resources(out: dict[str, list[Any]], columns: Columns) -> None:
+    """The resources a block's activity events opened: a video, a problem, a courseware page."""
+    for time, active, name, object_id, video_kind in zip(
+        columns[TIME],
+        columns[ACTIVE],
+        columns[NAME],
+        columns[OBJECT_ID],
+        columns[VIDEO_KIND],
+        strict=True,
+    ):
+        if not active:
+            continue
+        if object_id is not None:
+            resource = object_id
+            kind = "video" if video_kind else "problem" if name == "problem_check" else "activity"
+        else:
+            resource, kind = courseware_page(name), "page"
+            if resource is None:
+                continue
+        found = out.get(resource)
+        if found is None:
+            out[resource] = [kind, time, 1]
+        else:
+            found[2] += 1
 
 
 def course_zone(name: str | None) -> ZoneInfo | None:
@@ -243,6 +286,7 @@ class RollupRows:
     days: list[tuple[Any, ...]] = field(default_factory=list)
     weeks: list[tuple[Any, ...]] = field(default_factory=list)
     videos: list[tuple[Any, ...]] = field(default_factory=list)
+    resources: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 # What rollup_rows works on: (course id, person -> blocks in day order, video durations, the
@@ -264,6 +308,8 @@ def rollup_rows(task: RollupTask) -> RollupRows:
             rows.weeks.append((course_id, week.isoformat(), label, person))
         for video_id, runs in rollup.videos.items():
             rows.videos.append((course_id, person, video_id, orjson.dumps(runs)))
+        for resource, (kind, first, events) in rollup.resources.items():
+            rows.resources.append((course_id, person, resource, kind, first, events))
     return rows
 
 
@@ -328,3 +374,4 @@ def store_rows(
     insert_rows(session, LearnerDay, rows.days)
     insert_rows(session, WeeklyActivity, rows.weeks)
     insert_rows(session, VideoLearnerViews, rows.videos)
+    insert_rows(session, LearnerResource, rows.resources)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import render_template, request
 
 from lti_tool.extensions import db
-from lti_tool.kpis import completion, grades
+from lti_tool.kpis import completion, grades, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
@@ -80,6 +80,11 @@ def content_page(course_id: int) -> str:
     modules = course_cached(
         course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
     )
+    reach = course_cached(
+        course,
+        f"resources-{chosen}",
+        lambda: resources.resource_reach(db.session, course, people),
+    )
     charts = []
     if modules and people:
         figure = charts_mod.module_completion_figure(modules)
@@ -90,6 +95,7 @@ def content_page(course_id: int) -> str:
         section=chosen,
         sections=sections,
         modules=modules,
+        reach=reach,
         learners=len(people),
         charts=charts,
         endpoint="course.content_page",

@@ -8,6 +8,7 @@ are counted in the database, so the throttle holds across every web worker and m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -31,9 +32,14 @@ COOKIE = "lti_tool_admin"
 CSRF_FIELD = "csrf_token"
 MIN_PASSWORD_LENGTH = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked against when the e-mail is unknown, so that a wrong address costs as long as a wrong
-# password and the timing does not tell which addresses are administrators.
-_DUMMY_HASH = generate_password_hash("not a real password: timing only", method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the e-mail is unknown, so that a wrong address costs as long as a
+    wrong password and the timing does not tell which addresses are administrators. Made at
+    the first sign-in, not at import: a scrypt hash costs every process start ~90 ms."""
+    return generate_password_hash("not a real password: timing only", method="scrypt")
 
 
 class PasswordRefused(ValueError):
@@ -59,7 +65,7 @@ def authenticate(session: Session, email: str, password: str) -> AdminUser | Non
     """The enabled administrator with this e-mail and password, else None (same cost either way)."""
     user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or user.disabled:
         return None

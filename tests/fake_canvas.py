@@ -25,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
+
+from tests.fake_http import ServedFake
 
 TOKEN = "7~FakeCanvasTokenNotASecret0123456789"
 TYPES_ROLE = {
@@ -44,13 +46,6 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log lines in the test output."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         json.dumps(body), status=status, content_type="application/json", headers=headers
@@ -58,7 +53,7 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 @dataclass
-class FakeCanvas:
+class FakeCanvas(ServedFake):
     """One Canvas course's data and the API that serves it."""
 
     course_id: int = 101
@@ -93,28 +88,6 @@ class FakeCanvas:
     seen: list[str] = field(default_factory=list)
     _server: BaseWSGIServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    # --- running ------------------------------------------------------------------------
-
-    def start(self) -> FakeCanvas:
-        """Serve in a daemon thread on a free port."""
-        self._server = make_server(
-            "127.0.0.1", 0, self, threaded=True, request_handler=QuietHandler
-        )
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def origin(self) -> str:
-        """http://127.0.0.1:PORT, the Canvas base URL."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
 
     def total(self) -> int:
         """Every request so far."""

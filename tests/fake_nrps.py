@@ -21,8 +21,10 @@ from urllib.parse import parse_qs
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
+
+from tests.fake_http import ServedFake
 
 SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
@@ -56,13 +58,6 @@ def member(
     return data
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log lines in the test output."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 #: A course's roster: 7 members (3 pages of 3), one Inactive, one without an e-mail.
 ROSTER = [
     member("user-1", "Sam Example", "sam@example.edu", INSTRUCTOR),
@@ -76,7 +71,7 @@ ROSTER = [
 
 
 @dataclass
-class FakeNrps:
+class FakeNrps(ServedFake):
     """One course's roster at one LMS, served on a random free port."""
 
     client_id: str = "client-1"
@@ -92,28 +87,6 @@ class FakeNrps:
     jtis: set[str] = field(default_factory=set)
     _server: BaseWSGIServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    # --- running ------------------------------------------------------------------------
-
-    def start(self) -> FakeNrps:
-        """Serve in a daemon thread."""
-        self._server = make_server(
-            "127.0.0.1", 0, self, threaded=True, request_handler=QuietHandler
-        )
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def origin(self) -> str:
-        """http://127.0.0.1:PORT, also the fake platform's issuer."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
 
     @property
     def token_url(self) -> str:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
-from tests.fake_nrps import QuietHandler
+from tests.fake_http import ServedFake
 
 COURSE_KEY = "course-v1:edX+DemoX+2026"
 CLIENT_ID = "analytics-client"
@@ -101,7 +101,7 @@ def grade(user: str, percent: float, letter: str | None = None) -> dict[str, Any
 
 
 @dataclass
-class FakeOpenEdx:
+class FakeOpenEdx(ServedFake):
     """One Open edX course served on a random free port."""
 
     page_size: int = 100
@@ -115,26 +115,6 @@ class FakeOpenEdx:
     tokens: set[str] = field(default_factory=set)
     _server: BaseWSGIServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> FakeOpenEdx:
-        """Serve in a daemon thread."""
-        self._server = make_server(
-            "127.0.0.1", 0, self, threaded=True, request_handler=QuietHandler
-        )
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def origin(self) -> str:
-        """http://127.0.0.1:PORT: the LMS root."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
 
     def count(self, prefix: str = "") -> int:
         """Requests seen whose "METHOD path" starts with prefix."""

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic_log  # noqa: E402
 
 from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform  # noqa: E402
+from tests.processes import free_port, start_gunicorn, wait_ready  # noqa: E402
 
 TARGET_P95_S = 0.300
 COURSE_KEY = "course-v1:BenchX+Dash101+2026"
@@ -66,12 +66,6 @@ class Load:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def flask_cmd(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
@@ -277,24 +271,10 @@ def main() -> None:
         )
 
     server_log = (workdir / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app"],
-        env=env,
-        cwd=REPO,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_gunicorn(env, server_log)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                if requests.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        else:
-            raise SystemExit("gunicorn did not become ready")
+        wait_ready(base, workdir / "gunicorn.log")
         staff = launch(base, lms, "bench-instructor", INSTRUCTOR)
         student = launch(
             base, lms, "bench-student", LEARNER, preferred_username=_a_learner(db_path)

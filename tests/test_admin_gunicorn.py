@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL
-from tests.test_deployment import ROOT, flask, free_port
+from tests.processes import free_port, start_gunicorn, wait_ready
+from tests.test_deployment import flask
 
 PASSWORD = "a long admin password for gunicorn"
 EMAIL = "root@example.edu"
@@ -99,32 +97,11 @@ def test_login_throttle_holds_across_two_gunicorn_workers(database: str, tmp_pat
     assert created.returncode == 0, created.stderr
     log_path = tmp_path / "gunicorn.log"
     log = log_path.open("w")
-    server = subprocess.Popen(
-        # The worker's pid in each access line shows which worker answered.
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "wsgi:app",
-            "--access-logformat",
-            '%(p)s "%(m)s %(U)s" %(s)s',
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The worker's pid in each access line shows which worker answered.
+    server = start_gunicorn(env, log, ["--access-logformat", '%(p)s "%(m)s %(U)s" %(s)s'])
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if requests.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        else:
-            raise AssertionError(log_path.read_text())
+        wait_ready(base, log_path)
         wrong = "wrong password, try again"
         failures = together(base, [wrong, wrong]) + together(base, [wrong, wrong])
         assert [r.status_code for r in failures] == [401] * 4

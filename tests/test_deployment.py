@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +24,8 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_URL
 from tests.fake_nrps import ROSTER, FakeNrps
 from tests.lti_platform import LEARNER, FakePlatform
+from tests.processes import ROOT, free_port, start_gunicorn, wait_ready
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"}
 
@@ -42,12 +41,6 @@ def database() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -176,13 +169,7 @@ def test_gunicorn_two_workers_and_the_scheduler_on_postgresql(
     )
     assert added.returncode == 0, added.stderr
     log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "wsgi:app"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_gunicorn(env, log)
     scheduler_log = (tmp_path / "scheduler.log").open("w")
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "flask", "scheduler", "run"],
@@ -193,15 +180,7 @@ def test_gunicorn_two_workers_and_the_scheduler_on_postgresql(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                if requests.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        else:
-            raise AssertionError((tmp_path / "gunicorn.log").read_text())
+        wait_ready(base, tmp_path / "gunicorn.log")
 
         # The OIDC login and the launch, each answered by whichever worker gets it.
         me = launch(base, lms, sub="s1", roles=LEARNER)

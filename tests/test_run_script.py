@@ -5,20 +5,13 @@ from __future__ import annotations
 import html
 import os
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.processes import ROOT, free_port
 
 
 def test_run_script_serves_demo_course_through_real_launch(tmp_path: Path) -> None:

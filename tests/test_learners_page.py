@@ -365,6 +365,10 @@ def test_table_figures_follow_an_ingest_at_once(
     rows = client.get(f"/courses/1/learners.csv?t={t}").get_data(as_text=True)
     found = [r for r in csv.DictReader(io.StringIO(rows)) if r["learner"] == "newcomer"]
     assert [r["time_total"] for r in found] == ["120"]
+    # Seen only in the logs, without a name from the LMS: shown by their Open edX username (how
+    # the course's staff know them), not by a pseudonym.
+    html = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
+    assert "newcomer" in _names(html)
 
 
 def test_a_course_title_is_escaped_on_every_staff_page(

@@ -27,6 +27,7 @@ from lti_tool.models import (
     LearnerDay,
     LmsLearnerStats,
     Person,
+    PersonIdentity,
     Section,
     SectionMember,
     VideoLearnerViews,
@@ -123,6 +124,17 @@ def load_members(
     # Core rows on the connection, not ORM objects: a large course has tens of thousands.
     connection = session.connection()
     for chunk in _chunks(ids):
+        # An Open edX username is how the course's staff know a learner seen only in the logs:
+        # shown when the LMS shared no name (a pseudonym only when there is nothing at all).
+        usernames = {
+            person_id: value
+            for person_id, value in connection.execute(
+                select(PersonIdentity.person_id, PersonIdentity.value).where(
+                    PersonIdentity.person_id.in_(chunk),
+                    PersonIdentity.kind == "openedx_username",
+                )
+            )
+        }
         people = connection.execute(
             select(
                 Person.id, Person.name, Person.given_name, Person.family_name, Person.email
@@ -130,6 +142,7 @@ def load_members(
         )
         for person_id, full, given, family, email in people:
             name = full or " ".join(part for part in (given, family) if part)
+            name = name or usernames.get(person_id, "")
             members[person_id] = Member(
                 person_id=person_id,
                 learner=labels[person_id],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lti_tool.sync.blocks import EventRow, epoch_day, event_key, event_row, note_videos
+from lti_tool.sync.blocks import EventRow, event_key, event_row, note_videos
 from lti_tool.sync.events import GroupedEvents
 from lti_tool.sync.tracking_log import BadLine, Chunk, NoUser, parse_line
 
@@ -44,8 +44,9 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
             continue
         if event is None:
             continue  # blank or comment line
-        if event.user_id:
-            learner = (event.course_key, "openedx_user_id", event.user_id)
+        user_id = event.user_id
+        if user_id:
+            learner = (event.course_key, "openedx_user_id", user_id)
         else:
             learner = (event.course_key, "openedx_username", str(event.username))
         time = event.time
@@ -54,10 +55,11 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         if days is None:
             # The learner's first event in the chunk gives the username, as one at a time would.
             days = rows[learner] = (event.username, {})
-        day = epoch_day(time)
-        day_rows = days[1].get(day)
+        by_day = days[1]
+        day = int(time // 86400)  # epoch_day, inline: this loop runs once per line
+        day_rows = by_day.get(day)
         if day_rows is None:
-            days[1][day] = [row]
+            by_day[day] = [row]
         else:
             day_rows.append(row)
     for learner, (username, by_day) in rows.items():

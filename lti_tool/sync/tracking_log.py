@@ -85,6 +85,9 @@ VIDEO_EVENT_NAMES: dict[str, str] = {
     "edx.video.completed": "complete",
 }
 
+_orjson_loads = orjson.loads
+_fromisoformat = datetime.fromisoformat
+
 # Returned for blank and comment lines, since a JSON line "null" decodes to None.
 _SKIP = object()
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -150,7 +153,10 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
     if len(raw) > MAX_LINE_BYTES:
         raise BadLine(LINE_TOO_LONG)
     if raw[:1] == b"{":
-        obj = _loads(raw)
+        try:
+            obj = _orjson_loads(raw)
+        except orjson.JSONDecodeError:
+            obj = _loads(raw)  # raises the BadLine that says why
     else:
         obj = _load_unusual(raw)
         if obj is _SKIP:
@@ -183,7 +189,12 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
     stamp = get("time")
     if stamp is None:
         stamp = get("timestamp")
-    time = _parse_time(stamp)
+    try:
+        # The usual case inline: an ISO 8601 string with its offset.
+        moment = _fromisoformat(stamp)
+        time = moment.timestamp() if moment.tzinfo is not None else _parse_time(stamp)
+    except (TypeError, ValueError):
+        time = _parse_time(stamp)  # raises the BadLine that says why
 
     payload = get("event")
     if payload is None:

@@ -87,8 +87,10 @@ def test_jobs_have_stable_ids_and_safe_defaults(app: Flask) -> None:
     assert str(process.scheduler.timezone) == "UTC"
     # After the catch-up run at start (any instant), runs come back onto the boundaries.
     trigger = jobs[JOB_QUEUED_RUNS].trigger
-    odd = datetime(2026, 11, 22, 10, 0, 3, 300000, tzinfo=UTC)
-    boundary = datetime(2026, 11, 22, 10, 0, 10, tzinfo=UTC)
+    # Instants after the trigger's start (which is about now): a fixed date would go stale.
+    base = trigger.start_date + timedelta(days=1)
+    odd = base + timedelta(seconds=3.3)
+    boundary = base + timedelta(seconds=10)
     assert trigger.get_next_fire_time(odd, odd) == boundary
     assert trigger.get_next_fire_time(boundary, boundary) == boundary + timedelta(seconds=10)
     late = boundary + timedelta(seconds=25)  # a busy moment: the next boundary after now

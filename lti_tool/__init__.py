@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from configs import ProductionConfig, config_for
-from lti_tool.extensions import db, migrate
+from lti_tool.extensions import LazyMigrateCommands, db
 from lti_tool.models.types import utcnow
 
 
@@ -61,7 +61,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.logging_setup import configure_json_logging, init_logging, init_request_ids
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(app.root_path, "..", "migrations"))
+    app.cli.add_command(LazyMigrateCommands(app))
     security.init_app(app)
     init_logging()
     init_request_ids(app)

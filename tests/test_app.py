@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,7 @@ def test_demo_load_creates_course_class_and_activity_once(tmp_path: Path) -> Non
 def test_readyz_checks_database_and_migrations(tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
+    from lti_tool.extensions import init_migrate
     from tests.conftest import database_url
 
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
@@ -156,6 +158,7 @@ def test_readyz_checks_database_and_migrations(tmp_path: Path) -> None:
     client = app.test_client()
     response = client.get("/readyz")
     assert response.status_code == 503 and "run flask db upgrade" in response.get_json()["reason"]
+    init_migrate(app)  # Flask-Migrate is bound on first use (`flask db` binds it itself)
     with app.app_context():
         upgrade()
     ready = client.get("/readyz")
@@ -196,3 +199,23 @@ def test_json_log_lines_carry_request_id_and_no_query_string(app: Flask) -> None
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-1" and line["level"] == "INFO"
     assert line["message"] == '"GET /courses/1/ HTTP/1.1" 200' and "SECRET" not in str(line)
+
+
+def test_flask_db_commands_work_without_alembic_at_start_up(tmp_path: Path) -> None:
+    """`flask db upgrade` and `flask db current` work, though alembic is imported on first use."""
+    import subprocess
+    import sys
+
+    url = "sqlite:///" + str(tmp_path / "cli.sqlite3")  # the wiring, not the database, is tested
+    env = {**os.environ, "FLASK_APP": "lti_tool", "DATABASE_URL": url}
+    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    flask = [sys.executable, "-m", "flask"]
+    upgrade = subprocess.run([*flask, "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert upgrade.returncode == 0, upgrade.stderr
+    current = subprocess.run([*flask, "db", "current"], env=env, capture_output=True, text=True)
+    assert current.returncode == 0 and "(head)" in current.stdout, current.stderr
+    listed = subprocess.run([*flask, "db", "--help"], env=env, capture_output=True, text=True)
+    assert "upgrade" in listed.stdout and "downgrade" in listed.stdout
+    probe = "import lti_tool, sys; lti_tool.create_app(); print('alembic' in sys.modules)"
+    started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert started.stdout.strip() == "False", started.stderr

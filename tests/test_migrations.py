@@ -13,13 +13,14 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import create_app
-from lti_tool.extensions import db
+from lti_tool.extensions import db, init_migrate
 from lti_tool.models import Course, Person, PersonIdentity
 from tests.conftest import database_url
 
 
 def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
     with app.app_context():
         db.drop_all()
         with db.engine.begin() as conn:

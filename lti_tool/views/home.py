@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import plotly
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, render_template, send_from_directory
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,6 +42,8 @@ def plotly_js() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, str], int]:
     """Ready: the database answers and its schema is at the migrations' head."""
+    from alembic.migration import MigrationContext  # alembic only here, not at start-up
+
     try:
         with db.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -51,12 +52,18 @@ def readyz() -> tuple[dict[str, str], int]:
             "status": "not ready",
             "reason": f"database unreachable ({type(exc).__name__})",
         }, 503
-    head = ScriptDirectory(
-        os.path.join(current_app.root_path, "..", "migrations")
-    ).get_current_head()
+    head = migrations_head(os.path.join(current_app.root_path, "..", "migrations"))
     if current != head:
         reason = (
             f"database schema at {current or 'nothing'}, code expects {head}: run flask db upgrade"
         )
         return {"status": "not ready", "reason": reason}, 503
     return {"status": "ready", "revision": head}, 200
+
+
+@functools.cache
+def migrations_head(folder: str) -> str | None:
+    """The newest revision of the migration scripts (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(folder).get_current_head()

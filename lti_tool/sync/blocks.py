@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ActivityBlock
-from lti_tool.sync.sql import is_sqlite
+from lti_tool.sync.sql import upsert_many
 from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
 
 # The columns of a block, in the order a block's lists and event rows use.
@@ -317,9 +317,7 @@ def write_blocks(
             added_total += added
             value = encode(merged)
             changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
-    if changed:
-        sql = _UPSERT.format(p="?" if is_sqlite(session) else "%s")
-        session.connection().exec_driver_sql(sql, changed)
+    upsert_many(session, _UPSERT, changed)
     return added_total
 
 

@@ -28,6 +28,8 @@ from lti_tool.models import (
 )
 from lti_tool.sync.log_ingest import ingest_tracking_logs
 from lti_tool.sync.rollups import touch_courses
+from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+from lti_tool.views.learners import ClassRows, apply_filters, sort_rows
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 from tests.test_kpi_learners import build_class
 
@@ -392,3 +394,26 @@ def test_a_course_title_is_escaped_on_every_staff_page(
         html = client.get(f"{url}?t={t}").get_data(as_text=True)
         assert evil not in html and "<img src=x" not in html, url
         assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html, url
+
+
+def test_class_rows_keep_each_order_and_filtering_it_equals_sorting_the_filtered() -> None:
+    rows = [
+        {"person": 1, "name": "Bo", "time_7d": 30.0, "at_risk": True, "sections": ["B"]},
+        {"person": 2, "name": "al", "time_7d": None, "at_risk": True, "sections": ["A"]},
+        {"person": 3, "name": "Cy", "time_7d": 30.0, "at_risk": False, "sections": []},
+        {"person": 4, "name": "Di", "time_7d": 5.0, "at_risk": True, "sections": ["A", "B"]},
+        {"person": 5, "name": "Ed", "time_7d": 90.0, "at_risk": False, "sections": ["A"]},
+    ]
+    for row in rows:
+        row.update(segment=None, email=None, learner=str(row["person"]))
+    table = ClassRows(rows)
+    by_time = table.sorted_by("time_7d", True)
+    assert [r["person"] for r in by_time] == [5, 3, 1, 4, 2]  # name breaks ties; empty last
+    assert table.sorted_by("time_7d", True) is by_time  # sorted once, then reused
+    assert [r["person"] for r in table.sorted_by("time_7d", False)] == [4, 1, 3, 5, 2]
+    risky = {"q": "", "section": "", "segment": "", "risk": "1"}
+    for key in ("name", "time_7d"):
+        for descending in (False, True):
+            filtered_then_sorted = sort_rows(apply_filters(rows, risky), key, descending)
+            assert apply_filters(table.sorted_by(key, descending), risky) == filtered_then_sorted
+    assert table.sections() == ["A", "B"]

@@ -62,11 +62,11 @@ def overview(course_id: int) -> str:
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
     data, rows = _learners.class_table(course)
-    sections = sorted({s for r in rows for s in r["sections"]})
+    sections = rows.sections()
     section = request.args.get("section", "")
     section = section if section in sections else ""
     # Only the class (or one section of it) counts: not staff, test students or who left.
-    people = {r["person"] for r in rows if not section or section in r["sections"]}
+    people = rows.people(section)
     weekly = _learners.course_cached(
         course,
         f"weekly-activity-{section}",
@@ -78,9 +78,20 @@ def overview(course_id: int) -> str:
         lambda: activity.weekly_time_spent(db.session, course, cutoff, people),
     )
     today = settings.today(utcnow())
-    shares = [
-        p.share for person, p in data.progress.items() if person in people and p.share is not None
-    ]
+
+    def class_cards() -> tuple[int | None, int]:
+        """Median completion (%) and learners at risk, of the class or the section."""
+        shares = [
+            p.share
+            for person, p in data.progress.items()
+            if person in people and p.share is not None
+        ]
+        at_risk = sum(1 for person, reasons in data.risks.items() if person in people and reasons)
+        return (round(statistics.median(shares) * 100) if shares else None), at_risk
+
+    median_completion, at_risk = _learners.course_cached(
+        course, f"overview-cards-{section}", class_cards
+    )
     cards = {
         "active_7_days": _learners.course_cached(
             course,
@@ -92,8 +103,8 @@ def overview(course_id: int) -> str:
         "median_weekly_hours": (
             round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
         ),
-        "median_completion": round(statistics.median(shares) * 100) if shares else None,
-        "at_risk": sum(1 for person, reasons in data.risks.items() if person in people and reasons),
+        "median_completion": median_completion,
+        "at_risk": at_risk,
         "class_size": len(people),
     }
     events = _events.course_events(db.session, course)

@@ -91,6 +91,8 @@ def filters_from(args: Any) -> dict[str, str]:
 
 def apply_filters(rows: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
     """The rows that pass the section, segment, at-risk and search filters."""
+    if not any(filters.values()):
+        return rows
     needle = filters["q"].casefold()
     kept = []
     for row in rows:
@@ -169,12 +171,48 @@ def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
     return value
 
 
-def class_table(course: Course) -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+class ClassRows(list[dict[str, Any]]):
+    """The learners table's rows of a whole class, with the orders they have been sorted in.
+
+    The rows are reused across requests while the data holds (course_cached), so each order is
+    sorted once and then only filtered and paged: a class of 10,000 is not sorted per request.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__(rows)
+        self._orders: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        self._sections: list[str] | None = None
+        self._people: dict[str, set[int]] = {}
+
+    def sorted_by(self, key: str, descending: bool) -> list[dict[str, Any]]:
+        """The rows sorted on a column (see sort_rows)."""
+        found = self._orders.get((key, descending))
+        if found is None:
+            found = self._orders[(key, descending)] = sort_rows(self, key, descending)
+        return found
+
+    def sections(self) -> list[str]:
+        """Every section a learner of the class is in, in name order."""
+        if self._sections is None:
+            self._sections = sorted({s for row in self for s in row["sections"]})
+        return self._sections
+
+    def people(self, section: str = "") -> set[int]:
+        """The person ids of the class, or of one section of it ("" for the whole class)."""
+        found = self._people.get(section)
+        if found is None:
+            found = self._people[section] = {
+                row["person"] for row in self if not section or section in row["sections"]
+            }
+        return found
+
+
+def class_table(course: Course) -> tuple[learners_kpi.ClassData, ClassRows]:
     """The class data and the learners table's rows (see course_cached)."""
 
-    def compute() -> tuple[learners_kpi.ClassData, list[dict[str, Any]]]:
+    def compute() -> tuple[learners_kpi.ClassData, ClassRows]:
         data = learners_kpi.class_data(db.session, course, key=pseudonym_key())
-        return data, learners_kpi.learner_rows(data)
+        return data, ClassRows(learners_kpi.learner_rows(data))
 
     return course_cached(course, "learners", compute)
 
@@ -195,7 +233,9 @@ def learners(course_id: int) -> str:
     descending = request.args.get("dir") == "desc"
     per = _positive(request.args.get("per"), 50)
     per = per if per in PER_PAGE else 50
-    shown = sort_rows(apply_filters(rows, filters), sort, descending)
+    # Filtering the sorted class gives the same rows in the same order as sorting the filtered
+    # ones, and the class's sorted orders are kept with its rows (see ClassRows).
+    shown = apply_filters(rows.sorted_by(sort, descending), filters)
     pages = max(1, math.ceil(len(shown) / per))
     page = min(_positive(request.args.get("page"), 1), pages)
     page_rows = shown[(page - 1) * per : page * per]
@@ -203,7 +243,7 @@ def learners(course_id: int) -> str:
     if with_email:
         record_access(course, "contact_details", None, with_email)
         db.session.commit()
-    sections = sorted({s for r in rows for s in r["sections"]})
+    sections = rows.sections()
     base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
 
     def link(**changes: Any) -> str:

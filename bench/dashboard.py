@@ -1,7 +1,8 @@
 """Benchmark: the dashboards under load, on one big course, through gunicorn with two workers.
 
     .venv/bin/python bench/dashboard.py [--events 5000000] [--learners 10000] [--clients 20]
-                                        [--seconds 30] [--seed 1] [--keep DIR]
+                                        [--seconds 30] [--seed 1] [--keep DIR [--reuse]]
+                                        [--database-url URL]
 
 In one run: writes a seeded synthetic tracking log for ONE course (bench/synthetic_log.py, the
 given events and learners, 1 % malformed lines); builds the database through the real commands
@@ -13,6 +14,7 @@ for it for `--seconds` seconds: `/healthz` (the baseline: the same server doing 
 overview, the learners table (first page, and a filtered page: at risk only, sorted by time), and
 the student's own page. Prints p50/p95/p99 and requests/s per page, the first (cold) request of
 each, errors, the machine, and PASS/FAIL for issue 5's target (p95 under 300 ms for every page).
+`--database-url` uses a PostgreSQL database (production's) instead of the SQLite file.
 There is no HTTP page cache; the learners table reuses its computed rows while the course's data
 fingerprint is unchanged (at most 60 s), which is part of what is measured. A missed target is
 printed, not an exit code: this is a benchmark, not a test.
@@ -210,20 +212,30 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="With --keep: reuse the database built there before."
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL database instead of a fresh SQLite file: empty, or with --reuse one "
+        "an earlier run built",
+    )
     args = parser.parse_args()
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lti-dash-"))
     workdir.mkdir(parents=True, exist_ok=True)
     log_path, db_path = workdir / "tracking.log", workdir / "tool.sqlite3"
-    reuse = bool(args.keep and args.reuse and db_path.exists())
-    if not reuse:
-        db_path.unlink(missing_ok=True)
+    db_url = args.database_url or f"sqlite:///{db_path}"
+    if args.database_url:
+        reuse = args.reuse
+    else:
+        reuse = bool(args.keep and args.reuse and db_path.exists())
+        if not reuse:
+            db_path.unlink(missing_ok=True)
     port = free_port()
     env = {
         **os.environ,
         "FLASK_APP": "wsgi.py",
         "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": f"sqlite:///{db_path}",
+        "DATABASE_URL": db_url,
         "SECRET_KEY": "bench-secret",
         "TOOL_BASE_URL": "https://tool.test",
         "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
@@ -240,7 +252,7 @@ def main() -> None:
     lms = FakePlatform()
     if reuse:
         flask_cmd(env, "db", "upgrade")
-        print(f"\nreusing {db_path} (built by an earlier run)")
+        print(f"\nreusing {args.database_url or db_path} (built by an earlier run)")
     else:
         t0 = time.perf_counter()
         stats = write_course_log(log_path, args.events, args.learners, args.seed)
@@ -276,9 +288,7 @@ def main() -> None:
     try:
         wait_ready(base, workdir / "gunicorn.log")
         staff = launch(base, lms, "bench-instructor", INSTRUCTOR)
-        student = launch(
-            base, lms, "bench-student", LEARNER, preferred_username=_a_learner(db_path)
-        )
+        student = launch(base, lms, "bench-student", LEARNER, preferred_username=_a_learner(db_url))
         token = parse_qs(urlsplit(staff).query)["t"][0]
         course = urlsplit(staff).path.rstrip("/")
         loads = [
@@ -317,16 +327,18 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _a_learner(db_path: Path) -> str:
+def _a_learner(db_url: str) -> str:
     """The username of the course's most active learner (the student who launches)."""
-    import sqlite3
+    import sqlalchemy
 
-    with sqlite3.connect(db_path) as conn:
-        row = conn.execute(
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
             "SELECT i.value FROM learner_day d JOIN person_identity i "
             "ON i.person_id = d.person_id AND i.kind = 'openedx_username' "
             "GROUP BY i.value ORDER BY sum(d.events) DESC LIMIT 1"
-        ).fetchone()
+        ).first()
+    engine.dispose()
     if row is None:
         raise SystemExit("no learner with a username in the ingested course")
     return row[0]

@@ -88,3 +88,42 @@ def test_video_page_by_section(
     assert (f"<td>{VIDEO_ID}</td><td>1:00</td><td>1</td><td>1</td><td>0</td><td>0.2</td>") in html
     assert 'id="chosen-section">Lab &lt;2&gt;<' in html
     assert "<tr><td>15</td>" not in html  # nobody of the section watched past 12 s
+
+
+def test_settled_durations_agree_with_the_video_summary(
+    app: Any, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Known durations are taken as they are, unknown ones inferred from where viewers stop,
+    exactly as the summary settles them (the student page reads only this)."""
+    from sqlalchemy import select
+
+    from lti_tool.extensions import db
+    from lti_tool.kpis.video_engagement import settled_durations, video_summary
+    from lti_tool.models import Course, Video
+
+    unknown = "block-v1:edX+DemoX+2026+type@video+block@nolength"
+    lines = [
+        _video("2026-03-02 10:00:00", "play_video", 1, currentTime=0),
+        _video("2026-03-02 10:01:00", "pause_video", 1, currentTime=60),
+    ]
+    # A video whose events never say how long it is: five viewers stop near 40 s, one later.
+    for user, stop in ((2, 41), (3, 42), (4, 40), (5, 43), (6, 41), (7, 90)):
+        payload = {"id": unknown, "code": "html5"}
+        lines.append(
+            event("2026-03-03 09:00:00", "play_video", user=user, username=f"u{user}",
+                  source="browser", payload={**payload, "currentTime": 0})
+        )  # fmt: skip
+        lines.append(
+            event("2026-03-03 09:05:00", "pause_video", user=user, username=f"u{user}",
+                  source="browser", payload={**payload, "currentTime": stop})
+        )  # fmt: skip
+    ingest(runner, write(tmp_path / "v.log", lines))
+    with app.app_context():
+        course = db.session.scalars(select(Course)).one()
+        db.session.add(Video(course_id=course.id, video_id="never-watched", duration=120.0))
+        db.session.commit()
+        settled = settled_durations(db.session, course)
+        summary = {row["video_id"]: row["duration"] for row in video_summary(db.session, course)}
+    assert settled == summary
+    assert settled[VIDEO_ID] == 60.0 and settled["never-watched"] == 120.0
+    assert settled["nolength"] is not None  # inferred from the drop-off, not left unknown

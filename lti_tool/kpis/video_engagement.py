@@ -25,14 +25,20 @@ FEW_PEOPLE = 500
 
 
 def _learner_runs(
-    session: Session, course: Course, people: set[int] | None = None
+    session: Session,
+    course: Course,
+    people: set[int] | None = None,
+    videos: set[str] | None = None,
 ) -> list[tuple[int, str, list[int]]]:
-    """Every (learner, video, segment runs) of the course (of some people, when given)."""
+    """Every (learner, video, segment runs) of the course (of some people, some videos, when
+    given)."""
     query = (
         select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
         .where(VideoLearnerViews.course_id == course.id)
         .order_by(VideoLearnerViews.video_id)
     )
+    if videos is not None:
+        query = query.where(VideoLearnerViews.video_id.in_(sorted(videos)))
     if people is not None and len(people) <= FEW_PEOPLE:
         # A learner's own page: their rows by the primary key, not the whole class's.
         query = query.where(VideoLearnerViews.person_id.in_(sorted(people)))
@@ -45,11 +51,14 @@ def _learner_runs(
 
 
 def _segment_totals(
-    session: Session, course: Course, people: set[int] | None = None
+    session: Session,
+    course: Course,
+    people: set[int] | None = None,
+    videos: set[str] | None = None,
 ) -> dict[str, tuple[Segments, Segments]]:
     """Per video: (views per segment, users per segment)."""
     per_video: dict[str, list[list[int]]] = defaultdict(list)
-    for _person_id, video_id, runs in _learner_runs(session, course, people):
+    for _person_id, video_id, runs in _learner_runs(session, course, people, videos):
         per_video[video_id].append(runs)
     return {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
 
@@ -111,8 +120,26 @@ def video_timeline(
 
 
 def settled_durations(session: Session, course: Course) -> dict[str, float | None]:
-    """Each video's duration as the summary settles it (events, the LMS, else inferred)."""
-    return {row["video_id"]: row["duration"] for row in video_summary(session, course)}
+    """Each video's duration as video_summary settles it (events, the LMS, else inferred).
+
+    Only the videos without a known duration need the class's viewings (to infer it from
+    where viewers stop); usually every video has one, and nothing is read.
+    """
+    known = _durations(session, course)
+    viewed = session.scalars(
+        select(VideoLearnerViews.video_id)
+        .where(VideoLearnerViews.course_id == course.id)
+        .distinct()
+    ).all()
+    settled = {video_id: summarize({}, {}, known.get(video_id)).duration for video_id in known}
+    settled.update((video_id, None) for video_id in viewed if video_id not in known)
+    unknown = {video_id for video_id, duration in settled.items() if duration is None}
+    if unknown:
+        totals = _segment_totals(session, course, videos=unknown)
+        for video_id in unknown:
+            views, users = totals.get(video_id, ({}, {}))
+            settled[video_id] = summarize(views, users, None).duration
+    return dict(sorted(settled.items()))
 
 
 def learner_video(

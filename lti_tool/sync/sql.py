@@ -28,7 +28,8 @@ def _is_psycopg2(session: Session) -> bool:
 
 
 def insert_rows(session: Session, model: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-    """INSERT many rows, each a tuple in the table's column order (dates as ISO text).
+    """INSERT many rows, each a tuple in the table's column order, of values as the driver takes
+    them (dates as ISO text; no SQLAlchemy type processing).
 
     Rollups are hundreds of thousands of rows: on SQLite the driver's executemany on tuples
     (the ORM's bulk insert is about ten times slower); on PostgreSQL one COPY (multi-row

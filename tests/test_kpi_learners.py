@@ -512,3 +512,52 @@ def test_the_learners_report_through_the_api_is_in_the_access_log(
         ]
     # Only the report with e-mail addresses is recorded, with the token's name and row count.
     assert logged == [(course_id, "learners_report", "API token 'bi-export'", None, len(rows))]
+
+
+def test_class_weekly_time_equals_the_time_spent_report_summed_per_week(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """The overview's and student page's weekly quartiles, taken from the class's members, are
+    those of the time-spent report's days summed per learner and week (fractions included)."""
+    import random
+    from collections import defaultdict
+
+    from lti_tool.kpis.activity import class_weekly_time, quartiles, time_spent
+
+    rng = random.Random(7)
+    lines = []
+    for user in range(1, 8):
+        moment = datetime(2026, 3, 2, 9, tzinfo=UTC) + timedelta(hours=user)
+        for _ in range(60):
+            # Gaps of a fraction of a second to a day: some under the 30-minute cutoff, some not.
+            moment += timedelta(seconds=rng.choice([0.37, 12.5, 95.123, 601.7, 2400.0, 86000.0]))
+            lines.append(
+                event(moment.replace(tzinfo=None).isoformat(), user=user, username=f"w{user}")
+            )
+    ingest(runner, write(tmp_path / "weeks.log", lines))
+    with app.app_context():
+        course = db.session.scalars(select(Course)).one()
+        data = learners.class_data(db.session, course, key=b"k", now=NOW)
+        assert len(data.members) == 7
+        some = {p for p in data.members if p % 2}
+        for people in (set(data.members), some):
+            labels = {data.members[p].learner for p in people}
+            per_learner_week: dict[tuple[str, str], float] = defaultdict(float)
+            for row in time_spent(db.session, course, 30):
+                if row["learner"] in labels:
+                    day = date.fromisoformat(row["day"])
+                    week = (day - timedelta(days=day.weekday())).isoformat()
+                    per_learner_week[(week, row["learner"])] += row["seconds"]
+            weeks: dict[str, list[float]] = defaultdict(list)
+            for (week, _learner), seconds in per_learner_week.items():
+                weeks[week].append(seconds)
+            expected = [
+                (week, len(values), *(round(q, 1) for q in quartiles(values)))
+                for week, values in sorted(weeks.items())
+            ]
+            got = [
+                (r["week_start"], r["learners"], r["q1_seconds"], r["median_seconds"],
+                 r["q3_seconds"])
+                for r in class_weekly_time(course, data.members, people)
+            ]  # fmt: skip
+            assert got == expected and len(got) >= 2

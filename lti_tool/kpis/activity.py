@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from datetime import date
 from typing import Any
 
 import orjson
@@ -117,34 +119,30 @@ def quartiles(values: list[float]) -> tuple[float, float, float]:
     return at(0.25), at(0.5), at(0.75)
 
 
-def weekly_time_spent(
-    session: Session,
-    course: Course,
-    cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES,
-    people: set[int] | None = None,
+def class_weekly_time(
+    course: Course, members: Mapping[int, Any], people: AbstractSet[int]
 ) -> list[dict[str, Any]]:
-    """Per ISO week: learners active, and the quartiles of their time spent that week."""
-    if cutoff_minutes < 1:
-        raise ValueError("the time-spent cutoff is a whole number of minutes, at least 1")
-    # Straight from the learner-days (no per-day report rows, no learner names): the overview
-    # and every student page read this for the whole class.
-    per_learner_week: dict[tuple[str, int], float] = defaultdict(float)
-    week_of_day: dict[date, str] = {}
-    rows = session.connection().execute(
-        select(LearnerDay.person_id, LearnerDay.day, LearnerDay.gaps).where(
-            LearnerDay.course_id == course.id
-        )
-    )
-    for person_id, day, gaps in rows:
-        if people is not None and person_id not in people:
-            continue
-        week = week_of_day.get(day)
-        if week is None:
-            week = week_of_day[day] = (day - timedelta(days=day.weekday())).isoformat()
-        # Rounded per day as the time-spent report rounds it, so both give the same quartiles.
-        per_learner_week[(week, person_id)] += round(
-            under_cutoff(orjson.loads(gaps), cutoff_minutes)[0], 3
-        )
+    """Per ISO week: learners active, and the quartiles of their time spent that week, of some
+    of the class.
+
+    From the weekly totals the members were loaded with (kpis.roster.load_members, at the
+    course's cutoff, each day rounded as the time-spent report rounds it), so the quartiles are
+    those of the report's days summed per learner and week, without a second pass over the
+    learner-days.
+    """
+    per_learner_week = {
+        (week.isoformat(), person_id): totals[3]
+        for person_id, member in members.items()
+        if person_id in people
+        for week, totals in member.weeks.items()
+    }
+    return _weekly_quartiles(course, per_learner_week)
+
+
+def _weekly_quartiles(
+    course: Course, per_learner_week: Mapping[tuple[str, int], float]
+) -> list[dict[str, Any]]:
+    """Per ISO week: learners active and the quartiles of their seconds that week."""
     weeks: dict[str, list[float]] = defaultdict(list)
     for (week, _learner), seconds in per_learner_week.items():
         weeks[week].append(seconds)

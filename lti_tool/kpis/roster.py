@@ -62,7 +62,8 @@ class Member:
     active_days: int = 0
     events: int = 0
     videos_watched: int = 0
-    # Per ISO week (Monday): seconds, active days and events.
+    # Per ISO week (Monday): seconds, active days, events, and the seconds summed from each day
+    # rounded as the time-spent report rounds it (what the weekly quartiles are taken of).
     weeks: dict[date, list[float]] = field(default_factory=dict)
     # The LMS's statistics (a row of STATS_COLUMNS), when a sync brought them.
     lms: Any = None
@@ -202,10 +203,11 @@ def _add_activity(
             week_start = weeks[day] = week_of(day)
         week = member.weeks.get(week_start)
         if week is None:
-            week = member.weeks[week_start] = [0.0, 0, 0]
+            week = member.weeks[week_start] = [0.0, 0, 0, 0.0]
         week[0] += seconds
         week[1] += 1
         week[2] += events
+        week[3] += round(seconds, 3)
         if last_time > latest.get(person_id, float("-inf")):
             latest[person_id] = last_time
     for person_id, last_time in latest.items():

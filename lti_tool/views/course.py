@@ -75,7 +75,7 @@ def overview(course_id: int) -> str:
     weekly_time = _learners.course_cached(
         course,
         f"weekly-time-{cutoff}-{section}",
-        lambda: activity.weekly_time_spent(db.session, course, cutoff, people),
+        lambda: activity.class_weekly_time(course, data.members, people),
     )
     today = settings.today(utcnow())
 
@@ -165,7 +165,7 @@ def me(course_id: int) -> str:
     class_time = _learners.course_cached(
         course,
         f"weekly-time-{cutoff}-",
-        lambda: activity.weekly_time_spent(db.session, course, cutoff, set(data.members)),
+        lambda: activity.class_weekly_time(course, data.members, data.members.keys()),
     )
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])

@@ -35,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import sqlalchemy
@@ -248,12 +249,18 @@ def _version(module: str) -> str:
         return "?"
 
 
-def tool_counts(url: str) -> DayCounts:
-    """Per course, learner (Open edX user id) and day: the events the tool counted."""
+def query(url: str, sql: str) -> list[Any]:
+    """The rows of one query on the tool's database (SQLite or PostgreSQL)."""
     engine = sqlalchemy.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(TOOL_QUERY).all()
+        rows = conn.exec_driver_sql(sql).all()
     engine.dispose()
+    return list(rows)
+
+
+def tool_counts(url: str) -> DayCounts:
+    """Per course, learner (Open edX user id) and day: the events the tool counted."""
+    rows = query(url, TOOL_QUERY)
     return {(course, str(user), str(day)): events for course, user, day, events in rows}
 
 
@@ -261,20 +268,12 @@ def database_size(url: str) -> int:
     """Bytes the database takes: the SQLite file, or PostgreSQL's pg_database_size."""
     if url.startswith("sqlite:///"):
         return Path(url.removeprefix("sqlite:///")).stat().st_size
-    engine = sqlalchemy.create_engine(url)
-    with engine.connect() as conn:
-        size = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one()
-    engine.dispose()
-    return int(size)
+    return int(query(url, "SELECT pg_database_size(current_database())")[0][0])
 
 
 def is_empty(url: str) -> bool:
     """True when the (migrated) database holds no course yet."""
-    engine = sqlalchemy.create_engine(url)
-    with engine.connect() as conn:
-        count = conn.exec_driver_sql("SELECT count(*) FROM course").scalar_one()
-    engine.dispose()
-    return count == 0
+    return query(url, "SELECT count(*) FROM course")[0][0] == 0
 
 
 def duckdb_counts(log: Path) -> tuple[DayCounts, float, str, str]:

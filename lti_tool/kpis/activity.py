@@ -130,22 +130,11 @@ def class_weekly_time(
     those of the report's days summed per learner and week, without a second pass over the
     learner-days.
     """
-    per_learner_week = {
-        (week.isoformat(), person_id): totals[3]
-        for person_id, member in members.items()
-        if person_id in people
-        for week, totals in member.weeks.items()
-    }
-    return _weekly_quartiles(course, per_learner_week)
-
-
-def _weekly_quartiles(
-    course: Course, per_learner_week: Mapping[tuple[str, int], float]
-) -> list[dict[str, Any]]:
-    """Per ISO week: learners active and the quartiles of their seconds that week."""
     weeks: dict[str, list[float]] = defaultdict(list)
-    for (week, _learner), seconds in per_learner_week.items():
-        weeks[week].append(seconds)
+    for person_id, member in members.items():
+        if person_id in people:
+            for week, totals in member.weeks.items():
+                weeks[week.isoformat()].append(totals[3])
     label = course_label(course)
     result = []
     for week in sorted(weeks):

@@ -85,14 +85,19 @@ def upsert_many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> 
     """
     if not rows:
         return
-    if is_sqlite(session) or not _is_psycopg2(session):
-        marks = "?" if is_sqlite(session) else "%s"
-        session.connection().exec_driver_sql(sql.format(p=marks), list(rows))
+    if is_sqlite(session):
+        session.connection().exec_driver_sql(sql.format(p="?"), list(rows))
+        return
+    if not _is_psycopg2(session):
+        session.connection().exec_driver_sql(sql.format(p="%s"), list(rows))
         return
     from psycopg2.extras import execute_values  # only where PostgreSQL is used
 
+    # execute_values wants one %s where the VALUES rows go, and the row's shape apart.
     values = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
-    head, tail = sql.format(p="%s").split(values, 1)
+    head, found, tail = sql.format(p="%s").partition(values)
+    if not found:
+        raise ValueError("upsert_many needs `VALUES ({p}, …)` with one {p} per column")
     cursor = session.connection().connection.cursor()
     try:
         execute_values(cursor, head + "%s" + tail, rows, template=values, page_size=500)

@@ -25,6 +25,7 @@ from lti_tool.models import (
     Platform,
     ToolKey,
 )
+from lti_tool.models.sync import SOURCES
 
 
 def _check_url(label: str, value: str) -> str:
@@ -524,12 +525,6 @@ def tokens_revoke(name: str | None, token_id: int | None) -> None:
 sync_cli = AppGroup("sync", help="Bring LMS data in now (the scheduler also does it on its own).")
 
 
-def _sources() -> list[str]:
-    from lti_tool.sync.runs import RUNNERS
-
-    return sorted(RUNNERS)
-
-
 @sync_cli.command("run")
 @click.option(
     "--course", "course_ref", required=True, help="The tool's course id or the LMS's course id."
@@ -537,7 +532,7 @@ def _sources() -> list[str]:
 @click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
 @click.option(
     "--source",
-    type=click.Choice(_sources()),
+    type=click.Choice(sorted(SOURCES)),
     default="nrps",
     show_default=True,
     help="What to sync: nrps (the roster by Names and Role Provisioning), canvas (the Canvas "

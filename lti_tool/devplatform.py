@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
@@ -115,6 +114,8 @@ class DevPlatform:
         }
         if person.get("preferred_username"):
             body["preferred_username"] = person["preferred_username"]  # as Open edX shares it
+        import jwt  # here, not at every start of the development app
+
         return jwt.encode(
             body, self.private_key_pem, algorithm="RS256", headers={"kid": self.jwk["kid"]}
         )

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
+
+# cryptography is imported when a secret is used, not at every start (see tests/test_app.py).
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 
 class SecretsUnavailable(RuntimeError):
@@ -20,6 +24,8 @@ class SecretsUnavailable(RuntimeError):
 
 
 def _keys() -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     raw = current_app.config.get("DATA_ENCRYPTION_KEY") or ""
     keys = [k.strip() for k in str(raw).split(",") if k.strip()]
     if not keys and current_app.config.get("ENV_NAME") == "development":
@@ -46,6 +52,8 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     """The secret back; SecretsUnavailable when no configured key opens it."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return _keys().decrypt(token.encode()).decode()
     except InvalidToken as exc:
@@ -57,6 +65,8 @@ def decrypt(token: str) -> str:
 
 def reencrypt(token: str) -> str:
     """The secret encrypted again with the newest key (after a key rotation)."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return _keys().rotate(token.encode()).decode()
     except InvalidToken as exc:

@@ -219,3 +219,23 @@ def test_flask_db_commands_work_without_alembic_at_start_up(tmp_path: Path) -> N
     probe = "import lti_tool, sys; lti_tool.create_app(); print('alembic' in sys.modules)"
     started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert started.stdout.strip() == "False", started.stderr
+
+
+def test_start_up_leaves_the_lti_and_http_libraries_for_the_first_request_that_needs_them(
+    tmp_path: Path,
+) -> None:
+    """create_app() (development config, dev platform on) imports no pylti1p3, jwt, requests or
+    cryptography: every `flask` command and worker start would pay for them (~140 ms)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
+    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    lazy = ("pylti1p3", "jwt", "requests", "cryptography", "jwcrypto", "urllib3")
+    probe = (
+        "import lti_tool, sys; app = lti_tool.create_app('development'); "
+        "print(app.config['DEV_PLATFORM_ENABLED'], "
+        f"sorted(m for m in {lazy!r} if m in sys.modules))"
+    )
+    started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert started.stdout.strip() == "True []", started.stderr

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwcrypto.jwk import JWK
 from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import ToolKey
 from lti_tool.models.types import utcnow
 
+# cryptography and jwcrypto are imported where a key is made or read (30 ms of imports that
+# every `flask` command and worker start would pay otherwise).
+
 
 def generate_private_key_pem(bits: int = 2048) -> str:
     """Return a new RSA private key as PKCS#8 PEM."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -26,6 +29,8 @@ def generate_private_key_pem(bits: int = 2048) -> str:
 
 def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
     """Return the public JWK of a private key, with kid = its RFC 7638 thumbprint (as pylti1p3)."""
+    from jwcrypto.jwk import JWK
+
     jwk = JWK.from_pem(private_pem.encode())
     public = jwk.export_public(as_dict=True)
     public.update({"alg": "RS256", "use": "sig", "kid": jwk.thumbprint()})
@@ -34,6 +39,8 @@ def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
 
 def public_pem_from_private(private_pem: str) -> str:
     """The public half of a private key, as PEM (pylti1p3 derives the kid from it)."""
+    from cryptography.hazmat.primitives import serialization
+
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     return (
         key.public_key()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import jwt
-import requests
 from flask import (
     Blueprint,
     Response,
@@ -19,27 +17,24 @@ from flask import (
     request,
     url_for,
 )
-from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest, FlaskSessionService
-from pylti1p3.deep_link_resource import DeepLinkResource
-from pylti1p3.exception import LtiException, OIDCException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.launch import admin_entry, platform_storage, records, registration
+from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
 from lti_tool.launch.keys import jwks
 from lti_tool.launch.roles import LEARNER, STAFF, course_role
-from lti_tool.launch.tool_conf import (
-    DbLaunchDataStorage,
-    DbToolConf,
-    PartitionedCookieService,
-    platform_for_issuer,
-    purge_expired_store_entries,
-)
-from lti_tool.launch.validation import ToolMessageLaunch
 from lti_tool.models import LaunchError, Platform
+
+# pylti1p3, jwt and requests (and our modules built on them) are imported by the handlers that
+# use them: they are 70 ms of imports that every `flask` command and worker start would
+# otherwise pay, and only LTI requests need them.
+if TYPE_CHECKING:
+    from pylti1p3.contrib.flask import FlaskRequest
+
+    from lti_tool.launch.validation import ToolMessageLaunch
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)
@@ -60,6 +55,10 @@ def _param(name: str) -> str | None:
 
 def _services(flask_request: FlaskRequest) -> dict[str, Any]:
     """The shared-store session service and the Partitioned cookie service for one request."""
+    from pylti1p3.contrib.flask import FlaskSessionService
+
+    from lti_tool.launch.tool_conf import DbLaunchDataStorage, PartitionedCookieService
+
     lifetime = current_app.config["LTI_LAUNCH_DATA_LIFETIME"]
     storage = DbLaunchDataStorage(lifetime)
     session = FlaskSessionService(flask_request)
@@ -76,6 +75,8 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
     """Header and claims of an id_token as received, without the signature, for the record."""
     if not id_token:
         return None
+    import jwt
+
     try:
         return {
             "header": jwt.get_unverified_header(id_token),
@@ -95,6 +96,8 @@ def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = 
     client_id = client_id if isinstance(client_id, str) else _param("client_id")
     log.info("LTI %s refused (%s): %s", stage, problem.status, problem)
     if problem is not DB_DOWN:
+        from lti_tool.launch.tool_conf import platform_for_issuer
+
         try:
             db.session.rollback()
             platform = platform_for_issuer(issuer, client_id)
@@ -124,6 +127,12 @@ def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """OIDC third-party initiated login: check the platform, store state and nonce, redirect."""
+    from pylti1p3.contrib.flask import FlaskOIDCLogin, FlaskRequest
+    from pylti1p3.exception import LtiException, OIDCException
+
+    from lti_tool.launch import platform_storage
+    from lti_tool.launch.tool_conf import DbToolConf, purge_expired_store_entries
+
     target = _param("target_link_uri")
     try:
         if target and urlsplit(target).netloc not in ("", request.host):
@@ -189,6 +198,8 @@ def _state_from_platform_storage(flask_request: FlaskRequest, services: dict[str
     this is an ordinary launch, or the state came back from the LMS, in which case the cookie
     service answers with the values the missing cookies would have held.
     """
+    from lti_tool.launch import platform_storage
+
     state = request.form.get("state")
     storage = services["launch_data_storage"]
     record = platform_storage.login_record(storage, state)
@@ -225,6 +236,12 @@ def _state_from_platform_storage(flask_request: FlaskRequest, services: dict[str
 @bp.post("/launch")
 def launch() -> Any:
     """Validate the id_token, record course, person and enrollment, and send the user on."""
+    from pylti1p3.contrib.flask import FlaskRequest
+    from pylti1p3.exception import LtiException
+
+    from lti_tool.launch.tool_conf import DbToolConf
+    from lti_tool.launch.validation import ToolMessageLaunch
+
     claims = unverified_claims(request.form.get("id_token"))
     try:
         flask_request = FlaskRequest()
@@ -338,6 +355,8 @@ def deep_link_choices(message: ToolMessageLaunch) -> dict[str, Any]:
     Each choice is a plain form posting its JWT to the platform: no state to keep between the
     request and the answer, and no script needed (pylti1p3's own form uses an inline script).
     """
+    from pylti1p3.deep_link_resource import DeepLinkResource
+
     deep_link = message.get_deep_link()
     settings = deep_link._deep_link_settings
     launch_url = url_for("lti.launch", _external=True)
@@ -363,6 +382,10 @@ def _registration_hosts() -> list[str] | None:
 @bp.get("/register")
 def register() -> Any:
     """LTI Dynamic Registration: fetch the platform's configuration, register, store, close."""
+    import requests
+
+    from lti_tool.launch import registration
+
     config_url = request.args.get("openid_configuration", "")
     token = request.args.get("registration_token") or None
     allowed = _registration_hosts()

@@ -25,7 +25,6 @@ from lti_tool.models import (
 )
 from lti_tool.models.sync import SOURCES
 from lti_tool.models.types import utcnow
-from lti_tool.sync import runs
 from lti_tool.views import charts as charts_mod
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
@@ -276,6 +275,8 @@ NOT_AVAILABLE = {
 
 def can_sync(course: Course, source: str) -> bool:
     """Whether a source can sync this course (the scheduler's own list of its courses)."""
+    from lti_tool.sync import runs  # with the LMS clients and requests: not at every start
+
     finder = runs.COURSE_FINDERS.get(source)
     return finder is not None and course.id in finder(db.session)
 
@@ -284,6 +285,8 @@ def _freshness(course: Course) -> list[dict[str, object]]:
     """Per source: the last successful sync, the last failed one after it, a queued or running
     run, and whether it can sync this course. The roster always; API sources when connected or
     ever run."""
+    from lti_tool.sync import runs
+
     found = []
     for source in SOURCES:
         able = can_sync(course, source)
@@ -329,6 +332,8 @@ def sync_now(course_id: int) -> Response:
         abort(400, description=f"Unknown source {source!r}: one of {', '.join(SOURCES)}.")
     if not can_sync(course, source):
         abort(400, description=NOT_AVAILABLE.get(source, "This source cannot sync this course."))
+    from lti_tool.sync import runs
+
     runs.queue_run(db.session, course.id, source, trigger="page")
     db.session.commit()
     return redirect(

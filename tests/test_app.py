@@ -239,3 +239,26 @@ def test_start_up_leaves_the_lti_and_http_libraries_for_the_first_request_that_n
     )
     started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert started.stdout.strip() == "True []", started.stderr
+
+
+def test_create_app_freezes_its_objects_outside_tests_and_collects_again_after(
+    tmp_path: Path,
+) -> None:
+    """Outside tests the objects of start-up (about 90,000) are frozen (no collection at exit
+    walks them) and collection is on again; under test nothing is frozen."""
+    import gc
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
+    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    probe = (
+        "import gc, lti_tool; before = gc.get_freeze_count(); "
+        "lti_tool.create_app('development'); "
+        "print(before, gc.get_freeze_count() > 50_000, gc.isenabled())"
+    )
+    started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert started.stdout.strip() == "0 True True", started.stderr
+    frozen = gc.get_freeze_count()
+    create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert gc.get_freeze_count() == frozen and gc.isenabled()

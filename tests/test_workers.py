@@ -82,3 +82,26 @@ def test_no_workers_are_forked_from_a_process_with_other_threads() -> None:
         stop.set()
         other.join()
         pool.close()
+
+
+def test_rare_collections_freeze_what_exists_and_leave_an_earlier_freeze_as_it_was() -> None:
+    """Unfrozen process (tests): frozen inside, thawed after. Frozen by create_app() (a `flask`
+    command): the app's objects stay frozen after the batch, and the batch adds none."""
+    import gc
+
+    from lti_tool.sync.workers import rare_collections
+
+    gc.unfreeze()  # as a test process is until an app of a non-test config is made in it
+    threshold = gc.get_threshold()
+    with rare_collections():
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == 50_000
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        made_later = [[n] for n in range(1000)]
+        with rare_collections():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen and made_later
+    finally:
+        gc.unfreeze()

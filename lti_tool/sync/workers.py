@@ -42,16 +42,20 @@ def rare_collections() -> Iterator[None]:
     containers and no reference cycles (scanning them takes a tenth of an ingest's time).
 
     The objects that exist already are frozen out of the collector's sight, which also keeps
-    forked workers from copying the pages that hold them.
+    forked workers from copying the pages that hold them; where create_app() froze the app's
+    objects (a `flask` command, the scheduler) they stay frozen, and nothing else is added.
     """
     threshold = gc.get_threshold()
-    gc.freeze()
+    freezing = gc.get_freeze_count() == 0
+    if freezing:
+        gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()
+        if freezing:
+            gc.unfreeze()
 
 
 class Workers:

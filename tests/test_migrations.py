@@ -33,8 +33,23 @@ def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
             diff = compare_metadata(context, db.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
         assert "lti_registration" in inspect(db.engine).get_table_names()
+        if db.engine.dialect.name == "postgresql":
+            assert _block_compression() == "l", "activity_block.data is lz4-compressed"
+            downgrade(revision="0009_learner_resource")
+            assert _block_compression() == ""  # the server's default again
+            upgrade()
+            assert _block_compression() == "l"
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def _block_compression() -> str:
+    """pg_attribute.attcompression of activity_block.data: 'l' lz4, 'p' pglz, '' the default."""
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'activity_block'::regclass AND attname = 'data'"
+        ).scalar_one()
 
 
 def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:

@@ -262,3 +262,27 @@ def test_create_app_freezes_its_objects_outside_tests_and_collects_again_after(
     frozen = gc.get_freeze_count()
     create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert gc.get_freeze_count() == frozen and gc.isenabled()
+
+
+def test_gunicorn_workers_import_what_start_up_leaves_out_before_the_first_request(
+    tmp_path: Path,
+) -> None:
+    """gunicorn.conf.py's post_worker_init imports pylti1p3, requests and the LMS clients, so a
+    user's first launch or overview does not wait for them."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
+    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    probe = (
+        "import runpy, sys, lti_tool; lti_tool.create_app('development'); "
+        "before = 'pylti1p3' in sys.modules; "
+        "runpy.run_path('gunicorn.conf.py')['post_worker_init'](None); "
+        "print(before, all(m in sys.modules for m in "
+        "('pylti1p3', 'requests', 'lti_tool.sync.canvas', 'lti_tool.launch.validation')))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    started = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=root
+    )
+    assert started.stdout.strip() == "False True", started.stderr

@@ -221,24 +221,34 @@ def test_flask_db_commands_work_without_alembic_at_start_up(tmp_path: Path) -> N
     assert started.stdout.strip() == "False", started.stderr
 
 
-def test_start_up_leaves_the_lti_and_http_libraries_for_the_first_request_that_needs_them(
-    tmp_path: Path,
-) -> None:
-    """create_app() (development config, dev platform on) imports no pylti1p3, jwt, requests or
-    cryptography: every `flask` command and worker start would pay for them (~140 ms)."""
+def _fresh_process(tmp_path: Path, code: str) -> str:
+    """What `code` prints in a new Python process started from the repository (a start-up
+    measured in this one would see what earlier tests imported)."""
     import subprocess
     import sys
 
     env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
     env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_start_up_leaves_the_lti_and_http_libraries_for_the_first_request_that_needs_them(
+    tmp_path: Path,
+) -> None:
+    """create_app() (development config, dev platform on) imports no pylti1p3, jwt, requests or
+    cryptography: every `flask` command and worker start would pay for them (~140 ms)."""
     lazy = ("pylti1p3", "jwt", "requests", "cryptography", "jwcrypto", "urllib3")
     probe = (
         "import lti_tool, sys; app = lti_tool.create_app('development'); "
         "print(app.config['DEV_PLATFORM_ENABLED'], "
         f"sorted(m for m in {lazy!r} if m in sys.modules))"
     )
-    started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
-    assert started.stdout.strip() == "True []", started.stderr
+    assert _fresh_process(tmp_path, probe) == "True []"
 
 
 def test_create_app_freezes_its_objects_outside_tests_and_collects_again_after(
@@ -247,18 +257,13 @@ def test_create_app_freezes_its_objects_outside_tests_and_collects_again_after(
     """Outside tests the objects of start-up (about 90,000) are frozen (no collection at exit
     walks them) and collection is on again; under test nothing is frozen."""
     import gc
-    import subprocess
-    import sys
 
-    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
-    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
     probe = (
         "import gc, lti_tool; before = gc.get_freeze_count(); "
         "lti_tool.create_app('development'); "
         "print(before, gc.get_freeze_count() > 50_000, gc.isenabled())"
     )
-    started = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
-    assert started.stdout.strip() == "0 True True", started.stderr
+    assert _fresh_process(tmp_path, probe) == "0 True True"
     frozen = gc.get_freeze_count()
     create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert gc.get_freeze_count() == frozen and gc.isenabled()
@@ -269,11 +274,6 @@ def test_gunicorn_workers_import_what_start_up_leaves_out_before_the_first_reque
 ) -> None:
     """gunicorn.conf.py's post_worker_init imports pylti1p3, requests and the LMS clients, so a
     user's first launch or overview does not wait for them."""
-    import subprocess
-    import sys
-
-    env = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "x.sqlite3")}
-    env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
     probe = (
         "import runpy, sys, lti_tool; lti_tool.create_app('development'); "
         "before = 'pylti1p3' in sys.modules; "
@@ -281,8 +281,4 @@ def test_gunicorn_workers_import_what_start_up_leaves_out_before_the_first_reque
         "print(before, all(m in sys.modules for m in "
         "('pylti1p3', 'requests', 'lti_tool.sync.canvas', 'lti_tool.launch.validation')))"
     )
-    root = Path(__file__).resolve().parent.parent
-    started = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=root
-    )
-    assert started.stdout.strip() == "False True", started.stderr
+    assert _fresh_process(tmp_path, probe) == "False True"

@@ -304,3 +304,14 @@ def test_platform_errors_lists_refused_launches(
     assert "403  login   https://stranger.example  The platform that sent this launch" in text
     data = json.loads(runner.invoke(args=["platform", "errors", "--json"]).output)
     assert data[0]["status"] == 403 and data[0]["stage"] == "login"
+
+
+def test_sync_run_offers_exactly_the_sources_that_can_run(runner: FlaskCliRunner) -> None:
+    """`flask sync run --source` takes its choices from SOURCES (so that start-up need not load
+    the LMS clients): they must be the sources with a runner and a course finder."""
+    from lti_tool.models.sync import SOURCES
+    from lti_tool.sync.runs import COURSE_FINDERS, RUNNERS
+
+    assert set(SOURCES) == set(RUNNERS) == set(COURSE_FINDERS)
+    result = runner.invoke(args=["sync", "run", "--course", "x", "--source", "moodle"])
+    assert result.exit_code == 2 and "'canvas', 'nrps', 'openedx'" in result.output

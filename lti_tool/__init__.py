@@ -20,8 +20,8 @@ from lti_tool.models.types import utcnow
 
 def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
     """Build the application from a config name or a mapping (with optional CONFIG_NAME)."""
-    # Building the app imports most of the tool and makes a few hundred thousand objects that
-    # live as long as the process (modules, classes, mappers, routes). Collecting while they are
+    # Building the app imports most of the tool and makes about 90,000 objects that live as
+    # long as the process (modules, classes, mappers, routes). Collecting while they are
     # made is wasted work, and freezing them keeps them out of every later full collection,
     # the one at exit included: together about 0.3 s of every `flask` command (bench/README.md).
     # Not under test, where many apps come and go in one process.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 import orjson
@@ -14,60 +14,39 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from lti_tool import platforms
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
 from lti_tool.launch import keys
 from lti_tool.models import (
     ActivityBlock,
     LaunchError,
-    LtiDeployment,
-    LtiRegistration,
     Platform,
     ToolKey,
 )
 from lti_tool.models.sync import SOURCES
+from lti_tool.platforms import PlatformError
 
 
-def _check_url(label: str, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL", param_hint=label)
-    return value
-
-
-def _check_origin(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise click.BadParameter(
-            f"{value!r} is not an origin like https://canvas.example.edu",
-            param_hint="--frame-origin",
-        )
-    return f"{parts.scheme}://{parts.netloc}"
+def _check(option: str, check: Callable[[str], str], value: str) -> str:
+    """Run a platforms check on an option's value; its error becomes a click error."""
+    try:
+        return check(value)
+    except PlatformError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
 
 
 def _read_jwks(path: str) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise click.BadParameter(
             f"cannot read {path}: {exc.strerror}", param_hint="--jwks-file"
         ) from exc
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"{path} is not JSON: {exc}", param_hint="--jwks-file") from exc
-    if isinstance(data, dict) and "kty" in data:
-        data = {"keys": [data]}  # a single JWK
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("keys"), list)
-        or not all(
-            isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in data["keys"]
-        )
-    ):
-        raise click.BadParameter(
-            f'{path} is not a JWKS: expected {{"keys": [RSA keys with a kid]}}',
-            param_hint="--jwks-file",
-        )
-    return data
+    try:
+        return platforms.parse_jwks(text)
+    except PlatformError as exc:
+        raise click.BadParameter(f"{path} {exc}", param_hint="--jwks-file") from None
 
 
 platform_cli = AppGroup(
@@ -112,77 +91,42 @@ def platform_add(
     """Add a platform, or a registration (client id) or deployments to an existing one."""
     if bool(jwks_url) == bool(jwks_file):
         raise click.UsageError("give exactly one of --jwks-url or --jwks-file")
-    _check_url("--issuer", issuer)
-    _check_url("--auth-login-url", auth_login_url)
-    _check_url("--auth-token-url", auth_token_url)
-    if jwks_url:
-        _check_url("--jwks-url", jwks_url)
+    for option, value in (
+        ("--issuer", issuer),
+        ("--auth-login-url", auth_login_url),
+        ("--auth-token-url", auth_token_url),
+        ("--jwks-url", jwks_url),
+    ):
+        if value:
+            _check(option, platforms.check_url, value)
     keyset = _read_jwks(jwks_file) if jwks_file else None
-    origins = [_check_origin(o) for o in frame_origins]
-
-    platform = db.session.scalar(select(Platform).where(Platform.name == name))
-    existing = db.session.scalar(
-        select(LtiRegistration).where(
-            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
-        )
-    )
-    if platform is None:
-        if existing is not None:
-            raise click.ClickException(
-                f"client id {client_id!r} of issuer {issuer!r} is already registered "
-                f"to platform {existing.platform.name!r}"
-            )
-        platform = Platform(name=name, issuer=issuer, frame_origins=[])
-        db.session.add(platform)
-        db.session.flush()
-        action = "added platform"
-    elif platform.issuer != issuer:
-        raise click.ClickException(
-            f"platform {name!r} has issuer {platform.issuer!r}, not {issuer!r}"
-        )
-    elif existing is not None and existing.platform_id != platform.id:
-        raise click.ClickException(
-            f"client id {client_id!r} is already registered to platform {existing.platform.name!r}"
-        )
-    else:
-        action = "updated platform"
-
-    registration = existing
-    if registration is None:
-        registration = LtiRegistration(
-            platform_id=platform.id,
-            issuer=issuer,
-            client_id=client_id,
+    origins = [_check("--frame-origin", platforms.check_origin, o) for o in frame_origins]
+    try:
+        done = platforms.register(
+            db.session,
+            name,
+            issuer,
+            client_id,
+            deployment_ids,
+            origins,
             auth_login_url=auth_login_url,
             auth_token_url=auth_token_url,
+            jwks_url=jwks_url,
+            jwks=keyset,
+            auth_audience=auth_audience,
         )
-        db.session.add(registration)
-        db.session.flush()
-        new_things = [f"registration {client_id}"]
-    else:
-        new_things = []
-    registration.auth_login_url, registration.auth_token_url = auth_login_url, auth_token_url
-    registration.jwks_url, registration.jwks = jwks_url, keyset
-    registration.auth_audience = auth_audience
-    known = {d.deployment_id for d in registration.deployments}
-    for deployment_id in dict.fromkeys(deployment_ids):
-        if deployment_id not in known:
-            db.session.add(
-                LtiDeployment(registration_id=registration.id, deployment_id=deployment_id)
-            )
-            new_things.append(f"deployment {deployment_id}")
-    added_origins = [o for o in origins if o not in (platform.frame_origins or [])]
-    if added_origins:
-        platform.frame_origins = [*(platform.frame_origins or []), *added_origins]
-        new_things.append("frame origins " + ", ".join(added_origins))
-    if not new_things:
+    except PlatformError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    if not done.added:
         db.session.rollback()
         raise click.ClickException(
             f"client id {client_id!r} with these deployments is already registered to "
             f"platform {name!r}: nothing to add"
         )
     db.session.commit()
-    click.echo(f"{action} {name!r}: added " + "; ".join(new_things))
+    action = "added platform" if done.created_platform else "updated platform"
+    click.echo(f"{action} {name!r}: added " + "; ".join(done.added))
 
 
 def platform_as_dict(platform: Platform) -> dict[str, Any]:

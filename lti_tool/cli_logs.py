@@ -29,11 +29,11 @@ def _platform(name: str) -> Platform:
 @click.argument("path")
 def add_log_folder_command(platform_name: str, path: str) -> None:
     """Ingest the tracking logs in PATH (absolute) every night, for the platform NAME."""
-    from lti_tool.sync.log_folders import FolderError, add_log_folder
+    from lti_tool.platforms import PlatformError, add_log_folder
 
     try:
         source, created = add_log_folder(db.session, _platform(platform_name), path)
-    except FolderError as exc:
+    except PlatformError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
     verb = "added" if created else "already there, enabled"

@@ -4,38 +4,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
-from sqlalchemy import select
 
-from lti_tool import secrets
+from lti_tool import platforms, secrets
 from lti_tool.cli import platform_cli
 from lti_tool.extensions import db
-from lti_tool.models import DataSource, Platform
+from lti_tool.models import Platform
 from lti_tool.models.types import utcnow
 
 #: Top-level command groups of this module (subcommands of `flask platform` attach themselves).
 COMMANDS: list[click.Command] = []
 
 
-def _base_url(value: str) -> str:
-    """An LMS root URL, without a trailing slash."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL", param_hint="--base-url")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _canvas_base_url(value: str) -> str:
-    """https://school.instructure.com from what an admin may paste (an /api/v1 URL, a slash)."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL", param_hint="--base-url")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v1"):
-        path = path[: -len("/api/v1")]
-    return f"{parts.scheme}://{parts.netloc}{path}"
+def _base_url(kind: str, value: str) -> str:
+    """The API root URL of a Canvas or Open edX source, checked."""
+    try:
+        return platforms.api_base_url(kind, value)
+    except platforms.PlatformError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from None
 
 
 def _read_token(path: str, option: str = "--token-file", what: str = "token") -> str:
@@ -54,6 +41,13 @@ def _read_token(path: str, option: str = "--token-file", what: str = "token") ->
     return token
 
 
+def _platform(name: str) -> Platform:
+    platform = platforms.platform_named(db.session, name)
+    if platform is None:
+        raise click.BadParameter(f"no platform named {name!r}", param_hint="--platform")
+    return platform
+
+
 @platform_cli.command("set-canvas")
 @click.option("--platform", "platform_name", required=True, help="The platform's name.")
 @click.option(
@@ -67,28 +61,14 @@ def _read_token(path: str, option: str = "--token-file", what: str = "token") ->
 @click.option("--check", is_flag=True, help="Then ask Canvas whom the token belongs to.")
 def platform_set_canvas(platform_name: str, base_url: str, token_file: str, check: bool) -> None:
     """Store the platform's Canvas REST API source; the token is kept encrypted."""
-    location = _canvas_base_url(base_url)
+    location = _base_url("canvas", base_url)
     token = _read_token(token_file)
-    platform = db.session.scalar(select(Platform).where(Platform.name == platform_name))
-    if platform is None:
-        raise click.BadParameter(f"no platform named {platform_name!r}", param_hint="--platform")
+    platform = _platform(platform_name)
     try:
         encrypted = secrets.encrypt(token)
     except secrets.SecretsUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    source = db.session.scalar(
-        select(DataSource)
-        .where(DataSource.platform_id == platform.id, DataSource.kind == "canvas")
-        .order_by(DataSource.id)
-        .limit(1)
-    )
-    created = source is None
-    if source is None:
-        source = DataSource(platform_id=platform.id, kind="canvas", location=location)
-        db.session.add(source)
-    source.location = location
-    source.secret_encrypted = encrypted
-    source.enabled = True
+    source, created = platforms.set_api_source(db.session, platform, "canvas", location, encrypted)
     source.last_check = None
     source.last_checked_at = None
     db.session.commit()
@@ -120,26 +100,16 @@ def platform_set_canvas(platform_name: str, base_url: str, token_file: str, chec
 )
 def set_openedx(platform_name: str, base_url: str, client_id: str, client_secret_file: str) -> None:
     """Pull enrollments, grades and course blocks from this platform's Open edX APIs."""
-    platform = db.session.scalar(select(Platform).where(Platform.name == platform_name))
-    if platform is None:
-        raise click.BadParameter(f"no platform named {platform_name!r}", param_hint="--platform")
-    base = _base_url(base_url)
+    platform = _platform(platform_name)
+    base = _base_url("openedx", base_url)
     secret = _read_token(client_secret_file, "--client-secret-file", "client secret")
     try:
         encrypted = secrets.encrypt(secret)
     except secrets.SecretsUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
-    source = db.session.scalar(
-        select(DataSource).where(
-            DataSource.platform_id == platform.id, DataSource.kind == "openedx"
-        )
+    _, created = platforms.set_api_source(
+        db.session, platform, "openedx", base, encrypted, client_id
     )
-    created = source is None
-    if source is None:
-        source = DataSource(platform_id=platform.id, kind="openedx")
-        db.session.add(source)
-    source.location, source.client_id, source.secret_encrypted = base, client_id, encrypted
-    source.enabled = True
     db.session.commit()
     verb = "set" if created else "updated"
     click.echo(

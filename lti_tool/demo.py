@@ -7,8 +7,8 @@ import random
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.launch.roles import LEARNER, MEMBERSHIP, STAFF
 from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
+from lti_tool.people.roles import LEARNER, MEMBERSHIP, STAFF
 
 GIVEN = [
     "Alan",

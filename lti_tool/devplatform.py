@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from sqlalchemy import select
 
+from lti_tool import platforms
 from lti_tool.extensions import db
 from lti_tool.launch.keys import generate_private_key_pem, public_jwk_from_pem
-from lti_tool.models import LtiDeployment, LtiRegistration, Platform
+from lti_tool.models import Platform
 
 DEV_PLATFORM_NAME = "Development LMS"
 DEV_ISSUER = "https://dev-lms.lti-tool.invalid"
@@ -150,33 +150,19 @@ def dev_platform() -> DevPlatform:
 
 def ensure_registered(platform: DevPlatform) -> Platform:
     """Register the development platform with the tool (idempotent)."""
-    row = db.session.scalar(select(Platform).where(Platform.name == DEV_PLATFORM_NAME))
+    row = platforms.platform_named(db.session, DEV_PLATFORM_NAME)
     if row is None:
-        row = Platform(name=DEV_PLATFORM_NAME, issuer=platform.issuer, frame_origins=[])
-        db.session.add(row)
-        db.session.flush()
-    reg = db.session.scalar(
-        select(LtiRegistration).where(
-            LtiRegistration.issuer == platform.issuer,
-            LtiRegistration.client_id == platform.client_id,
-        )
-    )
+        row = platforms.add_platform(db.session, DEV_PLATFORM_NAME, platform.issuer)
+    reg = platforms.registration_taken(db.session, platform.issuer, platform.client_id)
     if reg is None:
-        reg = LtiRegistration(
-            platform_id=row.id,
-            issuer=platform.issuer,
-            client_id=platform.client_id,
-            auth_login_url="",
-            auth_token_url="",
-        )
-        db.session.add(reg)
+        reg = platforms.add_registration(db.session, row, platform.client_id)
     # Relative URLs: the browser follows them on whatever host serves the tool.
     reg.auth_login_url = "/dev/platform/auth"
     reg.auth_token_url = "/dev/platform/token"  # noqa: S105 (a URL)
     reg.jwks = {"keys": [platform.jwk]}
     db.session.flush()
     if not reg.deployments:
-        db.session.add(LtiDeployment(registration_id=reg.id, deployment_id=platform.deployment_id))
+        platforms.add_deployments(db.session, reg, [platform.deployment_id])
     db.session.commit()
     return row
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from lti_tool.extensions import db
 from lti_tool.launch.identity import Viewer, issue_token
-from lti_tool.launch.roles import course_role
 from lti_tool.models import Course, Enrollment
+from lti_tool.people.roles import course_role
 from tests.conftest import https_client
 from tests.lti_platform import CLAIM, INSTITUTION, LEARNER, MEMBERSHIP, SYSTEM, FakePlatform
 

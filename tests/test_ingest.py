@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS
 from lti_tool.models import ActivityBlock, Course, PersonIdentity
+from lti_tool.people.merge import merge_people
 from lti_tool.sync import log_ingest, tracking_log
 from lti_tool.sync import workers as workers_module
 from lti_tool.sync.blocks import stored_events
 from lti_tool.sync.events import EventSink, IncomingEvent
 from lti_tool.sync.log_ingest import ingest_tracking_logs
-from lti_tool.sync.people import merge_people
 from lti_tool.sync.workers import Workers
 from tests.conftest import make_app
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform

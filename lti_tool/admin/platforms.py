@@ -1,37 +1,28 @@
 """Admin pages for platforms, registrations, deployments, tool keys and data sources.
 
-Validation is the CLI's (`flask platform add`): the same URL and origin checks, the same
-messages. A deployment's administrator sees its own platform, registration and deployment, and
-may manage that platform's data sources; changing registrations, deployments and the tool's
-keys is for administrators of the whole tool.
+Validation and writing are lti_tool.platforms', as for `flask platform add`: the same checks,
+the same messages. A deployment's administrator sees its own platform, registration and
+deployment, and may manage that platform's data sources; changing registrations, deployments
+and the tool's keys is for administrators of the whole tool.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-import click
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lti_tool import platforms as registry
 from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope
-from lti_tool.cli import _check_origin, _check_url
 from lti_tool.extensions import db
 from lti_tool.launch import keys as tool_keys
-from lti_tool.models import (
-    Course,
-    DataSource,
-    LtiDeployment,
-    LtiRegistration,
-    Platform,
-    ToolKey,
-)
+from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
 from lti_tool.models.lms import SOURCE_KINDS
 from lti_tool.models.types import utcnow
 
@@ -68,9 +59,9 @@ def _url(label: str, value: str, required: bool = True) -> str | None:
             raise FormError(f"{label}: required")
         return None
     try:
-        return _check_url(label, value)
-    except click.BadParameter as exc:
-        raise FormError(f"{label}: {exc.message}") from None
+        return registry.check_url(value)
+    except registry.PlatformError as exc:
+        raise FormError(f"{label}: {exc}") from None
 
 
 def _origins(text: str) -> list[str]:
@@ -78,9 +69,9 @@ def _origins(text: str) -> list[str]:
     for line in text.replace(",", "\n").splitlines():
         if line.strip():
             try:
-                found.append(_check_origin(line.strip()))
-            except click.BadParameter as exc:
-                raise FormError(f"Frame origins: {exc.message}") from None
+                found.append(registry.check_origin(line.strip()))
+            except registry.PlatformError as exc:
+                raise FormError(f"Frame origins: {exc}") from None
     return list(dict.fromkeys(found))
 
 
@@ -89,17 +80,9 @@ def _jwks_text(text: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormError(f"Key set: not JSON ({exc})") from None
-    if isinstance(data, dict) and "kty" in data:
-        data = {"keys": [data]}
-    keys = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(keys, list) or not all(
-        isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
-    ):
-        raise FormError('Key set: expected {"keys": [RSA keys with a kid]}')
-    return data
+        return registry.parse_jwks(text)
+    except registry.PlatformError as exc:
+        raise FormError(f"Key set: the text {exc}") from None
 
 
 def _ids(text: str) -> list[str]:
@@ -148,15 +131,6 @@ def _registration_fields(form: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _taken(issuer: str, client_id: str, other_than: int | None = None) -> LtiRegistration | None:
-    query = select(LtiRegistration).where(
-        LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
-    )
-    if other_than is not None:
-        query = query.where(LtiRegistration.id != other_than)
-    return db.session.scalar(query)
-
-
 # --- platforms -----------------------------------------------------------------------------------
 
 
@@ -201,7 +175,7 @@ def platform_new() -> ResponseReturnValue:
         origins = _origins(form.get("frame_origins", ""))
         if db.session.scalar(select(Platform.id).where(Platform.name == name)):
             raise FormError(f"Name: a platform named {name!r} exists (open it to add a client id)")
-        existing = _taken(str(issuer), client_id)
+        existing = registry.registration_taken(db.session, str(issuer), client_id)
         if existing is not None:
             raise FormError(
                 f"Client id {client_id!r} of issuer {issuer!r} is already registered to "
@@ -209,16 +183,9 @@ def platform_new() -> ResponseReturnValue:
             )
     except FormError as exc:
         return _new_platform_page(form, str(exc), 400)
-    platform = Platform(name=name, issuer=issuer, frame_origins=origins)
-    db.session.add(platform)
-    db.session.flush()
-    registration = LtiRegistration(
-        platform_id=platform.id, issuer=issuer, client_id=client_id, **fields
-    )
-    db.session.add(registration)
-    db.session.flush()
-    for deployment_id in deployment_ids:
-        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+    platform = registry.add_platform(db.session, name, str(issuer), origins)
+    registration = registry.add_registration(db.session, platform, client_id, **fields)
+    registry.add_deployments(db.session, registration, deployment_ids)
     db.session.commit()
     log.info("admin added platform %s", platform.id)
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
@@ -268,26 +235,16 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
             raise FormError("Name: required")
         issuer = str(_url("Issuer", form.get("issuer", "")))
         origins = _origins(form.get("frame_origins", ""))
-        other = db.session.scalar(
-            select(Platform.id).where(Platform.name == name, Platform.id != platform.id)
-        )
-        if other:
-            raise FormError(f"Name: another platform is named {name!r}")
-        if issuer != platform.issuer:
-            for registration in platform.registrations:
-                if _taken(issuer, registration.client_id, registration.id):
-                    raise FormError(
-                        f"Issuer: client id {registration.client_id!r} is already registered "
-                        f"with issuer {issuer!r}"
-                    )
+        try:
+            registry.update_platform(
+                db.session, platform, name, issuer, origins, form.get("enabled") == "on"
+            )
+        except registry.PlatformError as exc:
+            field = "Name" if "named" in str(exc) else "Issuer"
+            raise FormError(f"{field}: {exc}") from None
     except FormError as exc:
+        db.session.rollback()
         return _platform_page(platform, 400, str(exc), form)
-    platform.name, platform.frame_origins = name, origins
-    platform.enabled = form.get("enabled") == "on"
-    if issuer != platform.issuer:
-        platform.issuer = issuer
-        for registration in platform.registrations:
-            registration.issuer = issuer  # the copy that keeps (issuer, client_id) unique
     db.session.commit()
     log.info("admin changed platform %s", platform.id)
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
@@ -310,7 +267,7 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
         deployment_ids = _ids(form.get("deployment_ids", ""))
         if not deployment_ids:
             raise FormError("Deployment ids: give at least one")
-        existing = _taken(platform.issuer, client_id)
+        existing = registry.registration_taken(db.session, platform.issuer, client_id)
         if existing is not None:
             raise FormError(
                 f"Client id {client_id!r} is already registered to platform "
@@ -318,13 +275,8 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
             )
     except FormError as exc:
         return _platform_page(platform, 400, str(exc), form)
-    registration = LtiRegistration(
-        platform_id=platform.id, issuer=platform.issuer, client_id=client_id, **fields
-    )
-    db.session.add(registration)
-    db.session.flush()
-    for deployment_id in deployment_ids:
-        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+    registration = registry.add_registration(db.session, platform, client_id, **fields)
+    registry.add_deployments(db.session, registration, deployment_ids)
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
@@ -349,27 +301,18 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
         client_id = form.get("client_id", old_client).strip()
         if not client_id:
             raise FormError("Client id: required")
-        if client_id != old_client and _taken(registration.issuer, client_id, registration.id):
-            raise FormError(f"Client id {client_id!r} is already registered with this issuer")
         fields = _registration_fields(form)
         if not fields["jwks_url"] and not fields["jwks"]:
             if registration.jwks is None:
                 raise FormError("Give the platform's key set URL (or paste its key set)")
             fields["jwks"] = registration.jwks  # the pasted key set stays when left empty
+        try:
+            registry.update_registration(db.session, registration, client_id, **fields)
+        except registry.PlatformError as exc:
+            raise FormError(f"Client id: {exc}") from None
     except FormError as exc:
+        db.session.rollback()
         return _platform_page(registration.platform, 400, str(exc), form)
-    for name, value in fields.items():
-        setattr(registration, name, value)
-    if client_id != old_client:
-        registration.client_id = client_id
-        # Courses fetch their roster with the client id of their launches: keep them in step.
-        for course in db.session.scalars(
-            select(Course).where(
-                Course.platform_id == registration.platform_id,
-                Course.nrps_client_id == old_client,
-            )
-        ):
-            course.nrps_client_id = client_id
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
 
@@ -379,17 +322,14 @@ def deployment_add(registration_id: int) -> ResponseReturnValue:
     """Add deployment ids to a registration."""
     require_global()
     registration = _visible_registration(registration_id)
-    known = {d.deployment_id for d in registration.deployments}
     try:
-        new = [d for d in _ids(request.form.get("deployment_ids", "")) if d not in known]
+        wanted = _ids(request.form.get("deployment_ids", ""))
     except FormError as exc:
         return _platform_page(registration.platform, 400, str(exc))
-    if not new:
+    if not registry.add_deployments(db.session, registration, wanted):
         return _platform_page(
             registration.platform, 400, "Deployment ids: give one this client id does not have"
         )
-    for deployment_id in new:
-        db.session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
 
@@ -490,31 +430,36 @@ def sources() -> ResponseReturnValue:
     return _sources_page()
 
 
-def _apply_source(source: DataSource, form: dict[str, str], new: bool) -> None:
-    """Check and copy the form into a Canvas or Open edX source (the secret encrypted)."""
-    location = _url("Base URL", form.get("location", ""))
-    source.location = str(location).rstrip("/")
+def _apply_source(
+    platform: Platform, kind: str, form: dict[str, str], source: DataSource | None = None
+) -> None:
+    """Check the form and write it into the platform's Canvas or Open edX source."""
+    location = str(_url("Base URL", form.get("location", ""))).rstrip("/")
     secret = form.get("secret", "").strip()
-    if source.kind == "openedx":
+    client_id = None
+    if kind == "openedx":
         client_id = form.get("client_id", "").strip()
         if not client_id:
             raise FormError("Client id: required for the Open edX API")
-        source.client_id = client_id
-    if new and not secret:
-        what = "API token" if source.kind == "canvas" else "Client secret"
+    if source is None and not secret:
+        what = "API token" if kind == "canvas" else "Client secret"
         raise FormError(f"{what}: required")
+    encrypted = None
     if secret:
         try:
-            source.secret_encrypted = secret_store.encrypt(secret)
+            encrypted = secret_store.encrypt(secret)
         except secret_store.SecretsUnavailable as exc:
             raise FormError(str(exc)) from None
+    enabled = source.enabled if source is not None else True
+    source, _ = registry.set_api_source(
+        db.session, platform, kind, location, encrypted, client_id, source=source
+    )
+    source.enabled = enabled
 
 
 @bp.post("/sources")
 def source_add() -> ResponseReturnValue:
     """Add a Canvas API, Open edX API or log folder source to a platform."""
-    from lti_tool.sync.log_folders import FolderError, add_log_folder
-
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     platform_ref = request.form.get("platform", "")
     if not platform_ref.isdigit():
@@ -526,7 +471,7 @@ def source_add() -> ResponseReturnValue:
     try:
         check_lengths(dict(request.form))
         if kind == "log_folder":
-            add_log_folder(db.session, platform, request.form.get("location", "").strip())
+            registry.add_log_folder(db.session, platform, request.form.get("location", "").strip())
         else:
             existing = db.session.scalar(
                 select(DataSource.id).where(
@@ -537,10 +482,8 @@ def source_add() -> ResponseReturnValue:
                 raise FormError(
                     f"{platform.name} already has a {KIND_NAMES[kind]} source: edit that one"
                 )
-            source = DataSource(platform_id=platform.id, kind=kind, enabled=True)
-            _apply_source(source, dict(request.form), new=True)
-            db.session.add(source)
-    except (FormError, FolderError) as exc:
+            _apply_source(platform, kind, dict(request.form))
+    except (FormError, registry.PlatformError) as exc:
         db.session.rollback()
         return _sources_page(400, form=form, error=str(exc))
     db.session.commit()
@@ -557,18 +500,13 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     try:
         check_lengths(dict(request.form))
-        if source.kind == "log_folder":
-            from lti_tool.sync.log_folders import check_folder
-
-            path = request.form.get("location", "").strip()
-            if not path.startswith("/"):
-                raise FormError(f"{path or 'the path'} is not an absolute path")
-            ok, why = check_folder(path)
-            if not ok:
-                raise FormError(why)
-            source.location = path
+        if source.kind == registry.LOG_FOLDER:
+            try:
+                registry.move_log_folder(source, request.form.get("location", "").strip())
+            except registry.PlatformError as exc:
+                raise FormError(str(exc)) from None
         else:
-            _apply_source(source, dict(request.form), new=False)
+            _apply_source(source.platform, source.kind, dict(request.form), source)
         source.enabled = request.form.get("enabled") == "on"
         try:
             db.session.flush()
@@ -586,10 +524,8 @@ def source_edit(source_id: int) -> ResponseReturnValue:
 
 def check_source(source: DataSource) -> tuple[bool, str]:
     """Test a source: the sync module's check_connection, or the folder check."""
-    if source.kind == "log_folder":
-        from lti_tool.sync.log_folders import check_folder
-
-        return check_folder(source.location)
+    if source.kind == registry.LOG_FOLDER:
+        return registry.check_folder(source.location)
     import importlib
 
     module = importlib.import_module(f"lti_tool.sync.{source.kind}")

@@ -16,7 +16,7 @@ from flask import abort, current_app, g, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from lti_tool.launch.roles import STAFF
+from lti_tool.people.roles import STAFF
 
 TOKEN_PARAM = "t"  # noqa: S105 (a parameter name)
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.launch.roles import CourseRole
 from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.types import utcnow
-from lti_tool.sync.people import merge_people
+from lti_tool.people.linking import ATTRIBUTES, Claim, link_person, real_username
+from lti_tool.people.roles import CourseRole
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT = CLAIM + "context"
@@ -23,84 +23,26 @@ def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _identity(platform_id: int, kind: str, value: str) -> PersonIdentity | None:
-    return db.session.scalar(
-        select(PersonIdentity).where(
-            PersonIdentity.platform_id == platform_id,
-            PersonIdentity.kind == kind,
-            PersonIdentity.value == value,
-        )
+def launch_claim(claims: Mapping[str, Any]) -> Claim:
+    """The identities, names and e-mail a launch (or an NRPS member) carries."""
+    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    identities = [("lti_sub", str(claims["sub"]))]
+    canvas_user = _str(custom.get("canvas_user_id"))
+    if canvas_user and not canvas_user.startswith("$"):
+        identities.append(("canvas_user_id", canvas_user))
+    # Open edX sends the username when the course shares it; its tracking logs carry it too.
+    username = real_username(claims.get("preferred_username")) or real_username(
+        custom.get("username")
     )
-
-
-def _person_by_email(platform_id: int, email: str) -> Person | None:
-    """Last-resort link: the one person of this platform with this e-mail and no launch yet.
-
-    A person who already launched under another `sub` is another account, whatever the e-mail.
-    """
-    launched = select(PersonIdentity.person_id).where(
-        PersonIdentity.platform_id == platform_id, PersonIdentity.kind == "lti_sub"
-    )
-    rows = list(
-        db.session.scalars(
-            select(Person)
-            .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-            .where(
-                PersonIdentity.platform_id == platform_id,
-                Person.email == email,
-                Person.id.not_in(launched),
-            )
-            .distinct()
-        )
-    )
-    return rows[0] if len(rows) == 1 else None
+    if username and not username.startswith("$"):
+        identities.append(("openedx_username", username))
+    attrs = {a: v for a in ATTRIBUTES if (v := _str(claims.get(a)))}
+    return Claim(identities, attrs)
 
 
 def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
     """Find or create the person a launch names and record every identity it carries."""
-    sub = str(claims["sub"])
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
-    wanted = [("lti_sub", sub)]
-    canvas_user = _str(custom.get("canvas_user_id"))
-    if canvas_user and not canvas_user.startswith("$"):
-        wanted.append(("canvas_user_id", canvas_user))
-    # Open edX sends the username when the course shares it; its tracking logs carry it too.
-    username = _str(claims.get("preferred_username")) or _str(custom.get("username"))
-    if username and not username.startswith("$"):
-        wanted.append(("openedx_username", username))
-    email = _str(claims.get("email"))
-
-    person = None
-    for kind, value in wanted:
-        found = _identity(platform_id, kind, value)
-        if found is None:
-            continue
-        if person is None:
-            person = found.person
-        elif found.person_id != person.id:
-            # Two rows were one human all along (e.g. logs before the username was shared).
-            keep_id = person.id
-            merge_people(db.session, keep_id, found.person_id)
-            person = db.session.get(Person, keep_id)
-    if person is None and email:
-        person = _person_by_email(platform_id, email)
-    if person is None:
-        person = Person()
-        db.session.add(person)
-
-    for attr in ("name", "given_name", "family_name"):
-        value = _str(claims.get(attr))
-        if value:
-            setattr(person, attr, value)
-    if email:
-        person.email = email
-    db.session.flush()
-    for kind, value in wanted:
-        if _identity(platform_id, kind, value) is None:
-            db.session.add(
-                PersonIdentity(person_id=person.id, platform_id=platform_id, kind=kind, value=value)
-            )
-    return person
+    return link_person(db.session, platform_id, launch_claim(claims))
 
 
 def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:

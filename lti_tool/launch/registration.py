@@ -16,8 +16,9 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool import platforms
 from lti_tool.launch.canvas_config import NRPS_SCOPE
-from lti_tool.models import LtiDeployment, LtiRegistration, Platform
+from lti_tool.models import LtiRegistration, Platform
 
 PLATFORM_CONFIG = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
@@ -186,19 +187,10 @@ def store_registration(
             platform = same_issuer[0]
         else:
             name = f"{product} {host}"
-            if session.scalar(select(Platform).where(Platform.name == name)) is not None:
+            if platforms.platform_named(session, name) is not None:
                 name = f"{name} ({client_id})"
-            platform = Platform(name=name, issuer=issuer, frame_origins=[])
-            session.add(platform)
-            session.flush()
-        registration = LtiRegistration(
-            platform_id=platform.id,
-            issuer=issuer,
-            client_id=client_id,
-            auth_login_url="",
-            auth_token_url="",
-        )
-        session.add(registration)
+            platform = platforms.add_platform(session, name, issuer)
+        registration = platforms.add_registration(session, platform, client_id)
     registration.auth_login_url = platform_config["authorization_endpoint"]
     registration.auth_token_url = platform_config["token_endpoint"]
     registration.auth_audience = platform_config.get("authorization_server")
@@ -206,11 +198,6 @@ def store_registration(
     platform.frame_origins = sorted(set(platform.frame_origins or []) | set(origins))
     session.flush()
     deployment_id = (answer.get(TOOL_CONFIG) or {}).get("deployment_id")
-    if deployment_id and not any(
-        d.deployment_id == str(deployment_id) for d in registration.deployments
-    ):
-        session.add(
-            LtiDeployment(registration_id=registration.id, deployment_id=str(deployment_id))
-        )
-    session.flush()
+    if deployment_id:
+        platforms.add_deployments(session, registration, [str(deployment_id)])
     return Registered(platform, registration, str(deployment_id) if deployment_id else None)

@@ -25,8 +25,8 @@ from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
 from lti_tool.launch.keys import jwks
-from lti_tool.launch.roles import LEARNER, STAFF, course_role
 from lti_tool.models import LaunchError, Platform
+from lti_tool.people.roles import LEARNER, STAFF, course_role
 
 # pylti1p3, jwt and requests (and our modules built on them) are imported by the handlers that
 # use them: they are 70 ms of imports that every `flask` command and worker start would

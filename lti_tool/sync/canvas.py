@@ -34,11 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import requests
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from lti_tool import secrets
-from lti_tool.launch.roles import MEMBERSHIP, TEST_USER, context_role_name, course_role
 from lti_tool.models import (
     Assignment,
     Course,
@@ -51,7 +50,6 @@ from lti_tool.models import (
     LmsLearnerActivityHour,
     LmsLearnerStats,
     ModuleProgress,
-    Person,
     PersonIdentity,
     Platform,
     Section,
@@ -61,9 +59,10 @@ from lti_tool.models import (
 )
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
+from lti_tool.people.linking import Claim, link_people
+from lti_tool.people.roles import MEMBERSHIP, TEST_USER, context_role_name, course_role
 from lti_tool.sync.http import HttpError, JsonClient, where
 from lti_tool.sync.nrps import SyncError
-from lti_tool.sync.people import merge_people
 from lti_tool.sync.sql import dialect_insert
 
 log = logging.getLogger(__name__)
@@ -883,143 +882,25 @@ class Writer:
 
     # --- people --------------------------------------------------------------------------
 
-    def _identities(self) -> dict[tuple[str, str], int]:
-        """The people this course's Canvas users are already known as (only those ids)."""
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for user in self.data.users.values():
-            wanted["canvas_user_id"].add(user.user_id)
-            if user.sis_user_id:
-                wanted["canvas_sis_user_id"].add(user.sis_user_id)
-            if user.login_id:
-                wanted["canvas_login_id"].add(user.login_id)
-        found: dict[tuple[str, str], int] = {}
-        for kind, values in wanted.items():
-            ordered = sorted(values)
-            for start in range(0, len(ordered), 900):
-                for value, person_id in self.session.execute(
-                    select(PersonIdentity.value, PersonIdentity.person_id).where(
-                        PersonIdentity.platform_id == self.platform_id,
-                        PersonIdentity.kind == kind,
-                        PersonIdentity.value.in_(ordered[start : start + 900]),
-                    )
-                ):
-                    found[(kind, value)] = person_id
-        return found
-
-    def _emails(self) -> dict[str, set[int]]:
-        """E-mail (lower case) → the people of this platform with it and no Canvas user id."""
-        named = select(PersonIdentity.person_id).where(
-            PersonIdentity.platform_id == self.platform_id,
-            PersonIdentity.kind == "canvas_user_id",
-        )
-        found: dict[str, set[int]] = defaultdict(set)
-        for person_id, email in self.session.execute(
-            select(Person.id, Person.email)
-            .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-            .where(
-                PersonIdentity.platform_id == self.platform_id,
-                Person.email.is_not(None),
-                Person.id.not_in(named),
-            )
-            .distinct()
-        ):
-            found[email.strip().lower()].add(person_id)
-        return found
-
     def people(self) -> None:
         """Find or create the person of every Canvas user; record their identities."""
-        known = self._identities()
-        people_before = self.session.scalar(select(func.count(Person.id))) or 0
-        new_identities: list[PersonIdentity] = []
-        persons: dict[int, Person] = {}
-        if known:
-            ids = {pid for (kind, _), pid in known.items() if kind == "canvas_user_id"}
-            for start in range(0, len(ids), 900):
-                chunk = list(ids)[start : start + 900]
-                for person in self.session.scalars(select(Person).where(Person.id.in_(chunk))):
-                    persons[person.id] = person
-        created: list[tuple[CanvasUser, Person]] = []
-        emails: dict[str, set[int]] | None = None
-        claimed: set[int] = set()
-        for user in self.data.users.values():
-            wanted = [("canvas_user_id", user.user_id)]
+        users = list(self.data.users.values())
+        claims = []
+        for user in users:
+            identities = [("canvas_user_id", user.user_id)]
             if user.sis_user_id:
-                wanted.append(("canvas_sis_user_id", user.sis_user_id))
+                identities.append(("canvas_sis_user_id", user.sis_user_id))
             if user.login_id:
-                wanted.append(("canvas_login_id", user.login_id))
-            person_id: int | None = None
-            for identity in wanted:
-                found = known.get(identity)
-                if found is None:
-                    continue
-                if person_id is None:
-                    person_id = found
-                elif found != person_id:
-                    # Two rows named the same Canvas user all along: one person.
-                    merge_people(self.session, person_id, found)
-                    known = {k: (person_id if v == found else v) for k, v in known.items()}
-                    persons.pop(found, None)
-                    self.counts["people_merged"] += 1
-            if person_id is None and user.email:
-                # Last resort: the one person of the platform with this e-mail, not yet
-                # linked to another Canvas user.
-                if emails is None:
-                    emails = self._emails()
-                matches = emails.get(user.email.lower(), set()) - claimed
-                person_id = next(iter(matches)) if len(matches) == 1 else None
-            if person_id is not None:
-                claimed.add(person_id)
-            if person_id is None:
-                person = Person(name=user.name, email=user.email)
-                self.session.add(person)
-                created.append((user, person))
-                continue
-            person = persons.get(person_id) or self.session.get(Person, person_id)
-            assert person is not None
-            persons[person_id] = person
-            if user.name and person.name != user.name:
-                person.name = user.name
-                self.written(1)
-            if user.email and person.email != user.email:
-                person.email = user.email
-                self.written(1)
+                identities.append(("canvas_login_id", user.login_id))
+            attrs = {k: v for k, v in (("name", user.name), ("email", user.email)) if v}
+            claims.append(Claim(identities, attrs))
+        linked = link_people(self.session, self.platform_id, claims)
+        for user, person_id in zip(users, linked.person_ids, strict=True):
             self.person[user.user_id] = person_id
-            for identity in wanted:
-                if identity not in known:
-                    known[identity] = person_id
-                    new_identities.append(
-                        PersonIdentity(
-                            person_id=person_id,
-                            platform_id=self.platform_id,
-                            kind=identity[0],
-                            value=identity[1],
-                        )
-                    )
+        self.counts["people_merged"] += linked.merged
+        self.counts["people_added"] = len(linked.created)
+        self.written(len(linked.created) + linked.identities_added + linked.attributes_changed)
         self.session.flush()
-        for user, person in created:
-            self.person[user.user_id] = person.id
-            self.written(1)
-            for kind, value in (
-                ("canvas_user_id", user.user_id),
-                ("canvas_sis_user_id", user.sis_user_id),
-                ("canvas_login_id", user.login_id),
-            ):
-                if value and (kind, value) not in known:
-                    known[(kind, value)] = person.id
-                    new_identities.append(
-                        PersonIdentity(
-                            person_id=person.id,
-                            platform_id=self.platform_id,
-                            kind=kind,
-                            value=value,
-                        )
-                    )
-        self.session.add_all(new_identities)
-        self.written(len(new_identities))
-        self.session.flush()
-        self.counts["people_added"] = max(
-            0, (self.session.scalar(select(func.count(Person.id))) or 0) - people_before
-        )
 
     def enrollments(self) -> None:
         """Roles and status from the Canvas enrollments; users gone from Canvas → inactive."""

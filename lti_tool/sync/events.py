@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Course, Person, PersonIdentity, Platform, Video
-from lti_tool.models.types import utcnow
+from lti_tool.models import Course, Platform, Video
+from lti_tool.people.linking import Claim, link_people, real_username
 from lti_tool.sync import rollups
 from lti_tool.sync.blocks import (
     KEY,
@@ -274,92 +274,41 @@ class EventSink:
         return course.id
 
     def _resolve_people(self, learners: Sequence[tuple[str, str, str | None]]) -> None:
-        """Find or create learners, (identity kind, user key, username), with a few queries.
+        """Find or create learners, (identity kind, user key, username), in one batch.
 
-        Same rules as one at a time: the source's identity, else the Open edX username, else a
-        new person; then both identities are recorded for that person if missing. The first
-        username given for a learner is the one used.
+        The rules are lti_tool.people.linking's: the source's identity, else the Open edX
+        username; a username seen with an id that another person holds makes them one.
         """
         wanted: dict[tuple[str, str], str | None] = {}
         for kind, user_key, username in learners:
             key = (kind, user_key)
-            if key not in self._people and key not in wanted:
-                wanted[key] = username
+            if key not in self._people and (key not in wanted or not wanted[key]):
+                wanted[key] = real_username(username)
         if not wanted:
             return
-        platform_id = self.platform.id if self.platform else None
-        lookups: dict[str, set[str]] = defaultdict(set)
-        for (kind, value), username in wanted.items():
-            lookups[kind].add(value)
-            if username:
-                lookups["openedx_username"].add(username)
-        found: dict[tuple[str, str], Any] = self._find_identities(platform_id, lookups)
-        new_people = 0
-        new_identities: list[tuple[Any, str, str]] = []
-        assigned: dict[tuple[str, str], Any] = {}
-        for key, username in wanted.items():
-            by_name = ("openedx_username", username) if username else None
-            owner = found.get(key)
-            if owner is None and by_name is not None:
-                owner = found.get(by_name)
-            if owner is None:
-                owner = _NewPerson(new_people)
-                new_people += 1
-            for identity in (key, by_name):
-                if identity is not None and identity not in found:
-                    found[identity] = owner
-                    new_identities.append((owner, *identity))
-            assigned[key] = owner
-        created = self._create_people(new_people)
+        claims = [
+            Claim([key, ("openedx_username", username)] if username else [key])
+            for key, username in wanted.items()
+        ]
+        linked = link_people(self.session, self.platform.id if self.platform else None, claims)
+        self._created.update(linked.created)
+        self._people.update(zip(wanted, linked.person_ids, strict=True))
+        if linked.merged_into:
+            self._follow_merges(linked.merged_into)
 
-        def person_id(owner: Any) -> int:
-            return created[owner.index] if isinstance(owner, _NewPerson) else owner
-
-        if new_identities:
-            self.session.execute(
-                insert(PersonIdentity),
-                [
-                    {
-                        "person_id": person_id(owner),
-                        "platform_id": platform_id,
-                        "kind": kind,
-                        "value": value,
-                    }
-                    for owner, kind, value in new_identities
-                ],
-            )
-        self._people.update((key, person_id(owner)) for key, owner in assigned.items())
-
-    def _create_people(self, count: int) -> list[int]:
-        """Create `count` people with one batched INSERT (not ORM objects: thousands of them
-        at a time from a log); their ids, in order."""
-        if not count:
-            return []
-        table = Person.__table__
-        now = utcnow()
-        rows = self.session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [{"created_at": now, "updated_at": now}] * count,
-        )
-        created = list(rows.scalars())
-        self._created.update(created)
-        return created
-
-    def _find_identities(
-        self, platform_id: int | None, lookups: dict[str, set[str]]
-    ) -> dict[tuple[str, str], Any]:
-        found: dict[tuple[str, str], Any] = {}
-        for kind, values in lookups.items():
-            ordered = sorted(values)
-            for start in range(0, len(ordered), 500):
-                rows = self.session.execute(
-                    select(PersonIdentity.value, PersonIdentity.person_id).where(
-                        PersonIdentity.platform_id.is_(None)
-                        if platform_id is None
-                        else PersonIdentity.platform_id == platform_id,
-                        PersonIdentity.kind == kind,
-                        PersonIdentity.value.in_(ordered[start : start + 500]),
-                    )
-                )
-                found.update(((kind, value), person_id) for value, person_id in rows)
-        return found
+    def _follow_merges(self, merged_into: dict[int, int]) -> None:
+        """Point what this sink holds about people merged away at the people they became."""
+        self._people = {k: merged_into.get(p, p) for k, p in self._people.items()}
+        blocks, self._blocks = self._blocks, {}
+        for (course_id, person_id, day), columns in blocks.items():
+            key = (course_id, merged_into.get(person_id, person_id), day)
+            if key in self._blocks:
+                extend(self._blocks[key], columns)
+            else:
+                self._blocks[key] = columns
+        for people in self._touched.values():
+            for drop, keep in merged_into.items():
+                if drop in people:
+                    people.discard(drop)
+                    people.add(keep)
+        self._created -= set(merged_into)

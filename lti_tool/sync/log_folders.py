@@ -1,6 +1,7 @@
 """Tracking-log folders per platform: registered once, ingested by the scheduler's nightly job.
 
-A folder is a `data_source` row (kind "log_folder", location = its path). The nightly job
+A folder is a `data_source` row (kind "log_folder", location = its path), registered by
+lti_tool.platforms. The nightly job
 ingests each enabled folder with the same code as `flask ingest tracking-logs`, which is
 incremental: files already read are recognised by their content and only new bytes are read.
 """
@@ -8,61 +9,16 @@ incremental: files already read are recognised by their content and only new byt
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import DataSource, Platform
 from lti_tool.models.types import utcnow
+from lti_tool.platforms import LOG_FOLDER, check_folder
 from lti_tool.sync.log_ingest import ingest_tracking_logs
 
 log = logging.getLogger(__name__)
-KIND = "log_folder"
-
-
-class FolderError(ValueError):
-    """A folder that cannot be registered, with the reason in words."""
-
-
-def check_folder(path: str) -> tuple[bool, str]:
-    """Whether the folder exists and can be listed and read, in words."""
-    folder = Path(path)
-    if not folder.exists():
-        return False, f"{path} does not exist"
-    if not folder.is_dir():
-        return False, f"{path} is not a folder"
-    if not os.access(folder, os.R_OK | os.X_OK):
-        return False, f"{path} cannot be read by this process (user id {os.getuid()})"
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
-    return True, f"{path} is readable: {files} files"
-
-
-def add_log_folder(session: Session, platform: Platform, path: str) -> tuple[DataSource, bool]:
-    """Register a folder for a platform (absolute, existing); returns (row, created)."""
-    folder = Path(path).expanduser()
-    if not folder.is_absolute():
-        raise FolderError(f"{path} is not an absolute path (the scheduler runs elsewhere)")
-    ok, why = check_folder(str(folder))
-    if not ok:
-        raise FolderError(why)
-    location = str(folder.resolve())
-    source = session.scalar(
-        select(DataSource).where(
-            DataSource.platform_id == platform.id,
-            DataSource.kind == KIND,
-            DataSource.location == location,
-        )
-    )
-    created = source is None
-    if source is None:
-        source = DataSource(platform_id=platform.id, kind=KIND, location=location)
-        session.add(source)
-    source.enabled = True
-    source.last_checked_at, source.last_check = utcnow(), why
-    session.flush()
-    return source, created
 
 
 def ingest_log_folders(session: Session, workers: int | None = 0) -> str:
@@ -75,7 +31,7 @@ def ingest_log_folders(session: Session, workers: int | None = 0) -> str:
         session.scalars(
             select(DataSource)
             .join(Platform, Platform.id == DataSource.platform_id)
-            .where(DataSource.kind == KIND, DataSource.enabled.is_(True))
+            .where(DataSource.kind == LOG_FOLDER, DataSource.enabled.is_(True))
             .where(Platform.enabled.is_(True))
             .order_by(DataSource.id)
         )

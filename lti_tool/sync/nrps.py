@@ -23,13 +23,14 @@ from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from requests.utils import parse_header_links
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.launch import records
-from lti_tool.launch.roles import context_role_name, course_role
 from lti_tool.launch.tool_conf import DbToolConf
-from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
+from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
+from lti_tool.people.linking import link_people
+from lti_tool.people.roles import context_role_name, course_role
 
 log = logging.getLogger(__name__)
 
@@ -301,33 +302,18 @@ def apply_roster(
         by_user[user_id] = member  # a member listed twice: the later entry wins
     counts["members"] = len(by_user)
 
-    people_before = session.scalar(select(func.count(Person.id))) or 0
     enrollments = {
         e.person_id: e
         for e in session.scalars(select(Enrollment).where(Enrollment.course_id == course.id))
     }
-    # People the platform's LTI ids already name, in one query; the others go through the
-    # launch's own linking (identity, then e-mail within the platform) in records.upsert_person.
-    known = {
-        value: person
-        for value, person in session.execute(
-            select(PersonIdentity.value, Person)
-            .join(Person, Person.id == PersonIdentity.person_id)
-            .where(PersonIdentity.platform_id == platform_id, PersonIdentity.kind == "lti_sub")
-        ).tuples()
-    }
+    linked = link_people(
+        session,
+        platform_id,
+        [records.launch_claim(_person_claims(m, user_id)) for user_id, m in by_user.items()],
+    )
     on_roster: set[int] = set()
-    for user_id, member in by_user.items():
-        claims = _person_claims(member, user_id)
-        person = known.get(user_id)
-        if person is None:
-            person = records.upsert_person(platform_id, claims)
-            known[user_id] = person
-        else:  # what upsert_person does for a known sub, without its queries
-            for attr in ("name", "given_name", "family_name", "email"):
-                if attr in claims and getattr(person, attr) != claims[attr]:
-                    setattr(person, attr, claims[attr])
-        on_roster.add(person.id)
+    for person_id, member in zip(linked.person_ids, by_user.values(), strict=True):
+        on_roster.add(person_id)
         roles = [r for r in member.get("roles") or [] if isinstance(r, str)]
         role = course_role(roles)
         status = str(member.get("status") or "Active").strip().lower()
@@ -336,17 +322,17 @@ def apply_roster(
             "status": "inactive" if status in ("inactive", "deleted") else "active",
             "source": "nrps",
         }
-        enrollment = enrollments.get(person.id)
+        enrollment = enrollments.get(person_id)
         if enrollment is None:
             enrollment = Enrollment(
                 course_id=course.id,
-                person_id=person.id,
+                person_id=person_id,
                 roles=roles,
                 is_test_user=role.is_test_user,
                 **wanted,
             )
             session.add(enrollment)
-            enrollments[person.id] = enrollment
+            enrollments[person_id] = enrollment
             counts["added"] += 1
             continue
         # NRPS lists context roles only: keep the institution and system roles a launch gave,
@@ -381,9 +367,7 @@ def apply_roster(
     else:
         counts["warnings"] = ["the platform returned no members: nobody was marked inactive"]
     session.flush()
-    counts["people_added"] = max(
-        0, (session.scalar(select(func.count(Person.id))) or 0) - people_before
-    )
+    counts["people_added"] = len(linked.created)
     return counts
 
 

@@ -40,6 +40,7 @@ from lti_tool.models import (
     Video,
 )
 from lti_tool.models.types import utcnow
+from lti_tool.people.linking import Claim, link_people, real_username
 from lti_tool.sync.http import HttpError, JsonClient, where
 from lti_tool.sync.nrps import SyncError
 
@@ -258,31 +259,13 @@ def sync_course(
 
 def _people_by_username(session: Session, platform_id: int, usernames: set[str]) -> dict[str, int]:
     """Person ids by username; people not known yet are created with that identity."""
-    found = {
-        value: person_id
-        for value, person_id in session.execute(
-            select(PersonIdentity.value, PersonIdentity.person_id).where(
-                PersonIdentity.platform_id == platform_id, PersonIdentity.kind == USERNAME
-            )
-        ).tuples()
-        if value in usernames
-    }
-    for username in sorted(usernames - set(found)):
-        person = Person()
-        session.add(person)
-        session.flush()
-        session.add(
-            PersonIdentity(
-                person_id=person.id, platform_id=platform_id, kind=USERNAME, value=username
-            )
-        )
-        found[username] = person.id
-    return found
+    ordered = sorted(usernames)
+    linked = link_people(session, platform_id, [Claim([(USERNAME, u)]) for u in ordered])
+    return dict(zip(ordered, linked.person_ids, strict=True))
 
 
 def _username(item: dict[str, Any], key: str) -> str | None:
-    value = item.get(key)
-    return value.strip() or None if isinstance(value, str) else None
+    return real_username(item.get(key))
 
 
 def _when(value: Any) -> datetime | None:

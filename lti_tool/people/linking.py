@@ -1,0 +1,292 @@
+"""Linking what a source says about a learner to one person row: one rule set for every source.
+
+A source names a person by identities (`person_identity` kind and value, strongest first: the
+first one names the account, e.g. the launch's `lti_sub` or a log's `openedx_user_id`) and maybe
+an e-mail address. The rules, in order:
+
+1. an identity already recorded on the platform names the person; when several identities name
+   different people, those people were one human all along and are merged (the one who has
+   launched is kept), unless both hold a different value of the claim's first kind: then they
+   are two accounts, and the later identity stays where it is;
+2. else the one person of the platform with that e-mail who has no identity of the claim's first
+   kind yet (someone already known under another account of that kind is another account);
+3. else a new person.
+Then every identity of the claim not recorded yet is recorded for that person, and the names and
+e-mail it carries are kept. The launch, the NRPS, Canvas and Open edX syncs, tracking logs, xAPI
+and the event API all call `link_people`, a batch at a time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Person, PersonIdentity
+from lti_tool.models.types import utcnow
+from lti_tool.people.merge import merge_people
+
+#: Person attributes a claim may carry.
+ATTRIBUTES = ("name", "given_name", "family_name", "email")
+#: Values that Open edX puts in a username field and that name nobody.
+NOT_USERNAMES = frozenset({"", "anonymous"})
+#: How many values go into one IN (…) query.
+CHUNK = 500
+
+Identity = tuple[str, str]
+
+
+def real_username(value: Any) -> str | None:
+    """An Open edX username, or None for empty strings, `anonymous` and non-strings."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return None if value.lower() in NOT_USERNAMES else value
+
+
+@dataclass
+class Claim:
+    """What one source says about one person: identities (strongest first) and attributes."""
+
+    identities: list[Identity]
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def email(self) -> str | None:
+        """The e-mail the claim carries, if any."""
+        return self.attrs.get("email")
+
+
+@dataclass
+class Linked:
+    """The outcome of a batch: a person id per claim, in order, and what changed."""
+
+    person_ids: list[int]
+    created: set[int] = field(default_factory=set)
+    merged: int = 0
+    #: People merged away in this batch → the person they became (for callers' caches).
+    merged_into: dict[int, int] = field(default_factory=dict)
+    identities_added: int = 0
+    attributes_changed: int = 0
+
+
+@dataclass(frozen=True)
+class _New:
+    """A person the batch will create; `index` is their place among the new people."""
+
+    index: int
+
+
+def _platform_filter(platform_id: int | None) -> Any:
+    if platform_id is None:
+        return PersonIdentity.platform_id.is_(None)
+    return PersonIdentity.platform_id == platform_id
+
+
+def identity_owners(
+    session: Session, platform_id: int | None, identities: Iterable[Identity]
+) -> dict[Identity, int]:
+    """The person each recorded identity names, with a query per kind and chunk."""
+    by_kind: dict[str, set[str]] = defaultdict(set)
+    for kind, value in identities:
+        by_kind[kind].add(value)
+    found: dict[Identity, int] = {}
+    for kind, values in by_kind.items():
+        ordered = sorted(values)
+        for start in range(0, len(ordered), CHUNK):
+            rows = session.execute(
+                select(PersonIdentity.value, PersonIdentity.person_id).where(
+                    _platform_filter(platform_id),
+                    PersonIdentity.kind == kind,
+                    PersonIdentity.value.in_(ordered[start : start + CHUNK]),
+                )
+            )
+            found.update(((kind, value), person_id) for value, person_id in rows)
+    return found
+
+
+def _holders(
+    session: Session, platform_id: int | None, kind: str, people: Iterable[int]
+) -> set[int]:
+    """Which of these people hold an identity of this kind on the platform."""
+    return set(
+        session.scalars(
+            select(PersonIdentity.person_id).where(
+                _platform_filter(platform_id),
+                PersonIdentity.kind == kind,
+                PersonIdentity.person_id.in_(list(people)),
+            )
+        )
+    )
+
+
+class _Batch:
+    """The state of one `link_people` call."""
+
+    def __init__(self, session: Session, platform_id: int | None, claims: Sequence[Claim]):
+        self.session, self.platform_id, self.claims = session, platform_id, claims
+        self.found: dict[Identity, Any] = identity_owners(
+            session, platform_id, (i for c in claims for i in c.identities)
+        )
+        self.alias: dict[Any, Any] = {}  # merged or folded owners → who they became
+        self.new_count = 0
+        self.new_identities: list[tuple[Any, str, str]] = []
+        self.emails: dict[str, dict[str, set[int]]] = {}  # first kind → e-mail → people
+        self.taken_by_email: set[int] = set()
+        self.merged = 0
+
+    def owner(self, key: Any) -> Any:
+        while key in self.alias:
+            key = self.alias[key]
+        return key
+
+    def _fold(self, keep: Any, drop: Any, first_kind: str) -> Any:
+        """Make two owners one; returns the one kept (or `keep` when they are two accounts)."""
+        if isinstance(drop, _New):
+            self.alias[drop] = keep
+            return keep
+        if isinstance(keep, _New):
+            self.alias[keep] = drop
+            return drop
+        # Two stored people: merge, unless each holds its own value of the first kind.
+        if len(_holders(self.session, self.platform_id, first_kind, (keep, drop))) == 2:
+            return keep
+        if _holders(self.session, self.platform_id, "lti_sub", (drop,)) and not _holders(
+            self.session, self.platform_id, "lti_sub", (keep,)
+        ):
+            keep, drop = drop, keep  # keep the person who launched: their session names them
+        merge_people(self.session, keep, drop)
+        self.alias[drop] = keep
+        self.merged += 1
+        return keep
+
+    def _by_email(self, first_kind: str, email: str) -> int | None:
+        table = self.emails.get(first_kind)
+        if table is None:
+            table = self.emails[first_kind] = self._email_table(first_kind)
+        matches = {self.owner(p) for p in table.get(email.strip().lower(), ())}
+        matches -= self.taken_by_email
+        return next(iter(matches)) if len(matches) == 1 else None
+
+    def _email_table(self, first_kind: str) -> dict[str, set[int]]:
+        """E-mail (lower case) → people of the platform with it and no identity of that kind."""
+        named = select(PersonIdentity.person_id).where(
+            _platform_filter(self.platform_id), PersonIdentity.kind == first_kind
+        )
+        table: dict[str, set[int]] = defaultdict(set)
+        for person_id, email in self.session.execute(
+            select(Person.id, Person.email)
+            .join(PersonIdentity, PersonIdentity.person_id == Person.id)
+            .where(
+                _platform_filter(self.platform_id),
+                Person.email.is_not(None),
+                Person.id.not_in(named),
+            )
+            .distinct()
+        ):
+            table[email.strip().lower()].add(person_id)
+        return table
+
+    def resolve(self, claim: Claim) -> Any:
+        """The owner of one claim (a stored person id or a _New), recording its identities."""
+        first_kind = claim.identities[0][0]
+        owner = None
+        for identity in claim.identities:
+            found = self.found.get(identity)
+            if found is None:
+                continue
+            found = self.owner(found)
+            owner = (
+                found if owner is None or owner == found else self._fold(owner, found, first_kind)
+            )
+        if owner is None and claim.email:
+            owner = self._by_email(first_kind, claim.email)
+            if owner is not None:
+                self.taken_by_email.add(owner)
+        if owner is None:
+            owner = _New(self.new_count)
+            self.new_count += 1
+        for identity in claim.identities:
+            if identity not in self.found:
+                self.found[identity] = owner
+                self.new_identities.append((owner, *identity))
+        return owner
+
+
+def link_people(session: Session, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
+    """Find, merge or create the person of every claim (see the module's rules); no commit."""
+    batch = _Batch(session, platform_id, claims)
+    owners = [batch.resolve(claim) for claim in claims]
+    owners = [batch.owner(o) for o in owners]
+
+    # Create the new people that were not folded into someone, with their attributes.
+    fresh = sorted({o.index for o in owners if isinstance(o, _New)})
+    attrs_of: dict[Any, dict[str, str]] = defaultdict(dict)
+    for owner, claim in zip(owners, claims, strict=True):
+        for key, value in claim.attrs.items():
+            if value:
+                attrs_of[owner][key] = value
+    created_ids: dict[int, int] = {}
+    if fresh:
+        table = Person.__table__
+        now = utcnow()
+        rows = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [
+                {"created_at": now, "updated_at": now}
+                | {a: attrs_of[_New(i)].get(a) for a in ATTRIBUTES}
+                for i in fresh
+            ],
+        )
+        created_ids = dict(zip(fresh, rows.scalars(), strict=True))
+
+    def person_id(owner: Any) -> int:
+        owner = batch.owner(owner)
+        return created_ids[owner.index] if isinstance(owner, _New) else owner
+
+    changed = _keep_attributes(
+        session, {o: a for o, a in attrs_of.items() if not isinstance(o, _New)}
+    )
+    rows = {(person_id(owner), kind, value) for owner, kind, value in batch.new_identities}
+    if rows:
+        session.execute(
+            insert(PersonIdentity),
+            [
+                {"person_id": p, "platform_id": platform_id, "kind": k, "value": v}
+                for p, k, v in sorted(rows)
+            ],
+        )
+    return Linked(
+        person_ids=[person_id(o) for o in owners],
+        created=set(created_ids.values()),
+        merged=batch.merged,
+        merged_into={d: batch.owner(d) for d in batch.alias if isinstance(d, int)},
+        identities_added=len(rows),
+        attributes_changed=changed,
+    )
+
+
+def _keep_attributes(session: Session, attrs: dict[int, dict[str, str]]) -> int:
+    """Write the names and e-mails claims gave stored people; how many values changed."""
+    changed = 0
+    ids = sorted(attrs)
+    for start in range(0, len(ids), CHUNK):
+        for person in session.scalars(
+            select(Person).where(Person.id.in_(ids[start : start + CHUNK]))
+        ):
+            for key, value in attrs[person.id].items():
+                if getattr(person, key) != value:
+                    setattr(person, key, value)
+                    changed += 1
+    return changed
+
+
+def link_person(session: Session, platform_id: int | None, claim: Claim) -> Person:
+    """The person of one claim (see `link_people`), loaded."""
+    person = session.get(Person, link_people(session, platform_id, [claim]).person_ids[0])
+    assert person is not None
+    return person

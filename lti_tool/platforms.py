@@ -1,0 +1,358 @@
+"""Registering LMS platforms: the one place that writes platforms, registrations, deployments
+and data sources, and checks their URLs, origins and key sets.
+
+The CLI (`flask platform …`, `flask sources …`), the admin area, LTI Dynamic Registration and the
+development platform all call these functions; each shows a `PlatformError` its own way (a click
+error, a form message, a refusal page). The functions never commit: the caller does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.models import Course, DataSource, LtiDeployment, LtiRegistration, Platform
+from lti_tool.models.types import utcnow
+
+#: The kinds of data source a platform may have.
+API_SOURCES = ("canvas", "openedx")
+LOG_FOLDER = "log_folder"
+
+
+class PlatformError(ValueError):
+    """Input that cannot be registered, said in words."""
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL with a host, as given."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PlatformError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+def check_origin(value: str) -> str:
+    """An origin (scheme and host) allowed to frame the tool, normalised."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise PlatformError(f"{value!r} is not an origin like https://canvas.example.edu")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_jwks(data: Any) -> dict[str, Any]:
+    """A platform key set: a JWKS of RSA keys with kids, or one such key (wrapped).
+
+    Errors read after the name of what was checked ("keys.json is not JSON: …").
+    """
+    if isinstance(data, dict) and "kty" in data:
+        data = {"keys": [data]}  # a single JWK
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not all(
+        isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
+    ):
+        raise PlatformError('is not a JWKS: expected {"keys": [RSA keys with a kid]}')
+    return data  # type: ignore[no-any-return]
+
+
+def parse_jwks(text: str) -> dict[str, Any]:
+    """A key set from JSON text (a file or a pasted form field)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlatformError(f"is not JSON: {exc}") from None
+    return check_jwks(data)
+
+
+def api_base_url(kind: str, value: str) -> str:
+    """An LMS API root URL without a trailing slash (Canvas: an /api/v1 suffix is dropped)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PlatformError(f"{value!r} is not an http(s) URL")
+    path = parts.path.rstrip("/")
+    if kind == "canvas" and path.endswith("/api/v1"):
+        path = path[: -len("/api/v1")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def check_folder(path: str) -> tuple[bool, str]:
+    """Whether a log folder exists and can be listed and read, in words."""
+    folder = Path(path)
+    if not folder.exists():
+        return False, f"{path} does not exist"
+    if not folder.is_dir():
+        return False, f"{path} is not a folder"
+    if not os.access(folder, os.R_OK | os.X_OK):
+        return False, f"{path} cannot be read by this process (user id {os.getuid()})"
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    return True, f"{path} is readable: {files} files"
+
+
+# --- lookups -------------------------------------------------------------------------------------
+
+
+def platform_named(session: Session, name: str) -> Platform | None:
+    """The platform with this name, if any."""
+    return session.scalar(select(Platform).where(Platform.name == name))
+
+
+def registration_taken(
+    session: Session, issuer: str, client_id: str, other_than: int | None = None
+) -> LtiRegistration | None:
+    """The registration that already holds (issuer, client id), other than `other_than`."""
+    query = select(LtiRegistration).where(
+        LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
+    )
+    if other_than is not None:
+        query = query.where(LtiRegistration.id != other_than)
+    return session.scalar(query)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def add_platform(
+    session: Session, name: str, issuer: str, frame_origins: Iterable[str] = ()
+) -> Platform:
+    """A new platform (the name must be free)."""
+    platform = Platform(name=name, issuer=issuer, frame_origins=list(frame_origins))
+    session.add(platform)
+    session.flush()
+    return platform
+
+
+def add_registration(
+    session: Session, platform: Platform, client_id: str, **fields: Any
+) -> LtiRegistration:
+    """A new client id of the platform; `fields` are the registration's URLs and keys."""
+    fields.setdefault("auth_login_url", "")
+    fields.setdefault("auth_token_url", "")
+    registration = LtiRegistration(
+        platform_id=platform.id, issuer=platform.issuer, client_id=client_id, **fields
+    )
+    session.add(registration)
+    session.flush()
+    return registration
+
+
+def add_deployments(
+    session: Session, registration: LtiRegistration, deployment_ids: Iterable[str]
+) -> list[str]:
+    """Add the deployment ids the registration does not have yet; returns those added."""
+    known = {d.deployment_id for d in registration.deployments}
+    added = []
+    for deployment_id in dict.fromkeys(deployment_ids):
+        if deployment_id not in known:
+            session.add(LtiDeployment(registration_id=registration.id, deployment_id=deployment_id))
+            known.add(deployment_id)
+            added.append(deployment_id)
+    session.flush()
+    session.expire(registration, ["deployments"])
+    return added
+
+
+def add_frame_origins(platform: Platform, origins: Iterable[str]) -> list[str]:
+    """Allow more origins to frame the tool; returns those that were new."""
+    current = list(platform.frame_origins or [])
+    added = [o for o in dict.fromkeys(origins) if o not in current]
+    if added:
+        platform.frame_origins = [*current, *added]
+    return added
+
+
+@dataclass
+class Registered:
+    """What `register` did: the platform and registration, and what was new."""
+
+    platform: Platform
+    registration: LtiRegistration
+    created_platform: bool
+    added: list[str] = field(default_factory=list)
+
+
+def register(
+    session: Session,
+    name: str,
+    issuer: str,
+    client_id: str,
+    deployment_ids: Iterable[str],
+    frame_origins: Iterable[str] = (),
+    **fields: Any,
+) -> Registered:
+    """Add a platform, or a registration or deployments to the platform of that name.
+
+    `fields` (login and token URLs, key set URL or key set, audience) replace the
+    registration's. A PlatformError when the name, issuer or client id belong elsewhere.
+    """
+    platform = platform_named(session, name)
+    existing = registration_taken(session, issuer, client_id)
+    created = platform is None
+    if platform is None:
+        if existing is not None:
+            raise PlatformError(
+                f"client id {client_id!r} of issuer {issuer!r} is already registered "
+                f"to platform {existing.platform.name!r}"
+            )
+        platform = add_platform(session, name, issuer)
+    elif platform.issuer != issuer:
+        raise PlatformError(f"platform {name!r} has issuer {platform.issuer!r}, not {issuer!r}")
+    elif existing is not None and existing.platform_id != platform.id:
+        raise PlatformError(
+            f"client id {client_id!r} is already registered to platform {existing.platform.name!r}"
+        )
+    added: list[str] = []
+    registration = existing
+    if registration is None:
+        registration = add_registration(session, platform, client_id, **fields)
+        added.append(f"registration {client_id}")
+    else:
+        for key, value in fields.items():
+            setattr(registration, key, value)
+    added += [f"deployment {d}" for d in add_deployments(session, registration, deployment_ids)]
+    new_origins = add_frame_origins(platform, frame_origins)
+    if new_origins:
+        added.append("frame origins " + ", ".join(new_origins))
+    return Registered(platform, registration, created, added)
+
+
+def update_platform(
+    session: Session,
+    platform: Platform,
+    name: str,
+    issuer: str,
+    frame_origins: list[str],
+    enabled: bool,
+) -> None:
+    """Change a platform's name, issuer (and its registrations' copies), origins and state."""
+    other = session.scalar(
+        select(Platform.id).where(Platform.name == name, Platform.id != platform.id)
+    )
+    if other:
+        raise PlatformError(f"another platform is named {name!r}")
+    if issuer != platform.issuer:
+        for registration in platform.registrations:
+            if registration_taken(session, issuer, registration.client_id, registration.id):
+                raise PlatformError(
+                    f"client id {registration.client_id!r} is already registered "
+                    f"with issuer {issuer!r}"
+                )
+    platform.name, platform.frame_origins, platform.enabled = name, frame_origins, enabled
+    if issuer != platform.issuer:
+        platform.issuer = issuer
+        for registration in platform.registrations:
+            registration.issuer = issuer  # the copy that keeps (issuer, client_id) unique
+
+
+def update_registration(
+    session: Session, registration: LtiRegistration, client_id: str, **fields: Any
+) -> None:
+    """Change a registration's client id, URLs and keys; courses follow a new client id."""
+    old_client = registration.client_id
+    if client_id != old_client and registration_taken(
+        session, registration.issuer, client_id, registration.id
+    ):
+        raise PlatformError(f"client id {client_id!r} is already registered with this issuer")
+    for key, value in fields.items():
+        setattr(registration, key, value)
+    if client_id != old_client:
+        registration.client_id = client_id
+        # Courses fetch their roster with the client id of their launches: keep them in step.
+        for course in session.scalars(
+            select(Course).where(
+                Course.platform_id == registration.platform_id,
+                Course.nrps_client_id == old_client,
+            )
+        ):
+            course.nrps_client_id = client_id
+
+
+# --- data sources --------------------------------------------------------------------------------
+
+
+def api_source(session: Session, platform: Platform, kind: str) -> DataSource | None:
+    """The platform's Canvas or Open edX API source, if it has one."""
+    return session.scalar(
+        select(DataSource)
+        .where(DataSource.platform_id == platform.id, DataSource.kind == kind)
+        .order_by(DataSource.id)
+        .limit(1)
+    )
+
+
+def set_api_source(
+    session: Session,
+    platform: Platform,
+    kind: str,
+    location: str,
+    secret_encrypted: str | None,
+    client_id: str | None = None,
+    source: DataSource | None = None,
+) -> tuple[DataSource, bool]:
+    """Create or change the platform's API source; a None secret keeps the stored one.
+
+    Returns (source, created). A new source needs a secret.
+    """
+    if kind not in API_SOURCES:
+        raise PlatformError(f"{kind!r} is not an LMS API source")
+    if source is None:
+        source = api_source(session, platform, kind)
+    created = source is None
+    if source is None:
+        if secret_encrypted is None:
+            raise PlatformError("a new source needs its secret")
+        source = DataSource(platform_id=platform.id, kind=kind, location=location)
+        session.add(source)
+    source.location = location
+    if kind == "openedx":
+        source.client_id = client_id
+    if secret_encrypted is not None:
+        source.secret_encrypted = secret_encrypted
+    source.enabled = True
+    session.flush()
+    return source, created
+
+
+def add_log_folder(session: Session, platform: Platform, path: str) -> tuple[DataSource, bool]:
+    """Register a tracking-log folder (absolute, readable) for a platform; (row, created)."""
+    folder = Path(path).expanduser()
+    if not folder.is_absolute():
+        raise PlatformError(f"{path} is not an absolute path (the scheduler runs elsewhere)")
+    ok, why = check_folder(str(folder))
+    if not ok:
+        raise PlatformError(why)
+    location = str(folder.resolve())
+    source = session.scalar(
+        select(DataSource).where(
+            DataSource.platform_id == platform.id,
+            DataSource.kind == LOG_FOLDER,
+            DataSource.location == location,
+        )
+    )
+    created = source is None
+    if source is None:
+        source = DataSource(platform_id=platform.id, kind=LOG_FOLDER, location=location)
+        session.add(source)
+    source.enabled = True
+    source.last_checked_at, source.last_check = utcnow(), why
+    session.flush()
+    return source, created
+
+
+def move_log_folder(source: DataSource, path: str) -> None:
+    """Point a log-folder source at another absolute, readable folder."""
+    if not path.startswith("/"):
+        raise PlatformError(f"{path or 'the path'} is not an absolute path")
+    ok, why = check_folder(path)
+    if not ok:
+        raise PlatformError(why)
+    source.location = path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import db
@@ -32,6 +32,14 @@ class ApiToken(db.Model):
     # None: any course. Deleting the course deletes its tokens (never widens them).
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("course.id", ondelete="CASCADE"), index=True
+    )
+    # Bound to one platform: writes only to its courses (None with no course: any course).
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform.id", ondelete="CASCADE"), index=True
+    )
+    # With a platform binding: events for a course the platform does not have yet create it.
+    may_create_courses: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

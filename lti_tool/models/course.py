@@ -176,6 +176,10 @@ class CourseEvent(db.Model):
     # The LMS's id for the event (the assignment id); None for staff events.
     lms_id: Mapped[str | None] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(20), default="due")  # due | exam | release | other
+    # A due date that applies to one section only (a Canvas override); None: everyone.
+    section_id: Mapped[int | None] = mapped_column(
+        ForeignKey("section.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     notes: Mapped[str | None] = mapped_column(Text)

@@ -118,6 +118,9 @@ class Submission(db.Model):
     missing: Mapped[bool] = mapped_column(Boolean, default=False)
     excused: Mapped[bool] = mapped_column(Boolean, default=False)
     workflow_state: Mapped[str | None] = mapped_column(String(30))
+    # Canvas `cached_due_date`: the due date that applies to this learner (section, group and
+    # individual overrides included), where the assignment's own `due_at` may not.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CourseModule(db.Model):
@@ -172,8 +175,12 @@ class LmsLearnerStats(db.Model):
     source: Mapped[str] = mapped_column(String(20))  # canvas | openedx
     total_activity_seconds: Mapped[int | None] = mapped_column(Integer)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Posted scores (what the learner sees) and, where Canvas gives them to the token's user,
+    # the unposted ones (what the gradebook shows staff).
     current_score: Mapped[float | None] = mapped_column(Float)
     final_score: Mapped[float | None] = mapped_column(Float)
+    unposted_current_score: Mapped[float | None] = mapped_column(Float)
+    unposted_final_score: Mapped[float | None] = mapped_column(Float)
     current_grade: Mapped[str | None] = mapped_column(String(50))
     final_grade: Mapped[str | None] = mapped_column(String(50))
     page_views: Mapped[int | None] = mapped_column(Integer)

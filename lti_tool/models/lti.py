@@ -23,6 +23,9 @@ class Platform(db.Model):
     # Origins allowed to frame the tool (CSP frame-ancestors); editable per platform.
     frame_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Which LMS it is: canvas | openedx | moodle | other. Open edX before lti-consumer-xblock
+    # 11.1 sends course roles only as institution/system roles (lti_tool.people.roles).
+    lms: Mapped[str] = mapped_column(String(20), default="other", server_default="other")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registrations: Mapped[list[LtiRegistration]] = relationship(

@@ -38,9 +38,7 @@ class ApiToken(db.Model):
         ForeignKey("platform.id", ondelete="CASCADE"), index=True
     )
     # With a platform binding: events for a course the platform does not have yet create it.
-    may_create_courses: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
+    may_create_courses: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -76,6 +76,12 @@ platform_cli = AppGroup(
     multiple=True,
     help="An origin allowed to frame the tool (repeat for several).",
 )
+@click.option(
+    "--lms",
+    type=click.Choice(list(platforms.LMS_NAMES)),
+    help="Which LMS this is (a new platform: other by default). Mark Open edX as openedx: "
+    "before lti-consumer-xblock 11.1 it sends course roles only as institution roles.",
+)
 def platform_add(
     name: str,
     issuer: str,
@@ -87,6 +93,7 @@ def platform_add(
     auth_audience: str | None,
     deployment_ids: tuple[str, ...],
     frame_origins: tuple[str, ...],
+    lms: str | None,
 ) -> None:
     """Add a platform, or a registration (client id) or deployments to an existing one."""
     if bool(jwks_url) == bool(jwks_file):
@@ -109,6 +116,7 @@ def platform_add(
             client_id,
             deployment_ids,
             origins,
+            lms,
             auth_login_url=auth_login_url,
             auth_token_url=auth_token_url,
             jwks_url=jwks_url,
@@ -135,6 +143,7 @@ def platform_as_dict(platform: Platform) -> dict[str, Any]:
         "id": platform.id,
         "name": platform.name,
         "issuer": platform.issuer,
+        "lms": platform.lms,
         "enabled": platform.enabled,
         "frame_origins": list(platform.frame_origins or []),
         "registrations": [
@@ -163,12 +172,25 @@ def platform_list(as_json: bool) -> None:
         click.echo("no platforms registered (add one with `flask platform add`)")
     for p in rows:
         state = "" if p["enabled"] else " (disabled)"
-        click.echo(f"{p['name']}{state}  issuer={p['issuer']}")
+        click.echo(f"{p['name']}{state}  lms={p['lms']}  issuer={p['issuer']}")
         click.echo(f"  frame origins: {', '.join(p['frame_origins']) or '-'}")
         for r in p["registrations"]:
             click.echo(f"  client {r['client_id']}: deployments {', '.join(r['deployment_ids'])}")
             click.echo(f"    login {r['auth_login_url']}  token {r['auth_token_url']}")
             click.echo(f"    keys {r['jwks_url'] or '(inline key set)'}")
+
+
+@platform_cli.command("set-lms")
+@click.option("--platform", "platform_name", required=True, help="The platform's name.")
+@click.argument("lms", type=click.Choice(list(platforms.LMS_NAMES)))
+def platform_set_lms(platform_name: str, lms: str) -> None:
+    """Say which LMS a platform is (canvas, openedx, moodle or other)."""
+    platform = platforms.platform_named(db.session, platform_name)
+    if platform is None:
+        raise click.BadParameter(f"no platform named {platform_name!r}", param_hint="--platform")
+    before, platform.lms = platform.lms, lms
+    db.session.commit()
+    click.echo(f"platform {platform.name!r} is now {platforms.LMS_NAMES[lms]} (was {before})")
 
 
 @platform_cli.command("errors")

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from lti_tool.models import Course, DataSource, LtiDeployment, LtiRegistration, Platform
 from lti_tool.models.types import utcnow
 
+#: The LMS a platform may be registered as, and their names on pages.
+LMS_NAMES = {"canvas": "Canvas", "openedx": "Open edX", "moodle": "Moodle", "other": "Other"}
 #: The kinds of data source a platform may have.
 API_SOURCES = ("canvas", "openedx")
 LOG_FOLDER = "log_folder"
@@ -74,6 +76,14 @@ def parse_jwks(text: str) -> dict[str, Any]:
     return check_jwks(data)
 
 
+def check_lms(value: str) -> str:
+    """One of the LMS kinds (canvas, openedx, moodle, other)."""
+    value = value.strip().lower()
+    if value not in LMS_NAMES:
+        raise PlatformError(f"{value!r} is not one of {', '.join(LMS_NAMES)}")
+    return value
+
+
 def api_base_url(kind: str, value: str) -> str:
     """An LMS API root URL without a trailing slash (Canvas: an /api/v1 suffix is dropped)."""
     parts = urlsplit(value.strip())
@@ -122,10 +132,14 @@ def registration_taken(
 
 
 def add_platform(
-    session: Session, name: str, issuer: str, frame_origins: Iterable[str] = ()
+    session: Session,
+    name: str,
+    issuer: str,
+    frame_origins: Iterable[str] = (),
+    lms: str = "other",
 ) -> Platform:
     """A new platform (the name must be free)."""
-    platform = Platform(name=name, issuer=issuer, frame_origins=list(frame_origins))
+    platform = Platform(name=name, issuer=issuer, frame_origins=list(frame_origins), lms=lms)
     session.add(platform)
     session.flush()
     return platform
@@ -187,12 +201,14 @@ def register(
     client_id: str,
     deployment_ids: Iterable[str],
     frame_origins: Iterable[str] = (),
+    lms: str | None = None,
     **fields: Any,
 ) -> Registered:
     """Add a platform, or a registration or deployments to the platform of that name.
 
     `fields` (login and token URLs, key set URL or key set, audience) replace the
-    registration's. A PlatformError when the name, issuer or client id belong elsewhere.
+    registration's; `lms` (None: "other" for a new platform, unchanged otherwise) says which LMS
+    it is. A PlatformError when the name, issuer or client id belong elsewhere.
     """
     platform = platform_named(session, name)
     existing = registration_taken(session, issuer, client_id)
@@ -203,7 +219,7 @@ def register(
                 f"client id {client_id!r} of issuer {issuer!r} is already registered "
                 f"to platform {existing.platform.name!r}"
             )
-        platform = add_platform(session, name, issuer)
+        platform = add_platform(session, name, issuer, lms=lms or "other")
     elif platform.issuer != issuer:
         raise PlatformError(f"platform {name!r} has issuer {platform.issuer!r}, not {issuer!r}")
     elif existing is not None and existing.platform_id != platform.id:
@@ -211,6 +227,10 @@ def register(
             f"client id {client_id!r} is already registered to platform {existing.platform.name!r}"
         )
     added: list[str] = []
+    if lms is not None and lms != platform.lms:
+        if not created:
+            added.append(f"LMS {lms}")
+        platform.lms = lms
     registration = existing
     if registration is None:
         registration = add_registration(session, platform, client_id, **fields)
@@ -232,8 +252,9 @@ def update_platform(
     issuer: str,
     frame_origins: list[str],
     enabled: bool,
+    lms: str | None = None,
 ) -> None:
-    """Change a platform's name, issuer (and its registrations' copies), origins and state."""
+    """Change a platform's name, issuer (and its registrations' copies), origins, state, LMS."""
     other = session.scalar(
         select(Platform.id).where(Platform.name == name, Platform.id != platform.id)
     )
@@ -247,6 +268,8 @@ def update_platform(
                     f"with issuer {issuer!r}"
                 )
     platform.name, platform.frame_origins, platform.enabled = name, frame_origins, enabled
+    if lms is not None:
+        platform.lms = lms
     if issuer != platform.issuer:
         platform.issuer = issuer
         for registration in platform.registrations:

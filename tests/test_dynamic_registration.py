@@ -96,6 +96,7 @@ def test_canvas_shaped_registration_then_a_launch(app: Flask, client: FlaskClien
         )
         assert [d.deployment_id for d in reg.deployments] == ["42:abcdef"]
         assert reg.platform.frame_origins == [base]
+        assert reg.platform.lms == "canvas"  # its OpenID configuration says so
     # The platform can now launch the tool.
     lms = FakePlatform(issuer=base, client_id="10000000000123", deployment_id="42:abcdef")
     lms.auth_url = f"{base}/api/lti/authorize_redirect"
@@ -115,6 +116,7 @@ def test_moodle_shaped_registration(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
         platform = db.session.scalar(select(Platform))
         assert platform.name == "moodle moodle.college.test"
+        assert platform.lms == "moodle"
 
 
 @responses.activate

@@ -85,6 +85,16 @@ def _jwks_text(text: str) -> dict[str, Any] | None:
         raise FormError(f"Key set: the text {exc}") from None
 
 
+def _lms(form: dict[str, str]) -> str | None:
+    """The LMS chosen on the form; None when the form has no choice."""
+    if not form.get("lms"):
+        return None
+    try:
+        return registry.check_lms(form["lms"])
+    except registry.PlatformError as exc:
+        raise FormError(f"LMS: {exc}") from None
+
+
 def _ids(text: str) -> list[str]:
     found = list(
         dict.fromkeys(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip())
@@ -147,7 +157,10 @@ def platforms() -> str:
 
 
 def _new_platform_page(form: dict[str, str], error: str | None, status: int) -> ResponseReturnValue:
-    return render_template("admin/platform_new.html", form=form, error=error), status
+    html = render_template(
+        "admin/platform_new.html", form=form, error=error, lms_names=registry.LMS_NAMES
+    )
+    return html, status
 
 
 @bp.route("/platforms/new", methods=["GET", "POST"])
@@ -173,6 +186,7 @@ def platform_new() -> ResponseReturnValue:
         if not deployment_ids:
             raise FormError("Deployment ids: give at least one")
         origins = _origins(form.get("frame_origins", ""))
+        lms = _lms(form)
         if db.session.scalar(select(Platform.id).where(Platform.name == name)):
             raise FormError(f"Name: a platform named {name!r} exists (open it to add a client id)")
         existing = registry.registration_taken(db.session, str(issuer), client_id)
@@ -183,7 +197,7 @@ def platform_new() -> ResponseReturnValue:
             )
     except FormError as exc:
         return _new_platform_page(form, str(exc), 400)
-    platform = registry.add_platform(db.session, name, str(issuer), origins)
+    platform = registry.add_platform(db.session, name, str(issuer), origins, lms or "other")
     registration = registry.add_registration(db.session, platform, client_id, **fields)
     registry.add_deployments(db.session, registration, deployment_ids)
     db.session.commit()
@@ -211,6 +225,7 @@ def _platform_page(
             scope=scope,
             error=error,
             form=form or {},
+            lms_names=registry.LMS_NAMES,
         ),
         status,
     )
@@ -237,7 +252,7 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
         origins = _origins(form.get("frame_origins", ""))
         try:
             registry.update_platform(
-                db.session, platform, name, issuer, origins, form.get("enabled") == "on"
+                db.session, platform, name, issuer, origins, form.get("enabled") == "on", _lms(form)
             )
         except registry.PlatformError as exc:
             field = "Name" if "named" in str(exc) else "Issuer"

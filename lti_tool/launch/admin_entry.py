@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import LtiDeployment, Person
+from lti_tool.people.roles import OPENEDX, context_role_name
 
 INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
 SYSTEM = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
@@ -55,14 +56,24 @@ def admin_deployment(registration_id: int, body: dict[str, Any]) -> LtiDeploymen
     )
 
 
-def admin_link(
-    registration_id: int, body: dict[str, Any], roles: Iterable[str], person: Person
-) -> str | None:
-    """The one-time Administration link this launch earns, or None (the usual case)."""
+def may_enter(registration_id: int, body: dict[str, Any], roles: Iterable[str], lms: str) -> bool:
+    """Whether this launch earns the administrators' link (nothing is written to know it).
+
+    On Open edX, institution and system roles without any membership role are old
+    lti-consumer-xblock's course roles (every course staff member gets system Administrator),
+    so they never make an administrator of the tool there.
+    """
+    if not is_platform_administrator(roles):
+        return False
+    if lms == OPENEDX and not any(context_role_name(r) for r in roles if isinstance(r, str)):
+        return False
+    return admin_deployment(registration_id, body) is not None
+
+
+def admin_link(registration_id: int, body: dict[str, Any], person: Person) -> str | None:
+    """The one-time Administration link of a launch that `may_enter`, for its person."""
     from lti_tool.admin.auth import issue_launch_ticket
 
-    if not is_platform_administrator(roles):
-        return None
     deployment = admin_deployment(registration_id, body)
     if deployment is None:
         return None

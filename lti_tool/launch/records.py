@@ -45,6 +45,12 @@ def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
     return link_person(db.session, platform_id, launch_claim(claims))
 
 
+def context_id(claims: Mapping[str, Any]) -> str | None:
+    """The launch's LTI context id, or None when it carries no course."""
+    context = claims.get(CONTEXT)
+    return _str(context.get("id")) if isinstance(context, dict) else None
+
+
 def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
     """Find or create the course of the launch's context claim; None without a context."""
     context = claims.get(CONTEXT)

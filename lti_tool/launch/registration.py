@@ -191,6 +191,10 @@ def store_registration(
                 name = f"{name} ({client_id})"
             platform = platforms.add_platform(session, name, issuer)
         registration = platforms.add_registration(session, platform, client_id)
+    # Canvas and Moodle name themselves in their OpenID configuration (Open edX does not
+    # offer dynamic registration); a platform an administrator marked stays as marked.
+    if product in ("canvas", "moodle") and platform.lms == "other":
+        platform.lms = product
     registration.auth_login_url = platform_config["authorization_endpoint"]
     registration.auth_token_url = platform_config["token_endpoint"]
     registration.auth_audience = platform_config.get("authorization_server")

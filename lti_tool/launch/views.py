@@ -26,7 +26,7 @@ from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
 from lti_tool.launch.keys import jwks
 from lti_tool.models import LaunchError, Platform
-from lti_tool.people.roles import LEARNER, STAFF, course_role
+from lti_tool.people.roles import LEARNER, OPENEDX, STAFF, course_role, only_institution_roles
 
 # pylti1p3, jwt and requests (and our modules built on them) are imported by the handlers that
 # use them: they are 70 ms of imports that every `flask` command and worker start would
@@ -276,29 +276,31 @@ def launch() -> Any:
 
 
 def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLaunch) -> Any:
-    """Write the launch's rows and redirect to the page the role leads to."""
-    g.platform = db.session.get(Platform, platform_id)
+    """Check the launch's role and context, write its rows, and send the user on.
+
+    A refused launch writes nothing (no course, person, identity or enrollment); a launch that
+    only earns the administrators' link writes the person alone.
+    """
+    platform = db.session.get(Platform, platform_id)
+    assert platform is not None
+    g.platform = platform
     message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
     roles = [r for r in body.get(ROLES_CLAIM) or [] if isinstance(r, str)]
-    role = course_role(roles)
-    # The course first: claiming a course seen only in logs moves its learners' identities
-    # to this platform, where the person lookup below then finds them.
-    course = records.upsert_course(platform_id, body)
-    person = records.upsert_person(platform_id, body)
-    if course is not None:
-        records.upsert_enrollment(course, person, roles, role)
-    db.session.commit()
+    role = course_role(roles, platform.lms)
+    has_course = records.context_id(body) is not None
+    registration_id = message._registration.db_id
+    enters_admin = admin_entry.may_enter(registration_id, body, roles, platform.lms)
 
-    if message_type == "LtiDeepLinkingRequest":
-        if not role.is_staff:
-            raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
-        return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
-    admin_url = admin_entry.admin_link(message._registration.db_id, body, roles, person)
-    if admin_url and (course is None or role.role not in (STAFF, LEARNER)):
+    if message_type == "LtiDeepLinkingRequest" and not role.is_staff:
+        raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
+    if enters_admin and (not has_course or role.role not in (STAFF, LEARNER)):
         # An LMS administrator launching from an account-level link, or into a course they
         # have no role in: only the administration link.
+        person = records.upsert_person(platform_id, body)
+        admin_url = admin_entry.admin_link(registration_id, body, person)
+        db.session.commit()
         return render_template("admin/launch_entry.html", admin_url=admin_url, course_url=None)
-    if course is None:
+    if not has_course:
         raise LaunchProblem(
             400,
             "This launch carries no course (no LTI context), and the tool shows a course's "
@@ -307,14 +309,36 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
             ADMIN,
         )
     if role.role not in (STAFF, LEARNER):
-        raise LaunchProblem(
-            403,
+        reason = (
             "Your role in this course does not give access to its analytics. Instructors, "
             "course designers and course administrators see the course; learners see their "
-            "own progress. Observers and other roles are not supported yet.",
+            "own progress. Observers and other roles are not supported yet."
+        )
+        if platform.lms != OPENEDX and only_institution_roles(roles):
+            reason += (
+                " The launch carried institution or system roles only, as Open edX before "
+                "lti-consumer-xblock 11.1 sends them: if this LMS is Open edX, its administrator "
+                f"should mark the platform as Open edX (flask platform set-lms --platform "
+                f"{platform.name!r} openedx, or on the platform's page in the tool's admin area)."
+            )
+        raise LaunchProblem(
+            403,
+            reason,
             ADMIN,
             detail="context roles received: " + (", ".join(sorted(role.context_roles)) or "none"),
         )
+
+    # The course first: claiming a course seen only in logs moves its learners' identities
+    # to this platform, where the person lookup below then finds them.
+    course = records.upsert_course(platform_id, body)
+    assert course is not None
+    person = records.upsert_person(platform_id, body)
+    records.upsert_enrollment(course, person, roles, role)
+    admin_url = admin_entry.admin_link(registration_id, body, person) if enters_admin else None
+    db.session.commit()
+
+    if message_type == "LtiDeepLinkingRequest":
+        return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
     viewer = Viewer(
         person_id=person.id, course_id=course.id, role=role.role, platform_id=platform_id
     )

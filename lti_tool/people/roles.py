@@ -1,4 +1,15 @@
-"""Course-role authorization from the LTI roles claim: only context (membership) roles count."""
+"""Course-role authorization from the LTI roles claim: only context (membership) roles count.
+
+One exception: Open edX before lti-consumer-xblock 11.1 (April 2026; the Sumac, Teak and Ulmo
+releases ship older versions) puts the user's *course* role in institution and system roles and
+sends no membership role at all, in launches and NRPS rosters alike. Its `LTI_1P3_ROLE_MAP`
+(lti_consumer/lti_1p3/constants.py, v10.0.0 to v11.0.1) sends course staff
+`system/person#Administrator` + `institution/person#Instructor`, instructors
+`institution/person#Instructor`, students and guests `institution/person#Student`. For a platform
+registered as Open edX, roles without any membership role are read through that map. Every
+other LMS stays strict: Canvas sends `institution/person#Instructor` to anyone who teaches
+anywhere, so institution roles never open a course there.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,14 @@ from dataclasses import dataclass
 
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 TEST_USER = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
+INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
+SYSTEM = "http://purl.imsglobal.org/vocab/lis/v2/system/person#"
+#: Old Open edX's course roles, as institution/system roles (see the module docstring).
+OPENEDX_STAFF_ROLES = frozenset({INSTITUTION + "Instructor", SYSTEM + "Administrator"})
+OPENEDX_LEARNER_ROLES = frozenset({INSTITUTION + "Student", INSTITUTION + "Learner"})
+#: The LMS kinds a platform may be registered as.
+LMS_KINDS = ("canvas", "openedx", "moodle", "other")
+OPENEDX = "openedx"
 LEGACY_PREFIX = "urn:lti:role:ims/lis/"
 
 # Principal context roles that make someone course staff. TeachingAssistant (a sub-role)
@@ -26,6 +45,8 @@ class CourseRole:
     role: str  # staff | learner | observer | none
     context_roles: frozenset[str]
     is_test_user: bool
+    # True when the role came from old Open edX's institution/system roles, not membership ones.
+    from_institution_roles: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -53,9 +74,9 @@ def context_role_name(uri: str) -> str | None:
     return uri  # a short context role name, e.g. "Instructor" (LTI 1.3 allows it)
 
 
-def course_role(roles: Iterable[str] | None) -> CourseRole:
-    """Decide staff / learner / observer / none from a roles claim."""
-    roles = [r for r in (roles or []) if isinstance(r, str)]
+def course_role(roles: Iterable[str] | None, lms: str = "other") -> CourseRole:
+    """Decide staff / learner / observer / none from a roles claim of a platform of `lms` kind."""
+    roles = [r.strip() for r in (roles or []) if isinstance(r, str)]
     names = frozenset(n for n in (context_role_name(r) for r in roles) if n)
     test_user = TEST_USER in roles
     if names & STAFF_ROLES:
@@ -66,4 +87,17 @@ def course_role(roles: Iterable[str] | None) -> CourseRole:
         role = OBSERVER
     else:
         role = NONE
+    if lms == OPENEDX and not names:
+        if OPENEDX_STAFF_ROLES.intersection(roles):
+            return CourseRole(STAFF, names, test_user, from_institution_roles=True)
+        if OPENEDX_LEARNER_ROLES.intersection(roles):
+            return CourseRole(LEARNER, names, test_user, from_institution_roles=True)
     return CourseRole(role=role, context_roles=names, is_test_user=test_user)
+
+
+def only_institution_roles(roles: Iterable[str] | None) -> bool:
+    """True when the claim has institution or system roles and no context role at all."""
+    roles = [r.strip() for r in (roles or []) if isinstance(r, str)]
+    return any(r.startswith((INSTITUTION, SYSTEM)) for r in roles) and not any(
+        context_role_name(r) for r in roles
+    )

@@ -283,6 +283,8 @@ def apply_roster(
     if course.platform_id is None:
         raise SyncError(f"course {course.id} belongs to no platform")
     platform_id = course.platform_id
+    platform = session.get(Platform, platform_id)
+    lms = platform.lms if platform is not None else "other"
     counts: dict[str, Any] = {
         "members": 0,
         "people_added": 0,
@@ -315,7 +317,7 @@ def apply_roster(
     for person_id, member in zip(linked.person_ids, by_user.values(), strict=True):
         on_roster.add(person_id)
         roles = [r for r in member.get("roles") or [] if isinstance(r, str)]
-        role = course_role(roles)
+        role = course_role(roles, lms)
         status = str(member.get("status") or "Active").strip().lower()
         wanted = {
             "course_role": role.role,

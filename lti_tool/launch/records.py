@@ -10,8 +10,9 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity
 from lti_tool.models.types import utcnow
-from lti_tool.people.linking import ATTRIBUTES, Claim, link_person, real_username
+from lti_tool.people.linking import ATTRIBUTES, Claim, link_person
 from lti_tool.people.roles import CourseRole
+from lti_tool.people.usernames import real_username
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT = CLAIM + "context"

@@ -32,20 +32,10 @@ from lti_tool.people.merge import merge_people
 
 #: Person attributes a claim may carry.
 ATTRIBUTES = ("name", "given_name", "family_name", "email")
-#: Values that Open edX puts in a username field and that name nobody.
-NOT_USERNAMES = frozenset({"", "anonymous"})
 #: How many values go into one IN (…) query.
 CHUNK = 500
 
 Identity = tuple[str, str]
-
-
-def real_username(value: Any) -> str | None:
-    """An Open edX username, or None for empty strings, `anonymous` and non-strings."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    return None if value.lower() in NOT_USERNAMES else value
 
 
 @dataclass

@@ -19,7 +19,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.models import Course, Platform, Video
-from lti_tool.people.linking import Claim, link_people, real_username
+from lti_tool.people.linking import Claim, link_people
+from lti_tool.people.usernames import real_username
 from lti_tool.sync import rollups
 from lti_tool.sync.blocks import (
     KEY,

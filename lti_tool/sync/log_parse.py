@@ -53,8 +53,11 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         row = event_row(time, event_key(raw), event.name, event.source, event.data)
         days = rows.get(learner)
         if days is None:
-            # The learner's first event in the chunk gives the username, as one at a time would.
             days = rows[learner] = (event.username, {})
+        elif days[0] is None and event.username is not None:
+            # The first event that names the learner gives the username: server events often
+            # carry only the user id, and the username must not be lost because of them.
+            days = rows[learner] = (event.username, days[1])
         by_day = days[1]
         day = int(time // 86400)  # epoch_day, inline: this loop runs once per line
         day_rows = by_day.get(day)

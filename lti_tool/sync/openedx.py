@@ -40,7 +40,8 @@ from lti_tool.models import (
     Video,
 )
 from lti_tool.models.types import utcnow
-from lti_tool.people.linking import Claim, link_people, real_username
+from lti_tool.people.linking import Claim, link_people
+from lti_tool.people.usernames import real_username
 from lti_tool.sync.http import HttpError, JsonClient, where
 from lti_tool.sync.nrps import SyncError
 

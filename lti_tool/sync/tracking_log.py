@@ -26,6 +26,8 @@ from urllib.parse import unquote
 
 import orjson
 
+from lti_tool.people.usernames import NOT_USERNAMES
+
 __all__ = [
     "BAD_LINE_REASONS",
     "BROKEN_JSON",
@@ -209,10 +211,12 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
         data = {}
 
     user_id = _user_id(cget("user_id"))
+    from_payload = False
     if user_id is None and (source == "server" or source == "task"):
         # Server-emitted grade and enrollment events can have a blank context user but name the
         # learner in their payload; browser payloads are client-controlled, so not trusted here.
         user_id = _user_id(data.get("user_id"), strict=False)
+        from_payload = user_id is not None
 
     username = get("username")
     if not username:
@@ -221,7 +225,11 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
         if type(username) is not str:
             raise BadLine(WRONG_TYPES, "username is not a string")
         username = username.strip()
-        if not username or username == "anonymous":
+        if username.lower() in NOT_USERNAMES:
+            username = None
+        elif from_payload:
+            # An instructor's batch enrollment logs the instructor as `username` and the
+            # learner only in `event.user_id`: that username is not the learner's.
             username = None
 
     if user_id is None and username is None:

@@ -2,8 +2,10 @@
 
 Only learners count: an active `Learner` enrollment that is not a test user, or a person seen in
 the course's activity who has no enrollment there at all (learners known only from Open edX
-logs). Staff, observers, test students and inactive (dropped) enrollments are out of every
-class figure.
+logs) — as long as the course has no roster. Once an enrollment sync (NRPS, Canvas or Open edX)
+has succeeded for the course, people with activity but no enrollment are "not on the roster":
+kept, listed apart, and out of the class figures. Staff, observers, test students and inactive
+(dropped) enrollments are out of every class figure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.activity import under_cutoff
-from lti_tool.kpis.labels import learner_labels
+from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import (
     Course,
     Enrollment,
@@ -30,8 +32,10 @@ from lti_tool.models import (
     PersonIdentity,
     Section,
     SectionMember,
+    SyncRun,
     VideoLearnerViews,
 )
+from lti_tool.models.sync import SOURCES, SUCCEEDED
 
 CHUNK = 500
 STATS_COLUMNS = (
@@ -40,6 +44,8 @@ STATS_COLUMNS = (
     LmsLearnerStats.last_activity_at,
     LmsLearnerStats.current_score,
     LmsLearnerStats.final_score,
+    LmsLearnerStats.unposted_current_score,
+    LmsLearnerStats.unposted_final_score,
     LmsLearnerStats.requirements,
     LmsLearnerStats.requirements_done,
 )
@@ -75,8 +81,24 @@ def pseudonym(key: bytes, person_id: int) -> str:
     return f"Learner {digest[:6].upper()}"
 
 
-def class_member_ids(session: Session, course: Course) -> set[int]:
-    """Person ids of the course's learners (see the module docstring for who counts)."""
+def has_roster(session: Session, course: Course) -> bool:
+    """Whether an enrollment sync (NRPS, Canvas or Open edX) has succeeded for the course."""
+    return (
+        session.scalar(
+            select(SyncRun.id)
+            .where(
+                SyncRun.course_id == course.id,
+                SyncRun.source.in_(SOURCES),
+                SyncRun.status == SUCCEEDED,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _enrolled_and_seen(session: Session, course: Course) -> tuple[dict[int, bool], set[int]]:
+    """Enrolled people (True where they count as learners), and people with activity."""
     enrolled: dict[int, bool] = {}
     rows = session.execute(
         select(
@@ -93,7 +115,46 @@ def class_member_ids(session: Session, course: Course) -> set[int]:
             select(LearnerDay.person_id).where(LearnerDay.course_id == course.id).distinct()
         )
     )
-    return {p for p, counts in enrolled.items() if counts} | (seen - set(enrolled))
+    return enrolled, seen
+
+
+def class_member_ids(session: Session, course: Course) -> set[int]:
+    """Person ids of the course's learners (see the module docstring for who counts)."""
+    enrolled, seen = _enrolled_and_seen(session, course)
+    members = {p for p, counts in enrolled.items() if counts}
+    if not has_roster(session, course):
+        members |= seen - set(enrolled)
+    return members
+
+
+def not_on_roster_ids(session: Session, course: Course) -> set[int]:
+    """People with activity in a course that has a roster, who are not on it."""
+    if not has_roster(session, course):
+        return set()
+    enrolled, seen = _enrolled_and_seen(session, course)
+    return seen - set(enrolled)
+
+
+def not_on_roster(
+    session: Session, course: Course, key: bytes, cutoff_minutes: int = 30
+) -> list[dict[str, Any]]:
+    """The `not-on-roster` report: who has activity in the course but is not on its roster."""
+    people = not_on_roster_ids(session, course)
+    today = datetime.now(UTC).date()
+    members = load_members(
+        session, course, key=key, cutoff_minutes=cutoff_minutes, today=today, people=people
+    )
+    label = course_label(course)
+    return [
+        {
+            "course": label,
+            "learner": m.learner,
+            "name": m.name,
+            "events": m.events,
+            "last_active": m.last_active.isoformat() if m.last_active else None,
+        }
+        for m in sorted(members.values(), key=lambda m: (m.name.lower(), m.person_id))
+    ]
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
@@ -113,12 +174,13 @@ def load_members(
     cutoff_minutes: int,
     today: date,
     activity: bool = True,
+    people: set[int] | None = None,
 ) -> dict[int, Member]:
-    """The class with names, sections, LMS stats and (when asked) activity totals.
+    """The class (or `people`) with names, sections, LMS stats and, when asked, activity.
 
     `today` is the last day of the "7 days" window (the course's own today).
     """
-    ids = sorted(class_member_ids(session, course))
+    ids = sorted(class_member_ids(session, course) if people is None else people)
     labels = learner_labels(session, set(ids))
     members: dict[int, Member] = {}
     wanted = set(ids)

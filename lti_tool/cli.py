@@ -399,6 +399,7 @@ tokens_cli = AppGroup("tokens", help="API tokens for event sources and report re
 
 def _token_as_dict(row: Any) -> dict[str, Any]:
     course = row.course
+    platform = db.session.get(Platform, row.platform_id) if row.platform_id else None
     return {
         "id": row.id,
         "name": row.name,
@@ -406,6 +407,9 @@ def _token_as_dict(row: Any) -> dict[str, Any]:
         "scope": row.scope,
         "course_id": row.course_id,
         "course": (course.lms_course_id or course.lti_context_id) if course else None,
+        "platform_id": row.platform_id,
+        "platform": platform.name if platform else None,
+        "may_create_courses": bool(row.may_create_courses),
         "created_at": row.created_at.isoformat(),
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
@@ -424,26 +428,68 @@ def _token_as_dict(row: Any) -> dict[str, Any]:
     "--course", "course_ref", help="Bind the token to one course (tool or LMS course id)."
 )
 @click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
-def tokens_create(name: str, scope: str, course_ref: str | None, platform_name: str | None) -> None:
-    """Make a token and print it once (stdout); it is stored hashed and cannot be shown again."""
+@click.option(
+    "--bind-platform",
+    "bind_platform",
+    help="Bind the token to one platform (its name): it acts on that platform's courses only.",
+)
+@click.option(
+    "--may-create-courses",
+    is_flag=True,
+    help="With --bind-platform: events for a course the platform does not have yet create it "
+    "(without it, an unknown course is refused with a 404).",
+)
+def tokens_create(
+    name: str,
+    scope: str,
+    course_ref: str | None,
+    platform_name: str | None,
+    bind_platform: str | None,
+    may_create_courses: bool,
+) -> None:
+    """Make a token and print it once (stdout); it is stored hashed and cannot be shown again.
+
+    Without --course or --bind-platform a token acts on every course the tool knows, and its
+    events never create a course.
+    """
     from lti_tool.api.tokens import create_token
 
+    if may_create_courses and not bind_platform:
+        raise click.UsageError("--may-create-courses needs --bind-platform NAME")
+    if bind_platform and course_ref:
+        raise click.UsageError("give --course or --bind-platform, not both")
     course = None
     if course_ref:
         try:
             course = find_course(db.session, course_ref, platform_name)
         except CourseNotFound as exc:
             raise click.ClickException(str(exc)) from exc
+    platform = None
+    if bind_platform:
+        platform = platforms.platform_named(db.session, bind_platform)
+        if platform is None:
+            raise click.BadParameter(
+                f"no platform named {bind_platform!r}", param_hint="--bind-platform"
+            )
     try:
-        new = create_token(db.session, name, scope, course)
+        new = create_token(
+            db.session,
+            name,
+            scope,
+            course,
+            platform=platform,
+            may_create_courses=may_create_courses,
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    where = (
-        f"course {course.id} ({course.lms_course_id or course.lti_context_id})"
-        if course
-        else "every course"
-    )
+    if course:
+        where = f"course {course.id} ({course.lms_course_id or course.lti_context_id})"
+    elif platform:
+        creates = "; it may create courses" if may_create_courses else ""
+        where = f"the courses of platform {platform.name!r}{creates}"
+    else:
+        where = "every course the tool knows (it creates none)"
     click.echo(f"token {new.row.id} {name!r}: {scope} on {where}", err=True)
     click.echo(new.token)
     click.echo("Keep it now: it is stored hashed and will not be shown again.", err=True)
@@ -452,7 +498,7 @@ def tokens_create(name: str, scope: str, course_ref: str | None, platform_name: 
 @tokens_cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tokens_list(as_json: bool) -> None:
-    """List tokens (never their secrets): id, name, prefix, scope, course, last use, state."""
+    """List tokens (never their secrets): id, name, prefix, scope, binding, last use, state."""
     from lti_tool.models import ApiToken
 
     rows = [_token_as_dict(t) for t in db.session.scalars(select(ApiToken).order_by(ApiToken.id))]
@@ -463,7 +509,13 @@ def tokens_list(as_json: bool) -> None:
         click.echo("no API tokens (create one with `flask tokens create`)")
     for t in rows:
         state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "active"
-        course = f"course {t['course_id']} ({t['course']})" if t["course_id"] else "any course"
+        if t["course_id"]:
+            course = f"course {t['course_id']} ({t['course']})"
+        elif t["platform_id"]:
+            creates = ", may create courses" if t["may_create_courses"] else ""
+            course = f"platform {t['platform']!r}{creates}"
+        else:
+            course = "any course"
         used = t["last_used_at"][:16] if t["last_used_at"] else "never"
         click.echo(
             f"{t['id']:>4}  {t['name']}  ltk_{t['prefix']}_…  {t['scope']}  {course}  "

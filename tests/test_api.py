@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from lti_tool import platforms
 from lti_tool.extensions import db
 from lti_tool.models import ApiToken, Course, PersonIdentity
 from lti_tool.sync.blocks import stored_events
@@ -58,12 +59,21 @@ def add_course(app: Flask, key: str, platform_id: int | None = None) -> int:
 
 
 def make_token(
-    runner: FlaskCliRunner, name: str, scope: str = "events:write", course: str | None = None
+    runner: FlaskCliRunner,
+    name: str,
+    scope: str = "events:write",
+    course: str | None = None,
+    bind_platform: str | None = None,
+    may_create_courses: bool = False,
 ) -> str:
     """A token made by `flask tokens create` (stdout holds only the token)."""
     args = ["tokens", "create", "--name", name, "--scope", scope]
     if course is not None:
         args += ["--course", course]
+    if bind_platform is not None:
+        args += ["--bind-platform", bind_platform]
+    if may_create_courses:
+        args.append("--may-create-courses")
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     return result.stdout.strip()
@@ -223,25 +233,45 @@ def test_the_same_batch_twice_is_stored_once(
     assert event_count(app) == 2
 
 
-def test_unbound_token_names_the_course_in_each_item_and_new_courses_stand_alone(
+def test_unbound_token_names_the_course_in_each_item_and_writes_to_known_courses_only(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
     known_id = add_course(app, LAB_COURSE)
+    other_id = add_course(app, OTHER_COURSE)
     token = make_token(runner, "lab-any")
     response = post_events(
         client,
         token,
-        [lab(course=LAB_COURSE), lab(), lab(course="LAB-NEW-101", stamp="2026-03-02 10:09:00")],
+        [lab(course=LAB_COURSE), lab(), lab(course=OTHER_COURSE, stamp="2026-03-02 10:09:00")],
     )
     assert response.status_code == 400
     [error] = response.json["errors"]
     assert error["index"] == 1 and 'every item needs "course"' in error["message"]
     assert response.json["stored"] == 2
     with app.app_context():
-        new = db.session.scalar(select(Course).where(Course.lms_course_id == "LAB-NEW-101"))
-        assert new is not None and new.platform_id is None
         by_course = Counter(e.course_id for e in stored_events(db.session))
-        assert by_course == {known_id: 1, new.id: 1}
+        assert by_course == {known_id: 1, other_id: 1}
+    # A course the tool does not know is a 404 that names it, and nothing of the request is
+    # stored (such a token used to make a new course of a typo).
+    typo = post_events(
+        client,
+        token,
+        [
+            lab(course=LAB_COURSE, stamp="2026-03-02 11:00:00"),
+            lab(course="LAB-NEW-101"),
+            lab(course="LAB-NEW-101", stamp="2026-03-02 11:01:00"),
+        ],
+    )
+    assert typo.status_code == 404
+    assert typo.json["courses"] == ["LAB-NEW-101"]
+    assert "no course 'LAB-NEW-101' (items 1, 2)" in typo.json["error"]
+    assert "nothing was stored" in typo.json["error"]
+    assert "--may-create-courses" in typo.json["error"]
+    assert event_count(app) == 2
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Course).where(Course.lms_course_id == "LAB-NEW-101")) is None
+        )
 
 
 def test_a_body_over_the_size_limit_is_413_and_nothing_is_stored(
@@ -320,6 +350,161 @@ def test_a_token_of_another_course_is_403_and_stores_nothing(
     reader = make_token(runner, "reader", "reports:read", LAB_COURSE)
     report = client.get(f"/api/v1/courses/{other_id}/reports/time-spent", headers=bearer(reader))
     assert report.status_code == 403 and "cannot act on course" in report.json["error"]
+
+
+def add_platforms(app: Flask, *names: str) -> list[int]:
+    """Platforms by name (each its own issuer); returns their ids."""
+    with app.app_context():
+        rows = [
+            platforms.add_platform(db.session, name, f"https://{name.lower()}.example.edu")
+            for name in names
+        ]
+        db.session.commit()
+        return [row.id for row in rows]
+
+
+def test_tokens_create_binds_a_platform_and_only_such_a_token_may_create_courses(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    [north_id] = add_platforms(app, "North")
+    add_course(app, LAB_COURSE, north_id)
+
+    def refused(*args: str) -> str:
+        result = runner.invoke(args=["tokens", "create", "--name", "x", *args])
+        assert result.exit_code != 0
+        return result.output
+
+    assert "--may-create-courses needs --bind-platform" in refused(
+        "--scope", "events:write", "--may-create-courses"
+    )
+    assert "no platform named 'South'" in refused(
+        "--scope", "events:write", "--bind-platform", "South"
+    )
+    assert "not both" in refused(
+        "--scope", "events:write", "--bind-platform", "North", "--course", LAB_COURSE
+    )
+    assert "only an events:write token may create courses" in refused(
+        "--scope", "reports:read", "--bind-platform", "North", "--may-create-courses"
+    )
+
+    created = runner.invoke(
+        args=[
+            "tokens",
+            "create",
+            "--name",
+            "erb",
+            "--scope",
+            "events:write",
+            "--bind-platform",
+            "North",
+            "--may-create-courses",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    assert "the courses of platform 'North'; it may create courses" in created.output
+    assert make_token(runner, "lab", bind_platform="North").startswith("ltk_")
+    assert make_token(runner, "old").startswith("ltk_")
+    listed = {
+        t["name"]: t for t in json.loads(runner.invoke(args=["tokens", "list", "--json"]).output)
+    }
+    assert {
+        name: (t["platform_id"], t["platform"], t["may_create_courses"], t["course_id"])
+        for name, t in listed.items()
+    } == {
+        "erb": (north_id, "North", True, None),
+        "lab": (north_id, "North", False, None),
+        "old": (None, None, False, None),
+    }
+    text = runner.invoke(args=["tokens", "list"]).output
+    assert "platform 'North', may create courses" in text and "any course" in text
+
+
+def test_a_platform_bound_token_writes_to_its_platforms_courses_only(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    north_id, south_id = add_platforms(app, "North", "South")
+    own_id = add_course(app, LAB_COURSE, north_id)
+    foreign_id = add_course(app, OTHER_COURSE, south_id)
+    # The same course key on both platforms: the binding says which one is meant.
+    shared = "course-v1:Both+X+2026"
+    north_shared = add_course(app, shared, north_id)
+    add_course(app, shared, south_id)
+    token = make_token(runner, "north-lab", bind_platform="North")
+
+    response = post_events(client, token, [lab(course=LAB_COURSE), lab(course=OTHER_COURSE)])
+    assert response.status_code == 404
+    assert response.json["error"].startswith(
+        "Platform 'North' has no course 'course-v1:Lab+Chemistry"
+    )
+    assert event_count(app) == 0  # nothing of the request, not even the item for its own course
+    ok = post_events(client, token, [lab(course=LAB_COURSE), lab(course=shared)])
+    assert ok.status_code == 200 and ok.json["stored"] == 2
+    with app.app_context():
+        assert Counter(e.course_id for e in stored_events(db.session)) == {
+            own_id: 1,
+            north_shared: 1,
+        }
+        assert stored_events(db.session, foreign_id) == []
+        assert set(db.session.scalars(select(PersonIdentity.platform_id))) == {north_id}
+    # a token without a binding cannot tell the two apart
+    unbound = post_events(client, make_token(runner, "any"), [lab(course=shared)])
+    assert (
+        unbound.status_code == 400 and "several platforms" in unbound.json["errors"][0]["message"]
+    )
+    # and the xAPI endpoint applies the same binding
+    statement = {
+        "actor": {"objectType": "Agent", "account": {"homePage": "https://lms", "name": "a1"}},
+        "verb": {"id": "https://w3id.org/xapi/dod-isd/verbs/navigated"},
+        "object": {"id": f"https://lms.example.org/course/{OTHER_COURSE}"},
+        "timestamp": "2026-03-02T10:00:00Z",
+    }
+    xapi_headers = {**bearer(token), "X-Experience-API-Version": "1.0.3"}
+    refused = client.post("/xapi/statements", json=statement, headers=xapi_headers)
+    assert refused.status_code == 404 and OTHER_COURSE in refused.json["error"]
+    assert event_count(app) == 2
+    # a platform-bound reader reads its platform's courses only
+    reader = make_token(runner, "north-reader", "reports:read", bind_platform="North")
+    mine = client.get(f"/api/v1/courses/{own_id}/reports/time-spent", headers=bearer(reader))
+    assert mine.status_code == 200 and len(mine.json) == 1
+    theirs = client.get(f"/api/v1/courses/{foreign_id}/reports/time-spent", headers=bearer(reader))
+    assert theirs.status_code == 403 and "bound to platform" in theirs.json["error"]
+
+
+def test_an_unknown_course_is_created_only_by_a_token_that_may_create_courses(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    [north_id] = add_platforms(app, "North")
+    plain = make_token(runner, "north-lab", bind_platform="North")
+    creator = make_token(runner, "north-erb", bind_platform="North", may_create_courses=True)
+    xapi_headers = {"X-Experience-API-Version": "1.0.3"}
+    statement = {
+        "actor": {"objectType": "Agent", "account": {"homePage": "https://lms", "name": "a1"}},
+        "verb": {"id": "https://w3id.org/xapi/dod-isd/verbs/navigated"},
+        "object": {"id": "https://lms.example.org/course/course-v1:New+Y+2026"},
+        "timestamp": "2026-03-02T10:00:00Z",
+    }
+    for body, path in (
+        (lab(course="LAB-NEW-101"), "/api/v1/events"),
+        (statement, "/xapi/statements"),
+    ):
+        refused = client.post(path, json=body, headers={**bearer(plain), **xapi_headers})
+        assert refused.status_code == 404, path
+        assert "Platform 'North' has no course" in refused.json["error"]
+        assert "--bind-platform North --may-create-courses" in refused.json["error"]
+        created = client.post(path, json=body, headers={**bearer(creator), **xapi_headers})
+        assert created.status_code == 200, (path, created.json)
+    with app.app_context():
+        courses = {c.lms_course_id: c.platform_id for c in db.session.scalars(select(Course))}
+        assert courses == {"LAB-NEW-101": north_id, "course-v1:New+Y+2026": north_id}
+        assert set(db.session.scalars(select(PersonIdentity.platform_id))) == {north_id}
+    assert event_count(app) == 2
+    # the plain token now writes to the courses that exist
+    assert (
+        post_events(
+            client, plain, [lab(course="LAB-NEW-101", stamp="2026-03-02 12:00:00")]
+        ).status_code
+        == 200
+    )
 
 
 def test_a_write_token_cannot_read_reports_and_a_read_token_cannot_write(

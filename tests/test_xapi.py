@@ -139,6 +139,13 @@ def live_url(app: Flask) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@pytest.fixture
+def known_course(app: Flask) -> int:
+    """The Open edX course the statements name, known to the tool (a token without a binding
+    writes to known courses only); returns the tool's id."""
+    return add_course(app, COURSE)
+
+
 def stored_statements(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(XapiStatement)) or 0
@@ -148,7 +155,7 @@ def stored_statements(app: Flask) -> int:
 
 
 def test_tincan_save_statement_lands_and_a_repeat_is_not_counted_twice(
-    app: Flask, runner: FlaskCliRunner, live_url: str
+    app: Flask, runner: FlaskCliRunner, live_url: str, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     # event-routing-backends' LRS config: a key and a secret, sent as HTTP Basic
@@ -190,7 +197,7 @@ def test_tincan_save_statement_lands_and_a_repeat_is_not_counted_twice(
 
 
 def test_tincan_save_statements_posts_a_batch_and_gets_the_new_ids(
-    app: Flask, runner: FlaskCliRunner, live_url: str
+    app: Flask, runner: FlaskCliRunner, live_url: str, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     lrs = RemoteLRS(endpoint=live_url + "/xapi/", auth=f"Bearer {token}", version="1.0.3")
@@ -243,7 +250,7 @@ def test_a_streamed_body_over_the_limit_is_413_in_json(
 
 
 def test_concurrent_senders_store_every_statement_once(
-    app: Flask, runner: FlaskCliRunner, live_url: str
+    app: Flask, runner: FlaskCliRunner, live_url: str, known_course: int
 ) -> None:
     # event-routing-backends sends from several workers at once, often about the same learners
     token = make_token(runner, "erb")
@@ -276,7 +283,7 @@ def test_concurrent_senders_store_every_statement_once(
 
 
 def test_put_stores_under_the_statement_id_and_answers_204(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     statement_id = str(uuid.uuid4())
@@ -303,7 +310,7 @@ def test_put_stores_under_the_statement_id_and_answers_204(
 
 
 def test_a_conflicting_repeat_is_409_and_changes_nothing(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     headers = {**bearer(token), **VERSION}
@@ -327,7 +334,7 @@ def test_a_conflicting_repeat_is_409_and_changes_nothing(
 
 
 def test_the_version_header_is_required_and_sent_back(
-    client: FlaskClient, runner: FlaskCliRunner
+    client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     missing = client.post("/xapi/statements", json=statement(), headers=bearer(token))
@@ -351,7 +358,7 @@ def test_the_version_header_is_required_and_sent_back(
 
 
 def test_repeats_leave_event_counts_and_reports_unchanged(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     headers = {**bearer(token), **VERSION}
@@ -379,7 +386,7 @@ def test_repeats_leave_event_counts_and_reports_unchanged(
 
 
 def test_an_lrs_batch_with_an_invalid_statement_is_refused_whole(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     token = make_token(runner, "erb")
     headers = {**bearer(token), **VERSION}
@@ -451,7 +458,7 @@ def test_a_course_bound_token_takes_statements_of_its_course_only(
 
 
 def test_statements_and_lab_messages_share_the_event_api(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, known_course: int
 ) -> None:
     add_course(app, OTHER_COURSE)
     token = make_token(runner, "mixed")

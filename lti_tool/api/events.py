@@ -6,6 +6,8 @@ not bound to a course). A "log" message becomes an event named after `exp`; a "r
 asks for that user's own summary. Items with "actor" and "verb" are xAPI statements.
 
 Invalid items are reported by index and skipped; the valid items of the same batch are stored.
+An item naming a course outside a course-bound token (403), or a course that does not exist and
+that the token may not create (404, naming the course), refuses the whole request.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.api import xapi
-from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
+from lti_tool.api.courses import (
+    CourseResolver,
+    CourseTarget,
+    ItemProblem,
+    UnknownCourse,
+    UnknownCourses,
+)
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import ApiToken, PersonIdentity, XapiStatement
@@ -181,8 +189,9 @@ class BatchResult:
 def ingest_batch(
     session: Session, token: ApiToken, items: list[Any], now: datetime | None = None
 ) -> BatchResult:
-    """Store the valid items of a batch; raise TokenError(403) before writing anything when an
-    item names a course the token may not act on."""
+    """Store the valid items of a batch; before writing anything, raise TokenError(403) when an
+    item names a course the token may not act on, UnknownCourses when items name courses that
+    do not exist and that the token may not create."""
     now = now or datetime.now(UTC)
     take_turn(session)
     result = BatchResult(received=len(items))
@@ -190,6 +199,7 @@ def ingest_batch(
     statements: list[xapi.PreparedStatement] = []
     logs: list[tuple[LabMessage, CourseTarget]] = []
     requests: list[tuple[LabMessage, CourseTarget]] = []
+    unknown: list[UnknownCourse] = []
     for index, item in enumerate(items):
         try:
             if xapi.is_statement(item):
@@ -200,7 +210,12 @@ def ingest_batch(
         except ItemProblem as problem:
             result.error(index, str(problem))
             continue
+        except UnknownCourse as course:
+            unknown.append(course)  # every unknown course is named in the one 404
+            continue
         (requests if message.type == "request" else logs).append((message, target))
+    if unknown:
+        raise UnknownCourses(unknown, token, resolver.token_platform())
 
     store = Store(session, resolver, token)
     known = xapi.known_statements(session, [s.id for s in statements])
@@ -313,6 +328,7 @@ def ingest_statements(
     resolver = CourseResolver(session, token)
     prepared: list[xapi.PreparedStatement] = []
     errors: list[dict[str, Any]] = []
+    unknown: list[UnknownCourse] = []
     for index, statement in enumerate(statements):
         try:
             if not xapi.is_statement(statement):
@@ -320,6 +336,8 @@ def ingest_statements(
             prepared.append(xapi.prepare(statement, index, resolver, now))
         except ItemProblem as problem:
             errors.append({"index": index, "message": str(problem)})
+        except UnknownCourse as course:
+            unknown.append(course)
     if errors:
         raise BatchRefused(
             400,
@@ -327,6 +345,8 @@ def ingest_statements(
             "(an LRS takes a batch whole or not at all).",
             errors,
         )
+    if unknown:
+        raise UnknownCourses(unknown, token, resolver.token_platform())
     first: dict[str, int] = {}
     for item in prepared:
         if item.id in first:

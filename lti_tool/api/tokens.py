@@ -19,8 +19,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import ApiToken, Course
-from lti_tool.models.api import SCOPES
+from lti_tool.models import ApiToken, Course, Platform
+from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPES
 from lti_tool.models.types import utcnow
 
 TOKEN_PREFIX = "ltk_"  # noqa: S105 (the public prefix, not a secret)
@@ -51,10 +51,31 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(session: Session, name: str, scope: str, course: Course | None = None) -> NewToken:
-    """Make a token; the caller shows `token` once and commits."""
+def create_token(
+    session: Session,
+    name: str,
+    scope: str,
+    course: Course | None = None,
+    *,
+    platform: Platform | None = None,
+    may_create_courses: bool = False,
+) -> NewToken:
+    """Make a token bound to a course, a platform or neither; the caller shows `token` once
+    and commits."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+    if course is not None and platform is not None:
+        raise ValueError(
+            "bind a token to a course or to a platform, not both (a course belongs to one "
+            "platform already)"
+        )
+    if may_create_courses and platform is None:
+        raise ValueError(
+            "only a token bound to a platform may create courses (they are made on that "
+            "platform): add --bind-platform NAME"
+        )
+    if may_create_courses and scope != SCOPE_EVENTS_WRITE:
+        raise ValueError("only an events:write token may create courses")
     if not name.strip():
         raise ValueError("a token needs a name")
     taken = session.scalar(
@@ -73,6 +94,8 @@ def create_token(session: Session, name: str, scope: str, course: Course | None 
         secret_hash=hash_token(token),
         scope=scope,
         course_id=course.id if course else None,
+        platform_id=platform.id if platform else None,
+        may_create_courses=may_create_courses,
     )
     session.add(row)
     session.flush()
@@ -146,11 +169,19 @@ def require_scope(row: ApiToken, scope: str) -> None:
         )
 
 
-def require_course(row: ApiToken, course_id: int) -> None:
-    """TokenError(403) when the token is bound to another course."""
+def require_course(row: ApiToken, course_id: int, platform_id: int | None = None) -> None:
+    """TokenError(403) when the token is bound to another course, or to a platform other than
+    the course's (`platform_id`)."""
     if row.course_id is not None and row.course_id != course_id:
         raise TokenError(
             403,
             f"This token is bound to course {row.course_id} and cannot act on course {course_id}.",
+            code="insufficient_scope",
+        )
+    if row.platform_id is not None and row.platform_id != platform_id:
+        raise TokenError(
+            403,
+            f"This token is bound to platform {row.platform_id} and cannot act on course "
+            f"{course_id}, which is not one of its courses.",
             code="insufficient_scope",
         )

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
 from lti_tool.api import events, xapi
+from lti_tool.api.courses import UnknownCourses
 from lti_tool.api.tokens import (
     TokenError,
     credentials_from_header,
@@ -73,6 +74,10 @@ def _token_error(error: TokenError) -> Response:
     return response
 
 
+def _unknown_courses(error: UnknownCourses) -> Response:
+    return json_error(404, error.message, courses=error.courses, errors=error.errors)
+
+
 def _api_error(error: ApiError) -> Response:
     response = json_error(error.status, error.message, **error.details)
     response.headers.update(error.headers)
@@ -95,6 +100,7 @@ def _http_error(error: HTTPException) -> Response:
 for _bp in (api_bp, xapi_bp):
     _bp.register_error_handler(TokenError, _token_error)
     _bp.register_error_handler(ApiError, _api_error)
+    _bp.register_error_handler(UnknownCourses, _unknown_courses)
     # Flask prefers the app's handler for a status code over a blueprint's class handler:
     # register every code, so that the API never answers with the HTML error page.
     for _code in default_exceptions:
@@ -225,7 +231,9 @@ def authorize_report_reader(course_id: int) -> tuple[str, int | None]:
     if credential and looks_like_api_token(credential):
         row = find_token(db.session, credential)
         require_scope(row, SCOPE_REPORTS_READ)
-        require_course(row, course_id)
+        course = db.session.get(Course, course_id)
+        # An unknown course id passes here and is a 404 below.
+        require_course(row, course_id, course.platform_id if course else row.platform_id)
         return f"API token {row.name!r}", None
     viewer = current_viewer(course_id)
     if viewer is not None:

@@ -4,9 +4,22 @@ Statements are idempotent by id: the `xapi_statement` table keeps every id with 
 statement, so a repeat is not stored twice and a different statement under a known id is a
 conflict. The event key of a statement is its id, so the event store dedupes it too.
 
-Video statements (the xAPI video profile, as Open edX's event-routing-backends sends them) become
-the tracking-log names the video KPIs read: play_video, pause_video, seek_video, stop_video,
-load_video, complete_video, with currentTime, old_time/new_time, duration and the video id.
+Open edX's own statements (event-routing-backends) count the way the tracking-log events they
+were made from count: each becomes the tracking-log name (and event source) the KPIs read.
+
+- video profile verbs: play_video, pause_video, seek_video, stop_video, load_video,
+  complete_video, with currentTime, old_time/new_time, duration and the video id;
+- a server problem check: problem_check from the server (ATTEMPTED_PROBLEM, and the problem in
+  the resources report); a browser problem check: problem_check from the browser (activity only);
+- a forum post: edx.forum.*.created from the server (POSTED_FORUM);
+- enrollment: edx.course.enrollment.activated / deactivated (not activity);
+- grades (earned, passed, failed, a graded problem submission): the grade events, which Open edX
+  emits from its grading tasks (event source "task": not activity);
+- navigation to a courseware block: the courseware page it opens (activity, and a page in the
+  resources report).
+Other statements keep their verb IRI as the name and count as activity. The learner is the
+actor's account name, mbox or mbox_sha1sum; an e-mail (mbox, or an mbox_sha1sum matching a
+known person's e-mail) links the actor to the person with that e-mail on the course's platform.
 """
 
 from __future__ import annotations
@@ -34,6 +47,24 @@ VIDEO_TYPE = "https://w3id.org/xapi/video/activity-type/video"
 VIDEO_EXT = "https://w3id.org/xapi/video/extensions/"
 COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+# Verbs and activity types of event-routing-backends v10.0.1 (processors/xapi/constants.py; which
+# tracking event each transformer maps to is in processors/xapi/event_transformers/*.py).
+EVALUATED = "https://w3id.org/xapi/acrossx/verbs/evaluated"  # problem_check, server
+# problem_check from the browser (no result), and edx.grades.problem.submitted (a question
+# object with a result, made from the grade event).
+ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
+# Defined but used by no v10 transformer; older versions mapped every problem_check to it, the
+# server's with a result and the browser's without one.
+ANSWERED = "http://adlnet.gov/expapi/verbs/answered"
+POSTED = "https://w3id.org/xapi/acrossx/verbs/posted"  # edx.forum.{thread,response,comment}.created
+REGISTERED = "http://adlnet.gov/expapi/verbs/registered"  # edx.course.enrollment.activated
+UNREGISTERED = "http://id.tincanapi.com/verb/unregistered"  # edx.course.enrollment.deactivated
+NAVIGATED = "https://w3id.org/xapi/dod-isd/verbs/navigated"  # edx.ui.lms.sequence.*, link, outline
+EARNED = "http://id.tincanapi.com/verb/earned"  # edx.grades.{subsection,course}.grade_calculated
+PASSED = "http://adlnet.gov/expapi/verbs/passed"  # edx.course.grade.passed.first_time, now_passed
+FAILED = "http://adlnet.gov/expapi/verbs/failed"  # edx.course.grade.now_failed
+INTERACTION_TYPE = "http://adlnet.gov/expapi/activities/cmi.interaction"
+QUESTION_TYPE = "http://adlnet.gov/expapi/activities/question"
 # Verbs of the video profile: always about a video.
 VIDEO_VERBS = {
     "https://w3id.org/xapi/video/verbs/played": "play_video",
@@ -49,8 +80,30 @@ VIDEO_OBJECT_VERBS = {
 # What an LRS may add or change; ignored when comparing a repeat with the stored statement.
 LRS_PROPERTIES = ("authority", "stored", "version")
 
-_OPENEDX_COURSE = re.compile(r"course-v1:[^/?#\s]+?\+[^/?#\s]+?\+[^/?#\s+]+")
-_OPENEDX_BLOCK = re.compile(r"block-v1:([^/?#\s+]+)\+([^/?#\s+]+)\+([^/?#\s+]+)\+type@")
+_KEY_PART = r"[^/?#\s+]+"
+# Open edX course keys: course-v1:Org+Course+Run, and a CCX's ccx-v1:Org+Course+Run+ccx@N.
+_OPENEDX_COURSE = re.compile(
+    rf"course-v1:{_KEY_PART}\+{_KEY_PART}\+{_KEY_PART}"
+    rf"|ccx-v1:{_KEY_PART}\+{_KEY_PART}\+{_KEY_PART}\+ccx@{_KEY_PART}"
+)
+# Usage keys name their course: block-v1:Org+Course+Run+type@…, and in a CCX
+# ccx-block-v1:Org+Course+Run+ccx@N+type@… (event-routing-backends' helpers.get_block_version).
+_OPENEDX_BLOCK = re.compile(
+    rf"(ccx-)?block-v1:({_KEY_PART})\+({_KEY_PART})\+({_KEY_PART})(?:\+ccx@({_KEY_PART}))?\+type@"
+)
+# Old-style Org/Course/Run keys: event-routing-backends' course IRI is {LMS}/course/<key>, the
+# LMS's own URLs /courses/<key>/…; without the URL around it a slash key is not recognisable.
+_OLD_PART = r"[\w.~-]+"
+_OLD_COURSE = re.compile(
+    rf"^https?://[^/]+/course/({_OLD_PART}/{_OLD_PART}/{_OLD_PART})/?$"
+    rf"|/courses/({_OLD_PART}/{_OLD_PART}/{_OLD_PART})"
+    r"(?:/(?:courseware|jump_to|info|progress|discussion|xblock|about)\b|/?(?:[?#]|$))"
+)
+# The block an IRI names: a usage key's type and url_name, or an old i4x:// location's.
+_BLOCK_NAME = re.compile(
+    rf"block-v1:[^/?#\s]+?\+type@({_KEY_PART})\+block@({_KEY_PART})"
+    r"|i4x://[^/?#\s]+/[^/?#\s]+/([^/?#\s]+)/([^/?#\s]+)"
+)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _ISO_DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
@@ -140,8 +193,24 @@ def actor_key(actor: Any) -> str:
     )
 
 
+def actor_contact(actor: Any) -> tuple[str | None, str | None]:
+    """The e-mail an actor's mbox gives, else the SHA-1 hex of its mbox_sha1sum (lower case)."""
+    if not isinstance(actor, dict):
+        return None, None
+    mbox = actor.get("mbox")
+    if isinstance(mbox, str) and mbox.strip():
+        email = mbox.strip()
+        email = email[7:] if email[:7].lower() == "mailto:" else email
+        return (email or None), None
+    digest = actor.get("mbox_sha1sum")
+    if isinstance(digest, str) and re.fullmatch(r"[0-9a-fA-F]{40}", digest.strip()):
+        return None, digest.strip().lower()
+    return None, None
+
+
 def openedx_course_key(value: Any) -> str | None:
-    """The Open edX course key in an IRI (course URL, block id), if any."""
+    """The Open edX course key in an IRI (course URL, block id), if any: course-v1:, ccx-v1:
+    (a CCX, also from a ccx-block-v1: usage key) and old Org/Course/Run keys alike."""
     if not isinstance(value, str):
         return None
     value = unquote(value)  # course-v1%3AOrg%2BX%2BRun in some URLs
@@ -150,8 +219,32 @@ def openedx_course_key(value: Any) -> str | None:
         return found.group(0)
     block = _OPENEDX_BLOCK.search(value)
     if block:
-        return "course-v1:" + "+".join(block.groups())
+        ccx, org, course, run, ccx_id = block.groups()
+        if ccx or ccx_id:
+            return f"ccx-v1:{org}+{course}+{run}+ccx@{ccx_id}" if ccx_id else None
+        return f"course-v1:{org}+{course}+{run}"
+    old = _OLD_COURSE.search(value)
+    if old:
+        return old.group(1) or old.group(2)
     return None
+
+
+def block_of(value: Any) -> tuple[str, str] | None:
+    """(block type, url_name) of the courseware block an IRI names, if any."""
+    if not isinstance(value, str):
+        return None
+    found = _BLOCK_NAME.search(unquote(value))
+    if found is None:
+        return None
+    kind, name = (found.group(1), found.group(2)) if found.group(1) else found.group(3, 4)
+    return kind, name
+
+
+def usage_key(object_id: str) -> str:
+    """The usage key in event-routing-backends' block IRI ({LMS}/xblock/<key>), else the IRI:
+    the problem id a tracking-log problem_check carries."""
+    _, found, rest = unquote(object_id).partition("/xblock/")
+    return rest.split("?", 1)[0].split("#", 1)[0] if found and rest else object_id
 
 
 def _activities(context: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -168,19 +261,18 @@ def course_reference(statement: dict[str, Any]) -> tuple[str | None, bool]:
     """The course a statement names, and whether it names it explicitly.
 
     In order: an Open edX course key in a context parent's id (event-routing-backends puts the
-    course URL there), then in the object id, then a context extension whose IRI ends in
-    `/course-id`, then (not explicit) the id of a parent activity of the course type.
+    course URL there; the sub-questions of a problem have the problem there), then in the object
+    id (enrollment statements have no parent: the object is the course), then in a grouping
+    activity, then a context extension whose IRI ends in `/course-id`, then (not explicit) the
+    id of a parent activity of the course type.
     """
     context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
     parents = _activities(context, "parent")
-    for parent in parents:
-        key = openedx_course_key(parent.get("id"))
+    obj = statement.get("object") if isinstance(statement.get("object"), dict) else {}
+    for activity in [*parents, obj, *_activities(context, "grouping")]:
+        key = openedx_course_key(activity.get("id"))
         if key:
             return key, True
-    obj = statement.get("object") if isinstance(statement.get("object"), dict) else {}
-    key = openedx_course_key(obj.get("id"))
-    if key:
-        return key, True
     extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
     for iri, value in extensions.items():
         if iri.lower().rstrip("/").endswith(("/course-id", "/course_id")) and value:
@@ -205,17 +297,81 @@ def _last_segment(object_id: str) -> str:
     return object_id.rstrip("/").rsplit("/", 1)[-1]
 
 
-def event_fields(statement: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The event name and data: video statements under their tracking-log names."""
+def _definition_type(obj: dict[str, Any]) -> str | None:
+    definition = obj.get("definition")
+    kind = definition.get("type") if isinstance(definition, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _is_sub_statement(statement: dict[str, Any]) -> bool:
+    """A statement about part of another: event-routing-backends sends one per sub-question of a
+    multi-question problem check, each pointing (context.statement) at the problem's statement."""
+    context = statement.get("context")
+    return isinstance(context, dict) and isinstance(context.get("statement"), dict)
+
+
+def _forum_name(object_id: str | None) -> str:
+    # A thread's IRI ends in /threads/<id>; a response or comment is one level further down.
+    path = (object_id or "").split("?", 1)[0].rstrip("/")
+    head, _, _ = path.rpartition("/")
+    return "edx.forum.thread.created" if head.endswith("/threads") else "edx.forum.response.created"
+
+
+def event_fields(
+    statement: dict[str, Any], course_key: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """The event name, source and data a statement is stored as: Open edX's statements under
+    the tracking-log name and source the KPIs count, others under their verb IRI."""
     verb = statement["verb"]["id"]
     obj = statement["object"]
     object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     result = statement.get("result") if isinstance(statement.get("result"), dict) else None
     data: dict[str, Any] = {"object": object_id, "result": result}
+    kind = _definition_type(obj)
     name = VIDEO_VERBS.get(verb) or (VIDEO_OBJECT_VERBS.get(verb) if _is_video(obj) else None)
-    if name is None:
-        return verb, data
-    result_ext = (result or {}).get("extensions")
+    if name is not None:
+        return name, "xapi", _video_data(statement, data)
+    if verb in (EVALUATED, ANSWERED, ATTEMPTED) and object_id and not _is_sub_statement(statement):
+        # Tracking logs count only the server's problem_check as an attempt. In v10 the server's
+        # is `evaluated` on a cmi.interaction (with a result) and the browser's is `attempted`
+        # without one; older versions sent `answered` for both, with a result from the server.
+        if (verb == EVALUATED and kind == INTERACTION_TYPE) or (
+            verb == ANSWERED and result is not None
+        ):
+            return "problem_check", "server", {**data, "problem_id": usage_key(object_id)}
+        if kind == INTERACTION_TYPE:
+            return "problem_check", "browser", data
+        if verb == ATTEMPTED and kind == QUESTION_TYPE:
+            # edx.grades.problem.submitted: a grade statement, as the grading system reports it.
+            return "edx.grades.problem.submitted", "task", data
+    if verb == POSTED:
+        return _forum_name(object_id), "server", data
+    if verb in (REGISTERED, UNREGISTERED):
+        # Enrollment changes are not learner activity (tracking logs: edx.course.enrollment.*).
+        state = "activated" if verb == REGISTERED else "deactivated"
+        return f"edx.course.enrollment.{state}", "server", data
+    # Grade statements are not learner activity: Open edX computes grades in its grading tasks,
+    # and tracking logs carry those events with the source "task". (Passing or failing something
+    # other than the course, say a lab's quiz, is another tool's activity.)
+    if verb == EARNED:
+        scope = "course" if kind == COURSE_TYPE else "subsection"
+        return f"edx.grades.{scope}.grade_calculated", "task", data
+    if verb in (PASSED, FAILED) and kind == COURSE_TYPE:
+        return f"edx.course.grade.now_{verb.rsplit('/', 1)[-1]}", "task", data
+    if verb == NAVIGATED:
+        block = block_of(object_id)
+        if block is not None:
+            # The courseware page the learner went to, as the path of the page view a tracking
+            # log records, so that the resources report counts it as that page.
+            prefix = f"/courses/{course_key}" if course_key else ""
+            return f"{prefix}/courseware/{block[1]}/", "xapi", data
+    return verb, "xapi", data
+
+
+def _video_data(statement: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Data of a video statement: the tracking-log fields the video KPIs read."""
+    object_id = data["object"]
+    result_ext = (data["result"] or {}).get("extensions")
     result_ext = result_ext if isinstance(result_ext, dict) else {}
     context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
     context_ext = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
@@ -228,7 +384,7 @@ def event_fields(statement: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "duration": seconds(context_ext.get(VIDEO_EXT + "length")),
     }
     data.update({k: v for k, v in video.items() if v is not None})
-    return name, data
+    return data
 
 
 def validate(statement: Any) -> None:
@@ -291,16 +447,19 @@ def prepare(
         return PreparedStatement(index, statement_id, digest, target, None)
     stamp = parse_timestamp(statement["timestamp"]) if "timestamp" in statement else received
     assert stamp is not None  # validate() checked it
-    name, data = event_fields(statement)
+    name, source, data = event_fields(statement, target.key)
+    email, email_sha1 = actor_contact(statement["actor"])
     event = IncomingEvent(
         course_key=target.key,
         user_key=actor_key(statement["actor"]),
         identity_kind="xapi_actor",
         time=stamp.timestamp(),
         name=name,
-        source="xapi",
+        source=source,
         data=data,
         raw=f"xapi:{statement_id}".encode(),
+        email=email,
+        email_sha1=email_sha1,
     )
     return PreparedStatement(index, statement_id, digest, target, event)
 

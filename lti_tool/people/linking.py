@@ -18,6 +18,7 @@ and the event API all call `link_people`, a batch at a time.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,48 @@ def _holders(
     )
 
 
+def _email_candidates(
+    session: Session, platform_id: int | None, first_kind: str
+) -> list[tuple[int, str]]:
+    """(person id, e-mail) of the people of the platform with an e-mail and no identity of
+    this kind: those rule 2 may link a claim of that kind to."""
+    named = select(PersonIdentity.person_id).where(
+        _platform_filter(platform_id), PersonIdentity.kind == first_kind
+    )
+    rows = session.execute(
+        select(Person.id, Person.email)
+        .join(PersonIdentity, PersonIdentity.person_id == Person.id)
+        .where(_platform_filter(platform_id), Person.email.is_not(None), Person.id.not_in(named))
+        .distinct()
+    )
+    return [(person_id, email) for person_id, email in rows]
+
+
+def emails_by_sha1(
+    session: Session, platform_id: int | None, digests: Iterable[str], first_kind: str
+) -> dict[str, str]:
+    """The e-mail behind each SHA-1 hex digest (xAPI's mbox_sha1sum) among rule 2's candidates
+    for a claim of `first_kind`; a digest that fits no one, or several people, is left out.
+
+    Senders hash differently: event-routing-backends the bare address as the LMS stores it, the
+    xAPI specification the `mailto:` IRI; either, as given or in lower case, is recognised.
+    """
+    wanted = {d.lower() for d in digests}
+    if not wanted:
+        return {}
+    found: dict[str, str] = {}
+    owners: dict[str, set[int]] = defaultdict(set)
+    for person_id, email in _email_candidates(session, platform_id, first_kind):
+        address = email.strip()
+        forms = {address, address.lower()}
+        for form in forms | {f"mailto:{f}" for f in forms}:
+            digest = hashlib.sha1(form.encode("utf-8")).hexdigest()  # noqa: S324 (xAPI's hash)
+            if digest in wanted:
+                found[digest] = address
+                owners[digest].add(person_id)
+    return {digest: email for digest, email in found.items() if len(owners[digest]) == 1}
+
+
 class _Batch:
     """The state of one `link_people` call."""
 
@@ -164,20 +207,8 @@ class _Batch:
 
     def _email_table(self, first_kind: str) -> dict[str, set[int]]:
         """E-mail (lower case) → people of the platform with it and no identity of that kind."""
-        named = select(PersonIdentity.person_id).where(
-            _platform_filter(self.platform_id), PersonIdentity.kind == first_kind
-        )
         table: dict[str, set[int]] = defaultdict(set)
-        for person_id, email in self.session.execute(
-            select(Person.id, Person.email)
-            .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-            .where(
-                _platform_filter(self.platform_id),
-                Person.email.is_not(None),
-                Person.id.not_in(named),
-            )
-            .distinct()
-        ):
+        for person_id, email in _email_candidates(self.session, self.platform_id, first_kind):
             table[email.strip().lower()].add(person_id)
         return table
 

@@ -11,7 +11,7 @@ data changes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lti_tool.models import Course, Platform, Video
-from lti_tool.people.linking import Claim, link_people
+from lti_tool.people.linking import Claim, emails_by_sha1, identity_owners, link_people
 from lti_tool.people.usernames import real_username
 from lti_tool.sync import rollups
 from lti_tool.sync.blocks import (
@@ -76,6 +76,10 @@ class IncomingEvent:
     raw: bytes  # the event as received, for the idempotence key
     username: str | None = None
     course_id: int | None = None  # set when the source already knows the tool's course
+    # The learner's e-mail, or the SHA-1 hex of it (xAPI mbox / mbox_sha1sum): links a learner
+    # first seen here to the person with that e-mail on the platform (linking rule 2).
+    email: str | None = None
+    email_sha1: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class _Pending:
     identity_kind: str
     user_key: str
     username: str | None
+    email: str | None
+    email_sha1: str | None
     day: int  # epoch day
     row: EventRow
 
@@ -145,6 +151,8 @@ class EventSink:
                 event.identity_kind,
                 event.user_key,
                 event.username,
+                event.email,
+                event.email_sha1,
                 epoch_day(event.time),
                 row,
             )
@@ -203,7 +211,14 @@ class EventSink:
     def _take_incoming(self) -> None:
         """Resolve the learners of the events added one by one and queue their rows."""
         incoming, self._incoming = self._incoming, []
-        self._resolve_people([(e.identity_kind, e.user_key, e.username) for e in incoming])
+        self._resolve_people(
+            [(e.identity_kind, e.user_key, e.username) for e in incoming],
+            {
+                (e.identity_kind, e.user_key): (e.email, e.email_sha1)
+                for e in incoming
+                if e.email or e.email_sha1
+            },
+        )
         for event in incoming:
             course_id = event.course_id or self._course_id(event.course_key)
             person_id = self._people[(event.identity_kind, event.user_key)]
@@ -274,11 +289,17 @@ class EventSink:
         self._courses[key] = course.id
         return course.id
 
-    def _resolve_people(self, learners: Sequence[tuple[str, str, str | None]]) -> None:
-        """Find or create learners, (identity kind, user key, username), in one batch.
+    def _resolve_people(
+        self,
+        learners: Sequence[tuple[str, str, str | None]],
+        contacts: Mapping[tuple[str, str], tuple[str | None, str | None]] | None = None,
+    ) -> None:
+        """Find or create learners, (identity kind, user key, username), in one batch;
+        `contacts` gives some of them an e-mail or its SHA-1 hex, (email, sha1).
 
         The rules are lti_tool.people.linking's: the source's identity, else the Open edX
-        username; a username seen with an id that another person holds makes them one.
+        username; a username seen with an id that another person holds makes them one; else
+        the e-mail.
         """
         wanted: dict[tuple[str, str], str | None] = {}
         for kind, user_key, username in learners:
@@ -287,8 +308,12 @@ class EventSink:
                 wanted[key] = real_username(username)
         if not wanted:
             return
+        emails = self._emails({k: v for k, v in (contacts or {}).items() if k in wanted})
         claims = [
-            Claim([key, ("openedx_username", username)] if username else [key])
+            Claim(
+                [key, ("openedx_username", username)] if username else [key],
+                {"email": emails[key]} if key in emails else {},
+            )
             for key, username in wanted.items()
         ]
         linked = link_people(self.session, self.platform.id if self.platform else None, claims)
@@ -296,6 +321,25 @@ class EventSink:
         self._people.update(zip(wanted, linked.person_ids, strict=True))
         if linked.merged_into:
             self._follow_merges(linked.merged_into)
+
+    def _emails(
+        self, contacts: Mapping[tuple[str, str], tuple[str | None, str | None]]
+    ) -> dict[tuple[str, str], str]:
+        """The e-mail of each learner that has one: given, or found by its SHA-1 hex among the
+        people of the platform (only for learners not recorded yet: the lookup reads them all)."""
+        emails = {key: email for key, (email, _sha1) in contacts.items() if email}
+        hashed = {key: sha1 for key, (email, sha1) in contacts.items() if sha1 and not email}
+        platform_id = self.platform.id if self.platform else None
+        if hashed:
+            known = identity_owners(self.session, platform_id, hashed)
+            hashed = {key: sha1 for key, sha1 in hashed.items() if key not in known}
+        for kind in {kind for kind, _user in hashed}:
+            digests = {sha1 for (k, _user), sha1 in hashed.items() if k == kind}
+            found = emails_by_sha1(self.session, platform_id, digests, kind)
+            for key, sha1 in hashed.items():
+                if key[0] == kind and sha1 in found:
+                    emails[key] = found[sha1]
+        return emails
 
     def _follow_merges(self, merged_into: dict[int, int]) -> None:
         """Point what this sink holds about people merged away at the people they became."""

@@ -1,9 +1,14 @@
 """A fake Canvas REST API for one course, over HTTP on 127.0.0.1 (tests and bench/sync.py).
 
-Payload shapes follow the Canvas API documentation: Enrollment, User, Section, Assignment,
-Submission (flat, and `grouped=true` per student), Module with ModuleItems and per-student
-`state`, `bulk_user_progress`, and the Analytics plugin's course activity, student summaries and
-per-student activity (page views bucketed per hour). Lists paginate as Canvas does: `per_page`
+Payload shapes follow the Canvas API documentation and source: Enrollment, User, Section,
+Assignment (with `include[]=all_dates`: the AssignmentDate list, or only `all_dates_count` from
+25 overrides on), Submission (flat, and `grouped=true` per student; every one carries the
+learner's `cached_due_date`), Module with ModuleItems and per-student `state`,
+`bulk_user_progress`, and the Analytics plugin's course activity, student summaries and
+per-student activity (page views bucketed per hour). As in Canvas's `user_json`, a user's
+`email` (and `login_id`) key is left out altogether when the token's user may not read it, and
+an enrollment's `grades` carry the `unposted_*` scores only for a token whose user may manage
+or view all grades. Lists paginate as Canvas does: `per_page`
 (at most 100), `Link` with current/next/first and, except on the users list (bookmark pages, as
 `courses#users` has no total), a `last` link. A bearer token is required; a revoked token gets
 Canvas's 401 with `WWW-Authenticate`, an endpoint the token may not use gets 401 "user not
@@ -64,6 +69,8 @@ class FakeCanvas(ServedFake):
     enrollments: list[dict[str, Any]] = field(default_factory=list)
     sections: list[dict[str, Any]] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    #: assignment id → its overrides: {id, title, due_at, set_type, set_id, student_ids}
+    overrides: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     #: (assignment id, user id) → submission fields
     submissions: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     modules: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +80,10 @@ class FakeCanvas(ServedFake):
     #: user id → {"page_views": {hour: n}, "participations": [{created_at, url}]}
     user_activity: dict[int, dict[str, Any]] = field(default_factory=dict)
     analytics: bool = True
+    #: User keys the token's user may not read ("email", "login_id"): left out of the JSON.
+    hidden_user_keys: set[str] = field(default_factory=set)
+    #: The token's user may manage (or view all) grades: enrollments carry unposted scores.
+    manages_grades: bool = True
     #: endpoint keys answering 401 "user not authorized to perform that action"
     unauthorized: set[str] = field(default_factory=set)
     revoked: bool = False
@@ -127,8 +138,14 @@ class FakeCanvas(ServedFake):
         score: float | None = None,
         sis_user_id: str | None = None,
         login_id: str | None = None,
+        unposted_score: float | None = None,
     ) -> dict[str, Any]:
-        """A user and their enrollment in the course."""
+        """A user and their enrollment in the course.
+
+        `score` is the posted current score; `unposted_score` what the gradebook shows staff
+        with unposted grades counted (the posted score when not given).
+        """
+        unposted = score if unposted_score is None else unposted_score
         first, _, last = name.partition(" ")
         self.users[user_id] = {
             "id": user_id,
@@ -158,10 +175,97 @@ class FakeCanvas(ServedFake):
                 "final_score": None if score is None else round(score * 0.9, 2),
                 "current_grade": None if score is None else ("A" if score >= 90 else "B"),
                 "final_grade": None if score is None else ("B" if score >= 90 else "C"),
+                "unposted_current_score": unposted,
+                "unposted_final_score": None if unposted is None else round(unposted * 0.9, 2),
+                "unposted_current_grade": None
+                if unposted is None
+                else ("A" if unposted >= 90 else "B"),
+                "unposted_final_grade": None
+                if unposted is None
+                else ("B" if unposted >= 90 else "C"),
             },
         }
         self.enrollments.append(enrollment)
         return enrollment
+
+    def add_override(
+        self,
+        assignment_id: int,
+        due_at: datetime | None,
+        *,
+        section: int | None = None,
+        students: list[int] | None = None,
+        group: int | None = None,
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """An assignment override for a section, some students (ADHOC) or a group."""
+        found = self.overrides.setdefault(assignment_id, [])
+        if section is not None:
+            set_type, set_id = "CourseSection", section
+            name = next((s["name"] for s in self.sections if s["id"] == section), "")
+        elif students is not None:
+            set_type, set_id, name = "ADHOC", None, f"{len(students)} students"
+        else:
+            set_type, set_id, name = "Group", group, f"Group {group}"
+        override = {
+            "id": 3000 + sum(len(v) for v in self.overrides.values()) + 1,
+            "title": title or name,
+            "due_at": iso(due_at),
+            "unlock_at": None,
+            "lock_at": None,
+            "all_day": False,
+            "set_type": set_type,
+            "set_id": set_id,
+            "student_ids": list(students or []),
+        }
+        found.append(override)
+        return override
+
+    def sections_of(self, user_id: int) -> set[int]:
+        """The sections of a user's enrollments that are not deleted."""
+        return {
+            e["course_section_id"]
+            for e in self.enrollments
+            if e["user_id"] == user_id
+            and e["enrollment_state"] != "deleted"
+            and e["course_section_id"] is not None
+        }
+
+    def due_for(self, assignment_id: int, user_id: int) -> str | None:
+        """A learner's `cached_due_date`: an individual override first, else the latest of
+        their sections' overrides, else the assignment's own date (Canvas's precedence)."""
+        assignment = next(a for a in self.assignments if a["id"] == assignment_id)
+        overrides = self.overrides.get(assignment_id, [])
+        mine = [o for o in overrides if o["set_type"] == "ADHOC" and user_id in o["student_ids"]]
+        if not mine:
+            sections = self.sections_of(user_id)
+            mine = [
+                o for o in overrides if o["set_type"] == "CourseSection" and o["set_id"] in sections
+            ]
+        if not mine:
+            return assignment.get("due_at")
+        dates = [o["due_at"] for o in mine]
+        # No date in one of them: the learner has no due date (Canvas treats it as latest).
+        return None if None in dates else max(dates)
+
+    def all_dates(self, assignment: dict[str, Any]) -> list[dict[str, Any]]:
+        """The assignment's AssignmentDate list, sorted by due date with nulls last."""
+        overrides = self.overrides.get(assignment["id"], [])
+        keys = ("id", "due_at", "unlock_at", "lock_at", "title", "set_type", "set_id")
+        dates = [{k: o[k] for k in keys} for o in overrides]
+        covered = {o["set_id"] for o in overrides if o["set_type"] == "CourseSection"}
+        # Canvas drops the base date when every section has an override: nobody is left.
+        if not self.sections or not {s["id"] for s in self.sections} <= covered:
+            dates.append(
+                {
+                    "base": True,
+                    "title": "Everyone else" if overrides else "Everyone",
+                    "due_at": assignment.get("due_at"),
+                    "unlock_at": assignment.get("unlock_at"),
+                    "lock_at": assignment.get("lock_at"),
+                }
+            )
+        return sorted(dates, key=lambda d: (d["due_at"] is None, d["due_at"] or ""))
 
     def enrollment(self, user_id: int, kind: str | None = None) -> dict[str, Any]:
         """The (first) enrollment of a user."""
@@ -351,9 +455,9 @@ class FakeCanvas(ServedFake):
         for user_id in sorted(listed):
             if wanted and str(user_id) not in wanted:
                 continue
-            user = dict(self.users[user_id])
-            if user.get("email") is None:
-                user.pop("email")
+            # A user without an address has "email": null; a token that may not read addresses
+            # gets no key at all (Canvas's user_json).
+            user = {k: v for k, v in self.users[user_id].items() if k not in self.hidden_user_keys}
             rows.append(user)
         return self.paged(request, rows, last=False, bookmark=True)
 
@@ -364,9 +468,13 @@ class FakeCanvas(ServedFake):
             if e["enrollment_state"] not in states:
                 continue
             user = self.users[e["user_id"]]
+            grades = e["grades"]
+            if not self.manages_grades:
+                grades = {k: v for k, v in grades.items() if not k.startswith("unposted_")}
             rows.append(
                 {
                     **e,
+                    "grades": grades,
                     "user": {
                         "id": user["id"],
                         "name": user["name"],
@@ -381,15 +489,24 @@ class FakeCanvas(ServedFake):
         return self.paged(request, [{"course_id": self.course_id, **s} for s in self.sections])
 
     def get_assignments(self, request: Request) -> Response:
-        rows = [
-            {
+        with_dates = "all_dates" in request.args.getlist("include[]")
+        rows = []
+        for a in self.assignments:
+            row = {
                 "course_id": self.course_id,
                 "description": "",
                 "html_url": f"{self.origin}/courses/{self.course_id}/assignments/{a['id']}",
+                "has_overrides": bool(self.overrides.get(a["id"])),
                 **a,
             }
-            for a in self.assignments
-        ]
+            if with_dates:
+                count = len(self.overrides.get(a["id"], []))
+                # Canvas's ALL_DATES_LIMIT: from 25 overrides on only their count is sent.
+                if count < 25:
+                    row["all_dates"] = self.all_dates(a)
+                else:
+                    row["all_dates_count"] = count
+            rows.append(row)
         return self.paged(request, rows)
 
     def _submission(self, key: tuple[int, int], data: dict[str, Any]) -> dict[str, Any]:
@@ -398,6 +515,7 @@ class FakeCanvas(ServedFake):
             "id": assignment_id * 100000 + user_id,
             "assignment_id": assignment_id,
             "user_id": user_id,
+            "cached_due_date": self.due_for(assignment_id, user_id),
             "grade": None if data.get("score") is None else str(data["score"]),
             "seconds_late": 3600 if data.get("late") else 0,
             "attempt": 1 if data.get("submitted_at") else None,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import signal
+import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, text
+from werkzeug.test import TestResponse
 
 from lti_tool import secrets
 from lti_tool.extensions import db
+from lti_tool.kpis import grades, learners
 from lti_tool.models import (
     Assignment,
     Course,
@@ -27,6 +33,7 @@ from lti_tool.models import (
     CourseSettings,
     DataSource,
     Enrollment,
+    LearnerDay,
     LmsCourseActivityDay,
     LmsLearnerActivityHour,
     LmsLearnerStats,
@@ -42,8 +49,8 @@ from lti_tool.models import (
 from lti_tool.sync import canvas, runs
 from lti_tool.sync.http import JsonClient
 from tests.conftest import database_url
-from tests.fake_canvas import FakeCanvas
-from tests.lti_platform import FakePlatform
+from tests.fake_canvas import FakeCanvas, iso
+from tests.lti_platform import FakePlatform, follow
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
@@ -98,8 +105,8 @@ class Canvas:
         )
         assert result.exit_code == 0, result.output
 
-    def launch(self, sub: str, canvas_user: str | None, **claims: Any) -> None:
-        """A launch from the course with Canvas's custom fields."""
+    def launch(self, sub: str, canvas_user: str | None, **claims: Any) -> TestResponse:
+        """A launch from the course with Canvas's custom fields (the tool's redirect)."""
         custom = {"canvas_course_id": str(self.fake.course_id)}
         if canvas_user:
             custom["canvas_user_id"] = canvas_user
@@ -108,6 +115,7 @@ class Canvas:
             self.client, roles=roles, sub=sub, **{CUSTOM: custom}, **claims
         )
         assert response.status_code in (302, 303), response.get_data(as_text=True)[:1000]
+        return response
 
     def course(self) -> Course:
         platform = db.session.scalar(select(Platform).where(Platform.name == self.platform.name))
@@ -188,6 +196,7 @@ class Canvas:
                     s.missing,
                     s.excused,
                     s.workflow_state,
+                    s.due_at,
                 )
                 for s in db.session.scalars(
                     select(Submission).where(Submission.assignment_id.in_(list(aid) or [-1]))
@@ -237,8 +246,14 @@ class Canvas:
                 ),
                 "events": rows(
                     select(
-                        CourseEvent.lms_id, CourseEvent.kind, CourseEvent.title, CourseEvent.at
-                    ).where(CourseEvent.course_id == cid)
+                        CourseEvent.lms_id,
+                        CourseEvent.kind,
+                        CourseEvent.title,
+                        CourseEvent.at,
+                        Section.lms_section_id,
+                    )
+                    .outerjoin(Section, Section.id == CourseEvent.section_id)
+                    .where(CourseEvent.course_id == cid)
                 ),
                 "submissions": sorted(submissions, key=repr),
                 "modules": rows(
@@ -373,12 +388,18 @@ def test_full_sync_reads_every_page_and_writes_the_course(app: Flask, lms: Canva
     assert len(snap["submissions"]) == len([k for k in fake.submissions if k[1] in students])
     first = next(s for s in snap["submissions"] if s[:2] == ("300", "1000"))
     data = fake.submissions[(300, 1000)]
-    assert first[2] == data["score"] and first[5:] == (
+    assert first[2] == data["score"] and first[5:9] == (
         data["late"],
         data["missing"],
         False,
         data["workflow_state"],
     )
+    # The learner's own due date (cached_due_date): here everyone's, as nothing overrides it.
+    assert first[9] == canvas._dt(fake.assignments[0]["due_at"])
+    # The section dates ride on the assignments request (one page, counted above).
+    [assignments] = [s for s in fake.seen if "/assignments?" in s]
+    assert "include%5B%5D=all_dates" in assignments
+    assert run.counts["emails_hidden"] is False and "warnings" not in run.counts
     assert {s[0] for s in snap["sections"]} == {"901", "902"}
     assert ("901", "1000") in snap["members"] and ("902", "1001") in snap["members"]
     assert [e[0] for e in snap["events"]] == ["300", "301", "302", "303"]
@@ -549,11 +570,313 @@ def test_due_dates_follow_canvas_and_course_start_is_set_once(app: Flask, lms: C
     assert run.status == "succeeded", run.error
     snap = lms.snapshot()
     events = {e[0]: e for e in snap["events"]}
-    assert events["300"][2:] == ("Essay (extended)", new_due)
+    assert events["300"][2:] == ("Essay (extended)", new_due, None)
     assert "301" not in events and len(events) == 3
     assignments = {a[0]: a for a in snap["assignments"]}
     assert assignments["301"][5] is True  # kept, marked removed
     assert snap["starts_on"] == [(NOW.date(),)]
+
+
+# --- each learner's own due dates, posted and unposted scores, e-mail ------------------------
+
+ESSAY = 310
+#: Everyone's date of Essay 1, Section B's own, and learner 1003's (in Section B) extension.
+ESSAY_DUE = (NOW + timedelta(days=3)).replace(second=0)
+SECTION_B_DUE = ESSAY_DUE + timedelta(days=2)
+EXTENSION_DUE = ESSAY_DUE + timedelta(days=4)
+
+
+def _essay(fake: FakeCanvas, overrides: int = 0) -> None:
+    """Essay 1, not handed in by anybody: Section B (902) has its own date, learner 1003 an
+    extension of their own; `overrides` more individual ones on top."""
+    fake.assignments.append(
+        {
+            "id": ESSAY,
+            "name": "Essay 1",
+            "due_at": iso(ESSAY_DUE),
+            "points_possible": 20.0,
+            "position": 9,
+            "published": True,
+        }
+    )
+    fake.add_override(ESSAY, SECTION_B_DUE, section=902)
+    fake.add_override(ESSAY, EXTENSION_DUE, students=[1003])
+    for n in range(overrides):
+        fake.add_override(ESSAY, EXTENSION_DUE - timedelta(hours=n + 1), students=[1004 + n % 8])
+    for user_id in fake.students():
+        fake.submissions[(ESSAY, user_id)] = {
+            "score": None,
+            "submitted_at": None,
+            "graded_at": None,
+            "late": False,
+            "missing": False,
+            "excused": False,
+            "workflow_state": "unsubmitted",
+        }
+
+
+def _token(response: TestResponse) -> str:
+    found = re.search(r"[?&]t=([^&#]+)", response.headers["Location"])
+    assert found, response.headers["Location"]
+    return found.group(1)
+
+
+def _person(canvas_user: str) -> int:
+    return db.session.scalar(
+        select(PersonIdentity.person_id).where(
+            PersonIdentity.kind == "canvas_user_id", PersonIdentity.value == canvas_user
+        )
+    )
+
+
+def _markers(html: str) -> list[str]:
+    """The titles of the course events on the learner's time chart."""
+    found = re.search(r'data-target="chart-my-time">(.*?)</script>', html, re.S)
+    assert found, "no time chart"
+    return [a["text"] for a in json.loads(found.group(1))["layout"].get("annotations", [])]
+
+
+def _coming_up(html: str) -> dict[str, str]:
+    """What the learner's "Coming up" table lists: name → due (course time zone, UTC here)."""
+    table = html[html.index('id="table-my-due"') :]
+    table = table[: table.index("</table>")]
+    return dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>", table))
+
+
+def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
+    app: Flask, client: FlaskClient, lms: Canvas
+) -> None:
+    fake = lms.fake
+    _essay(fake)
+    # Staff have graded work they have not posted yet: Canvas's gradebook shows staff the
+    # unposted score, the learner sees the posted one. Learner 1000 (Section A): 70 posted, 85
+    # for staff; everyone else 5 points more for staff.
+    for user_id in fake.students():
+        scores = fake.enrollment(user_id)["grades"]
+        if scores["current_score"] is not None:
+            scores["unposted_current_score"] = round(scores["current_score"] + 5, 2)
+    fake.enrollment(1000)["grades"].update(
+        current_score=70.0,
+        unposted_current_score=85.0,
+        final_score=63.0,
+        unposted_final_score=76.5,
+    )
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    assert fake.counts["assignments"] == 1  # all_dates came with the assignments page
+
+    snap = lms.snapshot()
+    due = {s[1]: s[9] for s in snap["submissions"] if s[0] == str(ESSAY)}
+    assert due["1000"] == due["1002"] == ESSAY_DUE  # Section A: everyone's date
+    assert due["1001"] == due["1005"] == SECTION_B_DUE  # Section B: its own
+    assert due["1003"] == EXTENSION_DUE  # in Section B, with an extension of their own
+    essay = sorted(e for e in snap["events"] if e[0].startswith(str(ESSAY)))
+    # One event per date for everyone and per section; none for the individual extension.
+    assert essay == [
+        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None),
+        (f"{ESSAY}:section:902", "due", "Essay 1 (Section B)", SECTION_B_DUE, "902"),
+    ]
+    stats = {s[0]: s for s in snap["stats"]}
+    columns = [c.name for c in LmsLearnerStats.__table__.columns if c.name != "synced_at"][1:]
+    first = dict(zip(columns, stats["1000"], strict=True))
+    assert (first["current_score"], first["unposted_current_score"]) == (70.0, 85.0)
+
+    with app.app_context():
+        people = {u: _person(str(u)) for u in (1000, 1001, 1003)}
+        course_id = lms.course().id
+        for person_id in people.values():  # some activity, so that the time chart is drawn
+            db.session.add(
+                LearnerDay(
+                    course_id=course_id,
+                    person_id=person_id,
+                    day=NOW.date(),
+                    events=3,
+                    first_time=NOW.timestamp() - 600,
+                    last_time=NOW.timestamp(),
+                    gaps=orjson.dumps([4, 2, 540]),
+                )
+            )
+        db.session.commit()
+    posted = [fake.enrollment(u)["grades"]["current_score"] for u in fake.students()[:-1]]
+    assert fake.students()[-1] == 52  # the inactive learner: out of the class
+
+    def page(canvas_user: int) -> str:
+        n = canvas_user - 1000
+        response = lms.launch(
+            f"sub-{canvas_user}",
+            str(canvas_user),
+            roles=LEARNER,
+            name=f"Student {n:05d}",
+            email=f"student{n:05d}@example.edu",
+        )
+        html = follow(client, response).get_data(as_text=True)
+        return re.sub(r"\s+", " ", html)
+
+    # Section A: everyone's date, on the list and on the chart; not Section B's.
+    html = page(1000)
+    assert _coming_up(html)["Essay 1"] == f"{ESSAY_DUE:%Y-%m-%d %H:%M}"
+    assert "Essay 1" in _markers(html) and "Essay 1 (Section B)" not in _markers(html)
+    # The posted score, and the class figures of posted scores only.
+    assert "<strong>70 %</strong>" in html and "85" not in html[html.index('id="my-score"') :]
+    assert f"The class: median {statistics.median(posted):.1f} %" in html
+    # Section B: its own date in place of everyone's.
+    html = page(1001)
+    assert _coming_up(html)["Essay 1"] == f"{SECTION_B_DUE:%Y-%m-%d %H:%M}"
+    assert "Essay 1 (Section B)" in _markers(html) and "Essay 1" not in _markers(html)
+    # The learner with an extension: their own date on the list.
+    html = page(1003)
+    assert _coming_up(html)["Essay 1"] == f"{EXTENSION_DUE:%Y-%m-%d %H:%M}"
+
+    # Staff: every section's date on the overview, the unposted score everywhere.
+    t = _token(lms.launch("teacher-sub", "1"))
+    overview = client.get(f"/courses/{course_id}/?t={t}").get_data(as_text=True)
+    assert "Essay 1 (Section B)" in overview and "Essay 1</td>" in overview
+    table = client.get(f"/courses/{course_id}/learners?t={t}&q=Student+00000")
+    row = table.get_data(as_text=True).split('id="table-learners"')[1]
+    assert "<td>85 %</td>" in row and "70 %" not in row
+    detail = client.get(f"/courses/{course_id}/learners/{people[1000]}?t={t}")
+    text_ = re.sub(r"\s+", " ", detail.get_data(as_text=True))
+    assert 'id="score">85 %</span>' in text_ and "posted (what the learner sees): 70 %" in text_
+    detail = client.get(f"/courses/{course_id}/learners/{people[1001]}?t={t}")
+    assert f"<td>Essay 1</td><td>{SECTION_B_DUE:%Y-%m-%d %H:%M}</td>" in detail.get_data(
+        as_text=True
+    )
+    staff = [fake.enrollment(u)["grades"]["unposted_current_score"] for u in fake.students()[:-1]]
+    grades_page = client.get(f"/courses/{course_id}/grades?t={t}").get_data(as_text=True)
+    assert f"median {statistics.median(staff):.1f} %" in grades_page
+    with app.app_context():
+        course = lms.course()
+        row = next(
+            r
+            for r in learners.learners(db.session, course, key=b"k")
+            if r["person"] == people[1000]
+        )
+        assert (row["current_score"], row["posted_current_score"]) == (85.0, 70.0)
+        report = {r["learner"]: r for r in grades.grades(db.session, course)}[row["learner"]]
+        assert (report["current_score"], report["posted_current_score"]) == (85.0, 70.0)
+        assert (report["final_score"], report["posted_final_score"]) == (76.5, 63.0)
+
+
+def test_a_token_that_cannot_see_unposted_grades_gives_the_posted_ones(
+    app: Flask, lms: Canvas
+) -> None:
+    lms.fake.manages_grades = False  # e.g. a token whose user may only read grades
+    lms.fake.enrollment(1000)["grades"].update(current_score=70.0, unposted_current_score=85.0)
+    assert lms.sync().status == "succeeded"
+    with app.app_context():
+        stats = db.session.get(LmsLearnerStats, (lms.course().id, _person("1000")))
+        assert (stats.current_score, stats.unposted_current_score) == (70.0, None)
+        row = next(
+            r
+            for r in learners.learners(db.session, lms.course(), key=b"k")
+            if r["person"] == stats.person_id
+        )
+        assert (row["current_score"], row["posted_current_score"]) == (70.0, 70.0)
+
+
+def test_a_section_date_passing_reads_that_assignments_submissions_again(
+    app: Flask, lms: Canvas
+) -> None:
+    fake = lms.fake
+    _essay(fake)
+    assert lms.sync().status == "succeeded"
+    # Section B's date moved to a minute ago: its learners' work is missing now, though no one
+    # did anything and everyone else's date is days away.
+    passed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    fake.overrides[ESSAY][0]["due_at"] = iso(passed)
+    for user_id in fake.students():
+        if 902 in fake.sections_of(user_id) and user_id != 1003:
+            fake.submissions[(ESSAY, user_id)]["missing"] = True
+    fake.reset_counts()
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    expected = incremental_counts(fake)
+    # Essay 1's submissions read again, a page per PER_PAGE learners.
+    expected["submissions"] += math.ceil(len(fake.students()) / PER_PAGE)
+    expected["summaries"] = math.ceil(len(fake.students()) / PER_PAGE)  # tardiness changed
+    assert dict(fake.counts) == expected
+    snap = lms.snapshot()
+    essay = {s[1]: s for s in snap["submissions"] if s[0] == str(ESSAY)}
+    assert essay["1001"][6] is True and essay["1001"][9] == passed
+    assert essay["1000"][6] is False and essay["1003"][6] is False
+    events = {e[0]: e for e in snap["events"]}
+    assert events[f"{ESSAY}:section:902"][3] == passed
+
+
+def test_too_many_overrides_are_said_and_each_learner_keeps_their_date(
+    app: Flask, lms: Canvas
+) -> None:
+    fake = lms.fake
+    _essay(fake, overrides=23)  # 25 overrides in all: Canvas sends only all_dates_count
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    [warning] = run.counts["warnings"]
+    assert "25 or more date overrides" in warning
+    snap = lms.snapshot()
+    assert [e for e in snap["events"] if e[0].startswith(str(ESSAY))] == [
+        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None)
+    ]
+    essay = {s[1]: s[9] for s in snap["submissions"] if s[0] == str(ESSAY)}
+    assert essay["1001"] == SECTION_B_DUE and essay["1000"] == ESSAY_DUE
+    # A learner's own date (kept from their submission) that passed since the last run reads
+    # the assignment's submissions again, though Canvas lists no override date.
+    with app.app_context():
+        essay_id = db.session.scalar(
+            select(Assignment.id).where(Assignment.lms_assignment_id == str(ESSAY))
+        )
+        sub = db.session.get(Submission, (essay_id, _person("1004")))
+        sub.due_at = datetime.now(UTC) - timedelta(seconds=30)
+        db.session.commit()
+    fake.reset_counts()
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    expected = incremental_counts(fake)
+    expected["submissions"] += math.ceil(len(fake.students()) / PER_PAGE)
+    expected["summaries"] = math.ceil(len(fake.students()) / PER_PAGE)
+    assert dict(fake.counts) == expected
+    assert [s for s in fake.seen if "assignment_ids" in s]
+
+
+def test_emails_the_token_may_not_read_are_explained(
+    app: Flask, client: FlaskClient, lms: Canvas
+) -> None:
+    fake = lms.fake
+    # A token whose user lacks "Users - view primary email address": Canvas leaves the email
+    # (and login_id) keys out of every user.
+    fake.hidden_user_keys = {"email", "login_id"}
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    assert run.counts["emails_hidden"] is True
+    [warning] = run.counts["warnings"]
+    assert "did not share e-mail addresses" in warning
+    assert "Users - view primary email address" in warning
+    with app.app_context():
+        assert "warning: Canvas did not share e-mail addresses" in runs.describe(
+            db.session.get(SyncRun, run.id)
+        )
+        course_id = lms.course().id
+        assert db.session.scalar(select(Person.email).where(Person.id == _person("1000"))) is None
+    t = _token(lms.launch("teacher-sub", "1"))
+
+    def page() -> str:
+        html = client.get(f"/courses/{course_id}/learners?t={t}").get_data(as_text=True)
+        return re.sub(r"\s+", " ", html)
+
+    html = page()
+    assert 'id="emails-hidden"' in html and "Users - view primary email address" in html
+    assert "hidden by Canvas" in html and "not shared" not in html
+    # The next run reads no users (nobody new): it still knows, and says so.
+    fake.reset_counts()
+    run = lms.sync()
+    assert run.counts["mode"] == "incremental" and fake.counts["users"] == 0
+    assert run.counts["emails_hidden"] is True and 'id="emails-hidden"' in page()
+    # The permission granted: the next full run brings the addresses, and the note goes.
+    fake.hidden_user_keys = set()
+    app.config["CANVAS_FULL_SYNC_HOURS"] = "0"
+    run = lms.sync()
+    assert run.counts["emails_hidden"] is False and "warnings" not in run.counts
+    html = page()
+    assert 'id="emails-hidden"' not in html and "student00000@example.edu" in html
 
 
 # --- trouble on the wire -------------------------------------------------------------------

@@ -6,7 +6,8 @@ A learner is at risk when any of these holds:
 2. time spent below the `risk_time_percentile`-th percentile of the class (the tool's time-spent
    method at the course cutoff; Canvas's total_activity_time when the tool has no activity);
 3. completion behind the class median by more than `risk_completion_behind` items;
-4. current score below the pass mark (`risk_pass_mark`, when set).
+4. current score below the pass mark (`risk_pass_mark`, when set): the score staff see (with
+   grades not yet posted counted, where the LMS gave it), as the reasons are shown to staff.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from statistics import median
 
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
+from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.roster import Member, percentile
 
 
@@ -74,7 +76,7 @@ def at_risk(
     mark = settings.risk_pass_mark
     if mark is not None:
         for person_id, member in members.items():
-            score = member.lms.current_score if member.lms is not None else None
+            score = staff_current_score(member.lms)
             if score is not None and score < mark:
                 reasons[person_id].append(
                     f"current score {score:g} % below the pass mark of {mark:g} %"

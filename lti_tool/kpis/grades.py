@@ -3,11 +3,19 @@
 Two reports, because their rows have different shapes: `grades` (one row per learner, the
 LMS's course scores in percent) and `assignment-grades` (one row per assignment: quartiles of
 the learners' scores in points, and how many submissions were late or missing).
+
+Two kinds of course score. The posted score (`current_score`, `final_score` in the LMS stats)
+is what the learner sees: everything shown to a student uses it, their own score and any class
+figure beside it. Staff see scores as the LMS's gradebook shows them to staff: with grades not
+yet posted counted (Canvas's `unposted_*`, where the sync's token could read them), else the
+posted ones. The staff reports' `current_score` and `final_score` are the staff figures, and
+`posted_current_score` / `posted_final_score` the posted ones beside them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,8 +26,29 @@ from lti_tool.kpis.roster import class_member_ids, percentile
 from lti_tool.models import Assignment, Course, LmsLearnerStats, Submission
 
 
+def staff_score(unposted: float | None, posted: float | None) -> float | None:
+    """The score staff see: the unposted one where the LMS gave it, else the posted one."""
+    return unposted if unposted is not None else posted
+
+
+def staff_current_score(stats: Any) -> float | None:
+    """The current score staff see, from a row of LMS stats (None: no row)."""
+    if stats is None:
+        return None
+    return staff_score(stats.unposted_current_score, stats.current_score)
+
+
+def due_for(assignment: Assignment, submission: Submission | None) -> datetime | None:
+    """The due date that applies to one learner: their own (Canvas's cached_due_date, which
+    follows section, group and individual overrides) when known, else the assignment's."""
+    if submission is not None and submission.due_at is not None:
+        return submission.due_at
+    return assignment.due_at
+
+
 def grades(session: Session, course: Course) -> list[dict[str, Any]]:
-    """Per learner: the LMS's current score (graded work so far) and final score, in percent."""
+    """Per learner: current score (graded work so far) and final score in percent, as staff
+    see them, and the posted ones (what the learner sees)."""
     people = class_member_ids(session, course)
     names = learner_labels(session, people)
     stats = {
@@ -36,8 +65,12 @@ def grades(session: Session, course: Course) -> list[dict[str, Any]]:
             {
                 "course": label,
                 "learner": names[person_id],
-                "current_score": row.current_score if row else None,
-                "final_score": row.final_score if row else None,
+                "current_score": staff_current_score(row),
+                "final_score": (
+                    staff_score(row.unposted_final_score, row.final_score) if row else None
+                ),
+                "posted_current_score": row.current_score if row else None,
+                "posted_final_score": row.final_score if row else None,
             }
         )
     return rows

@@ -1,6 +1,9 @@
 """The learners table: one row per learner of the class with everything staff sort and filter on.
 
-Also the `engagement` and `at-risk` reports, which are computed from the same class data.
+Also the `engagement` and `at-risk` reports, which are computed from the same class data, and
+what a learner's own page shows (student_view). Staff rows carry the score staff see
+(`current_score`: unposted grades counted where the LMS gave them) and the posted one
+(`posted_current_score`); the student view uses posted scores only.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.at_risk import at_risk
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
-from lti_tool.kpis.grades import assignments
+from lti_tool.kpis.grades import assignments, due_for, staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile, week_of
 from lti_tool.models import (
@@ -46,6 +49,7 @@ FIELDS = (
     "videos_watched",
     "completion",
     "current_score",
+    "posted_current_score",
     "segment",
     "at_risk",
     "at_risk_reasons",
@@ -105,7 +109,8 @@ def row_of(data: ClassData, member: Member, label: str) -> dict[str, Any]:
         "sessions": member.sessions,
         "videos_watched": member.videos_watched,
         "completion": round(share, 4) if share is not None else None,
-        "current_score": lms.current_score if lms else None,
+        "current_score": staff_current_score(lms),
+        "posted_current_score": lms.current_score if lms else None,
         "segment": data.segments.get(member.person_id),
         "at_risk": bool(data.risks.get(member.person_id)),
         "at_risk_reasons": list(data.risks.get(member.person_id, [])),
@@ -208,8 +213,8 @@ class StudentView:
     my_progress: Progress | None
     class_completion: tuple[float, float, float] | None  # quartiles of shares, above the floor
     completion_group: int
-    my_score: float | None
-    class_scores: tuple[float, float, float] | None  # quartiles of current scores, above floor
+    my_score: float | None  # posted: what the LMS shows the learner
+    class_scores: tuple[float, float, float] | None  # quartiles of posted scores, above floor
     score_group: int
     upcoming: list[dict[str, Any]]
 
@@ -221,6 +226,8 @@ def student_view(
     and their upcoming due items. `data` is the class (class_data)."""
     course = data.course
     shares = [p.share for p in data.progress.values() if p.share is not None]
+    # Posted scores only (current_score, never unposted_*): a grade staff have not posted yet
+    # must not reach a student, neither their own nor through the class's quartiles.
     scores = [
         m.lms.current_score
         for m in data.members.values()
@@ -243,22 +250,28 @@ def student_view(
         me = Member(person_id, "", "", None, True, lms=stats)
         my_progress = learner_progress(session, course, {person_id: me}).get(person_id)
     moment = now or utcnow()
-    upcoming = []
-    due = [a for a in assignments(session, course) if a.due_at is not None and a.due_at > moment]
     submitted = {
         s.assignment_id: s
         for s in session.scalars(select(Submission).where(Submission.person_id == person_id))
     }
-    for assignment in due[:8]:
+    # The learner's own date: with section or individual overrides the assignment's date is
+    # not theirs.
+    due = []
+    for assignment in assignments(session, course):
         sub = submitted.get(assignment.id)
-        upcoming.append(
-            {
-                "name": assignment.name,
-                "due_at": assignment.due_at,
-                "points_possible": assignment.points_possible,
-                "submitted": bool(sub and sub.submitted_at),
-            }
-        )
+        at = due_for(assignment, sub)
+        if at is not None and at > moment:
+            due.append((at, assignment, sub))
+    due.sort(key=lambda found: (found[0], found[1].position or 0, found[1].id))
+    upcoming = [
+        {
+            "name": assignment.name,
+            "due_at": at,
+            "points_possible": assignment.points_possible,
+            "submitted": bool(sub and sub.submitted_at),
+        }
+        for at, assignment, sub in due[:8]
+    ]
     return StudentView(
         my_progress=my_progress,
         class_completion=band(shares),

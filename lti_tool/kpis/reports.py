@@ -70,7 +70,17 @@ REPORTS: dict[str, Report] = {
         completion.completion,
         ("course", "learner", "module", "items_required", "items_done", "completed_at"),
     ),
-    "grades": Report(grades.grades, ("course", "learner", "current_score", "final_score")),
+    "grades": Report(
+        grades.grades,
+        (
+            "course",
+            "learner",
+            "current_score",
+            "final_score",
+            "posted_current_score",
+            "posted_final_score",
+        ),
+    ),
     "assignment-grades": Report(
         grades.assignment_grades,
         (

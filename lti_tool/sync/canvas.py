@@ -19,6 +19,14 @@ users not seen before. Only learners whose `last_activity_at` is after the last 
 get per-student calls (module states, hourly activity), plus the student_summaries list when
 anybody was active. A due date that passed since the last run re-reads that assignment's
 submissions and the summaries (missing and late change without anybody doing anything).
+
+Due dates follow each learner. An assignment's own `due_at` is only the date "as it applies to
+the user requesting" (the token's user); each submission's `cached_due_date` is the learner's
+own, section, group and individual overrides included, and is kept as `Submission.due_at`. The
+assignments list is read with `include[]=all_dates` (the same request) for the course events on
+the charts: the date for everyone and one per section override. Scores: `current_score` is the
+posted score (what the learner sees); `unposted_current_score` (what the gradebook shows staff)
+comes only when the token's user may manage or view all grades, and is kept beside it.
 """
 
 from __future__ import annotations
@@ -113,6 +121,12 @@ CLOCK_SLACK = timedelta(minutes=2)
 RATE_LOW = 100.0
 USER_BATCH = 50
 WRITE_BATCH = 5000
+#: Why the learners table has no e-mail addresses when Canvas leaves the `email` key out.
+EMAILS_HIDDEN = (
+    "Canvas did not share e-mail addresses with the tool's API token: its user lacks the "
+    'Canvas permission "Users - view primary email address" (ask your Canvas administrator '
+    "to grant it to the token's user); the learners table shows no e-mail for Canvas learners"
+)
 
 
 def _setting(name: str, default: str) -> str:
@@ -177,6 +191,51 @@ def _id(value: Any) -> str | None:
 
 def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _all_dates(row: dict[str, Any]) -> AssignmentDates | None:
+    """An assignment's `all_dates` (Canvas's AssignmentDate list), or None when it has none.
+
+    With 25 or more overrides Canvas sends `all_dates_count` and no (or an empty) `all_dates`:
+    None then too, and the caller says so. The entry with `base: true` is the date of everyone
+    without an override; Canvas drops it when every section has one (nobody is left).
+    """
+    entries = row.get("all_dates")
+    if not isinstance(entries, list) or not entries:
+        return None
+    everyone = course_wide = None
+    has_base = has_course = False
+    sections: dict[str, tuple[datetime, str]] = {}
+    all_due = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        due = _dt(entry.get("due_at"))
+        if due is not None:
+            all_due.append(due)
+        kind = entry.get("set_type")
+        if entry.get("base") is True:
+            has_base, everyone = True, due
+        elif kind == "Course":
+            # An override for the whole course: everyone's date when there is no base entry.
+            has_course, course_wide = True, due
+        elif kind == "CourseSection":
+            section_id = _id(entry.get("set_id"))
+            if section_id and due is not None:
+                title = _str(entry.get("title")) or ""
+                # Two overrides of one section should not happen; the later date wins, as
+                # Canvas gives a learner the latest of the dates that apply to them.
+                if section_id not in sections or due > sections[section_id][0]:
+                    sections[section_id] = (due, title)
+        # "ADHOC" (some students) and "Group": no course event. They are per learner, and each
+        # submission's cached_due_date already carries the date that applies to its learner.
+    if not has_base and has_course:
+        everyone = course_wide
+    return AssignmentDates(
+        everyone=everyone,
+        sections=[(k, due, title) for k, (due, title) in sorted(sections.items())],
+        all_due=all_due,
+    )
 
 
 # --- the data source and its token ---------------------------------------------------------
@@ -343,8 +402,26 @@ class CanvasUser:
     activity_seconds: int | None = None
     current_score: float | None = None
     final_score: float | None = None
+    unposted_current_score: float | None = None
+    unposted_final_score: float | None = None
     current_grade: str | None = None
     final_grade: str | None = None
+
+
+@dataclass
+class AssignmentDates:
+    """An assignment's dates from `include[]=all_dates`: for everyone, and per section override.
+
+    Individual (ADHOC) and group overrides are left out: they are per learner, and each
+    learner's submission (`cached_due_date`) already carries the date that applies to them.
+    """
+
+    everyone: datetime | None
+    #: (Canvas section id, due at, the override's title: the section's name)
+    sections: list[tuple[str, datetime, str]] = field(default_factory=list)
+    #: Every due date the assignment has (overrides of any kind): when one passes, missing and
+    #: late change for someone.
+    all_due: list[datetime] = field(default_factory=list)
 
 
 @dataclass
@@ -357,7 +434,11 @@ class Fetched:
     users: dict[str, CanvasUser] = field(default_factory=dict)
     sections: list[tuple[str, str]] | None = None
     assignments: list[dict[str, Any]] | None = None
-    #: (assignment id, user id, score, submitted, graded, late, missing, excused, state)
+    #: Canvas assignment id → its dates (absent: Canvas sent no `all_dates`, or too many)
+    dates: dict[str, AssignmentDates] = field(default_factory=dict)
+    #: Assignments whose overrides Canvas did not list (25 or more: only `all_dates_count`).
+    dates_truncated: list[str] = field(default_factory=list)
+    #: (assignment id, user id, score, submitted, graded, late, missing, excused, state, due)
     submissions: Spool = field(default_factory=Spool)
     submissions_read: bool = False
     modules: list[tuple[str, str, int | None, int]] | None = None
@@ -374,6 +455,12 @@ class Fetched:
     hours: Spool = field(default_factory=Spool)
     active: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Parts the token's user may not read (PERMISSIONS keys).
+    skipped: set[str] = field(default_factory=set)
+    #: True when the users list came back without any `email` key (Canvas omits the key when
+    #: the token's user may not read e-mail addresses), or was not readable at all; None when
+    #: this run read no users.
+    emails_hidden: bool | None = None
     analytics: bool = True
     pages: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -391,7 +478,7 @@ class Fetcher:
         self.base = f"courses/{canvas_id}"
         self.canvas_id = canvas_id
         self.data = data
-        self.skipped: set[str] = set()
+        self.skipped = data.skipped
 
     def _fail(self, exc: HttpError, what: str, key: str = "") -> SyncError:
         if _token_refused(exc):
@@ -509,8 +596,12 @@ class Fetcher:
                     user.activity_seconds = max(user.activity_seconds or 0, seconds)
                 grades = row.get("grades") if isinstance(row.get("grades"), dict) else {}
                 if grades and (state in ACTIVE_STATES or user.current_score is None):
+                    # Posted scores; the unposted keys are there only for a token whose user
+                    # may manage or view all grades (absent keys: None).
                     user.current_score = _float(grades.get("current_score"))
                     user.final_score = _float(grades.get("final_score"))
+                    user.unposted_current_score = _float(grades.get("unposted_current_score"))
+                    user.unposted_final_score = _float(grades.get("unposted_final_score"))
                     user.current_grade = _str(grades.get("current_grade"), 50)
                     user.final_grade = _str(grades.get("final_grade"), 50)
 
@@ -525,6 +616,7 @@ class Fetcher:
         batches: list[list[str] | None] = [None]
         if only is not None:
             batches = [only[i : i + USER_BATCH] for i in range(0, len(only), USER_BATCH)]
+        rows = with_email = 0
         for batch in batches:
             extra = [("user_ids[]", u) for u in batch] if batch else []
             what = "the course's users (e-mail)"
@@ -534,10 +626,18 @@ class Fetcher:
                     user = self.data.users.get(user_id or "")
                     if user is None:
                         continue
+                    rows += 1
+                    # The key itself, not its value: Canvas sends "email": null for a user
+                    # without an address, and no key at all when the token may not read any.
+                    with_email += "email" in row
                     user.name = _str(row.get("name"), 300) or user.name
                     user.email = _str(row.get("email"), 320) or user.email
                     user.sis_user_id = _str(row.get("sis_user_id"), 255) or user.sis_user_id
                     user.login_id = _str(row.get("login_id"), 255) or user.login_id
+        if "users" in self.skipped:
+            self.data.emails_hidden = True
+        elif rows:
+            self.data.emails_hidden = not with_email
 
     def sections(self) -> None:
         """The course's sections and their names."""
@@ -551,13 +651,21 @@ class Fetcher:
             self.data.sections = found
 
     def assignments(self) -> None:
-        """Every assignment with its due date."""
+        """Every assignment with its due date, and its dates per section (all_dates)."""
         found = []
-        for page in self.pages("assignments", self.base + "/assignments", [], "assignments", True):
+        # all_dates rides on the same request: no request is added for the section dates.
+        params = [("include[]", "all_dates")]
+        what = "assignments"
+        for page in self.pages("assignments", self.base + "/assignments", params, what, True):
             for row in page:
                 assignment_id = _id(row.get("id")) if isinstance(row, dict) else None
                 if not assignment_id:
                     continue
+                dates = _all_dates(row)
+                if dates is not None:
+                    self.data.dates[assignment_id] = dates
+                elif _int(row.get("all_dates_count")):
+                    self.data.dates_truncated.append(assignment_id)
                 found.append(
                     {
                         "lms_assignment_id": assignment_id,
@@ -572,6 +680,8 @@ class Fetcher:
             self.data.assignments = found
 
     def _submission_rows(self, rows: list[Any]) -> list[tuple[Any, ...]]:
+        # `cached_due_date` is in every submission's JSON (Canvas's SUBMISSION_JSON_FIELDS),
+        # though the documented Submission model leaves it out: the learner's own due date.
         out = []
         for row in rows:
             if not isinstance(row, dict):
@@ -590,6 +700,7 @@ class Fetcher:
                     row.get("missing") is True,
                     row.get("excused") is True,
                     _str(row.get("workflow_state"), 30),
+                    _dt(row.get("cached_due_date")),
                 )
             )
         return out
@@ -790,8 +901,14 @@ def fetch(
     full: bool,
     since: datetime | None,
     known_users: set[str],
+    learner_dates_passed: Sequence[str] = (),
 ) -> Fetched:
-    """Read the course from Canvas (nothing is written)."""
+    """Read the course from Canvas (nothing is written).
+
+    `learner_dates_passed`: assignments with a learner's own due date (stored from an earlier
+    run) that passed since the last run; their submissions are read again like those whose
+    listed dates passed.
+    """
     data = Fetched(full=full, since=since)
     fetcher = Fetcher(client, canvas_id, data)
     try:
@@ -806,11 +923,16 @@ def fetch(
         now = utcnow()
         due_passed = []
         if not full and since is not None:
-            due_passed = [
-                a["lms_assignment_id"]
-                for a in data.assignments or []
-                if a["due_at"] and since < a["due_at"] <= now and a["published"]
-            ]
+            # Any date of the assignment, overrides included: a section's (or one learner's)
+            # date passing makes their work missing or late as surely as the base date does.
+            stored = set(learner_dates_passed)
+            for a in data.assignments or []:
+                key = a["lms_assignment_id"]
+                dates = data.dates.get(key)
+                listed = [a["due_at"], *(dates.all_due if dates else ())]
+                passed = any(d and since < d <= now for d in listed) or key in stored
+                if passed and a["published"]:
+                    due_passed.append(key)
         fetcher.submissions(due_passed)
         fetcher.modules()
         data.active = sorted(
@@ -873,6 +995,7 @@ class Writer:
         self.platform_id = course.platform_id
         self.data = data
         self.person: dict[str, int] = {}  # canvas user id → person id
+        self.section: dict[str, Section] = {}  # canvas section id → section
         self.counts: dict[str, Any] = defaultdict(int)
         self.now = utcnow()
 
@@ -977,14 +1100,15 @@ class Writer:
 
     def sections(self) -> None:
         """Sections upserted; members follow the enrollments' sections."""
-        if self.data.sections is None:
-            return
         rows = {
             s.lms_section_id: s
             for s in self.session.scalars(
                 select(Section).where(Section.course_id == self.course_id)
             )
         }
+        self.section = rows
+        if self.data.sections is None:
+            return
         for section_id, name in self.data.sections:
             section = rows.get(section_id)
             if section is None:
@@ -1064,6 +1188,11 @@ class Writer:
         return {k: a.id for k, a in rows.items()}
 
     def _events(self, assignments: dict[str, dict[str, Any]]) -> None:
+        """One course event per date: the date for everyone, and one per section override.
+
+        lms_id is the assignment id for everyone's date and "<assignment id>:section:<section
+        id>" for a section's, so each stays unique in (course, source) and follows Canvas.
+        """
         events = {
             e.lms_id: e
             for e in self.session.scalars(
@@ -1072,30 +1201,63 @@ class Writer:
                 )
             )
         }
-        due = {k: v for k, v in assignments.items() if v["due_at"] is not None and v["published"]}
-        for key, values in due.items():
-            event = events.get(key)
-            title = (values["name"] or f"Assignment {key}")[:500]
+        wanted: dict[str, tuple[datetime, str, int | None]] = {}
+        unknown_sections = 0
+        for key, values in assignments.items():
+            if not values["published"]:
+                continue
+            name = values["name"] or f"Assignment {key}"
+            dates = self.data.dates.get(key)
+            everyone = dates.everyone if dates is not None else values["due_at"]
+            if everyone is not None:
+                wanted[key] = (everyone, name[:500], None)
+            for section_key, due, title in dates.sections if dates is not None else ():
+                section = self.section.get(section_key)
+                if section is None:
+                    unknown_sections += 1  # not in the sections list (or it was not readable)
+                    continue
+                if due == everyone:
+                    continue  # the same date as everyone's: one marker is enough
+                label = section.name or title or f"section {section_key}"
+                wanted[f"{key}:section:{section_key}"] = (
+                    due,
+                    f"{name} ({label})"[:500],
+                    section.id,
+                )
+        for lms_id, (at, title, section_id) in wanted.items():
+            event = events.get(lms_id)
             if event is None:
                 self.session.add(
                     CourseEvent(
                         course_id=self.course_id,
                         source=KIND,
-                        lms_id=key,
+                        lms_id=lms_id,
                         kind="due",
                         title=title,
-                        at=values["due_at"],
+                        at=at,
+                        section_id=section_id,
                     )
                 )
                 self.written(1)
-            elif event.at != values["due_at"] or event.title != title:
-                event.at, event.title = values["due_at"], title
+            elif (event.at, event.title, event.section_id) != (at, title, section_id):
+                event.at, event.title, event.section_id = at, title, section_id
                 self.written(1)
-        for key, event in events.items():
-            if key not in due:
+        for lms_id, event in events.items():
+            if lms_id not in wanted:
                 self.session.delete(event)
                 self.written(1)
-        self.counts["events"] = len(due)
+        self.counts["events"] = len(wanted)
+        if unknown_sections:
+            self.counts["events_unknown_section"] = unknown_sections
+        truncated = [
+            k for k in self.data.dates_truncated if assignments.get(k, {}).get("published")
+        ]
+        if truncated:
+            self.data.warnings.append(
+                f"{len(truncated)} assignment(s) have 25 or more date overrides, which Canvas "
+                "does not list: their section due dates are not on the charts (each learner's "
+                "own due date still comes from their submission)"
+            )
 
     def submissions(self, assignment_ids: dict[str, int]) -> None:
         """Submissions upserted where they changed."""
@@ -1104,7 +1266,7 @@ class Writer:
         total = seen = unknown = 0
         for chunk in self.data.submissions.chunks():
             rows = []
-            for aid, uid, score, submitted, graded, late, missing, excused, state in chunk:
+            for aid, uid, score, submitted, graded, late, missing, excused, state, due in chunk:
                 assignment_id, person_id = assignment_ids.get(aid), self.person.get(uid)
                 if assignment_id is None or person_id is None:
                     unknown += 1
@@ -1120,6 +1282,7 @@ class Writer:
                         "missing": missing,
                         "excused": excused,
                         "workflow_state": state,
+                        "due_at": due,
                     }
                 )
             # The same submission may come twice (submitted and graded since): the last wins.
@@ -1259,6 +1422,8 @@ class Writer:
                 "last_activity_at": user.last_activity_at,
                 "current_score": user.current_score,
                 "final_score": user.final_score,
+                "unposted_current_score": user.unposted_current_score,
+                "unposted_final_score": user.unposted_final_score,
                 "current_grade": user.current_grade,
                 "final_grade": user.final_grade,
             }
@@ -1426,6 +1591,22 @@ def sync_course(
             )
         )
     )
+    learner_dates_passed: list[str] = []
+    if not full and since is not None:
+        # Learners' own dates (cached_due_date) cover the overrides Canvas does not list (25
+        # or more) and individual ones.
+        learner_dates_passed = list(
+            session.scalars(
+                select(Assignment.lms_assignment_id)
+                .join(Submission, Submission.assignment_id == Assignment.id)
+                .where(
+                    Assignment.course_id == course.id,
+                    Submission.due_at > since,
+                    Submission.due_at <= utcnow(),
+                )
+                .distinct()
+            )
+        )
     client = client_for(
         source, token, timeout=timeout, retry_delays=retry_delays, should_stop=should_stop
     )
@@ -1433,7 +1614,14 @@ def sync_course(
     session.commit()
     data: Fetched | None = None
     try:
-        data = fetch(client, canvas_id, full=full, since=since, known_users=known)
+        data = fetch(
+            client,
+            canvas_id,
+            full=full,
+            since=since,
+            known_users=known,
+            learner_dates_passed=learner_dates_passed,
+        )
     except SyncError as exc:
         exc.requests_made = client.requests_made
         exc.counts = {"throttled": client.throttle_waits, "retries": client.retries}
@@ -1458,6 +1646,15 @@ def sync_course(
             "retries": client.retries,
         }
     )
+    hidden = data.emails_hidden
+    if hidden is None and last is not None and isinstance(last.counts, dict):
+        # A run that read no users knows no better than the last one: carried forward, so the
+        # latest run always says (the learners page reads it).
+        hidden = last.counts.get("emails_hidden")
+    if hidden is not None:
+        counts["emails_hidden"] = bool(hidden)
+    if hidden and "users" not in data.skipped:  # else its own warning already says why
+        data.warnings.append(EMAILS_HIDDEN)
     if data.warnings:
         counts["warnings"] = data.warnings
     log.info(

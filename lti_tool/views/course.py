@@ -106,11 +106,8 @@ def overview(course_id: int) -> str:
         "at_risk": at_risk,
         "class_size": len(people),
     }
-    events = _events.course_events(db.session, course)
-    markers = [
-        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
-        for e in events
-    ]
+    events = _events.course_events(db.session, course)  # staff see every section's dates
+    markers = _events.markers(events, settings)
 
     def figures() -> list[tuple[str, str]]:
         charts = []
@@ -187,6 +184,9 @@ def me(course_id: int) -> str:
     charts = []
     if weeks and settings.shows("time"):
         figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
+        # Due dates for everyone and for the learner's own sections, not other sections'.
+        own = _events.learner_events(db.session, course, person_id)
+        figure = charts_mod.add_event_markers(figure, _events.markers(own, settings))
         charts.append(("my-time", charts_mod.figure_json(figure)))
     return render_template(
         "course/me.html",

@@ -29,6 +29,7 @@ from lti_tool.models import (
     Person,
     SyncRun,
 )
+from lti_tool.models.sync import SUCCEEDED
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp
 
@@ -217,6 +218,22 @@ def class_table(course: Course) -> tuple[learners_kpi.ClassData, ClassRows]:
     return course_cached(course, "learners", compute)
 
 
+def emails_hidden(course: Course) -> bool:
+    """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
+    the tool's API token (the sync records it on every run: see lti_tool.sync.canvas)."""
+    counts = db.session.scalar(
+        select(SyncRun.counts)
+        .where(
+            SyncRun.course_id == course.id,
+            SyncRun.source == "canvas",
+            SyncRun.status == SUCCEEDED,
+        )
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+        .limit(1)
+    )
+    return isinstance(counts, dict) and bool(counts.get("emails_hidden"))
+
+
 def _positive(raw: str | None, default: int) -> int:
     return int(raw) if raw and raw.isdigit() and int(raw) > 0 else default
 
@@ -240,6 +257,8 @@ def learners(course_id: int) -> str:
     page = min(_positive(request.args.get("page"), 1), pages)
     page_rows = shown[(page - 1) * per : page * per]
     with_email = sum(1 for r in page_rows if r["email"])
+    # Say why the e-mail cells are empty, rather than leave them blank without a reason.
+    hidden = with_email < len(page_rows) and emails_hidden(course)
     if with_email:
         record_access(course, "contact_details", None, with_email)
         db.session.commit()
@@ -283,6 +302,7 @@ def learners(course_id: int) -> str:
             **{k: v for k, v in filters.items() if v},
         ),
         cutoff=data.settings.time_cutoff_minutes,
+        emails_hidden=hidden,
     )
 
 
@@ -428,7 +448,10 @@ def learner(course_id: int, person_id: int) -> str:
         band = None
         if len(values) >= settings.privacy_floor:
             band = tuple(percentile(values, f) for f in (0.25, 0.5, 0.75))
-        scores.append((assignment, subs.get(person_id), band, len(values)))
+        mine = subs.get(person_id)
+        # This learner's own due date (a section or individual override), not the assignment's.
+        due = grades.due_for(assignment, mine)
+        scores.append((assignment, mine, band, len(values), due))
     events = learners_kpi.recent_events(db.session, course, person_id)
     record_access(course, "learner_page", person_id, 1)
     db.session.commit()
@@ -451,4 +474,5 @@ def learner(course_id: int, person_id: int) -> str:
         floor=settings.privacy_floor,
         cutoff=settings.time_cutoff_minutes,
         time_zone=settings.time_zone,
+        emails_hidden=not row["email"] and emails_hidden(course),
     )

@@ -269,6 +269,9 @@ class EventSink:
         return known
 
     def _course_id(self, key: str) -> int:
+        # Tracking-log ingest names courses by key and creates the ones it has not seen. The
+        # event API never gets here: its events carry the course its token may write to
+        # (lti_tool.api.courses), so an API token never creates a course by this path.
         cached = self._courses.get(key)
         if cached is not None:
             return cached

@@ -65,11 +65,12 @@ class Linked:
     attributes_changed: int = 0
 
 
-@dataclass(frozen=True)
-class _New:
-    """A person the batch will create; `index` is their place among the new people."""
+def _new(index: int) -> int:
+    """The owner key of the index-th person a batch will create (negative: no row yet).
 
-    index: int
+    Plain ints, not objects: a log of 100,000 learners resolves them by the hundred thousand.
+    """
+    return -1 - index
 
 
 def _platform_filter(platform_id: int | None) -> Any:
@@ -162,27 +163,27 @@ class _Batch:
 
     def __init__(self, session: Session, platform_id: int | None, claims: Sequence[Claim]):
         self.session, self.platform_id, self.claims = session, platform_id, claims
-        self.found: dict[Identity, Any] = identity_owners(
+        self.found: dict[Identity, int] = identity_owners(
             session, platform_id, (i for c in claims for i in c.identities)
         )
-        self.alias: dict[Any, Any] = {}  # merged or folded owners → who they became
+        self.alias: dict[int, int] = {}  # merged or folded owners → who they became
         self.new_count = 0
-        self.new_identities: list[tuple[Any, str, str]] = []
+        self.new_identities: list[tuple[int, str, str]] = []
         self.emails: dict[str, dict[str, set[int]]] = {}  # first kind → e-mail → people
         self.taken_by_email: set[int] = set()
         self.merged = 0
 
-    def owner(self, key: Any) -> Any:
+    def owner(self, key: int) -> int:
         while key in self.alias:
             key = self.alias[key]
         return key
 
-    def _fold(self, keep: Any, drop: Any, first_kind: str) -> Any:
+    def _fold(self, keep: int, drop: int, first_kind: str) -> int:
         """Make two owners one; returns the one kept (or `keep` when they are two accounts)."""
-        if isinstance(drop, _New):
+        if drop < 0:
             self.alias[drop] = keep
             return keep
-        if isinstance(keep, _New):
+        if keep < 0:
             self.alias[keep] = drop
             return drop
         # Two stored people: merge, unless each holds its own value of the first kind.
@@ -212,8 +213,9 @@ class _Batch:
             table[email.strip().lower()].add(person_id)
         return table
 
-    def resolve(self, claim: Claim) -> Any:
-        """The owner of one claim (a stored person id or a _New), recording its identities."""
+    def resolve(self, claim: Claim) -> int:
+        """The owner of one claim (a stored person id, or a new one's `_new` key), recording
+        its identities."""
         first_kind = claim.identities[0][0]
         owner = None
         for identity in claim.identities:
@@ -229,7 +231,7 @@ class _Batch:
             if owner is not None:
                 self.taken_by_email.add(owner)
         if owner is None:
-            owner = _New(self.new_count)
+            owner = _new(self.new_count)
             self.new_count += 1
         for identity in claim.identities:
             if identity not in self.found:
@@ -245,8 +247,8 @@ def link_people(session: Session, platform_id: int | None, claims: Sequence[Clai
     owners = [batch.owner(o) for o in owners]
 
     # Create the new people that were not folded into someone, with their attributes.
-    fresh = sorted({o.index for o in owners if isinstance(o, _New)})
-    attrs_of: dict[Any, dict[str, str]] = defaultdict(dict)
+    fresh = sorted({o for o in owners if o < 0}, reverse=True)  # in creation order
+    attrs_of: dict[int, dict[str, str]] = defaultdict(dict)
     for owner, claim in zip(owners, claims, strict=True):
         for key, value in claim.attrs.items():
             if value:
@@ -255,37 +257,35 @@ def link_people(session: Session, platform_id: int | None, claims: Sequence[Clai
     if fresh:
         table = Person.__table__
         now = utcnow()
+        stamps = {"created_at": now, "updated_at": now}
+        # Logs and xAPI carry no names: their thousands of new people are the short rows.
+        columns = ATTRIBUTES if any(o < 0 for o in attrs_of) else ()
         rows = session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [
-                {"created_at": now, "updated_at": now}
-                | {a: attrs_of[_New(i)].get(a) for a in ATTRIBUTES}
-                for i in fresh
-            ],
+            [stamps | {a: attrs_of.get(o, {}).get(a) for a in columns} for o in fresh],
         )
         created_ids = dict(zip(fresh, rows.scalars(), strict=True))
 
-    def person_id(owner: Any) -> int:
+    def person_id(owner: int) -> int:
         owner = batch.owner(owner)
-        return created_ids[owner.index] if isinstance(owner, _New) else owner
+        return created_ids[owner] if owner < 0 else owner
 
-    changed = _keep_attributes(
-        session, {o: a for o, a in attrs_of.items() if not isinstance(o, _New)}
-    )
-    rows = {(person_id(owner), kind, value) for owner, kind, value in batch.new_identities}
+    changed = _keep_attributes(session, {o: a for o, a in attrs_of.items() if o > 0})
+    rows = [(person_id(owner), kind, value) for owner, kind, value in batch.new_identities]
     if rows:
+        # Each identity was new once in this batch (`found` keeps it), so the rows are unique.
         session.execute(
             insert(PersonIdentity),
             [
                 {"person_id": p, "platform_id": platform_id, "kind": k, "value": v}
-                for p, k, v in sorted(rows)
+                for p, k, v in rows
             ],
         )
     return Linked(
         person_ids=[person_id(o) for o in owners],
         created=set(created_ids.values()),
         merged=batch.merged,
-        merged_into={d: batch.owner(d) for d in batch.alias if isinstance(d, int)},
+        merged_into={d: batch.owner(d) for d in batch.alias if d > 0},
         identities_added=len(rows),
         attributes_changed=changed,
     )

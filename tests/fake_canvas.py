@@ -231,11 +231,12 @@ class FakeCanvas(ServedFake):
             and e["course_section_id"] is not None
         }
 
-    def due_for(self, assignment_id: int, user_id: int) -> str | None:
+    def due_for(self, assignment: dict[str, Any], user_id: int) -> str | None:
         """A learner's `cached_due_date`: an individual override first, else the latest of
         their sections' overrides, else the assignment's own date (Canvas's precedence)."""
-        assignment = next(a for a in self.assignments if a["id"] == assignment_id)
-        overrides = self.overrides.get(assignment_id, [])
+        overrides = self.overrides.get(assignment["id"], [])
+        if not overrides:
+            return assignment.get("due_at")
         mine = [o for o in overrides if o["set_type"] == "ADHOC" and user_id in o["student_ids"]]
         if not mine:
             sections = self.sections_of(user_id)
@@ -509,13 +510,15 @@ class FakeCanvas(ServedFake):
             rows.append(row)
         return self.paged(request, rows)
 
-    def _submission(self, key: tuple[int, int], data: dict[str, Any]) -> dict[str, Any]:
+    def _submission(
+        self, key: tuple[int, int], data: dict[str, Any], assignments: dict[int, dict[str, Any]]
+    ) -> dict[str, Any]:
         assignment_id, user_id = key
         return {
             "id": assignment_id * 100000 + user_id,
             "assignment_id": assignment_id,
             "user_id": user_id,
-            "cached_due_date": self.due_for(assignment_id, user_id),
+            "cached_due_date": self.due_for(assignments[assignment_id], user_id),
             "grade": None if data.get("score") is None else str(data["score"]),
             "seconds_late": 3600 if data.get("late") else 0,
             "attempt": 1 if data.get("submitted_at") else None,
@@ -529,8 +532,11 @@ class FakeCanvas(ServedFake):
         submitted = _since(request.args.get("submitted_since"))
         graded = _since(request.args.get("graded_since"))
         students = set(self.students())
+        by_id = {a["id"]: a for a in self.assignments}
 
         def keep(key: tuple[int, int], data: dict[str, Any]) -> bool:
+            if key[0] not in by_id:  # a deleted assignment's submissions are not listed
+                return False
             if key[1] not in students or (assignment_ids and key[0] not in assignment_ids):
                 return False
             if submitted and not (data.get("submitted_at") and data["submitted_at"] > submitted):
@@ -546,13 +552,13 @@ class FakeCanvas(ServedFake):
                 for aid in assignments:
                     data = self.submissions.get((aid, user_id))
                     if data is not None and keep((aid, user_id), data):
-                        subs.append(self._submission((aid, user_id), data))
+                        subs.append(self._submission((aid, user_id), data, by_id))
                 return {"user_id": user_id, "section_id": None, "submissions": subs}
 
             return self.paged(request, sorted(students), render=group)
         chosen = sorted(k for k, v in self.submissions.items() if keep(k, v))
         return self.paged(
-            request, chosen, render=lambda k: self._submission(k, self.submissions[k])
+            request, chosen, render=lambda k: self._submission(k, self.submissions[k], by_id)
         )
 
     def get_modules(self, request: Request) -> Response:

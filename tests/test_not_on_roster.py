@@ -86,3 +86,40 @@ def test_a_failed_sync_is_no_roster(app: Flask, tmp_path: Path, runner: FlaskCli
         assert not has_roster(db.session, course)
         assert len(class_member_ids(db.session, course)) == 1
         assert not_on_roster_ids(db.session, course) == set()
+
+
+def test_the_learners_page_and_the_report_list_them_apart(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    platform = FakePlatform(name="Open edX")
+    platform.register(app)
+    client = https_client(app)
+    context = {CLAIM + "context": {"id": COURSE, "title": "Demo", "label": COURSE}}
+    staff = platform.launch(client, sub="teacher", **context)
+    assert staff.status_code == 303
+    log = write(
+        tmp_path / "t.log",
+        [
+            event("2026-03-02 10:00:00", user=2, username="stranger"),
+            event("2026-03-02 10:03:00", user=2, username="stranger"),
+        ],
+    )
+    result = runner.invoke(args=["ingest", "tracking-logs", str(log), "--platform", "Open edX"])
+    assert result.exit_code == 0, result.output
+    page_url = staff.headers["Location"].replace("/courses/1/?", "/courses/1/learners?")
+    before = client.get(page_url).get_data(as_text=True)
+    assert 'id="not-on-roster"' not in before  # no roster yet: a learner like any other
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        assert course is not None
+        db.session.add(
+            SyncRun(course_id=course.id, source="nrps", status="succeeded", finished_at=utcnow())
+        )
+        db.session.commit()
+    after = client.get(page_url).get_data(as_text=True)
+    assert 'id="not-on-roster"' in after and "Not on the roster (1)" in after
+    assert "stranger" in after.split('id="not-on-roster"')[1]
+    assert "stranger" not in after.split('id="not-on-roster"')[0]  # out of the table
+    report = runner.invoke(args=["report", "not-on-roster", "--course", COURSE])
+    assert report.exit_code == 0, report.output
+    assert [(r["learner"], r["events"]) for r in json.loads(report.output)] == [("stranger", 2)]

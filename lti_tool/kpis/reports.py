@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from lti_tool.kpis import activity, completion, grades, learners, resources, video_engagement
+from lti_tool.kpis import (
+    activity,
+    completion,
+    grades,
+    learners,
+    resources,
+    roster,
+    video_engagement,
+)
 from lti_tool.models import Course, Platform
 
 
@@ -100,6 +108,9 @@ REPORTS: dict[str, Report] = {
         _keyed(learners.engagement), ("course", "week_start", "learner", "segment")
     ),
     "at-risk": Report(_keyed(learners.at_risk_report), ("course", "learner", "reasons")),
+    "not-on-roster": Report(
+        _keyed(roster.not_on_roster), ("course", "learner", "name", "events", "last_active")
+    ),
     "resources": Report(
         resources.class_resource_reach, ("course", "resource", "kind", "name", "learners", "share")
     ),

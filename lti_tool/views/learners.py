@@ -19,7 +19,7 @@ from lti_tool.kpis import completion, grades, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.reports import pseudonym_key, to_csv
-from lti_tool.kpis.roster import percentile, pseudonym
+from lti_tool.kpis.roster import not_on_roster, percentile, pseudonym
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     AccessLog,
@@ -218,6 +218,14 @@ def class_table(course: Course) -> tuple[learners_kpi.ClassData, ClassRows]:
     return course_cached(course, "learners", compute)
 
 
+def outside_roster(course: Course) -> list[dict[str, Any]]:
+    """Who has activity in the course but is not on its roster (kpis.roster), reused while the
+    data holds."""
+    return course_cached(
+        course, "not-on-roster", lambda: not_on_roster(db.session, course, pseudonym_key())
+    )
+
+
 def emails_hidden(course: Course) -> bool:
     """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
     the tool's API token (the sync records it on every run: see lti_tool.sync.canvas)."""
@@ -303,6 +311,7 @@ def learners(course_id: int) -> str:
         ),
         cutoff=data.settings.time_cutoff_minutes,
         emails_hidden=hidden,
+        outside=outside_roster(course),
     )
 
 

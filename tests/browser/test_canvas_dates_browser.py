@@ -156,6 +156,26 @@ def seed(tool: Flask, platform: Platform, context: dict[str, str]) -> None:
                     gaps=orjson.dumps([5, 3, 900]),
                 )
             )
+    # Activity from someone the roster does not list: kept, and shown apart from the class.
+    visitor = Person(name="Visiting Tester")
+    db.session.add(visitor)
+    db.session.flush()
+    db.session.add(
+        PersonIdentity(
+            person_id=visitor.id, platform_id=platform.id, kind="xapi_actor", value="visitor-1"
+        )
+    )
+    db.session.add(
+        LearnerDay(
+            course_id=course.id,
+            person_id=visitor.id,
+            day=NOW.date(),
+            events=3,
+            first_time=NOW.timestamp() - 600,
+            last_time=NOW.timestamp(),
+            gaps=orjson.dumps([5, 3, 900]),
+        )
+    )
     db.session.add(
         SyncRun(
             course_id=course.id,
@@ -292,6 +312,10 @@ def test_staff_see_unposted_scores_own_dates_and_why_emails_are_missing(
             }"""
         )
         found = {r["Name"]: r for r in rows}
+        assert "Visiting Tester" not in found  # not on the roster: out of the class table
+        outside = frame.locator("#not-on-roster")
+        assert "Not on the roster (1)" in outside.inner_text()
+        assert "Visiting Tester" in outside.inner_text()
         assert found["Grace Hopper"]["Current score"] == "85 %"
         assert found["Alan Turing"]["E-mail"] == "hidden by Canvas"
         assert found["Barbara Liskov"]["E-mail"] == "barbara@example.edu"

@@ -234,6 +234,35 @@ def test_tokens_made_once_and_revoked(app: Flask, platform: FakePlatform) -> Non
     assert refused.status_code == 401
 
 
+def test_platform_bound_tokens_from_the_admin_area(app: Flask, platform: FakePlatform) -> None:
+    client = _admin(app)
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+    form = {"name": "erb", "scope": "events:write", "course": "", "platform": str(platform_id)}
+    made = post(client, "/admin/tokens", {**form, "may_create_courses": "on"})
+    assert made.status_code == 201
+    html = made.get_data(as_text=True)
+    assert f"every course of {platform.name}; may create courses there" in html
+    token = re.search(r"(ltk_[0-9a-f]+_[A-Za-z0-9_-]+)", html).group(1)
+    sent = client.post(
+        "/api/v1/events",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"user": "u", "t": 1767261600000, "type": "log", "exp": "x", "course": "new-1"},
+    )
+    assert sent.status_code in (200, 202), sent.get_data(as_text=True)
+    with app.app_context():
+        course = db.session.scalar(select(Course).where(Course.lms_course_id == "new-1"))
+        assert course is not None and course.platform_id == platform_id
+    reader = post(
+        client,
+        "/admin/tokens",
+        {**form, "name": "r", "scope": "reports:read", "may_create_courses": "on"},
+    )
+    assert reader.status_code == 400 and "only an events:write token" in reader.get_data(
+        as_text=True
+    )
+
+
 def test_sync_health_and_access_log(
     app: Flask, client: FlaskClient, platform: FakePlatform
 ) -> None:

@@ -284,10 +284,13 @@ def _visible_tokens() -> list[ApiToken]:
 def _tokens_page(status: int = 200, **context: Any) -> ResponseReturnValue:
     courses = list(db.session.scalars(scoped_courses(select(Course).order_by(Course.id))))
     context.setdefault("form", {})
+    scope = current_scope()
+    platforms = list(db.session.scalars(select(Platform).order_by(Platform.name)))
     html = render_template(
         "admin/tokens.html",
         tokens=_visible_tokens(),
         courses=courses,
+        platforms=platforms if scope.is_global else [],
         scopes=SCOPES,
         scope=current_scope(),
         **context,
@@ -306,10 +309,11 @@ def token_create() -> ResponseReturnValue:
     """Make a token and show it once."""
     from lti_tool.api.tokens import create_token
 
-    form = {k: request.form.get(k, "").strip() for k in ("name", "scope", "course")}
+    fields = ("name", "scope", "course", "platform", "may_create_courses")
+    form = {k: request.form.get(k, "").strip() for k in fields}
     if len(form["name"]) > 200:
         return _tokens_page(400, form=form, error="Name: at most 200 characters.")
-    course = None
+    course = platform = None
     if form["course"]:
         if not form["course"].isdigit():
             return _tokens_page(400, form=form, error="Choose a course from the list.")
@@ -321,8 +325,22 @@ def token_create() -> ResponseReturnValue:
             error="Bind the token to one of your courses (a token for every "
             "course is for the tool's own administrators).",
         )
+    if form["platform"]:
+        # A platform-wide token is the whole tool's business, as every-course tokens are.
+        if not current_scope().is_global or not form["platform"].isdigit():
+            return _tokens_page(400, form=form, error="Choose a platform from the list.")
+        platform = db.session.get(Platform, int(form["platform"]))
+        if platform is None:
+            return _tokens_page(400, form=form, error="Choose a platform from the list.")
     try:
-        new = create_token(db.session, form["name"], form["scope"], course)
+        new = create_token(
+            db.session,
+            form["name"],
+            form["scope"],
+            course,
+            platform=platform,
+            may_create_courses=form["may_create_courses"] == "on",
+        )
     except ValueError as exc:
         db.session.rollback()
         return _tokens_page(400, form=form, error=str(exc))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import db
 from lti_tool.models.course import Course
+from lti_tool.models.lti import Platform
 from lti_tool.models.types import UTCDateTime, utcnow
 
 SCOPE_EVENTS_WRITE = "events:write"
@@ -44,6 +45,7 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course | None] = relationship()
+    platform: Mapped[Platform | None] = relationship()
 
     @property
     def active(self) -> bool:

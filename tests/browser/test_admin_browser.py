@@ -93,6 +93,21 @@ def test_admin_pages_in_chromium(browser: Browser, tool: Any) -> None:
             page.screenshot(path=str(SCREENSHOTS / f"admin-{name.lower().replace(' ', '-')}.png"))
         assert errors == []
 
+        # The pages this wave changed (the platform's LMS, token bindings) fit a phone too.
+        for width in (1000, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            for name, path in (("platform", "/admin/platforms/1"), ("tokens", "/admin/tokens")):
+                page.goto(origin + path)
+                sideways = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                page.screenshot(path=str(SCREENSHOTS / f"admin-{name}-{width}.png"), full_page=True)
+                assert sideways <= 1, (name, width, sideways)
+        assert page.locator("select[name=lms]").count() == 0  # the tokens page
+        page.goto(origin + "/admin/platforms/1")
+        assert page.locator("select[name=lms] option[selected]").inner_text() == "Other"
+        page.set_viewport_size({"width": 1280, "height": 720})
+
         # admin.js asks before a key rotation: dismissed, nothing happens; accepted, a new key.
         page.goto(origin + "/admin/keys")
         before = _keys(app)

@@ -69,3 +69,56 @@ def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:
         db.session.add(PersonIdentity(person_id=person.id, kind="openedx_user_id", value="7"))
         with pytest.raises(IntegrityError):
             db.session.commit()
+
+
+def test_0012_records_the_deployment_of_courses_that_can_only_have_had_one(
+    tmp_path: Path,
+) -> None:
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0011_real_lms")
+        with db.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO platform (id, name, issuer, frame_origins, enabled, lms, created_at) "
+                "VALUES (1, 'One', 'https://one', '[]', true, 'other', CURRENT_TIMESTAMP), "
+                "(2, 'Two', 'https://two', '[]', true, 'other', CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO lti_registration (id, platform_id, issuer, client_id, "
+                "auth_login_url, auth_token_url, created_at) VALUES "
+                "(1, 1, 'https://one', 'a', '', '', CURRENT_TIMESTAMP), "
+                "(2, 2, 'https://two', 'b', '', '', CURRENT_TIMESTAMP), "
+                "(3, 2, 'https://two', 'c', '', '', CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO lti_deployment (id, registration_id, deployment_id, enabled, "
+                "admin_launch_enabled, created_at) VALUES "
+                "(1, 1, '1', true, false, CURRENT_TIMESTAMP), "
+                "(2, 2, '1', true, false, CURRENT_TIMESTAMP), "
+                "(3, 3, '1', true, false, CURRENT_TIMESTAMP), "
+                "(4, 3, '2', true, false, CURRENT_TIMESTAMP)"
+            )
+            # Course 1: its platform has one deployment. Course 2: its roster's registration
+            # has one. Course 3: two deployments could have launched it. Course 4: no platform.
+            run(
+                "INSERT INTO course (id, platform_id, lti_context_id, title, nrps_client_id, "
+                "created_at, updated_at) VALUES "
+                "(1, 1, 'x', '', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 2, 'y', '', 'b', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(3, 2, 'z', '', 'c', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(4, NULL, 'w', '', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT course_id, deployment_id FROM course_deployment ORDER BY course_id"
+            ).all()
+            approved = conn.exec_driver_sql("SELECT approved, registered_by FROM platform").all()
+        assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
+        assert {tuple(r) for r in approved} == {(True, "admin")}
+        downgrade(revision="0011_real_lms")

@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity
+from lti_tool.models import (
+    ActivityBlock,
+    Course,
+    CourseDeployment,
+    Enrollment,
+    LtiDeployment,
+    Person,
+    PersonIdentity,
+)
 from lti_tool.models.types import utcnow
 from lti_tool.people.linking import ATTRIBUTES, Claim, link_person
 from lti_tool.people.roles import CourseRole
@@ -113,6 +121,25 @@ def _claim_standalone_course(platform_id: int, context_id: str) -> Course | None
         if (identity.kind, identity.value) not in known:
             identity.platform_id = platform_id
     return course
+
+
+def record_deployment(course: Course, registration_id: int, claims: Mapping[str, Any]) -> None:
+    """Note the deployment the course was launched through (what its administrator sees)."""
+    deployment_id = _str(claims.get(CLAIM + "deployment_id"))
+    deployment = db.session.scalar(
+        select(LtiDeployment.id).where(
+            LtiDeployment.registration_id == registration_id,
+            LtiDeployment.deployment_id == deployment_id,
+        )
+    )
+    if deployment is None:
+        return  # validation found it; only a deployment deleted since is missing
+    row = db.session.get(CourseDeployment, (course.id, deployment))
+    if row is None:
+        db.session.add(CourseDeployment(course_id=course.id, deployment_id=deployment))
+    else:
+        row.last_launch_at = utcnow()
+    db.session.flush()
 
 
 def upsert_enrollment(course: Course, person: Person, roles: list[str], role: CourseRole) -> None:

@@ -9,10 +9,11 @@ from lti_tool.models.activity import (
     VideoLearnerViews,
     WeeklyActivity,
 )
-from lti_tool.models.admin import AccessLog, AdminLoginAttempt, AdminUser
+from lti_tool.models.admin import AccessLog, AdminAudit, AdminLoginAttempt, AdminUser
 from lti_tool.models.api import ApiToken, XapiStatement
 from lti_tool.models.course import (
     Course,
+    CourseDeployment,
     CourseEvent,
     CourseSettings,
     Enrollment,
@@ -38,6 +39,7 @@ from lti_tool.models.lti import (
     LtiRegistration,
     LtiStoreEntry,
     Platform,
+    RegistrationInvite,
     ToolKey,
 )
 from lti_tool.models.sync import JobSlot, SyncRun
@@ -45,12 +47,14 @@ from lti_tool.models.sync import JobSlot, SyncRun
 __all__ = [
     "AccessLog",
     "ActivityBlock",
+    "AdminAudit",
     "AdminLoginAttempt",
     "AdminUser",
     "ApiToken",
     "Assignment",
     "Course",
     "CourseBlock",
+    "CourseDeployment",
     "CourseEvent",
     "CourseModule",
     "CourseSettings",
@@ -71,6 +75,7 @@ __all__ = [
     "Person",
     "PersonIdentity",
     "Platform",
+    "RegistrationInvite",
     "Section",
     "SectionMember",
     "Submission",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.extensions import db
@@ -63,3 +64,33 @@ class AccessLog(db.Model):
     )
     # How many learners the action showed (1 for one learner, N for a list or export).
     subjects: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AdminAudit(db.Model):
+    """What an administrator did: who, when, from where, what (kept under the retention rules)."""
+
+    __tablename__ = "admin_audit"
+    __table_args__ = (Index("ix_admin_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The administrator's e-mail, "cli" for a command on the server, or "launch" for an LMS
+    # administrator who came in by launch.
+    actor: Mapped[str] = mapped_column(String(320))
+    admin_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_user.id", ondelete="SET NULL")
+    )
+    # The remote address (behind ProxyFix, the client's), or "local" for the CLI.
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # e.g. sign_in, platform_added, source_changed, token_revoked, key_rotated, purge.
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    # What it was done to, in words ("platform Canvas (3)", "course 12").
+    target: Mapped[str] = mapped_column(String(500), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # For filtering and for what a deployment's administrator may see.
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platform.id", ondelete="SET NULL"), index=True
+    )
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("course.id", ondelete="SET NULL"), index=True
+    )

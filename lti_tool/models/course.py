@@ -58,6 +58,21 @@ class Course(db.Model):
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course")
 
 
+class CourseDeployment(db.Model):
+    """A deployment a course was launched through: what a deployment's administrator sees."""
+
+    __tablename__ = "course_deployment"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_deployment.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    first_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Person(db.Model):
     """One human, however many identities the sources give them."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import db
@@ -26,6 +26,11 @@ class Platform(db.Model):
     # Which LMS it is: canvas | openedx | moodle | other. Open edX before lti-consumer-xblock
     # 11.1 sends course roles only as institution/system roles (lti_tool.people.roles).
     lms: Mapped[str] = mapped_column(String(20), default="other", server_default="other")
+    # How it came: admin (CLI or admin area), dynamic (registered itself), invited (dynamic
+    # registration with an administrator's one-time code), development (the dev LMS).
+    registered_by: Mapped[str] = mapped_column(String(20), default="admin", server_default="admin")
+    # A platform that registered itself uninvited waits for an administrator's approval.
+    approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     registrations: Mapped[list[LtiRegistration]] = relationship(
@@ -117,3 +122,22 @@ class LaunchError(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     # The id_token header and claims as received, never the signature.
     claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RegistrationInvite(db.Model):
+    """A one-time code an administrator made for LTI Dynamic Registration (`platform invite`).
+
+    Only the code's sha256 is kept; the platform it registers is approved at once.
+    """
+
+    __tablename__ = "registration_invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # canvas | moodle | None (whatever the LMS says it is).
+    lms: Mapped[str | None] = mapped_column(String(20))
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))

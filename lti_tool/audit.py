@@ -1,0 +1,84 @@
+"""The administrators' audit log: who did what to which platform, course, source, token or key.
+
+Every administrative action calls `record` in the transaction that makes the change, so the row
+exists exactly when the change does. In an admin request the actor is the signed-in
+administrator (or the LMS administrator who came in by launch) and the address the client's;
+from the CLI it is "cli" and "local". Secrets are never recorded: callers pass what changed
+(a base URL, a name), not credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy.orm import Session
+
+from lti_tool.models import AdminAudit
+
+#: Every action the log knows, with the words the admin page shows.
+ACTIONS = {
+    "sign_in": "signed in",
+    "sign_out": "signed out",
+    "platform_added": "added a platform",
+    "platform_approved": "approved a platform",
+    "platform_changed": "changed a platform",
+    "platform_disabled": "disabled a platform",
+    "lms_changed": "changed a platform's LMS",
+    "platform_invited": "made a registration invite",
+    "registration_added": "added a client id",
+    "registration_changed": "changed a client id",
+    "deployment_changed": "changed a deployment",
+    "course_attached": "attached a course to a platform",
+    "source_added": "added a data source",
+    "source_changed": "changed a data source",
+    "source_tested": "tested a data source",
+    "token_created": "made an API token",
+    "token_revoked": "revoked an API token",
+    "key_rotated": "rotated the tool key",
+    "key_retired": "retired a tool key",
+    "sessions_revoked": "revoked sessions",
+    "sync_requested": "asked for a sync",
+    "purge": "purged activity",
+    "learner_deleted": "deleted a learner's data",
+    "admin_created": "made an administrator",
+}
+
+
+def _who() -> tuple[str, int | None, str | None]:
+    """(actor, admin user id, remote address) of the current request, or the CLI's."""
+    if not has_request_context():
+        return "cli", None, "local"
+    scope = g.get("admin")
+    address = (request.remote_addr or "")[:64] or None
+    if scope is None:
+        return "unknown", None, address
+    return scope.label[:320], scope.admin_id, address
+
+
+def record(
+    session: Session,
+    action: str,
+    target: str = "",
+    *,
+    details: dict[str, Any] | None = None,
+    platform_id: int | None = None,
+    course_id: int | None = None,
+    actor: str | None = None,
+) -> AdminAudit:
+    """Add one audit row for an action (a key of ACTIONS); the caller commits with its change."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    who, admin_id, address = _who()
+    row = AdminAudit(
+        actor=(actor or who)[:320],
+        admin_user_id=admin_id,
+        remote_addr=address,
+        action=action,
+        target=target[:500],
+        details=details or {},
+        platform_id=platform_id,
+        course_id=course_id,
+    )
+    session.add(row)
+    return row

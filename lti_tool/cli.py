@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from lti_tool import platforms
+from lti_tool import audit, platforms
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
 from lti_tool.launch import keys
@@ -132,9 +132,25 @@ def platform_add(
             f"client id {client_id!r} with these deployments is already registered to "
             f"platform {name!r}: nothing to add"
         )
+    attached = 0
+    if done.created_platform:
+        audit.record(
+            db.session,
+            "platform_added",
+            f"platform {name} ({done.platform.id})",
+            details={"issuer": issuer, "lms": done.platform.lms},
+            platform_id=done.platform.id,
+        )
+        # Courses that arrived before any platform existed go to the first one registered.
+        attached = platforms.attach_standalone_courses(db.session, done.platform)
     db.session.commit()
     action = "added platform" if done.created_platform else "updated platform"
     click.echo(f"{action} {name!r}: added " + "; ".join(done.added))
+    if attached:
+        click.echo(
+            f"{attached} courses that arrived before any platform was registered now belong "
+            f"to {name!r}"
+        )
 
 
 def platform_as_dict(platform: Platform) -> dict[str, Any]:
@@ -189,6 +205,13 @@ def platform_set_lms(platform_name: str, lms: str) -> None:
     if platform is None:
         raise click.BadParameter(f"no platform named {platform_name!r}", param_hint="--platform")
     before, platform.lms = platform.lms, lms
+    audit.record(
+        db.session,
+        "lms_changed",
+        f"platform {platform.name} ({platform.id})",
+        details={"from": before, "to": lms},
+        platform_id=platform.id,
+    )
     db.session.commit()
     click.echo(f"platform {platform.name!r} is now {platforms.LMS_NAMES[lms]} (was {before})")
 
@@ -294,12 +317,48 @@ ingest_cli = AppGroup("ingest", help="Bring activity data in.")
 def _platform_option(name: str | None) -> Platform | None:
     """--platform NAME, else the only platform there is, else none (standalone courses)."""
     if name:
-        platform = db.session.scalar(select(Platform).where(Platform.name == name))
+        platform = platforms.platform_named(db.session, name)
         if platform is None:
             raise click.BadParameter(f"no platform named {name!r}", param_hint="--platform")
         return platform
-    platforms = list(db.session.scalars(select(Platform).limit(2)))
-    return platforms[0] if len(platforms) == 1 else None
+    try:
+        return platforms.platform_for_unlabelled_data(db.session)
+    except PlatformError as exc:
+        names = ", ".join(db.session.scalars(select(Platform.name).order_by(Platform.name)))
+        raise click.UsageError(f"{exc}: add --platform NAME (one of: {names})") from None
+
+
+course_cli = AppGroup("course", help="Courses and the platform each belongs to.")
+
+
+@course_cli.command("attach")
+@click.option("--course", "course_ref", required=True, help="The course (tool id or LMS id).")
+@click.option("--platform", "platform_name", required=True, help="The platform to give it to.")
+def course_attach(course_ref: str, platform_name: str) -> None:
+    """Give a course that arrived with no platform (logs, events) to a platform, with its
+    learners (never a course of another platform, never to a platform that registered itself)."""
+    platform = platforms.platform_named(db.session, platform_name)
+    if platform is None:
+        raise click.BadParameter(f"no platform named {platform_name!r}", param_hint="--platform")
+    try:
+        course = find_course(db.session, course_ref)
+        merged = platforms.attach_course(db.session, course, platform)
+    except (CourseNotFound, PlatformError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    audit.record(
+        db.session,
+        "course_attached",
+        f"course {course.id} to platform {platform.name} ({platform.id})",
+        details={"learners_merged": merged},
+        platform_id=platform.id,
+        course_id=course.id,
+    )
+    db.session.commit()
+    click.echo(
+        f"course {course.id} ({course.lti_context_id}) now belongs to {platform.name!r}"
+        + (f"; {merged} learners joined people the platform knew" if merged else "")
+    )
 
 
 @ingest_cli.command("tracking-logs")
@@ -379,7 +438,7 @@ def report_command(
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
-    for group in (platform_cli, keys_cli, demo_cli, ingest_cli, report_command):
+    for group in (platform_cli, keys_cli, demo_cli, ingest_cli, course_cli, report_command):
         app.cli.add_command(group)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(sync_cli)

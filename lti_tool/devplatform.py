@@ -153,6 +153,7 @@ def ensure_registered(platform: DevPlatform) -> Platform:
     row = platforms.platform_named(db.session, DEV_PLATFORM_NAME)
     if row is None:
         row = platforms.add_platform(db.session, DEV_PLATFORM_NAME, platform.issuer)
+        row.registered_by = "development"
     reg = platforms.registration_taken(db.session, platform.issuer, platform.client_id)
     if reg is None:
         reg = platforms.add_registration(db.session, row, platform.client_id)

@@ -19,8 +19,18 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Course, DataSource, LtiDeployment, LtiRegistration, Platform
+from lti_tool.models import (
+    ActivityBlock,
+    Course,
+    DataSource,
+    Enrollment,
+    LtiDeployment,
+    LtiRegistration,
+    PersonIdentity,
+    Platform,
+)
 from lti_tool.models.types import utcnow
+from lti_tool.people.merge import merge_people
 
 #: The LMS a platform may be registered as, and their names on pages.
 LMS_NAMES = {"canvas": "Canvas", "openedx": "Open edX", "moodle": "Moodle", "other": "Other"}
@@ -379,3 +389,129 @@ def move_log_folder(source: DataSource, path: str) -> None:
     if not ok:
         raise PlatformError(why)
     source.location = path
+
+
+# --- which platform owns a course ----------------------------------------------------------------
+# A course belongs to exactly one platform. Data that arrives with no platform (logs ingested
+# without --platform, events through a token bound to nothing) stands alone until an
+# administrator attaches its course; a launch never claims it, and a platform that registered
+# itself never gets it.
+
+
+def trusted(platform: Platform) -> bool:
+    """Whether courses may be attached to the platform: approved, and not self-registered."""
+    return platform.approved and platform.registered_by != "dynamic"
+
+
+def platform_for_unlabelled_data(session: Session) -> Platform | None:
+    """The platform data that arrives without one belongs to.
+
+    With no platform registered: None (its courses stand alone until attached). With exactly
+    one, registered by an administrator: that one. A PlatformError when several exist (the data
+    must say which), and None when the only one registered itself.
+    """
+    found = list(session.scalars(select(Platform).order_by(Platform.id).limit(2)))
+    if len(found) > 1:
+        raise PlatformError(
+            "several platforms are registered, so data without a platform cannot be placed: "
+            "say which platform it comes from"
+        )
+    return found[0] if found and trusted(found[0]) else None
+
+
+def attach_course(session: Session, course: Course, platform: Platform) -> int:
+    """Give a standing-alone course to a platform, with its learners' identities; returns how
+    many learners were merged into people the platform already knew."""
+    if course.platform_id == platform.id:
+        return 0
+    if course.platform_id is not None:
+        owner = session.get(Platform, course.platform_id)
+        name = owner.name if owner else str(course.platform_id)
+        raise PlatformError(
+            f"course {course.id} belongs to platform {name!r}: a course never moves between "
+            "platforms"
+        )
+    if not trusted(platform):
+        why = "is waiting for approval" if not platform.approved else "registered itself"
+        raise PlatformError(
+            f"platform {platform.name!r} {why}: courses are attached only to platforms an "
+            "administrator registered or approved"
+        )
+    key = course.lti_context_id
+    clash = session.scalar(
+        select(Course.id).where(Course.platform_id == platform.id, Course.lti_context_id == key)
+    )
+    if clash is not None:
+        raise PlatformError(
+            f"platform {platform.name!r} already has a course {key!r} (course {clash}), made by "
+            "a launch: the two cannot be joined"
+        )
+    merged = _bring_learners(session, course, platform)
+    course.platform_id = platform.id
+    session.flush()
+    return merged
+
+
+def _bring_learners(session: Session, course: Course, platform: Platform) -> int:
+    """Move the standing-alone identities of the course's learners to the platform; a learner
+    the platform already knows by one of them is merged into that person."""
+    learners = set(
+        session.scalars(select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id))
+    ) | set(session.scalars(select(Enrollment.person_id).where(Enrollment.course_id == course.id)))
+    merged = 0
+    for person_id in sorted(learners):
+        alone = list(
+            session.scalars(
+                select(PersonIdentity).where(
+                    PersonIdentity.person_id == person_id, PersonIdentity.platform_id.is_(None)
+                )
+            )
+        )
+        if not alone:
+            continue
+        known = {
+            (i.kind, i.value): i.person_id
+            for i in session.scalars(
+                select(PersonIdentity).where(
+                    PersonIdentity.platform_id == platform.id,
+                    PersonIdentity.kind.in_({i.kind for i in alone}),
+                    PersonIdentity.value.in_({i.value for i in alone}),
+                )
+            )
+        }
+        owners = {known[(i.kind, i.value)] for i in alone if (i.kind, i.value) in known}
+        if len(owners) == 1:
+            # The platform knows this learner already (a launch, a roster): one person.
+            keep = owners.pop()
+            merge_people(session, keep, person_id)
+            merged += 1
+            person_id = keep
+            alone = list(
+                session.scalars(
+                    select(PersonIdentity).where(
+                        PersonIdentity.person_id == keep, PersonIdentity.platform_id.is_(None)
+                    )
+                )
+            )
+        for identity in alone:
+            if (identity.kind, identity.value) in known:
+                if known[(identity.kind, identity.value)] == person_id:
+                    session.delete(identity)  # the platform's copy names the same person
+            else:
+                identity.platform_id = platform.id
+        session.flush()
+    return merged
+
+
+def attach_standalone_courses(session: Session, platform: Platform) -> int:
+    """Attach every standing-alone course to the first platform an administrator registers;
+    returns how many (0 when it is not the first, or registered itself)."""
+    others = session.scalar(
+        select(Platform.id).where(Platform.id != platform.id, Platform.registered_by != "dynamic")
+    )
+    if others is not None or not trusted(platform):
+        return 0
+    alone = list(session.scalars(select(Course).where(Course.platform_id.is_(None))))
+    for course in alone:
+        attach_course(session, course, platform)
+    return len(alone)

@@ -367,9 +367,11 @@ def test_learner_seen_in_logs_is_linked_at_launch(
         assert len(owners) == 1  # one person, three identities
 
 
-def test_standalone_course_from_logs_is_claimed_by_first_launch(
+def test_standalone_course_from_logs_is_not_claimed_by_a_launch(
     app: Flask, runner: FlaskCliRunner, client: FlaskClient, tmp_path: Path
 ) -> None:
+    # Before the tenancy work a first launch from any platform claimed the course and its
+    # learners; now only an administrator attaches it (tests/test_course_ownership.py).
     ingest(runner, write(tmp_path / "t.log", [event("2026-03-02 10:00:00")]))
     with app.app_context():
         assert db.session.scalar(select(Course)).platform_id is None
@@ -381,12 +383,14 @@ def test_standalone_course_from_logs_is_claimed_by_first_launch(
         == 303
     )
     with app.app_context():
-        course = db.session.scalar(select(Course))
-        assert course.platform_id is not None and course.title == "edX Demo"
-        assert db.session.scalar(select(func.count()).select_from(Course)) == 1
-        platforms = set(db.session.scalars(select(PersonIdentity.platform_id)))
-        assert platforms == {course.platform_id}
-        assert len(set(db.session.scalars(select(PersonIdentity.person_id)))) == 1
+        courses = list(db.session.scalars(select(Course).order_by(Course.id)))
+        assert [c.platform_id is None for c in courses] == [True, False]
+        alone = set(
+            db.session.scalars(
+                select(PersonIdentity.platform_id).where(PersonIdentity.kind == "openedx_user_id")
+            )
+        )
+        assert alone == {None}  # the logged learner stays with the course that stands alone
 
 
 def test_two_rows_for_one_learner_are_merged_when_the_username_arrives(

@@ -140,9 +140,23 @@ class CourseResolver:
         if not matches and not self.may_create:
             raise UnknownCourse(ref, index)
         course = matches[0] if matches else None
+        if course is not None and course.platform_id is None and platform_id is None:
+            self._refuse_unplaced(ref)
         target = CourseTarget(ref, course, course.platform_id if course else platform_id)
         self._targets[ref] = target
         return target
+
+    def _refuse_unplaced(self, ref: str) -> None:
+        """Events for a course that belongs to no platform, from a token bound to none: with
+        several platforms registered, nobody can tell whose learners they are."""
+        platforms = self.session.scalars(select(Platform.id).limit(2)).all()
+        if len(platforms) > 1:
+            raise ItemProblem(
+                f"course {ref!r} belongs to no platform, and this token is bound to none while "
+                "several platforms are registered: bind the token to the course's platform "
+                "(flask tokens create --bind-platform NAME) or have an administrator attach the "
+                "course (flask course attach)"
+            )
 
     def _bound_target(self, course: Course) -> CourseTarget:
         key = course.lms_course_id or course.lti_context_id or str(course.id)

@@ -9,13 +9,11 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import (
-    ActivityBlock,
     Course,
     CourseDeployment,
     Enrollment,
     LtiDeployment,
     Person,
-    PersonIdentity,
 )
 from lti_tool.models.types import utcnow
 from lti_tool.people.linking import ATTRIBUTES, Claim, link_person
@@ -69,8 +67,8 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
     course = db.session.scalar(
         select(Course).where(Course.platform_id == platform_id, Course.lti_context_id == context_id)
     )
-    if course is None:
-        course = _claim_standalone_course(platform_id, context_id)
+    # A course that arrived with no platform (logs, events) is never claimed by a launch: an
+    # administrator attaches it (lti_tool.platforms.attach_course). The launch makes its own.
     if course is None:
         course = Course(platform_id=platform_id, lti_context_id=context_id)
         db.session.add(course)
@@ -98,29 +96,6 @@ def _client_id(claims: Mapping[str, Any]) -> str | None:
     if isinstance(aud, list):
         aud = aud[0] if len(aud) == 1 else None
     return _str(claims.get("azp")) or _str(aud)
-
-
-def _claim_standalone_course(platform_id: int, context_id: str) -> Course | None:
-    """A course first seen in logs without a platform belongs to the platform launching it."""
-    course = db.session.scalar(
-        select(Course).where(Course.platform_id.is_(None), Course.lti_context_id == context_id)
-    )
-    if course is None:
-        return None
-    course.platform_id = platform_id
-    learners = select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id)
-    taken = select(PersonIdentity.kind, PersonIdentity.value).where(
-        PersonIdentity.platform_id == platform_id
-    )
-    known = {tuple(row) for row in db.session.execute(taken)}
-    for identity in db.session.scalars(
-        select(PersonIdentity).where(
-            PersonIdentity.platform_id.is_(None), PersonIdentity.person_id.in_(learners)
-        )
-    ):
-        if (identity.kind, identity.value) not in known:
-            identity.platform_id = platform_id
-    return course
 
 
 def record_deployment(course: Course, registration_id: int, claims: Mapping[str, Any]) -> None:

@@ -328,8 +328,6 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
             detail="context roles received: " + (", ".join(sorted(role.context_roles)) or "none"),
         )
 
-    # The course first: claiming a course seen only in logs moves its learners' identities
-    # to this platform, where the person lookup below then finds them.
     course = records.upsert_course(platform_id, body)
     assert course is not None
     person = records.upsert_person(platform_id, body)

@@ -45,6 +45,8 @@ class BaseConfig:
     # The event API's own limits (a 413 beyond them).
     API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
     API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
+    # Days the administrators' audit log is kept (the retention job deletes older rows).
+    AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "400"))
     # Fernet key(s), comma-separated, newest first: encrypt LMS API tokens and client secrets.
     DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY")
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
+    AdminAudit,
     CourseSettings,
     LearnerDay,
     LmsCourseActivityDay,
@@ -91,10 +92,21 @@ def delete_person(session: Session, person_id: int) -> dict[str, int]:
 # --- retention: purging a course's activity ----------------------------------------------------
 
 #: Tables about a course that a purge keeps: its settings, its calendar (staff's events and the
-#: LMS's due dates), its sync history, its API tokens, and the access log, an audit trail that
-#: must outlive the data it audits. Every other table that refers to a course (directly or
-#: through a parent, e.g. submission → assignment) is purged, including tables added later.
-PURGE_KEEPS = frozenset({"course_settings", "course_event", "sync_run", "api_token", "access_log"})
+#: LMS's due dates), its sync history, its API tokens, the deployments it was launched through
+#: (who administers it), and the access and administrators' audit logs, trails that must
+#: outlive the data they audit. Every other table that refers to a course (directly or through a
+#: parent, e.g. submission → assignment) is purged, including tables added later.
+PURGE_KEEPS = frozenset(
+    {
+        "course_settings",
+        "course_event",
+        "sync_run",
+        "api_token",
+        "course_deployment",
+        "access_log",
+        "admin_audit",
+    }
+)
 
 
 def course_references() -> list[tuple[Table, str]]:
@@ -225,9 +237,10 @@ def purge_course_older_than(
     return counts
 
 
-def run_retention(session: Session) -> str:
-    """Apply every course's retention period (course_settings.retention_days); commits per
-    course and returns one line saying what happened (for the scheduler's job record)."""
+def run_retention(session: Session, audit_days: int | None = None) -> str:
+    """Apply every course's retention period (course_settings.retention_days), and keep the
+    administrators' audit log `audit_days` days; commits per course and returns one line saying
+    what happened (for the scheduler's job record)."""
     settings = session.execute(
         select(CourseSettings.course_id, CourseSettings.retention_days)
         .where(CourseSettings.retention_days.is_not(None))
@@ -253,4 +266,9 @@ def run_retention(session: Session) -> str:
         f"retention: {len(settings)} courses with a retention period, "
         f"{deleted} rows deleted in {touched} of them"
     )
+    if audit_days is not None and audit_days > 0:
+        since = utcnow() - timedelta(days=audit_days)
+        gone = session.execute(delete(AdminAudit).where(AdminAudit.at < since)).rowcount or 0
+        session.commit()
+        line += f"; {gone} audit log rows older than {audit_days} days deleted"
     return line + ("; problems: " + "; ".join(failed) if failed else "")

@@ -12,10 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Table, func, select
 
+from lti_tool import audit
 from lti_tool.api.tokens import create_token
 from lti_tool.extensions import db
 from lti_tool.models import (
     AccessLog,
+    AdminAudit,
     Assignment,
     Course,
     CourseBlock,
@@ -163,6 +165,8 @@ def _fill(
                     subject_person_id=learner,
                 )
             )
+            # An administrator's action on the course, in the audit log.
+            audit.record(db.session, "sync_requested", f"course {course_id}", course_id=course_id)
         db.session.commit()
     return ids
 
@@ -372,3 +376,16 @@ def test_purge_refuses_bad_input(app: Flask, runner: FlaskCliRunner) -> None:
     assert negative.exit_code == 2
     platform = runner.invoke(args=["data", "purge", "--older-than", "3", "--platform", "x"])
     assert platform.exit_code == 1 and "no platform named 'x'" in platform.output
+
+
+def test_retention_keeps_the_audit_log_its_number_of_days(app: Flask) -> None:
+    with app.app_context():
+        old = audit.record(db.session, "key_rotated", "old key")
+        old.at = datetime.now(UTC) - timedelta(days=401)
+        audit.record(db.session, "key_rotated", "new key")
+        db.session.commit()
+        line = run_retention(db.session, 400)
+        assert "1 audit log rows older than 400 days deleted" in line
+        assert [r.target for r in db.session.scalars(select(AdminAudit))] == ["new key"]
+        run_retention(db.session)  # no setting: nothing goes
+        assert db.session.scalar(select(func.count()).select_from(AdminAudit)) == 1

@@ -17,8 +17,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool import platforms
+from lti_tool.api.tokens import hash_token
 from lti_tool.extensions import db
-from lti_tool.models import ApiToken, Course, PersonIdentity
+from lti_tool.models import AdminAudit, ApiToken, Course, PersonIdentity
 from lti_tool.sync.blocks import stored_events
 from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform
 
@@ -66,7 +67,11 @@ def make_token(
     bind_platform: str | None = None,
     may_create_courses: bool = False,
 ) -> str:
-    """A token made by `flask tokens create` (stdout holds only the token)."""
+    """A token made by `flask tokens create` (stdout holds only the token).
+
+    A reports:read token bound to nothing is made with --all-platforms, which it needs: the
+    readers of these tests read whichever course they are given.
+    """
     args = ["tokens", "create", "--name", name, "--scope", scope]
     if course is not None:
         args += ["--course", course]
@@ -74,6 +79,8 @@ def make_token(
         args += ["--bind-platform", bind_platform]
     if may_create_courses:
         args.append("--may-create-courses")
+    if scope == "reports:read" and course is None and bind_platform is None:
+        args.append("--all-platforms")
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     return result.stdout.strip()
@@ -148,6 +155,101 @@ def test_tokens_create_prints_the_secret_once_stores_it_hashed_lists_and_revokes
     assert make_token(runner, "lab-1").startswith("ltk_")
     twice = runner.invoke(args=["tokens", "revoke", "--id", str(reader_id)])
     assert twice.exit_code != 0 and "already revoked" in twice.output
+
+
+def test_a_reports_token_is_bound_or_made_for_all_platforms_by_name(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    north_id, south_id = add_platforms(app, "North", "South")
+    north_course = add_course(app, LAB_COURSE, north_id)
+    south_course = add_course(app, OTHER_COURSE, south_id)
+
+    def create(*args: str) -> Any:
+        return runner.invoke(args=["tokens", "create", "--name", "r", *args])
+
+    bare = create("--scope", "reports:read")
+    assert bare.exit_code == 2
+    for option in ("--course", "--bind-platform", "--all-platforms"):
+        assert option in bare.output
+    events = create("--scope", "events:write", "--all-platforms")
+    assert events.exit_code == 2 and "--all-platforms is for reports:read" in events.output
+    both = create("--scope", "reports:read", "--all-platforms", "--bind-platform", "North")
+    assert both.exit_code == 2 and "not both" in both.output
+    with app.app_context():
+        assert db.session.scalar(select(ApiToken.id)) is None
+
+    wide = create("--scope", "reports:read", "--all-platforms")
+    assert wide.exit_code == 0, wide.output
+    assert "all platforms: every course's learners and e-mails" in wide.stderr
+    reader = wide.stdout.strip()
+    # A reader bound to nothing, made before binding was asked for: a row as it was written
+    # then, still working.
+    old = "ltk_0123456789ab_made-before-all-platforms"
+    with app.app_context():
+        db.session.add(
+            ApiToken(
+                name="old-reader",
+                prefix="0123456789ab",
+                secret_hash=hash_token(old),
+                scope="reports:read",
+            )
+        )
+        db.session.commit()
+    for token in (reader, old):
+        for course_id in (north_course, south_course):
+            url = f"/api/v1/courses/{course_id}/reports/time-spent"
+            assert client.get(url, headers=bearer(token)).status_code == 200
+    # An unbound events token is what it was: every existing course, no warning.
+    make_token(runner, "writer")
+
+    listed = runner.invoke(args=["tokens", "list"]).output.splitlines()
+    lines = {line.split()[1]: n for n, line in enumerate(listed) if "warning:" not in line}
+    for name in ("r", "old-reader"):
+        assert "reports:read  all platforms" in listed[lines[name]]
+        assert (
+            listed[lines[name] + 1]
+            .strip()
+            .startswith("warning: reads every platform's learners and e-mails")
+        )
+    assert "any course" in listed[lines["writer"]]
+    assert all("warning:" not in line for line in listed[lines["writer"] :])
+    as_json = {
+        t["name"]: t for t in json.loads(runner.invoke(args=["tokens", "list", "--json"]).output)
+    }
+    assert {n: t["all_platforms"] for n, t in as_json.items()} == {
+        "r": True,
+        "old-reader": True,
+        "writer": False,
+    }
+    # Revoked, it reads nothing: no warning.
+    assert runner.invoke(args=["tokens", "revoke", "--name", "old-reader"]).exit_code == 0
+    assert runner.invoke(args=["tokens", "list"]).output.count("warning:") == 1
+
+    # Made and revoked on the command line: in the audit log, in the same transaction.
+    with app.app_context():
+        rows = db.session.execute(
+            select(AdminAudit.action, AdminAudit.target, AdminAudit.actor)
+            .where(AdminAudit.action.like("token_%"))
+            .order_by(AdminAudit.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("token_created", "token r", "cli"),
+        ("token_created", "token writer", "cli"),
+        ("token_revoked", "token old-reader", "cli"),
+    ]
+
+
+def test_a_course_bound_reader_reads_that_course_only(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    [north_id] = add_platforms(app, "North")
+    mine = add_course(app, LAB_COURSE, north_id)
+    sibling = add_course(app, OTHER_COURSE, north_id)  # same platform, another course
+    reader = make_token(runner, "dash", "reports:read", LAB_COURSE)
+    ok = client.get(f"/api/v1/courses/{mine}/reports/learners", headers=bearer(reader))
+    assert ok.status_code == 200
+    refused = client.get(f"/api/v1/courses/{sibling}/reports/learners", headers=bearer(reader))
+    assert refused.status_code == 403 and "bound to course" in refused.json["error"]
 
 
 # --- POST /api/v1/events: lab messages -------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.models import ApiToken, Course, Platform
-from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPES
+from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.types import utcnow
 
 TOKEN_PREFIX = "ltk_"  # noqa: S105 (the public prefix, not a secret)
@@ -51,6 +51,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def reads_all_platforms(row: ApiToken) -> bool:
+    """True for a reports:read token bound to no course and no platform: it reads every
+    platform's learners and e-mails (made with --all-platforms, or before binding was asked)."""
+    return row.scope == SCOPE_REPORTS_READ and row.course_id is None and row.platform_id is None
+
+
 def create_token(
     session: Session,
     name: str,
@@ -59,15 +65,30 @@ def create_token(
     *,
     platform: Platform | None = None,
     may_create_courses: bool = False,
+    all_platforms: bool = False,
 ) -> NewToken:
-    """Make a token bound to a course, a platform or neither; the caller shows `token` once
-    and commits."""
+    """Make a token bound to a course, a platform or (events:write, or reports:read with
+    `all_platforms`) neither; the caller shows `token` once and commits."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
     if course is not None and platform is not None:
         raise ValueError(
             "bind a token to a course or to a platform, not both (a course belongs to one "
             "platform already)"
+        )
+    if all_platforms and scope != SCOPE_REPORTS_READ:
+        raise ValueError(
+            "only a reports:read token is made for all platforms (an events:write token bound "
+            "to nothing writes to every existing course)"
+        )
+    if all_platforms and (course is not None or platform is not None):
+        raise ValueError("a token for all platforms is bound to no course and no platform")
+    if scope == SCOPE_REPORTS_READ and course is None and platform is None and not all_platforms:
+        # It would read every tenant's learners and e-mails: only when asked for by name.
+        raise ValueError(
+            "a reports:read token reads learners' names and e-mails: bind it to a course "
+            "(--course) or a platform (--bind-platform), or make it read all platforms "
+            "(--all-platforms)"
         )
     if may_create_courses and platform is None:
         raise ValueError(

@@ -22,6 +22,7 @@ from lti_tool.models import (
     AdminUser,
     ApiToken,
     Course,
+    CourseDeployment,
     DataSource,
     LaunchError,
     LtiDeployment,
@@ -342,7 +343,8 @@ def test_every_admin_page_renders_for_an_administrator(
 
 
 def _estate(app: Flask, name: str, tag: str) -> dict[str, int]:
-    """A platform's course, source, token, failed sync run and access-log entry."""
+    """A platform's course (launched through its first deployment), source, token, failed sync
+    run, access-log entry and refused launch."""
     from lti_tool.api.tokens import create_token
 
     with app.app_context():
@@ -350,6 +352,8 @@ def _estate(app: Flask, name: str, tag: str) -> dict[str, int]:
         course = Course(platform_id=platform.id, lti_context_id=f"ctx-{tag}", title=f"Course {tag}")
         db.session.add(course)
         db.session.flush()
+        deployment = platform.registrations[0].deployments[0]
+        db.session.add(CourseDeployment(course_id=course.id, deployment_id=deployment.id))
         source = DataSource(
             platform_id=platform.id, kind="canvas", location=f"https://{tag}.instructure.test"
         )
@@ -361,9 +365,15 @@ def _estate(app: Flask, name: str, tag: str) -> dict[str, int]:
         db.session.add(
             AccessLog(course_id=course.id, viewer_label=f"viewer-{tag}", action="contact_details")
         )
+        body = {"https://purl.imsglobal.org/spec/lti/claim/deployment_id": deployment.deployment_id}
         db.session.add(
             LaunchError(
-                platform_id=platform.id, stage="launch", status_code=400, reason=f"refused-{tag}"
+                platform_id=platform.id,
+                client_id=platform.registrations[0].client_id,
+                stage="launch",
+                status_code=400,
+                reason=f"refused-{tag}",
+                claims={"header": {}, "body": body},
             )
         )
         db.session.commit()
@@ -408,7 +418,6 @@ def test_deployment_admin_sees_only_its_own_deployment(
             "/admin/",
             "/admin/platforms",
             f"/admin/platforms/{mine['platform']}",
-            "/admin/sources",
             "/admin/tokens",
             "/admin/sync",
             "/admin/access-log",
@@ -421,7 +430,6 @@ def test_deployment_admin_sees_only_its_own_deployment(
         assert page.status_code == 200, url
         for secret in ("bbb", "Other LMS", "other.example.edu", "client-sibling", "sibling-deploy"):
             assert secret not in text, (url, secret)
-    assert "aaa.instructure.test" in pages["/admin/sources"].get_data(as_text=True)
     assert "lab-aaa" in pages["/admin/tokens"].get_data(as_text=True)
     assert "boom-aaa" in pages["/admin/sync"].get_data(as_text=True)
     assert "viewer-aaa" in pages["/admin/access-log"].get_data(as_text=True)
@@ -431,8 +439,6 @@ def test_deployment_admin_sees_only_its_own_deployment(
 
     # Direct URLs to the other deployment's objects: unknown here.
     assert client.get(f"/admin/platforms/{theirs['platform']}").status_code == 404
-    assert client.get(f"/admin/sources/{theirs['source']}").status_code == 404
-    assert post(client, f"/admin/sources/{theirs['source']}/test").status_code == 404
     assert post(client, f"/admin/tokens/{theirs['token']}/revoke").status_code == 404
     assert post(client, f"/admin/sync/{theirs['course']}/nrps").status_code == 404
     made = post(
@@ -442,10 +448,14 @@ def test_deployment_admin_sees_only_its_own_deployment(
     )
     assert made.status_code == 404
     everywhere = post(client, "/admin/tokens", {"name": "x", "scope": "events:write", "course": ""})
-    assert everywhere.status_code == 400 and "Bind the token" in everywhere.get_data(as_text=True)
+    assert everywhere.status_code == 403 and "whole tool" in everywhere.get_data(as_text=True)
     other_log = client.get(f"/admin/access-log?course={theirs['course']}").get_data(as_text=True)
     assert "viewer-bbb" not in other_log
-    # What belongs to the whole tool is not for a deployment's administrator.
+    # What belongs to the whole tool is not for a deployment's administrator: data sources
+    # (its own platform's too, since they feed every deployment's courses), keys, platforms.
+    assert client.get("/admin/sources").status_code == 403
+    assert client.get(f"/admin/sources/{mine['source']}").status_code == 403
+    assert post(client, f"/admin/sources/{theirs['source']}/test").status_code == 403
     assert client.get("/admin/keys").status_code == 403
     assert client.get("/admin/platforms/new").status_code == 403
     assert post(client, "/admin/keys/rotate").status_code == 403

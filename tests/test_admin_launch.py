@@ -73,9 +73,11 @@ def test_admin_by_launch_only_when_switched_on_and_only_for_that_deployment(
     assert entered.status_code == 303 and entered.headers["Location"] == "/admin/"
     dashboard = window.get("/admin/").get_data(as_text=True)
     assert "You administer one deployment" in dashboard and "(by launch)" in dashboard
-    sources = window.get("/admin/sources").get_data(as_text=True)
-    assert "aaa.instructure.test" in sources and "bbb" not in sources
-    assert window.get(f"/admin/sources/{theirs['source']}").status_code == 404
+    courses = window.get("/admin/courses").get_data(as_text=True)
+    assert "Course aaa" in courses and "bbb" not in courses
+    # Data sources are the whole tool's administrators' (they were the platform's before).
+    assert window.get("/admin/sources").status_code == 403
+    assert window.get(f"/admin/sources/{theirs['source']}").status_code == 403
     assert window.get(f"/admin/platforms/{theirs['platform']}").status_code == 404
     assert window.get("/admin/keys").status_code == 403
     assert post(window, f"/admin/deployments/{mine}", {"enabled": "on"}).status_code == 403

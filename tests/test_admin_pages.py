@@ -14,6 +14,7 @@ from lti_tool import secrets as secret_store
 from lti_tool.extensions import db
 from lti_tool.models import (
     AccessLog,
+    AdminAudit,
     ApiToken,
     Course,
     DataSource,
@@ -261,6 +262,47 @@ def test_platform_bound_tokens_from_the_admin_area(app: Flask, platform: FakePla
     assert reader.status_code == 400 and "only an events:write token" in reader.get_data(
         as_text=True
     )
+
+
+def test_a_reports_token_for_all_platforms_is_asked_for_by_name(
+    app: Flask, platform: FakePlatform
+) -> None:
+    client = _admin(app)
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+    reader = {"name": "bi", "scope": "reports:read", "course": ""}
+    bare = post(client, "/admin/tokens", reader)
+    assert bare.status_code == 400 and "learners&#39; names and e-mails" in bare.get_data(
+        as_text=True
+    )
+    events = post(
+        client, "/admin/tokens", {**reader, "scope": "events:write", "all_platforms": "on"}
+    )
+    assert events.status_code == 400 and "only a reports:read token" in events.get_data(
+        as_text=True
+    )
+    bound = post(
+        client, "/admin/tokens", {**reader, "platform": str(platform_id), "all_platforms": "on"}
+    )
+    assert bound.status_code == 400 and "no course and no platform" in bound.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(ApiToken.id)) is None
+    made = post(client, "/admin/tokens", {**reader, "all_platforms": "on"})
+    assert made.status_code == 201
+    assert "all platforms</strong>: reads every platform" in made.get_data(as_text=True)
+    # An events token bound to nothing is what it was.
+    writer = post(client, "/admin/tokens", {"name": "lab", "scope": "events:write", "course": ""})
+    assert writer.status_code == 201 and "every existing course" in writer.get_data(as_text=True)
+    with app.app_context():
+        rows = db.session.execute(
+            select(AdminAudit.action, AdminAudit.target, AdminAudit.details)
+            .where(AdminAudit.action.like("token_%"))
+            .order_by(AdminAudit.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("token_created", "token bi", {"scope": "reports:read", "all_platforms": True}),
+        ("token_created", "token lab", {"scope": "events:write", "all_platforms": False}),
+    ]
 
 
 def test_sync_health_and_access_log(

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, request
+from flask import abort, current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, delete, select, text, true
+from sqlalchemy.orm import QueryableAttribute, Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from lti_tool.models import AdminLoginAttempt, AdminUser, LtiDeployment
+from lti_tool.models import AdminLoginAttempt, AdminUser, CourseDeployment, LtiDeployment
 from lti_tool.models.types import utcnow
 
 COOKIE = "lti_tool_admin"
@@ -220,9 +220,20 @@ def csrf_ok(data: dict[str, Any] | None) -> bool:
 # --- who, and how far ---------------------------------------------------------------------------
 
 
+def deployment_course_ids(deployment_id: int) -> Select[tuple[int]]:
+    """The ids of the courses launched through one deployment (course_deployment)."""
+    return select(CourseDeployment.course_id).where(CourseDeployment.deployment_id == deployment_id)
+
+
 @dataclass(frozen=True)
 class AdminScope:
-    """The administrator of this request and what they may see."""
+    """The administrator of this request and what they may see.
+
+    An administrator of one deployment (`flask admin create --deployment`, or an LMS
+    administrator's launch) sees the courses launched through that deployment and nothing
+    else: not the platform's other deployments' courses, nor courses known only from logs or
+    events. Every admin page limits its rows with `courses` rather than a condition of its own.
+    """
 
     label: str
     admin_id: int | None  # a local administrator; None for an LMS administrator's launch
@@ -235,8 +246,23 @@ class AdminScope:
         """True for an administrator of the whole tool."""
         return self.deployment_id is None
 
+    def courses(self, column: QueryableAttribute[Any]) -> ColumnElement[bool]:
+        """SQL: the course id in `column` (Course.id, SyncRun.course_id…) is one this
+        administrator may see; always true for an administrator of the whole tool."""
+        if self.deployment_id is None:
+            return true()
+        return column.in_(deployment_course_ids(self.deployment_id))
+
+    def sees_course(self, session: Session, course_id: int) -> bool:
+        """True when this administrator may see and act on the course."""
+        if self.deployment_id is None:
+            return True
+        found = session.get(CourseDeployment, (course_id, self.deployment_id))
+        return found is not None
+
     def sees_platform(self, platform_id: int | None) -> bool:
-        """True when this administrator may see the platform's objects and courses."""
+        """True when this administrator may see the platform's page (its own registration and
+        deployment only: see admin.platforms)."""
         return self.is_global or (platform_id is not None and platform_id == self.platform_id)
 
 
@@ -278,6 +304,16 @@ def current_scope() -> AdminScope:
     """The request's administrator (set by the blueprint's before_request)."""
     scope: AdminScope = g.admin
     return scope
+
+
+def require_global() -> None:
+    """403 for an administrator of one deployment (platform-wide things are the whole tool's)."""
+    if not current_scope().is_global:
+        abort(
+            403,
+            description="Only administrators of the whole tool can do this; you administer "
+            "one deployment and the courses launched through it.",
+        )
 
 
 # --- administration by LMS launch -------------------------------------------------------------

@@ -10,9 +10,11 @@ from flask import abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute
 
+from lti_tool import audit
 from lti_tool.admin import auth, bp, safe_next
-from lti_tool.admin.auth import current_scope
+from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
 from lti_tool.models import (
     AccessLog,
@@ -28,26 +30,28 @@ from lti_tool.models import (
     Platform,
     SyncRun,
 )
-from lti_tool.models.api import SCOPES
+from lti_tool.models.api import SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SUCCEEDED
 from lti_tool.models.types import utcnow
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 
 
-def scoped_courses(query: Select[Any]) -> Select[Any]:
-    """Limit a query that selects from Course to the administrator's platform."""
+def scoped_courses(query: Select[Any], column: QueryableAttribute[Any] = Course.id) -> Select[Any]:
+    """Limit a query to the administrator's courses, whose ids are in `column` (Course.id,
+    or a course_id column such as AccessLog.course_id): every page's one scoping rule."""
     scope = current_scope()
     if scope.is_global:
         return query
-    return query.where(Course.platform_id == scope.platform_id)
+    return query.where(scope.courses(column))
 
 
 def visible_course(course_id: int) -> Course:
     """A course the administrator may see, else 404 (another deployment's course is unknown)."""
     course = db.session.get(Course, course_id)
-    if course is None or not current_scope().sees_platform(course.platform_id):
+    if course is None or not current_scope().sees_course(db.session, course.id):
         abort(404, description="There is no such course in your administration area.")
     return course
 
@@ -142,17 +146,17 @@ def dashboard() -> str:
     """What is here, with the figures that need attention."""
     scope = current_scope()
     platforms = select(func.count()).select_from(Platform)
-    sources = select(func.count()).select_from(DataSource)
     if not scope.is_global:
         platforms = platforms.where(Platform.id == scope.platform_id)
-        sources = sources.where(DataSource.platform_id == scope.platform_id)
+    # Data sources serve every course of a platform: the whole tool's administrators' business.
+    sources = select(func.count()).select_from(DataSource) if scope.is_global else None
     courses = scoped_courses(select(func.count()).select_from(Course))
     since = utcnow() - timedelta(days=1)
     failures = scoped_courses(
         select(func.count())
         .select_from(SyncRun)
-        .join(Course, Course.id == SyncRun.course_id)
-        .where(SyncRun.status == FAILED, SyncRun.finished_at >= since)
+        .where(SyncRun.status == FAILED, SyncRun.finished_at >= since),
+        SyncRun.course_id,
     )
     deployment = db.session.get(LtiDeployment, scope.deployment_id) if scope.deployment_id else None
     return render_template(
@@ -162,7 +166,7 @@ def dashboard() -> str:
         figures={
             "platforms": db.session.scalar(platforms),
             "courses": db.session.scalar(courses),
-            "sources": db.session.scalar(sources),
+            "sources": db.session.scalar(sources) if sources is not None else None,
             "failures": db.session.scalar(failures),
         },
         admins=(
@@ -251,7 +255,8 @@ def access_log() -> str:
         select(AccessLog, Course, subject)
         .outerjoin(Course, Course.id == AccessLog.course_id)
         .outerjoin(subject, subject.id == AccessLog.subject_person_id)
-        .order_by(AccessLog.at.desc(), AccessLog.id.desc())
+        .order_by(AccessLog.at.desc(), AccessLog.id.desc()),
+        AccessLog.course_id,
     )
     course_id = request.args.get("course", type=int)
     if course_id:
@@ -270,18 +275,15 @@ def access_log() -> str:
 
 
 def _visible_tokens() -> list[ApiToken]:
-    scope = current_scope()
+    """Every token for a global administrator; for a deployment's, the tokens bound to its
+    courses (tokens of a platform, of every course or of all platforms are the whole tool's)."""
     query = select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
-    if not scope.is_global:
-        # Tokens for every course are the whole tool's: a deployment's administrator sees
-        # only tokens bound to its platform's courses.
-        query = query.join(Course, Course.id == ApiToken.course_id).where(
-            Course.platform_id == scope.platform_id
-        )
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(scoped_courses(query, ApiToken.course_id)))
 
 
 def _tokens_page(status: int = 200, **context: Any) -> ResponseReturnValue:
+    from lti_tool.api.tokens import reads_all_platforms
+
     courses = list(db.session.scalars(scoped_courses(select(Course).order_by(Course.id))))
     context.setdefault("form", {})
     scope = current_scope()
@@ -293,6 +295,7 @@ def _tokens_page(status: int = 200, **context: Any) -> ResponseReturnValue:
         platforms=platforms if scope.is_global else [],
         scopes=SCOPES,
         scope=current_scope(),
+        reads_all_platforms=reads_all_platforms,
         **context,
     )
     return html, status
@@ -307,31 +310,34 @@ def tokens() -> ResponseReturnValue:
 @bp.post("/tokens")
 def token_create() -> ResponseReturnValue:
     """Make a token and show it once."""
-    from lti_tool.api.tokens import create_token
+    from lti_tool.api.tokens import create_token, reads_all_platforms
 
-    fields = ("name", "scope", "course", "platform", "may_create_courses")
+    fields = ("name", "scope", "course", "platform", "may_create_courses", "all_platforms")
     form = {k: request.form.get(k, "").strip() for k in fields}
+    all_platforms = form["all_platforms"] == "on"
     if len(form["name"]) > 200:
         return _tokens_page(400, form=form, error="Name: at most 200 characters.")
+    if not form["course"] or form["platform"] or all_platforms:
+        # A token beyond one course reads or writes other deployments' courses.
+        require_global()
     course = platform = None
     if form["course"]:
         if not form["course"].isdigit():
             return _tokens_page(400, form=form, error="Choose a course from the list.")
         course = visible_course(int(form["course"]))
-    elif not current_scope().is_global:
-        return _tokens_page(
-            400,
-            form=form,
-            error="Bind the token to one of your courses (a token for every "
-            "course is for the tool's own administrators).",
-        )
     if form["platform"]:
-        # A platform-wide token is the whole tool's business, as every-course tokens are.
-        if not current_scope().is_global or not form["platform"].isdigit():
+        if not form["platform"].isdigit():
             return _tokens_page(400, form=form, error="Choose a platform from the list.")
         platform = db.session.get(Platform, int(form["platform"]))
         if platform is None:
             return _tokens_page(400, form=form, error="Choose a platform from the list.")
+    if form["scope"] == SCOPE_REPORTS_READ and not (course or platform or all_platforms):
+        return _tokens_page(
+            400,
+            form=form,
+            error="A reports:read token reads learners' names and e-mails: choose its course or "
+            "its platform, or tick “All platforms” if it must read every platform's courses.",
+        )
     try:
         new = create_token(
             db.session,
@@ -340,10 +346,19 @@ def token_create() -> ResponseReturnValue:
             course,
             platform=platform,
             may_create_courses=form["may_create_courses"] == "on",
+            all_platforms=all_platforms,
         )
     except ValueError as exc:
         db.session.rollback()
         return _tokens_page(400, form=form, error=str(exc))
+    audit.record(
+        db.session,
+        "token_created",
+        f"token {new.row.name}",
+        details={"scope": new.row.scope, "all_platforms": reads_all_platforms(new.row)},
+        platform_id=platform.id if platform else (course.platform_id if course else None),
+        course_id=course.id if course else None,
+    )
     db.session.commit()
     log.info("admin created API token %s (%s)", new.row.id, new.row.scope)
     return _tokens_page(201, created=new.token, created_row=new.row)
@@ -357,21 +372,43 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
     if token_id not in {t.id for t in _visible_tokens()}:
         abort(404, description="There is no such token in your administration area.")
     try:
-        revoke_token(db.session, token_id=token_id)
+        row = revoke_token(db.session, token_id=token_id)
     except LookupError as exc:
         return _tokens_page(400, error=str(exc))
+    audit.record(
+        db.session,
+        "token_revoked",
+        f"token {row.name}",
+        platform_id=row.platform_id or (row.course.platform_id if row.course else None),
+        course_id=row.course_id,
+    )
     db.session.commit()
     return redirect(url_for("admin.tokens"), code=303)
+
+
+def _scoped_launch_errors(query: Select[Any]) -> Select[Any]:
+    """A deployment's administrator sees the refused launches whose id_token named its
+    deployment, for its client id on its platform. Refused logins (no id_token yet) and launches
+    whose claims could not be read name no deployment we can trust: the whole tool's."""
+    scope = current_scope()
+    if scope.is_global:
+        return query
+    deployment = db.session.get(LtiDeployment, scope.deployment_id)
+    if deployment is None:  # deleted since the session began: nothing to show
+        return query.where(LaunchError.id.is_(None))
+    claimed = LaunchError.claims[("body", DEPLOYMENT_CLAIM)].as_string()
+    return query.where(
+        LaunchError.platform_id == scope.platform_id,
+        LaunchError.client_id == deployment.registration.client_id,
+        claimed == deployment.deployment_id,
+    )
 
 
 @bp.get("/launch-errors")
 def launch_errors() -> str:
     """Refused launches, newest first: when, which platform, why, and the claims received."""
-    scope = current_scope()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    query = select(LaunchError).order_by(LaunchError.id.desc())
-    if not scope.is_global:
-        query = query.where(LaunchError.platform_id == scope.platform_id)
+    query = _scoped_launch_errors(select(LaunchError).order_by(LaunchError.id.desc()))
     rows = list(db.session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     names = dict(db.session.execute(select(Platform.id, Platform.name)).all())
     return render_template(
@@ -388,7 +425,7 @@ def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
     """Queue a sync of one course and source for the scheduler (the page never waits)."""
     from lti_tool.sync.runs import queue_run
 
-    course = visible_course(course_id)
+    course = visible_course(course_id)  # another deployment's course: 404, nothing queued
     try:
         queue_run(db.session, course.id, source, trigger="page")
     except ValueError:

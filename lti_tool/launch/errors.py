@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 RELAUNCH = "relaunch"  # the user can fix it: open the tool again from the course
@@ -64,6 +65,13 @@ _RULES: list[tuple[str, int, str, str]] = [
         ADMIN,
     ),
     ("is disabled", 403, "This platform is disabled in the tool.", ADMIN),
+    (
+        "waiting for an administrator's approval",
+        403,
+        "This platform registered itself with the tool and waits for the approval of an "
+        "administrator of the tool.",
+        ADMIN,
+    ),
     ("Could not find issuer", 400, "The login request named no issuer (iss).", ADMIN),
     ("Could not find login hint", 400, "The login request carried no login_hint.", ADMIN),
     ('"iss" is empty', 400, "The id_token names no issuer (iss).", ADMIN),
@@ -120,6 +128,18 @@ _RULES: list[tuple[str, int, str, str]] = [
     ("Must support", 400, "The deep-linking request is incomplete.", ADMIN),
     ("No launch URL", 400, "The login request named no target link URI.", ADMIN),
 ]
+
+
+def pending_problem(platform_name: str) -> LaunchProblem:
+    """The refusal of a launch from a platform that registered itself and is not approved."""
+    return LaunchProblem(
+        403,
+        f"The platform {platform_name!r} registered itself with the tool, and an administrator "
+        "of the tool must approve it before it can open the tool: with "
+        f"flask platform approve {shlex.quote(platform_name)}, or with the Approve button on "
+        "the platform's page in the tool's admin area (Platforms).",
+        ADMIN,
+    )
 
 
 def explain(message: str) -> LaunchProblem:

@@ -1,9 +1,10 @@
 """LTI Dynamic Registration (used by Canvas and Moodle): the platform registers the tool itself.
 
-The administrator pastes `TOOL_BASE_URL/lti/register` into the LMS; the LMS opens it with
-`openid_configuration` and `registration_token`; the tool fetches and checks the platform's
-configuration, posts its own, stores the platform, registration and deployment, and asks the
-LMS to close the window.
+The administrator pastes `TOOL_BASE_URL/lti/register` into the LMS (with `?code=…` when the
+tool's administrator made an invitation); the LMS opens it with `openid_configuration` and
+`registration_token`; the tool fetches and checks the platform's configuration, posts its own,
+stores a new platform, registration and deployment, and asks the LMS to close the window. An
+uninvited platform waits for an administrator's approval before it can launch the tool.
 """
 
 from __future__ import annotations
@@ -12,26 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool import platforms
+from lti_tool import audit, platforms
 from lti_tool.launch.canvas_config import NRPS_SCOPE
-from lti_tool.models import LtiRegistration, Platform
+from lti_tool.launch.outbound import Fetcher, Refused, check_url
+from lti_tool.models import LtiRegistration, Platform, RegistrationInvite
 
 PLATFORM_CONFIG = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-REQUIRED = (
-    "issuer",
-    "authorization_endpoint",
-    "token_endpoint",
-    "jwks_uri",
-    "registration_endpoint",
-)
+#: The endpoints the tool stores (or posts to): each must be on the issuer's host or allowed.
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
+REQUIRED = ("issuer", *ENDPOINTS)
 
 
-class RegistrationRefused(Exception):
+class RegistrationRefused(Refused):
     """Dynamic registration cannot go on; the message says why, in words."""
 
 
@@ -44,31 +41,57 @@ class Registered:
     deployment_id: str | None
 
 
-def host_allowed(url: str, allowed: list[str] | None) -> bool:
-    """Is the LMS's host on the allow-list (None: every host is allowed)?"""
+def host_allowed(url: str, allowed: list[str] | frozenset[str] | None) -> bool:
+    """Is the URL's host on the allow-list, subdomains included (None: every host is)?"""
     if allowed is None:
         return True
     host = (urlsplit(url).hostname or "").lower()
     return any(host == entry or host.endswith("." + entry) for entry in allowed)
 
 
+def check_endpoints(
+    config: dict[str, Any], config_url: str, fetcher: Fetcher, allowed_hosts: frozenset[str]
+) -> None:
+    """Refuse a configuration whose URLs are not https on the issuer's (or an allowed) host.
+
+    The issuer must be the host the configuration came from, or both hosts allowed: otherwise
+    any site could register in the name of another LMS, or have the tool fetch keys from, and
+    send people to, wherever it likes.
+    """
+    issuer = config["issuer"]
+    check_url(issuer, fetcher.policy, "the configuration's issuer")
+    issuer_host = (urlsplit(issuer).hostname or "").lower()
+    config_host = (urlsplit(config_url).hostname or "").lower()
+    if config_host != issuer_host and not (
+        host_allowed(config_url, allowed_hosts) and host_allowed(issuer, allowed_hosts)
+    ):
+        raise RegistrationRefused(
+            f"the configuration's issuer {issuer!r} does not match the URL it was fetched from "
+            f"({config_host}), and DYNAMIC_REGISTRATION_ENDPOINT_HOSTS does not allow both"
+        )
+    for key in ENDPOINTS:
+        url = check_url(config[key], fetcher.policy, f"the platform's {key}")
+        host = (urlsplit(url).hostname or "").lower()
+        if host != issuer_host and not host_allowed(url, allowed_hosts):
+            raise RegistrationRefused(
+                f"the platform's {key} {url!r} is not on the issuer's host ({issuer_host}) "
+                "nor on a host DYNAMIC_REGISTRATION_ENDPOINT_HOSTS allows"
+            )
+
+
 def fetch_platform_configuration(
-    url: str, token: str | None, http: requests.Session
+    url: str, token: str | None, fetcher: Fetcher, allowed_hosts: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """GET the platform's OpenID configuration and check it names itself truthfully."""
-    if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).netloc:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
         raise RegistrationRefused("openid_configuration is not a URL")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = fetcher.get(url, "the platform configuration", headers=headers)
+    if answer.status != 200:
+        raise RegistrationRefused(f"the platform configuration answered HTTP {answer.status}")
     try:
-        response = http.get(url, headers=headers, timeout=10)
-    except requests.RequestException as exc:
-        raise RegistrationRefused(f"could not fetch the platform configuration ({exc})") from exc
-    if response.status_code != 200:
-        raise RegistrationRefused(
-            f"the platform configuration answered HTTP {response.status_code}"
-        )
-    try:
-        config = response.json()
+        config = answer.json()
     except ValueError as exc:
         raise RegistrationRefused("the platform configuration is not JSON") from exc
     if not isinstance(config, dict):
@@ -76,13 +99,7 @@ def fetch_platform_configuration(
     missing = [key for key in REQUIRED if not isinstance(config.get(key), str)]
     if missing:
         raise RegistrationRefused("the platform configuration lacks " + ", ".join(missing))
-    # The issuer must be the host we fetched its configuration from: otherwise any site could
-    # register in the name of another LMS.
-    if urlsplit(config["issuer"]).hostname != urlsplit(url).hostname:
-        raise RegistrationRefused(
-            f"the configuration's issuer {config['issuer']!r} does not match the URL it was "
-            f"fetched from ({urlsplit(url).hostname})"
-        )
+    check_endpoints(config, url, fetcher, allowed_hosts)
     return config
 
 
@@ -138,70 +155,125 @@ def tool_configuration(
 
 
 def register_with_platform(
-    platform_config: dict[str, Any], body: dict[str, Any], token: str | None, http: requests.Session
+    platform_config: dict[str, Any], body: dict[str, Any], token: str | None, fetcher: Fetcher
 ) -> dict[str, Any]:
     """POST the tool's configuration to the platform's registration endpoint."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = http.post(
-            platform_config["registration_endpoint"], json=body, headers=headers, timeout=10
-        )
-    except requests.RequestException as exc:
-        raise RegistrationRefused(f"could not reach the registration endpoint ({exc})") from exc
-    if response.status_code in (401, 403):
+    response = fetcher.post(
+        platform_config["registration_endpoint"],
+        "the registration endpoint",
+        json=body,
+        headers=headers,
+    )
+    if response.status in (401, 403):
         raise RegistrationRefused(
             "the platform refused the registration token (it may have expired): start the "
             "registration again from the LMS"
         )
-    if response.status_code not in (200, 201):
-        raise RegistrationRefused(f"the platform answered HTTP {response.status_code}")
+    if response.status not in (200, 201):
+        raise RegistrationRefused(f"the platform answered HTTP {response.status}")
     try:
         answer = response.json()
     except ValueError as exc:
         raise RegistrationRefused("the platform's answer is not JSON") from exc
     if not isinstance(answer, dict) or not isinstance(answer.get("client_id"), str):
         raise RegistrationRefused("the platform's answer has no client_id")
+    if len(answer["client_id"]) > 255:
+        raise RegistrationRefused("the platform's client_id is longer than 255 characters")
     return answer
 
 
+def _platform_for(
+    session: Session,
+    issuer: str,
+    product: str,
+    config_url: str,
+    client_id: str,
+    invite: RegistrationInvite | None,
+) -> tuple[Platform, bool]:
+    """(platform, created) for a new registration: a new one, unless invited to join one.
+
+    An uninvited registration always makes its own platform, pending approval: joining an
+    approved platform of the same issuer would let it skip the approval.
+    """
+    if invite is not None and product != "canvas":
+        # Hosted Canvas shares one issuer between institutions: one platform per registration.
+        same_issuer = list(session.scalars(select(Platform).where(Platform.issuer == issuer)))
+        if len(same_issuer) == 1 and same_issuer[0].approved:
+            return same_issuer[0], False
+    name = f"{product} {urlsplit(config_url).hostname or issuer}"
+    if platforms.platform_named(session, name) is not None:
+        name = f"{name} ({client_id})"
+    platform = platforms.add_platform(session, name[:200], issuer)
+    platform.approved = invite is not None
+    platform.registered_by = "invited" if invite is not None else "dynamic"
+    return platform, True
+
+
 def store_registration(
-    session: Session, platform_config: dict[str, Any], answer: dict[str, Any], config_url: str
+    session: Session,
+    platform_config: dict[str, Any],
+    answer: dict[str, Any],
+    config_url: str,
+    invite: RegistrationInvite | None = None,
 ) -> Registered:
-    """Create or extend the platform, its registration and deployment; the caller commits."""
+    """Store the new registration, its platform and deployment; the caller commits.
+
+    Never changes an existing registration: a client id the tool knows is refused.
+    """
     issuer = platform_config["issuer"]
     client_id = answer["client_id"]
-    existing = session.scalar(
-        select(LtiRegistration).where(
-            LtiRegistration.issuer == issuer, LtiRegistration.client_id == client_id
-        )
-    )
-    product = (platform_config.get(PLATFORM_CONFIG) or {}).get("product_family_code") or "LMS"
-    host = urlsplit(issuer).hostname or issuer
-    origins = sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in (issuer, config_url)})
+    existing = platforms.registration_taken(session, issuer, client_id)
     if existing is not None:
-        platform, registration = existing.platform, existing
-    else:
-        same_issuer = list(session.scalars(select(Platform).where(Platform.issuer == issuer)))
-        # Hosted Canvas shares one issuer between institutions: one platform per registration.
-        if len(same_issuer) == 1 and product != "canvas":
-            platform = same_issuer[0]
-        else:
-            name = f"{product} {host}"
-            if platforms.platform_named(session, name) is not None:
-                name = f"{name} ({client_id})"
-            platform = platforms.add_platform(session, name, issuer)
-        registration = platforms.add_registration(session, platform, client_id)
-    # Canvas and Moodle name themselves in their OpenID configuration (Open edX does not
-    # offer dynamic registration); a platform an administrator marked stays as marked.
-    if product in ("canvas", "moodle") and platform.lms == "other":
-        platform.lms = product
-    registration.auth_login_url = platform_config["authorization_endpoint"]
-    registration.auth_token_url = platform_config["token_endpoint"]
-    registration.auth_audience = platform_config.get("authorization_server")
-    registration.jwks_url, registration.jwks = platform_config["jwks_uri"], None
-    platform.frame_origins = sorted(set(platform.frame_origins or []) | set(origins))
+        raise RegistrationRefused(
+            f"client id {client_id!r} of issuer {issuer!r} is already registered (platform "
+            f"{existing.platform.name!r}); dynamic registration never changes a registration: "
+            "an administrator of the tool can change it (flask platform add, or the platform's "
+            "page in the admin area)"
+        )
+    product = (platform_config.get(PLATFORM_CONFIG) or {}).get("product_family_code") or "LMS"
+    product = str(product)[:40]
+    origins = {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in (issuer, config_url)}
+    platform, created = _platform_for(session, issuer, product, config_url, client_id, invite)
+    registration = platforms.add_registration(
+        session,
+        platform,
+        client_id,
+        auth_login_url=platform_config["authorization_endpoint"],
+        auth_token_url=platform_config["token_endpoint"],
+        auth_audience=platform_config.get("authorization_server"),
+        jwks_url=platform_config["jwks_uri"],
+        jwks=None,
+    )
+    if created:
+        # The administrator's invitation says which LMS it is; otherwise Canvas and Moodle name
+        # themselves in their OpenID configuration (Open edX does not offer dynamic
+        # registration).
+        if invite is not None and invite.lms:
+            platform.lms = invite.lms
+        elif product in ("canvas", "moodle"):
+            platform.lms = product
+    platforms.add_frame_origins(platform, sorted(origins))
     session.flush()
     deployment_id = (answer.get(TOOL_CONFIG) or {}).get("deployment_id")
     if deployment_id:
-        platforms.add_deployments(session, registration, [str(deployment_id)])
+        platforms.add_deployments(session, registration, [str(deployment_id)[:255]])
+    if invite is not None and not platforms.use_invite(session, invite, platform):
+        raise RegistrationRefused(
+            "this invitation was used a moment ago by another registration: ask the tool's "
+            "administrator for a new one (flask platform invite)"
+        )
+    audit.record(
+        session,
+        "platform_added" if created else "registration_added",
+        f"platform {platform.name} ({platform.id})",
+        platform_id=platform.id,
+        actor="dynamic registration",
+        details={
+            "client_id": client_id,
+            "registered_by": platform.registered_by,
+            "approved": platform.approved,
+            "invite": invite.id if invite is not None else None,
+        },
+    )
     return Registered(platform, registration, str(deployment_id) if deployment_id else None)

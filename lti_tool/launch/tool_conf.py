@@ -19,11 +19,23 @@ from lti_tool.models import LtiDeployment, LtiRegistration, LtiStoreEntry, Platf
 from lti_tool.models.types import utcnow
 
 
+class PlatformPending(LtiException):
+    """A launch from a platform that registered itself and awaits an administrator's approval."""
+
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(
+            f"The platform {platform.name!r} is waiting for an administrator's approval"
+        )
+        self.platform = platform
+
+
 class ToolRegistration(Registration):
     """A pylti1p3 Registration that remembers which database rows it came from."""
 
     db_id: int
     platform_id: int
+    # A platform that registered itself named its own key set URL: fetch it as untrusted.
+    untrusted_urls: bool = False
 
 
 def find_registration_row(issuer: str, client_id: str | None) -> LtiRegistration:
@@ -51,6 +63,8 @@ def find_registration_row(issuer: str, client_id: str | None) -> LtiRegistration
     row = rows[0]
     if not row.platform.enabled:
         raise LtiException(f"The platform {row.platform.name!r} is disabled in the tool")
+    if not row.platform.approved:
+        raise PlatformPending(row.platform)
     return row
 
 
@@ -79,6 +93,7 @@ class DbToolConf(ToolConfAbstract):
         reg = ToolRegistration()
         reg.db_id = row.id
         reg.platform_id = row.platform_id
+        reg.untrusted_urls = row.platform.registered_by in ("dynamic", "invited")
         reg.set_issuer(row.issuer).set_client_id(row.client_id)
         reg.set_auth_login_url(row.auth_login_url).set_auth_token_url(row.auth_token_url)
         if row.auth_audience:
@@ -116,6 +131,8 @@ def platform_for_issuer(issuer: str | None, client_id: str | None = None) -> Pla
         return None
     try:
         return find_registration_row(issuer, client_id).platform
+    except PlatformPending as pending:
+        return pending.platform
     except LtiException:
         return None
 

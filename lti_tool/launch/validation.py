@@ -32,14 +32,38 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             if cached:
                 self._fetched_from_cache = True
                 return cached
-        response = self._requests_session.get(key_set_url, timeout=10)
-        try:
-            keyset = response.json()
-        except ValueError as exc:
-            raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
-        if storage is not None and response.ok:
+        if getattr(self._registration, "untrusted_urls", False):
+            ok, keyset = self._fetch_untrusted(key_set_url)
+        else:
+            response = self._requests_session.get(key_set_url, timeout=10)
+            ok = response.ok
+            try:
+                keyset = response.json()
+            except ValueError as exc:
+                raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
+        if storage is not None and ok:
             storage.set_global_value(cache_key, keyset)
         return keyset
+
+    def _fetch_untrusted(self, key_set_url: str) -> tuple[bool, Any]:
+        """(ok, key set) from a URL the platform named itself, as dynamic registration fetches.
+
+        https on the host checked at registration, no redirects, no private addresses, one
+        deadline: the host's DNS may have changed since.
+        """
+        from flask import current_app
+
+        from lti_tool.launch import outbound
+
+        try:
+            with outbound.Fetcher(outbound.Policy.from_config(current_app.config)) as fetcher:
+                answer = fetcher.get(key_set_url, "the platform's key set")
+        except outbound.Refused as exc:
+            raise LtiException(f"Could not fetch the platform's keys: {exc}") from exc
+        try:
+            return 200 <= answer.status < 300, answer.json()
+        except ValueError as exc:
+            raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
 
     def get_client_id(self) -> str:
         """Return the client id from `aud`; a list needs `azp` when it has several values."""

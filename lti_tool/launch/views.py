@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from lti_tool.extensions import db
 from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
-from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain
+from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain, pending_problem
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
 from lti_tool.launch.keys import jwks
 from lti_tool.models import LaunchError, Platform
@@ -131,7 +132,7 @@ def login() -> Any:
     from pylti1p3.exception import LtiException, OIDCException
 
     from lti_tool.launch import platform_storage
-    from lti_tool.launch.tool_conf import DbToolConf, purge_expired_store_entries
+    from lti_tool.launch.tool_conf import DbToolConf, PlatformPending, purge_expired_store_entries
 
     target = _param("target_link_uri")
     try:
@@ -168,6 +169,8 @@ def login() -> Any:
         return response
     except LaunchProblem as problem:
         return _refuse(problem, "login")
+    except PlatformPending as pending:
+        return _refuse(pending_problem(pending.platform.name), "login")
     except (LtiException, OIDCException) as exc:
         return _refuse(explain(str(exc)), "login")
     except (OperationalError, InterfaceError):
@@ -233,17 +236,43 @@ def _state_from_platform_storage(flask_request: FlaskRequest, services: dict[str
     return None
 
 
+def _check_approved(claims: dict[str, Any] | None) -> None:
+    """PlatformPending for a launch naming a platform that awaits approval, before anything else.
+
+    The launch's own state check would otherwise answer first, with a reason that hides the
+    real one; any other lookup failure is left for pylti1p3 to report in its turn.
+    """
+    from pylti1p3.exception import LtiException
+
+    from lti_tool.launch.tool_conf import PlatformPending, find_registration_row
+
+    body = (claims or {}).get("body")
+    if not isinstance(body, dict) or not isinstance(body.get("iss"), str):
+        return
+    aud = body.get("aud")
+    client_id = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
+    if isinstance(body.get("azp"), str):
+        client_id = body["azp"]
+    try:
+        find_registration_row(body["iss"], client_id if isinstance(client_id, str) else None)
+    except PlatformPending:
+        raise
+    except LtiException:
+        pass
+
+
 @bp.post("/launch")
 def launch() -> Any:
     """Validate the id_token, record course, person and enrollment, and send the user on."""
     from pylti1p3.contrib.flask import FlaskRequest
     from pylti1p3.exception import LtiException
 
-    from lti_tool.launch.tool_conf import DbToolConf
+    from lti_tool.launch.tool_conf import DbToolConf, PlatformPending
     from lti_tool.launch.validation import ToolMessageLaunch
 
     claims = unverified_claims(request.form.get("id_token"))
     try:
+        _check_approved(claims)
         flask_request = FlaskRequest()
         services = _services(flask_request)
         asking = _state_from_platform_storage(flask_request, services)
@@ -259,6 +288,8 @@ def launch() -> Any:
         return _after_launch(body, registration.platform_id, message)
     except LaunchProblem as problem:
         return _refuse(problem, "launch", claims)
+    except PlatformPending as pending:
+        return _refuse(pending_problem(pending.platform.name), "launch", claims)
     except LtiException as exc:
         return _refuse(explain(str(exc)), "launch", claims)
     except (OperationalError, InterfaceError):
@@ -402,44 +433,91 @@ def _registration_hosts() -> list[str] | None:
     return [h.strip().lower() for h in value.split(",") if h.strip()]
 
 
+def _registering_origin(config_url: str) -> str | None:
+    """The origin of the LMS that opened the registration page (it frames the page: Canvas)."""
+    from lti_tool.launch import outbound
+
+    policy = outbound.Policy.from_config(current_app.config)
+    try:
+        outbound.check_url(config_url, policy, "openid_configuration")
+    except outbound.Refused:
+        return None
+    parts = urlsplit(config_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @bp.get("/register")
 def register() -> Any:
-    """LTI Dynamic Registration: fetch the platform's configuration, register, store, close."""
-    import requests
+    """LTI Dynamic Registration: fetch the platform's configuration, register, store, close.
 
-    from lti_tool.launch import registration
+    With `code` (an administrator's invitation) the platform is approved at once and
+    DYNAMIC_REGISTRATION_HOSTS does not apply; without, the host must be allowed there and the
+    platform waits for an administrator's approval.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from lti_tool import platforms
+    from lti_tool.launch import outbound, registration
 
     config_url = request.args.get("openid_configuration", "")
     token = request.args.get("registration_token") or None
-    allowed = _registration_hosts()
+    code = request.args.get("code")
+    # Canvas shows this page in an iframe and waits for its close message: the registering
+    # LMS may frame this page (static text, nothing to click), and no other page.
+    g.registering_lms_origin = _registering_origin(config_url)
     try:
         if not config_url:
             raise registration.RegistrationRefused(
                 "open this address from your LMS's tool registration page: it adds the "
                 "openid_configuration parameter"
             )
-        if allowed == [] or not registration.host_allowed(config_url, allowed):
-            raise registration.RegistrationRefused(
-                "dynamic registration is not open to this LMS: ask the tool's administrator to "
-                "add its host to DYNAMIC_REGISTRATION_HOSTS, or register it with flask platform add"
+        invite = None
+        if code is not None:
+            try:
+                invite = platforms.usable_invite(db.session, code)
+            except platforms.PlatformError as exc:
+                raise registration.RegistrationRefused(str(exc)) from None
+        else:
+            allowed = _registration_hosts()
+            if allowed == [] or not registration.host_allowed(config_url, allowed):
+                raise registration.RegistrationRefused(
+                    "dynamic registration is not open to this LMS: ask the tool's administrator "
+                    "for an invitation (flask platform invite), to add its host to "
+                    "DYNAMIC_REGISTRATION_HOSTS, or to register it with flask platform add"
+                )
+        config = current_app.config
+        endpoint_hosts = outbound.hosts_setting(config.get("DYNAMIC_REGISTRATION_ENDPOINT_HOSTS"))
+        with outbound.Fetcher(outbound.Policy.from_config(config)) as fetcher:
+            platform_config = registration.fetch_platform_configuration(
+                config_url, token, fetcher, endpoint_hosts
             )
-        http = requests.Session()
-        platform_config = registration.fetch_platform_configuration(config_url, token, http)
-        body = registration.tool_configuration(
-            current_app.config["TOOL_BASE_URL"], current_app.config["TOOL_TITLE"], platform_config
+            body = registration.tool_configuration(
+                config["TOOL_BASE_URL"], config["TOOL_TITLE"], platform_config
+            )
+            answer = registration.register_with_platform(platform_config, body, token, fetcher)
+        stored = registration.store_registration(
+            db.session, platform_config, answer, config_url, invite
         )
-        answer = registration.register_with_platform(platform_config, body, token, http)
-        stored = registration.store_registration(db.session, platform_config, answer, config_url)
         db.session.commit()
-    except registration.RegistrationRefused as exc:
+    except outbound.Refused as exc:
         db.session.rollback()
         problem = LaunchProblem(400, f"The registration did not complete: {exc}.", ADMIN)
+        return _refuse(problem, "register")
+    except IntegrityError:
+        # Another registration stored the same client id a moment ago.
+        db.session.rollback()
+        problem = LaunchProblem(
+            400,
+            "The registration did not complete: this client id was registered a moment ago "
+            "by another request; the tool never changes a registration this way.",
+            ADMIN,
+        )
         return _refuse(problem, "register")
     except (OperationalError, InterfaceError):
         db.session.rollback()
         return _refuse(DB_DOWN, "register")
-    g.platform = stored.platform
-    return render_template("launch/registered.html", stored=stored)
+    approve = f"flask platform approve {shlex.quote(stored.platform.name)}"
+    return render_template("launch/registered.html", stored=stored, approve_command=approve)
 
 
 @bp.get("/jwks")

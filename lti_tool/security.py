@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from lti_tool.extensions import db
-from lti_tool.models import Platform
+from lti_tool.models import Course, Platform
+
+
+def _course_platform() -> Platform | None:
+    """The platform of the course this request's URL names, if it is a course page."""
+    platform = getattr(g, "platform", None)  # the course view found it already
+    if platform is not None:
+        return platform  # type: ignore[no-any-return]
+    course_id = (request.view_args or {}).get("course_id")
+    course = db.session.get(Course, course_id) if isinstance(course_id, int) else None
+    if course is None or course.platform_id is None:
+        return None
+    return db.session.get(Platform, course.platform_id)
 
 
 def frame_ancestors() -> list[str]:
-    """Origins allowed to frame this response: the request's platform, else every platform."""
-    platform = getattr(g, "platform", None)
-    if platform is not None:
-        return list(platform.frame_origins or [])
+    """Origins allowed to frame this response, besides the tool itself.
+
+    A course's pages: its own platform's origins, so that no other LMS can frame them. Pages
+    outside a course (login, launch, errors, privacy): the origins of every enabled, approved
+    platform. A platform that registered itself and waits for approval frames nothing but the
+    registration page it opened.
+    """
+    if not has_request_context():
+        return []
+    from lti_tool.platforms import approved_frame_origins
+
     try:
-        origins = db.session.scalars(select(Platform.frame_origins).where(Platform.enabled))
-        return sorted({o for row in origins for o in (row or [])})
+        if request.blueprint == "course":
+            platform = _course_platform()
+            if platform is None or not (platform.enabled and platform.approved):
+                return []
+            return list(platform.frame_origins or [])
+        origins = approved_frame_origins(db.session)
     except SQLAlchemyError:
         db.session.rollback()
         return []
+    registering = g.get("registering_lms_origin")
+    if registering and registering not in origins:
+        origins.append(registering)
+    return origins
 
 
 #: The admin area is a full page of its own: never framed, no inline styles either.

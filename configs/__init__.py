@@ -42,6 +42,15 @@ class BaseConfig:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     # LTI Dynamic Registration: "" (off), "*" (any LMS), or LMS host names (subdomains included).
     DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "")
+    # Hosts besides the issuer's own that a registering LMS may name in its endpoints
+    # (subdomains included); hosted Canvas: "instructure.com,canvaslms.com".
+    DYNAMIC_REGISTRATION_ENDPOINT_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_ENDPOINT_HOSTS", "")
+    # Hosts dynamic registration may reach on private, loopback or link-local addresses.
+    DYNAMIC_REGISTRATION_PRIVATE_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_PRIVATE_HOSTS", "")
+    # http:// to a loopback host (development only); https everywhere else.
+    DYNAMIC_REGISTRATION_HTTP_LOOPBACK = False
+    # Seconds for all of one registration's requests together (and for one key set fetch).
+    DYNAMIC_REGISTRATION_DEADLINE = float(os.environ.get("DYNAMIC_REGISTRATION_DEADLINE", "10"))
     # The event API's own limits (a 413 beyond them).
     API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(1024 * 1024)))
     API_MAX_ITEMS = int(os.environ.get("API_MAX_ITEMS", "1000"))
@@ -57,6 +66,11 @@ class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "*")
+    # An LMS on this machine can register over http.
+    DYNAMIC_REGISTRATION_PRIVATE_HOSTS = os.environ.get(
+        "DYNAMIC_REGISTRATION_PRIVATE_HOSTS", "127.0.0.1,localhost,::1"
+    )
+    DYNAMIC_REGISTRATION_HTTP_LOOPBACK = True
     DEV_PLATFORM_ENABLED = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
 

@@ -65,6 +65,7 @@ def record(
     platform_id: int | None = None,
     course_id: int | None = None,
     actor: str | None = None,
+    admin_user_id: int | None = None,
 ) -> AdminAudit:
     """Add one audit row for an action (a key of ACTIONS); the caller commits with its change."""
     if action not in ACTIONS:
@@ -72,7 +73,7 @@ def record(
     who, admin_id, address = _who()
     row = AdminAudit(
         actor=(actor or who)[:320],
-        admin_user_id=admin_id,
+        admin_user_id=admin_user_id if admin_user_id is not None else admin_id,
         remote_addr=address,
         action=action,
         target=target[:500],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -161,6 +162,8 @@ def platform_as_dict(platform: Platform) -> dict[str, Any]:
         "issuer": platform.issuer,
         "lms": platform.lms,
         "enabled": platform.enabled,
+        "approved": platform.approved,
+        "registered_by": platform.registered_by,
         "frame_origins": list(platform.frame_origins or []),
         "registrations": [
             {
@@ -188,6 +191,8 @@ def platform_list(as_json: bool) -> None:
         click.echo("no platforms registered (add one with `flask platform add`)")
     for p in rows:
         state = "" if p["enabled"] else " (disabled)"
+        if not p["approved"]:
+            state += f" (pending approval: flask platform approve {shlex.quote(p['name'])})"
         click.echo(f"{p['name']}{state}  lms={p['lms']}  issuer={p['issuer']}")
         click.echo(f"  frame origins: {', '.join(p['frame_origins']) or '-'}")
         for r in p["registrations"]:
@@ -214,6 +219,48 @@ def platform_set_lms(platform_name: str, lms: str) -> None:
     )
     db.session.commit()
     click.echo(f"platform {platform.name!r} is now {platforms.LMS_NAMES[lms]} (was {before})")
+
+
+@platform_cli.command("approve")
+@click.argument("name")
+def platform_approve(name: str) -> None:
+    """Approve a platform that registered itself (dynamic registration): its launches open."""
+    platform = platforms.platform_named(db.session, name)
+    if platform is None:
+        raise click.BadParameter(f"no platform named {name!r}", param_hint="NAME")
+    if not platforms.approve_platform(db.session, platform):
+        click.echo(f"platform {name!r} was approved already")
+        return
+    db.session.commit()
+    click.echo(f"approved platform {name!r}: its launches are accepted now")
+
+
+@platform_cli.command("invite")
+@click.option(
+    "--lms",
+    type=click.Choice(list(platforms.INVITE_LMS)),
+    help="Which LMS will register (default: what its configuration says).",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True, max=platforms.INVITE_MAX_HOURS),
+    default=24,
+    show_default=True,
+    help="How long the invitation stays open.",
+)
+def platform_invite(lms: str | None, hours: float) -> None:
+    """Print a one-time dynamic registration address whose platform is approved at once."""
+    invite, code = platforms.create_invite(db.session, lms, hours, created_by="cli")
+    url = platforms.invite_url(current_app.config["TOOL_BASE_URL"], code)
+    expires = invite.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    db.session.commit()
+    click.echo(url)
+    click.echo(
+        f"Paste it into the LMS's dynamic registration (Canvas: Developer Keys > + LTI "
+        f"Registration; Moodle: Manage tools > Tool URL). It registers one LMS, once, until "
+        f"{expires}; it is shown only now.",
+        err=True,
+    )
 
 
 @platform_cli.command("errors")
@@ -266,6 +313,7 @@ def keys_rotate() -> None:
     """Make a new signing key; the old one stays published until retired."""
     keys.active_key()
     key = keys.create_key(activate=True)
+    audit.record(db.session, "key_rotated", f"new signing key {key.kid}")
     db.session.commit()
     click.echo(
         f"new active key {key.kid}; previous keys stay in the JWKS until `flask keys retire`"
@@ -280,6 +328,7 @@ def keys_retire(kid: str) -> None:
         keys.retire_key(kid)
     except (LookupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(db.session, "key_retired", f"key {kid}")
     db.session.commit()
     click.echo(f"retired {kid}")
 
@@ -457,6 +506,8 @@ tokens_cli = AppGroup("tokens", help="API tokens for event sources and report re
 
 
 def _token_as_dict(row: Any) -> dict[str, Any]:
+    from lti_tool.api.tokens import reads_all_platforms
+
     course = row.course
     platform = db.session.get(Platform, row.platform_id) if row.platform_id else None
     return {
@@ -469,6 +520,7 @@ def _token_as_dict(row: Any) -> dict[str, Any]:
         "platform_id": row.platform_id,
         "platform": platform.name if platform else None,
         "may_create_courses": bool(row.may_create_courses),
+        "all_platforms": reads_all_platforms(row),
         "created_at": row.created_at.isoformat(),
         "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
@@ -498,6 +550,12 @@ def _token_as_dict(row: Any) -> dict[str, Any]:
     help="With --bind-platform: events for a course the platform does not have yet create it "
     "(without it, an unknown course is refused with a 404).",
 )
+@click.option(
+    "--all-platforms",
+    is_flag=True,
+    help="reports:read only, instead of --course or --bind-platform: the token reads every "
+    "platform's courses, learners and e-mails.",
+)
 def tokens_create(
     name: str,
     scope: str,
@@ -505,10 +563,12 @@ def tokens_create(
     platform_name: str | None,
     bind_platform: str | None,
     may_create_courses: bool,
+    all_platforms: bool,
 ) -> None:
     """Make a token and print it once (stdout); it is stored hashed and cannot be shown again.
 
-    Without --course or --bind-platform a token acts on every course the tool knows, and its
+    A reports:read token needs --course, --bind-platform or --all-platforms. An events:write
+    token without --course or --bind-platform acts on every course the tool knows, and its
     events never create a course.
     """
     from lti_tool.api.tokens import create_token
@@ -517,6 +577,19 @@ def tokens_create(
         raise click.UsageError("--may-create-courses needs --bind-platform NAME")
     if bind_platform and course_ref:
         raise click.UsageError("give --course or --bind-platform, not both")
+    if all_platforms and scope != "reports:read":
+        raise click.UsageError(
+            "--all-platforms is for reports:read tokens (an events:write token without "
+            "--course or --bind-platform writes to every existing course)"
+        )
+    if all_platforms and (course_ref or bind_platform):
+        raise click.UsageError("give --all-platforms or --course / --bind-platform, not both")
+    if scope == "reports:read" and not (course_ref or bind_platform or all_platforms):
+        raise click.UsageError(
+            "a reports:read token reads learners' names and e-mails: bind it with --course "
+            "COURSE or --bind-platform NAME, or give --all-platforms if it must read every "
+            "platform's courses"
+        )
     course = None
     if course_ref:
         try:
@@ -538,15 +611,26 @@ def tokens_create(
             course,
             platform=platform,
             may_create_courses=may_create_courses,
+            all_platforms=all_platforms,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(
+        db.session,
+        "token_created",
+        f"token {name}",
+        details={"scope": scope, "all_platforms": all_platforms},
+        platform_id=platform.id if platform else (course.platform_id if course else None),
+        course_id=course.id if course else None,
+    )
     db.session.commit()
     if course:
         where = f"course {course.id} ({course.lms_course_id or course.lti_context_id})"
     elif platform:
         creates = "; it may create courses" if may_create_courses else ""
         where = f"the courses of platform {platform.name!r}{creates}"
+    elif all_platforms:
+        where = "all platforms: every course's learners and e-mails"
     else:
         where = "every course the tool knows (it creates none)"
     click.echo(f"token {new.row.id} {name!r}: {scope} on {where}", err=True)
@@ -573,6 +657,8 @@ def tokens_list(as_json: bool) -> None:
         elif t["platform_id"]:
             creates = ", may create courses" if t["may_create_courses"] else ""
             course = f"platform {t['platform']!r}{creates}"
+        elif t["all_platforms"]:
+            course = "all platforms"
         else:
             course = "any course"
         used = t["last_used_at"][:16] if t["last_used_at"] else "never"
@@ -580,6 +666,12 @@ def tokens_list(as_json: bool) -> None:
             f"{t['id']:>4}  {t['name']}  ltk_{t['prefix']}_…  {t['scope']}  {course}  "
             f"last used {used}  {state}"
         )
+        if t["all_platforms"] and not t["revoked_at"]:
+            # Tokens made before --all-platforms existed look the same: warn about every one.
+            click.echo(
+                "      warning: reads every platform's learners and e-mails; unless that is "
+                "intended, make one with --bind-platform or --course and revoke this one"
+            )
 
 
 @tokens_cli.command("revoke")
@@ -595,6 +687,13 @@ def tokens_revoke(name: str | None, token_id: int | None) -> None:
         row = revoke_token(db.session, name=name, token_id=token_id)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(
+        db.session,
+        "token_revoked",
+        f"token {row.name}",
+        platform_id=row.platform_id or (row.course.platform_id if row.course else None),
+        course_id=row.course_id,
+    )
     db.session.commit()
     click.echo(f"revoked token {row.id} ({row.name!r})")
 
@@ -754,6 +853,12 @@ def data_delete_learner(
         )
         return
     counts = delete_person(db.session, target)
+    audit.record(
+        db.session,
+        "learner_deleted",
+        f"person {target}",
+        details={table: n for table, n in counts.items() if n},
+    )
     db.session.commit()
     deleted = {table: n for table, n in counts.items() if n}
     click.echo(f"deleted person {target}: {deleted}")

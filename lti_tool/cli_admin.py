@@ -10,6 +10,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from lti_tool import audit
 from lti_tool.cli import data_cli
 from lti_tool.extensions import db
 from lti_tool.models import AdminUser, LtiDeployment, LtiRegistration, Platform
@@ -69,7 +70,8 @@ def _read_password(password_file: str | None) -> str:
 @click.option(
     "--deployment",
     "deployment_id",
-    help="Limit the administrator to this deployment (its LMS deployment id).",
+    help="Limit the administrator to this deployment (its LMS deployment id): the courses "
+    "launched through it, not the platform's other deployments.",
 )
 @click.option("--platform", "platform_name", help="The deployment's platform, when ambiguous.")
 @click.option("--client-id", help="The deployment's client id, when ambiguous.")
@@ -98,7 +100,14 @@ def admin_create(
         raise click.ClickException(str(exc)) from None
     db.session.add(AdminUser(email=address, password_hash=password_hash, deployment_id=row_id))
     db.session.commit()
-    scope = f"deployment {deployment_id}" if deployment_id else "everything"
+    deployment = db.session.get(LtiDeployment, row_id) if row_id is not None else None
+    scope = "everything"
+    if deployment is not None:
+        registration = deployment.registration
+        scope = (
+            f"deployment {deployment.deployment_id} of {registration.platform.name}, client id "
+            f"{registration.client_id}: the courses launched through it"
+        )
     click.echo(f"administrator {address} created ({scope}); sign in at /admin/login")
 
 
@@ -243,6 +252,15 @@ def data_purge(
         if dry_run:
             db.session.rollback()
         else:
+            what = "all activity" if days is None else f"activity older than {days} days"
+            audit.record(
+                db.session,
+                "purge",
+                f"course {course_id} ({label}): {what}",
+                details={k: v for k, v in counts.items() if v},
+                platform_id=course.platform_id,
+                course_id=course_id,
+            )
             db.session.commit()
         deleted = {k: v for k, v in counts.items() if v and k not in _NOT_ROWS}
         results.append(

@@ -8,17 +8,21 @@ error, a form message, a refusal page). The functions never commit: the caller d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lti_tool import audit
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -28,6 +32,7 @@ from lti_tool.models import (
     LtiRegistration,
     PersonIdentity,
     Platform,
+    RegistrationInvite,
 )
 from lti_tool.models.types import utcnow
 from lti_tool.people.merge import merge_people
@@ -515,3 +520,104 @@ def attach_standalone_courses(session: Session, platform: Platform) -> int:
     for course in alone:
         attach_course(session, course, platform)
     return len(alone)
+
+
+# --- approval and invitations (LTI Dynamic Registration) -----------------------------------------
+
+#: The LMS an invitation may name: those that offer dynamic registration.
+INVITE_LMS = ("canvas", "moodle")
+#: The longest an invitation may stay open.
+INVITE_MAX_HOURS = 24 * 30
+
+
+def approve_platform(session: Session, platform: Platform) -> bool:
+    """Let a platform that registered itself launch the tool; False if it already could."""
+    if platform.approved:
+        return False
+    platform.approved = True
+    audit.record(
+        session,
+        "platform_approved",
+        f"platform {platform.name} ({platform.id})",
+        platform_id=platform.id,
+    )
+    return True
+
+
+def invite_code_hash(code: str) -> str:
+    """The sha256 (hex) an invitation code is stored as."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def create_invite(
+    session: Session, lms: str | None, hours: float, created_by: str
+) -> tuple[RegistrationInvite, str]:
+    """A one-time invitation for dynamic registration: (row, code). Only the row is kept."""
+    if lms is not None and lms not in INVITE_LMS:
+        raise PlatformError(f"{lms!r} is not one of {', '.join(INVITE_LMS)}")
+    if not 0 < hours <= INVITE_MAX_HOURS:
+        raise PlatformError(f"an invitation lasts more than 0 and at most {INVITE_MAX_HOURS} hours")
+    code = secrets.token_urlsafe(24)
+    invite = RegistrationInvite(
+        code_hash=invite_code_hash(code),
+        lms=lms,
+        created_by=created_by[:320],
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    session.add(invite)
+    session.flush()
+    audit.record(
+        session,
+        "platform_invited",
+        f"invitation {invite.id}" + (f" ({lms})" if lms else ""),
+        details={"lms": lms, "expires_at": invite.expires_at.isoformat()},
+    )
+    return invite, code
+
+
+def invite_url(base_url: str, code: str) -> str:
+    """The address the LMS administrator pastes: the registration URL carrying the code."""
+    return base_url.rstrip("/") + "/lti/register?" + urlencode({"code": code})
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def usable_invite(session: Session, code: str) -> RegistrationInvite:
+    """The open invitation this code belongs to; a PlatformError says why there is none."""
+    invite = session.scalar(
+        select(RegistrationInvite).where(RegistrationInvite.code_hash == invite_code_hash(code))
+    )
+    again = "ask the tool's administrator for a new one (flask platform invite)"
+    if invite is None:
+        raise PlatformError(f"the invitation code in this address is not known: {again}")
+    if invite.used_at is not None:
+        raise PlatformError(
+            f"this invitation was used on {_when(invite.used_at)}; each one registers one LMS "
+            f"once: {again}"
+        )
+    if invite.expires_at <= utcnow():
+        raise PlatformError(f"this invitation expired on {_when(invite.expires_at)}: {again}")
+    return invite
+
+
+def use_invite(session: Session, invite: RegistrationInvite, platform: Platform) -> bool:
+    """Mark the invitation used by this platform; False if another registration used it first."""
+    # One conditional UPDATE: of two registrations racing with the same code, one wins.
+    result = session.execute(
+        update(RegistrationInvite)
+        .where(RegistrationInvite.id == invite.id, RegistrationInvite.used_at.is_(None))
+        .values(used_at=utcnow(), platform_id=platform.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(invite)
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def approved_frame_origins(session: Session) -> list[str]:
+    """The origins of every enabled, approved platform (frame-ancestors outside a course)."""
+    rows = session.scalars(
+        select(Platform.frame_origins).where(Platform.enabled, Platform.approved)
+    )
+    return sorted({origin for row in rows for origin in (row or [])})

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from lti_tool import platforms
+from lti_tool import audit, platforms
 from lti_tool.api.tokens import create_token
 from lti_tool.extensions import db
 from lti_tool.models import (
@@ -42,7 +42,7 @@ MINE, BOTH = "qmine", "qboth"
 #: Courses a deployment administrator of deployment-1 must never reach, by tag.
 FOREIGN = ("qsib", "qoth", "qdyn", "qlogs")
 #: Platform-wide objects: their names and places must not show on its pages either.
-PLATFORM_WIDE = ("qplatwide", "qevery", "qall", "qsource", "qfolder", "qlogin")
+PLATFORM_WIDE = ("qplatwide", "qevery", "qall", "qsource", "qfolder", "qlogin", "qkeyaudit")
 #: What of the other deployments and platforms must not show on its pages.
 ELSEWHERE = ("deployment-2", "qoth.example.edu", "qdyn.example.org", "Qoth LMS", "Qdyn Moodle")
 
@@ -128,12 +128,14 @@ def _cast(app: Flask, platform: FakePlatform, tmp_path: Path) -> dict[str, Any]:
             db.session.add(
                 AccessLog(course_id=course_id, viewer_label=f"viewer-{tag}", action="contact")
             )
+            audit.record(db.session, "sync_requested", f"audited-{tag}", course_id=course_id)
             tokens[tag] = create_token(db.session, f"events-{tag}", "events:write", course).row
             create_token(db.session, f"reports-{tag}", "reports:read", course)
         tokens["qplatwide"] = create_token(
             db.session, "qplatwide", "events:write", platform=mine, may_create_courses=True
         ).row
         tokens["qevery"] = create_token(db.session, "qevery", "events:write").row
+        audit.record(db.session, "key_rotated", "qkeyaudit")  # the whole tool's business
         tokens["qall"] = create_token(db.session, "qall", "reports:read", all_platforms=True).row
         source = DataSource(
             platform_id=mine.id, kind="canvas", location="https://qsource.instructure.test"
@@ -242,6 +244,7 @@ def _check_deployment_admin(
             "/admin/access-log",
             "/admin/launch-errors",
             "/admin/tokens",
+            "/admin/audit",
         )
     }
     for url, page in pages.items():
@@ -257,6 +260,7 @@ def _check_deployment_admin(
         assert f"viewer-{tag}" in text["/admin/access-log"], who
         assert f"events-{tag}" in text["/admin/tokens"], who
         assert f"reports-{tag}" in text["/admin/tokens"], who
+        assert f"audited-{tag}" in text["/admin/audit"], who
     assert f"Refused {MINE}" in text["/admin/launch-errors"], who
     assert "deployment-1" in text[f"/admin/platforms/{cast['platform']}"], who
     assert "Data sources" not in text["/admin/"], who  # neither the card nor the tab
@@ -342,6 +346,7 @@ def _check_deployment_admin(
         ),
         ("POST", f"/admin/deployments/{cast['deployment']}", {"enabled": "on"}),
         ("POST", f"/admin/deployments/{cast['sibling']}", {"admin_launch_enabled": "on"}),
+        ("POST", f"/admin/courses/{courses['qlogs']}/attach", {"platform": str(cast["platform"])}),
     ]
     for method, url, form in forbidden:
         response = client.get(url) if method == "GET" else post(client, url, form)

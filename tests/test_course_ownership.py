@@ -218,3 +218,37 @@ def test_an_administrator_attaches_a_course_once_and_it_never_moves(
             db.session.scalars(select(AdminAudit).where(AdminAudit.action == "course_attached"))
         )
         assert len(rows) == 1 and rows[0].actor == "cli" and rows[0].course_id is not None
+
+
+def test_the_admin_area_attaches_a_course_that_stood_alone(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    from tests.test_admin import add_admin, post, sign_in
+
+    log = write(tmp_path / "t.log", [event("2026-03-02 10:00:00", user=7, username="learner7")])
+    assert ingest(runner, log).exit_code == 0
+    lms = FakePlatform()
+    lms.register(app)
+    intruder = other_platform()
+    intruder.register(app)
+    with app.app_context():
+        selfmade = db.session.scalar(select(Platform).where(Platform.name == "Intruder"))
+        assert selfmade is not None
+        selfmade.registered_by = "dynamic"  # it registered itself: never offered
+        db.session.commit()
+        lms_id = db.session.scalar(select(Platform.id).where(Platform.name == lms.name))
+        selfmade_id = selfmade.id
+    add_admin(app)
+    client = app.test_client()
+    assert sign_in(client).status_code == 303
+    page = client.get("/admin/courses").get_data(as_text=True)
+    assert f'<option value="{lms_id}">{lms.name}</option>' in page
+    assert ">Intruder</option>" not in page
+    refused = post(client, "/admin/courses/1/attach", {"platform": str(selfmade_id)})
+    assert refused.status_code == 400 and "registered itself" in refused.get_data(as_text=True)
+    done = post(client, "/admin/courses/1/attach", {"platform": str(lms_id)})
+    assert done.status_code == 303
+    with app.app_context():
+        assert db.session.get(Course, 1).platform_id == lms_id
+        row = db.session.scalar(select(AdminAudit).where(AdminAudit.action == "course_attached"))
+        assert row is not None and row.actor == "root@example.edu" and row.course_id == 1

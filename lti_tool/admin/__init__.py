@@ -97,6 +97,6 @@ def admin_template_globals() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint."""
-    from lti_tool.admin import platforms, views  # noqa: F401 (routes attach to bp)
+    from lti_tool.admin import audit_log, platforms, views  # noqa: F401 (routes attach to bp)
 
     app.register_blueprint(bp)

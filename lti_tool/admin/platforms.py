@@ -2,8 +2,8 @@
 
 Validation and writing are lti_tool.platforms', as for `flask platform add`: the same checks,
 the same messages. A deployment's administrator sees its own platform, registration and
-deployment, and may manage that platform's data sources; changing registrations, deployments
-and the tool's keys is for administrators of the whole tool.
+deployment (read only); data sources and log folders (they feed every course of a platform),
+registrations, deployments and the tool's keys are for administrators of the whole tool (403).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool import platforms as registry
 from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
-from lti_tool.admin.auth import current_scope
+from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
 from lti_tool.launch import keys as tool_keys
 from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
@@ -32,16 +32,6 @@ KIND_NAMES = {"canvas": "Canvas API", "openedx": "Open edX API", "log_folder": "
 
 class FormError(ValueError):
     """Input that cannot be used, said in words for the form."""
-
-
-def require_global() -> None:
-    """403 for an administrator of one deployment."""
-    if not current_scope().is_global:
-        abort(
-            403,
-            description="Only administrators of the whole tool can do this; you administer "
-            "one deployment.",
-        )
 
 
 def visible_platform(platform_id: int) -> Platform:
@@ -265,6 +255,17 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
 
+@bp.post("/platforms/<int:platform_id>/approve")
+def platform_approve(platform_id: int) -> ResponseReturnValue:
+    """Approve a platform that registered itself: its launches are accepted from now on."""
+    require_global()
+    platform = visible_platform(platform_id)
+    if registry.approve_platform(db.session, platform):
+        db.session.commit()
+        log.info("admin approved platform %s", platform.id)
+    return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
+
+
 @bp.post("/platforms/<int:platform_id>/registrations")
 def registration_add(platform_id: int) -> ResponseReturnValue:
     """Add a client id (registration) with its deployments to a platform."""
@@ -412,11 +413,7 @@ def keys_retire(key_id: int) -> ResponseReturnValue:
 
 
 def _sources_page(status: int = 200, **context: Any) -> ResponseReturnValue:
-    scope = current_scope()
-    query = select(Platform).order_by(Platform.name)
-    if not scope.is_global:
-        query = query.where(Platform.id == scope.platform_id)
-    shown = list(db.session.scalars(query))
+    shown = list(db.session.scalars(select(Platform).order_by(Platform.name)))
     sources = {
         p.id: list(
             db.session.scalars(
@@ -433,15 +430,18 @@ def _sources_page(status: int = 200, **context: Any) -> ResponseReturnValue:
 
 
 def _visible_source(source_id: int) -> DataSource:
+    """A data source, for an administrator of the whole tool; 403 for a deployment's, else 404."""
+    require_global()
     source = db.session.get(DataSource, source_id)
-    if source is None or not current_scope().sees_platform(source.platform_id):
-        abort(404, description="There is no such data source in your administration area.")
+    if source is None:
+        abort(404, description="There is no such data source.")
     return source
 
 
 @bp.get("/sources")
 def sources() -> ResponseReturnValue:
     """Data sources per platform, with forms to add one and a test button each."""
+    require_global()
     return _sources_page()
 
 
@@ -475,6 +475,7 @@ def _apply_source(
 @bp.post("/sources")
 def source_add() -> ResponseReturnValue:
     """Add a Canvas API, Open edX API or log folder source to a platform."""
+    require_global()
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     platform_ref = request.form.get("platform", "")
     if not platform_ref.isdigit():

@@ -96,6 +96,7 @@ def login() -> ResponseReturnValue:
         )
         return html, 401
     user.last_login_at = utcnow()
+    audit.record(db.session, "sign_in", "", actor=user.email, admin_user_id=user.id)
     db.session.commit()
     log.info("admin %s signed in (client %s)", user.id, request.remote_addr)
     g.admin_new_session = auth.new_session(admin=user.id, pw=auth.password_mark(user))
@@ -105,6 +106,8 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     """End the admin session."""
+    audit.record(db.session, "sign_out", "")
+    db.session.commit()
     g.admin_new_session = auth.new_session()
     return redirect(url_for("admin.login"), code=303)
 
@@ -134,6 +137,14 @@ def enter() -> ResponseReturnValue:
     person = db.session.get(Person, ticket["person"])
     name = (person.name or person.email) if person else None
     launch = {"deployment": deployment.id, "person": ticket["person"], "name": name}
+    audit.record(
+        db.session,
+        "sign_in",
+        f"deployment {deployment.deployment_id} ({deployment.id}), by LMS launch",
+        actor=f"{name or 'LMS administrator'} (by launch)",
+        platform_id=deployment.registration.platform_id,
+    )
+    db.session.commit()
     g.admin_new_session = auth.new_session(launch=launch)
     return redirect(url_for("admin.dashboard"), code=303)
 
@@ -430,12 +441,19 @@ def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
         queue_run(db.session, course.id, source, trigger="page")
     except ValueError:
         abort(404, description=f"There is no source {source!r} to sync.")
+    audit.record(
+        db.session,
+        "sync_requested",
+        f"{source} sync of course {course.id}",
+        platform_id=course.platform_id,
+        course_id=course.id,
+    )
     db.session.commit()
     return redirect(url_for("admin.sync_health"), code=303)
 
 
 @bp.get("/courses")
-def courses() -> str:
+def courses(status: int = 200, **context: Any) -> ResponseReturnValue:
     """The courses in scope: platform, learners, last activity, retention period."""
     from lti_tool.models import ActivityBlock, CourseSettings, Enrollment
 
@@ -460,6 +478,51 @@ def courses() -> str:
         .order_by(Course.id)
     )
     rows = db.session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
-    return render_template(
-        "admin/courses.html", rows=rows[:PAGE_SIZE], page=page, more=len(rows) > PAGE_SIZE
+    html = render_template(
+        "admin/courses.html",
+        rows=rows[:PAGE_SIZE],
+        page=page,
+        more=len(rows) > PAGE_SIZE,
+        owners=_attachable_platforms(),
+        **context,
     )
+    return html, status
+
+
+def _attachable_platforms() -> list[Platform]:
+    """Platforms a standing-alone course may be given to (administrators of the whole tool)."""
+    if not current_scope().is_global:
+        return []
+    from lti_tool import platforms
+
+    found = db.session.scalars(select(Platform).order_by(Platform.name))
+    return [p for p in found if platforms.trusted(p)]
+
+
+@bp.post("/courses/<int:course_id>/attach")
+def course_attach(course_id: int) -> ResponseReturnValue:
+    """Give a course that arrived with no platform to a platform, as `flask course attach`."""
+    from lti_tool import platforms
+
+    require_global()
+    course = db.session.get(Course, course_id)
+    if course is None:
+        abort(404, description="There is no such course.")
+    platform = db.session.get(Platform, request.form.get("platform", type=int) or 0)
+    if platform is None:
+        return courses(status=400, error="Choose the platform the course belongs to.")
+    try:
+        merged = platforms.attach_course(db.session, course, platform)
+    except platforms.PlatformError as exc:
+        db.session.rollback()
+        return courses(status=400, error=f"Course {course_id}: {exc}.")
+    audit.record(
+        db.session,
+        "course_attached",
+        f"course {course.id} to platform {platform.name} ({platform.id})",
+        details={"learners_merged": merged},
+        platform_id=platform.id,
+        course_id=course.id,
+    )
+    db.session.commit()
+    return redirect(url_for("admin.courses"), code=303)

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from lti_tool.admin.auth import hash_password
 from lti_tool.extensions import db
-from lti_tool.models import AdminUser, ToolKey
+from lti_tool.models import AdminUser, Course, ToolKey
 from tests.browser.conftest import ServerFactory
 from tests.conftest import make_app
 from tests.lti_platform import FakePlatform
@@ -39,6 +39,7 @@ PAGES = (
     "API tokens",
     "Sync health",
     "Access log",
+    "Audit log",
     "Refused launches",
 )
 
@@ -50,6 +51,8 @@ def tool(https_servers: ServerFactory, tmp_path: Path) -> Any:
     FakePlatform().register(app)
     with app.app_context():
         db.session.add(AdminUser(email="root@example.edu", password_hash=hash_password(PASSWORD)))
+        # A course that arrived in logs before any platform: the courses page offers to attach.
+        db.session.add(Course(lti_context_id="course-v1:Org+Logs+2026", title="Logged course"))
         db.session.commit()
     server = https_servers.start("tool.test")
     server.serve(app)
@@ -96,7 +99,12 @@ def test_admin_pages_in_chromium(browser: Browser, tool: Any) -> None:
         # The pages this wave changed (the platform's LMS, token bindings) fit a phone too.
         for width in (1000, 390):
             page.set_viewport_size({"width": width, "height": 900})
-            for name, path in (("platform", "/admin/platforms/1"), ("tokens", "/admin/tokens")):
+            for name, path in (
+                ("platform", "/admin/platforms/1"),
+                ("tokens", "/admin/tokens"),
+                ("courses", "/admin/courses"),
+                ("audit", "/admin/audit"),
+            ):
                 page.goto(origin + path)
                 sideways = page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -99,6 +99,12 @@ def admin_create(
     except PasswordRefused as exc:
         raise click.ClickException(str(exc)) from None
     db.session.add(AdminUser(email=address, password_hash=password_hash, deployment_id=row_id))
+    audit.record(
+        db.session,
+        "admin_created",
+        address,
+        details={"deployment": row_id} if row_id is not None else {"scope": "whole tool"},
+    )
     db.session.commit()
     deployment = db.session.get(LtiDeployment, row_id) if row_id is not None else None
     scope = "everything"

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from lti_tool import audit
 from lti_tool.extensions import db
 from lti_tool.models import DataSource, Platform
 
@@ -35,6 +36,13 @@ def add_log_folder_command(platform_name: str, path: str) -> None:
         source, created = add_log_folder(db.session, _platform(platform_name), path)
     except PlatformError as exc:
         raise click.ClickException(str(exc)) from exc
+    audit.record(
+        db.session,
+        "source_added" if created else "source_changed",
+        f"log folder {source.id}",
+        details={"location": source.location},
+        platform_id=source.platform_id,
+    )
     db.session.commit()
     verb = "added" if created else "already there, enabled"
     click.echo(f"log folder {source.id} {verb}: {source.location} ({source.last_check})")
@@ -85,6 +93,13 @@ def remove_source(source_id: int) -> None:
     source = db.session.get(DataSource, source_id)
     if source is None:
         raise click.ClickException(f"no data source with id {source_id}")
+    audit.record(
+        db.session,
+        "source_changed",
+        f"{source.kind} {source.id}",
+        details={"removed": source.location},
+        platform_id=source.platform_id,
+    )
     db.session.delete(source)
     db.session.commit()
     click.echo(f"removed data source {source_id} ({source.kind} {source.location})")

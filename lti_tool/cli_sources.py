@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool import platforms, secrets
+from lti_tool import audit, platforms, secrets
 from lti_tool.cli import platform_cli
 from lti_tool.extensions import db
 from lti_tool.models import Platform
@@ -71,6 +71,13 @@ def platform_set_canvas(platform_name: str, base_url: str, token_file: str, chec
     source, created = platforms.set_api_source(db.session, platform, "canvas", location, encrypted)
     source.last_check = None
     source.last_checked_at = None
+    audit.record(
+        db.session,
+        "source_added" if created else "source_changed",
+        f"Canvas API of platform {platform.name} ({platform.id})",
+        details={"location": location, "credentials": "set"},
+        platform_id=platform.id,
+    )
     db.session.commit()
     what = "stored" if created else "updated"
     click.echo(
@@ -109,6 +116,13 @@ def set_openedx(platform_name: str, base_url: str, client_id: str, client_secret
         raise click.ClickException(str(exc)) from exc
     _, created = platforms.set_api_source(
         db.session, platform, "openedx", base, encrypted, client_id
+    )
+    audit.record(
+        db.session,
+        "source_added" if created else "source_changed",
+        f"Open edX API of platform {platform.name} ({platform.id})",
+        details={"location": base, "client_id": client_id, "credentials": "set"},
+        platform_id=platform.id,
     )
     db.session.commit()
     verb = "set" if created else "updated"

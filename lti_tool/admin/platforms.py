@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from lti_tool import audit
 from lti_tool import platforms as registry
 from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
@@ -190,6 +191,15 @@ def platform_new() -> ResponseReturnValue:
     platform = registry.add_platform(db.session, name, str(issuer), origins, lms or "other")
     registration = registry.add_registration(db.session, platform, client_id, **fields)
     registry.add_deployments(db.session, registration, deployment_ids)
+    audit.record(
+        db.session,
+        "platform_added",
+        _named(platform),
+        details={"issuer": platform.issuer, "lms": platform.lms, "client_id": client_id},
+        platform_id=platform.id,
+    )
+    # Courses that arrived before any platform existed go to the first one registered.
+    registry.attach_standalone_courses(db.session, platform)
     db.session.commit()
     log.info("admin added platform %s", platform.id)
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
@@ -232,6 +242,7 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
     """Change a platform's name, issuer, frame origins or state."""
     require_global()
     platform = visible_platform(platform_id)
+    before = _platform_state(platform)
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
         check_lengths(form)
@@ -250,9 +261,52 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
     except FormError as exc:
         db.session.rollback()
         return _platform_page(platform, 400, str(exc), form)
+    _audit_changes(platform, before)
     db.session.commit()
     log.info("admin changed platform %s", platform.id)
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
+
+
+def _named(platform: Platform) -> str:
+    return f"platform {platform.name} ({platform.id})"
+
+
+def _platform_state(platform: Platform) -> dict[str, Any]:
+    return {
+        "name": platform.name,
+        "issuer": platform.issuer,
+        "frame_origins": list(platform.frame_origins or []),
+        "enabled": platform.enabled,
+        "lms": platform.lms,
+    }
+
+
+def _audit_changes(platform: Platform, before: dict[str, Any]) -> None:
+    """One audit row per kind of change an edit made: disabled, LMS, the rest."""
+    after = _platform_state(platform)
+    changed = {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
+    if changed.pop("enabled", None) is not None:
+        action = "platform_disabled" if not platform.enabled else "platform_changed"
+        audit.record(
+            db.session,
+            action,
+            _named(platform),
+            details={"enabled": platform.enabled},
+            platform_id=platform.id,
+        )
+    lms = changed.pop("lms", None)
+    if lms is not None:
+        audit.record(
+            db.session, "lms_changed", _named(platform), details=lms, platform_id=platform.id
+        )
+    if changed:
+        audit.record(
+            db.session,
+            "platform_changed",
+            _named(platform),
+            details=changed,
+            platform_id=platform.id,
+        )
 
 
 @bp.post("/platforms/<int:platform_id>/approve")
@@ -293,6 +347,13 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
         return _platform_page(platform, 400, str(exc), form)
     registration = registry.add_registration(db.session, platform, client_id, **fields)
     registry.add_deployments(db.session, registration, deployment_ids)
+    audit.record(
+        db.session,
+        "registration_added",
+        f"client id {client_id} of {_named(platform)}",
+        details={"deployments": deployment_ids},
+        platform_id=platform.id,
+    )
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=platform.id), code=303)
 
@@ -329,6 +390,14 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
     except FormError as exc:
         db.session.rollback()
         return _platform_page(registration.platform, 400, str(exc), form)
+    audit.record(
+        db.session,
+        "registration_changed",
+        f"client id {registration.client_id} of {_named(registration.platform)}",
+        details={"client_id": {"from": old_client, "to": registration.client_id}}
+        | {k: v for k, v in fields.items() if k != "jwks" and isinstance(v, str | None)},
+        platform_id=registration.platform_id,
+    )
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
 
@@ -342,10 +411,18 @@ def deployment_add(registration_id: int) -> ResponseReturnValue:
         wanted = _ids(request.form.get("deployment_ids", ""))
     except FormError as exc:
         return _platform_page(registration.platform, 400, str(exc))
-    if not registry.add_deployments(db.session, registration, wanted):
+    added = registry.add_deployments(db.session, registration, wanted)
+    if not added:
         return _platform_page(
             registration.platform, 400, "Deployment ids: give one this client id does not have"
         )
+    audit.record(
+        db.session,
+        "registration_changed",
+        f"client id {registration.client_id} of {_named(registration.platform)}",
+        details={"deployments_added": added},
+        platform_id=registration.platform_id,
+    )
     db.session.commit()
     return redirect(url_for("admin.platform", platform_id=registration.platform_id), code=303)
 
@@ -359,6 +436,16 @@ def deployment_edit(deployment_id: int) -> ResponseReturnValue:
         abort(404, description="There is no such deployment.")
     deployment.enabled = request.form.get("enabled") == "on"
     deployment.admin_launch_enabled = request.form.get("admin_launch_enabled") == "on"
+    audit.record(
+        db.session,
+        "deployment_changed",
+        f"deployment {deployment.deployment_id} of {_named(deployment.registration.platform)}",
+        details={
+            "enabled": deployment.enabled,
+            "admin_launch_enabled": deployment.admin_launch_enabled,
+        },
+        platform_id=deployment.registration.platform_id,
+    )
     db.session.commit()
     log.info(
         "admin set deployment %s: enabled=%s admin_launch=%s",
@@ -388,6 +475,7 @@ def keys_rotate() -> ResponseReturnValue:
     require_global()
     tool_keys.active_key()
     key = tool_keys.create_key(activate=True)
+    audit.record(db.session, "key_rotated", f"new signing key {key.kid}")
     db.session.commit()
     log.info("admin rotated the tool key: new kid %s", key.kid)
     return redirect(url_for("admin.keys"), code=303)
@@ -405,6 +493,7 @@ def keys_retire(key_id: int) -> ResponseReturnValue:
     except (LookupError, ValueError) as exc:
         rows = list(db.session.scalars(select(ToolKey).order_by(ToolKey.id)))
         return render_template("admin/keys.html", keys=rows, error=str(exc)), 400
+    audit.record(db.session, "key_retired", f"key {key.kid}")
     db.session.commit()
     return redirect(url_for("admin.keys"), code=303)
 
@@ -502,6 +591,13 @@ def source_add() -> ResponseReturnValue:
     except (FormError, registry.PlatformError) as exc:
         db.session.rollback()
         return _sources_page(400, form=form, error=str(exc))
+    audit.record(
+        db.session,
+        "source_added",
+        f"{KIND_NAMES[kind]} of {_named(platform)}",
+        details={"location": request.form.get("location", "").strip()},
+        platform_id=platform.id,
+    )
     db.session.commit()
     log.info("admin added a %s source to platform %s", kind, platform.id)
     return redirect(url_for("admin.sources"), code=303)
@@ -513,6 +609,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     source = _visible_source(source_id)
     if request.method == "GET":
         return render_template("admin/source.html", source=source, kinds=KIND_NAMES, form={})
+    before = {"location": source.location, "enabled": source.enabled}
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     try:
         check_lengths(dict(request.form))
@@ -534,6 +631,18 @@ def source_edit(source_id: int) -> ResponseReturnValue:
             "admin/source.html", source=source, kinds=KIND_NAMES, form=form, error=str(exc)
         )
         return html, 400
+    after = {"location": source.location, "enabled": source.enabled}
+    details: dict[str, Any] = {k: {"from": before[k], "to": v} for k, v in after.items()}
+    details = {k: v for k, v in details.items() if v["from"] != v["to"]}
+    if request.form.get("secret", "").strip():
+        details["credentials"] = "replaced"  # that they changed, never the secret
+    audit.record(
+        db.session,
+        "source_changed",
+        f"{KIND_NAMES[source.kind]} {source.id} of {_named(source.platform)}",
+        details=details,
+        platform_id=source.platform_id,
+    )
     db.session.commit()
     return redirect(url_for("admin.sources"), code=303)
 
@@ -563,5 +672,12 @@ def source_test(source_id: int) -> ResponseReturnValue:
     ok, message = check_source(source)
     source.last_checked_at = utcnow()
     source.last_check = ("OK: " if ok else "Failed: ") + message
+    audit.record(
+        db.session,
+        "source_tested",
+        f"{KIND_NAMES[source.kind]} {source.id} of {_named(source.platform)}",
+        details={"ok": ok},
+        platform_id=source.platform_id,
+    )
     db.session.commit()
     return _sources_page(200, tested=source, tested_ok=ok)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -141,14 +142,37 @@ def find_course(session: Session, ref: str, platform_name: str | None = None) ->
     return matches[0]
 
 
+# A text cell starting with one of these is run as a formula by spreadsheets (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """One cell, a text that a spreadsheet would run as a formula prefixed with a quote."""
+    if isinstance(value, list):
+        # A list (sections, at-risk reasons) is one cell, its items joined by "; ".
+        value = "; ".join(map(str, value))
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if PLAIN_NUMBER.fullmatch(value):
+        return value  # "-2.5" is a number, which a spreadsheet reads as one
+    return "'" + value
+
+
 def to_csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
-    """Rows as CSV with a header line."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    """Rows as CSV with a header line, formula-like text cells neutralised."""
+    out = _LfLines()
+    # "\r\n" as the terminator makes the writer quote a cell holding a lone "\r" too (which a
+    # reader would take for a line break); the lines themselves end in "\n".
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    # A list (sections, at-risk reasons) is one cell, its items joined by "; ".
-    writer.writerows(
-        {k: "; ".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
-        for row in rows
-    )
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
+
+
+class _LfLines(io.StringIO):
+    """A buffer for csv writers that turns each written line's "\r\n" into "\n"."""
+
+    def write(self, line: str) -> int:
+        """One CSV line (the writer writes one per call)."""
+        return super().write(line.removesuffix("\r\n") + "\n")

@@ -339,9 +339,21 @@ def _chosen(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["person"] in wanted]
 
 
+def mailto_address(address: str) -> str:
+    """One address percent-encoded for a mailto: URL."""
+    # "?", "&", "," and "%" in an address would otherwise add headers (?cc=) or recipients.
+    return quote(address, safe="@")
+
+
+@bp.app_template_filter("mailto")
+def mailto_href(address: str) -> str:
+    """A mailto: URL writing to exactly this one address."""
+    return "mailto:" + mailto_address(address)
+
+
 def mailto_bcc(addresses: list[str]) -> str:
     """A mailto: URL with every address in BCC (so learners do not see each other)."""
-    return "mailto:?bcc=" + ",".join(quote(a, safe="@.+-_") for a in addresses)
+    return "mailto:?bcc=" + ",".join(mailto_address(a) for a in addresses)
 
 
 @bp.post("/learners/email")

@@ -26,6 +26,11 @@ class BaseConfig:
     LTI_CLOCK_LEEWAY = int(os.environ.get("LTI_CLOCK_LEEWAY", "60"))
     # Lifetime of OIDC state, nonces and stored launch data, in seconds.
     LTI_LAUNCH_DATA_LIFETIME = int(os.environ.get("LTI_LAUNCH_DATA_LIFETIME", "7200"))
+    # Seconds a platform's key set may take to arrive, and between two refetches of it.
+    JWKS_FETCH_DEADLINE = float(os.environ.get("JWKS_FETCH_DEADLINE", "5"))
+    JWKS_REFETCH_COOLDOWN = float(os.environ.get("JWKS_REFETCH_COOLDOWN", "60"))
+    # Days refused launches are kept for administrators (the retention job deletes older ones).
+    LAUNCH_ERROR_RETENTION_DAYS = int(os.environ.get("LAUNCH_ERROR_RETENTION_DAYS", "30"))
     # Lifetime of the signed session token carried in links after a launch, in seconds.
     SESSION_TOKEN_MAX_AGE = int(os.environ.get("SESSION_TOKEN_MAX_AGE", "28800"))
     # Trusted reverse-proxy hops for ProxyFix (X-Forwarded-For/Proto/Host).
@@ -58,19 +63,29 @@ class BaseConfig:
     AUDIT_RETENTION_DAYS = int(os.environ.get("AUDIT_RETENTION_DAYS", "400"))
     # Fernet key(s), comma-separated, newest first: encrypt LMS API tokens and client secrets.
     DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY")
+    # Absolute folders (comma- or colon-separated) under which tracking-log folders may be added;
+    # none by default, so no folder can be added until an administrator names where logs live.
+    LOG_FOLDER_ROOTS = os.environ.get("LOG_FOLDER_ROOTS", "")
+    # http:// LMS base URLs beyond loopback: honoured in the development configuration only.
+    ALLOW_HTTP_LMS = False
+
+
+# Public (it is in the repository): create_app refuses it when listening beyond loopback.
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105
 
 
 class DevelopmentConfig(BaseConfig):
     """The embedded default: SQLite in instance/, a development LTI platform, demo data."""
 
     ENV_NAME = "development"
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     DYNAMIC_REGISTRATION_HOSTS = os.environ.get("DYNAMIC_REGISTRATION_HOSTS", "*")
     # An LMS on this machine can register over http.
     DYNAMIC_REGISTRATION_PRIVATE_HOSTS = os.environ.get(
         "DYNAMIC_REGISTRATION_PRIVATE_HOSTS", "127.0.0.1,localhost,::1"
     )
     DYNAMIC_REGISTRATION_HTTP_LOOPBACK = True
+    ALLOW_HTTP_LMS = os.environ.get("ALLOW_HTTP_LMS", "0") == "1"
     DEV_PLATFORM_ENABLED = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
 

@@ -20,6 +20,7 @@ from lti_tool.models import (
     ActivityBlock,
     AdminAudit,
     CourseSettings,
+    LaunchError,
     LearnerDay,
     LmsCourseActivityDay,
     LmsLearnerActivityHour,
@@ -237,10 +238,12 @@ def purge_course_older_than(
     return counts
 
 
-def run_retention(session: Session, audit_days: int | None = None) -> str:
-    """Apply every course's retention period (course_settings.retention_days), and keep the
-    administrators' audit log `audit_days` days; commits per course and returns one line saying
-    what happened (for the scheduler's job record)."""
+def run_retention(
+    session: Session, audit_days: int | None = None, launch_error_days: int | None = None
+) -> str:
+    """Apply every course's retention period (course_settings.retention_days), keep the
+    administrators' audit log `audit_days` days and refused launches `launch_error_days` days;
+    commits per course and returns one line saying what happened (for the scheduler's record)."""
     settings = session.execute(
         select(CourseSettings.course_id, CourseSettings.retention_days)
         .where(CourseSettings.retention_days.is_not(None))
@@ -266,9 +269,13 @@ def run_retention(session: Session, audit_days: int | None = None) -> str:
         f"retention: {len(settings)} courses with a retention period, "
         f"{deleted} rows deleted in {touched} of them"
     )
-    if audit_days is not None and audit_days > 0:
-        since = utcnow() - timedelta(days=audit_days)
-        gone = session.execute(delete(AdminAudit).where(AdminAudit.at < since)).rowcount or 0
-        session.commit()
-        line += f"; {gone} audit log rows older than {audit_days} days deleted"
+    for model, column, days, what in (
+        (AdminAudit, AdminAudit.at, audit_days, "audit log rows"),
+        (LaunchError, LaunchError.created_at, launch_error_days, "refused launches"),
+    ):
+        if days is not None and days > 0:
+            since = utcnow() - timedelta(days=days)
+            gone = session.execute(delete(model).where(column < since)).rowcount or 0
+            session.commit()
+            line += f"; {gone} {what} older than {days} days deleted"
     return line + ("; problems: " + "; ".join(failed) if failed else "")

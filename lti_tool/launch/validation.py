@@ -7,6 +7,9 @@ failure raised as LtiException so that the view can explain it.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from typing import Any
 
 import jwt
@@ -14,13 +17,22 @@ import requests
 from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.exception import LtiException
 
+from lti_tool.extensions import db
+
 ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512"})
+#: The largest key set the tool reads.
+MAX_JWKS_BYTES = 1024 * 1024
 
 
 class ToolMessageLaunch(FlaskMessageLaunch):
     """A resource-link or deep-linking launch validated with the fixes above."""
 
     leeway: int = 60
+    # An overall deadline for fetching a platform's key set, and how long after a refetch (an
+    # unknown `kid` in a cached key set) the next may happen: a stream of launches naming
+    # made-up kids must not make the tool fetch on every one.
+    jwks_deadline: float = 5.0
+    refetch_cooldown: float = 60.0
     _fetched_from_cache: bool = False
 
     def fetch_public_key(self, key_set_url: str) -> Any:
@@ -35,15 +47,37 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         if getattr(self._registration, "untrusted_urls", False):
             ok, keyset = self._fetch_untrusted(key_set_url)
         else:
-            response = self._requests_session.get(key_set_url, timeout=10)
-            ok = response.ok
-            try:
-                keyset = response.json()
-            except ValueError as exc:
-                raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
+            ok, keyset = self._fetch_within_deadline(key_set_url)
         if storage is not None and ok:
             storage.set_global_value(cache_key, keyset)
         return keyset
+
+    def _fetch_within_deadline(self, key_set_url: str) -> tuple[bool, Any]:
+        """(ok, key set) from an administrator's URL, read in full within `jwks_deadline`."""
+        started = time.monotonic()
+        response = self._requests_session.get(
+            key_set_url, timeout=(self.jwks_deadline, self.jwks_deadline), stream=True
+        )
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            # A server that trickles bytes never hits the read timeout: watch the clock between
+            # reads of whatever has arrived (read1: at most one read of the socket each).
+            while chunk := response.raw.read1(16384, decode_content=True):
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() - started > self.jwks_deadline:
+                    raise LtiException(
+                        f"The platform's key set did not arrive within {self.jwks_deadline:g} s"
+                    )
+                if size > MAX_JWKS_BYTES:
+                    raise LtiException("The platform's key set is larger than 1 MB")
+        finally:
+            response.close()
+        try:
+            return response.ok, json.loads(b"".join(chunks))
+        except ValueError as exc:
+            raise LtiException(f"Invalid response from {key_set_url}: not JSON") from exc
 
     def _fetch_untrusted(self, key_set_url: str) -> tuple[bool, Any]:
         """(ok, key set) from a URL the platform named itself, as dynamic registration fetches.
@@ -55,8 +89,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
 
         from lti_tool.launch import outbound
 
+        policy = outbound.Policy.from_config(current_app.config)
+        policy = dataclasses.replace(policy, deadline=min(policy.deadline, self.jwks_deadline))
         try:
-            with outbound.Fetcher(outbound.Policy.from_config(current_app.config)) as fetcher:
+            with outbound.Fetcher(policy) as fetcher:
                 answer = fetcher.get(key_set_url, "the platform's key set")
         except outbound.Refused as exc:
             raise LtiException(f"Could not fetch the platform's keys: {exc}") from exc
@@ -138,7 +174,9 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             except LtiException as exc:
                 if "Unable to find public key" not in str(exc) or not self._fetched_from_cache:
                     raise
-                # The platform may have rotated its keys since we cached them.
+                # The platform may have rotated its keys since we cached them; refetch, but
+                # not again within the cooldown.
+                self._note_refetch(exc)
                 self._registration.set_key_set(None)
                 self._public_key_cache_data_storage = None
                 return super().get_public_key()
@@ -146,6 +184,23 @@ class ToolMessageLaunch(FlaskMessageLaunch):
             raise LtiException(f"Could not fetch the platform's keys: {exc}") from exc
         except (KeyError, TypeError) as exc:
             raise LtiException("The platform's key set is not a valid JWKS") from exc
+
+    def _note_refetch(self, missing: LtiException) -> None:
+        """Record a refetch of this registration's key set, or refuse one within the cooldown."""
+        storage = self._public_key_cache_data_storage
+        if storage is None:
+            return
+        marker = "jwks-refetched-" + str(self._registration.get_key_set_url())
+        last = storage.get_global_value(marker)
+        now = time.time()
+        if isinstance(last, int | float) and now - last < self.refetch_cooldown:
+            raise LtiException(
+                f"{missing} (the platform's keys were fetched again less than "
+                f"{self.refetch_cooldown:g} s ago)"
+            ) from missing
+        storage.set_global_value(marker, now)
+        # Kept even when this launch is then refused (a refusal rolls its session back).
+        db.session.commit()
 
     def validate_jwt_signature(self) -> ToolMessageLaunch:
         """Check signature, expiry and audience with a clock-skew leeway."""

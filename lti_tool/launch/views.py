@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,10 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 log = logging.getLogger(__name__)
 
 ROLES_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/roles"
+#: An id_token longer than this is refused before it is decoded.
+MAX_ID_TOKEN_BYTES = 64 * 1024
+#: The most of a refused launch's claims kept in launch_error (JSON bytes).
+MAX_STORED_CLAIMS = 16 * 1024
 DB_DOWN = LaunchProblem(
     503,
     "The tool's database is not reachable right now. Please try again in a minute by "
@@ -87,6 +92,34 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
         return {"unreadable": True}
 
 
+def bounded_claims(claims: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The claims to keep with a refused launch: as received when they fit MAX_STORED_CLAIMS
+    bytes, else their header and the names of their claims (a refusal must not store a flood)."""
+    if claims is None:
+        return None
+    size = len(json.dumps(claims, default=str))
+    if size <= MAX_STORED_CLAIMS:
+        return claims
+    body = claims.get("body")
+    kept: dict[str, Any] = {"truncated": True, "bytes": size}
+    header = claims.get("header")
+    if isinstance(header, dict) and len(json.dumps(header, default=str)) <= 2048:
+        kept["header"] = header
+    if isinstance(body, dict):
+        kept["claim_names"] = [str(k)[:200] for k in list(body)[:100]]
+        for key in (
+            "iss",
+            "aud",
+            "azp",
+            "sub",
+            "https://purl.imsglobal.org/spec/lti/claim/deployment_id",
+        ):
+            value = body.get(key)
+            if isinstance(value, str) and len(value) <= 500:
+                kept.setdefault("body", {})[key] = value
+    return kept
+
+
 def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = None) -> Response:
     """Render the explanatory page and record the refusal for administrators."""
     body = (claims or {}).get("body") or {}
@@ -111,7 +144,7 @@ def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = 
                     stage=stage,
                     status_code=problem.status,
                     reason=str(problem),
-                    claims=claims,
+                    claims=bounded_claims(claims),
                 )
             )
             db.session.commit()
@@ -270,7 +303,21 @@ def launch() -> Any:
     from lti_tool.launch.tool_conf import DbToolConf, PlatformPending
     from lti_tool.launch.validation import ToolMessageLaunch
 
-    claims = unverified_claims(request.form.get("id_token"))
+    id_token = request.form.get("id_token") or ""
+    if len(id_token) > MAX_ID_TOKEN_BYTES:
+        # Refused before anything decodes it: a launch is a few KB, and megabytes of base64
+        # would cost every worker that reads them.
+        return _refuse(
+            LaunchProblem(
+                413,
+                f"The launch's id_token is larger than {MAX_ID_TOKEN_BYTES // 1024} KB; an LMS "
+                "sends a few KB. Open the tool again from the course.",
+                ADMIN,
+            ),
+            "launch",
+            {"oversized": True, "bytes": len(id_token)},
+        )
+    claims = unverified_claims(id_token)
     try:
         _check_approved(claims)
         flask_request = FlaskRequest()
@@ -283,6 +330,8 @@ def launch() -> Any:
             services["launch_data_storage"], current_app.config["LTI_LAUNCH_DATA_LIFETIME"]
         )
         message.leeway = current_app.config["LTI_CLOCK_LEEWAY"]
+        message.jwks_deadline = float(current_app.config["JWKS_FETCH_DEADLINE"])
+        message.refetch_cooldown = float(current_app.config["JWKS_REFETCH_COOLDOWN"])
         body = message.get_launch_data()
         registration = message._registration
         return _after_launch(body, registration.platform_id, message)

@@ -492,7 +492,12 @@ class SchedulerProcess:
         return outcome, outcome != "no log folders configured"
 
     def _retention(self) -> tuple[str, bool]:
-        outcome = run_retention(db.session, self.app.config.get("AUDIT_RETENTION_DAYS"))
+        config = self.app.config
+        outcome = run_retention(
+            db.session,
+            config.get("AUDIT_RETENTION_DAYS"),
+            config.get("LAUNCH_ERROR_RETENTION_DAYS"),
+        )
         return outcome, True
 
     def _queued_runs(self) -> tuple[str, bool]:

@@ -320,6 +320,20 @@ def keys_rotate() -> None:
     )
 
 
+@keys_cli.command("encrypt")
+def keys_encrypt() -> None:
+    """Encrypt tool keys still stored as plain PEM with DATA_ENCRYPTION_KEY (set it first)."""
+    from lti_tool import secrets
+
+    try:
+        secrets.encrypt("check")
+    except secrets.SecretsUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    sealed = keys.seal_stored_keys()
+    db.session.commit()
+    click.echo(f"{sealed} tool keys encrypted" if sealed else "every tool key is encrypted already")
+
+
 @keys_cli.command("retire")
 @click.option("--kid", required=True, help="The key id (kids may start with '-').")
 def keys_retire(kid: str) -> None:

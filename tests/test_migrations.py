@@ -9,12 +9,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import create_app
 from lti_tool.extensions import db, init_migrate
-from lti_tool.models import Course, Person, PersonIdentity
+from lti_tool.models import Course, Person, PersonIdentity, ToolKey
 from tests.conftest import database_url
 
 
@@ -122,3 +122,39 @@ def test_0012_records_the_deployment_of_courses_that_can_only_have_had_one(
         assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
         assert {tuple(r) for r in approved} == {(True, "admin")}
         downgrade(revision="0011_real_lms")
+
+
+def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lti_tool.launch import keys
+
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    pem = keys.generate_private_key_pem()
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0012_tenancy")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tool_key (kid, private_key_pem, public_jwk, active, created_at) "
+                    "VALUES ('k1', :pem, '{}', true, CURRENT_TIMESTAMP)"
+                ),
+                {"pem": pem},
+            )
+        monkeypatch.setenv("DATA_ENCRYPTION_KEY", app.config["DATA_ENCRYPTION_KEY"])
+        upgrade()
+        stored = db.session.scalar(text("SELECT private_key_pem FROM tool_key"))
+        assert stored.startswith(keys.SEALED) and "PRIVATE KEY" not in stored
+        row = db.session.scalar(select(ToolKey))
+        assert keys.private_pem(row) == pem  # the app opens what the migration sealed
+        db.session.rollback()
+        downgrade(revision="0012_tenancy")
+        assert db.session.scalar(text("SELECT private_key_pem FROM tool_key")) == pem
+        db.session.rollback()
+        monkeypatch.delenv("DATA_ENCRYPTION_KEY")
+        upgrade()  # no variable: the key stays as it is (flask keys encrypt later)
+        assert db.session.scalar(text("SELECT private_key_pem FROM tool_key")) == pem

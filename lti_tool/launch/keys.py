@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.models import ToolKey
 from lti_tool.models.types import utcnow
+
+log = logging.getLogger(__name__)
 
 # cryptography and jwcrypto are imported where a key is made or read (30 ms of imports that
 # every `flask` command and worker start would pay otherwise).
@@ -49,11 +52,48 @@ def public_pem_from_private(private_pem: str) -> str:
     )
 
 
+#: How an encrypted private key starts in tool_key.private_key_pem (a PEM starts "-----BEGIN").
+SEALED = "fernet:"
+
+
+def seal(pem: str) -> str:
+    """The private key as stored: encrypted with DATA_ENCRYPTION_KEY when there is one.
+
+    Without a key (production before DATA_ENCRYPTION_KEY is set) it stays a PEM, as before,
+    so that launches keep working; `flask keys encrypt` seals it once the key is set.
+    """
+    from lti_tool import secrets
+
+    try:
+        return SEALED + secrets.encrypt(pem)
+    except secrets.SecretsUnavailable:
+        log.warning("DATA_ENCRYPTION_KEY is not set: the tool's private key is stored unencrypted")
+        return pem
+
+
+def private_pem(key: ToolKey) -> str:
+    """The key's private PEM, decrypted when it is stored sealed."""
+    from lti_tool import secrets
+
+    stored = key.private_key_pem
+    return secrets.decrypt(stored[len(SEALED) :]) if stored.startswith(SEALED) else stored
+
+
+def seal_stored_keys() -> int:
+    """Encrypt every tool key still stored as a plain PEM; returns how many."""
+    sealed = 0
+    for key in db.session.scalars(select(ToolKey).order_by(ToolKey.id)):
+        if not key.private_key_pem.startswith(SEALED):
+            key.private_key_pem = seal(key.private_key_pem)
+            sealed += key.private_key_pem.startswith(SEALED)
+    return sealed
+
+
 def create_key(activate: bool = True) -> ToolKey:
     """Create a tool key; when activating, the previous active key stays published."""
     pem = generate_private_key_pem()
     jwk = public_jwk_from_pem(pem)
-    key = ToolKey(kid=jwk["kid"], private_key_pem=pem, public_jwk=jwk, active=False)
+    key = ToolKey(kid=jwk["kid"], private_key_pem=seal(pem), public_jwk=jwk, active=False)
     db.session.add(key)
     if activate:
         for old in db.session.scalars(select(ToolKey).where(ToolKey.active.is_(True))):

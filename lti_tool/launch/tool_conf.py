@@ -99,10 +99,11 @@ class DbToolConf(ToolConfAbstract):
         if row.auth_audience:
             reg.set_auth_audience(row.auth_audience)
         reg.set_key_set_url(row.jwks_url).set_key_set(row.jwks)
-        reg.set_tool_private_key(signing.private_key_pem)
+        private_pem = keys.private_pem(signing)
+        reg.set_tool_private_key(private_pem)
         # With the public key set, pylti1p3 puts our kid in every JWT it signs (service tokens,
         # deep-linking responses), so platforms can pick the key from our JWKS.
-        reg.set_tool_public_key(keys.public_pem_from_private(signing.private_key_pem))
+        reg.set_tool_public_key(keys.public_pem_from_private(private_pem))
         return reg
 
     def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:

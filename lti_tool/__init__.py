@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,9 +15,17 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from configs import ProductionConfig, config_for
+from configs import (
+    DEV_SECRET_KEY,
+    ConfigError,
+    DevelopmentConfig,
+    ProductionConfig,
+    config_for,
+)
 from lti_tool.extensions import LazyMigrateCommands, db
+from lti_tool.instance_files import instance_folder, private_file
 from lti_tool.models.types import utcnow
+from lti_tool.query_args import IdConverter
 
 
 def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
@@ -56,12 +66,18 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
         ProductionConfig.check(settings)
         app.config.update(settings)
     app.config.update(overrides)
+    if config_class is DevelopmentConfig:
+        refuse_default_key_off_loopback(app.config.get("SECRET_KEY"), sys.argv, os.environ)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        os.makedirs(app.instance_path, exist_ok=True)
+        instance_folder(app.instance_path)
         path = os.path.join(app.instance_path, "lti_tool.sqlite3")
+        # Made here, owner-only, before SQLite opens it (its journal files take its mode).
+        private_file(path)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
 
     register_extensions(app)
+    # Before the routes are added: their <int:…> ids then stop at what the database holds.
+    app.url_map.converters["int"] = IdConverter
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -72,6 +88,42 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
         x_host=app.config["PROXY_FIX_HOPS"],
     )
     return app
+
+
+def listen_host(argv: list[str], environ: Mapping[str, str]) -> str:
+    """Where `flask run` listens: its --host, else FLASK_RUN_HOST, else Flask's 127.0.0.1."""
+    args = argv[1:]
+    if "run" in args:
+        rest = args[args.index("run") + 1 :]
+        for i, arg in enumerate(rest):
+            if arg in ("--host", "-h") and i + 1 < len(rest):
+                return rest[i + 1]
+            if arg.startswith("--host="):
+                return arg.split("=", 1)[1]
+    return environ.get("FLASK_RUN_HOST") or "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach a server listening on host."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
+def refuse_default_key_off_loopback(
+    secret_key: str | None, argv: list[str], environ: Mapping[str, str]
+) -> None:
+    """The development configuration's public default key signs sessions only on loopback."""
+    host = listen_host(argv, environ)
+    if secret_key == DEV_SECRET_KEY and not is_loopback(host):
+        raise ConfigError(
+            f"The development configuration refuses to listen on {host} with the default "
+            "SECRET_KEY (anyone can forge sessions with it): set SECRET_KEY in the environment "
+            "to a long random value, or listen on 127.0.0.1."
+        )
 
 
 def register_extensions(app: Flask) -> None:

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 
 from lti_tool import platforms
 from lti_tool.extensions import db
+from lti_tool.instance_files import instance_folder, write_private
 from lti_tool.launch.keys import generate_private_key_pem, public_jwk_from_pem
 from lti_tool.models import Platform
 
@@ -141,9 +142,8 @@ def dev_platform() -> DevPlatform:
     """The development platform, its key kept in the instance folder (never in the repo)."""
     path = os.path.join(current_app.instance_path, "dev_platform_key.pem")
     if not os.path.exists(path):
-        os.makedirs(current_app.instance_path, exist_ok=True)
-        with open(path, "w", encoding="ascii") as handle:
-            handle.write(generate_private_key_pem())
+        instance_folder(current_app.instance_path)
+        write_private(path, generate_private_key_pem())
     with open(path, encoding="ascii") as handle:
         return DevPlatform(private_key_pem=handle.read())
 

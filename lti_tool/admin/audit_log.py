@@ -12,6 +12,7 @@ from lti_tool.admin.auth import current_scope
 from lti_tool.audit import ACTIONS
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, Course, Platform
+from lti_tool.query_args import id_arg, page_arg
 
 PAGE_SIZE = 100
 
@@ -24,10 +25,10 @@ def audit_log() -> str:
     filters: dict[str, Any] = {
         "action": request.args.get("action", ""),
         "actor": request.args.get("actor", "").strip()[:320],
-        "platform": request.args.get("platform", type=int),
-        "course": request.args.get("course", type=int),
+        "platform": id_arg("platform"),
+        "course": id_arg("course"),
     }
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     query = (
         select(AdminAudit, Platform, Course)
         .outerjoin(Platform, Platform.id == AdminAudit.platform_id)

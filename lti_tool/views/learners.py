@@ -30,6 +30,7 @@ from lti_tool.models import (
     SyncRun,
 )
 from lti_tool.models.sync import SUCCEEDED
+from lti_tool.query_args import is_digits, page_arg
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp
 
@@ -243,7 +244,10 @@ def emails_hidden(course: Course) -> bool:
 
 
 def _positive(raw: str | None, default: int) -> int:
-    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else default
+    """A small positive number from the query (per page), else the default."""
+    if not raw or not is_digits(raw) or len(raw) > 6:
+        return default
+    return int(raw) or default
 
 
 @bp.get("/learners")
@@ -262,7 +266,7 @@ def learners(course_id: int) -> str:
     # ones, and the class's sorted orders are kept with its rows (see ClassRows).
     shown = apply_filters(rows.sorted_by(sort, descending), filters)
     pages = max(1, math.ceil(len(shown) / per))
-    page = min(_positive(request.args.get("page"), 1), pages)
+    page = min(page_arg(), pages)
     page_rows = shown[(page - 1) * per : page * per]
     with_email = sum(1 for r in page_rows if r["email"])
     # Say why the e-mail cells are empty, rather than leave them blank without a reason.
@@ -396,7 +400,7 @@ def access_log(course_id: int) -> str:
     """Who opened learners' contact details in this course, newest first."""
     course = _course(course_id)
     subject = aliased(Person)
-    page = _positive(request.args.get("page"), 1)
+    page = page_arg()
     per = 100
     total = (
         db.session.scalar(

@@ -1,0 +1,50 @@
+"""JSON from outside (request bodies, pasted key sets), parsed within a nesting limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+# Deeper JSON is refused: no event, statement or key set nests like that, and storing or hashing
+# it (orjson writes at most 254 levels; Python's json recurses) would fail with a 500.
+MAX_DEPTH = 64
+
+
+class JsonInputError(ValueError):
+    """The text is not JSON, or nests too deeply; the message says which."""
+
+
+def too_deep_message() -> str:
+    """What a client is told about over-deep JSON."""
+    return f"nests arrays and objects more than {MAX_DEPTH} levels deep; send flatter JSON"
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0)."""
+    deepest = 0
+    # A stack, not recursion: the value may nest as deep as the parser allowed.
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def loads(data: bytes | str) -> Any:
+    """Parsed JSON, or JsonInputError when it is not JSON or nests more than MAX_DEPTH."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        # orjson stops at 1024 levels whatever the input's depth, without recursing.
+        if "depth limit" in str(exc):
+            raise JsonInputError(too_deep_message()) from None
+        raise JsonInputError(f"is not valid JSON: {exc}") from None
+    if json_depth(value) > MAX_DEPTH:
+        raise JsonInputError(too_deep_message())
+    return value

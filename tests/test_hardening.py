@@ -24,6 +24,7 @@ from lti_tool.devplatform import dev_platform
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import to_csv
 from lti_tool.models import Person
+from lti_tool.platforms import PlatformError, parse_jwks
 from tests.conftest import https_client
 from tests.processes import ROOT, free_port
 from tests.test_admin import add_admin, sign_in
@@ -253,3 +254,9 @@ def test_instance_files_are_owner_only(tmp_path: Path, monkeypatch: pytest.Monke
     (instance / "lti_tool.sqlite3").chmod(0o644)
     create_app({"CONFIG_NAME": "development", "SQLALCHEMY_DATABASE_URI": None})
     assert stat.S_IMODE((instance / "lti_tool.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_pasted_key_set_nested_too_deeply_is_refused_with_a_message() -> None:
+    for depth in (300, 100_000):
+        with pytest.raises(PlatformError, match="levels deep"):
+            parse_jwks('{"keys": ' + "[" * depth + "]" * depth + "}")

@@ -29,7 +29,11 @@ def _platform(name: str) -> Platform:
 @click.option("--platform", "platform_name", required=True, help="The platform the logs are of.")
 @click.argument("path")
 def add_log_folder_command(platform_name: str, path: str) -> None:
-    """Ingest the tracking logs in PATH (absolute) every night, for the platform NAME."""
+    """Ingest the tracking logs in PATH (absolute, under LOG_FOLDER_ROOTS) every night.
+
+    LOG_FOLDER_ROOTS (environment, comma- or colon-separated absolute folders, none by default)
+    names where log folders may be: e.g. LOG_FOLDER_ROOTS=/var/log/tracking.
+    """
     from lti_tool.platforms import PlatformError, add_log_folder
 
     try:

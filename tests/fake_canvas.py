@@ -95,6 +95,8 @@ class FakeCanvas(ServedFake):
     max_per_page: int = 100
     retry_after: str = "1"
     rate_remaining: float | None = None
+    #: Another origin (http://host:port) for the next links: a hostile or confused Canvas.
+    next_origin: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     seen: list[str] = field(default_factory=list)
     _server: BaseWSGIServer | None = None
@@ -426,7 +428,10 @@ class FakeCanvas(ServedFake):
 
         links = [link(page, "current")]
         if start + per_page < len(items):
-            links.append(link(page + 1, "next"))
+            nxt = link(page + 1, "next")
+            if self.next_origin:
+                nxt = nxt.replace(request.host_url.rstrip("/"), self.next_origin, 1)
+            links.append(nxt)
         if page > 1:
             links.append(link(page - 1, "prev"))
         links.append(link(1, "first"))

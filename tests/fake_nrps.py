@@ -85,6 +85,8 @@ class FakeNrps(ServedFake):
     assertions: list[dict[str, Any]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
     jtis: set[str] = field(default_factory=set)
+    #: Another origin (http://host:port) for the next links: a hostile or confused platform.
+    next_origin: str | None = None
     _server: BaseWSGIServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -203,6 +205,9 @@ class FakeNrps(ServedFake):
         if page > 1:
             links.append(f'<{self.memberships_url}>; rel="first"')
         if start + self.page_size < len(self.members):
-            links.append(f'<{self.page_url(page + 1)}>; rel="next"')
+            nxt = self.page_url(page + 1)
+            if self.next_origin:
+                nxt = nxt.replace(self.origin, self.next_origin, 1)
+            links.append(f'<{nxt}>; rel="next"')
         headers = {"Link": ", ".join(links)} if links else {}
         return Response(text, content_type=MEDIA_TYPE, headers=headers)

@@ -113,6 +113,8 @@ class FakeOpenEdx(ServedFake):
     fail: dict[str, str] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    #: Another origin (http://host:port) for the DRF `next` links: a hostile or confused LMS.
+    next_origin: str | None = None
     _server: BaseWSGIServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -188,5 +190,5 @@ class FakeOpenEdx(ServedFake):
         if start + size < len(rows):
             params = {k: v for k, v in query.items() if k != "cursor"}
             params["cursor"] = str(start + size)
-            next_url = f"{self.origin}{quote(path)}?{urlencode(params)}"
+            next_url = f"{self.next_origin or self.origin}{quote(path)}?{urlencode(params)}"
         return self._json({"next": next_url, "previous": None, "results": chunk})

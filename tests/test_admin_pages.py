@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select
@@ -26,6 +27,13 @@ from lti_tool.models import (
 from tests.conftest import https_client
 from tests.lti_platform import LEARNER, FakePlatform
 from tests.test_admin import add_admin, post, sign_in
+
+
+@pytest.fixture(autouse=True)
+def _log_folder_roots(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Log folders may only be added under LOG_FOLDER_ROOTS: the tests' folders are in tmp_path."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").config["LOG_FOLDER_ROOTS"] = str(tmp_path)
 
 
 def _admin(app: Flask) -> FlaskClient:
@@ -199,13 +207,21 @@ def test_data_sources_add_edit_and_test(app: Flask, platform: FakePlatform, tmp_
     assert check.startswith("Failed: ") and len(check) > len("Failed: ")
     assert token not in tested.get_data(as_text=True)
 
-    # Edit: an empty secret keeps the stored one; disabling is kept.
-    edit = {"location": "https://canvas.example.edu/", "secret": ""}
+    # Edit: an empty secret keeps the stored one (same base URL); disabling is kept.
+    edit = {"location": "https://127.0.0.1:9/", "secret": ""}
     assert post(client, f"/admin/sources/{canvas_id}", edit).status_code == 303
     with app.app_context():
         source = db.session.get(DataSource, canvas_id)
-        assert source.location == "https://canvas.example.edu" and not source.enabled
+        assert source.location == "https://127.0.0.1:9" and not source.enabled
         assert secret_store.decrypt(source.secret_encrypted) == token
+    # A new base URL without the token clears it: it was entered for the other host.
+    edit = {"location": "https://canvas.example.edu/", "secret": ""}
+    moved = post(client, f"/admin/sources/{canvas_id}", edit)
+    assert moved.status_code == 200 and "was cleared" in moved.get_data(as_text=True)
+    with app.app_context():
+        source = db.session.get(DataSource, canvas_id)
+        assert source.location == "https://canvas.example.edu" and not source.enabled
+        assert source.secret_encrypted is None
     bad = post(client, f"/admin/sources/{canvas_id}", {"location": "canvas", "enabled": "on"})
     assert bad.status_code == 400 and "Base URL" in bad.get_data(as_text=True)
 

@@ -141,7 +141,7 @@ def _cast(app: Flask, platform: FakePlatform, tmp_path: Path) -> dict[str, Any]:
             platform_id=mine.id, kind="canvas", location="https://qsource.instructure.test"
         )
         db.session.add(source)
-        platforms.add_log_folder(db.session, mine, str(folder))
+        platforms.add_log_folder(db.session, mine, str(folder), roots=str(tmp_path))
         # A refused login names no id_token, hence no deployment we could trust.
         db.session.add(
             LaunchError(
@@ -269,6 +269,8 @@ def _check_deployment_admin(
     own = courses[MINE]
     assert post(client, f"/admin/sync/{own}/nrps").status_code == 303, who
     endpoint("POST", f"/admin/sync/{own}/nrps")
+    assert post(client, f"/admin/courses/{own}/sessions/revoke").status_code == 303, who
+    endpoint("POST", f"/admin/courses/{own}/sessions/revoke")
     made = post(
         client, "/admin/tokens", {"name": f"new-{who}", "scope": "reports:read", "course": str(own)}
     )
@@ -299,6 +301,8 @@ def _check_deployment_admin(
     for tag in FOREIGN:
         course = courses[tag]
         assert post(client, f"/admin/sync/{course}/nrps").status_code == 404, (who, tag)
+        revoke = post(client, f"/admin/courses/{course}/sessions/revoke")
+        assert revoke.status_code == 404, (who, tag)
         assert post(client, f"/admin/tokens/{tokens[tag]}/revoke").status_code == 404, (who, tag)
         form = {"name": f"x-{tag}", "scope": "events:write", "course": str(course)}
         assert post(client, "/admin/tokens", form).status_code == 404, (who, tag)

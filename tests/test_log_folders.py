@@ -19,6 +19,14 @@ from tests.lti_platform import FakePlatform
 from tests.test_ingest import COURSE, event, write
 
 
+@pytest.fixture(autouse=True)
+def _log_folder_roots(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Log folders may only be added under LOG_FOLDER_ROOTS: the tests' folders are in tmp_path."""
+    if "app" in request.fixturenames:
+        # /nonexistent too: a missing folder under a root is refused for being missing.
+        request.getfixturevalue("app").config["LOG_FOLDER_ROOTS"] = f"{tmp_path},/nonexistent"
+
+
 def events_stored(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(select(func.coalesce(func.sum(ActivityBlock.events), 0))) or 0

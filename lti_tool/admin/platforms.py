@@ -538,7 +538,13 @@ def _apply_source(
     platform: Platform, kind: str, form: dict[str, str], source: DataSource | None = None
 ) -> None:
     """Check the form and write it into the platform's Canvas or Open edX source."""
-    location = str(_url("Base URL", form.get("location", ""))).rstrip("/")
+    value = form.get("location", "").strip()
+    if not value:
+        raise FormError("Base URL: required")
+    try:
+        location = registry.api_base_url(kind, value)
+    except registry.PlatformError as exc:
+        raise FormError(f"Base URL: {exc}") from None
     secret = form.get("secret", "").strip()
     client_id = None
     if kind == "openedx":
@@ -611,6 +617,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
         return render_template("admin/source.html", source=source, kinds=KIND_NAMES, form={})
     before = {"location": source.location, "enabled": source.enabled}
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
+    secret_cleared = False
     try:
         check_lengths(dict(request.form))
         if source.kind == registry.LOG_FOLDER:
@@ -619,7 +626,9 @@ def source_edit(source_id: int) -> ResponseReturnValue:
             except registry.PlatformError as exc:
                 raise FormError(str(exc)) from None
         else:
+            had_secret = bool(source.secret_encrypted)
             _apply_source(source.platform, source.kind, dict(request.form), source)
+            secret_cleared = had_secret and not source.secret_encrypted
         source.enabled = request.form.get("enabled") == "on"
         try:
             db.session.flush()
@@ -636,6 +645,8 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     details = {k: v for k, v in details.items() if v["from"] != v["to"]}
     if request.form.get("secret", "").strip():
         details["credentials"] = "replaced"  # that they changed, never the secret
+    elif secret_cleared:
+        details["credentials"] = "cleared (new base URL)"
     audit.record(
         db.session,
         "source_changed",
@@ -644,6 +655,13 @@ def source_edit(source_id: int) -> ResponseReturnValue:
         platform_id=source.platform_id,
     )
     db.session.commit()
+    if secret_cleared:
+        what = "API token" if source.kind == "canvas" else "client secret"
+        notice = (
+            f"The base URL changed, so the stored {what} was cleared: a secret is only sent to "
+            f"the address it was entered for. Enter the {what} again (Edit) before syncing."
+        )
+        return _sources_page(200, notice=notice)
     return redirect(url_for("admin.sources"), code=303)
 
 

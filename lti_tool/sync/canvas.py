@@ -263,7 +263,10 @@ def source_for(session: Session, course: Course) -> DataSource:
 
 def _token(source: DataSource) -> str:
     if not source.secret_encrypted:
-        raise SyncError("the Canvas API source has no token: run `flask platform set-canvas`")
+        raise SyncError(
+            "the Canvas API source has no token (a new base URL clears it): enter it again "
+            "(`flask platform set-canvas` or the admin page's Data sources)"
+        )
     try:
         return secrets.decrypt(source.secret_encrypted)
     except secrets.SecretsUnavailable as exc:

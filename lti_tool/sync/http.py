@@ -5,8 +5,10 @@ Throttling (429, or whatever `throttled` recognises) waits as `Retry-After` says
 up to MAX_THROTTLE_RETRIES times; 5xx answers and network errors or timeouts are retried once per
 entry of `retry_delays`; a low rate-limit header slows the next request down. Pages are followed
 by `Link: rel="next"` exactly as sent; a page must be JSON. Anything else raises HttpError, which
-carries the status and a short text of the answer so that the caller can word its own message.
-Tokens never appear in messages: URLs are shown without their query.
+carries the status and the answer's body so that the caller can word its own message; the message
+itself never holds the remote body (it is shown on admin pages). Tokens never appear in messages:
+URLs are shown without their query. The token is only ever sent to the base URL's own origin
+(scheme, host and port): a next link (or any URL) elsewhere raises HttpError before any request.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.utils import parse_header_links
 
-from lti_tool.sync.nrps import CountingSession, SyncError
+from lti_tool.sync.nrps import CountingSession, SyncError, same_origin
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 #: Throttled answers are retried this many times (each waits as the server says).
@@ -47,6 +49,11 @@ def where(url: str) -> str:
     """A URL for messages: scheme, host and path (a query may carry something private)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _origin_text(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def snippet(response: requests.Response, limit: int = 200) -> str:
@@ -136,6 +143,13 @@ class JsonClient:
     def get(self, url: str, params: Params = None) -> requests.Response:
         """GET one URL, retrying throttling, 5xx and network failures; HttpError otherwise."""
         url = self.url(url)
+        if not same_origin(url, self.base_url):
+            # A next link (or any URL) on another scheme, host or port would get our token.
+            raise HttpError(
+                f"refused to send the token to {where(url)}: not the source's own scheme, "
+                f"host and port ({_origin_text(self.base_url)}); the run stopped",
+                url=url,
+            )
         throttles = failures = 0
         while True:
             try:
@@ -176,7 +190,8 @@ class JsonClient:
 
     def _error(self, response: requests.Response, url: str, tries: str) -> HttpError:
         error = HttpError(
-            f"HTTP {response.status_code} from {where(url)}{tries}: {snippet(response)}",
+            # No remote text: the message is shown on admin pages; callers read `body`.
+            f"HTTP {response.status_code} from {where(url)}{tries}",
             status=response.status_code,
             url=url,
             body=response.text or "",

@@ -12,6 +12,7 @@ transaction: a failure at any point leaves the previous roster as it was.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,19 +86,39 @@ class Roster:
     requests_made: int = 0
 
 
-def _snippet(response: requests.Response, limit: int = 200) -> str:
-    """What the platform said, briefly: an OAuth error and description, or the start of the body."""
+#: What an OAuth error code looks like (RFC 6749 §5.2: invalid_client, …); anything else is prose.
+OAUTH_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def _snippet(response: requests.Response) -> str:
+    """An answer's OAuth `error` code as ": error CODE" ("" without one); never remote prose.
+
+    These messages are shown on admin pages: a remote body (or error_description) could carry
+    anything, so only a code that looks like one is kept.
+    """
     try:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and body.get("error"):
-        text = str(body["error"])
-        if body.get("error_description"):
-            text += f" ({body['error_description']})"
-        return text[:limit]
-    text = " ".join((response.text or "").split())
-    return text[:limit] + ("…" if len(text) > limit else "")
+    code = body.get("error") if isinstance(body, dict) else None
+    if isinstance(code, str) and OAUTH_ERROR_CODE.fullmatch(code):
+        return f": error {code}"
+    return ""
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` is on the scheme, host and port of `base` (default ports filled in)."""
+
+    def key(value: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(scheme)
+        except ValueError:
+            port = None
+        return scheme, (parts.hostname or "").lower(), port
+
+    return key(url) == key(base)
 
 
 def _where(url: str) -> str:
@@ -127,7 +148,7 @@ def service_token(connector: ServiceConnector, registration: Registration) -> st
         response = exc.response
         raise SyncError(
             f"the platform refused the service token: HTTP {response.status_code} from "
-            f"{_where(token_url)}: {_snippet(response)}"
+            f"{_where(token_url)}{_snippet(response)}"
         ) from None
     except requests.RequestException as exc:
         raise SyncError(
@@ -181,7 +202,7 @@ def _get_page(
             else:
                 what = "the platform failed to send the roster"
             raise SyncError(
-                f"{what}: HTTP {response.status_code} for page {page} ({_where(url)}){tries}: "
+                f"{what}: HTTP {response.status_code} for page {page} ({_where(url)}){tries}"
                 f"{_snippet(response)}"
             )
         return response
@@ -231,6 +252,13 @@ def fetch_roster(
             roster.members.extend(members)
             roster.pages = page
             url = next_link(response)
+            if url is not None and not same_origin(url, memberships_url):
+                # The service token is for the memberships URL's host: never hand it elsewhere.
+                raise SyncError(
+                    f"roster page {page} links its next page to {_where(url)}, not the "
+                    "memberships URL's own scheme, host and port: refused to send the token "
+                    "there; the run stopped"
+                )
     except SyncError as exc:
         exc.requests_made = session.count
         exc.counts = {"pages": roster.pages}

@@ -43,7 +43,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.usernames import real_username
 from lti_tool.sync.http import HttpError, JsonClient, where
-from lti_tool.sync.nrps import SyncError
+from lti_tool.sync.nrps import OAUTH_ERROR_CODE, SyncError
 
 KIND = "openedx"
 SOURCE = "openedx"
@@ -109,8 +109,13 @@ class OpenEdxClient(JsonClient):
         except requests.RequestException as exc:
             raise SyncError(f"could not reach {where(url)}: {type(exc).__name__}") from None
         if response.status_code in (400, 401, 403):
-            error = _json_or_empty(response).get("error") or f"HTTP {response.status_code}"
-            raise SyncError(f"the Open edX client credentials were refused ({error})")
+            # Only an OAuth error code, never the LMS's own text: this is shown on admin pages.
+            code = _json_or_empty(response).get("error")
+            error = code if isinstance(code, str) and OAUTH_ERROR_CODE.fullmatch(code) else None
+            raise SyncError(
+                f"the Open edX client credentials were refused "
+                f"({error or f'HTTP {response.status_code}'})"
+            )
         if not response.ok:
             raise SyncError(f"HTTP {response.status_code} from {where(url)}")
         token = _json_or_empty(response).get("access_token")

@@ -48,8 +48,10 @@ REMOTE_TEXT = "REMOTE-FREE-TEXT <script>alert(1)</script>"
 class Recorder(ServedFake):
     """Another host: records every request (headers and body) and answers `status` with text."""
 
-    def __init__(self, status: int = 200, body: str = "{}", content_type: str = "") -> None:
-        self.status, self.body = status, body
+    def __init__(
+        self, status: int = 200, body: str = "{}", content_type: str = "", location: str = ""
+    ) -> None:
+        self.status, self.body, self.location = status, body, location
         self.content_type = content_type or "application/json"
         self.requests: list[str] = []
         self._server = None
@@ -65,6 +67,8 @@ class Recorder(ServedFake):
                 + request.get_data(as_text=True)
             )
         response = Response(self.body, status=self.status, content_type=self.content_type)
+        if self.location:
+            response.headers["Location"] = self.location + request.path
         return response(environ, start_response)
 
     def received(self, secret: str) -> bool:
@@ -378,3 +382,21 @@ def test_a_refused_openedx_sign_in_keeps_the_error_code_only(
         lms.stop()
     check = _source(app, "openedx").last_check
     assert shown in check and "REMOTE-FREE-TEXT" not in check
+
+
+def test_the_openedx_sign_in_follows_no_redirect_with_the_secret(
+    app: Flask, platform: FakePlatform, other_host: Recorder
+) -> None:
+    # 307 keeps the method and body: following it would post the client secret elsewhere.
+    lms = Recorder(status=307, body="", location=other_host.origin).start()
+    try:
+        client = _admin(app)
+        form = {"platform": str(_platform_id(app)), "kind": "openedx", "client_id": "c"}
+        secret = "openedx-secret-for-this-host-only"
+        added = post(client, "/admin/sources", {**form, "location": lms.origin, "secret": secret})
+        assert added.status_code == 303
+        post(client, f"/admin/sources/{_source(app, 'openedx').id}/test", page="/admin/sources")
+    finally:
+        lms.stop()
+    assert lms.received(secret) and not other_host.received(secret)
+    assert _source(app, "openedx").last_check.startswith("Failed: HTTP 307")

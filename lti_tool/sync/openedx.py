@@ -105,7 +105,10 @@ class OpenEdxClient(JsonClient):
             "token_type": "jwt",
         }
         try:
-            response = self.session.post(url, data=data, headers={"Authorization": ""})
+            # No redirects: a 307/308 would re-send the client secret in the body to any host.
+            response = self.session.post(
+                url, data=data, headers={"Authorization": ""}, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise SyncError(f"could not reach {where(url)}: {type(exc).__name__}") from None
         if response.status_code in (400, 401, 403):
@@ -116,8 +119,12 @@ class OpenEdxClient(JsonClient):
                 f"the Open edX client credentials were refused "
                 f"({error or f'HTTP {response.status_code}'})"
             )
-        if not response.ok:
-            raise SyncError(f"HTTP {response.status_code} from {where(url)}")
+        if not response.ok or response.is_redirect:
+            raise SyncError(
+                f"HTTP {response.status_code} from {where(url)} (redirects not followed)"
+                if response.is_redirect
+                else f"HTTP {response.status_code} from {where(url)}"
+            )
         token = _json_or_empty(response).get("access_token")
         if not isinstance(token, str) or not token:
             raise SyncError(f"{where(url)} answered no access_token")

@@ -56,12 +56,6 @@ def _origin_text(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def snippet(response: requests.Response, limit: int = 200) -> str:
-    """The start of an answer's body on one line, for messages."""
-    text = " ".join((response.text or "").split())
-    return text[:limit] + ("…" if len(text) > limit else "")
-
-
 def next_link(response: requests.Response) -> str | None:
     """The `rel="next"` target of the Link header, as sent, resolved against the request URL."""
     header = response.headers.get("Link")

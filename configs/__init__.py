@@ -26,6 +26,9 @@ class BaseConfig:
     LTI_CLOCK_LEEWAY = int(os.environ.get("LTI_CLOCK_LEEWAY", "60"))
     # Lifetime of OIDC state, nonces and stored launch data, in seconds.
     LTI_LAUNCH_DATA_LIFETIME = int(os.environ.get("LTI_LAUNCH_DATA_LIFETIME", "7200"))
+    # Learners' pseudonyms come from this key when set; else from one the tool keeps in its
+    # database (made once from the SECRET_KEY of that day), so rotating SECRET_KEY renames nobody.
+    PSEUDONYM_KEY = os.environ.get("PSEUDONYM_KEY")
     # Seconds a platform's key set may take to arrive, and between two refetches of it.
     JWKS_FETCH_DEADLINE = float(os.environ.get("JWKS_FETCH_DEADLINE", "5"))
     JWKS_REFETCH_COOLDOWN = float(os.environ.get("JWKS_REFETCH_COOLDOWN", "60"))

@@ -391,6 +391,43 @@ def _platform_option(name: str | None) -> Platform | None:
         raise click.UsageError(f"{exc}: add --platform NAME (one of: {names})") from None
 
 
+sessions_cli = AppGroup("sessions", help="Course sessions opened by launches.")
+
+
+@sessions_cli.command("revoke")
+@click.option("--person", "person_id", type=int, help="End every session of this person.")
+@click.option("--course", "course_ref", help="End every session of this course (id or LMS id).")
+@click.option("--platform", "platform_name", help="The course's platform, when ambiguous.")
+def sessions_revoke(
+    person_id: int | None, course_ref: str | None, platform_name: str | None
+) -> None:
+    """End sessions now: pages opened by earlier launches need a new launch."""
+    from lti_tool.launch.identity import revoke_sessions
+
+    if (person_id is None) == (course_ref is None):
+        raise click.UsageError("give exactly one of --person ID or --course C")
+    course = None
+    if course_ref is not None:
+        try:
+            course = find_course(db.session, course_ref, platform_name)
+        except CourseNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    ended = revoke_sessions(
+        db.session, person_id=person_id, course_id=course.id if course else None
+    )
+    what = f"course {course.id}" if course else f"person {person_id}"
+    audit.record(
+        db.session,
+        "sessions_revoked",
+        what,
+        details={"enrollments": ended},
+        platform_id=course.platform_id if course else None,
+        course_id=course.id if course else None,
+    )
+    db.session.commit()
+    click.echo(f"sessions of {what} ended ({ended} enrollments)")
+
+
 course_cli = AppGroup("course", help="Courses and the platform each belongs to.")
 
 
@@ -501,7 +538,15 @@ def report_command(
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
-    for group in (platform_cli, keys_cli, demo_cli, ingest_cli, course_cli, report_command):
+    for group in (
+        platform_cli,
+        keys_cli,
+        demo_cli,
+        ingest_cli,
+        course_cli,
+        sessions_cli,
+        report_command,
+    ):
         app.cli.add_command(group)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(sync_cli)

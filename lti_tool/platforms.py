@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lti_tool import audit
+from lti_tool import audit, json_input
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -88,6 +89,10 @@ def parse_jwks(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PlatformError(f"is not JSON: {exc}") from None
+    except RecursionError:
+        raise PlatformError(json_input.too_deep_message()) from None
+    if json_input.json_depth(data) > json_input.MAX_DEPTH:
+        raise PlatformError(json_input.too_deep_message())
     return check_jwks(data)
 
 
@@ -99,15 +104,70 @@ def check_lms(value: str) -> str:
     return value
 
 
-def api_base_url(kind: str, value: str) -> str:
-    """An LMS API root URL without a trailing slash (Canvas: an /api/v1 suffix is dropped)."""
+#: Hosts an LMS may be reached on over plain http (this machine: development and the tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def http_lms_allowed() -> bool:
+    """Whether ALLOW_HTTP_LMS=1 lets any http:// LMS in (the development configuration only)."""
+    if not has_app_context():
+        return False
+    config = current_app.config
+    return bool(config.get("ALLOW_HTTP_LMS")) and config.get("ENV_NAME") == "development"
+
+
+def api_base_url(kind: str, value: str, allow_http: bool | None = None) -> str:
+    """An LMS API root URL without a trailing slash (Canvas: an /api/v1 suffix is dropped).
+
+    https only: the token travels with every request. http:// is refused unless the host is
+    loopback or `allow_http` (default: ALLOW_HTTP_LMS in development) says otherwise.
+    """
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise PlatformError(f"{value!r} is not an http(s) URL")
+    if allow_http is None:
+        allow_http = http_lms_allowed()
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not allow_http:
+        raise PlatformError(
+            f"{value!r} is not https: the LMS token would travel in clear text (http:// is "
+            "accepted only for 127.0.0.1, ::1 and localhost, or with ALLOW_HTTP_LMS=1 in "
+            "development)"
+        )
     path = parts.path.rstrip("/")
     if kind == "canvas" and path.endswith("/api/v1"):
         path = path[: -len("/api/v1")]
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def log_folder_roots(value: str | Iterable[str] | None = None) -> list[Path]:
+    """The folders log folders may be under: `value`, or LOG_FOLDER_ROOTS of the app (resolved)."""
+    if value is None:
+        value = str(current_app.config.get("LOG_FOLDER_ROOTS") or "") if has_app_context() else ""
+    if isinstance(value, str):
+        value = value.replace(",", ":").split(":")
+    return [Path(v.strip()).resolve() for v in value if v.strip() and Path(v.strip()).is_absolute()]
+
+
+#: How to allow a folder, for the refusals of the CLI and the admin area.
+ROOTS_HELP = (
+    "set LOG_FOLDER_ROOTS in the tool's environment to the absolute folders logs may be read "
+    "from (comma- or colon-separated, e.g. LOG_FOLDER_ROOTS=/var/log/tracking) and restart it"
+)
+
+
+def check_under_roots(path: str, roots: str | Iterable[str] | None = None) -> Path:
+    """The folder, symlinks resolved, if it lies under one of the roots; a PlatformError if not."""
+    allowed = log_folder_roots(roots)
+    if not allowed:
+        raise PlatformError(f"no log folder may be added: LOG_FOLDER_ROOTS is empty; {ROOTS_HELP}")
+    # Resolve first: a symlink under a root must not lead the reader elsewhere.
+    folder = Path(path).resolve()
+    if not any(folder == root or folder.is_relative_to(root) for root in allowed):
+        raise PlatformError(
+            f"{path} is not under LOG_FOLDER_ROOTS ({', '.join(map(str, allowed))}); to read "
+            f"logs from there, {ROOTS_HELP}"
+        )
+    return folder
 
 
 def check_folder(path: str) -> tuple[bool, str]:
@@ -338,7 +398,8 @@ def set_api_source(
 ) -> tuple[DataSource, bool]:
     """Create or change the platform's API source; a None secret keeps the stored one.
 
-    Returns (source, created). A new source needs a secret.
+    Returns (source, created). A new source needs a secret. A new base URL without a new secret
+    clears the stored one: a token entered for one host is never sent to another.
     """
     if kind not in API_SOURCES:
         raise PlatformError(f"{kind!r} is not an LMS API source")
@@ -350,6 +411,9 @@ def set_api_source(
             raise PlatformError("a new source needs its secret")
         source = DataSource(platform_id=platform.id, kind=kind, location=location)
         session.add(source)
+    elif source.location != location and secret_encrypted is None:
+        source.secret_encrypted = None
+        source.last_check, source.last_checked_at = None, None
     source.location = location
     if kind == "openedx":
         source.client_id = client_id
@@ -360,15 +424,18 @@ def set_api_source(
     return source, created
 
 
-def add_log_folder(session: Session, platform: Platform, path: str) -> tuple[DataSource, bool]:
-    """Register a tracking-log folder (absolute, readable) for a platform; (row, created)."""
+def add_log_folder(
+    session: Session, platform: Platform, path: str, roots: str | Iterable[str] | None = None
+) -> tuple[DataSource, bool]:
+    """Register a tracking-log folder (absolute, readable, under LOG_FOLDER_ROOTS or `roots`)
+    for a platform; (row, created)."""
     folder = Path(path).expanduser()
     if not folder.is_absolute():
         raise PlatformError(f"{path} is not an absolute path (the scheduler runs elsewhere)")
-    ok, why = check_folder(str(folder))
+    location = str(check_under_roots(str(folder), roots))
+    ok, why = check_folder(location)
     if not ok:
         raise PlatformError(why)
-    location = str(folder.resolve())
     source = session.scalar(
         select(DataSource).where(
             DataSource.platform_id == platform.id,
@@ -386,14 +453,17 @@ def add_log_folder(session: Session, platform: Platform, path: str) -> tuple[Dat
     return source, created
 
 
-def move_log_folder(source: DataSource, path: str) -> None:
-    """Point a log-folder source at another absolute, readable folder."""
+def move_log_folder(
+    source: DataSource, path: str, roots: str | Iterable[str] | None = None
+) -> None:
+    """Point a log-folder source at another absolute, readable folder under LOG_FOLDER_ROOTS."""
     if not path.startswith("/"):
         raise PlatformError(f"{path or 'the path'} is not an absolute path")
-    ok, why = check_folder(path)
+    location = str(check_under_roots(path, roots))
+    ok, why = check_folder(location)
     if not ok:
         raise PlatformError(why)
-    source.location = path
+    source.location = location
 
 
 # --- which platform owns a course ----------------------------------------------------------------

@@ -20,6 +20,7 @@ from flask import Flask
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from configs import TestingConfig
 from lti_tool import create_app
 from lti_tool.extensions import db
 from lti_tool.launch import keys
@@ -191,6 +192,8 @@ class Scheduler:
             "LTI_TOOL_CONFIG": "production",
             "DATABASE_URL": database,
             "SECRET_KEY": "scheduler-test",
+            # The tool's key is stored encrypted: the scheduler needs the same data key.
+            "DATA_ENCRYPTION_KEY": TestingConfig.DATA_ENCRYPTION_KEY,
             "TOOL_BASE_URL": "https://tool.test",
             "LTI_TOOL_INSTANCE_PATH": str(log.parent / "instance"),
             "LOG_JSON": "0",

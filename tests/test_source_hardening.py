@@ -287,6 +287,7 @@ def test_plain_http_is_refused_except_loopback(
 
 def test_allow_http_lms_is_honoured_in_development_only(tmp_path: Path) -> None:
     for env_name, allowed in (("testing", False), ("development", True)):
+        (tmp_path / env_name).mkdir()
         app = make_app(tmp_path / env_name, ALLOW_HTTP_LMS=True, ENV_NAME=env_name)
         with app.app_context():
             if allowed:

@@ -411,6 +411,8 @@ def test_sigkill_part_way_then_rerun_gives_the_uninterrupted_state(
             "LTI_TOOL_CONFIG": "production",
             "DATABASE_URL": database_url(tmp_path),
             "SECRET_KEY": "sync-test",
+            # The tool's key is stored encrypted: the process needs the same data key.
+            "DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
             "TOOL_BASE_URL": "https://tool.test",
             "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
             "LOG_JSON": "0",

@@ -33,6 +33,7 @@ from lti_tool.models import (
 from lti_tool.models.api import SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SUCCEEDED
 from lti_tool.models.types import utcnow
+from lti_tool.query_args import id_arg, is_digits, page_arg
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
@@ -260,7 +261,7 @@ def sync_health() -> str:
 @bp.get("/access-log")
 def access_log() -> str:
     """Who viewed learners' contact details, when, in which course (newest first)."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     subject = db.aliased(Person)
     query = scoped_courses(
         select(AccessLog, Course, subject)
@@ -269,7 +270,7 @@ def access_log() -> str:
         .order_by(AccessLog.at.desc(), AccessLog.id.desc()),
         AccessLog.course_id,
     )
-    course_id = request.args.get("course", type=int)
+    course_id = id_arg("course")
     if course_id:
         query = query.where(AccessLog.course_id == course_id)
     rows = db.session.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
@@ -418,7 +419,7 @@ def _scoped_launch_errors(query: Select[Any]) -> Select[Any]:
 @bp.get("/launch-errors")
 def launch_errors() -> str:
     """Refused launches, newest first: when, which platform, why, and the claims received."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     query = _scoped_launch_errors(select(LaunchError).order_by(LaunchError.id.desc()))
     rows = list(db.session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
     names = dict(db.session.execute(select(Platform.id, Platform.name)).all())
@@ -457,7 +458,7 @@ def courses(status: int = 200, **context: Any) -> ResponseReturnValue:
     """The courses in scope: platform, learners, last activity, retention period."""
     from lti_tool.models import ActivityBlock, CourseSettings, Enrollment
 
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_arg()
     learners = (
         select(Enrollment.course_id, func.count().label("n"))
         .where(Enrollment.course_role == "learner", Enrollment.status == "active")
@@ -499,6 +500,25 @@ def _attachable_platforms() -> list[Platform]:
     return [p for p in found if platforms.trusted(p)]
 
 
+@bp.post("/courses/<int:course_id>/sessions/revoke")
+def course_sessions_revoke(course_id: int) -> ResponseReturnValue:
+    """End every session of a course (a deployment's administrator: of its own courses)."""
+    from lti_tool.launch.identity import revoke_sessions
+
+    course = visible_course(course_id)
+    ended = revoke_sessions(db.session, course_id=course.id)
+    audit.record(
+        db.session,
+        "sessions_revoked",
+        f"course {course.id}",
+        details={"enrollments": ended},
+        platform_id=course.platform_id,
+        course_id=course.id,
+    )
+    db.session.commit()
+    return redirect(url_for("admin.courses"), code=303)
+
+
 @bp.post("/courses/<int:course_id>/attach")
 def course_attach(course_id: int) -> ResponseReturnValue:
     """Give a course that arrived with no platform to a platform, as `flask course attach`."""
@@ -508,7 +528,9 @@ def course_attach(course_id: int) -> ResponseReturnValue:
     course = db.session.get(Course, course_id)
     if course is None:
         abort(404, description="There is no such course.")
-    platform = db.session.get(Platform, request.form.get("platform", type=int) or 0)
+    raw = request.form.get("platform", "")
+    # A number past any id would overflow the database's integer: no such platform.
+    platform = db.session.get(Platform, int(raw)) if is_digits(raw) and len(raw) < 10 else None
     if platform is None:
         return courses(status=400, error="Choose the platform the course belongs to.")
     try:

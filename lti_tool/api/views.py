@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
+from lti_tool import json_input
 from lti_tool.api import events, xapi
 from lti_tool.api.courses import UnknownCourses
 from lti_tool.api.tokens import (
@@ -28,7 +28,7 @@ from lti_tool.api.tokens import (
 )
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, to_csv
-from lti_tool.launch.identity import TOKEN_PARAM, current_viewer, read_token
+from lti_tool.launch.identity import TOKEN_PARAM, current_viewer, read_token, session_ended
 from lti_tool.models import AccessLog, ApiToken, Course, Person
 from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ
 
@@ -163,9 +163,9 @@ def read_json_body() -> Any:
     if not data.strip():
         raise ApiError(400, "The request body is empty: send JSON.")
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"The request body is not valid JSON: {exc}.") from None
+        return json_input.loads(data)
+    except json_input.JsonInputError as exc:
+        raise ApiError(400, f"The request body {exc}.") from None
 
 
 def read_batch(body: Any, what: str) -> list[Any]:
@@ -237,6 +237,9 @@ def authorize_report_reader(course_id: int) -> tuple[str, int | None]:
         return f"API token {row.name!r}", None
     viewer = current_viewer(course_id)
     if viewer is not None:
+        ended = session_ended(viewer)
+        if ended is not None:
+            raise TokenError(403, f"{ended} Open the tool again from the course in your LMS.")
         if not viewer.is_staff:
             raise TokenError(
                 403,

@@ -3,18 +3,25 @@
 The token travels three ways, checked in this order: the `Authorization: Bearer` header (XHR),
 the `t` query parameter (links and forms), and a per-course Partitioned cookie. Access logs
 strip the query string (see lti_tool.logging_setup).
+
+A token lives at most SESSION_TOKEN_MAX_AGE seconds from its launch: pages hand on the same
+launch time, never a fresh one. Every request also checks the enrollment it was issued for: a
+person dropped, deactivated or relaunched as a learner loses staff pages at once, and tokens
+launched before the enrollment's sessions were revoked open nothing.
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from lti_tool.people.roles import STAFF
 
@@ -30,6 +37,8 @@ class Viewer:
     course_id: int
     role: str  # staff | learner
     platform_id: int
+    # When the launch happened (epoch seconds): the token's absolute lifetime counts from here.
+    launched_at: float = field(default_factory=time.time)
 
     @property
     def is_staff(self) -> bool:
@@ -53,11 +62,15 @@ def issue_token(viewer: Viewer) -> str:
 
 def read_token(token: str) -> Viewer | None:
     """Return the viewer a token names, or None when it is forged, malformed or expired."""
+    max_age = current_app.config["SESSION_TOKEN_MAX_AGE"]
     try:
-        data = _serializer().loads(token, max_age=current_app.config["SESSION_TOKEN_MAX_AGE"])
-        return Viewer(**data)
+        data = _serializer().loads(token, max_age=max_age)
+        if not isinstance(data, dict) or not isinstance(data.get("launched_at"), int | float):
+            return None  # a token from before launch times were carried: launch again
+        viewer = Viewer(**data)
     except (BadSignature, SignatureExpired, TypeError):
         return None
+    return viewer if time.time() - viewer.launched_at <= max_age else None
 
 
 def _token_candidates(course_id: int) -> list[str]:
@@ -89,10 +102,11 @@ def current_viewer(course_id: int) -> Viewer | None:
 def set_session_cookie(response: Any, viewer: Viewer, token: str) -> None:
     """Set the per-course cookie: Partitioned over https so it survives the LMS iframe."""
     secure = request.is_secure
+    left = current_app.config["SESSION_TOKEN_MAX_AGE"] - (time.time() - viewer.launched_at)
     response.set_cookie(
         cookie_name(viewer.course_id),
         token,
-        max_age=current_app.config["SESSION_TOKEN_MAX_AGE"],
+        max_age=max(0, int(left)),
         path=f"/courses/{viewer.course_id}",
         httponly=True,
         secure=secure,
@@ -101,14 +115,41 @@ def set_session_cookie(response: Any, viewer: Viewer, token: str) -> None:
     )
 
 
+def session_ended(viewer: Viewer) -> str | None:
+    """Why the enrollment the token was issued for no longer holds it, or None."""
+    from lti_tool.extensions import db
+    from lti_tool.models import Enrollment
+
+    enrollment = db.session.scalar(
+        select(Enrollment).where(
+            Enrollment.course_id == viewer.course_id, Enrollment.person_id == viewer.person_id
+        )
+    )
+    if enrollment is None or enrollment.status != "active":
+        return "You are no longer enrolled in this course."
+    revoked = enrollment.sessions_revoked_at
+    if revoked is not None and viewer.launched_at <= revoked.timestamp():
+        return "Your session for this course was ended by an administrator."
+    if viewer.is_staff and enrollment.course_role != STAFF:
+        return "Your role in this course changed since you opened the tool."
+    return None
+
+
 def _require(course_id: int, staff: bool) -> Viewer:
     viewer = current_viewer(course_id)
     if viewer is None:
-        abort(403, description="Open the tool from this course in your LMS to see this page.")
+        abort(
+            403,
+            description="Open the tool from this course in your LMS to see this page (a "
+            "session lasts a few hours from the launch).",
+        )
+    ended = session_ended(viewer)
+    if ended is not None:
+        abort(403, description=f"{ended} Open the tool again from the course in your LMS.")
     if staff and not viewer.is_staff:
         abort(403, description="This page is for the course's staff.")
     g.viewer = viewer
-    g.session_token = issue_token(viewer)
+    g.session_token = issue_token(viewer)  # the same launch time: the same expiry
     return viewer
 
 
@@ -132,3 +173,21 @@ def staff_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def revoke_sessions(
+    session: Any, person_id: int | None = None, course_id: int | None = None
+) -> int:
+    """End the sessions of a person (every course) or of a course (everyone); returns how many
+    enrollments. Tokens launched before now stop opening pages (see session_ended)."""
+    from sqlalchemy import update
+
+    from lti_tool.models import Enrollment
+    from lti_tool.models.types import utcnow
+
+    query = update(Enrollment).values(sessions_revoked_at=utcnow())
+    if person_id is not None:
+        query = query.where(Enrollment.person_id == person_id)
+    if course_id is not None:
+        query = query.where(Enrollment.course_id == course_id)
+    return int(session.execute(query).rowcount or 0)

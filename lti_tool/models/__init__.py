@@ -41,6 +41,7 @@ from lti_tool.models.lti import (
     Platform,
     RegistrationInvite,
     ToolKey,
+    ToolSetting,
 )
 from lti_tool.models.sync import JobSlot, SyncRun
 
@@ -81,6 +82,7 @@ __all__ = [
     "Submission",
     "SyncRun",
     "ToolKey",
+    "ToolSetting",
     "Video",
     "VideoLearnerViews",
     "WeeklyActivity",

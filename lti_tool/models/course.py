@@ -138,6 +138,9 @@ class Enrollment(db.Model):
     # Where we last learned of this enrollment: lti | nrps | canvas | openedx | logs | demo.
     source: Mapped[str] = mapped_column(String(20), default="lti")
     last_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Session tokens of this enrollment launched before this moment no longer open pages
+    # (`flask sessions revoke`, the admin area).
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -141,3 +141,13 @@ class RegistrationInvite(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))
+
+
+class ToolSetting(db.Model):
+    """A value the tool made for itself and keeps across restarts (e.g. the pseudonym key)."""
+
+    __tablename__ = "tool_setting"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

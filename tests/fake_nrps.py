@@ -78,9 +78,11 @@ class FakeNrps(ServedFake):
     page_size: int = 3
     members: list[dict[str, Any]] = field(default_factory=list)
     tool_jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
-    #: page number → "500" | "malformed" | "401" | "slow"
+    #: page number → "500" | "malformed" | "401" | "slow" | "429" (once, with Retry-After)
     fail: dict[int, str] = field(default_factory=dict)
     slow_seconds: float = 30.0
+    #: The Retry-After (seconds) a "429" page answers with.
+    retry_after: int = 3
     seen: list[str] = field(default_factory=list)
     assertions: list[dict[str, Any]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
@@ -185,6 +187,14 @@ class FakeNrps(ServedFake):
         if page > 1 and query.get("cursor") != [f"Pg{page}XyZ"]:
             return Response("unknown cursor", status=400)
         failure = self.fail.get(page)
+        if failure == "429":
+            del self.fail[page]  # throttled once: the retry gets the page
+            return Response(
+                '{"error": "rate limited"}',
+                status=429,
+                headers={"Retry-After": str(self.retry_after)},
+                content_type="application/json",
+            )
         if failure == "slow":
             time.sleep(self.slow_seconds)
         elif failure == "500":

@@ -442,3 +442,25 @@ def test_sigkill_part_way_then_rerun_gives_the_uninterrupted_state(
             assert db.session.get(SyncRun, killed.id).status == "failed"
     finally:
         reference.nrps.stop()
+
+
+def test_a_throttled_page_is_retried_after_the_platforms_retry_after(app: Flask, lms: Lms) -> None:
+    """NRPS honours Retry-After as the Canvas client does: the pause is the platform's."""
+    from lti_tool.sync.nrps import fetch_roster, registration_for
+
+    lms.launch()
+    lms.nrps.fail = {2: "429"}
+    lms.nrps.retry_after = 3
+    pauses: list[float] = []
+    with app.app_context():
+        course = lms.course()
+        roster = fetch_roster(
+            registration_for(db.session, course),
+            course.nrps_memberships_url or "",
+            retry_delays=(0.5, 0.5),
+            sleep=pauses.append,
+        )
+    assert pauses == [3.0]  # the platform's 3 s, not the default 0.5 s
+    assert roster.pages == 3 and len(roster.members) == len(lms.nrps.members)
+    throttled = [r for r in lms.nrps.seen if "page=2" in r]
+    assert len(throttled) == 2  # asked again once, after the pause

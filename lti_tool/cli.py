@@ -412,18 +412,8 @@ def sessions_revoke(
             course = find_course(db.session, course_ref, platform_name)
         except CourseNotFound as exc:
             raise click.ClickException(str(exc)) from None
-    ended = revoke_sessions(
-        db.session, person_id=person_id, course_id=course.id if course else None
-    )
+    ended = revoke_sessions(db.session, person_id=person_id, course=course)
     what = f"course {course.id}" if course else f"person {person_id}"
-    audit.record(
-        db.session,
-        "sessions_revoked",
-        what,
-        details={"enrollments": ended},
-        platform_id=course.platform_id if course else None,
-        course_id=course.id if course else None,
-    )
     db.session.commit()
     click.echo(f"sessions of {what} ended ({ended} enrollments)")
 
@@ -446,14 +436,6 @@ def course_attach(course_ref: str, platform_name: str) -> None:
     except (CourseNotFound, PlatformError) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
-    audit.record(
-        db.session,
-        "course_attached",
-        f"course {course.id} to platform {platform.name} ({platform.id})",
-        details={"learners_merged": merged},
-        platform_id=platform.id,
-        course_id=course.id,
-    )
     db.session.commit()
     click.echo(
         f"course {course.id} ({course.lti_context_id}) now belongs to {platform.name!r}"

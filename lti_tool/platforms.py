@@ -523,6 +523,14 @@ def attach_course(session: Session, course: Course, platform: Platform) -> int:
         )
     merged = _bring_learners(session, course, platform)
     course.platform_id = platform.id
+    audit.record(
+        session,
+        "course_attached",
+        f"course {course.id} to platform {platform.name} ({platform.id})",
+        details={"learners_merged": merged},
+        platform_id=platform.id,
+        course_id=course.id,
+    )
     session.flush()
     return merged
 

@@ -506,15 +506,7 @@ def course_sessions_revoke(course_id: int) -> ResponseReturnValue:
     from lti_tool.launch.identity import revoke_sessions
 
     course = visible_course(course_id)
-    ended = revoke_sessions(db.session, course_id=course.id)
-    audit.record(
-        db.session,
-        "sessions_revoked",
-        f"course {course.id}",
-        details={"enrollments": ended},
-        platform_id=course.platform_id,
-        course_id=course.id,
-    )
+    revoke_sessions(db.session, course=course)
     db.session.commit()
     return redirect(url_for("admin.courses"), code=303)
 
@@ -534,17 +526,9 @@ def course_attach(course_id: int) -> ResponseReturnValue:
     if platform is None:
         return courses(status=400, error="Choose the platform the course belongs to.")
     try:
-        merged = platforms.attach_course(db.session, course, platform)
+        platforms.attach_course(db.session, course, platform)
     except platforms.PlatformError as exc:
         db.session.rollback()
         return courses(status=400, error=f"Course {course_id}: {exc}.")
-    audit.record(
-        db.session,
-        "course_attached",
-        f"course {course.id} to platform {platform.name} ({platform.id})",
-        details={"learners_merged": merged},
-        platform_id=platform.id,
-        course_id=course.id,
-    )
     db.session.commit()
     return redirect(url_for("admin.courses"), code=303)

@@ -175,19 +175,27 @@ def staff_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def revoke_sessions(
-    session: Any, person_id: int | None = None, course_id: int | None = None
-) -> int:
-    """End the sessions of a person (every course) or of a course (everyone); returns how many
-    enrollments. Tokens launched before now stop opening pages (see session_ended)."""
+def revoke_sessions(session: Any, person_id: int | None = None, course: Any = None) -> int:
+    """End the sessions of a person (every course) or of a course (everyone), audited; returns
+    how many enrollments. Tokens launched before now stop opening pages (see session_ended)."""
     from sqlalchemy import update
 
+    from lti_tool import audit
     from lti_tool.models import Enrollment
     from lti_tool.models.types import utcnow
 
     query = update(Enrollment).values(sessions_revoked_at=utcnow())
     if person_id is not None:
         query = query.where(Enrollment.person_id == person_id)
-    if course_id is not None:
-        query = query.where(Enrollment.course_id == course_id)
-    return int(session.execute(query).rowcount or 0)
+    if course is not None:
+        query = query.where(Enrollment.course_id == course.id)
+    ended = int(session.execute(query).rowcount or 0)
+    audit.record(
+        session,
+        "sessions_revoked",
+        f"course {course.id}" if course is not None else f"person {person_id}",
+        details={"enrollments": ended},
+        platform_id=course.platform_id if course is not None else None,
+        course_id=course.id if course is not None else None,
+    )
+    return ended

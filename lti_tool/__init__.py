@@ -13,7 +13,6 @@ from flask import Flask, render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from configs import (
     DEV_SECRET_KEY,
@@ -25,6 +24,7 @@ from configs import (
 from lti_tool.extensions import LazyMigrateCommands, db
 from lti_tool.instance_files import instance_folder, private_file
 from lti_tool.models.types import utcnow
+from lti_tool.proxy import TrustedProxyFix
 from lti_tool.query_args import IdConverter
 
 
@@ -81,11 +81,15 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+    # X-Forwarded-* count only from FORWARDED_ALLOW_IPS (the proxy), PROXY_FIX_HOPS deep.
+    app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
         app.wsgi_app,
-        x_for=app.config["PROXY_FIX_HOPS"],
-        x_proto=app.config["PROXY_FIX_HOPS"],
-        x_host=app.config["PROXY_FIX_HOPS"],
+        hops=app.config["PROXY_FIX_HOPS"],
+        allow=str(
+            app.config.get("FORWARDED_ALLOW_IPS")
+            or os.environ.get("FORWARDED_ALLOW_IPS")
+            or "127.0.0.1,::1"
+        ),
     )
     return app
 

@@ -9,6 +9,7 @@ are counted in the database, so the throttle holds across every web worker and m
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import hmac
 import math
@@ -17,6 +18,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from flask import abort, current_app, g, request
@@ -43,7 +45,26 @@ def _dummy_hash() -> str:
 
 
 class PasswordRefused(ValueError):
-    """A password that cannot be used (too short, empty)."""
+    """A password that cannot be used (too short, empty, a common one)."""
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common passwords shipped with the package (lower-case; 19,640 of them: Django's
+    list by Royce Williams, see admin/common_passwords.LICENSE.txt). Read at the first use."""
+    data = resources.files(__package__).joinpath("common_passwords.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(data).decode().split())
+
+
+_TRAILING = re.compile(r"[\W\d_]+$")
+
+
+def is_common_password(password: str) -> bool:
+    """True for a common password, compared without case, also once the digits and symbols at
+    its end are taken off ("Password2024!!!!" is "password")."""
+    lowered = password.strip().lower()
+    listed = common_passwords()
+    return lowered in listed or _TRAILING.sub("", lowered) in listed
 
 
 def normalise_email(value: str) -> str:
@@ -55,9 +76,14 @@ def normalise_email(value: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    """The password's scrypt hash (werkzeug), refusing short ones."""
+    """The password's scrypt hash (werkzeug), refusing short and common ones."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordRefused(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if is_common_password(password):
+        raise PasswordRefused(
+            "this password is on a list of common passwords (compared without case and "
+            "without the digits and symbols at its end); choose another"
+        )
     return generate_password_hash(password, method="scrypt")
 
 
@@ -85,26 +111,46 @@ def setting(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """Failures allowed per e-mail and per client address within a window."""
+    """Failures allowed within a window: per account from one client address, per client
+    address, and per account from every address together.
+
+    The per-account count is kept per address so that a stranger failing from elsewhere cannot
+    lock an administrator out of their own address; `per_account_total` is a much higher
+    ceiling that still stops guessing one account from many addresses at once (0: none).
+    """
 
     per_email: int = 5
     per_ip: int = 20
+    per_account_total: int = 100
     window: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_config(cls) -> Limits:
-        """ADMIN_LOGIN_MAX_FAILURES (5), ADMIN_LOGIN_MAX_FAILURES_PER_IP (20),
-        ADMIN_LOGIN_WINDOW_MINUTES (15): app config, else environment."""
+        """ADMIN_LOGIN_MAX_FAILURES (5, per account and address), ADMIN_LOGIN_MAX_FAILURES_PER_IP
+        (20), ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT (100, every address together; 0: no
+        ceiling), ADMIN_LOGIN_WINDOW_MINUTES (15): app config, else environment."""
         return cls(
             per_email=int(setting("ADMIN_LOGIN_MAX_FAILURES", "5")),
             per_ip=int(setting("ADMIN_LOGIN_MAX_FAILURES_PER_IP", "20")),
+            per_account_total=int(setting("ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT", "100")),
             window=timedelta(minutes=float(setting("ADMIN_LOGIN_WINDOW_MINUTES", "15"))),
         )
 
+    def limit(self, kind: str) -> int:
+        """The failures allowed for a kind of key (0: not limited)."""
+        return {"account": self.per_email, "ip": self.per_ip}.get(kind, self.per_account_total)
+
 
 def throttle_keys(email: str, ip: str | None) -> dict[str, str]:
-    """The attempt keys of a login: one for the address typed, one for the client."""
-    return {"email": "email:" + email.strip().lower()[:300], "ip": "ip:" + (ip or "unknown")}
+    """The attempt keys of a login: the address typed from this client ("account"), the
+    client ("ip"), and the address typed from anywhere ("email", the high ceiling)."""
+    account = email.strip().lower()[:300]
+    client = (ip or "unknown")[:64]
+    return {
+        "account": f"email:{account} ip:{client}",
+        "ip": "ip:" + client,
+        "email": "email:" + account,
+    }
 
 
 #: The first key of the two-key advisory locks that serialise login attempts per e-mail.
@@ -136,7 +182,9 @@ def retry_after(
     since = now - limits.window
     wait = 0.0
     for kind, key in keys.items():
-        limit = limits.per_email if kind == "email" else limits.per_ip
+        limit = limits.limit(kind)
+        if limit <= 0:
+            continue
         rows = session.execute(
             select(AdminLoginAttempt.at, AdminLoginAttempt.succeeded)
             .where(AdminLoginAttempt.key == key, AdminLoginAttempt.at >= since)
@@ -174,6 +222,11 @@ def max_age() -> int:
 def password_mark(user: AdminUser) -> str:
     """A short digest of the stored hash: a password change or reset ends older sessions."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def end_sessions(user: AdminUser) -> None:
+    """End every admin session of this administrator, in every browser (sign-out)."""
+    user.session_generation = (user.session_generation or 0) + 1
 
 
 def new_session(**fields: Any) -> dict[str, Any]:
@@ -280,6 +333,9 @@ def scope_from_session(session: Session, data: dict[str, Any] | None) -> AdminSc
     if isinstance(data.get("admin"), int):
         user = session.get(AdminUser, data["admin"])
         if user is None or user.disabled or data.get("pw") != password_mark(user):
+            return None
+        # Signed out since (anywhere): this cookie, and every copy of it, is over.
+        if data.get("gen") != (user.session_generation or 0):
             return None
         platform_id = None
         if user.deployment_id is not None:

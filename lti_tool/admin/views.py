@@ -62,7 +62,8 @@ def visible_course(course_id: int) -> Course:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Sign in with e-mail and password; throttled per e-mail and per client address."""
+    """Sign in with e-mail and password; throttled per e-mail from this client address, per
+    client address, and (a higher ceiling) per e-mail from every address."""
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
         if g.admin is not None:
@@ -100,13 +101,21 @@ def login() -> ResponseReturnValue:
     audit.record(db.session, "sign_in", "", actor=user.email, admin_user_id=user.id)
     db.session.commit()
     log.info("admin %s signed in (client %s)", user.id, request.remote_addr)
-    g.admin_new_session = auth.new_session(admin=user.id, pw=auth.password_mark(user))
+    g.admin_new_session = auth.new_session(
+        admin=user.id, pw=auth.password_mark(user), gen=user.session_generation or 0
+    )
     return redirect(target, code=303)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """End the admin session."""
+    """End the admin session on the server: every session of this administrator, in every
+    browser, and any copy of its cookie (a launch's session ends with its cookie)."""
+    scope = g.admin
+    if scope is not None and scope.admin_id is not None:
+        user = db.session.get(AdminUser, scope.admin_id)
+        if user is not None:
+            auth.end_sessions(user)
     audit.record(db.session, "sign_out", "")
     db.session.commit()
     g.admin_new_session = auth.new_session()

@@ -27,6 +27,9 @@ class AdminUser(db.Model):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Carried in every admin session cookie of this administrator; signing out adds one, which
+    # ends all of them (every browser, and any copy of a cookie) on the server.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AdminLoginAttempt(db.Model):
@@ -36,7 +39,7 @@ class AdminLoginAttempt(db.Model):
     __table_args__ = (Index("ix_admin_login_attempt_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # What is throttled: "email:<address>" and "ip:<address>".
+    # What is throttled: "email:<address> ip:<client>", "ip:<client>" and "email:<address>".
     key: Mapped[str] = mapped_column(String(400))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -4,10 +4,13 @@ and common passwords refused. Each test attacks as described (and failed on the 
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -17,7 +20,10 @@ from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, AdminLoginAttempt
 from lti_tool.proxy import TrustedProxyFix
 from tests.conftest import https_client
+from tests.processes import free_port, start_gunicorn, wait_ready
 from tests.test_admin import PASSWORD, ROOT, add_admin, post, sign_in
+from tests.test_admin_gunicorn import database  # noqa: F401 (a fixture)
+from tests.test_deployment import flask
 
 
 def client_from(app: Flask, address: str) -> FlaskClient:
@@ -163,3 +169,51 @@ def test_cli_refuses_a_common_password(runner: FlaskCliRunner, tmp_path: Path) -
         args=["admin", "create", "weak@example.edu", "--password-file", str(common)]
     )
     assert result.exit_code == 1 and "common passwords" in result.output
+
+
+def test_gunicorn_forged_forwarded_for_gets_no_fresh_budget(
+    database: str,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    """Through gunicorn as deployed: a client that is not the proxy (FORWARDED_ALLOW_IPS names
+    another address) forges X-Forwarded-For on every attempt and is still counted as itself."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLASK_APP": "lti_tool",
+        "LTI_TOOL_CONFIG": "production",
+        "DATABASE_URL": database,
+        "SECRET_KEY": "admin-hardening-test-secret",
+        "TOOL_BASE_URL": "https://tool.test",
+        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "FORWARDED_ALLOW_IPS": "192.0.2.250",  # the proxy; the test client is not it
+        "ADMIN_LOGIN_MAX_FAILURES_PER_IP": "3",
+    }
+    assert flask(env, "db", "upgrade").returncode == 0
+    log_path = tmp_path / "gunicorn.log"
+    log = log_path.open("w")
+    server = start_gunicorn(env, log, [])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, log_path)
+        codes = []
+        for n in range(4):
+            browser = requests.Session()
+            browser.headers["X-Forwarded-For"] = f"198.51.100.{n + 1}"
+            page = browser.get(base + "/admin/login", timeout=30)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            answer = browser.post(
+                base + "/admin/login",
+                data={"csrf_token": token, "email": f"g{n}@example.edu", "password": "x" * 12},
+                allow_redirects=False,
+                timeout=30,
+            )
+            codes.append(answer.status_code)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+    assert codes == [401, 401, 401, 429], log_path.read_text()

@@ -151,7 +151,10 @@ def parse_timestamp(value: str) -> datetime | None:
         return None
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
+    try:
+        return stamp.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC (found by fuzz/xapi.py)
+        return None
 
 
 def seconds(value: Any) -> float | None:
@@ -254,7 +257,9 @@ def _activities(context: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     found = activities.get(kind)
     if isinstance(found, dict):
         found = [found]
-    return [a for a in found or [] if isinstance(a, dict)]
+    if not isinstance(found, list):  # a number or string is no activity (found by fuzz/xapi.py)
+        return []
+    return [a for a in found if isinstance(a, dict)]
 
 
 def course_reference(statement: dict[str, Any]) -> tuple[str | None, bool]:

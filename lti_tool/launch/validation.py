@@ -106,13 +106,18 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         body = self._get_jwt_body()
         aud = body.get("aud")
         azp = body.get("azp")
+        if azp is not None and not isinstance(azp, str):
+            # A list or object would reach the registration query (found by fuzz/id_token.py).
+            raise LtiException("The id_token's azp is not a string")
         if isinstance(aud, list):
             if azp:
                 if azp not in aud:
                     raise LtiException("The id_token's azp is not one of its audiences (aud)")
                 return azp
-            if len(aud) == 1:
+            if len(aud) == 1 and isinstance(aud[0], str) and aud[0]:
                 return aud[0]
+            if len(aud) == 1:
+                raise LtiException("The id_token has no audience (aud)")
             raise LtiException("The id_token has several audiences (aud) but no azp")
         if not isinstance(aud, str) or not aud:
             raise LtiException("The id_token has no audience (aud)")
@@ -143,8 +148,11 @@ class ToolMessageLaunch(FlaskMessageLaunch):
 
     def validate_jwt_format(self) -> ToolMessageLaunch:
         super().validate_jwt_format()
-        alg = self._jwt.get("header", {}).get("alg")
-        if alg not in ALLOWED_ALGS:
+        header = self._jwt.get("header")
+        if not isinstance(header, dict):  # a JSON array or number (found by fuzz/id_token.py)
+            raise LtiException("Invalid JWT format, can't be decoded")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in ALLOWED_ALGS:  # a dict is unhashable
             raise LtiException(
                 f"The id_token is signed with {alg!r}; only RS256, RS384 or RS512 are accepted"
             )

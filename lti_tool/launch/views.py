@@ -84,12 +84,38 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
     import jwt
 
     try:
-        return {
+        claims = {
             "header": jwt.get_unverified_header(id_token),
             "body": jwt.decode(id_token, options={"verify_signature": False}),
         }
     except Exception:  # anything unreadable is recorded as "not a JWT"
         return {"unreadable": True}
+    if not _storable_text(claims):
+        # A lone surrogate ("\ud800") or NUL escaped in the JSON: neither can be sent to the
+        # database (UTF-8, PostgreSQL text), so the refusal's issuer lookup and record would fail
+        # with a 500 (found by fuzz/id_token.py).
+        return {"unreadable": True}
+    return claims
+
+
+def _storable_text(value: Any) -> bool:
+    """Whether every string (and key) in a decoded JSON value is UTF-8 without NUL."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 def bounded_claims(claims: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -1,0 +1,1 @@
+"""atheris harnesses; see fuzz/README.md."""

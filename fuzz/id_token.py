@@ -2,7 +2,8 @@
 
 The token is the POSTed form value (text; at most MAX_ID_TOKEN_BYTES, as launch() refuses longer
 ones first). What must hold:
-- unverified_claims() never raises; bounded_claims() of its answer never raises, and what it
+- unverified_claims() never raises, and keeps no claims nested deeper than json_input's
+  MAX_DEPTH; bounded_claims() of its answer never raises, and what it
   keeps is JSON of at most MAX_STORED_CLAIMS bytes or a small summary;
 - ToolMessageLaunch.validate_jwt_format() and get_client_id() raise only LtiException, whose
   message explain() turns into a LaunchProblem;
@@ -27,6 +28,7 @@ with atheris.instrument_imports(include=["lti_tool.launch", "jwt", "pylti1p3.mes
 
     from lti_tool import create_app
     from lti_tool.extensions import db
+    from lti_tool.json_input import MAX_DEPTH, json_depth
     from lti_tool.launch.errors import LaunchProblem, explain
     from lti_tool.launch.tool_conf import PlatformPending, platform_for_issuer
     from lti_tool.launch.validation import ToolMessageLaunch
@@ -84,6 +86,8 @@ def test_one_input(data: bytes) -> None:
     if len(id_token) > MAX_ID_TOKEN_BYTES:
         return
     claims = unverified_claims(id_token)
+    # Deeper claims would make the refusal's json.dumps recurse too far (see views.py).
+    assert claims is None or json_depth(claims) <= MAX_DEPTH + 1
     kept: Any = bounded_claims(claims)
     if kept is not None:
         size = len(json.dumps(kept, default=str))

@@ -12,6 +12,7 @@ from pylti1p3.exception import LtiException
 
 from lti_tool.api import xapi
 from lti_tool.api.courses import ItemProblem
+from lti_tool.json_input import MAX_DEPTH
 from lti_tool.launch.validation import ToolMessageLaunch
 from lti_tool.launch.views import bounded_claims, unverified_claims
 
@@ -115,3 +116,21 @@ def test_a_launch_whose_issuer_is_a_lone_surrogate_is_refused_not_a_500(
     id_token = token({"alg": "RS256", "kid": "k"}, {"iss": "\ud800", "aud": "client-1"})
     response = client.post("/lti/launch", data={"id_token": id_token, "state": "s"})
     assert 400 <= response.status_code < 500
+
+
+# Found while writing fuzz/id_token.py (not by the fuzzer): claims nested about 980 levels deep
+# were read by json.loads, and bounded_claims' json.dumps, a few frames further down in the
+# refusal, raised RecursionError. Claims deeper than json_input.MAX_DEPTH are unreadable now.
+def test_claims_nested_deeper_than_the_json_limit_are_recorded_as_unreadable() -> None:
+    body = b'{"iss": "https://lms", "x": ' + b"[" * 980 + b"]" * 980 + b"}"
+    head = base64.urlsafe_b64encode(b'{"alg": "RS256"}').rstrip(b"=").decode()
+    id_token = f"{head}.{base64.urlsafe_b64encode(body).rstrip(b'=').decode()}.c2ln"
+    assert unverified_claims(id_token) == {"unreadable": True}
+
+
+def test_claims_within_the_json_limit_are_kept() -> None:
+    nested: Any = "v"
+    for _ in range(MAX_DEPTH - 2):
+        nested = [nested]
+    claims = unverified_claims(token({"alg": "RS256"}, {"x": nested}))
+    assert claims is not None and claims["body"] == {"x": nested}

@@ -38,6 +38,8 @@ class BaseConfig:
     SESSION_TOKEN_MAX_AGE = int(os.environ.get("SESSION_TOKEN_MAX_AGE", "28800"))
     # Trusted reverse-proxy hops for ProxyFix (X-Forwarded-For/Proto/Host).
     PROXY_FIX_HOPS = int(os.environ.get("PROXY_FIX_HOPS", "1"))
+    # ...and only from these addresses or networks (gunicorn's setting too; `*`: any).
+    FORWARDED_ALLOW_IPS = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
     DEV_PLATFORM_ENABLED = False
     HSTS = False
     # Structured JSON logs to stdout (production default); LOG_JSON=0 for plain text.

@@ -187,6 +187,14 @@ def read_batch(body: Any, what: str) -> list[Any]:
 # --- /api/v1/events ---------------------------------------------------------------------------
 
 
+@api_bp.get("/v1/openapi.json")
+def openapi_document() -> Response:
+    """The API contract (OpenAPI 3.1): no token needed, it holds no data."""
+    from lti_tool.api.openapi import document
+
+    return jsonify(document(request.host_url))
+
+
 @api_bp.post("/v1/events")
 def post_events() -> Response:
     """Lab messages and xAPI statements, one or a list; a "request" message gets a summary."""

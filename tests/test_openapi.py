@@ -1,0 +1,56 @@
+"""The API contract: /api/v1/openapi.json is a valid OpenAPI 3.1 document that describes every
+API route the app has, and the answers the app gives."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+
+CATCH_ALL = {"api.api_not_found", "xapi.xapi_not_found"}
+
+
+def spec(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    return body
+
+
+def test_the_document_is_valid_openapi_3_1(client: FlaskClient) -> None:
+    document = spec(client)
+    assert document["openapi"].startswith("3.1")
+    validate(document)  # raises on an invalid document
+
+
+def test_every_api_route_is_documented_with_its_methods(app: Flask, client: FlaskClient) -> None:
+    documented = {
+        (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
+        for path, item in spec(client)["paths"].items()
+        for method in item
+    }
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(("api.", "xapi.")) or rule.endpoint in CATCH_ALL:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule)
+        routes |= {(path, m) for m in rule.methods or () if m not in ("HEAD", "OPTIONS")}
+    assert routes == documented
+
+
+def test_answers_have_the_documented_shapes(client: FlaskClient) -> None:
+    document = spec(client)
+    error = document["components"]["schemas"]["Error"]
+    refused = client.post("/api/v1/events", json={"user": "u"})
+    assert refused.status_code == 401
+    assert set(error["required"]) <= set(refused.json or {})
+    about = client.get("/xapi/about")
+    assert about.status_code == 200 and isinstance((about.json or {}).get("version"), list)
+    no_version = client.post("/xapi/statements", json=[])
+    assert no_version.status_code == 400 and "error" in (no_version.json or {})
+    reports = document["paths"]["/api/v1/courses/{course_id}/reports/{name}"]["get"]
+    names = next(p for p in reports["parameters"] if p["name"] == "name")["schema"]["enum"]
+    assert "learners" in names and "not-on-roster" in names

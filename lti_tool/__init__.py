@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -167,8 +167,18 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """Render HTTP errors as small pages that say what happened."""
 
-    def render_error(error: HTTPException) -> tuple[str, int]:
-        return render_template("error.html", error=error), error.code or 500
+    def render_error(error: HTTPException) -> Any:
+        # A method no route of the path has (e.g. TRACE) fails before any blueprint is known:
+        # API paths still answer in JSON, and a 405 always says what is allowed (RFC 9110).
+        code = error.code or 500
+        if request.path.startswith(("/api/", "/xapi/")):
+            response = jsonify({"error": error.description or error.name})
+            response.status_code = code
+        else:
+            response = make_response(render_template("error.html", error=error), code)
+        if code == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        return response
 
     for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)

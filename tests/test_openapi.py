@@ -54,3 +54,14 @@ def test_answers_have_the_documented_shapes(client: FlaskClient) -> None:
     reports = document["paths"]["/api/v1/courses/{course_id}/reports/{name}"]["get"]
     names = next(p for p in reports["parameters"] if p["name"] == "name")["schema"]["enum"]
     assert "learners" in names and "not-on-roster" in names
+
+
+def test_a_method_no_api_route_has_answers_json_with_allow(client: FlaskClient) -> None:
+    # Found by schemathesis: TRACE on a report URL fails before any blueprint is known, and the
+    # answer was the HTML error page without the Allow header RFC 9110 requires.
+    response = client.open("/api/v1/courses/1/reports/learners", method="TRACE")
+    assert response.status_code == 405
+    assert response.is_json and "error" in (response.json or {})
+    assert "GET" in response.headers["Allow"]
+    page = client.open("/privacy", method="TRACE")
+    assert page.status_code == 405 and "GET" in page.headers["Allow"]

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from lti_tool.models import Course, CourseSettings
 from lti_tool.models.course import STUDENT_VIEWS
 
-#: The privacy floor can be raised, never lowered below this (design.md §7).
+#: The privacy floor (figures about other learners hidden in smaller groups) can be raised,
+#: never lowered below this.
 MIN_PRIVACY_FLOOR = 5
 STUDENT_VIEW_NAMES = {
     "time": "Time per week beside the class",

@@ -2,7 +2,7 @@
 
 Reference: ``edx/analytics/tasks/insights/video.py`` in edx-analytics-pipeline
 (``UserVideoViewingTask`` for viewings, ``VideoUsageTask`` for the timeline and summary);
-see design.md §7 "Video" and data-sources.md §4.1. Where the prose there left room, this module
+see the README's "How the numbers are made" (Video). Where that prose leaves room, this module
 follows the pipeline's code, because our figures must match Insights on the same logs:
 
 * Offsets are screened per event before any viewing is built: a play/stop without a position,
@@ -163,7 +163,7 @@ def viewing_spans(
             # A play while a viewing is open silently replaces it (the open one is discarded).
             open_start = position if seek_target is None else seek_target
             # Duration comes from the play that opens the viewing (as in the pipeline), else the
-            # caller's value (LMS course structure), per design.md §7.
+            # caller's value (LMS course structure), as the README's video rules say.
             open_duration = step_duration if step_duration is not None else fallback
             seek_target = None
         elif open_start is not None:

@@ -168,7 +168,7 @@ class CourseSettings(db.Model):
     time_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=30)
     # Figures about other learners are hidden below this group size; never below 5.
     privacy_floor: Mapped[int] = mapped_column(Integer, default=5)
-    # At-risk rule thresholds (design.md §7).
+    # At-risk rule thresholds (README, "The at-risk rule").
     risk_inactive_days: Mapped[int] = mapped_column(Integer, default=7)
     risk_time_percentile: Mapped[int] = mapped_column(Integer, default=15)
     risk_completion_behind: Mapped[int] = mapped_column(Integer, default=2)

@@ -1,7 +1,7 @@
 """Open edX tracking logs: parse one line into a TrackingEvent, and stream lines from log files.
 
 Pure parsing and file reading (no Flask, no database): the ingest in another module decides what
-to store. Three line shapes are understood (design.md section 6, data-sources.md section 3):
+to store. Three line shapes are understood (the README's "Tracking logs" section):
 the classic one-JSON-object-per-line tracking.log, the Django logging-prefixed form
 (``... logger.py:41 - {json}``) and the processed eventtracking shape
 (``{name, timestamp, context, data}``). Files may be plain or gzipped (by content, not by name)

@@ -656,14 +656,6 @@ def tokens_create(
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    audit.record(
-        db.session,
-        "token_created",
-        f"token {name}",
-        details={"scope": scope, "all_platforms": all_platforms},
-        platform_id=platform.id if platform else (course.platform_id if course else None),
-        course_id=course.id if course else None,
-    )
     db.session.commit()
     if course:
         where = f"course {course.id} ({course.lms_course_id or course.lti_context_id})"
@@ -728,13 +720,6 @@ def tokens_revoke(name: str | None, token_id: int | None) -> None:
         row = revoke_token(db.session, name=name, token_id=token_id)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
-    audit.record(
-        db.session,
-        "token_revoked",
-        f"token {row.name}",
-        platform_id=row.platform_id or (row.course.platform_id if row.course else None),
-        course_id=row.course_id,
-    )
     db.session.commit()
     click.echo(f"revoked token {row.id} ({row.name!r})")
 

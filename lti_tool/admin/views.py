@@ -331,7 +331,7 @@ def tokens() -> ResponseReturnValue:
 @bp.post("/tokens")
 def token_create() -> ResponseReturnValue:
     """Make a token and show it once."""
-    from lti_tool.api.tokens import create_token, reads_all_platforms
+    from lti_tool.api.tokens import create_token
 
     fields = ("name", "scope", "course", "platform", "may_create_courses", "all_platforms")
     form = {k: request.form.get(k, "").strip() for k in fields}
@@ -372,14 +372,6 @@ def token_create() -> ResponseReturnValue:
     except ValueError as exc:
         db.session.rollback()
         return _tokens_page(400, form=form, error=str(exc))
-    audit.record(
-        db.session,
-        "token_created",
-        f"token {new.row.name}",
-        details={"scope": new.row.scope, "all_platforms": reads_all_platforms(new.row)},
-        platform_id=platform.id if platform else (course.platform_id if course else None),
-        course_id=course.id if course else None,
-    )
     db.session.commit()
     log.info("admin created API token %s (%s)", new.row.id, new.row.scope)
     return _tokens_page(201, created=new.token, created_row=new.row)
@@ -393,16 +385,9 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
     if token_id not in {t.id for t in _visible_tokens()}:
         abort(404, description="There is no such token in your administration area.")
     try:
-        row = revoke_token(db.session, token_id=token_id)
+        revoke_token(db.session, token_id=token_id)
     except LookupError as exc:
         return _tokens_page(400, error=str(exc))
-    audit.record(
-        db.session,
-        "token_revoked",
-        f"token {row.name}",
-        platform_id=row.platform_id or (row.course.platform_id if row.course else None),
-        course_id=row.course_id,
-    )
     db.session.commit()
     return redirect(url_for("admin.tokens"), code=303)
 

@@ -19,6 +19,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool import audit
 from lti_tool.models import ApiToken, Course, Platform
 from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.types import utcnow
@@ -120,7 +121,23 @@ def create_token(
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        "token_created",
+        f"token {name}",
+        details={"scope": scope, "all_platforms": all_platforms},
+        platform_id=_platform_of(row),
+        course_id=row.course_id,
+    )
     return NewToken(row, token)
+
+
+def _platform_of(row: ApiToken) -> int | None:
+    """The platform a token's binding names (directly, or through its course)."""
+    if row.platform_id is not None:
+        return row.platform_id
+    course = row.course
+    return course.platform_id if course is not None else None
 
 
 def revoke_token(
@@ -140,6 +157,13 @@ def revoke_token(
     if row.revoked_at is not None:
         raise LookupError(f"token {row.id} ({row.name!r}) is already revoked")
     row.revoked_at = utcnow()
+    audit.record(
+        session,
+        "token_revoked",
+        f"token {row.name}",
+        platform_id=_platform_of(row),
+        course_id=row.course_id,
+    )
     return row
 
 

@@ -104,6 +104,8 @@ def test_admin_pages_in_chromium(browser: Browser, tool: Any) -> None:
                 ("tokens", "/admin/tokens"),
                 ("courses", "/admin/courses"),
                 ("audit", "/admin/audit"),
+                ("platforms", "/admin/platforms"),
+                ("sources", "/admin/sources"),
             ):
                 page.goto(origin + path)
                 sideways = page.evaluate(

@@ -26,6 +26,7 @@ from lti_tool.instance_files import instance_folder, private_file
 from lti_tool.models.types import utcnow
 from lti_tool.proxy import TrustedProxyFix
 from lti_tool.query_args import IdConverter
+from lti_tool.request_text import refuse_nul_characters
 
 
 def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
@@ -78,6 +79,7 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
     register_extensions(app)
     # Before the routes are added: their <int:…> ids then stop at what the database holds.
     app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul_characters)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -164,20 +166,33 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(devplatform.bp)
 
 
+IMPLICIT = ("HEAD", "OPTIONS")  # methods Flask adds to routes by itself
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Render HTTP errors as small pages that say what happened."""
 
     def render_error(error: HTTPException) -> Any:
-        # A method no route of the path has (e.g. TRACE) fails before any blueprint is known:
-        # API paths still answer in JSON, and a 405 always says what is allowed (RFC 9110).
+        # Routing errors (a path or a method no route has, e.g. TRACE) come before any blueprint
+        # is known: API paths still answer in JSON, and a 405 says what is allowed (RFC 9110).
         code = error.code or 500
+        # Werkzeug gives a set: a stable order, with the methods every route has at the end.
+        allowed = sorted(
+            getattr(error, "valid_methods", None) or [], key=lambda m: (m in IMPLICIT, m)
+        )
         if request.path.startswith(("/api/", "/xapi/")):
-            response = jsonify({"error": error.description or error.name})
+            message = error.description or error.name
+            if code == 404 and request.blueprint is None:
+                message = f"There is no endpoint {request.method} {request.path}."
+            elif code == 405 and allowed:
+                usable = ", ".join(m for m in allowed if m not in IMPLICIT)
+                message = f"{request.method} is not allowed on {request.path}; use {usable}."
+            response = jsonify({"error": message})
             response.status_code = code
         else:
             response = make_response(render_template("error.html", error=error), code)
-        if code == 405 and getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        if code == 405 and allowed:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):

@@ -36,8 +36,36 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+def storable_text(value: Any) -> bool:
+    """Whether every string (and key) in a decoded JSON value is UTF-8 without NUL.
+
+    Neither a NUL nor a lone surrogate ("\\ud800") can be sent to the database (PostgreSQL text
+    refuses NUL): a value that holds one is refused where it comes in, not with a 500 later.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+NOT_STORABLE = "holds a NUL character (\\u0000) or a lone surrogate, which no stored text may hold"
+
+
 def loads(data: bytes | str) -> Any:
-    """Parsed JSON, or JsonInputError when it is not JSON or nests more than MAX_DEPTH."""
+    """Parsed JSON, or JsonInputError when it is not JSON, nests more than MAX_DEPTH or holds
+    text no database can store."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -47,4 +75,6 @@ def loads(data: bytes | str) -> Any:
         raise JsonInputError(f"is not valid JSON: {exc}") from None
     if json_depth(value) > MAX_DEPTH:
         raise JsonInputError(too_deep_message())
+    if not storable_text(value):
+        raise JsonInputError(NOT_STORABLE)
     return value

@@ -26,6 +26,7 @@ from lti_tool.kpis.reports import to_csv
 from lti_tool.models import Person
 from lti_tool.platforms import PlatformError, parse_jwks
 from tests.conftest import https_client
+from tests.lti_platform import FakePlatform
 from tests.processes import ROOT, free_port
 from tests.test_admin import add_admin, sign_in
 from tests.test_api import bearer, make_token
@@ -103,6 +104,34 @@ def test_an_address_cannot_smuggle_headers_into_mailto_links(
 
 
 # --- no 500s: over-deep JSON, page numbers and ids past any ---------------------------------
+
+
+def test_nul_characters_in_forms_queries_and_json_are_a_400_on_every_database(
+    client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform
+) -> None:
+    # PostgreSQL text cannot hold NUL: each of these was a 500 there (the login's issuer lookup,
+    # the event API's learner lookup), while SQLite stored the NUL.
+    login = client.post(
+        "/lti/login",
+        data={"iss": platform.issuer + "\x00", "login_hint": "a", "target_link_uri": "x"},
+    )
+    assert login.status_code == 400 and "NUL character" in login.get_data(as_text=True)
+    query = client.get("/privacy?x=%00")
+    assert query.status_code == 400
+    token = make_token(runner, "nul")
+    lab = {"user": "a\x00b", "t": 1772445600000, "type": "log", "course": "x"}
+    events = client.post("/api/v1/events", json=[lab], headers=bearer(token))
+    assert events.status_code == 400 and "NUL character" in events.json["error"]
+    statement = {
+        "actor": {"mbox": "mailto:a\x00@example.org"},
+        "verb": {"id": "http://x/v"},
+        "object": {"id": "http://x/o"},
+    }
+    xapi_headers = {**bearer(token), "X-Experience-API-Version": "1.0.3"}
+    xapi = client.post("/xapi/statements", json=statement, headers=xapi_headers)
+    assert xapi.status_code == 400 and "NUL character" in xapi.json["error"]
+    with client.application.app_context():
+        assert db.session.query(Person).count() == 0
 
 
 @pytest.mark.parametrize("depth", [300, 1025, 100_000])

@@ -259,11 +259,13 @@ def test_malformed_lines_are_counted_reported_and_skipped(
         out.write(b'{"username": "' + b"x" * 10_000_000 + b'"}\n')  # line 8: 10 MB
         out.write(good.replace("learner7", "l\xe9arner").encode("latin-1") + b"\n")  # line 9
         out.write(event("2026-03-02 10:05:00").encode() + b"\n")  # line 10
+        # line 11: an escaped NUL, which PostgreSQL cannot store
+        out.write(good.replace("learner7", "learner\\u0000").encode() + b"\n")
     result = ingest(runner, log)
     assert result["exit_code"] == 0
     assert result["events_ingested"] == 2
     assert result["skipped"] == {
-        "broken_json": 1,
+        "broken_json": 2,
         "missing_time": 1,
         "missing_course": 1,
         "wrong_types": 1,
@@ -273,6 +275,7 @@ def test_malformed_lines_are_counted_reported_and_skipped(
     assert f"{log}:4: broken json" in result["problems"]
     assert f"{log}:8: line too long" in result["problems"]
     assert f"{log}:9: invalid utf8" in result["problems"]
+    assert f"{log}:11: broken json" in result["problems"]
 
 
 def test_truncated_gz_and_unreadable_file(runner: FlaskCliRunner, tmp_path: Path) -> None:

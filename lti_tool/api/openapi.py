@@ -74,6 +74,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
                                         {"$ref": "#/components/schemas/EventItem"},
                                         {
                                             "type": "array",
+                                            "minItems": 1,
                                             "items": {"$ref": "#/components/schemas/EventItem"},
                                         },
                                     ]
@@ -113,6 +114,13 @@ def document(server_url: str = "/") -> dict[str, Any]:
                             "name": "format",
                             "in": "query",
                             "schema": {"type": "string", "enum": ["json", "csv"]},
+                        },
+                        {
+                            "name": "cutoff_minutes",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "time-spent only: the gap (minutes) above which "
+                            "time between two events is not counted.",
                         },
                     ],
                     "responses": {
@@ -167,6 +175,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
                                         {"$ref": "#/components/schemas/Statement"},
                                         {
                                             "type": "array",
+                                            "minItems": 1,
                                             "items": {"$ref": "#/components/schemas/Statement"},
                                         },
                                     ]
@@ -246,11 +255,20 @@ def document(server_url: str = "/") -> dict[str, Any]:
                     "required": ["actor", "verb", "object"],
                     "properties": {
                         "id": {"type": "string", "format": "uuid"},
-                        "actor": {"type": "object"},
+                        "actor": {
+                            "type": "object",
+                            "description": "An Agent (groups are refused).",
+                            "anyOf": [
+                                {"required": ["account"]},
+                                {"required": ["mbox"]},
+                                {"required": ["mbox_sha1sum"]},
+                                {"required": ["openid"]},
+                            ],
+                        },
                         "verb": {
                             "type": "object",
                             "required": ["id"],
-                            "properties": {"id": {"type": "string"}},
+                            "properties": {"id": {"type": "string", "minLength": 1}},
                         },
                         "object": {"type": "object"},
                         "result": {"type": "object"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,6 @@ from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ
 
 api_bp = Blueprint("api", __name__, url_prefix="/api")
 xapi_bp = Blueprint("xapi", __name__, url_prefix="/xapi")
-ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 #: Reports that carry learners' contact details: reading one is written to the access log.
 CONTACT_REPORTS = frozenset({"learners"})
 
@@ -287,6 +286,14 @@ def course_report(course_id: int, name: str) -> Response:
             404,
             f"There is no report named {name!r}; the reports are: {', '.join(sorted(REPORTS))}.",
         )
+    unknown = sorted(set(request.args) - {"format", "cutoff_minutes", TOKEN_PARAM})
+    if unknown:
+        # A misspelt option (say `fromat=csv`) would otherwise be ignored without a word.
+        raise ApiError(
+            400,
+            f"Unknown query parameter {unknown[0]!r}: a report takes format (json or csv) "
+            "and, for time-spent, cutoff_minutes.",
+        )
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise ApiError(400, f"format={fmt!r} is not supported: use json or csv.")
@@ -328,11 +335,10 @@ def course_report(course_id: int, name: str) -> Response:
 # --- /xapi: a Learning Record Store endpoint -------------------------------------------------
 
 
-@xapi_bp.before_request
-def _require_xapi_version() -> None:
-    """Every xAPI request but /about states the xAPI version it speaks (1.0.x)."""
-    if request.endpoint == "xapi.about":
-        return
+def authenticate_xapi() -> ApiToken:
+    """The xAPI client's token, then the xAPI version it speaks (1.0.x), which every request
+    but /about states: a request with neither is a 401, as everywhere in the API."""
+    token = authenticate(SCOPE_EVENTS_WRITE)
     version = request.headers.get("X-Experience-API-Version", "").strip()
     if not version:
         raise ApiError(
@@ -340,6 +346,7 @@ def _require_xapi_version() -> None:
         )
     if not xapi.VERSION_PATTERN.match(version):
         raise ApiError(400, f"X-Experience-API-Version {version!r} is not supported: use 1.0.x.")
+    return token
 
 
 @xapi_bp.after_request
@@ -357,7 +364,7 @@ def about() -> Response:
 @xapi_bp.post("/statements")
 def post_statements() -> Response:
     """Store one statement or a list, all or none; answer the list of their ids."""
-    token = authenticate(SCOPE_EVENTS_WRITE)
+    token = authenticate_xapi()
     statements = read_batch(read_json_body(), "xAPI statement")
     ids = _store_statements(token, statements)
     return jsonify(ids)
@@ -366,7 +373,7 @@ def post_statements() -> Response:
 @xapi_bp.put("/statements")
 def put_statement() -> Response:
     """Store one statement under the id the query names; 204."""
-    token = authenticate(SCOPE_EVENTS_WRITE)
+    token = authenticate_xapi()
     statement_id = request.args.get("statementId")
     if not statement_id:
         raise ApiError(400, "PUT /xapi/statements needs the statementId query parameter.")
@@ -407,37 +414,3 @@ def _clash_is_retryable() -> Iterator[None]:
             "A concurrent write touched the same learners; nothing was stored. Retry shortly.",
             headers={"Retry-After": "1"},
         ) from None
-
-
-# --- JSON 404/405 for any other path under /api and /xapi ------------------------------------
-
-
-def _not_found(rest: str) -> NoReturn:
-    adapter = current_app.url_map.bind_to_environ(request.environ)
-    allowed = []
-    for method in ANY_METHOD:
-        try:
-            endpoint, _ = adapter.match(method=method)
-        except HTTPException:
-            continue
-        if endpoint != request.endpoint:
-            allowed.append(method)
-    if allowed:
-        raise ApiError(
-            405,
-            f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
-            headers={"Allow": ", ".join(allowed)},
-        )
-    raise ApiError(404, f"There is no endpoint {request.method} {request.path}.")
-
-
-@api_bp.route("/<path:rest>", methods=ANY_METHOD)
-def api_not_found(rest: str) -> NoReturn:
-    """A JSON 404 (or 405) for unknown API paths."""
-    _not_found(rest)
-
-
-@xapi_bp.route("/<path:rest>", methods=ANY_METHOD)
-def xapi_not_found(rest: str) -> NoReturn:
-    """A JSON 404 (or 405) for the xAPI resources this LRS does not offer."""
-    _not_found(rest)

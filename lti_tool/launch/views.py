@@ -22,7 +22,7 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.json_input import MAX_DEPTH, json_depth
+from lti_tool.json_input import MAX_DEPTH, json_depth, storable_text
 from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain, pending_problem
@@ -91,7 +91,7 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
         }
     except Exception:  # anything unreadable is recorded as "not a JWT"
         return {"unreadable": True}
-    if json_depth(claims) > MAX_DEPTH or not _storable_text(claims):
+    if json_depth(claims) > MAX_DEPTH or not storable_text(claims):
         # A lone surrogate ("\ud800") or NUL escaped in the JSON: neither can be sent to the
         # database (UTF-8, PostgreSQL text), so the refusal's issuer lookup and record would fail
         # with a 500 (found by fuzz/id_token.py). JSON nested more than MAX_DEPTH levels: the
@@ -99,26 +99,6 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
         # deep (found while writing the harness).
         return {"unreadable": True}
     return claims
-
-
-def _storable_text(value: Any) -> bool:
-    """Whether every string (and key) in a decoded JSON value is UTF-8 without NUL."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return False
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
-    return True
 
 
 def bounded_claims(claims: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -154,6 +154,10 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
     # The length check comes first so that a huge line costs nothing to reject.
     if len(raw) > MAX_LINE_BYTES:
         raise BadLine(LINE_TOO_LONG)
+    if b"\\u0000" in raw:
+        # An escaped NUL, in the line or in a payload string within it: PostgreSQL cannot store
+        # it. (The literal text "\\u0000" in a field is refused too; no real log has it.)
+        raise BadLine(BROKEN_JSON, "holds a NUL character (\\u0000)")
     if raw[:1] == b"{":
         try:
             obj = _orjson_loads(raw)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic_log
 
-from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES
+from lti_tool.activity.video import VIDEO_EVENT_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Fuzz lti_tool.sync.tracking_log.parse_line with raw log lines.
+"""Fuzz lti_tool.tracking_logs.parse.parse_line with raw log lines.
 
 The contract the ingest relies on: a TrackingEvent, None (blank or comment line), BadLine (with
 one of BAD_LINE_REASONS) or NoUser. Any other exception is a crash.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import atheris
 
-with atheris.instrument_imports(include=["lti_tool.sync.tracking_log"]):
-    from lti_tool.sync.tracking_log import (
+with atheris.instrument_imports(include=["lti_tool.tracking_logs.parse"]):
+    from lti_tool.tracking_logs.parse import (
         BAD_LINE_REASONS,
         BadLine,
         NoUser,

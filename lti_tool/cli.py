@@ -451,7 +451,7 @@ def ingest_tracking_logs_command(
     paths: tuple[str, ...], platform_name: str | None, as_json: bool
 ) -> None:
     """Ingest Open edX tracking logs (files, .gz files or folders); safe to repeat."""
-    from lti_tool.sync.log_ingest import ingest_tracking_logs
+    from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 
     platform = _platform_option(platform_name)
     show_progress = not as_json and sys.stderr.isatty()
@@ -897,8 +897,8 @@ def data_delete_learner(
 @click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
 def data_rebuild_rollups(course_ref: str, platform_name: str | None) -> None:
     """Recompute a course's rollups from its stored events (after an upgrade adds one)."""
+    from lti_tool.activity.rollups import rebuild_learners
     from lti_tool.models import ActivityBlock
-    from lti_tool.sync.rollups import rebuild_learners
 
     try:
         course = find_course(db.session, course_ref, platform_name)

@@ -112,6 +112,6 @@ def remove_source(source_id: int) -> None:
 @sources_cli.command("ingest-logs")
 def ingest_logs_now() -> None:
     """Ingest every registered log folder now (what the nightly job does)."""
-    from lti_tool.sync.log_folders import ingest_log_folders
+    from lti_tool.tracking_logs.folders import ingest_log_folders
 
     click.echo(ingest_log_folders(db.session, workers=None))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.sink import EventSink, IncomingEvent
 from lti_tool.models import (
     Assignment,
     Course,
@@ -27,7 +28,6 @@ from lti_tool.models import (
     SectionMember,
     Submission,
 )
-from lti_tool.sync.events import EventSink, IncomingEvent
 
 DEMO_VIDEOS = {  # video id -> duration in seconds
     "a1b2c3d4e5f60718293a4b5c6d7e8f90": 312.0,

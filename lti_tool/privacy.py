@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.rollups import rebuild_learners, touch_courses, week_start
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
@@ -29,7 +30,6 @@ from lti_tool.models import (
     XapiStatement,
 )
 from lti_tool.models.types import utcnow
-from lti_tool.sync.rollups import rebuild_learners, touch_courses, week_start
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool import platforms
+from lti_tool.activity.blocks import stored_events
 from lti_tool.api.tokens import hash_token
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, ApiToken, Course, PersonIdentity
-from lti_tool.sync.blocks import stored_events
 from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform
 
 LAB_COURSE = "course-v1:Lab+Physics+2026"

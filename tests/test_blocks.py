@@ -1,11 +1,11 @@
-"""Learner-day blocks (lti_tool.sync.blocks): packing, merging, idempotence, the rollups."""
+"""Learner-day blocks (lti_tool.activity.blocks): packing, merging, idempotence, the rollups."""
 
 from __future__ import annotations
 
 import math
 from datetime import date
 
-from lti_tool.sync.blocks import (
+from lti_tool.activity.blocks import (
     KEY,
     NOT_FINITE,
     TIME,
@@ -17,7 +17,7 @@ from lti_tool.sync.blocks import (
     merge,
     rows,
 )
-from lti_tool.sync.rollups import learner_rollup
+from lti_tool.activity.rollups import learner_rollup
 
 DAY = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
 

@@ -17,16 +17,17 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from lti_tool.activity import workers as workers_module
+from lti_tool.activity.blocks import stored_events
+from lti_tool.activity.sink import EventSink, IncomingEvent
+from lti_tool.activity.workers import Workers
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS
 from lti_tool.models import ActivityBlock, Course, PersonIdentity
 from lti_tool.people.merge import merge_people
-from lti_tool.sync import log_ingest, tracking_log
-from lti_tool.sync import workers as workers_module
-from lti_tool.sync.blocks import stored_events
-from lti_tool.sync.events import EventSink, IncomingEvent
-from lti_tool.sync.log_ingest import ingest_tracking_logs
-from lti_tool.sync.workers import Workers
+from lti_tool.tracking_logs import ingest as log_ingest
+from lti_tool.tracking_logs import parse as tracking_log
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.conftest import make_app
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis.learners import FIELDS
 from lti_tool.models import (
@@ -26,8 +27,7 @@ from lti_tool.models import (
     Person,
     Platform,
 )
-from lti_tool.sync.log_ingest import ingest_tracking_logs
-from lti_tool.sync.rollups import touch_courses
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 from lti_tool.views.learners import ClassRows, apply_filters, sort_rows
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
@@ -333,7 +333,7 @@ def test_table_figures_follow_new_data_at_once(
                 gaps=orjson.dumps([1, 2, 120]),
             )
         )
-        # Rollups are written by lti_tool.sync.rollups, which stamps the course as changed;
+        # Rollups are written by lti_tool.activity.rollups, which stamps the course as changed;
         # this hand-made row does the same (the ingest path is tested below).
         touch_courses(db.session, [1])
         db.session.commit()

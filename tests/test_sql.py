@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 from flask import Flask
 from sqlalchemy import select
 
+from lti_tool.activity.blocks import _UPSERT
+from lti_tool.activity.sql import insert_rows, upsert_many
 from lti_tool.extensions import db
 from lti_tool.models import ActivityBlock, Course, LearnerDay, LearnerResource, Person
-from lti_tool.sync.blocks import _UPSERT
-from lti_tool.sync.sql import insert_rows, upsert_many
 
 # Characters that delimit COPY's text format, quotes, non-ASCII and a would-be NULL marker.
 AWKWARD_IDS = [

@@ -1,4 +1,4 @@
-"""Open edX tracking-log parsing and file reading (lti_tool.sync.tracking_log)."""
+"""Open edX tracking-log parsing and file reading (lti_tool.tracking_logs.parse)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 import pytest
 
-from lti_tool.sync import tracking_log
-from lti_tool.sync.tracking_log import (
+from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
+from lti_tool.tracking_logs import parse as tracking_log
+from lti_tool.tracking_logs.parse import (
     BAD_LINE_REASONS,
     MAX_LINE_BYTES,
-    VIDEO_EVENT_NAMES,
     BadLine,
     NoUser,
     RawLine,
@@ -28,7 +28,6 @@ from lti_tool.sync.tracking_log import (
     open_decompressed,
     parse_line,
     read_lines,
-    video_id,
 )
 
 COURSE = "course-v1:edX+DemoX+Demo_Course"

@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from lti_tool.activity.blocks import stored_events
 from lti_tool.extensions import db
 from lti_tool.models import Person, PersonIdentity
-from lti_tool.sync.blocks import stored_events
 from tests.conftest import https_client
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform, follow
 from tests.test_ingest import COURSE, at, ingest, report, write

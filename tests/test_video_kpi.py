@@ -5,9 +5,13 @@ import random
 
 import pytest
 
-from lti_tool.kpis.video import (
+from lti_tool.activity.video import (
     MAX_VIEWING_SECONDS,
     SEGMENT_SECONDS,
+    segment_runs,
+    viewing_spans,
+)
+from lti_tool.kpis.video import (
     VideoEvent,
     VideoSummary,
     Viewing,
@@ -19,11 +23,9 @@ from lti_tool.kpis.video import (
     runs_coverage,
     runs_totals,
     seen_runs,
-    segment_runs,
     segments,
     summarize,
     timeline,
-    viewing_spans,
     viewings,
     views_per_segment,
 )

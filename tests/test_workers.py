@@ -1,4 +1,4 @@
-"""Worker processes (lti_tool.sync.workers): results in order, failures where they belong."""
+"""Worker processes (lti_tool.activity.workers): results in order, failures where they belong."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from lti_tool.sync import workers as workers_module
-from lti_tool.sync.workers import Workers
+from lti_tool.activity import workers as workers_module
+from lti_tool.activity.workers import Workers
 
 
 def square(number: int) -> int:
@@ -89,7 +89,7 @@ def test_rare_collections_freeze_what_exists_and_leave_an_earlier_freeze_as_it_w
     command): the app's objects stay frozen after the batch, and the batch adds none."""
     import gc
 
-    from lti_tool.sync.workers import rare_collections
+    from lti_tool.activity.workers import rare_collections
 
     gc.unfreeze()  # as a test process is until an app of a non-test config is made in it
     threshold = gc.get_threshold()

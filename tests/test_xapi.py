@@ -35,10 +35,10 @@ from tincan import (
 )
 from werkzeug.serving import make_server
 
+from lti_tool.activity.blocks import stored_events
 from lti_tool.api import xapi
 from lti_tool.extensions import db
 from lti_tool.models import Course, PersonIdentity, XapiStatement
-from lti_tool.sync.blocks import stored_events
 from tests.test_api import (
     LAB_COURSE,
     OTHER_COURSE,

@@ -19,11 +19,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from lti_tool.activity.blocks import stored_events
 from lti_tool.api import xapi
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS
 from lti_tool.models import Course, PersonIdentity, XapiStatement
-from lti_tool.sync.blocks import stored_events
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 from tests.test_api import bearer, make_token
 

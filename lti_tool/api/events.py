@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.blocks import stored_events
+from lti_tool.activity.sink import EventSink, IncomingEvent, take_turn
+from lti_tool.activity.sql import dialect_insert
 from lti_tool.api import xapi
 from lti_tool.api.courses import (
     CourseResolver,
@@ -32,9 +35,6 @@ from lti_tool.api.courses import (
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import ApiToken, PersonIdentity, XapiStatement
-from lti_tool.sync.blocks import stored_events
-from lti_tool.sync.events import EventSink, IncomingEvent, take_turn
-from lti_tool.sync.sql import dialect_insert
 
 DEFAULT_MAX_ITEMS = 1000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024

@@ -36,9 +36,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.sink import IncomingEvent
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.models import XapiStatement
-from lti_tool.sync.events import IncomingEvent
 
 SUPPORTED_VERSION = "1.0.3"
 VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")

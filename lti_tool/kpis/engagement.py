@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.blocks import LABEL, OBJECT_ID, decode
 from lti_tool.kpis.roster import Member, percentile, week_of
 from lti_tool.models import ActivityBlock, Course, WeeklyActivity
-from lti_tool.sync.blocks import LABEL, OBJECT_ID, decode
 
 SEGMENT_NAMES = {
     "highly_engaged": "Highly engaged",

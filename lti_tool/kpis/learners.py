@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.at_risk import at_risk
@@ -32,7 +33,6 @@ from lti_tool.models import (
     Submission,
 )
 from lti_tool.models.types import utcnow
-from lti_tool.sync.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
 
 FIELDS = (
     "course",

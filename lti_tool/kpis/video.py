@@ -3,21 +3,13 @@
 Reference: ``edx/analytics/tasks/insights/video.py`` in edx-analytics-pipeline
 (``UserVideoViewingTask`` for viewings, ``VideoUsageTask`` for the timeline and summary);
 see the README's "How the numbers are made" (Video). Where that prose leaves room, this module
-follows the pipeline's code, because our figures must match Insights on the same logs:
+follows the pipeline's code, because our figures must match Insights on the same logs. The
+viewings themselves, and the rules they follow, are lti_tool.activity.video's: the rollups store
+them as segment runs at ingest, and these KPIs add the runs up. Insights outputs timeline rows
+only up to the video's final segment, and ``total_viewed_seconds`` sums only those rows (see
+``reported_segments``).
 
-* Offsets are screened per event before any viewing is built: a play/stop without a position,
-  a seek without both positions, or any position that is negative, NaN, infinite or over 10 h is
-  dropped as if it had never been logged (a pause without a position counts as position 0).
-  Hence "viewings longer than 10 h" never survive: both ends lie in [0, 10 h].
-* A seek only moves the start of the next viewing when that seek *closed* an open viewing
-  (play -> seek -> play). A seek, pause or stop with no viewing open is ignored entirely.
-* A play while a viewing is open discards the open viewing and starts afresh.
-* Events are ordered like the pipeline's ``sorted(events)`` on tuples: time, then event type
-  (pause < play < seek < stop, the alphabetical order of the legacy names), then position.
-* Insights outputs timeline rows only up to the video's final segment, and
-  ``total_viewed_seconds`` sums only those rows (see ``reported_segments``).
-
-Pure Python: the caller reads events from the database and stores the results as rollups.
+Pure Python: the callers read the stored runs from the database.
 """
 
 from __future__ import annotations
@@ -28,22 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-SEGMENT_SECONDS = 5
-MIN_VIEWING_SECONDS = 0.25
-# The pipeline's VIDEO_MAXIMUM_DURATION is checked in _check_time_offset against every event's
-# video position (currentTime, old_time, new_time), not against wall-clock time or end - start;
-# an offending event is discarded before viewings are formed. We do the same (see _position).
-MAX_VIEWING_SECONDS = 10 * 3600
+from lti_tool.activity.video import (
+    SEGMENT_SECONDS,
+    known_duration,
+    viewing_spans,
+)
+
 DROPOFF_THRESHOLD = 0.05
-
-PLAY = "play"
-PAUSE = "pause"
-STOP = "stop"
-SEEK = "seek"
-
-# Tie-break for events with the same timestamp: the pipeline sorts (timestamp, event_type, ...)
-# tuples, so legacy names decide: pause_video < play_video < seek_video < stop_video.
-_KIND_ORDER = {PAUSE: 0, PLAY: 1, SEEK: 2, STOP: 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,108 +60,6 @@ class VideoSummary:
     total_viewed_seconds: int
 
 
-# One video event as a plain tuple, the fast form rollups use:
-# (time, kind, current_time, old_time, new_time, duration), fields as in VideoEvent.
-VideoRow = tuple[float, str, float | None, float | None, float | None, float | None]
-
-_PLAY, _PAUSE, _SEEK = _KIND_ORDER[PLAY], _KIND_ORDER[PAUSE], _KIND_ORDER[SEEK]
-
-
-def _position(value: float | None) -> float | None:
-    """Return a usable video position, or None where the pipeline discards the event."""
-    if value is None:
-        return None
-    value = float(value)
-    # NaN fails both comparisons; infinities and negatives fall outside the range.
-    if 0.0 <= value <= MAX_VIEWING_SECONDS:
-        return value
-    return None
-
-
-def _known_duration(value: float | None) -> float | None:
-    """Return the duration, or None when it is missing or meaningless."""
-    # The pipeline maps a missing/null/0 duration to its "unknown" sentinel (-1); negative or NaN
-    # values cannot be real durations either, so they are treated as unknown too.
-    if value is None or not value > 0:
-        return None
-    return float(value)
-
-
-def _steps(rows: Iterable[VideoRow]) -> list[tuple[float, int, float, float, int, float | None]]:
-    """Screen events as the pipeline's mapper does, dropping the ones it would drop.
-
-    Each step is (time, kind order, position, old_time, arrival, duration): position is
-    currentTime for play/pause/stop and new_time for seek; old_time is the seek's, -inf
-    otherwise (Python 2 sorted None first). Sorting the tuples orders events like the
-    pipeline's sorted(events); `arrival` keeps full ties in the order they came, as a stable
-    sort would.
-    """
-    steps = []
-    for arrival, (time, kind, current, old, new, duration) in enumerate(rows):
-        order = _KIND_ORDER.get(kind)
-        if order is None:
-            continue
-        if order == _SEEK:
-            position = _position(new)
-            old_time = _position(old)
-            if old_time is None:
-                continue
-        else:
-            if current is None and order == _PAUSE:
-                # Players omit currentTime when paused at the very beginning; the pipeline
-                # assumes 0.
-                current = 0.0
-            position = _position(current)
-            old_time = -math.inf
-        if position is None:
-            continue
-        steps.append((time, order, position, old_time, arrival, _known_duration(duration)))
-    steps.sort()
-    return steps
-
-
-def _kept(start: float, end: float, duration: float | None) -> bool:
-    """Apply the pipeline's end_viewing checks, in its order."""
-    # +1 s of slack because durations are often whole seconds while positions are not.
-    if duration is not None and end > duration + 1:
-        return False
-    if end < start:
-        return False
-    return end - start >= MIN_VIEWING_SECONDS
-
-
-def viewing_spans(
-    rows: Iterable[VideoRow], duration: float | None = None
-) -> list[tuple[float, float]]:
-    """viewings() over plain tuples, as (start, end) pairs: the form rollups use for speed."""
-    fallback = _known_duration(duration)
-    result: list[tuple[float, float]] = []
-    open_start: float | None = None
-    open_duration: float | None = None
-    # new_time of the seek that closed the previous viewing; the next play starts there, since
-    # the play emitted right after a seek often still reports the pre-seek currentTime.
-    seek_target: float | None = None
-    for _time, order, position, old_time, _arrival, step_duration in _steps(rows):
-        if order == _PLAY:
-            # A play while a viewing is open silently replaces it (the open one is discarded).
-            open_start = position if seek_target is None else seek_target
-            # Duration comes from the play that opens the viewing (as in the pipeline), else the
-            # caller's value (LMS course structure), as the README's video rules say.
-            open_duration = step_duration if step_duration is not None else fallback
-            seek_target = None
-        elif open_start is not None:
-            end = old_time if order == _SEEK else position
-            if _kept(open_start, end, open_duration):
-                result.append((open_start, end))
-            # The viewing is closed even when rejected: the pipeline treats it as untrustworthy.
-            open_start = None
-            seek_target = position if order == _SEEK else None
-        # Any other event arrives with no viewing open and is ignored; it deliberately leaves
-        # seek_target alone, as the pipeline only updates it when a viewing ends.
-    # A viewing still open at the end has no end position and is dropped.
-    return result
-
-
 def viewings(events: Iterable[VideoEvent], duration: float | None = None) -> list[Viewing]:
     """Turn one learner's events on one video into Insights-style viewings."""
     rows = ((e.time, e.kind, e.current_time, e.old_time, e.new_time, e.duration) for e in events)
@@ -188,19 +69,6 @@ def viewings(events: Iterable[VideoEvent], duration: float | None = None) -> lis
 def segments(viewing: Viewing) -> range:
     """Return the 5-second segments a viewing touches, both ends included."""
     return range(int(viewing.start) // SEGMENT_SECONDS, int(viewing.end) // SEGMENT_SECONDS + 1)
-
-
-def segment_runs(spans: Iterable[tuple[float, float]]) -> list[int]:
-    """One learner's viewings of a video, packed: [first, last, first, last, …] segments.
-
-    Each viewing adds one view to every segment from its first to its last, both included, so
-    the runs are views_per_segment in a form that stays small however long the viewings are.
-    """
-    runs: list[int] = []
-    for start, end in spans:
-        runs.append(int(start) // SEGMENT_SECONDS)
-        runs.append(int(end) // SEGMENT_SECONDS)
-    return runs
 
 
 def seen_runs(runs: Sequence[int]) -> list[tuple[int, int]]:
@@ -304,7 +172,7 @@ def infer_duration(users_per_segment: Mapping[int, int]) -> float | None:
 
 def final_segment(users_per_segment: Mapping[int, int], duration: float | None) -> int | None:
     """Return the last segment Insights reports: from the duration, else inferred."""
-    known = _known_duration(duration)
+    known = known_duration(duration)
     if known is None:
         return _inferred_final_segment(users_per_segment)
     return int(known) // SEGMENT_SECONDS
@@ -326,7 +194,7 @@ def summarize(
     duration: float | None,
 ) -> VideoSummary:
     """Compute Insights' per-video summary from the aggregated timeline."""
-    known = _known_duration(duration)
+    known = known_duration(duration)
     if known is None:
         known = infer_duration(users_per_segment)
     final = final_segment(users_per_segment, known)

@@ -33,7 +33,7 @@ class ActivityBlock(db.Model):
     """A learner's events of one UTC day in one course, packed in one value.
 
     `data` is an orjson object of columns (time, key, name, source, active, label, object_id,
-    video fields), sorted by time; lti_tool.sync.blocks reads and writes it. `events` counts
+    video fields), sorted by time; lti_tool.activity.blocks reads and writes it. `events` counts
     them all, activity or not.
     """
 
@@ -130,7 +130,7 @@ class VideoLearnerViews(db.Model):
     """One learner's views of one video, packed as segment runs.
 
     `runs` is an orjson list [first, last, first, last, …]: each viewing adds one view to every
-    5-second segment from its first to its last (lti_tool.kpis.video.segment_runs).
+    5-second segment from its first to its last (lti_tool.activity.video.segment_runs).
     """
 
     __tablename__ = "video_learner_views"

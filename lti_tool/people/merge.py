@@ -7,6 +7,8 @@ from collections import defaultdict
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from lti_tool.activity import rollups
+from lti_tool.activity.blocks import Columns, day_number, decode, write_blocks
 from lti_tool.models import (
     ActivityBlock,
     Enrollment,
@@ -16,8 +18,6 @@ from lti_tool.models import (
     VideoLearnerViews,
     WeeklyActivity,
 )
-from lti_tool.sync import rollups
-from lti_tool.sync.blocks import Columns, day_number, decode, write_blocks
 
 
 def merge_people(session: Session, keep_id: int, drop_id: int) -> None:

@@ -1,1 +1,2 @@
-"""Everything that brings data in: LMS clients, tracking-log and event ingest, the scheduler."""
+"""The LMS clients: the shared HTTP client and its errors (http), NRPS rosters (nrps), Open edX
+(openedx), Canvas (canvas), and the sync runs that call them (runs)."""

@@ -46,6 +46,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from lti_tool import secrets
+from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import (
     Assignment,
     Course,
@@ -71,7 +72,6 @@ from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.roles import MEMBERSHIP, TEST_USER, context_role_name, course_role
 from lti_tool.sync.http import HttpError, JsonClient, where
 from lti_tool.sync.nrps import SyncError
-from lti_tool.sync.sql import dialect_insert
 
 log = logging.getLogger(__name__)
 

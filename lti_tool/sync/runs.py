@@ -19,12 +19,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.sync import canvas, nrps, openedx
 from lti_tool.sync.nrps import SyncError
-from lti_tool.sync.sql import dialect_insert
 
 log = logging.getLogger(__name__)
 

@@ -46,14 +46,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from lti_tool.activity.sql import dialect_insert
 from lti_tool.extensions import db
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.privacy import run_retention
-from lti_tool.sync.log_folders import ingest_log_folders
 from lti_tool.sync.runs import COURSE_FINDERS, queue_run, run_queued, setting, worker_id
-from lti_tool.sync.sql import dialect_insert
+from lti_tool.tracking_logs.folders import ingest_log_folders
 
 log = logging.getLogger(__name__)
 

@@ -135,7 +135,7 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     """What changes whenever the course-wide figures' inputs do: activity, roster, syncs, settings.
 
     Every change to a course's activity rollups stamps `course.updated_at`
-    (lti_tool.sync.rollups.touch_courses), so one indexed row stands for all the learner-days.
+    (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
     """
     activity = db.session.scalar(select(Course.updated_at).where(Course.id == course.id))
     roster = db.session.execute(

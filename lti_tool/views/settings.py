@@ -8,13 +8,13 @@ from typing import Any
 from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import ActivityBlock, Course, DataSource, SyncRun
 from lti_tool.models.sync import SOURCES
-from lti_tool.sync.rollups import rebuild_learners
 from lti_tool.views.course import _course, bp
 
 SOURCE_NAMES = {

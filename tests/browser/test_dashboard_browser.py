@@ -29,7 +29,7 @@ from lti_tool.devplatform import DEV_USERS
 from lti_tool.extensions import db
 from lti_tool.models import Platform
 from lti_tool.security import content_security_policy
-from lti_tool.sync.log_ingest import ingest_tracking_logs
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.browser.conftest import ServerFactory
 from tests.browser.lms import Stack, running_stack
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lti_tool.models import DataSource, Platform
 from lti_tool.models.types import utcnow
 from lti_tool.platforms import LOG_FOLDER, check_folder
-from lti_tool.sync.log_ingest import ingest_tracking_logs
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 
 log = logging.getLogger(__name__)
 

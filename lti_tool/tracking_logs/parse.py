@@ -36,7 +36,6 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MISSING_COURSE",
     "MISSING_TIME",
-    "VIDEO_EVENT_NAMES",
     "WRONG_TYPES",
     "BadLine",
     "ByteReader",
@@ -52,7 +51,6 @@ __all__ = [
     "parse_line",
     "read_chunks",
     "read_lines",
-    "video_id",
 ]
 
 MAX_LINE_BYTES = 1_000_000
@@ -71,21 +69,6 @@ BAD_LINE_REASONS = (
     MISSING_TIME,
     MISSING_COURSE,
 )
-
-VIDEO_EVENT_NAMES: dict[str, str] = {
-    "play_video": "play",
-    "edx.video.played": "play",
-    "pause_video": "pause",
-    "edx.video.paused": "pause",
-    "seek_video": "seek",
-    "edx.video.position.changed": "seek",
-    "stop_video": "stop",
-    "edx.video.stopped": "stop",
-    "load_video": "load",
-    "edx.video.loaded": "load",
-    "complete_video": "complete",
-    "edx.video.completed": "complete",
-}
 
 _orjson_loads = orjson.loads
 _fromisoformat = datetime.fromisoformat
@@ -348,23 +331,6 @@ def _course_from_url(url: str) -> str | None:
     if match is None:
         return None
     return match.group(1) or match.group(2)
-
-
-def video_id(raw_id: str) -> str:
-    """The last hash-like segment of a video id (i4x-, i4x://, block-v1: or a bare hash)."""
-    value = raw_id.strip()
-    block = value.rfind("block@")
-    if block >= 0:
-        return value[block + 6 :]
-    if value.startswith("i4x://"):
-        return value.rsplit("/", 1)[-1]
-    if value.startswith("i4x-"):
-        # i4x-<org>-<course>-video-<name>: cut at the category so a name with '-' survives.
-        marker = value.find("-video-")
-        if marker >= 0:
-            return value[marker + 7 :]
-        return value.rsplit("-", 1)[-1]
-    return value
 
 
 @contextmanager

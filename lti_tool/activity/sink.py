@@ -2,7 +2,7 @@
 
 Every source hands its events to an `EventSink`: the event API and xAPI one `IncomingEvent` at
 a time, the tracking-log parser already reduced to block columns and grouped by learner and
-day (`add_grouped`). The sink merges them into learner-day blocks (lti_tool.sync.blocks) in
+day (`add_grouped`). The sink merges them into learner-day blocks (lti_tool.activity.blocks) in
 bounded batches; `finish()` rebuilds the rollups of every learner it touched from their
 blocks, so that late events update the learner-days they belong to and re-ingesting the same
 data changes nothing.
@@ -18,11 +18,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from lti_tool.models import Course, Platform, Video
-from lti_tool.people.linking import Claim, emails_by_sha1, identity_owners, link_people
-from lti_tool.people.usernames import real_username
-from lti_tool.sync import rollups
-from lti_tool.sync.blocks import (
+from lti_tool.activity import rollups
+from lti_tool.activity.blocks import (
     KEY,
     OBJECT_ID,
     VIDEO_DURATION,
@@ -38,7 +35,10 @@ from lti_tool.sync.blocks import (
     note_video,
     write_blocks,
 )
-from lti_tool.sync.workers import Workers
+from lti_tool.activity.workers import Workers
+from lti_tool.models import Course, Platform, Video
+from lti_tool.people.linking import Claim, emails_by_sha1, identity_owners, link_people
+from lti_tool.people.usernames import real_username
 
 # Events held in memory before they are merged into the stored blocks: bounds memory, and
 # is large enough that most blocks are written once per batch.

@@ -1,7 +1,7 @@
 """Tracking-log chunks to events grouped by learner and day: an ingest's per-line work.
 
 Parsing is most of what an ingest does, and it needs nothing but the bytes, so it can run in
-worker processes (lti_tool.sync.workers): `parse_chunk` turns a chunk of lines into the events'
+worker processes (lti_tool.activity.workers): `parse_chunk` turns a chunk of lines into the events'
 block columns grouped by course, learner and day, notes the bad lines by their place in the
 chunk, and sums up the video durations the events give. The main process then only resolves
 learners, merges blocks and writes.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lti_tool.sync.blocks import EventRow, event_key, event_row, note_videos
-from lti_tool.sync.events import GroupedEvents
-from lti_tool.sync.tracking_log import BadLine, Chunk, NoUser, parse_line
+from lti_tool.activity.blocks import EventRow, event_key, event_row, note_videos
+from lti_tool.activity.sink import GroupedEvents
+from lti_tool.tracking_logs.parse import BadLine, Chunk, NoUser, parse_line
 
 
 @dataclass(slots=True)

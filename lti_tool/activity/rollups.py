@@ -24,19 +24,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.kpis.video import VideoRow, segment_runs, viewing_spans
-from lti_tool.models import (
-    Course,
-    CourseSettings,
-    LearnerDay,
-    LearnerResource,
-    Video,
-    VideoLearnerViews,
-    WeeklyActivity,
-)
-from lti_tool.models.activity import MAX_GAP_MINUTE
-from lti_tool.models.types import utcnow
-from lti_tool.sync.blocks import (
+from lti_tool.activity.blocks import (
     ACTIVE,
     LABEL,
     NAME,
@@ -52,8 +40,20 @@ from lti_tool.sync.blocks import (
     decode,
     learner_blocks,
 )
-from lti_tool.sync.sql import insert_rows
-from lti_tool.sync.workers import Workers
+from lti_tool.activity.sql import insert_rows
+from lti_tool.activity.video import VideoRow, segment_runs, viewing_spans
+from lti_tool.activity.workers import Workers
+from lti_tool.models import (
+    Course,
+    CourseSettings,
+    LearnerDay,
+    LearnerResource,
+    Video,
+    VideoLearnerViews,
+    WeeklyActivity,
+)
+from lti_tool.models.activity import MAX_GAP_MINUTE
+from lti_tool.models.types import utcnow
 
 # Learners per task: small enough to keep the workers and this process busy at the same time.
 CHUNK = 200

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.sink import EventSink
+from lti_tool.activity.workers import Workers, default_processes, rare_collections
 from lti_tool.models import IngestFile, Platform
 from lti_tool.models.types import utcnow
-from lti_tool.sync.events import EventSink
-from lti_tool.sync.log_parse import ParsedChunk, parse_chunk
-from lti_tool.sync.tracking_log import TruncatedFile, iter_paths, open_decompressed, read_chunks
-from lti_tool.sync.workers import Workers, default_processes, rare_collections
+from lti_tool.tracking_logs.chunks import ParsedChunk, parse_chunk
+from lti_tool.tracking_logs.parse import TruncatedFile, iter_paths, open_decompressed, read_chunks
 
 HEAD_BYTES = 4096
 PROBLEMS_IN_FULL = 20

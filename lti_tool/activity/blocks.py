@@ -27,9 +27,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.sql import upsert_many
+from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
-from lti_tool.sync.sql import upsert_many
-from lti_tool.sync.tracking_log import VIDEO_EVENT_NAMES, video_id
 
 # The columns of a block, in the order a block's lists and event rows use.
 COLUMNS = (

@@ -803,7 +803,7 @@ def scheduler_run() -> None:
     SCHEDULER_LOCK_RETRY_SECONDS (10), SCHEDULER_ADVISORY_LOCK (1; 0 behind a
     transaction-pooling proxy), SCHEDULER_SHUTDOWN_SECONDS (20), SYNC_RUN_TIMEOUT_MINUTES (120).
     """
-    from lti_tool.sync.scheduler import SchedulerProcess, Settings, configure_logging
+    from lti_tool.jobs.scheduler import SchedulerProcess, Settings, configure_logging
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(app)
@@ -852,7 +852,7 @@ def data_export_learner(
     person_id: int | None, identity: str | None, platform_name: str | None
 ) -> None:
     """Print everything the tool holds about one person, as JSON (for an access request)."""
-    from lti_tool.privacy import export_person
+    from lti_tool.data.privacy import export_person
 
     target = _person_option(person_id, identity, platform_name)
     click.echo(json.dumps(export_person(db.session, target), indent=2, ensure_ascii=False))
@@ -867,7 +867,7 @@ def data_delete_learner(
     person_id: int | None, identity: str | None, platform_name: str | None, yes: bool
 ) -> None:
     """Delete one person and every row about them, in every course and source."""
-    from lti_tool.privacy import delete_person, export_person
+    from lti_tool.data.privacy import delete_person, export_person
 
     target = _person_option(person_id, identity, platform_name)
     if not yes:

@@ -228,9 +228,9 @@ def data_purge(
     are forgotten. --older-than DAYS removes activity older than that, in one course or in
     every course, and rebuilds the rollups of the learners concerned.
     """
+    from lti_tool.data.retention import purge_course_all, purge_course_older_than
     from lti_tool.kpis.reports import CourseNotFound, find_course
     from lti_tool.models import Course
-    from lti_tool.privacy import purge_course_all, purge_course_older_than
 
     if course_ref is None and days is None:
         raise click.UsageError("give --course COURSE, --older-than DAYS, or both")

@@ -15,9 +15,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
 from lti_tool.models import LaunchError, LtiRegistration
-from lti_tool.privacy import run_retention
 from tests.conftest import https_client
 from tests.lti_platform import CLAIM, FakePlatform
 

@@ -12,8 +12,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
+from lti_tool.jobs.scheduler import JOB_INGEST_LOGS, SchedulerProcess
 from lti_tool.models import ActivityBlock, Course, DataSource, JobSlot, Person
-from lti_tool.sync.scheduler import JOB_INGEST_LOGS, SchedulerProcess
 from lti_tool.tracking_logs.folders import ingest_log_folders
 from tests.lti_platform import FakePlatform
 from tests.test_ingest import COURSE, event, write

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 
+from lti_tool.data.privacy import person_references
 from lti_tool.extensions import db
 from lti_tool.models import PersonIdentity
-from lti_tool.privacy import person_references
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 from tests.test_ingest import COURSE, VIDEO, event, ingest, write
 

@@ -14,6 +14,8 @@ from sqlalchemy import Table, func, select
 
 from lti_tool import audit
 from lti_tool.api.tokens import create_token
+from lti_tool.data.privacy import person_references
+from lti_tool.data.retention import PURGE_KEEPS, course_references, run_retention
 from lti_tool.extensions import db
 from lti_tool.models import (
     AccessLog,
@@ -38,7 +40,6 @@ from lti_tool.models import (
     XapiStatement,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
-from lti_tool.privacy import PURGE_KEEPS, course_references, person_references, run_retention
 from tests.lti_platform import CLAIM, LEARNER, FakePlatform
 from tests.test_ingest import COURSE, VIDEO, event, ingest, write
 

@@ -23,9 +23,7 @@ from sqlalchemy.engine import make_url
 from configs import TestingConfig
 from lti_tool import create_app
 from lti_tool.extensions import db
-from lti_tool.launch import keys
-from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
-from lti_tool.sync.scheduler import (
+from lti_tool.jobs.scheduler import (
     JOB_INGEST_LOGS,
     JOB_QUEUED_RUNS,
     JOB_RETENTION,
@@ -36,6 +34,8 @@ from lti_tool.sync.scheduler import (
     misfire_grace,
     slot_start,
 )
+from lti_tool.launch import keys
+from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
 from tests.conftest import PG_URL
 from tests.fake_nrps import ROSTER, FakeNrps
 from tests.lti_platform import FakePlatform

@@ -213,8 +213,8 @@ def _latest_runs(course_ids: list[int], status: str | None = None) -> dict[tuple
 @bp.get("/sync")
 def sync_health() -> str:
     """Per course and source: the last run, the last failure and its error, the next run."""
+    from lti_tool.jobs.scheduler import slot_start
     from lti_tool.sync.runs import COURSE_FINDERS, setting
-    from lti_tool.sync.scheduler import slot_start
 
     courses = list(
         db.session.scalars(scoped_courses(select(Course).order_by(Course.id)).limit(2000))

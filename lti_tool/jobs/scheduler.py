@@ -1,11 +1,16 @@
 """The scheduler process (`flask scheduler run`): an APScheduler 3.x BlockingScheduler in UTC.
 
-Jobs (stable ids, re-added at every start with replace_existing):
+Its jobs are the table JOBS at the end of this module (stable ids, re-added at every start with
+replace_existing):
 
-- ``sync-courses``: queues an NRPS sync of every course with a memberships URL, every
-  SYNC_INTERVAL_MINUTES (default 60);
+- ``sync-courses``: queues a sync of every course each source finds (NRPS: a memberships URL;
+  Canvas and Open edX: a configured source), every SYNC_INTERVAL_MINUTES (default 60);
 - ``queued-runs``: runs the queued sync_run rows ("Sync now", and the ones above), every
-  SCHEDULER_QUEUE_SECONDS (default 15).
+  SCHEDULER_QUEUE_SECONDS (default 15);
+- ``ingest-logs``: ingests the new tracking logs of the platforms' log folders, every
+  LOG_INGEST_INTERVAL_MINUTES (default 1440);
+- ``retention``: applies the courses' retention periods and those of the audit log and refused
+  launches, every RETENTION_INTERVAL_MINUTES (default 1440).
 
 An accidental second scheduler does nothing twice:
 
@@ -47,11 +52,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from lti_tool.activity.sql import dialect_insert
+from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
-from lti_tool.privacy import run_retention
 from lti_tool.sync.runs import COURSE_FINDERS, queue_run, run_queued, setting, worker_id
 from lti_tool.tracking_logs.folders import ingest_log_folders
 
@@ -391,11 +396,9 @@ class SchedulerProcess:
     # --- jobs -----------------------------------------------------------------------------
 
     def _jobs(self) -> tuple[tuple[str, float, Callable[[], tuple[str, bool]]], ...]:
-        return (
-            (JOB_SYNC_COURSES, self.settings.sync_interval, self._sync_courses),
-            (JOB_QUEUED_RUNS, self.settings.queue_interval, self._queued_runs),
-            (JOB_INGEST_LOGS, self.settings.log_interval, self._ingest_logs),
-            (JOB_RETENTION, self.settings.retention_interval, self._retention),
+        """The job table with this process's intervals and bound bodies."""
+        return tuple(
+            (job.id, getattr(self.settings, job.every), job.body.__get__(self)) for job in JOBS
         )
 
     def _add_jobs(self) -> None:
@@ -508,6 +511,25 @@ class SchedulerProcess:
             return "no queued runs", False
         ok = sum(1 for run in runs if run.status == SUCCEEDED)
         return f"ran {len(runs)} queued runs: {ok} succeeded, {len(runs) - ok} failed", True
+
+
+@dataclass(frozen=True)
+class Job:
+    """One line of the job table: its id, the Settings field holding its interval (seconds) and
+    its body, which returns (outcome for job_slot and the log, whether to log it at INFO)."""
+
+    id: str
+    every: str
+    body: Callable[[SchedulerProcess], tuple[str, bool]]
+
+
+#: The scheduler's jobs, in the order they are added (and run at start).
+JOBS: tuple[Job, ...] = (
+    Job(JOB_SYNC_COURSES, "sync_interval", SchedulerProcess._sync_courses),
+    Job(JOB_QUEUED_RUNS, "queue_interval", SchedulerProcess._queued_runs),
+    Job(JOB_INGEST_LOGS, "log_interval", SchedulerProcess._ingest_logs),
+    Job(JOB_RETENTION, "retention_interval", SchedulerProcess._retention),
+)
 
 
 def _seconds(value: float) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lti_tool import audit, platforms
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, CourseNotFound, find_course, to_csv
-from lti_tool.launch import keys
+from lti_tool.lti import keys
 from lti_tool.models import (
     ActivityBlock,
     LaunchError,

@@ -18,7 +18,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from lti_tool import platforms
 from lti_tool.extensions import db
 from lti_tool.instance_files import instance_folder, write_private
-from lti_tool.launch.keys import generate_private_key_pem, public_jwk_from_pem
+from lti_tool.lti.keys import generate_private_key_pem, public_jwk_from_pem
 from lti_tool.models import Platform
 
 DEV_PLATFORM_NAME = "Development LMS"

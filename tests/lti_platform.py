@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from lti_tool.extensions import db
-from lti_tool.launch.keys import public_jwk_from_pem
+from lti_tool.lti.keys import public_jwk_from_pem
 from lti_tool.models import LtiDeployment, LtiRegistration, Platform
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -22,7 +22,7 @@ from lti1p3platform.request import Request, TRequest
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.launch.keys import generate_private_key_pem
+from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
 from tests.lti_platform import follow
 

@@ -127,7 +127,7 @@ def test_0012_records_the_deployment_of_courses_that_can_only_have_had_one(
 def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lti_tool.launch import keys
+    from lti_tool.lti import keys
 
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     init_migrate(app)

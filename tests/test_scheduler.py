@@ -34,7 +34,7 @@ from lti_tool.jobs.scheduler import (
     misfire_grace,
     slot_start,
 )
-from lti_tool.launch import keys
+from lti_tool.lti import keys
 from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
 from tests.conftest import PG_URL
 from tests.fake_nrps import ROSTER, FakeNrps

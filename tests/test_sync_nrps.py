@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.launch.keys import generate_private_key_pem, public_jwk_from_pem
+from lti_tool.lti.keys import generate_private_key_pem, public_jwk_from_pem
 from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform, SyncRun
 from lti_tool.models.types import utcnow
 from lti_tool.people.roles import TEST_USER
 from lti_tool.sync import runs
-from lti_tool.sync.nrps import next_link
+from lti_tool.sync.http import next_link
 from tests.conftest import database_url
 from tests.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, FakeNrps, member
 from tests.lti_platform import FakePlatform

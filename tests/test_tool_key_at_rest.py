@@ -7,7 +7,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, text
 
 from lti_tool.extensions import db
-from lti_tool.launch import keys
+from lti_tool.lti import keys
 from lti_tool.models import ToolKey
 from tests.lti_platform import FakePlatform
 

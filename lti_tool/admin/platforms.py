@@ -22,7 +22,7 @@ from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
-from lti_tool.launch import keys as tool_keys
+from lti_tool.lti import keys as tool_keys
 from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
 from lti_tool.models.lms import SOURCE_KINDS
 from lti_tool.models.types import utcnow

@@ -16,9 +16,8 @@ from lti_tool.models import (
     Person,
 )
 from lti_tool.models.types import utcnow
-from lti_tool.people.linking import ATTRIBUTES, Claim, link_person
+from lti_tool.people.linking import launch_claim, link_person
 from lti_tool.people.roles import CourseRole
-from lti_tool.people.usernames import real_username
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT = CLAIM + "context"
@@ -28,23 +27,6 @@ NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 
 def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
-
-
-def launch_claim(claims: Mapping[str, Any]) -> Claim:
-    """The identities, names and e-mail a launch (or an NRPS member) carries."""
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
-    identities = [("lti_sub", str(claims["sub"]))]
-    canvas_user = _str(custom.get("canvas_user_id"))
-    if canvas_user and not canvas_user.startswith("$"):
-        identities.append(("canvas_user_id", canvas_user))
-    # Open edX sends the username when the course shares it; its tracking logs carry it too.
-    username = real_username(claims.get("preferred_username")) or real_username(
-        custom.get("username")
-    )
-    if username and not username.startswith("$"):
-        identities.append(("openedx_username", username))
-    attrs = {a: v for a in ATTRIBUTES if (v := _str(claims.get(a)))}
-    return Claim(identities, attrs)
 
 
 def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:

@@ -27,7 +27,7 @@ from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain, pending_problem
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
-from lti_tool.launch.keys import jwks
+from lti_tool.lti.keys import jwks
 from lti_tool.models import LaunchError, Platform
 from lti_tool.people.roles import LEARNER, OPENEDX, STAFF, course_role, only_institution_roles
 
@@ -174,7 +174,8 @@ def login() -> Any:
     from pylti1p3.exception import LtiException, OIDCException
 
     from lti_tool.launch import platform_storage
-    from lti_tool.launch.tool_conf import DbToolConf, PlatformPending, purge_expired_store_entries
+    from lti_tool.launch.tool_conf import purge_expired_store_entries
+    from lti_tool.lti.registrations import DbToolConf, PlatformPending
 
     target = _param("target_link_uri")
     try:
@@ -286,7 +287,7 @@ def _check_approved(claims: dict[str, Any] | None) -> None:
     """
     from pylti1p3.exception import LtiException
 
-    from lti_tool.launch.tool_conf import PlatformPending, find_registration_row
+    from lti_tool.lti.registrations import PlatformPending, find_registration_row
 
     body = (claims or {}).get("body")
     if not isinstance(body, dict) or not isinstance(body.get("iss"), str):
@@ -309,8 +310,8 @@ def launch() -> Any:
     from pylti1p3.contrib.flask import FlaskRequest
     from pylti1p3.exception import LtiException
 
-    from lti_tool.launch.tool_conf import DbToolConf, PlatformPending
     from lti_tool.launch.validation import ToolMessageLaunch
+    from lti_tool.lti.registrations import DbToolConf, PlatformPending
 
     id_token = request.form.get("id_token") or ""
     if len(id_token) > MAX_ID_TOKEN_BYTES:

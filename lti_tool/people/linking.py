@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +30,37 @@ from sqlalchemy.orm import Session
 from lti_tool.models import Person, PersonIdentity
 from lti_tool.models.types import utcnow
 from lti_tool.people.merge import merge_people
+from lti_tool.people.usernames import real_username
 
 #: Person attributes a claim may carry.
 ATTRIBUTES = ("name", "given_name", "family_name", "email")
+#: The LTI custom-parameters claim.
+CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 #: How many values go into one IN (…) query.
 CHUNK = 500
 
 Identity = tuple[str, str]
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def launch_claim(claims: Mapping[str, Any]) -> Claim:
+    """The identities, names and e-mail a launch (or an NRPS member) carries."""
+    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    identities = [("lti_sub", str(claims["sub"]))]
+    canvas_user = _str(custom.get("canvas_user_id"))
+    if canvas_user and not canvas_user.startswith("$"):
+        identities.append(("canvas_user_id", canvas_user))
+    # Open edX sends the username when the course shares it; its tracking logs carry it too.
+    username = real_username(claims.get("preferred_username")) or real_username(
+        custom.get("username")
+    )
+    if username and not username.startswith("$"):
+        identities.append(("openedx_username", username))
+    attrs = {a: v for a in ATTRIBUTES if (v := _str(claims.get(a)))}
+    return Claim(identities, attrs)
 
 
 @dataclass

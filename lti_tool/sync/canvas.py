@@ -70,8 +70,8 @@ from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.roles import MEMBERSHIP, TEST_USER, context_role_name, course_role
+from lti_tool.sync.errors import SyncError
 from lti_tool.sync.http import HttpError, JsonClient, where
-from lti_tool.sync.nrps import SyncError
 
 log = logging.getLogger(__name__)
 

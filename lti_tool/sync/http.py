@@ -1,14 +1,17 @@
-"""A paged, retrying JSON client for LMS REST APIs (Canvas today, Open edX later).
+"""The LMS clients' HTTP: a counting, stoppable requests session, the same-origin rule, the one
+`next_link` every paged API follows (Canvas, Open edX, NRPS), and a paged, retrying JSON client
+for LMS REST APIs (Canvas and Open edX; NRPS reads its pages with the session and next_link).
 
 One request at a time (parallel requests cost more under Canvas's leaky-bucket throttle).
 Throttling (429, or whatever `throttled` recognises) waits as `Retry-After` says and is retried
 up to MAX_THROTTLE_RETRIES times; 5xx answers and network errors or timeouts are retried once per
 entry of `retry_delays`; a low rate-limit header slows the next request down. Pages are followed
-by `Link: rel="next"` exactly as sent; a page must be JSON. Anything else raises HttpError, which
-carries the status and the answer's body so that the caller can word its own message; the message
-itself never holds the remote body (it is shown on admin pages). Tokens never appear in messages:
-URLs are shown without their query. The token is only ever sent to the base URL's own origin
-(scheme, host and port): a next link (or any URL) elsewhere raises HttpError before any request.
+by `Link: rel="next"` exactly as sent (or a DRF page's `next`); a page must be JSON. Anything
+else raises HttpError, which carries the status and the answer's body so that the caller can word
+its own message; the message itself never holds the remote body (it is shown on admin pages).
+Tokens never appear in messages: URLs are shown without their query. The token is only ever sent
+to the base URL's own origin (scheme, host and port): a next link (or any URL) elsewhere raises
+HttpError before any request.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.utils import parse_header_links
 
-from lti_tool.sync.nrps import CountingSession, SyncError, same_origin
+from lti_tool.sync.errors import Stopped, SyncError
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 #: Throttled answers are retried this many times (each waits as the server says).
@@ -32,6 +35,44 @@ MAX_RETRY_AFTER = 60.0
 MAX_PAGES = 10_000
 
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+
+
+class CountingSession(requests.Session):
+    """A requests session with a default timeout that counts the requests it sends."""
+
+    def __init__(
+        self,
+        timeout: float,
+        should_stop: Callable[[], bool] | None = None,
+        user_agent: str = "lti_tool-sync",
+    ) -> None:
+        super().__init__()
+        self.headers["User-Agent"] = user_agent
+        self.timeout = timeout
+        self.should_stop = should_stop
+        self.count = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if self.should_stop and self.should_stop():
+            raise Stopped("stopped: the process is shutting down; nothing was written")
+        kwargs.setdefault("timeout", self.timeout)
+        self.count += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+def same_origin(url: str, base: str) -> bool:
+    """Whether `url` is on the scheme, host and port of `base` (default ports filled in)."""
+
+    def key(value: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(scheme)
+        except ValueError:
+            port = None
+        return scheme, (parts.hostname or "").lower(), port
+
+    return key(url) == key(base)
 
 
 class HttpError(SyncError):
@@ -56,15 +97,19 @@ def _origin_text(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def next_link(response: requests.Response) -> str | None:
-    """The `rel="next"` target of the Link header, as sent, resolved against the request URL."""
+def next_link(response: requests.Response, body: Any = None) -> str | None:
+    """The next page's URL, resolved against the request URL: the `rel="next"` target of the Link
+    header as sent (case kept; Canvas, NRPS), else a DRF page's `"next"` (Open edX) when `body`
+    is given. The caller sends the token only to its own origin (`same_origin`)."""
     header = response.headers.get("Link")
-    if not header:
-        return None
-    for link in parse_header_links(header.replace("\n", " ")):
-        rels = str(link.get("rel", "")).lower().split()
-        if "next" in rels and link.get("url"):
-            return urljoin(response.url, link["url"])
+    if header:
+        for link in parse_header_links(header.replace("\n", " ")):
+            rels = str(link.get("rel", "")).lower().split()
+            if "next" in rels and link.get("url"):
+                return urljoin(response.url, link["url"])
+    following = body.get("next") if isinstance(body, dict) else None
+    if isinstance(following, str) and following:
+        return urljoin(response.url, following)
     return None
 
 
@@ -195,7 +240,7 @@ class JsonClient:
 
     def get_json(self, url: str, params: Params = None) -> Any:
         """GET one URL and decode its JSON."""
-        return _decode(self.get(url, params))
+        return json_body(self.get(url, params))
 
     def pages(self, url: str, params: Params = None) -> Iterator[list[Any]]:
         """Each page of a paginated list, following `Link: rel="next"` only."""
@@ -211,14 +256,15 @@ class JsonClient:
             # The first request carries the parameters; next links already hold them.
             response = self.get(next_url, params if first else None)
             first = False
-            body = _decode(response)
+            body = json_body(response)
             if not isinstance(body, list):
                 raise HttpError(f"{where(response.url)} did not answer a JSON list")
             yield body
             next_url = next_link(response)
 
 
-def _decode(response: requests.Response) -> Any:
+def json_body(response: requests.Response) -> Any:
+    """An answer's JSON, or HttpError."""
     try:
         return response.json()
     except ValueError as exc:

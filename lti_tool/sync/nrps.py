@@ -12,26 +12,24 @@ transaction: a failure at any point leaves the previous roster as it was.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
-from requests.utils import parse_header_links
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.launch import records
-from lti_tool.launch.tool_conf import DbToolConf
+from lti_tool.lti.registrations import DbToolConf
 from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
-from lti_tool.people.linking import link_people
+from lti_tool.people.linking import launch_claim, link_people
 from lti_tool.people.roles import context_role_name, course_role
+from lti_tool.sync.errors import OAUTH_ERROR_CODE, SyncError
+from lti_tool.sync.http import CountingSession, next_link, same_origin, where
 
 log = logging.getLogger(__name__)
 
@@ -46,37 +44,6 @@ RETRY_DELAYS = (1.0, 4.0)
 MAX_RETRY_AFTER = 60.0
 
 
-class SyncError(Exception):
-    """A sync that cannot finish; the message says why, in words, without secrets."""
-
-    def __init__(self, message: str, requests_made: int = 0, counts: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.requests_made = requests_made
-        self.counts = counts or {}
-
-
-class Stopped(SyncError):
-    """The process is shutting down; the run stops before writing anything."""
-
-
-class CountingSession(requests.Session):
-    """A requests session with a default timeout that counts the requests it sends."""
-
-    def __init__(self, timeout: float, should_stop: Callable[[], bool] | None = None) -> None:
-        super().__init__()
-        self.headers["User-Agent"] = USER_AGENT
-        self.timeout = timeout
-        self.should_stop = should_stop
-        self.count = 0
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        if self.should_stop and self.should_stop():
-            raise Stopped("stopped: the process is shutting down; nothing was written")
-        kwargs.setdefault("timeout", self.timeout)
-        self.count += 1
-        return super().request(method, url, *args, **kwargs)
-
-
 @dataclass
 class Roster:
     """Every member of every page, as received."""
@@ -84,10 +51,6 @@ class Roster:
     members: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
     requests_made: int = 0
-
-
-#: What an OAuth error code looks like (RFC 6749 §5.2: invalid_client, …); anything else is prose.
-OAUTH_ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def _snippet(response: requests.Response) -> str:
@@ -106,39 +69,6 @@ def _snippet(response: requests.Response) -> str:
     return ""
 
 
-def same_origin(url: str, base: str) -> bool:
-    """Whether `url` is on the scheme, host and port of `base` (default ports filled in)."""
-
-    def key(value: str) -> tuple[str, str, int | None]:
-        parts = urlsplit(value)
-        scheme = parts.scheme.lower()
-        try:
-            port = parts.port or {"http": 80, "https": 443}.get(scheme)
-        except ValueError:
-            port = None
-        return scheme, (parts.hostname or "").lower(), port
-
-    return key(url) == key(base)
-
-
-def _where(url: str) -> str:
-    """A URL for messages: scheme, host and path (a query may carry something private)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def next_link(response: requests.Response) -> str | None:
-    """The `rel="next"` target of the Link header, as sent (case kept), resolved against the URL."""
-    header = response.headers.get("Link")
-    if not header:
-        return None
-    for link in parse_header_links(header.replace("\n", " ")):
-        rels = str(link.get("rel", "")).lower().split()
-        if "next" in rels and link.get("url"):
-            return urljoin(response.url, link["url"])
-    return None
-
-
 def service_token(connector: ServiceConnector, registration: Registration) -> str:
     """The NRPS access token by client credentials, or a SyncError saying why not."""
     token_url = registration.get_auth_token_url() or "(no token URL)"
@@ -148,15 +78,15 @@ def service_token(connector: ServiceConnector, registration: Registration) -> st
         response = exc.response
         raise SyncError(
             f"the platform refused the service token: HTTP {response.status_code} from "
-            f"{_where(token_url)}{_snippet(response)}"
+            f"{where(token_url)}{_snippet(response)}"
         ) from None
     except requests.RequestException as exc:
         raise SyncError(
-            f"could not reach the platform's token URL {_where(token_url)}: {type(exc).__name__}"
+            f"could not reach the platform's token URL {where(token_url)}: {type(exc).__name__}"
         ) from None
     except (ValueError, KeyError, TypeError):
         raise SyncError(
-            f"the platform's token answer from {_where(token_url)} has no access_token "
+            f"the platform's token answer from {where(token_url)} has no access_token "
             "(not the JSON an OAuth2 token endpoint returns)"
         ) from None
 
@@ -179,7 +109,7 @@ def _get_page(
         except requests.RequestException as exc:
             if last:
                 raise SyncError(
-                    f"could not read roster page {page} from {_where(url)}: "
+                    f"could not read roster page {page} from {where(url)}: "
                     f"{type(exc).__name__} (after {attempts} attempts)"
                 ) from None
             sleep(retry_delays[attempt])
@@ -202,7 +132,7 @@ def _get_page(
             else:
                 what = "the platform failed to send the roster"
             raise SyncError(
-                f"{what}: HTTP {response.status_code} for page {page} ({_where(url)}){tries}"
+                f"{what}: HTTP {response.status_code} for page {page} ({where(url)}){tries}"
                 f"{_snippet(response)}"
             )
         return response
@@ -219,7 +149,7 @@ def fetch_roster(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Roster:
     """Every page of the membership container, following `Link: rel="next"` with its case kept."""
-    session = CountingSession(timeout, should_stop)
+    session = CountingSession(timeout, should_stop, user_agent=USER_AGENT)
     roster = Roster()
     try:
         token = service_token(
@@ -230,7 +160,7 @@ def fetch_roster(
         while url:
             if url in seen:
                 raise SyncError(
-                    f"the platform's next link goes back to a page already read: {_where(url)}"
+                    f"the platform's next link goes back to a page already read: {where(url)}"
                 )
             if roster.pages >= MAX_PAGES:
                 raise SyncError(f"the roster has more than {MAX_PAGES} pages; stopped")
@@ -241,12 +171,12 @@ def fetch_roster(
                 body = response.json()
             except ValueError as exc:
                 raise SyncError(
-                    f"roster page {page} ({_where(url)}) is not valid JSON: {exc}"
+                    f"roster page {page} ({where(url)}) is not valid JSON: {exc}"
                 ) from None
             members = body.get("members") if isinstance(body, dict) else None
             if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
                 raise SyncError(
-                    f"roster page {page} ({_where(url)}) is not an NRPS membership container "
+                    f"roster page {page} ({where(url)}) is not an NRPS membership container "
                     '(no "members" list of objects)'
                 )
             roster.members.extend(members)
@@ -255,7 +185,7 @@ def fetch_roster(
             if url is not None and not same_origin(url, memberships_url):
                 # The service token is for the memberships URL's host: never hand it elsewhere.
                 raise SyncError(
-                    f"roster page {page} links its next page to {_where(url)}, not the "
+                    f"roster page {page} links its next page to {where(url)}, not the "
                     "memberships URL's own scheme, host and port: refused to send the token "
                     "there; the run stopped"
                 )
@@ -290,7 +220,7 @@ def _str(value: Any) -> str | None:
 
 
 def _person_claims(member: Mapping[str, Any], user_id: str) -> dict[str, Any]:
-    """A member in the shape records.upsert_person reads (NRPS user_id = the launch sub)."""
+    """A member in the shape launch_claim reads (NRPS user_id = the launch sub)."""
     claims: dict[str, Any] = {"sub": user_id}
     for attr in ("name", "given_name", "family_name", "email"):
         value = _str(member.get(attr))
@@ -339,7 +269,7 @@ def apply_roster(
     linked = link_people(
         session,
         platform_id,
-        [records.launch_claim(_person_claims(m, user_id)) for user_id, m in by_user.items()],
+        [launch_claim(_person_claims(m, user_id)) for user_id, m in by_user.items()],
     )
     on_roster: set[int] = set()
     for person_id, member in zip(linked.person_ids, by_user.values(), strict=True):

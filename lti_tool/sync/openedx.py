@@ -42,8 +42,8 @@ from lti_tool.models import (
 from lti_tool.models.types import utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.usernames import real_username
-from lti_tool.sync.http import HttpError, JsonClient, where
-from lti_tool.sync.nrps import OAUTH_ERROR_CODE, SyncError
+from lti_tool.sync.errors import OAUTH_ERROR_CODE, SyncError
+from lti_tool.sync.http import HttpError, JsonClient, json_body, next_link, where
 
 KIND = "openedx"
 SOURCE = "openedx"
@@ -139,16 +139,16 @@ class OpenEdxClient(JsonClient):
             if next_url in seen:
                 raise HttpError(f"the next link of {where(next_url)} goes back to a page read")
             seen.add(next_url)
-            body = self.get_json(next_url, params if first else None)
+            response = self.get(next_url, params if first else None)
             first = False
+            body = json_body(response)
             if isinstance(body, list):
                 yield [item for item in body if isinstance(item, dict)]
                 return
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise HttpError(f"{where(next_url)} did not answer a paginated list")
             yield [item for item in body["results"] if isinstance(item, dict)]
-            next_value = body.get("next")
-            next_url = self.url(next_value) if isinstance(next_value, str) and next_value else None
+            next_url = next_link(response, body)
 
 
 def _json_or_empty(response: requests.Response) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.sync import canvas, nrps, openedx
-from lti_tool.sync.nrps import SyncError
+from lti_tool.sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 

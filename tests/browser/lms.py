@@ -19,7 +19,7 @@ from sqlalchemy import select
 from lti_tool import create_app
 from lti_tool.devplatform import DevPlatform
 from lti_tool.extensions import db
-from lti_tool.launch.keys import generate_private_key_pem
+from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
 from tests.browser.conftest import LMS_HOST, TOOL_HOST, ServerFactory
 

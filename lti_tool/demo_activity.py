@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.activity.sink import EventSink, IncomingEvent
+from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.models import (
     Assignment,
     Course,

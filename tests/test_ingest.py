@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from lti_tool.activity import workers as workers_module
 from lti_tool.activity.blocks import stored_events
-from lti_tool.activity.sink import EventSink, IncomingEvent
 from lti_tool.activity.workers import Workers
+from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS
 from lti_tool.models import ActivityBlock, Course, PersonIdentity

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import stored_events
-from lti_tool.activity.sink import EventSink, IncomingEvent, take_turn
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.api import xapi
 from lti_tool.api.courses import (
@@ -32,6 +31,7 @@ from lti_tool.api.courses import (
     UnknownCourse,
     UnknownCourses,
 )
+from lti_tool.events.sink import EventSink, IncomingEvent, take_turn
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import ApiToken, PersonIdentity, XapiStatement

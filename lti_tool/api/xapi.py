@@ -36,8 +36,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.activity.sink import IncomingEvent
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
+from lti_tool.events.sink import IncomingEvent
 from lti_tool.models import XapiStatement
 
 SUPPORTED_VERSION = "1.0.3"

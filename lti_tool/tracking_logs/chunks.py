@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lti_tool.activity.blocks import EventRow, event_key, event_row, note_videos
-from lti_tool.activity.sink import GroupedEvents
+from lti_tool.events.sink import GroupedEvents
 from lti_tool.tracking_logs.parse import BadLine, Chunk, NoUser, parse_line
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lti_tool.activity.sink import EventSink
 from lti_tool.activity.workers import Workers, default_processes, rare_collections
+from lti_tool.events.sink import EventSink
 from lti_tool.models import IngestFile, Platform
 from lti_tool.models.types import utcnow
 from lti_tool.tracking_logs.chunks import ParsedChunk, parse_chunk

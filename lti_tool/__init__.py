@@ -150,8 +150,12 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach the LTI, page, API, admin and (development only) the dev-platform blueprints."""
     from lti_tool import api, launch
+    from lti_tool.kpis import reports
+    from lti_tool.people.pseudonyms import pseudonym_key
     from lti_tool.views import course, home
 
+    # Keyed reports read the app's pseudonym key through this hook: kpis import no Flask.
+    reports.default_key = pseudonym_key
     app.register_blueprint(launch.bp)
     app.register_blueprint(api.api_bp)
     app.register_blueprint(api.xapi_bp)

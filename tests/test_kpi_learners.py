@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.kpis import completion, course_settings, grades, learners
-from lti_tool.kpis.reports import REPORTS, pseudonym_key, to_csv
+from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.models import (
     AccessLog,
     Assignment,
@@ -38,6 +38,7 @@ from lti_tool.models import (
     VideoLearnerViews,
     WeeklyActivity,
 )
+from lti_tool.people.pseudonyms import pseudonym_key
 from tests.test_api import make_token
 from tests.test_ingest import COURSE, event, ingest, write
 

@@ -11,10 +11,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.kpis.reports import pseudonym_key
 from lti_tool.kpis.roster import class_member_ids, has_roster, not_on_roster, not_on_roster_ids
 from lti_tool.models import Course, PersonIdentity, SyncRun
 from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.sync.nrps import apply_roster
 from tests.conftest import https_client
 from tests.lti_platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform

@@ -11,8 +11,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select, update
 
 from lti_tool.extensions import db
-from lti_tool.kpis.reports import pseudonym_key
 from lti_tool.models import AdminAudit, Enrollment, ToolSetting
+from lti_tool.people.pseudonyms import pseudonym_key
 from tests.conftest import https_client
 from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform
 

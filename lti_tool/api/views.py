@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
 from lti_tool import json_input
-from lti_tool.api import events, xapi
+from lti_tool.api import batches, xapi
 from lti_tool.api.courses import UnknownCourses
 from lti_tool.api.tokens import (
     TokenError,
@@ -109,12 +109,12 @@ for _bp in (api_bp, xapi_bp):
 
 def max_body_bytes() -> int:
     """The largest request body the API reads."""
-    return int(current_app.config.get("API_MAX_BODY_BYTES", events.DEFAULT_MAX_BODY_BYTES))
+    return int(current_app.config.get("API_MAX_BODY_BYTES", batches.DEFAULT_MAX_BODY_BYTES))
 
 
 def max_items() -> int:
     """The most items one batch may carry."""
-    return int(current_app.config.get("API_MAX_ITEMS", events.DEFAULT_MAX_ITEMS))
+    return int(current_app.config.get("API_MAX_ITEMS", batches.DEFAULT_MAX_ITEMS))
 
 
 @api_bp.before_request
@@ -201,7 +201,7 @@ def post_events() -> Response:
     body = read_json_body()
     items = read_batch(body, "lab message or xAPI statement")
     with _clash_is_retryable():
-        result = events.ingest_batch(db.session, token, items)
+        result = batches.ingest_batch(db.session, token, items)
         db.session.commit()
     if isinstance(body, dict) and result.summaries and not result.errors:
         summary = dict(result.summaries[0])
@@ -392,9 +392,9 @@ def put_statement() -> Response:
 def _store_statements(token: ApiToken, statements: list[Any]) -> list[str]:
     try:
         with _clash_is_retryable():
-            ids = events.ingest_statements(db.session, token, statements)
+            ids = batches.ingest_statements(db.session, token, statements)
             db.session.commit()
-    except events.BatchRefused as refused:
+    except batches.BatchRefused as refused:
         db.session.rollback()
         raise ApiError(refused.status, refused.message, errors=refused.errors) from None
     return ids

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.models import Course, CourseSettings
 from lti_tool.models.course import STUDENT_VIEWS
 
@@ -53,8 +54,7 @@ class Settings:
         if self.starts_on is None:
             return None
         when = date.fromisoformat(day) if isinstance(day, str) else day
-        first = self.starts_on - timedelta(days=self.starts_on.weekday())
-        return (when - timedelta(days=when.weekday()) - first).days // 7 + 1
+        return (week_start(when) - week_start(self.starts_on)).days // 7 + 1
 
     def shows(self, view: str) -> bool:
         """True when a student view is switched on."""

@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import LABEL, OBJECT_ID, decode
-from lti_tool.kpis.roster import Member, percentile, week_of
+from lti_tool.activity.rollups import week_start
+from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import ActivityBlock, Course, WeeklyActivity
 
 SEGMENT_NAMES = {
@@ -115,7 +116,7 @@ def week_segments(
 def course_weeks(members: dict[int, Member], today: date) -> list[date]:
     """ISO weeks from the class's first active week to the week of today."""
     first = min((w for m in members.values() for w in m.weeks), default=None)
-    last = week_of(today)
+    last = week_start(today)
     if first is None:
         return [last]
     weeks = []

@@ -8,6 +8,7 @@ what a learner's own page shows (student_view). Staff rows carry the score staff
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,14 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
+from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
-from lti_tool.kpis.activity import under_cutoff
+from lti_tool.kpis.activity import DEFAULT_CUTOFF_MINUTES, under_cutoff
 from lti_tool.kpis.at_risk import at_risk
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
 from lti_tool.kpis.grades import assignments, due_for, staff_current_score
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile, week_of
+from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -71,7 +73,7 @@ class ClassData:
     @property
     def segment_week(self) -> date:
         """The week the table's segment describes: the last complete ISO week."""
-        return week_of(self.today) - timedelta(days=7)
+        return week_start(self.today) - timedelta(days=7)
 
 
 def class_data(
@@ -84,7 +86,7 @@ def class_data(
         session, course, key=key, cutoff_minutes=settings.time_cutoff_minutes, today=today
     )
     progress = learner_progress(session, course, members)
-    week = week_of(today) - timedelta(days=7)
+    week = week_start(today) - timedelta(days=7)
     segments = week_segments(members, week, problem_attempts(session, course, [week]))
     risks = at_risk(members, progress, settings, today)
     return ClassData(course, settings, today, members, progress, risks, segments)
@@ -281,3 +283,20 @@ def student_view(
         score_group=len(scores),
         upcoming=upcoming,
     )
+
+
+def learner_weeks(
+    session: Session, course: Course, person_id: int, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+) -> dict[date, dict[str, float]]:
+    """Per ISO week: the learner's seconds spent (gaps under the cutoff) and active days."""
+    weeks: dict[date, dict[str, float]] = defaultdict(lambda: {"seconds": 0.0, "days": 0})
+    rows = session.execute(
+        select(LearnerDay.day, LearnerDay.gaps).where(
+            LearnerDay.course_id == course.id, LearnerDay.person_id == person_id
+        )
+    )
+    for day, gaps in rows:
+        week = weeks[week_start(day)]
+        week["days"] += 1
+        week["seconds"] += under_cutoff(orjson.loads(gaps), cutoff_minutes)[0]
+    return dict(sorted(weeks.items()))

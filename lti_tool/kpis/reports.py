@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 from collections.abc import Callable
@@ -24,57 +23,19 @@ from lti_tool.kpis import (
 )
 from lti_tool.models import Course, Platform
 
-#: The tool_setting row that keeps the pseudonym key.
-PSEUDONYM_SETTING = "pseudonym_key"
-
-
-def pseudonym_key() -> bytes:
-    """The key of learners' pseudonyms: PSEUDONYM_KEY, else the one the tool keeps.
-
-    The kept key is made on first use from the SECRET_KEY of that day (what pseudonyms were
-    derived from before), so that today's pseudonyms stay, and rotating SECRET_KEY later renames
-    nobody. The app remembers it once read (one query per process).
-    """
-    from flask import current_app  # the reports run in the app's context (CLI, API, pages)
-
-    configured = current_app.config.get("PSEUDONYM_KEY")
-    if configured:
-        return hashlib.sha256(b"lti_tool pseudonyms:" + str(configured).encode()).digest()
-    cached = current_app.extensions.get("pseudonym_key")
-    if cached is None:
-        cached = current_app.extensions["pseudonym_key"] = _kept_pseudonym_key(
-            str(current_app.secret_key)
-        )
-    return cached
-
-
-def _kept_pseudonym_key(secret_key: str) -> bytes:
-    """The key stored in tool_setting, made from `secret_key` the first time."""
-    from sqlalchemy.exc import IntegrityError
-
-    from lti_tool.extensions import db
-    from lti_tool.models import ToolSetting
-
-    row = db.session.get(ToolSetting, PSEUDONYM_SETTING)
-    if row is None:
-        seeded = hashlib.sha256(b"lti_tool pseudonyms:" + secret_key.encode()).hexdigest()
-        try:
-            # Its own transaction: two workers seeding at once agree on the first one's.
-            with db.session.begin_nested():
-                db.session.add(ToolSetting(name=PSEUDONYM_SETTING, value=seeded))
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-        row = db.session.get(ToolSetting, PSEUDONYM_SETTING)
-        assert row is not None
-    return bytes.fromhex(row.value)
+#: Where keyed reports get the pseudonym key when the caller gives none. The app sets it
+#: (people.pseudonyms.pseudonym_key, which reads the app's settings), so kpis need no Flask.
+default_key: Callable[[], bytes] | None = None
 
 
 def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
     """A report that names learners without a name by pseudonym (the app's key)."""
 
     def keyed(session: Session, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
-        kwargs.setdefault("key", pseudonym_key())
+        if "key" not in kwargs:
+            if default_key is None:
+                raise RuntimeError("no pseudonym key: pass key=, or create the app first")
+            kwargs["key"] = default_key()
         return run(session, course, **kwargs)
 
     keyed.__doc__ = run.__doc__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label
@@ -67,15 +67,3 @@ def resource_reach(
 def class_resource_reach(session: Session, course: Course) -> list[dict[str, Any]]:
     """resource_reach over the class (learners only: no staff, test students or who left)."""
     return resource_reach(session, course, set(class_member_ids(session, course)))
-
-
-def learners_with_resources(session: Session, course: Course) -> int:
-    """How many learners of the course have any opened resource recorded."""
-    return (
-        session.scalar(
-            select(func.count(func.distinct(LearnerResource.person_id))).where(
-                LearnerResource.course_id == course.id
-            )
-        )
-        or 0
-    )

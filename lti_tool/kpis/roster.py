@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import (
@@ -161,11 +162,6 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
-def week_of(day: date) -> date:
-    """The Monday of a day's ISO week."""
-    return day - timedelta(days=day.weekday())
-
-
 def load_members(
     session: Session,
     course: Course,
@@ -260,12 +256,12 @@ def _add_activity(
         member.sessions += events - under
         member.events += events
         member.active_days += 1
-        week_start = weeks.get(day)
-        if week_start is None:
-            week_start = weeks[day] = week_of(day)
-        week = member.weeks.get(week_start)
+        monday = weeks.get(day)
+        if monday is None:
+            monday = weeks[day] = week_start(day)
+        week = member.weeks.get(monday)
         if week is None:
-            week = member.weeks[week_start] = [0.0, 0, 0, 0.0]
+            week = member.weeks[monday] = [0.0, 0, 0, 0.0]
         week[0] += seconds
         week[1] += 1
         week[2] += events

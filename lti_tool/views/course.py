@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
-from lti_tool.kpis import activity, course_settings, learner, video_engagement
+from lti_tool.kpis import activity, course_events, course_settings, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -106,8 +106,8 @@ def overview(course_id: int) -> str:
         "at_risk": at_risk,
         "class_size": len(people),
     }
-    events = _events.course_events(db.session, course)  # staff see every section's dates
-    markers = _events.markers(events, settings)
+    events = course_events.course_events(db.session, course)  # staff see every section's dates
+    markers = course_events.markers(events, settings)
 
     def figures() -> list[tuple[str, str]]:
         charts = []
@@ -137,7 +137,7 @@ def overview(course_id: int) -> str:
         cutoff=cutoff,
         settings=settings,
         events=events,
-        event_kinds=_events.KINDS,
+        event_kinds=_course_events.KINDS,
         section=section,
         sections=sections,
         endpoint="course.overview",
@@ -156,7 +156,7 @@ def me(course_id: int) -> str:
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
     floor = settings.privacy_floor
-    weeks = learner.learner_weeks(db.session, course, person_id, cutoff)
+    weeks = learners_kpi.learner_weeks(db.session, course, person_id, cutoff)
     data, _rows = _learners.class_table(course)
     class_time = _learners.course_cached(
         course,
@@ -185,15 +185,15 @@ def me(course_id: int) -> str:
     if weeks and settings.shows("time"):
         figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
         # Due dates for everyone and for the learner's own sections, not other sections'.
-        own = _events.learner_events(db.session, course, person_id)
-        figure = charts_mod.add_event_markers(figure, _events.markers(own, settings))
+        own = course_events.learner_events(db.session, course, person_id)
+        figure = charts_mod.add_event_markers(figure, course_events.markers(own, settings))
         charts.append(("my-time", charts_mod.figure_json(figure)))
     return render_template(
         "course/me.html",
         course=course,
         viewer=viewer,
         weeks=[(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
-        days=learner.learner_days(db.session, course, person_id),
+        days=learners_kpi.learner_days(db.session, course, person_id, cutoff),
         videos=videos,
         cutoff=cutoff,
         floor=floor,
@@ -342,7 +342,7 @@ def sync_now(course_id: int) -> Response:
 
 
 # The other staff pages add their routes to this blueprint (imported last: they use `bp`).
-from lti_tool.views import events as _events  # noqa: E402
+from lti_tool.views import course_events as _course_events  # noqa: E402
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
 from lti_tool.views import settings as _settings  # noqa: E402, F401

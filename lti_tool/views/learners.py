@@ -18,7 +18,7 @@ from lti_tool.extensions import db
 from lti_tool.kpis import completion, grades, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.engagement import SEGMENT_NAMES
-from lti_tool.kpis.reports import pseudonym_key, to_csv
+from lti_tool.kpis.reports import to_csv
 from lti_tool.kpis.roster import not_on_roster, percentile, pseudonym
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
@@ -30,6 +30,7 @@ from lti_tool.models import (
     SyncRun,
 )
 from lti_tool.models.sync import SUCCEEDED
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.query_args import is_digits, page_arg
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp

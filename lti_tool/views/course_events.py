@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, abort, g, redirect, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
 from lti_tool.launch.identity import staff_required
-from lti_tool.models import Course, CourseEvent, SectionMember
+from lti_tool.models import Course, CourseEvent
 from lti_tool.views.course import _course, bp
 
 KINDS = {"due": "Due date", "exam": "Exam", "release": "Release", "other": "Other"}
@@ -26,51 +24,6 @@ STAFF_SOURCE = "staff"
 
 class EventProblem(ValueError):
     """A submitted event that cannot be saved, with the reason in words."""
-
-
-def course_events(session: Session, course: Course) -> list[CourseEvent]:
-    """Every event of the course in time order."""
-    return list(
-        session.scalars(
-            select(CourseEvent)
-            .where(CourseEvent.course_id == course.id)
-            .order_by(CourseEvent.at, CourseEvent.id)
-        )
-    )
-
-
-def _assignment_of(event: CourseEvent) -> tuple[str, str | None]:
-    """(source, the LMS id of the item) an event dates: a section's date and everyone's date
-    of one assignment share it ("<id>" and "<id>:section:<section id>")."""
-    lms_id = event.lms_id.split(":section:", 1)[0] if event.lms_id else None
-    return event.source, lms_id
-
-
-def learner_events(session: Session, course: Course, person_id: int) -> list[CourseEvent]:
-    """The events one learner's charts show, in time order: those for everyone, and their own
-    sections' dates, which replace everyone's date of the same assignment (an override is the
-    learner's date; everyone's would be a date that does not apply to them)."""
-    sections = set(
-        session.scalars(
-            select(SectionMember.section_id).where(SectionMember.person_id == person_id)
-        )
-    )
-    events = course_events(session, course)
-    replaced = {_assignment_of(e) for e in events if e.section_id in sections}
-    return [
-        e
-        for e in events
-        if e.section_id in sections
-        or (e.section_id is None and (e.lms_id is None or _assignment_of(e) not in replaced))
-    ]
-
-
-def markers(events: list[CourseEvent], settings: course_settings.Settings) -> list[dict[str, Any]]:
-    """Events as chart markers: the day in the course time zone, the title and the kind."""
-    return [
-        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
-        for e in events
-    ]
 
 
 def parse_event(form: Any, settings: course_settings.Settings) -> dict[str, Any]:

@@ -1,0 +1,57 @@
+"""Course events (due dates, exams, releases) as the charts show them: the course's, one
+learner's (their own sections' dates replace everyone's), and as chart markers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.kpis import course_settings
+from lti_tool.models import Course, CourseEvent, SectionMember
+
+
+def course_events(session: Session, course: Course) -> list[CourseEvent]:
+    """Every event of the course in time order."""
+    return list(
+        session.scalars(
+            select(CourseEvent)
+            .where(CourseEvent.course_id == course.id)
+            .order_by(CourseEvent.at, CourseEvent.id)
+        )
+    )
+
+
+def _assignment_of(event: CourseEvent) -> tuple[str, str | None]:
+    """(source, the LMS id of the item) an event dates: a section's date and everyone's date
+    of one assignment share it ("<id>" and "<id>:section:<section id>")."""
+    lms_id = event.lms_id.split(":section:", 1)[0] if event.lms_id else None
+    return event.source, lms_id
+
+
+def learner_events(session: Session, course: Course, person_id: int) -> list[CourseEvent]:
+    """The events one learner's charts show, in time order: those for everyone, and their own
+    sections' dates, which replace everyone's date of the same assignment (an override is the
+    learner's date; everyone's would be a date that does not apply to them)."""
+    sections = set(
+        session.scalars(
+            select(SectionMember.section_id).where(SectionMember.person_id == person_id)
+        )
+    )
+    events = course_events(session, course)
+    replaced = {_assignment_of(e) for e in events if e.section_id in sections}
+    return [
+        e
+        for e in events
+        if e.section_id in sections
+        or (e.section_id is None and (e.lms_id is None or _assignment_of(e) not in replaced))
+    ]
+
+
+def markers(events: list[CourseEvent], settings: course_settings.Settings) -> list[dict[str, Any]]:
+    """Events as chart markers: the day in the course time zone, the title and the kind."""
+    return [
+        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
+        for e in events
+    ]

@@ -85,7 +85,7 @@ def platform_set_canvas(platform_name: str, base_url: str, token_file: str, chec
         f"{len(token)} characters)"
     )
     if check:
-        from lti_tool.sync.canvas import check_connection
+        from lti_tool.sync.canvas.source import check_connection
 
         ok, message = check_connection(source)
         source.last_checked_at = utcnow()

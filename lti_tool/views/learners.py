@@ -230,7 +230,7 @@ def outside_roster(course: Course) -> list[dict[str, Any]]:
 
 def emails_hidden(course: Course) -> bool:
     """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
-    the tool's API token (the sync records it on every run: see lti_tool.sync.canvas)."""
+    the tool's API token (the sync records it on every run: see lti_tool.sync.canvas.run)."""
     counts = db.session.scalar(
         select(SyncRun.counts)
         .where(

@@ -1,0 +1,149 @@
+"""The Canvas data source of a platform: its token, the API client with Canvas's throttling
+rules, the connection test, and the courses it syncs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import requests
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from lti_tool import secrets
+from lti_tool.models import Course, DataSource, Platform
+from lti_tool.sync.canvas.values import _id, _str
+from lti_tool.sync.errors import SyncError
+from lti_tool.sync.http import HttpError, JsonClient, where
+
+KIND = "canvas"
+USER_AGENT = "lti_tool-canvas"
+#: A learner is "low on budget" under this X-Rate-Limit-Remaining (Canvas's bucket holds 700).
+RATE_LOW = 100.0
+
+
+def _setting(name: str, default: str) -> str:
+    from flask import has_app_context
+
+    from lti_tool.sync.runs import setting
+
+    if has_app_context():
+        return setting(name, default)
+    return os.environ.get(name) or default
+
+
+def source_for(session: Session, course: Course) -> DataSource:
+    """The enabled Canvas data source of the course's platform, or a SyncError saying why not."""
+    if course.platform_id is None:
+        raise SyncError(f"course {course.id} belongs to no platform")
+    source = session.scalar(
+        select(DataSource)
+        .where(DataSource.platform_id == course.platform_id, DataSource.kind == KIND)
+        .order_by(DataSource.id)
+        .limit(1)
+    )
+    if source is None:
+        raise SyncError(
+            "the course's platform has no Canvas API source: store a token with "
+            "`flask platform set-canvas --platform NAME --base-url URL --token-file FILE`"
+        )
+    if not source.enabled:
+        raise SyncError("the platform's Canvas API source is disabled")
+    return source
+
+
+def _token(source: DataSource) -> str:
+    if not source.secret_encrypted:
+        raise SyncError(
+            "the Canvas API source has no token (a new base URL clears it): enter it again "
+            "(`flask platform set-canvas` or the admin page's Data sources)"
+        )
+    try:
+        return secrets.decrypt(source.secret_encrypted)
+    except secrets.SecretsUnavailable as exc:
+        raise SyncError(f"the Canvas token cannot be read: {exc}") from None
+
+
+def _throttled(response: requests.Response) -> bool:
+    """429, or Canvas's 403 "Rate Limit Exceeded"."""
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and "rate limit exceeded" in (response.text or "").lower()
+
+
+def client_for(
+    source: DataSource,
+    token: str,
+    *,
+    timeout: float = 30.0,
+    retry_delays: Sequence[float] = (1.0, 4.0),
+    should_stop: Callable[[], bool] | None = None,
+) -> JsonClient:
+    """A JSON client of the source's Canvas API with Canvas's throttling rules."""
+    base = source.location.strip().rstrip("/")
+    if base.endswith("/api/v1"):
+        base = base[: -len("/api/v1")]  # typed with the API path on the admin page
+    return JsonClient(
+        base + "/api/v1/",
+        token,
+        timeout=timeout,
+        retry_delays=retry_delays,
+        should_stop=should_stop,
+        throttled=_throttled,
+        rate_header="X-Rate-Limit-Remaining",
+        rate_low=RATE_LOW,
+        rate_pause=float(_setting("CANVAS_RATE_PAUSE", "2")),
+        user_agent=USER_AGENT,
+    )
+
+
+def _token_refused(exc: HttpError) -> bool:
+    """A 401 for the token itself (invalid, expired, revoked), not for one action."""
+    if exc.status != 401:
+        return False
+    return bool(exc.www_authenticate) or "invalid access token" in exc.body.lower()
+
+
+def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, str]:
+    """GET /api/v1/users/self with the stored token: whom it belongs to, or why it failed."""
+    try:
+        token = _token(source)
+    except SyncError as exc:
+        return False, str(exc)
+    client = client_for(source, token, timeout=timeout, retry_delays=())
+    try:
+        me = client.get_json("users/self")
+    except HttpError as exc:
+        if _token_refused(exc):
+            return False, f"the Canvas token was refused (HTTP 401 from {where(exc.url)})"
+        return False, str(exc)
+    except SyncError as exc:
+        return False, str(exc)
+    finally:
+        client.close()
+    if not isinstance(me, dict) or _id(me.get("id")) is None:
+        return False, f"{where(client.url('users/self'))} did not answer a Canvas user"
+    name = _str(me.get("name")) or _str(me.get("short_name")) or "(no name)"
+    return True, f"the token belongs to {name} (Canvas user {_id(me.get('id'))})"
+
+
+def courses_to_sync(session: Session) -> list[int]:
+    """Courses of enabled platforms with an enabled Canvas source and a Canvas course id."""
+    return list(
+        session.scalars(
+            select(Course.id)
+            .join(Platform, Platform.id == Course.platform_id)
+            .join(
+                DataSource,
+                and_(
+                    DataSource.platform_id == Platform.id,
+                    DataSource.kind == KIND,
+                    DataSource.enabled.is_(True),
+                ),
+            )
+            .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
+            .distinct()
+            .order_by(Course.id)
+        )
+    )

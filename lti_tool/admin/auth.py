@@ -370,33 +370,3 @@ def require_global() -> None:
             description="Only administrators of the whole tool can do this; you administer "
             "one deployment and the courses launched through it.",
         )
-
-
-# --- administration by LMS launch -------------------------------------------------------------
-
-TICKET_MAX_AGE = 300
-
-
-def _ticket_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-ticket")
-
-
-def issue_launch_ticket(deployment_id: int, person_id: int) -> str:
-    """A one-time ticket (5 minutes) into the admin area, limited to one deployment."""
-    payload = {"deployment": deployment_id, "person": person_id, "jti": secrets.token_urlsafe(16)}
-    return _ticket_serializer().dumps(payload)
-
-
-def read_launch_ticket(ticket: str) -> dict[str, Any] | None:
-    """The ticket's contents, or None when forged, malformed or older than 5 minutes."""
-    if not ticket:
-        return None
-    try:
-        data = _ticket_serializer().loads(ticket, max_age=TICKET_MAX_AGE)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("deployment"), int):
-        return None
-    if not isinstance(data.get("jti"), str) or not isinstance(data.get("person"), int):
-        return None
-    return data

@@ -165,9 +165,9 @@ def register_blueprints(app: Flask) -> None:
 
     admin.init_app(app)
     if app.config.get("DEV_PLATFORM_ENABLED"):
-        from lti_tool import devplatform
+        from lti_tool.dev import platform as dev_lms
 
-        app.register_blueprint(devplatform.bp)
+        app.register_blueprint(dev_lms.bp)
 
 
 IMPLICIT = ("HEAD", "OPTIONS")  # methods Flask adds to routes by itself

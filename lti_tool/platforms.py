@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lti_tool import audit, json_input
+from lti_tool import secrets as secret_store
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -189,6 +190,70 @@ def check_folder(path: str) -> tuple[bool, str]:
 def platform_named(session: Session, name: str) -> Platform | None:
     """The platform with this name, if any."""
     return session.scalar(select(Platform).where(Platform.name == name))
+
+
+def find_deployment(
+    session: Session,
+    deployment_id: str,
+    platform_name: str | None = None,
+    client_id: str | None = None,
+) -> LtiDeployment:
+    """The deployment with this LMS deployment id (on this platform / client id if given).
+
+    PlatformError when there is none, or when several registrations have it and the platform
+    or client id does not tell them apart.
+    """
+    query = (
+        select(LtiDeployment, LtiRegistration, Platform)
+        .join(LtiRegistration, LtiRegistration.id == LtiDeployment.registration_id)
+        .join(Platform, Platform.id == LtiRegistration.platform_id)
+        .where(LtiDeployment.deployment_id == deployment_id)
+    )
+    if platform_name:
+        query = query.where(Platform.name == platform_name)
+    if client_id:
+        query = query.where(LtiRegistration.client_id == client_id)
+    found = session.execute(query).all()
+    if not found:
+        raise PlatformError(
+            f"no deployment {deployment_id!r}"
+            + (f" on platform {platform_name!r}" if platform_name else "")
+            + (f" with client id {client_id!r}" if client_id else "")
+            + " (see `flask platform list`)"
+        )
+    if len(found) > 1:
+        where = ", ".join(f"{p.name} / client {r.client_id}" for _d, r, p in found)
+        raise PlatformError(
+            f"deployment {deployment_id!r} exists at several registrations ({where}): "
+            "add --platform NAME and/or --client-id ID"
+        )
+    deployment: LtiDeployment = found[0][0]
+    return deployment
+
+
+def platform_as_dict(platform: Platform) -> dict[str, Any]:
+    """A platform and its registrations as plain data (no keys or secrets)."""
+    return {
+        "id": platform.id,
+        "name": platform.name,
+        "issuer": platform.issuer,
+        "lms": platform.lms,
+        "enabled": platform.enabled,
+        "approved": platform.approved,
+        "registered_by": platform.registered_by,
+        "frame_origins": list(platform.frame_origins or []),
+        "registrations": [
+            {
+                "client_id": r.client_id,
+                "auth_login_url": r.auth_login_url,
+                "auth_token_url": r.auth_token_url,
+                "jwks_url": r.jwks_url,
+                "jwks_inline": r.jwks is not None,
+                "deployment_ids": [d.deployment_id for d in r.deployments],
+            }
+            for r in platform.registrations
+        ],
+    }
 
 
 def registration_taken(
@@ -392,17 +457,20 @@ def set_api_source(
     platform: Platform,
     kind: str,
     location: str,
-    secret_encrypted: str | None,
+    secret: str | None,
     client_id: str | None = None,
     source: DataSource | None = None,
 ) -> tuple[DataSource, bool]:
     """Create or change the platform's API source; a None secret keeps the stored one.
 
-    Returns (source, created). A new source needs a secret. A new base URL without a new secret
-    clears the stored one: a token entered for one host is never sent to another.
+    Returns (source, created). The secret (token, client secret) is stored encrypted with
+    DATA_ENCRYPTION_KEY: secrets.SecretsUnavailable without one. A new source needs a secret.
+    A new base URL without a new secret clears the stored one: a token entered for one host is
+    never sent to another.
     """
     if kind not in API_SOURCES:
         raise PlatformError(f"{kind!r} is not an LMS API source")
+    secret_encrypted = secret_store.encrypt(secret) if secret is not None else None
     if source is None:
         source = api_source(session, platform, kind)
     created = source is None

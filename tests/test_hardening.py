@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from lti_tool import create_app, is_loopback, listen_host
-from lti_tool.devplatform import dev_platform
+from lti_tool.dev.platform import dev_platform
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import to_csv
 from lti_tool.models import Person

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Select, delete, select, text, true
 from sqlalchemy.orm import QueryableAttribute, Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lti_tool import audit
 from lti_tool.models import AdminLoginAttempt, AdminUser, CourseDeployment, LtiDeployment
 from lti_tool.models.types import utcnow
 
@@ -87,9 +88,52 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
+def admin_named(session: Session, email: str) -> AdminUser | None:
+    """The administrator with this e-mail address (trimmed, any case), if any."""
+    return session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+
+
+def create_admin(
+    session: Session, address: str, password: str, deployment_id: int | None = None
+) -> AdminUser:
+    """Add a local administrator (audited), of one deployment's row id or of the whole tool.
+
+    The address is a `normalise_email` one; PasswordRefused when the password is too weak.
+    """
+    user = AdminUser(
+        email=address, password_hash=hash_password(password), deployment_id=deployment_id
+    )
+    session.add(user)
+    scope = {"deployment": deployment_id} if deployment_id is not None else {"scope": "whole tool"}
+    audit.record(session, "admin_created", address, details=scope)
+    return user
+
+
+def admin_as_dict(session: Session, user: AdminUser) -> dict[str, Any]:
+    """An administrator as plain data, with the deployment it is limited to (never a password)."""
+    deployment = session.get(LtiDeployment, user.deployment_id) if user.deployment_id else None
+    return {
+        "id": user.id,
+        "email": user.email,
+        "deployment": (
+            {
+                "id": deployment.id,
+                "deployment_id": deployment.deployment_id,
+                "client_id": deployment.registration.client_id,
+                "platform": deployment.registration.platform.name,
+            }
+            if deployment
+            else None
+        ),
+        "disabled": user.disabled,
+        "created_at": user.created_at.isoformat(),
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+    }
+
+
 def authenticate(session: Session, email: str, password: str) -> AdminUser | None:
     """The enabled administrator with this e-mail and password, else None (same cost either way)."""
-    user = session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    user = admin_named(session, email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None
@@ -370,33 +414,3 @@ def require_global() -> None:
             description="Only administrators of the whole tool can do this; you administer "
             "one deployment and the courses launched through it.",
         )
-
-
-# --- administration by LMS launch -------------------------------------------------------------
-
-TICKET_MAX_AGE = 300
-
-
-def _ticket_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-ticket")
-
-
-def issue_launch_ticket(deployment_id: int, person_id: int) -> str:
-    """A one-time ticket (5 minutes) into the admin area, limited to one deployment."""
-    payload = {"deployment": deployment_id, "person": person_id, "jti": secrets.token_urlsafe(16)}
-    return _ticket_serializer().dumps(payload)
-
-
-def read_launch_ticket(ticket: str) -> dict[str, Any] | None:
-    """The ticket's contents, or None when forged, malformed or older than 5 minutes."""
-    if not ticket:
-        return None
-    try:
-        data = _ticket_serializer().loads(ticket, max_age=TICKET_MAX_AGE)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("deployment"), int):
-        return None
-    if not isinstance(data.get("jti"), str) or not isinstance(data.get("person"), int):
-        return None
-    return data

@@ -473,9 +473,7 @@ def keys() -> str:
 def keys_rotate() -> ResponseReturnValue:
     """A new signing key; the old one stays published until retired."""
     require_global()
-    tool_keys.active_key()
-    key = tool_keys.create_key(activate=True)
-    audit.record(db.session, "key_rotated", f"new signing key {key.kid}")
+    key = tool_keys.rotate_key()
     db.session.commit()
     log.info("admin rotated the tool key: new kid %s", key.kid)
     return redirect(url_for("admin.keys"), code=303)
@@ -493,7 +491,6 @@ def keys_retire(key_id: int) -> ResponseReturnValue:
     except (LookupError, ValueError) as exc:
         rows = list(db.session.scalars(select(ToolKey).order_by(ToolKey.id)))
         return render_template("admin/keys.html", keys=rows, error=str(exc)), 400
-    audit.record(db.session, "key_retired", f"key {key.kid}")
     db.session.commit()
     return redirect(url_for("admin.keys"), code=303)
 
@@ -554,16 +551,13 @@ def _apply_source(
     if source is None and not secret:
         what = "API token" if kind == "canvas" else "Client secret"
         raise FormError(f"{what}: required")
-    encrypted = None
-    if secret:
-        try:
-            encrypted = secret_store.encrypt(secret)
-        except secret_store.SecretsUnavailable as exc:
-            raise FormError(str(exc)) from None
     enabled = source.enabled if source is not None else True
-    source, _ = registry.set_api_source(
-        db.session, platform, kind, location, encrypted, client_id, source=source
-    )
+    try:
+        source, _ = registry.set_api_source(
+            db.session, platform, kind, location, secret or None, client_id, source=source
+        )
+    except secret_store.SecretsUnavailable as exc:
+        raise FormError(str(exc)) from None
     source.enabled = enabled
 
 

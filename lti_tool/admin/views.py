@@ -16,6 +16,7 @@ from lti_tool import audit
 from lti_tool.admin import auth, bp, safe_next
 from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
+from lti_tool.launch import admin_entry
 from lti_tool.models import (
     AccessLog,
     AdminUser,
@@ -125,7 +126,7 @@ def logout() -> ResponseReturnValue:
 @bp.get("/enter")
 def enter() -> ResponseReturnValue:
     """The Administration link of an LMS administrator's launch: a one-time, short-lived ticket."""
-    ticket = auth.read_launch_ticket(request.args.get("ticket", ""))
+    ticket = admin_entry.read_launch_ticket(request.args.get("ticket", ""))
     if ticket is None:
         abort(
             403,

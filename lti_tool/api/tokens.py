@@ -15,6 +15,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,6 +57,27 @@ def reads_all_platforms(row: ApiToken) -> bool:
     """True for a reports:read token bound to no course and no platform: it reads every
     platform's learners and e-mails (made with --all-platforms, or before binding was asked)."""
     return row.scope == SCOPE_REPORTS_READ and row.course_id is None and row.platform_id is None
+
+
+def token_as_dict(session: Session, row: ApiToken) -> dict[str, Any]:
+    """A token as plain data: its name, prefix, scope and binding, never its secret or hash."""
+    course = row.course
+    platform = session.get(Platform, row.platform_id) if row.platform_id else None
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "scope": row.scope,
+        "course_id": row.course_id,
+        "course": (course.lms_course_id or course.lti_context_id) if course else None,
+        "platform_id": row.platform_id,
+        "platform": platform.name if platform else None,
+        "may_create_courses": bool(row.may_create_courses),
+        "all_platforms": reads_all_platforms(row),
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
 
 
 def create_token(

@@ -9,10 +9,12 @@ spans every institution, so the scope is the deployment, never the issuer.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from lti_tool.extensions import db
@@ -72,10 +74,37 @@ def may_enter(registration_id: int, body: dict[str, Any], roles: Iterable[str], 
 
 def admin_link(registration_id: int, body: dict[str, Any], person: Person) -> str | None:
     """The one-time Administration link of a launch that `may_enter`, for its person."""
-    from lti_tool.admin.auth import issue_launch_ticket
-
     deployment = admin_deployment(registration_id, body)
     if deployment is None:
         return None
     ticket = issue_launch_ticket(deployment.id, person.id)
     return url_for("admin.enter", ticket=ticket)
+
+
+# The ticket is the hand-off from a launch to the admin area: issued here, read by admin/.
+TICKET_MAX_AGE = 300
+
+
+def _ticket_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lti-tool-admin-ticket")
+
+
+def issue_launch_ticket(deployment_id: int, person_id: int) -> str:
+    """A one-time ticket (5 minutes) into the admin area, limited to one deployment."""
+    payload = {"deployment": deployment_id, "person": person_id, "jti": secrets.token_urlsafe(16)}
+    return _ticket_serializer().dumps(payload)
+
+
+def read_launch_ticket(ticket: str) -> dict[str, Any] | None:
+    """The ticket's contents, or None when forged, malformed or older than 5 minutes."""
+    if not ticket:
+        return None
+    try:
+        data = _ticket_serializer().loads(ticket, max_age=TICKET_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("deployment"), int):
+        return None
+    if not isinstance(data.get("jti"), str) or not isinstance(data.get("person"), int):
+        return None
+    return data

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lti_tool import audit
 from lti_tool.extensions import db
 from lti_tool.models import ToolKey
 from lti_tool.models.types import utcnow
@@ -103,6 +104,14 @@ def create_key(activate: bool = True) -> ToolKey:
     return key
 
 
+def rotate_key() -> ToolKey:
+    """Make a new active signing key, audited; the previous one stays published until retired."""
+    active_key()
+    key = create_key(activate=True)
+    audit.record(db.session, "key_rotated", f"new signing key {key.kid}")
+    return key
+
+
 def active_key() -> ToolKey:
     """Return the signing key, creating the first one when the tool has none."""
     key = db.session.scalar(
@@ -128,11 +137,12 @@ def jwks() -> dict[str, list[dict[str, Any]]]:
 
 
 def retire_key(kid: str) -> ToolKey:
-    """Retire a non-active key so that it leaves the JWKS."""
+    """Retire a non-active key so that it leaves the JWKS (audited)."""
     key = db.session.scalar(select(ToolKey).where(ToolKey.kid == kid))
     if key is None:
         raise LookupError(f"no tool key with kid {kid!r}")
     if key.active:
         raise ValueError("the active key cannot be retired; rotate first")
     key.retired_at = utcnow()
+    audit.record(db.session, "key_retired", f"key {kid}")
     return key

@@ -125,6 +125,18 @@ def identity_owners(
     return found
 
 
+def people_known_as(
+    session: Session, kind: str, value: str, platform_id: int | None = None
+) -> set[int]:
+    """The people holding the identity KIND=VALUE: on every platform, or on this one if given."""
+    query = select(PersonIdentity.person_id).where(
+        PersonIdentity.kind == kind, PersonIdentity.value == value
+    )
+    if platform_id is not None:
+        query = query.where(PersonIdentity.platform_id == platform_id)
+    return set(session.scalars(query))
+
+
 def _holders(
     session: Session, platform_id: int | None, kind: str, people: Iterable[int]
 ) -> set[int]:

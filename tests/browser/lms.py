@@ -1,7 +1,7 @@
 """The browser tests' LMS and tool: two https sites, the real LTI flow between them.
 
 The LMS is a small Flask app on https://lms.test:<port> that signs launches with
-`lti_tool.devplatform.DevPlatform`; the tool runs on https://tool.test:<port>, registered with
+`lti_tool.dev.platform.DevPlatform`; the tool runs on https://tool.test:<port>, registered with
 the LMS directly in its database.
 """
 
@@ -17,7 +17,7 @@ from flask import Flask, abort, render_template_string, request
 from sqlalchemy import select
 
 from lti_tool import create_app
-from lti_tool.devplatform import DevPlatform
+from lti_tool.dev.platform import DevPlatform
 from lti_tool.extensions import db
 from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform

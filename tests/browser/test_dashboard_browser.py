@@ -25,7 +25,7 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Frame, Page
 
-from lti_tool.devplatform import DEV_USERS
+from lti_tool.dev.platform import DEV_USERS
 from lti_tool.extensions import db
 from lti_tool.models import Platform
 from lti_tool.security import content_security_policy

@@ -1,7 +1,7 @@
 """A real browser launches the tool inside an LMS iframe of another site, over https.
 
 The LMS is a small Flask app on https://lms.test:<port> that signs launches with
-`lti_tool.devplatform.DevPlatform`; the tool runs on https://tool.test:<port>. Chromium, with
+`lti_tool.dev.platform.DevPlatform`; the tool runs on https://tool.test:<port>. Chromium, with
 its default cookie settings, loads the LMS course page, whose iframe goes through the real
 LTI 1.3 OIDC flow: tool /lti/login (the cookie-check page) -> LMS /auth -> form post of the
 id_token to tool /lti/launch -> the course page for the launched role. The tool's OIDC cookies
@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from lti_tool.devplatform import DEMO_CONTEXT
+from lti_tool.dev.platform import DEMO_CONTEXT
 from tests.browser.conftest import LMS_HOST, TOOL_HOST, SeenRequest, ServerFactory
 from tests.browser.lms import Stack, running_stack
 

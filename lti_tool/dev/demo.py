@@ -7,7 +7,7 @@ import random
 from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform
+from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity, Platform
 from lti_tool.people.roles import LEARNER, MEMBERSHIP, STAFF
 
 GIVEN = [
@@ -136,7 +136,28 @@ def load_demo(
             )
     db.session.commit()
     # Imported here: demo_activity imports the sync package, which the roster part never needs.
-    from lti_tool.demo_activity import load_demo_lms
+    from lti_tool.dev.demo_activity import load_demo_lms
 
     load_demo_lms(db.session, course)
     return course
+
+
+def load_dev_demo() -> tuple[Course, int | None]:
+    """Register the development LMS and load its demo course, with the LMS's own users in the
+    class; the course's activity too while it has none. (course, events loaded or None)."""
+    # Imported here, as in load_demo: demo_activity imports the sync package.
+    from lti_tool.dev.demo_activity import load_demo_activity
+    from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
+
+    platform = ensure_registered(dev_platform())
+    dev_people = tuple(
+        (u["sub"], u["given_name"], u["family_name"], "staff" if key == "instructor" else "learner")
+        for key, u in DEV_USERS.items()
+    )
+    course = load_demo(platform, DEMO_CONTEXT, extra_people=dev_people)
+    has_activity = db.session.scalar(
+        select(ActivityBlock.day).where(ActivityBlock.course_id == course.id).limit(1)
+    )
+    if has_activity is not None:
+        return course, None
+    return course, load_demo_activity(db.session, platform, course)

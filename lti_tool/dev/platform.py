@@ -135,6 +135,7 @@ class DevPlatform:
         return {"id_token": token, "state": args.get("state", "")}
 
 
+# Named "devplatform" (its module's old name): pages link to url_for("devplatform.index").
 bp = Blueprint("devplatform", __name__, url_prefix="/dev/platform")
 
 

@@ -8,21 +8,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from lti_tool import audit
+from lti_tool import audit, platforms
+from lti_tool.cli.options import named_platform
 from lti_tool.extensions import db
 from lti_tool.models import DataSource, Platform
 
 sources_cli = AppGroup("sources", help="Data sources: tracking-log folders (and the LMS APIs).")
-
-#: Top-level command groups of this module.
-COMMANDS: list[click.Command] = [sources_cli]
-
-
-def _platform(name: str) -> Platform:
-    platform = db.session.scalar(select(Platform).where(Platform.name == name))
-    if platform is None:
-        raise click.BadParameter(f"no platform named {name!r}", param_hint="--platform")
-    return platform
 
 
 @sources_cli.command("add-log-folder")
@@ -34,11 +25,9 @@ def add_log_folder_command(platform_name: str, path: str) -> None:
     LOG_FOLDER_ROOTS (environment, comma- or colon-separated absolute folders, none by default)
     names where log folders may be: e.g. LOG_FOLDER_ROOTS=/var/log/tracking.
     """
-    from lti_tool.platforms import PlatformError, add_log_folder
-
     try:
-        source, created = add_log_folder(db.session, _platform(platform_name), path)
-    except PlatformError as exc:
+        source, created = platforms.add_log_folder(db.session, named_platform(platform_name), path)
+    except platforms.PlatformError as exc:
         raise click.ClickException(str(exc)) from exc
     audit.record(
         db.session,

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from configs import (
+from lti_tool.config import (
     DEV_SECRET_KEY,
     ConfigError,
     DevelopmentConfig,

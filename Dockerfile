@@ -14,11 +14,10 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY wsgi.py gunicorn.conf.py ./
 COPY lti_tool ./lti_tool
-COPY migrations ./migrations
 COPY scripts/docker-entrypoint ./scripts/docker-entrypoint
 # Bytecode made once here: with PYTHONDONTWRITEBYTECODE every worker and every `flask` command
 # would otherwise compile the application from source at start (about 0.1 s, measured).
-RUN python -m compileall -q wsgi.py gunicorn.conf.py lti_tool migrations
+RUN python -m compileall -q wsgi.py gunicorn.conf.py lti_tool
 
 RUN useradd --system --uid 10001 --home-dir /app lti \
     && mkdir -p /var/lib/lti_tool && chown lti /var/lib/lti_tool

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The one place the version is written (pyproject.toml reads it).
+__version__ = "0.2.0"
+
 import gc
 import ipaddress
 import os

@@ -151,6 +151,8 @@ def test_lti_tool_runs_db_upgrade_and_report_with_the_app_preset(
     assert cli.name == "lti-tool"
     for command in ("db", "platform", "report", "scheduler", "run"):
         assert re.search(rf"^\s+{command}\s", listing, re.MULTILINE), command
+    _lti_tool(monkeypatch, "--version")
+    assert capsys.readouterr().out.startswith(f"lti_tool {lti_tool.__version__}\nPython ")
 
 
 def _head() -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The one place the version is written (pyproject.toml reads it).
+__version__ = "0.2.0"
+
 import gc
 import ipaddress
 import os
@@ -14,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from configs import (
+from lti_tool.config import (
     DEV_SECRET_KEY,
     ConfigError,
     DevelopmentConfig,

@@ -27,6 +27,9 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+#: The migration scripts, shipped inside the package (found wherever it is installed).
+MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
 
 def init_migrate(app: Flask) -> None:
     """Bind Flask-Migrate to the app (once), for `flask db` and for flask_migrate's functions.
@@ -38,8 +41,7 @@ def init_migrate(app: Flask) -> None:
         return
     from flask_migrate import Migrate
 
-    directory = os.path.join(app.root_path, "..", "migrations")
-    Migrate(app, db, directory=directory, render_as_batch=True, compare_type=True)
+    Migrate(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True, compare_type=True)
 
 
 class LazyMigrateCommands(click.Group):

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from configs import ConfigError
 from lti_tool import create_app
+from lti_tool.config import ConfigError
 from lti_tool.extensions import db
 from lti_tool.models import Course, Enrollment, Person
 from tests.lti_platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform

@@ -20,8 +20,8 @@ from flask import Flask
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from configs import TestingConfig
 from lti_tool import create_app
+from lti_tool.config import TestingConfig
 from lti_tool.extensions import db
 from lti_tool.jobs.scheduler import (
     JOB_INGEST_LOGS,

@@ -9,7 +9,7 @@ import plotly
 from flask import Blueprint, Response, current_app, render_template, send_from_directory
 from sqlalchemy.exc import SQLAlchemyError
 
-from lti_tool.extensions import db
+from lti_tool.extensions import MIGRATIONS_DIRECTORY, db
 
 bp = Blueprint("home", __name__)
 
@@ -52,7 +52,7 @@ def readyz() -> tuple[dict[str, str], int]:
             "status": "not ready",
             "reason": f"database unreachable ({type(exc).__name__})",
         }, 503
-    head = migrations_head(os.path.join(current_app.root_path, "..", "migrations"))
+    head = migrations_head(MIGRATIONS_DIRECTORY)
     if current != head:
         reason = (
             f"database schema at {current or 'nothing'}, code expects {head}: run flask db upgrade"

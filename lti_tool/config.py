@@ -1,4 +1,4 @@
-"""Configuration classes per environment, read from the environment (12-factor)."""
+"""The settings, one class per environment, read from the environment (12-factor)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,34 @@ class BaseConfig:
     LOG_FOLDER_ROOTS = os.environ.get("LOG_FOLDER_ROOTS", "")
     # http:// LMS base URLs beyond loopback: honoured in the development configuration only.
     ALLOW_HTTP_LMS = False
+
+    # Read when used (a value set here or in create_app's mapping, else the environment, else
+    # the default in the comment), so a running scheduler or worker sees them as they are.
+    # Scheduler: minutes between course syncs (60), seconds between looks at queued runs (15),
+    # minutes between log-folder ingests (1440) and retention passes (1440), seconds between
+    # tries for the scheduler lock (10), the PostgreSQL advisory lock on or off (1), seconds a
+    # stopping scheduler waits for its jobs (20), minutes before a "running" run is abandoned (120).
+    SYNC_INTERVAL_MINUTES: str | None = None
+    SCHEDULER_QUEUE_SECONDS: str | None = None
+    LOG_INGEST_INTERVAL_MINUTES: str | None = None
+    RETENTION_INTERVAL_MINUTES: str | None = None
+    SCHEDULER_LOCK_RETRY_SECONDS: str | None = None
+    SCHEDULER_ADVISORY_LOCK: str | None = None
+    SCHEDULER_SHUTDOWN_SECONDS: str | None = None
+    SYNC_RUN_TIMEOUT_MINUTES: str | None = None
+    # LMS requests: seconds per request (30), seconds before each retry ("1,4"); Canvas: hours
+    # between runs that re-read the bulk lists (24), longest extra wait on a low rate budget (2).
+    SYNC_HTTP_TIMEOUT: str | None = None
+    SYNC_RETRY_DELAYS: str | None = None
+    CANVAS_FULL_SYNC_HOURS: str | None = None
+    CANVAS_RATE_PAUSE: str | None = None
+    # Admin sign-in throttling: failures per account and address (5), per address (20), per
+    # account (100) within a window of minutes (15); seconds an admin session lasts (28800).
+    ADMIN_LOGIN_MAX_FAILURES: str | None = None
+    ADMIN_LOGIN_MAX_FAILURES_PER_IP: str | None = None
+    ADMIN_LOGIN_MAX_FAILURES_PER_ACCOUNT: str | None = None
+    ADMIN_LOGIN_WINDOW_MINUTES: str | None = None
+    ADMIN_SESSION_MAX_AGE: str | None = None
 
 
 # Public (it is in the repository): create_app refuses it when listening beyond loopback.

@@ -17,9 +17,10 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}
 
 def post_worker_init(worker: object) -> None:
     """Import, once the worker has started, what the app leaves out of its start-up for the sake
-    of `flask` commands (pylti1p3, jwt, requests, the LMS clients): a user's first launch or
-    overview in this worker then does not wait for them (about 0.2 s)."""
+    of `flask` commands (pylti1p3, jwt, requests): a user's first launch in this worker then
+    does not wait for them (about 0.2 s). Pages no longer load the LMS clients (they queue runs
+    through lti_tool.jobs.queue)."""
     from importlib import import_module
 
-    for module in ("launch.registration", "launch.validation", "sync.runs"):
+    for module in ("launch.registration", "launch.validation"):
         import_module("lti_tool." + module)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flask import current_app, has_app_context
+
 #: The variables production refuses to start without.
 PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "TOOL_BASE_URL")
 
@@ -176,3 +178,12 @@ def config_for(name: str | None) -> type[BaseConfig]:
         raise ConfigError(
             f"Unknown configuration {name!r}; use one of {', '.join(CONFIGS)}"
         ) from None
+
+
+def setting(name: str, default: str) -> str:
+    """A setting from the app's config (in an app context), else the environment, else the
+    default; a blank value counts as unset."""
+    value = current_app.config.get(name) if has_app_context() else None
+    if value is None:
+        value = os.environ.get(name)
+    return default if value is None or str(value).strip() == "" else str(value)

@@ -309,8 +309,9 @@ def test_platform_errors_lists_refused_launches(
 def test_sync_run_offers_exactly_the_sources_that_can_run(runner: FlaskCliRunner) -> None:
     """`flask sync run --source` takes its choices from SOURCES (so that start-up need not load
     the LMS clients): they must be the sources with a runner and a course finder."""
+    from lti_tool.jobs.queue import COURSE_FINDERS
+    from lti_tool.jobs.runs import RUNNERS
     from lti_tool.models.sync import SOURCES
-    from lti_tool.sync.runs import COURSE_FINDERS, RUNNERS
 
     assert set(SOURCES) == set(RUNNERS) == set(COURSE_FINDERS)
     result = runner.invoke(args=["sync", "run", "--course", "x", "--source", "moodle"])

@@ -22,8 +22,8 @@ from werkzeug.wrappers import Request, Response
 
 from lti_tool import platforms
 from lti_tool.extensions import db
+from lti_tool.jobs import runs
 from lti_tool.models import Course, DataSource, Platform, SyncRun
-from lti_tool.sync import runs
 from lti_tool.sync.http import HttpError, JsonClient
 from tests.conftest import make_app
 from tests.fake_http import ServedFake

@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from lti_tool import secrets
 from lti_tool.extensions import db
+from lti_tool.jobs import queue, runs
 from lti_tool.kpis import grades, learners
 from lti_tool.models import (
     Assignment,
@@ -46,7 +47,7 @@ from lti_tool.models import (
     Submission,
     SyncRun,
 )
-from lti_tool.sync import canvas, runs
+from lti_tool.sync import canvas
 from lti_tool.sync.http import JsonClient
 from tests.conftest import database_url
 from tests.fake_canvas import FakeCanvas, iso
@@ -851,7 +852,7 @@ def test_emails_the_token_may_not_read_are_explained(
     assert "did not share e-mail addresses" in warning
     assert "Users - view primary email address" in warning
     with app.app_context():
-        assert "warning: Canvas did not share e-mail addresses" in runs.describe(
+        assert "warning: Canvas did not share e-mail addresses" in queue.describe(
             db.session.get(SyncRun, run.id)
         )
         course_id = lms.course().id
@@ -998,7 +999,7 @@ def test_analytics_404_carries_on_without_it(app: Flask, lms: Canvas) -> None:
     assert snap["days"] == [] and snap["hours"] == []
     assert len(snap["submissions"]) > 0 and len(snap["progress"]) > 0
     with app.app_context():
-        from lti_tool.sync.runs import describe
+        from lti_tool.jobs.queue import describe
 
         text_ = describe(db.session.get(SyncRun, run.id))
         assert "warning: Canvas course analytics is not available" in text_
@@ -1236,18 +1237,18 @@ def test_courses_to_sync_and_clear_failures(
 ) -> None:
     with app.app_context():
         course_id = lms.course().id
-        assert canvas.courses_to_sync(db.session) == [course_id]
+        assert queue.courses_to_sync(db.session, "canvas") == [course_id]
         source = db.session.scalar(select(DataSource))
         source.enabled = False
         db.session.commit()
-        assert canvas.courses_to_sync(db.session) == []
+        assert queue.courses_to_sync(db.session, "canvas") == []
     result = runner.invoke(args=["sync", "run", "--course", "101", "--source", "canvas"])
     assert result.exit_code == 1 and "Canvas API source is disabled" in result.output
     with app.app_context():
         db.session.scalar(select(DataSource)).enabled = True
         db.session.get(Course, course_id).lms_course_id = None
         db.session.commit()
-        assert canvas.courses_to_sync(db.session) == []
+        assert queue.courses_to_sync(db.session, "canvas") == []
     result = runner.invoke(args=["sync", "run", "--course", str(course_id), "--source", "canvas"])
     assert result.exit_code == 1 and "has no Canvas course id" in result.output
     with app.app_context():

@@ -17,11 +17,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
+from lti_tool.jobs import queue, runs
 from lti_tool.lti.keys import generate_private_key_pem, public_jwk_from_pem
 from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform, SyncRun
+from lti_tool.models.sync import last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.people.roles import TEST_USER
-from lti_tool.sync import runs
 from lti_tool.sync.http import next_link
 from tests.conftest import database_url
 from tests.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, FakeNrps, member
@@ -326,8 +327,8 @@ def test_queue_run_queues_once_and_the_queue_runs(app: Flask, lms: Lms) -> None:
     lms.launch()
     with app.app_context():
         course_id = lms.course().id
-        first = runs.queue_run(db.session, course_id, "nrps")
-        second = runs.queue_run(db.session, course_id, "nrps")
+        first = queue.queue_run(db.session, course_id, "nrps")
+        second = queue.queue_run(db.session, course_id, "nrps")
         db.session.commit()
         assert first.id == second.id and first.status == "queued" and first.started_at is None
         assert db.session.scalar(select(func.count(SyncRun.id))) == 1
@@ -335,10 +336,10 @@ def test_queue_run_queues_once_and_the_queue_runs(app: Flask, lms: Lms) -> None:
         assert [r.id for r in done] == [first.id]
         assert done[0].status == "succeeded" and done[0].started_at is not None
         assert runs.run_queued(db.session) == []
-        third = runs.queue_run(db.session, course_id, "nrps")
+        third = queue.queue_run(db.session, course_id, "nrps")
         db.session.commit()
         assert third.id != first.id
-        assert runs.last_succeeded(db.session, course_id).id == first.id
+        assert last_succeeded(db.session, course_id).id == first.id
 
 
 def dead_pid() -> int:

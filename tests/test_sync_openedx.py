@@ -13,6 +13,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
+from lti_tool.jobs.queue import COURSE_FINDERS, courses_to_sync
 from lti_tool.models import (
     Assignment,
     Course,
@@ -27,7 +28,6 @@ from lti_tool.models import (
     Video,
 )
 from lti_tool.sync import openedx
-from lti_tool.sync.runs import COURSE_FINDERS
 from tests.fake_openedx import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -273,7 +273,7 @@ def test_a_course_without_an_api_fails_with_the_command_to_fix_it(
         platform_id = db.session.scalar(select(Platform.id))
         db.session.add(Course(platform_id=platform_id, lms_course_id=COURSE_KEY))
         db.session.commit()
-        assert openedx.courses_to_sync(db.session) == []
+        assert courses_to_sync(db.session, "openedx") == []
     run = sync(runner)
     assert run["status"] == "failed"
     assert "flask platform set-openedx" in run["error"]

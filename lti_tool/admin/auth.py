@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import hmac
 import math
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lti_tool import audit
+from lti_tool.config import setting
 from lti_tool.models import AdminLoginAttempt, AdminUser, CourseDeployment, LtiDeployment
 from lti_tool.models.types import utcnow
 
@@ -140,14 +140,6 @@ def authenticate(session: Session, email: str, password: str) -> AdminUser | Non
     if not check_password_hash(user.password_hash, password) or user.disabled:
         return None
     return user
-
-
-def setting(name: str, default: str) -> str:
-    """A setting from the app config, else the environment, else the default."""
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name)
-    return default if value is None or str(value).strip() == "" else str(value)
 
 
 # --- throttling -------------------------------------------------------------------------------

@@ -214,8 +214,9 @@ def _latest_runs(course_ids: list[int], status: str | None = None) -> dict[tuple
 @bp.get("/sync")
 def sync_health() -> str:
     """Per course and source: the last run, the last failure and its error, the next run."""
+    from lti_tool.config import setting
+    from lti_tool.jobs.queue import COURSE_FINDERS
     from lti_tool.jobs.scheduler import slot_start
-    from lti_tool.sync.runs import COURSE_FINDERS, setting
 
     courses = list(
         db.session.scalars(scoped_courses(select(Course).order_by(Course.id)).limit(2000))
@@ -430,7 +431,7 @@ def launch_errors() -> str:
 @bp.post("/sync/<int:course_id>/<source>")
 def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
     """Queue a sync of one course and source for the scheduler (the page never waits)."""
-    from lti_tool.sync.runs import queue_run
+    from lti_tool.jobs.queue import queue_run
 
     course = visible_course(course_id)  # another deployment's course: 404, nothing queued
     try:

@@ -52,12 +52,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from lti_tool.activity.sql import dialect_insert
+from lti_tool.config import setting
 from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
+from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
+from lti_tool.jobs.runs import run_queued, worker_id
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import utcnow
-from lti_tool.sync.runs import COURSE_FINDERS, queue_run, run_queued, setting, worker_id
 from lti_tool.tracking_logs.folders import ingest_log_folders
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from lti_tool.extensions import db
 from lti_tool.models.course import Course
@@ -87,3 +97,11 @@ class JobSlot(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # "ok", or what went wrong, in words.
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+def last_succeeded(session: Session, course_id: int, source: str | None = None) -> SyncRun | None:
+    """The latest successful run of a course (of one source, or any): "data as of …"."""
+    query = select(SyncRun).where(SyncRun.course_id == course_id, SyncRun.status == SUCCEEDED)
+    if source:
+        query = query.where(SyncRun.source == source)
+    return session.scalar(query.order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).limit(1))

@@ -331,18 +331,6 @@ def apply_roster(
     return counts
 
 
-def courses_to_sync(session: Session) -> list[int]:
-    """The courses of enabled platforms whose launches gave an NRPS memberships URL."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
-            .order_by(Course.id)
-        )
-    )
-
-
 def sync_course(
     session: Session,
     course: Course,

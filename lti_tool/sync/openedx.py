@@ -36,7 +36,6 @@ from lti_tool.models import (
     LmsLearnerStats,
     Person,
     PersonIdentity,
-    Platform,
     Video,
 )
 from lti_tool.models.types import utcnow
@@ -50,21 +49,6 @@ SOURCE = "openedx"
 USERNAME = "openedx_username"
 PAGE_SIZE = 100
 BLOCK_FIELDS = "children,display_name,type,graded,due,format,student_view_data"
-
-
-def courses_to_sync(session: Session) -> list[int]:
-    """Courses with an Open edX course key on enabled platforms with an enabled Open edX API."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .join(DataSource, DataSource.platform_id == Platform.id)
-            .where(DataSource.kind == KIND, DataSource.enabled.is_(True))
-            .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-            .order_by(Course.id)
-            .distinct()
-        )
-    )
 
 
 def source_for(session: Session, platform_id: int | None) -> DataSource:

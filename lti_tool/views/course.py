@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from sqlalchemy import func, select
 
 from lti_tool.extensions import db
+from lti_tool.jobs import queue
 from lti_tool.kpis import activity, course_events, course_settings, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
@@ -23,7 +24,7 @@ from lti_tool.models import (
     SectionMember,
     SyncRun,
 )
-from lti_tool.models.sync import SOURCES
+from lti_tool.models.sync import SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
 
@@ -273,23 +274,13 @@ NOT_AVAILABLE = {
 }
 
 
-def can_sync(course: Course, source: str) -> bool:
-    """Whether a source can sync this course (the scheduler's own list of its courses)."""
-    from lti_tool.sync import runs  # with the LMS clients and requests: not at every start
-
-    finder = runs.COURSE_FINDERS.get(source)
-    return finder is not None and course.id in finder(db.session)
-
-
 def _freshness(course: Course) -> list[dict[str, object]]:
     """Per source: the last successful sync, the last failed one after it, a queued or running
     run, and whether it can sync this course. The roster always; API sources when connected or
     ever run."""
-    from lti_tool.sync import runs
-
     found = []
     for source in SOURCES:
-        able = can_sync(course, source)
+        able = queue.can_sync(db.session, course.id, source)
         latest = db.session.scalar(
             select(SyncRun)
             .where(SyncRun.course_id == course.id, SyncRun.source == source)
@@ -311,7 +302,7 @@ def _freshness(course: Course) -> list[dict[str, object]]:
             {
                 "source": source,
                 "name": SOURCE_NAMES.get(source, source),
-                "last": runs.last_succeeded(db.session, course.id, source),
+                "last": last_succeeded(db.session, course.id, source),
                 "failed": latest if latest is not None and latest.status == "failed" else None,
                 "pending": pending,
                 "can_sync": able,
@@ -330,11 +321,9 @@ def sync_now(course_id: int) -> Response:
     source = request.form.get("source", "nrps")
     if source not in SOURCES:
         abort(400, description=f"Unknown source {source!r}: one of {', '.join(SOURCES)}.")
-    if not can_sync(course, source):
+    if not queue.can_sync(db.session, course.id, source):
         abort(400, description=NOT_AVAILABLE.get(source, "This source cannot sync this course."))
-    from lti_tool.sync import runs
-
-    runs.queue_run(db.session, course.id, source, trigger="page")
+    queue.queue_run(db.session, course.id, source, trigger="page")
     db.session.commit()
     return redirect(
         url_for("course.overview", course_id=course.id, t=g.session_token) + "#freshness", code=303

@@ -31,9 +31,9 @@ comes only when the token's user may manage or view all grades, and is kept besi
 
 from lti_tool.sync.canvas.run import sync_course
 from lti_tool.sync.canvas.source import _throttled as _throttled
-from lti_tool.sync.canvas.source import check_connection, courses_to_sync
+from lti_tool.sync.canvas.source import check_connection
 from lti_tool.sync.canvas.values import _dt as _dt
 
-# What lti_tool.sync.runs, the CLI and the admin's connection test call, as for every sync
+# What lti_tool.jobs.runs, the CLI and the admin's connection test call, as for every sync
 # source; _dt and _throttled are here only because the tests read them through the package.
-__all__ = ["check_connection", "courses_to_sync", "sync_course"]
+__all__ = ["check_connection", "sync_course"]

@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.config import setting
 from lti_tool.models import Assignment, Course, Enrollment, PersonIdentity, Submission, SyncRun
-from lti_tool.models.sync import SUCCEEDED
+from lti_tool.models.sync import SUCCEEDED, last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.sync.canvas.fetch import fetch
 from lti_tool.sync.canvas.fetched import Fetched
-from lti_tool.sync.canvas.source import KIND, _setting, _token, client_for, source_for
+from lti_tool.sync.canvas.source import KIND, _token, client_for, source_for
 from lti_tool.sync.canvas.write import Writer
 from lti_tool.sync.errors import SyncError
 
@@ -66,11 +67,9 @@ def sync_course(
             f"course {course.id} has no Canvas course id: launch the tool once from the Canvas "
             "course (the launch's canvas_course_id custom field gives it)"
         )
-    from lti_tool.sync.runs import last_succeeded
-
     last = last_succeeded(session, course.id, KIND)
     since = last.started_at - CLOCK_SLACK if last and last.started_at else None
-    full_every = timedelta(hours=float(_setting("CANVAS_FULL_SYNC_HOURS", "24")))
+    full_every = timedelta(hours=float(setting("CANVAS_FULL_SYNC_HOURS", "24")))
     last_full = _last_full_start(session, course.id)
     full = since is None or last_full is None or utcnow() - last_full >= full_every
     known = set(

@@ -4,15 +4,15 @@ rules, the connection test, and the courses it syncs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import requests
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool import secrets
-from lti_tool.models import Course, DataSource, Platform
+from lti_tool.config import setting
+from lti_tool.models import Course, DataSource
 from lti_tool.sync.canvas.values import _id, _str
 from lti_tool.sync.errors import SyncError
 from lti_tool.sync.http import HttpError, JsonClient, where
@@ -21,16 +21,6 @@ KIND = "canvas"
 USER_AGENT = "lti_tool-canvas"
 #: A learner is "low on budget" under this X-Rate-Limit-Remaining (Canvas's bucket holds 700).
 RATE_LOW = 100.0
-
-
-def _setting(name: str, default: str) -> str:
-    from flask import has_app_context
-
-    from lti_tool.sync.runs import setting
-
-    if has_app_context():
-        return setting(name, default)
-    return os.environ.get(name) or default
 
 
 def source_for(session: Session, course: Course) -> DataSource:
@@ -93,7 +83,7 @@ def client_for(
         throttled=_throttled,
         rate_header="X-Rate-Limit-Remaining",
         rate_low=RATE_LOW,
-        rate_pause=float(_setting("CANVAS_RATE_PAUSE", "2")),
+        rate_pause=float(setting("CANVAS_RATE_PAUSE", "2")),
         user_agent=USER_AGENT,
     )
 
@@ -126,24 +116,3 @@ def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, str
         return False, f"{where(client.url('users/self'))} did not answer a Canvas user"
     name = _str(me.get("name")) or _str(me.get("short_name")) or "(no name)"
     return True, f"the token belongs to {name} (Canvas user {_id(me.get('id'))})"
-
-
-def courses_to_sync(session: Session) -> list[int]:
-    """Courses of enabled platforms with an enabled Canvas source and a Canvas course id."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .join(
-                DataSource,
-                and_(
-                    DataSource.platform_id == Platform.id,
-                    DataSource.kind == KIND,
-                    DataSource.enabled.is_(True),
-                ),
-            )
-            .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-            .distinct()
-            .order_by(Course.id)
-        )
-    )

@@ -1,4 +1,5 @@
-"""Sync runs: queue one, run one now, pick up the queued ones. Every run leaves a sync_run row.
+"""Sync runs: run one now, pick up the queued ones (queuing is lti_tool.jobs.queue). Every run
+leaves a sync_run row.
 
 A run's data and its "succeeded" row are committed together; on any failure the data is rolled
 back and the row says "failed" and why. A run whose process died (SIGKILL, a crash, a lost
@@ -14,12 +15,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lti_tool.activity.sql import dialect_insert
+from lti_tool.config import setting
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import utcnow
@@ -37,23 +37,9 @@ RUNNERS: dict[str, Runner] = {
     "canvas": canvas.sync_course,
     "openedx": openedx.sync_course,
 }
-#: Per source, the courses the scheduler's periodic job syncs from it.
-COURSE_FINDERS: dict[str, Callable[[Session], list[int]]] = {
-    "nrps": nrps.courses_to_sync,
-    "canvas": canvas.courses_to_sync,
-    "openedx": openedx.courses_to_sync,
-}
 #: A "running" row older than this is taken for abandoned whatever its process.
 DEFAULT_RUN_TIMEOUT = timedelta(hours=2)
 _MAX_ERROR = 2000
-
-
-def setting(name: str, default: str) -> str:
-    """A setting from the app config, else the environment, else the default."""
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name)
-    return default if value is None or str(value).strip() == "" else str(value)
 
 
 def http_options() -> dict[str, Any]:
@@ -72,35 +58,6 @@ class RunConflict(Exception):
 def worker_id() -> str:
     """This process, as host:pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def queue_run(session: Session, course_id: int, source: str, trigger: str = "page") -> SyncRun:
-    """Queue a run for the scheduler, or return the one already queued; the caller commits.
-
-    Safe under concurrency: the partial unique index on queued rows makes a second insert a
-    no-op, so two clicks on "Sync now" queue one run.
-    """
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
-    insert = dialect_insert(session, SyncRun.__table__).values(
-        course_id=course_id,
-        source=source,
-        status=QUEUED,
-        trigger=trigger,
-        queued_at=utcnow(),
-        counts={},
-        requests=0,
-    )
-    session.execute(
-        insert.on_conflict_do_nothing(
-            index_elements=["course_id", "source"], index_where=text("status = 'queued'")
-        )
-    )
-    return session.scalars(
-        select(SyncRun).where(
-            SyncRun.course_id == course_id, SyncRun.source == source, SyncRun.status == QUEUED
-        )
-    ).one()
 
 
 def _abandoned(run: SyncRun, now: datetime, timeout: timedelta) -> str | None:
@@ -304,56 +261,3 @@ def run_queued(
         session.expire_all()
         done.append(execute_run(session, run_id, should_stop))
     return done
-
-
-def last_succeeded(session: Session, course_id: int, source: str | None = None) -> SyncRun | None:
-    """The latest successful run of a course (of one source, or any): "data as of …"."""
-    query = select(SyncRun).where(SyncRun.course_id == course_id, SyncRun.status == SUCCEEDED)
-    if source:
-        query = query.where(SyncRun.source == source)
-    return session.scalar(query.order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).limit(1))
-
-
-def run_as_dict(run: SyncRun) -> dict[str, Any]:
-    """A run as plain data (for --json and, later, the pages)."""
-    seconds = None
-    if run.started_at and run.finished_at:
-        seconds = round((run.finished_at - run.started_at).total_seconds(), 3)
-    return {
-        "id": run.id,
-        "course_id": run.course_id,
-        "source": run.source,
-        "status": run.status,
-        "trigger": run.trigger,
-        "queued_at": run.queued_at.isoformat() if run.queued_at else None,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "seconds": seconds,
-        "counts": dict(run.counts or {}),
-        "requests": run.requests,
-        "error": run.error,
-    }
-
-
-def describe(run: SyncRun) -> str:
-    """One line about a run, for people."""
-    data = run_as_dict(run)
-    head = f"run {run.id}: {run.source} sync of course {run.course_id} {run.status}"
-    if run.status == FAILED:
-        return f"{head}: {run.error}"
-    if run.status != SUCCEEDED:
-        return head
-    counts = data["counts"]
-    parts = [
-        f"{counts.get(key, 0)} {label}"
-        for key, label in (
-            ("members", "members"),
-            ("added", "added"),
-            ("updated", "updated"),
-            ("deactivated", "marked inactive"),
-        )
-    ]
-    line = f"{head} in {data['seconds']:.1f} s: {', '.join(parts)}; {run.requests} requests"
-    for warning in counts.get("warnings", []):
-        line += f"\n  warning: {warning}"
-    return line

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, create_engine, text
 
 from lti_tool import create_app
 from lti_tool.extensions import db
-from tests.lti_platform import FakePlatform
+from tests.helpers.platform import FakePlatform
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 

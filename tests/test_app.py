@@ -15,7 +15,7 @@ from lti_tool import create_app
 from lti_tool.config import ConfigError
 from lti_tool.extensions import db
 from lti_tool.models import Course, Enrollment, Person
-from tests.lti_platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
+from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
 
 
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL
-from tests.fake_nrps import ROSTER, FakeNrps
-from tests.lti_platform import LEARNER, FakePlatform
-from tests.processes import ROOT, free_port, start_gunicorn, wait_ready
+from tests.helpers.fake_nrps import ROSTER, FakeNrps
+from tests.helpers.platform import LEARNER, FakePlatform
+from tests.helpers.processes import ROOT, free_port, start_gunicorn, wait_ready
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"}

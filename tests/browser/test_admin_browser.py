@@ -15,7 +15,7 @@ from lti_tool.extensions import db
 from lti_tool.models import AdminUser, Course, ToolKey
 from tests.browser.conftest import ServerFactory
 from tests.conftest import make_app
-from tests.lti_platform import FakePlatform
+from tests.helpers.platform import FakePlatform
 
 pytestmark = pytest.mark.browser
 

@@ -148,7 +148,7 @@ def test_readyz_checks_database_and_migrations(tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
     from lti_tool.extensions import init_migrate
-    from tests.conftest import database_url
+    from tests.helpers.database import database_url
 
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     with app.app_context():

@@ -6,7 +6,6 @@ Times below: New York is UTC-5 in early March 2026 (daylight saving time starts 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, CourseSettings
-from tests.helpers.platform import FakePlatform
-from tests.tracking_logs.test_ingest import event, write
-from tests.views.test_settings import GOOD
+from tests.helpers.classes import GOOD
+from tests.helpers.platform import FakePlatform, session_token
+from tests.helpers.tracking_logs import event, write
 
 KEY = "course-ctx-1"  # the fake platform's context id: logs and launches meet in one course
 EVENTS = [
@@ -56,8 +55,7 @@ def ingest(runner: FlaskCliRunner, tmp_path: Path) -> None:
 
 def launched_course(app: Flask, client: FlaskClient, platform: FakePlatform) -> str:
     """A staff launch (the course exists at the platform); returns the session token."""
-    location = platform.launch(client).headers["Location"]
-    return re.search(r"[?&]t=([^&#]+)", location).group(1)
+    return session_token(platform.launch(client))
 
 
 def test_utc_days_by_default(

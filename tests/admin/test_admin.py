@@ -7,79 +7,34 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import MetaData, select, update
 
-from lti_tool.admin.auth import hash_password
 from lti_tool.extensions import db
 from lti_tool.models import (
-    AccessLog,
     AdminLoginAttempt,
     AdminUser,
     ApiToken,
-    Course,
-    CourseDeployment,
-    DataSource,
-    LaunchError,
     LtiDeployment,
     LtiRegistration,
-    Platform,
-    SyncRun,
     ToolKey,
 )
 from lti_tool.models.types import utcnow
-from tests.conftest import https_client
+from tests.helpers.admin import (
+    PASSWORD,
+    ROOT,
+    add_admin,
+    csrf_of,
+    deployment_row,
+    estate,
+    post,
+    sign_in,
+)
+from tests.helpers.client import https_client
 from tests.helpers.platform import LEARNER, FakePlatform
-
-PASSWORD = "correct horse battery staple"
-ROOT = "root@example.edu"
-
-
-def add_admin(
-    app: Flask, email: str = ROOT, deployment: int | None = None, password: str = PASSWORD
-) -> None:
-    """An administrator row, hashed as `flask admin create` does."""
-    with app.app_context():
-        db.session.add(
-            AdminUser(email=email, password_hash=hash_password(password), deployment_id=deployment)
-        )
-        db.session.commit()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-def sign_in(client: FlaskClient, email: str = ROOT, password: str = PASSWORD) -> Any:
-    page = client.get("/admin/login")
-    assert page.status_code == 200
-    token = csrf_of(page.get_data(as_text=True))
-    return client.post(
-        "/admin/login", data={"csrf_token": token, "email": email, "password": password}
-    )
-
-
-def post(client: FlaskClient, url: str, data: dict[str, str] | None = None, page: str = "") -> Any:
-    """Post an admin form with the session's CSRF token, read from an admin page."""
-    html = client.get(page or "/admin/").get_data(as_text=True)
-    return client.post(url, data={"csrf_token": csrf_of(html), **(data or {})})
-
-
-def deployment_row(app: Flask, platform_name: str) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(LtiDeployment.id)
-            .join(LtiRegistration, LtiRegistration.id == LtiDeployment.registration_id)
-            .join(Platform, Platform.id == LtiRegistration.platform_id)
-            .where(Platform.name == platform_name)
-        )
-
 
 # --- administrators on the command line ----------------------------------------------------------
 
@@ -342,49 +297,6 @@ def test_every_admin_page_renders_for_an_administrator(
 # --- an administrator of one deployment ----------------------------------------------------------
 
 
-def _estate(app: Flask, name: str, tag: str) -> dict[str, int]:
-    """A platform's course (launched through its first deployment), source, token, failed sync
-    run, access-log entry and refused launch."""
-    from lti_tool.api.tokens import create_token
-
-    with app.app_context():
-        platform = db.session.scalar(select(Platform).where(Platform.name == name))
-        course = Course(platform_id=platform.id, lti_context_id=f"ctx-{tag}", title=f"Course {tag}")
-        db.session.add(course)
-        db.session.flush()
-        deployment = platform.registrations[0].deployments[0]
-        db.session.add(CourseDeployment(course_id=course.id, deployment_id=deployment.id))
-        source = DataSource(
-            platform_id=platform.id, kind="canvas", location=f"https://{tag}.instructure.test"
-        )
-        db.session.add(source)
-        token = create_token(db.session, f"lab-{tag}", "events:write", course).row
-        db.session.add(
-            SyncRun(course_id=course.id, source="nrps", status="failed", error=f"boom-{tag}")
-        )
-        db.session.add(
-            AccessLog(course_id=course.id, viewer_label=f"viewer-{tag}", action="contact_details")
-        )
-        body = {"https://purl.imsglobal.org/spec/lti/claim/deployment_id": deployment.deployment_id}
-        db.session.add(
-            LaunchError(
-                platform_id=platform.id,
-                client_id=platform.registrations[0].client_id,
-                stage="launch",
-                status_code=400,
-                reason=f"refused-{tag}",
-                claims={"header": {}, "body": body},
-            )
-        )
-        db.session.commit()
-        return {
-            "platform": platform.id,
-            "course": course.id,
-            "source": source.id,
-            "token": token.id,
-        }
-
-
 def test_deployment_admin_sees_only_its_own_deployment(
     app: Flask, client: FlaskClient, platform: FakePlatform
 ) -> None:
@@ -395,7 +307,7 @@ def test_deployment_admin_sees_only_its_own_deployment(
         key_file="other_platform_key.pem",
     )
     other.register(app)
-    mine, theirs = _estate(app, platform.name, "aaa"), _estate(app, other.name, "bbb")
+    mine, theirs = estate(app, platform.name, "aaa"), estate(app, other.name, "bbb")
     with app.app_context():  # a second client id on my platform: not my deployment either
         reg = LtiRegistration(
             platform_id=mine["platform"],

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, DataSource, ToolKey
-from tests.admin.test_admin import ROOT, add_admin, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import ROOT, add_admin, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, event, write
+from tests.helpers.tracking_logs import COURSE, event, write
 
 
 def audited(app: Flask, act: Callable[[], Any]) -> AdminAudit:

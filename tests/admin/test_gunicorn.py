@@ -10,37 +10,15 @@ from __future__ import annotations
 import os
 import re
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL
-from tests.helpers.processes import free_port, start_gunicorn, wait_ready
-from tests.test_deployment import flask
+from tests.helpers.database import PG_URL
+from tests.helpers.processes import flask, free_port, start_gunicorn, wait_ready
 
 PASSWORD = "a long admin password for gunicorn"
 EMAIL = "root@example.edu"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    """A fresh PostgreSQL database (dropped afterwards), or a SQLite file."""
-    if not PG_URL:
-        yield "sqlite:///" + str(tmp_path / "gunicorn.sqlite3")
-        return
-    name = "lti_admin_" + uuid.uuid4().hex[:8]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def attempt(base: str, password: str) -> requests.Response:

@@ -19,11 +19,9 @@ from lti_tool.admin.auth import PasswordRefused, hash_password, is_common_passwo
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, AdminLoginAttempt
 from lti_tool.proxy import TrustedProxyFix
-from tests.admin.test_admin import PASSWORD, ROOT, add_admin, post, sign_in
-from tests.admin.test_gunicorn import database  # noqa: F401 (a fixture)
-from tests.conftest import https_client
-from tests.helpers.processes import free_port, start_gunicorn, wait_ready
-from tests.test_deployment import flask
+from tests.helpers.admin import PASSWORD, ROOT, add_admin, post, sign_in
+from tests.helpers.client import https_client
+from tests.helpers.processes import flask, free_port, start_gunicorn, wait_ready
 
 
 def client_from(app: Flask, address: str) -> FlaskClient:
@@ -172,7 +170,7 @@ def test_cli_refuses_a_common_password(runner: FlaskCliRunner, tmp_path: Path) -
 
 
 def test_gunicorn_forged_forwarded_for_gets_no_fresh_budget(
-    database: str,  # noqa: F811 (the fixture)
+    database: str,
     tmp_path: Path,
 ) -> None:
     """Through gunicorn as deployed: a client that is not the proxy (FORWARDED_ALLOW_IPS names

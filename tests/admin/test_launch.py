@@ -9,8 +9,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from lti_tool.extensions import db
 from lti_tool.models import LtiDeployment
-from tests.admin.test_admin import _estate, add_admin, deployment_row, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import add_admin, deployment_row, estate, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTITUTION, MEMBERSHIP, SYSTEM, FakePlatform
 
 ADMIN_INSTRUCTOR = [INSTITUTION + "Administrator", MEMBERSHIP + "Instructor"]
@@ -33,8 +33,8 @@ def test_admin_by_launch_only_when_switched_on_and_only_for_that_deployment(
         key_file="other_platform_key.pem",
     )
     other.register(app)
-    _estate(app, platform.name, "aaa")
-    theirs = _estate(app, other.name, "bbb")
+    estate(app, platform.name, "aaa")
+    theirs = estate(app, other.name, "bbb")
 
     # Off by default: an institution administrator gets the course like any instructor.
     lms_admin = https_client(app)

@@ -24,8 +24,8 @@ from lti_tool.models import (
     Platform,
     SyncRun,
 )
-from tests.admin.test_admin import add_admin, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import add_admin, admin_client, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import LEARNER, FakePlatform
 
 
@@ -36,15 +36,8 @@ def _log_folder_roots(request: pytest.FixtureRequest, tmp_path: Path) -> None:
         request.getfixturevalue("app").config["LOG_FOLDER_ROOTS"] = str(tmp_path)
 
 
-def _admin(app: Flask) -> FlaskClient:
-    add_admin(app)
-    client = https_client(app)
-    assert sign_in(client).status_code == 303
-    return client
-
-
 def test_add_a_platform_on_the_page_then_launch_from_it(app: Flask) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     lms = FakePlatform(issuer="https://moodle.example.org", client_id="AbC", name="Moodle")
     form = {
         "name": "Moodle",
@@ -144,7 +137,7 @@ def test_add_a_platform_on_the_page_then_launch_from_it(app: Flask) -> None:
 
 
 def test_keys_rotate_and_retire(app: Flask) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     first = client.get("/lti/jwks").get_json()["keys"][0]["kid"]
     assert post(client, "/admin/keys/rotate", page="/admin/keys").status_code == 303
     kids = [k["kid"] for k in client.get("/lti/jwks").get_json()["keys"]]
@@ -161,7 +154,7 @@ def test_keys_rotate_and_retire(app: Flask) -> None:
 
 
 def test_data_sources_add_edit_and_test(app: Flask, platform: FakePlatform, tmp_path: Path) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         platform_id = db.session.scalar(select(Platform.id))
     logs = tmp_path / "logs"
@@ -227,7 +220,7 @@ def test_data_sources_add_edit_and_test(app: Flask, platform: FakePlatform, tmp_
 
 
 def test_tokens_made_once_and_revoked(app: Flask, platform: FakePlatform) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     made = post(client, "/admin/tokens", {"name": "lab", "scope": "events:write", "course": ""})
     assert made.status_code == 201
     token = re.search(r"(ltk_[0-9a-f]+_[A-Za-z0-9_-]+)", made.get_data(as_text=True)).group(1)
@@ -252,7 +245,7 @@ def test_tokens_made_once_and_revoked(app: Flask, platform: FakePlatform) -> Non
 
 
 def test_platform_bound_tokens_from_the_admin_area(app: Flask, platform: FakePlatform) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         platform_id = db.session.scalar(select(Platform.id))
     form = {"name": "erb", "scope": "events:write", "course": "", "platform": str(platform_id)}
@@ -283,7 +276,7 @@ def test_platform_bound_tokens_from_the_admin_area(app: Flask, platform: FakePla
 def test_a_reports_token_for_all_platforms_is_asked_for_by_name(
     app: Flask, platform: FakePlatform
 ) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         platform_id = db.session.scalar(select(Platform.id))
     reader = {"name": "bi", "scope": "reports:read", "course": ""}
@@ -395,7 +388,7 @@ def test_refused_launches_are_listed_with_their_reason(
 
 
 def test_overlong_input_is_refused_in_words_never_a_500(app: Flask, platform: FakePlatform) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         platform_id = db.session.scalar(select(Platform.id))
         registration_id = db.session.scalar(select(LtiRegistration.id))
@@ -430,7 +423,7 @@ def test_overlong_input_is_refused_in_words_never_a_500(app: Flask, platform: Fa
 def test_two_sources_cannot_share_a_place(
     app: Flask, platform: FakePlatform, tmp_path: Path
 ) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         platform_id = db.session.scalar(select(Platform.id))
     for name in ("a", "b"):
@@ -459,7 +452,7 @@ def test_renaming_a_client_id_keeps_the_courses_roster_service(
         }
     }
     assert platform.launch(https_client(app), **nrps).status_code == 303
-    client = _admin(app)
+    client = admin_client(app)
     with app.app_context():
         registration = db.session.scalar(select(LtiRegistration))
         assert db.session.scalar(select(Course.nrps_client_id)) == "client-1"

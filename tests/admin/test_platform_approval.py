@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, Platform
-from tests.admin.test_admin import add_admin, csrf_of, deployment_row, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import add_admin, csrf_of, deployment_row, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import FakePlatform
 
 

@@ -33,8 +33,8 @@ from lti_tool.models import (
     SyncRun,
     ToolKey,
 )
-from tests.admin.test_admin import add_admin, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import add_admin, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTITUTION, LEARNER, MEMBERSHIP, FakePlatform
 
 ADMIN_INSTRUCTOR = [INSTITUTION + "Administrator", MEMBERSHIP + "Instructor"]

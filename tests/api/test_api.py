@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -21,84 +20,18 @@ from lti_tool.activity.blocks import stored_events
 from lti_tool.api.tokens import hash_token
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, ApiToken, Course, PersonIdentity
-from tests.helpers.platform import INSTRUCTOR, LEARNER, FakePlatform
-
-LAB_COURSE = "course-v1:Lab+Physics+2026"
-OTHER_COURSE = "course-v1:Lab+Chemistry+2026"
-
-
-def ms(stamp: str) -> int:
-    """Epoch milliseconds of a UTC time written as 'YYYY-MM-DD HH:MM:SS'."""
-    return int(datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() * 1000)
-
-
-def lab(
-    user: str = "alice",
-    stamp: str = "2026-03-02 10:00:00",
-    exp: str = "pendulum",
-    payload: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """One remote-lab log message."""
-    return {
-        "user": user,
-        "t": ms(stamp),
-        "type": "log",
-        "exp": exp,
-        "payload": payload or {},
-        **extra,
-    }
-
-
-def add_course(app: Flask, key: str, platform_id: int | None = None) -> int:
-    """A course the tool knows, keyed by its LMS course id; returns the tool's id."""
-    with app.app_context():
-        course = Course(platform_id=platform_id, lti_context_id=key, lms_course_id=key, title=key)
-        db.session.add(course)
-        db.session.commit()
-        return course.id
-
-
-def make_token(
-    runner: FlaskCliRunner,
-    name: str,
-    scope: str = "events:write",
-    course: str | None = None,
-    bind_platform: str | None = None,
-    may_create_courses: bool = False,
-) -> str:
-    """A token made by `flask tokens create` (stdout holds only the token).
-
-    A reports:read token bound to nothing is made with --all-platforms, which it needs: the
-    readers of these tests read whichever course they are given.
-    """
-    args = ["tokens", "create", "--name", name, "--scope", scope]
-    if course is not None:
-        args += ["--course", course]
-    if bind_platform is not None:
-        args += ["--bind-platform", bind_platform]
-    if may_create_courses:
-        args.append("--may-create-courses")
-    if scope == "reports:read" and course is None and bind_platform is None:
-        args.append("--all-platforms")
-    result = runner.invoke(args=args)
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def post_events(client: FlaskClient, token: str, body: Any) -> Any:
-    return client.post("/api/v1/events", json=body, headers=bearer(token))
-
-
-def event_count(app: Flask, **where: Any) -> int:
-    with app.app_context():
-        events = stored_events(db.session)
-        return sum(all(getattr(e, k) == v for k, v in where.items()) for e in events)
-
+from tests.helpers.api import (
+    LAB_COURSE,
+    OTHER_COURSE,
+    add_course,
+    bearer,
+    event_count,
+    lab,
+    make_token,
+    ms,
+    post_events,
+)
+from tests.helpers.platform import INSTRUCTOR, LEARNER, FakePlatform, launch_token
 
 # --- flask tokens ----------------------------------------------------------------------------
 
@@ -689,13 +622,6 @@ def test_reports_come_as_json_rows_and_csv_exactly_as_the_cli_prints_them(
     assert misspelt.status_code == 400 and "'fromat'" in misspelt.json["error"]
     anonymous = client.get(url)
     assert anonymous.status_code == 401 and "staff session" in anonymous.json["error"]
-
-
-def launch_token(client: FlaskClient, platform: FakePlatform, roles: list[str], sub: str) -> str:
-    """The session token a real launch hands the browser (in the redirect's ?t=)."""
-    response = platform.launch(client, roles=roles, sub=sub)
-    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
-    return response.headers["Location"].split("?t=", 1)[1]
 
 
 def test_a_staff_session_can_read_reports_and_a_learner_session_cannot(

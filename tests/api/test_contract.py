@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from lti_tool.api.openapi import document
 from lti_tool.extensions import db
 from lti_tool.models import Course
-from tests.conftest import make_app
+from tests.helpers.database import make_app
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "50"))
 COURSE = "course-v1:Contract+API+2026"

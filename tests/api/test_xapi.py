@@ -39,7 +39,7 @@ from lti_tool.activity.blocks import stored_events
 from lti_tool.api import xapi
 from lti_tool.extensions import db
 from lti_tool.models import Course, PersonIdentity, XapiStatement
-from tests.api.test_api import (
+from tests.helpers.api import (
     LAB_COURSE,
     OTHER_COURSE,
     add_course,

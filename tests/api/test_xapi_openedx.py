@@ -24,7 +24,7 @@ from lti_tool.api import xapi
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS
 from lti_tool.models import Course, PersonIdentity, XapiStatement
-from tests.api.test_api import bearer, make_token
+from tests.helpers.api import bearer, make_token
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
 
 LMS = "https://lms.example.com"

@@ -14,7 +14,7 @@ from lti_tool.admin.auth import hash_password
 from lti_tool.extensions import db
 from lti_tool.models import AdminUser, Course, ToolKey
 from tests.browser.conftest import ServerFactory
-from tests.conftest import make_app
+from tests.helpers.database import make_app
 from tests.helpers.platform import FakePlatform
 
 pytestmark = pytest.mark.browser

@@ -24,7 +24,7 @@ from lti_tool.extensions import db
 from lti_tool.models import Course, Platform
 from tests.browser.conftest import ServerFactory
 from tests.browser.lms import Stack, running_stack
-from tests.kpis.test_learners import build_class
+from tests.helpers.classes import build_class
 
 pytestmark = pytest.mark.browser
 

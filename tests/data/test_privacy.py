@@ -13,7 +13,7 @@ from lti_tool.data.privacy import person_references
 from lti_tool.extensions import db
 from lti_tool.models import PersonIdentity
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, VIDEO, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, write
 
 
 def _learner_everywhere(

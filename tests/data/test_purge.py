@@ -41,7 +41,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, VIDEO, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, write
 
 OTHER = "course-v1:edX+Other+2026"
 TODAY = datetime.now(UTC).date()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -151,6 +152,21 @@ def follow(client: FlaskClient, response: TestResponse) -> TestResponse:
     """Follow a redirect the tool sent after a launch."""
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
     return client.get(response.headers["Location"])
+
+
+def session_token(response: TestResponse) -> str:
+    """The session token a launch hands the browser: the ?t= of the tool's redirect."""
+    location = response.headers["Location"]
+    found = re.search(r"[?&]t=([^&#]+)", location)
+    assert found, location
+    return found.group(1)
+
+
+def launch_token(client: FlaskClient, platform: FakePlatform, roles: list[str], sub: str) -> str:
+    """The session token a real launch hands the browser (in the redirect's ?t=)."""
+    response = platform.launch(client, roles=roles, sub=sub)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    return session_token(response)
 
 
 def reason(response: TestResponse) -> str:

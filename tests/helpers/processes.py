@@ -45,3 +45,16 @@ def wait_ready(base: str, log_path: Path, tries: int = 240) -> None:
             pass
         time.sleep(0.25)
     raise AssertionError(f"the server never became ready:\n{log_path.read_text()}")
+
+
+def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m flask …` from the repository, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from typing import IO, Any
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
 from lti_tool import create_app
 from lti_tool.config import TestingConfig
@@ -36,7 +34,7 @@ from lti_tool.jobs.scheduler import (
 )
 from lti_tool.lti import keys
 from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
-from tests.conftest import PG_URL
+from tests.helpers.database import PG_URL
 from tests.helpers.fake_nrps import ROSTER, FakeNrps
 from tests.helpers.platform import FakePlatform
 
@@ -137,22 +135,6 @@ def test_sync_courses_job_queues_each_course_once(app: Flask, platform: FakePlat
 
 
 # --- real processes -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    """A database of its own for the scheduler processes (a fresh PostgreSQL one, or SQLite)."""
-    if not PG_URL:
-        yield "sqlite:///" + str(tmp_path / "scheduler.sqlite3")
-        return
-    name = "lti_sched_" + uuid.uuid4().hex[:8]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

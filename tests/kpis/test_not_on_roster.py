@@ -16,9 +16,9 @@ from lti_tool.models import Course, PersonIdentity, SyncRun
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.sync.nrps import apply_roster
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, event, write
+from tests.helpers.tracking_logs import COURSE, event, write
 
 
 def learners(runner: FlaskCliRunner) -> set[str]:

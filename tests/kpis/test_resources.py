@@ -14,7 +14,7 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.models import Course, CourseBlock, LearnerResource
 from tests.helpers.platform import FakePlatform
-from tests.tracking_logs.test_ingest import VIDEO, VIDEO_ID, event, write
+from tests.helpers.tracking_logs import VIDEO, VIDEO_ID, event, write
 
 KEY = "course-ctx-1"  # the fake platform's context id
 PAGE = "/courses/course-v1:edX+DemoX+2026/courseware/week1/{}/"

@@ -13,7 +13,7 @@ from lti_tool.extensions import db
 from lti_tool.launch.identity import Viewer, issue_token
 from lti_tool.models import Course, Enrollment
 from lti_tool.people.roles import course_role
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTITUTION, LEARNER, MEMBERSHIP, SYSTEM, FakePlatform
 
 TA_SUB = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"

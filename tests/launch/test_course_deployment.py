@@ -8,7 +8,7 @@ from sqlalchemy import select
 from lti_tool import platforms
 from lti_tool.extensions import db
 from lti_tool.models import CourseDeployment, LtiDeployment, LtiRegistration
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from lti_tool.api.tokens import create_token
 from lti_tool.extensions import db
 from lti_tool.models import ActivityBlock, AdminAudit, Course, PersonIdentity, Platform
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTRUCTOR, LEARNER, FakePlatform, follow
-from tests.tracking_logs.test_ingest import COURSE, event, write
+from tests.helpers.tracking_logs import COURSE, event, write
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "Demo", "label": COURSE}}
 
@@ -223,7 +223,7 @@ def test_an_administrator_attaches_a_course_once_and_it_never_moves(
 def test_the_admin_area_attaches_a_course_that_stood_alone(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    from tests.admin.test_admin import add_admin, post, sign_in
+    from tests.helpers.admin import add_admin, post, sign_in
 
     log = write(tmp_path / "t.log", [event("2026-03-02 10:00:00", user=7, username="learner7")])
     assert ingest(runner, log).exit_code == 0

@@ -21,7 +21,7 @@ from lti_tool.models import (
     Person,
     PersonIdentity,
 )
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTRUCTOR, LEARNER, FakePlatform, follow
 
 

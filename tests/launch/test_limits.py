@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
 from lti_tool.models import LaunchError, LtiRegistration
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, FakePlatform
 
 

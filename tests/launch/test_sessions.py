@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from lti_tool.extensions import db
 from lti_tool.models import AdminAudit, Enrollment, ToolSetting
 from lti_tool.people.pseudonyms import pseudonym_key
-from tests.conftest import https_client
-from tests.helpers.platform import INSTRUCTOR, LEARNER, FakePlatform
+from tests.helpers.client import https_client
+from tests.helpers.platform import INSTRUCTOR, LEARNER, FakePlatform, session_token
 
 STAFF_PAGE = "/courses/1/?t="
 
@@ -22,7 +22,7 @@ STAFF_PAGE = "/courses/1/?t="
 def launched_token(app: Flask, platform: FakePlatform, roles: list[str], sub: str = "u1") -> str:
     response = platform.launch(https_client(app), roles=roles, sub=sub)
     assert response.status_code == 303, response.get_data(as_text=True)
-    return response.headers["Location"].split("t=")[1]
+    return session_token(response)
 
 
 def status(app: Flask, path: str) -> int:

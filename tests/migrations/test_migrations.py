@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool import create_app
 from lti_tool.extensions import db, init_migrate
 from lti_tool.models import Course, Person, PersonIdentity, ToolKey
-from tests.conftest import database_url
+from tests.helpers.database import database_url
 
 
 def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:

@@ -21,10 +21,11 @@ from lti_tool.config import TestingConfig
 from lti_tool.console import cli, main
 from lti_tool.extensions import MIGRATIONS_DIRECTORY, db, init_migrate
 from lti_tool.models import Course, Enrollment, LearnerDay, Person
-from tests.conftest import database_url, https_client
+from tests.helpers.classes import build_class
+from tests.helpers.client import https_client
+from tests.helpers.database import database_url
 from tests.helpers.platform import FakePlatform, follow
 from tests.helpers.processes import ROOT
-from tests.kpis.test_learners import build_class
 
 #: The head when the package took the migrations in; databases made then must keep upgrading.
 LANDED_HEAD = "0015_admin_session_generation"

@@ -25,8 +25,8 @@ from lti_tool.launch import records
 from lti_tool.models import Course, Enrollment, LtiDeployment, Platform
 from lti_tool.people.roles import course_role
 from lti_tool.sync.nrps import apply_roster
-from tests.admin.test_admin import add_admin, post, sign_in
-from tests.conftest import https_client
+from tests.helpers.admin import add_admin, post, sign_in
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, INSTITUTION, MEMBERSHIP, SYSTEM, FakePlatform
 
 LMS = "https://lms.example.com"

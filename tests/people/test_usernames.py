@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from lti_tool.activity.blocks import stored_events
 from lti_tool.extensions import db
 from lti_tool.models import Person, PersonIdentity
-from tests.conftest import https_client
+from tests.helpers.client import https_client
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow
-from tests.tracking_logs.test_ingest import COURSE, at, ingest, report, write
+from tests.helpers.tracking_logs import COURSE, at, ingest, report, write
 
 
 def line(stamp: str, name: str, username: str, user_id: int | None, **extra: Any) -> str:

@@ -20,7 +20,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, text
-from werkzeug.test import TestResponse
 
 from lti_tool import secrets
 from lti_tool.extensions import db
@@ -28,262 +27,25 @@ from lti_tool.kpis import grades, learners
 from lti_tool.models import (
     Assignment,
     Course,
-    CourseEvent,
-    CourseModule,
     CourseSettings,
     DataSource,
     Enrollment,
     LearnerDay,
-    LmsCourseActivityDay,
-    LmsLearnerActivityHour,
     LmsLearnerStats,
-    ModuleProgress,
     Person,
     PersonIdentity,
-    Platform,
-    Section,
-    SectionMember,
     Submission,
     SyncRun,
 )
 from lti_tool.sync import canvas, runs
 from lti_tool.sync.http import JsonClient
-from tests.conftest import database_url
+from tests.helpers.database import database_url
 from tests.helpers.fake_canvas import FakeCanvas, iso
-from tests.helpers.platform import FakePlatform, follow
+from tests.helpers.lms import NOW, PER_PAGE, Canvas, build
+from tests.helpers.platform import FakePlatform, follow, session_token
 
 ROOT = Path(__file__).resolve().parents[2]
-CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
-NOW = datetime.now(UTC).replace(microsecond=0)
-PER_PAGE = 5
-
-
-def build(fake: FakeCanvas) -> FakeCanvas:
-    """A small course: 12 students over 3 pages, and one of each other kind of enrollment."""
-    fake.generate(students=12, assignments=4, modules=2, seed=3)
-    fake.add_user(50, "Olive Observer", "olive@example.edu", kind="ObserverEnrollment")
-    fake.add_user(51, "Test Student", kind="StudentViewEnrollment")
-    fake.add_user(
-        52, "Ina Inactive", "ina@example.edu", state="inactive", last_activity=NOW - timedelta(30)
-    )
-    fake.add_user(53, "Dee Deleted", "dee@example.edu", state="deleted")
-    fake.add_user(54, "Tara Assistant", "tara@example.edu", kind="TaEnrollment")
-    fake.add_user(55, "Dan Designer", "dan@example.edu", kind="DesignerEnrollment")
-    return fake
-
-
-class Canvas:
-    """A Canvas instance: LTI platform (launches) plus its REST API, registered in the tool."""
-
-    def __init__(
-        self,
-        app: Flask,
-        client: FlaskClient,
-        tmp_path: Path,
-        name: str = "State U Canvas",
-        client_id: str = "client-1",
-    ) -> None:
-        self.app, self.client = app, client
-        self.fake = build(FakeCanvas(now=NOW, max_per_page=PER_PAGE)).start()
-        self.platform = FakePlatform(issuer=self.fake.origin, client_id=client_id, name=name)
-        self.platform.register(app)
-        self.launch("teacher-sub", "1", name="Terry Teacher", email="terry@example.edu")
-        token_file = tmp_path / f"token-{client_id}"
-        token_file.write_text(self.fake.token + "\n")
-        result = app.test_cli_runner().invoke(
-            args=[
-                "platform",
-                "set-canvas",
-                "--platform",
-                name,
-                "--base-url",
-                self.fake.origin,
-                "--token-file",
-                str(token_file),
-            ]
-        )
-        assert result.exit_code == 0, result.output
-
-    def launch(self, sub: str, canvas_user: str | None, **claims: Any) -> TestResponse:
-        """A launch from the course with Canvas's custom fields (the tool's redirect)."""
-        custom = {"canvas_course_id": str(self.fake.course_id)}
-        if canvas_user:
-            custom["canvas_user_id"] = canvas_user
-        roles = claims.pop("roles", None)
-        response = self.platform.launch(
-            self.client, roles=roles, sub=sub, **{CUSTOM: custom}, **claims
-        )
-        assert response.status_code in (302, 303), response.get_data(as_text=True)[:1000]
-        return response
-
-    def course(self) -> Course:
-        platform = db.session.scalar(select(Platform).where(Platform.name == self.platform.name))
-        assert platform is not None
-        course = db.session.scalar(select(Course).where(Course.platform_id == platform.id))
-        assert course is not None
-        return course
-
-    def sync(self) -> SyncRun:
-        """One run now, in this process."""
-        with self.app.app_context():
-            run = runs.run_now(db.session, self.course(), "canvas")
-            db.session.expunge(run)
-            return run
-
-    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Everything the sync writes, by Canvas ids (no tool ids), comparable across platforms."""
-        with self.app.app_context():
-            course = self.course()
-            cid, pid = course.id, course.platform_id
-            uid = {
-                person_id: value
-                for person_id, value in db.session.execute(
-                    select(PersonIdentity.person_id, PersonIdentity.value).where(
-                        PersonIdentity.platform_id == pid, PersonIdentity.kind == "canvas_user_id"
-                    )
-                )
-            }
-
-            def rows(query: Any) -> list[tuple[Any, ...]]:
-                out = []
-                for row in db.session.execute(query):
-                    out.append(
-                        tuple(
-                            uid.get(v, v) if k == "person_id" else v
-                            for k, v in row._mapping.items()
-                        )
-                    )
-                return sorted(out, key=repr)
-
-            aid = {
-                a.id: a.lms_assignment_id
-                for a in db.session.scalars(select(Assignment).where(Assignment.course_id == cid))
-            }
-            mid = {
-                m.id: m.lms_module_id
-                for m in db.session.scalars(
-                    select(CourseModule).where(CourseModule.course_id == cid)
-                )
-            }
-            sid = {
-                s.id: s.lms_section_id
-                for s in db.session.scalars(select(Section).where(Section.course_id == cid))
-            }
-            people = [
-                (uid[p.id], p.name, p.email)
-                for p in db.session.scalars(select(Person).where(Person.id.in_(list(uid))))
-            ]
-            enrollments = [
-                (
-                    uid.get(e.person_id),
-                    e.course_role,
-                    e.status,
-                    e.is_test_user,
-                    tuple(sorted(e.roles)),
-                    e.source,
-                )
-                for e in db.session.scalars(select(Enrollment).where(Enrollment.course_id == cid))
-            ]
-            submissions = [
-                (
-                    aid[s.assignment_id],
-                    uid[s.person_id],
-                    s.score,
-                    s.submitted_at,
-                    s.graded_at,
-                    s.late,
-                    s.missing,
-                    s.excused,
-                    s.workflow_state,
-                    s.due_at,
-                )
-                for s in db.session.scalars(
-                    select(Submission).where(Submission.assignment_id.in_(list(aid) or [-1]))
-                )
-            ]
-            progress = [
-                (
-                    mid[m.module_id],
-                    uid[m.person_id],
-                    m.items_required,
-                    m.items_done,
-                    m.state,
-                    m.completed_at,
-                )
-                for m in db.session.scalars(
-                    select(ModuleProgress).where(ModuleProgress.module_id.in_(list(mid) or [-1]))
-                )
-            ]
-            members = [
-                (sid[m.section_id], uid[m.person_id])
-                for m in db.session.scalars(
-                    select(SectionMember).where(SectionMember.section_id.in_(list(sid) or [-1]))
-                )
-            ]
-            stats_columns = [
-                c
-                for c in LmsLearnerStats.__table__.columns
-                if c.name not in ("course_id", "synced_at")
-            ]
-            settings = db.session.get(CourseSettings, cid)
-            return {
-                "people": sorted(people),
-                "enrollments": sorted(enrollments, key=repr),
-                "sections": rows(
-                    select(Section.lms_section_id, Section.name).where(Section.course_id == cid)
-                ),
-                "members": sorted(members),
-                "assignments": rows(
-                    select(
-                        Assignment.lms_assignment_id,
-                        Assignment.name,
-                        Assignment.due_at,
-                        Assignment.points_possible,
-                        Assignment.published,
-                        Assignment.removed,
-                    ).where(Assignment.course_id == cid)
-                ),
-                "events": rows(
-                    select(
-                        CourseEvent.lms_id,
-                        CourseEvent.kind,
-                        CourseEvent.title,
-                        CourseEvent.at,
-                        Section.lms_section_id,
-                    )
-                    .outerjoin(Section, Section.id == CourseEvent.section_id)
-                    .where(CourseEvent.course_id == cid)
-                ),
-                "submissions": sorted(submissions, key=repr),
-                "modules": rows(
-                    select(
-                        CourseModule.lms_module_id,
-                        CourseModule.name,
-                        CourseModule.position,
-                        CourseModule.items_required,
-                        CourseModule.removed,
-                    ).where(CourseModule.course_id == cid)
-                ),
-                "progress": sorted(progress, key=repr),
-                "stats": rows(select(*stats_columns).where(LmsLearnerStats.course_id == cid)),
-                "days": rows(
-                    select(
-                        LmsCourseActivityDay.day,
-                        LmsCourseActivityDay.views,
-                        LmsCourseActivityDay.participations,
-                    ).where(LmsCourseActivityDay.course_id == cid)
-                ),
-                "hours": rows(
-                    select(
-                        LmsLearnerActivityHour.person_id,
-                        LmsLearnerActivityHour.hour,
-                        LmsLearnerActivityHour.views,
-                        LmsLearnerActivityHour.participations,
-                    ).where(LmsLearnerActivityHour.course_id == cid)
-                ),
-                "starts_on": [(settings.starts_on if settings else None,)],
-            }
 
 
 @pytest.fixture
@@ -615,12 +377,6 @@ def _essay(fake: FakeCanvas, overrides: int = 0) -> None:
         }
 
 
-def _token(response: TestResponse) -> str:
-    found = re.search(r"[?&]t=([^&#]+)", response.headers["Location"])
-    assert found, response.headers["Location"]
-    return found.group(1)
-
-
 def _person(canvas_user: str) -> int:
     return db.session.scalar(
         select(PersonIdentity.person_id).where(
@@ -728,7 +484,7 @@ def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
     assert _coming_up(html)["Essay 1"] == f"{EXTENSION_DUE:%Y-%m-%d %H:%M}"
 
     # Staff: every section's date on the overview, the unposted score everywhere.
-    t = _token(lms.launch("teacher-sub", "1"))
+    t = session_token(lms.launch("teacher-sub", "1"))
     overview = client.get(f"/courses/{course_id}/?t={t}").get_data(as_text=True)
     assert "Essay 1 (Section B)" in overview and "Essay 1</td>" in overview
     table = client.get(f"/courses/{course_id}/learners?t={t}&q=Student+00000")
@@ -856,7 +612,7 @@ def test_emails_the_token_may_not_read_are_explained(
         )
         course_id = lms.course().id
         assert db.session.scalar(select(Person.email).where(Person.id == _person("1000"))) is None
-    t = _token(lms.launch("teacher-sub", "1"))
+    t = session_token(lms.launch("teacher-sub", "1"))
 
     def page() -> str:
         html = client.get(f"/courses/{course_id}/learners?t={t}").get_data(as_text=True)

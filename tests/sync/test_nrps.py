@@ -18,77 +18,16 @@ from sqlalchemy import func, select
 
 from lti_tool.extensions import db
 from lti_tool.lti.keys import generate_private_key_pem, public_jwk_from_pem
-from lti_tool.models import Course, Enrollment, Person, PersonIdentity, Platform, SyncRun
+from lti_tool.models import Enrollment, Person, PersonIdentity, SyncRun
 from lti_tool.models.types import utcnow
 from lti_tool.people.roles import TEST_USER
 from lti_tool.sync import runs
 from lti_tool.sync.http import next_link
-from tests.conftest import database_url
-from tests.helpers.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, FakeNrps, member
-from tests.helpers.platform import FakePlatform
+from tests.helpers.database import database_url
+from tests.helpers.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, member
+from tests.helpers.lms import NRPS_CLAIM, Lms
 
 ROOT = Path(__file__).resolve().parents[2]
-NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-
-
-class Lms:
-    """A fake platform (launches) and its NRPS service (roster), registered in the tool."""
-
-    def __init__(self, app: Flask, client: FlaskClient, name: str, client_id: str) -> None:
-        self.app, self.client = app, client
-        self.nrps = FakeNrps(client_id=client_id, members=[dict(m) for m in ROSTER]).start()
-        self.platform = FakePlatform(issuer=self.nrps.origin, client_id=client_id, name=name)
-        self.platform.register(app)
-        self.nrps.tool_jwks = client.get("/lti/jwks").get_json()
-
-    def launch(self, sub: str = "user-1", roles: list[str] | None = None, **claims: Any) -> None:
-        """A launch from the course that carries the NRPS claim."""
-        service = {
-            "context_memberships_url": self.nrps.memberships_url,
-            "service_versions": ["2.0"],
-        }
-        response = self.platform.launch(
-            self.client, roles=roles, sub=sub, **{NRPS_CLAIM: service}, **claims
-        )
-        assert response.status_code in (302, 303), response.get_data(as_text=True)[:2000]
-
-    def course(self) -> Course:
-        platform = db.session.scalar(select(Platform).where(Platform.name == self.platform.name))
-        assert platform is not None
-        course = db.session.scalar(select(Course).where(Course.platform_id == platform.id))
-        assert course is not None
-        return course
-
-    def sync(self) -> SyncRun:
-        with self.app.app_context():
-            run = runs.run_now(db.session, self.course(), "nrps")
-            db.session.expunge(run)
-            return run
-
-    def snapshot(self) -> list[tuple[Any, ...]]:
-        """The course's roster as the tool holds it, by LTI user id (no ids or timestamps)."""
-        with self.app.app_context():
-            course = self.course()
-            rows = db.session.execute(
-                select(
-                    PersonIdentity.value,
-                    Person.name,
-                    Person.email,
-                    Enrollment.roles,
-                    Enrollment.course_role,
-                    Enrollment.status,
-                    Enrollment.is_test_user,
-                    Enrollment.source,
-                )
-                .join(Person, Person.id == Enrollment.person_id)
-                .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-                .where(
-                    Enrollment.course_id == course.id,
-                    PersonIdentity.kind == "lti_sub",
-                    PersonIdentity.platform_id == course.platform_id,
-                )
-            )
-            return sorted((r[0], r[1], r[2], tuple(r[3]), *r[4:]) for r in rows)
 
 
 @pytest.fixture

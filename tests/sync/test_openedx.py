@@ -38,7 +38,7 @@ from tests.helpers.fake_openedx import (
     grade,
 )
 from tests.helpers.platform import FakePlatform
-from tests.tracking_logs.test_ingest import event, write
+from tests.helpers.tracking_logs import event, write
 
 LEARNERS = ["learner7", "ada", "bob", "carol"]
 

@@ -25,9 +25,8 @@ from lti_tool.extensions import db
 from lti_tool.models import Course, DataSource, Platform, SyncRun
 from lti_tool.sync import runs
 from lti_tool.sync.http import HttpError, JsonClient
-from tests.admin.test_admin import post
-from tests.admin.test_pages import _admin
-from tests.conftest import make_app
+from tests.helpers.admin import admin_client, post
+from tests.helpers.database import make_app
 from tests.helpers.fake_http import ServedFake
 from tests.helpers.fake_openedx import (
     CLIENT_ID,
@@ -37,9 +36,8 @@ from tests.helpers.fake_openedx import (
     enrollment,
     grade,
 )
+from tests.helpers.lms import Canvas, Lms
 from tests.helpers.platform import FakePlatform
-from tests.sync.test_canvas import Canvas
-from tests.sync.test_nrps import Lms
 
 TOKEN = "7~canvas-token-entered-for-the-first-host"
 REMOTE_TEXT = "REMOTE-FREE-TEXT <script>alert(1)</script>"
@@ -112,7 +110,7 @@ def test_a_new_base_url_clears_the_secret_and_the_test_sends_it_nowhere(
     secret: str,
     extra: dict[str, str],
 ) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     form = {"platform": str(_platform_id(app)), "kind": kind, **extra}
     added = post(
         client, "/admin/sources", {**form, "location": "https://127.0.0.1:9", "secret": secret}
@@ -139,7 +137,7 @@ def test_a_new_base_url_clears_the_secret_and_the_test_sends_it_nowhere(
 
 
 def test_the_same_base_url_keeps_the_secret(app: Flask, platform: FakePlatform) -> None:
-    client = _admin(app)
+    client = admin_client(app)
     form = {"platform": str(_platform_id(app)), "kind": "canvas", "location": "https://lms.test"}
     assert post(client, "/admin/sources", {**form, "secret": TOKEN}).status_code == 303
     source_id = _source(app, "canvas").id
@@ -275,7 +273,7 @@ def test_plain_http_is_refused_except_loopback(
         ]
     )
     assert result.exit_code != 0 and "not https" in result.output
-    client = _admin(app)
+    client = admin_client(app)
     form = {"platform": str(_platform_id(app)), "kind": "openedx", "client_id": "c"}
     refused = post(
         client, "/admin/sources", {**form, "location": "http://lms.example.edu", "secret": "s"}
@@ -330,7 +328,7 @@ def test_log_folders_only_under_log_folder_roots(
     )
     assert ok.exit_code == 0, ok.output
 
-    client = _admin(app)
+    client = admin_client(app)
     page = client.get("/admin/sources").get_data(as_text=True)
     assert "LOG_FOLDER_ROOTS" in page and str(root) in page
     form = {"platform": str(_platform_id(app)), "kind": "log_folder"}
@@ -352,7 +350,7 @@ def test_a_failed_connection_test_shows_the_status_not_the_remote_body(
 ) -> None:
     lms = Recorder(status=418, body=REMOTE_TEXT, content_type="text/html").start()
     try:
-        client = _admin(app)
+        client = admin_client(app)
         form = {"platform": str(_platform_id(app)), "kind": "canvas", "location": lms.origin}
         assert post(client, "/admin/sources", {**form, "secret": TOKEN}).status_code == 303
         source_id = _source(app, "canvas").id
@@ -374,7 +372,7 @@ def test_a_refused_openedx_sign_in_keeps_the_error_code_only(
     body = json.dumps({"error": error, "error_description": "REMOTE-FREE-TEXT"})
     lms = Recorder(status=401, body=body).start()
     try:
-        client = _admin(app)
+        client = admin_client(app)
         form = {"platform": str(_platform_id(app)), "kind": "openedx", "client_id": "c"}
         added = post(client, "/admin/sources", {**form, "location": lms.origin, "secret": "s"})
         assert added.status_code == 303
@@ -391,7 +389,7 @@ def test_the_openedx_sign_in_follows_no_redirect_with_the_secret(
     # 307 keeps the method and body: following it would post the client secret elsewhere.
     lms = Recorder(status=307, body="", location=other_host.origin).start()
     try:
-        client = _admin(app)
+        client = admin_client(app)
         form = {"platform": str(_platform_id(app)), "kind": "openedx", "client_id": "c"}
         secret = "openedx-secret-for-this-host-only"
         added = post(client, "/admin/sources", {**form, "location": lms.origin, "secret": secret})

@@ -16,7 +16,7 @@ from lti_tool.jobs.scheduler import JOB_INGEST_LOGS, SchedulerProcess
 from lti_tool.models import ActivityBlock, Course, DataSource, JobSlot, Person
 from lti_tool.tracking_logs.folders import ingest_log_folders
 from tests.helpers.platform import FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, event, write
+from tests.helpers.tracking_logs import COURSE, event, write
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from lti_tool.kpis.activity import quartiles
 from lti_tool.views.charts import figure_json, video_timeline_figure, weekly_activity_figure
 from tests.helpers.platform import CLAIM, FakePlatform, follow
-from tests.tracking_logs.test_ingest import COURSE, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, event, ingest, write
 
 
 def test_quartiles_interpolate_like_numpy() -> None:

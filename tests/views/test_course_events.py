@@ -15,15 +15,11 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
 from lti_tool.models import Course, CourseEvent
-from tests.helpers.platform import CLAIM, FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, event, ingest, write
+from tests.helpers.platform import CLAIM, FakePlatform, session_token
+from tests.helpers.tracking_logs import COURSE, event, ingest, write
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 EVIL = '"><img src=x onerror=alert(1)>'
-
-
-def _token(response: object) -> str:
-    return re.search(r"[?&]t=([^&#]+)", response.headers["Location"]).group(1)
 
 
 def _events(app: Flask) -> list[tuple[str, str, str, datetime]]:
@@ -42,7 +38,7 @@ def test_staff_add_edit_and_delete_their_events(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
     ingest(runner, write(tmp_path / "t.log", [event("2026-03-02 10:00:00")]))
-    t = _token(platform.launch(client, **CONTEXT))
+    t = session_token(platform.launch(client, **CONTEXT))
     with app.app_context():
         course = db.session.get(Course, 1)
         course_settings.save(db.session, course, course_settings.Settings(time_zone="Europe/Paris"))
@@ -74,7 +70,7 @@ def test_staff_add_edit_and_delete_their_events(
 
 
 def test_lms_events_are_read_only(app: Flask, client: FlaskClient, platform: FakePlatform) -> None:
-    t = _token(platform.launch(client, **CONTEXT))
+    t = session_token(platform.launch(client, **CONTEXT))
     at = datetime(2026, 3, 13, 22, 59, tzinfo=UTC)
     with app.app_context():
         row = CourseEvent(
@@ -99,7 +95,7 @@ def test_lms_events_are_read_only(app: Flask, client: FlaskClient, platform: Fak
 def test_bad_event_input_is_explained_and_nothing_saved(
     app: Flask, client: FlaskClient, platform: FakePlatform
 ) -> None:
-    t = _token(platform.launch(client, **CONTEXT))
+    t = session_token(platform.launch(client, **CONTEXT))
     cases = {
         "An event needs a title.": {"title": "  ", "kind": "exam", "at": "2026-03-05T14:00"},
         "is not a date and time": {"title": "x", "kind": "exam", "at": "next friday"},
@@ -122,7 +118,7 @@ def test_event_titles_are_escaped_in_markup_and_figures(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
     ingest(runner, write(tmp_path / "t.log", [event("2026-03-02 10:00:00")]))
-    t = _token(platform.launch(client, **CONTEXT))
+    t = session_token(platform.launch(client, **CONTEXT))
     client.post(
         "/courses/1/events", data={"t": t, "title": EVIL, "kind": "other", "at": "2026-03-04T10:00"}
     )

@@ -12,11 +12,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, DataSource, SyncRun
-from tests.helpers.platform import FakePlatform
-
-
-def _token(response: object) -> str:
-    return re.search(r"[?&]t=([^&#]+)", response.headers["Location"]).group(1)
+from tests.helpers.platform import FakePlatform, session_token
 
 
 def _flat(html: str) -> str:
@@ -34,7 +30,7 @@ def _runs(app: Flask) -> list[tuple[str, str, str]]:
 def test_canvas_source_can_be_synced_from_the_overview(
     app: Flask, client: FlaskClient, platform: FakePlatform
 ) -> None:
-    t = _token(platform.launch(client))
+    t = session_token(platform.launch(client))
     html = _flat(client.get(f"/courses/1/?t={t}").get_data(as_text=True))
     assert "<td>Canvas API</td>" not in html  # not connected, never run: not listed
     refused = client.post("/courses/1/sync", data={"t": t, "source": "canvas"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,12 +13,8 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.models import Assignment, Course
 from lti_tool.views.charts import score_bins
-from tests.helpers.platform import LEARNER, FakePlatform
-from tests.kpis.test_learners import build_class
-
-
-def _token(response: Any) -> str:
-    return re.search(r"[?&]t=([^&#]+)", response.headers["Location"]).group(1)
+from tests.helpers.classes import build_class
+from tests.helpers.platform import LEARNER, FakePlatform, session_token
 
 
 def _flat(html: str) -> str:
@@ -28,7 +23,7 @@ def _flat(html: str) -> str:
 
 @pytest.fixture
 def seeded(app: Flask, client: FlaskClient, platform: FakePlatform) -> str:
-    token = _token(platform.launch(client))
+    token = session_token(platform.launch(client))
     with app.app_context():
         build_class(db.session.get(Course, 1))
     return token
@@ -92,7 +87,7 @@ def test_content_page_per_module(client: FlaskClient, seeded: str) -> None:
 def test_empty_pages_say_which_source_to_connect(
     client: FlaskClient, platform: FakePlatform
 ) -> None:
-    token = _token(platform.launch(client))
+    token = session_token(platform.launch(client))
     grades = client.get(f"/courses/1/grades?t={token}").get_data(as_text=True)
     assert 'id="no-grades"' in grades and "Canvas API" in grades
     content = client.get(f"/courses/1/content?t={token}").get_data(as_text=True)
@@ -100,7 +95,7 @@ def test_empty_pages_say_which_source_to_connect(
 
 
 def test_learners_are_refused(client: FlaskClient, platform: FakePlatform) -> None:
-    token = _token(platform.launch(client, roles=LEARNER, sub="s-1"))
+    token = session_token(platform.launch(client, roles=LEARNER, sub="s-1"))
     for page in ("grades", "content"):
         assert client.get(f"/courses/1/{page}?t={token}").status_code == 403
 

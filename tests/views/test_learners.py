@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -30,20 +29,14 @@ from lti_tool.models import (
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 from lti_tool.views.learners import ClassRows, apply_filters, sort_rows
-from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
-from tests.kpis.test_learners import build_class
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 
 EVIL_SCRIPT = "<script>alert(1)</script>"
 EVIL_LINK = '<a href="javascript:alert(1)">x</a>'
 
 
-def _token(response: Any) -> str:
-    location = response.headers["Location"]
-    return re.search(r"[?&]t=([^&#]+)", location).group(1)
-
-
 def _staff(client: FlaskClient, platform: FakePlatform) -> str:
-    return _token(platform.launch(client))
+    return session_token(platform.launch(client))
 
 
 def _add_learners(course: Course, count: int, email: str = "x{n}@example.edu") -> None:
@@ -53,18 +46,6 @@ def _add_learners(course: Course, count: int, email: str = "x{n}@example.edu") -
         db.session.flush()
         db.session.add(Enrollment(course_id=course.id, person_id=person.id, course_role="learner"))
     db.session.commit()
-
-
-@pytest.fixture
-def seeded(app: Flask, client: FlaskClient, platform: FakePlatform) -> dict[str, Any]:
-    """A staff token for the launched course (id 1) holding the hand-built class."""
-    token = _staff(client, platform)
-    with app.app_context():
-        people = build_class(db.session.get(Course, 1))
-        ids = {k: v.id for k, v in people.items() if k != "course"}
-        staff = db.session.scalar(select(Person).where(Person.email == "sam@example.edu"))
-        ids["viewer"] = staff.id
-    return {"t": token, **ids}
 
 
 def _names(html: str) -> list[str]:
@@ -233,8 +214,8 @@ def test_scores_beside_the_class_above_the_floor(
 def test_staff_pages_refuse_learners_and_other_courses_staff(
     client: FlaskClient, platform: FakePlatform, seeded: dict[str, Any]
 ) -> None:
-    learner = _token(platform.launch(client, roles=LEARNER, sub="learner-9"))
-    other = _token(
+    learner = session_token(platform.launch(client, roles=LEARNER, sub="learner-9"))
+    other = session_token(
         platform.launch(
             client, sub="teacher-2", **{CLAIM + "context": {"id": "ctx-2", "title": "Other"}}
         )

@@ -14,26 +14,9 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings, learners
 from lti_tool.models import Course, CourseSettings, SyncRun
-from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow
-from tests.kpis.test_learners import NOW, build_class
-from tests.tracking_logs.test_ingest import COURSE, ingest
-from tests.views.test_student import _class_log
-
-GOOD = {
-    "time_zone": "Europe/Paris",
-    "starts_on": "2026-03-02",
-    "time_cutoff_minutes": "5",
-    "privacy_floor": "6",
-    "risk_inactive_days": "3",
-    "risk_time_percentile": "20",
-    "risk_completion_behind": "1",
-    "risk_pass_mark": "55.5",
-    "student_views": ["time", "videos"],
-}
-
-
-def _token(response: object) -> str:
-    return re.search(r"[?&]t=([^&#]+)", response.headers["Location"]).group(1)
+from tests.helpers.classes import GOOD, NOW, build_class
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow, session_token
+from tests.helpers.tracking_logs import COURSE, class_log, ingest
 
 
 def _flat(html: str) -> str:
@@ -41,7 +24,7 @@ def _flat(html: str) -> str:
 
 
 def test_defaults_and_source_state(app: Flask, client: FlaskClient, platform: FakePlatform) -> None:
-    t = _token(platform.launch(client))
+    t = session_token(platform.launch(client))
     html = _flat(client.get(f"/courses/1/settings?t={t}").get_data(as_text=True))
     assert 'name="time_zone" value="UTC"' in html
     assert 'name="time_cutoff_minutes" min="1" max="240" value="30"' in html
@@ -76,7 +59,7 @@ def test_defaults_and_source_state(app: Flask, client: FlaskClient, platform: Fa
 
 
 def test_saving_valid_settings(app: Flask, client: FlaskClient, platform: FakePlatform) -> None:
-    t = _token(platform.launch(client))
+    t = session_token(platform.launch(client))
     response = client.post("/courses/1/settings", data={**GOOD, "t": t})
     assert response.status_code == 303 and "saved=1" in response.headers["Location"]
     with app.app_context():
@@ -101,7 +84,7 @@ def test_saving_valid_settings(app: Flask, client: FlaskClient, platform: FakePl
 def test_bad_settings_are_refused_with_reasons_and_nothing_saved(
     app: Flask, client: FlaskClient, platform: FakePlatform
 ) -> None:
-    t = _token(platform.launch(client))
+    t = session_token(platform.launch(client))
     bad = {
         **GOOD,
         "t": t,
@@ -145,9 +128,9 @@ def test_student_page_honours_floor_cutoff_and_views(
     platform: FakePlatform,
     tmp_path: Path,
 ) -> None:
-    ingest(runner, _class_log(tmp_path, 5))  # peers 1..5 work 2, 4, 6, 8, 10 minutes
+    ingest(runner, class_log(tmp_path, 5))  # peers 1..5 work 2, 4, 6, 8, 10 minutes
     context = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
-    staff = _token(platform.launch(client, **context))
+    staff = session_token(platform.launch(client, **context))
 
     def student() -> str:
         page = follow(
@@ -204,9 +187,9 @@ def test_week_of_the_course() -> None:
 def test_overview_tables_name_the_course_week(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
-    ingest(runner, _class_log(tmp_path, 5))
+    ingest(runner, class_log(tmp_path, 5))
     context = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
-    staff = _token(platform.launch(client, **context))
+    staff = session_token(platform.launch(client, **context))
     form = {**GOOD, "t": staff, "starts_on": "2026-02-25"}
     assert client.post("/courses/1/settings", data=form).status_code == 303
     html = _flat(client.get(f"/courses/1/?t={staff}").get_data(as_text=True))

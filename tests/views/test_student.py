@@ -8,24 +8,15 @@ from pathlib import Path
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow
-from tests.tracking_logs.test_ingest import COURSE, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, class_log, ingest
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
-
-
-def _class_log(tmp_path: Path, learners: int) -> Path:
-    """Learner n works 10 * n minutes on Monday 2026-03-02 (two events n*10 min apart)."""
-    lines = []
-    for n in range(1, learners + 1):
-        lines.append(event("2026-03-02 09:00:00", user=n, username=f"peer{n}"))
-        lines.append(event(f"2026-03-02 09:{n * 2:02d}:00", user=n, username=f"peer{n}"))
-    return write(tmp_path / "class.log", lines)
 
 
 def test_student_sees_own_time_and_class_band_above_the_floor(
     client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
-    ingest(runner, _class_log(tmp_path, 5))  # peers 1..5 work 2, 4, 6, 8, 10 minutes
+    ingest(runner, class_log(tmp_path, 5))  # peers 1..5 work 2, 4, 6, 8, 10 minutes
     page = follow(
         client,
         platform.launch(client, roles=LEARNER, sub="s3", preferred_username="peer3", **CONTEXT),
@@ -42,7 +33,7 @@ def test_student_sees_own_time_and_class_band_above_the_floor(
 def test_class_figures_hidden_below_the_floor(
     client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
-    ingest(runner, _class_log(tmp_path, 4))
+    ingest(runner, class_log(tmp_path, 4))
     html = follow(
         client,
         platform.launch(client, roles=LEARNER, sub="s2", preferred_username="peer2", **CONTEXT),

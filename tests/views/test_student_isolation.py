@@ -27,7 +27,7 @@ from lti_tool.models import (
     Submission,
 )
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow
-from tests.tracking_logs.test_ingest import COURSE, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, event, ingest, write
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 VIDEO_A, VIDEO_B = "aaaa1111aaaa1111", "bbbb2222bbbb2222"

@@ -21,8 +21,8 @@ from lti_tool.models import (
     Person,
 )
 from lti_tool.models.types import utcnow
+from tests.helpers.classes import build_class
 from tests.helpers.platform import LEARNER, FakePlatform, follow
-from tests.kpis.test_learners import build_class
 
 
 def _student(client: FlaskClient, platform: FakePlatform) -> str:

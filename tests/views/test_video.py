@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
-from tests.tracking_logs.test_ingest import COURSE, VIDEO, VIDEO_ID, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, VIDEO, VIDEO_ID, event, ingest, write
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 

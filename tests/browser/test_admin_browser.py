@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from lti_tool.admin.auth import hash_password
 from lti_tool.extensions import db
 from lti_tool.models import AdminUser, Course, ToolKey
-from tests.browser.conftest import ServerFactory
+from tests.helpers.browser import ServerFactory
 from tests.helpers.database import make_app
 from tests.helpers.platform import FakePlatform
 

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, BrowserContext, Frame
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, Platform
-from tests.browser.conftest import ServerFactory
-from tests.browser.lms import Stack, running_stack
+from tests.helpers.browser import ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
 from tests.helpers.classes import build_class
 
 pytestmark = pytest.mark.browser

@@ -7,11 +7,9 @@ slower than the deadline) is a small HTTP server on 127.0.0.1 in a thread.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +32,7 @@ from lti_tool.models import (
     RegistrationInvite,
 )
 from lti_tool.models.types import utcnow
+from tests.helpers.fake_http import ServedFake
 from tests.helpers.platform import FakePlatform
 from tests.helpers.registration import (
     CONFIG_PATH,
@@ -393,58 +392,55 @@ def test_a_dynamic_platforms_keys_are_fetched_without_redirects_at_launch(
 # --- addresses and deadlines (a real server on 127.0.0.1) -----------------------------------------
 
 
-class LocalLms(BaseHTTPRequestHandler):
+class LocalLms(ServedFake):
     """A Moodle-shaped LMS on 127.0.0.1; /slow trickles its answer, /sleepy waits to answer."""
 
-    server: Any
+    def __init__(self) -> None:
+        self.seen: list[str] = []
 
-    def log_message(self, *args: Any) -> None:
-        pass
+    @property
+    def server_address(self) -> tuple[str, int]:
+        """Where it listens, as a socket server says it."""
+        return ("127.0.0.1", self.port)
 
-    def _json(self, data: dict[str, Any]) -> None:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        self.seen.append(path)
+        if environ["REQUEST_METHOD"] == "POST":
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            return self._json(
+                start_response, {"client_id": "local-1", TOOL_CONFIG: {"deployment_id": "1"}}
+            )
+        origin = f"http://{environ['HTTP_HOST']}"
+        if path == "/slow":
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", "100000")]
+            )
+            return self._trickle()
+        if path == "/sleepy":
+            time.sleep(5)
+        return self._json(start_response, platform_config(origin, "moodle"))
+
+    @staticmethod
+    def _json(start_response: Callable[..., Any], data: dict[str, Any]) -> list[bytes]:
         body = json.dumps(data).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
 
-    def do_GET(self) -> None:
-        self.server.seen.append(self.path)
-        origin = f"http://{self.headers['Host']}"
-        try:
-            if self.path == "/slow":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "100000")
-                self.end_headers()
-                for _ in range(300):  # one byte every 0.1 s: each read is quick, the whole slow
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            elif self.path == "/sleepy":
-                time.sleep(5)
-                self._json(platform_config(origin, "moodle"))
-            else:
-                self._json(platform_config(origin, "moodle"))
-        except OSError:
-            pass  # the tool hung up, as it should
-
-    def do_POST(self) -> None:
-        self.server.seen.append(self.path)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._json({"client_id": "local-1", TOOL_CONFIG: {"deployment_id": "1"}})
+    @staticmethod
+    def _trickle() -> Iterator[bytes]:
+        for _ in range(300):  # one byte every 0.1 s: each read is quick, the whole slow
+            yield b" "
+            time.sleep(0.1)
 
 
 @pytest.fixture
-def local_lms() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), LocalLms)
-    server.daemon_threads = True
-    server.seen = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def local_lms() -> Iterator[LocalLms]:
+    server = LocalLms().start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_public_addresses_only() -> None:
@@ -467,7 +463,7 @@ def test_public_addresses_only() -> None:
 
 
 def test_a_configuration_on_a_private_address_is_refused(
-    app: Flask, client: FlaskClient, local_lms: ThreadingHTTPServer
+    app: Flask, client: FlaskClient, local_lms: LocalLms
 ) -> None:
     port = local_lms.server_address[1]
     app.config["DYNAMIC_REGISTRATION_HTTP_LOOPBACK"] = True  # as in development, for http
@@ -489,7 +485,7 @@ def test_a_configuration_on_a_private_address_is_refused(
 
 @pytest.mark.parametrize("path", ["/slow", "/sleepy"])
 def test_a_slow_configuration_server_is_cut_off_at_the_deadline(
-    app: Flask, client: FlaskClient, local_lms: ThreadingHTTPServer, path: str
+    app: Flask, client: FlaskClient, local_lms: LocalLms, path: str
 ) -> None:
     port = local_lms.server_address[1]
     app.config.update(

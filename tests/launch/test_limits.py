@@ -4,11 +4,9 @@ stored claims, their retention, and fetching a platform's key set (deadline, ref
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,40 +17,34 @@ from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
 from lti_tool.models import LaunchError, LtiRegistration
 from tests.helpers.client import https_client
+from tests.helpers.fake_http import ServedFake
 from tests.helpers.platform import CLAIM, FakePlatform
 
 
-class KeySetServer:
+class KeySetServer(ServedFake):
     """A platform's key set endpoint on 127.0.0.1: counts requests; may trickle its answer."""
 
     def __init__(self, body: dict[str, Any], trickle: float = 0.0) -> None:
         self.body, self.trickle, self.requests = json.dumps(body).encode(), trickle, 0
-        outer = self
+        self.start()
+        self.url = f"{self.origin}/jwks"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                for index in range(len(outer.body)):
-                    try:
-                        self.wfile.write(outer.body[index : index + 1])
-                        self.wfile.flush()
-                    except OSError:
-                        return  # the tool hung up
-                    time.sleep(outer.trickle)
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        self.requests += 1
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))],
+        )
+        return self.trickled()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def trickled(self) -> Iterator[bytes]:
+        """The body one byte at a time, `trickle` seconds apart (the tool may hang up)."""
+        for index in range(len(self.body)):
+            yield self.body[index : index + 1]
+            time.sleep(self.trickle)
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from lti_tool.dev.platform import DevPlatform
 from lti_tool.extensions import db
 from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
-from tests.browser.conftest import LMS_HOST, TOOL_HOST, ServerFactory
+from tests.helpers.browser import LMS_HOST, TOOL_HOST, ServerFactory
 
 CLIENT_ID = "browser-test-client"
 

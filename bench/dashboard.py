@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synthetic_log  # noqa: E402
 
-from tests.lti_platform import INSTRUCTOR, LEARNER, FakePlatform  # noqa: E402
-from tests.processes import free_port, start_gunicorn, wait_ready  # noqa: E402
+from tests.helpers.platform import INSTRUCTOR, LEARNER, FakePlatform  # noqa: E402
+from tests.helpers.processes import free_port, start_gunicorn, wait_ready  # noqa: E402
 
 TARGET_P95_S = 0.300
 COURSE_KEY = "course-v1:BenchX+Dash101+2026"

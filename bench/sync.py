@@ -3,7 +3,7 @@
     .venv/bin/python bench/sync.py [--students 2000] [--assignments 60] [--modules 15]
                                    [--seed 1] [--keep DIR]
 
-In one run: starts the fake Canvas of tests/fake_canvas.py in its own process (seeded: N
+In one run: starts the fake Canvas of tests/helpers/fake_canvas.py in its own process (seeded: N
 students in two sections, a teacher, A assignments with a submission or a missing mark per
 student, M modules of four items, three with a completion requirement, about 9 active hours per
 student and the course's daily activity); makes a fresh SQLite database (`flask db upgrade`),
@@ -52,7 +52,7 @@ BULK = ("users", "submissions", "bulk_progress", "summaries")
 def serve(args: argparse.Namespace) -> None:
     """The fake Canvas, in this process, until stdin closes."""
     sys.path.insert(0, str(REPO))
-    from tests.fake_canvas import FakeCanvas
+    from tests.helpers.fake_canvas import FakeCanvas
 
     fake = FakeCanvas()
     fake.generate(

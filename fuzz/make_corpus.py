@@ -13,7 +13,7 @@ import orjson
 
 from tests import test_tracking_log as tl
 from tests import test_xapi_openedx as xo
-from tests.lti_platform import FakePlatform
+from tests.helpers.platform import FakePlatform
 
 HERE = Path(__file__).resolve().parent / "corpus"
 PREFIX = b"2023-05-23 13:53:13,461 INFO 20 [tracking] [user 17] [ip 10.0.0.1] logger.py:41 - "

@@ -1,4 +1,8 @@
-"""Shared fixtures: the app on SQLite or PostgreSQL (TEST_DATABASE_URL), a client, a fake LMS."""
+"""Shared fixtures: the app on SQLite or PostgreSQL (TEST_DATABASE_URL), a client, a fake LMS,
+a database of its own for real processes, and the hand-built class launched into (`seeded`).
+
+The functions behind them live in tests/helpers/ (database, client, platform, classes).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import create_engine, text
 
-from lti_tool import create_app
 from lti_tool.extensions import db
-from tests.lti_platform import FakePlatform
-
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+from tests.helpers.classes import seed_class
+from tests.helpers.client import https_client
+from tests.helpers.database import PG_URL, make_app, own_database
+from tests.helpers.platform import FakePlatform
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -33,29 +37,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             conn.execute(text("select 1"))
 
 
-def database_url(tmp_path: Path) -> str:
-    """The database for one test: the PostgreSQL test database, or a fresh SQLite file."""
-    return PG_URL or "sqlite:///" + str(tmp_path / "test.sqlite3")
-
-
-def make_app(tmp_path: Path, **overrides: object) -> Flask:
-    """A testing app with an empty schema."""
-    settings = {
-        "CONFIG_NAME": "testing",
-        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
-        **overrides,
-    }
-    app = create_app(settings)
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        # Reflect first: tables of another schema version (a branch switch) go too.
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        db.create_all()
-    return app
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The application with a fresh schema."""
@@ -64,21 +45,6 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-class HttpsClient(FlaskClient):
-    """A test client whose requests go to https://tool.test unless told otherwise."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs.get("base_url") and not (args and not isinstance(args[0], str)):
-            kwargs["base_url"] = "https://tool.test"
-        return super().open(*args, **kwargs)
-
-
-def https_client(app: Flask) -> FlaskClient:
-    """A client talking https to tool.test (so cookies are Secure; SameSite=None)."""
-    app.test_client_class = HttpsClient
-    return app.test_client()
 
 
 @pytest.fixture
@@ -99,3 +65,20 @@ def platform(app: Flask) -> FakePlatform:
     fake = FakePlatform()
     fake.register(app)
     return fake
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[str]:
+    """A database of its own for real processes (gunicorn, the scheduler, `flask db upgrade`):
+    a fresh PostgreSQL database, dropped afterwards, or a SQLite file."""
+    with own_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def seeded(app: Flask, client: FlaskClient, platform: FakePlatform) -> dict[str, Any]:
+    """A staff token for the launched course (id 1) holding the hand-built class.
+
+    (Some modules define a `seeded` of their own, which they use instead.)
+    """
+    return seed_class(app, client, platform)

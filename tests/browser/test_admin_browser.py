@@ -13,9 +13,9 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from lti_tool.admin.auth import hash_password
 from lti_tool.extensions import db
 from lti_tool.models import AdminUser, Course, ToolKey
-from tests.browser.conftest import ServerFactory
-from tests.conftest import make_app
-from tests.lti_platform import FakePlatform
+from tests.helpers.browser import ServerFactory
+from tests.helpers.database import make_app
+from tests.helpers.platform import FakePlatform
 
 pytestmark = pytest.mark.browser
 

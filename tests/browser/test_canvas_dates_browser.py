@@ -38,8 +38,8 @@ from lti_tool.models import (
     SyncRun,
 )
 from lti_tool.models.sync import SUCCEEDED
-from tests.browser.conftest import ServerFactory
-from tests.browser.lms import Stack, running_stack
+from tests.helpers.browser import ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
 
 pytestmark = pytest.mark.browser
 

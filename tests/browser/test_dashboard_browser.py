@@ -30,8 +30,8 @@ from lti_tool.extensions import db
 from lti_tool.models import Platform
 from lti_tool.security import content_security_policy
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
-from tests.browser.conftest import ServerFactory
-from tests.browser.lms import Stack, running_stack
+from tests.helpers.browser import ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, Frame, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from lti_tool.dev.platform import DEMO_CONTEXT
-from tests.browser.conftest import LMS_HOST, TOOL_HOST, SeenRequest, ServerFactory
-from tests.browser.lms import Stack, running_stack
+from tests.helpers.browser import LMS_HOST, TOOL_HOST, SeenRequest, ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
 
 LAUNCH_TIMEOUT_MS = 20_000
 SESSION_COOKIE = "lti1p3-session-id"

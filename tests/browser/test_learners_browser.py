@@ -1,5 +1,5 @@
 """The learners table in a real browser, inside the LMS's cross-site iframe, on the hand-built
-class of tests/test_kpi_learners.py: the figures shown, filters, sorting, the CSV download,
+class of tests/helpers/classes.py: the figures shown, filters, sorting, the CSV download,
 "e-mail the selected learners" with the select-all script, one learner's page, no console errors
 or CSP violations, and axe-core on the pages the course navigation does not link.
 
@@ -22,9 +22,9 @@ from playwright.sync_api import Browser, BrowserContext, Frame
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, Platform
-from tests.browser.conftest import ServerFactory
-from tests.browser.lms import Stack, running_stack
-from tests.test_kpi_learners import build_class
+from tests.helpers.browser import ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
+from tests.helpers.classes import build_class
 
 pytestmark = pytest.mark.browser
 

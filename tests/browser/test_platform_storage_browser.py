@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import ServerFactory
-from tests.browser.lms import Stack, running_stack
+from tests.helpers.browser import ServerFactory
+from tests.helpers.browser_lms import Stack, running_stack
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 20_000

@@ -1,0 +1,117 @@
+"""Resource reach: the share of the class that opened each page, video and problem."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.models import Course, CourseBlock, LearnerResource
+from tests.helpers.platform import FakePlatform
+from tests.helpers.tracking_logs import VIDEO, VIDEO_ID, event, write
+
+KEY = "course-ctx-1"  # the fake platform's context id
+PAGE = "/courses/course-v1:edX+DemoX+2026/courseware/week1/{}/"
+PROBLEM = "block-v1:edX+DemoX+2026+type@problem+block@p1"
+
+
+def page(at: str, user: int, lesson: str) -> str:
+    return event(at, PAGE.format(lesson), user=user, username=f"u{user}", course=KEY)
+
+
+def seed(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    check, play = {"problem_id": PROBLEM}, {"id": VIDEO}
+    lines = [
+        page("2026-03-02 10:00:00", 1, "lesson1"),
+        event("2026-03-02 10:01:00", "play_video", 1, "u1", "browser", play, KEY),
+        event("2026-03-02 10:02:00", "problem_check", 1, "u1", "server", check, KEY),
+        page("2026-03-02 10:03:00", 1, "lesson1"),  # the same page again: still one learner
+        page("2026-03-02 11:00:00", 2, "lesson1"),
+        event("2026-03-02 11:01:00", "play_video", 2, "u2", "browser", play, KEY),
+        event("2026-03-02 12:00:00", PAGE.format("lesson2") + "1?activate=x", 3, "u3", course=KEY),
+        event("2026-03-02 12:05:00", "problem_check", 3, "u3", "task", check, KEY),
+    ]
+    log = write(tmp_path / "tracking.log", lines)
+    result = runner.invoke(args=["ingest", "tracking-logs", str(log), "--json"])
+    assert result.exit_code == 0, result.output
+
+
+def report(runner: FlaskCliRunner) -> list[dict[str, Any]]:
+    result = runner.invoke(args=["report", "resources", "--course", KEY])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_each_resource_counts_the_learners_who_opened_it(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    location = platform.launch(client).headers["Location"]  # staff: not in the class
+    seed(runner, tmp_path)
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        db.session.add_all(
+            [
+                CourseBlock(
+                    course_id=course.id,
+                    block_id="block-v1:edX+DemoX+2026+type@sequential+block@lesson1",
+                    block_type="sequential",
+                    display_name="Lesson <b>one</b>",
+                ),
+                CourseBlock(
+                    course_id=course.id,
+                    block_id=PROBLEM,
+                    block_type="problem",
+                    display_name="Check",
+                ),
+            ]
+        )
+        db.session.commit()
+        # Learner 1 opened lesson 1 twice: one row, two events.
+        [row] = db.session.scalars(
+            select(LearnerResource).where(LearnerResource.resource_id == "lesson1").limit(1)
+        )
+        assert row.kind == "page"
+    # The class: learners 1, 2 and 3 (seen in the logs); learner 3's problem_check was a grading
+    # task, not activity.
+    got = {(r["resource"], r["kind"], r["name"], r["learners"], r["share"]) for r in report(runner)}
+    assert got == {
+        ("lesson1", "page", "Lesson <b>one</b>", 2, round(2 / 3, 4)),
+        (VIDEO_ID, "video", "", 2, round(2 / 3, 4)),
+        (PROBLEM, "problem", "Check", 1, round(1 / 3, 4)),
+        ("lesson2", "page", "", 1, round(1 / 3, 4)),
+    }
+    token = re.search(r"t=([^&]+)", location).group(1)
+    html = client.get(f"/courses/1/content?t={token}").get_data(as_text=True)
+    assert 'id="table-resources"' in html
+    assert "Lesson &lt;b&gt;one&lt;/b&gt;" in html and "<b>one</b>" not in html
+    assert "<td>67 %</td>" in html and "<td>33 %</td>" in html
+
+
+def test_no_activity_says_where_resources_come_from(
+    client: FlaskClient, platform: FakePlatform
+) -> None:
+    location = platform.launch(client).headers["Location"]
+    token = re.search(r"t=([^&]+)", location).group(1)
+    html = client.get(f"/courses/1/content?t={token}").get_data(as_text=True)
+    assert 'id="no-resources"' in html and "tracking logs" in html
+
+
+def test_rebuild_rollups_fills_a_new_rollup_for_a_whole_course(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    seed(runner, tmp_path)
+    with app.app_context():
+        before = db.session.query(LearnerResource).count()
+        db.session.query(LearnerResource).delete()  # as after an upgrade that adds the table
+        db.session.commit()
+    result = runner.invoke(args=["data", "rebuild-rollups", "--course", KEY])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt the rollups of 3 learners" in result.output
+    with app.app_context():
+        assert db.session.query(LearnerResource).count() == before == 6

@@ -1,0 +1,160 @@
+"""The migrations build the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool import create_app
+from lti_tool.extensions import db, init_migrate
+from lti_tool.models import Course, Person, PersonIdentity, ToolKey
+from tests.helpers.database import database_url
+
+
+def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "render_as_batch": True}
+            )
+            diff = compare_metadata(context, db.metadata)
+        assert diff == [], f"models and migrations differ: {diff}"
+        assert "lti_registration" in inspect(db.engine).get_table_names()
+        if db.engine.dialect.name == "postgresql":
+            assert _block_compression() == "l", "activity_block.data is lz4-compressed"
+            downgrade(revision="0009_learner_resource")
+            assert _block_compression() == ""  # the server's default again
+            upgrade()
+            assert _block_compression() == "l"
+        downgrade(revision="base")
+        assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def _block_compression() -> str:
+    """pg_attribute.attcompression of activity_block.data: 'l' lz4, 'p' pglz, '' the default."""
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'activity_block'::regclass AND attname = 'data'"
+        ).scalar_one()
+
+
+def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:
+    # Without a platform the (platform, …) unique constraints see NULLs as distinct.
+    with app.app_context():
+        db.session.add(Course(lti_context_id="course-v1:X+Y+Z"))
+        db.session.commit()
+        db.session.add(Course(lti_context_id="course-v1:X+Y+Z"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        person = Person()
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(PersonIdentity(person_id=person.id, kind="openedx_user_id", value="7"))
+        db.session.commit()
+        db.session.add(PersonIdentity(person_id=person.id, kind="openedx_user_id", value="7"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+
+
+def test_0012_records_the_deployment_of_courses_that_can_only_have_had_one(
+    tmp_path: Path,
+) -> None:
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0011_real_lms")
+        with db.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO platform (id, name, issuer, frame_origins, enabled, lms, created_at) "
+                "VALUES (1, 'One', 'https://one', '[]', true, 'other', CURRENT_TIMESTAMP), "
+                "(2, 'Two', 'https://two', '[]', true, 'other', CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO lti_registration (id, platform_id, issuer, client_id, "
+                "auth_login_url, auth_token_url, created_at) VALUES "
+                "(1, 1, 'https://one', 'a', '', '', CURRENT_TIMESTAMP), "
+                "(2, 2, 'https://two', 'b', '', '', CURRENT_TIMESTAMP), "
+                "(3, 2, 'https://two', 'c', '', '', CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO lti_deployment (id, registration_id, deployment_id, enabled, "
+                "admin_launch_enabled, created_at) VALUES "
+                "(1, 1, '1', true, false, CURRENT_TIMESTAMP), "
+                "(2, 2, '1', true, false, CURRENT_TIMESTAMP), "
+                "(3, 3, '1', true, false, CURRENT_TIMESTAMP), "
+                "(4, 3, '2', true, false, CURRENT_TIMESTAMP)"
+            )
+            # Course 1: its platform has one deployment. Course 2: its roster's registration
+            # has one. Course 3: two deployments could have launched it. Course 4: no platform.
+            run(
+                "INSERT INTO course (id, platform_id, lti_context_id, title, nrps_client_id, "
+                "created_at, updated_at) VALUES "
+                "(1, 1, 'x', '', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 2, 'y', '', 'b', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(3, 2, 'z', '', 'c', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(4, NULL, 'w', '', NULL, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT course_id, deployment_id FROM course_deployment ORDER BY course_id"
+            ).all()
+            approved = conn.exec_driver_sql("SELECT approved, registered_by FROM platform").all()
+        assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
+        assert {tuple(r) for r in approved} == {(True, "admin")}
+        downgrade(revision="0011_real_lms")
+
+
+def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lti_tool.lti import keys
+
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    pem = keys.generate_private_key_pem()
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0012_tenancy")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tool_key (kid, private_key_pem, public_jwk, active, created_at) "
+                    "VALUES ('k1', :pem, '{}', true, CURRENT_TIMESTAMP)"
+                ),
+                {"pem": pem},
+            )
+        monkeypatch.setenv("DATA_ENCRYPTION_KEY", app.config["DATA_ENCRYPTION_KEY"])
+        upgrade()
+        stored = db.session.scalar(text("SELECT private_key_pem FROM tool_key"))
+        assert stored.startswith(keys.SEALED) and "PRIVATE KEY" not in stored
+        row = db.session.scalar(select(ToolKey))
+        assert keys.private_pem(row) == pem  # the app opens what the migration sealed
+        db.session.rollback()
+        downgrade(revision="0012_tenancy")
+        assert db.session.scalar(text("SELECT private_key_pem FROM tool_key")) == pem
+        db.session.rollback()
+        monkeypatch.delenv("DATA_ENCRYPTION_KEY")
+        upgrade()  # no variable: the key stays as it is (flask keys encrypt later)
+        assert db.session.scalar(text("SELECT private_key_pem FROM tool_key")) == pem

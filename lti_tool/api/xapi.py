@@ -34,11 +34,11 @@ from urllib.parse import unquote
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.events.sink import IncomingEvent
 from lti_tool.models import XapiStatement
+from lti_tool.models.types import DbSession
 
 SUPPORTED_VERSION = "1.0.3"
 VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")
@@ -477,7 +477,7 @@ class Known:
     course_id: int
 
 
-def known_statements(session: Session, ids: list[str]) -> dict[str, Known]:
+def known_statements(session: DbSession, ids: list[str]) -> dict[str, Known]:
     """The stored digests and courses of some statement ids."""
     found: dict[str, Known] = {}
     for start in range(0, len(ids), 500):

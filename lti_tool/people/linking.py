@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from lti_tool.models import Person, PersonIdentity
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.people.merge import merge_people
 from lti_tool.people.usernames import real_username
 
@@ -104,7 +103,7 @@ def _platform_filter(platform_id: int | None) -> Any:
 
 
 def identity_owners(
-    session: Session, platform_id: int | None, identities: Iterable[Identity]
+    session: DbSession, platform_id: int | None, identities: Iterable[Identity]
 ) -> dict[Identity, int]:
     """The person each recorded identity names, with a query per kind and chunk."""
     by_kind: dict[str, set[str]] = defaultdict(set)
@@ -126,7 +125,7 @@ def identity_owners(
 
 
 def people_known_as(
-    session: Session, kind: str, value: str, platform_id: int | None = None
+    session: DbSession, kind: str, value: str, platform_id: int | None = None
 ) -> set[int]:
     """The people holding the identity KIND=VALUE: on every platform, or on this one if given."""
     query = select(PersonIdentity.person_id).where(
@@ -138,7 +137,7 @@ def people_known_as(
 
 
 def _holders(
-    session: Session, platform_id: int | None, kind: str, people: Iterable[int]
+    session: DbSession, platform_id: int | None, kind: str, people: Iterable[int]
 ) -> set[int]:
     """Which of these people hold an identity of this kind on the platform."""
     return set(
@@ -153,7 +152,7 @@ def _holders(
 
 
 def _email_candidates(
-    session: Session, platform_id: int | None, first_kind: str
+    session: DbSession, platform_id: int | None, first_kind: str
 ) -> list[tuple[int, str]]:
     """(person id, e-mail) of the people of the platform with an e-mail and no identity of
     this kind: those rule 2 may link a claim of that kind to."""
@@ -170,7 +169,7 @@ def _email_candidates(
 
 
 def emails_by_sha1(
-    session: Session, platform_id: int | None, digests: Iterable[str], first_kind: str
+    session: DbSession, platform_id: int | None, digests: Iterable[str], first_kind: str
 ) -> dict[str, str]:
     """The e-mail behind each SHA-1 hex digest (xAPI's mbox_sha1sum) among rule 2's candidates
     for a claim of `first_kind`; a digest that fits no one, or several people, is left out.
@@ -197,7 +196,7 @@ def emails_by_sha1(
 class _Batch:
     """The state of one `link_people` call."""
 
-    def __init__(self, session: Session, platform_id: int | None, claims: Sequence[Claim]):
+    def __init__(self, session: DbSession, platform_id: int | None, claims: Sequence[Claim]):
         self.session, self.platform_id, self.claims = session, platform_id, claims
         self.found: dict[Identity, int] = identity_owners(
             session, platform_id, (i for c in claims for i in c.identities)
@@ -276,7 +275,7 @@ class _Batch:
         return owner
 
 
-def link_people(session: Session, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
+def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
     """Find, merge or create the person of every claim (see the module's rules); no commit."""
     batch = _Batch(session, platform_id, claims)
     owners = [batch.resolve(claim) for claim in claims]
@@ -327,7 +326,7 @@ def link_people(session: Session, platform_id: int | None, claims: Sequence[Clai
     )
 
 
-def _keep_attributes(session: Session, attrs: dict[int, dict[str, str]]) -> int:
+def _keep_attributes(session: DbSession, attrs: dict[int, dict[str, str]]) -> int:
     """Write the names and e-mails claims gave stored people; how many values changed."""
     changed = 0
     ids = sorted(attrs)
@@ -342,7 +341,7 @@ def _keep_attributes(session: Session, attrs: dict[int, dict[str, str]]) -> int:
     return changed
 
 
-def link_person(session: Session, platform_id: int | None, claim: Claim) -> Person:
+def link_person(session: DbSession, platform_id: int | None, claim: Claim) -> Person:
     """The person of one claim (see `link_people`), loaded."""
     person = session.get(Person, link_people(session, platform_id, [claim]).person_ids[0])
     assert person is not None

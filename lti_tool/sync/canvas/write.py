@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import (
@@ -26,7 +25,7 @@ from lti_tool.models import (
     SectionMember,
     Submission,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.roles import context_role_name, course_role
 from lti_tool.sync.canvas.fetched import Fetched
@@ -36,7 +35,7 @@ from lti_tool.sync.canvas.values import ACTIVE_STATES, TYPE_ROLES
 WRITE_BATCH = 5000
 
 
-def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
+def _upsert(session: DbSession, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
     """INSERT … ON CONFLICT (keys) DO UPDATE the other given columns, as one executemany."""
     if not rows:
         return 0
@@ -58,7 +57,7 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list
 class Writer:
     """Applies a Fetched to the database in the caller's transaction."""
 
-    def __init__(self, session: Session, course: Course, data: Fetched) -> None:
+    def __init__(self, session: DbSession, course: Course, data: Fetched) -> None:
         self.session = session
         self.course = course
         self.course_id = course.id

@@ -271,14 +271,17 @@ def course_reference(statement: dict[str, Any]) -> tuple[str | None, bool]:
     activity, then a context extension whose IRI ends in `/course-id`, then (not explicit) the
     id of a parent activity of the course type.
     """
-    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+    context = statement.get("context")
+    context = context if isinstance(context, dict) else {}
     parents = _activities(context, "parent")
-    obj = statement.get("object") if isinstance(statement.get("object"), dict) else {}
+    obj = statement.get("object")
+    obj = obj if isinstance(obj, dict) else {}
     for activity in [*parents, obj, *_activities(context, "grouping")]:
         key = openedx_course_key(activity.get("id"))
         if key:
             return key, True
-    extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    extensions = context.get("extensions")
+    extensions = extensions if isinstance(extensions, dict) else {}
     for iri, value in extensions.items():
         if iri.lower().rstrip("/").endswith(("/course-id", "/course_id")) and value:
             if isinstance(value, str | int) and not isinstance(value, bool):
@@ -378,8 +381,10 @@ def _video_data(statement: dict[str, Any], data: dict[str, Any]) -> dict[str, An
     object_id = data["object"]
     result_ext = (data["result"] or {}).get("extensions")
     result_ext = result_ext if isinstance(result_ext, dict) else {}
-    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
-    context_ext = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    context = statement.get("context")
+    context = context if isinstance(context, dict) else {}
+    context_ext = context.get("extensions")
+    context_ext = context_ext if isinstance(context_ext, dict) else {}
     if isinstance(object_id, str):
         data["id"] = _last_segment(object_id)
     video = {

@@ -20,7 +20,7 @@ from lti_tool.models import (
     ActivityBlock,
     Person,
 )
-from lti_tool.models.types import DbSession
+from lti_tool.models.types import DbSession, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def delete_person(session: DbSession, person_id: int) -> dict[str, int]:
     )
     for table, column in reversed(person_references()):
         result = session.execute(delete(table).where(table.c[column] == person_id))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
     session.execute(delete(Person.__table__).where(Person.__table__.c.id == person_id))
     counts["person"] = 1
     touch_courses(session, courses)

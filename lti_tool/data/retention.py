@@ -29,7 +29,7 @@ from lti_tool.models import (
     WeeklyActivity,
     XapiStatement,
 )
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,10 @@ def _delete_people(session: DbSession, people: list[int], counts: dict[str, int]
     for chunk in _chunks(people):
         for table, column in reversed(person_references()):
             result = session.execute(delete(table).where(table.c[column].in_(chunk)))
-            counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+            counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
         person = Person.__table__
         result = session.execute(delete(person).where(person.c.id.in_(chunk)))
-        counts["person"] = counts.get("person", 0) + (result.rowcount or 0)
+        counts["person"] = counts.get("person", 0) + (rowcount(result) or 0)
 
 
 def purge_course_all(session: DbSession, course_id: int) -> dict[str, int]:
@@ -134,7 +134,7 @@ def purge_course_all(session: DbSession, course_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table, condition in plan:
         result = session.execute(delete(table).where(condition))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
     forgotten = sorted(people - _still_referenced(session, people))
     _delete_people(session, forgotten, counts)
     counts["people_forgotten"] = len(forgotten)
@@ -159,7 +159,7 @@ def purge_course_older_than(
 
     def purge(table: Table, condition: Any) -> None:
         result = session.execute(delete(table).where(condition))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
 
     purge(blocks, old_blocks)
     for model, column, limit in (
@@ -217,7 +217,7 @@ def run_retention(
     ):
         if days is not None and days > 0:
             since = utcnow() - timedelta(days=days)
-            gone = session.execute(delete(model).where(column < since)).rowcount or 0
+            gone = rowcount(session.execute(delete(model).where(column < since))) or 0
             session.commit()
             line += f"; {gone} {what} older than {days} days deleted"
     return line + ("; problems: " + "; ".join(failed) if failed else "")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool.config import setting
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.sync import canvas, nrps, openedx
 from lti_tool.sync.errors import SyncError
 
@@ -255,7 +255,7 @@ def run_queued(
         except IntegrityError:
             session.rollback()  # a run of this course and source is in progress: later
             continue
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             continue  # another scheduler took it
         session.expire_all()
         done.append(execute_run(session, run_id, should_stop))

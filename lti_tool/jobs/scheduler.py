@@ -58,7 +58,7 @@ from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.jobs.runs import run_queued, worker_id
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.tracking_logs.folders import ingest_log_folders
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def claim_slot(session: DbSession, job: str, slot: datetime, worker: str) -> boo
     )
     result = session.execute(insert.on_conflict_do_nothing(index_elements=["job", "slot_start"]))
     session.commit()
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def finish_slot(session: DbSession, job: str, slot: datetime, outcome: str) -> None:
@@ -168,7 +168,7 @@ def finish_slot(session: DbSession, job: str, slot: datetime, outcome: str) -> N
 def prune_slots(session: DbSession, before: datetime) -> int:
     """Forget slots claimed before `before`; the caller commits."""
     result = session.execute(delete(JobSlot).where(JobSlot.claimed_at < before))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 class AdvisoryLock:

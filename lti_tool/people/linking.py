@@ -47,7 +47,8 @@ def _str(value: Any) -> str | None:
 
 def launch_claim(claims: Mapping[str, Any]) -> Claim:
     """The identities, names and e-mail a launch (or an NRPS member) carries."""
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    custom = claims.get(CUSTOM)
+    custom = custom if isinstance(custom, dict) else {}
     identities = [("lti_sub", str(claims["sub"]))]
     canvas_user = _str(custom.get("canvas_user_id"))
     if canvas_user and not canvas_user.startswith("$"):
@@ -295,11 +296,11 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
         stamps = {"created_at": now, "updated_at": now}
         # Logs and xAPI carry no names: their thousands of new people are the short rows.
         columns = ATTRIBUTES if any(o < 0 for o in attrs_of) else ()
-        rows = session.execute(
+        inserted = session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
             [stamps | {a: attrs_of.get(o, {}).get(a) for a in columns} for o in fresh],
         )
-        created_ids = dict(zip(fresh, rows.scalars(), strict=True))
+        created_ids = dict(zip(fresh, inserted.scalars(), strict=True))
 
     def person_id(owner: int) -> int:
         owner = batch.owner(owner)

@@ -398,13 +398,10 @@ def _apply_blocks(session: DbSession, course: Course, blocks: dict[str, Any]) ->
             continue
         kind = str(block.get("type") or "unknown")[:50]
         name = str(block.get("display_name") or "")[:500]
-        view = (
-            block.get("student_view_data")
-            if isinstance(block.get("student_view_data"), dict)
-            else {}
-        )
-        duration = view.get("duration") if kind == "video" else None
-        duration = float(duration) if isinstance(duration, int | float) and duration > 0 else None
+        view = block.get("student_view_data")
+        view = view if isinstance(view, dict) else {}
+        length = view.get("duration") if kind == "video" else None
+        duration = float(length) if isinstance(length, int | float) and length > 0 else None
         parent, position = parents.get(block_id, (None, None))
         row = existing.pop(block_id, None)
         if row is None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.jobs import queue

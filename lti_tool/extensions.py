@@ -75,4 +75,5 @@ class LazyMigrateCommands(click.Group):
         init_migrate(self._app)
         from flask_migrate.cli import db as commands
 
-        return commands.make_context(info_name, args, parent=parent, **extra)
+        context: click.Context = commands.make_context(info_name, args, parent=parent, **extra)
+        return context

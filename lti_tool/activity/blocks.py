@@ -80,7 +80,8 @@ def event_key(raw: bytes) -> int:
     SHA-256, because current CPUs compute it in hardware (SHA-NI, ARMv8 SHA2): on a log line
     it is a third faster than blake2b.
     """
-    return _first_int64(_sha256(raw).digest())[0]
+    key: int = _first_int64(_sha256(raw).digest())[0]
+    return key
 
 
 def epoch_day(time: float) -> int:

@@ -66,9 +66,11 @@ def _copy_text(value: Any) -> str:
         return "\\N"
     kind = type(value)
     if kind is str:
-        return value.translate(_COPY_ESCAPES)
+        text: str = value.translate(_COPY_ESCAPES)
+        return text
     if kind is bytes:
-        return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped for COPY
+        hexed: str = value.hex()
+        return "\\\\x" + hexed  # bytea's hex form, its backslash escaped for COPY
     if kind is bool:
         return "t" if value else "f"
     if kind is float:

@@ -303,7 +303,9 @@ def save_session(response: Any, data: dict[str, Any]) -> None:
 def csrf_ok(data: dict[str, Any] | None) -> bool:
     """True when the posted form carries this session's CSRF token."""
     sent = request.form.get(CSRF_FIELD, "")
-    return bool(data and sent) and hmac.compare_digest(sent, str(data["csrf"]))
+    if not data or not sent:
+        return False
+    return hmac.compare_digest(sent, str(data["csrf"]))
 
 
 # --- who, and how far ---------------------------------------------------------------------------

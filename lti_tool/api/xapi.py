@@ -185,11 +185,13 @@ def actor_key(actor: Any) -> str:
     if isinstance(actor, dict) and actor.get("objectType", "Agent") == "Agent":
         account = actor.get("account")
         if isinstance(account, dict) and isinstance(account.get("name"), str):
-            if account["name"].strip():
-                return account["name"].strip()[:500]
+            name: str = account["name"].strip()
+            if name:
+                return name[:500]
         for ifi in ("mbox", "mbox_sha1sum", "openid"):
-            if isinstance(actor.get(ifi), str) and actor[ifi].strip():
-                return actor[ifi].strip()[:500]
+            value = actor.get(ifi)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:500]
     raise ItemProblem(
         "actor must be an Agent with account.name, mbox, mbox_sha1sum or openid "
         "(groups are not accepted)"

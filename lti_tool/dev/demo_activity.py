@@ -9,6 +9,7 @@ import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -72,9 +73,9 @@ def load_demo_activity(
     return counts.received
 
 
-def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict, float]]:
+def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict[str, Any], float]]:
     """One study session: a few pages, a video watched (maybe not to the end), a problem."""
-    events: list[tuple[str, str, dict, float]] = []
+    events: list[tuple[str, str, dict[str, Any], float]] = []
     for _ in range(rng.randint(1, 4)):
         events.append(("/courses/demo/courseware", "server", {}, clock))
         clock += rng.uniform(20, 240)

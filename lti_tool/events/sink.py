@@ -253,7 +253,7 @@ class EventSink:
             if video_id not in known:
                 self.session.add(Video(course_id=course_id, video_id=video_id, duration=duration))
                 known[video_id] = duration
-            elif duration and (known[video_id] is None or duration > known[video_id]):
+            elif duration and ((longest := known[video_id]) is None or duration > longest):
                 video = self.session.get(Video, (course_id, video_id))
                 assert video is not None
                 video.duration = known[video_id] = duration

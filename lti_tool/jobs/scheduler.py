@@ -142,7 +142,8 @@ class AlignedIntervalTrigger(IntervalTrigger):
         after = now
         if previous_fire_time is not None:
             after = max(now, previous_fire_time + timedelta(microseconds=1))
-        return super().get_next_fire_time(None, after)
+        fire_time: datetime | None = super().get_next_fire_time(None, after)
+        return fire_time
 
 
 def claim_slot(session: DbSession, job: str, slot: datetime, worker: str) -> bool:

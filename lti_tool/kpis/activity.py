@@ -95,7 +95,8 @@ def time_spent(
 def under_cutoff(histogram: list[float], cutoff_minutes: int) -> tuple[float, int]:
     """Seconds and count of the gaps shorter than the cutoff, from a learner-day's packed gap
     histogram (LearnerDay.gaps)."""
-    seconds, count = 0.0, 0
+    seconds = 0.0
+    count: float = 0  # the histogram holds floats
     for index in range(0, len(histogram), 3):
         if histogram[index] >= cutoff_minutes:
             break  # minutes are in order

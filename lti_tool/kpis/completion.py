@@ -118,7 +118,7 @@ def completion(session: DbSession, course: Course) -> list[dict[str, Any]]:
     label = course_label(course)
     mods = modules(session, course)
     progress = module_progress(session, course, people)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for person_id in sorted(people, key=lambda p: names[p]):
         for module in mods:
             found = progress.get((module.id, person_id))
@@ -160,7 +160,7 @@ def module_rows(session: DbSession, course: Course, people: set[int]) -> list[di
     """Per module over some learners: how many completed it, started it, and the median done."""
     mods = modules(session, course)
     progress = module_progress(session, course, people)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for module in mods:
         done = []
         for person_id in people:

@@ -151,7 +151,7 @@ def at_risk_report(
     """The `at-risk` report: `course, learner, reasons` for each learner at risk."""
     data = class_data(session, course, key=key, now=now)
     label = course_label(data.course)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"course": label, "learner": m.learner, "reasons": list(data.risks[p])}
         for p, m in data.members.items()
         if data.risks.get(p)

@@ -49,7 +49,7 @@ def resource_reach(
     names = _names(session, course)
     label = course_label(course)
     size = len(people) if people is not None else None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "course": label,
             "resource": resource,

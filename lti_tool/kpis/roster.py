@@ -194,12 +194,12 @@ def load_members(
                 )
             )
         }
-        people = connection.execute(
+        person_rows = connection.execute(
             select(
                 Person.id, Person.name, Person.given_name, Person.family_name, Person.email
             ).where(Person.id.in_(chunk))
         )
-        for person_id, full, given, family, email in people:
+        for person_id, full, given, family, email in person_rows:
             name = full or " ".join(part for part in (given, family) if part)
             name = name or usernames.get(person_id, "")
             members[person_id] = Member(

@@ -65,9 +65,9 @@ def _segment_totals(
 
 def _durations(session: DbSession, course: Course) -> dict[str, float | None]:
     return dict(
-        session.execute(
-            select(Video.video_id, Video.duration).where(Video.course_id == course.id)
-        ).all()
+        session.execute(select(Video.video_id, Video.duration).where(Video.course_id == course.id))
+        .tuples()
+        .all()
     )
 
 

@@ -277,7 +277,7 @@ def apply_roster(
         roles = [r for r in member.get("roles") or [] if isinstance(r, str)]
         role = course_role(roles, lms)
         status = str(member.get("status") or "Active").strip().lower()
-        wanted = {
+        wanted: dict[str, Any] = {
             "course_role": role.role,
             "status": "inactive" if status in ("inactive", "deleted") else "active",
             "source": "nrps",

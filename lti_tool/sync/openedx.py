@@ -369,9 +369,9 @@ def _apply_blocks(session: DbSession, course: Course, blocks: dict[str, Any]) ->
     parents: dict[str, tuple[str, int]] = {}
     for block_id, block in blocks.items():
         if isinstance(block, dict):
-            for position, child in enumerate(block.get("children") or []):
+            for index, child in enumerate(block.get("children") or []):
                 if isinstance(child, str):
-                    parents[child] = (block_id, position)
+                    parents[child] = (block_id, index)
     existing = {
         b.block_id: b
         for b in session.scalars(select(CourseBlock).where(CourseBlock.course_id == course.id))

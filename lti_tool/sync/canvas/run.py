@@ -34,6 +34,7 @@ EMAILS_HIDDEN = (
 
 
 def _last_full_start(session: DbSession, course_id: int) -> datetime | None:
+    started: datetime | None
     for started, counts in session.execute(
         select(SyncRun.started_at, SyncRun.counts)
         .where(

@@ -179,12 +179,12 @@ class Writer:
         self.section = rows
         if self.data.sections is None:
             return
-        for section_id, name in self.data.sections:
-            section = rows.get(section_id)
+        for section_key, name in self.data.sections:
+            section = rows.get(section_key)
             if section is None:
-                section = Section(course_id=self.course_id, lms_section_id=section_id, name=name)
+                section = Section(course_id=self.course_id, lms_section_id=section_key, name=name)
                 self.session.add(section)
-                rows[section_id] = section
+                rows[section_key] = section
                 self.written(1)
             elif section.name != name:
                 section.name = name
@@ -281,14 +281,14 @@ class Writer:
             everyone = dates.everyone if dates is not None else values["due_at"]
             if everyone is not None:
                 wanted[key] = (everyone, name[:500], None)
-            for section_key, due, title in dates.sections if dates is not None else ():
+            for section_key, due, section_title in dates.sections if dates is not None else ():
                 section = self.section.get(section_key)
                 if section is None:
                     unknown_sections += 1  # not in the sections list (or it was not readable)
                     continue
                 if due == everyone:
                     continue  # the same date as everyone's: one marker is enough
-                label = section.name or title or f"section {section_key}"
+                label = section.name or section_title or f"section {section_key}"
                 wanted[f"{key}:section:{section_key}"] = (
                     due,
                     f"{name} ({label})"[:500],
@@ -312,8 +312,8 @@ class Writer:
             elif (event.at, event.title, event.section_id) != (at, title, section_id):
                 event.at, event.title, event.section_id = at, title, section_id
                 self.written(1)
-        for lms_id, event in events.items():
-            if lms_id not in wanted:
+        for stored_id, event in events.items():
+            if stored_id not in wanted:
                 self.session.delete(event)
                 self.written(1)
         self.counts["events"] = len(wanted)
@@ -499,7 +499,13 @@ class Writer:
             }
             summary = self.data.summaries.get(user.user_id)
             if summary is not None:
-                keys = ("page_views", "participations", "missing", "late", "on_time")
+                keys: tuple[str, ...] = (
+                    "page_views",
+                    "participations",
+                    "missing",
+                    "late",
+                    "on_time",
+                )
                 wanted.update(zip(keys, summary, strict=True))
             progress = self.data.progress.get(user.user_id) or derived.get(user.user_id)
             if progress is not None:

@@ -35,7 +35,7 @@ from lti_tool.models import (
     Platform,
     RegistrationInvite,
 )
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.people.merge import merge_people
 
 #: The LMS a platform may be registered as, and their names on pages.
@@ -80,7 +80,8 @@ def check_jwks(data: Any) -> dict[str, Any]:
         isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
     ):
         raise PlatformError('is not a JWKS: expected {"keys": [RSA keys with a kid]}')
-    return data  # type: ignore[no-any-return]
+    jwks: dict[str, Any] = data  # a dict: its "keys" were read above
+    return jwks
 
 
 def parse_jwks(text: str) -> dict[str, Any]:
@@ -757,7 +758,7 @@ def use_invite(session: DbSession, invite: RegistrationInvite, platform: Platfor
         .execution_options(synchronize_session=False)
     )
     session.refresh(invite)
-    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return rowcount(result) == 1
 
 
 def approved_frame_origins(session: DbSession) -> list[str]:

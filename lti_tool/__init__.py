@@ -87,6 +87,7 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     # X-Forwarded-* count only from FORWARDED_ALLOW_IPS (the proxy), PROXY_FIX_HOPS deep.
+    # (Wrapping wsgi_app is how Flask's docs add middleware; its typing has it as a method only.)
     app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
         app.wsgi_app,
         hops=app.config["PROXY_FIX_HOPS"],

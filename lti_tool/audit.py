@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy.orm import Session
 
 from lti_tool.models import AdminAudit
+from lti_tool.models.types import DbSession
 
 #: Every action the log knows, with the words the admin page shows.
 ACTIONS = {
@@ -57,7 +57,7 @@ def _who() -> tuple[str, int | None, str | None]:
 
 
 def record(
-    session: Session,
+    session: DbSession,
     action: str,
     target: str = "",
     *,

@@ -1,12 +1,12 @@
 """Flask extensions, created unbound here and bound to the app in the factory."""
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic batch migrations (SQLite) can find them.
@@ -24,8 +24,21 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    if TYPE_CHECKING:
+        # Every model is mapped to a Table (none to a join or a select), which Core's insert and
+        # delete take; DeclarativeBase types it as any FromClause.
+        __table__: ClassVar[Table]
+
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class: `db.Model`, which Flask-SQLAlchemy builds from Base. A type checker
+# cannot take an attribute (`db.Model`) as a base class, so to it the base is Base itself (the
+# same declarative base, mapped the same way).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 
 #: The migration scripts, shipped inside the package (found wherever it is installed).
 MIGRATIONS_DIRECTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -62,4 +75,5 @@ class LazyMigrateCommands(click.Group):
         init_migrate(self._app)
         from flask_migrate.cli import db as commands
 
-        return commands.make_context(info_name, args, parent=parent, **extra)
+        context: click.Context = commands.make_context(info_name, args, parent=parent, **extra)
+        return context

@@ -21,7 +21,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, has_app_context
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from lti_tool import audit, json_input
 from lti_tool import secrets as secret_store
@@ -36,7 +35,7 @@ from lti_tool.models import (
     Platform,
     RegistrationInvite,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.people.merge import merge_people
 
 #: The LMS a platform may be registered as, and their names on pages.
@@ -81,7 +80,8 @@ def check_jwks(data: Any) -> dict[str, Any]:
         isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
     ):
         raise PlatformError('is not a JWKS: expected {"keys": [RSA keys with a kid]}')
-    return data  # type: ignore[no-any-return]
+    jwks: dict[str, Any] = data  # a dict: its "keys" were read above
+    return jwks
 
 
 def parse_jwks(text: str) -> dict[str, Any]:
@@ -187,13 +187,13 @@ def check_folder(path: str) -> tuple[bool, str]:
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def platform_named(session: Session, name: str) -> Platform | None:
+def platform_named(session: DbSession, name: str) -> Platform | None:
     """The platform with this name, if any."""
     return session.scalar(select(Platform).where(Platform.name == name))
 
 
 def find_deployment(
-    session: Session,
+    session: DbSession,
     deployment_id: str,
     platform_name: str | None = None,
     client_id: str | None = None,
@@ -257,7 +257,7 @@ def platform_as_dict(platform: Platform) -> dict[str, Any]:
 
 
 def registration_taken(
-    session: Session, issuer: str, client_id: str, other_than: int | None = None
+    session: DbSession, issuer: str, client_id: str, other_than: int | None = None
 ) -> LtiRegistration | None:
     """The registration that already holds (issuer, client id), other than `other_than`."""
     query = select(LtiRegistration).where(
@@ -272,7 +272,7 @@ def registration_taken(
 
 
 def add_platform(
-    session: Session,
+    session: DbSession,
     name: str,
     issuer: str,
     frame_origins: Iterable[str] = (),
@@ -286,7 +286,7 @@ def add_platform(
 
 
 def add_registration(
-    session: Session, platform: Platform, client_id: str, **fields: Any
+    session: DbSession, platform: Platform, client_id: str, **fields: Any
 ) -> LtiRegistration:
     """A new client id of the platform; `fields` are the registration's URLs and keys."""
     fields.setdefault("auth_login_url", "")
@@ -300,7 +300,7 @@ def add_registration(
 
 
 def add_deployments(
-    session: Session, registration: LtiRegistration, deployment_ids: Iterable[str]
+    session: DbSession, registration: LtiRegistration, deployment_ids: Iterable[str]
 ) -> list[str]:
     """Add the deployment ids the registration does not have yet; returns those added."""
     known = {d.deployment_id for d in registration.deployments}
@@ -335,7 +335,7 @@ class Registered:
 
 
 def register(
-    session: Session,
+    session: DbSession,
     name: str,
     issuer: str,
     client_id: str,
@@ -386,7 +386,7 @@ def register(
 
 
 def update_platform(
-    session: Session,
+    session: DbSession,
     platform: Platform,
     name: str,
     issuer: str,
@@ -417,7 +417,7 @@ def update_platform(
 
 
 def update_registration(
-    session: Session, registration: LtiRegistration, client_id: str, **fields: Any
+    session: DbSession, registration: LtiRegistration, client_id: str, **fields: Any
 ) -> None:
     """Change a registration's client id, URLs and keys; courses follow a new client id."""
     old_client = registration.client_id
@@ -442,7 +442,7 @@ def update_registration(
 # --- data sources --------------------------------------------------------------------------------
 
 
-def api_source(session: Session, platform: Platform, kind: str) -> DataSource | None:
+def api_source(session: DbSession, platform: Platform, kind: str) -> DataSource | None:
     """The platform's Canvas or Open edX API source, if it has one."""
     return session.scalar(
         select(DataSource)
@@ -453,7 +453,7 @@ def api_source(session: Session, platform: Platform, kind: str) -> DataSource | 
 
 
 def set_api_source(
-    session: Session,
+    session: DbSession,
     platform: Platform,
     kind: str,
     location: str,
@@ -493,7 +493,7 @@ def set_api_source(
 
 
 def add_log_folder(
-    session: Session, platform: Platform, path: str, roots: str | Iterable[str] | None = None
+    session: DbSession, platform: Platform, path: str, roots: str | Iterable[str] | None = None
 ) -> tuple[DataSource, bool]:
     """Register a tracking-log folder (absolute, readable, under LOG_FOLDER_ROOTS or `roots`)
     for a platform; (row, created)."""
@@ -546,7 +546,7 @@ def trusted(platform: Platform) -> bool:
     return platform.approved and platform.registered_by != "dynamic"
 
 
-def platform_for_unlabelled_data(session: Session) -> Platform | None:
+def platform_for_unlabelled_data(session: DbSession) -> Platform | None:
     """The platform data that arrives without one belongs to.
 
     With no platform registered: None (its courses stand alone until attached). With exactly
@@ -562,7 +562,7 @@ def platform_for_unlabelled_data(session: Session) -> Platform | None:
     return found[0] if found and trusted(found[0]) else None
 
 
-def attach_course(session: Session, course: Course, platform: Platform) -> int:
+def attach_course(session: DbSession, course: Course, platform: Platform) -> int:
     """Give a standing-alone course to a platform, with its learners' identities; returns how
     many learners were merged into people the platform already knew."""
     if course.platform_id == platform.id:
@@ -603,7 +603,7 @@ def attach_course(session: Session, course: Course, platform: Platform) -> int:
     return merged
 
 
-def _bring_learners(session: Session, course: Course, platform: Platform) -> int:
+def _bring_learners(session: DbSession, course: Course, platform: Platform) -> int:
     """Move the standing-alone identities of the course's learners to the platform; a learner
     the platform already knows by one of them is merged into that person."""
     learners = set(
@@ -654,7 +654,7 @@ def _bring_learners(session: Session, course: Course, platform: Platform) -> int
     return merged
 
 
-def attach_standalone_courses(session: Session, platform: Platform) -> int:
+def attach_standalone_courses(session: DbSession, platform: Platform) -> int:
     """Attach every standing-alone course to the first platform an administrator registers;
     returns how many (0 when it is not the first, or registered itself)."""
     others = session.scalar(
@@ -676,7 +676,7 @@ INVITE_LMS = ("canvas", "moodle")
 INVITE_MAX_HOURS = 24 * 30
 
 
-def approve_platform(session: Session, platform: Platform) -> bool:
+def approve_platform(session: DbSession, platform: Platform) -> bool:
     """Let a platform that registered itself launch the tool; False if it already could."""
     if platform.approved:
         return False
@@ -696,7 +696,7 @@ def invite_code_hash(code: str) -> str:
 
 
 def create_invite(
-    session: Session, lms: str | None, hours: float, created_by: str
+    session: DbSession, lms: str | None, hours: float, created_by: str
 ) -> tuple[RegistrationInvite, str]:
     """A one-time invitation for dynamic registration: (row, code). Only the row is kept."""
     if lms is not None and lms not in INVITE_LMS:
@@ -730,7 +730,7 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def usable_invite(session: Session, code: str) -> RegistrationInvite:
+def usable_invite(session: DbSession, code: str) -> RegistrationInvite:
     """The open invitation this code belongs to; a PlatformError says why there is none."""
     invite = session.scalar(
         select(RegistrationInvite).where(RegistrationInvite.code_hash == invite_code_hash(code))
@@ -748,7 +748,7 @@ def usable_invite(session: Session, code: str) -> RegistrationInvite:
     return invite
 
 
-def use_invite(session: Session, invite: RegistrationInvite, platform: Platform) -> bool:
+def use_invite(session: DbSession, invite: RegistrationInvite, platform: Platform) -> bool:
     """Mark the invitation used by this platform; False if another registration used it first."""
     # One conditional UPDATE: of two registrations racing with the same code, one wins.
     result = session.execute(
@@ -758,10 +758,10 @@ def use_invite(session: Session, invite: RegistrationInvite, platform: Platform)
         .execution_options(synchronize_session=False)
     )
     session.refresh(invite)
-    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+    return rowcount(result) == 1
 
 
-def approved_frame_origins(session: Session) -> list[str]:
+def approved_frame_origins(session: DbSession) -> list[str]:
     """The origins of every enabled, approved platform (frame-ancestors outside a course)."""
     rows = session.scalars(
         select(Platform.frame_origins).where(Platform.enabled, Platform.approved)

@@ -11,9 +11,9 @@ from lti_tool.models import Course, Platform
 
 def _course_platform() -> Platform | None:
     """The platform of the course this request's URL names, if it is a course page."""
-    platform = getattr(g, "platform", None)  # the course view found it already
+    platform: Platform | None = getattr(g, "platform", None)  # the course view found it already
     if platform is not None:
-        return platform  # type: ignore[no-any-return]
+        return platform
     course_id = (request.view_args or {}).get("course_id")
     course = db.session.get(Course, course_id) if isinstance(course_id, int) else None
     if course is None or course.platform_id is None:

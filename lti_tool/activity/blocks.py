@@ -25,11 +25,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.sql import upsert_many
 from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
+from lti_tool.models.types import DbSession
 
 # The columns of a block, in the order a block's lists and event rows use.
 COLUMNS = (
@@ -80,7 +80,8 @@ def event_key(raw: bytes) -> int:
     SHA-256, because current CPUs compute it in hardware (SHA-NI, ARMv8 SHA2): on a log line
     it is a third faster than blake2b.
     """
-    return _first_int64(_sha256(raw).digest())[0]
+    key: int = _first_int64(_sha256(raw).digest())[0]
+    return key
 
 
 def epoch_day(time: float) -> int:
@@ -283,7 +284,7 @@ CHUNK = 500
 
 
 def stored_blocks(
-    session: Session, course_id: int, people: Sequence[int], first_day: int, last_day: int
+    session: DbSession, course_id: int, people: Sequence[int], first_day: int, last_day: int
 ) -> dict[tuple[int, int], bytes]:
     """The stored blocks of some learners between two epoch days: (person, day) -> value."""
     found: dict[tuple[int, int], bytes] = {}
@@ -299,7 +300,7 @@ def stored_blocks(
 
 
 def write_blocks(
-    session: Session, course_id: int, incoming: Mapping[tuple[int, int], Columns]
+    session: DbSession, course_id: int, incoming: Mapping[tuple[int, int], Columns]
 ) -> int:
     """Merge new events into their blocks, (person, epoch day) -> columns; return how many
     events were new."""
@@ -322,7 +323,7 @@ def write_blocks(
 
 
 def learner_blocks(
-    session: Session, course_id: int, people: Sequence[int]
+    session: DbSession, course_id: int, people: Sequence[int]
 ) -> dict[int, list[tuple[date, bytes]]]:
     """Every block of some learners in a course, in day order: person -> [(day, value)]."""
     found: dict[int, list[tuple[date, bytes]]] = {person: [] for person in people}
@@ -362,7 +363,7 @@ class StoredEvent:
 
 
 def stored_events(
-    session: Session, course_id: int | None = None, person_id: int | None = None
+    session: DbSession, course_id: int | None = None, person_id: int | None = None
 ) -> list[StoredEvent]:
     """The stored events (of a course, of a learner), by course, learner and time.
 

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import (
     ACTIVE,
@@ -53,7 +52,7 @@ from lti_tool.models import (
     WeeklyActivity,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 
 # Learners per task: small enough to keep the workers and this process busy at the same time.
 CHUNK = 200
@@ -267,7 +266,7 @@ def _add_video_events(out: dict[str, list[VideoRow]], columns: Columns) -> None:
             )
 
 
-def video_durations(session: Session, course_id: int) -> dict[str, float]:
+def video_durations(session: DbSession, course_id: int) -> dict[str, float]:
     """The known durations of a course's videos."""
     rows = session.execute(
         select(Video.video_id, Video.duration).where(
@@ -314,14 +313,14 @@ def rollup_rows(task: RollupTask) -> RollupRows:
 
 
 def rebuild_learners(
-    session: Session, course_id: int, person_ids: Sequence[int], workers: Workers | None = None
+    session: DbSession, course_id: int, person_ids: Sequence[int], workers: Workers | None = None
 ) -> None:
     """Rebuild the rollups of some learners of a course from their blocks."""
     rebuild(session, {course_id: person_ids}, workers)
 
 
 def rebuild(
-    session: Session,
+    session: DbSession,
     learners: Mapping[int, Iterable[int]],
     workers: Workers | None = None,
     new_people: AbstractSet[int] = frozenset(),
@@ -337,14 +336,14 @@ def rebuild(
     touch_courses(session, learners)
 
 
-def touch_courses(session: Session, course_ids: Iterable[int]) -> None:
+def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
     """Mark courses whose activity changed: pages reuse course-wide figures until it moves."""
     ids = sorted(set(course_ids))
     if ids:
         session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
 
 
-def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:
+def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:
     """The learners' blocks, a few hundred learners at a time, with their videos' durations."""
     for course_id, person_ids in sorted(learners.items()):
         durations = video_durations(session, course_id)
@@ -362,7 +361,7 @@ def _tasks(session: Session, learners: Mapping[int, Iterable[int]]) -> Iterator[
 
 
 def store_rows(
-    session: Session, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
+    session: DbSession, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
 ) -> None:
     """Replace the stored rollups of these learners (`new_people` have none yet)."""
     known = [person for person in rows.people if person not in new_people]

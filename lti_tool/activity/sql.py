@@ -8,26 +8,27 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+
+from lti_tool.models.types import DbSession
 
 
-def dialect_insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: DbSession, table: Any) -> Any:
     """An INSERT supporting on_conflict_do_nothing / _do_update on SQLite and PostgreSQL."""
     name = session.get_bind().dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
-def is_sqlite(session: Session) -> bool:
+def is_sqlite(session: DbSession) -> bool:
     """True on SQLite, whose driver takes qmark parameters and is fastest on plain tuples."""
     return session.get_bind().dialect.name == "sqlite"
 
 
-def _is_psycopg2(session: Session) -> bool:
+def _is_psycopg2(session: DbSession) -> bool:
     """True on PostgreSQL through psycopg2, which has COPY and execute_values."""
     return session.get_bind().dialect.driver == "psycopg2"
 
 
-def insert_rows(session: Session, model: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+def insert_rows(session: DbSession, model: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     """INSERT many rows, each a tuple in the table's column order, of values as the driver takes
     them (dates as ISO text; no SQLAlchemy type processing).
 
@@ -65,9 +66,11 @@ def _copy_text(value: Any) -> str:
         return "\\N"
     kind = type(value)
     if kind is str:
-        return value.translate(_COPY_ESCAPES)
+        text: str = value.translate(_COPY_ESCAPES)
+        return text
     if kind is bytes:
-        return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped for COPY
+        hexed: str = value.hex()
+        return "\\\\x" + hexed  # bytea's hex form, its backslash escaped for COPY
     if kind is bool:
         return "t" if value else "f"
     if kind is float:
@@ -77,7 +80,7 @@ def _copy_text(value: Any) -> str:
     return str(value).translate(_COPY_ESCAPES)  # dates and the like: their ISO text
 
 
-def upsert_many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def upsert_many(session: DbSession, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
     """Run an `INSERT … VALUES ({p}, …) [ON CONFLICT …]` for many rows.
 
     `{p}` in `sql` stands for one parameter. On SQLite the driver's executemany; on PostgreSQL

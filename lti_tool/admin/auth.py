@@ -23,13 +23,13 @@ from typing import Any
 from flask import abort, current_app, g, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, Select, delete, select, text, true
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import QueryableAttribute
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lti_tool import audit
 from lti_tool.config import setting
 from lti_tool.models import AdminLoginAttempt, AdminUser, CourseDeployment, LtiDeployment
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 
 COOKIE = "lti_tool_admin"
 CSRF_FIELD = "csrf_token"
@@ -88,13 +88,13 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-def admin_named(session: Session, email: str) -> AdminUser | None:
+def admin_named(session: DbSession, email: str) -> AdminUser | None:
     """The administrator with this e-mail address (trimmed, any case), if any."""
     return session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
 
 
 def create_admin(
-    session: Session, address: str, password: str, deployment_id: int | None = None
+    session: DbSession, address: str, password: str, deployment_id: int | None = None
 ) -> AdminUser:
     """Add a local administrator (audited), of one deployment's row id or of the whole tool.
 
@@ -109,7 +109,7 @@ def create_admin(
     return user
 
 
-def admin_as_dict(session: Session, user: AdminUser) -> dict[str, Any]:
+def admin_as_dict(session: DbSession, user: AdminUser) -> dict[str, Any]:
     """An administrator as plain data, with the deployment it is limited to (never a password)."""
     deployment = session.get(LtiDeployment, user.deployment_id) if user.deployment_id else None
     return {
@@ -131,7 +131,7 @@ def admin_as_dict(session: Session, user: AdminUser) -> dict[str, Any]:
     }
 
 
-def authenticate(session: Session, email: str, password: str) -> AdminUser | None:
+def authenticate(session: DbSession, email: str, password: str) -> AdminUser | None:
     """The enabled administrator with this e-mail and password, else None (same cost either way)."""
     user = admin_named(session, email)
     if user is None:
@@ -193,7 +193,7 @@ def throttle_keys(email: str, ip: str | None) -> dict[str, str]:
 _LOCK_CLASS = 0x61646D  # "adm"
 
 
-def serialise_attempts(session: Session, key: str) -> None:
+def serialise_attempts(session: DbSession, key: str) -> None:
     """On PostgreSQL, let one login attempt per key count and record at a time (until commit).
 
     Without it, two workers could both see four failures and let a sixth attempt through.
@@ -207,7 +207,7 @@ def serialise_attempts(session: Session, key: str) -> None:
 
 
 def retry_after(
-    session: Session, keys: dict[str, str], limits: Limits, now: datetime | None = None
+    session: DbSession, keys: dict[str, str], limits: Limits, now: datetime | None = None
 ) -> int | None:
     """Seconds until a login may be tried again, or None when it may be tried now.
 
@@ -235,7 +235,7 @@ def retry_after(
     return max(1, math.ceil(wait)) if wait > 0 else None
 
 
-def record_attempt(session: Session, keys: dict[str, str], succeeded: bool) -> None:
+def record_attempt(session: DbSession, keys: dict[str, str], succeeded: bool) -> None:
     """Record a login attempt under each key, and forget attempts older than a day."""
     now = utcnow()
     for key in keys.values():
@@ -303,7 +303,9 @@ def save_session(response: Any, data: dict[str, Any]) -> None:
 def csrf_ok(data: dict[str, Any] | None) -> bool:
     """True when the posted form carries this session's CSRF token."""
     sent = request.form.get(CSRF_FIELD, "")
-    return bool(data and sent) and hmac.compare_digest(sent, str(data["csrf"]))
+    if not data or not sent:
+        return False
+    return hmac.compare_digest(sent, str(data["csrf"]))
 
 
 # --- who, and how far ---------------------------------------------------------------------------
@@ -342,7 +344,7 @@ class AdminScope:
             return true()
         return column.in_(deployment_course_ids(self.deployment_id))
 
-    def sees_course(self, session: Session, course_id: int) -> bool:
+    def sees_course(self, session: DbSession, course_id: int) -> bool:
         """True when this administrator may see and act on the course."""
         if self.deployment_id is None:
             return True
@@ -355,14 +357,14 @@ class AdminScope:
         return self.is_global or (platform_id is not None and platform_id == self.platform_id)
 
 
-def _deployment_platform(session: Session, deployment_id: int) -> int | None:
+def _deployment_platform(session: DbSession, deployment_id: int) -> int | None:
     deployment = session.get(LtiDeployment, deployment_id)
     if deployment is None:
         return None
     return deployment.registration.platform_id
 
 
-def scope_from_session(session: Session, data: dict[str, Any] | None) -> AdminScope | None:
+def scope_from_session(session: DbSession, data: dict[str, Any] | None) -> AdminScope | None:
     """The administrator a session names, checked against the database on every request."""
     if not data:
         return None

@@ -119,7 +119,7 @@ def check_lengths(form: dict[str, str]) -> None:
 
 
 def _registration_fields(form: dict[str, str]) -> dict[str, Any]:
-    fields = {
+    fields: dict[str, Any] = {
         "auth_login_url": _url("Authorization (login) URL", form.get("auth_login_url", "")),
         "auth_token_url": _url("Token URL", form.get("auth_token_url", "")),
         "jwks_url": _url("Key set URL", form.get("jwks_url", ""), required=False),

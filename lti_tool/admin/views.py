@@ -418,7 +418,7 @@ def launch_errors() -> str:
     page = page_arg()
     query = _scoped_launch_errors(select(LaunchError).order_by(LaunchError.id.desc()))
     rows = list(db.session.scalars(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
-    names = dict(db.session.execute(select(Platform.id, Platform.name)).all())
+    names = dict(db.session.execute(select(Platform.id, Platform.name)).tuples().all())
     return render_template(
         "admin/launch_errors.html",
         rows=rows[:PAGE_SIZE],

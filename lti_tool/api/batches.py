@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import stored_events
 from lti_tool.activity.sql import dialect_insert
@@ -35,6 +34,7 @@ from lti_tool.events.sink import EventSink, IncomingEvent, take_turn
 from lti_tool.kpis import activity
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import ApiToken, PersonIdentity, XapiStatement
+from lti_tool.models.types import DbSession
 
 DEFAULT_MAX_ITEMS = 1000
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -125,7 +125,7 @@ def lab_event(message: LabMessage, target: CourseTarget) -> IncomingEvent:
 class Store:
     """Writes events (one EventSink per platform) and statement ids; finish() rebuilds rollups."""
 
-    session: Session
+    session: DbSession
     resolver: CourseResolver
     token: ApiToken
     _sinks: dict[int | None, EventSink] = field(default_factory=dict)
@@ -187,7 +187,7 @@ class BatchResult:
 
 
 def ingest_batch(
-    session: Session, token: ApiToken, items: list[Any], now: datetime | None = None
+    session: DbSession, token: ApiToken, items: list[Any], now: datetime | None = None
 ) -> BatchResult:
     """Store the valid items of a batch; before writing anything, raise TokenError(403) when an
     item names a course the token may not act on, UnknownCourses when items name courses that
@@ -254,7 +254,7 @@ def ingest_batch(
 
 
 def learner_summary(
-    session: Session,
+    session: DbSession,
     target: CourseTarget,
     user: str,
     cutoff_minutes: int = activity.DEFAULT_CUTOFF_MINUTES,
@@ -319,7 +319,7 @@ class BatchRefused(Exception):
 
 
 def ingest_statements(
-    session: Session, token: ApiToken, statements: list[Any], now: datetime | None = None
+    session: DbSession, token: ApiToken, statements: list[Any], now: datetime | None = None
 ) -> list[str]:
     """Store xAPI statements as an LRS does: all or none; a repeat is accepted and not stored
     again; return the statement ids in order (new ids for statements without one)."""

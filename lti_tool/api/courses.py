@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from lti_tool.api.tokens import TokenError
 from lti_tool.models import ApiToken, Course, Platform
+from lti_tool.models.types import DbSession
 
 
 class ItemProblem(ValueError):
@@ -86,7 +86,7 @@ class CourseTarget:
 class CourseResolver:
     """Resolves course references for one request's token (with a per-request cache)."""
 
-    session: Session
+    session: DbSession
     token: ApiToken
     _targets: dict[str, CourseTarget] = field(default_factory=dict)
 

@@ -18,12 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool import audit
 from lti_tool.models import ApiToken, Course, Platform
 from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ, SCOPES
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 
 TOKEN_PREFIX = "ltk_"  # noqa: S105 (the public prefix, not a secret)
 PREFIX_HEX = 12
@@ -59,7 +58,7 @@ def reads_all_platforms(row: ApiToken) -> bool:
     return row.scope == SCOPE_REPORTS_READ and row.course_id is None and row.platform_id is None
 
 
-def token_as_dict(session: Session, row: ApiToken) -> dict[str, Any]:
+def token_as_dict(session: DbSession, row: ApiToken) -> dict[str, Any]:
     """A token as plain data: its name, prefix, scope and binding, never its secret or hash."""
     course = row.course
     platform = session.get(Platform, row.platform_id) if row.platform_id else None
@@ -81,7 +80,7 @@ def token_as_dict(session: Session, row: ApiToken) -> dict[str, Any]:
 
 
 def create_token(
-    session: Session,
+    session: DbSession,
     name: str,
     scope: str,
     course: Course | None = None,
@@ -163,7 +162,7 @@ def _platform_of(row: ApiToken) -> int | None:
 
 
 def revoke_token(
-    session: Session, *, name: str | None = None, token_id: int | None = None
+    session: DbSession, *, name: str | None = None, token_id: int | None = None
 ) -> ApiToken:
     """Revoke the active token with this name, or the token with this id."""
     if token_id is not None:
@@ -210,7 +209,7 @@ def looks_like_api_token(token: str) -> bool:
     return token.startswith(TOKEN_PREFIX) and token.count("_") >= 2
 
 
-def find_token(session: Session, token: str) -> ApiToken:
+def find_token(session: DbSession, token: str) -> ApiToken:
     """The active token row for a presented token, or TokenError(401)."""
     if not looks_like_api_token(token):
         raise TokenError(401, "The credentials are not an API token of this tool.")

@@ -91,8 +91,9 @@ def _http_error(error: HTTPException) -> Response:
             "request: send smaller batches.",
         )
     response = json_error(error.code or 500, error.description or error.name)
-    if error.code == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    valid_methods = getattr(error, "valid_methods", None)  # MethodNotAllowed's
+    if error.code == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response
 
 

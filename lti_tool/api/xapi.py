@@ -34,11 +34,11 @@ from urllib.parse import unquote
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.events.sink import IncomingEvent
 from lti_tool.models import XapiStatement
+from lti_tool.models.types import DbSession
 
 SUPPORTED_VERSION = "1.0.3"
 VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")
@@ -185,11 +185,13 @@ def actor_key(actor: Any) -> str:
     if isinstance(actor, dict) and actor.get("objectType", "Agent") == "Agent":
         account = actor.get("account")
         if isinstance(account, dict) and isinstance(account.get("name"), str):
-            if account["name"].strip():
-                return account["name"].strip()[:500]
+            name: str = account["name"].strip()
+            if name:
+                return name[:500]
         for ifi in ("mbox", "mbox_sha1sum", "openid"):
-            if isinstance(actor.get(ifi), str) and actor[ifi].strip():
-                return actor[ifi].strip()[:500]
+            value = actor.get(ifi)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:500]
     raise ItemProblem(
         "actor must be an Agent with account.name, mbox, mbox_sha1sum or openid "
         "(groups are not accepted)"
@@ -271,14 +273,17 @@ def course_reference(statement: dict[str, Any]) -> tuple[str | None, bool]:
     activity, then a context extension whose IRI ends in `/course-id`, then (not explicit) the
     id of a parent activity of the course type.
     """
-    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+    context = statement.get("context")
+    context = context if isinstance(context, dict) else {}
     parents = _activities(context, "parent")
-    obj = statement.get("object") if isinstance(statement.get("object"), dict) else {}
+    obj = statement.get("object")
+    obj = obj if isinstance(obj, dict) else {}
     for activity in [*parents, obj, *_activities(context, "grouping")]:
         key = openedx_course_key(activity.get("id"))
         if key:
             return key, True
-    extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    extensions = context.get("extensions")
+    extensions = extensions if isinstance(extensions, dict) else {}
     for iri, value in extensions.items():
         if iri.lower().rstrip("/").endswith(("/course-id", "/course_id")) and value:
             if isinstance(value, str | int) and not isinstance(value, bool):
@@ -378,8 +383,10 @@ def _video_data(statement: dict[str, Any], data: dict[str, Any]) -> dict[str, An
     object_id = data["object"]
     result_ext = (data["result"] or {}).get("extensions")
     result_ext = result_ext if isinstance(result_ext, dict) else {}
-    context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
-    context_ext = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+    context = statement.get("context")
+    context = context if isinstance(context, dict) else {}
+    context_ext = context.get("extensions")
+    context_ext = context_ext if isinstance(context_ext, dict) else {}
     if isinstance(object_id, str):
         data["id"] = _last_segment(object_id)
     video = {
@@ -477,7 +484,7 @@ class Known:
     course_id: int
 
 
-def known_statements(session: Session, ids: list[str]) -> dict[str, Known]:
+def known_statements(session: DbSession, ids: list[str]) -> dict[str, Known]:
     """The stored digests and courses of some statement ids."""
     found: dict[str, Known] = {}
     for start in range(0, len(ids), 500):

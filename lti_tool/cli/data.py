@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -148,7 +149,7 @@ def data_purge(
                 raise click.ClickException(f"no platform named {platform_name!r}")
             query = query.where(Course.platform_id == platform.id)
         courses = list(db.session.scalars(query))
-    results = []
+    results: list[dict[str, Any]] = []
     for course in courses:
         label = course.lms_course_id or course.lti_context_id or ""
         course_id = course.id

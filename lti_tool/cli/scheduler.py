@@ -21,6 +21,7 @@ def scheduler_run() -> None:
     """
     from lti_tool.jobs.scheduler import SchedulerProcess, Settings, configure_logging
 
+    # current_app is a LocalProxy, typed as the Flask app it stands for (no proxy methods).
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(app)
     try:

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, delete, select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
@@ -21,6 +20,7 @@ from lti_tool.models import (
     ActivityBlock,
     Person,
 )
+from lti_tool.models.types import DbSession, rowcount
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def export_person(session: Session, person_id: int) -> dict[str, Any]:
+def export_person(session: DbSession, person_id: int) -> dict[str, Any]:
     """Every row about a person, table by table, as plain JSON-ready data."""
     person = session.get(Person, person_id)
     if person is None:
@@ -62,7 +62,7 @@ def export_person(session: Session, person_id: int) -> dict[str, Any]:
     return data
 
 
-def delete_person(session: Session, person_id: int) -> dict[str, int]:
+def delete_person(session: DbSession, person_id: int) -> dict[str, int]:
     """Delete a person and every row that refers to them; returns rows deleted per table."""
     if session.get(Person, person_id) is None:
         raise LookupError(f"no person with id {person_id}")
@@ -73,7 +73,7 @@ def delete_person(session: Session, person_id: int) -> dict[str, int]:
     )
     for table, column in reversed(person_references()):
         result = session.execute(delete(table).where(table.c[column] == person_id))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
     session.execute(delete(Person.__table__).where(Person.__table__.c.id == person_id))
     counts["person"] = 1
     touch_courses(session, courses)

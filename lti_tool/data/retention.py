@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.rollups import rebuild_learners, touch_courses, week_start
 from lti_tool.data.privacy import person_references
@@ -30,7 +29,7 @@ from lti_tool.models import (
     WeeklyActivity,
     XapiStatement,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ def _course_plan(course_id: int) -> list[tuple[Table, Any]]:
     return plan
 
 
-def _people_in(session: Session, plan: list[tuple[Table, Any]]) -> set[int]:
+def _people_in(session: DbSession, plan: list[tuple[Table, Any]]) -> set[int]:
     """The people named by the planned rows."""
     people: set[int] = set()
     for table, condition in plan:
@@ -103,7 +102,7 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
-def _still_referenced(session: Session, people: set[int]) -> set[int]:
+def _still_referenced(session: DbSession, people: set[int]) -> set[int]:
     """Those of the people something other than their own identities still refers to."""
     found: set[int] = set()
     for table, column in person_references():
@@ -115,18 +114,18 @@ def _still_referenced(session: Session, people: set[int]) -> set[int]:
     return found
 
 
-def _delete_people(session: Session, people: list[int], counts: dict[str, int]) -> None:
+def _delete_people(session: DbSession, people: list[int], counts: dict[str, int]) -> None:
     """Delete people and every row that refers to them, many at a time."""
     for chunk in _chunks(people):
         for table, column in reversed(person_references()):
             result = session.execute(delete(table).where(table.c[column].in_(chunk)))
-            counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+            counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
         person = Person.__table__
         result = session.execute(delete(person).where(person.c.id.in_(chunk)))
-        counts["person"] = counts.get("person", 0) + (result.rowcount or 0)
+        counts["person"] = counts.get("person", 0) + (rowcount(result) or 0)
 
 
-def purge_course_all(session: Session, course_id: int) -> dict[str, int]:
+def purge_course_all(session: DbSession, course_id: int) -> dict[str, int]:
     """Delete all of a course's activity and LMS-synced learner data; keep the course row, its
     settings and calendar (PURGE_KEEPS). People known only through this course are deleted
     with their identities. Returns rows deleted per table; the caller commits."""
@@ -135,7 +134,7 @@ def purge_course_all(session: Session, course_id: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     for table, condition in plan:
         result = session.execute(delete(table).where(condition))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
     forgotten = sorted(people - _still_referenced(session, people))
     _delete_people(session, forgotten, counts)
     counts["people_forgotten"] = len(forgotten)
@@ -145,7 +144,7 @@ def purge_course_all(session: Session, course_id: int) -> dict[str, int]:
 
 
 def purge_course_older_than(
-    session: Session, course_id: int, days: int, today: date | None = None
+    session: DbSession, course_id: int, days: int, today: date | None = None
 ) -> dict[str, int]:
     """Delete a course's activity from before `days` days ago, then rebuild the rollups of the
     learners who lost some. Returns rows deleted per table (and learners rebuilt)."""
@@ -160,7 +159,7 @@ def purge_course_older_than(
 
     def purge(table: Table, condition: Any) -> None:
         result = session.execute(delete(table).where(condition))
-        counts[table.name] = counts.get(table.name, 0) + (result.rowcount or 0)
+        counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)
 
     purge(blocks, old_blocks)
     for model, column, limit in (
@@ -182,7 +181,7 @@ def purge_course_older_than(
 
 
 def run_retention(
-    session: Session, audit_days: int | None = None, launch_error_days: int | None = None
+    session: DbSession, audit_days: int | None = None, launch_error_days: int | None = None
 ) -> str:
     """Apply every course's retention period (course_settings.retention_days), keep the
     administrators' audit log `audit_days` days and refused launches `launch_error_days` days;
@@ -218,7 +217,7 @@ def run_retention(
     ):
         if days is not None and days > 0:
             since = utcnow() - timedelta(days=days)
-            gone = session.execute(delete(model).where(column < since)).rowcount or 0
+            gone = rowcount(session.execute(delete(model).where(column < since))) or 0
             session.commit()
             line += f"; {gone} {what} older than {days} days deleted"
     return line + ("; problems: " + "; ".join(failed) if failed else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from sqlalchemy import select
 
@@ -66,7 +67,7 @@ FAMILY = [
 
 def load_demo(
     platform: Platform,
-    context: dict[str, str],
+    context: dict[str, Any],
     seed: int = 101,
     extra_people: tuple[tuple[str, str, str, str], ...] = (),
 ) -> Course:

@@ -9,9 +9,9 @@ import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.models import (
@@ -28,6 +28,7 @@ from lti_tool.models import (
     SectionMember,
     Submission,
 )
+from lti_tool.models.types import DbSession
 
 DEMO_VIDEOS = {  # video id -> duration in seconds
     "a1b2c3d4e5f60718293a4b5c6d7e8f90": 312.0,
@@ -38,7 +39,9 @@ DEMO_VIDEOS = {  # video id -> duration in seconds
 WEEKS = 6
 
 
-def load_demo_activity(session: Session, platform: Platform, course: Course, seed: int = 7) -> int:
+def load_demo_activity(
+    session: DbSession, platform: Platform, course: Course, seed: int = 7
+) -> int:
     """Generate ~6 weeks of activity for the course's active learners; returns events received."""
     rng = random.Random(seed)
     learners = session.execute(
@@ -70,9 +73,9 @@ def load_demo_activity(session: Session, platform: Platform, course: Course, see
     return counts.received
 
 
-def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict, float]]:
+def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict[str, Any], float]]:
     """One study session: a few pages, a video watched (maybe not to the end), a problem."""
-    events: list[tuple[str, str, dict, float]] = []
+    events: list[tuple[str, str, dict[str, Any], float]] = []
     for _ in range(rng.randint(1, 4)):
         events.append(("/courses/demo/courseware", "server", {}, clock))
         clock += rng.uniform(20, 240)
@@ -96,7 +99,7 @@ def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict, flo
     return events
 
 
-def load_demo_lms(session: Session, course: Course, seed: int = 11) -> bool:
+def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
     """Give the demo course what a Canvas sync would bring: two sections, weekly homework with
     due dates and scores, weekly modules with completion, and per-learner LMS statistics.
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
 from lti_tool.activity import rollups
 from lti_tool.activity.blocks import (
@@ -37,6 +36,7 @@ from lti_tool.activity.blocks import (
 )
 from lti_tool.activity.workers import Workers
 from lti_tool.models import Course, Platform, Video
+from lti_tool.models.types import DbSession
 from lti_tool.people.linking import Claim, emails_by_sha1, identity_owners, link_people
 from lti_tool.people.usernames import real_username
 
@@ -51,7 +51,7 @@ WRITER_LOCK = 0x6C74695F617069
 GroupedEvents = dict[tuple[str, str, str], tuple[str | None, dict[int, Columns]]]
 
 
-def take_turn(session: Session) -> None:
+def take_turn(session: DbSession) -> None:
     """Wait until no other event writer is at work, for the rest of this transaction.
 
     Two writers about the same learner (API workers, a log ingest) would both create the person
@@ -118,7 +118,7 @@ class IngestCounts:
 class EventSink:
     """Resolves, batches and stores events; rebuilds the touched learners' rollups on finish."""
 
-    session: Session
+    session: DbSession
     platform: Platform | None
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
@@ -253,7 +253,7 @@ class EventSink:
             if video_id not in known:
                 self.session.add(Video(course_id=course_id, video_id=video_id, duration=duration))
                 known[video_id] = duration
-            elif duration and (known[video_id] is None or duration > known[video_id]):
+            elif duration and ((longest := known[video_id]) is None or duration > longest):
                 video = self.session.get(Video, (course_id, video_id))
                 assert video is not None
                 video.duration = known[video_id] = duration

@@ -12,15 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, select, text
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import Course, DataSource, Platform, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, SOURCES, SUCCEEDED
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 
 
-def _nrps_courses(session: Session) -> list[int]:
+def _nrps_courses(session: DbSession) -> list[int]:
     """The courses of enabled platforms whose launches gave an NRPS memberships URL."""
     return list(
         session.scalars(
@@ -32,7 +31,7 @@ def _nrps_courses(session: Session) -> list[int]:
     )
 
 
-def _canvas_courses(session: Session) -> list[int]:
+def _canvas_courses(session: DbSession) -> list[int]:
     """Courses of enabled platforms with an enabled Canvas source and a Canvas course id."""
     return list(
         session.scalars(
@@ -53,7 +52,7 @@ def _canvas_courses(session: Session) -> list[int]:
     )
 
 
-def _openedx_courses(session: Session) -> list[int]:
+def _openedx_courses(session: DbSession) -> list[int]:
     """Courses with an Open edX course key on enabled platforms with an enabled Open edX API."""
     return list(
         session.scalars(
@@ -69,25 +68,25 @@ def _openedx_courses(session: Session) -> list[int]:
 
 
 #: Per source, the courses the scheduler's periodic job syncs from it.
-COURSE_FINDERS: dict[str, Callable[[Session], list[int]]] = {
+COURSE_FINDERS: dict[str, Callable[[DbSession], list[int]]] = {
     "nrps": _nrps_courses,
     "canvas": _canvas_courses,
     "openedx": _openedx_courses,
 }
 
 
-def courses_to_sync(session: Session, source: str) -> list[int]:
+def courses_to_sync(session: DbSession, source: str) -> list[int]:
     """The ids of the courses a source syncs (the scheduler's list), in id order."""
     return COURSE_FINDERS[source](session)
 
 
-def can_sync(session: Session, course_id: int, source: str) -> bool:
+def can_sync(session: DbSession, course_id: int, source: str) -> bool:
     """Whether a source can sync this course."""
     finder = COURSE_FINDERS.get(source)
     return finder is not None and course_id in finder(session)
 
 
-def queue_run(session: Session, course_id: int, source: str, trigger: str = "page") -> SyncRun:
+def queue_run(session: DbSession, course_id: int, source: str, trigger: str = "page") -> SyncRun:
     """Queue a run for the scheduler, or return the one already queued; the caller commits.
 
     Safe under concurrency: the partial unique index on queued rows makes a second insert a

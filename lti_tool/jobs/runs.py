@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from lti_tool.config import setting
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.sync import canvas, nrps, openedx
 from lti_tool.sync.errors import SyncError
 
@@ -76,7 +75,7 @@ def _abandoned(run: SyncRun, now: datetime, timeout: timedelta) -> str | None:
 
 
 def recover_abandoned(
-    session: Session, course_id: int, source: str, timeout: timedelta = DEFAULT_RUN_TIMEOUT
+    session: DbSession, course_id: int, source: str, timeout: timedelta = DEFAULT_RUN_TIMEOUT
 ) -> list[int]:
     """Mark the abandoned "running" rows of a course and source failed; the caller commits."""
     now = utcnow()
@@ -96,7 +95,7 @@ def recover_abandoned(
     return recovered
 
 
-def _running(session: Session, course_id: int, source: str) -> SyncRun | None:
+def _running(session: DbSession, course_id: int, source: str) -> SyncRun | None:
     return session.scalar(
         select(SyncRun).where(
             SyncRun.course_id == course_id, SyncRun.source == source, SyncRun.status == RUNNING
@@ -105,7 +104,7 @@ def _running(session: Session, course_id: int, source: str) -> SyncRun | None:
 
 
 def start_run(
-    session: Session,
+    session: DbSession,
     course: Course,
     source: str,
     trigger: str = "cli",
@@ -145,7 +144,7 @@ def start_run(
 
 
 def _fail(
-    session: Session, run_id: int, error: str, requests_made: int, counts: dict[str, Any]
+    session: DbSession, run_id: int, error: str, requests_made: int, counts: dict[str, Any]
 ) -> None:
     run = session.get(SyncRun, run_id)
     if run is None:  # the course was deleted meanwhile
@@ -159,7 +158,7 @@ def _fail(
 
 
 def execute_run(
-    session: Session, run_id: int, should_stop: Callable[[], bool] | None = None
+    session: DbSession, run_id: int, should_stop: Callable[[], bool] | None = None
 ) -> SyncRun:
     """Run a "running" row's sync and record its outcome (committed). Never raises for a failed
     sync: the row says what happened."""
@@ -209,7 +208,7 @@ def execute_run(
 
 
 def run_now(
-    session: Session,
+    session: DbSession,
     course: Course,
     source: str,
     trigger: str = "cli",
@@ -221,7 +220,7 @@ def run_now(
 
 
 def run_queued(
-    session: Session,
+    session: DbSession,
     should_stop: Callable[[], bool] | None = None,
     timeout: timedelta = DEFAULT_RUN_TIMEOUT,
 ) -> list[SyncRun]:
@@ -256,7 +255,7 @@ def run_queued(
         except IntegrityError:
             session.rollback()  # a run of this course and source is in progress: later
             continue
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             continue  # another scheduler took it
         session.expire_all()
         done.append(execute_run(session, run_id, should_stop))

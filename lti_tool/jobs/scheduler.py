@@ -48,7 +48,6 @@ from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from lti_tool.activity.sql import dialect_insert
@@ -59,7 +58,7 @@ from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.jobs.runs import run_queued, worker_id
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.tracking_logs.folders import ingest_log_folders
 
 log = logging.getLogger(__name__)
@@ -143,20 +142,21 @@ class AlignedIntervalTrigger(IntervalTrigger):
         after = now
         if previous_fire_time is not None:
             after = max(now, previous_fire_time + timedelta(microseconds=1))
-        return super().get_next_fire_time(None, after)
+        fire_time: datetime | None = super().get_next_fire_time(None, after)
+        return fire_time
 
 
-def claim_slot(session: Session, job: str, slot: datetime, worker: str) -> bool:
+def claim_slot(session: DbSession, job: str, slot: datetime, worker: str) -> bool:
     """Claim a job's slot (committed); False when another scheduler claimed it first."""
     insert = dialect_insert(session, JobSlot.__table__).values(
         job=job, slot_start=slot, claimed_by=worker, claimed_at=utcnow()
     )
     result = session.execute(insert.on_conflict_do_nothing(index_elements=["job", "slot_start"]))
     session.commit()
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
-def finish_slot(session: Session, job: str, slot: datetime, outcome: str) -> None:
+def finish_slot(session: DbSession, job: str, slot: datetime, outcome: str) -> None:
     """Record how a claimed slot ended (committed)."""
     session.execute(
         update(JobSlot)
@@ -166,10 +166,10 @@ def finish_slot(session: Session, job: str, slot: datetime, outcome: str) -> Non
     session.commit()
 
 
-def prune_slots(session: Session, before: datetime) -> int:
+def prune_slots(session: DbSession, before: datetime) -> int:
     """Forget slots claimed before `before`; the caller commits."""
     result = session.execute(delete(JobSlot).where(JobSlot.claimed_at < before))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 class AdvisoryLock:

@@ -10,17 +10,17 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import Course, LearnerDay, WeeklyActivity
+from lti_tool.models.types import DbSession
 
 DEFAULT_CUTOFF_MINUTES = 30
 CONSERVATIVE_CUTOFF_MINUTES = 5
 
 
 def weekly_activity(
-    session: Session, course: Course, people: set[int] | None = None
+    session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[dict[str, Any]]:
     """Distinct learners per ISO week and label (ACTIVE, ATTEMPTED_PROBLEM, PLAYED_VIDEO, …);
     over some people only when `people` is given (the pages' class or section)."""
@@ -51,7 +51,7 @@ def weekly_activity(
 
 
 def time_spent(
-    session: Session,
+    session: DbSession,
     course: Course,
     cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES,
     people: set[int] | None = None,
@@ -95,7 +95,8 @@ def time_spent(
 def under_cutoff(histogram: list[float], cutoff_minutes: int) -> tuple[float, int]:
     """Seconds and count of the gaps shorter than the cutoff, from a learner-day's packed gap
     histogram (LearnerDay.gaps)."""
-    seconds, count = 0.0, 0
+    seconds = 0.0
+    count: float = 0  # the histogram holds floats
     for index in range(0, len(histogram), 3):
         if histogram[index] >= cutoff_minutes:
             break  # minutes are in order
@@ -153,7 +154,7 @@ def class_weekly_time(
 
 
 def learners_active_since(
-    session: Session, course: Course, since: date, people: set[int] | None = None
+    session: DbSession, course: Course, since: date, people: set[int] | None = None
 ) -> int:
     """Distinct learners with activity on or after a day (of some people, when given)."""
     if people is not None:

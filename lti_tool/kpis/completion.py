@@ -12,11 +12,11 @@ from statistics import median
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.roster import Member, class_member_ids
 from lti_tool.models import Course, CourseModule, LmsLearnerStats, ModuleProgress
+from lti_tool.models.types import DbSession
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Progress:
         return self.done / self.required if self.required else None
 
 
-def modules(session: Session, course: Course) -> list[CourseModule]:
+def modules(session: DbSession, course: Course) -> list[CourseModule]:
     """The course's modules (not removed at the LMS), in course order."""
     return list(
         session.scalars(
@@ -47,7 +47,7 @@ def modules(session: Session, course: Course) -> list[CourseModule]:
 
 
 def module_progress(
-    session: Session, course: Course, people: set[int]
+    session: DbSession, course: Course, people: set[int]
 ) -> dict[tuple[int, int], Any]:
     """(module id, person id) -> the LMS's progress (a row: items_required, items_done,
     completed_at), for some people."""
@@ -71,7 +71,7 @@ def module_progress(
 
 
 def learner_progress(
-    session: Session, course: Course, members: dict[int, Member]
+    session: DbSession, course: Course, members: dict[int, Member]
 ) -> dict[int, Progress]:
     """Items done and required per learner; empty when the LMS reports no requirements."""
     mods = modules(session, course)
@@ -111,14 +111,14 @@ def learner_progress(
     return result
 
 
-def completion(session: Session, course: Course) -> list[dict[str, Any]]:
+def completion(session: DbSession, course: Course) -> list[dict[str, Any]]:
     """Per learner and module: items required and done, and when the module was completed."""
     people = class_member_ids(session, course)
     names = learner_labels(session, people)
     label = course_label(course)
     mods = modules(session, course)
     progress = module_progress(session, course, people)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for person_id in sorted(people, key=lambda p: names[p]):
         for module in mods:
             found = progress.get((module.id, person_id))
@@ -156,11 +156,11 @@ def completion(session: Session, course: Course) -> list[dict[str, Any]]:
     return rows
 
 
-def module_rows(session: Session, course: Course, people: set[int]) -> list[dict[str, Any]]:
+def module_rows(session: DbSession, course: Course, people: set[int]) -> list[dict[str, Any]]:
     """Per module over some learners: how many completed it, started it, and the median done."""
     mods = modules(session, course)
     progress = module_progress(session, course, people)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for module in mods:
         done = []
         for person_id in people:

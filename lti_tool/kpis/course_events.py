@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis import course_settings
 from lti_tool.models import Course, CourseEvent, SectionMember
+from lti_tool.models.types import DbSession
 
 
-def course_events(session: Session, course: Course) -> list[CourseEvent]:
+def course_events(session: DbSession, course: Course) -> list[CourseEvent]:
     """Every event of the course in time order."""
     return list(
         session.scalars(
@@ -30,7 +30,7 @@ def _assignment_of(event: CourseEvent) -> tuple[str, str | None]:
     return event.source, lms_id
 
 
-def learner_events(session: Session, course: Course, person_id: int) -> list[CourseEvent]:
+def learner_events(session: DbSession, course: Course, person_id: int) -> list[CourseEvent]:
     """The events one learner's charts show, in time order: those for everyone, and their own
     sections' dates, which replace everyone's date of the same assignment (an override is the
     learner's date; everyone's would be a date that does not apply to them)."""

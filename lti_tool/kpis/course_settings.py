@@ -7,11 +7,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy.orm import Session
-
 from lti_tool.activity.rollups import week_start
 from lti_tool.models import Course, CourseSettings
 from lti_tool.models.course import STUDENT_VIEWS
+from lti_tool.models.types import DbSession
 
 #: The privacy floor (figures about other learners hidden in smaller groups) can be raised,
 #: never lowered below this.
@@ -61,7 +60,7 @@ class Settings:
         return view in self.student_views
 
 
-def load(session: Session, course: Course) -> Settings:
+def load(session: DbSession, course: Course) -> Settings:
     """The course's settings, defaults filled in; a stored floor below 5 still reads as 5."""
     row = session.get(CourseSettings, course.id)
     if row is None:
@@ -166,7 +165,7 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
     )
 
 
-def save(session: Session, course: Course, settings: Settings) -> None:
+def save(session: DbSession, course: Course, settings: Settings) -> None:
     """Store a course's settings (the caller commits)."""
     row = session.get(CourseSettings, course.id)
     if row is None:

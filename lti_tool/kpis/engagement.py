@@ -16,12 +16,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import LABEL, OBJECT_ID, decode
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import ActivityBlock, Course, WeeklyActivity
+from lti_tool.models.types import DbSession
 
 SEGMENT_NAMES = {
     "highly_engaged": "Highly engaged",
@@ -35,7 +35,7 @@ ATTEMPTED = "ATTEMPTED_PROBLEM"
 
 
 def problem_attempts(
-    session: Session, course: Course, weeks: list[date]
+    session: DbSession, course: Course, weeks: list[date]
 ) -> dict[tuple[int, date], tuple[int, int]]:
     """(person, week) -> (problem attempts, distinct problems attempted), for some weeks."""
     wanted = set(weeks)
@@ -128,7 +128,7 @@ def course_weeks(members: dict[int, Member], today: date) -> list[date]:
 
 
 def engagement_rows(
-    session: Session, course: Course, members: dict[int, Member], label: str, today: date
+    session: DbSession, course: Course, members: dict[int, Member], label: str, today: date
 ) -> list[dict[str, Any]]:
     """Rows `course, week_start, learner, segment` for every learner and week."""
     weeks = course_weeks(members, today)

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.roster import class_member_ids, percentile
 from lti_tool.models import Assignment, Course, LmsLearnerStats, Submission
+from lti_tool.models.types import DbSession
 
 
 def staff_score(unposted: float | None, posted: float | None) -> float | None:
@@ -46,7 +46,7 @@ def due_for(assignment: Assignment, submission: Submission | None) -> datetime |
     return assignment.due_at
 
 
-def grades(session: Session, course: Course) -> list[dict[str, Any]]:
+def grades(session: DbSession, course: Course) -> list[dict[str, Any]]:
     """Per learner: current score (graded work so far) and final score in percent, as staff
     see them, and the posted ones (what the learner sees)."""
     people = class_member_ids(session, course)
@@ -76,7 +76,7 @@ def grades(session: Session, course: Course) -> list[dict[str, Any]]:
     return rows
 
 
-def assignments(session: Session, course: Course) -> list[Assignment]:
+def assignments(session: DbSession, course: Course) -> list[Assignment]:
     """The course's published assignments (not removed), by due date then position."""
     found = session.scalars(
         select(Assignment).where(
@@ -89,7 +89,7 @@ def assignments(session: Session, course: Course) -> list[Assignment]:
 
 
 def scores_by_assignment(
-    session: Session, course: Course, people: set[int]
+    session: DbSession, course: Course, people: set[int]
 ) -> dict[int, dict[int, Submission]]:
     """Assignment id -> person id -> the learner's submission, for some learners."""
     found: dict[int, dict[int, Submission]] = defaultdict(dict)
@@ -104,12 +104,12 @@ def scores_by_assignment(
     return found
 
 
-def assignment_grades(session: Session, course: Course) -> list[dict[str, Any]]:
+def assignment_grades(session: DbSession, course: Course) -> list[dict[str, Any]]:
     """Per assignment: median and quartiles of learners' scores (points), late and missing."""
     return assignment_rows(session, course, class_member_ids(session, course))
 
 
-def assignment_rows(session: Session, course: Course, people: set[int]) -> list[dict[str, Any]]:
+def assignment_rows(session: DbSession, course: Course, people: set[int]) -> list[dict[str, Any]]:
     """The `assignment-grades` rows over some learners (the class, or one section of it)."""
     submissions = scores_by_assignment(session, course, people)
     label = course_label(course)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.models import Course, PersonIdentity
+from lti_tool.models.types import DbSession
 
 # The learner's LMS-facing identifier: the Open edX username, else an LMS user id, else the sub.
 LEARNER_ID_PREFERENCE = (
@@ -23,7 +23,7 @@ def course_label(course: Course) -> str:
     return course.lms_course_id or course.lti_context_id or str(course.id)
 
 
-def learner_labels(session: Session, person_ids: set[int]) -> dict[int, str]:
+def learner_labels(session: DbSession, person_ids: set[int]) -> dict[int, str]:
     """Map person ids to their preferred external identifier."""
     rank = {kind: i for i, kind in enumerate(LEARNER_ID_PREFERENCE)}
     best: dict[int, tuple[int, str]] = {}

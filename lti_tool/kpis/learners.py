@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
 from lti_tool.activity.rollups import week_start
@@ -34,7 +33,7 @@ from lti_tool.models import (
     LmsLearnerStats,
     Submission,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 
 FIELDS = (
     "course",
@@ -77,7 +76,7 @@ class ClassData:
 
 
 def class_data(
-    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> ClassData:
     """Load the class's learners and compute their completion, segment and at-risk reasons."""
     settings = course_settings.load(session, course)
@@ -128,14 +127,14 @@ def learner_rows(data: ClassData) -> list[dict[str, Any]]:
 
 
 def learners(
-    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The `learners` report: one row per learner with the learners table's columns."""
     return learner_rows(class_data(session, course, key=key, now=now))
 
 
 def engagement(
-    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The `engagement` report: `course, week_start, learner, segment` per learner and week."""
     settings = course_settings.load(session, course)
@@ -147,12 +146,12 @@ def engagement(
 
 
 def at_risk_report(
-    session: Session, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The `at-risk` report: `course, learner, reasons` for each learner at risk."""
     data = class_data(session, course, key=key, now=now)
     label = course_label(data.course)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"course": label, "learner": m.learner, "reasons": list(data.risks[p])}
         for p, m in data.members.items()
         if data.risks.get(p)
@@ -162,7 +161,7 @@ def at_risk_report(
 
 
 def learner_days(
-    session: Session, course: Course, person_id: int, cutoff_minutes: int
+    session: DbSession, course: Course, person_id: int, cutoff_minutes: int
 ) -> list[dict[str, Any]]:
     """One learner's active days: events, seconds spent (at the cutoff) and sessions."""
     rows = session.execute(
@@ -180,7 +179,7 @@ def learner_days(
 
 
 def recent_events(
-    session: Session, course: Course, person_id: int, limit: int = 50
+    session: DbSession, course: Course, person_id: int, limit: int = 50
 ) -> list[dict[str, Any]]:
     """One learner's latest events, newest first (from their latest day blocks)."""
     found: list[dict[str, Any]] = []
@@ -222,7 +221,7 @@ class StudentView:
 
 
 def student_view(
-    session: Session, data: ClassData, person_id: int, floor: int, now: datetime | None = None
+    session: DbSession, data: ClassData, person_id: int, floor: int, now: datetime | None = None
 ) -> StudentView:
     """A learner's completion and score beside the class's quartiles (hidden below the floor),
     and their upcoming due items. `data` is the class (class_data)."""
@@ -286,7 +285,7 @@ def student_view(
 
 
 def learner_weeks(
-    session: Session, course: Course, person_id: int, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
+    session: DbSession, course: Course, person_id: int, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
 ) -> dict[date, dict[str, float]]:
     """Per ISO week: the learner's seconds spent (gaps under the cutoff) and active days."""
     weeks: dict[date, dict[str, float]] = defaultdict(lambda: {"seconds": 0.0, "days": 0})

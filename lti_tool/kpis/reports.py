@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis import (
     activity,
@@ -22,6 +21,7 @@ from lti_tool.kpis import (
     video_engagement,
 )
 from lti_tool.models import Course, Platform
+from lti_tool.models.types import DbSession
 
 #: Where keyed reports get the pseudonym key when the caller gives none. The app sets it
 #: (people.pseudonyms.pseudonym_key, which reads the app's settings), so kpis need no Flask.
@@ -31,7 +31,7 @@ default_key: Callable[[], bytes] | None = None
 def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
     """A report that names learners without a name by pseudonym (the app's key)."""
 
-    def keyed(session: Session, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
+    def keyed(session: DbSession, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
         if "key" not in kwargs:
             if default_key is None:
                 raise RuntimeError("no pseudonym key: pass key=, or create the app first")
@@ -121,7 +121,7 @@ class CourseNotFound(LookupError):
     """No course, or several, match what was asked for."""
 
 
-def find_course(session: Session, ref: str, platform_name: str | None = None) -> Course:
+def find_course(session: DbSession, ref: str, platform_name: str | None = None) -> Course:
     """A course by the tool's integer id or the LMS's course id (and platform when ambiguous)."""
     query = select(Course)
     if platform_name:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import Course, CourseBlock, LearnerResource, Video
+from lti_tool.models.types import DbSession
 
 
-def _names(session: Session, course: Course) -> dict[str, str]:
+def _names(session: DbSession, course: Course) -> dict[str, str]:
     """Display names by the ids events use: block usage keys, their last part, video ids."""
     names: dict[str, str] = {}
     for block_id, name in session.execute(
@@ -32,7 +32,7 @@ def _names(session: Session, course: Course) -> dict[str, str]:
 
 
 def resource_reach(
-    session: Session, course: Course, people: set[int] | None = None
+    session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[dict[str, Any]]:
     """Per resource: learners of `people` (the class) who opened it, their share, and its name.
 
@@ -49,7 +49,7 @@ def resource_reach(
     names = _names(session, course)
     label = course_label(course)
     size = len(people) if people is not None else None
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "course": label,
             "resource": resource,
@@ -64,6 +64,6 @@ def resource_reach(
     return rows
 
 
-def class_resource_reach(session: Session, course: Course) -> list[dict[str, Any]]:
+def class_resource_reach(session: DbSession, course: Course) -> list[dict[str, Any]]:
     """resource_reach over the class (learners only: no staff, test students or who left)."""
     return resource_reach(session, course, set(class_member_ids(session, course)))

@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.activity import under_cutoff
@@ -37,6 +36,7 @@ from lti_tool.models import (
     VideoLearnerViews,
 )
 from lti_tool.models.sync import SOURCES, SUCCEEDED
+from lti_tool.models.types import DbSession
 
 CHUNK = 500
 STATS_COLUMNS = (
@@ -82,7 +82,7 @@ def pseudonym(key: bytes, person_id: int) -> str:
     return f"Learner {digest[:6].upper()}"
 
 
-def has_roster(session: Session, course: Course) -> bool:
+def has_roster(session: DbSession, course: Course) -> bool:
     """Whether an enrollment sync (NRPS, Canvas or Open edX) has succeeded for the course."""
     return (
         session.scalar(
@@ -98,7 +98,7 @@ def has_roster(session: Session, course: Course) -> bool:
     )
 
 
-def _enrolled_and_seen(session: Session, course: Course) -> tuple[dict[int, bool], set[int]]:
+def _enrolled_and_seen(session: DbSession, course: Course) -> tuple[dict[int, bool], set[int]]:
     """Enrolled people (True where they count as learners), and people with activity."""
     enrolled: dict[int, bool] = {}
     rows = session.execute(
@@ -119,7 +119,7 @@ def _enrolled_and_seen(session: Session, course: Course) -> tuple[dict[int, bool
     return enrolled, seen
 
 
-def class_member_ids(session: Session, course: Course) -> set[int]:
+def class_member_ids(session: DbSession, course: Course) -> set[int]:
     """Person ids of the course's learners (see the module docstring for who counts)."""
     enrolled, seen = _enrolled_and_seen(session, course)
     members = {p for p, counts in enrolled.items() if counts}
@@ -128,7 +128,7 @@ def class_member_ids(session: Session, course: Course) -> set[int]:
     return members
 
 
-def not_on_roster_ids(session: Session, course: Course) -> set[int]:
+def not_on_roster_ids(session: DbSession, course: Course) -> set[int]:
     """People with activity in a course that has a roster, who are not on it."""
     if not has_roster(session, course):
         return set()
@@ -137,7 +137,7 @@ def not_on_roster_ids(session: Session, course: Course) -> set[int]:
 
 
 def not_on_roster(
-    session: Session, course: Course, key: bytes, cutoff_minutes: int = 30
+    session: DbSession, course: Course, key: bytes, cutoff_minutes: int = 30
 ) -> list[dict[str, Any]]:
     """The `not-on-roster` report: who has activity in the course but is not on its roster."""
     people = not_on_roster_ids(session, course)
@@ -163,7 +163,7 @@ def _chunks(ids: list[int]) -> list[list[int]]:
 
 
 def load_members(
-    session: Session,
+    session: DbSession,
     course: Course,
     *,
     key: bytes,
@@ -194,12 +194,12 @@ def load_members(
                 )
             )
         }
-        people = connection.execute(
+        person_rows = connection.execute(
             select(
                 Person.id, Person.name, Person.given_name, Person.family_name, Person.email
             ).where(Person.id.in_(chunk))
         )
-        for person_id, full, given, family, email in people:
+        for person_id, full, given, family, email in person_rows:
             name = full or " ".join(part for part in (given, family) if part)
             name = name or usernames.get(person_id, "")
             members[person_id] = Member(
@@ -231,7 +231,7 @@ def load_members(
 
 
 def _add_activity(
-    session: Session, course: Course, members: dict[int, Member], cutoff: int, today: date
+    session: DbSession, course: Course, members: dict[int, Member], cutoff: int, today: date
 ) -> None:
     since = today - timedelta(days=6)
     weeks: dict[date, date] = {}

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.video import (
@@ -18,6 +17,7 @@ from lti_tool.kpis.video import (
     summarize,
 )
 from lti_tool.models import Course, Video, VideoLearnerViews
+from lti_tool.models.types import DbSession
 
 Segments = dict[int, int]
 #: Up to this many people, their viewings are looked up by key rather than filtered from all.
@@ -25,7 +25,7 @@ FEW_PEOPLE = 500
 
 
 def _learner_runs(
-    session: Session,
+    session: DbSession,
     course: Course,
     people: set[int] | None = None,
     videos: set[str] | None = None,
@@ -51,7 +51,7 @@ def _learner_runs(
 
 
 def _segment_totals(
-    session: Session,
+    session: DbSession,
     course: Course,
     people: set[int] | None = None,
     videos: set[str] | None = None,
@@ -63,16 +63,16 @@ def _segment_totals(
     return {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
 
 
-def _durations(session: Session, course: Course) -> dict[str, float | None]:
+def _durations(session: DbSession, course: Course) -> dict[str, float | None]:
     return dict(
-        session.execute(
-            select(Video.video_id, Video.duration).where(Video.course_id == course.id)
-        ).all()
+        session.execute(select(Video.video_id, Video.duration).where(Video.course_id == course.id))
+        .tuples()
+        .all()
     )
 
 
 def video_summary(
-    session: Session, course: Course, people: set[int] | None = None
+    session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[dict[str, Any]]:
     """Per video: duration, users at start and end, total viewed seconds (Insights); over some
     people only when `people` is given."""
@@ -98,7 +98,7 @@ def video_summary(
 
 
 def video_timeline(
-    session: Session, course: Course, people: set[int] | None = None
+    session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[dict[str, Any]]:
     """Per video and 5-second segment: distinct viewers and views, up to Insights' final segment."""
     label = course_label(course)
@@ -119,7 +119,7 @@ def video_timeline(
     return rows
 
 
-def settled_durations(session: Session, course: Course) -> dict[str, float | None]:
+def settled_durations(session: DbSession, course: Course) -> dict[str, float | None]:
     """Each video's duration as video_summary settles it (events, the LMS, else inferred).
 
     Only the videos without a known duration need the class's viewings (to infer it from
@@ -143,7 +143,7 @@ def settled_durations(session: Session, course: Course) -> dict[str, float | Non
 
 
 def learner_video(
-    session: Session,
+    session: DbSession,
     course: Course,
     people: set[int] | None = None,
     known_durations: dict[str, float | None] | None = None,

@@ -10,7 +10,7 @@ spans every institution, so the scope is the deployment, never the issuer.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app, url_for
@@ -43,7 +43,7 @@ def is_platform_administrator(roles: Iterable[str]) -> bool:
     return any(isinstance(r, str) and r.strip() in PLATFORM_ADMIN_ROLES for r in roles)
 
 
-def admin_deployment(registration_id: int, body: dict[str, Any]) -> LtiDeployment | None:
+def admin_deployment(registration_id: int, body: Mapping[str, Any]) -> LtiDeployment | None:
     """The launch's deployment when administration by launch is switched on for it."""
     deployment_id = body.get(DEPLOYMENT_CLAIM)
     if not isinstance(deployment_id, str) or not deployment_id:
@@ -58,7 +58,9 @@ def admin_deployment(registration_id: int, body: dict[str, Any]) -> LtiDeploymen
     )
 
 
-def may_enter(registration_id: int, body: dict[str, Any], roles: Iterable[str], lms: str) -> bool:
+def may_enter(
+    registration_id: int, body: Mapping[str, Any], roles: Iterable[str], lms: str
+) -> bool:
     """Whether this launch earns the administrators' link (nothing is written to know it).
 
     On Open edX, institution and system roles without any membership role are old
@@ -72,7 +74,7 @@ def may_enter(registration_id: int, body: dict[str, Any], roles: Iterable[str], 
     return admin_deployment(registration_id, body) is not None
 
 
-def admin_link(registration_id: int, body: dict[str, Any], person: Person) -> str | None:
+def admin_link(registration_id: int, body: Mapping[str, Any], person: Person) -> str | None:
     """The one-time Administration link of a launch that `may_enter`, for its person."""
     deployment = admin_deployment(registration_id, body)
     if deployment is None:

@@ -54,7 +54,8 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
     if course is None:
         course = Course(platform_id=platform_id, lti_context_id=context_id)
         db.session.add(course)
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    custom = claims.get(CUSTOM)
+    custom = custom if isinstance(custom, dict) else {}
     canvas_course = _str(custom.get("canvas_course_id"))
     if canvas_course and not canvas_course.startswith("$"):
         course.lms_course_id = canvas_course

@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool import audit, platforms
 from lti_tool.launch.canvas_config import NRPS_SCOPE
 from lti_tool.launch.outbound import Fetcher, Refused, check_url
 from lti_tool.models import LtiRegistration, Platform, RegistrationInvite
+from lti_tool.models.types import DbSession
 
 PLATFORM_CONFIG = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
@@ -184,7 +184,7 @@ def register_with_platform(
 
 
 def _platform_for(
-    session: Session,
+    session: DbSession,
     issuer: str,
     product: str,
     config_url: str,
@@ -211,7 +211,7 @@ def _platform_for(
 
 
 def store_registration(
-    session: Session,
+    session: DbSession,
     platform_config: dict[str, Any],
     answer: dict[str, Any],
     config_url: str,

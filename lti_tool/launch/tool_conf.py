@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylti1p3.contrib.flask import FlaskCookieService
 from pylti1p3.exception import LtiException
@@ -14,7 +14,10 @@ from sqlalchemy import delete
 from lti_tool.extensions import db
 from lti_tool.lti.registrations import PlatformPending, find_registration_row
 from lti_tool.models import LtiStoreEntry, Platform
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import rowcount, utcnow
+
+if TYPE_CHECKING:
+    from pylti1p3.contrib.flask import FlaskRequest
 
 
 def platform_for_issuer(issuer: str | None, client_id: str | None = None) -> Platform | None:
@@ -77,11 +80,15 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
 def purge_expired_store_entries() -> int:
     """Delete expired launch state; returns how many rows went."""
     result = db.session.execute(delete(LtiStoreEntry).where(LtiStoreEntry.expires_at <= utcnow()))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 class PartitionedCookieService(FlaskCookieService):
     """pylti1p3's cookie service plus `Partitioned` (CHIPS), needed inside a cross-site iframe."""
+
+    # Set by pylti1p3's __init__ (its class-level defaults are None).
+    _request: FlaskRequest
+    _cookie_data_to_set: dict[str, dict[str, Any]]
 
     def update_response(self, response: Any) -> None:
         secure = bool(self._request.is_secure())

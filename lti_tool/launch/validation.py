@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
@@ -18,6 +18,10 @@ from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.exception import LtiException
 
 from lti_tool.extensions import db
+
+if TYPE_CHECKING:
+    from lti_tool.launch.tool_conf import DbLaunchDataStorage
+    from lti_tool.lti.registrations import ToolRegistration
 
 ALLOWED_ALGS = frozenset({"RS256", "RS384", "RS512"})
 #: The largest key set the tool reads.
@@ -34,6 +38,10 @@ class ToolMessageLaunch(FlaskMessageLaunch):
     jwks_deadline: float = 5.0
     refetch_cooldown: float = 60.0
     _fetched_from_cache: bool = False
+    # What the tool gives pylti1p3 (DbToolConf's registrations, the database's launch storage
+    # as the key-set cache), narrower than pylti1p3's own types for them.
+    _registration: ToolRegistration | None
+    _public_key_cache_data_storage: DbLaunchDataStorage | None
 
     def fetch_public_key(self, key_set_url: str) -> Any:
         """Fetch the platform's JWKS, through the shared cache when one is set."""
@@ -185,6 +193,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
                 # The platform may have rotated its keys since we cached them; refetch, but
                 # not again within the cooldown.
                 self._note_refetch(exc)
+                assert self._registration is not None  # its key set was just searched
                 self._registration.set_key_set(None)
                 self._public_key_cache_data_storage = None
                 return super().get_public_key()
@@ -198,6 +207,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         storage = self._public_key_cache_data_storage
         if storage is None:
             return
+        assert self._registration is not None  # its key set was just searched
         marker = "jwks-refetched-" + str(self._registration.get_key_set_url())
         last = storage.get_global_value(marker)
         now = time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -36,6 +37,7 @@ from lti_tool.people.roles import LEARNER, OPENEDX, STAFF, course_role, only_ins
 # otherwise pay, and only LTI requests need them.
 if TYPE_CHECKING:
     from pylti1p3.contrib.flask import FlaskRequest
+    from werkzeug.wrappers import Response as WerkzeugResponse
 
     from lti_tool.launch.validation import ToolMessageLaunch
 
@@ -344,6 +346,7 @@ def launch() -> Any:
         message.refetch_cooldown = float(current_app.config["JWKS_REFETCH_COOLDOWN"])
         body = message.get_launch_data()
         registration = message._registration
+        assert registration is not None  # the launch was validated against it
         return _after_launch(body, registration.platform_id, message)
     except LaunchProblem as problem:
         return _refuse(problem, "launch", claims)
@@ -365,7 +368,7 @@ def launch() -> Any:
         )
 
 
-def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLaunch) -> Any:
+def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessageLaunch) -> Any:
     """Check the launch's role and context, write its rows, and send the user on.
 
     A refused launch writes nothing (no course, person, identity or enrollment); a launch that
@@ -378,6 +381,7 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
     roles = [r for r in body.get(ROLES_CLAIM) or [] if isinstance(r, str)]
     role = course_role(roles, platform.lms)
     has_course = records.context_id(body) is not None
+    assert message._registration is not None  # the launch was validated against it
     registration_id = message._registration.db_id
     enters_admin = admin_entry.may_enter(registration_id, body, roles, platform.lms)
 
@@ -436,6 +440,7 @@ def _after_launch(body: dict[str, Any], platform_id: int, message: ToolMessageLa
     wants_progress = isinstance(custom, dict) and custom.get("view") == "progress"
     endpoint = "course.overview" if role.is_staff and not wants_progress else "course.me"
     course_url = url_for(endpoint, course_id=course.id, t=token)
+    response: WerkzeugResponse  # a page, or redirect()'s plain werkzeug Response
     if admin_url:
         page = render_template(
             "admin/launch_entry.html", admin_url=admin_url, course_url=course_url

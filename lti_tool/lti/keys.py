@@ -36,7 +36,7 @@ def public_jwk_from_pem(private_pem: str) -> dict[str, Any]:
     from jwcrypto.jwk import JWK
 
     jwk = JWK.from_pem(private_pem.encode())
-    public = jwk.export_public(as_dict=True)
+    public: dict[str, Any] = jwk.export_public(as_dict=True)
     public.update({"alg": "RS256", "use": "sig", "kid": jwk.thumbprint()})
     return public
 

@@ -4,17 +4,21 @@ lti_tool.sync.nrps) both use them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException
 from pylti1p3.registration import Registration
+from pylti1p3.request import Request
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.lti import keys
 from lti_tool.models import LtiDeployment, LtiRegistration, Platform
+
+if TYPE_CHECKING:
+    from pylti1p3.registration import TKeySet
 
 
 class PlatformPending(LtiException):
@@ -66,7 +70,7 @@ def find_registration_row(issuer: str, client_id: str | None) -> LtiRegistration
     return row
 
 
-class DbToolConf(ToolConfAbstract):
+class DbToolConf(ToolConfAbstract[Request]):
     """Registrations from the database, in "one issuer, many client ids" mode."""
 
     def __init__(self) -> None:
@@ -96,7 +100,8 @@ class DbToolConf(ToolConfAbstract):
         reg.set_auth_login_url(row.auth_login_url).set_auth_token_url(row.auth_token_url)
         if row.auth_audience:
             reg.set_auth_audience(row.auth_audience)
-        reg.set_key_set_url(row.jwks_url).set_key_set(row.jwks)
+        # The column holds a JSON Web Key Set ({"keys": [...]}) as the platform gave it.
+        reg.set_key_set_url(row.jwks_url).set_key_set(cast("TKeySet | None", row.jwks))
         private_pem = keys.private_pem(signing)
         reg.set_tool_private_key(private_pem)
         # With the public key set, pylti1p3 puts our kid in every JWT it signs (service tokens,
@@ -120,5 +125,7 @@ class DbToolConf(ToolConfAbstract):
         )
         return Deployment().set_deployment_id(found.deployment_id) if found else None
 
-    def get_jwks(self, iss: str | None = None, client_id: str | None = None, **kwargs: Any):
+    def get_jwks(
+        self, iss: str | None = None, client_id: str | None = None, **kwargs: Any
+    ) -> dict[str, list[dict[str, Any]]]:
         return keys.jwks()

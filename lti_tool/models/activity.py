@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.types import UTCDateTime, utcnow
 
 # Rollup rows are small and found by their primary key: on SQLite, stored in that key's B-tree
@@ -29,7 +29,7 @@ from lti_tool.models.types import UTCDateTime, utcnow
 _SMALL_ROWS = {"sqlite_with_rowid": False}
 
 
-class ActivityBlock(db.Model):
+class ActivityBlock(Model):
     """A learner's events of one UTC day in one course, packed in one value.
 
     `data` is an orjson object of columns (time, key, name, source, active, label, object_id,
@@ -50,7 +50,7 @@ class ActivityBlock(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class IngestFile(db.Model):
+class IngestFile(Model):
     """A log file recognised by its content: how much of it has been ingested."""
 
     __tablename__ = "ingest_file"
@@ -68,7 +68,7 @@ class IngestFile(db.Model):
     last_ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LearnerDay(db.Model):
+class LearnerDay(Model):
     """Per learner and day: events, first and last event time, and the day's gap histogram.
 
     `gaps` counts the gaps between the learner's consecutive events by whole minute, packed as
@@ -97,7 +97,7 @@ class LearnerDay(db.Model):
 MAX_GAP_MINUTE = 240
 
 
-class WeeklyActivity(db.Model):
+class WeeklyActivity(Model):
     """Distinct learners per course, ISO week (its Monday) and Insights label."""
 
     __tablename__ = "weekly_activity"
@@ -113,7 +113,7 @@ class WeeklyActivity(db.Model):
     )
 
 
-class Video(db.Model):
+class Video(Model):
     """A video of a course: its duration (from events or the LMS) and name."""
 
     __tablename__ = "video"
@@ -126,7 +126,7 @@ class Video(db.Model):
     display_name: Mapped[str | None] = mapped_column(String(500))
 
 
-class VideoLearnerViews(db.Model):
+class VideoLearnerViews(Model):
     """One learner's views of one video, packed as segment runs.
 
     `runs` is an orjson list [first, last, first, last, …]: each viewing adds one view to every
@@ -146,7 +146,7 @@ class VideoLearnerViews(db.Model):
     runs: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class LearnerResource(db.Model):
+class LearnerResource(Model):
     """A resource a learner opened in a course: a video, a problem, a courseware page, an
     activity; when first, and how many of their events touched it."""
 

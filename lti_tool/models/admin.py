@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.types import UTCDateTime, utcnow
 
 
-class AdminUser(db.Model):
+class AdminUser(Model):
     """A local administrator (`flask admin create EMAIL`); the password is kept as a KDF hash."""
 
     __tablename__ = "admin_user"
@@ -32,7 +32,7 @@ class AdminUser(db.Model):
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class AdminLoginAttempt(db.Model):
+class AdminLoginAttempt(Model):
     """A login attempt, in the database so throttling holds across every web worker."""
 
     __tablename__ = "admin_login_attempt"
@@ -45,7 +45,7 @@ class AdminLoginAttempt(db.Model):
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class AccessLog(db.Model):
+class AccessLog(Model):
     """Who opened learners' contact details (or exported them), when, in which course."""
 
     __tablename__ = "access_log"
@@ -69,7 +69,7 @@ class AccessLog(db.Model):
     subjects: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class AdminAudit(db.Model):
+class AdminAudit(Model):
     """What an administrator did: who, when, from where, what (kept under the retention rules)."""
 
     __tablename__ = "admin_audit"

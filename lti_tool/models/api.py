@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.course import Course
 from lti_tool.models.lti import Platform
 from lti_tool.models.types import UTCDateTime, utcnow
@@ -17,7 +17,7 @@ SCOPE_REPORTS_READ = "reports:read"
 SCOPES = (SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for one source or reader: one scope, optionally one course; kept hashed."""
 
     __tablename__ = "api_token"
@@ -53,7 +53,7 @@ class ApiToken(db.Model):
         return self.revoked_at is None
 
 
-class XapiStatement(db.Model):
+class XapiStatement(Model):
     """An xAPI statement id already stored: a repeat is ignored, a different body is a 409."""
 
     __tablename__ = "xapi_statement"

@@ -19,11 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.types import UTCDateTime, utcnow
 
 
-class Course(db.Model):
+class Course(Model):
     """A course at a platform; pages use the tool's integer id."""
 
     __tablename__ = "course"
@@ -58,7 +58,7 @@ class Course(db.Model):
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course")
 
 
-class CourseDeployment(db.Model):
+class CourseDeployment(Model):
     """A deployment a course was launched through: what a deployment's administrator sees."""
 
     __tablename__ = "course_deployment"
@@ -73,7 +73,7 @@ class CourseDeployment(db.Model):
     last_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Person(db.Model):
+class Person(Model):
     """One human, however many identities the sources give them."""
 
     __tablename__ = "person"
@@ -91,7 +91,7 @@ class Person(db.Model):
     )
 
 
-class PersonIdentity(db.Model):
+class PersonIdentity(Model):
     """One way a source names a person: (platform, kind, value), e.g. lti_sub, openedx_user_id."""
 
     __tablename__ = "person_identity"
@@ -119,7 +119,7 @@ class PersonIdentity(db.Model):
     person: Mapped[Person] = relationship(back_populates="identities")
 
 
-class Enrollment(db.Model):
+class Enrollment(Model):
     """A person's membership of a course, with the context roles the LMS gave them."""
 
     __tablename__ = "enrollment"
@@ -152,7 +152,7 @@ class Enrollment(db.Model):
 STUDENT_VIEWS = ("time", "calendar", "videos", "completion", "grades", "due")
 
 
-class CourseSettings(db.Model):
+class CourseSettings(Model):
     """Per-course choices staff make on the settings page; a missing row means the defaults."""
 
     __tablename__ = "course_settings"
@@ -181,7 +181,7 @@ class CourseSettings(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class CourseEvent(db.Model):
+class CourseEvent(Model):
     """A dated event drawn on the course's time charts: a due date from the LMS, or staff's own."""
 
     __tablename__ = "course_event"

@@ -21,14 +21,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.lti import Platform
 from lti_tool.models.types import UTCDateTime, utcnow
 
 SOURCE_KINDS = ("canvas", "openedx", "log_folder")
 
 
-class DataSource(db.Model):
+class DataSource(Model):
     """Where a platform's data comes from: a Canvas or Open edX API, or a tracking-log folder.
 
     `secret_encrypted` holds the Canvas API token or the Open edX client secret, encrypted
@@ -57,7 +57,7 @@ class DataSource(db.Model):
     platform: Mapped[Platform] = relationship()
 
 
-class Section(db.Model):
+class Section(Model):
     """A section of a course (Canvas sections; Open edX cohorts)."""
 
     __tablename__ = "section"
@@ -69,7 +69,7 @@ class Section(db.Model):
     name: Mapped[str] = mapped_column(String(500), default="")
 
 
-class SectionMember(db.Model):
+class SectionMember(Model):
     """A person in a section (a learner may be in several)."""
 
     __tablename__ = "section_member"
@@ -82,7 +82,7 @@ class SectionMember(db.Model):
     )
 
 
-class Assignment(db.Model):
+class Assignment(Model):
     """A graded item of a course, with its due date."""
 
     __tablename__ = "assignment"
@@ -100,7 +100,7 @@ class Assignment(db.Model):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Submission(db.Model):
+class Submission(Model):
     """A learner's submission to an assignment, as the LMS last reported it."""
 
     __tablename__ = "submission"
@@ -123,7 +123,7 @@ class Submission(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class CourseModule(db.Model):
+class CourseModule(Model):
     """A module (Canvas) or section/chapter (Open edX) of a course."""
 
     __tablename__ = "course_module"
@@ -139,7 +139,7 @@ class CourseModule(db.Model):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ModuleProgress(db.Model):
+class ModuleProgress(Model):
     """A learner's completion of one module."""
 
     __tablename__ = "module_progress"
@@ -157,7 +157,7 @@ class ModuleProgress(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class LmsLearnerStats(db.Model):
+class LmsLearnerStats(Model):
     """What the LMS itself says about a learner in a course: its activity time, scores, progress.
 
     Canvas: enrollments (total_activity_time, last_activity_at, grades), student_summaries
@@ -194,7 +194,7 @@ class LmsLearnerStats(db.Model):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LmsCourseActivityDay(db.Model):
+class LmsCourseActivityDay(Model):
     """Canvas course analytics: page views and participations of the whole course per day."""
 
     __tablename__ = "lms_course_activity_day"
@@ -207,7 +207,7 @@ class LmsCourseActivityDay(db.Model):
     participations: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class LmsLearnerActivityHour(db.Model):
+class LmsLearnerActivityHour(Model):
     """Canvas per-student analytics: one learner's page views and participations per hour."""
 
     __tablename__ = "lms_learner_activity_hour"
@@ -223,7 +223,7 @@ class LmsLearnerActivityHour(db.Model):
     participations: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class CourseBlock(db.Model):
+class CourseBlock(Model):
     """An Open edX course block (chapter, sequential, vertical, video, problem…) and its name."""
 
     __tablename__ = "course_block"

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.types import UTCDateTime, utcnow
 
 
-class Platform(db.Model):
+class Platform(Model):
     """One LMS instance as an institution sees it (hosted Canvas shares its issuer)."""
 
     __tablename__ = "platform"
@@ -38,7 +38,7 @@ class Platform(db.Model):
     )
 
 
-class LtiRegistration(db.Model):
+class LtiRegistration(Model):
     """A client id at a platform, with the platform's OIDC and key endpoints."""
 
     __tablename__ = "lti_registration"
@@ -63,7 +63,7 @@ class LtiRegistration(db.Model):
     )
 
 
-class LtiDeployment(db.Model):
+class LtiDeployment(Model):
     """A deployment id under a registration (Open edX always uses "1")."""
 
     __tablename__ = "lti_deployment"
@@ -83,7 +83,7 @@ class LtiDeployment(db.Model):
     registration: Mapped[LtiRegistration] = relationship(back_populates="deployments")
 
 
-class ToolKey(db.Model):
+class ToolKey(Model):
     """An RSA key of the tool; the active one signs, unretired ones are published in the JWKS."""
 
     __tablename__ = "tool_key"
@@ -97,7 +97,7 @@ class ToolKey(db.Model):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class LtiStoreEntry(db.Model):
+class LtiStoreEntry(Model):
     """Shared launch state (OIDC state, nonces, launch data) visible to every worker."""
 
     __tablename__ = "lti_store"
@@ -107,7 +107,7 @@ class LtiStoreEntry(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
-class LaunchError(db.Model):
+class LaunchError(Model):
     """A refused launch, kept for administrators: when, where from, why, what was received."""
 
     __tablename__ = "launch_error"
@@ -124,7 +124,7 @@ class LaunchError(db.Model):
     claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class RegistrationInvite(db.Model):
+class RegistrationInvite(Model):
     """A one-time code an administrator made for LTI Dynamic Registration (`platform invite`).
 
     Only the code's sha256 is kept; the platform it registers is approved at once.
@@ -143,7 +143,7 @@ class RegistrationInvite(db.Model):
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))
 
 
-class ToolSetting(db.Model):
+class ToolSetting(Model):
     """A value the tool made for itself and keeps across restarts (e.g. the pseudonym key)."""
 
     __tablename__ = "tool_setting"

@@ -16,18 +16,18 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.extensions import db
+from lti_tool.extensions import Model
 from lti_tool.models.course import Course
-from lti_tool.models.types import UTCDateTime, utcnow
+from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 
 SOURCES = ("nrps", "canvas", "openedx")
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 
 
-class SyncRun(db.Model):
+class SyncRun(Model):
     """One sync of one source for one course: queued → running → succeeded | failed.
 
     A run's data and its "succeeded" row are committed in one transaction; a failed run
@@ -80,7 +80,7 @@ class SyncRun(db.Model):
     course: Mapped[Course] = relationship()
 
 
-class JobSlot(db.Model):
+class JobSlot(Model):
     """A scheduler job's time slot, claimed by the first scheduler to reach it.
 
     The unique (job, slot_start) makes a slot run once however many schedulers are running.
@@ -99,7 +99,7 @@ class JobSlot(db.Model):
     outcome: Mapped[str | None] = mapped_column(Text)
 
 
-def last_succeeded(session: Session, course_id: int, source: str | None = None) -> SyncRun | None:
+def last_succeeded(session: DbSession, course_id: int, source: str | None = None) -> SyncRun | None:
     """The latest successful run of a course (of one source, or any): "data as of …"."""
     query = select(SyncRun).where(SyncRun.course_id == course_id, SyncRun.status == SUCCEEDED)
     if source:

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
 
 from lti_tool.models import Person, PersonIdentity
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.people.merge import merge_people
 from lti_tool.people.usernames import real_username
 
@@ -48,7 +47,8 @@ def _str(value: Any) -> str | None:
 
 def launch_claim(claims: Mapping[str, Any]) -> Claim:
     """The identities, names and e-mail a launch (or an NRPS member) carries."""
-    custom = claims.get(CUSTOM) if isinstance(claims.get(CUSTOM), dict) else {}
+    custom = claims.get(CUSTOM)
+    custom = custom if isinstance(custom, dict) else {}
     identities = [("lti_sub", str(claims["sub"]))]
     canvas_user = _str(custom.get("canvas_user_id"))
     if canvas_user and not canvas_user.startswith("$"):
@@ -104,7 +104,7 @@ def _platform_filter(platform_id: int | None) -> Any:
 
 
 def identity_owners(
-    session: Session, platform_id: int | None, identities: Iterable[Identity]
+    session: DbSession, platform_id: int | None, identities: Iterable[Identity]
 ) -> dict[Identity, int]:
     """The person each recorded identity names, with a query per kind and chunk."""
     by_kind: dict[str, set[str]] = defaultdict(set)
@@ -126,7 +126,7 @@ def identity_owners(
 
 
 def people_known_as(
-    session: Session, kind: str, value: str, platform_id: int | None = None
+    session: DbSession, kind: str, value: str, platform_id: int | None = None
 ) -> set[int]:
     """The people holding the identity KIND=VALUE: on every platform, or on this one if given."""
     query = select(PersonIdentity.person_id).where(
@@ -138,7 +138,7 @@ def people_known_as(
 
 
 def _holders(
-    session: Session, platform_id: int | None, kind: str, people: Iterable[int]
+    session: DbSession, platform_id: int | None, kind: str, people: Iterable[int]
 ) -> set[int]:
     """Which of these people hold an identity of this kind on the platform."""
     return set(
@@ -153,7 +153,7 @@ def _holders(
 
 
 def _email_candidates(
-    session: Session, platform_id: int | None, first_kind: str
+    session: DbSession, platform_id: int | None, first_kind: str
 ) -> list[tuple[int, str]]:
     """(person id, e-mail) of the people of the platform with an e-mail and no identity of
     this kind: those rule 2 may link a claim of that kind to."""
@@ -170,7 +170,7 @@ def _email_candidates(
 
 
 def emails_by_sha1(
-    session: Session, platform_id: int | None, digests: Iterable[str], first_kind: str
+    session: DbSession, platform_id: int | None, digests: Iterable[str], first_kind: str
 ) -> dict[str, str]:
     """The e-mail behind each SHA-1 hex digest (xAPI's mbox_sha1sum) among rule 2's candidates
     for a claim of `first_kind`; a digest that fits no one, or several people, is left out.
@@ -197,7 +197,7 @@ def emails_by_sha1(
 class _Batch:
     """The state of one `link_people` call."""
 
-    def __init__(self, session: Session, platform_id: int | None, claims: Sequence[Claim]):
+    def __init__(self, session: DbSession, platform_id: int | None, claims: Sequence[Claim]):
         self.session, self.platform_id, self.claims = session, platform_id, claims
         self.found: dict[Identity, int] = identity_owners(
             session, platform_id, (i for c in claims for i in c.identities)
@@ -276,7 +276,7 @@ class _Batch:
         return owner
 
 
-def link_people(session: Session, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
+def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
     """Find, merge or create the person of every claim (see the module's rules); no commit."""
     batch = _Batch(session, platform_id, claims)
     owners = [batch.resolve(claim) for claim in claims]
@@ -296,11 +296,11 @@ def link_people(session: Session, platform_id: int | None, claims: Sequence[Clai
         stamps = {"created_at": now, "updated_at": now}
         # Logs and xAPI carry no names: their thousands of new people are the short rows.
         columns = ATTRIBUTES if any(o < 0 for o in attrs_of) else ()
-        rows = session.execute(
+        inserted = session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
             [stamps | {a: attrs_of.get(o, {}).get(a) for a in columns} for o in fresh],
         )
-        created_ids = dict(zip(fresh, rows.scalars(), strict=True))
+        created_ids = dict(zip(fresh, inserted.scalars(), strict=True))
 
     def person_id(owner: int) -> int:
         owner = batch.owner(owner)
@@ -327,7 +327,7 @@ def link_people(session: Session, platform_id: int | None, claims: Sequence[Clai
     )
 
 
-def _keep_attributes(session: Session, attrs: dict[int, dict[str, str]]) -> int:
+def _keep_attributes(session: DbSession, attrs: dict[int, dict[str, str]]) -> int:
     """Write the names and e-mails claims gave stored people; how many values changed."""
     changed = 0
     ids = sorted(attrs)
@@ -342,7 +342,7 @@ def _keep_attributes(session: Session, attrs: dict[int, dict[str, str]]) -> int:
     return changed
 
 
-def link_person(session: Session, platform_id: int | None, claim: Claim) -> Person:
+def link_person(session: DbSession, platform_id: int | None, claim: Claim) -> Person:
     """The person of one claim (see `link_people`), loaded."""
     person = session.get(Person, link_people(session, platform_id, [claim]).person_ids[0])
     assert person is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
 from lti_tool.activity import rollups
 from lti_tool.activity.blocks import Columns, day_number, decode, write_blocks
@@ -18,9 +17,10 @@ from lti_tool.models import (
     VideoLearnerViews,
     WeeklyActivity,
 )
+from lti_tool.models.types import DbSession
 
 
-def merge_people(session: Session, keep_id: int, drop_id: int) -> None:
+def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
     """Move every identity, enrollment and event of `drop_id` to `keep_id`, then delete it.
 
     Events move block by block; a day both people have events on becomes one block.
@@ -58,7 +58,7 @@ def merge_people(session: Session, keep_id: int, drop_id: int) -> None:
     session.flush()
 
 
-def _move_blocks(session: Session, keep_id: int, drop_id: int) -> set[int]:
+def _move_blocks(session: DbSession, keep_id: int, drop_id: int) -> set[int]:
     """Merge the dropped person's blocks into the kept person's; return the courses."""
     dropped: dict[int, dict[tuple[int, int], Columns]] = defaultdict(dict)
     for course_id, day, data in session.execute(

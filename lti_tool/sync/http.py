@@ -52,7 +52,7 @@ class CountingSession(requests.Session):
         self.should_stop = should_stop
         self.count = 0
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if self.should_stop and self.should_stop():
             raise Stopped("stopped: the process is shutting down; nothing was written")
         kwargs.setdefault("timeout", self.timeout)

@@ -22,10 +22,10 @@ from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.lti.registrations import DbToolConf
 from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
+from lti_tool.models.types import DbSession
 from lti_tool.people.linking import launch_claim, link_people
 from lti_tool.people.roles import context_role_name, course_role
 from lti_tool.sync.errors import OAUTH_ERROR_CODE, SyncError
@@ -199,7 +199,7 @@ def fetch_roster(
     return roster
 
 
-def registration_for(session: Session, course: Course) -> Registration:
+def registration_for(session: DbSession, course: Course) -> Registration:
     """The pylti1p3 Registration whose client credentials read this course's roster."""
     if not course.nrps_memberships_url:
         raise SyncError(
@@ -230,7 +230,7 @@ def _person_claims(member: Mapping[str, Any], user_id: str) -> dict[str, Any]:
 
 
 def apply_roster(
-    session: Session, course: Course, members: Sequence[Mapping[str, Any]]
+    session: DbSession, course: Course, members: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """Upsert people, identities and enrollments from a complete roster; nothing is committed.
 
@@ -277,7 +277,7 @@ def apply_roster(
         roles = [r for r in member.get("roles") or [] if isinstance(r, str)]
         role = course_role(roles, lms)
         status = str(member.get("status") or "Active").strip().lower()
-        wanted = {
+        wanted: dict[str, Any] = {
             "course_role": role.role,
             "status": "inactive" if status in ("inactive", "deleted") else "active",
             "source": "nrps",
@@ -332,7 +332,7 @@ def apply_roster(
 
 
 def sync_course(
-    session: Session,
+    session: DbSession,
     course: Course,
     *,
     should_stop: Callable[[], bool] | None = None,

@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 import requests
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from lti_tool import secrets
 from lti_tool.models import (
@@ -38,7 +37,7 @@ from lti_tool.models import (
     PersonIdentity,
     Video,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.usernames import real_username
 from lti_tool.sync.errors import OAUTH_ERROR_CODE, SyncError
@@ -51,7 +50,7 @@ PAGE_SIZE = 100
 BLOCK_FIELDS = "children,display_name,type,graded,due,format,student_view_data"
 
 
-def source_for(session: Session, platform_id: int | None) -> DataSource:
+def source_for(session: DbSession, platform_id: int | None) -> DataSource:
     """The platform's Open edX API source; SyncError when there is none."""
     source = (
         session.scalar(
@@ -223,7 +222,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
 
 
 def sync_course(
-    session: Session,
+    session: DbSession,
     course: Course,
     *,
     should_stop: Callable[[], bool] | None = None,
@@ -254,7 +253,9 @@ def sync_course(
 # --- writing -----------------------------------------------------------------------------
 
 
-def _people_by_username(session: Session, platform_id: int, usernames: set[str]) -> dict[str, int]:
+def _people_by_username(
+    session: DbSession, platform_id: int, usernames: set[str]
+) -> dict[str, int]:
     """Person ids by username; people not known yet are created with that identity."""
     ordered = sorted(usernames)
     linked = link_people(session, platform_id, [Claim([(USERNAME, u)]) for u in ordered])
@@ -275,7 +276,7 @@ def _when(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else None
 
 
-def apply(session: Session, course: Course, fetched: dict[str, Any]) -> dict[str, Any]:
+def apply(session: DbSession, course: Course, fetched: dict[str, Any]) -> dict[str, Any]:
     """Write what was fetched into the session (no commit); idempotent."""
     if course.platform_id is None:
         raise SyncError(f"course {course.id} belongs to no platform")
@@ -298,7 +299,7 @@ def apply(session: Session, course: Course, fetched: dict[str, Any]) -> dict[str
 
 
 def _apply_enrollments(
-    session: Session, course: Course, enrolled: dict[str, dict[str, Any]], people: dict[str, int]
+    session: DbSession, course: Course, enrolled: dict[str, dict[str, Any]], people: dict[str, int]
 ) -> dict[str, int]:
     counts = {"enrollments": len(enrolled), "added": 0, "updated": 0, "unchanged": 0}
     existing = {
@@ -338,7 +339,7 @@ def _apply_enrollments(
 
 
 def _apply_grades(
-    session: Session, course: Course, graded: dict[str, dict[str, Any]], people: dict[str, int]
+    session: DbSession, course: Course, graded: dict[str, dict[str, Any]], people: dict[str, int]
 ) -> int:
     stats = {
         s.person_id: s
@@ -364,13 +365,13 @@ def _apply_grades(
     return len(graded)
 
 
-def _apply_blocks(session: Session, course: Course, blocks: dict[str, Any]) -> dict[str, int]:
+def _apply_blocks(session: DbSession, course: Course, blocks: dict[str, Any]) -> dict[str, int]:
     parents: dict[str, tuple[str, int]] = {}
     for block_id, block in blocks.items():
         if isinstance(block, dict):
-            for position, child in enumerate(block.get("children") or []):
+            for index, child in enumerate(block.get("children") or []):
                 if isinstance(child, str):
-                    parents[child] = (block_id, position)
+                    parents[child] = (block_id, index)
     existing = {
         b.block_id: b
         for b in session.scalars(select(CourseBlock).where(CourseBlock.course_id == course.id))
@@ -397,13 +398,10 @@ def _apply_blocks(session: Session, course: Course, blocks: dict[str, Any]) -> d
             continue
         kind = str(block.get("type") or "unknown")[:50]
         name = str(block.get("display_name") or "")[:500]
-        view = (
-            block.get("student_view_data")
-            if isinstance(block.get("student_view_data"), dict)
-            else {}
-        )
-        duration = view.get("duration") if kind == "video" else None
-        duration = float(duration) if isinstance(duration, int | float) and duration > 0 else None
+        view = block.get("student_view_data")
+        view = view if isinstance(view, dict) else {}
+        length = view.get("duration") if kind == "video" else None
+        duration = float(length) if isinstance(length, int | float) and length > 0 else None
         parent, position = parents.get(block_id, (None, None))
         row = existing.pop(block_id, None)
         if row is None:

@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.models import DataSource, Platform
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.platforms import LOG_FOLDER, check_folder
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 
 log = logging.getLogger(__name__)
 
 
-def ingest_log_folders(session: Session, workers: int | None = 0) -> str:
+def ingest_log_folders(session: DbSession, workers: int | None = 0) -> str:
     """Ingest every enabled folder of every enabled platform; one line saying what happened.
 
     A folder that cannot be read is recorded on its row and the others go on. `workers` 0 parses

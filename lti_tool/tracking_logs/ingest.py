@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.workers import Workers, default_processes, rare_collections
 from lti_tool.events.sink import EventSink
 from lti_tool.models import IngestFile, Platform
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.tracking_logs.chunks import ParsedChunk, parse_chunk
 from lti_tool.tracking_logs.parse import TruncatedFile, iter_paths, open_decompressed, read_chunks
 
@@ -76,7 +75,7 @@ def head_of(path: Path) -> bytes:
         return stream.read(HEAD_BYTES)
 
 
-def find_known_file(session: Session, path: Path) -> tuple[IngestFile | None, bytes]:
+def find_known_file(session: DbSession, path: Path) -> tuple[IngestFile | None, bytes]:
     """The record of a file already seen with the same beginning, if any."""
     head = head_of(path)
     lengths = session.scalars(select(IngestFile.head_length).distinct()).all()
@@ -94,7 +93,7 @@ def find_known_file(session: Session, path: Path) -> tuple[IngestFile | None, by
 
 
 def ingest_tracking_logs(
-    session: Session,
+    session: DbSession,
     paths: Iterable[str | Path],
     platform: Platform | None,
     progress: Callable[[int], None] | None = None,
@@ -118,7 +117,7 @@ def ingest_tracking_logs(
 
 
 def _ingest_paths(
-    session: Session,
+    session: DbSession,
     paths: Iterable[str | Path],
     platform: Platform | None,
     report: IngestReport,
@@ -143,7 +142,7 @@ def _ingest_paths(
 
 
 def _ingest_file(
-    session: Session,
+    session: DbSession,
     path: Path,
     known: tuple[IngestFile | None, bytes],
     platform: Platform | None,

@@ -175,7 +175,7 @@ def parse_line(raw: bytes) -> TrackingEvent | None:
     if type(source) is not str:
         raise BadLine(WRONG_TYPES, "event_source is not a string")
 
-    stamp = get("time")
+    stamp: Any = get("time")  # anything: a wrong type is a TypeError below
     if stamp is None:
         stamp = get("timestamp")
     try:
@@ -304,15 +304,16 @@ def _user_id(value: Any, strict: bool = True) -> str | None:
 
 def _course_key(context_course: Any, data: dict[str, Any], get: Any, cget: Any, name: str) -> str:
     """The course key: context, then payload, then the page URL, then an implicit event's path."""
+    key: str | None
     if type(context_course) is str:
         key = context_course.strip()
         if key:
             return key
     elif context_course is not None:
         raise BadLine(WRONG_TYPES, "context.course_id is not a string")
-    key = data.get("course_id")
-    if type(key) is str:
-        key = key.strip()
+    given = data.get("course_id")
+    if type(given) is str:
+        key = given.strip()
         if key:
             return key
     for url in (get("page"), cget("page"), name if name[:1] == "/" else None):
@@ -334,7 +335,7 @@ def _course_from_url(url: str) -> str | None:
 
 
 @contextmanager
-def _open_stream(path: str | Path) -> Iterator[IO[bytes]]:
+def _open_stream(path: str | Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
     """The decompressed byte stream of a plain or gzipped file; gzip damage -> TruncatedFile."""
     with open(path, "rb", buffering=_READ_BUFFER) as raw:
         magic = raw.read(2)
@@ -590,7 +591,7 @@ def read_lines(path: str | Path, start_offset: int = 0, start_line: int = 0) -> 
             yield RawLine(number, line_content(line), offset)
 
 
-def _skip(stream: IO[bytes], count: int) -> None:
+def _skip(stream: IO[bytes] | gzip.GzipFile, count: int) -> None:
     """Advance a stream by count bytes (a gzip stream has to be decompressed to skip)."""
     if count <= 0:
         return

@@ -156,7 +156,8 @@ def video_timeline_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figu
 @functools.cache
 def _template() -> dict[str, Any]:
     """Plotly's "simple_white" template as plain data, made once."""
-    return pio.templates["simple_white"].to_plotly_json()
+    template: dict[str, Any] = pio.templates["simple_white"].to_plotly_json()
+    return template
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -166,7 +167,8 @@ def figure_json(fig: go.Figure) -> str:
     # it for every figure, which costs more than building the figure itself.
     data.setdefault("layout", {})["template"] = _template()
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
-    return pio.to_json(data, validate=False).replace("<", "\\u003c")
+    text: str = pio.to_json(data, validate=False)
+    return text.replace("<", "\\u003c")
 
 
 def learner_time_figure(

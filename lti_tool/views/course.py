@@ -6,8 +6,9 @@ from __future__ import annotations
 import statistics
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
@@ -278,7 +279,7 @@ def _freshness(course: Course) -> list[dict[str, object]]:
     """Per source: the last successful sync, the last failed one after it, a queued or running
     run, and whether it can sync this course. The roster always; API sources when connected or
     ever run."""
-    found = []
+    found: list[dict[str, object]] = []
     for source in SOURCES:
         able = queue.can_sync(db.session, course.id, source)
         latest = db.session.scalar(

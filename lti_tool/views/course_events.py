@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, g, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
+from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings

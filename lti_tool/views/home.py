@@ -40,7 +40,7 @@ def plotly_js() -> Response:
 
 
 @bp.get("/readyz")
-def readyz() -> tuple[dict[str, str], int]:
+def readyz() -> tuple[dict[str, str | None], int]:
     """Ready: the database answers and its schema is at the migrations' head."""
     from alembic.migration import MigrationContext  # alembic only here, not at start-up
 

@@ -168,7 +168,8 @@ def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
     now = time.monotonic()
     found = cache.get((course.id, name))
     if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
-        return found[2]
+        cached: T = found[2]
+        return cached
     value = compute()
     cache[(course.id, name)] = (key, now, value)
     return value
@@ -277,6 +278,8 @@ def learners(course_id: int) -> str:
         db.session.commit()
     sections = rows.sections()
     base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
+    # Any, not str: url_for's own keywords (_external: bool) would otherwise be checked against it.
+    asked: dict[str, Any] = {k: v for k, v in filters.items() if v}
 
     def link(**changes: Any) -> str:
         """This page's URL with some parameters changed (empty ones left out)."""
@@ -312,7 +315,7 @@ def learners(course_id: int) -> str:
             "course.learners_csv",
             course_id=course.id,
             t=g.session_token,
-            **{k: v for k, v in filters.items() if v},
+            **asked,
         ),
         cutoff=data.settings.time_cutoff_minutes,
         emails_hidden=hidden,

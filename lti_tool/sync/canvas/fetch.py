@@ -162,7 +162,8 @@ class Fetcher:
                 user = users.get(user_id) or users.setdefault(user_id, CanvasUser(user_id))
                 state = (_str(row.get("enrollment_state"), 30) or "active").lower()
                 user.types.append((kind, state))
-                info = row.get("user") if isinstance(row.get("user"), dict) else {}
+                info = row.get("user")
+                info = info if isinstance(info, dict) else {}
                 user.name = _str(info.get("name"), 300) or user.name
                 user.sortable_name = _str(info.get("sortable_name"), 300) or user.sortable_name
                 for attr in ("sis_user_id", "login_id"):
@@ -181,7 +182,8 @@ class Fetcher:
                 seconds = _int(row.get("total_activity_time"))
                 if seconds is not None:
                     user.activity_seconds = max(user.activity_seconds or 0, seconds)
-                grades = row.get("grades") if isinstance(row.get("grades"), dict) else {}
+                grades = row.get("grades")
+                grades = grades if isinstance(grades, dict) else {}
                 if grades and (state in ACTIVE_STATES or user.current_score is None):
                     # Posted scores; the unposted keys are there only for a token whose user
                     # may manage or view all grades (absent keys: None).
@@ -452,7 +454,8 @@ class Fetcher:
         if not isinstance(body, dict):
             raise SyncError(f"Canvas's activity of student {user_id} is not an object")
         hours: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
-        views = body.get("page_views") if isinstance(body.get("page_views"), dict) else {}
+        views = body.get("page_views")
+        views = views if isinstance(views, dict) else {}
         for stamp, count in views.items():
             moment = _dt(stamp)
             if moment is not None:

@@ -8,12 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool.config import setting
 from lti_tool.models import Assignment, Course, Enrollment, PersonIdentity, Submission, SyncRun
 from lti_tool.models.sync import SUCCEEDED, last_succeeded
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.sync.canvas.fetch import fetch
 from lti_tool.sync.canvas.fetched import Fetched
 from lti_tool.sync.canvas.source import KIND, _token, client_for, source_for
@@ -34,7 +33,8 @@ EMAILS_HIDDEN = (
 )
 
 
-def _last_full_start(session: Session, course_id: int) -> datetime | None:
+def _last_full_start(session: DbSession, course_id: int) -> datetime | None:
+    started: datetime | None
     for started, counts in session.execute(
         select(SyncRun.started_at, SyncRun.counts)
         .where(
@@ -51,7 +51,7 @@ def _last_full_start(session: Session, course_id: int) -> datetime | None:
 
 
 def sync_course(
-    session: Session,
+    session: DbSession,
     course: Course,
     *,
     should_stop: Callable[[], bool] | None = None,

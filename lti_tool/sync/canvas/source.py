@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 import requests
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lti_tool import secrets
 from lti_tool.config import setting
 from lti_tool.models import Course, DataSource
+from lti_tool.models.types import DbSession
 from lti_tool.sync.canvas.values import _id, _str
 from lti_tool.sync.errors import SyncError
 from lti_tool.sync.http import HttpError, JsonClient, where
@@ -23,7 +23,7 @@ USER_AGENT = "lti_tool-canvas"
 RATE_LOW = 100.0
 
 
-def source_for(session: Session, course: Course) -> DataSource:
+def source_for(session: DbSession, course: Course) -> DataSource:
     """The enabled Canvas data source of the course's platform, or a SyncError saying why not."""
     if course.platform_id is None:
         raise SyncError(f"course {course.id} belongs to no platform")

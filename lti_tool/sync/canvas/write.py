@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import (
@@ -26,7 +25,7 @@ from lti_tool.models import (
     SectionMember,
     Submission,
 )
-from lti_tool.models.types import utcnow
+from lti_tool.models.types import DbSession, utcnow
 from lti_tool.people.linking import Claim, link_people
 from lti_tool.people.roles import context_role_name, course_role
 from lti_tool.sync.canvas.fetched import Fetched
@@ -36,7 +35,7 @@ from lti_tool.sync.canvas.values import ACTIVE_STATES, TYPE_ROLES
 WRITE_BATCH = 5000
 
 
-def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
+def _upsert(session: DbSession, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
     """INSERT … ON CONFLICT (keys) DO UPDATE the other given columns, as one executemany."""
     if not rows:
         return 0
@@ -58,7 +57,7 @@ def _upsert(session: Session, model: Any, rows: list[dict[str, Any]], keys: list
 class Writer:
     """Applies a Fetched to the database in the caller's transaction."""
 
-    def __init__(self, session: Session, course: Course, data: Fetched) -> None:
+    def __init__(self, session: DbSession, course: Course, data: Fetched) -> None:
         self.session = session
         self.course = course
         self.course_id = course.id
@@ -180,12 +179,12 @@ class Writer:
         self.section = rows
         if self.data.sections is None:
             return
-        for section_id, name in self.data.sections:
-            section = rows.get(section_id)
+        for section_key, name in self.data.sections:
+            section = rows.get(section_key)
             if section is None:
-                section = Section(course_id=self.course_id, lms_section_id=section_id, name=name)
+                section = Section(course_id=self.course_id, lms_section_id=section_key, name=name)
                 self.session.add(section)
-                rows[section_id] = section
+                rows[section_key] = section
                 self.written(1)
             elif section.name != name:
                 section.name = name
@@ -282,14 +281,14 @@ class Writer:
             everyone = dates.everyone if dates is not None else values["due_at"]
             if everyone is not None:
                 wanted[key] = (everyone, name[:500], None)
-            for section_key, due, title in dates.sections if dates is not None else ():
+            for section_key, due, section_title in dates.sections if dates is not None else ():
                 section = self.section.get(section_key)
                 if section is None:
                     unknown_sections += 1  # not in the sections list (or it was not readable)
                     continue
                 if due == everyone:
                     continue  # the same date as everyone's: one marker is enough
-                label = section.name or title or f"section {section_key}"
+                label = section.name or section_title or f"section {section_key}"
                 wanted[f"{key}:section:{section_key}"] = (
                     due,
                     f"{name} ({label})"[:500],
@@ -313,8 +312,8 @@ class Writer:
             elif (event.at, event.title, event.section_id) != (at, title, section_id):
                 event.at, event.title, event.section_id = at, title, section_id
                 self.written(1)
-        for lms_id, event in events.items():
-            if lms_id not in wanted:
+        for stored_id, event in events.items():
+            if stored_id not in wanted:
                 self.session.delete(event)
                 self.written(1)
         self.counts["events"] = len(wanted)
@@ -500,7 +499,13 @@ class Writer:
             }
             summary = self.data.summaries.get(user.user_id)
             if summary is not None:
-                keys = ("page_views", "participations", "missing", "late", "on_time")
+                keys: tuple[str, ...] = (
+                    "page_views",
+                    "participations",
+                    "missing",
+                    "late",
+                    "on_time",
+                )
                 wanted.update(zip(keys, summary, strict=True))
             progress = self.data.progress.get(user.user_id) or derived.get(user.user_id)
             if progress is not None:

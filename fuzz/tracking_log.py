@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import atheris
 
-with atheris.instrument_imports(include=["lti_tool.tracking_logs.parse"]):
+with atheris.instrument_imports(
+    include=["lti_tool.tracking_logs.parse", "lti_tool.activity.video"]
+):
+    from lti_tool.activity.video import video_id
     from lti_tool.tracking_logs.parse import (
         BAD_LINE_REASONS,
         BadLine,
         NoUser,
         TrackingEvent,
         parse_line,
-        video_id,
     )
 
 from fuzz._common import mutate_json, run

@@ -6,10 +6,11 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, get_version
 
+from lti_tool import __version__, create_app
+
 
 def make_app() -> Flask:
     """The app for a command: the configuration named by LTI_TOOL_CONFIG (development)."""
-    from lti_tool import create_app
 
     return create_app()
 
@@ -17,8 +18,6 @@ def make_app() -> Flask:
 def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """`lti-tool --version`: the tool's version, then Python's, Flask's and Werkzeug's."""
     if value and not ctx.resilient_parsing:
-        from lti_tool import __version__
-
         click.echo(f"lti_tool {__version__}")
         get_version(ctx, param, value)
 

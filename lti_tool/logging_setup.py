@@ -19,6 +19,7 @@ class RedactQueryFilter(logging.Filter):
     """Strip query strings from request lines and redact token-like parameters."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without query strings or secrets; keep the record."""
         message = record.getMessage()
         cleaned = _SECRETS.sub(r"\1[redacted]", _QUERY.sub(r"\1", message))
         if cleaned != message:
@@ -42,6 +43,7 @@ class RequestIdFilter(logging.Filter):
     """Attach the current request's id (or "-") to every log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Add `request_id` to the record; keep the record."""
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
@@ -50,6 +52,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, request id, message (and exception)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,

@@ -49,6 +49,7 @@ class TrustedProxyFix:
         return any(address in network for network in self.networks)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Apply the forwarded headers only for requests from a trusted proxy."""
         if self.trusted(environ.get("REMOTE_ADDR")):
             return self.fixed(environ, start_response)
         return self.app(environ, start_response)

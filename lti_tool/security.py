@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lti_tool.extensions import db
 from lti_tool.models import Course, Platform
+from lti_tool.platforms import approved_frame_origins
 
 
 def _course_platform() -> Platform | None:
@@ -31,7 +32,6 @@ def frame_ancestors() -> list[str]:
     """
     if not has_request_context():
         return []
-    from lti_tool.platforms import approved_frame_origins
 
     try:
         if request.blueprint == "course":

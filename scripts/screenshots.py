@@ -27,6 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port() -> int:
+    """A free TCP port on loopback."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -42,6 +43,7 @@ def launched_url(page: Page, base: str, user: str) -> str:
 
 
 def shoot(page: Page, url: str, path: Path) -> None:
+    """Open a page, wait for its charts and save a full-page screenshot."""
     page.goto(url)
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('div.chart'))"
@@ -53,6 +55,7 @@ def shoot(page: Page, url: str, path: Path) -> None:
 
 
 def main() -> None:
+    """Start the tool with the demo, launch as staff and as a learner, save the screenshots."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "docs"))
     out = Path(parser.parse_args().out)

@@ -8,6 +8,7 @@ registrations, deployments and the tool's keys are for administrators of the who
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -154,6 +155,20 @@ def _new_platform_page(form: dict[str, str], error: str | None, status: int) -> 
     return html, status
 
 
+def _new_registration(form: dict[str, str]) -> tuple[str, dict[str, Any], list[str]]:
+    """A new registration's client id, key-set fields and deployment ids, or a FormError."""
+    client_id = form.get("client_id", "").strip()
+    if not client_id:
+        raise FormError("Client id: required")
+    fields = _registration_fields(form)
+    if not fields["jwks_url"] and not fields["jwks"]:
+        raise FormError("Give the platform's key set URL (or paste its key set)")
+    deployment_ids = _ids(form.get("deployment_ids", ""))
+    if not deployment_ids:
+        raise FormError("Deployment ids: give at least one")
+    return client_id, fields, deployment_ids
+
+
 @bp.route("/platforms/new", methods=["GET", "POST"])
 def platform_new() -> ResponseReturnValue:
     """Add a platform with its first registration and deployments."""
@@ -167,15 +182,7 @@ def platform_new() -> ResponseReturnValue:
         if not name:
             raise FormError("Name: required")
         issuer = _url("Issuer", form.get("issuer", ""))
-        client_id = form.get("client_id", "").strip()
-        if not client_id:
-            raise FormError("Client id: required")
-        fields = _registration_fields(form)
-        if not fields["jwks_url"] and not fields["jwks"]:
-            raise FormError("Give the platform's key set URL (or paste its key set)")
-        deployment_ids = _ids(form.get("deployment_ids", ""))
-        if not deployment_ids:
-            raise FormError("Deployment ids: give at least one")
+        client_id, fields, deployment_ids = _new_registration(form)
         origins = _origins(form.get("frame_origins", ""))
         lms = _lms(form)
         if db.session.scalar(select(Platform.id).where(Platform.name == name)):
@@ -328,15 +335,7 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
     form = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
         check_lengths(form)
-        client_id = form.get("client_id", "").strip()
-        if not client_id:
-            raise FormError("Client id: required")
-        fields = _registration_fields(form)
-        if not fields["jwks_url"] and not fields["jwks"]:
-            raise FormError("Give the platform's key set URL (or paste its key set)")
-        deployment_ids = _ids(form.get("deployment_ids", ""))
-        if not deployment_ids:
-            raise FormError("Deployment ids: give at least one")
+        client_id, fields, deployment_ids = _new_registration(form)
         existing = registry.registration_taken(db.session, platform.issuer, client_id)
         if existing is not None:
             raise FormError(
@@ -663,7 +662,6 @@ def check_source(source: DataSource) -> tuple[bool, str]:
     """Test a source: the sync module's check_connection, or the folder check."""
     if source.kind == registry.LOG_FOLDER:
         return registry.check_folder(source.location)
-    import importlib
 
     module = importlib.import_module(f"lti_tool.sync.{source.kind}")
     check = getattr(module, "check_connection", None)

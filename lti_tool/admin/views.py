@@ -12,17 +12,24 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute
 
-from lti_tool import audit
+from lti_tool import audit, platforms
 from lti_tool.admin import auth, bp, safe_next
 from lti_tool.admin.auth import current_scope, require_global
+from lti_tool.api.tokens import create_token, reads_all_platforms, revoke_token
+from lti_tool.config import setting
 from lti_tool.extensions import db
+from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.launch import admin_entry
+from lti_tool.launch.identity import revoke_sessions
 from lti_tool.models import (
     AccessLog,
+    ActivityBlock,
     AdminUser,
     ApiToken,
     Course,
+    CourseSettings,
     DataSource,
+    Enrollment,
     JobSlot,
     LaunchError,
     LtiDeployment,
@@ -214,8 +221,6 @@ def _latest_runs(course_ids: list[int], status: str | None = None) -> dict[tuple
 @bp.get("/sync")
 def sync_health() -> str:
     """Per course and source: the last run, the last failure and its error, the next run."""
-    from lti_tool.config import setting
-    from lti_tool.jobs.queue import COURSE_FINDERS
     from lti_tool.jobs.scheduler import slot_start
 
     courses = list(
@@ -305,7 +310,6 @@ def _visible_tokens() -> list[ApiToken]:
 
 
 def _tokens_page(status: int = 200, **context: Any) -> ResponseReturnValue:
-    from lti_tool.api.tokens import reads_all_platforms
 
     courses = list(db.session.scalars(scoped_courses(select(Course).order_by(Course.id))))
     context.setdefault("form", {})
@@ -333,7 +337,6 @@ def tokens() -> ResponseReturnValue:
 @bp.post("/tokens")
 def token_create() -> ResponseReturnValue:
     """Make a token and show it once."""
-    from lti_tool.api.tokens import create_token
 
     fields = ("name", "scope", "course", "platform", "may_create_courses", "all_platforms")
     form = {k: request.form.get(k, "").strip() for k in fields}
@@ -382,7 +385,6 @@ def token_create() -> ResponseReturnValue:
 @bp.post("/tokens/<int:token_id>/revoke")
 def token_revoke(token_id: int) -> ResponseReturnValue:
     """Revoke a token: refused from the next request on."""
-    from lti_tool.api.tokens import revoke_token
 
     if token_id not in {t.id for t in _visible_tokens()}:
         abort(404, description="There is no such token in your administration area.")
@@ -431,7 +433,6 @@ def launch_errors() -> str:
 @bp.post("/sync/<int:course_id>/<source>")
 def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
     """Queue a sync of one course and source for the scheduler (the page never waits)."""
-    from lti_tool.jobs.queue import queue_run
 
     course = visible_course(course_id)  # another deployment's course: 404, nothing queued
     try:
@@ -452,7 +453,6 @@ def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
 @bp.get("/courses")
 def courses(status: int = 200, **context: Any) -> ResponseReturnValue:
     """The courses in scope: platform, learners, last activity, retention period."""
-    from lti_tool.models import ActivityBlock, CourseSettings, Enrollment
 
     page = page_arg()
     learners = (
@@ -490,7 +490,6 @@ def _attachable_platforms() -> list[Platform]:
     """Platforms a standing-alone course may be given to (administrators of the whole tool)."""
     if not current_scope().is_global:
         return []
-    from lti_tool import platforms
 
     found = db.session.scalars(select(Platform).order_by(Platform.name))
     return [p for p in found if platforms.trusted(p)]
@@ -499,7 +498,6 @@ def _attachable_platforms() -> list[Platform]:
 @bp.post("/courses/<int:course_id>/sessions/revoke")
 def course_sessions_revoke(course_id: int) -> ResponseReturnValue:
     """End every session of a course (a deployment's administrator: of its own courses)."""
-    from lti_tool.launch.identity import revoke_sessions
 
     course = visible_course(course_id)
     revoke_sessions(db.session, course=course)
@@ -510,7 +508,6 @@ def course_sessions_revoke(course_id: int) -> ResponseReturnValue:
 @bp.post("/courses/<int:course_id>/attach")
 def course_attach(course_id: int) -> ResponseReturnValue:
     """Give a course that arrived with no platform to a platform, as `flask course attach`."""
-    from lti_tool import platforms
 
     require_global()
     course = db.session.get(Course, course_id)

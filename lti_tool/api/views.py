@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_ex
 from lti_tool import json_input
 from lti_tool.api import batches, xapi
 from lti_tool.api.courses import UnknownCourses
+from lti_tool.api.openapi import document
 from lti_tool.api.tokens import (
     TokenError,
     credentials_from_header,
@@ -190,7 +191,6 @@ def read_batch(body: Any, what: str) -> list[Any]:
 @api_bp.get("/v1/openapi.json")
 def openapi_document() -> Response:
     """The API contract (OpenAPI 3.1): no token needed, it holds no data."""
-    from lti_tool.api.openapi import document
 
     return jsonify(document(request.host_url))
 

@@ -10,17 +10,19 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from lti_tool import audit, platforms
+from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.cli.options import named_course
+from lti_tool.data.privacy import delete_person, export_person
+from lti_tool.data.retention import purge_course_all, purge_course_older_than
 from lti_tool.extensions import db
-from lti_tool.models import ActivityBlock
+from lti_tool.models import ActivityBlock, Course, Person
+from lti_tool.people.linking import people_known_as
 
 data_cli = AppGroup("data", help="Privacy requests: a learner's data, exported or deleted.")
 
 
 def _person_option(person_id: int | None, identity: str | None, platform_name: str | None) -> int:
     """--person ID, or --identity KIND=VALUE (e.g. lti_sub=abc, openedx_username=jo)."""
-    from lti_tool.models import Person
-    from lti_tool.people.linking import people_known_as
 
     if person_id is not None:
         if db.session.get(Person, person_id) is None:
@@ -51,7 +53,6 @@ def data_export_learner(
     person_id: int | None, identity: str | None, platform_name: str | None
 ) -> None:
     """Print everything the tool holds about one person, as JSON (for an access request)."""
-    from lti_tool.data.privacy import export_person
 
     target = _person_option(person_id, identity, platform_name)
     click.echo(json.dumps(export_person(db.session, target), indent=2, ensure_ascii=False))
@@ -66,7 +67,6 @@ def data_delete_learner(
     person_id: int | None, identity: str | None, platform_name: str | None, yes: bool
 ) -> None:
     """Delete one person and every row about them, in every course and source."""
-    from lti_tool.data.privacy import delete_person, export_person
 
     target = _person_option(person_id, identity, platform_name)
     if not yes:
@@ -96,7 +96,6 @@ def data_delete_learner(
 @click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
 def data_rebuild_rollups(course_ref: str, platform_name: str | None) -> None:
     """Recompute a course's rollups from its stored events (after an upgrade adds one)."""
-    from lti_tool.activity.rollups import rebuild_learners
 
     course = named_course(course_ref, platform_name)
     learners = list(
@@ -134,8 +133,6 @@ def data_purge(
     are forgotten. --older-than DAYS removes activity older than that, in one course or in
     every course, and rebuilds the rollups of the learners concerned.
     """
-    from lti_tool.data.retention import purge_course_all, purge_course_older_than
-    from lti_tool.models import Course
 
     if course_ref is None and days is None:
         raise click.UsageError("give --course COURSE, --older-than DAYS, or both")

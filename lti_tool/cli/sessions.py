@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from lti_tool.cli.options import named_course
 from lti_tool.extensions import db
+from lti_tool.launch.identity import revoke_sessions
 
 sessions_cli = AppGroup("sessions", help="Course sessions opened by launches.")
 
@@ -19,7 +20,6 @@ def sessions_revoke(
     person_id: int | None, course_ref: str | None, platform_name: str | None
 ) -> None:
     """End sessions now: pages opened by earlier launches need a new launch."""
-    from lti_tool.launch.identity import revoke_sessions
 
     if (person_id is None) == (course_ref is None):
         raise click.UsageError("give exactly one of --person ID or --course C")

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from lti_tool.cli.options import named_course
 from lti_tool.extensions import db
+from lti_tool.jobs.queue import describe, run_as_dict
+from lti_tool.models import SyncRun
 from lti_tool.models.sync import SOURCES
 
 sync_cli = AppGroup("sync", help="Bring LMS data in now (the scheduler also does it on its own).")
@@ -31,7 +33,6 @@ sync_cli = AppGroup("sync", help="Bring LMS data in now (the scheduler also does
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def sync_run(course_ref: str, platform_name: str | None, source: str, as_json: bool) -> None:
     """Run one sync of a course now and print the result; exit 1 if it failed."""
-    from lti_tool.jobs.queue import describe, run_as_dict
     from lti_tool.jobs.runs import RunConflict, run_now
 
     course = named_course(course_ref, platform_name)
@@ -56,8 +57,6 @@ def sync_history(
     course_ref: str | None, platform_name: str | None, limit: int, as_json: bool
 ) -> None:
     """List recent sync runs: when, which course and source, status, counts, why it failed."""
-    from lti_tool.jobs.queue import describe, run_as_dict
-    from lti_tool.models import SyncRun
 
     query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
     if course_ref:

@@ -8,8 +8,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from lti_tool.api.tokens import create_token, revoke_token, token_as_dict
 from lti_tool.cli.options import named_course, named_platform
 from lti_tool.extensions import db
+from lti_tool.models import ApiToken
 
 tokens_cli = AppGroup("tokens", help="API tokens for event sources and report readers.")
 
@@ -58,7 +60,6 @@ def tokens_create(
     token without --course or --bind-platform acts on every course the tool knows, and its
     events never create a course.
     """
-    from lti_tool.api.tokens import create_token
 
     if may_create_courses and not bind_platform:
         raise click.UsageError("--may-create-courses needs --bind-platform NAME")
@@ -114,8 +115,6 @@ def tokens_create(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tokens_list(as_json: bool) -> None:
     """List tokens (never their secrets): id, name, prefix, scope, binding, last use, state."""
-    from lti_tool.api.tokens import token_as_dict
-    from lti_tool.models import ApiToken
 
     found = db.session.scalars(select(ApiToken).order_by(ApiToken.id))
     rows = [token_as_dict(db.session, t) for t in found]
@@ -153,7 +152,6 @@ def tokens_list(as_json: bool) -> None:
 @click.option("--id", "token_id", type=int, help="The id of the token to revoke.")
 def tokens_revoke(name: str | None, token_id: int | None) -> None:
     """Revoke a token by name or id: it is refused from the next request on."""
-    from lti_tool.api.tokens import revoke_token
 
     if (name is None) == (token_id is None):
         raise click.UsageError("give exactly one of --name or --id")

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lti_tool.dev.demo_activity import load_demo_activity, load_demo_lms
+from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
 from lti_tool.extensions import db
 from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity, Platform
 from lti_tool.people.roles import LEARNER, MEMBERSHIP, STAFF
@@ -136,8 +138,6 @@ def load_demo(
                 )
             )
     db.session.commit()
-    # Imported here: demo_activity imports the sync package, which the roster part never needs.
-    from lti_tool.dev.demo_activity import load_demo_lms
 
     load_demo_lms(db.session, course)
     return course
@@ -146,9 +146,6 @@ def load_demo(
 def load_dev_demo() -> tuple[Course, int | None]:
     """Register the development LMS and load its demo course, with the LMS's own users in the
     class; the course's activity too while it has none. (course, events loaded or None)."""
-    # Imported here, as in load_demo: demo_activity imports the sync package.
-    from lti_tool.dev.demo_activity import load_demo_activity
-    from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
 
     platform = ensure_registered(dev_platform())
     dev_people = tuple(

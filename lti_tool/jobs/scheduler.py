@@ -139,6 +139,7 @@ class AlignedIntervalTrigger(IntervalTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
+        """The next aligned boundary after now and after the previous run (no catch-up runs)."""
         after = now
         if previous_fire_time is not None:
             after = max(now, previous_fire_time + timedelta(microseconds=1))

@@ -21,8 +21,12 @@ from typing import Any, TypeVar, cast
 from flask import abort, current_app, g, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from lti_tool import audit
+from lti_tool.extensions import db
+from lti_tool.models import Enrollment
+from lti_tool.models.types import utcnow
 from lti_tool.people.roles import STAFF
 
 TOKEN_PARAM = "t"  # noqa: S105 (a parameter name)
@@ -117,8 +121,6 @@ def set_session_cookie(response: Any, viewer: Viewer, token: str) -> None:
 
 def session_ended(viewer: Viewer) -> str | None:
     """Why the enrollment the token was issued for no longer holds it, or None."""
-    from lti_tool.extensions import db
-    from lti_tool.models import Enrollment
 
     enrollment = db.session.scalar(
         select(Enrollment).where(
@@ -178,11 +180,6 @@ def staff_required(view: F) -> F:
 def revoke_sessions(session: Any, person_id: int | None = None, course: Any = None) -> int:
     """End the sessions of a person (every course) or of a course (everyone), audited; returns
     how many enrollments. Tokens launched before now stop opening pages (see session_ended)."""
-    from sqlalchemy import update
-
-    from lti_tool import audit
-    from lti_tool.models import Enrollment
-    from lti_tool.models.types import utcnow
 
     query = update(Enrollment).values(sessions_revoked_at=utcnow())
     if person_id is not None:

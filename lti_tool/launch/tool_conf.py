@@ -40,20 +40,24 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
         self._lifetime = lifetime
 
     def can_set_keys_expiration(self) -> bool:
+        """Entries expire (pylti1p3 asks before passing a lifetime)."""
         return True
 
     def get_value(self, key: str) -> Any:
+        """The stored value of a key, or None when absent or expired."""
         entry = db.session.get(LtiStoreEntry, self._prepare_key(key))
         if entry is None or (entry.expires_at is not None and entry.expires_at <= utcnow()):
             return None
         return entry.value
 
     def set_value(self, key: str, value: Any, exp: int | None = None) -> None:
+        """Store a value for `exp` seconds (the store's lifetime by default)."""
         expires = utcnow() + timedelta(seconds=exp or self._lifetime)
         db.session.merge(LtiStoreEntry(key=self._prepare_key(key), value=value, expires_at=expires))
         db.session.flush()
 
     def check_value(self, key: str) -> bool:
+        """Whether a key holds a value that has not expired."""
         return self.get_value(key) is not None
 
     def delete_value(self, key: str) -> None:
@@ -91,6 +95,7 @@ class PartitionedCookieService(FlaskCookieService):
     _cookie_data_to_set: dict[str, dict[str, Any]]
 
     def update_response(self, response: Any) -> None:
+        """Set the cookies pylti1p3 asked for, Secure and SameSite=None on https."""
         secure = bool(self._request.is_secure())
         for key, data in self._cookie_data_to_set.items():
             response.set_cookie(

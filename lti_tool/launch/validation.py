@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
+from flask import current_app
 from pylti1p3.contrib.flask import FlaskMessageLaunch
 from pylti1p3.exception import LtiException
 
 from lti_tool.extensions import db
+from lti_tool.launch import outbound
 
 if TYPE_CHECKING:
     from lti_tool.launch.tool_conf import DbLaunchDataStorage
@@ -93,9 +95,6 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         https on the host checked at registration, no redirects, no private addresses, one
         deadline: the host's DNS may have changed since.
         """
-        from flask import current_app
-
-        from lti_tool.launch import outbound
 
         policy = outbound.Policy.from_config(current_app.config)
         policy = dataclasses.replace(policy, deadline=min(policy.deadline, self.jwks_deadline))
@@ -155,6 +154,7 @@ class ToolMessageLaunch(FlaskMessageLaunch):
         return self
 
     def validate_jwt_format(self) -> ToolMessageLaunch:
+        """pylti1p3's format check, then ours on the header (see the class docstring)."""
         super().validate_jwt_format()
         header = self._jwt.get("header")
         if not isinstance(header, dict):  # a JSON array or number (found by fuzz/id_token.py)

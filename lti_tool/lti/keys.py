@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lti_tool import audit
+from lti_tool import audit, secrets
 from lti_tool.extensions import db
 from lti_tool.models import ToolKey
 from lti_tool.models.types import utcnow
@@ -63,7 +63,6 @@ def seal(pem: str) -> str:
     Without a key (production before DATA_ENCRYPTION_KEY is set) it stays a PEM, as before,
     so that launches keep working; `flask keys encrypt` seals it once the key is set.
     """
-    from lti_tool import secrets
 
     try:
         return SEALED + secrets.encrypt(pem)
@@ -74,7 +73,6 @@ def seal(pem: str) -> str:
 
 def private_pem(key: ToolKey) -> str:
     """The key's private PEM, decrypted when it is stored sealed."""
-    from lti_tool import secrets
 
     stored = key.private_key_pem
     return secrets.decrypt(stored[len(SEALED) :]) if stored.startswith(SEALED) else stored

@@ -79,17 +79,21 @@ class DbToolConf(ToolConfAbstract[Request]):
         self.issuers_relation_types = {}
 
     def check_iss_has_one_client(self, iss: str) -> bool:
+        """Never: an issuer may register the tool more than once (one client id each)."""
         return False
 
     def check_iss_has_many_clients(self, iss: str) -> bool:
+        """Always: registrations are looked up by issuer and client id."""
         return True
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration:
+        """The issuer's registration when it has only one (pylti1p3's older lookup)."""
         return self.find_registration_by_params(iss, None)
 
     def find_registration_by_params(
         self, iss: str, client_id: str | None, *args: Any, **kwargs: Any
     ) -> Registration:
+        """The registration of an issuer and client id, signing with the tool's active key."""
         row = find_registration_row(iss, client_id)
         signing = keys.active_key()
         reg = ToolRegistration()
@@ -110,11 +114,13 @@ class DbToolConf(ToolConfAbstract[Request]):
         return reg
 
     def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
+        """A deployment of the issuer's registration, or None."""
         return self.find_deployment_by_params(iss, deployment_id, None)
 
     def find_deployment_by_params(
         self, iss: str, deployment_id: str, client_id: str | None, *args: Any, **kwargs: Any
     ) -> Deployment | None:
+        """A deployment id of the registration of an issuer and client id, or None."""
         row = find_registration_row(iss, client_id)
         found = db.session.scalar(
             select(LtiDeployment).where(
@@ -128,4 +134,5 @@ class DbToolConf(ToolConfAbstract[Request]):
     def get_jwks(
         self, iss: str | None = None, client_id: str | None = None, **kwargs: Any
     ) -> dict[str, list[dict[str, Any]]]:
+        """The tool's public key set (its published keys)."""
         return keys.jwks()

@@ -43,6 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store an aware datetime as UTC; a naive one is a bug, refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -50,6 +51,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as an aware UTC datetime (SQLite returns it naive)."""
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value

@@ -53,6 +53,7 @@ class CountingSession(requests.Session):
         self.count = 0
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        """One request, counted; Stopped before it when the process is shutting down."""
         if self.should_stop and self.should_stop():
             raise Stopped("stopped: the process is shutting down; nothing was written")
         kwargs.setdefault("timeout", self.timeout)

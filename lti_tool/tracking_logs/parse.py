@@ -132,7 +132,7 @@ class TruncatedFile(Exception):
     """A gzip file ended early or is corrupt; raised after every complete line was yielded."""
 
 
-def parse_line(raw: bytes) -> TrackingEvent | None:
+def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line hot path, kept whole)
     """Parse one log line; None for blank and '#' lines; raises BadLine or NoUser."""
     # The length check comes first so that a huge line costs nothing to reject.
     if len(raw) > MAX_LINE_BYTES:

@@ -28,6 +28,7 @@ from lti_tool.models import (
 from lti_tool.models.sync import SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
 
@@ -68,12 +69,12 @@ def overview(course_id: int) -> str:
     section = section if section in sections else ""
     # Only the class (or one section of it) counts: not staff, test students or who left.
     people = rows.people(section)
-    weekly = _learners.course_cached(
+    weekly = course_cached(
         course,
         f"weekly-activity-{section}",
         lambda: activity.weekly_activity(db.session, course, people),
     )
-    weekly_time = _learners.course_cached(
+    weekly_time = course_cached(
         course,
         f"weekly-time-{cutoff}-{section}",
         lambda: activity.class_weekly_time(course, data.members, people),
@@ -90,11 +91,9 @@ def overview(course_id: int) -> str:
         at_risk = sum(1 for person, reasons in data.risks.items() if person in people and reasons)
         return (round(statistics.median(shares) * 100) if shares else None), at_risk
 
-    median_completion, at_risk = _learners.course_cached(
-        course, f"overview-cards-{section}", class_cards
-    )
+    median_completion, at_risk = course_cached(course, f"overview-cards-{section}", class_cards)
     cards = {
-        "active_7_days": _learners.course_cached(
+        "active_7_days": course_cached(
             course,
             f"active-since-{today - timedelta(6)}-{section}",
             lambda: activity.learners_active_since(
@@ -124,9 +123,7 @@ def overview(course_id: int) -> str:
     # Building Plotly figures costs more than the page's queries: reuse their JSON while the
     # data, the section and the course events are the same.
     events_key = hash(tuple((m["at"], m["title"], m["kind"]) for m in markers))
-    charts = _learners.course_cached(
-        course, f"overview-figures-{cutoff}-{section}-{events_key}", figures
-    )
+    charts = course_cached(course, f"overview-figures-{cutoff}-{section}-{events_key}", figures)
     return render_template(
         "course/overview.html",
         freshness=_freshness(course),
@@ -160,7 +157,7 @@ def me(course_id: int) -> str:
     floor = settings.privacy_floor
     weeks = learners_kpi.learner_weeks(db.session, course, person_id, cutoff)
     data, _rows = _learners.class_table(course)
-    class_time = _learners.course_cached(
+    class_time = course_cached(
         course,
         f"weekly-time-{cutoff}-",
         lambda: activity.class_weekly_time(course, data.members, data.members.keys()),
@@ -174,7 +171,7 @@ def me(course_id: int) -> str:
     mine = [weeks[w]["seconds"] for w in weeks]
     videos = []
     if settings.shows("videos"):
-        durations = _learners.course_cached(
+        durations = course_cached(
             course,
             "video-durations",
             lambda: video_engagement.settled_durations(db.session, course),

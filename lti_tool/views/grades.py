@@ -12,8 +12,9 @@ from lti_tool.kpis import completion, grades, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp
-from lti_tool.views.learners import class_table, course_cached
+from lti_tool.views.learners import class_table
 
 
 def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:

@@ -4,13 +4,11 @@ one learner's page. Every view of contact details is written to the access log."
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, g, render_template, request, url_for
+from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -24,8 +22,6 @@ from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     AccessLog,
     Course,
-    CourseSettings,
-    Enrollment,
     Person,
     SyncRun,
 )
@@ -33,12 +29,10 @@ from lti_tool.models.sync import SUCCEEDED
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.query_args import is_digits, page_arg
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp
 
-T = TypeVar("T")
 PER_PAGE = (25, 50, 100, 200)
-# How long the learners table's figures are reused while the data's fingerprint is unchanged.
-CACHE_SECONDS = 60
 SORTS = {
     "name": "Name",
     "sections": "Section",
@@ -130,49 +124,6 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
     empty = [r for r in rows if value(r) is None]
     present.sort(key=lambda r: (value(r), r["name"].casefold()), reverse=descending)
     return present + empty
-
-
-def data_fingerprint(course: Course) -> tuple[Any, ...]:
-    """What changes whenever the course-wide figures' inputs do: activity, roster, syncs, settings.
-
-    Every change to a course's activity rollups stamps `course.updated_at`
-    (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
-    """
-    activity = db.session.scalar(select(Course.updated_at).where(Course.id == course.id))
-    roster = db.session.execute(
-        select(func.count(), func.max(Enrollment.updated_at)).where(
-            Enrollment.course_id == course.id
-        )
-    ).one()
-    synced = db.session.scalar(
-        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
-    )
-    changed = db.session.scalar(
-        select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
-    )
-    return (activity, *roster, synced, changed)
-
-
-def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
-    """A course-wide result reused for CACHE_SECONDS while the data's fingerprint stays the same.
-
-    Paging, sorting and filtering a large class, or every student opening their page, then costs
-    one fingerprint query (taken once per request) instead of reading every learner-day again.
-    The cache lives on the app: one per worker process.
-    """
-    cache = current_app.extensions.setdefault("course_figures_cache", {})
-    fingerprints = g.setdefault("course_fingerprints", {})
-    if course.id not in fingerprints:
-        fingerprints[course.id] = data_fingerprint(course)
-    key = (course.id, name, fingerprints[course.id])
-    now = time.monotonic()
-    found = cache.get((course.id, name))
-    if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
-        cached: T = found[2]
-        return cached
-    value = compute()
-    cache[(course.id, name)] = (key, now, value)
-    return value
 
 
 class ClassRows(list[dict[str, Any]]):

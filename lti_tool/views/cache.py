@@ -1,0 +1,70 @@
+"""The per-process cache of course-wide figures: reused while the course's data is unchanged."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g
+from sqlalchemy import func, select
+
+from lti_tool.extensions import db
+from lti_tool.models import Course, CourseSettings, Enrollment, SyncRun
+
+T = TypeVar("T")
+# How long a figure is reused while the data's fingerprint is unchanged.
+CACHE_SECONDS = 60
+# At most this many figures per process (a dozen per course a page was opened for): the least
+# recently used goes first.
+CACHE_ENTRIES = 512
+
+
+def data_fingerprint(course: Course) -> tuple[Any, ...]:
+    """What changes whenever the course-wide figures' inputs do: activity, roster, syncs, settings.
+
+    Every change to a course's activity rollups stamps `course.updated_at`
+    (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
+    """
+    activity = db.session.scalar(select(Course.updated_at).where(Course.id == course.id))
+    roster = db.session.execute(
+        select(func.count(), func.max(Enrollment.updated_at)).where(
+            Enrollment.course_id == course.id
+        )
+    ).one()
+    synced = db.session.scalar(
+        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
+    )
+    changed = db.session.scalar(
+        select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
+    )
+    return (activity, *roster, synced, changed)
+
+
+def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
+    """A course-wide result reused for CACHE_SECONDS while the data's fingerprint stays the same.
+
+    Paging, sorting and filtering a large class, or every student opening their page, then costs
+    one fingerprint query (taken once per request) instead of reading every learner-day again.
+    The cache lives on the app, one per worker process, and holds the CACHE_ENTRIES used last.
+    """
+    cache: OrderedDict[tuple[int, str], tuple[Any, float, Any]] = current_app.extensions.setdefault(
+        "course_figures_cache", OrderedDict()
+    )
+    fingerprints = g.setdefault("course_fingerprints", {})
+    if course.id not in fingerprints:
+        fingerprints[course.id] = data_fingerprint(course)
+    key = (course.id, name, fingerprints[course.id])
+    now = time.monotonic()
+    found = cache.get((course.id, name))
+    if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
+        cache.move_to_end((course.id, name))
+        cached: T = found[2]
+        return cached
+    value = compute()
+    cache[(course.id, name)] = (key, now, value)
+    cache.move_to_end((course.id, name))
+    while len(cache) > CACHE_ENTRIES:
+        cache.popitem(last=False)  # the least recently used
+    return value

@@ -423,3 +423,32 @@ def test_pages_fit_narrow_and_wide_iframes(browser: Browser, stack: Stack, width
         assert watch.errors == []
     finally:
         context.close()
+
+
+# The LMS page records what the tool's frame asks of it (init scripts run in every frame).
+FRAME_RESIZE_LISTENER = """
+window.__frameResize = [];
+window.addEventListener("message", function (e) {
+  if (e.data && e.data.subject === "lti.frameResize") { window.__frameResize.push(e.data.height); }
+});
+"""
+
+
+def test_the_tool_asks_the_lms_frame_for_its_height(browser: Browser, stack: Stack) -> None:
+    context, watch = new_context(browser)
+    context.add_init_script(FRAME_RESIZE_LISTENER)
+    try:
+        for user in ("instructor", "student"):
+            page, frame = open_tool(context, stack, user, height=600)
+            drawn_figures(frame)
+            height = frame.evaluate("document.documentElement.scrollHeight")
+            assert height > 600  # taller than the frame: without the message, it would scroll
+            page.wait_for_function(
+                "h => window.__frameResize.length && window.__frameResize.at(-1) === h",
+                arg=height,
+                timeout=TIMEOUT_MS,
+            )
+            page.close()
+        assert watch.errors == []
+    finally:
+        context.close()

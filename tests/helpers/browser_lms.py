@@ -36,6 +36,8 @@ var kept = {};
 window.addEventListener("message", function (event) {
   var m = event.data;
   if (!m || typeof m !== "object" || !m.subject) { return; }
+  // lti.frameResize (every page's height) is not a storage message: the frame keeps its size.
+  if (m.subject === "lti.frameResize") { return; }
   window.__seen.push(m.subject);
   {% if storage == "silent" %}return;{% endif %}
   var reply = {subject: m.subject + ".response", message_id: m.message_id};

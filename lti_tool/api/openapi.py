@@ -109,6 +109,9 @@ def document(server_url: str = "/") -> dict[str, Any]:
                             "in": "path",
                             "required": True,
                             "schema": {"type": "string", "enum": sorted(REPORTS)},
+                            "description": "; ".join(
+                                f"{name}: {REPORTS[name].about}" for name in sorted(REPORTS)
+                            ),
                         },
                         {
                             "name": "format",

@@ -145,6 +145,25 @@ def platform_add(
             f"{attached} courses that arrived before any platform was registered now belong "
             f"to {name!r}"
         )
+    for warning in _setup_warnings(done.platform):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _setup_warnings(platform: Platform) -> list[str]:
+    """What a newly registered platform still lacks for launches to work in a browser."""
+    warnings = []
+    if not platform.frame_origins:
+        warnings.append(
+            "no --frame-origin: browsers will refuse to show the tool inside the LMS's page. "
+            "Give the LMS's origin (e.g. --frame-origin https://lms.example.edu) by running "
+            "this command again, or on the platform's page in the admin area."
+        )
+    if platform.issuer.startswith("http://"):
+        warnings.append(
+            f"the issuer {platform.issuer!r} is plain http: real LMSs use https, and "
+            "launches from anywhere but this machine will not reach the tool securely."
+        )
+    return warnings
 
 
 @platform_cli.command("list")

@@ -11,7 +11,14 @@ from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, to_csv
 
 
-@click.command("report")
+def _report_list() -> str:
+    """The reports, one line each, for the command's help (\b keeps click from rewrapping)."""
+    width = max(map(len, REPORTS))
+    lines = [f"  {name:<{width}}  {REPORTS[name].about}" for name in sorted(REPORTS)]
+    return "\b\nReports:\n" + "\n".join(lines)
+
+
+@click.command("report", epilog=_report_list())
 @click.argument("name", type=click.Choice(sorted(REPORTS)))
 @click.option(
     "--course", "course_ref", required=True, help="The tool's course id or the LMS's course id."

@@ -44,16 +44,23 @@ def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[
 
 @dataclass(frozen=True)
 class Report:
-    """A report's function and its columns, in order."""
+    """A report's function, its columns in order, and one line on what it holds."""
 
     run: Callable[..., list[dict[str, Any]]]
     fields: tuple[str, ...]
+    about: str
 
 
 REPORTS: dict[str, Report] = {
-    "weekly-activity": Report(activity.weekly_activity, ("course", "week_start", "label", "count")),
+    "weekly-activity": Report(
+        activity.weekly_activity,
+        ("course", "week_start", "label", "count"),
+        "learners per week who were active, played a video, tried a problem",
+    ),
     "time-spent": Report(
-        activity.time_spent, ("course", "learner", "day", "seconds", "sessions", "events")
+        activity.time_spent,
+        ("course", "learner", "day", "seconds", "sessions", "events"),
+        "per learner and day: time spent (idle gaps left out), sessions, events",
     ),
     "video-summary": Report(
         video_engagement.video_summary,
@@ -66,17 +73,27 @@ REPORTS: dict[str, Report] = {
             "users_at_end",
             "total_viewed_seconds",
         ),
+        "per video: its length, viewers at the start and at the end, seconds watched",
     ),
     "video-timeline": Report(
-        video_engagement.video_timeline, ("course", "video_id", "segment", "num_users", "num_views")
+        video_engagement.video_timeline,
+        ("course", "video_id", "segment", "num_users", "num_views"),
+        "per video and segment: how many learners watched it, how many times",
     ),
     "learner-video": Report(
-        video_engagement.learner_video, ("course", "learner", "video_id", "coverage", "completed")
+        video_engagement.learner_video,
+        ("course", "learner", "video_id", "coverage", "completed"),
+        "per learner and video: the share watched and whether it was completed",
     ),
-    "learners": Report(_keyed(learners.learners), learners.FIELDS),
+    "learners": Report(
+        _keyed(learners.learners),
+        learners.FIELDS,
+        "the learners table: activity, completion, score, segment, at risk, contact",
+    ),
     "completion": Report(
         completion.completion,
         ("course", "learner", "module", "items_required", "items_done", "completed_at"),
+        "per learner and module: items required, items done, when completed",
     ),
     "grades": Report(
         grades.grades,
@@ -88,6 +105,7 @@ REPORTS: dict[str, Report] = {
             "posted_current_score",
             "posted_final_score",
         ),
+        "per learner: current and final score (what staff see, and what is posted)",
     ),
     "assignment-grades": Report(
         grades.assignment_grades,
@@ -103,16 +121,27 @@ REPORTS: dict[str, Report] = {
             "late",
             "missing",
         ),
+        "per assignment: due date, points, score quartiles, late and missing",
     ),
     "engagement": Report(
-        _keyed(learners.engagement), ("course", "week_start", "learner", "segment")
+        _keyed(learners.engagement),
+        ("course", "week_start", "learner", "segment"),
+        "per week and learner: the engagement segment",
     ),
-    "at-risk": Report(_keyed(learners.at_risk_report), ("course", "learner", "reasons")),
+    "at-risk": Report(
+        _keyed(learners.at_risk_report),
+        ("course", "learner", "reasons"),
+        "the learners flagged at risk, and why",
+    ),
     "not-on-roster": Report(
-        _keyed(roster.not_on_roster), ("course", "learner", "name", "events", "last_active")
+        _keyed(roster.not_on_roster),
+        ("course", "learner", "name", "events", "last_active"),
+        "people active in the logs who are not on the course roster",
     ),
     "resources": Report(
-        resources.class_resource_reach, ("course", "resource", "kind", "name", "learners", "share")
+        resources.class_resource_reach,
+        ("course", "resource", "kind", "name", "learners", "share"),
+        "per page, file or module item: how many learners opened it, and their share",
     ),
 }
 

@@ -316,3 +316,36 @@ def test_sync_run_offers_exactly_the_sources_that_can_run(runner: FlaskCliRunner
     assert set(SOURCES) == set(RUNNERS) == set(COURSE_FINDERS)
     result = runner.invoke(args=["sync", "run", "--course", "x", "--source", "moodle"])
     assert result.exit_code == 2 and "'canvas', 'nrps', 'openedx'" in result.output
+
+
+def test_report_help_lists_every_report_with_what_it_holds(runner: FlaskCliRunner) -> None:
+    from lti_tool.kpis.reports import REPORTS
+
+    result = runner.invoke(args=["report", "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name, report in REPORTS.items():
+        assert any(line.split() == [name, *report.about.split()] for line in lines), name
+
+
+def test_platform_add_warns_when_the_lms_could_not_frame_the_tool(runner: FlaskCliRunner) -> None:
+    framed = add(
+        runner,
+        "--name",
+        "Framed",
+        "--client-id",
+        "c-1",
+        *CANVAS,
+        "--deployment-id",
+        "d",
+        "--frame-origin",
+        "https://canvas.instructure.com",
+    )
+    assert framed.exit_code == 0, framed.output
+    assert "warning" not in framed.stderr
+    local = ["--issuer", "http://127.0.0.1:8081", *CANVAS[2:]]
+    unframed = add(runner, "--name", "Local", "--client-id", "c-2", *local, "--deployment-id", "d")
+    assert unframed.exit_code == 0, unframed.output
+    assert "added platform 'Local'" in unframed.stdout
+    assert "warning: no --frame-origin" in unframed.stderr
+    assert "is plain http" in unframed.stderr

@@ -444,11 +444,21 @@ def test_the_tool_asks_the_lms_frame_for_its_height(browser: Browser, stack: Sta
             height = frame.evaluate("document.documentElement.scrollHeight")
             assert height > 600  # taller than the frame: without the message, it would scroll
             page.wait_for_function(
-                "h => window.__frameResize.length && window.__frameResize.at(-1) === h",
+                "h => window.__frameResize.length"
+                " && Math.abs(window.__frameResize.at(-1) - h) <= 1",
                 arg=height,
                 timeout=TIMEOUT_MS,
             )
+            assert watch.errors == []
+            if user == "instructor":
+                # A short page after a long one asks for a short frame again (found by looking:
+                # the frame kept the overview's height on an error page).
+                course, _, query = frame.url.partition("?")
+                frame.goto(f"{course.rstrip('/')}/learners/999999?{query}")
+                page.wait_for_function(
+                    "() => window.__frameResize.at(-1) < 600", timeout=TIMEOUT_MS
+                )
+                watch.errors.clear()  # the 404 page's own "failed to load" line, expected
             page.close()
-        assert watch.errors == []
     finally:
         context.close()

@@ -5,8 +5,16 @@
   "use strict";
   if (window.parent === window) { return; }
   var sent = 0;
+  function contentHeight() {
+    // The body's own height with its margins: the document's scrollHeight never falls below the
+    // frame's height, so a short page after a long one would keep the long page's frame.
+    var body = document.body;
+    var style = window.getComputedStyle(body);
+    return Math.ceil(body.getBoundingClientRect().height +
+      parseFloat(style.marginTop) + parseFloat(style.marginBottom));
+  }
   function send() {
-    var height = Math.ceil(document.documentElement.scrollHeight);
+    var height = contentHeight();
     if (height === sent) { return; }
     sent = height;
     window.parent.postMessage({ subject: "lti.frameResize", height: height }, "*");

@@ -20,44 +20,44 @@ def too_deep_message() -> str:
     return f"nests arrays and objects more than {MAX_DEPTH} levels deep; send flatter JSON"
 
 
-def json_depth(value: Any) -> int:
-    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0)."""
-    deepest = 0
+def scan(value: Any) -> tuple[int, bool]:
+    """One walk over a parsed JSON value: how deeply arrays and objects nest (a scalar is 0),
+    and whether every string and key is text a database can store.
+
+    Neither a NUL nor a lone surrogate ("\\ud800") can be sent to the database (PostgreSQL text
+    refuses NUL): a value that holds one is refused where it comes in, not with a 500 later.
+    """
+    deepest, storable = 0, True
     # A stack, not recursion: the value may nest as deep as the parser allowed.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            storable = storable and _storable(item)
+            continue
         if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
             item = list(item.values())
         elif not isinstance(item, list):
             continue
         deepest = max(deepest, depth + 1)
         stack.extend((child, depth + 1) for child in item)
-    return deepest
+    return deepest, storable
 
 
-def storable_text(value: Any) -> bool:
-    """Whether every string (and key) in a decoded JSON value is UTF-8 without NUL.
-
-    Neither a NUL nor a lone surrogate ("\\ud800") can be sent to the database (PostgreSQL text
-    refuses NUL): a value that holds one is refused where it comes in, not with a 500 later.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return False
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0)."""
+    return scan(value)[0]
 
 
 NOT_STORABLE = "holds a NUL character (\\u0000) or a lone surrogate, which no stored text may hold"
@@ -73,8 +73,9 @@ def loads(data: bytes | str) -> Any:
         if "depth limit" in str(exc):
             raise JsonInputError(too_deep_message()) from None
         raise JsonInputError(f"is not valid JSON: {exc}") from None
-    if json_depth(value) > MAX_DEPTH:
+    depth, storable = scan(value)
+    if depth > MAX_DEPTH:
         raise JsonInputError(too_deep_message())
-    if not storable_text(value):
+    if not storable:
         raise JsonInputError(NOT_STORABLE)
     return value

@@ -23,7 +23,7 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.json_input import MAX_DEPTH, json_depth, storable_text
+from lti_tool.json_input import MAX_DEPTH, scan
 from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain, pending_problem
@@ -93,7 +93,8 @@ def unverified_claims(id_token: str | None) -> dict[str, Any] | None:
         }
     except Exception:  # anything unreadable is recorded as "not a JWT"
         return {"unreadable": True}
-    if json_depth(claims) > MAX_DEPTH or not storable_text(claims):
+    depth, storable = scan(claims)
+    if depth > MAX_DEPTH or not storable:
         # A lone surrogate ("\ud800") or NUL escaped in the JSON: neither can be sent to the
         # database (UTF-8, PostgreSQL text), so the refusal's issuer lookup and record would fail
         # with a 500 (found by fuzz/id_token.py). JSON nested more than MAX_DEPTH levels: the

@@ -198,13 +198,23 @@ def register_errorhandlers(app: Flask) -> None:
             response = jsonify({"error": message})
             response.status_code = code
         else:
-            response = make_response(render_template("error.html", error=error), code)
+            page = render_template("error.html", error=error, back_url=_back_url(code))
+            response = make_response(page, code)
         if code == 405 and allowed:
             response.headers["Allow"] = ", ".join(allowed)
         return response
 
     for code in (400, 401, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, render_error)
+
+
+def _back_url(code: int) -> str | None:
+    """The way back to the course from an error page, when the request carries a live session."""
+    if code >= 500 or request.path.startswith("/admin"):
+        return None  # a broken database must not break the error page; admin has its own bar
+    from lti_tool.launch.identity import course_home_url
+
+    return course_home_url()
 
 
 def register_commands(app: Flask) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar, cast
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, request, url_for
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
@@ -137,6 +137,26 @@ def session_ended(viewer: Viewer) -> str | None:
     return None
 
 
+def course_home_url() -> str | None:
+    """The page this request's course session starts from, for a way back out of an error page.
+
+    Staff go to the overview, learners to their own page. None without a live session: a page
+    reached without a launch (or after the session ended) can only send people back to the LMS.
+    """
+    viewer: Viewer | None = getattr(g, "viewer", None)
+    if viewer is None:
+        course_id = (request.view_args or {}).get("course_id")
+        if isinstance(course_id, int):
+            viewer = current_viewer(course_id)
+        elif request.args.get(TOKEN_PARAM):
+            viewer = read_token(request.args[TOKEN_PARAM])
+        if viewer is None or session_ended(viewer) is not None:
+            return None
+    token = getattr(g, "session_token", None) or issue_token(viewer)
+    page = "course.overview" if viewer.is_staff else "course.me"
+    return url_for(page, course_id=viewer.course_id, t=token)
+
+
 def _require(course_id: int, staff: bool) -> Viewer:
     viewer = current_viewer(course_id)
     if viewer is None:
@@ -148,10 +168,10 @@ def _require(course_id: int, staff: bool) -> Viewer:
     ended = session_ended(viewer)
     if ended is not None:
         abort(403, description=f"{ended} Open the tool again from the course in your LMS.")
-    if staff and not viewer.is_staff:
-        abort(403, description="This page is for the course's staff.")
     g.viewer = viewer
     g.session_token = issue_token(viewer)  # the same launch time: the same expiry
+    if staff and not viewer.is_staff:
+        abort(403, description="This page is for the course's staff.")
     return viewer
 
 

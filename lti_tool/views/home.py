@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, render_template, send_from_d
 from sqlalchemy.exc import SQLAlchemyError
 
 from lti_tool.extensions import MIGRATIONS_DIRECTORY, db
+from lti_tool.launch.identity import course_home_url
 
 bp = Blueprint("home", __name__)
 
@@ -23,7 +24,7 @@ def index() -> str:
 @bp.get("/privacy")
 def privacy() -> str:
     """What the tool collects, who sees it, how long it is kept, how to ask for it or delete it."""
-    return render_template("privacy.html")
+    return render_template("privacy.html", back_url=course_home_url())
 
 
 @bp.get("/healthz")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from lti_tool.kpis.reports import REPORTS
@@ -32,8 +33,43 @@ XAPI_VERSION = {
 }
 
 
+REPORT_BY_ID = "/api/v1/courses/{course_id}/reports/{name}"
+REPORT_BY_LMS_ID = "/api/v1/courses/lms/{lms_course_id}/reports/{name}"
+
+
 def document(server_url: str = "/") -> dict[str, Any]:
     """The OpenAPI 3.1 document, with the reports this tool has."""
+    doc = _document(server_url)
+    doc["paths"][REPORT_BY_LMS_ID] = {"get": _by_lms_id(doc["paths"][REPORT_BY_ID]["get"])}
+    return doc
+
+
+def _by_lms_id(by_id: dict[str, Any]) -> dict[str, Any]:
+    """The report operation again, the course named as its LMS names it."""
+    operation = copy.deepcopy(by_id)
+    operation["summary"] += ", the course named by the LMS's own course id"
+    course, *rest = operation["parameters"]
+    assert course["name"] == "course_id"  # the by-id operation starts with its course id
+    lms_course = {
+        "name": "lms_course_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+        "description": "The LMS's own course id: the Canvas course number or the Open edX "
+        "course key (course-v1:Org+Number+Run).",
+    }
+    platform = {
+        "name": "platform",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "The platform's name, as `flask platform list` shows it: needed when "
+        "several platforms the reader reaches have a course with this id.",
+    }
+    operation["parameters"] = [lms_course, *rest, platform]
+    return operation
+
+
+def _document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -91,7 +127,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
                     },
                 }
             },
-            "/api/v1/courses/{course_id}/reports/{name}": {
+            REPORT_BY_ID: {
                 "get": {
                     "summary": "A KPI report as JSON rows or CSV",
                     "description": "Needs a reports:read token bound to the course, its "

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, default_exceptions
 
@@ -30,7 +31,7 @@ from lti_tool.api.tokens import (
 from lti_tool.extensions import db
 from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.launch.identity import TOKEN_PARAM, current_viewer, read_token, session_ended
-from lti_tool.models import AccessLog, ApiToken, Course, Person
+from lti_tool.models import AccessLog, ApiToken, Course, Person, Platform
 from lti_tool.models.api import SCOPE_EVENTS_WRITE, SCOPE_REPORTS_READ
 
 api_bp = Blueprint("api", __name__, url_prefix="/api")
@@ -274,9 +275,66 @@ def authorize_report_reader(course_id: int) -> tuple[str, int | None]:
     )
 
 
+@api_bp.get("/v1/courses/lms/<lms_course_id>/reports/<name>")
+def course_report_by_lms_id(lms_course_id: str, name: str) -> Response:
+    """The same report, the course named by the LMS's own course id (and `?platform=NAME`)."""
+    course_id = course_by_lms_id(lms_course_id, request.args.get("platform"))
+    return _report(course_id, name, ("platform",))
+
+
+def course_by_lms_id(lms_course_id: str, platform_name: str | None) -> int:
+    """The tool's id of the course the LMS calls `lms_course_id`, among those the reader reaches.
+
+    Anonymous callers get the 401 before anything about courses; a platform-bound token or a
+    session looks only in its own platform, so the answer says nothing of other tenants.
+    """
+    reach = _reader_platform()
+    query = select(Course.id).where(Course.lms_course_id == lms_course_id)
+    if reach is not None:
+        query = query.where(Course.platform_id == reach)
+    if platform_name is not None:
+        query = query.join(Platform, Platform.id == Course.platform_id).where(
+            Platform.name == platform_name
+        )
+    found = list(db.session.scalars(query.order_by(Course.id).limit(2)))
+    on = f" on the platform {platform_name!r}" if platform_name is not None else ""
+    if not found:
+        raise ApiError(404, f"There is no course with the LMS course id {lms_course_id!r}{on}.")
+    if len(found) > 1:
+        raise ApiError(
+            400,
+            f"Several platforms have a course with the LMS course id {lms_course_id!r}: "
+            "name the platform with ?platform=NAME (as `flask platform list` shows it).",
+        )
+    return found[0]
+
+
+def _reader_platform() -> int | None:
+    """The platform a reader is confined to (None: all), or TokenError(401) with no reader."""
+    credential = credentials_from_header(request.headers.get("Authorization", ""))
+    if credential and looks_like_api_token(credential):
+        row = find_token(db.session, credential)
+        require_scope(row, SCOPE_REPORTS_READ)
+        if row.course_id is not None:
+            course = db.session.get(Course, row.course_id)
+            return course.platform_id if course is not None else None
+        return row.platform_id
+    for value in filter(None, [credential, request.args.get(TOKEN_PARAM)]):
+        viewer = read_token(value)
+        if viewer is not None:
+            course = db.session.get(Course, viewer.course_id)
+            return course.platform_id if course is not None else -1
+    authorize_report_reader(0)  # no reader at all: the same 401 as the course-id route
+    return -1  # not reached: there is no course 0 to read
+
+
 @api_bp.get("/v1/courses/<int:course_id>/reports/<name>")
 def course_report(course_id: int, name: str) -> Response:
     """A KPI report as JSON (a list of rows) or CSV, exactly as `flask report` prints it."""
+    return _report(course_id, name)
+
+
+def _report(course_id: int, name: str, route_params: tuple[str, ...] = ()) -> Response:
     reader, reader_id = authorize_report_reader(course_id)
     course = db.session.get(Course, course_id)
     if course is None:
@@ -287,7 +345,7 @@ def course_report(course_id: int, name: str) -> Response:
             404,
             f"There is no report named {name!r}; the reports are: {', '.join(sorted(REPORTS))}.",
         )
-    unknown = sorted(set(request.args) - {"format", "cutoff_minutes", TOKEN_PARAM})
+    unknown = sorted(set(request.args) - {"format", "cutoff_minutes", TOKEN_PARAM, *route_params})
     if unknown:
         # A misspelt option (say `fromat=csv`) would otherwise be ignored without a word.
         raise ApiError(

@@ -2,10 +2,15 @@
 
     .venv/bin/python scripts/screenshots.py [--out docs]
 
+Needs what `./scripts/test` installs: the dev lock (`pip install --require-hashes -r
+requirements-dev.txt`, which brings Playwright for Python and requests) and Debian's chromium
+(`apt-get install chromium`); Playwright drives /usr/bin/chromium and downloads no browser.
+
 Builds a throwaway SQLite database with `flask db upgrade` and `flask demo load`, serves the tool
 with `flask run`, launches it from the development LMS in Debian's chromium (as the instructor,
 then as the student), opens each page top-level with the launch's session token, and writes
-docs/screenshot-{overview,learners,videos,student}.png at 1280 px wide.
+docs/screenshot-{overview,learners,learner,videos,student}.png at 1000 px wide (an LMS's
+content frame) and docs/screenshot-learners-phone.png at 390 px (a phone).
 """
 
 from __future__ import annotations
@@ -90,12 +95,19 @@ def main() -> None:
                 time.sleep(0.25)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # 1000 px: the usual width of an LMS's content frame; 390 px: a phone.
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
             staff = launched_url(page, base, "instructor")
             course, _, query = staff.partition("?")
+            course = course.rstrip("/")
             shoot(page, staff, out / "screenshot-overview.png")
-            shoot(page, f"{course.rstrip('/')}/learners?{query}", out / "screenshot-learners.png")
-            shoot(page, f"{course.rstrip('/')}/videos?{query}", out / "screenshot-videos.png")
+            shoot(page, f"{course}/learners?{query}", out / "screenshot-learners.png")
+            learner = page.locator("#table-learners tbody a[href*='/learners/']").first
+            shoot(page, base + str(learner.get_attribute("href")), out / "screenshot-learner.png")
+            shoot(page, f"{course}/videos?{query}", out / "screenshot-videos.png")
+            page.set_viewport_size({"width": 390, "height": 844})
+            shoot(page, f"{course}/learners?{query}", out / "screenshot-learners-phone.png")
+            page.set_viewport_size({"width": 1000, "height": 900})
             student = launched_url(page, base, "student")
             shoot(page, student, out / "screenshot-student.png")
             browser.close()

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
-from lti_tool.kpis import activity, course_events, course_settings, video_engagement
+from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -31,6 +31,14 @@ from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
+# Activity labels and phrases as people read them (kpis.names), for the templates.
+bp.add_app_template_filter(names.activity_label, "activity_label")
+bp.add_app_template_filter(names.sentence, "sentence")
+
+
+def course_names(course: Course) -> names.CourseNames:
+    """The course's video, problem and page names, reused while its data is unchanged."""
+    return course_cached(course, "names", lambda: names.course_names(db.session, course))
 
 
 def _course(course_id: int) -> Course:
@@ -198,6 +206,7 @@ def me(course_id: int) -> str:
         floor=floor,
         settings=settings,
         extra=extra,
+        names=course_names(course) if videos else None,
         charts=charts,
     )
 
@@ -221,8 +230,9 @@ def videos(course_id: int) -> str:
         if r["video_id"] == chosen
     ]
     charts = []
-    if timeline:
-        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along video {chosen}")
+    known = course_names(course)
+    if timeline and chosen:
+        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along {known.video(chosen)}")
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     return render_template(
         "course/videos.html",
@@ -234,6 +244,7 @@ def videos(course_id: int) -> str:
         viewers=viewers,
         completions=completions,
         chosen=chosen,
+        names=known,
         timeline=timeline,
         charts=charts,
     )

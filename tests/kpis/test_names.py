@@ -3,12 +3,23 @@ order), event types and activity labels in plain words."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask
 from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.kpis import names
-from lti_tool.models import Course, CourseBlock, LearnerResource, Person, Video
+from lti_tool.kpis.reports import REPORTS, to_csv
+from lti_tool.models import (
+    Course,
+    CourseBlock,
+    LearnerResource,
+    Person,
+    Video,
+    VideoLearnerViews,
+    WeeklyActivity,
+)
 
 # Open edX usage keys as the course blocks API gives them; video events name a video by the
 # last part (its url_name, 32 hex), problem_check by the whole key, courseware URLs a
@@ -150,3 +161,56 @@ def test_course_names_reads_blocks_videos_and_first_appearance(app: Flask) -> No
         assert known.video(HEX_D) == "Lab tour"
         assert (known.video("zzz"), known.video("aaa")) == ("Video 4", "Video 5")
         assert names.module_name("", 3) == "Module 3" and names.module_name("Intro", 1) == "Intro"
+
+
+def test_reports_keep_ids_and_add_names_beside_them(app: Flask) -> None:
+    with app.app_context():
+        course = Course(lti_context_id="names-2", lms_course_id="course-v1:edX+DemoX+2026")
+        person = Person(name="P")
+        db.session.add_all([course, person])
+        db.session.flush()
+        for block_id, kind, name, parent, position in outline():
+            db.session.add(
+                CourseBlock(
+                    course_id=course.id,
+                    block_id=block_id,
+                    block_type=kind,
+                    display_name=name,
+                    parent_id=parent,
+                    position=position,
+                )
+            )
+        for video in (HEX_A, HEX_B):
+            db.session.add(Video(course_id=course.id, video_id=video, duration=60.0))
+            db.session.add(
+                VideoLearnerViews(
+                    course_id=course.id, person_id=person.id, video_id=video, runs=b"[0,11]"
+                )
+            )
+        db.session.add(
+            WeeklyActivity(
+                course_id=course.id,
+                week_start=date(2026, 3, 2),
+                label="ATTEMPTED_PROBLEM",
+                person_id=person.id,
+            )
+        )
+        db.session.commit()
+        course = db.session.scalar(select(Course).where(Course.lti_context_id == "names-2"))
+        expected = {HEX_A: "Welcome to data science", HEX_B: "Video 3"}
+        for report in ("video-summary", "video-timeline", "learner-video"):
+            rows = REPORTS[report].run(db.session, course)
+            assert rows and {r["video_id"]: r["video_name"] for r in rows} == expected
+            fields = REPORTS[report].fields
+            assert fields[fields.index("video_id") + 1] == "video_name"
+            # JSON rows read in the same order: the name right after the id.
+            keys = list(rows[0])
+            assert keys[keys.index("video_id") + 1] == "video_name"
+            header, *lines = to_csv(rows, fields).splitlines()
+            assert "video_id,video_name" in header
+            assert any(f"{HEX_B},Video 3," in line for line in lines)
+        [weekly] = REPORTS["weekly-activity"].run(db.session, course)
+        assert (weekly["label"], weekly["label_name"]) == (
+            "ATTEMPTED_PROBLEM",
+            "Attempted a problem",
+        )

@@ -147,8 +147,10 @@ class Shown:
 class CourseNames:
     """The names of a course's videos, problems and pages: (kind, id events use) -> name."""
 
+    # In course order: the blocks', then the others' in order of first appearance.
     names: dict[tuple[str, str], str] = field(default_factory=dict)
     known: set[tuple[str, str]] = field(default_factory=set)
+    order: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def name(self, kind: str, resource_id: str) -> str:
         """The readable name of a video, problem, page or activity; never the raw id."""
@@ -161,6 +163,12 @@ class CourseNames:
         """The name with its id, for a cell that shows the name and puts the id in a tooltip."""
         key = (kind, resource_id)
         return Shown(self.name(kind, resource_id), resource_id, key in self.known)
+
+    def rank(self, kind: str, resource_id: str) -> tuple[int, str]:
+        """A sort key that puts a kind's items in course order (unknown ones last, by id)."""
+        if not self.order:
+            self.order.update((key, index) for index, key in enumerate(self.names))
+        return self.order.get((kind, resource_id), len(self.order)), resource_id
 
     def video(self, video_id: str) -> str:
         """A video's name, by the id its events use."""

@@ -185,6 +185,8 @@ def me(course_id: int) -> str:
             lambda: video_engagement.settled_durations(db.session, course),
         )
         videos = video_engagement.learner_video(db.session, course, {person_id}, durations)
+        known = course_names(course)
+        videos.sort(key=lambda row: known.rank("video", row["video_id"]))
     extra = None
     if any(settings.shows(v) for v in ("completion", "grades", "due")):
         extra = learners_kpi.student_view(db.session, data, person_id, floor)
@@ -217,7 +219,12 @@ def videos(course_id: int) -> str:
     """Per video: viewers at start and end, watched time, completion; one video's timeline."""
     course = _course(course_id)
     section, sections, people = section_choice(course)
-    summary = video_engagement.video_summary(db.session, course, people)
+    known = course_names(course)
+    # In course order, as learners meet the videos (the report's rows are by id).
+    summary = sorted(
+        video_engagement.video_summary(db.session, course, people),
+        key=lambda row: known.rank("video", row["video_id"]),
+    )
     completions: dict[str, int] = {}
     viewers: dict[str, int] = {}
     for row in video_engagement.learner_video(db.session, course, people):
@@ -230,7 +237,6 @@ def videos(course_id: int) -> str:
         if r["video_id"] == chosen
     ]
     charts = []
-    known = course_names(course)
     if timeline and chosen:
         figure = charts_mod.video_timeline_figure(timeline, f"Viewers along {known.video(chosen)}")
         charts.append(("video-timeline", charts_mod.figure_json(figure)))

@@ -437,6 +437,7 @@ def learner(course_id: int, person_id: int) -> str:
         scores.append((assignment, mine, band, len(values), due))
     events = learners_kpi.recent_events(db.session, course, person_id)
     known = course_names(course)
+    videos.sort(key=lambda row: known.rank("video", row["video_id"]))
     for event in events:
         event["words"], event["thing"] = known.event(event["name"], event["object"], event["kind"])
     record_access(course, "learner_page", person_id, 1)

@@ -80,6 +80,15 @@ def test_unnamed_ones_are_numbered_in_course_order_with_the_id_behind() -> None:
     shown = known.shown("video", HEX_B)
     assert (shown.text, shown.id, shown.known) == ("Video 3", HEX_B, False)
     assert known.video("never-seen") == "Unnamed video"
+    # Pages list them in course order; ids no block holds after, unknown ones last.
+    videos = ["never-seen", HEX_D, HEX_B, HEX_A, HEX_C]
+    assert sorted(videos, key=lambda v: known.rank("video", v)) == [
+        HEX_A,
+        HEX_C,
+        HEX_B,
+        HEX_D,
+        "never-seen",
+    ]
 
 
 def test_without_blocks_the_order_of_first_appearance_counts() -> None:

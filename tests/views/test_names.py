@@ -21,7 +21,7 @@ from tests.helpers.tracking_logs import COURSE, event, ingest, write
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 BLOCK = "block-v1:edX+DemoX+2026+type@{}+block@{}"
 NAMED = "0b9e39477cdb4b3a8e5b9e5f2c2e0c3f"  # "Welcome to data science"
-UNNAMED = "f00dfeedbeefcafe0123456789abcdef"  # a block without a name: "Video 2"
+UNNAMED = "f00dfeedbeefcafe0123456789abcdef"  # a block without a name, first: "Video 1"
 PROBLEM = BLOCK.format("problem", "d1b84dcd39b0423d9e288f27f0f7f242")
 PAGE = f"/courses/{COURSE}/courseware/week1/lesson1/"
 # What must never be visible text: a 32-hex id, a usage key, an event type, a label code.
@@ -62,8 +62,8 @@ def seed(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
             (week, "chapter", "Week 1: Getting started", None, 0),
             (lesson, "sequential", "Tidy tables", week, 0),
             (unit, "vertical", "Unit", lesson, 0),
-            (BLOCK.format("video", NAMED), "video", "Welcome to data science", unit, 0),
-            (BLOCK.format("video", UNNAMED), "video", "", unit, 1),
+            (BLOCK.format("video", NAMED), "video", "Welcome to data science", unit, 1),
+            (BLOCK.format("video", UNNAMED), "video", "", unit, 0),
             (PROBLEM, "problem", "Spot the untidy column", unit, 2),
         ):
             db.session.add(
@@ -100,16 +100,18 @@ def test_staff_pages_show_names_and_no_ids(
     token = staff_token(client, platform)
     videos = client.get(f"/courses/1/videos?t={token}").get_data(as_text=True)
     text = visible(videos)
-    assert "Welcome to data science" in text and "Video 2" in text
+    assert "Welcome to data science" in text and "Video 1" in text
     assert RAW.search(text) is None, RAW.search(text)
-    # The id stays with the name, in the tooltip; the chart's title names the video too.
-    assert f'<span class="named" title="{UNNAMED}">Video 2</span>' in videos
-    assert "Viewers along Welcome to data science" in videos
+    # In course order (the ids sort the other way), each id in its name's tooltip; the first
+    # video is the one shown, and the chart's title names it.
+    assert text.index("Video 1") < text.index("Welcome to data science")
+    assert f'<span class="named" title="{UNNAMED}">Video 1</span>' in videos
+    assert "Viewers along Video 1" in videos
     assert f"along video {NAMED}" not in videos
 
     content = client.get(f"/courses/1/content?t={token}").get_data(as_text=True)
     text = visible(content)
-    for name in ("Tidy tables", "Welcome to data science", "Video 2", "Spot the untidy column"):
+    for name in ("Tidy tables", "Welcome to data science", "Video 1", "Spot the untidy column"):
         assert name in text
     assert RAW.search(text) is None, RAW.search(text)
     assert f'title="{PROBLEM}">Spot the untidy column</span>' in content
@@ -142,6 +144,7 @@ def test_the_student_page_names_their_videos(
     page: Any = follow(client, launch)
     mine = page.get_data(as_text=True)
     text = visible(mine)
-    assert "Welcome to data science" in text and "Video 2" in text
+    assert "Welcome to data science" in text and "Video 1" in text
+    assert text.index("Video 1") < text.index("Welcome to data science")  # course order
     assert RAW.search(text) is None, RAW.search(text)
     assert f'title="{NAMED}">Welcome to data science</span>' in mine

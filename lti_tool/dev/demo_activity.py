@@ -45,9 +45,10 @@ WEEKS = 6
 # is the video events' 32-hex id, a problem's usage key the problem_check's problem_id. One
 # problem has no name, as an author may leave it: the pages call it "Problem 8".
 DEMO_KEY = "demo"  # the course part of the demo's usage keys and courseware URLs
-DEMO_OUTLINE: tuple[
-    tuple[str, str, tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...]], ...
-] = (
+OutlineItem = tuple[str, str, str]  # block type, url_name (a video's: its events' id), name
+OutlinePage = tuple[str, str, tuple[OutlineItem, ...]]  # subsection url_name, name, items
+OutlineWeek = tuple[str, str, tuple[OutlinePage, ...]]  # chapter url_name, name, subsections
+DEMO_OUTLINE: tuple[OutlineWeek, ...] = (
     (
         "week-1",
         "Week 1: Getting started with data",

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lti_tool.dev.demo_activity import load_demo_activity, load_demo_lms
+from lti_tool.dev.demo_activity import load_demo_activity, load_demo_blocks, load_demo_lms
 from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
 from lti_tool.extensions import db
 from lti_tool.models import ActivityBlock, Course, Enrollment, Person, PersonIdentity, Platform
@@ -140,6 +140,7 @@ def load_demo(
     db.session.commit()
 
     load_demo_lms(db.session, course)
+    load_demo_blocks(db.session, course)
     return course
 
 

@@ -17,6 +17,7 @@ from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.models import (
     Assignment,
     Course,
+    CourseBlock,
     CourseEvent,
     CourseModule,
     Enrollment,
@@ -27,6 +28,7 @@ from lti_tool.models import (
     Section,
     SectionMember,
     Submission,
+    Video,
 )
 from lti_tool.models.types import DbSession
 
@@ -37,6 +39,138 @@ DEMO_VIDEOS = {  # video id -> duration in seconds
     "ffeeddccbbaa00998877665544332211": 421.0,
 }
 WEEKS = 6
+# The demo course's outline, as an Open edX sync stores it (CourseBlock): week sections
+# (chapters) of subsections (the pages courseware URLs name), each a unit of videos and
+# problems. Videos and problems carry the ids the demo's events use: a video block's url_name
+# is the video events' 32-hex id, a problem's usage key the problem_check's problem_id. One
+# problem has no name, as an author may leave it: the pages call it "Problem 8".
+DEMO_KEY = "demo"  # the course part of the demo's usage keys and courseware URLs
+OutlineItem = tuple[str, str, str]  # block type, url_name (a video's: its events' id), name
+OutlinePage = tuple[str, str, tuple[OutlineItem, ...]]  # subsection url_name, name, items
+OutlineWeek = tuple[str, str, tuple[OutlinePage, ...]]  # chapter url_name, name, subsections
+DEMO_OUTLINE: tuple[OutlineWeek, ...] = (
+    (
+        "week-1",
+        "Week 1: Getting started with data",
+        (
+            (
+                "w1-tour",
+                "Welcome and course tour",
+                (
+                    ("video", "a1b2c3d4e5f60718293a4b5c6d7e8f90", "Welcome to data science"),
+                    ("problem", "p1", "Quick check: what is a dataset?"),
+                ),
+            ),
+            ("w1-notebook", "Your first notebook", (("problem", "p2", "Loading a CSV file"),)),
+        ),
+    ),
+    (
+        "week-2",
+        "Week 2: Cleaning data",
+        (
+            (
+                "w2-tidy",
+                "Tidy tables",
+                (
+                    ("video", "0f9e8d7c6b5a49382716a5b4c3d2e1f0", "Cleaning a messy table"),
+                    ("problem", "p3", "Spot the untidy column"),
+                ),
+            ),
+            ("w2-missing", "Missing values", (("problem", "p4", "Filling the gaps"),)),
+        ),
+    ),
+    (
+        "week-3",
+        "Week 3: Describing data",
+        (
+            (
+                "w3-histograms",
+                "Summaries and histograms",
+                (
+                    ("video", "11223344556677889900aabbccddeeff", "Reading a histogram"),
+                    ("problem", "p5", "Where is the peak?"),
+                ),
+            ),
+            ("w3-quartiles", "Medians and quartiles", (("problem", "p6", "Which is the median?"),)),
+        ),
+    ),
+    (
+        "week-4",
+        "Week 4: Relationships",
+        (
+            (
+                "w4-lines",
+                "Scatter plots and lines",
+                (
+                    ("video", "ffeeddccbbaa00998877665544332211", "Fitting a straight line"),
+                    ("problem", "p7", "Slope and intercept"),
+                ),
+            ),
+            ("w4-causation", "Correlation is not causation", (("problem", "p8", ""),)),
+        ),
+    ),
+    (
+        "week-5",
+        "Week 5: Classification",
+        (("w5-neighbours", "Nearest neighbours", ()), ("w5-accuracy", "Measuring accuracy", ())),
+    ),
+    (
+        "week-6",
+        "Week 6: Your project",
+        (("w6-question", "Choosing a question", ()), ("w6-results", "Presenting results", ())),
+    ),
+)
+
+
+def usage_key(block_type: str, name: str) -> str:
+    """The usage key of one of the demo course's blocks."""
+    return f"block-v1:{DEMO_KEY}+type@{block_type}+block@{name}"
+
+
+def page_url(week: int, page: int) -> str:
+    """The courseware URL of a week's page, as a tracking log names a page view."""
+    chapter, _title, pages = DEMO_OUTLINE[min(week, len(DEMO_OUTLINE) - 1)]
+    return f"/courses/{DEMO_KEY}/courseware/{chapter}/{pages[page % len(pages)][0]}/"
+
+
+def load_demo_blocks(session: DbSession, course: Course) -> bool:
+    """Give the demo course what an Open edX sync would bring: its outline as course blocks,
+    and its videos' names. Idempotent: a course with blocks is left alone."""
+    if session.scalar(select(CourseBlock.block_id).where(CourseBlock.course_id == course.id)):
+        return False
+    root = usage_key("course", "course")
+
+    def add(block_type: str, name: str, title: str, parent: str | None, position: int) -> str:
+        key = usage_key(block_type, name)
+        session.add(
+            CourseBlock(
+                course_id=course.id,
+                block_id=key,
+                block_type=block_type,
+                display_name=title,
+                parent_id=parent,
+                position=position,
+                duration=DEMO_VIDEOS.get(name),
+            )
+        )
+        return key
+
+    add("course", "course", course.title or "Demo course", None, 0)
+    for week, (chapter, chapter_title, pages) in enumerate(DEMO_OUTLINE):
+        chapter_key = add("chapter", chapter, chapter_title, root, week)
+        for index, (page, page_title, items) in enumerate(pages):
+            page_key = add("sequential", page, page_title, chapter_key, index)
+            unit = add("vertical", f"{page}-unit", page_title, page_key, 0)
+            for position, (block_type, name, title) in enumerate(items):
+                add(block_type, name, title, unit, position)
+                if block_type == "video":
+                    video = session.get(Video, (course.id, name))
+                    if video is None:
+                        video = Video(course_id=course.id, video_id=name)
+                        session.add(video)
+                    video.display_name, video.duration = title, DEMO_VIDEOS[name]
+    session.commit()
+    return True
 
 
 def load_demo_activity(
@@ -64,7 +198,7 @@ def load_demo_activity(
             if rng.random() > 0.08 + 0.4 * keenness:
                 continue
             clock = start + day * 86400 + rng.uniform(8, 21) * 3600
-            for event in _session(rng, clock):
+            for event in _session(rng, clock, day // 7):
                 name, source, data, at = event
                 raw = json.dumps([sub, name, at, data], sort_keys=True).encode()
                 sink.add(IncomingEvent(key, sub, "lti_sub", at, name, source, data, raw))
@@ -73,11 +207,15 @@ def load_demo_activity(
     return counts.received
 
 
-def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict[str, Any], float]]:
-    """One study session: a few pages, a video watched (maybe not to the end), a problem."""
+def _session(
+    rng: random.Random, clock: float, week: int
+) -> list[tuple[str, str, dict[str, Any], float]]:
+    """One study session: a few of the week's pages, a video watched (maybe not to the end), a
+    problem. (The pages follow from the week, not the generator: the demo's events stay the
+    same in number whatever pages they open.)"""
     events: list[tuple[str, str, dict[str, Any], float]] = []
-    for _ in range(rng.randint(1, 4)):
-        events.append(("/courses/demo/courseware", "server", {}, clock))
+    for page in range(rng.randint(1, 4)):
+        events.append((page_url(week, page), "server", {}, clock))
         clock += rng.uniform(20, 240)
     video, duration = rng.choice(list(DEMO_VIDEOS.items()))
     position = 0.0
@@ -90,7 +228,7 @@ def _session(rng: random.Random, clock: float) -> list[tuple[str, str, dict[str,
         events.append(("pause_video", "browser", {**base, "currentTime": position}, clock))
         clock += rng.uniform(2, 30)
     for _ in range(rng.randint(0, 2)):
-        problem = f"block-v1:demo+type@problem+block@p{rng.randint(1, 8)}"
+        problem = usage_key("problem", f"p{rng.randint(1, 8)}")
         success = "correct" if rng.random() < 0.7 else "incorrect"
         events.append(
             ("problem_check", "server", {"problem_id": problem, "success": success}, clock)
@@ -163,7 +301,7 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
         module = CourseModule(
             course_id=course.id,
             lms_module_id=f"demo-module-{week + 1}",
-            name=f"Week {week + 1}",
+            name=DEMO_OUTLINE[week][1],
             position=week + 1,
             items_required=4,
         )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.names import module_name
 from lti_tool.kpis.roster import Member, class_member_ids
 from lti_tool.models import Course, CourseModule, LmsLearnerStats, ModuleProgress
 from lti_tool.models.types import DbSession
@@ -161,7 +162,7 @@ def module_rows(session: DbSession, course: Course, people: set[int]) -> list[di
     mods = modules(session, course)
     progress = module_progress(session, course, people)
     rows: list[dict[str, Any]] = []
-    for module in mods:
+    for number, module in enumerate(mods, 1):
         done = []
         for person_id in people:
             found = progress.get((module.id, person_id))
@@ -169,7 +170,7 @@ def module_rows(session: DbSession, course: Course, people: set[int]) -> list[di
             done.append((min(found.items_done, required) if found else 0, required))
         rows.append(
             {
-                "module": module.name,
+                "module": module_name(module.name, number),
                 "items_required": module.items_required,
                 "learners": len(done),
                 "completed": sum(1 for d, r in done if r and d >= r),

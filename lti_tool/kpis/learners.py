@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, decode
+from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, VIDEO_KIND, decode
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.activity import DEFAULT_CUTOFF_MINUTES, under_cutoff
@@ -196,9 +196,16 @@ def recent_events(
                 "name": name,
                 "source": source,
                 "object": object_id,
+                # What the object is, as the rollups count resources (kpis.names names it).
+                "kind": "video" if video else "problem" if name == "problem_check" else "activity",
             }
-            for time, name, source, object_id in zip(
-                columns[TIME], columns[NAME], columns[SOURCE], columns[OBJECT_ID], strict=True
+            for time, name, source, object_id, video in zip(
+                columns[TIME],
+                columns[NAME],
+                columns[SOURCE],
+                columns[OBJECT_ID],
+                columns[VIDEO_KIND],
+                strict=True,
             )
         ]
         found.extend(reversed(day_events))

@@ -16,6 +16,7 @@ from lti_tool.kpis import (
     completion,
     grades,
     learners,
+    names,
     resources,
     roster,
     video_engagement,
@@ -42,6 +43,46 @@ def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[
     return keyed
 
 
+def _beside(row: dict[str, Any], after: str, field: str, value: str) -> dict[str, Any]:
+    """The row with a field added right after another (its id), for JSON read in order."""
+    out: dict[str, Any] = {}
+    for key, item in row.items():
+        out[key] = item
+        if key == after:
+            out[field] = value
+    return out
+
+
+def _video_names(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
+    """A video report with `video_name` beside `video_id`: the LMS's name, else "Video N" in
+    course order, as the pages show it."""
+
+    def named(session: DbSession, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = run(session, course, **kwargs)
+        if not rows:
+            return rows
+        known = names.course_names(session, course)
+        return [
+            _beside(row, "video_id", "video_name", known.video(row["video_id"])) for row in rows
+        ]
+
+    named.__doc__ = run.__doc__
+    return named
+
+
+def _label_names(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[str, Any]]]:
+    """The weekly-activity report with `label_name` (the label in plain words) beside `label`."""
+
+    def named(session: DbSession, course: Course, **kwargs: Any) -> list[dict[str, Any]]:
+        return [
+            _beside(row, "label", "label_name", names.activity_label(row["label"]))
+            for row in run(session, course, **kwargs)
+        ]
+
+    named.__doc__ = run.__doc__
+    return named
+
+
 @dataclass(frozen=True)
 class Report:
     """A report's function, its columns in order, and one line on what it holds."""
@@ -53,8 +94,8 @@ class Report:
 
 REPORTS: dict[str, Report] = {
     "weekly-activity": Report(
-        activity.weekly_activity,
-        ("course", "week_start", "label", "count"),
+        _label_names(activity.weekly_activity),
+        ("course", "week_start", "label", "label_name", "count"),
         "learners per week who were active, played a video, tried a problem",
     ),
     "time-spent": Report(
@@ -63,26 +104,27 @@ REPORTS: dict[str, Report] = {
         "per learner and day: time spent (idle gaps left out), sessions, events",
     ),
     "video-summary": Report(
-        video_engagement.video_summary,
+        _video_names(video_engagement.video_summary),
         (
             "course",
             "video_id",
+            "video_name",
             "duration",
             "segment_length",
             "users_at_start",
             "users_at_end",
             "total_viewed_seconds",
         ),
-        "per video: its length, viewers at the start and at the end, seconds watched",
+        "per video: its name, length, viewers at the start and at the end, seconds watched",
     ),
     "video-timeline": Report(
-        video_engagement.video_timeline,
-        ("course", "video_id", "segment", "num_users", "num_views"),
+        _video_names(video_engagement.video_timeline),
+        ("course", "video_id", "video_name", "segment", "num_users", "num_views"),
         "per video and segment: how many learners watched it, how many times",
     ),
     "learner-video": Report(
-        video_engagement.learner_video,
-        ("course", "learner", "video_id", "coverage", "completed"),
+        _video_names(video_engagement.learner_video),
+        ("course", "learner", "video_id", "video_name", "coverage", "completed"),
         "per learner and video: the share watched and whether it was completed",
     ),
     "learners": Report(

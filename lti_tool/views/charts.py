@@ -15,13 +15,9 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from lti_tool.kpis.names import ACTIVITY_LABELS
+
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-ACTIVITY_LABELS = {
-    "ACTIVE": "Active",
-    "PLAYED_VIDEO": "Played a video",
-    "ATTEMPTED_PROBLEM": "Attempted a problem",
-    "POSTED_FORUM": "Posted in the forum",
-}
 
 
 def text(value: Any) -> str:

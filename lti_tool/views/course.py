@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
-from lti_tool.kpis import activity, course_events, course_settings, video_engagement
+from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -31,6 +31,14 @@ from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
+# Activity labels and phrases as people read them (kpis.names), for the templates.
+bp.add_app_template_filter(names.activity_label, "activity_label")
+bp.add_app_template_filter(names.sentence, "sentence")
+
+
+def course_names(course: Course) -> names.CourseNames:
+    """The course's video, problem and page names, reused while its data is unchanged."""
+    return course_cached(course, "names", lambda: names.course_names(db.session, course))
 
 
 def _course(course_id: int) -> Course:
@@ -177,6 +185,8 @@ def me(course_id: int) -> str:
             lambda: video_engagement.settled_durations(db.session, course),
         )
         videos = video_engagement.learner_video(db.session, course, {person_id}, durations)
+        known = course_names(course)
+        videos.sort(key=lambda row: known.rank("video", row["video_id"]))
     extra = None
     if any(settings.shows(v) for v in ("completion", "grades", "due")):
         extra = learners_kpi.student_view(db.session, data, person_id, floor)
@@ -198,6 +208,7 @@ def me(course_id: int) -> str:
         floor=floor,
         settings=settings,
         extra=extra,
+        names=course_names(course) if videos else None,
         charts=charts,
     )
 
@@ -208,7 +219,12 @@ def videos(course_id: int) -> str:
     """Per video: viewers at start and end, watched time, completion; one video's timeline."""
     course = _course(course_id)
     section, sections, people = section_choice(course)
-    summary = video_engagement.video_summary(db.session, course, people)
+    known = course_names(course)
+    # In course order, as learners meet the videos (the report's rows are by id).
+    summary = sorted(
+        video_engagement.video_summary(db.session, course, people),
+        key=lambda row: known.rank("video", row["video_id"]),
+    )
     completions: dict[str, int] = {}
     viewers: dict[str, int] = {}
     for row in video_engagement.learner_video(db.session, course, people):
@@ -221,8 +237,8 @@ def videos(course_id: int) -> str:
         if r["video_id"] == chosen
     ]
     charts = []
-    if timeline:
-        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along video {chosen}")
+    if timeline and chosen:
+        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along {known.video(chosen)}")
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     return render_template(
         "course/videos.html",
@@ -234,6 +250,7 @@ def videos(course_id: int) -> str:
         viewers=viewers,
         completions=completions,
         chosen=chosen,
+        names=known,
         timeline=timeline,
         charts=charts,
     )

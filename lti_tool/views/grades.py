@@ -13,7 +13,7 @@ from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp
+from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import class_table
 
 
@@ -97,6 +97,7 @@ def content_page(course_id: int) -> str:
         sections=sections,
         modules=modules,
         reach=reach,
+        names=course_names(course),
         learners=len(people),
         charts=charts,
         endpoint="course.content_page",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from lti_tool.extensions import db
-from lti_tool.kpis import completion, grades, video_engagement
+from lti_tool.kpis import completion, grades, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.reports import to_csv
@@ -30,7 +30,7 @@ from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.query_args import is_digits, page_arg
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp
+from lti_tool.views.course import _course, bp, course_names
 
 PER_PAGE = (25, 50, 100, 200)
 SORTS = {
@@ -419,7 +419,10 @@ def learner(course_id: int, person_id: int) -> str:
         if r["learner"] == row["learner"]
     ]
     progress = completion.module_progress(db.session, course, {person_id})
-    modules = [(m, progress.get((m.id, person_id))) for m in completion.modules(db.session, course)]
+    modules = [
+        (names.module_name(m.name, number), m, progress.get((m.id, person_id)))
+        for number, m in enumerate(completion.modules(db.session, course), 1)
+    ]
     submissions = grades.scores_by_assignment(db.session, course, set(data.members))
     scores = []
     for assignment in grades.assignments(db.session, course):
@@ -433,6 +436,10 @@ def learner(course_id: int, person_id: int) -> str:
         due = grades.due_for(assignment, mine)
         scores.append((assignment, mine, band, len(values), due))
     events = learners_kpi.recent_events(db.session, course, person_id)
+    known = course_names(course)
+    videos.sort(key=lambda row: known.rank("video", row["video_id"]))
+    for event in events:
+        event["words"], event["thing"] = known.event(event["name"], event["object"], event["kind"])
     record_access(course, "learner_page", person_id, 1)
     db.session.commit()
     charts = []
@@ -446,6 +453,7 @@ def learner(course_id: int, person_id: int) -> str:
         data=data,
         days=days,
         videos=videos,
+        names=known,
         modules=modules,
         scores=scores,
         events=events,

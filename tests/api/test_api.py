@@ -607,7 +607,13 @@ def test_reports_come_as_json_rows_and_csv_exactly_as_the_cli_prints_them(
         f"/api/v1/courses/{course_id}/reports/weekly-activity", headers=bearer(reader)
     )
     assert weekly.json == [
-        {"course": LAB_COURSE, "week_start": "2026-03-02", "label": "ACTIVE", "count": 1}
+        {
+            "course": LAB_COURSE,
+            "week_start": "2026-03-02",
+            "label": "ACTIVE",
+            "label_name": "Active",
+            "count": 1,
+        }
     ]
     unknown = client.get(f"/api/v1/courses/{course_id}/reports/nope", headers=bearer(reader))
     assert unknown.status_code == 404 and "no report named 'nope'" in unknown.json["error"]

@@ -284,7 +284,9 @@ def test_video_reports_from_ingested_logs(runner: FlaskCliRunner, tmp_path: Path
 def test_report_course_by_tool_id_and_csv(runner: FlaskCliRunner, tmp_path: Path) -> None:
     ingest(runner, write(tmp_path / "t.log", [event("2026-03-02 10:00:00")]))
     result = runner.invoke(args=["report", "weekly-activity", "--course", "1", "--format", "csv"])
-    assert result.output == f"course,week_start,label,count\n{COURSE},2026-03-02,ACTIVE,1\n"
+    assert result.output == (
+        f"course,week_start,label,label_name,count\n{COURSE},2026-03-02,ACTIVE,Active,1\n"
+    )
     missing = runner.invoke(args=["report", "weekly-activity", "--course", "nope"])
     assert missing.exit_code == 1 and "no course 'nope'" in missing.output
 

@@ -66,7 +66,7 @@ def test_overview_shows_charts_and_tables_from_ingested_logs(
     assert (
         'data-target="chart-weekly-activity"' in html and 'data-target="chart-weekly-time"' in html
     )
-    assert "<td>2026-03-02</td><td>ACTIVE</td><td>2</td>" in html
+    assert "<td>2026-03-02</td><td>Active</td><td>2</td>" in html
     # week of 2026-03-02: learner7 1200 s, learner8 0 s -> quartiles 300 / 600 / 900 s
     assert "<td>2026-03-02</td><td>2</td><td>0.08</td><td>0.17</td><td>0.25</td>" in html
     assert '<script src="/vendor/plotly.min.js"></script>' in html

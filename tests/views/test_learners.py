@@ -188,8 +188,11 @@ def test_learner_page_and_the_access_log(
     # HW 1 has 4 class scores (2, 4, 7, 9): below the floor of 5, so no class figures
     assert '<td>9 / 10</td><td colspan="2" class="muted">hidden: 4 scores, fewer than 5' in html
     assert 'data-target="chart-learner-days"' in html
-    # A's two videos (no duration known: coverage cannot be told); S's view of v1 is not hers
-    assert html.count("<tr><td>v1</td>") == 1 and html.count("<tr><td>v2</td>") == 1
+    # A's two videos (no duration known: coverage cannot be told); S's view of v1 is not hers.
+    # No course blocks name them: "Video 1" and "Video 2" in order of first appearance, each
+    # with its id in the tooltip.
+    assert html.count('<tr><td><span class="named" title="v1">Video 1</span></td>') == 1
+    assert html.count('<tr><td><span class="named" title="v2">Video 2</span></td>') == 1
     assert client.get(f"/courses/1/learners/{seeded['S']}?t={t}").status_code == 404  # staff
     assert _log(app)[-1] == ("learner_page", seeded["A"], 1, seeded["viewer"])
     log = client.get(f"/courses/1/access-log?t={t}").get_data(as_text=True)

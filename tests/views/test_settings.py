@@ -193,4 +193,4 @@ def test_overview_tables_name_the_course_week(
     form = {**GOOD, "t": staff, "starts_on": "2026-02-25"}
     assert client.post("/courses/1/settings", data=form).status_code == 303
     html = _flat(client.get(f"/courses/1/?t={staff}").get_data(as_text=True))
-    assert "<td>2026-03-02 (week 2)</td><td>ACTIVE</td><td>5</td>" in html
+    assert "<td>2026-03-02 (week 2)</td><td>Active</td><td>5</td>" in html

@@ -29,9 +29,10 @@ def test_weekly_activity_figure_has_one_trace_per_label() -> None:
     ]
     fig = weekly_activity_figure(rows)
     traces = {t.name: (list(t.x), list(t.y)) for t in fig.data}
+    # A week without a row is a week nobody did it: 0, not a line drawn across the gap.
     assert traces == {
         "Active": (["2026-03-02", "2026-03-09"], [5, 7]),
-        "Played a video": (["2026-03-02"], [3]),
+        "Played a video": (["2026-03-02", "2026-03-09"], [3, 0]),
     }
 
 
@@ -67,8 +68,8 @@ def test_overview_shows_charts_and_tables_from_ingested_logs(
         'data-target="chart-weekly-activity"' in html and 'data-target="chart-weekly-time"' in html
     )
     assert "<td>2026-03-02</td><td>ACTIVE</td><td>2</td>" in html
-    # week of 2026-03-02: learner7 1200 s, learner8 0 s -> quartiles 300 / 600 / 900 s
-    assert "<td>2026-03-02</td><td>2</td><td>0.08</td><td>0.17</td><td>0.25</td>" in html
+    # week of 2026-03-02: learner7 1200 s, learner8 0 s -> quartiles 300 / 600 / 900 s (h:mm)
+    assert "<td>2026-03-02</td><td>2</td><td>0:05</td><td>0:10</td><td>0:15</td>" in html
     assert '<script src="/vendor/plotly.min.js"></script>' in html
     assert client.get("/vendor/plotly.min.js").status_code == 200
 

@@ -39,8 +39,9 @@ def test_video_page_table_and_timeline(
     html = re.sub(r">\s+<", "><", client.get(f"/courses/1/videos?t={token}").get_data(as_text=True))
     # 1:00 long; 2 viewers, 2 started, 1 reached the end; 16 views * 5 s = 80 s = 1.3 min
     assert (f"<td>{VIDEO_ID}</td><td>1:00</td><td>2</td><td>2</td><td>1</td><td>1.3</td>") in html
-    assert "<tr><td>0</td><td>2</td><td>2</td></tr>" in html  # segment 0: both viewers
-    assert "<tr><td>15</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
+    # segments as m:ss (as on the chart's axis)
+    assert "<tr><td>0:00\u20130:05</td><td>2</td><td>2</td></tr>" in html  # both viewers
+    assert "<tr><td>0:15\u20130:20</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
     assert 'data-target="chart-video-timeline"' in html
 
 

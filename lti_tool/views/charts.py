@@ -215,6 +215,9 @@ def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
         font={"size": 10, "color": "#555555"},
         name="partial-week",
     )
+    # On a phone the week is about 40 px wide: the short note fits over it.
+    narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = "so far"
+    fig.update_layout(meta={"narrow": narrow})
 
 
 def _weekly_line(
@@ -457,12 +460,40 @@ def _template() -> dict[str, Any]:
     return template
 
 
+NARROW_TITLE_CHARS = 34
+
+
+def _narrow(layout: dict[str, Any]) -> dict[str, Any]:
+    """What every chart changes when narrow: the title wrapped onto lines that fit (smaller),
+    the top margin without the event titles' rows, and the legend below the x axis's title."""
+    title = str(layout.get("title", {}).get("text", ""))
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= NARROW_TITLE_CHARS:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    changes: dict[str, Any] = {
+        "title.text": "<br>".join(lines),
+        "title.font.size": 14,
+        "margin.t": 30 + 18 * len(lines),
+    }
+    if layout.get("xaxis", {}).get("title", {}).get("text"):
+        changes["legend.y"] = -0.35
+    return changes
+
+
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
     data = fig.to_plotly_json()
     # The template is added here as data: set on the figure, plotly.py would validate and copy
     # it for every figure, which costs more than building the figure itself.
-    data.setdefault("layout", {})["template"] = _template()
+    layout = data.setdefault("layout", {})
+    layout["template"] = _template()
+    layout.setdefault("meta", {})["narrow"] = {
+        **_narrow(layout),
+        **(layout.get("meta") or {}).get("narrow", {}),
+    }
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
     text: str = pio.to_json(data, validate=False)
     return text.replace("<", "\\u003c")
@@ -507,6 +538,30 @@ def learner_time_figure(
     return fig
 
 
+def day_axis(days: Sequence[date]) -> dict[str, Any]:
+    """A date axis whose ticks fall on Mondays (weeks start on Monday; Plotly's own weekly
+    ticks are Sundays), every day on a short span."""
+    if not days:
+        return {}
+    first, last = min(days), max(days)
+    span = (last - first).days
+    if span <= 10:
+        return {"tick0": first.isoformat(), "dtick": DAY_MS, "tickformat": "%a %b %-d"}
+    weeks = max(1, math.ceil(span / 7 / 8))  # at most about 8 ticks
+    return {
+        "tick0": week_start(first).isoformat(),
+        "dtick": DAY_MS * 7 * weeks,
+        "tickformat": "%b %-d",
+        "range": [
+            (first - timedelta(days=1)).isoformat(),
+            (last + timedelta(days=1)).isoformat(),
+        ],
+    }
+
+
+DAY_MS = 86_400_000
+
+
 def learner_days_figure(
     days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str
 ) -> go.Figure:
@@ -538,6 +593,7 @@ def learner_days_figure(
     )
     fig.update_layout(
         margin={"l": 60, "r": 60, "t": 50, "b": 50},
+        xaxis=day_axis([d["day"] for d in days]),
         yaxis=duration_axis(hours),
         yaxis2={
             **count_axis([d["events"] for d in days]),
@@ -561,27 +617,32 @@ CHAR_PX = 6
 EVENT_KINDS = {"due": ("Due dates", PALETTE[5]), "other": ("Course events", PALETTE[3])}
 
 
-def _label_rows(events: Sequence[dict[str, Any]], x_range: Sequence[str]) -> list[int] | None:
-    """Each event's label row (0 nearest the plot) so that no two labels overlap at the wide
-    layout, or None when they need more than EVENT_LABEL_ROWS rows."""
+def _label_rows(
+    events: Sequence[dict[str, Any]], x_range: Sequence[str]
+) -> list[tuple[int, str]] | None:
+    """Each event's label row (0 nearest the plot) and side of its line ("left": the title
+    starts at the line; "right": it ends there, near the right edge), so that no two labels
+    overlap at the wide layout; None when they need more than EVENT_LABEL_ROWS rows."""
     first, last = (date.fromisoformat(v[:10]) for v in x_range)
     px_per_day = WIDE_PLOT_PX / max(1, (last - first).days)
-    ends: list[float] = []  # per row: where its last label ends (px)
-    rows = []
+    taken: list[list[tuple[float, float]]] = []  # per row: the spans of its labels (px)
+    placed = []
     for event in events:
-        start = (date.fromisoformat(event["at"][:10]) - first).days * px_per_day
+        at = (date.fromisoformat(str(event["at"])[:10]) - first).days * px_per_day
         width = len(str(event["title"])) * CHAR_PX + 8
-        for row, end in enumerate(ends):
-            if start > end:
-                ends[row] = start + width
-                rows.append(row)
+        anchor = "left" if at + width <= WIDE_PLOT_PX else "right"
+        low, high = (at, at + width) if anchor == "left" else (at - width, at)
+        for row, spans in enumerate(taken):
+            if all(high < start or low > end for start, end in spans):
+                spans.append((low, high))
+                placed.append((row, anchor))
                 break
         else:
-            if len(ends) == EVENT_LABEL_ROWS:
+            if len(taken) == EVENT_LABEL_ROWS:
                 return None
-            ends.append(start + width)
-            rows.append(len(ends) - 1)
-    return rows
+            taken.append([(low, high)])
+            placed.append((len(taken) - 1, anchor))
+    return placed
 
 
 def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Figure:
@@ -640,7 +701,7 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
     rows = None if dense else _label_rows(events, x_range or [events[0]["at"], events[-1]["at"]])
     hidden: dict[str, Any] = {}
     if rows is not None:
-        for event, row in zip(events, rows, strict=True):
+        for event, (row, anchor) in zip(events, rows, strict=True):
             colour = EVENT_KINDS["due" if event.get("kind") == "due" else "other"][1]
             hidden[f"annotations[{len(notes)}].visible"] = False
             notes.append(
@@ -653,12 +714,12 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
                     "yshift": 4 + EVENT_ROW_PX * row,
                     "text": text(event["title"]),
                     "showarrow": False,
-                    "xanchor": "left",
+                    "xanchor": anchor,
                     "font": {"size": 10, "color": colour},
                     "name": "event-label",
                 }
             )
-        top = 50 + EVENT_ROW_PX * (max(rows) + 1)
+        top = 50 + EVENT_ROW_PX * (max(row for row, _anchor in rows) + 1)
         fig.update_layout(margin={**fig.layout.margin.to_plotly_json(), "t": top})
     meta = dict(fig.layout.meta or {})
     meta["narrow"] = {**meta.get("narrow", {}), **hidden}

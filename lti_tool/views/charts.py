@@ -7,6 +7,7 @@ Every text that reaches a figure is HTML-escaped first: plotly.js renders tags s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import math
@@ -120,6 +121,17 @@ class Weeks:
     mondays: tuple[str, ...]
     origin: date  # the Monday of "Week 1"
     partial: str | None = None  # the Monday of the week in progress, when shown
+    # Weeks after the week in progress shown for their course events only (no data yet)
+    ahead: int = 0
+
+    @property
+    def ticks(self) -> list[str]:
+        """Every Monday with a tick: the weeks shown and those ahead."""
+        last = date.fromisoformat(self.mondays[-1])
+        return [
+            *self.mondays,
+            *((last + timedelta(days=7 * i)).isoformat() for i in range(1, self.ahead + 1)),
+        ]
 
     def number(self, monday: str) -> int:
         """The week's number counted from the origin (Week 1)."""
@@ -134,19 +146,19 @@ class Weeks:
     def x_range(self) -> list[str]:
         """From half a week before the first Monday to the end of the last week."""
         first = date.fromisoformat(self.mondays[0])
-        last = date.fromisoformat(self.mondays[-1])
+        last = date.fromisoformat(self.ticks[-1])
         return [(first - timedelta(days=3)).isoformat(), (last + timedelta(days=7)).isoformat()]
 
     def axis(self) -> dict[str, Any]:
         """The x axis: one tick per week on its Monday, "Week N" above the date."""
         labels = [
             f"Week {self.number(m)}<br>{_day(m)}" if self.number(m) >= 1 else _day(m)
-            for m in self.mondays
+            for m in self.ticks
         ]
         return {
             "type": "date",
             "tickmode": "array",
-            "tickvals": list(self.mondays),
+            "tickvals": self.ticks,
             "ticktext": labels,
             "range": self.x_range(),
             "title": {"text": ""},
@@ -154,11 +166,24 @@ class Weeks:
 
     def narrow_ticks(self) -> list[str]:
         """Short tick labels for a phone-wide chart: "W3", and only every k-th past 8 weeks."""
-        every = max(1, math.ceil(len(self.mondays) / 8))
+        every = max(1, math.ceil(len(self.ticks) / 8))
         return [
             (f"W{self.number(m)}" if self.number(m) >= 1 else _day(m)) if i % every == 0 else ""
-            for i, m in enumerate(self.mondays)
+            for i, m in enumerate(self.ticks)
         ]
+
+    def as_meta(self) -> dict[str, Any]:
+        """The weeks as figure data (add_event_markers may show the week ahead)."""
+        return {
+            "mondays": list(self.mondays),
+            "origin": self.origin.isoformat(),
+            "partial": self.partial,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Weeks:
+        """The weeks as_meta wrote."""
+        return cls(tuple(meta["mondays"]), date.fromisoformat(meta["origin"]), meta["partial"])
 
 
 def _day(monday: str) -> str:
@@ -187,7 +212,7 @@ def weeks_of(
 def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
     """Week ticks on Mondays, and the week in progress shaded with a note ("this week so far")."""
     narrow: dict[str, Any] = {"xaxis.ticktext": weeks.narrow_ticks()}
-    fig.update_layout(xaxis=weeks.axis(), meta={"narrow": narrow})
+    fig.update_layout(xaxis=weeks.axis(), meta={"narrow": narrow, "weeks": weeks.as_meta()})
     if weeks.partial is None:
         return
     start = date.fromisoformat(weeks.partial)
@@ -217,7 +242,7 @@ def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
     )
     # On a phone the week is about 40 px wide: the short note fits over it.
     narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = "so far"
-    fig.update_layout(meta={"narrow": narrow})
+    fig.update_layout(meta={"narrow": narrow, "weeks": weeks.as_meta()})
 
 
 def _weekly_line(
@@ -653,6 +678,18 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
     `events` carry `at` (an ISO date or time on the chart's x axis), `title` and `kind`. On a
     weekly chart only the events inside the weeks shown are drawn.
     """
+    meta = dict(fig.layout.meta or {})
+    if meta.get("weeks") and meta["weeks"]["partial"]:
+        # While a week is in progress, the next week's events are shown too (what is coming),
+        # on one more week of axis without data.
+        weeks = Weeks.from_meta(meta["weeks"])
+        end = date.fromisoformat(weeks.x_range()[1])
+        if any(
+            end.isoformat() <= str(e["at"])[:10] < (end + timedelta(7)).isoformat() for e in events
+        ):
+            weeks = dataclasses.replace(weeks, ahead=1)
+            fig.update_layout(xaxis=weeks.axis())
+            meta["narrow"] = {**meta.get("narrow", {}), "xaxis.ticktext": weeks.narrow_ticks()}
     x_range = list(fig.layout.xaxis.range or ())
     if x_range:
         low, high = str(x_range[0])[:10], str(x_range[1])[:10]
@@ -721,7 +758,6 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
             )
         top = 50 + EVENT_ROW_PX * (max(row for row, _anchor in rows) + 1)
         fig.update_layout(margin={**fig.layout.margin.to_plotly_json(), "t": top})
-    meta = dict(fig.layout.meta or {})
     meta["narrow"] = {**meta.get("narrow", {}), **hidden}
     fig.update_layout(shapes=shapes, annotations=notes, meta=meta)
     return fig

@@ -458,7 +458,6 @@ def video_timeline_figure(
     ticks = list(range(0, end + 1, step))
     fig.update_layout(
         barmode="overlay",
-        hovermode="x unified",
         margin={"l": 60, "r": 60, "t": 50, "b": 50},
         xaxis={
             "tickmode": "array",

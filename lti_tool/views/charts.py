@@ -788,9 +788,9 @@ def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
     return fig
 
 
-def _points(value: float) -> str:
-    """Points to at most one decimal (4.625 reads 4.6, 7.0 reads 7)."""
-    return f"{round(value, 1):g}"
+def points(value: float) -> str:
+    """Points to at most two decimals (a quartile of 4.625 reads 4.62, 7.0 reads 7)."""
+    return f"{round(value, 2):g}"
 
 
 def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
@@ -802,8 +802,8 @@ def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             y=[r["median"] for r in rows],
             mode="markers",
             name="Median (bar: middle half)",
-            # Points to one decimal in the hover (a quartile can be 4.625).
-            customdata=[[_points(r["median"]), _points(r["q1"]), _points(r["q3"])] for r in rows],
+            # Points to two decimals at most in the hover (a quartile can be 4.625).
+            customdata=[[points(r["median"]), points(r["q1"]), points(r["q3"])] for r in rows],
             hovertemplate="%{x}<br>Median %{customdata[0]} points"
             " (middle half %{customdata[1]}\u2013%{customdata[2]})<extra></extra>",
             marker={"color": PALETTE[0], "size": 10},

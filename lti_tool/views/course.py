@@ -32,10 +32,11 @@ from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
-# Durations read h:mm and video positions m:ss in tables as on the charts' axes (the `hours`
-# filter stays: other tables and exports read hours with a decimal).
+# Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
+# the charts (the `hours` filter stays: other tables read hours with a decimal).
 bp.add_app_template_filter(charts_mod.hmm, "hmm")
 bp.add_app_template_filter(charts_mod.mss, "mss")
+bp.add_app_template_filter(charts_mod.points, "points")
 
 
 def _course(course_id: int) -> Course:

@@ -20,11 +20,13 @@ from lti_tool.kpis.learners import class_data
 from lti_tool.models import Course
 from lti_tool.views.charts import (
     add_event_markers,
+    assignment_quartiles_figure,
     count_axis,
     figure_json,
     hmm,
     learner_days_figure,
     mss,
+    points,
     score_histogram_figure,
     video_timeline_figure,
     weekly_activity_figure,
@@ -298,3 +300,11 @@ def test_the_overview_marks_the_week_in_progress_and_keeps_segments_on_the_last_
         course = db.session.scalar(select(Course))
         data = class_data(db.session, course, key=b"k" * 32)
         assert data.segment_week == week_start(data.today) - timedelta(days=7)
+
+
+def test_quartile_points_read_two_decimals_at_most_in_the_hover() -> None:
+    assert [points(v) for v in (4.625, 7.0, 5.25, 0.1 + 0.2)] == ["4.62", "7", "5.25", "0.3"]
+    rows = [{"assignment": "HW 1", "q1": 3.5, "median": 4.625, "q3": 7.0}]
+    [trace] = json.loads(figure_json(assignment_quartiles_figure(rows)))["data"]
+    assert trace["customdata"] == [["4.62", "3.5", "7"]]
+    assert "%{customdata[0]}" in trace["hovertemplate"]

@@ -54,9 +54,8 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
 COUNT_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
 DURATION_STEPS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 POSITION_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-# Below this width (CSS px) charts.js applies the figure's meta.narrow relayout: event titles
-# and long week labels do not fit a phone-wide chart.
-NARROW_PX = 600
+# A figure's layout.meta.narrow holds the relayout charts.js applies to a chart narrower than
+# 600 px: event titles and long week labels do not fit a phone-wide chart.
 PARTIAL_FILL = "rgba(0,0,0,0.06)"
 PARTIAL_NOTE = "this week<br>so far"
 
@@ -138,7 +137,7 @@ class Weeks:
         return (date.fromisoformat(monday) - self.origin).days // 7 + 1
 
     def hover(self, monday: str) -> str:
-        """The week as hover text: "Week 3 (from Nov 2)", "(so far)" for the partial week."""
+        """The week as hover text: "Week 3, from Nov 2", with "(so far)" for the partial week."""
         n = self.number(monday)
         name = f"Week {n}, from {_day(monday)}" if n >= 1 else f"Week of {_day(monday)}"
         return name + (" (so far)" if monday == self.partial else "")
@@ -150,10 +149,14 @@ class Weeks:
         return [(first - timedelta(days=3)).isoformat(), (last + timedelta(days=7)).isoformat()]
 
     def axis(self) -> dict[str, Any]:
-        """The x axis: one tick per week on its Monday, "Week N" above the date."""
+        """The x axis: one tick per week on its Monday, "Week N" above the date (labels on
+        every k-th week past 16 weeks, where they would overlap)."""
+        every = max(1, math.ceil(len(self.ticks) / 16))
         labels = [
-            f"Week {self.number(m)}<br>{_day(m)}" if self.number(m) >= 1 else _day(m)
-            for m in self.ticks
+            ("" if i % every else f"Week {self.number(m)}<br>{_day(m)}")
+            if self.number(m) >= 1
+            else ("" if i % every else _day(m))
+            for i, m in enumerate(self.ticks)
         ]
         return {
             "type": "date",
@@ -316,13 +319,13 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None =
     if weeks is None:
         return fig
     for index, (label, name) in enumerate(ACTIVITY_LABELS.items()):
-        points = {r["week_start"]: r["count"] for r in rows if r["label"] == label}
-        if not points:
+        counts = {r["week_start"]: r["count"] for r in rows if r["label"] == label}
+        if not counts:
             continue
         _weekly_line(
             fig,
             weeks,
-            points,
+            counts,
             name=name,
             line={"color": PALETTE[index]},
             hover=text(name) + ": {value}",
@@ -430,9 +433,11 @@ def video_timeline_figure(
     fig = go.Figure(layout=_layout(title, "Position in the video (m:ss)", "Views"))
     positions = [r["segment"] * segment_seconds for r in rows]
     spans = [f"{mss(p)}\u2013{mss(p + segment_seconds)}" for p in positions]
+    # Each bar covers its segment (centred on its middle), so 0:30 on the axis is 0:30 in it.
+    middles = [p + segment_seconds / 2 for p in positions]
     fig.add_trace(
         go.Bar(
-            x=positions,
+            x=middles,
             y=[r["num_views"] for r in rows],
             customdata=spans,
             name="Views (left axis)",
@@ -443,7 +448,7 @@ def video_timeline_figure(
     )
     fig.add_trace(
         go.Scatter(
-            x=positions,
+            x=middles,
             y=[r["num_users"] for r in rows],
             customdata=spans,
             mode="lines",
@@ -463,7 +468,7 @@ def video_timeline_figure(
             "tickmode": "array",
             "tickvals": ticks,
             "ticktext": [mss(t) for t in ticks],
-            "range": [-segment_seconds / 2, end],
+            "range": [0, end],
         },
         yaxis={**count_axis([r["num_views"] for r in rows]), "title": {"text": "Views"}},
         yaxis2={

@@ -147,6 +147,15 @@ def test_weekly_ticks_are_the_mondays_labelled_week_n_with_the_date() -> None:
     assert weeks is not None
     layout = _layout(weekly_activity_figure(WEEKLY_ROWS[1:], weeks))
     assert layout["xaxis"]["ticktext"] == ["Week 3<br>Mar 9", "Week 4<br>Mar 16"]
+    # A long course: a label on every other week past 16 weeks, a tick on every Monday
+    long = weeks_of((date(2026, 1, 5) + timedelta(days=7 * i)).isoformat() for i in range(20))
+    assert long is not None
+    axis = long.axis()
+    assert len(axis["tickvals"]) == 20 and axis["ticktext"][:3] == [
+        "Week 1<br>Jan 5",
+        "",
+        "Week 3<br>Jan 19",
+    ]
     # The hover names the week and its Monday
     fig = json.loads(figure_json(weekly_activity_figure(WEEKLY_ROWS)))
     active = next(t for t in fig["data"] if t["name"] == "Active")

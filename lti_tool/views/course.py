@@ -106,7 +106,12 @@ def overview(course_id: int) -> str:
                 db.session, course, today - timedelta(6), people
             ),
         ),
-        "median_weekly_seconds": weekly_time[-1]["median_seconds"] if weekly_time else None,
+        # "This week" is the week in progress: an older last week of data is not this week.
+        "median_weekly_seconds": (
+            weekly_time[-1]["median_seconds"]
+            if weekly_time and weekly_time[-1]["week_start"] == week_start(today).isoformat()
+            else None
+        ),
         "median_completion": median_completion,
         "at_risk": at_risk,
         "class_size": len(people),

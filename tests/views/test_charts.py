@@ -92,6 +92,8 @@ def test_overview_shows_charts_and_tables_from_ingested_logs(
     assert "<td>2026-03-02</td><td>ACTIVE</td><td>2</td>" in html
     # week of 2026-03-02: learner7 1200 s, learner8 0 s -> quartiles 300 / 600 / 900 s (h:mm)
     assert "<td>2026-03-02</td><td>2</td><td>0:05</td><td>0:10</td><td>0:15</td>" in html
+    # March is not this week: no "median time this week"
+    assert 'id="median-weekly-hours">\u2013</span>' in html
     assert '<script src="/vendor/plotly.min.js"></script>' in html
     assert client.get("/vendor/plotly.min.js").status_code == 200
 
@@ -300,6 +302,8 @@ def test_the_overview_marks_the_week_in_progress_and_keeps_segments_on_the_last_
     assert f"<td>{this_week} (so far)</td><td>ACTIVE</td><td>1</td>" in html
     assert f"<td>{this_week} (so far)</td><td>1</td>" in html
     assert "is this week so far" in html  # the text note under the chart
+    # The card's "median time this week" is this week's (learner7: 10 minutes so far, or less)
+    assert re.search(r'id="median-weekly-hours">0:\d\d</span>', html)
     block = re.search(r'data-target="chart-weekly-activity">(.*?)</script>', html, re.S)
     figure = json.loads(block.group(1))
     assert figure["layout"]["xaxis"]["tickvals"][-1] == this_week

@@ -33,7 +33,7 @@ from lti_tool.views.charts import (
     weekly_time_figure,
     weeks_of,
 )
-from tests.helpers.platform import CLAIM, FakePlatform, follow
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow
 from tests.helpers.tracking_logs import COURSE, event, ingest, write
 
 
@@ -321,3 +321,31 @@ def test_quartile_points_read_two_decimals_at_most_in_the_hover() -> None:
     [trace] = json.loads(figure_json(assignment_quartiles_figure(rows)))["data"]
     assert trace["customdata"] == [["4.62", "3.5", "7"]]
     assert "%{customdata[0]}" in trace["hovertemplate"]
+
+
+def test_the_student_page_shows_weeks_without_activity_and_the_week_in_progress(
+    client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    monday = datetime.combine(week_start(now.date()), datetime.min.time())
+    three_weeks_ago = monday - timedelta(days=21, hours=-10)
+    stamps = [three_weeks_ago, three_weeks_ago + timedelta(minutes=6), monday]
+    ingest(runner, write(tmp_path / "t.log", [event(s.isoformat(sep=" ")) for s in stamps]))
+    context = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
+    launch = platform.launch(
+        client, roles=LEARNER, sub="s7", preferred_username="learner7", **context
+    )
+    html = re.sub(r">\s+<", "><", follow(client, launch).get_data(as_text=True))
+    weeks = [(monday - timedelta(days=7 * n)).date().isoformat() for n in (3, 2, 1, 0)]
+    # The two weeks without activity are rows of 0:00, not left out; this week is "so far"
+    assert f"<td>{weeks[0]}</td><td>0:06</td><td>1</td>" in html
+    assert f"<td>{weeks[1]}</td><td>0:00</td><td>0</td>" in html
+    assert f"<td>{weeks[3]} (so far)</td><td>0:00</td><td>1</td>" in html
+    assert "is this week so far" in html
+    block = re.search(r'data-target="chart-my-time">(.*?)</script>', html, re.S)
+    figure = json.loads(block.group(1))
+    assert figure["layout"]["xaxis"]["tickvals"] == weeks
+    assert figure["layout"]["xaxis"]["ticktext"][0].startswith("Week 1<br>")
+    you = {t["name"]: t for t in figure["data"] if t["name"].startswith("You")}
+    assert you["You"]["y"] == [0.1, 0, 0]  # hours: 6 minutes, then two empty weeks
+    assert you["You (this week so far)"]["marker"]["symbol"] == "circle-open"

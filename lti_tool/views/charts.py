@@ -7,14 +7,19 @@ Every text that reaches a figure is HTML-escaped first: plotly.js renders tags s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.names import ACTIVITY_LABELS
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -40,112 +45,435 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
     }
 
 
-def weekly_activity_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Learners per week: active, played a video, attempted a problem, posted."""
-    fig = go.Figure(layout=_layout("Learners per week", "Week starting", "Learners"))
-    for label, name in ACTIVITY_LABELS.items():
-        points = [r for r in rows if r["label"] == label]
-        if not points:
-            continue
+# Nice steps for tick values: counts, durations (seconds) and video positions (seconds).
+COUNT_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
+DURATION_STEPS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+POSITION_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+# A figure's layout.meta.narrow holds the relayout charts.js applies to a chart narrower than
+# 600 px: event titles and long week labels do not fit a phone-wide chart.
+PARTIAL_FILL = "rgba(0,0,0,0.06)"
+PARTIAL_NOTE = "this week<br>so far"
+
+
+def _step(top: float, steps: Sequence[int], most: int) -> int:
+    """The smallest nice step that draws at most `most` ticks up to `top`."""
+    for step in steps:
+        if top / step <= most:
+            return step
+    return steps[-1] * max(1, math.ceil(top / (steps[-1] * most)))
+
+
+def count_axis(values: Sequence[float | None]) -> dict[str, Any]:
+    """A y axis for counts: whole-number ticks from zero (no 3.96 learners)."""
+    top = max((v for v in values if v is not None), default=0)
+    step = _step(max(top, 1), COUNT_STEPS, 6)
+    return {
+        "tickformat": ",d",
+        "hoverformat": ",d",
+        "tick0": 0,
+        "dtick": step,
+        "rangemode": "tozero",
+    }
+
+
+def hmm(seconds: float | None) -> str:
+    """Seconds as h:mm (0:18, 12:05), rounded to the minute; a dash for none."""
+    if seconds is None:
+        return "\u2013"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def mss(seconds: float) -> str:
+    """A position in a video as m:ss (a whole hour as h:mm:ss)."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    if hours:
+        return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{rest // 60}:{rest % 60:02d}"
+
+
+def duration_axis(hours: Sequence[float | None]) -> dict[str, Any]:
+    """A y axis of hours whose ticks read h:mm (plotly has no such format: tickvals/ticktext)."""
+    top = max((h for h in hours if h is not None), default=0) * 3600
+    step = _step(max(top, 60), DURATION_STEPS, 5)
+    count = max(1, math.ceil(top / step))
+    ticks = [i * step for i in range(count + 1)]
+    return {
+        "tickmode": "array",
+        "tickvals": [t / 3600 for t in ticks],
+        "ticktext": [hmm(t) for t in ticks],
+        "rangemode": "tozero",
+    }
+
+
+@dataclass(frozen=True)
+class Weeks:
+    """The weeks a weekly chart shows: every Monday from the first to the last (gaps included),
+    how they are numbered, and the current week when it is the last one and not over yet."""
+
+    mondays: tuple[str, ...]
+    origin: date  # the Monday of "Week 1"
+    partial: str | None = None  # the Monday of the week in progress, when shown
+    # Weeks after the week in progress shown for their course events only (no data yet)
+    ahead: int = 0
+
+    @property
+    def ticks(self) -> list[str]:
+        """Every Monday with a tick: the weeks shown and those ahead."""
+        last = date.fromisoformat(self.mondays[-1])
+        return [
+            *self.mondays,
+            *((last + timedelta(days=7 * i)).isoformat() for i in range(1, self.ahead + 1)),
+        ]
+
+    def number(self, monday: str) -> int:
+        """The week's number counted from the origin (Week 1)."""
+        return (date.fromisoformat(monday) - self.origin).days // 7 + 1
+
+    def hover(self, monday: str) -> str:
+        """The week as hover text: "Week 3, from Nov 2", with "(so far)" for the partial week."""
+        n = self.number(monday)
+        name = f"Week {n}, from {_day(monday)}" if n >= 1 else f"Week of {_day(monday)}"
+        return name + (" (so far)" if monday == self.partial else "")
+
+    def x_range(self) -> list[str]:
+        """From half a week before the first Monday to the end of the last week."""
+        first = date.fromisoformat(self.mondays[0])
+        last = date.fromisoformat(self.ticks[-1])
+        return [(first - timedelta(days=3)).isoformat(), (last + timedelta(days=7)).isoformat()]
+
+    def axis(self) -> dict[str, Any]:
+        """The x axis: one tick per week on its Monday, "Week N" above the date (labels on
+        every k-th week past 16 weeks, where they would overlap)."""
+        every = max(1, math.ceil(len(self.ticks) / 16))
+        labels = [
+            ("" if i % every else f"Week {self.number(m)}<br>{_day(m)}")
+            if self.number(m) >= 1
+            else ("" if i % every else _day(m))
+            for i, m in enumerate(self.ticks)
+        ]
+        return {
+            "type": "date",
+            "tickmode": "array",
+            "tickvals": self.ticks,
+            "ticktext": labels,
+            "range": self.x_range(),
+            "title": {"text": ""},
+        }
+
+    def narrow_ticks(self) -> list[str]:
+        """Short tick labels for a phone-wide chart: "W3", and only every k-th past 8 weeks."""
+        every = max(1, math.ceil(len(self.ticks) / 8))
+        return [
+            (f"W{self.number(m)}" if self.number(m) >= 1 else _day(m)) if i % every == 0 else ""
+            for i, m in enumerate(self.ticks)
+        ]
+
+    def as_meta(self) -> dict[str, Any]:
+        """The weeks as figure data (add_event_markers may show the week ahead)."""
+        return {
+            "mondays": list(self.mondays),
+            "origin": self.origin.isoformat(),
+            "partial": self.partial,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Weeks:
+        """The weeks as_meta wrote."""
+        return cls(tuple(meta["mondays"]), date.fromisoformat(meta["origin"]), meta["partial"])
+
+
+def _day(monday: str) -> str:
+    """An ISO date as "Nov 2"."""
+    day = date.fromisoformat(monday)
+    return f"{day.strftime('%b')} {day.day}"
+
+
+def weeks_of(
+    mondays: Iterable[str], *, today: date | None = None, starts_on: date | None = None
+) -> Weeks | None:
+    """The Weeks of a chart showing these weeks; Week 1 is the week the course starts when
+    known, else the first week shown. The last week is partial when it is today's week."""
+    shown = sorted(set(mondays))
+    if not shown:
+        return None
+    first, last = date.fromisoformat(shown[0]), date.fromisoformat(shown[-1])
+    every = [
+        (first + timedelta(days=7 * i)).isoformat() for i in range((last - first).days // 7 + 1)
+    ]
+    origin = week_start(starts_on) if starts_on is not None else first
+    current = week_start(today).isoformat() if today is not None else None
+    return Weeks(tuple(every), origin, every[-1] if every[-1] == current else None)
+
+
+def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
+    """Week ticks on Mondays, and the week in progress shaded with a note ("this week so far")."""
+    narrow: dict[str, Any] = {"xaxis.ticktext": weeks.narrow_ticks()}
+    fig.update_layout(xaxis=weeks.axis(), meta={"narrow": narrow, "weeks": weeks.as_meta()})
+    if weeks.partial is None:
+        return
+    start = date.fromisoformat(weeks.partial)
+    fig.add_shape(
+        type="rect",
+        xref="x",
+        yref="paper",
+        x0=weeks.partial,
+        x1=(start + timedelta(days=7)).isoformat(),
+        y0=0,
+        y1=1,
+        line={"width": 0},
+        fillcolor=PARTIAL_FILL,
+        layer="below",
+        name="partial-week",
+    )
+    fig.add_annotation(
+        x=(start + timedelta(days=3, hours=12)).isoformat(),
+        xref="x",
+        y=1,
+        yref="paper",
+        yanchor="top",
+        text=PARTIAL_NOTE,
+        showarrow=False,
+        font={"size": 10, "color": "#555555"},
+        name="partial-week",
+    )
+    # On a phone the week is about 40 px wide: the short note fits over it.
+    narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = "so far"
+    fig.update_layout(meta={"narrow": narrow, "weeks": weeks.as_meta()})
+
+
+def _weekly_line(
+    fig: go.Figure,
+    weeks: Weeks,
+    values: Mapping[str, float | None],
+    *,
+    name: str,
+    line: dict[str, Any],
+    hover: str,
+    fill_missing: float | None,
+    shown: Callable[[str, float | None], str],
+) -> None:
+    """One weekly series as a line; the week in progress as a dotted segment to an open marker.
+
+    `values` maps Mondays to values (missing weeks get `fill_missing`: 0 for counts, a gap for
+    quartiles); `hover` is the series' hover line with "{value}" for `shown(monday, value)`.
+    """
+    x = list(weeks.mondays)
+    y = [values.get(m, fill_missing) for m in x]
+    custom = [[weeks.hover(m), shown(m, v)] for m, v in zip(x, y, strict=True)]
+    template = "%{customdata[0]}<br>" + hover.format(value="%{customdata[1]}") + "<extra></extra>"
+    done = len(x) - 1 if weeks.partial is not None else len(x)
+    if done:
         fig.add_trace(
             go.Scatter(
-                x=[r["week_start"] for r in points],
-                y=[r["count"] for r in points],
+                x=x[:done],
+                y=y[:done],
+                customdata=custom[:done],
                 mode="lines+markers",
                 name=text(name),
+                legendgroup=text(name),
+                line=line,
+                hovertemplate=template,
             )
         )
+    if weeks.partial is None:
+        return
+    if done:
+        fig.add_trace(
+            go.Scatter(
+                x=x[-2:],
+                y=y[-2:],
+                mode="lines",
+                name=text(f"{name} (this week so far)"),
+                legendgroup=text(name),
+                showlegend=False,
+                line={**line, "dash": "dot"},
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x[-1:],
+            y=y[-1:],
+            customdata=custom[-1:],
+            mode="markers",
+            name=text(f"{name} (this week so far)"),
+            legendgroup=text(name),
+            showlegend=not done,
+            marker={"symbol": "circle-open", "size": 9, "color": line.get("color")},
+            hovertemplate=template,
+        )
+    )
+
+
+def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None = None) -> go.Figure:
+    """Learners per week: active, played a video, attempted a problem, posted."""
+    fig = go.Figure(layout=_layout("Learners per week", "Week", "Learners"))
+    weeks = weeks or weeks_of(r["week_start"] for r in rows)
+    if weeks is None:
+        return fig
+    for index, (label, name) in enumerate(ACTIVITY_LABELS.items()):
+        counts = {r["week_start"]: r["count"] for r in rows if r["label"] == label}
+        if not counts:
+            continue
+        _weekly_line(
+            fig,
+            weeks,
+            counts,
+            name=name,
+            line={"color": PALETTE[index]},
+            hover=text(name) + ": {value}",
+            fill_missing=0,  # no row: nobody did it that week
+            shown=lambda _m, v: f"{v:,.0f}",
+        )
+    fig.update_layout(yaxis=count_axis([r["count"] for r in rows]))
+    _weekly_layout(fig, weeks)
     return fig
 
 
-def _hours(seconds: Sequence[float]) -> list[float]:
-    return [round(value / 3600, 2) for value in seconds]
+def _hours(seconds: Sequence[float | None]) -> list[float | None]:
+    return [None if value is None else round(value / 3600, 2) for value in seconds]
 
 
 def _add_band(
     fig: go.Figure,
-    x: Sequence[str],
-    q1: Sequence[float],
-    median: Sequence[float],
-    q3: Sequence[float],
+    weeks: Weeks,
+    band: dict[str, tuple[float, float, float]],
     names: tuple[str, str],
     colour: str,
     fill: str,
     median_line: dict[str, Any],
-    median_mode: str = "lines",
 ) -> None:
-    """A median line over a shaded band between the quartiles (seconds shown as hours)."""
+    """A median line over a shaded band between the quartiles (seconds drawn as hours, read as
+    h:mm); weeks without figures are gaps."""
     band_name, median_name = names
+    x = list(weeks.mondays)
+    rows = [band.get(m) for m in x]
     fig.add_trace(
         go.Scatter(
-            x=list(x),
-            y=_hours(q3),
+            x=x,
+            y=_hours([r[2] if r else None for r in rows]),
             mode="lines",
             showlegend=False,
             name=f"{band_name} (upper quartile)",
             line={"width": 0, "color": colour},
+            hoverinfo="skip",
         )
     )
     fig.add_trace(
         go.Scatter(
-            x=list(x),
-            y=_hours(q1),
+            x=x,
+            y=_hours([r[0] if r else None for r in rows]),
             mode="lines",
             fill="tonexty",
             name=band_name,
             line={"width": 0, "color": colour},
             fillcolor=fill,
+            hoverinfo="skip",
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            x=list(x), y=_hours(median), mode=median_mode, name=median_name, line=median_line
-        )
+    medians: dict[str, float | None] = {
+        m: round(r[1] / 3600, 2) for m, r in zip(x, rows, strict=True) if r
+    }
+
+    def shown(monday: str, _value: float | None) -> str:
+        """The median and the middle half as h:mm (the band itself takes no hover)."""
+        row = band.get(monday)
+        if row is None:
+            return "\u2013"
+        return f"{hmm(row[1])} (middle half {hmm(row[0])}\u2013{hmm(row[2])})"
+
+    _weekly_line(
+        fig,
+        weeks,
+        medians,
+        name=median_name,
+        line=median_line,
+        hover=text(median_name) + ": {value}",
+        fill_missing=None,
+        shown=shown,
     )
 
 
-def weekly_time_figure(rows: Sequence[dict[str, Any]], cutoff_minutes: int) -> go.Figure:
-    """Median time spent per week with the interquartile band (hours)."""
+def weekly_time_figure(
+    rows: Sequence[dict[str, Any]], cutoff_minutes: int, weeks: Weeks | None = None
+) -> go.Figure:
+    """Median time spent per week with the interquartile band (h:mm)."""
     title = f"Time spent per active learner per week (idle cutoff {cutoff_minutes} min)"
-    fig = go.Figure(layout=_layout(title, "Week starting", "Hours"))
+    fig = go.Figure(layout=_layout(title, "Week", "Time (h:mm)"))
+    weeks = weeks or weeks_of(r["week_start"] for r in rows)
+    if weeks is None:
+        return fig
+    band = {r["week_start"]: (r["q1_seconds"], r["median_seconds"], r["q3_seconds"]) for r in rows}
     _add_band(
         fig,
-        [r["week_start"] for r in rows],
-        [r["q1_seconds"] for r in rows],
-        [r["median_seconds"] for r in rows],
-        [r["q3_seconds"] for r in rows],
+        weeks,
+        band,
         ("Middle half of learners", "Median"),
         PALETTE[0],
         "rgba(0,114,178,0.2)",
         {"color": PALETTE[0]},
-        median_mode="lines+markers",
     )
+    fig.update_layout(yaxis=duration_axis(_hours([r["q3_seconds"] for r in rows])))
+    _weekly_layout(fig, weeks)
     return fig
 
 
-def video_timeline_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figure:
-    """Viewers per 5-second segment of one video, with views (replays) as a second layer."""
-    fig = go.Figure(layout=_layout(title, "Position in the video (seconds)", "Learners"))
-    positions = [r["segment"] * 5 for r in rows]
+def video_timeline_figure(
+    rows: Sequence[dict[str, Any]], title: str, segment_seconds: int = 5
+) -> go.Figure:
+    """Views (bars, left axis) and unique viewers (line, right axis) per 5-second segment of
+    one video, positions as m:ss."""
+    fig = go.Figure(layout=_layout(title, "Position in the video (m:ss)", "Views"))
+    positions = [r["segment"] * segment_seconds for r in rows]
+    spans = [f"{mss(p)}\u2013{mss(p + segment_seconds)}" for p in positions]
+    # Each bar covers its segment (centred on its middle), so 0:30 on the axis is 0:30 in it.
+    middles = [p + segment_seconds / 2 for p in positions]
     fig.add_trace(
         go.Bar(
-            x=positions,
+            x=middles,
             y=[r["num_views"] for r in rows],
-            name="Views",
+            customdata=spans,
+            name="Views (left axis)",
             marker={"color": PALETTE[1]},
             opacity=0.6,
+            hovertemplate="%{customdata}<br>Views: %{y:,d}<extra></extra>",
         )
     )
     fig.add_trace(
         go.Scatter(
-            x=positions,
+            x=middles,
             y=[r["num_users"] for r in rows],
+            customdata=spans,
             mode="lines",
-            name="Unique viewers",
-            line={"color": PALETTE[0]},
+            name="Unique viewers (right axis)",
+            line={"color": PALETTE[0], "width": 2},
+            yaxis="y2",
+            hovertemplate="%{customdata}<br>Unique viewers: %{y:,d}<extra></extra>",
         )
     )
-    fig.update_layout(barmode="overlay")
+    end = (max(positions) + segment_seconds) if positions else segment_seconds
+    step = _step(end, POSITION_STEPS, 8)
+    ticks = list(range(0, end + 1, step))
+    fig.update_layout(
+        barmode="overlay",
+        margin={"l": 60, "r": 60, "t": 50, "b": 50},
+        xaxis={
+            "tickmode": "array",
+            "tickvals": ticks,
+            "ticktext": [mss(t) for t in ticks],
+            "range": [0, end],
+        },
+        yaxis={**count_axis([r["num_views"] for r in rows]), "title": {"text": "Views"}},
+        yaxis2={
+            **count_axis([r["num_users"] for r in rows]),
+            "title": {"text": "Unique viewers"},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        },
+    )
     return fig
 
 
@@ -156,60 +484,124 @@ def _template() -> dict[str, Any]:
     return template
 
 
+NARROW_TITLE_CHARS = 34
+
+
+def _narrow(layout: dict[str, Any]) -> dict[str, Any]:
+    """What every chart changes when narrow: the title wrapped onto lines that fit (smaller),
+    the top margin without the event titles' rows, and the legend below the x axis's title."""
+    title = str(layout.get("title", {}).get("text", ""))
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= NARROW_TITLE_CHARS:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    changes: dict[str, Any] = {
+        "title.text": "<br>".join(lines),
+        "title.font.size": 14,
+        "margin.t": 30 + 18 * len(lines),
+    }
+    if layout.get("xaxis", {}).get("title", {}).get("text"):
+        changes["legend.y"] = -0.35
+    return changes
+
+
 def figure_json(fig: go.Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
     data = fig.to_plotly_json()
     # The template is added here as data: set on the figure, plotly.py would validate and copy
     # it for every figure, which costs more than building the figure itself.
-    data.setdefault("layout", {})["template"] = _template()
+    layout = data.setdefault("layout", {})
+    layout["template"] = _template()
+    layout.setdefault("meta", {})["narrow"] = {
+        **_narrow(layout),
+        **(layout.get("meta") or {}).get("narrow", {}),
+    }
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
     text: str = pio.to_json(data, validate=False)
     return text.replace("<", "\\u003c")
 
 
 def learner_time_figure(
-    weeks: Sequence[str], mine: Sequence[float], band: dict[str, tuple[float, float, float]] | None
+    weeks: Sequence[str],
+    mine: Sequence[float],
+    band: dict[str, tuple[float, float, float]] | None,
+    axis: Weeks | None = None,
 ) -> go.Figure:
-    """The learner's hours per week, beside the class's middle half and median when shown."""
-    fig = go.Figure(layout=_layout("Your time per week", "Week starting", "Hours"))
+    """The learner's time per week (h:mm), beside the class's middle half and median when shown."""
+    fig = go.Figure(layout=_layout("Your time per week", "Week", "Time (h:mm)"))
+    axis = axis or weeks_of(list(weeks) + list(band or ()))
+    if axis is None:
+        return fig
     if band:
-        shown = [w for w in weeks if w in band]
         _add_band(
             fig,
-            shown,
-            [band[w][0] for w in shown],
-            [band[w][1] for w in shown],
-            [band[w][2] for w in shown],
+            axis,
+            band,
             ("Middle half of the class", "Class median"),
             PALETTE[4],
             "rgba(86,180,233,0.25)",
-            {"color": PALETTE[4], "dash": "dot"},
+            {"color": PALETTE[4], "dash": "dash"},
         )
-    fig.add_trace(
-        go.Scatter(
-            x=list(weeks),
-            y=_hours(mine),
-            mode="lines+markers",
-            line={"color": PALETTE[5]},
-            name="You",
-        )
+    # A week without activity is a week of 0:00 for the learner, not a gap in their line.
+    hours = dict(zip(weeks, _hours(mine), strict=True))
+    _weekly_line(
+        fig,
+        axis,
+        hours,
+        name="You",
+        line={"color": PALETTE[5]},
+        hover="You: {value}",
+        fill_missing=0,
+        shown=lambda _m, v: hmm((v or 0) * 3600),
     )
+    tops = list(hours.values()) + [round(b[2] / 3600, 2) for b in (band or {}).values()]
+    fig.update_layout(yaxis=duration_axis(tops))
+    _weekly_layout(fig, axis)
     return fig
+
+
+def day_axis(days: Sequence[date]) -> dict[str, Any]:
+    """A date axis whose ticks fall on Mondays (weeks start on Monday; Plotly's own weekly
+    ticks are Sundays), every day on a short span."""
+    if not days:
+        return {}
+    first, last = min(days), max(days)
+    span = (last - first).days
+    if span <= 10:
+        return {"tick0": first.isoformat(), "dtick": DAY_MS, "tickformat": "%a %b %-d"}
+    weeks = max(1, math.ceil(span / 7 / 8))  # at most about 8 ticks
+    return {
+        "tick0": week_start(first).isoformat(),
+        "dtick": DAY_MS * 7 * weeks,
+        "tickformat": "%b %-d",
+        "range": [
+            (first - timedelta(days=1)).isoformat(),
+            (last + timedelta(days=1)).isoformat(),
+        ],
+    }
+
+
+DAY_MS = 86_400_000
 
 
 def learner_days_figure(
     days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str
 ) -> go.Figure:
-    """One learner's minutes per active day (bars) and events per day (markers)."""
+    """One learner's time per active day (bars, h:mm) and events per day (markers)."""
     title = f"{name}: activity per day (time spent, idle cutoff {cutoff_minutes} min)"
-    fig = go.Figure(layout=_layout(title, "Day", "Minutes"))
+    fig = go.Figure(layout=_layout(title, "Day", "Time (h:mm)"))
     x = [d["day"].isoformat() for d in days]
+    hours = _hours([d["seconds"] for d in days])
     fig.add_trace(
         go.Bar(
             x=x,
-            y=[round(d["seconds"] / 60, 1) for d in days],
-            name="Minutes",
+            y=hours,
+            customdata=[hmm(d["seconds"]) for d in days],
+            name="Time spent",
             marker={"color": PALETTE[0]},
+            hovertemplate="%{x|%a %b %-d}<br>Time spent: %{customdata}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -217,31 +609,97 @@ def learner_days_figure(
             x=x,
             y=[d["events"] for d in days],
             mode="markers",
-            name="Events",
+            name="Events (right axis)",
             yaxis="y2",
             marker={"color": PALETTE[5]},
+            hovertemplate="%{x|%a %b %-d}<br>Events: %{y:,d}<extra></extra>",
         )
     )
     fig.update_layout(
+        margin={"l": 60, "r": 60, "t": 50, "b": 50},
+        xaxis=day_axis([d["day"] for d in days]),
+        yaxis=duration_axis(hours),
         yaxis2={
+            **count_axis([d["events"] for d in days]),
             "title": {"text": "Events"},
             "overlaying": "y",
             "side": "right",
-            "rangemode": "tozero",
-        }
+            "showgrid": False,
+        },
     )
     return fig
 
 
-def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Figure:
-    """Course events (due dates, staff's own) as dotted vertical lines with their titles.
+# Event labels: at most this many rows above the plot; more, or more events than weeks, and
+# the titles go to the hover of the marker row only (labels would print over each other).
+EVENT_LABEL_ROWS = 3
+EVENT_ROW_PX = 14
+# What the layout of labels assumes: a plot about this wide (a 1000 px page) and this many
+# pixels per character of a 10 px title; narrower charts hide the labels (meta.narrow).
+WIDE_PLOT_PX = 820
+CHAR_PX = 6
+EVENT_KINDS = {"due": ("Due dates", PALETTE[5]), "other": ("Course events", PALETTE[3])}
 
-    `events` carry `at` (an ISO date or time on the chart's x axis), `title` and `kind`.
+
+def _label_rows(
+    events: Sequence[dict[str, Any]], x_range: Sequence[str]
+) -> list[tuple[int, str]] | None:
+    """Each event's label row (0 nearest the plot) and side of its line ("left": the title
+    starts at the line; "right": it ends there, near the right edge), so that no two labels
+    overlap at the wide layout; None when they need more than EVENT_LABEL_ROWS rows."""
+    first, last = (date.fromisoformat(v[:10]) for v in x_range)
+    px_per_day = WIDE_PLOT_PX / max(1, (last - first).days)
+    taken: list[list[tuple[float, float]]] = []  # per row: the spans of its labels (px)
+    placed = []
+    for event in events:
+        at = (date.fromisoformat(str(event["at"])[:10]) - first).days * px_per_day
+        width = len(str(event["title"])) * CHAR_PX + 8
+        anchor = "left" if at + width <= WIDE_PLOT_PX else "right"
+        low, high = (at, at + width) if anchor == "left" else (at - width, at)
+        for row, spans in enumerate(taken):
+            if all(high < start or low > end for start, end in spans):
+                spans.append((low, high))
+                placed.append((row, anchor))
+                break
+        else:
+            if len(taken) == EVENT_LABEL_ROWS:
+                return None
+            taken.append([(low, high)])
+            placed.append((len(taken) - 1, anchor))
+    return placed
+
+
+def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Figure:
+    """Course events (due dates, staff's own) as dotted vertical lines with a marker row on top
+    (hover: the title and the day; one legend entry per kind), and their titles above the plot
+    in staggered rows when they fit (not when dense, nor on a narrow chart).
+
+    `events` carry `at` (an ISO date or time on the chart's x axis), `title` and `kind`. On a
+    weekly chart only the events inside the weeks shown are drawn.
     """
+    meta = dict(fig.layout.meta or {})
+    if meta.get("weeks") and meta["weeks"]["partial"]:
+        # While a week is in progress, the next week's events are shown too (what is coming),
+        # on one more week of axis without data.
+        weeks = Weeks.from_meta(meta["weeks"])
+        end = date.fromisoformat(weeks.x_range()[1])
+        if any(
+            end.isoformat() <= str(e["at"])[:10] < (end + timedelta(7)).isoformat() for e in events
+        ):
+            weeks = dataclasses.replace(weeks, ahead=1)
+            fig.update_layout(xaxis=weeks.axis())
+            meta["narrow"] = {**meta.get("narrow", {}), "xaxis.ticktext": weeks.narrow_ticks()}
+    x_range = list(fig.layout.xaxis.range or ())
+    if x_range:
+        low, high = str(x_range[0])[:10], str(x_range[1])[:10]
+        events = [e for e in events if low <= str(e["at"])[:10] < high]
+    events = sorted(events, key=lambda e: str(e["at"]))
+    if not events:
+        return fig
     shapes = list(fig.layout.shapes or ())
     notes = list(fig.layout.annotations or ())
-    for index, event in enumerate(events):
-        colour = PALETTE[5] if event.get("kind") == "due" else PALETTE[3]
+    for event in events:
+        colour = EVENT_KINDS["due" if event.get("kind") == "due" else "other"][1]
         shapes.append(
             {
                 "type": "line",
@@ -254,20 +712,53 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
                 "line": {"color": colour, "width": 1, "dash": "dot"},
             }
         )
-        notes.append(
-            {
-                "x": event["at"],
-                "xref": "x",
-                "yref": "paper",
-                # Staggered so that neighbouring titles do not print over each other.
-                "y": 1.0 - 0.08 * (index % 3),
-                "text": text(event["title"]),
-                "showarrow": False,
-                "xanchor": "left",
-                "font": {"size": 10, "color": colour},
-            }
+    # The marker row: on an axis of its own (0 to 1, hidden) so the markers sit at the top.
+    for kind, (legend, colour) in EVENT_KINDS.items():
+        mine = [e for e in events if (e.get("kind") == "due") == (kind == "due")]
+        if not mine:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[e["at"] for e in mine],
+                y=[1] * len(mine),
+                customdata=[[text(e["title"]), _day(str(e["at"])[:10])] for e in mine],
+                mode="markers",
+                name=legend,
+                yaxis="y9",
+                cliponaxis=False,
+                marker={"symbol": "triangle-down", "size": 9, "color": colour},
+                hovertemplate="%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+            )
         )
-    fig.update_layout(shapes=shapes, annotations=notes)
+    fig.update_layout(
+        yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    )
+    dense = x_range and len(events) > max(1, len(fig.layout.xaxis.tickvals or ()))
+    rows = None if dense else _label_rows(events, x_range or [events[0]["at"], events[-1]["at"]])
+    hidden: dict[str, Any] = {}
+    if rows is not None:
+        for event, (row, anchor) in zip(events, rows, strict=True):
+            colour = EVENT_KINDS["due" if event.get("kind") == "due" else "other"][1]
+            hidden[f"annotations[{len(notes)}].visible"] = False
+            notes.append(
+                {
+                    "x": event["at"],
+                    "xref": "x",
+                    "yref": "paper",
+                    "y": 1,
+                    "yanchor": "bottom",
+                    "yshift": 4 + EVENT_ROW_PX * row,
+                    "text": text(event["title"]),
+                    "showarrow": False,
+                    "xanchor": anchor,
+                    "font": {"size": 10, "color": colour},
+                    "name": "event-label",
+                }
+            )
+        top = 50 + EVENT_ROW_PX * (max(row for row, _anchor in rows) + 1)
+        fig.update_layout(margin={**fig.layout.margin.to_plotly_json(), "t": top})
+    meta["narrow"] = {**meta.get("narrow", {}), **hidden}
+    fig.update_layout(shapes=shapes, annotations=notes, meta=meta)
     return fig
 
 
@@ -290,9 +781,16 @@ def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
             y=[n for _label, n in bins],
             name="Learners",
             marker={"color": PALETTE[0]},
+            hovertemplate="Score %{x} %<br>Learners: %{y:,d}<extra></extra>",
         )
     )
+    fig.update_layout(yaxis=count_axis([n for _label, n in bins]))
     return fig
+
+
+def points(value: float) -> str:
+    """Points to at most two decimals (a quartile of 4.625 reads 4.62, 7.0 reads 7)."""
+    return f"{round(value, 2):g}"
 
 
 def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
@@ -304,6 +802,10 @@ def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             y=[r["median"] for r in rows],
             mode="markers",
             name="Median (bar: middle half)",
+            # Points to two decimals at most in the hover (a quartile can be 4.625).
+            customdata=[[points(r["median"]), points(r["q1"]), points(r["q3"])] for r in rows],
+            hovertemplate="%{x}<br>Median %{customdata[0]} points"
+            " (middle half %{customdata[1]}\u2013%{customdata[2]})<extra></extra>",
             marker={"color": PALETTE[0], "size": 10},
             error_y={
                 "type": "data",
@@ -334,5 +836,8 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             marker={"color": PALETTE[0]},
         )
     )
-    fig.update_layout(barmode="group")
+    fig.update_layout(
+        barmode="group",
+        yaxis=count_axis([r["started"] for r in rows] + [r["completed"] for r in rows]),
+    )
     return fig

@@ -4,12 +4,13 @@ settings, events — imported at the bottom onto the same blueprint)."""
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
 from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
@@ -39,6 +40,13 @@ bp.add_app_template_filter(names.sentence, "sentence")
 def course_names(course: Course) -> names.CourseNames:
     """The course's video, problem and page names, reused while its data is unchanged."""
     return course_cached(course, "names", lambda: names.course_names(db.session, course))
+
+
+# Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
+# the charts (the `hours` filter stays: other tables read hours with a decimal).
+bp.add_app_template_filter(charts_mod.hmm, "hmm")
+bp.add_app_template_filter(charts_mod.mss, "mss")
+bp.add_app_template_filter(charts_mod.points, "points")
 
 
 def _course(course_id: int) -> Course:
@@ -108,8 +116,11 @@ def overview(course_id: int) -> str:
                 db.session, course, today - timedelta(6), people
             ),
         ),
-        "median_weekly_hours": (
-            round(weekly_time[-1]["median_seconds"] / 3600, 1) if weekly_time else None
+        # "This week" is the week in progress: an older last week of data is not this week.
+        "median_weekly_seconds": (
+            weekly_time[-1]["median_seconds"]
+            if weekly_time and weekly_time[-1]["week_start"] == week_start(today).isoformat()
+            else None
         ),
         "median_completion": median_completion,
         "at_risk": at_risk,
@@ -118,20 +129,33 @@ def overview(course_id: int) -> str:
     events = course_events.course_events(db.session, course)  # staff see every section's dates
     markers = course_events.markers(events, settings)
 
+    # Both weekly charts show the same weeks; the last is drawn as partial while it lasts (the
+    # KPIs include the week in progress; at risk and segments use the last complete week).
+    weeks = charts_mod.weeks_of(
+        [r["week_start"] for r in weekly] + [r["week_start"] for r in weekly_time],
+        today=today,
+        starts_on=settings.starts_on,
+    )
+
     def figures() -> list[tuple[str, str]]:
         charts = []
         if weekly:
-            figure = charts_mod.weekly_activity_figure(weekly)
+            figure = charts_mod.weekly_activity_figure(weekly, weeks)
             charts.append(("weekly-activity", charts_mod.add_event_markers(figure, markers)))
         if weekly_time:
-            figure = charts_mod.weekly_time_figure(weekly_time, cutoff)
+            figure = charts_mod.weekly_time_figure(weekly_time, cutoff, weeks)
             charts.append(("weekly-time", charts_mod.add_event_markers(figure, markers)))
         return [(name, charts_mod.figure_json(fig)) for name, fig in charts]
 
     # Building Plotly figures costs more than the page's queries: reuse their JSON while the
-    # data, the section and the course events are the same.
+    # data, the section, the course events, the start and the week in progress are the same.
     events_key = hash(tuple((m["at"], m["title"], m["kind"]) for m in markers))
-    charts = course_cached(course, f"overview-figures-{cutoff}-{section}-{events_key}", figures)
+    charts = course_cached(
+        course,
+        f"overview-figures-{cutoff}-{section}-{events_key}-{settings.starts_on}"
+        f"-{week_start(today)}",
+        figures,
+    )
     return render_template(
         "course/overview.html",
         freshness=_freshness(course),
@@ -150,6 +174,8 @@ def overview(course_id: int) -> str:
         endpoint="course.overview",
         event_error=request.args.get("event_error", "")[:300],
         charts=charts,
+        partial=weeks.partial if weeks else None,
+        weeks=weeks,
     )
 
 
@@ -175,6 +201,21 @@ def me(course_id: int) -> str:
         for row in class_time
         if row["learners"] >= floor
     }
+    # The learner's weeks from their first to the class's last (the week in progress while the
+    # class is active): a week without activity is shown as 0:00, not left out.
+    today = settings.today(utcnow())
+    axis = None
+    if weeks:
+        axis = charts_mod.weeks_of(
+            [min(weeks).isoformat(), max(weeks).isoformat()]
+            + [r["week_start"] for r in class_time if r["week_start"] > min(weeks).isoformat()],
+            today=today,
+            starts_on=settings.starts_on
+            or (date.fromisoformat(class_time[0]["week_start"]) if class_time else None),
+        )
+        zero = {"seconds": 0.0, "days": 0}
+        shown = [date.fromisoformat(m) for m in axis.mondays] if axis else []
+        weeks = {m: weeks.get(m, zero) for m in shown}
     week_keys = [w.isoformat() for w in weeks]
     mine = [weeks[w]["seconds"] for w in weeks]
     videos = []
@@ -192,7 +233,8 @@ def me(course_id: int) -> str:
         extra = learners_kpi.student_view(db.session, data, person_id, floor)
     charts = []
     if weeks and settings.shows("time"):
-        figure = charts_mod.learner_time_figure(week_keys, mine, class_weeks or None)
+        shown_band = {w: b for w, b in class_weeks.items() if w in week_keys}
+        figure = charts_mod.learner_time_figure(week_keys, mine, shown_band or None, axis)
         # Due dates for everyone and for the learner's own sections, not other sections'.
         own = course_events.learner_events(db.session, course, person_id)
         figure = charts_mod.add_event_markers(figure, course_events.markers(own, settings))
@@ -210,6 +252,8 @@ def me(course_id: int) -> str:
         extra=extra,
         names=course_names(course) if videos else None,
         charts=charts,
+        partial=axis.partial if axis else None,
+        axis=axis,
     )
 
 

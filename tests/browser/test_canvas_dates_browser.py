@@ -275,9 +275,10 @@ def test_the_student_sees_their_sections_date_and_their_posted_score(
             " tr => Array.from(tr.cells, td => td.textContent.trim()))"
         )
         assert due == [["Essay 1", _when(SECTION_B_DUE), "20", "not yet"]]
+        # The due dates' marker row (its hover names them; titles above the plot when wide)
         drawn = frame.evaluate(
-            "() => (document.getElementById('chart-my-time').layout.annotations || [])"
-            ".map(a => a.text)"
+            "() => document.getElementById('chart-my-time').data"
+            ".filter(t => t.name === 'Due dates').flatMap(t => t.customdata.map(c => c[0]))"
         )
         assert drawn == ["Essay 1 (Section B)"]  # not everyone's date: it is not Grace's
         score = frame.locator("#my-score").inner_text()

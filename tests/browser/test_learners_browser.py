@@ -170,11 +170,11 @@ def test_one_learner_page_draws_their_days(browser: Browser, stack: Stack) -> No
             "() => document.getElementById('chart-learner-days').data.map("
             "t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))"
         )
-        minutes = next(t for t in drawn if t["name"] == "Minutes")
-        # 2026-03-10: 300 + 1200 s; 2026-03-19: 90 s
-        assert dict(zip(minutes["x"], minutes["y"], strict=True)) == {
-            "2026-03-10": 25.0,
-            "2026-03-19": 1.5,
+        spent = next(t for t in drawn if t["name"] == "Time spent")
+        # 2026-03-10: 300 + 1200 s; 2026-03-19: 90 s (drawn in hours, read as h:mm)
+        assert dict(zip(spent["x"], spent["y"], strict=True)) == {
+            "2026-03-10": round(1500 / 3600, 2),
+            "2026-03-19": round(90 / 3600, 2),
         }
         assert violations(frame) == [] and errors == []
     finally:

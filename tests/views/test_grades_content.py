@@ -121,12 +121,12 @@ def test_overview_counts_only_the_class_and_filters_by_section(
 ) -> None:
     html = _flat(client.get(f"/courses/1/?t={seeded}").get_data(as_text=True))
     # Week of 2026-03-16: A 90 s and E 400 s; F, T and S (9000 s each) are not the class.
-    # Quartiles of 90 and 400: 167.5, 245, 322.5 s.
-    assert "<td>2026-03-16</td><td>2</td><td>0.05</td><td>0.07</td><td>0.09</td>" in html
+    # Quartiles of 90 and 400: 167.5, 245, 322.5 s (h:mm, to the minute).
+    assert "<td>2026-03-16</td><td>2</td><td>0:03</td><td>0:04</td><td>0:05</td>" in html
     # Week of 2026-03-09: A 1500, C 1040, L 250 -> 645, 1040, 1270 s
-    assert "<td>2026-03-09</td><td>3</td><td>0.18</td><td>0.29</td><td>0.35</td>" in html
+    assert "<td>2026-03-09</td><td>3</td><td>0:11</td><td>0:17</td><td>0:21</td>" in html
     assert 'id="at-risk-count">' in html and "of 6</a>" in html
     html = _flat(client.get(f"/courses/1/?t={seeded}&section=Sec+1").get_data(as_text=True))
     assert 'id="chosen-section">Sec 1</strong> (2 learners)' in html
-    assert "<td>2026-03-09</td><td>1</td><td>0.42</td><td>0.42</td><td>0.42</td>" in html
+    assert "<td>2026-03-09</td><td>1</td><td>0:25</td><td>0:25</td><td>0:25</td>" in html
     assert "<td>2026-03-16</td><td>1</td>" in html and "of 2</a>" in html

@@ -181,9 +181,9 @@ def test_learner_page_and_the_access_log(
     response = client.get(f"/courses/1/learners/{seeded['A']}?t={t}")
     assert response.status_code == 200
     html = re.sub(r">\s+<", "><", response.get_data(as_text=True))
-    # 2026-03-10: 10 events, 1500 s = 25.0 min, 3 sessions; 2026-03-19: 4 events, 1.5 min, 1
-    assert "<tr><td>2026-03-10</td><td>10</td><td>25.0</td><td>3</td></tr>" in html
-    assert "<tr><td>2026-03-19</td><td>4</td><td>1.5</td><td>1</td></tr>" in html
+    # 2026-03-10: 10 events, 1500 s = 0:25, 3 sessions; 2026-03-19: 4 events, 90 s = 0:02, 1
+    assert "<tr><td>2026-03-10</td><td>10</td><td>0:25</td><td>3</td></tr>" in html
+    assert "<tr><td>2026-03-19</td><td>4</td><td>0:02</td><td>1</td></tr>" in html
     assert "<tr><td>Week 1</td><td>4</td><td>4</td><td>2026-03-08 12:00</td></tr>" in html
     # HW 1 has 4 class scores (2, 4, 7, 9): below the floor of 5, so no class figures
     assert '<td>9 / 10</td><td colspan="2" class="muted">hidden: 4 scores, fewer than 5' in html

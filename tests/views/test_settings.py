@@ -139,7 +139,7 @@ def test_student_page_honours_floor_cutoff_and_views(
         )
         return re.sub(r">\s+<", "><", page.get_data(as_text=True))
 
-    assert "<td>2026-03-02</td><td>0.10</td><td>1</td><td>0.10</td>" in student()
+    assert "<td>2026-03-02</td><td>0:06</td><td>1</td><td>0:06</td>" in student()
     form = {**GOOD, "time_zone": "UTC", "t": staff, "time_cutoff_minutes": "30"}
     form["student_views"] = ["time", "calendar"]
     assert (
@@ -152,7 +152,7 @@ def test_student_page_honours_floor_cutoff_and_views(
         client.post("/courses/1/settings", data={**form, "time_cutoff_minutes": "5"}).status_code
         == 303
     )
-    assert "<td>2026-03-02</td><td>0.00</td><td>1</td>" in student()
+    assert "<td>2026-03-02</td><td>0:00</td><td>1</td>" in student()
     form["student_views"] = ["calendar"]
     assert client.post("/courses/1/settings", data=form).status_code == 303
     html = student()

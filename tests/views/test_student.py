@@ -22,9 +22,8 @@ def test_student_sees_own_time_and_class_band_above_the_floor(
         platform.launch(client, roles=LEARNER, sub="s3", preferred_username="peer3", **CONTEXT),
     )
     html = re.sub(r">\s+<", "><", page.get_data(as_text=True))
-    # peer3: 6 minutes = 0.10 h, 1 active day; class of 5: median 6 min (0.10 h),
-    # quartiles 4 and 8 minutes (0.07 h and 0.13 h)
-    assert "<td>2026-03-02</td><td>0.10</td><td>1</td><td>0.10</td><td>0.07\u20130.13</td>" in html
+    # peer3: 6 minutes (0:06), 1 active day; class of 5: median 6 min, quartiles 4 and 8 min
+    assert "<td>2026-03-02</td><td>0:06</td><td>1</td><td>0:06</td><td>0:04\u20130:08</td>" in html
     for n in (1, 2, 4, 5):  # no other learner is ever named
         assert f"peer{n}" not in html
     assert 'data-target="chart-my-time"' in html

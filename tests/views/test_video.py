@@ -42,8 +42,9 @@ def test_video_page_table_and_timeline(
         f'<td><span class="named" title="{VIDEO_ID}">Video 1</span></td><td>1:00</td>'
         f"<td>2</td><td>2</td><td>1</td><td>1.3</td>"
     ) in html
-    assert "<tr><td>0</td><td>2</td><td>2</td></tr>" in html  # segment 0: both viewers
-    assert "<tr><td>15</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
+    # segments as m:ss (as on the chart's axis)
+    assert "<tr><td>0:00\u20130:05</td><td>2</td><td>2</td></tr>" in html  # both viewers
+    assert "<tr><td>0:15\u20130:20</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
     assert 'data-target="chart-video-timeline"' in html
 
 

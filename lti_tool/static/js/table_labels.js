@@ -17,7 +17,9 @@
       Array.prototype.forEach.call(body.rows, function (row) {
         var at = 0;
         Array.prototype.forEach.call(row.cells, function (cell) {
-          if (!cell.hasAttribute("data-label") && heads[at]) {
+          // A cell across the whole row ("No tokens yet.") belongs to no one column.
+          var whole = (cell.colSpan || 1) >= heads.length;
+          if (!whole && !cell.hasAttribute("data-label") && heads[at]) {
             cell.setAttribute("data-label", heads[at]);
           }
           at += cell.colSpan || 1;

@@ -331,3 +331,54 @@ def test_the_learners_table_passes_axe_core_at_both_widths(browser: Browser, sta
         assert {name: v for name, v in found.items() if v} == {}
     finally:
         context.close()
+
+
+@pytest.mark.skipif(
+    not AXE.exists() and os.environ.get("CI") != "true",
+    reason="axe-core not installed (npm ci --prefix tests/browser)",
+)
+def test_every_course_page_fits_1000_and_390px(browser: Browser, stack: Stack) -> None:
+    # axe is injected as a script: allowed in this context only (the pages' own scripts run).
+    context, _ = new_context(browser, bypass_csp=True)
+    found: dict[str, Any] = {}
+    counted: dict[str, int] = {}
+    try:
+        for width in (1000, 390):
+            frame = learners_frame(context, stack, width)
+            learner = frame.get_attribute(
+                "#table-learners a[href*='/learners/']:text-is('Ada A')", "href"
+            )
+            base, query = frame.url.split("/learners?", 1)
+            token = "t=" + query.split("t=", 1)[1].split("&", 1)[0]
+            pages = {
+                "overview": f"{base}/?{token}",
+                "grades": f"{base}/grades?{token}",
+                "content": f"{base}/content?{token}",
+                "videos": f"{base}/videos?{token}",
+                "access log": f"{base}/access-log?{token}",
+                "one learner": f"{stack.tool_origin}{learner}",
+                "student view": f"{base}/me?{token}",
+                "settings": f"{base}/settings?{token}",
+            }
+            for name, url in pages.items():
+                frame.goto(url)
+                assert page_scrolls_sideways(frame) == 0, (name, width)
+                # a card per row on a phone, each cell labelled (template or table_labels.js)
+                cards = frame.eval_on_selector_all(
+                    "table.card-rows > tbody > tr",
+                    "rows => rows.filter(r => r.offsetParent !== null).map(r =>"
+                    " [getComputedStyle(r).display, Array.from(r.cells).every(c =>"
+                    " c.getAttribute('data-label') || c.offsetParent === null)])",
+                )
+                expected = "block" if width == 390 else "table-row"
+                assert all(c == [expected, True] for c in cards), (name, width, cards)
+                counted[f"{name} {width}"] = len(cards)
+                if width == 390:
+                    frame.evaluate(AXE.read_text(encoding="utf-8"))
+                    found[f"{name} {width}"] = frame.evaluate(AXE_SERIOUS)
+                    shoot(frame, f"course-{name.replace(' ', '-')}-{width}")
+        assert {name: v for name, v in found.items() if v} == {}
+        # the class has assignments: their tables were among the cards
+        assert counted["grades 390"] and counted["one learner 390"]
+    finally:
+        context.close()

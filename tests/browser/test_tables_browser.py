@@ -162,6 +162,12 @@ def risk_flags(frame: Frame) -> list[bool]:
     )
 
 
+def saved(frame: Frame) -> None:
+    """Wait for the column chooser's background saves to end, and check they succeeded."""
+    frame.locator("#columns-status:not(:text-is('Saving…'))").wait_for(timeout=TIMEOUT_MS)
+    assert frame.inner_text("#columns-status") == "Saved for this course."
+
+
 def axe(frame: Frame) -> list[Any]:
     frame.evaluate(AXE.read_text(encoding="utf-8"))
     return frame.evaluate(AXE_SERIOUS)
@@ -223,11 +229,11 @@ def test_the_column_chooser_shows_a_column_at_once_and_remembers_per_person_and_
         for column in ("email", "sections", "time_total", "lms_time", "sessions"):
             frame.check(f"input[name=show][value={column}]")
         assert email.is_visible()  # at once, no page load
-        frame.get_by_text("Saved for this course.").wait_for(timeout=TIMEOUT_MS)
+        saved(frame)
         assert frame.locator("#table-learners tbody tr:first-child td.c-email").is_visible()
         frame.uncheck("input[name=show][value=sessions]")
         assert not frame.locator("#table-learners th.c-sessions").is_visible()
-        frame.get_by_text("Saved for this course.").wait_for(timeout=TIMEOUT_MS)
+        saved(frame)
 
         # wider than the frame now: the table scrolls in its wrapper, never the page, and the
         # names stay put while it does
@@ -245,6 +251,11 @@ def test_the_column_chooser_shows_a_column_at_once_and_remembers_per_person_and_
         assert abs(flag["left"] - (flag_before["left"] - scrolled)) < 1
         shoot(frame, "learners-1000-more-columns")
 
+        # kept on the server as last chosen (saves in flight one at a time, in order)
+        with stack.tool.app_context():
+            kept = db.session.scalars(select(ViewPreference.value)).all()
+            db.session.remove()
+        assert kept == [["email", "sections", "time_total", "lms_time"]]
         # the next page load: still shown, for this person
         frame = learners_frame(context, stack, 1000)
         assert frame.locator("#table-learners th.c-email").is_visible()
@@ -300,7 +311,7 @@ def test_at_390px_each_learner_is_a_card_and_nothing_scrolls_sideways(
         # a chosen column shows on the cards too, labelled, still within the phone's width
         frame.locator("#columns summary").click()
         frame.check("input[name=show][value=email]")
-        frame.get_by_text("Saved for this course.").wait_for(timeout=TIMEOUT_MS)
+        saved(frame)
         assert (
             frame.eval_on_selector(
                 f"{first} td.c-email", "c => getComputedStyle(c, '::before').content"

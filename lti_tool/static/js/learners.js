@@ -16,20 +16,34 @@
   var table = document.getElementById("table-learners");
   if (chooser && table && window.fetch && window.FormData) {
     var status = document.getElementById("columns-status");
+    var sending = false;
+    var again = false;
+    var failed = "Not saved: reload the page and try again.";
+    // One save at a time, the latest choice last: two in flight could land out of order.
+    var save = function () {
+      if (sending) { again = true; return; }
+      sending = true;
+      again = false;
+      status.textContent = "Saving…";
+      var data = new FormData(chooser);
+      data.append("quiet", "1");
+      var done = function (ok) {
+        sending = false;
+        if (again) { save(); return; }
+        status.textContent = ok ? "Saved for this course." : failed;
+      };
+      fetch(chooser.action, {method: "POST", body: data, credentials: "same-origin"}).then(
+        function (response) { done(response.ok); },
+        function () { done(false); }
+      );
+    };
     document.getElementById("columns-save").hidden = true;
     chooser.addEventListener("change", function (event) {
       var box = event.target;
       if (!box || box.name !== "show") { return; }
       table.classList.toggle("hide-" + box.value, !box.checked);
-      var data = new FormData(chooser);
-      data.append("quiet", "1");
       status.textContent = "Saving…";
-      fetch(chooser.action, {method: "POST", body: data, credentials: "same-origin"}).then(
-        function (response) {
-          status.textContent = response.ok ? "Saved for this course." : "Not saved: reload the page and try again.";
-        },
-        function () { status.textContent = "Not saved: reload the page and try again."; }
-      );
+      save();
     });
   }
   var copy = document.getElementById("copy-addresses");

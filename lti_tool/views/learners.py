@@ -191,6 +191,7 @@ class ClassRows(list[dict[str, Any]]):
         self._orders: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         self._sections: list[str] | None = None
         self._people: dict[str, set[int]] = {}
+        self._anyone_at_risk: bool | None = None
 
     def sorted_by(self, key: str, descending: bool) -> list[dict[str, Any]]:
         """The rows sorted on a column (see sort_rows), or at-risk first (RISK_FIRST)."""
@@ -204,8 +205,10 @@ class ClassRows(list[dict[str, Any]]):
         return found
 
     def anyone_at_risk(self) -> bool:
-        """Whether any learner of the class is flagged at risk."""
-        return any(row["at_risk"] for row in self)
+        """Whether any learner of the class is flagged at risk (looked up once)."""
+        if self._anyone_at_risk is None:
+            self._anyone_at_risk = any(row["at_risk"] for row in self)
+        return self._anyone_at_risk
 
     def sections(self) -> list[str]:
         """Every section a learner of the class is in, in name order."""

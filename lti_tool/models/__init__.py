@@ -19,6 +19,7 @@ from lti_tool.models.course import (
     Enrollment,
     Person,
     PersonIdentity,
+    ViewPreference,
 )
 from lti_tool.models.lms import (
     Assignment,
@@ -85,6 +86,7 @@ __all__ = [
     "ToolSetting",
     "Video",
     "VideoLearnerViews",
+    "ViewPreference",
     "WeeklyActivity",
     "XapiStatement",
 ]

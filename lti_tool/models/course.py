@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -202,4 +203,23 @@ class CourseEvent(Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ViewPreference(Model):
+    """How one person likes one of a course's pages (the learners table's columns): kept on the
+    server, since an LMS iframe may have no storage of its own (third-party storage blocked)."""
+
+    __tablename__ = "view_preference"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # The page and what on it: "learners.columns".
+    view: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # What the page reads back (the learners table: the optional columns shown, a list).
+    value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

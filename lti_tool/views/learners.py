@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, abort, g, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
+from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.extensions import db
 from lti_tool.kpis import completion, grades, names, video_engagement
@@ -29,6 +30,7 @@ from lti_tool.models.sync import SUCCEEDED
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.query_args import is_digits, page_arg
 from lti_tool.views import charts as charts_mod
+from lti_tool.views import preferences
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
 
@@ -48,6 +50,28 @@ SORTS = {
 }
 # Columns first sorted A to Z; the others (figures) largest first.
 ASCENDING = ("name", "sections", "segment")
+# The table's columns in page order: (key, header, sort key or None). The first six always show
+# (they fit a 1000 px LMS frame); the others only when chosen (OPTIONAL, the column chooser).
+COLUMNS = (
+    ("name", "Name", "name"),
+    ("at_risk", "At risk", "at_risk"),
+    ("last_active", "Last active", "last_active"),
+    ("time_7d", "Time, 7 days (h)", "time_7d"),
+    ("completion", "Completion", "completion"),
+    ("current_score", "Current score", "current_score"),
+    ("email", "E-mail", None),
+    ("sections", "Section", "sections"),
+    ("time_total", "Time, total (h)", "time_total"),
+    ("lms_time", "LMS time (h)", None),
+    ("sessions", "Sessions", "sessions"),
+    ("videos_watched", "Videos watched", "videos_watched"),
+    ("segment", "Segment (last week)", "segment"),
+)
+OPTIONAL = ("email", "sections", "time_total", "lms_time", "sessions", "videos_watched", "segment")
+# view_preference.view of the chosen optional columns.
+COLUMNS_VIEW = "learners.columns"
+# The order when nobody chose one and someone is at risk: flagged learners first, then by name.
+RISK_FIRST = "risk_first"
 # Longer mailto: URLs are cut off by some mail programs and browsers.
 MAILTO_LIMIT = 1800
 EMAIL_FIELDS = ("name", "email", "learner", "sections")
@@ -126,6 +150,35 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
     return present + empty
 
 
+def risk_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Learners flagged at risk first, then the others; each group by name."""
+    return sorted(rows, key=lambda r: (not r["at_risk"], r["name"].casefold()))
+
+
+def chosen_columns(course: Course) -> list[str]:
+    """The optional columns the viewer chose to see on this course's learners table (none by
+    default), in page order."""
+    kept = preferences.load(course.id, g.viewer.person_id, COLUMNS_VIEW)
+    wanted = set(kept) if isinstance(kept, list) else set()
+    return [key for key in OPTIONAL if key in wanted]
+
+
+def page_params(args: Any) -> dict[str, Any]:
+    """The learners page's parameters as asked (filters, sort, direction, per page, page),
+    unknown values dropped and empty ones left out."""
+    sort = args.get("sort", "")
+    per = _positive(args.get("per"), 50)
+    page = args.get("page", "")
+    params = {
+        **filters_from(args),
+        "sort": sort if sort in SORTS else "",
+        "dir": "desc" if args.get("dir") == "desc" else "",
+        "per": per if per in PER_PAGE else 50,
+        "page": int(page) if is_digits(page) and len(page) < 7 and int(page) > 1 else "",
+    }
+    return {k: v for k, v in params.items() if v not in ("", None)}
+
+
 class ClassRows(list[dict[str, Any]]):
     """The learners table's rows of a whole class, with the orders they have been sorted in.
 
@@ -138,13 +191,24 @@ class ClassRows(list[dict[str, Any]]):
         self._orders: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         self._sections: list[str] | None = None
         self._people: dict[str, set[int]] = {}
+        self._anyone_at_risk: bool | None = None
 
     def sorted_by(self, key: str, descending: bool) -> list[dict[str, Any]]:
-        """The rows sorted on a column (see sort_rows)."""
+        """The rows sorted on a column (see sort_rows), or at-risk first (RISK_FIRST)."""
         found = self._orders.get((key, descending))
         if found is None:
-            found = self._orders[(key, descending)] = sort_rows(self, key, descending)
+            if key == RISK_FIRST:
+                found = risk_first(self)
+            else:
+                found = sort_rows(self, key, descending)
+            self._orders[(key, descending)] = found
         return found
+
+    def anyone_at_risk(self) -> bool:
+        """Whether any learner of the class is flagged at risk (looked up once)."""
+        if self._anyone_at_risk is None:
+            self._anyone_at_risk = any(row["at_risk"] for row in self)
+        return self._anyone_at_risk
 
     def sections(self) -> list[str]:
         """Every section a learner of the class is in, in name order."""
@@ -210,14 +274,17 @@ def learners(course_id: int) -> str:
     course = _course(course_id)
     data, rows = class_table(course)
     filters = filters_from(request.args)
-    sort = request.args.get("sort", "name")
-    sort = sort if sort in SORTS else "name"
-    descending = request.args.get("dir") == "desc"
+    sort = request.args.get("sort", "")
+    sort = sort if sort in SORTS else ""
+    descending = bool(sort) and request.args.get("dir") == "desc"
     per = _positive(request.args.get("per"), 50)
     per = per if per in PER_PAGE else 50
+    # Nobody chose an order: those flagged at risk come first, the ones staff most need to see.
+    risk_order = not sort and rows.anyone_at_risk()
+    order = RISK_FIRST if risk_order else (sort or "name")
     # Filtering the sorted class gives the same rows in the same order as sorting the filtered
     # ones, and the class's sorted orders are kept with its rows (see ClassRows).
-    shown = apply_filters(rows.sorted_by(sort, descending), filters)
+    shown = apply_filters(rows.sorted_by(order, descending), filters)
     pages = max(1, math.ceil(len(shown) / per))
     page = min(page_arg(), pages)
     page_rows = shown[(page - 1) * per : page * per]
@@ -254,9 +321,15 @@ def learners(course_id: int) -> str:
         filters=filters,
         sections=sections,
         segments=SEGMENT_NAMES,
-        sort=sort,
+        sort=sort or "name",
+        sort_chosen=bool(sort),
+        risk_order=risk_order,
         descending=descending,
         sorts=SORTS,
+        columns=COLUMNS,
+        optional=OPTIONAL,
+        shown_columns=chosen_columns(course),
+        here=page_params(request.args),
         page=page,
         pages=pages,
         per=per,
@@ -272,6 +345,25 @@ def learners(course_id: int) -> str:
         emails_hidden=hidden,
         outside=outside_roster(course),
     )
+
+
+@bp.post("/learners/columns")
+@staff_required
+def learners_columns(course_id: int) -> BaseResponse:
+    """Keep the optional columns the viewer chose; back to the table as it was (the script of
+    the page sends quiet=1 and needs no page back)."""
+    course = _course(course_id)
+    wanted = set(request.form.getlist("show"))
+    preferences.save(
+        course.id, g.viewer.person_id, COLUMNS_VIEW, [k for k in OPTIONAL if k in wanted]
+    )
+    db.session.commit()
+    if request.form.get("quiet") == "1":
+        return Response(status=204)
+    target = url_for(
+        "course.learners", course_id=course.id, t=g.session_token, **page_params(request.form)
+    )
+    return redirect(target, code=303)
 
 
 @bp.get("/learners.csv")

@@ -96,16 +96,22 @@ def test_admin_pages_in_chromium(browser: Browser, tool: Any) -> None:
             page.screenshot(path=str(SCREENSHOTS / f"admin-{name.lower().replace(' ', '-')}.png"))
         assert errors == []
 
-        # The pages this wave changed (the platform's LMS, token bindings) fit a phone too.
+        # Every page fits 1000 px and a phone: wide tables scroll inside their wrapper, or are
+        # cards (card-rows) with each cell labelled from its header (table_labels.js).
         for width in (1000, 390):
             page.set_viewport_size({"width": width, "height": 900})
             for name, path in (
+                ("overview", "/admin/"),
                 ("platform", "/admin/platforms/1"),
                 ("tokens", "/admin/tokens"),
                 ("courses", "/admin/courses"),
                 ("audit", "/admin/audit"),
                 ("platforms", "/admin/platforms"),
                 ("sources", "/admin/sources"),
+                ("keys", "/admin/keys"),
+                ("sync", "/admin/sync"),
+                ("access-log", "/admin/access-log"),
+                ("launch-errors", "/admin/launch-errors"),
             ):
                 page.goto(origin + path)
                 sideways = page.evaluate(
@@ -113,6 +119,14 @@ def test_admin_pages_in_chromium(browser: Browser, tool: Any) -> None:
                 )
                 page.screenshot(path=str(SCREENSHOTS / f"admin-{name}-{width}.png"), full_page=True)
                 assert sideways <= 1, (name, width, sideways)
+                if width == 390:
+                    cards = page.eval_on_selector_all(
+                        "table.card-rows > tbody > tr",
+                        "rows => rows.map(r => [getComputedStyle(r).display,"
+                        " Array.from(r.cells).every(c => c.getAttribute('data-label')"
+                        " || c.colSpan === r.closest('table').tHead.rows[0].cells.length)])",
+                    )
+                    assert all(c == ["block", True] for c in cards), (name, cards)
         assert page.locator("select[name=lms]").count() == 0  # the tokens page
         page.goto(origin + "/admin/platforms/1")
         assert page.locator("select[name=lms] option[selected]").inner_text() == "Other"

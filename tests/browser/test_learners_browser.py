@@ -129,6 +129,13 @@ def test_learners_table_filters_csv_and_email(browser: Browser, stack: Stack) ->
         frame.select_option("select[name=section]", "Sec 1")
         follow(frame, frame.get_by_role("button", name="Apply"))
         assert [r["Name"] for r in table(frame)] == ["Ada A", "Bob B"]
+        # total time is an optional column: shown from the chooser first (learners.js)
+        frame.locator("#columns summary").click()
+        frame.check("input[name=show][value=time_total]")
+        frame.get_by_role("link", name="Time, total (h)").wait_for(timeout=TIMEOUT_MS)
+        # kept on the server before the next page, which then shows it too
+        frame.locator("#columns-status:not(:text-is('Saving…'))").wait_for(timeout=TIMEOUT_MS)
+        assert frame.inner_text("#columns-status") == "Saved for this course."
         follow(frame, frame.get_by_role("link", name="Time, total (h)"))
         assert [r["Name"] for r in table(frame)] == ["Ada A", "Bob B"]
         follow(frame, frame.get_by_role("link", name="Time, total (h)"))  # again: smallest first

@@ -37,6 +37,7 @@ from lti_tool.models import (
     SectionMember,
     Submission,
     SyncRun,
+    ViewPreference,
     XapiStatement,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
@@ -164,6 +165,12 @@ def _fill(
                     viewer_label="an admin",
                     action="contact_details",
                     subject_person_id=learner,
+                )
+            )
+            # learner7, as a TA, chose the learners table's columns.
+            db.session.add(
+                ViewPreference(
+                    person_id=learner, course_id=course_id, view="learners.columns", value=["email"]
                 )
             )
             # An administrator's action on the course, in the audit log.

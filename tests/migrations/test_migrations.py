@@ -158,3 +158,41 @@ def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
         monkeypatch.delenv("DATA_ENCRYPTION_KEY")
         upgrade()  # no variable: the key stays as it is (flask keys encrypt later)
         assert db.session.scalar(text("SELECT private_key_pem FROM tool_key")) == pem
+
+
+def test_0016_adds_view_preferences_that_go_with_their_course_and_person(tmp_path: Path) -> None:
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0015_admin_session_generation")
+        assert "view_preference" not in inspect(db.engine).get_table_names()
+        upgrade()
+        with db.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO course (id, lti_context_id, title, created_at, updated_at) VALUES "
+                "(1, 'x', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 'y', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO person (id, created_at, updated_at) "
+                "VALUES (1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO view_preference (person_id, course_id, view, value, updated_at) "
+                "VALUES (1, 1, 'learners.columns', '[\"email\"]', CURRENT_TIMESTAMP), "
+                "(1, 2, 'learners.columns', '[]', CURRENT_TIMESTAMP)"
+            )
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                run(  # one value per person, course and view
+                    "INSERT INTO view_preference (person_id, course_id, view, value, updated_at) "
+                    "VALUES (1, 1, 'learners.columns', '[]', CURRENT_TIMESTAMP)"
+                )
+            run("DELETE FROM course WHERE id = 1")
+            left = run("SELECT course_id FROM view_preference").scalars().all()
+        assert left == [2]
+        downgrade(revision="0015_admin_session_generation")
+        assert "view_preference" not in inspect(db.engine).get_table_names()

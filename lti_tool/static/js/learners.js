@@ -1,4 +1,5 @@
-// Learners table: "select every learner on this page", and "copy the addresses".
+// Learners table: "select every learner on this page", the column chooser at once, and "copy
+// the addresses".
 // A static file (CSP script-src 'self'); the page works without it.
 (function () {
   "use strict";
@@ -7,6 +8,42 @@
     all.addEventListener("change", function () {
       var boxes = document.querySelectorAll("input.pick");
       Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
+    });
+  }
+  // The column chooser: a ticked box shows its column at once and is kept on the server in the
+  // background (quiet=1: no page back); without this script "Save columns" posts the form.
+  var chooser = document.getElementById("columns-form");
+  var table = document.getElementById("table-learners");
+  if (chooser && table && window.fetch && window.FormData) {
+    var status = document.getElementById("columns-status");
+    var sending = false;
+    var again = false;
+    var failed = "Not saved: reload the page and try again.";
+    // One save at a time, the latest choice last: two in flight could land out of order.
+    var save = function () {
+      if (sending) { again = true; return; }
+      sending = true;
+      again = false;
+      status.textContent = "Saving…";
+      var data = new FormData(chooser);
+      data.append("quiet", "1");
+      var done = function (ok) {
+        sending = false;
+        if (again) { save(); return; }
+        status.textContent = ok ? "Saved for this course." : failed;
+      };
+      fetch(chooser.action, {method: "POST", body: data, credentials: "same-origin"}).then(
+        function (response) { done(response.ok); },
+        function () { done(false); }
+      );
+    };
+    document.getElementById("columns-save").hidden = true;
+    chooser.addEventListener("change", function (event) {
+      var box = event.target;
+      if (!box || box.name !== "show") { return; }
+      table.classList.toggle("hide-" + box.value, !box.checked);
+      status.textContent = "Saving…";
+      save();
     });
   }
   var copy = document.getElementById("copy-addresses");

@@ -1,0 +1,223 @@
+"""The learners table's layout choices: the column chooser kept per person and course on the
+server (view_preference), and at-risk learners first when nobody chose an order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.kpis.learners import FIELDS
+from lti_tool.models import CourseSettings, Enrollment, Person, ViewPreference
+from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+from lti_tool.views import preferences
+from lti_tool.views.learners import OPTIONAL, RISK_FIRST, ClassRows, risk_first
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
+
+# Bob B, D (no name: a pseudonym) and L (a pseudonym) are flagged; Ada, Cy and Eve are not, once
+# the inactivity rule is out of the way (the class's days are months before today).
+FLAGGED_NAMED = "Bob B"
+
+
+def _names(html: str) -> list[str]:
+    """Learner names in table order (the links to their pages)."""
+    return re.findall(r'<a href="/courses/1/learners/\d+\?t=[^"]+">([^<]*)</a>', html)
+
+
+def _caption(html: str) -> str:
+    found = re.search(r'<table id="table-learners"[^>]*>\s*<caption>(.*?)</caption>', html, re.S)
+    assert found, "no learners table"
+    return found.group(1)
+
+
+def _hidden(html: str) -> set[str]:
+    """The optional columns the table hides (its hide-<column> classes)."""
+    found = re.search(r'<table id="table-learners" class="([^"]*)"', html)
+    assert found, "no learners table"
+    return {c[len("hide-") :] for c in found.group(1).split() if c.startswith("hide-")}
+
+
+def _ticked(html: str) -> set[str]:
+    """The columns ticked in the chooser."""
+    return set(re.findall(r'name="show" value="([a-z_0-9]+)" checked', html))
+
+
+def _only_some_at_risk(app: Flask) -> None:
+    """Switch the inactivity rule off (no learner of the class was active for months), so only
+    some learners are flagged: B (little time), D and L (no activity recorded)."""
+    with app.app_context():
+        db.session.merge(CourseSettings(course_id=1, risk_inactive_days=100_000))
+        db.session.commit()
+
+
+def test_at_risk_learners_come_first_when_nobody_chose_an_order(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    _only_some_at_risk(app)
+    t = seeded["t"]
+    html = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
+    names = _names(html)
+    flagged = re.findall(r'<tr class="risk">\s*<th scope="row"[^>]*>.*?<a [^>]*>([^<]*)</a>', html)
+    assert len(flagged) == 3 and FLAGGED_NAMED in flagged
+    # the flagged first (by name among themselves), then the others by name
+    assert names[:3] == sorted(flagged, key=str.casefold)
+    assert names[3:] == ["Ada A", "Cy C", "Eve E"]
+    assert "those at risk first, then by name" in _caption(html)
+    # no header claims an order the rows are not in
+    assert "aria-sort" not in html
+    # an explicit sort still wins, and says so
+    by_name = client.get(f"/courses/1/learners?t={t}&sort=name").get_data(as_text=True)
+    assert _names(by_name)[:2] == ["Ada A", "Bob B"]
+    assert "sorted by name" in _caption(by_name) and 'aria-sort="ascending"' in by_name
+    by_time = client.get(f"/courses/1/learners?t={t}&sort=time_total&dir=desc")
+    assert _names(by_time.get_data(as_text=True))[:3] == ["Ada A", "Cy C", "Eve E"]
+    # the filters keep the order: at risk only, still the flagged in name order
+    risky = client.get(f"/courses/1/learners?t={t}&risk=1").get_data(as_text=True)
+    assert _names(risky) == names[:3]
+    # the Name header's link asks for a name sort, not the default
+    assert re.search(r'href="[^"]*sort=name[^"]*">Name</a>', html)
+
+
+def test_risk_first_order_and_anyone_at_risk() -> None:
+    rows = [
+        {"person": 1, "name": "bo", "at_risk": False},
+        {"person": 2, "name": "Al", "at_risk": False},
+        {"person": 3, "name": "Cy", "at_risk": True},
+        {"person": 4, "name": "al", "at_risk": True},
+    ]
+    assert [r["person"] for r in risk_first(rows)] == [4, 3, 2, 1]
+    table = ClassRows(rows)
+    assert table.anyone_at_risk()
+    assert table.sorted_by(RISK_FIRST, False) is table.sorted_by(RISK_FIRST, False)
+    calm = ClassRows([{**r, "at_risk": False} for r in rows])
+    assert not calm.anyone_at_risk()
+
+
+def test_nobody_at_risk_keeps_the_name_order(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: Any
+) -> None:
+    # Nobody flagged: the default is the name order, and the caption says that.
+    monkeypatch.setattr(ClassRows, "anyone_at_risk", lambda self: False)
+    html = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
+    assert _names(html)[:4] == ["Ada A", "Bob B", "Cy C", "Eve E"]
+    assert "sorted by name" in _caption(html)
+
+
+def test_column_choice_is_kept_per_person_and_course(
+    app: Flask, client: FlaskClient, platform: FakePlatform, seeded: dict[str, Any]
+) -> None:
+    t = seeded["t"]
+    first = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
+    # by default only the six columns that fit a 1000 px frame show; every cell is still there
+    assert _hidden(first) == set(OPTIONAL) and _ticked(first) == set()
+    assert '<a href="mailto:a@example.edu">a@example.edu</a>' in first
+    assert 'class="c-email" data-label="E-mail"' in first
+
+    # the chooser without a script: a form post, then back to the table as it was
+    saved = client.post(
+        "/courses/1/learners/columns",
+        data={
+            "t": t,
+            "show": ["email", "segment", "bogus"],
+            "sort": "time_total",
+            "dir": "desc",
+            "q": "a",
+            "page": "1",
+            "per": "25",
+        },
+    )
+    assert saved.status_code == 303
+    location = saved.headers["Location"]
+    assert location.startswith("/courses/1/learners?")
+    for part in ("sort=time_total", "dir=desc", "q=a", "per=25", "t="):
+        assert part in location, location
+    again = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
+    assert _hidden(again) == set(OPTIONAL) - {"email", "segment"}
+    assert _ticked(again) == {"email", "segment"}
+    assert "2 more shown" in again
+    with app.app_context():
+        kept = db.session.scalars(select(ViewPreference)).all()
+        assert [(p.person_id, p.course_id, p.view, p.value) for p in kept] == [
+            (seeded["viewer"], 1, "learners.columns", ["email", "segment"])
+        ]
+
+    # the page's script saves in the background: no page back
+    quiet = client.post(
+        "/courses/1/learners/columns", data={"t": t, "show": ["sessions"], "quiet": "1"}
+    )
+    assert quiet.status_code == 204 and quiet.get_data() == b""
+    assert _hidden(client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)) == set(
+        OPTIONAL
+    ) - {"sessions"}
+
+    # another staff member of the course sees the defaults
+    colleague = session_token(platform.launch(client, sub="teacher-2"))
+    assert _hidden(client.get(f"/courses/1/learners?t={colleague}").get_data(as_text=True)) == (
+        set(OPTIONAL)
+    )
+    # the same person in another course sees the defaults there, and chooses apart
+    other = platform.launch(client, **{CLAIM + "context": {"id": "ctx-2", "title": "Other"}})
+    other_course = int(re.search(r"/courses/(\d+)", other.headers["Location"])[1])
+    other_t = session_token(other)
+    assert other_course != 1
+    with app.app_context():
+        learner = Person(name="Zed Z")
+        db.session.add(learner)
+        db.session.flush()
+        db.session.add(
+            Enrollment(course_id=other_course, person_id=learner.id, course_role="learner")
+        )
+        db.session.commit()
+    html = client.get(f"/courses/{other_course}/learners?t={other_t}").get_data(as_text=True)
+    assert "Zed Z" in html and _hidden(html) == set(OPTIONAL)
+    client.post(
+        f"/courses/{other_course}/learners/columns",
+        data={"t": other_t, "show": "time_total", "quiet": "1"},
+    )
+    with app.app_context():
+        assert preferences.load(other_course, seeded["viewer"], "learners.columns") == [
+            "time_total"
+        ]
+        assert preferences.load(1, seeded["viewer"], "learners.columns") == ["sessions"]
+
+    # the CSV keeps every column whatever the table shows
+    exported = client.get(f"/courses/1/learners.csv?t={t}").get_data(as_text=True)
+    assert tuple(next(csv.reader(io.StringIO(exported)))) == FIELDS
+
+
+def test_only_the_courses_staff_may_choose_columns_and_only_with_the_token(
+    app: Flask, client: FlaskClient, platform: FakePlatform, seeded: dict[str, Any]
+) -> None:
+    learner = session_token(platform.launch(client, roles=LEARNER, sub="learner-9"))
+    assert (
+        client.post("/courses/1/learners/columns", data={"t": learner, "show": "email"}).status_code
+        == 403
+    )
+    # the cookie alone cannot make a change: the form must carry the token
+    assert client.post("/courses/1/learners/columns", data={"show": "email"}).status_code == 403
+    with app.app_context():
+        assert db.session.scalars(select(ViewPreference)).all() == []
+
+
+def test_preferences_are_replaced_and_go_with_the_person(
+    app: Flask, seeded: dict[str, Any]
+) -> None:
+    with app.app_context():
+        preferences.save(1, seeded["A"], "learners.columns", ["email"])
+        db.session.commit()
+        preferences.save(1, seeded["A"], "learners.columns", ["segment"])
+        preferences.save(1, seeded["A"], "other.view", {"x": 1})
+        db.session.commit()
+        assert preferences.load(1, seeded["A"], "learners.columns") == ["segment"]
+        assert preferences.load(1, seeded["A"], "other.view") == {"x": 1}
+        assert preferences.load(1, seeded["B"], "learners.columns") is None
+        # deleting a person (an erasure request) takes their preferences with them
+        db.session.delete(db.session.get(Person, seeded["A"]))
+        db.session.commit()
+        assert db.session.scalars(select(ViewPreference)).all() == []

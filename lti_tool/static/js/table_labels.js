@@ -2,6 +2,7 @@
 // its column's name. Templates may write the labels (data-label); for the others this copies
 // each header's text to the cells below it, so their rows need no change.
 // A static file (CSP script-src 'self'); without it the cards show the values unlabelled.
+// It also gives a table that scrolls sideways inside its wrapper keyboard access (below).
 (function () {
   "use strict";
   var tables = document.querySelectorAll("table.card-rows");
@@ -27,4 +28,24 @@
       });
     });
   });
+
+  // A table wider than its wrapper scrolls inside it: the wrapper then takes the keyboard focus
+  // (arrow keys scroll it), and only then, so narrow tables add no stop to the tab order.
+  var wraps = document.querySelectorAll(".table-wrap");
+  function focusable() {
+    Array.prototype.forEach.call(wraps, function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+        if (!wrap.hasAttribute("role")) { wrap.setAttribute("role", "region"); }
+        if (!wrap.hasAttribute("aria-label")) {
+          var caption = wrap.querySelector("caption");
+          wrap.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table, scrolls sideways");
+        }
+      } else if (wrap.getAttribute("tabindex") === "0") {
+        wrap.removeAttribute("tabindex");
+      }
+    });
+  }
+  focusable();
+  window.addEventListener("resize", focusable);
 })();

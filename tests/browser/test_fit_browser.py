@@ -113,6 +113,20 @@ def axe_violations(frame: Frame) -> list[dict[str, Any]]:
     )
 
 
+def problems_on(frame: Frame, name: str) -> list[str]:
+    """What is wrong with the page open in the frame: sideways scroll, raw ids, no way back, axe."""
+    problems = []
+    if sideways(frame) > 0:
+        problems.append(f"{name}: {sideways(frame)} px of sideways scroll")
+    if raw_text(frame):
+        problems.append(f"{name}: raw ids or labels {raw_text(frame)[:6]}")
+    if not way_back(frame):
+        problems.append(f"{name}: no link back to the course")
+    if AXE.exists():
+        problems.extend(f"{name}: axe {v}" for v in axe_violations(frame))
+    return problems
+
+
 def staff_urls(frame: Frame, course: str, query: str) -> dict[str, str]:
     """Every staff page, one learner's page, a missing page and the privacy page."""
     urls = {name or "overview": f"{course}/{name}?{query}" for name in STAFF_PAGES}
@@ -137,14 +151,7 @@ def test_every_staff_page_fits_reads_in_words_and_leads_back(
     for name, url in staff_urls(frame, course, query).items():
         open_page(frame, url)
         assert frame.evaluate("window.innerWidth") == width
-        if sideways(frame) > 0:
-            problems.append(f"{name}: {sideways(frame)} px of sideways scroll")
-        if raw_text(frame):
-            problems.append(f"{name}: raw ids or labels {raw_text(frame)[:6]}")
-        if not way_back(frame):
-            problems.append(f"{name}: no link back to the course")
-        if AXE.exists():
-            problems.extend(f"{name}: axe {v}" for v in axe_violations(frame))
+        problems += problems_on(frame, name)
     context.close()
     assert not problems, "\n".join(problems)
 
@@ -161,13 +168,7 @@ def test_the_student_pages_fit_and_lead_back(browser: Browser, stack: Stack, wid
     problems = []
     for name, url in urls.items():
         open_page(frame, url)
-        if sideways(frame) > 0:
-            problems.append(f"{name}: {sideways(frame)} px of sideways scroll")
-        if raw_text(frame):
-            problems.append(f"{name}: raw ids or labels {raw_text(frame)[:6]}")
-        if not way_back(frame):
-            problems.append(f"{name}: no link back to the course")
-        if AXE.exists():
-            problems.extend(f"{name}: axe {v}" for v in axe_violations(frame))
+        assert frame.evaluate("window.innerWidth") == width
+        problems += problems_on(frame, name)
     context.close()
     assert not problems, "\n".join(problems)

@@ -13,7 +13,14 @@ from werkzeug.wrappers import Response
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
-from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
+from lti_tool.kpis import (
+    activity,
+    course_events,
+    course_settings,
+    formatting,
+    names,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -44,7 +51,7 @@ def course_names(course: Course) -> names.CourseNames:
 
 # Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
 # the charts (the `hours` filter stays: other tables read hours with a decimal).
-bp.add_app_template_filter(charts_mod.hmm, "hmm")
+bp.add_app_template_filter(formatting.hmm, "hmm")
 bp.add_app_template_filter(charts_mod.mss, "mss")
 bp.add_app_template_filter(charts_mod.points, "points")
 

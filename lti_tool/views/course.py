@@ -15,6 +15,7 @@ from lti_tool.extensions import db
 from lti_tool.jobs import queue
 from lti_tool.kpis import (
     activity,
+    at_risk,
     course_events,
     course_settings,
     formatting,
@@ -104,17 +105,17 @@ def overview(course_id: int) -> str:
     )
     today = settings.today(utcnow())
 
-    def class_cards() -> tuple[int | None, int]:
-        """Median completion (%) and learners at risk, of the class or the section."""
+    def class_cards() -> tuple[int | None, dict[str, int]]:
+        """Median completion (%) and learners at risk per level, of the class or the section."""
         shares = [
             p.share
             for person, p in data.progress.items()
             if person in people and p.share is not None
         ]
-        at_risk = sum(1 for person, reasons in data.risks.items() if person in people and reasons)
-        return (round(statistics.median(shares) * 100) if shares else None), at_risk
+        levels = at_risk.counts(data.risks, people)
+        return (round(statistics.median(shares) * 100) if shares else None), levels
 
-    median_completion, at_risk = course_cached(course, f"overview-cards-{section}", class_cards)
+    median_completion, levels = course_cached(course, f"overview-cards-{section}", class_cards)
     cards = {
         "active_7_days": course_cached(
             course,
@@ -130,7 +131,7 @@ def overview(course_id: int) -> str:
             else None
         ),
         "median_completion": median_completion,
-        "at_risk": at_risk,
+        "at_risk": levels,
         "class_size": len(people),
     }
     events = course_events.course_events(db.session, course)  # staff see every section's dates

@@ -282,14 +282,14 @@ def assess(
                 continue
             # Little time counts only beside something behind: a learner keeping up with the
             # class on completion and score is not at risk for working quickly.
-            mine = progress.get(person_id)
-            late_items = mine is not None and middle_done is not None and mine.done < middle_done
+            done = progress.get(person_id)
+            behind_done = done is not None and middle_done is not None and done.done < middle_done
             score = scores.get(person_id)
             low_score = score is not None and middle_score is not None and score < middle_score
-            if not (late_items or low_score):
+            if not (behind_done or low_score):
                 continue
             behind_what = " and ".join(
-                word for word, on in (("completion", late_items), ("score", low_score)) if on
+                word for word, on in (("completion", behind_done), ("score", low_score)) if on
             )
             mine_shown, threshold_shown = hmm_apart(seconds, threshold)
             other[person_id].append(

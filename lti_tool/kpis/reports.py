@@ -130,7 +130,7 @@ REPORTS: dict[str, Report] = {
     "learners": Report(
         _keyed(learners.learners),
         learners.FIELDS,
-        "the learners table: activity, completion, score, segment, at-risk level and reasons, contact",
+        "the learners table: activity, completion, score, segment, at-risk level, reasons, contact",
     ),
     "completion": Report(
         completion.completion,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
@@ -158,37 +158,39 @@ def past_due_work(
     names = {a.id: a.name or "an assignment" for a in listed}
     order = {a.id: index for index, a in enumerate(listed)}
     work: dict[int, Work] = defaultdict(Work)
-    with_submissions: set[int] = set()
-    flagged: list[tuple[int, int, bool, bool]] = []
+    # Only the flagged submissions: a large course has learners times assignments of them.
+    flagged: list[tuple[int, int, bool]] = []
     rows = session.execute(
-        select(
-            Submission.assignment_id,
-            Submission.person_id,
-            Submission.missing,
-            Submission.late,
-            Submission.excused,
-        )
+        select(Submission.assignment_id, Submission.person_id, Submission.missing)
         .join(Assignment, Assignment.id == Submission.assignment_id)
-        .where(Assignment.course_id == course.id)
+        .where(
+            Assignment.course_id == course.id,
+            Submission.excused.is_not(True),
+            or_(Submission.missing.is_(True), Submission.late.is_(True)),
+        )
     )
-    for assignment_id, person_id, missing, late, excused in rows:
-        with_submissions.add(assignment_id)
-        if person_id in people and assignment_id in names and not excused and (missing or late):
-            flagged.append((order[assignment_id], person_id, bool(missing), bool(late)))
-    for position, person_id, missing, late in sorted(flagged):
+    for assignment_id, person_id, missing in rows:
+        if person_id in people and assignment_id in order:
+            flagged.append((order[assignment_id], person_id, bool(missing)))
+    for position, person_id, missing in sorted(flagged):
         name = names[listed[position].id]
-        if missing:
-            work[person_id].missing.append(name)
-        elif late:
-            work[person_id].late.append(name)
-    due = [
-        a
-        for a in listed
-        if a.id not in with_submissions and a.due_at is not None and a.due_at < now
-    ]
+        (work[person_id].missing if missing else work[person_id].late).append(name)
+    due = {a.id: a for a in listed if a.due_at is not None and a.due_at < now}
     if due:
-        for person_id, names_missing in _openedx_missing(session, course, due, people).items():
-            work[person_id].missing.extend(names_missing)
+        # Assignments the LMS reported submissions for are judged by those (Canvas); the others
+        # may be Open edX graded subsections.
+        reported = set(
+            session.scalars(
+                select(Submission.assignment_id)
+                .where(Submission.assignment_id.in_(list(due)))
+                .distinct()
+            )
+        )
+        unreported = [a for a in due.values() if a.id not in reported]
+        if unreported:
+            found = _openedx_missing(session, course, unreported, people)
+            for person_id, missing_names in found.items():
+                work[person_id].missing.extend(missing_names)
     return dict(work)
 
 

@@ -1,28 +1,80 @@
-"""At risk: a transparent rule, every flag with its reasons (design §7), thresholds from settings.
+"""At risk: a level per learner (`high`, `watch` or none), each with its reasons in plain words
+(design §7, README "The at-risk rule"); thresholds from the course's settings.
 
-A learner is at risk when any of these holds:
-1. no activity for `risk_inactive_days` days or more (the latest of the tool's activity and the
-   LMS's last_activity_at), or no activity recorded at all;
-2. time spent below the `risk_time_percentile`-th percentile of the class (the tool's time-spent
-   method at the course cutoff; Canvas's total_activity_time when the tool has no activity);
-3. completion behind the class median by more than `risk_completion_behind` items;
-4. current score below the pass mark (`risk_pass_mark`, when set): the score staff see (with
-   grades not yet posted counted, where the LMS gave it), as the reasons are shown to staff.
+The signals:
+
+- **inactivity**: no activity for `risk_inactive_days` days or more (the latest of the tool's
+  activity and the LMS's last_activity_at), or no activity recorded at all;
+- **missing work**: `MISSING_HIGH` or more assignments past due with nothing handed in (Canvas's
+  `missing` flag on the synced submissions; for Open edX, a graded subsection past its due date
+  in which the learner attempted none of the problems);
+- **late or missing work** (below that): one assignment missing, or `LATE_SIGNAL` or more
+  handed in late (Canvas's `late` flag);
+- **completion behind** the class median by more than `risk_completion_behind` items;
+- **score below the pass mark** (`risk_pass_mark`, when set): the score staff see;
+- **little time**: time below the `risk_time_percentile`-th percentile of the class (the tool's
+  time spent, else Canvas's activity time), counted only when the learner's completion or score
+  is also below the class median: time alone never flags a learner who is keeping up.
+
+High: inactivity or missing work, or two of the other signals. Watch: exactly one other signal.
+A learner in the `highly_engaged` segment of the last complete week is never high (watch at
+most, and the reasons say why): the two figures then describe the same weeks without
+contradicting each other.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from statistics import median
+
+from sqlalchemy import or_, select
 
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
-from lti_tool.kpis.grades import staff_current_score
+from lti_tool.kpis.formatting import hmm_apart
+from lti_tool.kpis.grades import assignments, staff_current_score
 from lti_tool.kpis.roster import Member, percentile
+from lti_tool.models import Assignment, Course, CourseBlock, LearnerResource, Submission
+from lti_tool.models.types import DbSession
+
+HIGH, WATCH = "high", "watch"
+LEVEL_NAMES = {HIGH: "High", WATCH: "Watch"}
+#: Missing assignments from which missing work alone makes a learner high.
+MISSING_HIGH = 2
+#: Late submissions from which lateness is a signal (one late hand-in is not).
+LATE_SIGNAL = 2
+#: The segment that caps the level at watch (kpis.engagement).
+ENGAGED = "highly_engaged"
+#: How many assignment names a reason lists before "and N more".
+NAMES_SHOWN = 3
 
 
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
+@dataclass
+class Work:
+    """A learner's past-due work that is missing or was handed in late (assignment names, in
+    due-date order)."""
+
+    missing: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A learner's level (HIGH, WATCH or None) and the reasons for it."""
+
+    level: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+NOT_AT_RISK = Risk()
+
+
+def level_rank(level: str | None) -> int:
+    """2 for high, 1 for watch, 0 for none: the order staff should look in."""
+    return 2 if level == HIGH else 1 if level == WATCH else 0
 
 
 def time_metric(members: dict[int, Member]) -> tuple[dict[int, float], str]:
@@ -37,48 +89,240 @@ def time_metric(members: dict[int, Member]) -> tuple[dict[int, float], str]:
     return lms, "LMS activity time"
 
 
-def at_risk(
+def _openedx_missing(
+    session: DbSession, course: Course, due: list[Assignment], people: set[int]
+) -> dict[int, list[str]]:
+    """Open edX: per learner, the graded subsections past due in which they attempted none of
+    the problems (subsections without problems, or not in the synced outline, are skipped)."""
+    children: dict[str, list[str]] = defaultdict(list)
+    kinds: dict[str, str] = {}
+    graded: set[str] = set()
+    rows = session.execute(
+        select(
+            CourseBlock.block_id, CourseBlock.block_type, CourseBlock.parent_id, CourseBlock.graded
+        ).where(CourseBlock.course_id == course.id)
+    )
+    for block_id, kind, parent, is_graded in rows:
+        kinds[block_id] = kind
+        if parent is not None:
+            children[parent].append(block_id)
+        if kind == "sequential" and is_graded:
+            graded.add(block_id)
+    problems: dict[str, set[str]] = {}  # subsection -> its problems (any depth)
+    for assignment in due:
+        if assignment.lms_assignment_id not in graded:
+            continue
+        found: set[str] = set()
+        stack = list(children.get(assignment.lms_assignment_id, ()))
+        while stack:
+            block = stack.pop()
+            if kinds.get(block) == "problem":
+                found.add(block)
+            stack.extend(children.get(block, ()))
+        if found:
+            problems[assignment.lms_assignment_id] = found
+    if not problems:
+        return {}
+    every = sorted(set().union(*problems.values()))
+    attempted: dict[int, set[str]] = defaultdict(set)
+    # The learner_resource rollup holds each problem a learner checked an answer of (a server
+    # problem_check, the event Insights counts as an attempt), keyed by its usage key.
+    for start in range(0, len(every), 500):
+        for person_id, resource in session.execute(
+            select(LearnerResource.person_id, LearnerResource.resource_id).where(
+                LearnerResource.course_id == course.id,
+                LearnerResource.kind == "problem",
+                LearnerResource.resource_id.in_(every[start : start + 500]),
+            )
+        ):
+            attempted[person_id].add(resource)
+    missing: dict[int, list[str]] = defaultdict(list)
+    for assignment in due:
+        wanted = problems.get(assignment.lms_assignment_id)
+        if wanted is None:
+            continue
+        for person_id in people:
+            if not wanted & attempted.get(person_id, set()):
+                missing[person_id].append(assignment.name or "a graded subsection")
+    return missing
+
+
+def past_due_work(
+    session: DbSession, course: Course, people: set[int], now: datetime
+) -> dict[int, Work]:
+    """Per learner: the assignments missing (past due, nothing handed in) and those handed in
+    late. Canvas: the synced submissions' own `missing` and `late` flags (Canvas applies each
+    learner's due date and excuses); Open edX: graded subsections past due (see
+    _openedx_missing), for assignments no submission was synced for."""
+    listed = assignments(session, course)
+    names = {a.id: a.name or "an assignment" for a in listed}
+    order = {a.id: index for index, a in enumerate(listed)}
+    work: dict[int, Work] = defaultdict(Work)
+    # Only the flagged submissions: a large course has learners times assignments of them.
+    flagged: list[tuple[int, int, bool]] = []
+    rows = session.execute(
+        select(Submission.assignment_id, Submission.person_id, Submission.missing)
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(
+            Assignment.course_id == course.id,
+            Submission.excused.is_not(True),
+            or_(Submission.missing.is_(True), Submission.late.is_(True)),
+        )
+    )
+    for assignment_id, person_id, missing in rows:
+        if person_id in people and assignment_id in order:
+            flagged.append((order[assignment_id], person_id, bool(missing)))
+    for position, person_id, missing in sorted(flagged):
+        name = names[listed[position].id]
+        (work[person_id].missing if missing else work[person_id].late).append(name)
+    due = {a.id: a for a in listed if a.due_at is not None and a.due_at < now}
+    if due:
+        # Assignments the LMS reported submissions for are judged by those (Canvas); the others
+        # may be Open edX graded subsections.
+        reported = set(
+            session.scalars(
+                select(Submission.assignment_id)
+                .where(Submission.assignment_id.in_(list(due)))
+                .distinct()
+            )
+        )
+        unreported = [a for a in due.values() if a.id not in reported]
+        if unreported:
+            found = _openedx_missing(session, course, unreported, people)
+            for person_id, missing_names in found.items():
+                work[person_id].missing.extend(missing_names)
+    return dict(work)
+
+
+def _listing(names: Sequence[str]) -> str:
+    """Names joined for a reason: at most NAMES_SHOWN, then "and N more"."""
+    shown = ", ".join(names[:NAMES_SHOWN])
+    rest = len(names) - NAMES_SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _assignments(count: int) -> str:
+    return f"{count} assignment{'' if count == 1 else 's'}"
+
+
+def _work_signal(work: Work) -> tuple[str | None, str | None]:
+    """(the missing-work reason, which makes a learner high; the late-or-missing reason, one
+    other signal); None where the work gives no such signal."""
+    missing, late = work.missing, work.late
+    late_words = f"{_assignments(len(late))} handed in late ({_listing(late)})" if late else ""
+    if len(missing) >= MISSING_HIGH:
+        reason = (
+            f"{_assignments(len(missing))} missing, past due with nothing handed in "
+            f"({_listing(missing)}; rule: {MISSING_HIGH} or more)"
+        )
+        return reason + (f", and {late_words}" if late else ""), None
+    if missing:
+        reason = f"1 assignment missing, past due with nothing handed in ({missing[0]})"
+        return None, reason + (f", and {late_words}" if late else "")
+    if len(late) >= LATE_SIGNAL:
+        return None, f"{late_words} (rule: {LATE_SIGNAL} or more)"
+    return None, None
+
+
+def assess(
     members: dict[int, Member],
     progress: dict[int, Progress],
     settings: Settings,
     today: date,
-) -> dict[int, list[str]]:
-    """Person id -> the reasons they are at risk (an empty list: not at risk)."""
-    reasons: dict[int, list[str]] = {p: [] for p in members}
+    *,
+    work: dict[int, Work] | None = None,
+    segments: dict[int, str] | None = None,
+    segment_week: date | None = None,
+) -> dict[int, Risk]:
+    """Person id -> their level and its reasons (NOT_AT_RISK when neither high nor watch)."""
+    work = work or {}
+    segments = segments or {}
+    # Reasons of each kind per learner: those that make a learner high on their own, and the
+    # others, which make them high two at a time.
+    grave: dict[int, list[str]] = {p: [] for p in members}
+    other: dict[int, list[str]] = {p: [] for p in members}
     limit = settings.risk_inactive_days
     for person_id, member in members.items():
         if member.last_active is None:
-            reasons[person_id].append("no activity recorded")
-            continue
-        days = (today - member.last_active.astimezone(settings.zone).date()).days
-        if days >= limit:
-            reasons[person_id].append(f"no activity for {days} days (rule: {limit} or more)")
+            grave[person_id].append("no activity recorded")
+        else:
+            days = (today - member.last_active.astimezone(settings.zone).date()).days
+            if days >= limit:
+                grave[person_id].append(f"no activity for {days} days (rule: {limit} or more)")
+        missing, late_or_missing = _work_signal(work.get(person_id, Work()))
+        if missing:
+            grave[person_id].append(missing)
+        if late_or_missing:
+            other[person_id].append(late_or_missing)
+    middle_done = median(p.done for p in progress.values()) if progress else None
+    if middle_done is not None:
+        behind_limit = settings.risk_completion_behind
+        for person_id, mine in progress.items():
+            behind = middle_done - mine.done
+            if behind > behind_limit and person_id in other:
+                other[person_id].append(
+                    f"{mine.done} items done, {behind:g} behind the class median of "
+                    f"{middle_done:g} (rule: more than {behind_limit})"
+                )
+    scores = {
+        p: score for p, m in members.items() if (score := staff_current_score(m.lms)) is not None
+    }
+    mark = settings.risk_pass_mark
+    if mark is not None:
+        for person_id, score in scores.items():
+            if score < mark:
+                other[person_id].append(
+                    f"current score {score:g} % below the pass mark of {mark:g} %"
+                )
+    middle_score = median(scores.values()) if scores else None
     times, what = time_metric(members)
     share = settings.risk_time_percentile
     if times and share > 0:
         threshold = percentile(list(times.values()), share / 100)
         for person_id, seconds in times.items():
-            if seconds < threshold:
-                reasons[person_id].append(
-                    f"{what} {_hours(seconds)}, in the bottom {share} % of the class "
-                    f"(below {_hours(threshold)})"
-                )
-    if progress:
-        middle = median(p.done for p in progress.values())
-        behind_limit = settings.risk_completion_behind
-        for person_id, mine in progress.items():
-            behind = middle - mine.done
-            if behind > behind_limit:
-                reasons[person_id].append(
-                    f"{mine.done} items done, {behind:g} behind the class median of {middle:g} "
-                    f"(rule: more than {behind_limit})"
-                )
-    mark = settings.risk_pass_mark
-    if mark is not None:
-        for person_id, member in members.items():
-            score = staff_current_score(member.lms)
-            if score is not None and score < mark:
-                reasons[person_id].append(
-                    f"current score {score:g} % below the pass mark of {mark:g} %"
-                )
-    return reasons
+            if seconds >= threshold:
+                continue
+            # Little time counts only beside something behind: a learner keeping up with the
+            # class on completion and score is not at risk for working quickly.
+            done = progress.get(person_id)
+            behind_done = done is not None and middle_done is not None and done.done < middle_done
+            score = scores.get(person_id)
+            low_score = score is not None and middle_score is not None and score < middle_score
+            if not (behind_done or low_score):
+                continue
+            behind_what = " and ".join(
+                word for word, on in (("completion", behind_done), ("score", low_score)) if on
+            )
+            mine_shown, threshold_shown = hmm_apart(seconds, threshold)
+            other[person_id].append(
+                f"{what} {mine_shown} in total, in the bottom {share} % of the class "
+                f"(below {threshold_shown}), with {behind_what} below the class median"
+            )
+    result: dict[int, Risk] = {}
+    for person_id in members:
+        reasons = grave[person_id] + other[person_id]
+        if grave[person_id] or len(other[person_id]) >= 2:
+            level: str | None = HIGH
+        elif other[person_id]:
+            level = WATCH
+        else:
+            result[person_id] = NOT_AT_RISK
+            continue
+        if level == HIGH and segments.get(person_id) == ENGAGED:
+            level = WATCH
+            since = f" (from {segment_week.isoformat()})" if segment_week else ""
+            reasons.append(
+                f"Watch, not High: highly engaged in the last complete week{since}, "
+                "among the most active of the class"
+            )
+        result[person_id] = Risk(level, tuple(reasons))
+    return result
+
+
+def counts(risks: dict[int, Risk], people: set[int] | None = None) -> dict[str, int]:
+    """How many learners are high and watch (of some people, else of all)."""
+    found = {HIGH: 0, WATCH: 0}
+    for person_id, risk in risks.items():
+        if risk.level is not None and (people is None or person_id in people):
+            found[risk.level] += 1
+    return found

@@ -20,7 +20,7 @@ from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, VIDEO_KIND, 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.activity import DEFAULT_CUTOFF_MINUTES, under_cutoff
-from lti_tool.kpis.at_risk import at_risk
+from lti_tool.kpis.at_risk import NOT_AT_RISK, Risk, assess, past_due_work
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
 from lti_tool.kpis.grades import assignments, due_for, staff_current_score
@@ -53,6 +53,7 @@ FIELDS = (
     "posted_current_score",
     "segment",
     "at_risk",
+    "risk_level",
     "at_risk_reasons",
 )
 
@@ -66,7 +67,7 @@ class ClassData:
     today: date
     members: dict[int, Member]
     progress: dict[int, Progress]
-    risks: dict[int, list[str]]
+    risks: dict[int, Risk]
     segments: dict[int, str]
 
     @property
@@ -76,18 +77,28 @@ class ClassData:
 
 
 def class_data(
-    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    now: datetime | None = None,
+    settings: course_settings.Settings | None = None,
 ) -> ClassData:
-    """Load the class's learners and compute their completion, segment and at-risk reasons."""
-    settings = course_settings.load(session, course)
-    today = settings.today(now or utcnow())
+    """Load the class's learners and compute their completion, segment and at-risk level; with
+    `settings`, as those settings would have it (the settings page's preview), else as saved."""
+    settings = settings or course_settings.load(session, course)
+    moment = now or utcnow()
+    today = settings.today(moment)
     members = load_members(
         session, course, key=key, cutoff_minutes=settings.time_cutoff_minutes, today=today
     )
     progress = learner_progress(session, course, members)
     week = week_start(today) - timedelta(days=7)
     segments = week_segments(members, week, problem_attempts(session, course, [week]))
-    risks = at_risk(members, progress, settings, today)
+    work = past_due_work(session, course, set(members), moment)
+    risks = assess(
+        members, progress, settings, today, work=work, segments=segments, segment_week=week
+    )
     return ClassData(course, settings, today, members, progress, risks, segments)
 
 
@@ -96,6 +107,7 @@ def row_of(data: ClassData, member: Member, label: str) -> dict[str, Any]:
     progress = data.progress.get(member.person_id)
     share = progress.share if progress else None
     lms = member.lms
+    risk = data.risks.get(member.person_id, NOT_AT_RISK)
     return {
         "course": label,
         "person": member.person_id,
@@ -113,8 +125,9 @@ def row_of(data: ClassData, member: Member, label: str) -> dict[str, Any]:
         "current_score": staff_current_score(lms),
         "posted_current_score": lms.current_score if lms else None,
         "segment": data.segments.get(member.person_id),
-        "at_risk": bool(data.risks.get(member.person_id)),
-        "at_risk_reasons": list(data.risks.get(member.person_id, [])),
+        "at_risk": risk.level is not None,
+        "risk_level": risk.level or "",
+        "at_risk_reasons": list(risk.reasons),
     }
 
 
@@ -148,13 +161,19 @@ def engagement(
 def at_risk_report(
     session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """The `at-risk` report: `course, learner, reasons` for each learner at risk."""
+    """The `at-risk` report: `course, learner, risk_level, reasons` for each learner at risk
+    (high or watch)."""
     data = class_data(session, course, key=key, now=now)
     label = course_label(data.course)
     rows: list[dict[str, Any]] = [
-        {"course": label, "learner": m.learner, "reasons": list(data.risks[p])}
+        {
+            "course": label,
+            "learner": m.learner,
+            "risk_level": risk.level,
+            "reasons": list(risk.reasons),
+        }
         for p, m in data.members.items()
-        if data.risks.get(p)
+        if (risk := data.risks.get(p, NOT_AT_RISK)).level is not None
     ]
     rows.sort(key=lambda r: r["learner"])
     return rows

@@ -130,7 +130,7 @@ REPORTS: dict[str, Report] = {
     "learners": Report(
         _keyed(learners.learners),
         learners.FIELDS,
-        "the learners table: activity, completion, score, segment, at risk, contact",
+        "the learners table: activity, completion, score, segment, at-risk level, reasons, contact",
     ),
     "completion": Report(
         completion.completion,
@@ -172,8 +172,8 @@ REPORTS: dict[str, Report] = {
     ),
     "at-risk": Report(
         _keyed(learners.at_risk_report),
-        ("course", "learner", "reasons"),
-        "the learners flagged at risk, and why",
+        ("course", "learner", "risk_level", "reasons"),
+        "the learners at risk (level high or watch), and why",
     ),
     "not-on-roster": Report(
         _keyed(roster.not_on_roster),

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.kpis.formatting import hmm
 from lti_tool.kpis.names import ACTIVITY_LABELS
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -74,14 +75,6 @@ def count_axis(values: Sequence[float | None]) -> dict[str, Any]:
         "dtick": step,
         "rangemode": "tozero",
     }
-
-
-def hmm(seconds: float | None) -> str:
-    """Seconds as h:mm (0:18, 12:05), rounded to the minute; a dash for none."""
-    if seconds is None:
-        return "\u2013"
-    minutes = round(seconds / 60)
-    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def mss(seconds: float) -> str:

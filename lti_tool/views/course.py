@@ -13,7 +13,15 @@ from werkzeug.wrappers import Response
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
-from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
+from lti_tool.kpis import (
+    activity,
+    at_risk,
+    course_events,
+    course_settings,
+    formatting,
+    names,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -44,7 +52,7 @@ def course_names(course: Course) -> names.CourseNames:
 
 # Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
 # the charts (the `hours` filter stays: other tables read hours with a decimal).
-bp.add_app_template_filter(charts_mod.hmm, "hmm")
+bp.add_app_template_filter(formatting.hmm, "hmm")
 bp.add_app_template_filter(charts_mod.mss, "mss")
 bp.add_app_template_filter(charts_mod.points, "points")
 
@@ -97,17 +105,17 @@ def overview(course_id: int) -> str:
     )
     today = settings.today(utcnow())
 
-    def class_cards() -> tuple[int | None, int]:
-        """Median completion (%) and learners at risk, of the class or the section."""
+    def class_cards() -> tuple[int | None, dict[str, int]]:
+        """Median completion (%) and learners at risk per level, of the class or the section."""
         shares = [
             p.share
             for person, p in data.progress.items()
             if person in people and p.share is not None
         ]
-        at_risk = sum(1 for person, reasons in data.risks.items() if person in people and reasons)
-        return (round(statistics.median(shares) * 100) if shares else None), at_risk
+        levels = at_risk.counts(data.risks, people)
+        return (round(statistics.median(shares) * 100) if shares else None), levels
 
-    median_completion, at_risk = course_cached(course, f"overview-cards-{section}", class_cards)
+    median_completion, levels = course_cached(course, f"overview-cards-{section}", class_cards)
     cards = {
         "active_7_days": course_cached(
             course,
@@ -123,7 +131,7 @@ def overview(course_id: int) -> str:
             else None
         ),
         "median_completion": median_completion,
-        "at_risk": at_risk,
+        "at_risk": levels,
         "class_size": len(people),
     }
     events = course_events.course_events(db.session, course)  # staff see every section's dates

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from lti_tool.extensions import db
 from lti_tool.kpis import completion, grades, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
+from lti_tool.kpis.at_risk import LEVEL_NAMES, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.reports import to_csv
 from lti_tool.kpis.roster import not_on_roster, percentile, pseudonym
@@ -70,7 +71,8 @@ COLUMNS = (
 OPTIONAL = ("email", "sections", "time_total", "lms_time", "sessions", "videos_watched", "segment")
 # view_preference.view of the chosen optional columns.
 COLUMNS_VIEW = "learners.columns"
-# The order when nobody chose one and someone is at risk: flagged learners first, then by name.
+# The order when nobody chose one and someone is at risk: high first, then watch, then the
+# others; by name within each.
 RISK_FIRST = "risk_first"
 # Longer mailto: URLs are cut off by some mail programs and browsers.
 MAILTO_LIMIT = 1800
@@ -107,11 +109,12 @@ def filters_from(args: Any) -> dict[str, str]:
         "section": args.get("section", "")[:500],
         "segment": segment if segment in SEGMENT_NAMES else "",
         "risk": "1" if args.get("risk") == "1" else "",
+        "level": level if (level := args.get("level", "")) in LEVEL_NAMES else "",
     }
 
 
 def apply_filters(rows: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
-    """The rows that pass the section, segment, at-risk and search filters."""
+    """The rows that pass the section, segment, at-risk (any level, or one), search filters."""
     if not any(filters.values()):
         return rows
     needle = filters["q"].casefold()
@@ -122,6 +125,8 @@ def apply_filters(rows: list[dict[str, Any]], filters: dict[str, str]) -> list[d
         if filters["segment"] and row["segment"] != filters["segment"]:
             continue
         if filters["risk"] and not row["at_risk"]:
+            continue
+        if filters.get("level") and row["risk_level"] != filters["level"]:
             continue
         if needle:
             hay = " ".join(str(row[k] or "") for k in ("name", "email", "learner")).casefold()
@@ -142,6 +147,8 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
             return "; ".join(found).casefold() if found else None
         if key == "segment":
             return SEGMENT_NAMES.get(found or "", "") or None
+        if key == "at_risk":
+            return level_rank(row["risk_level"])  # high above watch above none
         return found
 
     present = [r for r in rows if value(r) is not None]
@@ -151,8 +158,8 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
 
 
 def risk_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Learners flagged at risk first, then the others; each group by name."""
-    return sorted(rows, key=lambda r: (not r["at_risk"], r["name"].casefold()))
+    """Learners at risk first, high before watch, then the others; each group by name."""
+    return sorted(rows, key=lambda r: (-level_rank(r["risk_level"]), r["name"].casefold()))
 
 
 def chosen_columns(course: Course) -> list[str]:
@@ -321,6 +328,7 @@ def learners(course_id: int) -> str:
         filters=filters,
         sections=sections,
         segments=SEGMENT_NAMES,
+        levels=LEVEL_NAMES,
         sort=sort or "name",
         sort_chosen=bool(sort),
         risk_order=risk_order,
@@ -550,6 +558,7 @@ def learner(course_id: int, person_id: int) -> str:
         scores=scores,
         events=events,
         segments=SEGMENT_NAMES,
+        levels=LEVEL_NAMES,
         charts=charts,
         floor=settings.privacy_floor,
         cutoff=settings.time_cutoff_minutes,

@@ -3,6 +3,7 @@ thresholds, student views, and the state of the course's data sources."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
@@ -11,12 +12,15 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
-from lti_tool.kpis import course_settings
+from lti_tool.kpis import at_risk, course_settings
+from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import ActivityBlock, Course, DataSource, SyncRun
 from lti_tool.models.sync import SOURCES
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views.course import _course, bp
+from lti_tool.views.learners import class_table
 
 SOURCE_NAMES = {
     "nrps": "Roster (LTI Names and Roles)",
@@ -56,8 +60,30 @@ def source_states(course: Course) -> list[dict[str, Any]]:
     return states
 
 
+def risk_preview(course: Course, chosen: Settings) -> dict[str, Any]:
+    """The at-risk levels the class would have with some settings, beside those it has now;
+    nothing is saved."""
+    stored = course_settings.load(db.session, course)
+    # The class's days are counted in the saved time zone until a save rebuilds them: a new zone
+    # is not previewed (the page says so), everything else is.
+    trial = dataclasses.replace(chosen, time_zone=stored.time_zone)
+    after = learners_kpi.class_data(db.session, course, key=pseudonym_key(), settings=trial)
+    current, _rows = class_table(course)
+    return {
+        "with": at_risk.counts(after.risks),
+        "now": at_risk.counts(current.risks),
+        "class_size": len(after.members),
+        "zone_kept": stored.time_zone if chosen.time_zone != stored.time_zone else None,
+    }
+
+
 def _render(
-    course: Course, settings: Settings, form: dict[str, Any], errors: dict[str, str], saved: bool
+    course: Course,
+    settings: Settings,
+    form: dict[str, Any],
+    errors: dict[str, str],
+    saved: bool,
+    preview: dict[str, Any] | None = None,
 ) -> str:
     sources = []
     if course.platform_id is not None:
@@ -75,6 +101,9 @@ def _render(
         form=form,
         errors=errors,
         saved=saved,
+        preview=preview,
+        missing_high=at_risk.MISSING_HIGH,
+        late_signal=at_risk.LATE_SIGNAL,
         views=STUDENT_VIEW_NAMES,
         states=source_states(course),
         data_sources=sources,
@@ -107,16 +136,22 @@ def settings(course_id: int) -> str:
 
 @bp.post("/settings")
 @staff_required
-def save_settings(course_id: int) -> tuple[str, int] | Response:
-    """Check and save the settings; a bad value re-shows the form with what was typed."""
+def save_settings(course_id: int) -> str | tuple[str, int] | Response:
+    """Check and save the settings; a bad value re-shows the form with what was typed. With
+    `preview=1` (the Preview button) nothing is saved: the form comes back as typed, with the
+    at-risk counts these settings would give."""
     course = _course(course_id)
     views = request.form.getlist("student_views")
+    form = {**request.form.to_dict(), "student_views": views}
+    form.pop("preview", None)
     try:
         chosen = course_settings.parse(request.form.to_dict(), views)
     except SettingsError as problem:
-        form = {**request.form.to_dict(), "student_views": views}
         current = course_settings.load(db.session, course)
         return _render(course, current, form, problem.errors, False), 400
+    if request.form.get("preview") == "1":
+        current = course_settings.load(db.session, course)
+        return _render(course, current, form, {}, False, risk_preview(course, chosen))
     before = course_settings.load(db.session, course).time_zone
     course_settings.save(db.session, course, chosen)
     if chosen.time_zone != before:

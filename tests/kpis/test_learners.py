@@ -50,7 +50,9 @@ def test_learners_report_rows(app: Flask, klass: dict[str, Any]) -> None:
     assert a["videos_watched"] == 2 and a["lms_activity_seconds"] == 5000
     assert a["last_active"] == "2026-03-19T10:00:00+00:00"  # later than Canvas's 03-18
     assert a["completion"] == 1.0 and a["current_score"] == 85.0
-    assert a["at_risk"] is False and a["at_risk_reasons"] == []
+    assert a["at_risk"] is False and a["at_risk_reasons"] == [] and a["risk_level"] == ""
+    assert (rows["uB"]["at_risk"], rows["uB"]["risk_level"]) == (True, "high")
+    assert (rows["uC"]["at_risk"], rows["uC"]["risk_level"]) == (True, "watch")
     assert rows["uB"]["last_active"] == "2026-03-05T10:00:00+00:00"  # Canvas's is later
     # C: 4 + 1 of 6 required items (the removed module does not count)
     assert rows["uC"]["completion"] == round(5 / 6, 4)
@@ -73,35 +75,50 @@ def test_pseudonyms_are_stable_and_keyed(app: Flask, klass: dict[str, Any]) -> N
 def test_at_risk_reasons(app: Flask, klass: dict[str, Any]) -> None:
     rows = _by_learner(learners.at_risk_report(db.session, klass["course"], key=b"k", now=NOW))
     # Time totals of the class: 0 (D), 250, 330, 400, 1040, 1590; p15 at position
-    # 0.15 * 5 = 0.75 -> 0 + 0.75 * 250 = 187.5 s: only D is below.
-    # Items done: A 6, B 1, C 5, D 0, E 3, L 0 -> median (1 + 3) / 2 = 2; more than 1 behind:
-    # D and L. Pass mark 50: B (40). Days since last activity (7 or more): B 15, C 9, L 8.
+    # 0.15 * 5 = 0.75 -> 0 + 0.75 * 250 = 187.5 s: only D is below, and D's completion is below
+    # the median, so it counts. Items done: A 6, B 1, C 5, D 0, E 3, L 0 -> median (1 + 3) / 2
+    # = 2; more than 1 behind: D and L. Pass mark 50: B (40). Days since last activity (7 or
+    # more): B 15, C 9, L 8. Work: B misses HW 2 and was late with HW 1, D misses HW 2, L was
+    # late once (one late hand-in is no signal), E's excused HW 1 does not count.
+    # C is high for inactivity, but was highly engaged in the week from 03-09: watch.
     assert rows == {
         "uB": {
             "course": "4711",
             "learner": "uB",
+            "risk_level": "high",
             "reasons": [
                 "no activity for 15 days (rule: 7 or more)",
+                "1 assignment missing, past due with nothing handed in (HW 2), and 1 assignment "
+                "handed in late (HW 1)",
                 "current score 40 % below the pass mark of 50 %",
             ],
         },
         "uC": {
             "course": "4711",
             "learner": "uC",
-            "reasons": ["no activity for 9 days (rule: 7 or more)"],
+            "risk_level": "watch",
+            "reasons": [
+                "no activity for 9 days (rule: 7 or more)",
+                "Watch, not High: highly engaged in the last complete week (from 2026-03-09), "
+                "among the most active of the class",
+            ],
         },
         "uD": {
             "course": "4711",
             "learner": "uD",
+            "risk_level": "high",
             "reasons": [
                 "no activity recorded",
-                "time spent 0.0 h, in the bottom 15 % of the class (below 0.1 h)",
+                "1 assignment missing, past due with nothing handed in (HW 2)",
                 "0 items done, 2 behind the class median of 2 (rule: more than 1)",
+                "time spent 0:00 in total, in the bottom 15 % of the class (below 0:03), with "
+                "completion below the class median",
             ],
         },
         "uL": {
             "course": "4711",
             "learner": "uL",
+            "risk_level": "high",
             "reasons": [
                 "no activity for 8 days (rule: 7 or more)",
                 "0 items done, 2 behind the class median of 2 (rule: more than 1)",
@@ -121,12 +138,22 @@ def test_at_risk_thresholds_come_from_settings(app: Flask, klass: dict[str, Any]
     )
     db.session.commit()
     rows = _by_learner(learners.at_risk_report(db.session, course, key=b"k", now=NOW))
-    # Median time (330 + 400) / 2 = 365 s: D (0), L (250), B (330) are below. 10+ days: B (15)
-    # and D (never). Nobody is more than 5 items behind; no pass mark.
-    assert {k: len(v["reasons"]) for k, v in rows.items()} == {"uB": 2, "uD": 2, "uL": 1}
+    # Median time (330 + 400) / 2 = 365 s: D (0), L (250), B (330) are below, and each is below
+    # the class median of completion (2 items; B also of score, 70). 10+ days: B (15) and D
+    # (never). Nobody is more than 5 items behind; no pass mark. L has one signal: watch.
+    assert {k: (v["risk_level"], len(v["reasons"])) for k, v in rows.items()} == {
+        "uB": ("high", 3),
+        "uD": ("high", 3),
+        "uL": ("watch", 1),
+    }
     assert rows["uL"]["reasons"] == [
-        "time spent 0.1 h, in the bottom 50 % of the class (below 0.1 h)"
+        "time spent 0:04 in total, in the bottom 50 % of the class (below 0:06), with "
+        "completion below the class median"
     ]
+    assert rows["uB"]["reasons"][-1] == (
+        "time spent 0:05:30 in total, in the bottom 50 % of the class (below 0:06:05), with "
+        "completion and score below the class median"
+    )
 
 
 def test_engagement_segments_last_complete_week(app: Flask, klass: dict[str, Any]) -> None:

@@ -20,9 +20,10 @@ from lti_tool.views import preferences
 from lti_tool.views.learners import OPTIONAL, RISK_FIRST, ClassRows, risk_first
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 
-# Bob B, D (no name: a pseudonym) and L (a pseudonym) are flagged; Ada, Cy and Eve are not, once
-# the inactivity rule is out of the way (the class's days are months before today).
-FLAGGED_NAMED = "Bob B"
+# Once the inactivity rule is out of the way (the class's days are months before today): Bob B
+# and D (no name: a pseudonym; no activity recorded at all) are high, L (a pseudonym) is watch
+# (completion behind), Ada, Cy and Eve are not at risk.
+HIGH_NAMED = "Bob B"
 
 
 def _names(html: str) -> list[str]:
@@ -50,10 +51,17 @@ def _ticked(html: str) -> set[str]:
 
 def _only_some_at_risk(app: Flask) -> None:
     """Switch the inactivity rule off (no learner of the class was active for months), so only
-    some learners are flagged: B (little time), D and L (no activity recorded)."""
+    some learners are at risk: B and D high, L watch."""
     with app.app_context():
         db.session.merge(CourseSettings(course_id=1, risk_inactive_days=100_000))
         db.session.commit()
+
+
+def _rows_of_level(html: str, level: str) -> list[str]:
+    """The names in rows marked at risk with one level, in table order."""
+    return re.findall(
+        rf'<tr class="risk risk-{level}">\s*<th scope="row"[^>]*>.*?<a [^>]*>([^<]*)</a>', html
+    )
 
 
 def test_at_risk_learners_come_first_when_nobody_chose_an_order(
@@ -63,12 +71,15 @@ def test_at_risk_learners_come_first_when_nobody_chose_an_order(
     t = seeded["t"]
     html = client.get(f"/courses/1/learners?t={t}").get_data(as_text=True)
     names = _names(html)
-    flagged = re.findall(r'<tr class="risk">\s*<th scope="row"[^>]*>.*?<a [^>]*>([^<]*)</a>', html)
-    assert len(flagged) == 3 and FLAGGED_NAMED in flagged
-    # the flagged first (by name among themselves), then the others by name
-    assert names[:3] == sorted(flagged, key=str.casefold)
+    high, watch = _rows_of_level(html, "high"), _rows_of_level(html, "watch")
+    assert len(high) == 2 and HIGH_NAMED in high and len(watch) == 1
+    # high first, then watch (by name among themselves), then the others by name
+    assert names[:2] == sorted(high, key=str.casefold) and names[2:3] == watch
     assert names[3:] == ["Ada A", "Cy C", "Eve E"]
-    assert "those at risk first, then by name" in _caption(html)
+    assert "those at risk first (high, then watch), then by name" in _caption(html)
+    # the level is written in the cell (not a colour alone), its reasons in the disclosure
+    cells = re.findall(r'<span class="level level-(\w+)">(\w+)</span>', html)
+    assert cells == [("high", "High"), ("high", "High"), ("watch", "Watch")]
     # no header claims an order the rows are not in
     assert "aria-sort" not in html
     # an explicit sort still wins, and says so
@@ -77,25 +88,43 @@ def test_at_risk_learners_come_first_when_nobody_chose_an_order(
     assert "sorted by name" in _caption(by_name) and 'aria-sort="ascending"' in by_name
     by_time = client.get(f"/courses/1/learners?t={t}&sort=time_total&dir=desc")
     assert _names(by_time.get_data(as_text=True))[:3] == ["Ada A", "Cy C", "Eve E"]
-    # the filters keep the order: at risk only, still the flagged in name order
+    # sorting on the at-risk column: high, watch, none (and the other way round)
+    # (ties, as on every column, in the direction asked)
+    by_level = _names(client.get(f"/courses/1/learners?t={t}&sort=at_risk&dir=desc").text)
+    assert set(by_level[:2]) == set(high) and by_level[2:3] == watch
+    by_level_up = _names(client.get(f"/courses/1/learners?t={t}&sort=at_risk").text)
+    assert by_level_up[3:4] == watch and set(by_level_up[4:]) == set(high)
+    # the filters keep the order: at risk only is high or watch; a level filter keeps one
     risky = client.get(f"/courses/1/learners?t={t}&risk=1").get_data(as_text=True)
     assert _names(risky) == names[:3]
+    only_high = client.get(f"/courses/1/learners?t={t}&level=high").get_data(as_text=True)
+    assert _names(only_high) == names[:2]
+    assert '<option value="high" selected>High</option>' in only_high
+    only_watch = client.get(f"/courses/1/learners?t={t}&risk=1&level=watch")
+    assert _names(only_watch.get_data(as_text=True)) == watch
+    # an unknown level is no filter
+    anything = client.get(f"/courses/1/learners?t={t}&level=bogus").get_data(as_text=True)
+    assert _names(anything) == names
+    # the CSV follows the level filter
+    csv_high = client.get(f"/courses/1/learners.csv?t={t}&level=high").get_data(as_text=True)
+    assert [r["risk_level"] for r in csv.DictReader(io.StringIO(csv_high))] == ["high", "high"]
     # the Name header's link asks for a name sort, not the default
     assert re.search(r'href="[^"]*sort=name[^"]*">Name</a>', html)
 
 
 def test_risk_first_order_and_anyone_at_risk() -> None:
     rows = [
-        {"person": 1, "name": "bo", "at_risk": False},
-        {"person": 2, "name": "Al", "at_risk": False},
-        {"person": 3, "name": "Cy", "at_risk": True},
-        {"person": 4, "name": "al", "at_risk": True},
+        {"person": 1, "name": "bo", "at_risk": False, "risk_level": ""},
+        {"person": 2, "name": "Al", "at_risk": True, "risk_level": "watch"},
+        {"person": 3, "name": "Cy", "at_risk": True, "risk_level": "high"},
+        {"person": 4, "name": "al", "at_risk": True, "risk_level": "high"},
+        {"person": 5, "name": "Ab", "at_risk": False, "risk_level": ""},
     ]
-    assert [r["person"] for r in risk_first(rows)] == [4, 3, 2, 1]
+    assert [r["person"] for r in risk_first(rows)] == [4, 3, 2, 5, 1]
     table = ClassRows(rows)
     assert table.anyone_at_risk()
     assert table.sorted_by(RISK_FIRST, False) is table.sorted_by(RISK_FIRST, False)
-    calm = ClassRows([{**r, "at_risk": False} for r in rows])
+    calm = ClassRows([{**r, "at_risk": False, "risk_level": ""} for r in rows])
     assert not calm.anyone_at_risk()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings, learners
 from lti_tool.models import Course, CourseSettings, SyncRun
+from lti_tool.models.course import STUDENT_VIEWS
 from tests.helpers.classes import GOOD, NOW, build_class
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, follow, session_token
 from tests.helpers.tracking_logs import COURSE, class_log, ingest
@@ -194,3 +196,80 @@ def test_overview_tables_name_the_course_week(
     assert client.post("/courses/1/settings", data=form).status_code == 303
     html = _flat(client.get(f"/courses/1/?t={staff}").get_data(as_text=True))
     assert "<td>2026-03-02 (week 2)</td><td>Active</td><td>5</td>" in html
+
+
+def _counts(html: str, label: str) -> tuple[int, int]:
+    """(high, watch) of the preview's "With these thresholds" or its "now"."""
+    pattern = {
+        "with": r"With these thresholds: (\d+) high, (\d+) watch",
+        "now": r"\(now: (\d+) high, (\d+) watch\)",
+    }[label]
+    found = re.search(pattern, html)
+    assert found, f"no {label} counts in the page"
+    return int(found.group(1)), int(found.group(2))
+
+
+def _levels(app: Flask) -> tuple[int, int]:
+    """(high, watch) of the class as the `learners` report has it at NOW with saved settings."""
+    with app.app_context():
+        rows = learners.learners(db.session, db.session.get(Course, 1), key=b"k", now=NOW)
+    levels = [r["risk_level"] for r in rows]
+    return levels.count("high"), levels.count("watch")
+
+
+def test_preview_shows_the_counts_saving_would_give_and_saves_nothing(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: Any
+) -> None:
+    # The pages count from the real today; the class's days are March 2026: count from NOW.
+    monkeypatch.setattr(learners, "utcnow", lambda: NOW)
+    t = seeded["t"]
+    form = {
+        "t": t,
+        "time_zone": "UTC",
+        "starts_on": "",
+        "time_cutoff_minutes": "30",
+        "privacy_floor": "5",
+        "risk_inactive_days": "30",  # saved: 7
+        "risk_time_percentile": "15",
+        "risk_completion_behind": "1",
+        "risk_pass_mark": "50",
+        "student_views": ["time"],
+    }
+    before = _levels(app)
+    # Saved (7 days): B, D, L high, C watch (high for inactivity, highly engaged the week
+    # before). With 30 days: B high (a missing assignment and a score below the pass mark), D
+    # high (no activity at all), L watch (completion behind), C not at risk.
+    assert before == (3, 1)
+    response = client.post("/courses/1/settings", data={**form, "preview": "1"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert _counts(html, "now") == before
+    previewed = _counts(html, "with")
+    assert previewed == (2, 1) != before
+    assert "of 6 learners" in html and 'id="saved"' not in html
+    assert 'name="risk_inactive_days" min="1" max="365" value="30"' in html  # as typed
+    with app.app_context():  # nothing saved
+        row = db.session.get(CourseSettings, 1)
+        assert (row.risk_inactive_days, row.student_views) == (7, list(STUDENT_VIEWS))
+    assert _levels(app) == before
+    # Saving the same form gives what the preview said.
+    saved = client.post("/courses/1/settings", data=form)
+    assert saved.status_code == 303
+    assert _levels(app) == previewed
+    # A bad value in a preview: refused like a save, with no counts and nothing saved.
+    bad = client.post(
+        "/courses/1/settings", data={**form, "risk_inactive_days": "0", "preview": "1"}
+    )
+    assert bad.status_code == 400 and 'id="preview"' not in bad.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(CourseSettings, 1).risk_inactive_days == 30
+
+
+def test_preview_of_a_new_time_zone_says_days_are_still_counted_in_the_saved_one(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    form = {**GOOD, "t": seeded["t"], "preview": "1"}
+    html = client.post("/courses/1/settings", data=form).get_data(as_text=True)
+    assert "days are still counted in UTC here" in html
+    with app.app_context():
+        assert db.session.get(CourseSettings, 1).time_zone == "UTC"

@@ -142,8 +142,8 @@ def learner_work(
 def typical_work(
     session: DbSession, course: Course, people: set[int], now: datetime, zone: ZoneInfo
 ) -> list[WorkItem]:
-    """Every published assignment as most of the class has it: at its own due date, the status
-    most learners have (no one's own dates or flags)."""
+    """Every published assignment as the class has it: at its own due date, the status more
+    learners have than any other, with their share (no one's own dates or flags)."""
     subs: dict[int, dict[int, Submission]] = {}
     for sub in session.scalars(
         select(Submission)
@@ -159,7 +159,7 @@ def typical_work(
         kind = kinds.most_common(1)[0][0] if kinds else work_kind(assignment.due_at, None, now)
         status = _status(kind, assignment.due_at, now, zone)
         if kinds and kind != "due":
-            status += f" (most of the class: {round(100 * kinds[kind] / len(people))} %)"
+            status += f" ({round(100 * kinds[kind] / len(people))} % of the class)"
         items.append(
             WorkItem(assignment.name, assignment.due_at, assignment.points_possible, kind, status)
         )

@@ -209,6 +209,8 @@ def test_staff_preview_of_a_learner_shows_their_page_and_is_logged(
         assert [(r.action, r.subject_person_id, r.viewer_person_id, r.subjects) for r in rows] == [
             ("student_view_preview", seeded["A"], seeded["viewer"], 1)
         ]
+    log = _html(client.get(f"/courses/1/access-log?t={seeded['t']}"))
+    assert "<td>Previewed a learner&#39;s own page</td><td>Ada A</td>" in log
     # Not a learner of the class (staff, dropped): no page, nothing logged
     for who in ("S", "F"):
         assert client.get(f"/courses/1/me?t={seeded['t']}&person={seeded[who]}").status_code == 404

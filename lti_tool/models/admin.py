@@ -59,7 +59,7 @@ class AccessLog(Model):
         ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     viewer_label: Mapped[str] = mapped_column(String(400))
-    # contact_details | learner_page | learners_csv | email_addresses
+    # contact_details | learner_page | learners_csv | email_addresses | student_view_preview
     action: Mapped[str] = mapped_column(String(40))
     # The learner whose details were shown; None when the action covered a list of learners.
     subject_person_id: Mapped[int | None] = mapped_column(

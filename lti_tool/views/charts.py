@@ -781,6 +781,111 @@ def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
     return fig
 
 
+YOU_COLOUR = PALETTE[5]
+
+
+def score_distribution_figure(scores: Sequence[float], mine: float | None) -> go.Figure:
+    """The class's posted current scores in 10-point bands, the learner's band marked "You are
+    here" (another colour and an arrow) when they have a score."""
+    title = "Current scores of the class (posted grades)"
+    fig = go.Figure(layout=_layout(title, "Current score (%)", "Learners"))
+    bins = score_bins(scores)
+    band = next(label for label, n in score_bins([mine]) if n) if mine is not None else None
+    fig.add_trace(
+        go.Bar(
+            x=[label for label, _n in bins],
+            y=[n for _label, n in bins],
+            name="Learners",
+            marker={"color": [YOU_COLOUR if label == band else PALETTE[0] for label, _n in bins]},
+            hovertemplate="Score %{x} %<br>Learners: %{y:,d}<extra></extra>",
+        )
+    )
+    if band is not None:
+        fig.add_annotation(
+            x=band,
+            y=dict(bins)[band],
+            text="You are here",
+            showarrow=True,
+            arrowhead=2,
+            ax=0,
+            ay=-30,
+            font={"color": YOU_COLOUR},
+            name="you-are-here",
+        )
+    top = max(n for _label, n in bins)
+    # Room above the tallest bar for the arrow and its words.
+    fig.update_layout(yaxis={**count_axis([top * 1.3 + 1]), "title": {"text": "Learners"}})
+    return fig
+
+
+# A day without activity is pale grey, not white: the calendar's empty days still read as days.
+HEATMAP_SCALE = [[0.0, "#eef1f4"], [0.001, "#c6dbef"], [0.5, "#56B4E9"], [1.0, "#0072B2"]]
+
+
+def activity_heatmap_figure(
+    weeks: Weeks,
+    values: Mapping[date, float | None],
+    *,
+    title: str,
+    hover: Callable[[date, float], str],
+) -> go.Figure:
+    """Days by weeks like a contribution calendar: a column per week (Monday-start, "Week N"
+    ticks as on the weekly charts), Monday at the top; days still to come are left blank."""
+    fig = go.Figure(layout=_layout(title, "", ""))
+    mondays = [date.fromisoformat(m) for m in weeks.mondays]
+    z: list[list[float | None]] = []
+    custom: list[list[str]] = []
+    for offset in range(7):
+        row, words = [], []
+        for monday in mondays:
+            day = monday + timedelta(days=offset)
+            value = values.get(day)
+            row.append(value)
+            words.append(
+                f"{day.strftime('%a')} {_day(day.isoformat())}<br>"
+                + (hover(day, value) if value is not None else "not yet")
+            )
+        z.append(row)
+        custom.append(words)
+    top = max((v for v in values.values() if v), default=1)
+    fig.add_trace(
+        go.Heatmap(
+            x=list(weeks.mondays),
+            y=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            z=z,
+            customdata=custom,
+            zmin=0,
+            zmax=top,
+            colorscale=HEATMAP_SCALE,
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            hoverongaps=False,
+            hovertemplate="%{customdata}<extra></extra>",
+            name=text(title),
+        )
+    )
+    first, last = mondays[0], mondays[-1]
+    fig.update_layout(
+        xaxis={
+            **weeks.axis(),
+            # Each column is centred on its Monday: half a week either side.
+            "range": [
+                (first - timedelta(days=3, hours=12)).isoformat(),
+                (last + timedelta(days=3, hours=12)).isoformat(),
+            ],
+            "showgrid": False,
+            "showline": False,
+            "ticks": "",
+        },
+        yaxis={"autorange": "reversed", "showgrid": False, "showline": False, "ticks": ""},
+        height=300,
+        margin={"l": 50, "r": 20, "t": 50, "b": 50},
+        meta={"narrow": {"xaxis.ticktext": weeks.narrow_ticks()}},
+    )
+    return fig
+
+
 def points(value: float) -> str:
     """Points to at most two decimals (a quartile of 4.625 reads 4.62, 7.0 reads 7)."""
     return f"{round(value, 2):g}"

@@ -4,7 +4,7 @@ settings, events — imported at the bottom onto the same blueprint)."""
 from __future__ import annotations
 
 import statistics
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -22,9 +22,8 @@ from lti_tool.kpis import (
     names,
     video_engagement,
 )
-from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
-from lti_tool.launch.identity import member_required, staff_required
+from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     Course,
     Enrollment,
@@ -187,84 +186,6 @@ def overview(course_id: int) -> str:
     )
 
 
-@bp.get("/me")
-@member_required
-def me(course_id: int) -> str:
-    """The learner's own page: their figures beside anonymous class figures (privacy floor)."""
-    course = _course(course_id)
-    person_id = g.viewer.person_id
-    viewer = db.session.get(Person, person_id)
-    settings = course_settings.load(db.session, course)
-    cutoff = settings.time_cutoff_minutes
-    floor = settings.privacy_floor
-    weeks = learners_kpi.learner_weeks(db.session, course, person_id, cutoff)
-    data, _rows = _learners.class_table(course)
-    class_time = course_cached(
-        course,
-        f"weekly-time-{cutoff}-",
-        lambda: activity.class_weekly_time(course, data.members, data.members.keys()),
-    )
-    class_weeks = {
-        row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
-        for row in class_time
-        if row["learners"] >= floor
-    }
-    # The learner's weeks from their first to the class's last (the week in progress while the
-    # class is active): a week without activity is shown as 0:00, not left out.
-    today = settings.today(utcnow())
-    axis = None
-    if weeks:
-        axis = charts_mod.weeks_of(
-            [min(weeks).isoformat(), max(weeks).isoformat()]
-            + [r["week_start"] for r in class_time if r["week_start"] > min(weeks).isoformat()],
-            today=today,
-            starts_on=settings.starts_on
-            or (date.fromisoformat(class_time[0]["week_start"]) if class_time else None),
-        )
-        zero = {"seconds": 0.0, "days": 0}
-        shown = [date.fromisoformat(m) for m in axis.mondays] if axis else []
-        weeks = {m: weeks.get(m, zero) for m in shown}
-    week_keys = [w.isoformat() for w in weeks]
-    mine = [weeks[w]["seconds"] for w in weeks]
-    videos = []
-    if settings.shows("videos"):
-        durations = course_cached(
-            course,
-            "video-durations",
-            lambda: video_engagement.settled_durations(db.session, course),
-        )
-        videos = video_engagement.learner_video(db.session, course, {person_id}, durations)
-        known = course_names(course)
-        videos.sort(key=lambda row: known.rank("video", row["video_id"]))
-    extra = None
-    if any(settings.shows(v) for v in ("completion", "grades", "due")):
-        extra = learners_kpi.student_view(db.session, data, person_id, floor)
-    charts = []
-    if weeks and settings.shows("time"):
-        shown_band = {w: b for w, b in class_weeks.items() if w in week_keys}
-        figure = charts_mod.learner_time_figure(week_keys, mine, shown_band or None, axis)
-        # Due dates for everyone and for the learner's own sections, not other sections'.
-        own = course_events.learner_events(db.session, course, person_id)
-        figure = charts_mod.add_event_markers(figure, course_events.markers(own, settings))
-        charts.append(("my-time", charts_mod.figure_json(figure)))
-    return render_template(
-        "course/me.html",
-        course=course,
-        viewer=viewer,
-        weeks=[(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
-        days=learners_kpi.learner_days(db.session, course, person_id, cutoff),
-        videos=videos,
-        cutoff=cutoff,
-        floor=floor,
-        settings=settings,
-        extra=extra,
-        names=course_names(course) if videos else None,
-        charts=charts,
-        partial=axis.partial if axis else None,
-        axis=axis,
-    )
-
-
 @bp.get("/videos")
 @staff_required
 def videos(course_id: int) -> str:
@@ -402,3 +323,4 @@ from lti_tool.views import course_events as _course_events  # noqa: E402
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
 from lti_tool.views import settings as _settings  # noqa: E402, F401
+from lti_tool.views import student as _student  # noqa: E402, F401

@@ -274,7 +274,7 @@ def test_the_student_sees_their_sections_date_and_their_posted_score(
             "() => Array.from(document.querySelectorAll('#table-my-due tbody tr'),"
             " tr => Array.from(tr.cells, td => td.textContent.trim()))"
         )
-        assert due == [["Essay 1", _when(SECTION_B_DUE), "20", "not yet"]]
+        assert due == [["Essay 1", _when(SECTION_B_DUE), "20", "due in 5 days"]]
         # The due dates' marker row (its hover names them; titles above the plot when wide)
         drawn = frame.evaluate(
             "() => document.getElementById('chart-my-time').data"

@@ -330,9 +330,14 @@ def test_student_sees_their_own_time_and_nobody_else(browser: Browser, stack: St
         mine = expected_seconds_per_week()
         you = [t for traces in figures.values() for t in traces if t["name"] == "You"]
         assert you, figures
-        assert dict(zip(you[0]["x"], you[0]["y"], strict=True)) == {
+        drawn_weeks = dict(zip(you[0]["x"], you[0]["y"], strict=True))
+        # From the course's first week on to this week: the seeded weeks as they were, the
+        # weeks since without activity as 0:00
+        assert min(drawn_weeks) == min(mine)
+        assert {w: h for w, h in drawn_weeks.items() if w in mine} == {
             week: round(learners.get(1, 0.0) / 3600, 2) for week, learners in sorted(mine.items())
         }
+        assert all(h == 0 for w, h in drawn_weeks.items() if w not in mine)
         html = frame.content()
         for other in range(2, 9):
             assert f"learner{other}" not in html

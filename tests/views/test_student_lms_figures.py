@@ -75,7 +75,13 @@ def test_completion_score_and_due_items_beside_the_class(
     # scores 40 (B), 60 (me), 70 (E), 85 (A), 90 (C): quartiles 60, 70, 85
     assert "<strong>60 %</strong>" in html
     assert "The class: median 70.0 %, middle half 60.0\u201385.0 %." in html
-    assert "<td>HW 3</td>" in html and "<td>HW 1</td>" not in html  # only what is still to come
+    # What is to come first, with its days left; past work without a submission after it
+    work = html[
+        html.index('id="table-my-due"') : html.index("</table>", html.index('id="table-my-due"'))
+    ]
+    assert work.index("<td>HW 3</td>") < work.index("<td>HW 1</td>")
+    assert re.search(r"<td>HW 3</td>.*?due in 3 days", work)
+    assert re.search(r"<td>HW 1</td>.*?past due, not submitted", work)
     for name in ("Ada A", "Bob B", "Cy C", "Eve E", "a@example.edu", "uA"):
         # Whole words only: a session token in the page's links may contain "uA".
         assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", html), name

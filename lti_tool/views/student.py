@@ -1,0 +1,295 @@
+"""The learner's own page (`/me`), and staff's preview of it ("Student view").
+
+A learner sees only themself: a `person` in their request is refused. Staff choose whose page to
+preview: a learner of the class (each preview written to the access log as
+`student_view_preview`), or a typical learner made of class medians (the default), which is no
+one's data and is shown only when the class is at least the privacy floor.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import abort, g, render_template, request
+
+from lti_tool.extensions import db
+from lti_tool.kpis import (
+    activity,
+    course_events,
+    course_settings,
+    formatting,
+    student,
+    video_engagement,
+)
+from lti_tool.kpis import learners as learners_kpi
+from lti_tool.kpis.completion import Progress
+from lti_tool.kpis.roster import percentile
+from lti_tool.launch.identity import member_required
+from lti_tool.models import Course, Person
+from lti_tool.models.types import utcnow
+from lti_tool.query_args import is_digits
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
+from lti_tool.views.course import _course, bp, course_names
+from lti_tool.views.learners import class_table, record_access
+
+# The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
+PREVIEW_PARAM = "person"
+TYPICAL = "typical"
+PREVIEW_ACTION = "student_view_preview"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose page this is: the viewer themself, a learner staff preview, or the typical one."""
+
+    kind: str  # self | learner | typical
+    person_id: int | None = None
+    name: str = ""
+
+
+def _subject(data: learners_kpi.ClassData) -> Subject:
+    """Who the page is about: a learner always themself (a `person` asked for: 403); staff the
+    learner chosen (unknown: 404), else the typical learner."""
+    chosen = request.args.get(PREVIEW_PARAM)
+    if not g.viewer.is_staff:
+        if chosen is not None:
+            abort(403, description="Only course staff can look at another learner's page.")
+        return Subject("self", g.viewer.person_id)
+    if chosen is None or chosen == TYPICAL:
+        return Subject(TYPICAL)
+    if not is_digits(chosen) or int(chosen) not in data.members:
+        abort(404, description="This person is not a learner of this course.")
+    member = data.members[int(chosen)]
+    return Subject("learner", member.person_id, member.name)
+
+
+def _learner_choices(data: learners_kpi.ClassData) -> list[tuple[int, str]]:
+    """The class's learners by name, for the preview picker."""
+    found = [(m.person_id, m.name) for m in data.members.values()]
+    return sorted(found, key=lambda p: (p[1].casefold(), p[0]))
+
+
+@bp.get("/me")
+@member_required
+def me(course_id: int) -> str:
+    """The learner's own page: their weeks, work, scores, videos, modules and days beside
+    anonymous class figures (hidden below the privacy floor); staff preview a learner's."""
+    course = _course(course_id)
+    viewer = db.session.get(Person, g.viewer.person_id)
+    settings = course_settings.load(db.session, course)
+    data, _rows = class_table(course)
+    subject = _subject(data)
+    if subject.kind == "learner":
+        record_access(course, PREVIEW_ACTION, subject.person_id, 1)
+        db.session.commit()
+    people = set(data.members)
+    floor = settings.privacy_floor
+    page: dict[str, Any] = {}
+    if subject.kind != TYPICAL or len(people) >= floor:
+        page = _page(course, settings, data, subject)
+    return render_template(
+        "course/me.html",
+        course=course,
+        viewer=viewer,
+        subject=subject,
+        choices=_learner_choices(data) if g.viewer.is_staff else [],
+        preview_param=PREVIEW_PARAM,
+        typical=TYPICAL,
+        class_size=len(people),
+        cutoff=settings.time_cutoff_minutes,
+        floor=floor,
+        settings=settings,
+        **page,
+    )
+
+
+def _class_time(course: Course, data: learners_kpi.ClassData, cutoff: int) -> list[dict[str, Any]]:
+    """The class's time per week (shared with the overview's cache entry)."""
+    return course_cached(
+        course,
+        f"weekly-time-{cutoff}-",
+        lambda: activity.class_weekly_time(course, data.members, data.members.keys()),
+    )
+
+
+def _page(
+    course: Course,
+    settings: course_settings.Settings,
+    data: learners_kpi.ClassData,
+    subject: Subject,
+) -> dict[str, Any]:
+    """Everything the page shows about its subject (a learner, or the typical one)."""
+    now = utcnow()
+    today = settings.today(now)
+    cutoff = settings.time_cutoff_minutes
+    floor = settings.privacy_floor
+    people = set(data.members)
+    typical = subject.kind == TYPICAL
+    person_id = subject.person_id
+    class_time = _class_time(course, data, cutoff)
+    class_weeks = {
+        row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
+        for row in class_time
+        if row["learners"] >= floor
+    }
+    # From the course's start (the settings, else the class's first week) to this week.
+    first_week = date.fromisoformat(class_time[0]["week_start"]) if class_time else None
+    mondays = student.course_mondays(settings.starts_on, first_week, today)
+    axis = charts_mod.weeks_of(
+        [m.isoformat() for m in mondays], today=today, starts_on=settings.starts_on or mondays[0]
+    )
+    assert axis is not None
+    zero: dict[str, float | None] = {"seconds": 0.0, "days": 0}
+    if typical:
+        weeks = {
+            m: {"seconds": class_weeks[m.isoformat()][1], "days": None}
+            if m.isoformat() in class_weeks
+            else {"seconds": 0.0, "days": None}
+            for m in mondays
+        }
+        days: list[dict[str, Any]] = []
+    else:
+        assert person_id is not None
+        own = learners_kpi.learner_weeks(db.session, course, person_id, cutoff)
+        weeks = {m: own.get(m, zero) for m in mondays}
+        days = learners_kpi.learner_days(db.session, course, person_id, cutoff)
+    week_keys = [w.isoformat() for w in weeks]
+    charts = []
+    if settings.shows("time"):
+        band = {w: b for w, b in class_weeks.items() if w in week_keys}
+        mine = [float(weeks[w]["seconds"] or 0) for w in weeks]
+        figure = charts_mod.learner_time_figure(week_keys, mine, band or None, axis)
+        # Due dates for everyone and for the learner's own sections, not other sections'.
+        # The typical learner is in no section: everyone's dates only.
+        shown_events = (
+            [e for e in course_events.course_events(db.session, course) if e.section_id is None]
+            if typical
+            else course_events.learner_events(db.session, course, person_id or 0)
+        )
+        figure = charts_mod.add_event_markers(figure, course_events.markers(shown_events, settings))
+        charts.append(("my-time", charts_mod.figure_json(figure)))
+    calendar = None
+    if settings.shows("calendar"):
+        if typical:
+            per_day = student.class_share_active(db.session, course, people, mondays[0], today)
+            calendar = student.calendar(mondays, {d: v * 100 for d, v in per_day.items()}, today)
+            title = "Share of the class active per day"
+
+            def hover(day: date, value: float) -> str:
+                return f"{value:.0f} % of the class active"
+
+        else:
+            events = {d["day"]: d["events"] for d in days}
+            seconds = {d["day"]: d["seconds"] for d in days}
+            calendar = student.calendar(mondays, events, today)
+            title = "Your active days"
+
+            def hover(day: date, value: float) -> str:
+                if not value:
+                    return "no activity"
+                return f"{value:,.0f} events, {formatting.hmm(seconds.get(day, 0))} spent"
+
+        figure = charts_mod.activity_heatmap_figure(axis, calendar.values, title=title, hover=hover)
+        charts.append(("my-calendar", charts_mod.figure_json(figure)))
+    videos: list[dict[str, Any]] = []
+    if settings.shows("videos"):
+        durations = course_cached(
+            course,
+            "video-durations",
+            lambda: video_engagement.settled_durations(db.session, course),
+        )
+        if typical:
+            videos = student.typical_videos(
+                video_engagement.learner_video(db.session, course, people, durations), len(people)
+            )
+        else:
+            videos = video_engagement.learner_video(db.session, course, {person_id or 0}, durations)
+        known = course_names(course)
+        videos.sort(key=lambda row: known.rank("video", row["video_id"]))
+    modules = []
+    if settings.shows("completion"):
+        modules = (
+            student.typical_modules(db.session, course, people)
+            if typical
+            else student.learner_modules(db.session, course, person_id or 0)
+        )
+    extra = _typical_view(data, floor) if typical else None
+    if extra is None and not typical:
+        extra = learners_kpi.student_view(db.session, data, person_id or 0, floor)
+    work: list[student.WorkItem] = []
+    if settings.shows("due"):
+        work = (
+            student.typical_work(db.session, course, people, now, settings.zone)
+            if typical
+            else student.learner_work(db.session, course, person_id or 0, now, settings.zone)
+        )
+    distribution = None
+    if settings.shows("grades"):
+        posted = [m.lms.current_score if m.lms else None for m in data.members.values()]
+        mine_score = extra.my_score if extra else None
+        distribution = student.score_distribution(posted, mine_score, floor)
+        if distribution.scores:
+            figure = charts_mod.score_distribution_figure(distribution.scores, distribution.mine)
+            charts.append(("my-scores", charts_mod.figure_json(figure)))
+    return {
+        "weeks": [(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
+        "calendar": calendar,
+        "videos": videos,
+        "modules": modules,
+        "extra": extra,
+        "work": work,
+        "work_counts": student.work_counts(work, now),
+        "distribution": distribution,
+        "bins": (
+            charts_mod.score_bins(distribution.scores)
+            if distribution and distribution.scores
+            else []
+        ),
+        "my_bin": (
+            next(label for label, n in charts_mod.score_bins([distribution.mine]) if n)
+            if distribution and distribution.mine is not None
+            else None
+        ),
+        "names": course_names(course),
+        "charts": charts,
+        "partial": axis.partial,
+        "axis": axis,
+        "today": today,
+        "has_activity": bool(days),
+        "weekdays": student.WEEKDAYS,
+    }
+
+
+def _typical_view(data: learners_kpi.ClassData, floor: int) -> learners_kpi.StudentView:
+    """The typical learner's completion and score: the class's medians beside its quartiles
+    (the class is at least the floor here: the typical page is not shown below it)."""
+    progress = [p for p in data.progress.values() if p.share is not None]
+    scores = [
+        m.lms.current_score
+        for m in data.members.values()
+        if m.lms is not None and m.lms.current_score is not None
+    ]
+
+    def band(values: list[float]) -> tuple[float, float, float] | None:
+        if len(values) < floor:
+            return None
+        return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
+
+    my_progress = None
+    if progress:
+        required = round(statistics.median(p.required for p in progress))
+        share = statistics.median(p.share or 0.0 for p in progress)
+        my_progress = Progress(round(share * required), required)
+    return learners_kpi.StudentView(
+        my_progress=my_progress,
+        class_completion=band([p.share or 0.0 for p in progress]),
+        completion_group=len(progress),
+        my_score=round(statistics.median(scores), 1) if scores else None,
+        class_scores=band(scores),
+        score_group=len(scores),
+        upcoming=[],
+    )

@@ -13,7 +13,14 @@ from werkzeug.wrappers import Response
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.jobs import queue
-from lti_tool.kpis import activity, course_events, course_settings, names, video_engagement
+from lti_tool.kpis import (
+    activity,
+    course_events,
+    course_settings,
+    names,
+    readiness,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.launch.identity import member_required, staff_required
@@ -156,8 +163,15 @@ def overview(course_id: int) -> str:
         f"-{week_start(today)}",
         figures,
     )
+    # The checks read the newest days of the event store: reused while the data is unchanged.
+    to_fix = course_cached(
+        course,
+        f"readiness-{today}",
+        lambda: len(readiness.to_fix(readiness.checks(db.session, course))),
+    )
     return render_template(
         "course/overview.html",
+        readiness_to_fix=to_fix,
         freshness=_freshness(course),
         course=course,
         counts=enrollment_counts(course_id),

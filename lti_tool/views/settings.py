@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
-from lti_tool.kpis import course_settings
+from lti_tool.kpis import course_settings, readiness
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import ActivityBlock, Course, DataSource, SyncRun
@@ -79,6 +79,7 @@ def _render(
         states=source_states(course),
         data_sources=sources,
         floor_min=course_settings.MIN_PRIVACY_FLOOR,
+        readiness=readiness.checks(db.session, course),
     )
 
 

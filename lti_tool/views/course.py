@@ -19,6 +19,7 @@ from lti_tool.kpis import (
     course_settings,
     names,
     readiness,
+    recipients,
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
@@ -311,6 +312,8 @@ def videos(course_id: int) -> str:
         names=known,
         timeline=timeline,
         charts=charts,
+        message_items=[{"id": v["video_id"], "name": known.video(v["video_id"])} for v in summary],
+        message_filters=recipients.VIDEO_FILTERS,
     )
 
 
@@ -407,4 +410,5 @@ def sync_now(course_id: int) -> Response:
 from lti_tool.views import course_events as _course_events  # noqa: E402
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
+from lti_tool.views import message as _message  # noqa: E402, F401
 from lti_tool.views import settings as _settings  # noqa: E402, F401

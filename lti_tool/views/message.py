@@ -63,7 +63,8 @@ def _picked(course: Course, people: set[int]) -> tuple[set[int], str]:
     )
     if kind == "assignment":
         assignment = db.session.get(Assignment, int(item)) if item.isdigit() else None
-        if assignment is None or assignment.course_id != course.id or assignment.removed:
+        shown = assignment is not None and assignment.published and not assignment.removed
+        if assignment is None or assignment.course_id != course.id or not shown:
             abort(404, description="This assignment is not one of this course's.")
         if who not in recipients.ASSIGNMENT_FILTERS:
             abort(400, description="Choose who: not submitted, submitted late or scored below.")

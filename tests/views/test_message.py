@@ -8,6 +8,7 @@ E, L. Out of every figure: F (dropped), T (test student), S (staff), O (observer
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -142,7 +143,8 @@ def test_the_mailto_carries_them_in_bcc_and_the_access_log_gets_its_row(
     assert 'href="mailto:?bcc=b@example.edu,c@example.edu"' in html
     assert "Learners who scored below 80 % on HW 1." in html
     assert 'id="without-email">No e-mail address was shared for 1 of them' in html
-    assert f'href="/courses/1/grades?t={klass["t"]}">Back to the grades</a>' in html
+    # The page's own session token (renewed as the request goes), not the one it was sent.
+    assert re.search(r'href="/courses/1/grades\?t=[^"&]+">Back to the grades</a>', html)
     with app.app_context():
         rows = db.session.scalars(select(AccessLog).where(AccessLog.course_id == 1)).all()
         assert [(r.action, r.subjects, r.viewer_person_id) for r in rows] == [

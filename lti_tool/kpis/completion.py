@@ -157,17 +157,20 @@ def completion(session: DbSession, course: Course) -> list[dict[str, Any]]:
     return rows
 
 
+def module_done(module: CourseModule, found: Any) -> tuple[int, int]:
+    """A learner's items done (at most those required) and items required in one module, from
+    the LMS's progress row (None: nothing reported, so none done)."""
+    required = (found.items_required if found else 0) or module.items_required
+    return (min(found.items_done, required) if found else 0), required
+
+
 def module_rows(session: DbSession, course: Course, people: set[int]) -> list[dict[str, Any]]:
     """Per module over some learners: how many completed it, started it, and the median done."""
     mods = modules(session, course)
     progress = module_progress(session, course, people)
     rows: list[dict[str, Any]] = []
     for number, module in enumerate(mods, 1):
-        done = []
-        for person_id in people:
-            found = progress.get((module.id, person_id))
-            required = (found.items_required if found else 0) or module.items_required
-            done.append((min(found.items_done, required) if found else 0, required))
+        done = [module_done(module, progress.get((module.id, p))) for p in people]
         rows.append(
             {
                 "module": module_name(module.name, number),

@@ -17,6 +17,7 @@ from lti_tool.kpis import (
     grades,
     learners,
     names,
+    readiness,
     resources,
     roster,
     video_engagement,
@@ -184,6 +185,11 @@ REPORTS: dict[str, Report] = {
         resources.class_resource_reach,
         ("course", "resource", "kind", "name", "learners", "share"),
         "per page, file or module item: how many learners opened it, and their share",
+    ),
+    "readiness": Report(
+        readiness.readiness,
+        readiness.FIELDS,
+        "is the course ready for analytics: per check its status, what was found, the fix",
     ),
 }
 

@@ -142,6 +142,18 @@ def settled_durations(session: DbSession, course: Course) -> dict[str, float | N
     return dict(sorted(settled.items()))
 
 
+def video_viewers(
+    session: DbSession, course: Course, video_id: str, people: set[int]
+) -> dict[int, bool]:
+    """Of some learners, those who viewed one video: person id -> whether they reached its end
+    (as learner_video's `completed` says)."""
+    duration = settled_durations(session, course).get(video_id)
+    return {
+        person_id: runs_coverage(runs, duration)[1] if duration else False
+        for person_id, _video, runs in _learner_runs(session, course, people, {video_id})
+    }
+
+
 def learner_video(
     session: DbSession,
     course: Course,

@@ -20,6 +20,8 @@ from lti_tool.kpis import (
     course_settings,
     formatting,
     names,
+    readiness,
+    recipients,
     video_engagement,
 )
 from lti_tool.kpis.roster import class_member_ids
@@ -163,8 +165,15 @@ def overview(course_id: int) -> str:
         f"-{week_start(today)}",
         figures,
     )
+    # The checks read the newest days of the event store: reused while the data is unchanged.
+    to_fix = course_cached(
+        course,
+        f"readiness-{today}",
+        lambda: len(readiness.to_fix(readiness.checks(db.session, course))),
+    )
     return render_template(
         "course/overview.html",
+        readiness_to_fix=to_fix,
         freshness=_freshness(course),
         course=course,
         counts=enrollment_counts(course_id),
@@ -226,6 +235,8 @@ def videos(course_id: int) -> str:
         names=known,
         timeline=timeline,
         charts=charts,
+        message_items=[{"id": v["video_id"], "name": known.video(v["video_id"])} for v in summary],
+        message_filters=recipients.VIDEO_FILTERS,
     )
 
 
@@ -322,5 +333,6 @@ def sync_now(course_id: int) -> Response:
 from lti_tool.views import course_events as _course_events  # noqa: E402
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
+from lti_tool.views import message as _message  # noqa: E402, F401
 from lti_tool.views import settings as _settings  # noqa: E402, F401
 from lti_tool.views import student as _student  # noqa: E402, F401

@@ -8,13 +8,14 @@ from typing import Any
 from flask import render_template, request
 
 from lti_tool.extensions import db
-from lti_tool.kpis import completion, grades, resources
+from lti_tool.kpis import completion, grades, recipients, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import class_table
+from lti_tool.views.message import assignment_choices, module_choices
 
 
 def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:
@@ -68,6 +69,8 @@ def grades_page(course_id: int) -> str:
         assignments=per_assignment,
         charts=charts,
         endpoint="course.grades_page",
+        message_items=assignment_choices(course),
+        message_filters=recipients.ASSIGNMENT_FILTERS,
     )
 
 
@@ -101,4 +104,6 @@ def content_page(course_id: int) -> str:
         learners=len(people),
         charts=charts,
         endpoint="course.content_page",
+        message_items=module_choices(course),
+        message_filters=recipients.MODULE_FILTERS,
     )

@@ -424,17 +424,28 @@ def email_learners(course_id: int) -> str | Response:
     chosen = _chosen(rows)
     if not chosen:
         abort(400, description="No learners were selected: tick some rows, or use the filters.")
+    return addresses_page(course, chosen)
+
+
+def addresses_page(
+    course: Course,
+    chosen: list[dict[str, Any]],
+    about: str = "",
+    back: tuple[str, str] | None = None,
+) -> str | Response:
+    """The chosen learners' addresses (the request's `format=csv`: as CSV), their viewing
+    written to the access log: what "E-mail the selected learners" and every "Message students
+    who…" form give. `about` says who they are; `back` is the page they came from (its URL and
+    name), the learners table by default."""
     with_email = [r for r in chosen if r["email"]]
+    record_access(course, "email_addresses", None, len(with_email))
+    db.session.commit()
     if request.form.get("format") == "csv":
-        record_access(course, "email_addresses", None, len(with_email))
-        db.session.commit()
         return Response(
             to_csv([{k: r[k] for k in EMAIL_FIELDS} for r in with_email], EMAIL_FIELDS),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="addresses-{course.id}.csv"'},
         )
-    record_access(course, "email_addresses", None, len(with_email))
-    db.session.commit()
     addresses = [r["email"] for r in with_email]
     mailto = mailto_bcc(addresses) if addresses else None
     return render_template(
@@ -446,6 +457,9 @@ def email_learners(course_id: int) -> str | Response:
         mailto=mailto if mailto and len(mailto) <= MAILTO_LIMIT else None,
         too_long=bool(mailto and len(mailto) > MAILTO_LIMIT),
         people=[r["person"] for r in with_email],
+        about=about,
+        back=back
+        or (url_for("course.learners", course_id=course.id, t=g.session_token), "the learners"),
     )
 
 

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
-from lti_tool.kpis import at_risk, course_settings
+from lti_tool.kpis import at_risk, course_settings, readiness
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
@@ -108,6 +108,7 @@ def _render(
         states=source_states(course),
         data_sources=sources,
         floor_min=course_settings.MIN_PRIVACY_FLOOR,
+        readiness=readiness.checks(db.session, course),
     )
 
 

@@ -316,14 +316,16 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
             if assignment.due_at is None or assignment.due_at > now:
                 continue  # not due yet
             possible += 10.0
-            if rng.random() > 0.45 + 0.55 * skill:
+            # Missing work gathers among the weakest, as in a real class: a typical learner
+            # misses about one homework in ten, a strong one almost none.
+            if rng.random() < 0.6 * (1 - skill) ** 3:
                 missing += 1
                 session.add(
                     Submission(assignment_id=assignment.id, person_id=person_id, missing=True)
                 )
                 continue
             score = round(min(10.0, max(0.0, rng.gauss(4 + 6 * skill, 1.5))), 1)
-            is_late = rng.random() < 0.15
+            is_late = rng.random() < 0.2 * (1 - skill)
             late += is_late
             on_time += not is_late
             earned += score
@@ -343,7 +345,8 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
             opened = start + timedelta(days=7 * week)
             if opened > now:
                 continue
-            done = min(4, int(rng.random() * 2 + skill * 4.2))
+            # Most learners finish most items; the weakest fall behind week after week.
+            done = min(4, int(rng.random() * 1.5 + 1 + skill * 3.2))
             done_total += done
             session.add(
                 ModuleProgress(

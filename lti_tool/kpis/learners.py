@@ -246,6 +246,23 @@ class StudentView:
     upcoming: list[dict[str, Any]]
 
 
+def posted_scores(data: ClassData) -> list[float]:
+    """The class's posted current scores (never unposted_*: a grade staff have not posted yet
+    must not reach a student, neither their own nor through the class's quartiles)."""
+    return [
+        m.lms.current_score
+        for m in data.members.values()
+        if m.lms is not None and m.lms.current_score is not None
+    ]
+
+
+def class_band(values: list[float], floor: int) -> tuple[float, float, float] | None:
+    """Lower quartile, median and upper quartile, or None below the privacy floor."""
+    if len(values) < floor:
+        return None
+    return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
+
+
 def student_view(
     session: DbSession, data: ClassData, person_id: int, floor: int, now: datetime | None = None
 ) -> StudentView:
@@ -253,18 +270,10 @@ def student_view(
     and their upcoming due items. `data` is the class (class_data)."""
     course = data.course
     shares = [p.share for p in data.progress.values() if p.share is not None]
-    # Posted scores only (current_score, never unposted_*): a grade staff have not posted yet
-    # must not reach a student, neither their own nor through the class's quartiles.
-    scores = [
-        m.lms.current_score
-        for m in data.members.values()
-        if m.lms is not None and m.lms.current_score is not None
-    ]
+    scores = posted_scores(data)
 
     def band(values: list[float]) -> tuple[float, float, float] | None:
-        if len(values) < floor:
-            return None
-        return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
+        return class_band(values, floor)
 
     me = data.members.get(person_id)
     my_progress = data.progress.get(person_id)

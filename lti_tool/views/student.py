@@ -26,7 +26,6 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.completion import Progress
-from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import member_required
 from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
@@ -268,16 +267,10 @@ def _typical_view(data: learners_kpi.ClassData, floor: int) -> learners_kpi.Stud
     """The typical learner's completion and score: the class's medians beside its quartiles
     (the class is at least the floor here: the typical page is not shown below it)."""
     progress = [p for p in data.progress.values() if p.share is not None]
-    scores = [
-        m.lms.current_score
-        for m in data.members.values()
-        if m.lms is not None and m.lms.current_score is not None
-    ]
+    scores = learners_kpi.posted_scores(data)
 
     def band(values: list[float]) -> tuple[float, float, float] | None:
-        if len(values) < floor:
-            return None
-        return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
+        return learners_kpi.class_band(values, floor)
 
     my_progress = None
     if progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -173,6 +174,9 @@ def overview(course_id: int) -> str:
     )
     return render_template(
         "course/overview.html",
+        attention=attention_list(rows, people),
+        attention_shown=ATTENTION_SHOWN,
+        levels=at_risk.LEVEL_NAMES,
         readiness_to_fix=to_fix,
         freshness=_freshness(course),
         course=course,
@@ -193,6 +197,21 @@ def overview(course_id: int) -> str:
         partial=weeks.partial if weeks else None,
         weeks=weeks,
     )
+
+
+#: How many learners the overview's attention list names; the rest are a link away.
+ATTENTION_SHOWN = 10
+
+
+def attention_list(rows: _learners.ClassRows, people: set[int]) -> list[dict[str, Any]]:
+    """The learners of `people` at risk, high first, then watch, each level by name."""
+    found = []
+    for row in rows.sorted_by(_learners.RISK_FIRST, False):
+        if not row["at_risk"]:
+            break  # the order puts everyone at risk first
+        if row["person"] in people:
+            found.append(row)
+    return found
 
 
 @bp.get("/videos")

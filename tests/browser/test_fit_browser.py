@@ -127,6 +127,30 @@ def problems_on(frame: Frame, name: str) -> list[str]:
     return problems
 
 
+def attention_problems(frame: Frame, width: int) -> list[str]:
+    """The overview's attention list: first on the page after the cards, High first, in view."""
+    found = frame.evaluate(
+        """() => {
+          const section = document.getElementById('attention');
+          if (!section) { return null; }
+          const levels = Array.from(section.querySelectorAll('li .level')).map(e => e.textContent);
+          const box = section.getBoundingClientRect();
+          const charts = document.getElementById('weekly-activity-title');
+          return {levels, right: box.right,
+                  beforeCharts: !charts || box.top < charts.getBoundingClientRect().top};
+        }"""
+    )
+    if found is None:
+        return ["overview: no attention list"]
+    problems = []
+    levels = found["levels"]
+    if not levels or levels != sorted(levels, key=lambda level: level != "High"):
+        problems.append(f"overview: attention list not High first: {levels}")
+    if found["right"] > width or not found["beforeCharts"]:
+        problems.append(f"overview: attention list out of view or after the charts: {found}")
+    return problems
+
+
 def staff_urls(frame: Frame, course: str, query: str) -> dict[str, str]:
     """Every staff page, one learner's page, a missing page and the privacy page."""
     urls = {name or "overview": f"{course}/{name}?{query}" for name in STAFF_PAGES}
@@ -152,6 +176,8 @@ def test_every_staff_page_fits_reads_in_words_and_leads_back(
         open_page(frame, url)
         assert frame.evaluate("window.innerWidth") == width
         problems += problems_on(frame, name)
+        if name == "overview":
+            problems += attention_problems(frame, width)
     context.close()
     assert not problems, "\n".join(problems)
 

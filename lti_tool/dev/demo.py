@@ -144,16 +144,20 @@ def load_demo(
     return course
 
 
+def dev_people() -> tuple[tuple[str, str, str, str], ...]:
+    """The development LMS's own users as load_demo's extra_people (its instructor is staff)."""
+    return tuple(
+        (u["sub"], u["given_name"], u["family_name"], "staff" if key == "instructor" else "learner")
+        for key, u in DEV_USERS.items()
+    )
+
+
 def load_dev_demo() -> tuple[Course, int | None]:
     """Register the development LMS and load its demo course, with the LMS's own users in the
     class; the course's activity too while it has none. (course, events loaded or None)."""
 
     platform = ensure_registered(dev_platform())
-    dev_people = tuple(
-        (u["sub"], u["given_name"], u["family_name"], "staff" if key == "instructor" else "learner")
-        for key, u in DEV_USERS.items()
-    )
-    course = load_demo(platform, DEMO_CONTEXT, extra_people=dev_people)
+    course = load_demo(platform, DEMO_CONTEXT, extra_people=dev_people())
     has_activity = db.session.scalar(
         select(ActivityBlock.day).where(ActivityBlock.course_id == course.id).limit(1)
     )

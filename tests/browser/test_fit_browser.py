@@ -14,22 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, Frame, Page
 
-from lti_tool.dev.demo import load_demo
-from lti_tool.dev.demo_activity import load_demo_activity
-from lti_tool.dev.platform import DEV_USERS
-from lti_tool.extensions import db
-from lti_tool.models import Platform
+from lti_tool.dev.platform import DEMO_CONTEXT
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, running_stack
+from tests.helpers.browser_lms import Stack, launch_in_frame, load_demo_course, running_stack
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 30_000
-CONTEXT = {"id": "demo-course-101", "label": "DS101", "title": "Demo: Introduction to Data Science"}
 STAFF_PAGES = ("", "learners", "grades", "content", "videos", "settings", "access-log", "me")
 # What a person must never read: a 32-hex id, an Open edX usage key, an internal label or event
 # type (UPPER_SNAKE, or lower_snake such as problem_check).
@@ -40,30 +34,15 @@ RAW = re.compile(r"\b[0-9a-f]{32}\b|block-v1:|\b[A-Z]{2,}_[A-Z_]+\b|\b[a-z]+_[a-
 def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    def prepare(tool: Flask, row: Platform) -> None:
-        people = tuple(
-            (
-                u["sub"],
-                u["given_name"],
-                u["family_name"],
-                "staff" if k == "instructor" else "learner",
-            )
-            for k, u in DEV_USERS.items()
-        )
-        course = load_demo(row, CONTEXT, extra_people=people)
-        load_demo_activity(db.session, row, course)
-
     folder = tmp_path_factory.mktemp("fit")
-    with running_stack(https_servers, folder, {"context": CONTEXT}, prepare) as running:
+    options = {"context": DEMO_CONTEXT}
+    with running_stack(https_servers, folder, options, load_demo_course) as running:
         yield running
 
 
 def launch(page: Page, stack: Stack, user: str, width: int) -> tuple[Frame, str, str]:
     """Launch in an LMS frame `width` px wide; the tool frame, its course URL and query."""
-    page.set_viewport_size({"width": width + 40, "height": 900})
-    page.goto(f"{stack.lms_origin}/course?as={user}&width={width}&height=800")
-    page.frame_locator("iframe").locator("#course-title, h1").first.wait_for(timeout=TIMEOUT_MS)
-    frame = page.frames[1]
+    frame = launch_in_frame(page, stack, user, width, TIMEOUT_MS)
     course, _, query = frame.url.partition("?")
     return frame, course.rstrip("/").removesuffix("/me"), query
 

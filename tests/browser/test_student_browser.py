@@ -11,16 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, Frame, Page
 
-from lti_tool.dev.demo import load_demo
-from lti_tool.dev.demo_activity import load_demo_activity
-from lti_tool.dev.platform import DEV_USERS
-from lti_tool.extensions import db
-from lti_tool.models import Platform
+from lti_tool.dev.platform import DEMO_CONTEXT
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, running_stack
+from tests.helpers.browser_lms import Stack, launch_in_frame, load_demo_course, running_stack
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 30_000
-CONTEXT = {"id": "demo-course-101", "label": "DS101", "title": "Demo: Introduction to Data Science"}
 STATUS = ("missing", "late", "submitted", "past due, not submitted", "excused", "no due date")
 
 
@@ -36,30 +30,15 @@ STATUS = ("missing", "late", "submitted", "past due, not submitted", "excused", 
 def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    def prepare(tool: Flask, row: Platform) -> None:
-        people = tuple(
-            (
-                u["sub"],
-                u["given_name"],
-                u["family_name"],
-                "staff" if k == "instructor" else "learner",
-            )
-            for k, u in DEV_USERS.items()
-        )
-        course = load_demo(row, CONTEXT, extra_people=people)
-        load_demo_activity(db.session, row, course)
-
     folder = tmp_path_factory.mktemp("student")
-    with running_stack(https_servers, folder, {"context": CONTEXT}, prepare) as running:
+    options = {"context": DEMO_CONTEXT}
+    with running_stack(https_servers, folder, options, load_demo_course) as running:
         yield running
 
 
 def launch(page: Page, stack: Stack, user: str, width: int) -> Frame:
     """Launch in an LMS frame `width` px wide; the tool's frame, its first page drawn."""
-    page.set_viewport_size({"width": width + 40, "height": 900})
-    page.goto(f"{stack.lms_origin}/course?as={user}&width={width}&height=800")
-    page.frame_locator("iframe").locator("#course-title, h1").first.wait_for(timeout=TIMEOUT_MS)
-    return page.frames[1]
+    return launch_in_frame(page, stack, user, width, TIMEOUT_MS)
 
 
 def drawn(frame: Frame) -> None:

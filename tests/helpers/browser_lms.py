@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, render_template_string, request
+from playwright.sync_api import Frame, Page
 from sqlalchemy import select
 
 from lti_tool import create_app
-from lti_tool.dev.platform import DevPlatform
+from lti_tool.dev.demo import dev_people, load_demo
+from lti_tool.dev.demo_activity import load_demo_activity
+from lti_tool.dev.platform import DEMO_CONTEXT, DevPlatform
 from lti_tool.extensions import db
 from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
@@ -182,3 +185,18 @@ def running_stack(
         with tool.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def load_demo_course(tool: Flask, row: Platform) -> None:
+    """A running_stack `prepare`: the demo course as `flask demo load` loads it (people with
+    the LMS's own users, Canvas-like grades and modules, six weeks of activity)."""
+    course = load_demo(row, DEMO_CONTEXT, extra_people=dev_people())
+    load_demo_activity(db.session, row, course)
+
+
+def launch_in_frame(page: Page, stack: Stack, user: str, width: int, timeout_ms: int) -> Frame:
+    """Launch as `user` in an LMS frame `width` px wide; the tool's frame, its first page up."""
+    page.set_viewport_size({"width": width + 40, "height": 900})
+    page.goto(f"{stack.lms_origin}/course?as={user}&width={width}&height=800")
+    page.frame_locator("iframe").locator("#course-title, h1").first.wait_for(timeout=timeout_ms)
+    return page.frames[1]

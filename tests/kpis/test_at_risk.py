@@ -14,9 +14,9 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lti_tool.dev.demo import load_demo
+from lti_tool.dev.demo import dev_people, load_demo
 from lti_tool.dev.demo_activity import load_demo_activity
-from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, dev_platform, ensure_registered
+from lti_tool.dev.platform import DEMO_CONTEXT, dev_platform, ensure_registered
 from lti_tool.extensions import db
 from lti_tool.kpis import at_risk, course_settings, learners
 from lti_tool.kpis.at_risk import HIGH, WATCH, Work, assess, past_due_work
@@ -360,16 +360,7 @@ def test_time_alone_never_flags_a_learner_ahead_on_completion_and_score(
 def test_the_demo_learner_keeping_up_with_little_time_is_not_flagged(app: Flask) -> None:
     with app.app_context():
         platform = ensure_registered(dev_platform())
-        people = tuple(
-            (
-                u["sub"],
-                u["given_name"],
-                u["family_name"],
-                "staff" if k == "instructor" else "learner",
-            )
-            for k, u in DEV_USERS.items()
-        )
-        course = load_demo(platform, DEMO_CONTEXT, extra_people=people)
+        course = load_demo(platform, DEMO_CONTEXT, extra_people=dev_people())
         load_demo_activity(db.session, platform, course)
         rows = learners.learners(db.session, course, key=b"k")
     assert len(rows) == 25

@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
-from lti_tool import platforms
 from lti_tool.activity.blocks import stored_events
 from lti_tool.api.tokens import hash_token
 from lti_tool.extensions import db
@@ -24,6 +23,7 @@ from tests.helpers.api import (
     LAB_COURSE,
     OTHER_COURSE,
     add_course,
+    add_platforms,
     bearer,
     event_count,
     lab,
@@ -385,17 +385,6 @@ def test_a_token_of_another_course_is_403_and_stores_nothing(
     reader = make_token(runner, "reader", "reports:read", LAB_COURSE)
     report = client.get(f"/api/v1/courses/{other_id}/reports/time-spent", headers=bearer(reader))
     assert report.status_code == 403 and "cannot act on course" in report.json["error"]
-
-
-def add_platforms(app: Flask, *names: str) -> list[int]:
-    """Platforms by name (each its own issuer); returns their ids."""
-    with app.app_context():
-        rows = [
-            platforms.add_platform(db.session, name, f"https://{name.lower()}.example.edu")
-            for name in names
-        ]
-        db.session.commit()
-        return [row.id for row in rows]
 
 
 def test_tokens_create_binds_a_platform_and_only_such_a_token_may_create_courses(

@@ -5,27 +5,15 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from lti_tool import platforms
-from lti_tool.extensions import db
-from tests.helpers.api import add_course, bearer, lab, make_token, post_events
+from tests.helpers.api import add_course, add_platforms, bearer, lab, make_token, post_events
 
 OPENEDX_KEY = "course-v1:MITx+6.002x+2026_T1"
-
-
-def _platforms(app: Flask, *names: str) -> list[int]:
-    with app.app_context():
-        rows = [
-            platforms.add_platform(db.session, name, f"https://{name.lower()}.example.edu")
-            for name in names
-        ]
-        db.session.commit()
-        return [row.id for row in rows]
 
 
 def test_the_lms_course_id_reads_the_same_report_as_the_tools_id(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    [north] = _platforms(app, "North")
+    [north] = add_platforms(app, "North")
     course_id = add_course(app, OPENEDX_KEY, north)
     writer = make_token(runner, "lab", course=OPENEDX_KEY)
     reader = make_token(runner, "dash", "reports:read")
@@ -46,7 +34,7 @@ def test_the_lms_course_id_reads_the_same_report_as_the_tools_id(
 def test_the_same_lms_id_on_two_platforms_needs_the_platform_named(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    north, south = _platforms(app, "North", "South")
+    north, south = add_platforms(app, "North", "South")
     north_course = add_course(app, "101", north)
     add_course(app, "101", south)
     reader = make_token(runner, "dash", "reports:read")
@@ -68,7 +56,7 @@ def test_the_same_lms_id_on_two_platforms_needs_the_platform_named(
 def test_a_platform_bound_reader_finds_only_its_own_platforms_course(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    north, south = _platforms(app, "North", "South")
+    north, south = add_platforms(app, "North", "South")
     add_course(app, "101", north)
     add_course(app, "202", south)
     add_course(app, "101", south)
@@ -84,7 +72,7 @@ def test_a_platform_bound_reader_finds_only_its_own_platforms_course(
 def test_without_a_reader_the_lms_route_says_401_before_anything_about_courses(
     app: Flask, client: FlaskClient
 ) -> None:
-    [north] = _platforms(app, "North")
+    [north] = add_platforms(app, "North")
     add_course(app, "101", north)
     for path in (
         "/api/v1/courses/lms/101/reports/learners",
@@ -100,7 +88,7 @@ def test_without_a_reader_the_lms_route_says_401_before_anything_about_courses(
 def test_unknown_parameters_are_still_refused_on_the_lms_route(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner
 ) -> None:
-    [north] = _platforms(app, "North")
+    [north] = add_platforms(app, "North")
     add_course(app, "101", north)
     reader = make_token(runner, "dash", "reports:read")
     response = client.get(

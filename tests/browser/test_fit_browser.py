@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
-from lti_tool.dev.platform import DEMO_CONTEXT
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, launch_in_frame, load_demo_course, running_stack
+from tests.helpers.browser_lms import Stack, demo_stack, launch_in_frame
 
 pytestmark = pytest.mark.browser
 
@@ -34,9 +33,7 @@ RAW = re.compile(r"\b[0-9a-f]{32}\b|block-v1:|\b[A-Z]{2,}_[A-Z_]+\b|\b[a-z]+_[a-
 def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("fit")
-    options = {"context": DEMO_CONTEXT}
-    with running_stack(https_servers, folder, options, load_demo_course) as running:
+    with demo_stack(https_servers, tmp_path_factory.mktemp("fit")) as running:
         yield running
 
 

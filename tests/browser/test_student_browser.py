@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
-from lti_tool.dev.platform import DEMO_CONTEXT
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, launch_in_frame, load_demo_course, running_stack
+from tests.helpers.browser_lms import Stack, demo_stack, launch_in_frame
 
 pytestmark = pytest.mark.browser
 
@@ -30,9 +29,7 @@ STATUS = ("missing", "late", "submitted", "past due, not submitted", "excused", 
 def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    folder = tmp_path_factory.mktemp("student")
-    options = {"context": DEMO_CONTEXT}
-    with running_stack(https_servers, folder, options, load_demo_course) as running:
+    with demo_stack(https_servers, tmp_path_factory.mktemp("student")) as running:
         yield running
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from lti_tool import platforms
 from lti_tool.activity.blocks import stored_events
 from lti_tool.extensions import db
 from lti_tool.models import Course
@@ -38,6 +39,17 @@ def lab(
         "payload": payload or {},
         **extra,
     }
+
+
+def add_platforms(app: Flask, *names: str) -> list[int]:
+    """Platforms by name (each its own issuer); returns their ids."""
+    with app.app_context():
+        rows = [
+            platforms.add_platform(db.session, name, f"https://{name.lower()}.example.edu")
+            for name in names
+        ]
+        db.session.commit()
+        return [row.id for row in rows]
 
 
 def add_course(app: Flask, key: str, platform_id: int | None = None) -> int:

@@ -8,7 +8,7 @@ the LMS directly in its database.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,11 @@ def running_stack(
         with tool.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def demo_stack(https_servers: ServerFactory, folder: Path) -> AbstractContextManager[Stack]:
+    """The tool and the LMS, the tool holding the demo course (see load_demo_course)."""
+    return running_stack(https_servers, folder, {"context": DEMO_CONTEXT}, load_demo_course)
 
 
 def load_demo_course(tool: Flask, row: Platform) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import html
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -920,22 +921,42 @@ def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
 def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Per module: learners who completed it and who started it."""
     fig = go.Figure(layout=_layout("Completion per module", "Module", "Learners"))
-    names = [text(r["module"]) for r in rows]
-    fig.add_trace(
-        go.Bar(
-            x=names, y=[r["started"] for r in rows], name="Started", marker={"color": PALETTE[4]}
+    # Module names are long ("Week 1: Getting started with data"): written on a few short lines
+    # under their bars, not slanted into the legend; the hover has the whole name.
+    names = [
+        "<br>".join(text(line) for line in textwrap.wrap(str(r["module"]), MODULE_LABEL_CHARS))
+        for r in rows
+    ]
+    for key, label, colour in (("started", "Started", 4), ("completed", "Completed", 0)):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[r[key] for r in rows],
+                name=label,
+                marker={"color": PALETTE[colour]},
+                customdata=[text(r["module"]) for r in rows],
+                hovertemplate=f"%{{customdata}}<br>{label}: %{{y:,d}}<extra></extra>",
+            )
         )
-    )
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[r["completed"] for r in rows],
-            name="Completed",
-            marker={"color": PALETTE[0]},
-        )
-    )
     fig.update_layout(
         barmode="group",
+        xaxis={"tickangle": 0},
         yaxis=count_axis([r["started"] for r in rows] + [r["completed"] for r in rows]),
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        # On a phone even short lines collide: the modules are numbered in course order (the
+        # table below the chart lists them in that order) and the legend stays on top.
+        meta={
+            "narrow": {
+                "xaxis.tickmode": "array",
+                "xaxis.tickvals": names,
+                "xaxis.ticktext": [str(n) for n in range(1, len(names) + 1)],
+                "xaxis.title.text": "Module, in course order (as in the table)",
+                "legend.y": 1.02,
+            }
+        },
     )
     return fig
+
+
+#: The longest line of a module's name under its bar (characters).
+MODULE_LABEL_CHARS = 14

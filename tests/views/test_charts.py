@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -19,12 +20,14 @@ from lti_tool.kpis.activity import quartiles
 from lti_tool.kpis.learners import class_data
 from lti_tool.models import Course
 from lti_tool.views.charts import (
+    MODULE_LABEL_CHARS,
     add_event_markers,
     assignment_quartiles_figure,
     count_axis,
     figure_json,
     hmm,
     learner_days_figure,
+    module_completion_figure,
     mss,
     points,
     score_histogram_figure,
@@ -349,3 +352,24 @@ def test_the_student_page_shows_weeks_without_activity_and_the_week_in_progress(
     you = {t["name"]: t for t in figure["data"] if t["name"].startswith("You")}
     assert you["You"]["y"] == [0.1, 0, 0]  # hours: 6 minutes, then two empty weeks
     assert you["You (this week so far)"]["marker"]["symbol"] == "circle-open"
+
+
+def test_module_names_are_written_on_short_lines_and_the_legend_stays_clear_of_them() -> None:
+    rows = [
+        {"module": "Week 1: Getting started with data", "started": 25, "completed": 8},
+        {"module": "Week 2: Cleaning <data>", "started": 24, "completed": 7},
+    ]
+    figure = module_completion_figure(rows)
+    labels = list(figure.data[0].x)
+    for label in labels:
+        lines = html.unescape(label).split("<br>")
+        assert len(lines) > 1 and all(len(line) <= MODULE_LABEL_CHARS for line in lines), label
+    assert labels[0].replace("<br>", " ") == "Week 1: Getting started with data"
+    assert "&lt;data&gt;" in labels[1]  # escaped, as every chart text
+    assert figure.layout.xaxis.tickangle == 0
+    assert figure.layout.legend.y >= 1 and figure.layout.legend.yanchor == "bottom"
+    assert list(figure.data[1].customdata) == [rows[0]["module"], "Week 2: Cleaning &lt;data&gt;"]
+    # on a phone the modules are numbered in course order, the legend still on top
+    narrow = json.loads(figure_json(figure))["layout"]["meta"]["narrow"]
+    assert narrow["xaxis.ticktext"] == ["1", "2"] and narrow["xaxis.tickvals"] == labels
+    assert narrow["legend.y"] >= 1

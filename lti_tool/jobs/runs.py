@@ -24,6 +24,7 @@ from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.sync import canvas, nrps, openedx
 from lti_tool.sync.errors import SyncError
+from lti_tool.sync.score_snapshots import SCORE_SOURCES, snapshot_scores
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,8 @@ def execute_run(
         if runner is None:
             raise SyncError(f"the {source} source cannot sync yet (not built)")
         counts, requests_made = runner(session, course, should_stop=should_stop, **http_options())
+        if source in SCORE_SOURCES:
+            counts["score_snapshots"] = snapshot_scores(session, course, utcnow())
         run = session.get(SyncRun, run_id)
         assert run is not None
         run.status = SUCCEEDED

@@ -35,7 +35,7 @@ from sqlalchemy import or_, select
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
 from lti_tool.kpis.formatting import hmm_apart
-from lti_tool.kpis.grades import assignments, staff_current_score
+from lti_tool.kpis.grades import assignments, due_for, staff_current_score
 from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import Assignment, Course, CourseBlock, LearnerResource, Submission
 from lti_tool.models.types import DbSession
@@ -90,10 +90,15 @@ def time_metric(members: dict[int, Member]) -> tuple[dict[int, float], str]:
 
 
 def _openedx_missing(
-    session: DbSession, course: Course, due: list[Assignment], people: set[int]
+    session: DbSession,
+    course: Course,
+    due: list[Assignment],
+    people: set[int],
+    before: float | None = None,
 ) -> dict[int, list[str]]:
     """Open edX: per learner, the graded subsections past due in which they attempted none of
-    the problems (subsections without problems, or not in the synced outline, are skipped)."""
+    the problems (subsections without problems, or not in the synced outline, are skipped);
+    with `before` (epoch seconds), counting only attempts made before it."""
     children: dict[str, list[str]] = defaultdict(list)
     kinds: dict[str, str] = {}
     graded: set[str] = set()
@@ -128,14 +133,17 @@ def _openedx_missing(
     # The learner_resource rollup holds each problem a learner checked an answer of (a server
     # problem_check, the event Insights counts as an attempt), keyed by its usage key.
     for start in range(0, len(every), 500):
-        for person_id, resource in session.execute(
-            select(LearnerResource.person_id, LearnerResource.resource_id).where(
+        for person_id, resource, first in session.execute(
+            select(
+                LearnerResource.person_id, LearnerResource.resource_id, LearnerResource.first_time
+            ).where(
                 LearnerResource.course_id == course.id,
                 LearnerResource.kind == "problem",
                 LearnerResource.resource_id.in_(every[start : start + 500]),
             )
         ):
-            attempted[person_id].add(resource)
+            if before is None or first < before:
+                attempted[person_id].add(resource)
     missing: dict[int, list[str]] = defaultdict(list)
     for assignment in due:
         wanted = problems.get(assignment.lms_assignment_id)
@@ -148,12 +156,17 @@ def _openedx_missing(
 
 
 def past_due_work(
-    session: DbSession, course: Course, people: set[int], now: datetime
+    session: DbSession, course: Course, people: set[int], now: datetime, *, dated: bool = False
 ) -> dict[int, Work]:
     """Per learner: the assignments missing (past due, nothing handed in) and those handed in
     late. Canvas: the synced submissions' own `missing` and `late` flags (Canvas applies each
     learner's due date and excuses); Open edX: graded subsections past due (see
-    _openedx_missing), for assignments no submission was synced for."""
+    _openedx_missing), for assignments no submission was synced for.
+
+    `dated`: as things stood at `now` in the past, from dated facts only (the at-risk
+    backtest): work handed in late after `now` was still missing then, work not yet due then
+    was not missing, and Open edX problems count only if attempted before `now`.
+    """
     listed = assignments(session, course)
     names = {a.id: a.name or "an assignment" for a in listed}
     order = {a.id: index for index, a in enumerate(listed)}
@@ -161,7 +174,7 @@ def past_due_work(
     # Only the flagged submissions: a large course has learners times assignments of them.
     flagged: list[tuple[int, int, bool]] = []
     rows = session.execute(
-        select(Submission.assignment_id, Submission.person_id, Submission.missing)
+        select(Submission, Assignment)
         .join(Assignment, Assignment.id == Submission.assignment_id)
         .where(
             Assignment.course_id == course.id,
@@ -169,9 +182,18 @@ def past_due_work(
             or_(Submission.missing.is_(True), Submission.late.is_(True)),
         )
     )
-    for assignment_id, person_id, missing in rows:
-        if person_id in people and assignment_id in order:
-            flagged.append((order[assignment_id], person_id, bool(missing)))
+    for submission, assignment in rows:
+        if submission.person_id not in people or assignment.id not in order:
+            continue
+        missing = bool(submission.missing)
+        if dated:
+            due_then = due_for(assignment, submission)
+            handed_in = submission.submitted_at
+            if due_then is None or due_then >= now:
+                continue  # not due yet then
+            if not missing and handed_in is not None and handed_in >= now:
+                missing = True  # handed in late, but only after then
+        flagged.append((order[assignment.id], submission.person_id, missing))
     for position, person_id, missing in sorted(flagged):
         name = names[listed[position].id]
         (work[person_id].missing if missing else work[person_id].late).append(name)
@@ -188,7 +210,8 @@ def past_due_work(
         )
         unreported = [a for a in due.values() if a.id not in reported]
         if unreported:
-            found = _openedx_missing(session, course, unreported, people)
+            before = now.timestamp() if dated else None
+            found = _openedx_missing(session, course, unreported, people, before)
             for person_id, missing_names in found.items():
                 work[person_id].missing.extend(missing_names)
     return dict(work)

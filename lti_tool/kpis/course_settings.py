@@ -31,6 +31,7 @@ class Settings:
 
     time_zone: str = "UTC"
     starts_on: date | None = None
+    ends_on: date | None = None
     time_cutoff_minutes: int = 30
     privacy_floor: int = MIN_PRIVACY_FLOOR
     risk_inactive_days: int = 7
@@ -73,6 +74,7 @@ def load(session: DbSession, course: Course) -> Settings:
     return Settings(
         time_zone=zone,
         starts_on=row.starts_on,
+        ends_on=row.ends_on,
         time_cutoff_minutes=max(1, row.time_cutoff_minutes or 30),
         privacy_floor=max(MIN_PRIVACY_FLOOR, row.privacy_floor or MIN_PRIVACY_FLOOR),
         risk_inactive_days=row.risk_inactive_days,
@@ -105,6 +107,18 @@ def _whole(
     return value
 
 
+def _day(form: dict[str, Any], name: str, errors: dict[str, str]) -> date | None:
+    """A date field of the form (YYYY-MM-DD), None when empty; a wrong one goes to errors."""
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = f"{raw!r} is not a date (YYYY-MM-DD)."
+        return None
+
+
 def parse(form: dict[str, Any], views: list[str]) -> Settings:
     """Settings from a submitted form; SettingsError lists every field that is wrong."""
     errors: dict[str, str] = {}
@@ -114,13 +128,10 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
             f"{zone!r} is not a time zone of the IANA database; use a name such as "
             "Europe/Paris or America/New_York (or UTC)."
         )
-    starts_on = None
-    raw_start = str(form.get("starts_on", "")).strip()
-    if raw_start:
-        try:
-            starts_on = date.fromisoformat(raw_start)
-        except ValueError:
-            errors["starts_on"] = f"{raw_start!r} is not a date (YYYY-MM-DD)."
+    starts_on = _day(form, "starts_on", errors)
+    ends_on = _day(form, "ends_on", errors)
+    if starts_on and ends_on and ends_on < starts_on:
+        errors["ends_on"] = "The course cannot end before it starts."
     cutoff = _whole(form, "time_cutoff_minutes", "The time-spent cutoff", 1, 240, errors)
     floor_raw = str(form.get("privacy_floor", "")).strip()
     floor = None
@@ -155,6 +166,7 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
     return Settings(
         time_zone=zone,
         starts_on=starts_on,
+        ends_on=ends_on,
         time_cutoff_minutes=cutoff,
         privacy_floor=floor,
         risk_inactive_days=inactive,

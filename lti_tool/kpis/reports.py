@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 
 from lti_tool.kpis import (
     activity,
+    backtest,
     completion,
     grades,
     learners,
@@ -175,6 +176,11 @@ REPORTS: dict[str, Report] = {
         _keyed(learners.at_risk_report),
         ("course", "learner", "risk_level", "reasons"),
         "the learners at risk (level high or watch), and why",
+    ),
+    "risk-backtest": Report(
+        _keyed(backtest.backtest_rows),
+        backtest.FIELDS,
+        "per past week: learners the at-risk rule flagged then, against how the course turned out",
     ),
     "not-on-roster": Report(
         _keyed(roster.not_on_roster),

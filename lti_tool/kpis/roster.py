@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.activity import under_cutoff
@@ -226,13 +226,21 @@ def load_members(
             member.lms = stats
             member.last_active = stats.last_activity_at
     if activity:
-        _add_activity(session, course, members, cutoff_minutes, today)
+        add_activity(session, course, members, cutoff_minutes, today)
     return members
 
 
-def _add_activity(
-    session: DbSession, course: Course, members: dict[int, Member], cutoff: int, today: date
+def add_activity(
+    session: DbSession,
+    course: Course,
+    members: dict[int, Member],
+    cutoff: int,
+    today: date,
+    *,
+    until: date | None = None,
 ) -> None:
+    """Add the stored activity to the members' totals: every day's, or up to `until` (a day
+    of the course's calendar, included)."""
     since = today - timedelta(days=6)
     weeks: dict[date, date] = {}
     latest: dict[int, float] = {}
@@ -243,7 +251,10 @@ def _add_activity(
             LearnerDay.events,
             LearnerDay.last_time,
             LearnerDay.gaps,
-        ).where(LearnerDay.course_id == course.id)
+        ).where(
+            LearnerDay.course_id == course.id,
+            LearnerDay.day <= until if until is not None else true(),
+        )
     )
     for person_id, day, events, last_time, gaps in rows:
         member = members.get(person_id)

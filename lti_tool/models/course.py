@@ -165,6 +165,9 @@ class CourseSettings(Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     # "Week N of the course" counts from here (Canvas start_at, or set by staff).
     starts_on: Mapped[date | None] = mapped_column(Date)
+    # The last day of teaching (Canvas end_at, or set by staff): after it, the course has an
+    # outcome the at-risk backtest can judge by.
+    ends_on: Mapped[date | None] = mapped_column(Date)
     # Time spent: gaps strictly shorter than this many minutes count.
     time_cutoff_minutes: Mapped[int] = mapped_column(Integer, default=30)
     # Figures about other learners are hidden below this group size; never below 5.

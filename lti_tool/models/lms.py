@@ -194,6 +194,26 @@ class LmsLearnerStats(Model):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ScoreSnapshot(Model):
+    """A learner's score as the last sync of one week (course time zone) found it: what the
+    at-risk backtest judges that week by, since the LMS only ever gives today's score."""
+
+    __tablename__ = "score_snapshot"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)  # Monday
+    # The current score staff saw (unposted where the LMS gave it), and the posted one.
+    score: Mapped[float | None] = mapped_column(Float)
+    posted_score: Mapped[float | None] = mapped_column(Float)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class LmsCourseActivityDay(Model):
     """Canvas course analytics: page views and participations of the whole course per day."""
 

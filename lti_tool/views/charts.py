@@ -326,6 +326,39 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None =
     return fig
 
 
+def _percent_of(of: str) -> Callable[[str, float | None], str]:
+    """A hover value "60 % of the flagged" (a dash for no value)."""
+    return lambda _monday, value: "\u2013" if value is None else f"{value:g} % {of}"
+
+
+def backtest_figure(rows: Sequence[dict[str, Any]], weeks: Weeks) -> go.Figure:
+    """The at-risk track record: per week, precision and recall of the flags, in percent."""
+    fig = go.Figure(layout=_layout("How the flags of each week turned out", "Week", "Percent"))
+    series = (
+        ("precision", "Flagged who turned out badly", "of the flagged"),
+        ("recall", "Turned out badly and were flagged", "of those who turned out badly"),
+    )
+    for index, (field, name, of) in enumerate(series):
+        values = {
+            r["week_start"]: None if r[field] is None else round(100 * r[field], 1) for r in rows
+        }
+        _weekly_line(
+            fig,
+            weeks,
+            values,
+            name=name,
+            line={"color": PALETTE[index], "dash": "solid" if index == 0 else "dash"},
+            hover="{value}",
+            fill_missing=None,
+            shown=_percent_of(of),
+        )
+    fig.update_layout(
+        yaxis={"range": [0, 105], "ticksuffix": " %", "tickvals": [0, 25, 50, 75, 100]}
+    )
+    _weekly_layout(fig, weeks)
+    return fig
+
+
 def _hours(seconds: Sequence[float | None]) -> list[float | None]:
     return [None if value is None else round(value / 3600, 2) for value in seconds]
 

@@ -116,6 +116,7 @@ def _as_form(settings: Settings) -> dict[str, Any]:
     return {
         "time_zone": settings.time_zone,
         "starts_on": settings.starts_on.isoformat() if settings.starts_on else "",
+        "ends_on": settings.ends_on.isoformat() if settings.ends_on else "",
         "time_cutoff_minutes": settings.time_cutoff_minutes,
         "privacy_floor": settings.privacy_floor,
         "risk_inactive_days": settings.risk_inactive_days,

@@ -11,7 +11,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from lti_tool.models import (
     LmsLearnerStats,
     Person,
     PersonIdentity,
+    ScoreSnapshot,
     Submission,
     SyncRun,
 )
@@ -1054,3 +1055,39 @@ def test_a_stopping_process_stops_the_run_before_writing(app: Flask, lms: Canvas
     # Only the teacher's launch is there: the sync wrote nothing.
     assert [e[5] for e in lms.snapshot()["enrollments"]] == ["lti"]
     assert people(app) == 1
+
+
+def test_each_sync_keeps_this_weeks_score_snapshot_and_the_course_end(
+    app: Flask, lms: Canvas
+) -> None:
+    """The at-risk track record judges past weeks by the scores of those weeks: each grades
+    sync writes the week's snapshot (the week's last sync wins); Canvas's end_at is the end."""
+    lms.fake.course["end_at"] = "2026-06-30T22:00:00Z"
+    run = lms.sync()
+    assert run.status == "succeeded", run.error
+    with app.app_context():
+        course = lms.course()
+        scores = {
+            s.person_id: s.current_score
+            for s in db.session.scalars(
+                select(LmsLearnerStats).where(LmsLearnerStats.course_id == course.id)
+            )
+            if s.current_score is not None
+        }
+        snaps = list(
+            db.session.scalars(select(ScoreSnapshot).where(ScoreSnapshot.course_id == course.id))
+        )
+        assert scores and {s.person_id: s.score for s in snaps} == scores
+        assert run.counts["score_snapshots"] == len(scores)
+        assert len({s.week_start for s in snaps}) == 1 and snaps[0].week_start.weekday() == 0
+        ends = db.session.get(CourseSettings, course.id).ends_on
+        assert ends == date(2026, 6, 30)
+    # A second sync in the same week replaces the week's rows, not adds to them.
+    lms.sync()
+    with app.app_context():
+        again = db.session.scalar(
+            select(func.count())
+            .select_from(ScoreSnapshot)
+            .where(ScoreSnapshot.course_id == lms.course().id)
+        )
+        assert again == len(scores)

@@ -136,13 +136,14 @@ class Fetcher:
     # --- parts -------------------------------------------------------------------------
 
     def course(self) -> None:
-        """The course itself: its name and start."""
+        """The course itself: its name, start and end."""
         body = self.one("course", self.base, [], "the course")
         if not isinstance(body, dict):
             raise SyncError(f"Canvas's answer for course {self.canvas_id} is not a course")
         self.data.course = {
             "name": _str(body.get("name")),
             "start_at": _dt(body.get("start_at")),
+            "end_at": _dt(body.get("end_at")),
         }
 
     def enrollments(self) -> None:

@@ -603,17 +603,23 @@ class Writer:
         self.counts["activity_hours"] = total
 
     def settings(self) -> None:
-        """The course start from Canvas, unless staff set one."""
-        start = self.data.course.get("start_at")
-        if start is None:
+        """The course start and end from Canvas, each unless staff set one."""
+        dates = {
+            name: value.date()
+            for name, key in (("starts_on", "start_at"), ("ends_on", "end_at"))
+            if (value := self.data.course.get(key)) is not None
+        }
+        if not dates:
             return
         settings = self.session.get(CourseSettings, self.course_id)
         if settings is None:
-            self.session.add(CourseSettings(course_id=self.course_id, starts_on=start.date()))
+            self.session.add(CourseSettings(course_id=self.course_id, **dates))
             self.written(1)
-        elif settings.starts_on is None:
-            settings.starts_on = start.date()
-            self.written(1)
+            return
+        for name, day in dates.items():
+            if getattr(settings, name) is None:
+                setattr(settings, name, day)
+                self.written(1)
 
     def run(self) -> dict[str, Any]:
         """Write everything; return the counts."""

@@ -9,10 +9,12 @@ import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 from sqlalchemy import select
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.models import (
     Assignment,
@@ -20,18 +22,24 @@ from lti_tool.models import (
     CourseBlock,
     CourseEvent,
     CourseModule,
+    CourseSettings,
     Enrollment,
     LmsLearnerStats,
     ModuleProgress,
     PersonIdentity,
     Platform,
+    ScoreSnapshot,
     Section,
     SectionMember,
     Submission,
+    SyncRun,
     Video,
 )
+from lti_tool.models.sync import DEMO_TRIGGER
 from lti_tool.models.types import DbSession
 
+#: The demo course's pass mark (percent), as its staff would have set it.
+DEMO_PASS_MARK = 50.0
 DEMO_VIDEOS = {  # video id -> duration in seconds
     "a1b2c3d4e5f60718293a4b5c6d7e8f90": 312.0,
     "0f9e8d7c6b5a49382716a5b4c3d2e1f0": 545.0,
@@ -377,5 +385,51 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
                 requirements_done=done_total,
             )
         )
+    _demo_history(session, course, start, now)
     session.commit()
     return True
+
+
+def _demo_history(session: DbSession, course: Course, start: datetime, now: datetime) -> None:
+    """What a tool that had synced the demo course every week would hold besides: each week's
+    score snapshot (graded work only, as Canvas's current score), the pass mark staff set, and
+    the sync run the data stands for (marked as demo data, since no LMS is connected)."""
+    graded: dict[int, list[tuple[datetime, float]]] = {}
+    for person_id, score, when in session.execute(
+        select(Submission.person_id, Submission.score, Submission.graded_at)
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Assignment.course_id == course.id, Submission.score.is_not(None))
+    ):
+        graded.setdefault(person_id, []).append((when, score))
+    monday = week_start(start.date())
+    while monday <= now.date():
+        taken = min(now, datetime.combine(monday + timedelta(days=6), dt_time(23), UTC))
+        for person_id, scores in graded.items():
+            known = [score for when, score in scores if when <= taken]
+            if known:
+                value = round(sum(known) / (10.0 * len(known)) * 100, 1)
+                session.add(
+                    ScoreSnapshot(
+                        course_id=course.id,
+                        person_id=person_id,
+                        week_start=monday,
+                        score=value,
+                        posted_score=value,
+                        taken_at=taken,
+                    )
+                )
+        monday += timedelta(days=7)
+    if session.get(CourseSettings, course.id) is None:
+        session.add(CourseSettings(course_id=course.id, risk_pass_mark=DEMO_PASS_MARK))
+    session.add(
+        SyncRun(
+            course_id=course.id,
+            source="canvas",
+            status="succeeded",
+            trigger=DEMO_TRIGGER,
+            queued_at=now,
+            started_at=now,
+            finished_at=now,
+            counts={"demo": True},
+        )
+    )

@@ -33,7 +33,7 @@ from lti_tool.models import (
     SyncRun,
     Video,
 )
-from lti_tool.models.sync import FAILED, SUCCEEDED
+from lti_tool.models.sync import DEMO_TRIGGER, FAILED, SUCCEEDED
 from lti_tool.models.types import DbSession, utcnow
 
 OK, TO_FIX, NOT_APPLICABLE = "ok", "to fix", "not applicable"
@@ -128,6 +128,23 @@ def roster_checks(session: DbSession, course: Course) -> list[Check]:
     """Per configured sync source: whether its last finished sync succeeded; one check to fix
     when none is configured."""
     sources = configured_sources(session, course)
+    demo = session.scalar(
+        select(SyncRun)
+        .where(SyncRun.course_id == course.id, SyncRun.trigger == DEMO_TRIGGER)
+        .order_by(SyncRun.id.desc())
+        .limit(1)
+    )
+    if not sources and demo is not None:
+        when = demo.finished_at.strftime("%Y-%m-%d %H:%M UTC") if demo.finished_at else ""
+        return [
+            Check(
+                "roster",
+                "Roster source",
+                OK,
+                f"Demo data, loaded {when} as if synced from Canvas: no LMS is connected to "
+                "this demo course.",
+            )
+        ]
     if not sources:
         return [
             Check(

@@ -23,6 +23,9 @@ from lti_tool.models.course import Course
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 
 SOURCES = ("nrps", "canvas", "openedx")
+#: The trigger of a run that stands for the demo's LMS data (`flask demo load`): nothing was
+#: fetched, and no LMS is connected.
+DEMO_TRIGGER = "demo"
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 

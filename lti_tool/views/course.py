@@ -25,7 +25,7 @@ from lti_tool.kpis import (
     recipients,
     video_engagement,
 )
-from lti_tool.kpis.roster import class_member_ids
+from lti_tool.kpis.roster import class_member_ids, has_roster
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     Course,
@@ -36,7 +36,7 @@ from lti_tool.models import (
     SectionMember,
     SyncRun,
 )
-from lti_tool.models.sync import SOURCES, last_succeeded
+from lti_tool.models.sync import DEMO_TRIGGER, SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
@@ -297,6 +297,7 @@ def _freshness(course: Course) -> list[dict[str, object]]:
     run, and whether it can sync this course. The roster always; API sources when connected or
     ever run."""
     found: list[dict[str, object]] = []
+    roster_elsewhere = has_roster(db.session, course)
     for source in SOURCES:
         able = queue.can_sync(db.session, course.id, source)
         latest = db.session.scalar(
@@ -305,7 +306,9 @@ def _freshness(course: Course) -> list[dict[str, object]]:
             .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
             .limit(1)
         )
-        if source != "nrps" and not able and latest is None:
+        # The roster's row always, unless another source has brought the roster.
+        shown_anyway = source == "nrps" and not roster_elsewhere
+        if not able and latest is None and not shown_anyway:
             continue
         pending = db.session.scalar(
             select(SyncRun)
@@ -316,11 +319,13 @@ def _freshness(course: Course) -> list[dict[str, object]]:
             )
             .limit(1)
         )
+        last = last_succeeded(db.session, course.id, source)
         found.append(
             {
                 "source": source,
                 "name": SOURCE_NAMES.get(source, source),
-                "last": last_succeeded(db.session, course.id, source),
+                "last": last,
+                "demo": last is not None and last.trigger == DEMO_TRIGGER,
                 "failed": latest if latest is not None and latest.status == "failed" else None,
                 "pending": pending,
                 "can_sync": able,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Response, render_template
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.kpis import backtest, course_settings
 from lti_tool.kpis.reports import to_csv
@@ -47,9 +50,24 @@ def track_record(course_id: int) -> str:
         "course/track_record.html",
         course=course,
         found=found,
-        settings=settings,
+        week_names=_week_names(found, settings),
         charts=charts,
     )
+
+
+def _week_names(found: backtest.Backtest, settings: course_settings.Settings) -> dict[date, str]:
+    """ "Week 3 (Nov 2, 2026)" for each week the page names, numbered as the chart numbers them
+    (from the course start, else from the first week judged)."""
+    wanted = [w.week_start for w in found.weeks]
+    if found.scores_from is not None:
+        wanted.append(found.scores_from)
+    if not wanted:
+        return {}
+    origin = week_start(settings.starts_on) if settings.starts_on else min(wanted)
+    return {
+        monday: f"Week {(monday - origin).days // 7 + 1} ({monday:%b} {monday.day}, {monday.year})"
+        for monday in wanted
+    }
 
 
 @bp.get("/at-risk/track-record.csv")

@@ -33,6 +33,7 @@ from lti_tool.models import (
     ModuleProgress,
     Person,
     PersonIdentity,
+    ScoreSnapshot,
     Section,
     SectionMember,
     Submission,
@@ -138,6 +139,9 @@ def _fill(
             db.session.add(Submission(assignment_id=assignment.id, person_id=learner, score=7))
             db.session.add(ModuleProgress(module_id=module.id, person_id=learner, items_done=1))
             db.session.add(LmsLearnerStats(course_id=course_id, person_id=learner, source="canvas"))
+            db.session.add(
+                ScoreSnapshot(course_id=course_id, person_id=learner, week_start=OLD, score=70)
+            )
             for day in (OLD, RECENT):
                 db.session.add(LmsCourseActivityDay(course_id=course_id, day=day, views=3))
                 db.session.add(

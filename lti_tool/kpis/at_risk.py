@@ -36,6 +36,7 @@ from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
 from lti_tool.kpis.formatting import hmm_apart
 from lti_tool.kpis.grades import assignments, due_for, staff_current_score
+from lti_tool.kpis.names import assignment_name
 from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import Assignment, Course, CourseBlock, LearnerResource, Submission
 from lti_tool.models.types import DbSession
@@ -168,7 +169,7 @@ def past_due_work(
     was not missing, and Open edX problems count only if attempted before `now`.
     """
     listed = assignments(session, course)
-    names = {a.id: a.name or "an assignment" for a in listed}
+    names = {a.id: assignment_name(a.name, number) for number, a in enumerate(listed, 1)}
     order = {a.id: index for index, a in enumerate(listed)}
     work: dict[int, Work] = defaultdict(Work)
     # Only the flagged submissions: a large course has learners times assignments of them.

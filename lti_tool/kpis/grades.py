@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.names import assignment_name
 from lti_tool.kpis.roster import class_member_ids, percentile
 from lti_tool.models import Assignment, Course, LmsLearnerStats, Submission
 from lti_tool.models.types import DbSession
@@ -114,7 +115,7 @@ def assignment_rows(session: DbSession, course: Course, people: set[int]) -> lis
     submissions = scores_by_assignment(session, course, people)
     label = course_label(course)
     rows = []
-    for assignment in assignments(session, course):
+    for number, assignment in enumerate(assignments(session, course), 1):
         subs = submissions.get(assignment.id, {}).values()
         scores = [s.score for s in subs if s.score is not None and not s.excused]
         q1 = median = q3 = None
@@ -123,7 +124,7 @@ def assignment_rows(session: DbSession, course: Course, people: set[int]) -> lis
         rows.append(
             {
                 "course": label,
-                "assignment": assignment.name,
+                "assignment": assignment_name(assignment.name, number),
                 "due_at": assignment.due_at.isoformat() if assignment.due_at else None,
                 "points_possible": assignment.points_possible,
                 "scores": len(scores),

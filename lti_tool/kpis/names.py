@@ -307,3 +307,8 @@ def course_names(session: DbSession, course: Course) -> CourseNames:
 def module_name(name: str, number: int) -> str:
     """A module's name, else "Module <number>" (its place in the course)."""
     return name.strip() or f"Module {number}"
+
+
+def assignment_name(name: str | None, number: int) -> str:
+    """An assignment's name, else "Assignment <number>" (its place in the course's list)."""
+    return (name or "").strip() or f"Assignment {number}"

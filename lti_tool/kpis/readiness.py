@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from lti_tool.activity.blocks import SOURCE, TIME, decode
 from lti_tool.kpis import completion, course_settings, grades
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import course_names, module_name
+from lti_tool.kpis.names import assignment_name, course_names, module_name
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import (
     ActivityBlock,
@@ -339,7 +339,7 @@ def assignment_check(session: DbSession, course: Course) -> Check:
     name = "Assignments have due dates"
     if not found:
         return Check("assignments", name, NOT_APPLICABLE, "No assignments are known.")
-    undated = [a.name or "Unnamed assignment" for a in found if a.due_at is None]
+    undated = [assignment_name(a.name, n) for n, a in enumerate(found, 1) if a.due_at is None]
     if not undated:
         return Check("assignments", name, OK, f"All {len(found)} assignments have a due date.")
     return Check(

@@ -57,13 +57,13 @@ COLUMNS = (
     ("name", "Name", "name"),
     ("at_risk", "At risk", "at_risk"),
     ("last_active", "Last active", "last_active"),
-    ("time_7d", "Time, 7 days (h)", "time_7d"),
+    ("time_7d", "Time, 7 days (h:mm)", "time_7d"),
     ("completion", "Completion", "completion"),
     ("current_score", "Current score", "current_score"),
     ("email", "E-mail", None),
     ("sections", "Section", "sections"),
-    ("time_total", "Time, total (h)", "time_total"),
-    ("lms_time", "LMS time (h)", None),
+    ("time_total", "Time, total (h:mm)", "time_total"),
+    ("lms_time", "LMS time (h:mm)", None),
     ("sessions", "Sessions", "sessions"),
     ("videos_watched", "Videos watched", "videos_watched"),
     ("segment", "Segment (last week)", "segment"),
@@ -505,12 +505,6 @@ def fmt_when(value: str | datetime | None) -> str:
         return "never"
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     return when.strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_template_filter("hours")
-def hours_filter(seconds: float | None) -> str:
-    """Seconds as hours with one decimal, or a dash."""
-    return "\u2013" if seconds is None else f"{seconds / 3600:.1f}"
 
 
 bp.add_app_template_filter(fmt_when, "when")

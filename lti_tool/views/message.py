@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.kpis import completion, grades, recipients
-from lti_tool.kpis.names import module_name
+from lti_tool.kpis.names import assignment_name, module_name
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Assignment, Course, CourseModule
 from lti_tool.views.course import _course, bp, course_names
@@ -30,8 +30,8 @@ PAGES = {
 def assignment_choices(course: Course) -> list[dict[str, Any]]:
     """The course's assignments as the Grades page's form offers them."""
     return [
-        {"id": a.id, "name": a.name or "Unnamed assignment", "points": a.points_possible}
-        for a in grades.assignments(db.session, course)
+        {"id": a.id, "name": assignment_name(a.name, number), "points": a.points_possible}
+        for number, a in enumerate(grades.assignments(db.session, course), 1)
     ]
 
 

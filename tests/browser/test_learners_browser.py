@@ -21,6 +21,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Frame
 
 from lti_tool.extensions import db
+from lti_tool.kpis.formatting import hmm
 from lti_tool.models import Course, Platform
 from tests.helpers.browser import ServerFactory
 from tests.helpers.browser_lms import Stack, running_stack
@@ -120,7 +121,7 @@ def test_learners_table_filters_csv_and_email(browser: Browser, stack: Stack) ->
         rows = {r["Name"]: r for r in table(frame)}
         assert len(rows) == 6
         for name, (seconds, done, email) in SEEDED.items():
-            assert rows[name]["Time, total (h)"] == f"{seconds / 3600:.1f}", name
+            assert rows[name]["Time, total (h:mm)"] == hmm(seconds), name
             assert rows[name]["Completion"] == f"{done / 6 * 100:.0f} %", name
             assert rows[name]["E-mail"] == email
         assert frame.get_attribute(f'a[href="mailto:{SEEDED["Ada A"][2]}"]', "href")
@@ -132,13 +133,13 @@ def test_learners_table_filters_csv_and_email(browser: Browser, stack: Stack) ->
         # total time is an optional column: shown from the chooser first (learners.js)
         frame.locator("#columns summary").click()
         frame.check("input[name=show][value=time_total]")
-        frame.get_by_role("link", name="Time, total (h)").wait_for(timeout=TIMEOUT_MS)
+        frame.get_by_role("link", name="Time, total (h:mm)").wait_for(timeout=TIMEOUT_MS)
         # kept on the server before the next page, which then shows it too
         frame.locator("#columns-status:not(:text-is('Saving…'))").wait_for(timeout=TIMEOUT_MS)
         assert frame.inner_text("#columns-status") == "Saved for this course."
-        follow(frame, frame.get_by_role("link", name="Time, total (h)"))
+        follow(frame, frame.get_by_role("link", name="Time, total (h:mm)"))
         assert [r["Name"] for r in table(frame)] == ["Ada A", "Bob B"]
-        follow(frame, frame.get_by_role("link", name="Time, total (h)"))  # again: smallest first
+        follow(frame, frame.get_by_role("link", name="Time, total (h:mm)"))  # again: smallest first
         assert [r["Name"] for r in table(frame)] == ["Bob B", "Ada A"]
 
         # the CSV of the filtered rows

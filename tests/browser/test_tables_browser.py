@@ -296,7 +296,7 @@ def test_at_390px_each_learner_is_a_card_and_nothing_scrolls_sideways(
             "Name",
             "At risk",
             "Last active",
-            "Time, 7 days (h)",
+            "Time, 7 days (h:mm)",
             "Completion",
             "Current score",
         ]

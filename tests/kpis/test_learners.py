@@ -22,6 +22,7 @@ from lti_tool.kpis import completion, course_settings, grades, learners
 from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.models import (
     AccessLog,
+    Assignment,
     Course,
 )
 from lti_tool.people.pseudonyms import pseudonym_key
@@ -225,6 +226,23 @@ def test_grades_reports(app: Flask, klass: dict[str, Any]) -> None:
     hw2 = rows["HW 2"]
     assert (hw2["scores"], hw2["median"], hw2["missing"]) == (1, 10.0, 2)  # B, D; not staff S
     assert list(rows) == ["HW 1", "HW 2"]  # by due date
+
+
+def test_an_unnamed_assignment_is_named_by_its_place(app: Flask, klass: dict[str, Any]) -> None:
+    """The LMS may send an assignment without a name: the pages and reports say "Assignment 3"
+    (its place in the course's list), never an empty cell."""
+    course = klass["course"]
+    db.session.add(
+        Assignment(
+            course_id=course.id,
+            lms_assignment_id="h3",
+            name="  ",
+            due_at=datetime(2026, 3, 18, 23, 59, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+    names = [r["assignment"] for r in grades.assignment_grades(db.session, course)]
+    assert names == ["HW 1", "HW 2", "Assignment 3"]
 
 
 def test_reports_through_the_cli_and_csv(

@@ -15,6 +15,7 @@ from lti_tool import create_app
 from lti_tool.config import ConfigError
 from lti_tool.extensions import db
 from lti_tool.models import Course, Enrollment, Person
+from tests.helpers.database import dev_app
 from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
 
 
@@ -104,15 +105,7 @@ def test_home_page_and_health(client: FlaskClient) -> None:
 
 
 def test_development_platform_refuses_a_bad_auth_request(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "CONFIG_NAME": "development",
-            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "dev.sqlite3"),
-        }
-    )
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        db.create_all()
+    app = dev_app(tmp_path)
     client = app.test_client()
     assert client.get("/dev/platform/").status_code == 200  # registers itself
     response = client.get(
@@ -124,15 +117,7 @@ def test_development_platform_refuses_a_bad_auth_request(tmp_path: Path) -> None
 
 
 def test_demo_load_creates_course_class_and_activity_once(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "CONFIG_NAME": "development",
-            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "demo.sqlite3"),
-        }
-    )
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        db.create_all()
+    app = dev_app(tmp_path)
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0 and "demo activity:" in first.output

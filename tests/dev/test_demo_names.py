@@ -8,23 +8,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from lti_tool import create_app
 from lti_tool.dev.demo_activity import DEMO_VIDEOS
 from lti_tool.extensions import db
 from lti_tool.kpis import names
 from lti_tool.models import Course, CourseBlock, Enrollment, LearnerResource, Video
+from tests.helpers.database import dev_app
 
 
 def test_demo_names_what_its_activity_touches(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "CONFIG_NAME": "development",
-            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "demo.sqlite3"),
-        }
-    )
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        db.create_all()
+    app = dev_app(tmp_path)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["demo", "load"])
     # The same events as before the demo had an outline: its page views name subsections now,

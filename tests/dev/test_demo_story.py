@@ -8,24 +8,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from lti_tool import create_app
 from lti_tool.extensions import db
 from lti_tool.kpis import backtest, readiness
 from lti_tool.models import Course, ScoreSnapshot, SyncRun
 from lti_tool.models.sync import DEMO_TRIGGER
 from lti_tool.views import course as course_views
+from tests.helpers.database import dev_app
 
 
 def test_the_demo_says_its_lms_data_is_demo_data_and_has_a_track_record(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "CONFIG_NAME": "development",
-            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "demo.sqlite3"),
-        }
-    )
-    app.instance_path = str(tmp_path / "instance")
-    with app.app_context():
-        db.create_all()
+    app = dev_app(tmp_path)
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo", "load"]).exit_code == 0
     assert runner.invoke(args=["demo", "load"]).exit_code == 0  # again: nothing doubles

@@ -42,6 +42,20 @@ def make_app(tmp_path: Path, **overrides: object) -> Flask:
     return app
 
 
+def dev_app(tmp_path: Path) -> Flask:
+    """A development app (the demo, the development LMS) on its own SQLite file, schema made."""
+    app = create_app(
+        {
+            "CONFIG_NAME": "development",
+            "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "dev.sqlite3"),
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    with app.app_context():
+        db.create_all()
+    return app
+
+
 @contextmanager
 def own_database(tmp_path: Path) -> Iterator[str]:
     """A database of its own, for real processes: a fresh PostgreSQL database (dropped

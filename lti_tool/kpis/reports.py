@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from lti_tool.kpis import (
     activity,
     completion,
+    geography,
     grades,
     learners,
     names,
@@ -185,6 +186,11 @@ REPORTS: dict[str, Report] = {
         resources.class_resource_reach,
         ("course", "resource", "kind", "name", "learners", "share"),
         "per page, file or module item: how many learners opened it, and their share",
+    ),
+    "geography": Report(
+        geography.geography,
+        geography.FIELDS,
+        "learners per last known country (fewer than the privacy floor: other countries)",
     ),
     "readiness": Report(
         readiness.readiness,

@@ -22,6 +22,7 @@ import plotly.io as pio
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.formatting import hmm
+from lti_tool.kpis.geography import ROW_NAMES
 from lti_tool.kpis.names import ACTIVITY_LABELS
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -964,6 +965,8 @@ MODULE_LABEL_CHARS = 14
 
 #: The longest line of a country's name beside its bar (characters).
 COUNTRY_LABEL_CHARS = 18
+#: The bars of rows that are no one country (grey with 4.5:1 contrast on white).
+NOT_ONE_COUNTRY = "#767676"
 
 
 def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
@@ -981,7 +984,12 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             y=names,
             orientation="h",
             name="Learners",
-            marker={"color": PALETTE[0]},
+            # "Other countries" and "Country unknown" are no one country: grey, not the blue.
+            marker={
+                "color": [
+                    NOT_ONE_COUNTRY if r["country_code"] in ROW_NAMES else PALETTE[0] for r in shown
+                ]
+            },
             text=[r["learners"] for r in shown],
             textposition="auto",
             customdata=[text(r["country"]) for r in shown],

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import PersonIdentity, Section, SectionMember
+from lti_tool.views.charts import NOT_ONE_COUNTRY, countries_figure
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
 from tests.helpers.tracking_logs import COURSE, event, ingest, with_ip, write
 
@@ -116,3 +117,18 @@ def test_learner_cannot_open_the_countries_page(
     token = me.split("t=")[1]
     assert client.get(f"/courses/1/countries?t={token}").status_code == 403
     assert client.get(f"/courses/1/countries?t={token}&format=csv").status_code == 403
+
+
+def test_countries_chart_is_horizontal_most_on_top_escaped_and_grey_for_no_one_country() -> None:
+    rows = [
+        {"country_code": "US", "country": "United States", "learners": 8},
+        {"country_code": "XY", "country": "<b>Atlantis</b>", "learners": 6},
+        {"country_code": "OTHER", "country": "Other countries", "learners": 3},
+        {"country_code": "UNKNOWN", "country": "Country unknown", "learners": 1},
+    ]
+    [bar] = countries_figure(rows).to_plotly_json()["data"]
+    assert bar["orientation"] == "h"
+    assert list(bar["x"]) == [1, 3, 6, 8]  # drawn bottom-up: the most learners on top
+    assert list(bar["y"])[2] == "&lt;b&gt;Atlantis&lt;/b&gt;"
+    colours = list(bar["marker"]["color"])
+    assert colours[:2] == [NOT_ONE_COUNTRY, NOT_ONE_COUNTRY] and NOT_ONE_COUNTRY not in colours[2:]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lti_tool.activity.blocks import EventRow, event_key, event_row, note_videos
-from lti_tool.activity.countries import last_countries, note_address
+from lti_tool.activity.countries import last_countries
 from lti_tool.events.sink import GroupedEvents, LastCountries
 from lti_tool.tracking_logs.parse import BadLine, Chunk, NoUser, parse_line
 
@@ -54,8 +54,12 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         else:
             learner = (event.course_key, "openedx_username", str(event.username))
         time = event.time
-        if event.ip:
-            note_address(addresses, learner, time, event.ip)
+        ip = event.ip
+        if ip:
+            # activity.countries.note_address, inline: this loop runs once per line.
+            seen = addresses.get(learner)
+            if seen is None or time > seen[0]:
+                addresses[learner] = (time, ip)
         row = event_row(time, event_key(raw), event.name, event.source, event.data)
         days = rows.get(learner)
         if days is None:

@@ -6,10 +6,10 @@ offline table of the `iptocc` package (the five Regional Internet Registries' de
 files, built into the wheel: no file or network access at run time), and keep only the country
 and the time of that event, per learner and course: never the address.
 
-A tracking-log chunk keeps its learners' latest (time, address) (`note_address`), looks each
-distinct address up once (`last_countries`), and the event sink writes the countries
-(`write_countries`): a later event replaces a learner's country, an earlier or equal one does
-not, so reading the same file again leaves the same country.
+A tracking-log chunk keeps its learners' latest (time, address) (in its parsing loop; of events
+at the same time, the first), looks each distinct address up once (`last_countries`), and the
+event sink writes the countries (`write_countries`): a later event replaces a learner's country,
+an earlier or equal one does not, so reading the same file again leaves the same country.
 """
 
 from __future__ import annotations
@@ -61,13 +61,6 @@ def countries_of(addresses: Iterable[str]) -> dict[str, str | None]:
         return {}
     codes = _country_codes()([address_of(address) or "" for address in distinct])
     return dict(zip(distinct, codes, strict=True))
-
-
-def note_address(latest: dict[K, tuple[float, str]], key: K, time: float, address: str) -> None:
-    """Keep the address of `key`'s latest event; of events at the same time, the first."""
-    known = latest.get(key)
-    if known is None or time > known[0]:
-        latest[key] = (time, address)
 
 
 def last_countries(latest: Mapping[K, tuple[float, str]]) -> dict[K, tuple[float, str | None]]:

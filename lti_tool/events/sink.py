@@ -138,7 +138,7 @@ class EventSink:
     _videos: dict[int, dict[str, float | None]] = field(default_factory=dict)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     # Per learner as the log parser names them: the (time, country) of their latest event with
-    # an address, not yet written (lti_tool.activity.countries).
+    # an address, written by finish (lti_tool.activity.countries).
     _countries: LastCountries = field(default_factory=dict)
     _created: set[int] = field(default_factory=set)  # people this sink created
     # Worker processes for the rollups of a large batch (a big log file); None: this process.
@@ -213,12 +213,10 @@ class EventSink:
         for course_id, blocks in sorted(by_course.items()):
             self.counts.stored += write_blocks(self.session, course_id, blocks)
             self._touched[course_id].update(person for person, _day in blocks)
-        if self._countries:
-            self._write_countries()
 
     def add_countries(self, countries: LastCountries) -> None:
         """Queue learners' last known countries, (time, ISO code), keyed as in add_grouped (whose
-        learners they must be); written at the next flush."""
+        learners they must be); written once, by finish (one row per learner, not per batch)."""
         for key, seen in countries.items():
             known = self._countries.get(key)
             if known is None or seen[0] > known[0]:
@@ -260,8 +258,11 @@ class EventSink:
                 note_video(seen, video, event.row[VIDEO_DURATION])
 
     def finish(self) -> IngestCounts:
-        """Flush, rebuild the rollups of every touched learner, and report."""
+        """Flush, record learners' countries, rebuild the rollups of every touched learner, and
+        report."""
         self.flush()
+        if self._countries:
+            self._write_countries()
         rollups.rebuild(self.session, self._touched, self.workers, self._created)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)

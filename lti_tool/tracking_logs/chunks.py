@@ -56,7 +56,7 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         time = event.time
         ip = event.ip
         if ip:
-            # activity.countries.note_address, inline: this loop runs once per line.
+            # The learner's latest address; of events at the same time, the first.
             seen = addresses.get(learner)
             if seen is None or time > seen[0]:
                 addresses[learner] = (time, ip)

@@ -50,7 +50,7 @@ def test_countries_page_has_the_chart_and_its_table_small_countries_together(
     assert "fewer than 5 learners (the privacy floor)" in html
     # The page is linked from the course's tabs.
     overview = client.get(f"/courses/1/?t={token}").get_data(as_text=True)
-    assert f'href="/courses/1/countries?t={token}">Countries</a>' in overview
+    assert re.search(r'href="/courses/1/countries\?t=[^"]+">Countries</a>', overview)
 
 
 def test_countries_csv_has_the_reports_rows(

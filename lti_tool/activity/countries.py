@@ -45,9 +45,14 @@ def _country_codes() -> Callable[[list[str]], list[str | None]]:
 
 def address_of(value: Any) -> str | None:
     """An event's `ip` field as an address to look up, or None when it cannot be one."""
-    if type(value) is not str or not value or len(value) > _MAX_ADDRESS:
+    if type(value) is not str or not value:
         return None
+    if "," in value:
+        # An X-Forwarded-For list logged as is: the first address is the client's.
+        value = value.split(",", 1)[0]
     value = value.strip()
+    if len(value) > _MAX_ADDRESS:
+        return None
     if value[:7].lower() == _MAPPED_V4 and "." in value:
         value = value[7:]  # an IPv4 client seen through an IPv6 socket
     return value or None

@@ -51,10 +51,12 @@ def test_addresses_of_no_country_and_text_that_is_no_address_have_no_country() -
     assert set(found.values()) == {None}
 
 
-def test_an_ipv4_client_seen_through_an_ipv6_socket_and_spaces_are_read() -> None:
-    assert countries.countries_of(["::ffff:8.8.8.8", " 193.0.6.139 "]) == {
+def test_an_ipv4_client_seen_through_an_ipv6_socket_spaces_and_a_forwarded_list_are_read() -> None:
+    forwarded = "193.0.6.139, 10.0.0.1, 8.8.8.8"  # client, proxies (X-Forwarded-For)
+    assert countries.countries_of(["::ffff:8.8.8.8", " 1.0.16.1 ", forwarded]) == {
         "::ffff:8.8.8.8": "US",
-        " 193.0.6.139 ": "NL",
+        " 1.0.16.1 ": "JP",
+        forwarded: "NL",
     }
 
 

@@ -22,6 +22,7 @@ from lti_tool.models import (
     AdminAudit,
     CourseSettings,
     LaunchError,
+    LearnerCountry,
     LearnerDay,
     LmsCourseActivityDay,
     LmsLearnerActivityHour,
@@ -169,6 +170,8 @@ def purge_course_older_than(
         (LmsCourseActivityDay, "day", cutoff),
         (LmsLearnerActivityHour, "hour", cutoff_at),
         (XapiStatement, "received_at", cutoff_at),
+        # A country comes from one event: it goes with that event's day.
+        (LearnerCountry, "seen_time", cutoff_at.timestamp()),
     ):
         table = model.__table__
         purge(table, (table.c.course_id == course_id) & (table.c[column] < limit))

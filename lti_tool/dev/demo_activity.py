@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lti_tool.activity.countries import last_countries
 from lti_tool.activity.rollups import week_start
 from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.models import (
@@ -47,6 +48,17 @@ DEMO_VIDEOS = {  # video id -> duration in seconds
     "ffeeddccbbaa00998877665544332211": 421.0,
 }
 WEEKS = 6
+# Where the demo's learners study from: public addresses of universities and registries (their
+# countries come from the same offline table as real logs'), one learner after another; one is
+# on a private network, whose country is unknown. Countries with fewer learners than the privacy
+# floor show as "Other countries".
+DEMO_ADDRESSES = (
+    ["8.8.4.4"] * 7  # United States
+    + ["130.206.1.2"] * 6  # Spain
+    + ["158.38.0.1"] * 5  # Norway
+    + ["132.248.1.1", "132.248.1.1", "200.7.6.134", "131.111.150.25", "1.0.16.1"]
+    + ["10.0.0.8"]
+)
 # The demo course's outline, as an Open edX sync stores it (CourseBlock): week sections
 # (chapters) of subsections (the pages courseware URLs name), each a unit of videos and
 # problems. Videos and problems carry the ids the demo's events use: a video block's url_name
@@ -200,7 +212,8 @@ def load_demo_activity(
     sink = EventSink(session, platform)
     key = course.lms_course_id or course.lti_context_id or str(course.id)
     start = time.time() - WEEKS * 7 * 86400
-    for sub in learners:
+    latest: dict[tuple[str, str, str], tuple[float, str]] = {}
+    for number, sub in enumerate(learners):
         keenness = rng.random()  # some learners engage a lot, some hardly at all
         for day in range(WEEKS * 7):
             if rng.random() > 0.08 + 0.4 * keenness:
@@ -210,6 +223,9 @@ def load_demo_activity(
                 name, source, data, at = event
                 raw = json.dumps([sub, name, at, data], sort_keys=True).encode()
                 sink.add(IncomingEvent(key, sub, "lti_sub", at, name, source, data, raw))
+                address = DEMO_ADDRESSES[number % len(DEMO_ADDRESSES)]
+                latest[(key, "lti_sub", sub)] = (at, address)
+    sink.add_countries(last_countries(latest))
     counts = sink.finish()
     session.commit()
     return counts.received

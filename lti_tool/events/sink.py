@@ -34,6 +34,7 @@ from lti_tool.activity.blocks import (
     note_video,
     write_blocks,
 )
+from lti_tool.activity.countries import write_countries
 from lti_tool.activity.workers import Workers
 from lti_tool.models import Course, Platform, Video
 from lti_tool.models.types import DbSession
@@ -49,6 +50,8 @@ WRITER_LOCK = 0x6C74695F617069
 # Events the log parser has reduced and grouped:
 # (course key, identity kind, user key) -> (username, {epoch day: block columns}).
 GroupedEvents = dict[tuple[str, str, str], tuple[str | None, dict[int, Columns]]]
+# Learners keyed the same way -> (time, ISO country code) of their latest event with an address.
+LastCountries = dict[tuple[str, str, str], tuple[float, str | None]]
 
 
 def take_turn(session: DbSession) -> None:
@@ -134,6 +137,9 @@ class EventSink:
     # Per course: the videos stored and their durations, as far as this sink has looked.
     _videos: dict[int, dict[str, float | None]] = field(default_factory=dict)
     _touched: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    # Per learner as the log parser names them: the (time, country) of their latest event with
+    # an address, written by finish (lti_tool.activity.countries).
+    _countries: LastCountries = field(default_factory=dict)
     _created: set[int] = field(default_factory=set)  # people this sink created
     # Worker processes for the rollups of a large batch (a big log file); None: this process.
     workers: Workers | None = None
@@ -208,6 +214,25 @@ class EventSink:
             self.counts.stored += write_blocks(self.session, course_id, blocks)
             self._touched[course_id].update(person for person, _day in blocks)
 
+    def add_countries(self, countries: LastCountries) -> None:
+        """Queue learners' last known countries, (time, ISO code), keyed as in add_grouped (whose
+        learners they must be); written once, by finish (one row per learner, not per batch)."""
+        for key, seen in countries.items():
+            known = self._countries.get(key)
+            if known is None or seen[0] > known[0]:
+                self._countries[key] = seen
+
+    def _write_countries(self) -> None:
+        """Record the queued countries of learners, where later than what is stored."""
+        queued, self._countries = self._countries, {}
+        latest: dict[tuple[int, int], tuple[float, str | None]] = {}
+        for (course_key, kind, user_key), seen in queued.items():
+            key = (self._course_id(course_key), self._people[(kind, user_key)])
+            known = latest.get(key)
+            if known is None or seen[0] > known[0]:
+                latest[key] = seen
+        write_countries(self.session, latest)
+
     def _take_incoming(self) -> None:
         """Resolve the learners of the events added one by one and queue their rows."""
         incoming, self._incoming = self._incoming, []
@@ -233,8 +258,11 @@ class EventSink:
                 note_video(seen, video, event.row[VIDEO_DURATION])
 
     def finish(self) -> IngestCounts:
-        """Flush, rebuild the rollups of every touched learner, and report."""
+        """Flush, record learners' countries, rebuild the rollups of every touched learner, and
+        report."""
         self.flush()
+        if self._countries:
+            self._write_countries()
         rollups.rebuild(self.session, self._touched, self.workers, self._created)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)

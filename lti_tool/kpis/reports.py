@@ -15,6 +15,7 @@ from lti_tool.kpis import (
     activity,
     backtest,
     completion,
+    geography,
     grades,
     learners,
     names,
@@ -191,6 +192,11 @@ REPORTS: dict[str, Report] = {
         resources.class_resource_reach,
         ("course", "resource", "kind", "name", "learners", "share"),
         "per page, file or module item: how many learners opened it, and their share",
+    ),
+    "geography": Report(
+        geography.geography,
+        geography.FIELDS,
+        "learners per last known country (fewer than the privacy floor: other countries)",
     ),
     "readiness": Report(
         readiness.readiness,

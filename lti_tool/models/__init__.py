@@ -21,6 +21,7 @@ from lti_tool.models.course import (
     PersonIdentity,
     ViewPreference,
 )
+from lti_tool.models.geography import LearnerCountry
 from lti_tool.models.lms import (
     Assignment,
     CourseBlock,
@@ -66,6 +67,7 @@ __all__ = [
     "IngestFile",
     "JobSlot",
     "LaunchError",
+    "LearnerCountry",
     "LearnerDay",
     "LearnerResource",
     "LmsCourseActivityDay",

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 
 from lti_tool.activity import rollups
 from lti_tool.activity.blocks import Columns, day_number, decode, write_blocks
+from lti_tool.activity.countries import move_countries
 from lti_tool.models import (
     ActivityBlock,
     Enrollment,
@@ -21,7 +22,8 @@ from lti_tool.models.types import DbSession
 
 
 def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
-    """Move every identity, enrollment and event of `drop_id` to `keep_id`, then delete it.
+    """Move every identity, enrollment, event and country of `drop_id` to `keep_id`, then
+    delete it.
 
     Events move block by block; a day both people have events on becomes one block.
     """
@@ -48,6 +50,7 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
             enrollment.person_id = keep_id
 
     courses = _move_blocks(session, keep_id, drop_id)
+    move_countries(session, keep_id, drop_id)
     for model in (LearnerDay, WeeklyActivity, VideoLearnerViews):
         session.execute(delete(model).where(model.person_id == drop_id))
     for course_id in sorted(courses):

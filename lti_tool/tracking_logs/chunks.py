@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lti_tool.activity.blocks import EventRow, event_key, event_row, note_videos
-from lti_tool.events.sink import GroupedEvents
+from lti_tool.activity.countries import last_countries
+from lti_tool.events.sink import GroupedEvents, LastCountries
 from lti_tool.tracking_logs.parse import BadLine, Chunk, NoUser, parse_line
 
 
@@ -26,6 +27,8 @@ class ParsedChunk:
     no_user: int = 0  # well-formed events without any user: skipped, not malformed
     # Per course key: the videos the events name, with the longest duration they give.
     videos: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    # Per learner (as in `groups`): the time and country of their latest event with an address.
+    countries: LastCountries = field(default_factory=dict)
 
 
 def parse_chunk(chunk: Chunk) -> ParsedChunk:
@@ -33,6 +36,7 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
     lines = chunk.raw_lines()
     parsed = ParsedChunk(lines=len(lines))
     rows: dict[tuple[str, str, str], tuple[str | None, dict[int, list[EventRow]]]] = {}
+    addresses: dict[tuple[str, str, str], tuple[float, str]] = {}
     for index, raw in enumerate(lines):
         try:
             event = parse_line(raw)
@@ -50,6 +54,12 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         else:
             learner = (event.course_key, "openedx_username", str(event.username))
         time = event.time
+        ip = event.ip
+        if ip:
+            # The learner's latest address; of events at the same time, the first.
+            seen = addresses.get(learner)
+            if seen is None or time > seen[0]:
+                addresses[learner] = (time, ip)
         row = event_row(time, event_key(raw), event.name, event.source, event.data)
         days = rows.get(learner)
         if days is None:
@@ -75,4 +85,5 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         videos = parsed.videos.setdefault(learner[0], {})
         for day_columns in columns.values():
             note_videos(videos, day_columns)
+    parsed.countries = last_countries(addresses)
     return parsed

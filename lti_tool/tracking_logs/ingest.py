@@ -172,6 +172,7 @@ def _ingest_file(
             offset, number = chunk.end_offset, number + parsed.lines
             report.lines += parsed.lines
             sink.add_grouped(parsed.groups, parsed.videos)
+            sink.add_countries(parsed.countries)
             if progress:
                 progress(parsed.lines)
     except TruncatedFile as exc:

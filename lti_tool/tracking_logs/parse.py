@@ -105,6 +105,9 @@ class TrackingEvent:
     name: str
     source: str
     data: dict[str, Any]
+    # The `ip` of the line (top level in tracking.log, `context.ip` in the processed shape), as
+    # logged (a text, else None): only its country is kept (lti_tool.activity.countries).
+    ip: str | None = None
 
 
 @dataclass(slots=True)
@@ -223,7 +226,10 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
         raise NoUser()
 
     course_key = _course_key(cget("course_id"), data, get, cget, name)
-    return TrackingEvent(time, course_key, user_id, username, name, source, data)
+    ip = get("ip") or cget("ip")
+    if type(ip) is not str:
+        ip = None  # not an address; the event is good all the same
+    return TrackingEvent(time, course_key, user_id, username, name, source, data, ip)
 
 
 def _loads(raw: bytes) -> Any:

@@ -22,6 +22,7 @@ import plotly.io as pio
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.formatting import hmm
+from lti_tool.kpis.geography import ROW_NAMES
 from lti_tool.kpis.names import ACTIVITY_LABELS
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -993,3 +994,46 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
 
 #: The longest line of a module's name under its bar (characters).
 MODULE_LABEL_CHARS = 14
+
+
+#: The longest line of a country's name beside its bar (characters).
+COUNTRY_LABEL_CHARS = 18
+#: The bars of rows that are no one country (grey with 4.5:1 contrast on white).
+NOT_ONE_COUNTRY = "#767676"
+
+
+def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Learners per country as horizontal bars, most at the top (kpis.geography rows)."""
+    fig = go.Figure(layout=_layout("Learners per country", "Learners", ""))
+    # Bars read top-down in the table's order; long names ("Bosnia & Herzegovina") wrap.
+    shown = list(reversed(rows))
+    names = [
+        "<br>".join(text(line) for line in textwrap.wrap(str(r["country"]), COUNTRY_LABEL_CHARS))
+        for r in shown
+    ]
+    fig.add_trace(
+        go.Bar(
+            x=[r["learners"] for r in shown],
+            y=names,
+            orientation="h",
+            name="Learners",
+            # "Other countries" and "Country unknown" are no one country: grey, not the blue.
+            marker={
+                "color": [
+                    NOT_ONE_COUNTRY if r["country_code"] in ROW_NAMES else PALETTE[0] for r in shown
+                ]
+            },
+            text=[r["learners"] for r in shown],
+            textposition="auto",
+            customdata=[text(r["country"]) for r in shown],
+            hovertemplate="%{customdata}: %{x:,d} learners<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={**count_axis([r["learners"] for r in rows]), "title": {"text": "Learners"}},
+        yaxis={"automargin": True, "title": {"text": ""}, "rangemode": "normal"},
+        height=120 + 34 * len(rows),
+        showlegend=False,
+        margin={"l": 10, "r": 20, "t": 50, "b": 50},
+    )
+    return fig

@@ -43,7 +43,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
-from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, write
+from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, with_ip, write
 
 OTHER = "course-v1:edX+Other+2026"
 TODAY = datetime.now(UTC).date()
@@ -95,6 +95,8 @@ def _fill(
         event(_stamp(OLD, "09:00:00"), user=8, username="peer8"),
         event(_stamp(RECENT, "09:00:00"), user=8, username="peer8"),
     ]
+    # Addresses give learner_country its rows (the country, never the address, is kept).
+    lines = [with_ip(line, "193.0.6.139") for line in lines]
     assert ingest(runner, write(tmp / "t.log", lines))["events_ingested"] == len(lines)
     for course in (COURSE, OTHER):
         launched = platform.launch(

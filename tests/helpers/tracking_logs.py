@@ -72,3 +72,14 @@ def class_log(tmp_path: Path, learners: int) -> Path:
         lines.append(event("2026-03-02 09:00:00", user=n, username=f"peer{n}"))
         lines.append(event(f"2026-03-02 09:{n * 2:02d}:00", user=n, username=f"peer{n}"))
     return write(tmp_path / "class.log", lines)
+
+
+def with_ip(line: str, ip: str, where: str = "top") -> str:
+    """A tracking-log line with an `ip`: at the top level as tracking.log writes it, or in the
+    context (`where="context"`) as the processed eventtracking shape carries it."""
+    data = json.loads(line)
+    if where == "context":
+        data["context"]["ip"] = ip
+    else:
+        data["ip"] = ip
+    return json.dumps(data)

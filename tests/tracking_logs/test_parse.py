@@ -129,6 +129,7 @@ def test_browser_play_video_with_string_payload() -> None:
             "code": "html5",
             "duration": 195.0,
         },
+        ip="10.0.0.1",  # the top-level `ip`
     )
     assert VIDEO_EVENT_NAMES[event.name] == "play"
     assert video_id(event.data["id"]) == VIDEO_HASH
@@ -195,6 +196,7 @@ def test_processed_eventtracking_shape() -> None:
         name="edx.grades.problem.submitted",
         source="server",
         data=processed["data"],
+        ip="10.0.0.3",  # the processed shape has it in the context
     )
 
 
@@ -907,3 +909,11 @@ def test_a_plain_file_chunk_is_read_where_it_is_parsed_and_checks_the_file(tmp_p
     replacement.replace(path)
     with pytest.raises(OSError, match="replaced or truncated"):
         chunk.raw_lines()
+
+
+def test_an_ip_that_is_not_text_is_no_address_and_the_event_stays_good() -> None:
+    line = orjson.loads(BROWSER_PLAY)
+    for odd in (12345, ["10.0.0.1"], {"ip": "10.0.0.1"}, None, ""):
+        event = parse_line(dumps({**line, "ip": odd}))
+        assert event is not None and event.ip is None
+        assert event.name == "play_video"

@@ -1,0 +1,50 @@
+"""Where learners are (`/courses/<course>/countries`): learners per last known country, as a
+bar chart and its table, by section, and as CSV (kpis.geography)."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from werkzeug.wrappers import Response
+
+from lti_tool.extensions import db
+from lti_tool.kpis import course_settings, geography
+from lti_tool.kpis.reports import to_csv
+from lti_tool.launch.identity import staff_required
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.course import _course, bp, section_choice
+
+
+@bp.get("/countries")
+@staff_required
+def countries(course_id: int) -> str | Response:
+    """Learners per country (small countries together), for the class or one section."""
+    course = _course(course_id)
+    section, sections, people = section_choice(course)
+    floor = course_settings.load(db.session, course).privacy_floor
+    rows = geography.geography(db.session, course, people, floor)
+    if request.args.get("format") == "csv":
+        # The file's name has no section name in it: a name can hold any character.
+        return Response(
+            to_csv(rows, geography.FIELDS),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="countries-{course.id}.csv"'},
+        )
+    located = [r for r in rows if r["country_code"] != geography.NOT_RECORDED]
+    charts = []
+    if located:
+        figure = charts_mod.countries_figure(located)
+        charts.append(("countries", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/countries.html",
+        course=course,
+        section=section,
+        sections=sections,
+        endpoint="course.countries",
+        rows=rows,
+        located=located,
+        learners=len(people),
+        floor=floor,
+        charts=charts,
+        other=geography.OTHER,
+        not_recorded=geography.NOT_RECORDED,
+    )

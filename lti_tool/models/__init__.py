@@ -2,8 +2,10 @@
 
 from lti_tool.models.activity import (
     ActivityBlock,
+    EnrollmentChange,
     IngestFile,
     LearnerDay,
+    LearnerProblem,
     LearnerResource,
     Video,
     VideoLearnerViews,
@@ -62,10 +64,12 @@ __all__ = [
     "CourseSettings",
     "DataSource",
     "Enrollment",
+    "EnrollmentChange",
     "IngestFile",
     "JobSlot",
     "LaunchError",
     "LearnerDay",
+    "LearnerProblem",
     "LearnerResource",
     "LmsCourseActivityDay",
     "LmsLearnerActivityHour",

@@ -50,7 +50,9 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
         else:
             learner = (event.course_key, "openedx_username", str(event.username))
         time = event.time
-        row = event_row(time, event_key(raw), event.name, event.source, event.data)
+        row = event_row(
+            time, event_key(raw), event.name, event.source, event.data, event.display_name
+        )
         days = rows.get(learner)
         if days is None:
             days = rows[learner] = (event.username, {})

@@ -105,6 +105,7 @@ class TrackingEvent:
     name: str
     source: str
     data: dict[str, Any]
+    display_name: str | None = None  # the block's name in the context (problem_check only)
 
 
 @dataclass(slots=True)
@@ -223,7 +224,17 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
         raise NoUser()
 
     course_key = _course_key(cget("course_id"), data, get, cget, name)
-    return TrackingEvent(time, course_key, user_id, username, name, source, data)
+    event = TrackingEvent(time, course_key, user_id, username, name, source, data)
+    if name == "problem_check":
+        event.display_name = _module_name(context)
+    return event
+
+
+def _module_name(context: dict[str, Any]) -> str | None:
+    """The display name of the block an event is about (context.module.display_name)."""
+    module = context.get("module")
+    name = module.get("display_name") if type(module) is dict else None
+    return name if type(name) is str and name else None
 
 
 def _loads(raw: bytes) -> Any:

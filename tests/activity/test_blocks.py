@@ -64,7 +64,7 @@ def test_encode_decode_round_trip_and_rows() -> None:
     assert decode(encode(columns)) == columns
     first, second = rows(columns)
     assert first[1:8] == (-(2**63), "play_video", "browser", True, "PLAYED_VIDEO", "abc", "play")
-    assert first[8:] == (12.5, None, None, 60.0)
+    assert first[8:] == (12.5, None, None, 60.0, None)  # no detail: not a problem or enrollment
     # JSON has no NaN: a non-finite position is stored as one the video rules drop anyway.
     assert second[8] == NOT_FINITE
 

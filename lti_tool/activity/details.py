@@ -60,7 +60,9 @@ def problem_detail(data: Mapping[str, Any], display_name: Any = None) -> dict[st
     """The answers of a server problem_check, per part, as the pipeline reads them; None when the
     pipeline would not use the event (no answers, malformed answer ids)."""
     answers = data.get("answers")
-    if not answers or not _valid_ids(answers):
+    if data.get("parts_follow") is True:
+        answers = {}  # an xAPI problem check whose questions come as statements of their own
+    elif not answers or not _valid_ids(answers):
         return None
     submissions = data.get("submission")
     if submissions is not None and not _valid_ids(submissions):

@@ -259,7 +259,12 @@ def problem_rows(rollup: LearnerRollup) -> list[tuple[Any, ...]]:
             if correct_at is None and _solved(detail):
                 correct_at = number
             name = detail.get("name") or name
-        answers = {"first": checks[0][2]["parts"], "last": checks[-1][2]["parts"]}
+        first, last = checks[0][2], checks[-1][2]
+        answers = {
+            "first": first["parts"],
+            "last": last["parts"],
+            "names": [first.get("name"), last.get("name")],  # each check's context name
+        }
         found.append(
             (
                 problem_id,

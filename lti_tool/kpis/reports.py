@@ -17,6 +17,7 @@ from lti_tool.kpis import (
     grades,
     learners,
     names,
+    problems,
     readiness,
     resources,
     roster,
@@ -185,6 +186,16 @@ REPORTS: dict[str, Report] = {
         resources.class_resource_reach,
         ("course", "resource", "kind", "name", "learners", "share"),
         "per page, file or module item: how many learners opened it, and their share",
+    ),
+    "answer-distribution": Report(
+        problems.answer_distribution,
+        problems.DISTRIBUTION_FIELDS,
+        "per problem part and answer: correct or not, learners whose first and last answer it was",
+    ),
+    "problem-performance": Report(
+        problems.problem_performance,
+        problems.PERFORMANCE_FIELDS,
+        "per problem: learners, attempts, share right at the first attempt, attempts until right",
     ),
     "readiness": Report(
         readiness.readiness,

@@ -171,8 +171,9 @@ class LearnerProblem(Model):
 
     `attempts` counts the checks with answers (Open edX's analytics pipeline drops the others);
     `correct_at` is the number of the first check the whole problem was correct at (None: not
-    yet). `answers` is an orjson object {"first": parts, "last": parts} of the first and last
-    check's answers per problem part (lti_tool.activity.details), at `first_time` and `last_time`.
+    yet). `answers` is an orjson object {"first": parts, "last": parts, "names": [first, last]}:
+    the first and last check's answers per problem part (lti_tool.activity.details), at
+    `first_time` and `last_time`, and the display names those checks' contexts gave.
     """
 
     __tablename__ = "learner_problem"

@@ -290,6 +290,21 @@ def problem_performance(
     return [{"course": label, **row} for row in performance_rows(checks, names)]
 
 
+def problem_name(session: DbSession, course: Course, problem_id: str) -> str:
+    """A problem's name as the Problems page shows it (see _problem_name)."""
+    latest = session.scalar(
+        select(LearnerProblem.display_name)
+        .where(
+            LearnerProblem.course_id == course.id,
+            LearnerProblem.problem_id == problem_id,
+            LearnerProblem.display_name.is_not(None),
+        )
+        .order_by(LearnerProblem.last_time.desc())
+        .limit(1)
+    )
+    return _problem_name(course_names(session, course), problem_id, latest)
+
+
 def unsolved(session: DbSession, course: Course, problem_id: str, people: set[int]) -> set[int]:
     """The learners among `people` who have not solved a problem (not tried, or never right)."""
     solved = session.scalars(

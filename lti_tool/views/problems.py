@@ -74,8 +74,9 @@ def problems_page(course_id: int) -> str:
     chosen_row = next((r for r in rows if r["module_id"] == chosen), None)
     parts = _parts(checks, chosen) if chosen else []
     charts = []
-    for index, (title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
-        figure = charts_mod.answer_distribution_figure(answers, title)
+    for index, (_title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
+        # The question is the heading above the chart: the chart's title says what it counts.
+        figure = charts_mod.answer_distribution_figure(answers, "Last answers")
         charts.append((f"answers-{index}", charts_mod.figure_json(figure)))
     assignments = course_cached(
         course, f"assignments-{section}", lambda: grades.assignment_rows(db.session, course, people)

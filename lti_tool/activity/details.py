@@ -76,9 +76,9 @@ def problem_detail(data: Mapping[str, Any], display_name: Any = None) -> dict[st
             if part_id.endswith(_HIDDEN_SUFFIXES) or type(submission) is not dict:
                 continue
             part = _submitted_part(submission)
-            raw = answers.get(part_id)
-            if raw != submission.get("answer"):
-                part["answer_value_id"] = _answer(raw)  # a choice id ("choice_2"), not text
+            raw = _answer(answers[part_id]) if part_id in answers else part.get("answer")
+            if raw != part.get("answer"):
+                part["answer_value_id"] = raw  # a choice id ("choice_2"), not text
             part["correctness"] = _correctness(correct_map.get(part_id))
             parts[part_id] = part
     else:

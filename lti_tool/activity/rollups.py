@@ -258,7 +258,7 @@ def problem_rows(rollup: LearnerRollup) -> list[tuple[Any, ...]]:
                 checks[number - 1] = (_time, key, detail)
             if correct_at is None and _solved(detail):
                 correct_at = number
-            name = detail.get("name") or name
+            name = (detail.get("name") or name or "")[:500] or None  # the column's length
         first, last = checks[0][2], checks[-1][2]
         answers = {
             "first": first["parts"],

@@ -171,3 +171,28 @@ def test_reprocess_adds_answers_and_modes_and_changes_no_report(
     # A second reprocess finds nothing left to add.
     result = runner.invoke(args=["ingest", "tracking-logs", str(log), "--reprocess", "--json"])
     assert orjson.loads(result.output)["details_added"] == 0
+
+
+def test_malformed_checks_are_stored_without_answers_and_break_nothing(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    good = orjson.loads(problem_check("2026-03-02 09:00:00", {CHOICE: {"answer": "x"}}))
+    variants = []
+    for payload in (
+        {**good["event"], "answers": ["choice_1"]},  # answers not an object
+        {**good["event"], "answers": {"caf\u00e9_2_1": "x"}},  # a non-ASCII answer id
+        {**good["event"], "submission": {CHOICE: "x"}},  # a part that is not an object
+        {**good["event"], "correct_map": "no"},
+        "input_x=1",  # a url-encoded string, as the browser's
+    ):
+        line = {**good, "event": payload}
+        line["context"] = {**good["context"], "module": {"display_name": "N" * 600}}
+        variants.append(orjson.dumps(line).decode())
+    summary = ingest(runner, write(tmp_path / "bad.log", variants))
+    assert (summary["events_ingested"], summary["exit_code"]) == (5, 0)
+    with app.app_context():
+        details = [e.detail for e in stored_events(db.session)]
+        rows = db.session.scalars(select(LearnerProblem)).all()
+    # No answers from the first two and the string; the others keep what can be read.
+    assert sum(detail is None for detail in details) == 3
+    assert [len(row.display_name or "") for row in rows] == [500]  # cut to the column

@@ -251,11 +251,11 @@ def problem_rows(rollup: LearnerRollup) -> list[tuple[Any, ...]]:
         checks.sort(key=lambda check: (check[0], check[1]))
         correct_at = None
         name = None
-        for number, (_time, key, detail) in enumerate(checks, start=1):
+        for number, (at, key, detail) in enumerate(checks, start=1):
             if key in rollup.parts_of:
                 # The check's parts came as statements of their own (xAPI): join them to it.
                 detail = {**detail, "parts": {**rollup.parts_of[key], **detail["parts"]}}
-                checks[number - 1] = (_time, key, detail)
+                checks[number - 1] = (at, key, detail)
             if correct_at is None and _solved(detail):
                 correct_at = number
             name = (detail.get("name") or name or "")[:500] or None  # the column's length

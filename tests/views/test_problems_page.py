@@ -79,6 +79,7 @@ def test_problems_hardest_first_with_the_answers_of_the_hardest(
     assert "<tr><td>The iPad</td><td>no</td><td>0</td><td>1</td></tr>" in html
     assert 'data-target="chart-answers-0"' in html
     assert 'id="message-form"' in html and 'value="not_solved"' in html
+    assert f'<option value="{PROBLEM}" selected>' in html  # the problem on show is chosen
 
 
 def test_another_problem_is_chosen_by_its_link(

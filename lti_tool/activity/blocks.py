@@ -10,10 +10,12 @@ block keeps the first event of each key, so ingesting the same data twice adds n
 event that arrives late is merged into the day it belongs to.
 
 The last column, `detail`, is None for nearly every event; a server problem_check keeps its
-answers there and an enrollment event its mode (lti_tool.activity.details). A block whose events
-have no detail is stored without the column (blocks written before it existed look the same),
-and merging fills in the detail of a stored event that lacks it from the same event read again
-(`flask ingest tracking-logs --reprocess`), without adding the event twice.
+answers there and an enrollment event its mode (lti_tool.activity.details). Until a block is
+stored a detail is its orjson bytes (one object to hand between processes, not a nest of
+dicts: pickling those cost more than making them); stored blocks decode to dicts. A block
+whose events have no detail is stored without the column (blocks written before it existed
+look the same), and merging fills in the detail of a stored event that lacks it from the same
+event read again (`flask ingest tracking-logs --reprocess`), without adding the event twice.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sys import intern
 from typing import Any
 
 import orjson
+from orjson import Fragment
 from sqlalchemy import select
 
 from lti_tool.activity.details import ENROLLMENT_EVENTS, enrollment_detail, problem_detail
@@ -186,7 +189,7 @@ def event_row(
     if name == "problem_check" and source == "server":
         problem = data.get("problem_id")
         problem_id = intern(str(problem)[:255]) if problem else None
-        detail = problem_detail(data, display_name)
+        detail = _packed(problem_detail(data, display_name))
         return (
             time,
             key,
@@ -201,12 +204,26 @@ def event_row(
     if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
         return (time, key, name, source, active, "POSTED_FORUM", *_NOT_VIDEO)
     if not active and name in ENROLLMENT_EVENTS:
-        return (time, key, name, source, active, None, *_NOT_VIDEO[1:], enrollment_detail(data))
+        return (
+            time,
+            key,
+            name,
+            source,
+            active,
+            None,
+            *_NOT_VIDEO[1:],
+            _packed(enrollment_detail(data)),
+        )
     detail = data.get(PART_OF) if source == "xapi" else None
     if detail is not None:
         # One part of a multi-question problem check (an xAPI sub-statement): see api.xapi.
-        return (time, key, name, source, active, None, *_NOT_VIDEO[1:], detail)
+        return (time, key, name, source, active, None, *_NOT_VIDEO[1:], _packed(detail))
     return (time, key, name, source, active, None, *_NOT_VIDEO)
+
+
+def _packed(detail: dict[str, Any] | None) -> bytes | None:
+    """A detail as its rows carry it until stored: orjson bytes (see the module docstring)."""
+    return None if detail is None else orjson.dumps(detail)
 
 
 def note_video(seen: dict[str, float | None], video: str, duration: float | None) -> None:
@@ -249,8 +266,12 @@ def encode(columns: Columns) -> bytes:
     """A block as stored: an orjson object of named columns (`detail` only when an event has
     one, which keeps the blocks of other events as they were)."""
     named = dict(zip(COLUMNS, columns, strict=True))
-    if not any(columns[DETAIL]):
+    details = columns[DETAIL]
+    if not any(details):
         del named["detail"]
+    else:
+        # Packed details go in as they are (a Fragment is written without parsing it again).
+        named["detail"] = [Fragment(d) if type(d) is bytes else d for d in details]
     return orjson.dumps(named)
 
 

@@ -47,13 +47,9 @@ def _valid_ids(answers: Any) -> bool:
     """The pipeline's check on answer ids: a dict of ASCII ids without tabs or newlines."""
     if type(answers) is not dict:
         return False
-    return all(
-        type(answer_id) is str
-        and answer_id.isascii()
-        and "\n" not in answer_id
-        and "\t" not in answer_id
-        for answer_id in answers
-    )
+    # JSON object keys are strings: checked all at once, at C speed.
+    joined = "".join(answers)
+    return joined.isascii() and "\n" not in joined and "\t" not in joined
 
 
 def problem_detail(data: Mapping[str, Any], display_name: Any = None) -> dict[str, Any] | None:
@@ -94,15 +90,21 @@ def problem_detail(data: Mapping[str, Any], display_name: Any = None) -> dict[st
                 "variant": seed,
                 "correctness": correctness,
             }
+    detail: dict[str, Any] = {"parts": parts}
     success = data.get("success")
-    return {
-        "parts": parts,
-        "success": success == "correct" if type(success) is str else None,
-        "attempts": data.get("attempts") if type(data.get("attempts")) is int else None,
-        "grade": _number(data.get("grade")),
-        "max_grade": _number(data.get("max_grade")),
-        "name": _text(display_name) if type(display_name) is str and display_name else None,
-    }
+    if type(success) is str:
+        detail["success"] = success == "correct"
+    # The rest only when the event gives it: a detail is stored with every block it is in.
+    attempts = data.get("attempts")
+    if type(attempts) is int:
+        detail["attempts"] = attempts
+    for field in ("grade", "max_grade"):
+        number = _number(data.get(field))
+        if number is not None:
+            detail[field] = number
+    if type(display_name) is str and display_name:
+        detail["name"] = _text(display_name)
+    return detail
 
 
 def _submitted_part(submission: dict[str, Any]) -> dict[str, Any]:

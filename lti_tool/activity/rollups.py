@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from itertools import chain, compress, islice
-from operator import sub
+from operator import not_, sub
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -223,18 +223,20 @@ def _add_resources(out: dict[str, list[Any]], columns: Columns) -> None:
 
 def _add_details(rollup: LearnerRollup, columns: Columns) -> None:
     """A block's problem checks with answers and its enrollment events (with their modes)."""
-    details = columns[DETAIL]
-    if all(columns[ACTIVE]) and not any(details):
-        return  # the usual block: no enrollment event, no detail
-    names = columns[NAME]
-    for index, detail in enumerate(details):
-        name = names[index]
-        if name.startswith("edx.course.enrollment."):
-            mode = detail.get("mode") if detail else None
-            rollup.enrollments[(columns[TIME][index], name[:60])] = mode
-        elif detail is None:
-            continue
-        elif "part_of" in detail:
+    details, active, names = columns[DETAIL], columns[ACTIVE], columns[NAME]
+    if not all(active):
+        # Enrollment events are not activity: only the inactive few are looked at.
+        for index in compress(range(len(active)), map(not_, active)):
+            name = names[index]
+            if name.startswith("edx.course.enrollment."):
+                detail = details[index]
+                mode = detail.get("mode") if detail else None
+                rollup.enrollments[(columns[TIME][index], name[:60])] = mode
+    if not any(details):
+        return  # the usual block: no detail
+    for index in compress(range(len(details)), details):
+        detail, name = details[index], names[index]
+        if "part_of" in detail:
             parts = rollup.parts_of.setdefault(detail["part_of"], {})
             parts.update(detail.get("parts") or {})
         elif name == "problem_check" and columns[OBJECT_ID][index] is not None:

@@ -105,7 +105,7 @@ class TrackingEvent:
     name: str
     source: str
     data: dict[str, Any]
-    display_name: str | None = None  # the block's name in the context (problem_check only)
+    display_name: str | None = None  # the block's name in the context (server problem_check)
 
 
 @dataclass(slots=True)
@@ -225,7 +225,7 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
 
     course_key = _course_key(cget("course_id"), data, get, cget, name)
     event = TrackingEvent(time, course_key, user_id, username, name, source, data)
-    if name == "problem_check":
+    if name == "problem_check" and source == "server":
         event.display_name = _module_name(context)
     return event
 

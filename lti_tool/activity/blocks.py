@@ -8,6 +8,14 @@ statement each, and a learner's rollups are rebuilt by reading a few rows.
 Every event carries `key`, a 64-bit digest of the event as received. Merging events into a
 block keeps the first event of each key, so ingesting the same data twice adds nothing, and an
 event that arrives late is merged into the day it belongs to.
+
+The last column, `detail`, is None for nearly every event; a server problem_check keeps its
+answers there and an enrollment event its mode (lti_tool.activity.details). Until a block is
+stored a detail is its orjson bytes (one object to hand between processes, not a nest of
+dicts: pickling those cost more than making them); stored blocks decode to dicts. A block
+whose events have no detail is stored without the column (blocks written before it existed
+look the same), and merging fills in the detail of a stored event that lacks it from the same
+event read again (`flask ingest tracking-logs --reprocess`), without adding the event twice.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ from sys import intern
 from typing import Any
 
 import orjson
+from orjson import Fragment
 from sqlalchemy import select
 
+from lti_tool.activity.details import ENROLLMENT_EVENTS, enrollment_detail, problem_detail
 from lti_tool.activity.sql import upsert_many
 from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
@@ -45,6 +55,7 @@ COLUMNS = (
     "video_old_time",
     "video_new_time",
     "video_duration",
+    "detail",  # a small dict for problem_check answers and enrollment modes, else None
 )
 (
     TIME,
@@ -59,12 +70,15 @@ COLUMNS = (
     VIDEO_OLD_TIME,
     VIDEO_NEW_TIME,
     VIDEO_DURATION,
+    DETAIL,
 ) = range(len(COLUMNS))
 
 Columns = list[list[Any]]  # one list per column, all of the same length
 EventRow = tuple[Any, ...]  # one event's values, in COLUMNS order
 
 _EPOCH = date(1970, 1, 1)
+# The key of an xAPI event's data that carries the detail of one part of a problem check.
+PART_OF = "part_of"
 # Stored for a payload number that is NaN or infinite, which JSON cannot hold: the video rules
 # drop negative positions and ignore negative durations exactly as they do non-finite ones.
 NOT_FINITE = -1.0
@@ -116,7 +130,7 @@ def _number(value: Any) -> float | None:
     return number if isfinite(number) else NOT_FINITE
 
 
-_NOT_VIDEO = (None, None, None, None, None, None)
+_NOT_VIDEO = (None, None, None, None, None, None, None)  # and no detail
 # Raw video ids as events give them -> the stored id: a few hundred ids repeat in a million events.
 _VIDEO_IDS: dict[Any, str | None] = {}
 _VIDEO_IDS_MAX = 100_000
@@ -134,11 +148,19 @@ def _stored_video_id(raw_id: Any) -> str | None:
     return stored
 
 
-def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, Any]) -> EventRow:
+def event_row(
+    time: float,
+    key: int,
+    name: str,
+    source: str,
+    data: Mapping[str, Any],
+    display_name: Any = None,
+) -> EventRow:
     """An event reduced to the stored columns: what the KPIs need and nothing more.
 
     Names, sources and object ids repeat from event to event: interned, each is one object
     however often it occurs, which keeps a batch small in memory and quick to pickle.
+    `display_name` is the name the event's context gives its block (problem_check only).
     """
     active = source != "task" and not name.startswith("edx.course.enrollment.")
     name, source = intern(name[:200]), intern(source[:20])
@@ -162,14 +184,46 @@ def event_row(time: float, key: int, name: str, source: str, data: Mapping[str, 
             _number(get("old_time")),
             _number(get("new_time")),
             _number(get("duration")),
+            None,
         )
     if name == "problem_check" and source == "server":
         problem = data.get("problem_id")
         problem_id = intern(str(problem)[:255]) if problem else None
-        return (time, key, name, source, active, "ATTEMPTED_PROBLEM", problem_id, *_NOT_VIDEO[1:])
+        detail = _packed(problem_detail(data, display_name))
+        return (
+            time,
+            key,
+            name,
+            source,
+            active,
+            "ATTEMPTED_PROBLEM",
+            problem_id,
+            *_NOT_VIDEO[2:],
+            detail,
+        )
     if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
         return (time, key, name, source, active, "POSTED_FORUM", *_NOT_VIDEO)
+    if not active and name in ENROLLMENT_EVENTS:
+        return (
+            time,
+            key,
+            name,
+            source,
+            active,
+            None,
+            *_NOT_VIDEO[1:],
+            _packed(enrollment_detail(data)),
+        )
+    detail = data.get(PART_OF) if source == "xapi" else None
+    if detail is not None:
+        # One part of a multi-question problem check (an xAPI sub-statement): see api.xapi.
+        return (time, key, name, source, active, None, *_NOT_VIDEO[1:], _packed(detail))
     return (time, key, name, source, active, None, *_NOT_VIDEO)
+
+
+def _packed(detail: dict[str, Any] | None) -> bytes | None:
+    """A detail as its rows carry it until stored: orjson bytes (see the module docstring)."""
+    return None if detail is None else orjson.dumps(detail)
 
 
 def note_video(seen: dict[str, float | None], video: str, duration: float | None) -> None:
@@ -209,14 +263,25 @@ def extend(columns: Columns, more: Columns) -> None:
 
 
 def encode(columns: Columns) -> bytes:
-    """A block as stored: an orjson object of named columns."""
-    return orjson.dumps(dict(zip(COLUMNS, columns, strict=True)))
+    """A block as stored: an orjson object of named columns (`detail` only when an event has
+    one, which keeps the blocks of other events as they were)."""
+    named = dict(zip(COLUMNS, columns, strict=True))
+    details = columns[DETAIL]
+    if not any(details):
+        del named["detail"]
+    else:
+        # Packed details go in as they are (a Fragment is written without parsing it again).
+        named["detail"] = [Fragment(d) if type(d) is bytes else d for d in details]
+    return orjson.dumps(named)
 
 
 def decode(data: bytes | memoryview) -> Columns:
     """A stored block's columns."""
     named = orjson.loads(data)
-    return [named[name] for name in COLUMNS]
+    columns = [named[name] for name in COLUMNS[:DETAIL]]
+    detail = named.get("detail")
+    columns.append(detail if detail is not None else [None] * len(columns[KEY]))
+    return columns
 
 
 def rows(columns: Columns) -> Iterable[EventRow]:
@@ -236,6 +301,25 @@ def _sorted(columns: Columns) -> Columns:
     keys = columns[KEY]
     order = sorted(range(len(times)), key=lambda i: (times[i], keys[i]))
     return _take(columns, order)
+
+
+def fill_details(stored: Columns, incoming: Columns) -> int:
+    """Give stored events that have no detail the detail the same events (by key) bring now;
+    how many were filled. Stored details are never replaced."""
+    found = {
+        key: detail
+        for key, detail in zip(incoming[KEY], incoming[DETAIL], strict=True)
+        if detail is not None
+    }
+    if not found:
+        return 0
+    details = stored[DETAIL]
+    filled = 0
+    for index, key in enumerate(stored[KEY]):
+        if details[index] is None and key in found:
+            details[index] = found[key]
+            filled += 1
+    return filled
 
 
 def merge(stored: Columns | None, incoming: Columns) -> tuple[Columns, int]:
@@ -301,25 +385,29 @@ def stored_blocks(
 
 def write_blocks(
     session: DbSession, course_id: int, incoming: Mapping[tuple[int, int], Columns]
-) -> int:
+) -> tuple[int, int]:
     """Merge new events into their blocks, (person, epoch day) -> columns; return how many
-    events were new."""
+    events were new, and how many stored events got the detail they lacked."""
     if not incoming:
-        return 0
+        return 0, 0
     people = sorted({person for person, _day in incoming})
     days = [day for _person, day in incoming]
     stored = stored_blocks(session, course_id, people, min(days), max(days))
-    added_total = 0
+    added_total = filled_total = 0
     changed = []
     for (person_id, day), columns in incoming.items():
         old = stored.get((person_id, day))
-        merged, added = merge(decode(old) if old is not None else None, columns)
-        if added:
+        known = decode(old) if old is not None else None
+        # Only the few events with details can fill any: checked first, as it is cheap.
+        filled = fill_details(known, columns) if known is not None and any(columns[DETAIL]) else 0
+        merged, added = merge(known, columns)
+        if added or filled:
             added_total += added
+            filled_total += filled
             value = encode(merged)
             changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
     upsert_many(session, _UPSERT, changed)
-    return added_total
+    return added_total, filled_total
 
 
 def learner_blocks(
@@ -360,6 +448,7 @@ class StoredEvent:
     video_old_time: float | None
     video_new_time: float | None
     video_duration: float | None
+    detail: Any = None
 
 
 def stored_events(

@@ -1,5 +1,6 @@
 """Rollups rebuilt at ingest for the learners it touched: learner-days and their gaps, weeks,
-video views.
+video views, resources, problem answers (first and last check per problem) and enrollment
+changes with their modes (from the events' details, lti_tool.activity.details).
 
 A learner's rollups are a function of their stored blocks alone (and the videos' known
 durations), computed in Python from the blocks: rebuilding a learner rather than adding deltas
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
 from itertools import chain, compress, islice
-from operator import sub
+from operator import not_, sub
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +26,8 @@ from sqlalchemy import delete, select, update
 
 from lti_tool.activity.blocks import (
     ACTIVE,
+    DETAIL,
+    KEY,
     LABEL,
     NAME,
     OBJECT_ID,
@@ -45,7 +48,9 @@ from lti_tool.activity.workers import Workers
 from lti_tool.models import (
     Course,
     CourseSettings,
+    EnrollmentChange,
     LearnerDay,
+    LearnerProblem,
     LearnerResource,
     Video,
     VideoLearnerViews,
@@ -57,7 +62,14 @@ from lti_tool.models.types import DbSession, utcnow
 # Learners per task: small enough to keep the workers and this process busy at the same time.
 CHUNK = 200
 VIEWING_KINDS = frozenset(("play", "pause", "seek", "stop"))
-_ROLLUPS = (LearnerDay, WeeklyActivity, VideoLearnerViews, LearnerResource)
+_ROLLUPS = (
+    LearnerDay,
+    WeeklyActivity,
+    VideoLearnerViews,
+    LearnerResource,
+    LearnerProblem,
+    EnrollmentChange,
+)
 
 
 def week_start(day: date) -> date:
@@ -76,6 +88,12 @@ class LearnerRollup:
     videos: dict[str, list[int]] = field(default_factory=dict)  # video id -> segment runs
     # resource id -> [kind, first time, events]: what the learner opened (see _add_resources)
     resources: dict[str, list[Any]] = field(default_factory=dict)
+    # problem id -> its checks with answers: (time, key, detail), in the order met
+    problems: dict[str, list[tuple[float, int, dict[str, Any]]]] = field(default_factory=dict)
+    # An xAPI problem check's parts sent as statements of their own: the check's key -> parts
+    parts_of: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # (time, event name) -> mode, for each enrollment event
+    enrollments: dict[tuple[float, str], str | None] = field(default_factory=dict)
 
 
 def learner_rollup(
@@ -119,6 +137,7 @@ def _utc_days(
             _add_weeks(rollup.weeks, day, columns)
         _add_video_events(video_events, columns)
         _add_resources(rollup.resources, columns)
+        _add_details(rollup, columns)
 
 
 def _zone_days(
@@ -162,6 +181,7 @@ def _zone_days(
                 labels.add(label)
         _add_video_events(video_events, columns)
         _add_resources(rollup.resources, columns)
+        _add_details(rollup, columns)
     close()
 
 
@@ -199,6 +219,75 @@ def _add_resources(out: dict[str, list[Any]], columns: Columns) -> None:
             out[resource] = [kind, time, 1]
         else:
             found[2] += 1
+
+
+def _add_details(rollup: LearnerRollup, columns: Columns) -> None:
+    """A block's problem checks with answers and its enrollment events (with their modes)."""
+    details, active, names = columns[DETAIL], columns[ACTIVE], columns[NAME]
+    if not all(active):
+        # Enrollment events are not activity: only the inactive few are looked at.
+        for index in compress(range(len(active)), map(not_, active)):
+            name = names[index]
+            if name.startswith("edx.course.enrollment."):
+                detail = details[index]
+                mode = detail.get("mode") if detail else None
+                rollup.enrollments[(columns[TIME][index], name[:60])] = mode
+    if not any(details):
+        return  # the usual block: no detail
+    for index in compress(range(len(details)), details):
+        detail, name = details[index], names[index]
+        if "part_of" in detail:
+            parts = rollup.parts_of.setdefault(detail["part_of"], {})
+            parts.update(detail.get("parts") or {})
+        elif name == "problem_check" and columns[OBJECT_ID][index] is not None:
+            checks = rollup.problems.setdefault(columns[OBJECT_ID][index], [])
+            checks.append((columns[TIME][index], columns[KEY][index], detail))
+
+
+def problem_rows(rollup: LearnerRollup) -> list[tuple[Any, ...]]:
+    """A learner's problems as (problem id, attempts, correct_at, first time, last time,
+    display name, answers) rows: the first and last check's answers per part (see LearnerProblem).
+    """
+    found = []
+    for problem_id, checks in rollup.problems.items():
+        checks.sort(key=lambda check: (check[0], check[1]))
+        correct_at = None
+        name = None
+        for number, (at, key, detail) in enumerate(checks, start=1):
+            if key in rollup.parts_of:
+                # The check's parts came as statements of their own (xAPI): join them to it.
+                detail = {**detail, "parts": {**rollup.parts_of[key], **detail["parts"]}}
+                checks[number - 1] = (at, key, detail)
+            if correct_at is None and _solved(detail):
+                correct_at = number
+            name = (detail.get("name") or name or "")[:500] or None  # the column's length
+        first, last = checks[0][2], checks[-1][2]
+        answers = {
+            "first": first["parts"],
+            "last": last["parts"],
+            "names": [first.get("name"), last.get("name")],  # each check's context name
+        }
+        found.append(
+            (
+                problem_id,
+                len(checks),
+                correct_at,
+                checks[0][0],
+                checks[-1][0],
+                name,
+                orjson.dumps(answers),
+            )
+        )
+    return found
+
+
+def _solved(detail: dict[str, Any]) -> bool:
+    """Whether a check solved the whole problem: its success, else every part correct."""
+    success = detail.get("success")
+    if success is not None:
+        return bool(success)
+    parts = detail.get("parts") or {}
+    return bool(parts) and all(part.get("correct") for part in parts.values())
 
 
 def course_zone(name: str | None) -> ZoneInfo | None:
@@ -286,6 +375,8 @@ class RollupRows:
     weeks: list[tuple[Any, ...]] = field(default_factory=list)
     videos: list[tuple[Any, ...]] = field(default_factory=list)
     resources: list[tuple[Any, ...]] = field(default_factory=list)
+    problems: list[tuple[Any, ...]] = field(default_factory=list)
+    enrollments: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 # What rollup_rows works on: (course id, person -> blocks in day order, video durations, the
@@ -309,6 +400,10 @@ def rollup_rows(task: RollupTask) -> RollupRows:
             rows.videos.append((course_id, person, video_id, orjson.dumps(runs)))
         for resource, (kind, first, events) in rollup.resources.items():
             rows.resources.append((course_id, person, resource, kind, first, events))
+        for problem in problem_rows(rollup):
+            rows.problems.append((course_id, person, *problem))
+        for (time, name), mode in rollup.enrollments.items():
+            rows.enrollments.append((course_id, person, time, name, mode))
     return rows
 
 
@@ -374,3 +469,5 @@ def store_rows(
     insert_rows(session, WeeklyActivity, rows.weeks)
     insert_rows(session, VideoLearnerViews, rows.videos)
     insert_rows(session, LearnerResource, rows.resources)
+    insert_rows(session, LearnerProblem, rows.problems)
+    insert_rows(session, EnrollmentChange, rows.enrollments)

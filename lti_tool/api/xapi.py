@@ -10,9 +10,14 @@ were made from count: each becomes the tracking-log name (and event source) the 
 - video profile verbs: play_video, pause_video, seek_video, stop_video, load_video,
   complete_video, with currentTime, old_time/new_time, duration and the video id;
 - a server problem check: problem_check from the server (ATTEMPTED_PROBLEM, and the problem in
-  the resources report); a browser problem check: problem_check from the browser (activity only);
+  the resources report) with its answer in the tracking log's shape (`answers`, `submission`,
+  `correct_map`, success, attempts, grade), which the event store reads as it reads a log's
+  (lti_tool.activity.details); a problem of several questions comes as one statement for the
+  problem and one per question pointing at it, each question's answer kept as a part of the
+  problem's check; a browser problem check: problem_check from the browser (activity only);
 - a forum post: edx.forum.*.created from the server (POSTED_FORUM);
-- enrollment: edx.course.enrollment.activated / deactivated (not activity);
+- enrollment: edx.course.enrollment.activated / deactivated (not activity), with the mode the
+  course object's acrossx `type` extension names;
 - grades (earned, passed, failed, a graded problem submission): the grade events, which Open edX
   emits from its grading tasks (event source "task": not activity);
 - navigation to a courseware block: the courseware page it opens (activity, and a page in the
@@ -35,6 +40,7 @@ from urllib.parse import unquote
 import orjson
 from sqlalchemy import select
 
+from lti_tool.activity.blocks import PART_OF, event_key
 from lti_tool.api.courses import CourseResolver, CourseTarget, ItemProblem
 from lti_tool.events.sink import IncomingEvent
 from lti_tool.models import XapiStatement
@@ -65,6 +71,18 @@ PASSED = "http://adlnet.gov/expapi/verbs/passed"  # edx.course.grade.passed.firs
 FAILED = "http://adlnet.gov/expapi/verbs/failed"  # edx.course.grade.now_failed
 INTERACTION_TYPE = "http://adlnet.gov/expapi/activities/cmi.interaction"
 QUESTION_TYPE = "http://adlnet.gov/expapi/activities/question"
+ATTEMPT_EXT = "http://id.tincanapi.com/extension/attempt-id"
+MODE_EXT = "https://w3id.org/xapi/acrossx/extensions/type"  # the enrollment mode
+# event-routing-backends maps Open edX response types to xAPI interaction types; back again,
+# as near as the mapping allows (a list of choices is a checkbox problem: choiceresponse).
+RESPONSE_TYPES = {
+    "choice": "multiplechoiceresponse",
+    "numeric": "numericalresponse",
+    "fill-in": "stringresponse",
+    "true-false": "choiceresponse",
+    "matching": "imageresponse",
+    "other": "customresponse",
+}
 # Verbs of the video profile: always about a video.
 VIDEO_VERBS = {
     "https://w3id.org/xapi/video/verbs/played": "play_video",
@@ -341,6 +359,9 @@ def event_fields(
     name = VIDEO_VERBS.get(verb) or (VIDEO_OBJECT_VERBS.get(verb) if _is_video(obj) else None)
     if name is not None:
         return name, "xapi", _video_data(statement, data)
+    if verb in (EVALUATED, ANSWERED) and object_id and _is_sub_statement(statement):
+        if kind == INTERACTION_TYPE and result is not None:
+            return verb, "xapi", {**data, PART_OF: _question_part(statement, object_id, result)}
     if verb in (EVALUATED, ANSWERED, ATTEMPTED) and object_id and not _is_sub_statement(statement):
         # Tracking logs count only the server's problem_check as an attempt. In v10 the server's
         # is `evaluated` on a cmi.interaction (with a result) and the browser's is `attempted`
@@ -348,7 +369,8 @@ def event_fields(
         if (verb == EVALUATED and kind == INTERACTION_TYPE) or (
             verb == ANSWERED and result is not None
         ):
-            return "problem_check", "server", {**data, "problem_id": usage_key(object_id)}
+            problem = usage_key(object_id)
+            return "problem_check", "server", {**data, **_check_data(obj, problem, result)}
         if kind == INTERACTION_TYPE:
             return "problem_check", "browser", data
         if verb == ATTEMPTED and kind == QUESTION_TYPE:
@@ -359,6 +381,9 @@ def event_fields(
     if verb in (REGISTERED, UNREGISTERED):
         # Enrollment changes are not learner activity (tracking logs: edx.course.enrollment.*).
         state = "activated" if verb == REGISTERED else "deactivated"
+        mode = _extensions(obj.get("definition")).get(MODE_EXT)
+        if isinstance(mode, str) and mode:
+            data["mode"] = mode
         return f"edx.course.enrollment.{state}", "server", data
     # Grade statements are not learner activity: Open edX computes grades in its grading tasks,
     # and tracking logs carry those events with the source "task". (Passing or failing something
@@ -376,6 +401,90 @@ def event_fields(
             prefix = f"/courses/{course_key}" if course_key else ""
             return f"{prefix}/courseware/{block[1]}/", "xapi", data
     return verb, "xapi", data
+
+
+def _extensions(holder: Any) -> dict[str, Any]:
+    """The extensions of a definition, result or context (empty when it has none)."""
+    found = holder.get("extensions") if isinstance(holder, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _language_text(value: Any) -> str:
+    """A language map's text (en-US, en, else the first), or ""."""
+    if not isinstance(value, dict) or not value:
+        return ""
+    text = value.get("en-US") or value.get("en") or next(iter(value.values()))
+    return text if isinstance(text, str) else ""
+
+
+def _part_fields(definition: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """One question's answer in the fields of a tracking log's `submission`."""
+    definition = definition if isinstance(definition, dict) else {}
+    response = result.get("response")
+    if isinstance(response, str) and response.startswith("["):
+        try:
+            response = orjson.loads(response)  # several choices, sent as a JSON list
+        except orjson.JSONDecodeError:
+            pass
+    kind = RESPONSE_TYPES.get(str(definition.get("interactionType")), "customresponse")
+    if isinstance(response, list):
+        kind = "choiceresponse" if kind == "multiplechoiceresponse" else kind
+        response = [str(item) for item in response]
+    elif response is not None and not isinstance(response, str):
+        response = str(response)
+    return {
+        "answer": response if response is not None else "",
+        "correct": result.get("success") is True,
+        "question": _language_text(definition.get("description")),
+        "response_type": kind,
+        "variant": "",
+    }
+
+
+def _score(result: dict[str, Any], field: str) -> Any:
+    score = result.get("score")
+    return score.get(field) if isinstance(score, dict) else None
+
+
+def _check_data(obj: dict[str, Any], problem: str, result: dict[str, Any] | None) -> dict[str, Any]:
+    """A server problem check statement as the tracking log's problem_check payload: the
+    answer of its one question (part <block>_2_1, Open edX's first), or for a problem of several
+    questions none (their own statements bring them, see _question_part)."""
+    result = result or {}
+    definition = obj.get("definition")
+    success = result.get("success")
+    attempts = _extensions(definition).get(ATTEMPT_EXT)
+    data: dict[str, Any] = {
+        "problem_id": problem,
+        "grade": _score(result, "raw"),
+        "max_grade": _score(result, "max"),
+        "attempts": attempts if isinstance(attempts, int) else None,
+        "success": None if success is None else ("correct" if success else "incorrect"),
+    }
+    if obj.get("objectType") == "GroupActivity" or "response" not in result:
+        data["parts_follow"] = True
+        return data
+    part = f"{problem.rsplit('@', 1)[-1]}_2_1"
+    fields = _part_fields(definition, result)
+    data["answers"] = {part: fields["answer"]}
+    data["submission"] = {part: fields}
+    data["correct_map"] = {part: {"correctness": "correct" if fields["correct"] else "incorrect"}}
+    return data
+
+
+def _question_part(
+    statement: dict[str, Any], object_id: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """One question of a problem of several: its part, joined to the problem's check (the
+    statement this one points at) when the rollups are built."""
+    ref = statement["context"]["statement"].get("id")
+    part = usage_key(object_id).rsplit("@", 1)[-1]
+    fields = _part_fields(statement["object"].get("definition"), result)
+    fields["correctness"] = "correct" if fields["correct"] else "incorrect"
+    return {
+        "part_of": event_key(f"xapi:{str(ref).lower()}".encode()),
+        "parts": {part: fields},
+    }
 
 
 def _video_data(statement: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

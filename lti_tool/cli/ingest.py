@@ -33,8 +33,14 @@ def _platform_option(name: str | None) -> Platform | None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--platform", "platform_name", help="The platform the logs come from.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON, no progress.")
+@click.option(
+    "--reprocess",
+    is_flag=True,
+    help="Read files already ingested again from their start, to add what the store keeps "
+    "since they were read (problem answers, enrollment modes); no event is stored twice.",
+)
 def ingest_tracking_logs_command(
-    paths: tuple[str, ...], platform_name: str | None, as_json: bool
+    paths: tuple[str, ...], platform_name: str | None, as_json: bool, reprocess: bool
 ) -> None:
     """Ingest Open edX tracking logs (files, .gz files or folders); safe to repeat."""
     from lti_tool.tracking_logs.ingest import ingest_tracking_logs
@@ -47,7 +53,9 @@ def ingest_tracking_logs_command(
         seen[0] += lines
         click.echo(f"\r{seen[0]:,} lines", nl=False, err=True)
 
-    report = ingest_tracking_logs(db.session, paths, platform, progress if show_progress else None)
+    report = ingest_tracking_logs(
+        db.session, paths, platform, progress if show_progress else None, reprocess=reprocess
+    )
     if show_progress:
         click.echo("", err=True)
     summary = report.as_dict()
@@ -58,6 +66,7 @@ def ingest_tracking_logs_command(
             f"{summary['files']} files ({summary['files_unchanged']} unchanged, "
             f"{summary['files_unreadable']} unreadable), {summary['lines']} lines, "
             f"{summary['events_ingested']} events ingested, {summary['duplicates']} already known, "
+            f"{summary['details_added']} given the details they lacked, "
             f"{summary['learners']} learners in {summary['courses']} courses"
         )
         for reason, count in summary["skipped"].items():

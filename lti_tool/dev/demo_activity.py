@@ -252,13 +252,49 @@ def _session(
         events.append(("pause_video", "browser", {**base, "currentTime": position}, clock))
         clock += rng.uniform(2, 30)
     for _ in range(rng.randint(0, 2)):
-        problem = usage_key("problem", f"p{rng.randint(1, 8)}")
+        number = rng.randint(1, 8)
         success = "correct" if rng.random() < 0.7 else "incorrect"
+        data = {"problem_id": usage_key("problem", f"p{number}"), "success": success}
         events.append(
-            ("problem_check", "server", {"problem_id": problem, "success": success}, clock)
+            ("problem_check", "server", {**data, **_answer(number, success, clock)}, clock)
         )
         clock += rng.uniform(30, 300)
     return events
+
+
+# Each demo problem's question, its answers (the right one first) and its response type.
+DEMO_ANSWERS: dict[int, tuple[str, tuple[str, ...], str]] = {
+    1: ("What is a dataset?", ("A table of observations", "A chart", "A single number"), "choice"),
+    2: ("How do you load a CSV file?", ("With pandas", "By hand", "With a chart"), "choice"),
+    3: ("Which column is untidy?", ("Date and city", "Temperature", "Station"), "choice"),
+    4: ("Fill a gap with…", ("the median", "zero", "the next value"), "choice"),
+    5: ("When do visits peak?", ("Week 3", "Week 1", "Week 5"), "choice"),
+    6: ("The median of 3, 7, 9?", ("7", "6.5", "9"), "numerical"),
+    7: ("The slope of y = 2.5x + 1?", ("2.5", "1", "25"), "numerical"),
+    8: ("Does correlation prove causation?", ("No", "Yes"), "choice"),
+}
+
+
+def _answer(number: int, success: str, clock: float) -> dict[str, Any]:
+    """A check's answer in the tracking log's shape: the right one when it succeeded, else a
+    wrong one chosen by the clock (no random draw: the demo's other figures stay as they were)."""
+    question, answers, kind = DEMO_ANSWERS[number]
+    index = 0 if success == "correct" else 1 + int(clock) % (len(answers) - 1)
+    part = f"p{number}_2_1"
+    submission: dict[str, Any] = {
+        "answer": answers[index],
+        "correct": index == 0,
+        "question": question,
+        "variant": "",
+        "response_type": "multiplechoiceresponse" if kind == "choice" else "numericalresponse",
+        "input_type": "choicegroup" if kind == "choice" else "formulaequationinput",
+    }
+    raw = f"choice_{index}" if kind == "choice" else answers[index]
+    return {
+        "answers": {part: raw},
+        "submission": {part: submission},
+        "correct_map": {part: {"correctness": success}},
+    }
 
 
 def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:

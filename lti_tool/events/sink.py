@@ -113,6 +113,7 @@ class IngestCounts:
 
     received: int = 0
     stored: int = 0  # new events; received - stored were already known
+    details_filled: int = 0  # known events that got the detail they lacked (a reprocess)
     learners: int = 0
     courses: int = 0
 
@@ -211,7 +212,9 @@ class EventSink:
         for course_id, seen in sorted(videos_seen.items()):
             self._record_videos(course_id, seen)
         for course_id, blocks in sorted(by_course.items()):
-            self.counts.stored += write_blocks(self.session, course_id, blocks)
+            stored, filled = write_blocks(self.session, course_id, blocks)
+            self.counts.stored += stored
+            self.counts.details_filled += filled
             self._touched[course_id].update(person for person, _day in blocks)
 
     def add_countries(self, countries: LastCountries) -> None:

@@ -9,7 +9,7 @@ lti_tool.kpis.roster.class_member_ids) and returns the person ids that match.
 
 from __future__ import annotations
 
-from lti_tool.kpis import completion, grades, video_engagement
+from lti_tool.kpis import completion, grades, problems, video_engagement
 from lti_tool.models import Assignment, Course, CourseModule, Submission
 from lti_tool.models.types import DbSession
 
@@ -20,6 +20,7 @@ ASSIGNMENT_FILTERS = {
 }
 VIDEO_FILTERS = {"not_opened": "haven't opened", "not_completed": "haven't watched to the end"}
 MODULE_FILTERS = {"not_started": "haven't started", "not_completed": "haven't completed"}
+PROBLEM_FILTERS = {"not_solved": "haven't solved"}
 UNITS = ("points", "percent")
 # Canvas's workflow states of work handed in (graded work may have no submission time: marked on
 # paper, or by the LMS itself).
@@ -108,3 +109,13 @@ def module_recipients(
         ):
             found.add(person_id)
     return found
+
+
+def problem_recipients(
+    session: DbSession, course: Course, problem_id: str, who: str, people: set[int]
+) -> set[int]:
+    """The learners among `people` who have not solved a problem (PROBLEM_FILTERS: no check
+    of theirs was right, or they have not tried it; the Problems page's counting)."""
+    if who not in PROBLEM_FILTERS:
+        raise ValueError(f"unknown filter {who!r}")
+    return problems.unsolved(session, course, problem_id, people)

@@ -19,6 +19,7 @@ from lti_tool.kpis import (
     grades,
     learners,
     names,
+    problems,
     readiness,
     resources,
     roster,
@@ -197,6 +198,16 @@ REPORTS: dict[str, Report] = {
         geography.geography,
         geography.FIELDS,
         "learners per last known country (fewer than the privacy floor: other countries)",
+    ),
+    "answer-distribution": Report(
+        problems.answer_distribution,
+        problems.DISTRIBUTION_FIELDS,
+        "per problem part and answer: correct or not, learners whose first and last answer it was",
+    ),
+    "problem-performance": Report(
+        problems.problem_performance,
+        problems.PERFORMANCE_FIELDS,
+        "per problem: learners, attempts, share right at the first attempt, attempts until right",
     ),
     "readiness": Report(
         readiness.readiness,

@@ -164,3 +164,50 @@ class LearnerResource(Model):
     kind: Mapped[str] = mapped_column(String(20))  # video | problem | page | activity
     first_time: Mapped[float] = mapped_column(Float(precision=53))  # epoch seconds
     events: Mapped[int] = mapped_column(Integer)
+
+
+class LearnerProblem(Model):
+    """A learner's server problem checks of one problem, as the answer distribution reads them.
+
+    `attempts` counts the checks with answers (Open edX's analytics pipeline drops the others);
+    `correct_at` is the number of the first check the whole problem was correct at (None: not
+    yet). `answers` is an orjson object {"first": parts, "last": parts, "names": [first, last]}:
+    the first and last check's answers per problem part (lti_tool.activity.details), at
+    `first_time` and `last_time`, and the display names those checks' contexts gave.
+    """
+
+    __tablename__ = "learner_problem"
+    __table_args__ = _SMALL_ROWS
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    problem_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    correct_at: Mapped[int | None] = mapped_column(Integer)
+    first_time: Mapped[float] = mapped_column(Float(precision=53))
+    last_time: Mapped[float] = mapped_column(Float(precision=53))
+    display_name: Mapped[str | None] = mapped_column(String(500))  # the last check's context
+    answers: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EnrollmentChange(Model):
+    """A learner's enrollment event in a course: enrolled, unenrolled or changed mode, and the
+    mode it names (None where the stored event has none: ingested before modes were kept)."""
+
+    __tablename__ = "enrollment_change"
+    __table_args__ = _SMALL_ROWS
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    time: Mapped[float] = mapped_column(Float(precision=53), primary_key=True)  # epoch seconds
+    # edx.course.enrollment.activated | deactivated | mode_changed
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    mode: Mapped[str | None] = mapped_column(String(100))

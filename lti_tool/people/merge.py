@@ -12,7 +12,9 @@ from lti_tool.activity.countries import move_countries
 from lti_tool.models import (
     ActivityBlock,
     Enrollment,
+    EnrollmentChange,
     LearnerDay,
+    LearnerProblem,
     Person,
     PersonIdentity,
     VideoLearnerViews,
@@ -51,7 +53,7 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
 
     courses = _move_blocks(session, keep_id, drop_id)
     move_countries(session, keep_id, drop_id)
-    for model in (LearnerDay, WeeklyActivity, VideoLearnerViews):
+    for model in (LearnerDay, WeeklyActivity, VideoLearnerViews, LearnerProblem, EnrollmentChange):
         session.execute(delete(model).where(model.person_id == drop_id))
     for course_id in sorted(courses):
         rollups.rebuild_learners(session, course_id, [keep_id])
@@ -72,6 +74,6 @@ def _move_blocks(session: DbSession, keep_id: int, drop_id: int) -> set[int]:
         dropped[course_id][(keep_id, day_number(day))] = decode(data)
     for course_id, blocks in dropped.items():
         # Merging drops events both rows had (same key), as a repeated ingest would.
-        write_blocks(session, course_id, blocks)
+        write_blocks(session, course_id, blocks)  # (added, filled): nothing to report here
     session.execute(delete(ActivityBlock).where(ActivityBlock.person_id == drop_id))
     return set(dropped)

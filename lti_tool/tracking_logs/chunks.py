@@ -60,7 +60,9 @@ def parse_chunk(chunk: Chunk) -> ParsedChunk:
             seen = addresses.get(learner)
             if seen is None or time > seen[0]:
                 addresses[learner] = (time, ip)
-        row = event_row(time, event_key(raw), event.name, event.source, event.data)
+        row = event_row(
+            time, event_key(raw), event.name, event.source, event.data, event.display_name
+        )
         days = rows.get(learner)
         if days is None:
             days = rows[learner] = (event.username, {})

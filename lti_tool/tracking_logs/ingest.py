@@ -34,6 +34,7 @@ class IngestReport:
     lines: int = 0
     events: int = 0
     duplicates: int = 0
+    details_added: int = 0
     learners: int = 0
     courses: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
@@ -61,6 +62,7 @@ class IngestReport:
             "lines": self.lines,
             "events_ingested": self.events,
             "duplicates": self.duplicates,
+            "details_added": self.details_added,
             "learners": self.learners,
             "courses": self.courses,
             "skipped": dict(sorted(self.skipped.items())),
@@ -98,19 +100,22 @@ def ingest_tracking_logs(
     platform: Platform | None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    reprocess: bool = False,
 ) -> IngestReport:
     """Ingest files and folders of tracking logs; commits after each file.
 
     Files of PARALLEL_FROM_BYTES or more are parsed, and their learners' rollups computed, by
     `workers` processes (default: one per CPU when there are two or more; 0: none, everything
-    runs in this process).
+    runs in this process). With `reprocess`, files already ingested are read again from their
+    start: their events are known and not stored twice, but the details they lack (problem
+    answers, enrollment modes, kept since) are added to them, and their learners' rollups rebuilt.
     """
     report = IngestReport()
     pool = Workers()
     processes = default_processes() if workers is None else workers
     with rare_collections():
         try:
-            _ingest_paths(session, paths, platform, report, pool, processes, progress)
+            _ingest_paths(session, paths, platform, report, pool, (processes, reprocess), progress)
         finally:
             pool.close()
     return report
@@ -122,18 +127,20 @@ def _ingest_paths(
     platform: Platform | None,
     report: IngestReport,
     pool: Workers,
-    processes: int,
+    how: tuple[int, bool],
     progress: Callable[[int], None] | None,
 ) -> None:
+    processes, reprocess = how
     for path in iter_paths(paths):
         report.files += 1
         try:
             record, head = find_known_file(session, path)
-            consumed = record.consumed_bytes if record is not None else 0
+            consumed = record.consumed_bytes if record is not None and not reprocess else 0
             # The size on disk, gzipped or not, tells well enough whether workers pay.
             if path.stat().st_size - consumed >= PARALLEL_FROM_BYTES:
                 pool.start(processes)
-            _ingest_file(session, path, (record, head), platform, report, pool, progress)
+            start = 0 if reprocess else None
+            _ingest_file(session, path, (record, head, start), platform, report, pool, progress)
         except OSError as exc:
             session.rollback()
             report.unreadable += 1
@@ -144,13 +151,13 @@ def _ingest_paths(
 def _ingest_file(
     session: DbSession,
     path: Path,
-    known: tuple[IngestFile | None, bytes],
+    known: tuple[IngestFile | None, bytes, int | None],
     platform: Platform | None,
     report: IngestReport,
     pool: Workers,
     progress: Callable[[int], None] | None,
 ) -> None:
-    record, head = known
+    record, head, start = known
     if record is None:
         if not head:
             report.files_unchanged += 1
@@ -166,6 +173,9 @@ def _ingest_file(
         session.add(record)
     sink = EventSink(session, platform, workers=pool if pool.started else None)
     offset, number = record.consumed_bytes, record.consumed_lines
+    consumed = (offset, number)
+    if start == 0 and record.id is not None:
+        offset, number = 0, 0  # a reprocess: read it all again (lines already read are known)
     try:
         for chunk, parsed in pool.map_ordered(parse_chunk, read_chunks(path, offset)):
             _count_problems(path, number, parsed, report)
@@ -178,14 +188,16 @@ def _ingest_file(
     except TruncatedFile as exc:
         report.skipped["truncated_file"] += 1
         report.problem(f"{path}:{number + 1}", f"truncated or corrupt compressed file ({exc})")
-    if offset == record.consumed_bytes and record.id is not None:
+    if offset == record.consumed_bytes and record.id is not None and start is None:
         report.files_unchanged += 1
     counts = sink.finish()
     report.events += counts.stored
     report.duplicates += counts.received - counts.stored
+    report.details_added += counts.details_filled
     report.learners += counts.learners
     report.courses += counts.courses
-    record.consumed_bytes, record.consumed_lines = offset, number
+    # A reprocess cut short by a damaged file keeps what an earlier run had read.
+    record.consumed_bytes, record.consumed_lines = max((offset, number), consumed)
     record.path = str(path)
     record.last_ingested_at = utcnow()
     session.commit()

@@ -108,6 +108,7 @@ class TrackingEvent:
     # The `ip` of the line (top level in tracking.log, `context.ip` in the processed shape), as
     # logged (a text, else None): only its country is kept (lti_tool.activity.countries).
     ip: str | None = None
+    display_name: str | None = None  # the block's name in the context (server problem_check)
 
 
 @dataclass(slots=True)
@@ -229,7 +230,17 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
     ip = get("ip") or cget("ip")
     if type(ip) is not str:
         ip = None  # not an address; the event is good all the same
-    return TrackingEvent(time, course_key, user_id, username, name, source, data, ip)
+    event = TrackingEvent(time, course_key, user_id, username, name, source, data, ip)
+    if name == "problem_check" and source == "server":
+        event.display_name = _module_name(context)
+    return event
+
+
+def _module_name(context: dict[str, Any]) -> str | None:
+    """The display name of the block an event is about (context.module.display_name)."""
+    module = context.get("module")
+    name = module.get("display_name") if type(module) is dict else None
+    return name if type(name) is str and name else None
 
 
 def _loads(raw: bytes) -> Any:

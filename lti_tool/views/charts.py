@@ -1037,3 +1037,54 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
         margin={"l": 10, "r": 20, "t": 50, "b": 50},
     )
     return fig
+
+
+#: The longest line of an answer's label beside its bar (characters).
+ANSWER_LABEL_CHARS = 22
+
+
+def answer_label(row: dict[str, Any]) -> str:
+    """An answer as its bar and table name it: its text (else its choice id), with its variant
+    for a randomised problem, and a tick when it is correct."""
+    value = str(row["answer_value"] or row["value_id"] or "(no answer)")
+    if row["variant"]:
+        value += f" (variant {row['variant']})"
+    return ("\u2713 " if row["correct"] else "") + value
+
+
+def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figure:
+    """One problem part's answers as horizontal bars: learners whose last answer it is, the
+    correct answers in green with a tick (and said so in the hover)."""
+    fig = go.Figure(layout=_layout(title, "Learners (last answer)", ""))
+    labels = [
+        "<br>".join(text(line) for line in textwrap.wrap(answer_label(r), ANSWER_LABEL_CHARS))
+        or "&nbsp;"
+        for r in rows
+    ]
+    fig.add_trace(
+        go.Bar(
+            y=labels,
+            x=[r["last_response_count"] for r in rows],
+            orientation="h",
+            marker={"color": [PALETTE[2] if r["correct"] else PALETTE[4] for r in rows]},
+            customdata=[
+                [
+                    text(answer_label(r)),
+                    "correct" if r["correct"] else "not correct",
+                    r["first_response_count"],
+                ]
+                for r in rows
+            ],
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>Last answer of %{x:,d}"
+            "<br>First answer of %{customdata[2]:,d}<extra></extra>",
+            name="Last answers",
+        )
+    )
+    fig.update_layout(
+        showlegend=False,
+        height=max(220, 70 + 42 * len(rows)),
+        xaxis={**count_axis([r["last_response_count"] for r in rows]), "rangemode": "tozero"},
+        yaxis={"autorange": "reversed", "automargin": True, "title": {"text": ""}},
+        margin={"l": 10, "r": 20, "t": 50, "b": 50},
+    )
+    return fig

@@ -359,6 +359,7 @@ from lti_tool.views import geography as _geography  # noqa: E402, F401
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402
 from lti_tool.views import message as _message  # noqa: E402, F401
+from lti_tool.views import problems as _problems  # noqa: E402, F401
 from lti_tool.views import settings as _settings  # noqa: E402, F401
 from lti_tool.views import student as _student  # noqa: E402, F401
 from lti_tool.views import track_record as _track_record  # noqa: E402, F401

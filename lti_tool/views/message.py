@@ -1,4 +1,4 @@
-"""Message students who…: the forms on the Grades, Videos and Content pages send here; the
+"""Message students who…: the forms on the Grades, Videos, Content and Problems pages send here; the
 learners who match go to the learners table's e-mail page (views.learners.addresses_page: a
 BCC mailto link and a CSV, written to the access log)."""
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
-from lti_tool.kpis import completion, grades, recipients
+from lti_tool.kpis import completion, grades, problems, recipients
 from lti_tool.kpis.names import assignment_name, module_name
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Assignment, Course, CourseModule
@@ -24,6 +24,7 @@ PAGES = {
     "assignment": ("course.grades_page", "the grades"),
     "video": ("course.videos", "the videos"),
     "module": ("course.content_page", "the content"),
+    "problem": ("course.problems_page", "the problems"),
 }
 
 
@@ -107,7 +108,16 @@ def _picked(course: Course, people: set[int]) -> tuple[set[int], str]:
         found = recipients.module_recipients(db.session, course, module, who, people)
         name = next(m["name"] for m in module_choices(course) if m["id"] == module.id)
         return found, f"{recipients.MODULE_FILTERS[who]} {name}"
-    abort(400, description="Unknown kind of item: assignment, video or module.")
+    if kind == "problem":
+        known = course_names(course)
+        if ("problem", item) not in known.names:
+            abort(404, description="This problem is not one of this course's.")
+        if who not in recipients.PROBLEM_FILTERS:
+            abort(400, description="Choose who: not solved.")
+        found = recipients.problem_recipients(db.session, course, item, who, people)
+        name = problems.problem_name(db.session, course, item)
+        return found, f"{recipients.PROBLEM_FILTERS[who]} {name}"
+    abort(400, description="Unknown kind of item: assignment, video, module or problem.")
 
 
 @bp.post("/message")

@@ -6,6 +6,7 @@ import math
 from datetime import date
 
 from lti_tool.activity.blocks import (
+    DETAIL,
     KEY,
     NOT_FINITE,
     TIME,
@@ -14,6 +15,7 @@ from lti_tool.activity.blocks import (
     empty,
     encode,
     event_row,
+    fill_details,
     merge,
     rows,
 )
@@ -64,7 +66,7 @@ def test_encode_decode_round_trip_and_rows() -> None:
     assert decode(encode(columns)) == columns
     first, second = rows(columns)
     assert first[1:8] == (-(2**63), "play_video", "browser", True, "PLAYED_VIDEO", "abc", "play")
-    assert first[8:] == (12.5, None, None, 60.0)
+    assert first[8:] == (12.5, None, None, 60.0, None)  # no detail: not a problem or enrollment
     # JSON has no NaN: a non-finite position is stored as one the video rules drop anyway.
     assert second[8] == NOT_FINITE
 
@@ -90,3 +92,18 @@ def test_learner_rollup_days_gaps_weeks_across_days() -> None:
         ),
     ]
     assert rollup.weeks == {(date(2026, 3, 2), "ACTIVE"), (date(2026, 3, 2), "ATTEMPTED_PROBLEM")}
+
+
+def test_details_are_stored_only_when_an_event_has_one_and_filled_in_once() -> None:
+    page = block((10, 1))
+    assert b'"detail"' not in encode(merge(None, page)[0])  # blocks without details look as before
+    stored = merge(None, block((10, 1), (20, 2)))[0]
+    again = block((20, 2))
+    again[DETAIL][0] = {"mode": "verified"}
+    # The same event read again with a detail fills it in; a stored detail is never replaced.
+    assert fill_details(stored, again) == 1
+    assert stored[DETAIL] == [None, {"mode": "verified"}]
+    assert decode(encode(stored)) == stored
+    again[DETAIL][0] = {"mode": "audit"}
+    assert fill_details(stored, again) == 0
+    assert stored[DETAIL][1] == {"mode": "verified"}

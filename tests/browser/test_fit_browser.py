@@ -29,6 +29,7 @@ STAFF_PAGES = (
     "grades",
     "content",
     "videos",
+    "problems",
     "countries",
     "settings",
     "access-log",

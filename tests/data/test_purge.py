@@ -43,6 +43,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
+from tests.helpers.problems import enrollment, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, with_ip, write
 
 OTHER = "course-v1:edX+Other+2026"
@@ -90,6 +91,13 @@ def _fill(
                     payload={**video, "currentTime": 60},
                     course=course,
                 ),
+                # A problem answer and an enrollment mode (learner_problem, enrollment_change).
+                problem_check(
+                    _stamp(day, "10:07:00"),
+                    {"p_2_1": {"answer": "4", "correct": True}},
+                    course=course,
+                ),
+                enrollment(_stamp(day, "10:08:00"), "activated", "audit", course=course),
             ]
     lines += [
         event(_stamp(OLD, "09:00:00"), user=8, username="peer8"),

@@ -2,7 +2,7 @@
 network address of their latest event; the address itself is never stored)
 
 Revision ID: 0019_learner_country
-Revises: 0017_risk_backtest
+Revises: 0018_event_details
 Create Date: 2026-12-05 15:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019_learner_country'
-down_revision = '0017_risk_backtest'
+down_revision = '0018_event_details'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,126 @@
+"""The Problems page: the hardest problems first, each one's answer distribution, the Canvas
+assignments' score spread, and "message learners who have not solved it yet"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, render_template, request
+
+from lti_tool.extensions import db
+from lti_tool.kpis import grades, problems, recipients
+from lti_tool.kpis.labels import course_label
+from lti_tool.kpis.reports import REPORTS, to_csv
+from lti_tool.launch.identity import staff_required
+from lti_tool.models import Course
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
+from lti_tool.views.course import _course, bp, course_names, section_choice
+
+#: Parts of one problem drawn as charts at most (their tables list them all).
+MOST_PART_CHARTS = 12
+
+
+def hardest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Problems by their share right at the first attempt, lowest first (course order within)."""
+    return sorted(rows, key=lambda r: r["first_attempt_correct_share"])
+
+
+def _class_rows(
+    course: Course, people: set[int]
+) -> tuple[list[problems.LearnerChecks], list[dict[str, Any]]]:
+    """The class's (or section's) checks, and the problems' rows in course order."""
+    checks = problems.learner_checks(db.session, course, people)
+    return checks, problems.performance_rows(checks, course_names(course))
+
+
+def _parts(
+    checks: list[problems.LearnerChecks], problem_id: str
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """One problem's answer distribution, per part in the problem's order: (title, answers),
+    the answers most given first."""
+    mine = [c for c in checks if c.problem_id == problem_id]
+    rows = problems.distribution_rows(mine)
+    by_part: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_part.setdefault(row["part_id"], []).append(row)
+    parts = []
+    for number, part_id in enumerate(sorted(by_part, key=_part_order), start=1):
+        answers = sorted(by_part[part_id], key=lambda r: -r["last_response_count"])
+        question = next((r["question"] for r in answers if r["question"]), "")
+        title = f"Question {number}" + (f": {question}" if question else "")
+        parts.append((title, answers))
+    return parts
+
+
+def _part_order(part_id: str) -> tuple[int, str]:
+    """Open edX numbers a problem's parts <block>_<n>_1 from n = 2: in that order."""
+    pieces = part_id.rsplit("_", 2)
+    number = int(pieces[1]) if len(pieces) == 3 and pieces[1].isdigit() else 1_000_000
+    return number, part_id
+
+
+@bp.get("/problems")
+@staff_required
+def problems_page(course_id: int) -> str:
+    """Problems, hardest first; the chosen one's answer distribution; assignment scores."""
+    course = _course(course_id)
+    section, sections, people = section_choice(course)
+    checks, rows = course_cached(course, f"problems-{section}", lambda: _class_rows(course, people))
+    ranked = hardest_first(rows)
+    chosen = request.args.get("problem") or (ranked[0]["module_id"] if ranked else None)
+    if chosen and chosen not in {r["module_id"] for r in rows}:
+        chosen = ranked[0]["module_id"] if ranked else None
+    chosen_row = next((r for r in rows if r["module_id"] == chosen), None)
+    parts = _parts(checks, chosen) if chosen else []
+    charts = []
+    for index, (_title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
+        # The question is the heading above the chart: the chart's title says what it counts.
+        figure = charts_mod.answer_distribution_figure(answers, "Last answers")
+        charts.append((f"answers-{index}", charts_mod.figure_json(figure)))
+    assignments = course_cached(
+        course, f"assignments-{section}", lambda: grades.assignment_rows(db.session, course, people)
+    )
+    graded = [r for r in assignments if r["median"] is not None]
+    if graded:
+        figure = charts_mod.assignment_quartiles_figure(graded)
+        charts.append(("assignment-scores", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/problems.html",
+        course=course,
+        section=section,
+        sections=sections,
+        endpoint="course.problems_page",
+        problems=ranked,
+        chosen=chosen_row,
+        parts=parts,
+        answer_label=charts_mod.answer_label,
+        graded=graded,
+        charts=charts,
+        message_items=[{"id": r["module_id"], "name": r["problem"]} for r in rows],
+        message_filters=recipients.PROBLEM_FILTERS,
+    )
+
+
+@bp.get("/problems.csv")
+@staff_required
+def problems_csv(course_id: int) -> Response:
+    """The page's figures as CSV (the class or the chosen section): `?table=answers` the
+    answer distribution, else problem performance (the reports' columns)."""
+    course = _course(course_id)
+    _section, _sections, people = section_choice(course)
+    checks, rows = _class_rows(course, people)
+    label = course_label(course)
+    if request.args.get("table") == "answers":
+        name = "answer-distribution"
+        found = problems.distribution_rows(checks, course_names(course))
+    elif request.args.get("table", "problems") == "problems":
+        name, found = "problem-performance", rows
+    else:
+        abort(400, description="table is problems or answers.")
+    body = to_csv([{"course": label, **row} for row in found], REPORTS[name].fields)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

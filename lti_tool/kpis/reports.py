@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from lti_tool.kpis import (
     activity,
     completion,
+    enrollment,
     grades,
     learners,
     names,
@@ -190,6 +191,11 @@ REPORTS: dict[str, Report] = {
         readiness.readiness,
         readiness.FIELDS,
         "is the course ready for analytics: per check its status, what was found, the fix",
+    ),
+    "enrollment-daily": Report(
+        enrollment.enrollment_daily,
+        enrollment.FIELDS,
+        "per day and enrollment mode (and all): learners enrolled at the day's end, and ever",
     ),
 }
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from sqlalchemy import select
 
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.labels import course_label
-from lti_tool.models import Course, EnrollmentChange
+from lti_tool.models import Course, Enrollment, EnrollmentChange, LmsEnrollment
 from lti_tool.models.types import DbSession, utcnow
 
 ACTIVATED = "edx.course.enrollment.activated"
@@ -152,13 +153,54 @@ def learner_changes(
     return dict(found)
 
 
+def lms_changes(
+    session: DbSession, course: Course, skip: AbstractSet[int], people: set[int] | None = None
+) -> dict[int, list[Change]]:
+    """Enrollment events made from the LMS's enrollment dates, for the learners in `skip`'s
+    complement (those without events): enrolled when the LMS made the enrollment, in its mode;
+    one the LMS lists as inactive unenrolled at that same instant (the LMS does not say when
+    they left: they count in the history, never as enrolled). Test students are left out."""
+    found: dict[int, list[Change]] = {}
+    for person_id, created, mode, status, test in session.connection().execute(
+        select(
+            LmsEnrollment.person_id,
+            LmsEnrollment.created_at,
+            LmsEnrollment.mode,
+            Enrollment.status,
+            Enrollment.is_test_user,
+        )
+        .join(
+            Enrollment,
+            (Enrollment.course_id == LmsEnrollment.course_id)
+            & (Enrollment.person_id == LmsEnrollment.person_id),
+        )
+        .where(LmsEnrollment.course_id == course.id, LmsEnrollment.created_at.is_not(None))
+    ):
+        if person_id in skip or test or (people is not None and person_id not in people):
+            continue
+        when = _aware(created).timestamp()
+        events = [Change(when, ACTIVATED, mode or UNKNOWN_MODE)]
+        if status != "active":
+            events.append(Change(when, DEACTIVATED, mode or UNKNOWN_MODE))
+        found[person_id] = events
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC instant (SQLite gives it back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Enrollments:
-    """A course's enrollment history: the daily rows, and each learner's first enrollment day."""
+    """A course's enrollment history: the daily rows, each learner's first enrollment day, and
+    how many learners it read from events and from the LMS's enrollment dates."""
 
     rows: list[DayCount]
     first_enrolled: dict[int, date]  # person -> the day of their first activation
     last_day: date
+    from_events: int = 0
+    from_lms: int = 0
 
 
 def enrollments(
@@ -172,6 +214,9 @@ def enrollments(
     zone = settings.zone
     last_day = today or settings.today(utcnow().replace(tzinfo=UTC))
     changes = learner_changes(session, course, people)
+    from_events = len(changes)
+    dated = lms_changes(session, course, set(changes), people)
+    changes.update(dated)
     first: dict[int, date] = {}
     for person_id, events in changes.items():
         starts = [c.time for c in events if c.name == ACTIVATED]
@@ -180,7 +225,7 @@ def enrollments(
             if day <= last_day:
                 first[person_id] = day
     rows = daily_counts((day_ends(e, zone, last_day) for e in changes.values()), last_day)
-    return Enrollments(rows, first, last_day)
+    return Enrollments(rows, first, last_day, from_events, len(dated))
 
 
 def enrollment_daily(

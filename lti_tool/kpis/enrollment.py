@@ -201,6 +201,7 @@ class Enrollments:
     last_day: date
     from_events: int = 0
     from_lms: int = 0
+    enrolled_now: frozenset[int] = frozenset()  # enrolled at the end of the last day
 
 
 def enrollments(
@@ -224,8 +225,10 @@ def enrollments(
             day = datetime.fromtimestamp(min(starts), zone).date()
             if day <= last_day:
                 first[person_id] = day
-    rows = daily_counts((day_ends(e, zone, last_day) for e in changes.values()), last_day)
-    return Enrollments(rows, first, last_day, from_events, len(dated))
+    ends = {person_id: day_ends(events, zone, last_day) for person_id, events in changes.items()}
+    now = frozenset(p for p, e in ends.items() if e and e[-1].enrolled)
+    rows = daily_counts(ends.values(), last_day)
+    return Enrollments(rows, first, last_day, from_events, len(dated), now)
 
 
 def enrollment_daily(
@@ -252,3 +255,82 @@ def enrollment_daily(
 def on_day(rows: Sequence[DayCount], day: date) -> Mapping[str, DayCount]:
     """The rows of one day by mode (empty before the first enrollment)."""
     return {row.mode: row for row in rows if row.day == day}
+
+
+#: Open edX enrollment modes (course modes) and Canvas's two kinds, as people read them.
+MODE_NAMES = {
+    "audit": "Audit",
+    "honor": "Honor",
+    "verified": "Verified",
+    "professional": "Professional",
+    "no-id-professional": "Professional (no ID check)",
+    "credit": "Credit",
+    "masters": "Master's",
+    "executive-education": "Executive education",
+    "paid-executive-education": "Executive education (paid)",
+    "unpaid-executive-education": "Executive education (unpaid)",
+    "student": "Students",
+    "other": "Other roles",
+    UNKNOWN_MODE: "Mode not known",
+    ALL: "All modes",
+}
+
+
+def mode_name(mode: str) -> str:
+    """An enrollment mode as people read it ("no-id-professional" → "Professional (no ID
+    check)"); a mode not listed with its dashes and underscores as spaces."""
+    known = MODE_NAMES.get(mode)
+    if known:
+        return known
+    words = mode.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else MODE_NAMES[UNKNOWN_MODE]
+
+
+@dataclass(frozen=True)
+class ModeNow:
+    """One mode (or all) on the last day: enrolled, the change over 7 days, ever enrolled."""
+
+    mode: str
+    name: str
+    count: int
+    change_7_days: int
+    cumulative_count: int
+
+
+def modes_now(result: Enrollments) -> list[ModeNow]:
+    """Per mode on the last day, as Insights' course summary has it: enrolled, the change since
+    7 days before (no row then: 0), and ever enrolled; all modes first."""
+    today = on_day(result.rows, result.last_day)
+    before = on_day(result.rows, result.last_day - timedelta(days=7))
+    modes = sorted(today, key=lambda m: (m != ALL, mode_name(m)))
+    return [
+        ModeNow(
+            mode,
+            mode_name(mode),
+            today[mode].count,
+            today[mode].count - (before[mode].count if mode in before else 0),
+            today[mode].cumulative_count,
+        )
+        for mode in modes
+    ]
+
+
+@dataclass(frozen=True)
+class StartSplit:
+    """Learners who first enrolled before the course's start and on or after it."""
+
+    starts_on: date
+    before_now: int  # of those enrolled on the last day
+    after_now: int
+    before_ever: int  # of those who ever enrolled
+    after_ever: int
+
+
+def start_split(result: Enrollments, starts_on: date | None) -> StartSplit | None:
+    """Who first enrolled before the start date and who on or after it (None without a start)."""
+    if starts_on is None:
+        return None
+    before = {p for p, day in result.first_enrolled.items() if day < starts_on}
+    after = set(result.first_enrolled) - before
+    now = result.enrolled_now
+    return StartSplit(starts_on, len(before & now), len(after & now), len(before), len(after))

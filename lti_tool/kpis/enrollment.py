@@ -299,10 +299,13 @@ class ModeNow:
 
 def modes_now(result: Enrollments) -> list[ModeNow]:
     """Per mode on the last day, as Insights' course summary has it: enrolled, the change since
-    7 days before (no row then: 0), and ever enrolled; all modes first."""
+    7 days before (no row then: 0), and ever enrolled; all modes first, then the most enrolled."""
     today = on_day(result.rows, result.last_day)
     before = on_day(result.rows, result.last_day - timedelta(days=7))
-    modes = sorted(today, key=lambda m: (m != ALL, mode_name(m)))
+    modes = sorted(
+        today,
+        key=lambda m: (m != ALL, -today[m].count, -today[m].cumulative_count, mode_name(m)),
+    )
     return [
         ModeNow(
             mode,

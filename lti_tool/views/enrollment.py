@@ -38,6 +38,14 @@ def _section(course: Course) -> tuple[str, list[str], set[int] | None]:
     return chosen, sections, members
 
 
+@bp.app_template_filter("change")
+def change(value: int) -> str:
+    """A change in a count: +3, a minus sign and 2 for a drop, or 0 for none."""
+    if value > 0:
+        return f"+{value:,}"
+    return f"\u2212{-value:,}" if value < 0 else "0"
+
+
 @bp.get("/enrollment")
 @staff_required
 def enrollment_page(course_id: int) -> str:
@@ -48,9 +56,11 @@ def enrollment_page(course_id: int) -> str:
     result = enrollment_kpi.enrollments(db.session, course, people)
     days = sorted({row.day for row in result.rows})
     modes = enrollment_kpi.modes_now(result)
+    # Modes in the order of today's table, then those gone since (by name).
+    order = {m.mode: i for i, m in enumerate(modes)}
     shown = sorted(
         {row.mode for row in result.rows if row.mode != enrollment_kpi.ALL},
-        key=enrollment_kpi.mode_name,
+        key=lambda m: (order.get(m, len(order)), enrollment_kpi.mode_name(m)),
     )
     # The chart's lines and the table's columns: all modes, then each mode when there are two.
     columns = [enrollment_kpi.ALL] + (shown if len(shown) > 1 else [])

@@ -23,7 +23,17 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 TIMEOUT_MS = 30_000
-STAFF_PAGES = ("", "learners", "grades", "content", "videos", "settings", "access-log", "me")
+STAFF_PAGES = (
+    "",
+    "learners",
+    "grades",
+    "content",
+    "videos",
+    "enrollment",
+    "settings",
+    "access-log",
+    "me",
+)
 # What a person must never read: a 32-hex id, an Open edX usage key, an internal label or event
 # type (UPPER_SNAKE, or lower_snake such as problem_check).
 RAW = re.compile(r"\b[0-9a-f]{32}\b|block-v1:|\b[A-Z]{2,}_[A-Z_]+\b|\b[a-z]+_[a-z]+(?:_[a-z]+)*\b")

@@ -70,7 +70,7 @@ def test_the_page_shows_today_the_week_the_start_and_every_day(
     assert (
         '<tr><th scope="row">All modes</th><td>3</td><td>+1</td><td>4</td></tr>'
         '<tr><th scope="row">Audit</th><td>2</td><td>+1</td><td>3</td></tr>'
-        '<tr><th scope="row">Verified</th><td>1</td><td>+0</td><td>1</td></tr>'
+        '<tr><th scope="row">Verified</th><td>1</td><td>0</td><td>1</td></tr>'
     ) in html
     # Before the start (12 days ago): Ada and Fay; after: Bob and Cy.
     start = (TODAY - timedelta(days=12)).isoformat()

@@ -16,6 +16,10 @@ A day's `count` is the records enrolled at its end; its `cumulative_count` is al
 Per mode, the same over the records whose mode at the end of the day is that mode: a learner
 who moved from audit to verified leaves audit's cumulative count, and a mode no record has that
 day has no row, as in the pipeline's tables.
+
+Learners without enrollment events (a Canvas course, an Open edX course without logs, someone
+who enrolled before the logs begin) are counted from the LMS's enrollment date (`lms_enrollment`,
+kept by the Canvas and Open edX syncs); see `lms_changes`.
 """
 
 from __future__ import annotations

@@ -277,3 +277,24 @@ def test_the_same_events_for_some_people_only(
         ("2026-03-05", "honor"): (1, 1),
         ("2026-03-05", "verified"): (1, 1),
     }
+
+
+def test_an_instructors_enrollment_of_a_learner_is_the_learners(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    # The instructor (user 99) enrolls learner 7 from the instructor dashboard: the context
+    # and username are the instructor's, the payload names the learner, as the pipeline reads it.
+    line = json.loads(enrollment_line("2026-03-02 10:00:00", "activated", 7, "audit"))
+    line["username"], line["context"]["user_id"] = "teacher", 99
+    ingest(runner, write(tmp_path / "batch.log", [json.dumps(line)]))
+    with app.app_context():
+        from lti_tool.models import PersonIdentity
+
+        [(kind, value)] = db.session.execute(
+            select(PersonIdentity.kind, PersonIdentity.value).join(
+                EnrollmentChange, EnrollmentChange.person_id == PersonIdentity.person_id
+            )
+        ).all()
+        rows = enrollment.enrollment_daily(db.session, _course(), today=date(2026, 3, 2))
+    assert (kind, value) == ("openedx_user_id", "7")  # not the instructor, nor their username
+    assert _table(rows) == {("2026-03-02", "all"): (1, 1), ("2026-03-02", "audit"): (1, 1)}

@@ -15,6 +15,7 @@ from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course, Section, SectionMember
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp
 
 
@@ -53,7 +54,11 @@ def enrollment_page(course_id: int) -> str:
     course = _course(course_id)
     section, sections, people = _section(course)
     settings = course_settings.load(db.session, course)
-    result = enrollment_kpi.enrollments(db.session, course, people)
+    result = course_cached(
+        course,
+        f"enrollment-{section}",
+        lambda: enrollment_kpi.enrollments(db.session, course, people),
+    )
     days = sorted({row.day for row in result.rows})
     modes = enrollment_kpi.modes_now(result)
     # Modes in the order of today's table, then those gone since (by name).

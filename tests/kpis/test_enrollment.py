@@ -20,12 +20,15 @@ the comments name:
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lti_tool.extensions import db
@@ -298,3 +301,56 @@ def test_an_instructors_enrollment_of_a_learner_is_the_learners(
         rows = enrollment.enrollment_daily(db.session, _course(), today=date(2026, 3, 2))
     assert (kind, value) == ("openedx_user_id", "7")  # not the instructor, nor their username
     assert _table(rows) == {("2026-03-02", "all"): (1, 1), ("2026-03-02", "audit"): (1, 1)}
+
+
+def _records_by_replay(
+    learners: list[list[enrollment.Change]], last_day: date
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """The rules R1-R5 read literally: for every learner and every day from their first event to
+    the last day, replay their events up to the end of that day; then the two GROUP BYs."""
+    table: dict[tuple[str, str], list[int]] = {}
+    for events in learners:
+        ordered = sorted(events)
+        first = datetime.fromtimestamp(ordered[0].time, UTC).date()
+        day = first
+        while day <= last_day:
+            end = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + 86400
+            enrolled, mode = False, "unknown"
+            for change in ordered:
+                if change.time >= end:
+                    break
+                enrolled = {enrollment.ACTIVATED: True, enrollment.DEACTIVATED: False}.get(
+                    change.name, enrolled
+                )
+                mode = change.mode
+            for key in ((day.isoformat(), "all"), (day.isoformat(), mode)):
+                row = table.setdefault(key, [0, 0])
+                row[0] += enrolled
+                row[1] += 1
+            day += timedelta(days=1)
+    return {key: (row[0], row[1]) for key, row in table.items()}
+
+
+_NAMES = st.sampled_from([enrollment.ACTIVATED, enrollment.DEACTIVATED, enrollment.MODE_CHANGED])
+_CHANGES = st.builds(
+    enrollment.Change,
+    # Whole hours over six days from 2026-03-02 (UTC), so that instants and days repeat.
+    st.integers(0, 6 * 24 - 1).map(
+        lambda hour: datetime(2026, 3, 2, tzinfo=UTC).timestamp() + hour * 3600.0
+    ),
+    _NAMES,
+    st.sampled_from(["audit", "verified", "honor"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(learners=st.lists(st.lists(_CHANGES, min_size=1, max_size=6), min_size=1, max_size=5))
+def test_the_counts_are_the_rules_replayed_day_by_day(
+    learners: list[list[enrollment.Change]],
+) -> None:
+    last_day = date(2026, 3, 8)
+    rows = enrollment.daily_counts(
+        [enrollment.day_ends(events, ZoneInfo("UTC"), last_day) for events in learners], last_day
+    )
+    got = {(r.day.isoformat(), r.mode): (r.count, r.cumulative_count) for r in rows}
+    assert got == _records_by_replay(learners, last_day)

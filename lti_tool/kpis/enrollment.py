@@ -42,6 +42,8 @@ from lti_tool.models.types import DbSession, utcnow
 ACTIVATED = "edx.course.enrollment.activated"
 DEACTIVATED = "edx.course.enrollment.deactivated"
 MODE_CHANGED = "edx.course.enrollment.mode_changed"
+# The only events the pipeline reads (not edx.course.enrollment.upgrade.* and the like).
+EVENTS = (ACTIVATED, DEACTIVATED, MODE_CHANGED)
 #: The pipeline's name for a mode not known; also ours for an event stored without one.
 UNKNOWN_MODE = "unknown"
 #: The `mode` of the rows that count the whole course.
@@ -150,7 +152,7 @@ def learner_changes(
             EnrollmentChange.time,
             EnrollmentChange.name,
             EnrollmentChange.mode,
-        ).where(EnrollmentChange.course_id == course.id)
+        ).where(EnrollmentChange.course_id == course.id, EnrollmentChange.name.in_(EVENTS))
     ):
         if people is None or person_id in people:
             found[person_id].append(Change(time, name, mode or UNKNOWN_MODE))

@@ -241,6 +241,23 @@ def test_an_event_stored_without_a_mode_counts_in_mode_unknown(
     assert _table(rows) == {("2026-03-02", "all"): (1, 1), ("2026-03-02", "unknown"): (1, 1)}
 
 
+def test_other_enrollment_events_are_not_read(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    # edx.course.enrollment.upgrade.succeeded is kept with the enrollment events, but the
+    # pipeline reads only activated, deactivated and mode_changed: no history, no mode change.
+    lines = [
+        enrollment_line("2026-03-02 10:00:00", "upgrade.succeeded", 1, "verified"),
+        enrollment_line("2026-03-03 10:00:00", "activated", 2, "audit"),
+        enrollment_line("2026-03-03 11:00:00", "upgrade.succeeded", 2, "verified"),
+    ]
+    ingest(runner, write(tmp_path / "upgrade.log", lines))
+    with app.app_context():
+        assert db.session.query(EnrollmentChange).count() == 3
+        rows = enrollment.enrollment_daily(db.session, _course(), today=date(2026, 3, 3))
+    assert _table(rows) == {("2026-03-03", "all"): (1, 1), ("2026-03-03", "audit"): (1, 1)}
+
+
 def test_a_course_without_enrollment_events_has_no_rows(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:

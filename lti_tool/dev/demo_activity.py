@@ -25,6 +25,7 @@ from lti_tool.models import (
     CourseModule,
     CourseSettings,
     Enrollment,
+    LmsEnrollment,
     LmsLearnerStats,
     ModuleProgress,
     PersonIdentity,
@@ -438,6 +439,7 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
             )
         )
     _demo_history(session, course, start, now)
+    _enrollment_dates(session, course, start, seed)
     session.commit()
     return True
 
@@ -485,3 +487,24 @@ def _demo_history(session: DbSession, course: Course, start: datetime, now: date
             counts={"demo": True},
         )
     )
+
+
+def _enrollment_dates(session: DbSession, course: Course, start: datetime, seed: int) -> None:
+    """When each enrollment was made, as a Canvas sync keeps it: staff three weeks before the
+    start, most learners in the two weeks before it, some in the first weeks of the course."""
+    rng = random.Random(seed + 1)  # its own generator: the other demo figures stay as they were
+    for person_id, role in session.execute(
+        select(Enrollment.person_id, Enrollment.course_role)
+        .where(Enrollment.course_id == course.id)
+        .order_by(Enrollment.person_id)
+    ):
+        learner = role == "learner"
+        days = rng.triangular(-14, 24, -2) if learner else -21.0
+        session.add(
+            LmsEnrollment(
+                course_id=course.id,
+                person_id=person_id,
+                created_at=start + timedelta(days=days, hours=rng.uniform(8, 20)),
+                mode="student" if learner else "other",
+            )
+        )

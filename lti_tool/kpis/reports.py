@@ -15,6 +15,7 @@ from lti_tool.kpis import (
     activity,
     backtest,
     completion,
+    enrollment,
     geography,
     grades,
     learners,
@@ -213,6 +214,11 @@ REPORTS: dict[str, Report] = {
         readiness.readiness,
         readiness.FIELDS,
         "is the course ready for analytics: per check its status, what was found, the fix",
+    ),
+    "enrollment-daily": Report(
+        enrollment.enrollment_daily,
+        enrollment.FIELDS,
+        "per day and enrollment mode (and all): learners enrolled at the day's end, and ever",
     ),
 }
 

@@ -69,6 +69,23 @@ class Section(Model):
     name: Mapped[str] = mapped_column(String(500), default="")
 
 
+class LmsEnrollment(Model):
+    """When the LMS says a learner's enrollment was made, and its mode: Canvas `created_at` and
+    type (student or other), Open edX `created` and `mode`. The enrollment page's history for
+    a course without enrollment events; NRPS gives no such date."""
+
+    __tablename__ = "lms_enrollment"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mode: Mapped[str | None] = mapped_column(String(100))
+
+
 class SectionMember(Model):
     """A person in a section (a learner may be in several)."""
 

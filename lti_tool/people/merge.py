@@ -15,6 +15,7 @@ from lti_tool.models import (
     EnrollmentChange,
     LearnerDay,
     LearnerProblem,
+    LmsEnrollment,
     Person,
     PersonIdentity,
     VideoLearnerViews,
@@ -50,6 +51,15 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
             session.delete(enrollment)  # the kept person's enrollment wins
         else:
             enrollment.person_id = keep_id
+    # The LMS's enrollment dates follow the enrollments (the kept person's again win).
+    dated = set(
+        session.scalars(select(LmsEnrollment.course_id).where(LmsEnrollment.person_id == keep_id))
+    )
+    for row in session.scalars(select(LmsEnrollment).where(LmsEnrollment.person_id == drop_id)):
+        if row.course_id in dated:
+            session.delete(row)
+        else:
+            row.person_id = keep_id
 
     courses = _move_blocks(session, keep_id, drop_id)
     move_countries(session, keep_id, drop_id)

@@ -32,6 +32,7 @@ from lti_tool.models import (
     CourseEvent,
     DataSource,
     Enrollment,
+    LmsEnrollment,
     LmsLearnerStats,
     Person,
     PersonIdentity,
@@ -293,6 +294,7 @@ def apply(session: DbSession, course: Course, fetched: dict[str, Any]) -> dict[s
     people = _people_by_username(session, course.platform_id, set(enrolled) | set(graded))
     counts["people_added"] = len(set(people) - before)
     counts.update(_apply_enrollments(session, course, enrolled, people))
+    _apply_enrollment_dates(session, course, enrolled, people)
     counts["grades"] = _apply_grades(session, course, graded, people)
     counts.update(_apply_blocks(session, course, fetched["blocks"]))
     return counts
@@ -336,6 +338,36 @@ def _apply_enrollments(
         else:
             counts["unchanged"] += 1
     return counts
+
+
+def _apply_enrollment_dates(
+    session: DbSession, course: Course, enrolled: dict[str, dict[str, Any]], people: dict[str, int]
+) -> None:
+    """When each enrollment was made (`created`) and its mode: the enrollment page's history."""
+    existing = {
+        row.person_id: row
+        for row in session.scalars(
+            select(LmsEnrollment).where(LmsEnrollment.course_id == course.id)
+        )
+    }
+    for username, item in enrolled.items():
+        mode = item.get("mode")
+        wanted = (
+            _when(item.get("created")),
+            mode[:100] if isinstance(mode, str) and mode else None,
+        )
+        row = existing.get(people[username])
+        if row is None:
+            session.add(
+                LmsEnrollment(
+                    course_id=course.id,
+                    person_id=people[username],
+                    created_at=wanted[0],
+                    mode=wanted[1],
+                )
+            )
+        elif (row.created_at, row.mode) != wanted:
+            row.created_at, row.mode = wanted
 
 
 def _apply_grades(

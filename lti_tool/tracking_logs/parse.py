@@ -203,6 +203,12 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
 
     user_id = _user_id(cget("user_id"))
     from_payload = False
+    if source == "server" and name[:22] == "edx.course.enrollment.":
+        # Enrollment events are the payload user's, as the Insights pipeline reads them: an
+        # instructor's enrollment of a learner has the instructor as the context's user.
+        learner = _user_id(data.get("user_id"), strict=False)
+        if learner is not None and learner != user_id:
+            user_id, from_payload = learner, True
     if user_id is None and (source == "server" or source == "task"):
         # Server-emitted grade and enrollment events can have a blank context user but name the
         # learner in their payload; browser payloads are client-controlled, so not trusted here.

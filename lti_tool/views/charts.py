@@ -1088,3 +1088,60 @@ def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str) -> go
         margin={"l": 10, "r": 20, "t": 50, "b": 50},
     )
     return fig
+
+
+def enrollment_figure(
+    days: Sequence[date], series: Mapping[str, Sequence[int]], starts_on: date | None = None
+) -> go.Figure:
+    """Learners enrolled at the end of each day: all modes, and each mode when there are
+    several; the course's start as a dashed line when it falls in the days shown."""
+    fig = go.Figure(layout=_layout("Learners enrolled at the end of each day", "Day", "Learners"))
+    x = [d.isoformat() for d in days]
+    for index, (name, counts) in enumerate(series.items()):
+        first = index == 0  # all modes: the thick dark line
+        colour = PALETTE[7] if first else PALETTE[(index - 1) % 7]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=list(counts),
+                mode="lines",
+                name=text(name),
+                line={"color": colour, "width": 3 if first else 2},
+                # One hover for the day (the date on top) lists every line.
+                hovertemplate=f"{text(name)}: %{{y:,d}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis={**day_axis(list(days)), "hoverformat": "%a %b %-d, %Y"},
+        yaxis=count_axis([v for counts in series.values() for v in counts]),
+        hovermode="x unified",
+    )
+    if starts_on is not None and days and days[0] <= starts_on <= days[-1]:
+        fig.update_layout(
+            shapes=[
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": starts_on.isoformat(),
+                    "x1": starts_on.isoformat(),
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": PALETTE[5], "dash": "dash", "width": 1},
+                }
+            ],
+            annotations=[
+                {
+                    "x": starts_on.isoformat(),
+                    "y": 1,
+                    "xref": "x",
+                    "yref": "paper",
+                    "text": "Course start",
+                    "showarrow": False,
+                    "xanchor": "left",
+                    "yanchor": "bottom",
+                    "font": {"size": 10, "color": PALETTE[5]},
+                }
+            ],
+        )
+    return fig

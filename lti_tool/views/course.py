@@ -355,6 +355,7 @@ def sync_now(course_id: int) -> Response:
 
 # The other staff pages add their routes to this blueprint (imported last: they use `bp`).
 from lti_tool.views import course_events as _course_events  # noqa: E402
+from lti_tool.views import enrollment as _enrollment  # noqa: E402, F401
 from lti_tool.views import geography as _geography  # noqa: E402, F401
 from lti_tool.views import grades as _grades  # noqa: E402, F401
 from lti_tool.views import learners as _learners  # noqa: E402

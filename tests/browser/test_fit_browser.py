@@ -31,6 +31,7 @@ STAFF_PAGES = (
     "videos",
     "problems",
     "countries",
+    "enrollment",
     "settings",
     "access-log",
     "me",

@@ -1091,3 +1091,36 @@ def test_each_sync_keeps_this_weeks_score_snapshot_and_the_course_end(
             .where(ScoreSnapshot.course_id == lms.course().id)
         )
         assert again == len(scores)
+
+
+def test_enrollment_dates_and_types_give_the_enrollment_history(app: Flask, lms: Canvas) -> None:
+    from lti_tool.kpis.enrollment import enrollment_daily
+    from lti_tool.models import LmsEnrollment
+
+    fake = lms.fake
+    made = (NOW - timedelta(days=60)).date()  # the fake makes every enrollment 60 days ago
+    later = (NOW - timedelta(days=10)).replace(hour=12)
+    fake.enrollment(1003)["created_at"] = iso(later)  # one student joined 50 days after
+    assert lms.sync().status == "succeeded"
+    with app.app_context():
+        stored = {
+            value: (row.created_at.date(), row.mode)
+            for row, value in db.session.execute(
+                select(LmsEnrollment, PersonIdentity.value)
+                .join(PersonIdentity, PersonIdentity.person_id == LmsEnrollment.person_id)
+                .where(PersonIdentity.kind == "canvas_user_id")
+            ).tuples()
+        }
+        rows = enrollment_daily(db.session, lms.course(), today=NOW.date())
+    assert stored["1003"] == (later.date(), "student")
+    assert stored["1000"] == (made, "student")
+    assert stored["52"] == (made, "student")  # inactive now
+    assert stored["1"] == stored["50"] == stored["54"] == (made, "other")  # teacher, observer, TA
+    table = {(r["date"], r["mode"]): (r["count"], r["cumulative_count"]) for r in rows}
+    # Students: 12 active and Ina (inactive) and Dee (deleted), who count in the history only;
+    # the test student is left out. Others: teacher, observer, TA, designer.
+    assert table[(made.isoformat(), "student")] == (11, 13)
+    assert table[(made.isoformat(), "other")] == (4, 4)
+    assert table[(later.date().isoformat(), "student")] == (12, 14)
+    assert table[(NOW.date().isoformat(), "all")] == (16, 18)
+    assert min(r["date"] for r in rows) == made.isoformat()

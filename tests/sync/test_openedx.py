@@ -277,3 +277,76 @@ def test_a_course_without_an_api_fails_with_the_command_to_fix_it(
     run = sync(runner)
     assert run["status"] == "failed"
     assert "flask platform set-openedx" in run["error"]
+
+
+def test_enrollment_dates_and_modes_give_a_course_without_events_its_history(
+    app: Flask, runner: FlaskCliRunner, configured: FakeOpenEdx, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from lti_tool.kpis.enrollment import enrollment_daily
+    from lti_tool.models import LmsEnrollment
+
+    configured.enrollments[0]["created"] = "2026-01-30T23:30:00Z"  # learner7, audit
+    configured.enrollments[1].update(created="2026-02-03T09:00:00Z", mode="verified")  # ada
+    assert sync(runner)["status"] == "succeeded"
+    with app.app_context():
+        stored = sorted(
+            (i.value, row.created_at.isoformat()[:16], row.mode)
+            for row, i in db.session.execute(
+                select(LmsEnrollment, PersonIdentity).join(
+                    PersonIdentity, PersonIdentity.person_id == LmsEnrollment.person_id
+                )
+            ).tuples()
+        )
+        course = db.session.scalar(select(Course))
+        assert course is not None
+        rows = enrollment_daily(db.session, course, today=date(2026, 2, 3))
+    assert stored == [
+        ("ada", "2026-02-03T09:00", "verified"),
+        ("bob", "2026-02-01T10:00", "audit"),
+        ("carol", "2026-02-01T10:00", "audit"),
+        ("learner7", "2026-01-30T23:30", "audit"),
+    ]
+    table = {(r["date"], r["mode"]): (r["count"], r["cumulative_count"]) for r in rows}
+    # Each learner enrolled on the day the LMS made the enrollment; carol, inactive now, counts
+    # in the history from hers but never as enrolled (the LMS does not say when she left).
+    assert table == {
+        ("2026-01-30", "all"): (1, 1),
+        ("2026-01-30", "audit"): (1, 1),
+        ("2026-01-31", "all"): (1, 1),
+        ("2026-01-31", "audit"): (1, 1),
+        ("2026-02-01", "all"): (2, 3),
+        ("2026-02-01", "audit"): (2, 3),
+        ("2026-02-02", "all"): (2, 3),
+        ("2026-02-02", "audit"): (2, 3),
+        ("2026-02-03", "all"): (3, 4),
+        ("2026-02-03", "audit"): (2, 3),
+        ("2026-02-03", "verified"): (1, 1),
+    }
+
+    # A learner with enrollment events is counted from them, not from the LMS's date.
+    log = tmp_path / "enroll.log"
+    log.write_text(
+        json.dumps(
+            {
+                "username": "ada",
+                "event_type": "edx.course.enrollment.activated",
+                "event_source": "server",
+                "time": "2026-02-02T08:00:00+00:00",
+                "event": {"course_id": COURSE_KEY, "user_id": 42, "mode": "honor"},
+                "context": {"course_id": COURSE_KEY, "user_id": 42, "org_id": "edX"},
+            }
+        )
+        + "\n"
+    )
+    result = runner.invoke(args=["ingest", "tracking-logs", str(log), "--json"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        assert course is not None
+        rows = enrollment_daily(db.session, course, today=date(2026, 2, 3))
+    table = {(r["date"], r["mode"]): (r["count"], r["cumulative_count"]) for r in rows}
+    assert table[("2026-02-02", "honor")] == (1, 1)
+    assert table[("2026-02-03", "all")] == (3, 4)
+    assert ("2026-02-03", "verified") not in table

@@ -163,6 +163,9 @@ class Fetcher:
                 user = users.get(user_id) or users.setdefault(user_id, CanvasUser(user_id))
                 state = (_str(row.get("enrollment_state"), 30) or "active").lower()
                 user.types.append((kind, state))
+                created = _dt(row.get("created_at"))
+                if created and (user.created_at is None or created < user.created_at):
+                    user.created_at = created
                 info = row.get("user")
                 info = info if isinstance(info, dict) else {}
                 user.name = _str(info.get("name"), 300) or user.name

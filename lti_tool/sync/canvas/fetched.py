@@ -54,6 +54,7 @@ class CanvasUser:
     sis_user_id: str | None = None
     login_id: str | None = None
     types: list[tuple[str, str]] = field(default_factory=list)  # (type, state)
+    created_at: datetime | None = None  # the earliest `created_at` of their enrollments
     sections: set[str] = field(default_factory=set)
     learner: bool = False
     last_activity_at: datetime | None = None

@@ -17,6 +17,7 @@ from lti_tool.models import (
     CourseSettings,
     Enrollment,
     LmsCourseActivityDay,
+    LmsEnrollment,
     LmsLearnerActivityHour,
     LmsLearnerStats,
     ModuleProgress,
@@ -147,6 +148,7 @@ class Writer:
             else:
                 self.counts["unchanged"] += 1
         self.counts["members"] = len(self.data.users)
+        self.enrollment_dates()
         if not self.data.users:
             self.data.warnings.append("Canvas listed no enrollments: nobody was marked inactive")
             return
@@ -165,6 +167,22 @@ class Writer:
                 enrollment.source = KIND
                 self.counts["deactivated"] += 1
                 self.written(1)
+
+    def enrollment_dates(self) -> None:
+        """When each user's enrollment was made and its mode (student, or other for staff and
+        observers): the enrollment page's history for a course without enrollment events."""
+        rows = [
+            {
+                "course_id": self.course_id,
+                "person_id": self.person[user.user_id],
+                "created_at": user.created_at,
+                "mode": (
+                    "student" if any(k == "StudentEnrollment" for k, _ in user.types) else "other"
+                ),
+            }
+            for user in self.data.users.values()
+        ]
+        _upsert(self.session, LmsEnrollment, rows, ["course_id", "person_id"])
 
     # --- course structure ----------------------------------------------------------------
 

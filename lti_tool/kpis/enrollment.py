@@ -1,0 +1,345 @@
+"""Enrollment over time, counted as Open edX Insights' pipeline counts it
+(`insights/enrollments.py`: `DaysEnrolledForEvents`, then its `course_enrollment_daily` and
+`course_enrollment_mode_daily` tables).
+
+Per learner, their enrollment events (`edx.course.enrollment.activated|deactivated|mode_changed`)
+in time order (ties: by event name, then mode, as the pipeline sorts its tuples):
+
+- an activation enrolls an unenrolled learner, a deactivation unenrolls an enrolled one, and
+  every event (a deactivation and a repeated activation too) sets the learner's mode to its own;
+- the learner's state and mode at the end of a day are those after the day's last event, so an
+  unenrolment and a re-enrollment on one day leave them enrolled that day;
+- from the day of their first event (whatever it is: a learner first seen unenrolling counts as
+  having an enrollment history from that day) to the last day, the learner is one record a day.
+
+A day's `count` is the records enrolled at its end; its `cumulative_count` is all its records.
+Per mode, the same over the records whose mode at the end of the day is that mode: a learner
+who moved from audit to verified leaves audit's cumulative count, and a mode no record has that
+day has no row, as in the pipeline's tables.
+
+Learners without enrollment events (a Canvas course, an Open edX course without logs, someone
+who enrolled before the logs begin) are counted from the LMS's enrollment date (`lms_enrollment`,
+kept by the Canvas and Open edX syncs); see `lms_changes`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from lti_tool.kpis import course_settings
+from lti_tool.kpis.labels import course_label
+from lti_tool.models import Course, Enrollment, EnrollmentChange, LmsEnrollment
+from lti_tool.models.types import DbSession, utcnow
+
+ACTIVATED = "edx.course.enrollment.activated"
+DEACTIVATED = "edx.course.enrollment.deactivated"
+MODE_CHANGED = "edx.course.enrollment.mode_changed"
+# The only events the pipeline reads (not edx.course.enrollment.upgrade.* and the like).
+EVENTS = (ACTIVATED, DEACTIVATED, MODE_CHANGED)
+#: The pipeline's name for a mode not known; also ours for an event stored without one.
+UNKNOWN_MODE = "unknown"
+#: The `mode` of the rows that count the whole course.
+ALL = "all"
+FIELDS = ("course", "date", "mode", "count", "cumulative_count")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Change:
+    """One enrollment event of a learner: epoch seconds, event name, mode."""
+
+    time: float
+    name: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayEnd:
+    """A learner's state at the end of a day on which it differs from the day before."""
+
+    day: date
+    enrolled: bool
+    mode: str
+
+
+def day_ends(changes: Iterable[Change], zone: ZoneInfo, last_day: date) -> list[DayEnd]:
+    """A learner's state and mode at the end of each day whose events change them (the first
+    day always), up to `last_day`; events after it are not read (the pipeline's interval)."""
+    ends: list[DayEnd] = []
+    enrolled = False
+    mode = UNKNOWN_MODE
+    current: date | None = None
+    for change in sorted(changes):
+        day = datetime.fromtimestamp(change.time, zone).date()
+        if day > last_day:
+            break
+        if current is not None and day != current:
+            _close(ends, current, enrolled, mode)
+        current = day
+        if change.name == ACTIVATED:
+            enrolled = True
+        elif change.name == DEACTIVATED:
+            enrolled = False
+        mode = change.mode  # every event names the mode the learner has after it
+    if current is not None:
+        _close(ends, current, enrolled, mode)
+    return ends
+
+
+def _close(ends: list[DayEnd], day: date, enrolled: bool, mode: str) -> None:
+    """Record the end of a day when it differs from the last one recorded."""
+    if not ends or ends[-1].enrolled != enrolled or ends[-1].mode != mode:
+        ends.append(DayEnd(day, enrolled, mode))
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """One row of the daily table: learners enrolled at the end of the day, and with a history."""
+
+    day: date
+    mode: str
+    count: int
+    cumulative_count: int
+
+
+def daily_counts(learners: Iterable[Sequence[DayEnd]], last_day: date) -> list[DayCount]:
+    """Per day from the first learner's first day to `last_day`: the row of all modes, then a
+    row per mode that some learner has at the end of that day (modes in name order)."""
+    # Day -> mode -> change in (enrolled, with a history) that day; summed forward below.
+    deltas: dict[date, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    for ends in learners:
+        previous: DayEnd | None = None
+        for end in ends:
+            if previous is not None:
+                before = deltas[end.day][previous.mode]
+                before[0] -= previous.enrolled
+                before[1] -= 1
+            after = deltas[end.day][end.mode]
+            after[0] += end.enrolled
+            after[1] += 1
+            previous = end
+    if not deltas:
+        return []
+    running: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    rows: list[DayCount] = []
+    day = min(deltas)
+    while day <= last_day:
+        for mode, (enrolled, history) in deltas.get(day, {}).items():
+            running[mode][0] += enrolled
+            running[mode][1] += history
+        shown = sorted((m, c) for m, c in running.items() if c[1] > 0)
+        rows.append(DayCount(day, ALL, sum(c[0] for _, c in shown), sum(c[1] for _, c in shown)))
+        rows.extend(DayCount(day, mode, c[0], c[1]) for mode, c in shown)
+        day += timedelta(days=1)
+    return rows
+
+
+def learner_changes(
+    session: DbSession, course: Course, people: set[int] | None = None
+) -> dict[int, list[Change]]:
+    """Each learner's enrollment events in the course (of some people only, when given)."""
+    found: dict[int, list[Change]] = defaultdict(list)
+    for person_id, time, name, mode in session.connection().execute(
+        select(
+            EnrollmentChange.person_id,
+            EnrollmentChange.time,
+            EnrollmentChange.name,
+            EnrollmentChange.mode,
+        ).where(EnrollmentChange.course_id == course.id, EnrollmentChange.name.in_(EVENTS))
+    ):
+        if people is None or person_id in people:
+            found[person_id].append(Change(time, name, mode or UNKNOWN_MODE))
+    return dict(found)
+
+
+def lms_changes(
+    session: DbSession, course: Course, skip: AbstractSet[int], people: set[int] | None = None
+) -> dict[int, list[Change]]:
+    """Enrollment events made from the LMS's enrollment dates, for the learners in `skip`'s
+    complement (those without events): enrolled when the LMS made the enrollment, in its mode;
+    one the LMS lists as inactive unenrolled at that same instant (the LMS does not say when
+    they left: they count in the history, never as enrolled). Test students are left out."""
+    found: dict[int, list[Change]] = {}
+    for person_id, created, mode, status, test in session.connection().execute(
+        select(
+            LmsEnrollment.person_id,
+            LmsEnrollment.created_at,
+            LmsEnrollment.mode,
+            Enrollment.status,
+            Enrollment.is_test_user,
+        )
+        .join(
+            Enrollment,
+            (Enrollment.course_id == LmsEnrollment.course_id)
+            & (Enrollment.person_id == LmsEnrollment.person_id),
+        )
+        .where(LmsEnrollment.course_id == course.id, LmsEnrollment.created_at.is_not(None))
+    ):
+        if person_id in skip or test or (people is not None and person_id not in people):
+            continue
+        when = _aware(created).timestamp()
+        events = [Change(when, ACTIVATED, mode or UNKNOWN_MODE)]
+        if status != "active":
+            events.append(Change(when, DEACTIVATED, mode or UNKNOWN_MODE))
+        found[person_id] = events
+    return found
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC instant (SQLite gives it back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Enrollments:
+    """A course's enrollment history: the daily rows, each learner's first enrollment day, and
+    how many learners it read from events and from the LMS's enrollment dates."""
+
+    rows: list[DayCount]
+    first_enrolled: dict[int, date]  # person -> the day of their first activation
+    last_day: date
+    from_events: int = 0
+    from_lms: int = 0
+    enrolled_now: frozenset[int] = frozenset()  # enrolled at the end of the last day
+
+
+def enrollments(
+    session: DbSession,
+    course: Course,
+    people: set[int] | None = None,
+    today: date | None = None,
+) -> Enrollments:
+    """The course's daily enrollment counts up to today (the course's day) or `today`."""
+    settings = course_settings.load(session, course)
+    zone = settings.zone
+    last_day = today or settings.today(utcnow().replace(tzinfo=UTC))
+    changes = learner_changes(session, course, people)
+    from_events = len(changes)
+    dated = lms_changes(session, course, set(changes), people)
+    changes.update(dated)
+    first: dict[int, date] = {}
+    for person_id, events in changes.items():
+        starts = [c.time for c in events if c.name == ACTIVATED]
+        if starts:
+            day = datetime.fromtimestamp(min(starts), zone).date()
+            if day <= last_day:
+                first[person_id] = day
+    ends = {person_id: day_ends(events, zone, last_day) for person_id, events in changes.items()}
+    now = frozenset(p for p, e in ends.items() if e and e[-1].enrolled)
+    rows = daily_counts(ends.values(), last_day)
+    return Enrollments(rows, first, last_day, from_events, len(dated), now)
+
+
+def enrollment_daily(
+    session: DbSession,
+    course: Course,
+    people: set[int] | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
+    """Per day and mode (and `all`): learners enrolled at the end of the day (`count`) and
+    learners with an enrollment history up to it (`cumulative_count`), as Insights counts."""
+    label = course_label(course)
+    return [
+        {
+            "course": label,
+            "date": row.day.isoformat(),
+            "mode": row.mode,
+            "count": row.count,
+            "cumulative_count": row.cumulative_count,
+        }
+        for row in enrollments(session, course, people, today).rows
+    ]
+
+
+def on_day(rows: Sequence[DayCount], day: date) -> Mapping[str, DayCount]:
+    """The rows of one day by mode (empty before the first enrollment)."""
+    return {row.mode: row for row in rows if row.day == day}
+
+
+#: Open edX enrollment modes (course modes) and Canvas's two kinds, as people read them.
+MODE_NAMES = {
+    "audit": "Audit",
+    "honor": "Honor",
+    "verified": "Verified",
+    "professional": "Professional",
+    "no-id-professional": "Professional (no ID check)",
+    "credit": "Credit",
+    "masters": "Master's",
+    "executive-education": "Executive education",
+    "paid-executive-education": "Executive education (paid)",
+    "unpaid-executive-education": "Executive education (unpaid)",
+    "student": "Students",
+    "other": "Other roles",
+    UNKNOWN_MODE: "Mode not known",
+    ALL: "All modes",
+}
+
+
+def mode_name(mode: str) -> str:
+    """An enrollment mode as people read it ("no-id-professional" → "Professional (no ID
+    check)"); a mode not listed with its dashes and underscores as spaces."""
+    known = MODE_NAMES.get(mode)
+    if known:
+        return known
+    words = mode.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else MODE_NAMES[UNKNOWN_MODE]
+
+
+@dataclass(frozen=True)
+class ModeNow:
+    """One mode (or all) on the last day: enrolled, the change over 7 days, ever enrolled."""
+
+    mode: str
+    name: str
+    count: int
+    change_7_days: int
+    cumulative_count: int
+
+
+def modes_now(result: Enrollments) -> list[ModeNow]:
+    """Per mode on the last day, as Insights' course summary has it: enrolled, the change since
+    7 days before (no row then: 0), and ever enrolled; all modes first, then the most enrolled."""
+    today = on_day(result.rows, result.last_day)
+    before = on_day(result.rows, result.last_day - timedelta(days=7))
+    modes = sorted(
+        today,
+        key=lambda m: (m != ALL, -today[m].count, -today[m].cumulative_count, mode_name(m)),
+    )
+    return [
+        ModeNow(
+            mode,
+            mode_name(mode),
+            today[mode].count,
+            today[mode].count - (before[mode].count if mode in before else 0),
+            today[mode].cumulative_count,
+        )
+        for mode in modes
+    ]
+
+
+@dataclass(frozen=True)
+class StartSplit:
+    """Learners who first enrolled before the course's start and on or after it."""
+
+    starts_on: date
+    before_now: int  # of those enrolled on the last day
+    after_now: int
+    before_ever: int  # of those who ever enrolled
+    after_ever: int
+
+
+def start_split(result: Enrollments, starts_on: date | None) -> StartSplit | None:
+    """Who first enrolled before the start date and who on or after it (None without a start)."""
+    if starts_on is None:
+        return None
+    before = {p for p, day in result.first_enrolled.items() if day < starts_on}
+    after = set(result.first_enrolled) - before
+    now = result.enrolled_now
+    return StartSplit(starts_on, len(before & now), len(after & now), len(before), len(after))

@@ -1,0 +1,118 @@
+"""The Enrollment page: learners enrolled per day by mode (as Insights counts them), this
+week's change, and who enrolled before and after the course's start; its CSV."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, render_template, request
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.kpis import course_settings
+from lti_tool.kpis import enrollment as enrollment_kpi
+from lti_tool.kpis.reports import to_csv
+from lti_tool.launch.identity import staff_required
+from lti_tool.models import Course, Section, SectionMember
+from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
+from lti_tool.views.course import _course, bp
+
+
+def _section(course: Course) -> tuple[str, list[str], set[int] | None]:
+    """The section asked for (unknown names ignored), every section, and its members (None:
+    everyone with an enrollment history, as the report counts them)."""
+    sections = sorted(
+        set(db.session.scalars(select(Section.name).where(Section.course_id == course.id)))
+    )
+    chosen = request.args.get("section", "")
+    if chosen not in sections:
+        return "", sections, None
+    # Members whatever their state now: a learner who left still has a history to count.
+    members = set(
+        db.session.scalars(
+            select(SectionMember.person_id)
+            .join(Section, Section.id == SectionMember.section_id)
+            .where(Section.course_id == course.id, Section.name == chosen)
+        )
+    )
+    return chosen, sections, members
+
+
+@bp.app_template_filter("change")
+def change(value: int) -> str:
+    """A change in a count: +3, a minus sign and 2 for a drop, or 0 for none."""
+    if value > 0:
+        return f"+{value:,}"
+    return f"\u2212{-value:,}" if value < 0 else "0"
+
+
+@bp.get("/enrollment")
+@staff_required
+def enrollment_page(course_id: int) -> str:
+    """Enrolled learners over time by mode, the week's change, before and after the start."""
+    course = _course(course_id)
+    section, sections, people = _section(course)
+    settings = course_settings.load(db.session, course)
+    result = course_cached(
+        course,
+        f"enrollment-{section}",
+        lambda: enrollment_kpi.enrollments(db.session, course, people),
+    )
+    days = sorted({row.day for row in result.rows})
+    modes = enrollment_kpi.modes_now(result)
+    # Modes in the order of today's table, then those gone since (by name).
+    order = {m.mode: i for i, m in enumerate(modes)}
+    shown = sorted(
+        {row.mode for row in result.rows if row.mode != enrollment_kpi.ALL},
+        key=lambda m: (order.get(m, len(order)), enrollment_kpi.mode_name(m)),
+    )
+    # The chart's lines and the table's columns: all modes, then each mode when there are two.
+    columns = [enrollment_kpi.ALL] + (shown if len(shown) > 1 else [])
+    by_day = {(row.day, row.mode): row for row in result.rows}
+    table = [
+        (
+            day,
+            [by_day[(day, m)].count if (day, m) in by_day else 0 for m in columns],
+            by_day[(day, enrollment_kpi.ALL)].cumulative_count,
+        )
+        for day in days
+    ]
+    charts = []
+    if days:
+        series = {
+            enrollment_kpi.mode_name(m): [row[1][i] for row in table] for i, m in enumerate(columns)
+        }
+        figure = charts_mod.enrollment_figure(days, series, settings.starts_on)
+        charts.append(("enrollment", charts_mod.figure_json(figure)))
+    return render_template(
+        "course/enrollment.html",
+        course=course,
+        section=section,
+        sections=sections,
+        endpoint="course.enrollment_page",
+        result=result,
+        modes=modes,
+        total=modes[0] if modes else None,
+        week_ago=result.last_day - timedelta(days=7),
+        split=enrollment_kpi.start_split(result, settings.starts_on),
+        starts_on=settings.starts_on,
+        columns=[enrollment_kpi.mode_name(m) for m in columns],
+        table=list(reversed(table)),  # the latest day first
+        time_zone=settings.time_zone,
+        charts=charts,
+    )
+
+
+@bp.get("/enrollment.csv")
+@staff_required
+def enrollment_csv(course_id: int) -> Response:
+    """The `enrollment-daily` report of the course (of the section chosen) as CSV."""
+    course = _course(course_id)
+    _section_name, _sections, people = _section(course)
+    rows = enrollment_kpi.enrollment_daily(db.session, course, people)
+    return Response(
+        to_csv(rows, enrollment_kpi.FIELDS),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="enrollment-{course.id}.csv"'},
+    )

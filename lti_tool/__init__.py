@@ -25,7 +25,10 @@ from lti_tool.config import (
     config_for,
 )
 from lti_tool.extensions import LazyMigrateCommands, db
+from lti_tool.i18n import web as i18n_web
+from lti_tool.i18n.text import N_
 from lti_tool.instance_files import instance_folder, private_file
+from lti_tool.launch.language import select_language
 from lti_tool.models.types import utcnow
 from lti_tool.proxy import TrustedProxyFix
 from lti_tool.query_args import IdConverter
@@ -80,6 +83,7 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
 
     register_extensions(app)
+    i18n_web.init_app(app, select_language)
     # Before the routes are added: their <int:…> ids then stop at what the database holds.
     app.url_map.converters["int"] = IdConverter
     app.before_request(refuse_nul_characters)
@@ -177,6 +181,21 @@ def register_blueprints(app: Flask) -> None:
 IMPLICIT = ("HEAD", "OPTIONS")  # methods Flask adds to routes by itself
 
 
+# Each error page's title, and what it says when the code that raised it said nothing more
+# (werkzeug's defaults are written for developers), in words the catalogs translate.
+ERROR_WORDS = {
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    401: (N_("Not signed in"), N_("Open the tool from your course in the LMS to sign in.")),
+    403: (N_("Not allowed"), N_("You are not allowed to see this page.")),
+    404: (N_("Not found"), N_("There is no such page.")),
+    405: (N_("Not allowed this way"), N_("This page cannot be used this way.")),
+    413: (N_("Too large"), N_("What was sent is too large.")),
+    429: (N_("Too many requests"), N_("Too many requests in a short time: wait a moment.")),
+    500: (N_("Something went wrong"), N_("Something went wrong on our side; nothing was lost.")),
+    503: (N_("Not available now"), N_("The tool is not available right now: try again soon.")),
+}
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Render HTTP errors as small pages that say what happened."""
 
@@ -198,7 +217,16 @@ def register_errorhandlers(app: Flask) -> None:
             response = jsonify({"error": message})
             response.status_code = code
         else:
-            page = render_template("error.html", error=error, back_url=_back_url(code))
+            description = error.description
+            if description == type(error).description:  # werkzeug's own words
+                description = ERROR_WORDS.get(code, (error.name, description))[1]
+            page = render_template(
+                "error.html",
+                error=error,
+                title=ERROR_WORDS.get(code, (error.name, ""))[0],
+                description=description,
+                back_url=_back_url(code),
+            )
             response = make_response(page, code)
         if code == 405 and allowed:
             response.headers["Allow"] = ", ".join(allowed)

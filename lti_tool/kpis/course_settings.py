@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n import LANGUAGES
 from lti_tool.models import Course, CourseSettings
 from lti_tool.models.course import STUDENT_VIEWS
 from lti_tool.models.types import DbSession
@@ -30,6 +31,8 @@ class Settings:
     """The settings a course's figures use (the defaults when staff never saved any)."""
 
     time_zone: str = "UTC"
+    # The pages' default language (lti_tool.i18n.LANGUAGES), None: the browser's.
+    language: str | None = None
     starts_on: date | None = None
     ends_on: date | None = None
     time_cutoff_minutes: int = 30
@@ -73,6 +76,7 @@ def load(session: DbSession, course: Course) -> Settings:
         zone = "UTC"  # a zone removed from the tz database since it was saved
     return Settings(
         time_zone=zone,
+        language=row.language if row.language in LANGUAGES else None,
         starts_on=row.starts_on,
         ends_on=row.ends_on,
         time_cutoff_minutes=max(1, row.time_cutoff_minutes or 30),
@@ -128,6 +132,9 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
             f"{zone!r} is not a time zone of the IANA database; use a name such as "
             "Europe/Paris or America/New_York (or UTC)."
         )
+    language = str(form.get("language", "")).strip() or None
+    if language is not None and language not in LANGUAGES:
+        errors["language"] = f"{language!r} is not a language the pages come in."
     starts_on = _day(form, "starts_on", errors)
     ends_on = _day(form, "ends_on", errors)
     if starts_on and ends_on and ends_on < starts_on:
@@ -165,6 +172,7 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
     assert percentile is not None and behind is not None
     return Settings(
         time_zone=zone,
+        language=language,
         starts_on=starts_on,
         ends_on=ends_on,
         time_cutoff_minutes=cutoff,

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from lti_tool import audit
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
 from lti_tool.models import Enrollment
 from lti_tool.models.types import utcnow
 from lti_tool.people.roles import STAFF
@@ -43,6 +44,8 @@ class Viewer:
     platform_id: int
     # When the launch happened (epoch seconds): the token's absolute lifetime counts from here.
     launched_at: float = field(default_factory=time.time)
+    # The launch's launch_presentation.locale (a language we offer), kept for every page of it.
+    locale: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -128,12 +131,12 @@ def session_ended(viewer: Viewer) -> str | None:
         )
     )
     if enrollment is None or enrollment.status != "active":
-        return "You are no longer enrolled in this course."
+        return _("You are no longer enrolled in this course.")
     revoked = enrollment.sessions_revoked_at
     if revoked is not None and viewer.launched_at <= revoked.timestamp():
-        return "Your session for this course was ended by an administrator."
+        return _("Your session for this course was ended by an administrator.")
     if viewer.is_staff and enrollment.course_role != STAFF:
-        return "Your role in this course changed since you opened the tool."
+        return _("Your role in this course changed since you opened the tool.")
     return None
 
 
@@ -162,16 +165,23 @@ def _require(course_id: int, staff: bool) -> Viewer:
     if viewer is None:
         abort(
             403,
-            description="Open the tool from this course in your LMS to see this page (a "
-            "session lasts a few hours from the launch).",
+            description=_(
+                "Open the tool from this course in your LMS to see this page (a session lasts "
+                "a few hours from the launch)."
+            ),
         )
     ended = session_ended(viewer)
     if ended is not None:
-        abort(403, description=f"{ended} Open the tool again from the course in your LMS.")
+        abort(
+            403,
+            description=_(
+                "%(reason)s Open the tool again from the course in your LMS.", reason=ended
+            ),
+        )
     g.viewer = viewer
     g.session_token = issue_token(viewer)  # the same launch time: the same expiry
     if staff and not viewer.is_staff:
-        abort(403, description="This page is for the course's staff.")
+        abort(403, description=_("This page is for the course's staff."))
     return viewer
 
 

@@ -28,6 +28,7 @@ from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
 from lti_tool.launch.errors import ADMIN, RELAUNCH, LaunchProblem, explain, pending_problem
 from lti_tool.launch.identity import Viewer, issue_token, set_session_cookie
+from lti_tool.launch.language import launch_locale
 from lti_tool.lti.keys import jwks
 from lti_tool.models import LaunchError, Platform
 from lti_tool.people.roles import LEARNER, OPENEDX, STAFF, course_role, only_institution_roles
@@ -434,7 +435,11 @@ def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessag
     if message_type == "LtiDeepLinkingRequest":
         return render_template("launch/deep_link.html", **deep_link_choices(message)), 200
     viewer = Viewer(
-        person_id=person.id, course_id=course.id, role=role.role, platform_id=platform_id
+        person_id=person.id,
+        course_id=course.id,
+        role=role.role,
+        platform_id=platform_id,
+        locale=launch_locale(body),
     )
     token = issue_token(viewer)
     custom = body.get("https://purl.imsglobal.org/spec/lti/claim/custom") or {}

@@ -163,6 +163,8 @@ class CourseSettings(Model):
     )
     # IANA name; days and weeks are counted in it.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The pages' language when the launch names none we offer (en, es, nb); None: the browser's.
+    language: Mapped[str | None] = mapped_column(String(10))
     # "Week N of the course" counts from here (Canvas start_at, or set by staff).
     starts_on: Mapped[date | None] = mapped_column(Date)
     # The last day of teaching (Canvas end_at, or set by staff): after it, the course has an

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
+from lti_tool.i18n import NAMES as LANGUAGE_NAMES
 from lti_tool.kpis import at_risk, course_settings, readiness
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
@@ -108,6 +109,7 @@ def _render(
         states=source_states(course),
         data_sources=sources,
         floor_min=course_settings.MIN_PRIVACY_FLOOR,
+        language_names=LANGUAGE_NAMES,
         readiness=readiness.checks(db.session, course),
     )
 
@@ -115,6 +117,7 @@ def _render(
 def _as_form(settings: Settings) -> dict[str, Any]:
     return {
         "time_zone": settings.time_zone,
+        "language": settings.language or "",
         "starts_on": settings.starts_on.isoformat() if settings.starts_on else "",
         "ends_on": settings.ends_on.isoformat() if settings.ends_on else "",
         "time_cutoff_minutes": settings.time_cutoff_minutes,

@@ -1,0 +1,67 @@
+"""Numbers, percentages, dates and durations as each language writes them (Babel's CLDR data):
+a decimal comma in Spanish and Norwegian, their month and weekday names, "1 h 05 min" and
+"1 t 5 min" for durations. The pages use these through Jinja filters; CSV, the API and the
+CLI keep their plain forms."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
+
+from lti_tool.i18n import DEFAULT
+
+# Locales the CLDR data is read for: Norwegian Bokmål is "nb"; English writes dates US-style.
+_CLDR = {"en": "en_US", "es": "es", "nb": "nb"}
+
+
+def cldr(language: str) -> str:
+    """The CLDR locale a language's numbers and dates are written in."""
+    return _CLDR.get(language, _CLDR[DEFAULT])
+
+
+def number(value: float, language: str, digits: int = 0) -> str:
+    """A number with `digits` decimals and the language's separators (1,234.5 · 1.234,5)."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=cldr(language))
+
+
+def percent(share: float, language: str, digits: int = 0) -> str:
+    """A share (0 to 1) as a percentage: 45 % in Spanish and Norwegian, 45% in English."""
+    # The language's own pattern ("#,##0\u00a0%" in es and nb), with the decimals asked for.
+    pattern = Locale.parse(cldr(language)).percent_formats[None].pattern
+    if digits:
+        last = pattern.rindex("0") + 1
+        pattern = pattern[:last] + "." + "0" * digits + pattern[last:]
+    return format_percent(share, format=pattern, locale=cldr(language))
+
+
+def duration(seconds: float | None, language: str) -> str:
+    """A duration to the minute: 1:05 (English, the pages' h:mm), 1 h 05 min, 1 t 5 min."""
+    if seconds is None:
+        return "\u2013"
+    minutes = round(seconds / 60)
+    hours, rest = divmod(minutes, 60)
+    if language == "es":
+        return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+    if language == "nb":
+        return f"{hours} t {rest} min" if hours else f"{rest} min"
+    return f"{hours}:{rest:02d}"
+
+
+def day(value: date, language: str, form: str = "medium") -> str:
+    """A date as the language writes it (Nov 2, 2026 · 2 nov 2026 · 2. nov. 2026)."""
+    return format_date(value, format=form, locale=cldr(language))
+
+
+def moment(value: datetime, language: str) -> str:
+    """A date and time (minutes) as the language writes them."""
+    return format_datetime(value, format="short", locale=cldr(language))
+
+
+def plotly_separators(language: str) -> str:
+    """Plotly's `separators`: the decimal sign, then the thousands sign."""
+    locale = cldr(language)
+    return get_decimal_symbol(locale) + get_group_symbol(locale)

@@ -1,0 +1,57 @@
+"""Translate a message into the language of the page being made, without Flask.
+
+The KPIs write reasons and labels in words ("no activity for 9 days"); the pages show them in
+the viewer's language, and the CLI, CSV and API keep them in English. So the KPIs call
+`gettext` here, which uses the translations the web layer activated for the request
+(lti_tool.i18n.web) and English anywhere else. Messages use named placeholders, formatted
+after translating: gettext("%(days)d days", days=9).
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_ENGLISH = _gettext.NullTranslations()
+_active: ContextVar[_gettext.NullTranslations | None] = ContextVar("translations", default=None)
+#: Set by the web layer: the translations of the current request, when there is one.
+provider: Callable[[], _gettext.NullTranslations | None] | None = None
+
+
+def translations() -> _gettext.NullTranslations:
+    """The translations in use here: activated ones, else the request's, else English."""
+    found = _active.get()
+    if found is None and provider is not None:
+        found = provider()
+    return found if found is not None else _ENGLISH
+
+
+@contextmanager
+def using(found: _gettext.NullTranslations) -> Iterator[None]:
+    """Translate with these translations inside the block (tests, the pseudo-locale)."""
+    token = _active.set(found)
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """The message in the current language, its %(name)s placeholders filled in."""
+    found = translations().gettext(message)
+    return found % variables if variables else found
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+    """The singular or plural message for n in the current language (its plural rules);
+    %(num)d is n."""
+    found = translations().ngettext(singular, plural, n)
+    return found % {"num": n, **variables}
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction where it is defined; translate it where it is shown."""
+    return message

@@ -1,0 +1,32 @@
+"""Numbers, percentages, durations and dates in each language (decimal comma in es and nb)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lti_tool.i18n import formats
+
+
+def test_numbers_and_percentages_use_the_languages_separators() -> None:
+    assert formats.number(1234.5, "en", 1) == "1,234.5"
+    assert formats.number(1234.5, "es", 1) == "1.234,5"
+    assert formats.number(12345.5, "es", 1) == "12.345,5"
+    assert formats.number(1234.5, "nb", 1) == "1\u00a0234,5"
+    assert formats.percent(0.453, "en") == "45%"
+    assert formats.percent(0.453, "es") == "45\u00a0%"
+    assert formats.percent(0.453, "nb", 1) == "45,3\u00a0%"
+
+
+def test_durations_read_as_each_language_writes_them() -> None:
+    assert formats.duration(3900, "en") == "1:05"
+    assert formats.duration(3900, "es") == "1 h 05 min"
+    assert formats.duration(3900, "nb") == "1 t 5 min"
+    assert formats.duration(600, "nb") == "10 min"
+    assert formats.duration(None, "es") == "\u2013"
+
+
+def test_dates_have_the_languages_month_names() -> None:
+    assert formats.day(date(2026, 11, 2), "en") == "Nov 2, 2026"
+    assert "nov" in formats.day(date(2026, 11, 2), "es")
+    assert formats.day(date(2026, 5, 2), "nb", "long") == "2. mai 2026"
+    assert formats.plotly_separators("es") == ",." and formats.plotly_separators("en") == ".,"

@@ -26,7 +26,7 @@ from lti_tool.config import (
 )
 from lti_tool.extensions import LazyMigrateCommands, db
 from lti_tool.i18n import web as i18n_web
-from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import N_, gettext
 from lti_tool.instance_files import instance_folder, private_file
 from lti_tool.launch.language import select_language
 from lti_tool.models.types import utcnow
@@ -217,13 +217,16 @@ def register_errorhandlers(app: Flask) -> None:
             response = jsonify({"error": message})
             response.status_code = code
         else:
+            # The code that raised it translated its own description; werkzeug's default words
+            # (written for developers) give way to ours.
+            title, default = ERROR_WORDS.get(code, (error.name, error.description or ""))
             description = error.description
-            if description == type(error).description:  # werkzeug's own words
-                description = ERROR_WORDS.get(code, (error.name, description))[1]
+            if description == type(error).description:
+                description = gettext(default)
             page = render_template(
                 "error.html",
                 error=error,
-                title=ERROR_WORDS.get(code, (error.name, ""))[0],
+                title=gettext(title),
                 description=description,
                 back_url=_back_url(code),
             )

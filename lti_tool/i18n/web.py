@@ -5,24 +5,32 @@ request's language for the messages the KPIs write."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from gettext import NullTranslations
 from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale
+from jinja2 import pass_context
 
-from lti_tool.i18n import DEFAULT, language_of, text
+from lti_tool.i18n import DEFAULT, formats, language_of, text
 from lti_tool.i18n.catalogs import translations_for
 
+_CHOSEN = "lti_tool.language"
 #: Paths whose answers stay English whatever the request: the API's messages are for scripts.
 ENGLISH_PATHS = ("/api/", "/xapi/")
 
 
 def page_language() -> str:
-    """The language of the page being made (English outside a request, and for the API)."""
+    """The language of the page being made (English outside a request, and for the API);
+    chosen once per request, when first asked (after the launch token is read)."""
     if not has_request_context() or request.path.startswith(ENGLISH_PATHS):
         return DEFAULT
-    return language_of(str(get_locale())) or DEFAULT
+    found = request.environ.get(_CHOSEN)
+    if found is None:
+        found = language_of(str(get_locale())) or DEFAULT
+        request.environ[_CHOSEN] = found
+    return str(found)
 
 
 def _request_translations() -> NullTranslations | None:
@@ -41,6 +49,41 @@ def init_app(app: Flask, select: Callable[[], str | None]) -> None:
     @app.context_processor
     def languages() -> dict[str, Any]:
         return {"page_language": page_language()}
+
+    # Numbers, shares, durations and dates in the page's language ({{ n|num(1) }}, …).
+    filters = app.jinja_env.filters
+    filters["num"] = _num
+    filters["pct"] = _pct
+    filters["duration"] = _duration
+    filters["day"] = _day
+    filters["moment"] = _moment
+
+
+# Filters that take the context are never folded into a template when it is compiled (Jinja
+# would otherwise format a constant once, in no request's language).
+@pass_context
+def _num(_context: Any, value: float, digits: int = 0) -> str:
+    return formats.number(value, page_language(), digits)
+
+
+@pass_context
+def _pct(_context: Any, share: float, digits: int = 0) -> str:
+    return formats.percent(share, page_language(), digits)
+
+
+@pass_context
+def _duration(_context: Any, seconds: float | None) -> str:
+    return formats.duration(seconds, page_language())
+
+
+@pass_context
+def _day(_context: Any, value: date, form: str = "medium") -> str:
+    return formats.day(value, page_language(), form)
+
+
+@pass_context
+def _moment(_context: Any, value: datetime) -> str:
+    return formats.moment(value, page_language())
 
 
 # Jinja's "newstyle" gettext fills the placeholders itself (escaping the values): these only

@@ -30,3 +30,15 @@ def test_dates_have_the_languages_month_names() -> None:
     assert "nov" in formats.day(date(2026, 11, 2), "es")
     assert formats.day(date(2026, 5, 2), "nb", "long") == "2. mai 2026"
     assert formats.plotly_separators("es") == ",." and formats.plotly_separators("en") == ".,"
+
+
+def test_the_page_filters_follow_the_page_language(app) -> None:  # type: ignore[no-untyped-def]
+    template = app.jinja_env.from_string(
+        "{{ 1234.5|num(1) }}|{{ 0.5|pct }}|{{ 3900|duration }}|{{ day|day }}"
+    )
+    with app.test_request_context(headers={"Accept-Language": "nb"}):
+        assert (
+            template.render(day=date(2026, 5, 2)) == "1\u00a0234,5|50\u00a0%|1 t 5 min|2. mai 2026"
+        )
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert template.render(day=date(2026, 5, 2)) == "1,234.5|50%|1:05|May 2, 2026"

@@ -209,7 +209,10 @@ def test_login_without_issuer_is_explained(client: FlaskClient, platform: FakePl
 def test_launch_get_is_405_page(client: FlaskClient) -> None:
     response = client.get("/lti/launch")
     assert response.status_code == 405
-    assert "Method Not Allowed" in response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    # In plain words (werkzeug's "Method Not Allowed" is written for developers).
+    assert "Not allowed this way" in text and "This page cannot be used this way." in text
+    assert response.headers["Allow"]
 
 
 @responses.activate

@@ -28,6 +28,7 @@ from lti_tool.models import (
     CourseSettings,
     LearnerDay,
     LmsCourseActivityDay,
+    LmsEnrollment,
     LmsLearnerActivityHour,
     LmsLearnerStats,
     ModuleProgress,
@@ -151,6 +152,14 @@ def _fill(
             db.session.add(LmsLearnerStats(course_id=course_id, person_id=learner, source="canvas"))
             db.session.add(
                 ScoreSnapshot(course_id=course_id, person_id=learner, week_start=OLD, score=70)
+            )
+            db.session.add(
+                LmsEnrollment(
+                    course_id=course_id,
+                    person_id=learner,
+                    created_at=datetime.combine(OLD, datetime.min.time(), UTC),
+                    mode="student",
+                )
             )
             for day in (OLD, RECENT):
                 db.session.add(LmsCourseActivityDay(course_id=course_id, day=day, views=3))

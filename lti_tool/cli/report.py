@@ -46,4 +46,4 @@ def report_command(
         click.echo(to_csv(rows, report.fields), nl=False)
     else:
         # orjson: the stdlib's indenting encoder is pure Python (0.2 s for 20,000 rows).
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2, default=str).decode())

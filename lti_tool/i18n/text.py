@@ -52,6 +52,66 @@ def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     return found % {"num": n, **variables}
 
 
+class LazyText:
+    """A message whose language is chosen when it is shown, not when it is made: the KPIs make
+    reasons and labels once (and the pages cache them); each page shows them in its viewer's
+    language, and CSV, the API and the CLI in English. Compares, hashes and serialises as the
+    text in the current language (English outside a page)."""
+
+    __slots__ = ("message", "n", "plural", "variables")
+
+    def __init__(
+        self, message: str, variables: dict[str, Any], plural: str | None = None, n: int = 0
+    ) -> None:
+        self.message, self.plural, self.n, self.variables = message, plural, n, variables
+
+    def __str__(self) -> str:
+        values = {
+            name: str(value) if isinstance(value, LazyText) else value
+            for name, value in self.variables.items()
+        }
+        if self.plural is not None:
+            return ngettext(self.message, self.plural, self.n, **values)
+        return gettext(self.message, **values)
+
+    def __html__(self) -> str:
+        from markupsafe import escape  # Jinja's own dependency: escaped like any text
+
+        return str(escape(str(self)))
+
+    def __repr__(self) -> str:
+        return f"LazyText({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyText | str):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __add__(self, other: object) -> str:
+        return str(self) + str(other)
+
+    def __radd__(self, other: object) -> str:
+        return str(other) + str(self)
+
+
+def lazy_gettext(message: str, **variables: Any) -> LazyText:
+    """gettext, in the language of wherever the text is shown."""
+    return LazyText(message, variables)
+
+
+def lazy_ngettext(singular: str, plural: str, n: int, **variables: Any) -> LazyText:
+    """ngettext, in the language of wherever the text is shown (%(num)d is n)."""
+    return LazyText(singular, variables, plural, n)
+
+
+def english() -> _gettext.NullTranslations:
+    """The messages as written: what CSV, the API and the CLI show (`with using(english())`)."""
+    return _ENGLISH
+
+
 def N_(message: str) -> str:
     """Mark a message for extraction where it is defined; translate it where it is shown."""
     return message

@@ -46,6 +46,12 @@ def init_app(app: Flask, select: Callable[[], str | None]) -> None:
         _jinja_gettext, _jinja_ngettext, newstyle=True
     )
 
+    # JSON (the API) writes a lazily translated text as the text: English on the API's paths.
+    plain_default = app.json.default  # type: ignore[attr-defined]
+    app.json.default = lambda value: (  # type: ignore[attr-defined]
+        str(value) if isinstance(value, text.LazyText) else plain_default(value)
+    )
+
     @app.context_processor
     def languages() -> dict[str, Any]:
         return {"page_language": page_language()}

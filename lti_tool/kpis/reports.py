@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from lti_tool.i18n import text
+from lti_tool.i18n.text import LazyText
 from lti_tool.kpis import (
     activity,
     backtest,
@@ -257,6 +259,8 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, list):
         # A list (sections, at-risk reasons) is one cell, its items joined by "; ".
         value = "; ".join(map(str, value))
+    elif isinstance(value, LazyText):
+        value = str(value)
     if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
         return value
     if PLAIN_NUMBER.fullmatch(value):
@@ -271,7 +275,8 @@ def to_csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
     # reader would take for a line break); the lines themselves end in "\n".
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    with text.using(text.english()):  # CSV stays English, whatever page it is downloaded from
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

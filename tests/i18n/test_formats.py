@@ -42,3 +42,19 @@ def test_the_page_filters_follow_the_page_language(app) -> None:  # type: ignore
         )
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert template.render(day=date(2026, 5, 2)) == "1,234.5|50%|1:05|May 2, 2026"
+
+
+def test_lazy_text_is_shown_in_the_language_of_where_it_is_shown() -> None:
+    from lti_tool.i18n import text
+    from lti_tool.i18n.catalogs import translations_for
+
+    made = text.lazy_gettext("Not found")  # made once (a cached figure) …
+    assert made == "Not found" and str(made) == "Not found"  # … English outside a page
+    with text.using(translations_for("es")):
+        assert str(made) == "No encontrado" and made.__html__() == "No encontrado"
+    with text.using(translations_for("nb")):
+        assert made == "Ikke funnet"
+    escaped = text.lazy_gettext(
+        "%(reason)s Open the tool again from the course in your LMS.", reason="<b>"
+    )
+    assert escaped.__html__().startswith("&lt;b&gt;")

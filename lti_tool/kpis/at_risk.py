@@ -30,19 +30,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
 
+from babel.numbers import format_decimal
 from sqlalchemy import or_, select
 
+from lti_tool.i18n import DEFAULT, formats, text
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
 from lti_tool.kpis.formatting import hmm_apart
 from lti_tool.kpis.grades import assignments, due_for, staff_current_score
-from lti_tool.kpis.names import assignment_name
+from lti_tool.kpis.names import Name, assignment_name
 from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import Assignment, Course, CourseBlock, LearnerResource, Submission
 from lti_tool.models.types import DbSession
 
 HIGH, WATCH = "high", "watch"
-LEVEL_NAMES = {HIGH: "High", WATCH: "Watch"}
+#: The levels as people read them (the codes stay `high` and `watch` in CSV, the API, the CLI).
+LEVEL_NAMES = {HIGH: lazy_gettext("High"), WATCH: lazy_gettext("Watch")}
 #: Missing assignments from which missing work alone makes a learner high.
 MISSING_HIGH = 2
 #: Late submissions from which lateness is a signal (one late hand-in is not).
@@ -58,19 +62,40 @@ class Work:
     """A learner's past-due work that is missing or was handed in late (assignment names, in
     due-date order)."""
 
-    missing: list[str] = field(default_factory=list)
-    late: list[str] = field(default_factory=list)
+    missing: list[Name] = field(default_factory=list)
+    late: list[Name] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Risk:
-    """A learner's level (HIGH, WATCH or None) and the reasons for it."""
+    """A learner's level (HIGH, WATCH or None) and the reasons for it (in the language of where
+    they are shown: English in CSV, the API and the CLI)."""
 
     level: str | None = None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[LazyText, ...] = ()
 
 
 NOT_AT_RISK = Risk()
+
+
+class _Number:
+    """A number in a reason, written as the language of where it is shown writes it (up to
+    two decimals: 2.5 · 2,5)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return _decimal(self.value)
+
+
+def _decimal(value: float) -> str:
+    """A number to at most two decimals in the language translating now (English outside a
+    page)."""
+    language = text.translations().info().get("language") or DEFAULT
+    return format_decimal(round(value, 2), format="0.##", locale=formats.cldr(language))
 
 
 def level_rank(level: str | None) -> int:
@@ -79,15 +104,16 @@ def level_rank(level: str | None) -> int:
 
 
 def time_metric(members: dict[int, Member]) -> tuple[dict[int, float], str]:
-    """Each learner's time for the rule, and what it is: the tool's method, else Canvas's."""
+    """Each learner's time for the rule, and what it is (a message: translate where shown): the
+    tool's method, else Canvas's."""
     if any(m.active_days for m in members.values()):
-        return {p: m.time_total for p, m in members.items()}, "time spent"
+        return {p: m.time_total for p, m in members.items()}, N_("time spent")
     lms = {
         p: float(m.lms.total_activity_seconds)
         for p, m in members.items()
         if m.lms is not None and m.lms.total_activity_seconds is not None
     }
-    return lms, "LMS activity time"
+    return lms, N_("LMS activity time")
 
 
 def _openedx_missing(
@@ -96,7 +122,7 @@ def _openedx_missing(
     due: list[Assignment],
     people: set[int],
     before: float | None = None,
-) -> dict[int, list[str]]:
+) -> dict[int, list[Name]]:
     """Open edX: per learner, the graded subsections past due in which they attempted none of
     the problems (subsections without problems, or not in the synced outline, are skipped);
     with `before` (epoch seconds), counting only attempts made before it."""
@@ -145,14 +171,14 @@ def _openedx_missing(
         ):
             if before is None or first < before:
                 attempted[person_id].add(resource)
-    missing: dict[int, list[str]] = defaultdict(list)
+    missing: dict[int, list[Name]] = defaultdict(list)
     for assignment in due:
         wanted = problems.get(assignment.lms_assignment_id)
         if wanted is None:
             continue
         for person_id in people:
             if not wanted & attempted.get(person_id, set()):
-                missing[person_id].append(assignment.name or "a graded subsection")
+                missing[person_id].append(assignment.name or lazy_gettext("a graded subsection"))
     return missing
 
 
@@ -218,34 +244,111 @@ def past_due_work(
     return dict(work)
 
 
-def _listing(names: Sequence[str]) -> str:
+class _Joined:
+    """Names joined by commas when shown (each in the language of where it is shown)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: Sequence[Name]) -> None:
+        self.names = tuple(names)
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.names))
+
+
+def _listing(names: Sequence[Name]) -> LazyText | _Joined:
     """Names joined for a reason: at most NAMES_SHOWN, then "and N more"."""
-    shown = ", ".join(names[:NAMES_SHOWN])
+    shown = _Joined(names[:NAMES_SHOWN])
     rest = len(names) - NAMES_SHOWN
-    return f"{shown} and {rest} more" if rest > 0 else shown
+    if rest > 0:
+        return lazy_gettext("%(names)s and %(rest)s more", names=shown, rest=rest)
+    return shown
 
 
-def _assignments(count: int) -> str:
-    return f"{count} assignment{'' if count == 1 else 's'}"
-
-
-def _work_signal(work: Work) -> tuple[str | None, str | None]:
+def _work_signal(work: Work) -> tuple[LazyText | None, LazyText | None]:
     """(the missing-work reason, which makes a learner high; the late-or-missing reason, one
     other signal); None where the work gives no such signal."""
     missing, late = work.missing, work.late
-    late_words = f"{_assignments(len(late))} handed in late ({_listing(late)})" if late else ""
+    late_words = lazy_ngettext(
+        "%(num)d assignment handed in late (%(names)s)",
+        "%(num)d assignments handed in late (%(names)s)",
+        len(late),
+        names=_listing(late),
+    )
     if len(missing) >= MISSING_HIGH:
-        reason = (
-            f"{_assignments(len(missing))} missing, past due with nothing handed in "
-            f"({_listing(missing)}; rule: {MISSING_HIGH} or more)"
-        )
-        return reason + (f", and {late_words}" if late else ""), None
+        listed = _listing(missing)
+        if late:
+            return lazy_ngettext(
+                "%(num)d assignment missing, past due with nothing handed in (%(names)s; rule: "
+                "%(rule)s or more), and %(late)s",
+                "%(num)d assignments missing, past due with nothing handed in (%(names)s; rule: "
+                "%(rule)s or more), and %(late)s",
+                len(missing),
+                names=listed,
+                rule=MISSING_HIGH,
+                late=late_words,
+            ), None
+        return lazy_ngettext(
+            "%(num)d assignment missing, past due with nothing handed in (%(names)s; rule: "
+            "%(rule)s or more)",
+            "%(num)d assignments missing, past due with nothing handed in (%(names)s; rule: "
+            "%(rule)s or more)",
+            len(missing),
+            names=listed,
+            rule=MISSING_HIGH,
+        ), None
     if missing:
-        reason = f"1 assignment missing, past due with nothing handed in ({missing[0]})"
-        return None, reason + (f", and {late_words}" if late else "")
+        if late:
+            return None, lazy_gettext(
+                "1 assignment missing, past due with nothing handed in (%(name)s), and %(late)s",
+                name=missing[0],
+                late=late_words,
+            )
+        return None, lazy_gettext(
+            "1 assignment missing, past due with nothing handed in (%(name)s)", name=missing[0]
+        )
     if len(late) >= LATE_SIGNAL:
-        return None, f"{late_words} (rule: {LATE_SIGNAL} or more)"
+        return None, lazy_gettext(
+            "%(late)s (rule: %(rule)s or more)", late=late_words, rule=LATE_SIGNAL
+        )
     return None, None
+
+
+def _time_reason(
+    what: str, times: tuple[float, float], share: int, behind_done: bool, low_score: bool
+) -> LazyText:
+    """The little-time reason: the learner's time and the threshold (seconds), beside what is
+    behind (completion, score or both)."""
+    if behind_done and low_score:
+        behind_what = lazy_gettext("completion and score")
+    elif behind_done:
+        behind_what = lazy_gettext("completion")
+    else:
+        behind_what = lazy_gettext("score")
+    mine_shown, threshold_shown = hmm_apart(*times)
+    return lazy_gettext(
+        "%(what)s %(time)s in total, in the bottom %(share)s %% of the class (below "
+        "%(threshold)s), with %(behind)s below the class median",
+        what=lazy_gettext(what),
+        time=mine_shown,
+        share=share,
+        threshold=threshold_shown,
+        behind=behind_what,
+    )
+
+
+def _engaged_reason(segment_week: date | None) -> LazyText:
+    """Why a learner who would be high is watch: highly engaged in the last complete week."""
+    if segment_week:
+        return lazy_gettext(
+            "Watch, not High: highly engaged in the last complete week (from %(week)s), among "
+            "the most active of the class",
+            week=segment_week.isoformat(),
+        )
+    return lazy_gettext(
+        "Watch, not High: highly engaged in the last complete week, among the most active of "
+        "the class"
+    )
 
 
 def assess(
@@ -263,16 +366,23 @@ def assess(
     segments = segments or {}
     # Reasons of each kind per learner: those that make a learner high on their own, and the
     # others, which make them high two at a time.
-    grave: dict[int, list[str]] = {p: [] for p in members}
-    other: dict[int, list[str]] = {p: [] for p in members}
+    grave: dict[int, list[LazyText]] = {p: [] for p in members}
+    other: dict[int, list[LazyText]] = {p: [] for p in members}
     limit = settings.risk_inactive_days
     for person_id, member in members.items():
         if member.last_active is None:
-            grave[person_id].append("no activity recorded")
+            grave[person_id].append(lazy_gettext("no activity recorded"))
         else:
             days = (today - member.last_active.astimezone(settings.zone).date()).days
             if days >= limit:
-                grave[person_id].append(f"no activity for {days} days (rule: {limit} or more)")
+                grave[person_id].append(
+                    lazy_ngettext(
+                        "no activity for %(num)d day (rule: %(rule)s or more)",
+                        "no activity for %(num)d days (rule: %(rule)s or more)",
+                        days,
+                        rule=limit,
+                    )
+                )
         missing, late_or_missing = _work_signal(work.get(person_id, Work()))
         if missing:
             grave[person_id].append(missing)
@@ -285,8 +395,16 @@ def assess(
             behind = middle_done - mine.done
             if behind > behind_limit and person_id in other:
                 other[person_id].append(
-                    f"{mine.done} items done, {behind:g} behind the class median of "
-                    f"{middle_done:g} (rule: more than {behind_limit})"
+                    lazy_ngettext(
+                        "%(num)d item done, %(behind)s behind the class median of %(median)s "
+                        "(rule: more than %(rule)s)",
+                        "%(num)d items done, %(behind)s behind the class median of %(median)s "
+                        "(rule: more than %(rule)s)",
+                        mine.done,
+                        behind=_Number(behind),
+                        median=_Number(middle_done),
+                        rule=behind_limit,
+                    )
                 )
     scores = {
         p: score for p, m in members.items() if (score := staff_current_score(m.lms)) is not None
@@ -296,7 +414,11 @@ def assess(
         for person_id, score in scores.items():
             if score < mark:
                 other[person_id].append(
-                    f"current score {score:g} % below the pass mark of {mark:g} %"
+                    lazy_gettext(
+                        "current score %(score)s %% below the pass mark of %(mark)s %%",
+                        score=_Number(score),
+                        mark=_Number(mark),
+                    )
                 )
     middle_score = median(scores.values()) if scores else None
     times, what = time_metric(members)
@@ -314,13 +436,8 @@ def assess(
             low_score = score is not None and middle_score is not None and score < middle_score
             if not (behind_done or low_score):
                 continue
-            behind_what = " and ".join(
-                word for word, on in (("completion", behind_done), ("score", low_score)) if on
-            )
-            mine_shown, threshold_shown = hmm_apart(seconds, threshold)
             other[person_id].append(
-                f"{what} {mine_shown} in total, in the bottom {share} % of the class "
-                f"(below {threshold_shown}), with {behind_what} below the class median"
+                _time_reason(what, (seconds, threshold), share, behind_done, low_score)
             )
     result: dict[int, Risk] = {}
     for person_id in members:
@@ -334,11 +451,7 @@ def assess(
             continue
         if level == HIGH and segments.get(person_id) == ENGAGED:
             level = WATCH
-            since = f" (from {segment_week.isoformat()})" if segment_week else ""
-            reasons.append(
-                f"Watch, not High: highly engaged in the last complete week{since}, "
-                "among the most active of the class"
-            )
+            reasons.append(_engaged_reason(segment_week))
         result[person_id] = Risk(level, tuple(reasons))
     return result
 

@@ -19,16 +19,19 @@ from sqlalchemy import select
 
 from lti_tool.activity.blocks import LABEL, OBJECT_ID, decode
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n.text import lazy_gettext
 from lti_tool.kpis.roster import Member, percentile
 from lti_tool.models import ActivityBlock, Course, WeeklyActivity
 from lti_tool.models.types import DbSession
 
+# The segments as people read them, in the language of where they are shown (the codes stay
+# as they are in CSV, the API and the CLI).
 SEGMENT_NAMES = {
-    "highly_engaged": "Highly engaged",
-    "struggling": "Struggling",
-    "normal": "Normal",
-    "disengaging": "Disengaging",
-    "inactive": "Inactive",
+    "highly_engaged": lazy_gettext("Highly engaged"),
+    "struggling": lazy_gettext("Struggling"),
+    "normal": lazy_gettext("Normal"),
+    "disengaging": lazy_gettext("Disengaging"),
+    "inactive": lazy_gettext("Inactive"),
 }
 LOW, HIGH = 0.15, 0.85
 ATTEMPTED = "ATTEMPTED_PROBLEM"

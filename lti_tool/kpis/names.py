@@ -18,69 +18,85 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from lti_tool.activity.rollups import courseware_page
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext
 from lti_tool.models import Course, CourseBlock, LearnerResource, Video, VideoLearnerViews
 from lti_tool.models.types import DbSession
 
-# A resource kind -> the word its stand-in label starts with ("Video 3").
-KIND_WORDS = {"video": "Video", "problem": "Problem", "page": "Page", "activity": "Item"}
+# A resource kind -> its stand-in label ("Video 3") and the name of one without a label.
+KIND_LABELS = {
+    "video": N_("Video %(number)s"),
+    "problem": N_("Problem %(number)s"),
+    "page": N_("Page %(number)s"),
+    "activity": N_("Item %(number)s"),
+}
+UNNAMED = {
+    "video": N_("Unnamed video"),
+    "problem": N_("Unnamed problem"),
+    "page": N_("Unnamed page"),
+    "activity": N_("Unnamed item"),
+}
+#: A name people read: the LMS's own (a str), or a stand-in label in the reader's language.
+Name = str | LazyText
 # The course blocks whose order numbers each kind's stand-in labels: subsections are the pages
 # courseware URLs show.
 KIND_BLOCK_TYPES = {"video": ("video",), "problem": ("problem",), "page": ("sequential",)}
 
 # Insights' activity labels (WeeklyActivity.label), as a chart legend or a table cell says them.
+# Marked for translation (N_): show them through activity_label.
 ACTIVITY_LABELS = {
-    "ACTIVE": "Active",
-    "PLAYED_VIDEO": "Played a video",
-    "ATTEMPTED_PROBLEM": "Attempted a problem",
-    "POSTED_FORUM": "Posted in the forum",
+    "ACTIVE": N_("Active"),
+    "PLAYED_VIDEO": N_("Played a video"),
+    "ATTEMPTED_PROBLEM": N_("Attempted a problem"),
+    "POSTED_FORUM": N_("Posted in the forum"),
 }
 
 # Event types (tracking-log names; the xAPI statements and lab messages stored under them) in
-# plain words. Other names get event_words' fallback.
+# plain words (marked for translation: show them through event_words). Other names get
+# event_words' fallback.
 EVENT_WORDS = {
-    "problem_check": "checked an answer",
-    "problem_check_fail": "checked an answer (not accepted)",
-    "problem_show": "showed the answer",
-    "showanswer": "showed the answer",
-    "problem_save": "saved an answer",
-    "problem_reset": "reset a problem",
-    "problem_graded": "had an answer graded",
-    "problem_rescore": "had an answer rescored",
-    "edx.grades.problem.submitted": "had a problem graded",
-    "edx.grades.subsection.grade_calculated": "had a subsection graded",
-    "edx.grades.course.grade_calculated": "had the course grade updated",
-    "edx.course.grade.now_passed": "passed the course",
-    "edx.course.grade.now_failed": "fell below the course's pass mark",
-    "edx.course.grade.passed.first_time": "passed the course",
-    "play_video": "played a video",
-    "edx.video.played": "played a video",
-    "pause_video": "paused a video",
-    "edx.video.paused": "paused a video",
-    "seek_video": "moved along a video",
-    "edx.video.position.changed": "moved along a video",
-    "stop_video": "stopped a video",
-    "edx.video.stopped": "stopped a video",
-    "load_video": "loaded a video",
-    "edx.video.loaded": "loaded a video",
-    "complete_video": "watched a video to the end",
-    "edx.video.completed": "watched a video to the end",
-    "speed_change_video": "changed a video's speed",
-    "show_transcript": "showed a video's transcript",
-    "edx.video.transcript.shown": "showed a video's transcript",
-    "hide_transcript": "hid a video's transcript",
-    "edx.video.transcript.hidden": "hid a video's transcript",
-    "seq_goto": "opened a unit",
-    "seq_next": "went to the next unit",
-    "seq_prev": "went to the previous unit",
-    "edx.ui.lms.sequence.tab_selected": "opened a unit",
-    "edx.ui.lms.sequence.next_selected": "went to the next unit",
-    "edx.ui.lms.sequence.previous_selected": "went to the previous unit",
-    "edx.ui.lms.outline.selected": "opened a page from the course outline",
-    "edx.ui.lms.link_clicked": "followed a link",
-    "page_close": "left a page",
-    "edx.course.enrollment.activated": "enrolled",
-    "edx.course.enrollment.deactivated": "unenrolled",
-    "edx.course.enrollment.mode_changed": "changed enrollment mode",
+    "problem_check": N_("checked an answer"),
+    "problem_check_fail": N_("checked an answer (not accepted)"),
+    "problem_show": N_("showed the answer"),
+    "showanswer": N_("showed the answer"),
+    "problem_save": N_("saved an answer"),
+    "problem_reset": N_("reset a problem"),
+    "problem_graded": N_("had an answer graded"),
+    "problem_rescore": N_("had an answer rescored"),
+    "edx.grades.problem.submitted": N_("had a problem graded"),
+    "edx.grades.subsection.grade_calculated": N_("had a subsection graded"),
+    "edx.grades.course.grade_calculated": N_("had the course grade updated"),
+    "edx.course.grade.now_passed": N_("passed the course"),
+    "edx.course.grade.now_failed": N_("fell below the course's pass mark"),
+    "edx.course.grade.passed.first_time": N_("passed the course"),
+    "play_video": N_("played a video"),
+    "edx.video.played": N_("played a video"),
+    "pause_video": N_("paused a video"),
+    "edx.video.paused": N_("paused a video"),
+    "seek_video": N_("moved along a video"),
+    "edx.video.position.changed": N_("moved along a video"),
+    "stop_video": N_("stopped a video"),
+    "edx.video.stopped": N_("stopped a video"),
+    "load_video": N_("loaded a video"),
+    "edx.video.loaded": N_("loaded a video"),
+    "complete_video": N_("watched a video to the end"),
+    "edx.video.completed": N_("watched a video to the end"),
+    "speed_change_video": N_("changed a video's speed"),
+    "show_transcript": N_("showed a video's transcript"),
+    "edx.video.transcript.shown": N_("showed a video's transcript"),
+    "hide_transcript": N_("hid a video's transcript"),
+    "edx.video.transcript.hidden": N_("hid a video's transcript"),
+    "seq_goto": N_("opened a unit"),
+    "seq_next": N_("went to the next unit"),
+    "seq_prev": N_("went to the previous unit"),
+    "edx.ui.lms.sequence.tab_selected": N_("opened a unit"),
+    "edx.ui.lms.sequence.next_selected": N_("went to the next unit"),
+    "edx.ui.lms.sequence.previous_selected": N_("went to the previous unit"),
+    "edx.ui.lms.outline.selected": N_("opened a page from the course outline"),
+    "edx.ui.lms.link_clicked": N_("followed a link"),
+    "page_close": N_("left a page"),
+    "edx.course.enrollment.activated": N_("enrolled"),
+    "edx.course.enrollment.deactivated": N_("unenrolled"),
+    "edx.course.enrollment.mode_changed": N_("changed enrollment mode"),
 }
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -99,14 +115,17 @@ def url_name(block_id: str) -> str:
     return block_id
 
 
-def sentence(text: str) -> str:
+def sentence(text: Name) -> str:
     """A phrase with its first letter in capitals, the rest as it is ("Opened Week 1")."""
+    text = str(text)
     return text[:1].upper() + text[1:]
 
 
-def activity_label(label: str) -> str:
-    """An activity label (ATTEMPTED_PROBLEM) as people read it ("Attempted a problem")."""
-    return ACTIVITY_LABELS.get(label) or sentence(_readable(label))
+def activity_label(label: str) -> Name:
+    """An activity label (ATTEMPTED_PROBLEM) as people read it ("Attempted a problem"), in the
+    language of where it is shown."""
+    known = ACTIVITY_LABELS.get(label)
+    return lazy_gettext(known) if known else sentence(_readable(label))
 
 
 def _readable(code: str) -> str:
@@ -121,16 +140,18 @@ def _readable(code: str) -> str:
     return " ".join(words).lower() or "other event"
 
 
-def event_words(name: str, page: str | None = None) -> str:
+def event_words(name: str, page: Name | None = None) -> Name:
     """An event type in plain words ("checked an answer"); a page view as "opened <page>" with
     the page's name when given, and any other type readable without its codes."""
     known = EVENT_WORDS.get(name)
     if known is not None:
-        return known
+        return lazy_gettext(known)
     if name.startswith("/"):  # a tracking log's page view: the URL's path
         if page:
-            return f"opened {page}"
-        return "opened a course page" if "/courses/" in name else "opened a page"
+            return lazy_gettext("opened %(page)s", page=page)
+        if "/courses/" in name:
+            return lazy_gettext("opened a course page")
+        return lazy_gettext("opened a page")
     return _readable(name)
 
 
@@ -138,7 +159,7 @@ def event_words(name: str, page: str | None = None) -> str:
 class Shown:
     """A name as a page shows it: the text people read, and the id behind it (the tooltip)."""
 
-    text: str
+    text: Name
     id: str
     known: bool  # the LMS's own name, not a stand-in label
 
@@ -148,16 +169,16 @@ class CourseNames:
     """The names of a course's videos, problems and pages: (kind, id events use) -> name."""
 
     # In course order: the blocks', then the others' in order of first appearance.
-    names: dict[tuple[str, str], str] = field(default_factory=dict)
+    names: dict[tuple[str, str], Name] = field(default_factory=dict)
     known: set[tuple[str, str]] = field(default_factory=set)
     order: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def name(self, kind: str, resource_id: str) -> str:
+    def name(self, kind: str, resource_id: str) -> Name:
         """The readable name of a video, problem, page or activity; never the raw id."""
         found = self.names.get((kind, resource_id))
         if found is not None:
             return found
-        return f"Unnamed {KIND_WORDS.get(kind, 'item').lower()}"
+        return lazy_gettext(UNNAMED.get(kind, UNNAMED["activity"]))
 
     def shown(self, kind: str, resource_id: str) -> Shown:
         """The name with its id, for a cell that shows the name and puts the id in a tooltip."""
@@ -170,11 +191,11 @@ class CourseNames:
             self.order.update((key, index) for index, key in enumerate(self.names))
         return self.order.get((kind, resource_id), len(self.order)), resource_id
 
-    def video(self, video_id: str) -> str:
+    def video(self, video_id: str) -> Name:
         """A video's name, by the id its events use."""
         return self.name("video", video_id)
 
-    def event(self, name: str, object_id: str | None, kind: str) -> tuple[str, Shown | None]:
+    def event(self, name: str, object_id: str | None, kind: str) -> tuple[Name, Shown | None]:
         """An event in plain words, and what it touched as shown (its video or problem; `kind`
         as the rollups give it), if anything. A page view says which page it opened."""
         if object_id is not None:
@@ -262,7 +283,9 @@ def build_names(
         if number is None:
             counts[kind] = counts.get(kind, 0) + 1
             number = counts[kind]
-        result.names[key] = f"{KIND_WORDS.get(kind, 'Item')} {number}"
+        result.names[key] = lazy_gettext(
+            KIND_LABELS.get(kind, KIND_LABELS["activity"]), number=number
+        )
     return result
 
 
@@ -304,11 +327,13 @@ def course_names(session: DbSession, course: Course) -> CourseNames:
     return build_names(blocks, seen, videos)
 
 
-def module_name(name: str, number: int) -> str:
-    """A module's name, else "Module <number>" (its place in the course)."""
-    return name.strip() or f"Module {number}"
+def module_name(name: str, number: int) -> Name:
+    """A module's name, else "Module <number>" (its place in the course, in the language of
+    where it is shown)."""
+    return name.strip() or lazy_gettext("Module %(number)s", number=number)
 
 
-def assignment_name(name: str | None, number: int) -> str:
-    """An assignment's name, else "Assignment <number>" (its place in the course's list)."""
-    return (name or "").strip() or f"Assignment {number}"
+def assignment_name(name: str | None, number: int) -> Name:
+    """An assignment's name, else "Assignment <number>" (its place in the course's list, in the
+    language of where it is shown)."""
+    return (name or "").strip() or lazy_gettext("Assignment %(number)s", number=number)

@@ -31,7 +31,7 @@ import orjson
 from sqlalchemy import select
 
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import CourseNames, course_names
+from lti_tool.kpis.names import CourseNames, Name, course_names
 from lti_tool.models import Course, LearnerProblem
 from lti_tool.models.types import DbSession
 
@@ -198,7 +198,7 @@ def distribution_rows(
             continue
         uses_value_id = "answer_value_id" in recent
         if not display_name and names is not None and ("problem", problem_id) in names.known:
-            display_name = names.name("problem", problem_id)
+            display_name = str(names.name("problem", problem_id))  # the LMS's own: a str
         groups: dict[str, dict[str, Any]] = {}
         for _time, order, _problem, _name, answer in reversed(answers):
             key = _grouping_key(answer)
@@ -244,7 +244,7 @@ def answer_distribution(
     return [{"course": label, **row} for row in distribution_rows(checks, names)]
 
 
-def _problem_name(names: CourseNames, problem_id: str, from_events: str | None) -> str:
+def _problem_name(names: CourseNames, problem_id: str, from_events: str | None) -> Name:
     """The LMS's name for a problem, else the one its events gave, else "Problem N"."""
     if ("problem", problem_id) in names.known or not from_events:
         return names.name("problem", problem_id)
@@ -290,7 +290,7 @@ def problem_performance(
     return [{"course": label, **row} for row in performance_rows(checks, names)]
 
 
-def problem_name(session: DbSession, course: Course, problem_id: str) -> str:
+def problem_name(session: DbSession, course: Course, problem_id: str) -> Name:
     """A problem's name as the Problems page shows it (see _problem_name)."""
     latest = session.scalar(
         select(LearnerProblem.display_name)

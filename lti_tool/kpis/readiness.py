@@ -11,6 +11,7 @@ class at least as large as the privacy floor; a time zone chosen (not the defaul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from lti_tool.activity.blocks import SOURCE, TIME, decode
 from lti_tool.kpis import completion, course_settings, grades
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import assignment_name, course_names, module_name
+from lti_tool.kpis.names import Name, assignment_name, course_names, module_name
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import (
     ActivityBlock,
@@ -89,9 +90,9 @@ class Check:
     fix: str = ""  # empty unless the status is TO_FIX
 
 
-def _listed(names: list[str]) -> str:
+def _listed(names: Sequence[Name]) -> str:
     """A few names, then how many more."""
-    shown = ", ".join(names[:NAMED])
+    shown = ", ".join(map(str, names[:NAMED]))
     return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
 
 

@@ -50,7 +50,7 @@ def _keyed(run: Callable[..., list[dict[str, Any]]]) -> Callable[..., list[dict[
     return keyed
 
 
-def _beside(row: dict[str, Any], after: str, field: str, value: str) -> dict[str, Any]:
+def _beside(row: dict[str, Any], after: str, field: str, value: Any) -> dict[str, Any]:
     """The row with a field added right after another (its id), for JSON read in order."""
     out: dict[str, Any] = {}
     for key, item in row.items():

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis.completion import module_progress, modules
 from lti_tool.kpis.grades import assignments, due_for
-from lti_tool.kpis.names import module_name
+from lti_tool.kpis.names import Name, module_name
 from lti_tool.models import Assignment, Course, LearnerDay, Submission
 from lti_tool.models.types import DbSession
 
@@ -197,7 +197,7 @@ def score_distribution(
 class ModuleRow:
     """One module as the learner's page lists it: items done of those required."""
 
-    name: str
+    name: Name
     done: float
     required: int
     completed_at: datetime | None

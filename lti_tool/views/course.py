@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
 from lti_tool.jobs import queue
 from lti_tool.kpis import (
     activity,
@@ -62,7 +64,7 @@ bp.add_app_template_filter(charts_mod.points, "points")
 def _course(course_id: int) -> Course:
     course = db.session.get(Course, course_id)
     if course is None:
-        abort(404, description="This course is not known to the tool.")
+        abort(404, description=_("This course is not known to the tool."))
     g.platform = db.session.get(Platform, course.platform_id) if course.platform_id else None
     return course
 
@@ -188,7 +190,7 @@ def overview(course_id: int) -> str:
         cutoff=cutoff,
         settings=settings,
         events=events,
-        event_kinds=_course_events.KINDS,
+        event_kinds={kind: _(words) for kind, words in _course_events.KINDS.items()},
         section=section,
         sections=sections,
         endpoint="course.overview",
@@ -239,7 +241,8 @@ def videos(course_id: int) -> str:
     ]
     charts = []
     if timeline and chosen:
-        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along {known.video(chosen)}")
+        title = _("Viewers along %(video)s", video=known.video(chosen))
+        figure = charts_mod.video_timeline_figure(timeline, title)
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     return render_template(
         "course/videos.html",
@@ -280,15 +283,17 @@ def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
 
 
 SOURCE_NAMES = {
-    "nrps": "Roster (Names and Roles)",
-    "canvas": "Canvas API",
-    "openedx": "Open edX API",
+    "nrps": N_("Roster (Names and Roles)"),
+    "canvas": N_("Canvas API"),
+    "openedx": N_("Open edX API"),
 }
 NOT_AVAILABLE = {
-    "nrps": "No roster service for this course yet: it appears after a launch from an LMS "
-    "that offers Names and Role Provisioning.",
-    "canvas": "Not connected: an administrator adds the Canvas API as a data source.",
-    "openedx": "Not connected: an administrator adds the Open edX API as a data source.",
+    "nrps": N_(
+        "No roster service for this course yet: it appears after a launch from an LMS "
+        "that offers Names and Role Provisioning."
+    ),
+    "canvas": N_("Not connected: an administrator adds the Canvas API as a data source."),
+    "openedx": N_("Not connected: an administrator adds the Open edX API as a data source."),
 }
 
 
@@ -323,13 +328,13 @@ def _freshness(course: Course) -> list[dict[str, object]]:
         found.append(
             {
                 "source": source,
-                "name": SOURCE_NAMES.get(source, source),
+                "name": _(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source,
                 "last": last,
                 "demo": last is not None and last.trigger == DEMO_TRIGGER,
                 "failed": latest if latest is not None and latest.status == "failed" else None,
                 "pending": pending,
                 "can_sync": able,
-                "why_not": NOT_AVAILABLE.get(source, "Not available for this course."),
+                "why_not": _(NOT_AVAILABLE.get(source, N_("Not available for this course."))),
             }
         )
     return found
@@ -343,9 +348,19 @@ def sync_now(course_id: int) -> Response:
     course = _course(course_id)
     source = request.form.get("source", "nrps")
     if source not in SOURCES:
-        abort(400, description=f"Unknown source {source!r}: one of {', '.join(SOURCES)}.")
+        abort(
+            400,
+            description=_(
+                "Unknown source %(source)r: one of %(sources)s.",
+                source=source,
+                sources=", ".join(SOURCES),
+            ),
+        )
     if not queue.can_sync(db.session, course.id, source):
-        abort(400, description=NOT_AVAILABLE.get(source, "This source cannot sync this course."))
+        abort(
+            400,
+            description=_(NOT_AVAILABLE.get(source, N_("This source cannot sync this course."))),
+        )
     queue.queue_run(db.session, course.id, source, trigger="page")
     db.session.commit()
     return redirect(

@@ -14,29 +14,33 @@ from flask import abort, g, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
 from lti_tool.kpis import course_settings
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course, CourseEvent
 from lti_tool.views.course import _course, bp
 
-KINDS = {"due": "Due date", "exam": "Exam", "release": "Release", "other": "Other"}
+KINDS = {"due": N_("Due date"), "exam": N_("Exam"), "release": N_("Release"), "other": N_("Other")}
 STAFF_SOURCE = "staff"
 
 
 class EventProblem(ValueError):
-    """A submitted event that cannot be saved, with the reason in words."""
+    """A submitted event that cannot be saved, with the reason in words (the page's language)."""
 
 
 def parse_event(form: Any, settings: course_settings.Settings) -> dict[str, Any]:
     """Title, kind, time (typed in the course time zone, stored in UTC) and notes."""
     title = str(form.get("title", "")).strip()
     if not title:
-        raise EventProblem("An event needs a title.")
+        raise EventProblem(_("An event needs a title."))
     if len(title) > 500:
-        raise EventProblem("The title is longer than 500 characters.")
+        raise EventProblem(_("The title is longer than 500 characters."))
     kind = form.get("kind", "other")
     if kind not in KINDS:
-        raise EventProblem(f"Unknown kind {kind!r}: one of {', '.join(KINDS)}.")
+        raise EventProblem(
+            _("Unknown kind %(kind)r: one of %(kinds)s.", kind=kind, kinds=", ".join(KINDS))
+        )
     raw = str(form.get("at", "")).strip()
     try:
         local = datetime.fromisoformat(raw)
@@ -45,10 +49,16 @@ def parse_event(form: Any, settings: course_settings.Settings) -> dict[str, Any]
         at = local.astimezone(UTC)
     except (ValueError, OverflowError):
         raise EventProblem(
-            f"{raw[:40]!r} is not a date and time (YYYY-MM-DDTHH:MM, in {settings.time_zone})."
+            _(
+                "%(value)r is not a date and time (YYYY-MM-DDTHH:MM, in %(zone)s).",
+                value=raw[:40],
+                zone=settings.time_zone,
+            )
         ) from None
     if not 1970 <= at.year <= 2200:
-        raise EventProblem(f"{raw[:40]!r} is not a date of a course (years 1970 to 2200).")
+        raise EventProblem(
+            _("%(value)r is not a date of a course (years 1970 to 2200).", value=raw[:40])
+        )
     notes = str(form.get("notes", "")).strip()[:5000] or None
     return {"title": title, "kind": kind, "at": at, "notes": notes}
 
@@ -63,12 +73,15 @@ def _back(course: Course, problem: str | None = None) -> Response:
 def _staff_event(course: Course, event_id: int) -> CourseEvent:
     event = db.session.get(CourseEvent, event_id)
     if event is None or event.course_id != course.id:
-        abort(404, description="No such event in this course.")
+        abort(404, description=_("No such event in this course."))
     if event.source != STAFF_SOURCE:
         abort(
             403,
-            description=f"This event comes from the LMS ({event.source}): change it there; "
-            "the next sync brings the change here.",
+            description=_(
+                "This event comes from the LMS (%(source)s): change it there; the next sync "
+                "brings the change here.",
+                source=event.source,
+            ),
         )
     return event
 

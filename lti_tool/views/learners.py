@@ -4,16 +4,21 @@ one learner's page. Every view of contact details is written to the access log."
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
+from babel.numbers import format_decimal
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.extensions import db
+from lti_tool.i18n import DEFAULT, formats
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import completion, grades, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.at_risk import LEVEL_NAMES, level_rank
@@ -37,36 +42,36 @@ from lti_tool.views.course import _course, bp, course_names
 
 PER_PAGE = (25, 50, 100, 200)
 SORTS = {
-    "name": "Name",
-    "sections": "Section",
-    "last_active": "Last active",
-    "time_7d": "Time, 7 days",
-    "time_total": "Time, total",
-    "sessions": "Sessions",
-    "videos_watched": "Videos watched",
-    "completion": "Completion",
-    "current_score": "Current score",
-    "segment": "Segment (last week)",
-    "at_risk": "At risk",
+    "name": N_("Name"),
+    "sections": N_("Section"),
+    "last_active": N_("Last active"),
+    "time_7d": N_("Time, 7 days"),
+    "time_total": N_("Time, total"),
+    "sessions": N_("Sessions"),
+    "videos_watched": N_("Videos watched"),
+    "completion": N_("Completion"),
+    "current_score": N_("Current score"),
+    "segment": N_("Segment (last week)"),
+    "at_risk": N_("At risk"),
 }
 # Columns first sorted A to Z; the others (figures) largest first.
 ASCENDING = ("name", "sections", "segment")
 # The table's columns in page order: (key, header, sort key or None). The first six always show
 # (they fit a 1000 px LMS frame); the others only when chosen (OPTIONAL, the column chooser).
 COLUMNS = (
-    ("name", "Name", "name"),
-    ("at_risk", "At risk", "at_risk"),
-    ("last_active", "Last active", "last_active"),
-    ("time_7d", "Time, 7 days (h:mm)", "time_7d"),
-    ("completion", "Completion", "completion"),
-    ("current_score", "Current score", "current_score"),
-    ("email", "E-mail", None),
-    ("sections", "Section", "sections"),
-    ("time_total", "Time, total (h:mm)", "time_total"),
-    ("lms_time", "LMS time (h:mm)", None),
-    ("sessions", "Sessions", "sessions"),
-    ("videos_watched", "Videos watched", "videos_watched"),
-    ("segment", "Segment (last week)", "segment"),
+    ("name", N_("Name"), "name"),
+    ("at_risk", N_("At risk"), "at_risk"),
+    ("last_active", N_("Last active"), "last_active"),
+    ("time_7d", N_("Time, 7 days (h:mm)"), "time_7d"),
+    ("completion", N_("Completion"), "completion"),
+    ("current_score", N_("Current score"), "current_score"),
+    ("email", N_("E-mail"), None),
+    ("sections", N_("Section"), "sections"),
+    ("time_total", N_("Time, total (h:mm)"), "time_total"),
+    ("lms_time", N_("LMS time (h:mm)"), None),
+    ("sessions", N_("Sessions"), "sessions"),
+    ("videos_watched", N_("Videos watched"), "videos_watched"),
+    ("segment", N_("Segment (last week)"), "segment"),
 )
 OPTIONAL = ("email", "sections", "time_total", "lms_time", "sessions", "videos_watched", "segment")
 # view_preference.view of the chosen optional columns.
@@ -77,6 +82,14 @@ RISK_FIRST = "risk_first"
 # Longer mailto: URLs are cut off by some mail programs and browsers.
 MAILTO_LIMIT = 1800
 EMAIL_FIELDS = ("name", "email", "learner", "sections")
+# The access log's actions (AccessLog.action, a code) as the page says them.
+ACTIONS = {
+    "contact_details": N_("Viewed contact details"),
+    "learner_page": N_("Opened a learner's page"),
+    "learners_csv": N_("Exported learners as CSV"),
+    "email_addresses": N_("Gathered e-mail addresses"),
+    "student_view_preview": N_("Previewed a learner's own page"),
+}
 
 
 def viewer_label() -> str:
@@ -146,7 +159,9 @@ def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool) -> list[di
         if key == "sections":
             return "; ".join(found).casefold() if found else None
         if key == "segment":
-            return SEGMENT_NAMES.get(found or "", "") or None
+            # By the English name: the sorted order is kept for every viewer (ClassRows).
+            named = SEGMENT_NAMES.get(found or "")
+            return named.message if named is not None else None
         if key == "at_risk":
             return level_rank(row["risk_level"])  # high above watch above none
         return found
@@ -330,11 +345,12 @@ def learners(course_id: int) -> str:
         segments=SEGMENT_NAMES,
         levels=LEVEL_NAMES,
         sort=sort or "name",
+        sort_name=_(SORTS[sort or "name"]).lower(),
         sort_chosen=bool(sort),
         risk_order=risk_order,
         descending=descending,
-        sorts=SORTS,
-        columns=COLUMNS,
+        columns=[(key, _(label), sort_key) for key, label, sort_key in COLUMNS],
+        labels={key: _(label) for key, label, _sort in COLUMNS},
         optional=OPTIONAL,
         shown_columns=chosen_columns(course),
         here=page_params(request.args),
@@ -423,7 +439,7 @@ def email_learners(course_id: int) -> str | Response:
     _data, rows = class_table(course)
     chosen = _chosen(rows)
     if not chosen:
-        abort(400, description="No learners were selected: tick some rows, or use the filters.")
+        abort(400, description=_("No learners were selected: tick some rows, or use the filters."))
     return addresses_page(course, chosen)
 
 
@@ -436,7 +452,7 @@ def addresses_page(
     """The chosen learners' addresses (the request's `format=csv`: as CSV), their viewing
     written to the access log: what "E-mail the selected learners" and every "Message students
     who…" form give. `about` says who they are; `back` is the page they came from (its URL and
-    name), the learners table by default."""
+    link's words), the learners table by default."""
     with_email = [r for r in chosen if r["email"]]
     record_access(course, "email_addresses", None, len(with_email))
     db.session.commit()
@@ -459,7 +475,10 @@ def addresses_page(
         people=[r["person"] for r in with_email],
         about=about,
         back=back
-        or (url_for("course.learners", course_id=course.id, t=g.session_token), "the learners"),
+        or (
+            url_for("course.learners", course_id=course.id, t=g.session_token),
+            _("Back to the learners"),
+        ),
     )
 
 
@@ -494,20 +513,41 @@ def access_log(course_id: int) -> str:
         "course/access_log.html",
         course=course,
         entries=entries,
+        actions={code: _(words) for code, words in ACTIONS.items()},
         page=page,
         pages=max(1, math.ceil(total / per)),
     )
 
 
-def fmt_when(value: str | datetime | None) -> str:
-    """An ISO time as "YYYY-MM-DD HH:MM" for tables."""
+def fmt_when(value: str | datetime | None, seconds: bool = False) -> str:
+    """An ISO time for tables: "YYYY-MM-DD HH:MM" in English, the date and time as the page's
+    language writes them in the others (5/12/26, 15:39 · 05.12.2026, 15:39); the seconds too
+    when asked."""
     if value is None:
-        return "never"
+        return _("never")
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when.strftime("%Y-%m-%d %H:%M")
+    language = page_language()
+    if language == DEFAULT:
+        return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    shown = formats.moment(when, language)
+    return shown + when.strftime(":%S") if seconds else shown
+
+
+def fmt_day(value: date) -> str:
+    """A day for tables: YYYY-MM-DD in English, as the page's language writes it otherwise."""
+    language = page_language()
+    return value.isoformat() if language == DEFAULT else formats.day(value, language)
+
+
+def fmt_score(value: float) -> str:
+    """A score or points, to at most two decimals (4.625 reads 4.62, 7.0 reads 7), with the
+    page's language's decimal sign."""
+    return format_decimal(round(value, 2), format="0.##", locale=formats.cldr(page_language()))
 
 
 bp.add_app_template_filter(fmt_when, "when")
+bp.add_app_template_filter(fmt_day, "isoday")
+bp.add_app_template_filter(fmt_score, "score")
 
 
 @bp.get("/learners/<int:person_id>")
@@ -518,7 +558,7 @@ def learner(course_id: int, person_id: int) -> str:
     data, rows = class_table(course)
     row = next((r for r in rows if r["person"] == person_id), None)
     if row is None:
-        abort(404, description="This person is not a learner of this course.")
+        abort(404, description=_("This person is not a learner of this course."))
     settings = data.settings
     days = learners_kpi.learner_days(db.session, course, person_id, settings.time_cutoff_minutes)
     videos = [

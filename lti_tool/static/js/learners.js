@@ -1,8 +1,12 @@
 // Learners table: "select every learner on this page", the column chooser at once, and "copy
 // the addresses".
-// A static file (CSP script-src 'self'); the page works without it.
+// A static file (CSP script-src 'self'); the page works without it. Its words come translated
+// from the page, in data- attributes of the status element (English if one is missing).
 (function () {
   "use strict";
+  var say = function (element, name, english) {
+    return (element && element.getAttribute("data-" + name)) || english;
+  };
   var all = document.getElementById("select-all");
   if (all) {
     all.addEventListener("change", function () {
@@ -18,19 +22,21 @@
     var status = document.getElementById("columns-status");
     var sending = false;
     var again = false;
-    var failed = "Not saved: reload the page and try again.";
+    var failed = say(status, "failed", "Not saved: reload the page and try again.");
+    var saving = say(status, "saving", "Saving…");
+    var saved = say(status, "saved", "Saved for this course.");
     // One save at a time, the latest choice last: two in flight could land out of order.
     var save = function () {
       if (sending) { again = true; return; }
       sending = true;
       again = false;
-      status.textContent = "Saving…";
+      status.textContent = saving;
       var data = new FormData(chooser);
       data.append("quiet", "1");
       var done = function (ok) {
         sending = false;
         if (again) { save(); return; }
-        status.textContent = ok ? "Saved for this course." : failed;
+        status.textContent = ok ? saved : failed;
       };
       fetch(chooser.action, {method: "POST", body: data, credentials: "same-origin"}).then(
         function (response) { done(response.ok); },
@@ -42,7 +48,7 @@
       var box = event.target;
       if (!box || box.name !== "show") { return; }
       table.classList.toggle("hide-" + box.value, !box.checked);
-      status.textContent = "Saving…";
+      status.textContent = saving;
       save();
     });
   }
@@ -51,15 +57,16 @@
     copy.addEventListener("click", function () {
       var source = document.getElementById(copy.getAttribute("data-source"));
       var status = document.getElementById("copy-status");
-      var done = function () { status.textContent = "Copied."; };
+      var selected = say(status, "selected", "Selected: press Ctrl+C (or Cmd+C) to copy.");
+      var done = function () { status.textContent = say(status, "copied", "Copied."); };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(source.value).then(done, function () {
           source.select();
-          status.textContent = "Selected: press Ctrl+C (or Cmd+C) to copy.";
+          status.textContent = selected;
         });
       } else {
         source.select();
-        status.textContent = "Selected: press Ctrl+C (or Cmd+C) to copy.";
+        status.textContent = selected;
       }
     });
   }

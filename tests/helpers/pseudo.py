@@ -10,11 +10,20 @@ from html.parser import HTMLParser
 
 from lti_tool.i18n.catalogs import PSEUDO_CLOSE, PSEUDO_OPEN
 
-_MARKED = re.compile(re.escape(PSEUDO_OPEN) + r".*?" + re.escape(PSEUDO_CLOSE), re.S)
+# The innermost marked message: messages inside messages (a reason naming a translated word)
+# are taken out from the inside.
+_MARKED = re.compile(
+    re.escape(PSEUDO_OPEN) + "[^" + PSEUDO_OPEN + PSEUDO_CLOSE + "]*" + re.escape(PSEUDO_CLOSE)
+)
 _READ_ATTRIBUTES = ("aria-label", "title", "alt", "placeholder")
 _SKIPPED = {"script", "style", "template"}
 # Letters left after taking out marked text and data: words nobody marked.
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+# Tags a message may hold ("… with <code>flask ingest</code> …"): the text around and inside
+# them is one piece.
+_INLINE = {"code", "em", "strong", "b", "i", "kbd"}
 
 
 class _Text(HTMLParser):
@@ -22,8 +31,21 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self._skip = 0
+        self._piece: list[str] = []
+
+    def _flush(self) -> None:
+        piece = "".join(self._piece)
+        self._piece = []
+        if piece.strip():
+            self.found.append(piece)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _INLINE:
+            self._flush()
         if tag in _SKIPPED:
             self._skip += 1
         values = dict(attrs)
@@ -34,22 +56,27 @@ class _Text(HTMLParser):
             self.found.append(str(values["value"]))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag not in _INLINE:
+            self._flush()
         if tag in _SKIPPED and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skip and data.strip():
-            self.found.append(data)
+        if not self._skip:
+            self._piece.append(data)
 
 
 def unmarked(html: str, data: Iterable[str] = ()) -> list[str]:
     """The pieces of text a person reads on the page that were not marked for translation."""
     parser = _Text()
     parser.feed(html)
+    parser.close()
     known = sorted({d for d in data if d}, key=len, reverse=True)
     left = []
     for piece in parser.found:
-        rest = _MARKED.sub(" ", piece)
+        rest, found = piece, 1
+        while found:
+            rest, found = _MARKED.subn(" ", rest)
         for value in known:
             rest = rest.replace(value, " ")
         if _WORDS.search(rest):

@@ -9,18 +9,26 @@ lti_tool.kpis.roster.class_member_ids) and returns the person ids that match.
 
 from __future__ import annotations
 
+from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import completion, grades, problems, video_engagement
 from lti_tool.models import Assignment, Course, CourseModule, Submission
 from lti_tool.models.types import DbSession
 
-ASSIGNMENT_FILTERS = {
-    "not_submitted": "haven't submitted",
-    "late": "submitted late",
-    "below": "scored below",
+# Each filter's words, as the forms offer them (in the language of where they are shown).
+ASSIGNMENT_FILTERS: dict[str, LazyText | str] = {
+    "not_submitted": lazy_gettext("haven't submitted"),
+    "late": lazy_gettext("submitted late"),
+    "below": lazy_gettext("scored below"),
 }
-VIDEO_FILTERS = {"not_opened": "haven't opened", "not_completed": "haven't watched to the end"}
-MODULE_FILTERS = {"not_started": "haven't started", "not_completed": "haven't completed"}
-PROBLEM_FILTERS = {"not_solved": "haven't solved"}
+VIDEO_FILTERS = {
+    "not_opened": lazy_gettext("haven't opened"),
+    "not_completed": lazy_gettext("haven't watched to the end"),
+}
+MODULE_FILTERS = {
+    "not_started": lazy_gettext("haven't started"),
+    "not_completed": lazy_gettext("haven't completed"),
+}
+PROBLEM_FILTERS = {"not_solved": lazy_gettext("haven't solved")}
 UNITS = ("points", "percent")
 # Canvas's workflow states of work handed in (graded work may have no submission time: marked on
 # paper, or by the LMS itself).

@@ -19,9 +19,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
-from lti_tool.i18n import DEFAULT, language_of
-from lti_tool.i18n.catalogs import translations_for
-from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import class_member_ids
@@ -34,10 +32,11 @@ FIELDS = ("course", "country_code", "country", "learners")
 OTHER = "OTHER"
 UNKNOWN = "UNKNOWN"
 NOT_RECORDED = "NONE"
+# In the language of wherever they are shown (CSV and the API: English).
 ROW_NAMES = {
-    OTHER: N_("Other countries"),
-    UNKNOWN: N_("Country unknown"),
-    NOT_RECORDED: N_("No location recorded"),
+    OTHER: lazy_gettext("Other countries"),
+    UNKNOWN: lazy_gettext("Country unknown"),
+    NOT_RECORDED: lazy_gettext("No location recorded"),
 }
 # After the countries, in this order.
 _LAST = (OTHER, UNKNOWN, NOT_RECORDED)
@@ -53,12 +52,14 @@ def _territories(locale: str) -> dict[str, str]:
     return dict(found.territories)
 
 
-def country_name(code: str | None, locale: str = "en") -> str:
-    """A country's name from its ISO 3166-1 alpha-2 code, in a language (CLDR's names; the rows
-    that are not a country in the tool's words); the code itself when unknown."""
-    if code is None or code in ROW_NAMES:
-        words = ROW_NAMES[UNKNOWN if code is None else code]
-        return translations_for(language_of(locale) or DEFAULT).gettext(words)
+def country_name(code: str | None, locale: str = "en") -> str | LazyText:
+    """A country's name from its ISO 3166-1 alpha-2 code in a language (CLDR's names); the rows
+    that are not one country in the language of wherever they are shown; the code itself when
+    unknown."""
+    if code is None:
+        return ROW_NAMES[UNKNOWN]
+    if code in ROW_NAMES:
+        return ROW_NAMES[code]
     return _territories(locale).get(code.upper(), code)
 
 

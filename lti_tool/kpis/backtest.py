@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.at_risk import assess, past_due_work
 from lti_tool.kpis.completion import Progress, learner_progress, modules
@@ -96,8 +97,9 @@ class Backtest:
     """A course's track record: the weeks, and how far ahead the flag came."""
 
     available: bool
-    why_not: str = ""
-    outcome: str = ""  # the outcome in words
+    # Words in the language of wherever they are shown (the Backtest is cached for every viewer).
+    why_not: LazyText | str = ""
+    outcome: LazyText | str = ""  # the outcome in words
     provisional: bool = False  # the course has not ended: the outcome is today's final score
     weeks: list[Week] = field(default_factory=list)
     judged: int = 0  # learners whose outcome is known
@@ -143,26 +145,32 @@ def outcomes(
     return result
 
 
-def _outcome_words(settings: course_settings.Settings, ended: bool) -> str:
-    parts = []
-    if settings.risk_pass_mark is not None:
-        parts.append(f"a final score below the pass mark of {settings.risk_pass_mark:g} %")
+def _outcome_words(settings: course_settings.Settings, ended: bool) -> LazyText:
+    if settings.risk_pass_mark is None:
+        return lazy_gettext("not completing the course")
+    mark = f"{settings.risk_pass_mark:g}"
     if ended:
-        parts.append("not completing the course")
-    words = " or ".join(parts)
-    return words if ended else f"{words} (today's final score)"
-
-
-def _why_no_outcome(settings: course_settings.Settings) -> str:
-    end = (
-        f"It ends on {settings.ends_on.isoformat()}"
-        if settings.ends_on
-        else "Its end date is not set"
+        return lazy_gettext(
+            "a final score below the pass mark of %(mark)s %% or not completing the course",
+            mark=mark,
+        )
+    return lazy_gettext(
+        "a final score below the pass mark of %(mark)s %% (today's final score)", mark=mark
     )
-    return (
-        "This course has no outcome to judge the flags by yet. "
-        f"{end}, and no pass mark is set for judging final scores. "
-        "Set the course end, or a pass mark, in Settings."
+
+
+def _why_no_outcome(settings: course_settings.Settings) -> LazyText:
+    if settings.ends_on:
+        return lazy_gettext(
+            "This course has no outcome to judge the flags by yet. It ends on %(day)s, and no "
+            "pass mark is set for judging final scores. Set the course end, or a pass mark, in "
+            "Settings.",
+            day=settings.ends_on.isoformat(),
+        )
+    return lazy_gettext(
+        "This course has no outcome to judge the flags by yet. Its end date is not set, and no "
+        "pass mark is set for judging final scores. Set the course end, or a pass mark, in "
+        "Settings."
     )
 
 
@@ -296,7 +304,7 @@ def backtest(
         with_outcome=sum(judged.values()),
     )
     if not weeks:
-        result.why_not = "No complete week of the course has passed yet."
+        result.why_not = lazy_gettext("No complete week of the course has passed yet.")
         return result
     snapshots = _snapshots(session, course)
     result.scores_from = min((s[0][0] for s in snapshots.values() if s), default=None)

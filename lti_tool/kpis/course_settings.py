@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.i18n import LANGUAGES
+from lti_tool.i18n.text import N_, gettext
 from lti_tool.models import Course, CourseSettings
 from lti_tool.models.course import STUDENT_VIEWS
 from lti_tool.models.types import DbSession
@@ -16,13 +17,14 @@ from lti_tool.models.types import DbSession
 #: The privacy floor (figures about other learners hidden in smaller groups) can be raised,
 #: never lowered below this.
 MIN_PRIVACY_FLOOR = 5
+#: The student views as the settings page names them (translated where shown).
 STUDENT_VIEW_NAMES = {
-    "time": "Time per week beside the class",
-    "calendar": "Activity calendar",
-    "videos": "Video coverage",
-    "completion": "Completion beside the class",
-    "grades": "Current score beside the class distribution",
-    "due": "Upcoming due items",
+    "time": N_("Time per week beside the class"),
+    "calendar": N_("Activity calendar"),
+    "videos": N_("Video coverage"),
+    "completion": N_("Completion beside the class"),
+    "grades": N_("Current score beside the class distribution"),
+    "due": N_("Upcoming due items"),
 }
 
 
@@ -90,7 +92,8 @@ def load(session: DbSession, course: Course) -> Settings:
 
 
 class SettingsError(ValueError):
-    """Submitted settings that cannot be saved; `errors` maps each field to what is wrong."""
+    """Submitted settings that cannot be saved; `errors` maps each field to what is wrong (in
+    the language of the page being made, English elsewhere)."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -102,11 +105,22 @@ def _whole(
 ) -> int | None:
     raw = str(form.get(name, "")).strip()
     if not raw.lstrip("-").isdigit():
-        errors[name] = f"{label} must be a whole number between {low} and {high}."
+        errors[name] = gettext(
+            "%(field)s must be a whole number between %(low)d and %(high)d.",
+            field=gettext(label),
+            low=low,
+            high=high,
+        )
         return None
     value = int(raw)
     if not low <= value <= high:
-        errors[name] = f"{label} must be between {low} and {high} (got {value})."
+        errors[name] = gettext(
+            "%(field)s must be between %(low)d and %(high)d (got %(value)d).",
+            field=gettext(label),
+            low=low,
+            high=high,
+            value=value,
+        )
         return None
     return value
 
@@ -119,7 +133,7 @@ def _day(form: dict[str, Any], name: str, errors: dict[str, str]) -> date | None
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors[name] = f"{raw!r} is not a date (YYYY-MM-DD)."
+        errors[name] = gettext("%(value)s is not a date (YYYY-MM-DD).", value=repr(raw))
         return None
 
 
@@ -128,44 +142,54 @@ def parse(form: dict[str, Any], views: list[str]) -> Settings:
     errors: dict[str, str] = {}
     zone = str(form.get("time_zone", "")).strip()
     if zone not in available_timezones():
-        errors["time_zone"] = (
-            f"{zone!r} is not a time zone of the IANA database; use a name such as "
-            "Europe/Paris or America/New_York (or UTC)."
+        errors["time_zone"] = gettext(
+            "%(value)s is not a time zone of the IANA database; use a name such as "
+            "Europe/Paris or America/New_York (or UTC).",
+            value=repr(zone),
         )
     language = str(form.get("language", "")).strip() or None
     if language is not None and language not in LANGUAGES:
-        errors["language"] = f"{language!r} is not a language the pages come in."
+        errors["language"] = gettext(
+            "%(value)s is not a language the pages come in.", value=repr(language)
+        )
     starts_on = _day(form, "starts_on", errors)
     ends_on = _day(form, "ends_on", errors)
     if starts_on and ends_on and ends_on < starts_on:
-        errors["ends_on"] = "The course cannot end before it starts."
-    cutoff = _whole(form, "time_cutoff_minutes", "The time-spent cutoff", 1, 240, errors)
+        errors["ends_on"] = gettext("The course cannot end before it starts.")
+    cutoff = _whole(form, "time_cutoff_minutes", N_("The time-spent cutoff"), 1, 240, errors)
     floor_raw = str(form.get("privacy_floor", "")).strip()
     floor = None
     if floor_raw.lstrip("-").isdigit() and int(floor_raw) < MIN_PRIVACY_FLOOR:
-        errors["privacy_floor"] = (
-            f"The privacy floor cannot be below {MIN_PRIVACY_FLOOR} (got {int(floor_raw)}): "
-            "smaller groups would let students work out one classmate's figures."
+        errors["privacy_floor"] = gettext(
+            "The privacy floor cannot be below %(floor)d (got %(value)d): smaller groups would "
+            "let students work out one classmate's figures.",
+            floor=MIN_PRIVACY_FLOOR,
+            value=int(floor_raw),
         )
     else:
-        floor = _whole(form, "privacy_floor", "The privacy floor", MIN_PRIVACY_FLOOR, 1000, errors)
-    inactive = _whole(form, "risk_inactive_days", "Days without activity", 1, 365, errors)
-    percentile = _whole(form, "risk_time_percentile", "The time percentile", 0, 50, errors)
-    behind = _whole(form, "risk_completion_behind", "Items behind the median", 0, 1000, errors)
+        floor = _whole(
+            form, "privacy_floor", N_("The privacy floor"), MIN_PRIVACY_FLOOR, 1000, errors
+        )
+    inactive = _whole(form, "risk_inactive_days", N_("Days without activity"), 1, 365, errors)
+    percentile = _whole(form, "risk_time_percentile", N_("The time percentile"), 0, 50, errors)
+    behind = _whole(form, "risk_completion_behind", N_("Items behind the median"), 0, 1000, errors)
     pass_mark = None
     raw_pass = str(form.get("risk_pass_mark", "")).strip()
     if raw_pass:
         try:
-            pass_mark = float(raw_pass)
+            pass_mark = float(raw_pass.replace(",", "."))  # a decimal comma too (es, nb)
             if not 0 <= pass_mark <= 100:
                 raise ValueError
         except ValueError:
-            errors["risk_pass_mark"] = (
-                f"The pass mark is a percentage between 0 and 100, or empty (got {raw_pass!r})."
+            errors["risk_pass_mark"] = gettext(
+                "The pass mark is a percentage between 0 and 100, or empty (got %(value)s).",
+                value=repr(raw_pass),
             )
     unknown = [v for v in views if v not in STUDENT_VIEWS]
     if unknown:
-        errors["student_views"] = f"Unknown student views: {', '.join(unknown)}."
+        errors["student_views"] = gettext(
+            "Unknown student views: %(views)s.", views=", ".join(unknown)
+        )
     if errors:
         raise SettingsError(errors)
     assert cutoff is not None and floor is not None and inactive is not None

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from lti_tool.i18n.text import N_, gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.labels import course_label
 from lti_tool.models import Course, Enrollment, EnrollmentChange, LmsEnrollment
@@ -265,31 +266,32 @@ def on_day(rows: Sequence[DayCount], day: date) -> Mapping[str, DayCount]:
 
 #: Open edX enrollment modes (course modes) and Canvas's two kinds, as people read them.
 MODE_NAMES = {
-    "audit": "Audit",
-    "honor": "Honor",
-    "verified": "Verified",
-    "professional": "Professional",
-    "no-id-professional": "Professional (no ID check)",
-    "credit": "Credit",
-    "masters": "Master's",
-    "executive-education": "Executive education",
-    "paid-executive-education": "Executive education (paid)",
-    "unpaid-executive-education": "Executive education (unpaid)",
-    "student": "Students",
-    "other": "Other roles",
-    UNKNOWN_MODE: "Mode not known",
-    ALL: "All modes",
+    "audit": N_("Audit"),
+    "honor": N_("Honor"),
+    "verified": N_("Verified"),
+    "professional": N_("Professional"),
+    "no-id-professional": N_("Professional (no ID check)"),
+    "credit": N_("Credit"),
+    "masters": N_("Master's"),
+    "executive-education": N_("Executive education"),
+    "paid-executive-education": N_("Executive education (paid)"),
+    "unpaid-executive-education": N_("Executive education (unpaid)"),
+    "student": N_("Students"),
+    "other": N_("Other roles"),
+    UNKNOWN_MODE: N_("Mode not known"),
+    ALL: N_("All modes"),
 }
 
 
 def mode_name(mode: str) -> str:
     """An enrollment mode as people read it ("no-id-professional" → "Professional (no ID
-    check)"); a mode not listed with its dashes and underscores as spaces."""
+    check)"), in the language of the page being made; a mode not listed with its dashes and
+    underscores as spaces."""
     known = MODE_NAMES.get(mode)
     if known:
-        return known
+        return gettext(known)
     words = mode.replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:] if words else MODE_NAMES[UNKNOWN_MODE]
+    return words[:1].upper() + words[1:] if words else gettext(MODE_NAMES[UNKNOWN_MODE])
 
 
 @dataclass(frozen=True)

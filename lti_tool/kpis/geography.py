@@ -19,6 +19,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
+from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import class_member_ids
@@ -31,10 +32,11 @@ FIELDS = ("course", "country_code", "country", "learners")
 OTHER = "OTHER"
 UNKNOWN = "UNKNOWN"
 NOT_RECORDED = "NONE"
+# In the language of wherever they are shown (CSV and the API: English).
 ROW_NAMES = {
-    OTHER: "Other countries",
-    UNKNOWN: "Country unknown",
-    NOT_RECORDED: "No location recorded",
+    OTHER: lazy_gettext("Other countries"),
+    UNKNOWN: lazy_gettext("Country unknown"),
+    NOT_RECORDED: lazy_gettext("No location recorded"),
 }
 # After the countries, in this order.
 _LAST = (OTHER, UNKNOWN, NOT_RECORDED)
@@ -50,8 +52,10 @@ def _territories(locale: str) -> dict[str, str]:
     return dict(found.territories)
 
 
-def country_name(code: str | None, locale: str = "en") -> str:
-    """A country's name from its ISO 3166-1 alpha-2 code; the code itself when unknown."""
+def country_name(code: str | None, locale: str = "en") -> str | LazyText:
+    """A country's name from its ISO 3166-1 alpha-2 code in a language (CLDR's names); the rows
+    that are not one country in the language of wherever they are shown; the code itself when
+    unknown."""
     if code is None:
         return ROW_NAMES[UNKNOWN]
     if code in ROW_NAMES:

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lti_tool.activity.blocks import SOURCE, TIME, decode
+from lti_tool.i18n.text import LazyText, english, lazy_gettext, lazy_ngettext, using
 from lti_tool.kpis import completion, course_settings, grades
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import Name, assignment_name, course_names, module_name
+from lti_tool.kpis.names import assignment_name, course_names, module_name
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import (
     ActivityBlock,
@@ -47,10 +48,12 @@ WINDOW_DAYS = 60
 # How many names a detail lists before "and N more".
 NAMED = 5
 
+# Names, details and fixes are lazily translated: the checks are shown in each viewer's language
+# (the report, CSV and API in English).
 SOURCE_NAMES = {
-    "nrps": "Roster: LTI Names and Roles",
-    "canvas": "Roster and gradebook: Canvas API",
-    "openedx": "Roster and course structure: Open edX API",
+    "nrps": lazy_gettext("Roster: LTI Names and Roles"),
+    "canvas": lazy_gettext("Roster and gradebook: Canvas API"),
+    "openedx": lazy_gettext("Roster and course structure: Open edX API"),
 }
 # The event store's sources (blocks' `source` column) by where they come from; "task" events
 # (the LMS's grading) are not learner activity, and come with the others.
@@ -62,20 +65,40 @@ EVENT_GROUPS = {
     "lab": "event-api",
 }
 ACTIVITY_NAMES = {
-    "tracking-logs": "Activity: Open edX tracking logs",
-    "xapi": "Activity: xAPI statements",
-    "event-api": "Activity: the event API",
-    "lms": "Activity: the LMS's own analytics (Canvas)",
+    "tracking-logs": lazy_gettext("Activity: Open edX tracking logs"),
+    "xapi": lazy_gettext("Activity: xAPI statements"),
+    "event-api": lazy_gettext("Activity: the event API"),
+    "lms": lazy_gettext("Activity: the LMS's own analytics (Canvas)"),
 }
+# Each ends with "If the course has ended, nothing needs fixing." (a fix of a stale source).
 ACTIVITY_FIXES = {
-    "tracking-logs": "Check that the LMS's tracking logs are still copied to the log folder and "
-    "ingested (the scheduler's log folders, or flask ingest tracking-logs).",
-    "xapi": "Check that the LRS or learning tool still sends statements to this tool's "
-    "/xapi/statements, and that its token has not been revoked.",
-    "event-api": "Check that the learning tool still posts events to /api/v1/events, and "
-    "that its token has not been revoked.",
-    "lms": "Sync the Canvas API (Sync now under Data freshness on the overview); if it "
-    "fails, an administrator checks the Canvas source on the administration pages.",
+    "tracking-logs": lazy_gettext(
+        "Check that the LMS's tracking logs are still copied to the log folder and ingested "
+        "(the scheduler's log folders, or flask ingest tracking-logs). If the course has ended, "
+        "nothing needs fixing."
+    ),
+    "xapi": lazy_gettext(
+        "Check that the LRS or learning tool still sends statements to this tool's "
+        "/xapi/statements, and that its token has not been revoked. If the course has ended, "
+        "nothing needs fixing."
+    ),
+    "event-api": lazy_gettext(
+        "Check that the learning tool still posts events to /api/v1/events, and that its token "
+        "has not been revoked. If the course has ended, nothing needs fixing."
+    ),
+    "lms": lazy_gettext(
+        "Sync the Canvas API (Sync now under Data freshness on the overview); if it fails, an "
+        "administrator checks the Canvas source on the administration pages. If the course has "
+        "ended, nothing needs fixing."
+    ),
+}
+
+
+#: The statuses as people read them.
+STATUS_NAMES = {
+    OK: lazy_gettext("ok"),
+    TO_FIX: lazy_gettext("to fix"),
+    NOT_APPLICABLE: lazy_gettext("not applicable"),
 }
 
 
@@ -84,25 +107,30 @@ class Check:
     """One readiness check: what it looks at, its status, what was found, how to fix it."""
 
     key: str  # stable: roster, roster:nrps, activity, activity:xapi, videos, …
-    name: str
-    status: str  # OK | TO_FIX | NOT_APPLICABLE
-    detail: str
-    fix: str = ""  # empty unless the status is TO_FIX
+    name: LazyText | str
+    status: str  # OK | TO_FIX | NOT_APPLICABLE (a code: the page shows STATUS_NAMES)
+    detail: LazyText | str
+    fix: LazyText | str = ""  # empty unless the status is TO_FIX
 
 
-def _listed(names: Sequence[Name]) -> str:
+def _listed(names: Sequence[Any]) -> LazyText | str:
     """A few names, then how many more."""
-    shown = ", ".join(map(str, names[:NAMED]))
-    return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
+    shown = ", ".join(str(name) for name in names[:NAMED])
+    if len(names) <= NAMED:
+        return shown
+    more = len(names) - NAMED
+    return lazy_ngettext(
+        "%(names)s and %(num)d more", "%(names)s and %(num)d more", more, names=shown
+    )
 
 
-def _ago(then: datetime, now: datetime) -> str:
+def _ago(then: datetime, now: datetime) -> LazyText:
     """How long ago, in days (or "today"), with the date."""
     days = (now - then).days
     when = then.strftime("%Y-%m-%d")
     if days <= 0:
-        return f"today ({when})"
-    return f"{days} day{'s' if days != 1 else ''} ago ({when})"
+        return lazy_gettext("today (%(day)s)", day=when)
+    return lazy_ngettext("%(num)d day ago (%(day)s)", "%(num)d days ago (%(day)s)", days, day=when)
 
 
 def configured_sources(session: DbSession, course: Course) -> list[str]:
@@ -140,22 +168,30 @@ def roster_checks(session: DbSession, course: Course) -> list[Check]:
         return [
             Check(
                 "roster",
-                "Roster source",
+                lazy_gettext("Roster source"),
                 OK,
-                f"Demo data, loaded {when} as if synced from Canvas: no LMS is connected to "
-                "this demo course.",
+                lazy_gettext(
+                    "Demo data, loaded %(when)s as if synced from Canvas: no LMS is connected to "
+                    "this demo course.",
+                    when=when,
+                ),
             )
         ]
     if not sources:
         return [
             Check(
                 "roster",
-                "Roster source",
+                lazy_gettext("Roster source"),
                 TO_FIX,
-                "The tool has no roster service from a launch (LTI Names and Roles) and no "
-                "Canvas or Open edX API connected for this course.",
-                "Launch the tool once from the course in the LMS (the launch records its roster "
-                "service), or ask an administrator to connect the Canvas or Open edX API.",
+                lazy_gettext(
+                    "The tool has no roster service from a launch (LTI Names and Roles) and no "
+                    "Canvas or Open edX API connected for this course."
+                ),
+                lazy_gettext(
+                    "Launch the tool once from the course in the LMS (the launch records its "
+                    "roster service), or ask an administrator to connect the Canvas or Open edX "
+                    "API."
+                ),
             )
         ]
     checks = []
@@ -177,9 +213,11 @@ def roster_checks(session: DbSession, course: Course) -> list[Check]:
                     f"roster:{source}",
                     name,
                     TO_FIX,
-                    "Set up, but never synced.",
-                    "Press Sync now for it under Data freshness on the overview (the "
-                    "scheduler also syncs it on its next round).",
+                    lazy_gettext("Set up, but never synced."),
+                    lazy_gettext(
+                        "Press Sync now for it under Data freshness on the overview (the "
+                        "scheduler also syncs it on its next round)."
+                    ),
                 )
             )
         elif last.status == FAILED:
@@ -189,16 +227,31 @@ def roster_checks(session: DbSession, course: Course) -> list[Check]:
                     f"roster:{source}",
                     name,
                     TO_FIX,
-                    f"The last sync failed {when}: {last.error or 'no reason given'}",
-                    "An administrator checks this source's address and credentials on the "
-                    "administration pages; then press Sync now on the overview.",
+                    lazy_gettext(
+                        "The last sync failed %(when)s: %(error)s",
+                        when=when,
+                        error=last.error or lazy_gettext("no reason given"),
+                    ),
+                    lazy_gettext(
+                        "An administrator checks this source's address and credentials on the "
+                        "administration pages; then press Sync now on the overview."
+                    ),
                 )
             )
         else:
             when = last.finished_at.strftime("%Y-%m-%d %H:%M UTC") if last.finished_at else ""
             members = (last.counts or {}).get("members")
-            about = f", {members} members" if isinstance(members, int) else ""
-            checks.append(Check(f"roster:{source}", name, OK, f"Last synced {when}{about}."))
+            detail = (
+                lazy_ngettext(
+                    "Last synced %(when)s, %(num)d member.",
+                    "Last synced %(when)s, %(num)d members.",
+                    members,
+                    when=when,
+                )
+                if isinstance(members, int)
+                else lazy_gettext("Last synced %(when)s.", when=when)
+            )
+            checks.append(Check(f"roster:{source}", name, OK, detail))
     return checks
 
 
@@ -272,18 +325,24 @@ def activity_checks(session: DbSession, course: Course, now: datetime) -> list[C
             select(func.max(ActivityBlock.day)).where(ActivityBlock.course_id == course.id)
         )
         detail = (
-            f"No learner activity in the last {WINDOW_DAYS} days (the last was on {newest})."
+            lazy_gettext(
+                "No learner activity in the last %(days)d days (the last was on %(day)s).",
+                days=WINDOW_DAYS,
+                day=str(newest),
+            )
             if newest is not None
-            else "No learner activity has arrived yet."
+            else lazy_gettext("No learner activity has arrived yet.")
         )
         return [
             Check(
                 "activity",
-                "Activity arriving",
+                lazy_gettext("Activity arriving"),
                 TO_FIX,
                 detail,
-                "Activity comes from Open edX tracking logs, xAPI statements, the event API or "
-                "the Canvas API's analytics: ask an administrator to set one of them up.",
+                lazy_gettext(
+                    "Activity comes from Open edX tracking logs, xAPI statements, the event API "
+                    "or the Canvas API's analytics: ask an administrator to set one of them up."
+                ),
             )
         ]
     checks = []
@@ -291,11 +350,11 @@ def activity_checks(session: DbSession, course: Course, now: datetime) -> list[C
         at = found.get(group)
         if at is None:
             continue
-        detail = f"Last event {_ago(at, now)}."
+        detail = lazy_gettext("Last event %(ago)s.", ago=_ago(at, now))
         if now - at <= timedelta(days=STALE_DAYS):
             checks.append(Check(f"activity:{group}", ACTIVITY_NAMES[group], OK, detail))
         else:
-            fix = ACTIVITY_FIXES[group] + " If the course has ended, nothing needs fixing."
+            fix = ACTIVITY_FIXES[group]
             checks.append(Check(f"activity:{group}", ACTIVITY_NAMES[group], TO_FIX, detail, fix))
     return checks
 
@@ -304,9 +363,11 @@ def video_check(session: DbSession, course: Course) -> Check:
     """Every video of the course has a known length and its own name."""
     known = course_names(session, course)
     videos = [rid for kind, rid in known.names if kind == "video"]
-    name = "Videos have lengths and names"
+    name = lazy_gettext("Videos have lengths and names")
     if not videos:
-        return Check("videos", name, NOT_APPLICABLE, "No videos are known in this course.")
+        return Check(
+            "videos", name, NOT_APPLICABLE, lazy_gettext("No videos are known in this course.")
+        )
     lengths = dict(
         session.execute(select(Video.video_id, Video.duration).where(Video.course_id == course.id))
         .tuples()
@@ -315,60 +376,110 @@ def video_check(session: DbSession, course: Course) -> Check:
     no_length = [known.video(v) for v in videos if not lengths.get(v)]
     no_name = [known.video(v) for v in videos if ("video", v) not in known.known]
     if not no_length and not no_name:
-        return Check("videos", name, OK, f"All {len(videos)} videos have a length and a name.")
-    parts = []
-    if no_length:
-        parts.append(
-            f"{len(no_length)} of {len(videos)} have no known length: {_listed(no_length)}"
+        return Check(
+            "videos",
+            name,
+            OK,
+            lazy_ngettext(
+                "The video has a length and a name.",
+                "All %(num)d videos have a length and a name.",
+                len(videos),
+            ),
         )
-    if no_name:
-        parts.append(f"{len(no_name)} of {len(videos)} have no name: {_listed(no_name)}")
+    lengths_part = lazy_gettext(
+        "%(some)d of %(all)d have no known length: %(names)s",
+        some=len(no_length),
+        all=len(videos),
+        names=_listed(no_length),
+    )
+    names_part = lazy_gettext(
+        "%(some)d of %(all)d have no name: %(names)s",
+        some=len(no_name),
+        all=len(videos),
+        names=_listed(no_name),
+    )
+    if no_length and no_name:
+        detail = lazy_gettext("%(first)s; %(second)s.", first=lengths_part, second=names_part)
+    else:
+        detail = lazy_gettext("%(first)s.", first=lengths_part if no_length else names_part)
     return Check(
         "videos",
         name,
         TO_FIX,
-        "; ".join(parts) + ".",
-        "Give each video a display name and a length in the LMS (Open edX: the video's "
-        "settings) and sync the course structure; xAPI statements can carry both. Without a "
-        "length, completion is guessed from where viewers stop.",
+        detail,
+        lazy_gettext(
+            "Give each video a display name and a length in the LMS (Open edX: the video's "
+            "settings) and sync the course structure; xAPI statements can carry both. Without a "
+            "length, completion is guessed from where viewers stop."
+        ),
     )
 
 
 def assignment_check(session: DbSession, course: Course) -> Check:
     """Every published assignment has a due date (late, missing and the due markers use it)."""
     found = grades.assignments(session, course)
-    name = "Assignments have due dates"
+    name = lazy_gettext("Assignments have due dates")
     if not found:
-        return Check("assignments", name, NOT_APPLICABLE, "No assignments are known.")
+        return Check("assignments", name, NOT_APPLICABLE, lazy_gettext("No assignments are known."))
     undated = [assignment_name(a.name, n) for n, a in enumerate(found, 1) if a.due_at is None]
     if not undated:
-        return Check("assignments", name, OK, f"All {len(found)} assignments have a due date.")
+        return Check(
+            "assignments",
+            name,
+            OK,
+            lazy_ngettext(
+                "The assignment has a due date.",
+                "All %(num)d assignments have a due date.",
+                len(found),
+            ),
+        )
     return Check(
         "assignments",
         name,
         TO_FIX,
-        f"{len(undated)} of {len(found)} have no due date: {_listed(undated)}.",
-        "Give them due dates in the LMS; the next sync brings them (late and missing work, "
-        "and the due markers on the charts, need them).",
+        lazy_gettext(
+            "%(some)d of %(all)d have no due date: %(names)s.",
+            some=len(undated),
+            all=len(found),
+            names=_listed(undated),
+        ),
+        lazy_gettext(
+            "Give them due dates in the LMS; the next sync brings them (late and missing work, "
+            "and the due markers on the charts, need them)."
+        ),
     )
 
 
 def module_check(session: DbSession, course: Course) -> Check:
     """Every module has items with a completion requirement (completion counts only those)."""
     mods = completion.modules(session, course)
-    name = "Modules have completion requirements"
+    name = lazy_gettext("Modules have completion requirements")
     if not mods:
-        return Check("modules", name, NOT_APPLICABLE, "No modules are known.")
+        return Check("modules", name, NOT_APPLICABLE, lazy_gettext("No modules are known."))
     bare = [module_name(m.name, n) for n, m in enumerate(mods, 1) if not m.items_required]
     if not bare:
-        return Check("modules", name, OK, f"All {len(mods)} modules have requirements.")
+        return Check(
+            "modules",
+            name,
+            OK,
+            lazy_ngettext(
+                "The module has requirements.", "All %(num)d modules have requirements.", len(mods)
+            ),
+        )
     return Check(
         "modules",
         name,
         TO_FIX,
-        f"{len(bare)} of {len(mods)} have no completion requirement: {_listed(bare)}.",
-        "In the LMS, add completion requirements to their items (view, submit, score at "
-        "least …); the next sync brings them, and completion counts them.",
+        lazy_gettext(
+            "%(some)d of %(all)d have no completion requirement: %(names)s.",
+            some=len(bare),
+            all=len(mods),
+            names=_listed(bare),
+        ),
+        lazy_gettext(
+            "In the LMS, add completion requirements to their items (view, submit, score at "
+            "least …); the next sync brings them, and completion counts them."
+        ),
     )
 
 
@@ -376,31 +487,56 @@ def class_check(session: DbSession, course: Course, floor: int) -> Check:
     """The class is at least as large as the privacy floor (else students see no class
     figures)."""
     size = len(class_member_ids(session, course))
-    name = "Class above the privacy floor"
+    name = lazy_gettext("Class above the privacy floor")
     if size >= floor:
-        return Check("class", name, OK, f"{size} learners; the privacy floor is {floor}.")
+        return Check(
+            "class",
+            name,
+            OK,
+            lazy_ngettext(
+                "%(num)d learner; the privacy floor is %(floor)d.",
+                "%(num)d learners; the privacy floor is %(floor)d.",
+                size,
+                floor=floor,
+            ),
+        )
     return Check(
         "class",
         name,
         TO_FIX,
-        f"{size} learners; class figures are hidden from students below {floor}.",
-        "Sync the roster so that every learner counts; students see class figures once "
-        f"{floor} learners are in the class.",
+        lazy_ngettext(
+            "%(num)d learner; class figures are hidden from students below %(floor)d.",
+            "%(num)d learners; class figures are hidden from students below %(floor)d.",
+            size,
+            floor=floor,
+        ),
+        lazy_gettext(
+            "Sync the roster so that every learner counts; students see class figures once "
+            "%(floor)d learners are in the class.",
+            floor=floor,
+        ),
     )
 
 
 def time_zone_check(zone: str) -> Check:
     """A time zone was chosen for the course (days and weeks are counted in it)."""
-    name = "Time zone set"
+    name = lazy_gettext("Time zone set")
     if zone != course_settings.Settings().time_zone:
-        return Check("time-zone", name, OK, f"Days and weeks are counted in {zone}.")
+        return Check(
+            "time-zone",
+            name,
+            OK,
+            lazy_gettext("Days and weeks are counted in %(zone)s.", zone=zone),
+        )
     return Check(
         "time-zone",
         name,
         TO_FIX,
-        f"Days and weeks are counted in {zone}, the default.",
-        "Choose the course's time zone under Days and weeks on the settings page, so that "
-        "days start at the course's midnight; if the course really keeps UTC, ignore this.",
+        lazy_gettext("Days and weeks are counted in %(zone)s, the default.", zone=zone),
+        lazy_gettext(
+            "Choose the course's time zone under Days and weeks on the settings page, so that "
+            "days start at the course's midnight; if the course really keeps UTC, ignore this."
+        ),
     )
 
 
@@ -427,7 +563,14 @@ def to_fix(found: list[Check]) -> list[Check]:
 def readiness(session: DbSession, course: Course) -> list[dict[str, Any]]:
     """The `readiness` report: per check, its status, what was found and how to fix it."""
     label = course_label(course)
-    return [
-        {"course": label, "check": c.name, "status": c.status, "detail": c.detail, "fix": c.fix}
-        for c in checks(session, course)
-    ]
+    with using(english()):  # a report is English, wherever it is asked for
+        return [
+            {
+                "course": label,
+                "check": str(c.name),
+                "status": c.status,
+                "detail": str(c.detail),
+                "fix": str(c.fix),
+            }
+            for c in checks(session, course)
+        ]

@@ -9,6 +9,8 @@ from flask import Response, render_template, request
 from sqlalchemy import select
 
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import course_settings
 from lti_tool.kpis import enrollment as enrollment_kpi
 from lti_tool.kpis.reports import to_csv
@@ -41,10 +43,12 @@ def _section(course: Course) -> tuple[str, list[str], set[int] | None]:
 
 @bp.app_template_filter("change")
 def change(value: int) -> str:
-    """A change in a count: +3, a minus sign and 2 for a drop, or 0 for none."""
+    """A change in a count: +3, a minus sign and 2 for a drop, or 0 for none (the page's
+    language's digit grouping)."""
+    shown = formats.number(abs(value), page_language())
     if value > 0:
-        return f"+{value:,}"
-    return f"\u2212{-value:,}" if value < 0 else "0"
+        return f"+{shown}"
+    return f"\u2212{shown}" if value < 0 else "0"
 
 
 @bp.get("/enrollment")

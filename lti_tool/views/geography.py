@@ -7,6 +7,7 @@ from flask import render_template, request
 from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import course_settings, geography
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
@@ -21,14 +22,15 @@ def countries(course_id: int) -> str | Response:
     course = _course(course_id)
     section, sections, people = section_choice(course)
     floor = course_settings.load(db.session, course).privacy_floor
-    rows = geography.geography(db.session, course, people, floor)
     if request.args.get("format") == "csv":
-        # The file's name has no section name in it: a name can hold any character.
+        # CSV stays English (its country names too). The file's name has no section name in
+        # it: a name can hold any character.
         return Response(
-            to_csv(rows, geography.FIELDS),
+            to_csv(geography.geography(db.session, course, people, floor), geography.FIELDS),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="countries-{course.id}.csv"'},
         )
+    rows = geography.geography(db.session, course, people, floor, locale=page_language())
     located = [r for r in rows if r["country_code"] != geography.NOT_RECORDED]
     charts = []
     if located:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import render_template, request
 
 from lti_tool.extensions import db
+from lti_tool.i18n.formats import cldr
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import completion, grades, recipients, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
@@ -16,6 +21,21 @@ from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import class_table
 from lti_tool.views.message import assignment_choices, module_choices
+
+#: The kinds of resource the Content page lists (kpis.resources), as people read them.
+KIND_NAMES = {
+    "page": N_("page"),
+    "video": N_("video"),
+    "problem": N_("problem"),
+    "activity": N_("activity"),
+}
+
+
+@bp.app_template_filter("pts")
+def points_shown(value: float) -> str:
+    """Points to at most two decimals, in the page's language (4.625 reads 4.62, 7.0 reads 7;
+    4,62 in Spanish and Norwegian)."""
+    return format_decimal(round(value, 2), format="#,##0.##", locale=cldr(page_language()))
 
 
 def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:
@@ -101,6 +121,7 @@ def content_page(course_id: int) -> str:
         modules=modules,
         reach=reach,
         names=course_names(course),
+        kind_names={kind: _(name) for kind, name in KIND_NAMES.items()},
         learners=len(people),
         charts=charts,
         endpoint="course.content_page",

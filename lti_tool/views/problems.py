@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, abort, render_template, request
 
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
 from lti_tool.kpis import grades, problems, recipients
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.reports import REPORTS, to_csv
@@ -48,7 +49,11 @@ def _parts(
     for number, part_id in enumerate(sorted(by_part, key=_part_order), start=1):
         answers = sorted(by_part[part_id], key=lambda r: -r["last_response_count"])
         question = next((r["question"] for r in answers if r["question"]), "")
-        title = f"Question {number}" + (f": {question}" if question else "")
+        title = (
+            _("Question %(number)d: %(question)s", number=number, question=question)
+            if question
+            else _("Question %(number)d", number=number)
+        )
         parts.append((title, answers))
     return parts
 
@@ -76,7 +81,7 @@ def problems_page(course_id: int) -> str:
     charts = []
     for index, (_title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
         # The question is the heading above the chart: the chart's title says what it counts.
-        figure = charts_mod.answer_distribution_figure(answers, "Last answers")
+        figure = charts_mod.answer_distribution_figure(answers, _("Last answers"))
         charts.append((f"answers-{index}", charts_mod.figure_json(figure)))
     assignments = course_cached(
         course, f"assignments-{section}", lambda: grades.assignment_rows(db.session, course, people)

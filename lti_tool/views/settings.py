@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response
 from lti_tool.activity.rollups import rebuild_learners
 from lti_tool.extensions import db
 from lti_tool.i18n import NAMES as LANGUAGE_NAMES
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
 from lti_tool.kpis import at_risk, course_settings, readiness
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
@@ -24,9 +26,22 @@ from lti_tool.views.course import _course, bp
 from lti_tool.views.learners import class_table
 
 SOURCE_NAMES = {
-    "nrps": "Roster (LTI Names and Roles)",
-    "canvas": "Canvas API",
-    "openedx": "Open edX API",
+    "nrps": N_("Roster (LTI Names and Roles)"),
+    "canvas": N_("Canvas API"),
+    "openedx": N_("Open edX API"),
+}
+#: The kinds of data source (DataSource.kind) as the page names them.
+KIND_NAMES = {
+    "canvas": N_("Canvas API"),
+    "openedx": N_("Open edX API"),
+    "log_folder": N_("Tracking-log folder"),
+}
+#: A sync run's status (SyncRun.status, a code) as the page shows it.
+RUN_STATUS_NAMES = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
 }
 
 
@@ -53,7 +68,7 @@ def source_states(course: Course) -> list[dict[str, Any]]:
         states.append(
             {
                 "source": source,
-                "name": SOURCE_NAMES.get(source, source),
+                "name": _(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source,
                 "latest": latest,
                 "succeeded": succeeded,
             }
@@ -105,7 +120,10 @@ def _render(
         preview=preview,
         missing_high=at_risk.MISSING_HIGH,
         late_signal=at_risk.LATE_SIGNAL,
-        views=STUDENT_VIEW_NAMES,
+        views={key: _(name) for key, name in STUDENT_VIEW_NAMES.items()},
+        run_status_names={code: _(name) for code, name in RUN_STATUS_NAMES.items()},
+        status_names=readiness.STATUS_NAMES,
+        kind_names={kind: _(name) for kind, name in KIND_NAMES.items()},
         states=source_states(course),
         data_sources=sources,
         floor_min=course_settings.MIN_PRIVACY_FLOOR,

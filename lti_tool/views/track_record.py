@@ -8,6 +8,9 @@ from flask import Response, render_template
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import backtest, course_settings
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
@@ -56,16 +59,21 @@ def track_record(course_id: int) -> str:
 
 
 def _week_names(found: backtest.Backtest, settings: course_settings.Settings) -> dict[date, str]:
-    """ "Week 3 (Nov 2, 2026)" for each week the page names, numbered as the chart numbers them
-    (from the course start, else from the first week judged)."""
+    """ "Week 3 (Nov 2, 2026)", in the page's language, for each week the page names, numbered
+    as the chart numbers them (from the course start, else from the first week judged)."""
     wanted = [w.week_start for w in found.weeks]
     if found.scores_from is not None:
         wanted.append(found.scores_from)
     if not wanted:
         return {}
     origin = week_start(settings.starts_on) if settings.starts_on else min(wanted)
+    language = page_language()
     return {
-        monday: f"Week {(monday - origin).days // 7 + 1} ({monday:%b} {monday.day}, {monday.year})"
+        monday: _(
+            "Week %(number)d (%(day)s)",
+            number=(monday - origin).days // 7 + 1,
+            day=formats.day(monday, language),
+        )
         for monday in wanted
     }
 

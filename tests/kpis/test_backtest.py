@@ -52,8 +52,8 @@ def test_the_finished_course_gives_the_precision_and_recall_worked_out_by_hand(
         ["P2", "P3", "P5", "P6"],
     ]
     assert found.lead_weeks == [0, 1, 1, 2] and found.median_lead == 1
-    assert "final score below the pass mark of 50 %" in found.outcome
-    assert "not completing" in found.outcome
+    assert "final score below the pass mark of 50 %" in str(found.outcome)
+    assert "not completing" in str(found.outcome)
     # Scores entered from W3, the first week with a snapshot.
     assert found.scores_from == WEEKS[2]
     assert [w.scores_used for w in found.weeks] == [False, False, True]
@@ -145,7 +145,7 @@ def test_a_course_without_an_outcome_has_no_track_record(done: dict[str, Any]) -
     db.session.commit()
     found = backtest.backtest(db.session, course, key=b"k", now=JUDGED_AT)
     assert not found.available and found.weeks == []
-    assert "no outcome" in found.why_not and "end date is not set" in found.why_not
+    assert "no outcome" in str(found.why_not) and "end date is not set" in str(found.why_not)
     assert REPORTS["risk-backtest"].run(db.session, course, key=b"k", now=JUDGED_AT) == []
 
 

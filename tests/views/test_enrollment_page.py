@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
 from lti_tool.models import CourseSettings, EnrollmentChange
 from tests.helpers.platform import LEARNER, FakePlatform, session_token
 
@@ -73,7 +74,8 @@ def test_the_page_shows_today_the_week_the_start_and_every_day(
         '<tr><th scope="row">Verified</th><td>1</td><td>0</td><td>1</td></tr>'
     ) in html
     # Before the start (12 days ago): Ada and Fay; after: Bob and Cy.
-    start = (TODAY - timedelta(days=12)).isoformat()
+    # Dates in sentences and headings as the page's language writes them (Nov 23, 2026).
+    start = formats.day(TODAY - timedelta(days=12), "en")
     assert f"1 enrolled before the course started on {start} and 2 on or after" in html
     assert (
         f'<th scope="row">Before {start}</th><td>1</td><td>2</td></tr>'

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from lti_tool.activity.rollups import courseware_page
+from lti_tool.i18n.text import N_
 from lti_tool.models import Course, CourseBlock, LearnerResource, Video, VideoLearnerViews
 from lti_tool.models.types import DbSession
 
@@ -29,10 +30,10 @@ KIND_BLOCK_TYPES = {"video": ("video",), "problem": ("problem",), "page": ("sequ
 
 # Insights' activity labels (WeeklyActivity.label), as a chart legend or a table cell says them.
 ACTIVITY_LABELS = {
-    "ACTIVE": "Active",
-    "PLAYED_VIDEO": "Played a video",
-    "ATTEMPTED_PROBLEM": "Attempted a problem",
-    "POSTED_FORUM": "Posted in the forum",
+    "ACTIVE": N_("Active"),
+    "PLAYED_VIDEO": N_("Played a video"),
+    "ATTEMPTED_PROBLEM": N_("Attempted a problem"),
+    "POSTED_FORUM": N_("Posted in the forum"),
 }
 
 # Event types (tracking-log names; the xAPI statements and lab messages stored under them) in

@@ -256,13 +256,13 @@ def sync_health() -> str:
     for course_id, source in sorted(pairs):
         run = last.get((course_id, source))
         if run is not None and run.status == QUEUED:
-            upcoming = "queued: the scheduler picks it up within a minute"
+            upcoming = _("queued: the scheduler picks it up within a minute")
         elif run is not None and run.status == RUNNING:
-            upcoming = "running now"
+            upcoming = _("running now")
         elif course_id in scheduled.get(source, set()):
             upcoming = f"{next_slot:%Y-%m-%d %H:%M} UTC"
         else:
-            upcoming = "not scheduled (no source configured for it)"
+            upcoming = _("not scheduled (no source configured for it)")
         rows.append(
             {
                 "course": by_id[course_id],

@@ -200,3 +200,54 @@ def test_a_launch_error_before_any_launch_follows_accept_language(
         shot(page, f"error-{language}-390")
     finally:
         context.close()
+
+
+REFUSED = {"es": "La herramienta no pudo abrirse", "nb": "Verktøyet kunne ikke åpnes"}
+REFUSED["en"] = "The tool could not open"
+
+
+@pytest.mark.parametrize("width", [1000, 390])
+@pytest.mark.parametrize(
+    ("accept", "language"), [("es-CL,es;q=0.9", "es"), ("nb-NO", "nb"), ("fr-FR,fr;q=0.9", "en")]
+)
+def test_a_refused_launch_follows_accept_language(
+    browser: Browser, stack: Stack, accept: str, language: str, width: int
+) -> None:
+    """A login from a platform the tool does not know: refused before any launch."""
+    context = browser.new_context(
+        ignore_https_errors=True, bypass_csp=True, extra_http_headers={"Accept-Language": accept}
+    )
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(
+            f"{stack.tool_origin}/lti/login?iss=https://unknown.example.edu&login_hint=x"
+            f"&target_link_uri={stack.tool_origin}/lti/launch&client_id=nobody"
+        )
+        assert page.evaluate("document.documentElement.lang") == language
+        assert page.locator("h1").inner_text() == REFUSED[language]
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, f"refused-{language}-{width}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("accept", "language"), [("es-CL", "es"), ("nb-NO", "nb")])
+def test_the_admin_sign_in_follows_accept_language(
+    browser: Browser, stack: Stack, accept: str, language: str
+) -> None:
+    context = browser.new_context(
+        ignore_https_errors=True, bypass_csp=True, extra_http_headers={"Accept-Language": accept}
+    )
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.goto(f"{stack.tool_origin}/admin/login")
+        assert page.evaluate("document.documentElement.lang") == language
+        assert (
+            page.locator("h1").inner_text() == {"es": "Iniciar sesión", "nb": "Logg inn"}[language]
+        )
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, f"admin-login-{language}-390")
+    finally:
+        context.close()

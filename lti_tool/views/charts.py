@@ -511,6 +511,11 @@ def weekly_time_figure(
     return fig
 
 
+def video_title(video: str) -> str:
+    """The title of a video's timeline: "Viewers along <its name>"."""
+    return _("Viewers along %(video)s", video=video)
+
+
 def video_timeline_figure(
     rows: Sequence[dict[str, Any]], title: str, segment_seconds: int = 5
 ) -> go.Figure:
@@ -1187,10 +1192,13 @@ def answer_label(row: dict[str, Any]) -> str:
     return ("\u2713 " if row["correct"] else "") + value
 
 
-def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figure:
+def answer_distribution_figure(
+    rows: Sequence[dict[str, Any]], title: str | None = None
+) -> go.Figure:
     """One problem part's answers as horizontal bars: learners whose last answer it is, the
-    correct answers in green with a tick (and said so in the hover)."""
-    fig = go.Figure(layout=_layout(title, _("Learners (last answer)"), ""))
+    correct answers in green with a tick (and said so in the hover); titled "Last answers"
+    unless a title is given."""
+    fig = go.Figure(layout=_layout(title or _("Last answers"), _("Learners (last answer)"), ""))
     labels = [
         "<br>".join(text(line) for line in textwrap.wrap(answer_label(r), ANSWER_LABEL_CHARS))
         or "&nbsp;"

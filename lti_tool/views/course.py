@@ -240,7 +240,9 @@ def videos(course_id: int) -> str:
     ]
     charts = []
     if timeline and chosen:
-        figure = charts_mod.video_timeline_figure(timeline, f"Viewers along {known.video(chosen)}")
+        figure = charts_mod.video_timeline_figure(
+            timeline, charts_mod.video_title(known.video(chosen))
+        )
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     return render_template(
         "course/videos.html",

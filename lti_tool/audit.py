@@ -13,35 +13,36 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
+from lti_tool.i18n.text import N_
 from lti_tool.models import AdminAudit
 from lti_tool.models.types import DbSession
 
 #: Every action the log knows, with the words the admin page shows.
 ACTIONS = {
-    "sign_in": "signed in",
-    "sign_out": "signed out",
-    "platform_added": "added a platform",
-    "platform_approved": "approved a platform",
-    "platform_changed": "changed a platform",
-    "platform_disabled": "disabled a platform",
-    "lms_changed": "changed a platform's LMS",
-    "platform_invited": "made a registration invite",
-    "registration_added": "added a client id",
-    "registration_changed": "changed a client id",
-    "deployment_changed": "changed a deployment",
-    "course_attached": "attached a course to a platform",
-    "source_added": "added a data source",
-    "source_changed": "changed a data source",
-    "source_tested": "tested a data source",
-    "token_created": "made an API token",
-    "token_revoked": "revoked an API token",
-    "key_rotated": "rotated the tool key",
-    "key_retired": "retired a tool key",
-    "sessions_revoked": "revoked sessions",
-    "sync_requested": "asked for a sync",
-    "purge": "purged activity",
-    "learner_deleted": "deleted a learner's data",
-    "admin_created": "made an administrator",
+    "sign_in": N_("signed in"),
+    "sign_out": N_("signed out"),
+    "platform_added": N_("added a platform"),
+    "platform_approved": N_("approved a platform"),
+    "platform_changed": N_("changed a platform"),
+    "platform_disabled": N_("disabled a platform"),
+    "lms_changed": N_("changed a platform's LMS"),
+    "platform_invited": N_("made a registration invite"),
+    "registration_added": N_("added a client id"),
+    "registration_changed": N_("changed a client id"),
+    "deployment_changed": N_("changed a deployment"),
+    "course_attached": N_("attached a course to a platform"),
+    "source_added": N_("added a data source"),
+    "source_changed": N_("changed a data source"),
+    "source_tested": N_("tested a data source"),
+    "token_created": N_("made an API token"),
+    "token_revoked": N_("revoked an API token"),
+    "key_rotated": N_("rotated the tool key"),
+    "key_retired": N_("retired a tool key"),
+    "sessions_revoked": N_("revoked sessions"),
+    "sync_requested": N_("asked for a sync"),
+    "purge": N_("purged activity"),
+    "learner_deleted": N_("deleted a learner's data"),
+    "admin_created": N_("made an administrator"),
 }
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from lti_tool import audit, json_input
 from lti_tool import secrets as secret_store
+from lti_tool.i18n.text import N_
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -39,7 +40,7 @@ from lti_tool.models.types import DbSession, rowcount, utcnow
 from lti_tool.people.merge import merge_people
 
 #: The LMS a platform may be registered as, and their names on pages.
-LMS_NAMES = {"canvas": "Canvas", "openedx": "Open edX", "moodle": "Moodle", "other": "Other"}
+LMS_NAMES = {"canvas": "Canvas", "openedx": "Open edX", "moodle": "Moodle", "other": N_("Other")}
 #: The kinds of data source a platform may have.
 API_SOURCES = ("canvas", "openedx")
 LOG_FOLDER = "log_folder"

@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, Response, abort, g, redirect, request, url_f
 
 from lti_tool.admin import auth
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
 from lti_tool.launch.identity import TOKEN_PARAM, read_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -49,18 +50,22 @@ def load_admin() -> Any:
         if _launched_session():
             abort(
                 403,
-                description="A course launch does not open the admin area: administrators "
-                "sign in at /admin/login (or use the Administration link their LMS launch "
-                "offers, where that is switched on).",
+                description=_(
+                    "A course launch does not open the admin area: administrators sign in at "
+                    "/admin/login (or use the Administration link their LMS launch offers, "
+                    "where that is switched on)."
+                ),
             )
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target), code=303)
     if request.method == "POST" and not auth.csrf_ok(data):
         abort(
             400,
-            description="This form was sent without its security token (CSRF protection), or "
-            "the token belongs to an older session. Nothing was changed: reload the page and "
-            "submit the form again.",
+            description=_(
+                "This form was sent without its security token (CSRF protection), or the "
+                "token belongs to an older session. Nothing was changed: reload the page and "
+                "submit the form again."
+            ),
         )
     if data is None:
         g.admin_new_session = auth.new_session()

@@ -11,6 +11,7 @@ from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope
 from lti_tool.audit import ACTIONS
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
 from lti_tool.models import AdminAudit, Course, Platform
 from lti_tool.query_args import id_arg, page_arg
 
@@ -58,7 +59,7 @@ def audit_log() -> str:
         more=len(rows) > PAGE_SIZE,
         page=page,
         filters=filters,
-        actions=ACTIONS,
+        actions={key: _(label) for key, label in ACTIONS.items()},
         platforms=platforms,
         query={k: v for k, v in filters.items() if v},
     )

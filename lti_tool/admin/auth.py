@@ -28,6 +28,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from lti_tool import audit
 from lti_tool.config import setting
+from lti_tool.i18n.text import gettext as _
 from lti_tool.models import AdminLoginAttempt, AdminUser, CourseDeployment, LtiDeployment
 from lti_tool.models.types import DbSession, utcnow
 
@@ -405,6 +406,8 @@ def require_global() -> None:
     if not current_scope().is_global:
         abort(
             403,
-            description="Only administrators of the whole tool can do this; you administer "
-            "one deployment and the courses launched through it.",
+            description=_(
+                "Only administrators of the whole tool can do this; you administer one "
+                "deployment and the courses launched through it."
+            ),
         )

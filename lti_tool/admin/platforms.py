@@ -23,13 +23,30 @@ from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
 from lti_tool.lti import keys as tool_keys
 from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
 from lti_tool.models.lms import SOURCE_KINDS
 from lti_tool.models.types import utcnow
 
 log = logging.getLogger(__name__)
-KIND_NAMES = {"canvas": "Canvas API", "openedx": "Open edX API", "log_folder": "Log folder"}
+# In English (the audit log's words); the pages show kind_names().
+KIND_NAMES = {
+    "canvas": N_("Canvas API"),
+    "openedx": N_("Open edX API"),
+    "log_folder": N_("Log folder"),
+}
+
+
+def kind_names() -> dict[str, str]:
+    """The kinds of data source in the page's language."""
+    return {kind: _(name) for kind, name in KIND_NAMES.items()}
+
+
+def lms_names() -> dict[str, str]:
+    """The LMSs a platform may be, in the page's language ("Other")."""
+    return {kind: _(name) for kind, name in registry.LMS_NAMES.items()}
 
 
 class FormError(ValueError):
@@ -40,7 +57,7 @@ def visible_platform(platform_id: int) -> Platform:
     """A platform the administrator may see, else 404."""
     platform = db.session.get(Platform, platform_id)
     if platform is None or not current_scope().sees_platform(platform.id):
-        abort(404, description="There is no such platform in your administration area.")
+        abort(404, description=_("There is no such platform in your administration area."))
     return platform
 
 
@@ -48,12 +65,12 @@ def _url(label: str, value: str, required: bool = True) -> str | None:
     value = value.strip()
     if not value:
         if required:
-            raise FormError(f"{label}: required")
+            raise FormError(_("%(field)s: required", field=_(label)))
         return None
     try:
         return registry.check_url(value)
     except registry.PlatformError as exc:
-        raise FormError(f"{label}: {exc}") from None
+        raise FormError(_("%(field)s: %(why)s", field=_(label), why=str(exc))) from None
 
 
 def _origins(text: str) -> list[str]:
@@ -63,7 +80,7 @@ def _origins(text: str) -> list[str]:
             try:
                 found.append(registry.check_origin(line.strip()))
             except registry.PlatformError as exc:
-                raise FormError(f"Frame origins: {exc}") from None
+                raise FormError(_("Frame origins: %(why)s", why=str(exc))) from None
     return list(dict.fromkeys(found))
 
 
@@ -74,7 +91,7 @@ def _jwks_text(text: str) -> dict[str, Any] | None:
     try:
         return registry.parse_jwks(text)
     except registry.PlatformError as exc:
-        raise FormError(f"Key set: the text {exc}") from None
+        raise FormError(_("Key set: the text %(why)s", why=str(exc))) from None
 
 
 def _lms(form: dict[str, str]) -> str | None:
@@ -84,7 +101,7 @@ def _lms(form: dict[str, str]) -> str | None:
     try:
         return registry.check_lms(form["lms"])
     except registry.PlatformError as exc:
-        raise FormError(f"LMS: {exc}") from None
+        raise FormError(_("LMS: %(why)s", why=str(exc))) from None
 
 
 def _ids(text: str) -> list[str]:
@@ -92,23 +109,23 @@ def _ids(text: str) -> list[str]:
         dict.fromkeys(p.strip() for p in text.replace(",", "\n").splitlines() if p.strip())
     )
     if any(len(d) > 255 for d in found):
-        raise FormError("Deployment ids: at most 255 characters each")
+        raise FormError(_("Deployment ids: at most 255 characters each"))
     return found
 
 
 #: The longest value each form field's column holds.
 MAX_LENGTHS = {
-    "name": ("Name", 200),
-    "issuer": ("Issuer", 500),
-    "client_id": ("Client id", 255),
-    "auth_login_url": ("Authorization (login) URL", 1000),
-    "auth_token_url": ("Token URL", 1000),
-    "jwks_url": ("Key set URL", 1000),
-    "auth_audience": ("Token audience", 1000),
-    "location": ("Base URL or path", 2000),
-    "secret": ("Secret", 4000),
-    "frame_origins": ("Frame origins", 20000),
-    "jwks": ("Key set", 200000),
+    "name": (N_("Name"), 200),
+    "issuer": (N_("Issuer"), 500),
+    "client_id": (N_("Client id"), 255),
+    "auth_login_url": (N_("Authorization (login) URL"), 1000),
+    "auth_token_url": (N_("Token URL"), 1000),
+    "jwks_url": (N_("Key set URL"), 1000),
+    "auth_audience": (N_("Token audience"), 1000),
+    "location": (N_("Base URL or path"), 2000),
+    "secret": (N_("Secret"), 4000),
+    "frame_origins": (N_("Frame origins"), 20000),
+    "jwks": (N_("Key set"), 200000),
 }
 
 
@@ -116,19 +133,21 @@ def check_lengths(form: dict[str, str]) -> None:
     """FormError for a value longer than its column (a database error otherwise)."""
     for field, (label, limit) in MAX_LENGTHS.items():
         if len(form.get(field, "").strip()) > limit:
-            raise FormError(f"{label}: at most {limit} characters")
+            raise FormError(
+                _("%(field)s: at most %(limit)d characters", field=_(label), limit=limit)
+            )
 
 
 def _registration_fields(form: dict[str, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "auth_login_url": _url("Authorization (login) URL", form.get("auth_login_url", "")),
-        "auth_token_url": _url("Token URL", form.get("auth_token_url", "")),
-        "jwks_url": _url("Key set URL", form.get("jwks_url", ""), required=False),
+        "auth_login_url": _url(N_("Authorization (login) URL"), form.get("auth_login_url", "")),
+        "auth_token_url": _url(N_("Token URL"), form.get("auth_token_url", "")),
+        "jwks_url": _url(N_("Key set URL"), form.get("jwks_url", ""), required=False),
         "auth_audience": form.get("auth_audience", "").strip() or None,
     }
     keyset = _jwks_text(form.get("jwks", ""))
     if keyset is not None and fields["jwks_url"]:
-        raise FormError("Give a key set URL or a pasted key set, not both")
+        raise FormError(_("Give a key set URL or a pasted key set, not both"))
     fields["jwks"] = keyset
     return fields
 
@@ -149,9 +168,7 @@ def platforms() -> str:
 
 
 def _new_platform_page(form: dict[str, str], error: str | None, status: int) -> ResponseReturnValue:
-    html = render_template(
-        "admin/platform_new.html", form=form, error=error, lms_names=registry.LMS_NAMES
-    )
+    html = render_template("admin/platform_new.html", form=form, error=error, lms_names=lms_names())
     return html, status
 
 
@@ -159,13 +176,13 @@ def _new_registration(form: dict[str, str]) -> tuple[str, dict[str, Any], list[s
     """A new registration's client id, key-set fields and deployment ids, or a FormError."""
     client_id = form.get("client_id", "").strip()
     if not client_id:
-        raise FormError("Client id: required")
+        raise FormError(_("Client id: required"))
     fields = _registration_fields(form)
     if not fields["jwks_url"] and not fields["jwks"]:
-        raise FormError("Give the platform's key set URL (or paste its key set)")
+        raise FormError(_("Give the platform's key set URL (or paste its key set)"))
     deployment_ids = _ids(form.get("deployment_ids", ""))
     if not deployment_ids:
-        raise FormError("Deployment ids: give at least one")
+        raise FormError(_("Deployment ids: give at least one"))
     return client_id, fields, deployment_ids
 
 
@@ -180,18 +197,28 @@ def platform_new() -> ResponseReturnValue:
         check_lengths(form)
         name = form.get("name", "").strip()
         if not name:
-            raise FormError("Name: required")
-        issuer = _url("Issuer", form.get("issuer", ""))
+            raise FormError(_("Name: required"))
+        issuer = _url(N_("Issuer"), form.get("issuer", ""))
         client_id, fields, deployment_ids = _new_registration(form)
         origins = _origins(form.get("frame_origins", ""))
         lms = _lms(form)
         if db.session.scalar(select(Platform.id).where(Platform.name == name)):
-            raise FormError(f"Name: a platform named {name!r} exists (open it to add a client id)")
+            raise FormError(
+                _(
+                    "Name: a platform named %(name)s exists (open it to add a client id)",
+                    name=repr(name),
+                )
+            )
         existing = registry.registration_taken(db.session, str(issuer), client_id)
         if existing is not None:
             raise FormError(
-                f"Client id {client_id!r} of issuer {issuer!r} is already registered to "
-                f"platform {existing.platform.name!r}"
+                _(
+                    "Client id %(client)s of issuer %(issuer)s is already registered to "
+                    "platform %(platform)s",
+                    client=repr(client_id),
+                    issuer=repr(issuer),
+                    platform=repr(existing.platform.name),
+                )
             )
     except FormError as exc:
         return _new_platform_page(form, str(exc), 400)
@@ -232,7 +259,7 @@ def _platform_page(
             scope=scope,
             error=error,
             form=form or {},
-            lms_names=registry.LMS_NAMES,
+            lms_names=lms_names(),
         ),
         status,
     )
@@ -255,16 +282,16 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
         check_lengths(form)
         name = form.get("name", "").strip()
         if not name:
-            raise FormError("Name: required")
-        issuer = str(_url("Issuer", form.get("issuer", "")))
+            raise FormError(_("Name: required"))
+        issuer = str(_url(N_("Issuer"), form.get("issuer", "")))
         origins = _origins(form.get("frame_origins", ""))
         try:
             registry.update_platform(
                 db.session, platform, name, issuer, origins, form.get("enabled") == "on", _lms(form)
             )
         except registry.PlatformError as exc:
-            field = "Name" if "named" in str(exc) else "Issuer"
-            raise FormError(f"{field}: {exc}") from None
+            field = _("Name") if "named" in str(exc) else _("Issuer")
+            raise FormError(_("%(field)s: %(why)s", field=field, why=str(exc))) from None
     except FormError as exc:
         db.session.rollback()
         return _platform_page(platform, 400, str(exc), form)
@@ -339,8 +366,11 @@ def registration_add(platform_id: int) -> ResponseReturnValue:
         existing = registry.registration_taken(db.session, platform.issuer, client_id)
         if existing is not None:
             raise FormError(
-                f"Client id {client_id!r} is already registered to platform "
-                f"{existing.platform.name!r}"
+                _(
+                    "Client id %(client)s is already registered to platform %(platform)s",
+                    client=repr(client_id),
+                    platform=repr(existing.platform.name),
+                )
             )
     except FormError as exc:
         return _platform_page(platform, 400, str(exc), form)
@@ -376,16 +406,16 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
         check_lengths(form)
         client_id = form.get("client_id", old_client).strip()
         if not client_id:
-            raise FormError("Client id: required")
+            raise FormError(_("Client id: required"))
         fields = _registration_fields(form)
         if not fields["jwks_url"] and not fields["jwks"]:
             if registration.jwks is None:
-                raise FormError("Give the platform's key set URL (or paste its key set)")
+                raise FormError(_("Give the platform's key set URL (or paste its key set)"))
             fields["jwks"] = registration.jwks  # the pasted key set stays when left empty
         try:
             registry.update_registration(db.session, registration, client_id, **fields)
         except registry.PlatformError as exc:
-            raise FormError(f"Client id: {exc}") from None
+            raise FormError(_("Client id: %(why)s", why=str(exc))) from None
     except FormError as exc:
         db.session.rollback()
         return _platform_page(registration.platform, 400, str(exc), form)
@@ -432,7 +462,7 @@ def deployment_edit(deployment_id: int) -> ResponseReturnValue:
     require_global()
     deployment = db.session.get(LtiDeployment, deployment_id)
     if deployment is None:
-        abort(404, description="There is no such deployment.")
+        abort(404, description=_("There is no such deployment."))
     deployment.enabled = request.form.get("enabled") == "on"
     deployment.admin_launch_enabled = request.form.get("admin_launch_enabled") == "on"
     audit.record(
@@ -484,7 +514,7 @@ def keys_retire(key_id: int) -> ResponseReturnValue:
     require_global()
     key = db.session.get(ToolKey, key_id)
     if key is None:
-        abort(404, description="There is no such key.")
+        abort(404, description=_("There is no such key."))
     try:
         tool_keys.retire_key(key.kid)
     except (LookupError, ValueError) as exc:
@@ -509,7 +539,7 @@ def _sources_page(status: int = 200, **context: Any) -> ResponseReturnValue:
     }
     context.setdefault("form", {})
     html = render_template(
-        "admin/sources.html", platforms=shown, sources=sources, kinds=KIND_NAMES, **context
+        "admin/sources.html", platforms=shown, sources=sources, kinds=kind_names(), **context
     )
     return html, status
 
@@ -519,7 +549,7 @@ def _visible_source(source_id: int) -> DataSource:
     require_global()
     source = db.session.get(DataSource, source_id)
     if source is None:
-        abort(404, description="There is no such data source.")
+        abort(404, description=_("There is no such data source."))
     return source
 
 
@@ -536,23 +566,24 @@ def _apply_source(
     """Check the form and write it into the platform's Canvas or Open edX source."""
     value = form.get("location", "").strip()
     if not value:
-        raise FormError("Base URL: required")
+        raise FormError(_("Base URL: required"))
     try:
         location = registry.api_base_url(kind, value)
     except registry.PlatformError as exc:
-        raise FormError(f"Base URL: {exc}") from None
+        raise FormError(_("Base URL: %(why)s", why=str(exc))) from None
     secret = form.get("secret", "").strip()
     client_id = None
     if kind == "openedx":
         client_id = form.get("client_id", "").strip()
         if not client_id:
-            raise FormError("Client id: required for the Open edX API")
+            raise FormError(_("Client id: required for the Open edX API"))
     if source is None and not secret:
-        what = "API token" if kind == "canvas" else "Client secret"
-        raise FormError(f"{what}: required")
+        raise FormError(
+            _("API token: required") if kind == "canvas" else _("Client secret: required")
+        )
     enabled = source.enabled if source is not None else True
     try:
-        source, _ = registry.set_api_source(
+        source, _created = registry.set_api_source(
             db.session, platform, kind, location, secret or None, client_id, source=source
         )
     except secret_store.SecretsUnavailable as exc:
@@ -567,11 +598,11 @@ def source_add() -> ResponseReturnValue:
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     platform_ref = request.form.get("platform", "")
     if not platform_ref.isdigit():
-        return _sources_page(400, form=form, error="Choose a platform.")
+        return _sources_page(400, form=form, error=_("Choose a platform."))
     platform = visible_platform(int(platform_ref))
     kind = request.form.get("kind", "")
     if kind not in SOURCE_KINDS:
-        return _sources_page(400, form=form, error="Choose what kind of source to add.")
+        return _sources_page(400, form=form, error=_("Choose what kind of source to add."))
     try:
         check_lengths(dict(request.form))
         if kind == "log_folder":
@@ -584,7 +615,11 @@ def source_add() -> ResponseReturnValue:
             )
             if existing:
                 raise FormError(
-                    f"{platform.name} already has a {KIND_NAMES[kind]} source: edit that one"
+                    _(
+                        "%(platform)s already has a %(kind)s source: edit that one",
+                        platform=platform.name,
+                        kind=kind_names()[kind],
+                    )
                 )
             _apply_source(platform, kind, dict(request.form))
     except (FormError, registry.PlatformError) as exc:
@@ -607,7 +642,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     """Change a source's location, credentials (blank keeps the stored secret) or state."""
     source = _visible_source(source_id)
     if request.method == "GET":
-        return render_template("admin/source.html", source=source, kinds=KIND_NAMES, form={})
+        return render_template("admin/source.html", source=source, kinds=kind_names(), form={})
     before = {"location": source.location, "enabled": source.enabled}
     form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "secret")}
     secret_cleared = False
@@ -626,11 +661,11 @@ def source_edit(source_id: int) -> ResponseReturnValue:
         try:
             db.session.flush()
         except IntegrityError:
-            raise FormError("this platform has another source at that place") from None
+            raise FormError(_("this platform has another source at that place")) from None
     except FormError as exc:
         db.session.rollback()
         html = render_template(
-            "admin/source.html", source=source, kinds=KIND_NAMES, form=form, error=str(exc)
+            "admin/source.html", source=source, kinds=kind_names(), form=form, error=str(exc)
         )
         return html, 400
     after = {"location": source.location, "enabled": source.enabled}
@@ -649,10 +684,18 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     )
     db.session.commit()
     if secret_cleared:
-        what = "API token" if source.kind == "canvas" else "client secret"
         notice = (
-            f"The base URL changed, so the stored {what} was cleared: a secret is only sent to "
-            f"the address it was entered for. Enter the {what} again (Edit) before syncing."
+            _(
+                "The base URL changed, so the stored API token was cleared: a secret is only "
+                "sent to the address it was entered for. Enter the API token again (Edit) "
+                "before syncing."
+            )
+            if source.kind == "canvas"
+            else _(
+                "The base URL changed, so the stored client secret was cleared: a secret is "
+                "only sent to the address it was entered for. Enter the client secret again "
+                "(Edit) before syncing."
+            )
         )
         return _sources_page(200, notice=notice)
     return redirect(url_for("admin.sources"), code=303)

@@ -18,6 +18,8 @@ from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.api.tokens import create_token, reads_all_platforms, revoke_token
 from lti_tool.config import setting
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.text import ngettext
 from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.launch import admin_entry
 from lti_tool.launch.identity import revoke_sessions
@@ -61,7 +63,7 @@ def visible_course(course_id: int) -> Course:
     """A course the administrator may see, else 404 (another deployment's course is unknown)."""
     course = db.session.get(Course, course_id)
     if course is None or not current_scope().sees_course(db.session, course.id):
-        abort(404, description="There is no such course in your administration area.")
+        abort(404, description=_("There is no such course in your administration area."))
     return course
 
 
@@ -89,8 +91,13 @@ def login() -> ResponseReturnValue:
             "admin/login.html",
             next=target,
             email=email,
-            error=f"Too many failed sign-ins for this address or from this network. "
-            f"Try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+            error=ngettext(
+                "Too many failed sign-ins for this address or from this network. Try again in "
+                "about %(num)d minute.",
+                "Too many failed sign-ins for this address or from this network. Try again in "
+                "about %(num)d minutes.",
+                minutes,
+            ),
         )
         return html, 429, {"Retry-After": str(wait)}
     user = auth.authenticate(db.session, email, password) if email and password else None
@@ -102,7 +109,7 @@ def login() -> ResponseReturnValue:
             "admin/login.html",
             next=target,
             email=email,
-            error="Wrong e-mail address or password (or the account is disabled).",
+            error=_("Wrong e-mail address or password (or the account is disabled)."),
         )
         return html, 401
     user.last_login_at = utcnow()
@@ -137,8 +144,10 @@ def enter() -> ResponseReturnValue:
     if ticket is None:
         abort(
             403,
-            description="This administration link has expired or was already used: open the "
-            "tool from your LMS again to get a new one.",
+            description=_(
+                "This administration link has expired or was already used: open the tool from "
+                "your LMS again to get a new one."
+            ),
         )
     entry = LtiStoreEntry(
         key="admin-ticket:" + ticket["jti"], value=True, expires_at=utcnow() + timedelta(hours=1)
@@ -148,10 +157,10 @@ def enter() -> ResponseReturnValue:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        abort(403, description="This administration link was already used.")
+        abort(403, description=_("This administration link was already used."))
     deployment = db.session.get(LtiDeployment, ticket["deployment"])
     if deployment is None or not deployment.admin_launch_enabled or not deployment.enabled:
-        abort(403, description="Administration by LMS launch is not switched on here.")
+        abort(403, description=_("Administration by LMS launch is not switched on here."))
     person = db.session.get(Person, ticket["person"])
     name = (person.name or person.email) if person else None
     launch = {"deployment": deployment.id, "person": ticket["person"], "name": name}
@@ -247,13 +256,13 @@ def sync_health() -> str:
     for course_id, source in sorted(pairs):
         run = last.get((course_id, source))
         if run is not None and run.status == QUEUED:
-            upcoming = "queued: the scheduler picks it up within a minute"
+            upcoming = _("queued: the scheduler picks it up within a minute")
         elif run is not None and run.status == RUNNING:
-            upcoming = "running now"
+            upcoming = _("running now")
         elif course_id in scheduled.get(source, set()):
             upcoming = f"{next_slot:%Y-%m-%d %H:%M} UTC"
         else:
-            upcoming = "not scheduled (no source configured for it)"
+            upcoming = _("not scheduled (no source configured for it)")
         rows.append(
             {
                 "course": by_id[course_id],
@@ -342,27 +351,29 @@ def token_create() -> ResponseReturnValue:
     form = {k: request.form.get(k, "").strip() for k in fields}
     all_platforms = form["all_platforms"] == "on"
     if len(form["name"]) > 200:
-        return _tokens_page(400, form=form, error="Name: at most 200 characters.")
+        return _tokens_page(400, form=form, error=_("Name: at most 200 characters."))
     if not form["course"] or form["platform"] or all_platforms:
         # A token beyond one course reads or writes other deployments' courses.
         require_global()
     course = platform = None
     if form["course"]:
         if not form["course"].isdigit():
-            return _tokens_page(400, form=form, error="Choose a course from the list.")
+            return _tokens_page(400, form=form, error=_("Choose a course from the list."))
         course = visible_course(int(form["course"]))
     if form["platform"]:
         if not form["platform"].isdigit():
-            return _tokens_page(400, form=form, error="Choose a platform from the list.")
+            return _tokens_page(400, form=form, error=_("Choose a platform from the list."))
         platform = db.session.get(Platform, int(form["platform"]))
         if platform is None:
-            return _tokens_page(400, form=form, error="Choose a platform from the list.")
+            return _tokens_page(400, form=form, error=_("Choose a platform from the list."))
     if form["scope"] == SCOPE_REPORTS_READ and not (course or platform or all_platforms):
         return _tokens_page(
             400,
             form=form,
-            error="A reports:read token reads learners' names and e-mails: choose its course or "
-            "its platform, or tick “All platforms” if it must read every platform's courses.",
+            error=_(
+                "A reports:read token reads learners' names and e-mails: choose its course or "
+                "its platform, or tick “All platforms” if it must read every platform's courses."
+            ),
         )
     try:
         new = create_token(
@@ -387,7 +398,7 @@ def token_revoke(token_id: int) -> ResponseReturnValue:
     """Revoke a token: refused from the next request on."""
 
     if token_id not in {t.id for t in _visible_tokens()}:
-        abort(404, description="There is no such token in your administration area.")
+        abort(404, description=_("There is no such token in your administration area."))
     try:
         revoke_token(db.session, token_id=token_id)
     except LookupError as exc:
@@ -438,7 +449,7 @@ def sync_queue(course_id: int, source: str) -> ResponseReturnValue:
     try:
         queue_run(db.session, course.id, source, trigger="page")
     except ValueError:
-        abort(404, description=f"There is no source {source!r} to sync.")
+        abort(404, description=_("There is no source %(source)s to sync.", source=repr(source)))
     audit.record(
         db.session,
         "sync_requested",
@@ -512,16 +523,16 @@ def course_attach(course_id: int) -> ResponseReturnValue:
     require_global()
     course = db.session.get(Course, course_id)
     if course is None:
-        abort(404, description="There is no such course.")
+        abort(404, description=_("There is no such course."))
     raw = request.form.get("platform", "")
     # A number past any id would overflow the database's integer: no such platform.
     platform = db.session.get(Platform, int(raw)) if is_digits(raw) and len(raw) < 10 else None
     if platform is None:
-        return courses(status=400, error="Choose the platform the course belongs to.")
+        return courses(status=400, error=_("Choose the platform the course belongs to."))
     try:
         platforms.attach_course(db.session, course, platform)
     except platforms.PlatformError as exc:
         db.session.rollback()
-        return courses(status=400, error=f"Course {course_id}: {exc}.")
+        return courses(status=400, error=_("Course %(id)s: %(why)s.", id=course_id, why=str(exc)))
     db.session.commit()
     return redirect(url_for("admin.courses"), code=303)

@@ -111,7 +111,11 @@ class DevPlatform:
             claim + "roles": person["roles"],
             claim + "context": self.context,
             claim + "tool_platform": {"name": DEV_PLATFORM_NAME, "guid": "dev-lms"},
-            claim + "launch_presentation": {"document_target": "iframe"},
+            # The user's language as an LMS sends it (Canvas: "es-CL"), when the user has one.
+            claim + "launch_presentation": {
+                "document_target": "iframe",
+                **({"locale": person["locale"]} if person.get("locale") else {}),
+            },
         }
         if person.get("preferred_username"):
             body["preferred_username"] = person["preferred_username"]  # as Open edX shares it

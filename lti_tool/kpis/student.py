@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.kpis.completion import module_progress, modules
 from lti_tool.kpis.grades import assignments, due_for
 from lti_tool.kpis.names import Name, module_name
@@ -30,14 +31,15 @@ KINDS = ("missing", "due", "past", "late", "submitted", "excused", "undated")
 # Canvas's workflow states of work handed in (graded work was handed in, or marked by staff).
 HANDED_IN = ("submitted", "pending_review", "graded")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# "You were most often active on Tuesdays".
 WEEKDAY_NAMES = (
-    "Mondays",
-    "Tuesdays",
-    "Wednesdays",
-    "Thursdays",
-    "Fridays",
-    "Saturdays",
-    "Sundays",
+    N_("Mondays"),
+    N_("Tuesdays"),
+    N_("Wednesdays"),
+    N_("Thursdays"),
+    N_("Fridays"),
+    N_("Saturdays"),
+    N_("Sundays"),
 )
 
 
@@ -49,18 +51,18 @@ class WorkItem:
     due_at: datetime | None
     points_possible: float | None
     kind: str  # one of KINDS
-    status: str  # the status in words: "missing", "due in 3 days", "submitted"…
+    status: LazyText  # the status in words: "missing", "due in 3 days", "submitted"…
 
 
-def due_words(due: datetime, now: datetime, zone: ZoneInfo) -> str:
+def due_words(due: datetime, now: datetime, zone: ZoneInfo) -> LazyText:
     """ "due today", "due tomorrow" or "due in N days", counted in calendar days of the course
     time zone (due at 08:00 tomorrow is "due tomorrow" even 20 hours ahead)."""
     days = (due.astimezone(zone).date() - now.astimezone(zone).date()).days
     if days <= 0:
-        return "due today"
+        return lazy_gettext("due today")
     if days == 1:
-        return "due tomorrow"
-    return f"due in {days} days"
+        return lazy_gettext("due tomorrow")
+    return lazy_ngettext("due in %(num)d day", "due in %(num)d days", days)
 
 
 def work_kind(due: datetime | None, sub: Submission | None, now: datetime) -> str:
@@ -83,19 +85,19 @@ def work_kind(due: datetime | None, sub: Submission | None, now: datetime) -> st
 
 
 STATUS_WORDS = {
-    "missing": "missing",
-    "past": "past due, not submitted",
-    "late": "late",
-    "submitted": "submitted",
-    "excused": "excused",
-    "undated": "no due date",
+    "missing": N_("missing"),
+    "past": N_("past due, not submitted"),
+    "late": N_("late"),
+    "submitted": N_("submitted"),
+    "excused": N_("excused"),
+    "undated": N_("no due date"),
 }
 
 
-def _status(kind: str, due: datetime | None, now: datetime, zone: ZoneInfo) -> str:
+def _status(kind: str, due: datetime | None, now: datetime, zone: ZoneInfo) -> LazyText:
     if kind == "due" and due is not None:
         return due_words(due, now, zone)
-    return STATUS_WORDS[kind]
+    return lazy_gettext(STATUS_WORDS[kind])
 
 
 def _ordered(items: Iterable[WorkItem]) -> list[WorkItem]:
@@ -159,7 +161,11 @@ def typical_work(
         kind = kinds.most_common(1)[0][0] if kinds else work_kind(assignment.due_at, None, now)
         status = _status(kind, assignment.due_at, now, zone)
         if kinds and kind != "due":
-            status += f" ({round(100 * kinds[kind] / len(people))} % of the class)"
+            status = lazy_gettext(
+                "%(status)s (%(percent)d %% of the class)",
+                status=status,
+                percent=round(100 * kinds[kind] / len(people)),
+            )
         items.append(
             WorkItem(assignment.name, assignment.due_at, assignment.points_possible, kind, status)
         )
@@ -274,7 +280,7 @@ class Calendar:
     active: int  # days with activity
     days: int  # days shown up to today
     streak: int  # longest run of active days
-    busiest: str | None  # the weekday most often active ("Tuesdays")
+    busiest: LazyText | None  # the weekday most often active ("Tuesdays")
     last: date | None
 
     def rows(self) -> list[tuple[date, list[tuple[date, float | None]]]]:
@@ -305,7 +311,7 @@ def calendar(mondays: Sequence[date], per_day: dict[date, float], today: date) -
         streak = max(streak, run)
         previous = day
     weekdays = Counter(d.weekday() for d in active)
-    busiest = WEEKDAY_NAMES[weekdays.most_common(1)[0][0]] if weekdays else None
+    busiest = lazy_gettext(WEEKDAY_NAMES[weekdays.most_common(1)[0][0]]) if weekdays else None
     return Calendar(
         list(mondays),
         values,

@@ -23,6 +23,8 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
+from lti_tool.i18n.text import N_, lazy_gettext
+from lti_tool.i18n.text import gettext as _
 from lti_tool.json_input import MAX_DEPTH, scan
 from lti_tool.launch import admin_entry, records
 from lti_tool.launch.canvas_config import canvas_developer_key
@@ -52,8 +54,10 @@ MAX_ID_TOKEN_BYTES = 64 * 1024
 MAX_STORED_CLAIMS = 16 * 1024
 DB_DOWN = LaunchProblem(
     503,
-    "The tool's database is not reachable right now. Please try again in a minute by "
-    "opening the tool from your course again.",
+    lazy_gettext(
+        "The tool's database is not reachable right now. Please try again in a minute by "
+        "opening the tool from your course again."
+    ),
     "retry",
 )
 
@@ -184,7 +188,9 @@ def login() -> Any:
     target = _param("target_link_uri")
     try:
         if target and urlsplit(target).netloc not in ("", request.host):
-            raise LaunchProblem(400, "The target link URI is not on this tool's host.", ADMIN)
+            raise LaunchProblem(
+                400, lazy_gettext("The target link URI is not on this tool's host."), ADMIN
+            )
         flask_request = FlaskRequest()
         services = _services(flask_request)
         oidc = FlaskOIDCLogin(flask_request, DbToolConf(), **services)
@@ -227,7 +233,10 @@ def login() -> Any:
         log.exception("unexpected error in LTI login")
         return _refuse(
             LaunchProblem(
-                400, "The login request could not be processed.", ADMIN, detail=type(exc).__name__
+                400,
+                lazy_gettext("The login request could not be processed."),
+                ADMIN,
+                detail=type(exc).__name__,
             ),
             "login",
         )
@@ -266,14 +275,18 @@ def _state_from_platform_storage(flask_request: FlaskRequest, services: dict[str
     if not platform_storage.same_origin_post(request):
         raise LaunchProblem(
             403,
-            "The launch was sent again from outside the tool; open it from the course.",
+            lazy_gettext(
+                "The launch was sent again from outside the tool; open it from the course."
+            ),
             RELAUNCH,
         )
     if returned != record["state"]:
         raise LaunchProblem(
             401,
-            "The course page did not confirm this launch (its platform storage does not hold "
-            "the login's state). Open the tool again from the course.",
+            lazy_gettext(
+                "The course page did not confirm this launch (its platform storage does not "
+                "hold the login's state). Open the tool again from the course."
+            ),
             RELAUNCH,
         )
     platform_storage.forget_login(storage, record["state"])
@@ -324,8 +337,11 @@ def launch() -> Any:
         return _refuse(
             LaunchProblem(
                 413,
-                f"The launch's id_token is larger than {MAX_ID_TOKEN_BYTES // 1024} KB; an LMS "
-                "sends a few KB. Open the tool again from the course.",
+                lazy_gettext(
+                    "The launch's id_token is larger than %(size)d KB; an LMS sends a few KB. "
+                    "Open the tool again from the course.",
+                    size=MAX_ID_TOKEN_BYTES // 1024,
+                ),
                 ADMIN,
             ),
             "launch",
@@ -363,7 +379,10 @@ def launch() -> Any:
         log.exception("unexpected error in LTI launch")
         return _refuse(
             LaunchProblem(
-                400, "The launch could not be processed.", ADMIN, detail=type(exc).__name__
+                400,
+                lazy_gettext("The launch could not be processed."),
+                ADMIN,
+                detail=type(exc).__name__,
             ),
             "launch",
             claims,
@@ -388,7 +407,9 @@ def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessag
     enters_admin = admin_entry.may_enter(registration_id, body, roles, platform.lms)
 
     if message_type == "LtiDeepLinkingRequest" and not role.is_staff:
-        raise LaunchProblem(403, "Only course staff can place the tool in a course.", ADMIN)
+        raise LaunchProblem(
+            403, lazy_gettext("Only course staff can place the tool in a course."), ADMIN
+        )
     if enters_admin and (not has_course or role.role not in (STAFF, LEARNER)):
         # An LMS administrator launching from an account-level link, or into a course they
         # have no role in: only the administration link.
@@ -399,23 +420,29 @@ def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessag
     if not has_course:
         raise LaunchProblem(
             400,
-            "This launch carries no course (no LTI context), and the tool shows a course's "
-            "analytics. Open the tool from a course's navigation rather than from a "
-            "global or account-level link.",
+            lazy_gettext(
+                "This launch carries no course (no LTI context), and the tool shows a course's "
+                "analytics. Open the tool from a course's navigation rather than from a "
+                "global or account-level link."
+            ),
             ADMIN,
         )
     if role.role not in (STAFF, LEARNER):
-        reason = (
+        reason = lazy_gettext(
             "Your role in this course does not give access to its analytics. Instructors, "
             "course designers and course administrators see the course; learners see their "
             "own progress. Observers and other roles are not supported yet."
         )
         if platform.lms != OPENEDX and only_institution_roles(roles):
-            reason += (
-                " The launch carried institution or system roles only, as Open edX before "
+            reason = lazy_gettext(
+                "Your role in this course does not give access to its analytics. Instructors, "
+                "course designers and course administrators see the course; learners see their "
+                "own progress. Observers and other roles are not supported yet. The launch "
+                "carried institution or system roles only, as Open edX before "
                 "lti-consumer-xblock 11.1 sends them: if this LMS is Open edX, its administrator "
-                f"should mark the platform as Open edX (flask platform set-lms --platform "
-                f"{platform.name!r} openedx, or on the platform's page in the tool's admin area)."
+                "should mark the platform as Open edX (%(command)s, or on the platform's page in "
+                "the tool's admin area).",
+                command=f"flask platform set-lms --platform {platform.name!r} openedx",
             )
         raise LaunchProblem(
             403,
@@ -458,17 +485,18 @@ def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessag
     return response
 
 
-# What an instructor can place in the course: (key, title, what it opens).
+# What an instructor can place in the course: (key, title, what it opens), in the language of
+# the instructor who places it.
 PLACEABLE = (
     (
         "dashboard",
-        "Course analytics",
-        "The staff dashboard for instructors; students see their own progress.",
+        N_("Course analytics"),
+        N_("The staff dashboard for instructors; students see their own progress."),
     ),
     (
         "progress",
-        "My progress",
-        "Every user sees their own progress page (staff see the student view).",
+        N_("My progress"),
+        N_("Every user sees their own progress page (staff see the student view)."),
     ),
 )
 
@@ -485,7 +513,8 @@ def deep_link_choices(message: ToolMessageLaunch) -> dict[str, Any]:
     settings = deep_link._deep_link_settings
     launch_url = url_for("lti.launch", _external=True)
     choices = []
-    for key, title, text in PLACEABLE:
+    for key, english_title, english_text in PLACEABLE:
+        title, text = _(english_title), _(english_text)
         resource = (
             DeepLinkResource().set_url(launch_url).set_title(title).set_custom_params({"view": key})
         )
@@ -571,15 +600,19 @@ def register() -> Any:
         db.session.commit()
     except outbound.Refused as exc:
         db.session.rollback()
-        problem = LaunchProblem(400, f"The registration did not complete: {exc}.", ADMIN)
+        problem = LaunchProblem(
+            400, lazy_gettext("The registration did not complete: %(why)s.", why=str(exc)), ADMIN
+        )
         return _refuse(problem, "register")
     except IntegrityError:
         # Another registration stored the same client id a moment ago.
         db.session.rollback()
         problem = LaunchProblem(
             400,
-            "The registration did not complete: this client id was registered a moment ago "
-            "by another request; the tool never changes a registration this way.",
+            lazy_gettext(
+                "The registration did not complete: this client id was registered a moment ago "
+                "by another request; the tool never changes a registration this way."
+            ),
             ADMIN,
         )
         return _refuse(problem, "register")

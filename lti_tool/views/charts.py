@@ -1,8 +1,9 @@
-"""Plotly figures built from kpis results (no Flask here).
+"""Plotly figures built from kpis results.
 
 Every text that reaches a figure is HTML-escaped first: plotly.js renders tags such as <b> and
-<a href> inside labels. Colours are the Okabe-Ito palette (colour-blind safe); traces are SVG
-(scatter, bar), never WebGL, which the CSP would block.
+<a href> inside labels. Every word is in the page's language (lti_tool.i18n), and so are the
+number separators, month and weekday names and durations. Colours are the Okabe-Ito palette
+(colour-blind safe); traces are SVG (scatter, bar), never WebGL, which the CSP would block.
 """
 
 from __future__ import annotations
@@ -19,13 +20,27 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from babel.dates import format_date, format_skeleton, get_day_names, get_month_names
 
 from lti_tool.activity.rollups import week_start
-from lti_tool.kpis.formatting import hmm
+from lti_tool.i18n import formats
+from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.web import page_language as page_language  # (re-exported: cache keys)
 from lti_tool.kpis.geography import ROW_NAMES
 from lti_tool.kpis.names import ACTIVITY_LABELS
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+
+def hmm(seconds: float | None) -> str:
+    """A duration in the page's language (1:05, 1 h 05 min, 1 t 5 min)."""
+    return formats.duration(seconds, page_language())
+
+
+def number(value: float, digits: int = 0) -> str:
+    """A number in the page's language (1,234 · 1.234 · 1 234)."""
+    return formats.number(value, page_language(), digits)
 
 
 def text(value: Any) -> str:
@@ -55,7 +70,7 @@ POSITION_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 # A figure's layout.meta.narrow holds the relayout charts.js applies to a chart narrower than
 # 600 px: event titles and long week labels do not fit a phone-wide chart.
 PARTIAL_FILL = "rgba(0,0,0,0.06)"
-PARTIAL_NOTE = "this week<br>so far"
+PARTIAL_NOTE = N_("this week\nso far")
 
 
 def _step(top: float, steps: Sequence[int], most: int) -> int:
@@ -129,8 +144,12 @@ class Weeks:
     def hover(self, monday: str) -> str:
         """The week as hover text: "Week 3, from Nov 2", with "(so far)" for the partial week."""
         n = self.number(monday)
-        name = f"Week {n}, from {_day(monday)}" if n >= 1 else f"Week of {_day(monday)}"
-        return name + (" (so far)" if monday == self.partial else "")
+        name = (
+            _("Week %(n)d, from %(day)s", n=n, day=_day(monday))
+            if n >= 1
+            else _("Week of %(day)s", day=_day(monday))
+        )
+        return _("%(week)s (so far)", week=name) if monday == self.partial else name
 
     def x_range(self) -> list[str]:
         """From half a week before the first Monday to the end of the last week."""
@@ -143,7 +162,7 @@ class Weeks:
         every k-th week past 16 weeks, where they would overlap)."""
         every = max(1, math.ceil(len(self.ticks) / 16))
         labels = [
-            ("" if i % every else f"Week {self.number(m)}<br>{_day(m)}")
+            ("" if i % every else _("Week %(n)d", n=self.number(m)) + f"<br>{_day(m)}")
             if self.number(m) >= 1
             else ("" if i % every else _day(m))
             for i, m in enumerate(self.ticks)
@@ -161,7 +180,12 @@ class Weeks:
         """Short tick labels for a phone-wide chart: "W3", and only every k-th past 8 weeks."""
         every = max(1, math.ceil(len(self.ticks) / 8))
         return [
-            (f"W{self.number(m)}" if self.number(m) >= 1 else _day(m)) if i % every == 0 else ""
+            (
+                # TRANSLATORS: a week's short name under a phone-wide chart (W3: week 3).
+                _("W%(n)d", n=self.number(m)) if self.number(m) >= 1 else _day(m)
+            )
+            if i % every == 0
+            else ""
             for i, m in enumerate(self.ticks)
         ]
 
@@ -179,10 +203,27 @@ class Weeks:
         return cls(tuple(meta["mondays"]), date.fromisoformat(meta["origin"]), meta["partial"])
 
 
+def short_day(value: date) -> str:
+    """A date as "Nov 2" in the page's language (2 nov, 2. nov.)."""
+    return _day(value.isoformat())
+
+
 def _day(monday: str) -> str:
-    """An ISO date as "Nov 2"."""
-    day = date.fromisoformat(monday)
-    return f"{day.strftime('%b')} {day.day}"
+    """An ISO date as the page's language writes a day of a month: "Nov 2", "2 nov", "2. nov."."""
+    return str(
+        format_skeleton("MMMd", date.fromisoformat(monday), locale=formats.cldr(page_language()))
+    )
+
+
+def _weekday(day: date) -> str:
+    """A day's short weekday name in the page's language (Mon, lun, man.)."""
+    return str(format_date(day, "EEE", locale=formats.cldr(page_language())))
+
+
+def weekday_names() -> list[str]:
+    """Monday to Sunday, short, in the page's language."""
+    names = get_day_names("abbreviated", locale=formats.cldr(page_language()))
+    return [str(names[i]) for i in range(7)]
 
 
 def weeks_of(
@@ -228,13 +269,13 @@ def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
         y=1,
         yref="paper",
         yanchor="top",
-        text=PARTIAL_NOTE,
+        text=text(_(PARTIAL_NOTE)).replace("\n", "<br>"),
         showarrow=False,
         font={"size": 10, "color": "#555555"},
         name="partial-week",
     )
     # On a phone the week is about 40 px wide: the short note fits over it.
-    narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = "so far"
+    narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = text(_("so far"))
     fig.update_layout(meta={"narrow": narrow, "weeks": weeks.as_meta()})
 
 
@@ -280,7 +321,7 @@ def _weekly_line(
                 x=x[-2:],
                 y=y[-2:],
                 mode="lines",
-                name=text(f"{name} (this week so far)"),
+                name=text(_("%(series)s (this week so far)", series=name)),
                 legendgroup=text(name),
                 showlegend=False,
                 line={**line, "dash": "dot"},
@@ -293,7 +334,7 @@ def _weekly_line(
             y=y[-1:],
             customdata=custom[-1:],
             mode="markers",
-            name=text(f"{name} (this week so far)"),
+            name=text(_("%(series)s (this week so far)", series=name)),
             legendgroup=text(name),
             showlegend=not done,
             marker={"symbol": "circle-open", "size": 9, "color": line.get("color")},
@@ -304,11 +345,12 @@ def _weekly_line(
 
 def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None = None) -> go.Figure:
     """Learners per week: active, played a video, attempted a problem, posted."""
-    fig = go.Figure(layout=_layout("Learners per week", "Week", "Learners"))
+    fig = go.Figure(layout=_layout(_("Learners per week"), _("Week"), _("Learners")))
     weeks = weeks or weeks_of(r["week_start"] for r in rows)
     if weeks is None:
         return fig
-    for index, (label, name) in enumerate(ACTIVITY_LABELS.items()):
+    for index, (label, english) in enumerate(ACTIVITY_LABELS.items()):
+        name = _(english)
         counts = {r["week_start"]: r["count"] for r in rows if r["label"] == label}
         if not counts:
             continue
@@ -320,7 +362,7 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None =
             line={"color": PALETTE[index]},
             hover=text(name) + ": {value}",
             fill_missing=0,  # no row: nobody did it that week
-            shown=lambda _m, v: f"{v:,.0f}",
+            shown=lambda _m, v: number(v or 0),
         )
     fig.update_layout(yaxis=count_axis([r["count"] for r in rows]))
     _weekly_layout(fig, weeks)
@@ -329,15 +371,28 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None =
 
 def _percent_of(of: str) -> Callable[[str, float | None], str]:
     """A hover value "60 % of the flagged" (a dash for no value)."""
-    return lambda _monday, value: "\u2013" if value is None else f"{value:g} % {of}"
+
+    def shown(_monday: str, value: float | None) -> str:
+        if value is None:
+            return "\u2013"
+        share = number(value, 0 if value == round(value) else 1) + "\u00a0%"
+        return _(of, share=share)
+
+    return shown
 
 
 def backtest_figure(rows: Sequence[dict[str, Any]], weeks: Weeks) -> go.Figure:
     """The at-risk track record: per week, precision and recall of the flags, in percent."""
-    fig = go.Figure(layout=_layout("How the flags of each week turned out", "Week", "Percent"))
+    fig = go.Figure(
+        layout=_layout(_("How the flags of each week turned out"), _("Week"), _("Percent"))
+    )
     series = (
-        ("precision", "Flagged who turned out badly", "of the flagged"),
-        ("recall", "Turned out badly and were flagged", "of those who turned out badly"),
+        ("precision", _("Flagged who turned out badly"), N_("%(share)s of the flagged")),
+        (
+            "recall",
+            _("Turned out badly and were flagged"),
+            N_("%(share)s of those who turned out badly"),
+        ),
     )
     for index, (field, name, of) in enumerate(series):
         values = {
@@ -384,7 +439,7 @@ def _add_band(
             y=_hours([r[2] if r else None for r in rows]),
             mode="lines",
             showlegend=False,
-            name=f"{band_name} (upper quartile)",
+            name=_("%(band)s (upper quartile)", band=band_name),
             line={"width": 0, "color": colour},
             hoverinfo="skip",
         )
@@ -410,7 +465,12 @@ def _add_band(
         row = band.get(monday)
         if row is None:
             return "\u2013"
-        return f"{hmm(row[1])} (middle half {hmm(row[0])}\u2013{hmm(row[2])})"
+        return _(
+            "%(median)s (middle half %(low)s\u2013%(high)s)",
+            median=hmm(row[1]),
+            low=hmm(row[0]),
+            high=hmm(row[2]),
+        )
 
     _weekly_line(
         fig,
@@ -428,8 +488,11 @@ def weekly_time_figure(
     rows: Sequence[dict[str, Any]], cutoff_minutes: int, weeks: Weeks | None = None
 ) -> go.Figure:
     """Median time spent per week with the interquartile band (h:mm)."""
-    title = f"Time spent per active learner per week (idle cutoff {cutoff_minutes} min)"
-    fig = go.Figure(layout=_layout(title, "Week", "Time (h:mm)"))
+    title = _(
+        "Time spent per active learner per week (idle cutoff %(minutes)d min)",
+        minutes=cutoff_minutes,
+    )
+    fig = go.Figure(layout=_layout(title, _("Week"), _("Time (h:mm)")))
     weeks = weeks or weeks_of(r["week_start"] for r in rows)
     if weeks is None:
         return fig
@@ -438,7 +501,7 @@ def weekly_time_figure(
         fig,
         weeks,
         band,
-        ("Middle half of learners", "Median"),
+        (_("Middle half of learners"), _("Median")),
         PALETTE[0],
         "rgba(0,114,178,0.2)",
         {"color": PALETTE[0]},
@@ -448,12 +511,17 @@ def weekly_time_figure(
     return fig
 
 
+def video_title(video: object) -> str:
+    """The title of a video's timeline: "Viewers along <its name>"."""
+    return _("Viewers along %(video)s", video=str(video))
+
+
 def video_timeline_figure(
     rows: Sequence[dict[str, Any]], title: str, segment_seconds: int = 5
 ) -> go.Figure:
     """Views (bars, left axis) and unique viewers (line, right axis) per 5-second segment of
     one video, positions as m:ss."""
-    fig = go.Figure(layout=_layout(title, "Position in the video (m:ss)", "Views"))
+    fig = go.Figure(layout=_layout(title, _("Position in the video (m:ss)"), _("Views")))
     positions = [r["segment"] * segment_seconds for r in rows]
     spans = [f"{mss(p)}\u2013{mss(p + segment_seconds)}" for p in positions]
     # Each bar covers its segment (centred on its middle), so 0:30 on the axis is 0:30 in it.
@@ -463,10 +531,10 @@ def video_timeline_figure(
             x=middles,
             y=[r["num_views"] for r in rows],
             customdata=spans,
-            name="Views (left axis)",
+            name=_("Views (left axis)"),
             marker={"color": PALETTE[1]},
             opacity=0.6,
-            hovertemplate="%{customdata}<br>Views: %{y:,d}<extra></extra>",
+            hovertemplate="%{customdata}<br>" + _("Views: %(n)s", n="%{y:,d}") + "<extra></extra>",
         )
     )
     fig.add_trace(
@@ -475,10 +543,12 @@ def video_timeline_figure(
             y=[r["num_users"] for r in rows],
             customdata=spans,
             mode="lines",
-            name="Unique viewers (right axis)",
+            name=_("Unique viewers (right axis)"),
             line={"color": PALETTE[0], "width": 2},
             yaxis="y2",
-            hovertemplate="%{customdata}<br>Unique viewers: %{y:,d}<extra></extra>",
+            hovertemplate="%{customdata}<br>"
+            + _("Unique viewers: %(n)s", n="%{y:,d}")
+            + "<extra></extra>",
         )
     )
     end = (max(positions) + segment_seconds) if positions else segment_seconds
@@ -493,16 +563,58 @@ def video_timeline_figure(
             "ticktext": [mss(t) for t in ticks],
             "range": [0, end],
         },
-        yaxis={**count_axis([r["num_views"] for r in rows]), "title": {"text": "Views"}},
+        yaxis={**count_axis([r["num_views"] for r in rows]), "title": {"text": _("Views")}},
         yaxis2={
             **count_axis([r["num_users"] for r in rows]),
-            "title": {"text": "Unique viewers"},
+            "title": {"text": _("Unique viewers")},
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
         },
     )
     return fig
+
+
+# Plotly's date formats per language: a day ("Nov 2"), with its weekday, and in full.
+DATE_FORMATS = {
+    "en": {"day": "%b %-d", "weekday": "%a %b %-d", "full": "%a %b %-d, %Y"},
+    "es": {"day": "%-d %b", "weekday": "%a %-d %b", "full": "%a %-d %b %Y"},
+    "nb": {"day": "%-d. %b", "weekday": "%a %-d. %b", "full": "%a %-d. %b %Y"},
+}
+
+
+def _date_format(kind: str) -> str:
+    return DATE_FORMATS.get(page_language(), DATE_FORMATS["en"])[kind]
+
+
+def _score_hover() -> str:
+    return (
+        _("Score %(band)s %%", band="%{x}")
+        + "<br>"
+        + _("Learners: %(n)s", n="%{y:,d}")
+        + "<extra></extra>"
+    )
+
+
+@functools.cache
+def plotly_locale(language: str) -> dict[str, Any]:
+    """A Plotly locale (config.locales) for a language: its month and weekday names (Babel's),
+    Sunday first as Plotly has them."""
+    locale = formats.cldr(language)
+    days = get_day_names("wide", locale=locale)
+    short_days = get_day_names("abbreviated", locale=locale)
+    months = get_month_names("wide", locale=locale)
+    short_months = get_month_names("abbreviated", locale=locale)
+    order = [6, 0, 1, 2, 3, 4, 5]
+    return {
+        "name": language,
+        "format": {
+            "days": [str(days[i]) for i in order],
+            "shortDays": [str(short_days[i]) for i in order],
+            "months": [str(months[i]) for i in range(1, 13)],
+            "shortMonths": [str(short_months[i]) for i in range(1, 13)],
+        },
+    }
 
 
 @functools.cache
@@ -542,6 +654,11 @@ def figure_json(fig: go.Figure) -> str:
     # it for every figure, which costs more than building the figure itself.
     layout = data.setdefault("layout", {})
     layout["template"] = _template()
+    language = page_language()
+    layout["separators"] = formats.plotly_separators(language)
+    if language != "en":
+        # Month and weekday names on date axes and in hovers (charts.js hands them to Plotly).
+        layout.setdefault("meta", {})["locale"] = plotly_locale(language)
     layout.setdefault("meta", {})["narrow"] = {
         **_narrow(layout),
         **(layout.get("meta") or {}).get("narrow", {}),
@@ -558,7 +675,7 @@ def learner_time_figure(
     axis: Weeks | None = None,
 ) -> go.Figure:
     """The learner's time per week (h:mm), beside the class's middle half and median when shown."""
-    fig = go.Figure(layout=_layout("Your time per week", "Week", "Time (h:mm)"))
+    fig = go.Figure(layout=_layout(_("Your time per week"), _("Week"), _("Time (h:mm)")))
     axis = axis or weeks_of(list(weeks) + list(band or ()))
     if axis is None:
         return fig
@@ -567,7 +684,7 @@ def learner_time_figure(
             fig,
             axis,
             band,
-            ("Middle half of the class", "Class median"),
+            (_("Middle half of the class"), _("Class median")),
             PALETTE[4],
             "rgba(86,180,233,0.25)",
             {"color": PALETTE[4], "dash": "dash"},
@@ -578,9 +695,9 @@ def learner_time_figure(
         fig,
         axis,
         hours,
-        name="You",
+        name=_("You"),
         line={"color": PALETTE[5]},
-        hover="You: {value}",
+        hover=text(_("You: %(value)s", value="{value}")),
         fill_missing=0,
         shown=lambda _m, v: hmm((v or 0) * 3600),
     )
@@ -598,12 +715,12 @@ def day_axis(days: Sequence[date]) -> dict[str, Any]:
     first, last = min(days), max(days)
     span = (last - first).days
     if span <= 10:
-        return {"tick0": first.isoformat(), "dtick": DAY_MS, "tickformat": "%a %b %-d"}
+        return {"tick0": first.isoformat(), "dtick": DAY_MS, "tickformat": _date_format("weekday")}
     weeks = max(1, math.ceil(span / 7 / 8))  # at most about 8 ticks
     return {
         "tick0": week_start(first).isoformat(),
         "dtick": DAY_MS * 7 * weeks,
-        "tickformat": "%b %-d",
+        "tickformat": _date_format("day"),
         "range": [
             (first - timedelta(days=1)).isoformat(),
             (last + timedelta(days=1)).isoformat(),
@@ -618,8 +735,12 @@ def learner_days_figure(
     days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str
 ) -> go.Figure:
     """One learner's time per active day (bars, h:mm) and events per day (markers)."""
-    title = f"{name}: activity per day (time spent, idle cutoff {cutoff_minutes} min)"
-    fig = go.Figure(layout=_layout(title, "Day", "Time (h:mm)"))
+    title = _(
+        "%(name)s: activity per day (time spent, idle cutoff %(minutes)d min)",
+        name=name,
+        minutes=cutoff_minutes,
+    )
+    fig = go.Figure(layout=_layout(title, _("Day"), _("Time (h:mm)")))
     x = [d["day"].isoformat() for d in days]
     hours = _hours([d["seconds"] for d in days])
     fig.add_trace(
@@ -627,9 +748,13 @@ def learner_days_figure(
             x=x,
             y=hours,
             customdata=[hmm(d["seconds"]) for d in days],
-            name="Time spent",
+            name=_("Time spent"),
             marker={"color": PALETTE[0]},
-            hovertemplate="%{x|%a %b %-d}<br>Time spent: %{customdata}<extra></extra>",
+            hovertemplate="%{x|"
+            + _date_format("weekday")
+            + "}<br>"
+            + _("Time spent: %(time)s", time="%{customdata}")
+            + "<extra></extra>",
         )
     )
     fig.add_trace(
@@ -637,10 +762,14 @@ def learner_days_figure(
             x=x,
             y=[d["events"] for d in days],
             mode="markers",
-            name="Events (right axis)",
+            name=_("Events (right axis)"),
             yaxis="y2",
             marker={"color": PALETTE[5]},
-            hovertemplate="%{x|%a %b %-d}<br>Events: %{y:,d}<extra></extra>",
+            hovertemplate="%{x|"
+            + _date_format("weekday")
+            + "}<br>"
+            + _("Events: %(n)s", n="%{y:,d}")
+            + "<extra></extra>",
         )
     )
     fig.update_layout(
@@ -649,7 +778,7 @@ def learner_days_figure(
         yaxis=duration_axis(hours),
         yaxis2={
             **count_axis([d["events"] for d in days]),
-            "title": {"text": "Events"},
+            "title": {"text": _("Events")},
             "overlaying": "y",
             "side": "right",
             "showgrid": False,
@@ -666,7 +795,7 @@ EVENT_ROW_PX = 14
 # pixels per character of a 10 px title; narrower charts hide the labels (meta.narrow).
 WIDE_PLOT_PX = 820
 CHAR_PX = 6
-EVENT_KINDS = {"due": ("Due dates", PALETTE[5]), "other": ("Course events", PALETTE[3])}
+EVENT_KINDS = {"due": (N_("Due dates"), PALETTE[5]), "other": (N_("Course events"), PALETTE[3])}
 
 
 def _label_rows(
@@ -751,7 +880,7 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
                 y=[1] * len(mine),
                 customdata=[[text(e["title"]), _day(str(e["at"])[:10])] for e in mine],
                 mode="markers",
-                name=legend,
+                name=_(legend),
                 yaxis="y9",
                 cliponaxis=False,
                 marker={"symbol": "triangle-down", "size": 9, "color": colour},
@@ -801,15 +930,15 @@ def score_bins(scores: Sequence[float]) -> list[tuple[str, int]]:
 
 def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
     """How many learners have a current score in each 10-point band."""
-    fig = go.Figure(layout=_layout("Current scores", "Current score (%)", "Learners"))
+    fig = go.Figure(layout=_layout(_("Current scores"), _("Current score (%)"), _("Learners")))
     bins = score_bins(scores)
     fig.add_trace(
         go.Bar(
             x=[label for label, _n in bins],
             y=[n for _label, n in bins],
-            name="Learners",
+            name=_("Learners"),
             marker={"color": PALETTE[0]},
-            hovertemplate="Score %{x} %<br>Learners: %{y:,d}<extra></extra>",
+            hovertemplate=_score_hover(),
         )
     )
     fig.update_layout(yaxis=count_axis([n for _label, n in bins]))
@@ -822,24 +951,24 @@ YOU_COLOUR = PALETTE[5]
 def score_distribution_figure(scores: Sequence[float], mine: float | None) -> go.Figure:
     """The class's posted current scores in 10-point bands, the learner's band marked "You are
     here" (another colour and an arrow) when they have a score."""
-    title = "Current scores of the class (posted grades)"
-    fig = go.Figure(layout=_layout(title, "Current score (%)", "Learners"))
+    title = _("Current scores of the class (posted grades)")
+    fig = go.Figure(layout=_layout(title, _("Current score (%)"), _("Learners")))
     bins = score_bins(scores)
     band = next(label for label, n in score_bins([mine]) if n) if mine is not None else None
     fig.add_trace(
         go.Bar(
             x=[label for label, _n in bins],
             y=[n for _label, n in bins],
-            name="Learners",
+            name=_("Learners"),
             marker={"color": [YOU_COLOUR if label == band else PALETTE[0] for label, _n in bins]},
-            hovertemplate="Score %{x} %<br>Learners: %{y:,d}<extra></extra>",
+            hovertemplate=_score_hover(),
         )
     )
     if band is not None:
         fig.add_annotation(
             x=band,
             y=dict(bins)[band],
-            text="You are here",
+            text=text(_("You are here")),
             showarrow=True,
             arrowhead=2,
             ax=0,
@@ -849,7 +978,7 @@ def score_distribution_figure(scores: Sequence[float], mine: float | None) -> go
         )
     top = max(n for _label, n in bins)
     # Room above the tallest bar for the arrow and its words.
-    fig.update_layout(yaxis={**count_axis([top * 1.3 + 1]), "title": {"text": "Learners"}})
+    fig.update_layout(yaxis={**count_axis([top * 1.3 + 1]), "title": {"text": _("Learners")}})
     return fig
 
 
@@ -877,8 +1006,8 @@ def activity_heatmap_figure(
             value = values.get(day)
             row.append(value)
             words.append(
-                f"{day.strftime('%a')} {_day(day.isoformat())}<br>"
-                + (hover(day, value) if value is not None else "not yet")
+                f"{_weekday(day)} {_day(day.isoformat())}<br>"
+                + text(hover(day, value) if value is not None else _("not yet"))
             )
         z.append(row)
         custom.append(words)
@@ -886,7 +1015,7 @@ def activity_heatmap_figure(
     fig.add_trace(
         go.Heatmap(
             x=list(weeks.mondays),
-            y=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            y=weekday_names(),
             z=z,
             customdata=custom,
             zmin=0,
@@ -922,23 +1051,31 @@ def activity_heatmap_figure(
 
 
 def points(value: float) -> str:
-    """Points to at most two decimals (a quartile of 4.625 reads 4.62, 7.0 reads 7)."""
-    return f"{round(value, 2):g}"
+    """Points to at most two decimals (a quartile of 4.625 reads 4.62, 7.0 reads 7), with the
+    page's decimal sign (4,62)."""
+    found = f"{round(value, 2):g}"
+    return found.replace(".", formats.plotly_separators(page_language())[0])
 
 
 def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Each assignment's median score with its middle half as an error bar (points)."""
-    fig = go.Figure(layout=_layout("Scores per assignment", "Assignment", "Points"))
+    fig = go.Figure(layout=_layout(_("Scores per assignment"), _("Assignment"), _("Points")))
     fig.add_trace(
         go.Scatter(
             x=[text(r["assignment"]) for r in rows],
             y=[r["median"] for r in rows],
             mode="markers",
-            name="Median (bar: middle half)",
+            name=_("Median (bar: middle half)"),
             # Points to two decimals at most in the hover (a quartile can be 4.625).
             customdata=[[points(r["median"]), points(r["q1"]), points(r["q3"])] for r in rows],
-            hovertemplate="%{x}<br>Median %{customdata[0]} points"
-            " (middle half %{customdata[1]}\u2013%{customdata[2]})<extra></extra>",
+            hovertemplate="%{x}<br>"
+            + _(
+                "Median %(median)s points (middle half %(low)s\u2013%(high)s)",
+                median="%{customdata[0]}",
+                low="%{customdata[1]}",
+                high="%{customdata[2]}",
+            )
+            + "<extra></extra>",
             marker={"color": PALETTE[0], "size": 10},
             error_y={
                 "type": "data",
@@ -954,14 +1091,14 @@ def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
 
 def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Per module: learners who completed it and who started it."""
-    fig = go.Figure(layout=_layout("Completion per module", "Module", "Learners"))
+    fig = go.Figure(layout=_layout(_("Completion per module"), _("Module"), _("Learners")))
     # Module names are long ("Week 1: Getting started with data"): written on a few short lines
     # under their bars, not slanted into the legend; the hover has the whole name.
     names = [
         "<br>".join(text(line) for line in textwrap.wrap(str(r["module"]), MODULE_LABEL_CHARS))
         for r in rows
     ]
-    for key, label, colour in (("started", "Started", 4), ("completed", "Completed", 0)):
+    for key, label, colour in (("started", _("Started"), 4), ("completed", _("Completed"), 0)):
         fig.add_trace(
             go.Bar(
                 x=names,
@@ -969,7 +1106,9 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
                 name=label,
                 marker={"color": PALETTE[colour]},
                 customdata=[text(r["module"]) for r in rows],
-                hovertemplate=f"%{{customdata}}<br>{label}: %{{y:,d}}<extra></extra>",
+                hovertemplate="%{customdata}<br>"
+                + _("%(series)s: %(n)s", series=label, n="%{y:,d}")
+                + "<extra></extra>",
             )
         )
     fig.update_layout(
@@ -984,7 +1123,7 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
                 "xaxis.tickmode": "array",
                 "xaxis.tickvals": names,
                 "xaxis.ticktext": [str(n) for n in range(1, len(names) + 1)],
-                "xaxis.title.text": "Module, in course order (as in the table)",
+                "xaxis.title.text": _("Module, in course order (as in the table)"),
                 "legend.y": 1.02,
             }
         },
@@ -1004,7 +1143,7 @@ NOT_ONE_COUNTRY = "#767676"
 
 def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Learners per country as horizontal bars, most at the top (kpis.geography rows)."""
-    fig = go.Figure(layout=_layout("Learners per country", "Learners", ""))
+    fig = go.Figure(layout=_layout(_("Learners per country"), _("Learners"), ""))
     # Bars read top-down in the table's order; long names ("Bosnia & Herzegovina") wrap.
     shown = list(reversed(rows))
     names = [
@@ -1016,7 +1155,7 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             x=[r["learners"] for r in shown],
             y=names,
             orientation="h",
-            name="Learners",
+            name=_("Learners"),
             # "Other countries" and "Country unknown" are no one country: grey, not the blue.
             marker={
                 "color": [
@@ -1026,11 +1165,12 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             text=[r["learners"] for r in shown],
             textposition="auto",
             customdata=[text(r["country"]) for r in shown],
-            hovertemplate="%{customdata}: %{x:,d} learners<extra></extra>",
+            hovertemplate=_("%(country)s: %(n)s learners", country="%{customdata}", n="%{x:,d}")
+            + "<extra></extra>",
         )
     )
     fig.update_layout(
-        xaxis={**count_axis([r["learners"] for r in rows]), "title": {"text": "Learners"}},
+        xaxis={**count_axis([r["learners"] for r in rows]), "title": {"text": _("Learners")}},
         yaxis={"automargin": True, "title": {"text": ""}, "rangemode": "normal"},
         height=120 + 34 * len(rows),
         showlegend=False,
@@ -1046,16 +1186,19 @@ ANSWER_LABEL_CHARS = 22
 def answer_label(row: dict[str, Any]) -> str:
     """An answer as its bar and table name it: its text (else its choice id), with its variant
     for a randomised problem, and a tick when it is correct."""
-    value = str(row["answer_value"] or row["value_id"] or "(no answer)")
+    value = str(row["answer_value"] or row["value_id"] or _("(no answer)"))
     if row["variant"]:
-        value += f" (variant {row['variant']})"
+        value = _("%(answer)s (variant %(variant)s)", answer=value, variant=row["variant"])
     return ("\u2713 " if row["correct"] else "") + value
 
 
-def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str) -> go.Figure:
+def answer_distribution_figure(
+    rows: Sequence[dict[str, Any]], title: str | None = None
+) -> go.Figure:
     """One problem part's answers as horizontal bars: learners whose last answer it is, the
-    correct answers in green with a tick (and said so in the hover)."""
-    fig = go.Figure(layout=_layout(title, "Learners (last answer)", ""))
+    correct answers in green with a tick (and said so in the hover); titled "Last answers"
+    unless a title is given."""
+    fig = go.Figure(layout=_layout(title or _("Last answers"), _("Learners (last answer)"), ""))
     labels = [
         "<br>".join(text(line) for line in textwrap.wrap(answer_label(r), ANSWER_LABEL_CHARS))
         or "&nbsp;"
@@ -1070,14 +1213,17 @@ def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str) -> go
             customdata=[
                 [
                     text(answer_label(r)),
-                    "correct" if r["correct"] else "not correct",
+                    _("correct") if r["correct"] else _("not correct"),
                     r["first_response_count"],
                 ]
                 for r in rows
             ],
-            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>Last answer of %{x:,d}"
-            "<br>First answer of %{customdata[2]:,d}<extra></extra>",
-            name="Last answers",
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>"
+            + _("Last answer of %(n)s", n="%{x:,d}")
+            + "<br>"
+            + _("First answer of %(n)s", n="%{customdata[2]:,d}")
+            + "<extra></extra>",
+            name=_("Last answers"),
         )
     )
     fig.update_layout(
@@ -1095,7 +1241,9 @@ def enrollment_figure(
 ) -> go.Figure:
     """Learners enrolled at the end of each day: all modes, and each mode when there are
     several; the course's start as a dashed line when it falls in the days shown."""
-    fig = go.Figure(layout=_layout("Learners enrolled at the end of each day", "Day", "Learners"))
+    fig = go.Figure(
+        layout=_layout(_("Learners enrolled at the end of each day"), _("Day"), _("Learners"))
+    )
     x = [d.isoformat() for d in days]
     for index, (name, counts) in enumerate(series.items()):
         first = index == 0  # all modes: the thick dark line
@@ -1112,7 +1260,7 @@ def enrollment_figure(
             )
         )
     fig.update_layout(
-        xaxis={**day_axis(list(days)), "hoverformat": "%a %b %-d, %Y"},
+        xaxis={**day_axis(list(days)), "hoverformat": _date_format("full")},
         yaxis=count_axis([v for counts in series.values() for v in counts]),
         hovermode="x unified",
     )
@@ -1136,7 +1284,7 @@ def enrollment_figure(
                     "y": 1,
                     "xref": "x",
                     "yref": "paper",
-                    "text": "Course start",
+                    "text": text(_("Course start")),
                     "showarrow": False,
                     "xanchor": "left",
                     "yanchor": "bottom",

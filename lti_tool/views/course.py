@@ -160,12 +160,13 @@ def overview(course_id: int) -> str:
         return [(name, charts_mod.figure_json(fig)) for name, fig in charts]
 
     # Building Plotly figures costs more than the page's queries: reuse their JSON while the
-    # data, the section, the course events, the start and the week in progress are the same.
+    # data, the section, the course events, the start, the week in progress and the page's
+    # language are the same.
     events_key = hash(tuple((m["at"], m["title"], m["kind"]) for m in markers))
     charts = course_cached(
         course,
         f"overview-figures-{cutoff}-{section}-{events_key}-{settings.starts_on}"
-        f"-{week_start(today)}",
+        f"-{week_start(today)}-{charts_mod.page_language()}",
         figures,
     )
     # The checks read the newest days of the event store: reused while the data is unchanged.
@@ -241,8 +242,9 @@ def videos(course_id: int) -> str:
     ]
     charts = []
     if timeline and chosen:
-        title = _("Viewers along %(video)s", video=known.video(chosen))
-        figure = charts_mod.video_timeline_figure(timeline, title)
+        figure = charts_mod.video_timeline_figure(
+            timeline, charts_mod.video_title(known.video(chosen))
+        )
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     return render_template(
         "course/videos.html",

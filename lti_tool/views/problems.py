@@ -81,7 +81,7 @@ def problems_page(course_id: int) -> str:
     charts = []
     for index, (_title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
         # The question is the heading above the chart: the chart's title says what it counts.
-        figure = charts_mod.answer_distribution_figure(answers, _("Last answers"))
+        figure = charts_mod.answer_distribution_figure(answers)
         charts.append((f"answers-{index}", charts_mod.figure_json(figure)))
     assignments = course_cached(
         course, f"assignments-{section}", lambda: grades.assignment_rows(db.session, course, people)

@@ -16,11 +16,12 @@ from typing import Any
 from flask import abort, g, render_template, request
 
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.text import ngettext
 from lti_tool.kpis import (
     activity,
     course_events,
     course_settings,
-    formatting,
     student,
     video_engagement,
 )
@@ -56,12 +57,12 @@ def _subject(data: learners_kpi.ClassData) -> Subject:
     chosen = request.args.get(PREVIEW_PARAM)
     if not g.viewer.is_staff:
         if chosen is not None:
-            abort(403, description="Only course staff can look at another learner's page.")
+            abort(403, description=_("Only course staff can look at another learner's page."))
         return Subject("self", g.viewer.person_id)
     if chosen is None or chosen == TYPICAL:
         return Subject(TYPICAL)
     if not is_digits(chosen) or int(chosen) not in data.members:
-        abort(404, description="This person is not a learner of this course.")
+        abort(404, description=_("This person is not a learner of this course."))
     member = data.members[int(chosen)]
     return Subject("learner", member.person_id, member.name)
 
@@ -102,6 +103,7 @@ def me(course_id: int) -> str:
         cutoff=settings.time_cutoff_minutes,
         floor=floor,
         settings=settings,
+        short_day=charts_mod.short_day,
         **page,
     )
 
@@ -176,21 +178,27 @@ def _page(
         if typical:
             per_day = student.class_share_active(db.session, course, people, mondays[0], today)
             calendar = student.calendar(mondays, {d: v * 100 for d, v in per_day.items()}, today)
-            title = "Share of the class active per day"
+            title = _("Share of the class active per day")
 
             def hover(day: date, value: float) -> str:
-                return f"{value:.0f} % of the class active"
+                return _("%(percent)s of the class active", percent=charts_mod.number(value) + " %")
 
         else:
             events = {d["day"]: d["events"] for d in days}
             seconds = {d["day"]: d["seconds"] for d in days}
             calendar = student.calendar(mondays, events, today)
-            title = "Your active days"
+            title = _("Your active days")
 
             def hover(day: date, value: float) -> str:
                 if not value:
-                    return "no activity"
-                return f"{value:,.0f} events, {formatting.hmm(seconds.get(day, 0))} spent"
+                    return _("no activity")
+                return ngettext(
+                    "%(events)s event, %(time)s spent",
+                    "%(events)s events, %(time)s spent",
+                    round(value),
+                    events=charts_mod.number(value),
+                    time=charts_mod.hmm(seconds.get(day, 0)),
+                )
 
         figure = charts_mod.activity_heatmap_figure(axis, calendar.values, title=title, hover=hover)
         charts.append(("my-calendar", charts_mod.figure_json(figure)))
@@ -259,7 +267,7 @@ def _page(
         "axis": axis,
         "today": today,
         "has_activity": bool(days),
-        "weekdays": student.WEEKDAYS,
+        "weekdays": charts_mod.weekday_names(),
     }
 
 

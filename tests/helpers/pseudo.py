@@ -10,38 +10,31 @@ from html.parser import HTMLParser
 
 from lti_tool.i18n.catalogs import PSEUDO_CLOSE, PSEUDO_OPEN
 
-# The innermost marked message: messages inside messages (a reason naming a translated word)
-# are taken out from the inside.
+# The innermost marked message (a translated message can hold another: "⟦⟦late⟧ (50 %)⟧").
 _MARKED = re.compile(
     re.escape(PSEUDO_OPEN) + "[^" + PSEUDO_OPEN + PSEUDO_CLOSE + "]*" + re.escape(PSEUDO_CLOSE)
 )
 _READ_ATTRIBUTES = ("aria-label", "title", "alt", "placeholder")
 _SKIPPED = {"script", "style", "template"}
+# Tags inside a sentence: a message may hold them ("You have done <strong>2 of 6</strong>
+# items"), so the text either side of them is read as one piece.
+_INLINE = {"strong", "em", "b", "i", "a", "span", "time", "code", "abbr", "small", "mark", "kbd"}
 # Letters left after taking out marked text and data: words nobody marked.
 _WORDS = re.compile(r"[^\W\d_]{2,}")
-
-
-# Tags a message may hold ("… with <code>flask ingest</code> …"): the text around and inside
-# them is one piece.
-_INLINE = {"code", "em", "strong", "b", "i", "kbd"}
 
 
 class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
-        self._skip = 0
         self._piece: list[str] = []
+        self._skip = 0
 
     def _flush(self) -> None:
         piece = "".join(self._piece)
         self._piece = []
         if piece.strip():
             self.found.append(piece)
-
-    def close(self) -> None:
-        super().close()
-        self._flush()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _INLINE:
@@ -65,6 +58,10 @@ class _Text(HTMLParser):
         if not self._skip:
             self._piece.append(data)
 
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
 
 def unmarked(html: str, data: Iterable[str] = ()) -> list[str]:
     """The pieces of text a person reads on the page that were not marked for translation."""
@@ -74,9 +71,9 @@ def unmarked(html: str, data: Iterable[str] = ()) -> list[str]:
     known = sorted({d for d in data if d}, key=len, reverse=True)
     left = []
     for piece in parser.found:
-        rest, found = piece, 1
-        while found:
-            rest, found = _MARKED.subn(" ", rest)
+        rest, taken = _MARKED.subn(" ", piece)
+        while taken:
+            rest, taken = _MARKED.subn(" ", rest)
         for value in known:
             rest = rest.replace(value, " ")
         if _WORDS.search(rest):

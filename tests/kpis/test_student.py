@@ -108,7 +108,7 @@ def test_the_typical_learners_work_is_the_class_majority_not_one_person(app: Fla
     # Everyone's due date (not `me`'s override), and the share of the class with that status
     assert work["Task own"].status == "due in 7 days"
     assert work["Task own"].due_at == NOW + timedelta(days=7)
-    assert work["Task missing"].status.endswith("(50 % of the class)")
+    assert str(work["Task missing"].status).endswith("(50 % of the class)")
 
 
 def test_the_distribution_is_hidden_below_the_floor() -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -393,6 +395,23 @@ def duckdb_learner_days(log: Path, workdir: Path) -> tuple[float, int, str, str]
     return wall, rows, str(threads), sql
 
 
+def _write_log(path: Path, lines: int, learners: int, seed: int) -> synthetic_log.LogStats:
+    synthetic_log.LEARNERS_PER_EVENT = learners / lines
+    return synthetic_log.write_log(path, lines, seed)
+
+
+def write_log(path: Path, lines: int, learners: int, seed: int) -> synthetic_log.LogStats:
+    """Write the synthetic log in a process of its own.
+
+    Writing a log of many learners takes this process to gigabytes, and Linux hands a process's
+    peak RSS on to the children it starts (exec keeps it in ru_maxrss): the ingest child's
+    figure would be this process's, not its own.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(_write_log, path, lines, learners, seed).result()
+
+
 def reset_database(url: str) -> None:
     """Empty a PostgreSQL database (its public schema), for a run's next log shape."""
     engine = sqlalchemy.create_engine(url)
@@ -439,9 +458,8 @@ def run_shape(
     engine_name = "PostgreSQL" if args.database_url else "SQLite"
 
     print(f"\n== synthetic log: {n:,} lines, {learners:,} learners, seed {args.seed}")
-    synthetic_log.LEARNERS_PER_EVENT = learners / n
     start = time.perf_counter()
-    stats = synthetic_log.write_log(log, n, args.seed)
+    stats = write_log(log, n, learners, args.seed)
     written = time.perf_counter() - start
     # The log is in the page cache but not yet on disk: flush it now, or the kernel writes it
     # back while the ingest runs and throttles the database's writes behind it.

@@ -212,10 +212,13 @@ class EventSink:
         for course_id, seen in sorted(videos_seen.items()):
             self._record_videos(course_id, seen)
         for course_id, blocks in sorted(by_course.items()):
-            stored, filled = write_blocks(self.session, course_id, blocks)
+            touched = self._touched[course_id]
+            # People this sink made have no blocks but those it wrote: nothing to look up.
+            blockless = self._created - touched
+            stored, filled = write_blocks(self.session, course_id, blocks, blockless)
             self.counts.stored += stored
             self.counts.details_filled += filled
-            self._touched[course_id].update(person for person, _day in blocks)
+            touched.update(person for person, _day in blocks)
 
     def add_countries(self, countries: LastCountries) -> None:
         """Queue learners' last known countries, (time, ISO code), keyed as in add_grouped (whose
@@ -390,4 +393,5 @@ class EventSink:
                 if drop in people:
                     people.discard(drop)
                     people.add(keep)
-        self._created -= set(merged_into)
+        # A person kept in a merge has the other's blocks and rollups now: no longer new.
+        self._created -= set(merged_into) | set(merged_into.values())

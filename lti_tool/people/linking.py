@@ -22,12 +22,14 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, text
 
+from lti_tool.activity.sql import driver_time, insert_rows
 from lti_tool.models import Person, PersonIdentity
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 from lti_tool.people.merge import merge_people
 from lti_tool.people.usernames import real_username
 
@@ -290,17 +292,19 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
             if value:
                 attrs_of[owner][key] = value
     created_ids: dict[int, int] = {}
-    if fresh:
+    now = utcnow()
+    if fresh and any(o < 0 for o in attrs_of):
         table = Person.__table__
-        now = utcnow()
         stamps = {"created_at": now, "updated_at": now}
-        # Logs and xAPI carry no names: their thousands of new people are the short rows.
-        columns = ATTRIBUTES if any(o < 0 for o in attrs_of) else ()
         inserted = session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [stamps | {a: attrs_of.get(o, {}).get(a) for a in columns} for o in fresh],
+            [stamps | {a: attrs_of.get(o, {}).get(a) for a in ATTRIBUTES} for o in fresh],
         )
         created_ids = dict(zip(fresh, inserted.scalars(), strict=True))
+    elif fresh:
+        # Logs and xAPI carry no names: their thousands of new people are the same bare row,
+        # so whichever id goes to whom, one statement makes them all.
+        created_ids = dict(zip(fresh, _bare_people(session, len(fresh), now), strict=True))
 
     def person_id(owner: int) -> int:
         owner = batch.owner(owner)
@@ -310,12 +314,14 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
     rows = [(person_id(owner), kind, value) for owner, kind, value in batch.new_identities]
     if rows:
         # Each identity was new once in this batch (`found` keeps it), so the rows are unique.
-        session.execute(
-            insert(PersonIdentity),
-            [
-                {"person_id": p, "platform_id": platform_id, "kind": k, "value": v}
-                for p, k, v in rows
-            ],
+        # Through the driver (COPY on PostgreSQL): a log of many learners adds them by the
+        # hundred thousand, and the ORM's bulk insert took most of such an ingest.
+        at = driver_time(session, now)
+        insert_rows(
+            session,
+            PersonIdentity,
+            [(p, platform_id, k, v, at) for p, k, v in rows],
+            ("person_id", "platform_id", "kind", "value", "created_at"),
         )
     return Linked(
         person_ids=[person_id(o) for o in owners],
@@ -325,6 +331,22 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
         identities_added=len(rows),
         attributes_changed=changed,
     )
+
+
+def _bare_people(session: DbSession, count: int, now: datetime) -> list[int]:
+    """Create `count` people without names or e-mail; their ids."""
+    # One INSERT … SELECT over a counter: no parameters per row (SQLite ≥ 3.35 and PostgreSQL
+    # both return the ids).
+    statement = text(
+        "INSERT INTO person (created_at, updated_at) "
+        "SELECT :now, :now FROM ("
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+        "SELECT i FROM n) AS counter RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime))
+    ids = list(session.scalars(statement, {"now": now, "count": count}))
+    if len(ids) != count:
+        raise RuntimeError(f"made {len(ids)} people of {count}")
+    return ids
 
 
 def _keep_attributes(session: DbSession, attrs: dict[int, dict[str, str]]) -> int:

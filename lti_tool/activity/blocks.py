@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import compress, islice
@@ -384,15 +385,22 @@ def stored_blocks(
 
 
 def write_blocks(
-    session: DbSession, course_id: int, incoming: Mapping[tuple[int, int], Columns]
+    session: DbSession,
+    course_id: int,
+    incoming: Mapping[tuple[int, int], Columns],
+    blockless: AbstractSet[int] = frozenset(),
 ) -> tuple[int, int]:
     """Merge new events into their blocks, (person, epoch day) -> columns; return how many
-    events were new, and how many stored events got the detail they lacked."""
+    events were new, and how many stored events got the detail they lacked.
+
+    `blockless` people are known to have no block in the course (made by this ingest, and
+    none written yet): theirs are not looked for.
+    """
     if not incoming:
         return 0, 0
-    people = sorted({person for person, _day in incoming})
+    people = sorted({person for person, _day in incoming if person not in blockless})
     days = [day for _person, day in incoming]
-    stored = stored_blocks(session, course_id, people, min(days), max(days))
+    stored = stored_blocks(session, course_id, people, min(days), max(days)) if people else {}
     added_total = filled_total = 0
     changed = []
     for (person_id, day), columns in incoming.items():

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 
-from lti_tool.activity.sql import dialect_insert
+from lti_tool.activity.sql import upsert_many
 from lti_tool.models import LearnerCountry
 from lti_tool.models.types import DbSession
 
@@ -74,29 +74,25 @@ def last_countries(latest: Mapping[K, tuple[float, str]]) -> dict[K, tuple[float
     return {key: (time, found[address]) for key, (time, address) in latest.items()}
 
 
+_UPSERT = (
+    "INSERT INTO learner_country (course_id, person_id, country_code, seen_time) "
+    "VALUES ({p}, {p}, {p}, {p}) "
+    "ON CONFLICT (course_id, person_id) DO UPDATE SET "
+    "country_code = excluded.country_code, seen_time = excluded.seen_time "
+    "WHERE excluded.seen_time > learner_country.seen_time"
+)
+
+
 def write_countries(
     session: DbSession, countries: Mapping[tuple[int, int], tuple[float, str | None]]
 ) -> None:
     """Record (course, person) -> (time, country) where it is later than what is stored."""
-    if not countries:
-        return
-    table = LearnerCountry.__table__
-    insert = dialect_insert(session, table)
     rows = [
-        {"course_id": course, "person_id": person, "country_code": code, "seen_time": time}
-        for (course, person), (time, code) in sorted(countries.items())
+        (course, person, code, time) for (course, person), (time, code) in sorted(countries.items())
     ]
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[table.c.course_id, table.c.person_id],
-            set_={
-                "country_code": insert.excluded.country_code,
-                "seen_time": insert.excluded.seen_time,
-            },
-            where=insert.excluded.seen_time > table.c.seen_time,
-        ),
-        rows,
-    )
+    # Through upsert_many (one statement for many rows on PostgreSQL): a log of many learners
+    # records them by the hundred thousand.
+    upsert_many(session, _UPSERT, rows)
 
 
 def move_countries(session: DbSession, keep_id: int, drop_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -28,9 +29,15 @@ def _is_psycopg2(session: DbSession) -> bool:
     return session.get_bind().dialect.driver == "psycopg2"
 
 
-def insert_rows(session: DbSession, model: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-    """INSERT many rows, each a tuple in the table's column order, of values as the driver takes
-    them (dates as ISO text; no SQLAlchemy type processing).
+def insert_rows(
+    session: DbSession,
+    model: Any,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """INSERT many rows, each a tuple in the table's column order (or in `columns`' order, the
+    others taking their server defaults), of values as the driver takes them (dates as ISO
+    text, times as `driver_time` gives them; no SQLAlchemy type processing).
 
     Rollups are hundreds of thousands of rows: on SQLite the driver's executemany on tuples
     (the ORM's bulk insert is about ten times slower); on PostgreSQL one COPY (multi-row
@@ -39,7 +46,7 @@ def insert_rows(session: DbSession, model: Any, rows: Sequence[tuple[Any, ...]])
     if not rows:
         return
     table = model.__table__
-    names = [column.name for column in table.columns]
+    names = list(columns) if columns else [column.name for column in table.columns]
     if is_sqlite(session):
         marks = ", ".join("?" * len(names))
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
@@ -54,6 +61,14 @@ def insert_rows(session: DbSession, model: Any, rows: Sequence[tuple[Any, ...]])
         cursor.copy_expert(f"COPY {table.name} ({', '.join(names)}) FROM STDIN", io.StringIO(text))
     finally:
         cursor.close()
+
+
+def driver_time(session: DbSession, value: datetime) -> Any:
+    """An aware datetime as insert_rows passes it: on SQLite the naive UTC text SQLAlchemy's
+    DateTime stores (what UTCDateTime reads back), elsewhere the datetime itself."""
+    if is_sqlite(session):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 # COPY's text format: backslash escapes for the characters that delimit rows and columns.

@@ -127,6 +127,8 @@ class EventSink:
     counts: IngestCounts = field(default_factory=IngestCounts)
     _courses: dict[str, int] = field(default_factory=dict)
     _people: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The learners of _people resolved with their username: nothing left to link for them.
+    _named: set[tuple[str, str]] = field(default_factory=set)
     # Events added one by one, reduced to their rows (their data and raw bytes are not kept),
     # learners not resolved yet.
     _incoming: list[_Pending] = field(default_factory=list)
@@ -212,10 +214,13 @@ class EventSink:
         for course_id, seen in sorted(videos_seen.items()):
             self._record_videos(course_id, seen)
         for course_id, blocks in sorted(by_course.items()):
-            stored, filled = write_blocks(self.session, course_id, blocks)
+            touched = self._touched[course_id]
+            # People this sink made have no blocks but those it wrote: nothing to look up.
+            blockless = self._created - touched
+            stored, filled = write_blocks(self.session, course_id, blocks, blockless)
             self.counts.stored += stored
             self.counts.details_filled += filled
-            self._touched[course_id].update(person for person, _day in blocks)
+            touched.update(person for person, _day in blocks)
 
     def add_countries(self, countries: LastCountries) -> None:
         """Queue learners' last known countries, (time, ISO code), keyed as in add_grouped (whose
@@ -336,9 +341,18 @@ class EventSink:
         the e-mail.
         """
         wanted: dict[tuple[str, str], str | None] = {}
+        named = self._named
         for kind, user_key, username in learners:
             key = (kind, user_key)
-            if key not in self._people and (key not in wanted or not wanted[key]):
+            if key in named:
+                continue
+            if key in self._people:
+                # Resolved without a username (a server or task event): resolved again when a
+                # later batch brings it, as a later run would, so that it is not lost.
+                name = real_username(username)
+                if name and not wanted.get(key):
+                    wanted[key] = name
+            elif key not in wanted or not wanted[key]:
                 wanted[key] = real_username(username)
         if not wanted:
             return
@@ -353,6 +367,7 @@ class EventSink:
         linked = link_people(self.session, self.platform.id if self.platform else None, claims)
         self._created.update(linked.created)
         self._people.update(zip(wanted, linked.person_ids, strict=True))
+        named.update(key for key, username in wanted.items() if username)
         if linked.merged_into:
             self._follow_merges(linked.merged_into)
 
@@ -390,4 +405,5 @@ class EventSink:
                 if drop in people:
                     people.discard(drop)
                     people.add(keep)
-        self._created -= set(merged_into)
+        # A person kept in a merge has the other's blocks and rollups now: no longer new.
+        self._created -= set(merged_into) | set(merged_into.values())

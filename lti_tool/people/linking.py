@@ -22,12 +22,14 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, text
 
+from lti_tool.activity.sql import driver_time, insert_rows
 from lti_tool.models import Person, PersonIdentity
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 from lti_tool.people.merge import merge_people
 from lti_tool.people.usernames import real_username
 
@@ -37,6 +39,8 @@ ATTRIBUTES = ("name", "given_name", "family_name", "email")
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 #: How many values go into one IN (…) query.
 CHUNK = 500
+#: How many values go into one `= ANY(array)` query on PostgreSQL.
+ANY_CHUNK = 20_000
 
 Identity = tuple[str, str]
 
@@ -106,21 +110,36 @@ def _platform_filter(platform_id: int | None) -> Any:
 def identity_owners(
     session: DbSession, platform_id: int | None, identities: Iterable[Identity]
 ) -> dict[Identity, int]:
-    """The person each recorded identity names, with a query per kind and chunk."""
+    """The person each recorded identity names, with a query per kind and chunk.
+
+    Plain SQL on the driver: a log of many learners looks them up by the hundred thousand.
+    On PostgreSQL one array parameter a chunk (`= ANY`), which it plans once; on SQLite an
+    IN list.
+    """
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, value in identities:
         by_kind[kind].add(value)
     found: dict[Identity, int] = {}
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
+    platform = "platform_id IS NULL" if platform_id is None else f"platform_id = {mark}"
+    chunk = ANY_CHUNK if postgres else CHUNK
     for kind, values in by_kind.items():
         ordered = sorted(values)
-        for start in range(0, len(ordered), CHUNK):
-            rows = session.execute(
-                select(PersonIdentity.value, PersonIdentity.person_id).where(
-                    _platform_filter(platform_id),
-                    PersonIdentity.kind == kind,
-                    PersonIdentity.value.in_(ordered[start : start + CHUNK]),
-                )
+        for start in range(0, len(ordered), chunk):
+            part = ordered[start : start + chunk]
+            params: list[Any] = [part] if postgres else list(part)
+            if postgres:
+                wanted = f"value = ANY({mark})"
+            else:
+                wanted = f"value IN ({', '.join([mark] * len(part))})"
+            sql = (
+                "SELECT value, person_id FROM person_identity "  # noqa: S608 (marks only)
+                f"WHERE {platform} AND kind = {mark} AND {wanted}"
             )
+            head = [] if platform_id is None else [platform_id]
+            rows = connection.exec_driver_sql(sql, tuple([*head, kind, *params]))
             found.update(((kind, value), person_id) for value, person_id in rows)
     return found
 
@@ -290,17 +309,19 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
             if value:
                 attrs_of[owner][key] = value
     created_ids: dict[int, int] = {}
-    if fresh:
+    now = utcnow()
+    if fresh and any(o < 0 for o in attrs_of):
         table = Person.__table__
-        now = utcnow()
         stamps = {"created_at": now, "updated_at": now}
-        # Logs and xAPI carry no names: their thousands of new people are the short rows.
-        columns = ATTRIBUTES if any(o < 0 for o in attrs_of) else ()
         inserted = session.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [stamps | {a: attrs_of.get(o, {}).get(a) for a in columns} for o in fresh],
+            [stamps | {a: attrs_of.get(o, {}).get(a) for a in ATTRIBUTES} for o in fresh],
         )
         created_ids = dict(zip(fresh, inserted.scalars(), strict=True))
+    elif fresh:
+        # Logs and xAPI carry no names: their thousands of new people are the same bare row,
+        # so whichever id goes to whom, one statement makes them all.
+        created_ids = dict(zip(fresh, _bare_people(session, len(fresh), now), strict=True))
 
     def person_id(owner: int) -> int:
         owner = batch.owner(owner)
@@ -310,12 +331,14 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
     rows = [(person_id(owner), kind, value) for owner, kind, value in batch.new_identities]
     if rows:
         # Each identity was new once in this batch (`found` keeps it), so the rows are unique.
-        session.execute(
-            insert(PersonIdentity),
-            [
-                {"person_id": p, "platform_id": platform_id, "kind": k, "value": v}
-                for p, k, v in rows
-            ],
+        # Through the driver (COPY on PostgreSQL): a log of many learners adds them by the
+        # hundred thousand, and the ORM's bulk insert took most of such an ingest.
+        at = driver_time(session, now)
+        insert_rows(
+            session,
+            PersonIdentity,
+            [(p, platform_id, k, v, at) for p, k, v in rows],
+            ("person_id", "platform_id", "kind", "value", "created_at"),
         )
     return Linked(
         person_ids=[person_id(o) for o in owners],
@@ -325,6 +348,22 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
         identities_added=len(rows),
         attributes_changed=changed,
     )
+
+
+def _bare_people(session: DbSession, count: int, now: datetime) -> list[int]:
+    """Create `count` people without names or e-mail; their ids."""
+    # One INSERT … SELECT over a counter: no parameters per row (SQLite ≥ 3.35 and PostgreSQL
+    # both return the ids).
+    statement = text(
+        "INSERT INTO person (created_at, updated_at) "
+        "SELECT :now, :now FROM ("
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+        "SELECT i FROM n) AS counter RETURNING id"
+    ).bindparams(bindparam("now", type_=UTCDateTime))
+    ids = list(session.scalars(statement, {"now": now, "count": count}))
+    if len(ids) != count:
+        raise RuntimeError(f"made {len(ids)} people of {count}")
+    return ids
 
 
 def _keep_attributes(session: DbSession, attrs: dict[int, dict[str, str]]) -> int:

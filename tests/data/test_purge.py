@@ -150,7 +150,6 @@ def _fill(
             db.session.add(Submission(assignment_id=assignment.id, person_id=learner, score=7))
             db.session.add(ModuleProgress(module_id=module.id, person_id=learner, items_done=1))
             db.session.add(LmsLearnerStats(course_id=course_id, person_id=learner, source="canvas"))
-            db.session.add(LmsEnrollment(course_id=course_id, person_id=learner, mode="audit"))
             db.session.add(
                 ScoreSnapshot(course_id=course_id, person_id=learner, week_start=OLD, score=70)
             )

@@ -124,4 +124,5 @@ def test_a_students_page_shows_nothing_of_another_learner(
     assert "4 of 5" not in completion and "80 %" not in completion
     assert f"{due_a:%Y-%m-%d %H:%M}" in section("my-due")
     assert f"{due_b:%Y-%m-%d %H:%M}" not in html
-    assert "bob" not in html
+    # Session tokens are random text that could hold "bob": leave them out.
+    assert "bob" not in re.sub(r"[\w.-]{60,}", "", html)

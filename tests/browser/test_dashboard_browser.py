@@ -31,7 +31,7 @@ from lti_tool.models import Platform
 from lti_tool.security import content_security_policy
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, running_stack
+from tests.helpers.browser_lms import Stack, nav_link, running_stack
 
 pytestmark = pytest.mark.browser
 
@@ -237,7 +237,7 @@ def screenshot(page: Page, name: str) -> None:
 
 def visit(frame: Frame, link_text: str) -> None:
     """Follow a link of the course navigation inside the frame."""
-    frame.get_by_role("link", name=link_text, exact=True).first.click()
+    nav_link(frame, link_text).click()
     frame.wait_for_load_state("load")
 
 

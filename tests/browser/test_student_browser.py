@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page
 
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, demo_stack, launch_in_frame
+from tests.helpers.browser_lms import Stack, demo_stack, launch_in_frame, nav_link
 
 pytestmark = pytest.mark.browser
 
@@ -113,7 +113,7 @@ def test_staff_preview_a_learner_chosen_in_the_picker(
     page = context.new_page()
     try:
         frame = launch(page, stack, "instructor", width)
-        frame.click("nav.tabs a:text-is('Student view')")
+        nav_link(frame, "Student view").click()
         frame.locator("#preview-picker").wait_for(timeout=TIMEOUT_MS)
         drawn(frame)
         # The default is the typical learner (class medians), never the instructor's own page

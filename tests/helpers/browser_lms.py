@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, render_template_string, request
-from playwright.sync_api import Frame, Page
+from playwright.sync_api import Frame, Locator, Page
 from sqlalchemy import select
 
 from lti_tool import create_app
@@ -205,3 +205,13 @@ def launch_in_frame(page: Page, stack: Stack, user: str, width: int, timeout_ms:
     page.goto(f"{stack.lms_origin}/course?as={user}&width={width}&height=800")
     page.frame_locator("iframe").locator("#course-title, h1").first.wait_for(timeout=timeout_ms)
     return page.frames[1]
+
+
+def nav_link(frame: Frame, name: str) -> Locator:
+    """The course navigation's link named `name`, "More" opened first when it is inside."""
+    nav = frame.locator("nav.course-tabs")
+    more = nav.locator("details")
+    if more.count() and more.get_attribute("open") is None:
+        if more.get_by_role("link", name=name, exact=True, include_hidden=True).count():
+            more.locator("summary").click()
+    return nav.get_by_role("link", name=name, exact=True)

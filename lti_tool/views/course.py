@@ -4,6 +4,7 @@ settings, events — imported at the bottom onto the same blueprint)."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -92,11 +93,8 @@ def overview(course_id: int) -> str:
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
     data, rows = _learners.class_table(course)
-    sections = rows.sections()
-    section = request.args.get("section", "")
-    section = section if section in sections else ""
     # Only the class (or one section of it) counts: not staff, test students or who left.
-    people = rows.people(section)
+    section, sections, people = class_section(rows)
     weekly = course_cached(
         course,
         f"weekly-activity-{section}",
@@ -264,24 +262,45 @@ def videos(course_id: int) -> str:
     )
 
 
-def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
+def asked_section(sections: Collection[str]) -> str:
+    """The section `?section=` names, or "" (the whole class) when it is none of `sections`."""
+    chosen = request.args.get("section", "")
+    return chosen if chosen in sections else ""
+
+
+def section_members(course: Course) -> tuple[str, list[str], set[int] | None]:
     """The section asked for in `?section=` (unknown names ignored), every section name, and the
-    class's learners in it (the whole class when none is chosen)."""
-    people = class_member_ids(db.session, course)
+    chosen section's members whatever their state now (None when none is chosen)."""
     sections = sorted(
         set(db.session.scalars(select(Section.name).where(Section.course_id == course.id)))
     )
-    chosen = request.args.get("section", "")
-    if chosen not in sections:
-        return "", sections, people
-    inside = set(
+    chosen = asked_section(sections)
+    if not chosen:
+        return "", sections, None
+    members = set(
         db.session.scalars(
             select(SectionMember.person_id)
             .join(Section, Section.id == SectionMember.section_id)
             .where(Section.course_id == course.id, Section.name == chosen)
         )
     )
-    return chosen, sections, people & inside
+    return chosen, sections, members
+
+
+def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
+    """The section asked for in `?section=` (unknown names ignored), every section name, and the
+    class's learners in it (the whole class when none is chosen)."""
+    chosen, sections, members = section_members(course)
+    people = class_member_ids(db.session, course)
+    return chosen, sections, people if members is None else people & members
+
+
+def class_section(rows: _learners.ClassRows) -> tuple[str, list[str], set[int]]:
+    """The section asked for among the class's sections (unknown names ignored), those sections,
+    and the class's learners in it (the whole class when none is chosen)."""
+    sections = rows.sections()
+    chosen = asked_section(sections)
+    return chosen, sections, rows.people(chosen)
 
 
 SOURCE_NAMES = {

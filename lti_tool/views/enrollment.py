@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, render_template, request
-from sqlalchemy import select
+from flask import Response, render_template
 
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
@@ -15,30 +14,9 @@ from lti_tool.kpis import course_settings
 from lti_tool.kpis import enrollment as enrollment_kpi
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
-from lti_tool.models import Course, Section, SectionMember
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp
-
-
-def _section(course: Course) -> tuple[str, list[str], set[int] | None]:
-    """The section asked for (unknown names ignored), every section, and its members (None:
-    everyone with an enrollment history, as the report counts them)."""
-    sections = sorted(
-        set(db.session.scalars(select(Section.name).where(Section.course_id == course.id)))
-    )
-    chosen = request.args.get("section", "")
-    if chosen not in sections:
-        return "", sections, None
-    # Members whatever their state now: a learner who left still has a history to count.
-    members = set(
-        db.session.scalars(
-            select(SectionMember.person_id)
-            .join(Section, Section.id == SectionMember.section_id)
-            .where(Section.course_id == course.id, Section.name == chosen)
-        )
-    )
-    return chosen, sections, members
+from lti_tool.views.course import _course, bp, section_members
 
 
 @bp.app_template_filter("change")
@@ -56,7 +34,7 @@ def change(value: int) -> str:
 def enrollment_page(course_id: int) -> str:
     """Enrolled learners over time by mode, the week's change, before and after the start."""
     course = _course(course_id)
-    section, sections, people = _section(course)
+    section, sections, people = section_members(course)
     settings = course_settings.load(db.session, course)
     result = course_cached(
         course,
@@ -113,7 +91,7 @@ def enrollment_page(course_id: int) -> str:
 def enrollment_csv(course_id: int) -> Response:
     """The `enrollment-daily` report of the course (of the section chosen) as CSV."""
     course = _course(course_id)
-    _section_name, _sections, people = _section(course)
+    _section_name, _sections, people = section_members(course)
     rows = enrollment_kpi.enrollment_daily(db.session, course, people)
     return Response(
         to_csv(rows, enrollment_kpi.FIELDS),

@@ -3,10 +3,8 @@ Content page (completion per module), each filterable by section."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from babel.numbers import format_decimal
-from flask import render_template, request
+from flask import render_template
 
 from lti_tool.extensions import db
 from lti_tool.i18n.formats import cldr
@@ -18,7 +16,7 @@ from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, course_names
+from lti_tool.views.course import _course, bp, class_section, course_names
 from lti_tool.views.learners import class_table
 from lti_tool.views.message import assignment_choices, module_choices
 
@@ -38,23 +36,13 @@ def points_shown(value: float) -> str:
     return format_decimal(round(value, 2), format="#,##0.##", locale=cldr(page_language()))
 
 
-def _section_people(rows: list[dict[str, Any]]) -> tuple[str, list[str], set[int]]:
-    """The chosen section (unknown ones ignored), every section, and the learners shown."""
-    sections = sorted({s for r in rows for s in r["sections"]})
-    chosen = request.args.get("section", "")
-    if chosen not in sections:
-        chosen = ""
-    people = {r["person"] for r in rows if not chosen or chosen in r["sections"]}
-    return chosen, sections, people
-
-
 @bp.get("/grades")
 @staff_required
 def grades_page(course_id: int) -> str:
     """The distribution of current scores and each assignment's median, quartiles, late, missing."""
     course = _course(course_id)
     _data, rows = class_table(course)
-    chosen, sections, people = _section_people(rows)
+    chosen, sections, people = class_section(rows)
     scores = sorted(
         r["current_score"] for r in rows if r["person"] in people and r["current_score"] is not None
     )
@@ -100,7 +88,7 @@ def content_page(course_id: int) -> str:
     """Completion per module: learners who completed it, started it, and the median items done."""
     course = _course(course_id)
     _data, rows = class_table(course)
-    chosen, sections, people = _section_people(rows)
+    chosen, sections, people = class_section(rows)
     modules = course_cached(
         course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
     )

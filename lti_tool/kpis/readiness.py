@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lti_tool.activity.blocks import SOURCE, TIME, decode
-from lti_tool.i18n.text import LazyText, english, lazy_gettext, lazy_ngettext, using
+from lti_tool.i18n.text import N_, LazyText, english, lazy_gettext, lazy_ngettext, using
 from lti_tool.kpis import completion, course_settings, grades
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import assignment_name, course_names, module_name
+from lti_tool.kpis.names import Name, assignment_name, course_names, module_name
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import (
     ActivityBlock,
@@ -415,34 +415,42 @@ def video_check(session: DbSession, course: Course) -> Check:
     )
 
 
+def _every_one_has(
+    key: str,
+    name: LazyText,
+    found: int,
+    lacking: Sequence[Name],
+    none_known: LazyText,
+    all_have: LazyText,
+    some_lack: str,
+    fix: LazyText,
+) -> Check:
+    """Not applicable when none of the `found` items is known, OK when none lacks what the check
+    looks for, else to fix, naming those in `lacking` (`some_lack`: an N_ message with
+    %(some)d, %(all)d and %(names)s)."""
+    if not found:
+        return Check(key, name, NOT_APPLICABLE, none_known)
+    if not lacking:
+        return Check(key, name, OK, all_have)
+    detail = lazy_gettext(some_lack, some=len(lacking), all=found, names=_listed(lacking))
+    return Check(key, name, TO_FIX, detail, fix)
+
+
 def assignment_check(session: DbSession, course: Course) -> Check:
     """Every published assignment has a due date (late, missing and the due markers use it)."""
     found = grades.assignments(session, course)
-    name = lazy_gettext("Assignments have due dates")
-    if not found:
-        return Check("assignments", name, NOT_APPLICABLE, lazy_gettext("No assignments are known."))
-    undated = [assignment_name(a.name, n) for n, a in enumerate(found, 1) if a.due_at is None]
-    if not undated:
-        return Check(
-            "assignments",
-            name,
-            OK,
-            lazy_ngettext(
-                "The assignment has a due date.",
-                "All %(num)d assignments have a due date.",
-                len(found),
-            ),
-        )
-    return Check(
+    return _every_one_has(
         "assignments",
-        name,
-        TO_FIX,
-        lazy_gettext(
-            "%(some)d of %(all)d have no due date: %(names)s.",
-            some=len(undated),
-            all=len(found),
-            names=_listed(undated),
+        lazy_gettext("Assignments have due dates"),
+        len(found),
+        [assignment_name(a.name, n) for n, a in enumerate(found, 1) if a.due_at is None],
+        lazy_gettext("No assignments are known."),
+        lazy_ngettext(
+            "The assignment has a due date.",
+            "All %(num)d assignments have a due date.",
+            len(found),
         ),
+        N_("%(some)d of %(all)d have no due date: %(names)s."),
         lazy_gettext(
             "Give them due dates in the LMS; the next sync brings them (late and missing work, "
             "and the due markers on the charts, need them)."
@@ -453,29 +461,16 @@ def assignment_check(session: DbSession, course: Course) -> Check:
 def module_check(session: DbSession, course: Course) -> Check:
     """Every module has items with a completion requirement (completion counts only those)."""
     mods = completion.modules(session, course)
-    name = lazy_gettext("Modules have completion requirements")
-    if not mods:
-        return Check("modules", name, NOT_APPLICABLE, lazy_gettext("No modules are known."))
-    bare = [module_name(m.name, n) for n, m in enumerate(mods, 1) if not m.items_required]
-    if not bare:
-        return Check(
-            "modules",
-            name,
-            OK,
-            lazy_ngettext(
-                "The module has requirements.", "All %(num)d modules have requirements.", len(mods)
-            ),
-        )
-    return Check(
+    return _every_one_has(
         "modules",
-        name,
-        TO_FIX,
-        lazy_gettext(
-            "%(some)d of %(all)d have no completion requirement: %(names)s.",
-            some=len(bare),
-            all=len(mods),
-            names=_listed(bare),
+        lazy_gettext("Modules have completion requirements"),
+        len(mods),
+        [module_name(m.name, n) for n, m in enumerate(mods, 1) if not m.items_required],
+        lazy_gettext("No modules are known."),
+        lazy_ngettext(
+            "The module has requirements.", "All %(num)d modules have requirements.", len(mods)
         ),
+        N_("%(some)d of %(all)d have no completion requirement: %(names)s."),
         lazy_gettext(
             "In the LMS, add completion requirements to their items (view, submit, score at "
             "least …); the next sync brings them, and completion counts them."

@@ -49,73 +49,59 @@ CUSTOM_PART = {"answer": "print(1)", "correct": True, "response_type": "customre
 DYNAMATH = {NUMBER + "_dynamath": {"answer": "<math/>", "response_type": ""}}
 
 
+def _parts(choice: dict[str, Any], number: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """The three parts of one check: the choice, the number and the custom code."""
+    return {CHOICE: choice, NUMBER: number, CUSTOM: CUSTOM_PART, **more}
+
+
 def _multi_part_log(tmp_path: Path) -> Path:
     """Three learners check a problem of three parts: a multiple choice (choice ids), a number
     (free text) and custom code (a response type the distribution leaves out)."""
+    ipod = _choice("The iPod", "choice_1", True)
+    napster = _choice("Napster", "choice_2", False)
+    pi = _number("3.14", True)
     lines = [
         # Learner 1: wrong choice, then right.
         problem_check(
             "2026-03-02 10:00:00",
-            {
-                CHOICE: _choice("The iPad", "choice_0", False),
-                NUMBER: _number("3.14", True),
-                CUSTOM: CUSTOM_PART,
-                **DYNAMATH,
-            },
+            _parts(_choice("The iPad", "choice_0", False), pi, **DYNAMATH),
             user=1,
         ),
-        problem_check(
-            "2026-03-02 10:01:00",
-            {
-                CHOICE: _choice("The iPod", "choice_1", True),
-                NUMBER: _number("3.14", True),
-                CUSTOM: CUSTOM_PART,
-            },
-            user=1,
-            attempts=2,
-        ),
+        problem_check("2026-03-02 10:01:00", _parts(ipod, pi), user=1, attempts=2),
         # Learner 2: right at once (one check: their first and their last).
-        problem_check(
-            "2026-03-02 10:02:00",
-            {
-                CHOICE: _choice("The iPod", "choice_1", True),
-                NUMBER: _number(" 3.14 ", True),
-                CUSTOM: CUSTOM_PART,
-            },
-            user=2,
-        ),
+        problem_check("2026-03-02 10:02:00", _parts(ipod, _number(" 3.14 ", True)), user=2),
         # Learner 3: three checks, right at the third.
-        problem_check(
-            "2026-03-02 10:03:00",
-            {
-                CHOICE: _choice("Napster", "choice_2", False),
-                NUMBER: _number("3.2", False),
-                CUSTOM: CUSTOM_PART,
-            },
-            user=3,
-        ),
-        problem_check(
-            "2026-03-02 10:04:00",
-            {
-                CHOICE: _choice("Napster", "choice_2", False),
-                NUMBER: _number("3.14", True),
-                CUSTOM: CUSTOM_PART,
-            },
-            user=3,
-            attempts=2,
-        ),
+        problem_check("2026-03-02 10:03:00", _parts(napster, _number("3.2", False)), user=3),
+        problem_check("2026-03-02 10:04:00", _parts(napster, pi), user=3, attempts=2),
         problem_check(
             "2026-03-02 10:05:00",
-            {
-                CHOICE: _choice("<b>The iPod</b>", "choice_1", True),
-                NUMBER: _number("3.14", True),
-                CUSTOM: CUSTOM_PART,
-            },
+            _parts(_choice("<b>The iPod</b>", "choice_1", True), pi),
             user=3,
             attempts=3,
         ),
     ]
     return write(tmp_path / "tracking.log", lines)
+
+
+def _typed(
+    value: str, correct: bool, response_type: str, question: str, **more: Any
+) -> dict[str, Any]:
+    """One part's answer of a response type (no choice id)."""
+    return {
+        "answer": value,
+        "correct": correct,
+        "response_type": response_type,
+        "question": question,
+        **more,
+    }
+
+
+def _distribution(
+    runner: FlaskCliRunner, tmp_path: Path, checks: list[str], *fields: str
+) -> list[tuple[Any, ...]]:
+    """The answer-distribution rows once `checks` are ingested, each as its `fields`' values."""
+    ingest(runner, write(tmp_path / "tracking.log", checks))
+    return [tuple(r[f] for f in fields) for r in report(runner, "answer-distribution")]
 
 
 def _row(
@@ -187,38 +173,26 @@ def test_problem_performance_counts_learners_attempts_and_first_right_checks(
 def test_randomised_problems_count_each_variant_apart(
     runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    part = part_id(PROBLEM, 1)
-
     def answer(value: str, correct: bool, variant: str) -> dict[str, Any]:
-        return {
-            "answer": value,
-            "correct": correct,
-            "variant": variant,
-            "response_type": "numericalresponse",
-            "question": "x + y?",
-        }
+        return {CHOICE: _typed(value, correct, "numericalresponse", "x + y?", variant=variant)}
 
-    log = write(
-        tmp_path / "tracking.log",
-        [
-            # The same answer is right for seed 3, wrong for seed 5; no seed groups as seed 1.
-            problem_check("2026-03-02 10:00:00", {part: answer("7", True, "3")}, user=1),
-            problem_check("2026-03-02 10:01:00", {part: answer("7", False, "5")}, user=2),
-            problem_check("2026-03-02 10:02:00", {part: answer("7", True, "")}, user=3),
-            problem_check("2026-03-02 10:03:00", {part: answer("9", True, "5")}, user=2),
-        ],
-    )
-    ingest(runner, log)
-    rows = [
-        (
-            r["answer_value"],
-            r["variant"],
-            r["correct"],
-            r["first_response_count"],
-            r["last_response_count"],
-        )
-        for r in report(runner, "answer-distribution")
+    checks = [
+        # The same answer is right for seed 3, wrong for seed 5; no seed groups as seed 1.
+        problem_check("2026-03-02 10:00:00", answer("7", True, "3"), user=1),
+        problem_check("2026-03-02 10:01:00", answer("7", False, "5"), user=2),
+        problem_check("2026-03-02 10:02:00", answer("7", True, ""), user=3),
+        problem_check("2026-03-02 10:03:00", answer("9", True, "5"), user=2),
     ]
+    rows = _distribution(
+        runner,
+        tmp_path,
+        checks,
+        "answer_value",
+        "variant",
+        "correct",
+        "first_response_count",
+        "last_response_count",
+    )
     # Learner 2's first answer is 7 (seed 5), their last 9 (seed 5).
     assert rows == [
         ("7", "5", 0, 1, 0),
@@ -229,85 +203,65 @@ def test_randomised_problems_count_each_variant_apart(
 
 
 def test_free_text_answers_group_by_their_text(runner: FlaskCliRunner, tmp_path: Path) -> None:
-    part = part_id(PROBLEM, 1)
-
     def text(value: str, correct: bool) -> dict[str, Any]:
         return {
-            "answer": value,
-            "correct": correct,
-            "response_type": "stringresponse",
-            "input_type": "textline",
-            "question": "Capital of France?",
+            CHOICE: _typed(
+                value, correct, "stringresponse", "Capital of France?", input_type="textline"
+            )
         }
 
-    log = write(
-        tmp_path / "tracking.log",
-        [
-            problem_check("2026-03-02 10:00:00", {part: text("Paris ", True)}, user=1),
-            problem_check("2026-03-02 10:01:00", {part: text("Paris", True)}, user=2),
-            problem_check("2026-03-02 10:02:00", {part: text("paris", False)}, user=3),
-            problem_check("2026-03-02 10:03:00", {part: text("<b>Lyon</b>", False)}, user=4),
-        ],
-    )
-    ingest(runner, log)
+    checks = [
+        problem_check("2026-03-02 10:00:00", text("Paris ", True), user=1),
+        problem_check("2026-03-02 10:01:00", text("Paris", True), user=2),
+        problem_check("2026-03-02 10:02:00", text("paris", False), user=3),
+        problem_check("2026-03-02 10:03:00", text("<b>Lyon</b>", False), user=4),
+    ]
     # Text is stripped but not lower-cased, and its markup is kept (no choice id: it may be
     # the answer itself).
-    rows = [
-        (r["answer_value"], r["value_id"], r["correct"], r["first_response_count"])
-        for r in report(runner, "answer-distribution")
-    ]
+    rows = _distribution(
+        runner, tmp_path, checks, "answer_value", "value_id", "correct", "first_response_count"
+    )
     assert rows == [("<b>Lyon</b>", "", 0, 1), ("paris", "", 0, 1), ("Paris", "", 1, 2)]
 
 
 def test_an_old_check_without_submission_groups_by_its_raw_answer(
     runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    part = part_id(PROBLEM, 1)
-    log = write(
-        tmp_path / "tracking.log",
-        [
-            # Before `submission` existed: the raw answer only, correctness from the correct
-            # map, the variant from the state's seed; its text is unknown.
-            problem_check(
-                "2026-03-02 10:00:00",
-                {part: _choice("The iPad", "choice_0", False)},
-                user=1,
-                submission=False,
-            ),
-            problem_check(
-                "2026-03-02 10:05:00", {part: _choice("The iPod", "choice_1", True)}, user=1
-            ),
-        ],
-    )
-    ingest(runner, log)
-    rows = [
-        (
-            r["value_id"],
-            r["answer_value"],
-            r["variant"],
-            r["first_response_count"],
-            r["last_response_count"],
-        )
-        for r in report(runner, "answer-distribution")
+    checks = [
+        # Before `submission` existed: the raw answer only, correctness from the correct
+        # map, the variant from the state's seed; its text is unknown.
+        problem_check(
+            "2026-03-02 10:00:00",
+            {CHOICE: _choice("The iPad", "choice_0", False)},
+            user=1,
+            submission=False,
+        ),
+        problem_check(
+            "2026-03-02 10:05:00", {CHOICE: _choice("The iPod", "choice_1", True)}, user=1
+        ),
     ]
+    rows = _distribution(
+        runner,
+        tmp_path,
+        checks,
+        "value_id",
+        "answer_value",
+        "variant",
+        "first_response_count",
+        "last_response_count",
+    )
     assert rows == [("choice_0", "", "1", 1, 0), ("choice_1", "The iPod", "", 0, 1)]
 
 
 def test_a_problem_named_in_the_course_blocks_shows_that_name(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    part = part_id(PROBLEM, 1)
-    log = write(
-        tmp_path / "tracking.log",
-        [
-            problem_check(
-                "2026-03-02 10:00:00",
-                {part: _choice("The iPod", "choice_1", True)},
-                name=None,  # the event names no block
-            )
-        ],
+    check = problem_check(
+        "2026-03-02 10:00:00",
+        {CHOICE: _choice("The iPod", "choice_1", True)},
+        name=None,  # the event names no block
     )
-    ingest(runner, log)
+    ingest(runner, write(tmp_path / "tracking.log", [check]))
     assert report(runner, "problem-performance")[0]["problem"] == "Problem 1"
     with app.app_context():
         course = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))

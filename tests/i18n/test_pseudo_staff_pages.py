@@ -5,7 +5,6 @@ readiness checks, its form errors and its preview). Every text a person reads is
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,11 @@ import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from lti_tool.i18n import text
-from lti_tool.i18n.catalogs import PSEUDO_CLOSE, PSEUDO_OPEN, pseudo_translations
+from lti_tool.i18n.catalogs import pseudo_translations
 from tests.helpers.classes import GOOD
 from tests.helpers.platform import FakePlatform
 from tests.helpers.problems import PROBLEM
-from tests.helpers.pseudo import _Text
+from tests.helpers.pseudo import unmarked
 from tests.helpers.tracking_logs import VIDEO_ID, ingest, write
 from tests.views import test_countries as countries
 from tests.views import test_problems_page as problems_page
@@ -55,40 +54,6 @@ DATA = (
     "Video 1",
     "Video 2",
 )
-
-
-_PIECES = re.compile(r"(<[^>]*>)")
-_INNERMOST = re.compile(
-    re.escape(PSEUDO_OPEN) + r"[^" + PSEUDO_OPEN + PSEUDO_CLOSE + r"]*" + re.escape(PSEUDO_CLOSE)
-)
-_WORDS = re.compile(r"[^\W\d_]{2,}")
-
-
-def unmarked(html: str, data: tuple[str, ...] | list[str] = ()) -> list[str]:
-    """tests.helpers.pseudo.unmarked, for messages that hold markup or other messages: the
-    tags inside a message (a link, <strong>, <code>) are taken out first, so that its text is one
-    piece, and messages inside messages are taken out from the innermost."""
-    depth, kept = 0, []
-    for piece in _PIECES.split(html):
-        if piece.startswith("<"):
-            if depth == 0:
-                kept.append(piece)
-            continue
-        kept.append(piece)
-        depth = max(0, depth + piece.count(PSEUDO_OPEN) - piece.count(PSEUDO_CLOSE))
-    parser = _Text()
-    parser.feed("".join(kept))
-    known = sorted({d for d in data if d}, key=len, reverse=True)
-    left = []
-    for found in parser.found:
-        rest, before = found, None
-        while rest != before:
-            before, rest = rest, _INNERMOST.sub(" ", rest)
-        for value in known:
-            rest = rest.replace(value, " ")
-        if _WORDS.search(rest):
-            left.append(" ".join(found.split()))
-    return left
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
-from lti_tool.dev.platform import DEV_USERS
 from tests.helpers.browser import ServerFactory
 from tests.helpers.browser_lms import Stack, demo_stack
 
@@ -25,14 +25,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 TIMEOUT_MS = 30_000
 LOCALES = {"es": "es-CL", "nb": "nb-NO", "fr": "fr-FR"}
-# What each language shows: the nav's words, chart titles, the student page's heading.
-WORDS = {
+# What each language shows: the nav's words, chart titles, the student page's heading, the
+# word for a session on a launch error, a refused launch's heading, the admin sign-in's heading.
+WORDS: dict[str, dict[str, Any]] = {
     "es": {
         "overview": "Resumen",
         "learners": "Estudiantes",
         "chart": "Estudiantes por semana",
         "my_chart": "Tu tiempo por semana",
         "mine": "Mi progreso",
+        "session": "sesión",
+        "refused": "La herramienta no pudo abrirse",
+        "sign_in": "Iniciar sesión",
         "month": re.compile(r"\b(ene|feb|mar|abr|may|jun|jul|ago|sept?|oct|nov|dic)\b"),
     },
     "nb": {
@@ -41,6 +45,9 @@ WORDS = {
         "chart": "Studenter per uke",
         "my_chart": "Din tid per uke",
         "mine": "Min fremdrift",
+        "session": "økt",
+        "refused": "Verktøyet kunne ikke åpnes",
+        "sign_in": "Logg inn",
         "month": re.compile(r"\b(jan|feb|mars|apr|mai|juni?|juli?|aug|sep|okt|nov|des)\."),
     },
     "en": {
@@ -49,6 +56,9 @@ WORDS = {
         "chart": "Learners per week",
         "my_chart": "Your time per week",
         "mine": "My progress",
+        "session": "session",
+        "refused": "The tool could not open",
+        "sign_in": "Sign in",
         "month": re.compile(r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ?\d"),
     },
 }
@@ -59,10 +69,7 @@ def stack(
     https_servers: ServerFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     with demo_stack(https_servers, tmp_path_factory.mktemp("languages")) as running:
-        # The LMS's users again, each with a language (the same people: same sub).
-        for short, locale in LOCALES.items():
-            for user in ("instructor", "student"):
-                running.platform.users[f"{user}-{short}"] = {**DEV_USERS[user], "locale": locale}
+        running.speak(LOCALES)
         yield running
 
 
@@ -120,15 +127,26 @@ def fits(frame: Frame) -> bool:
     return bool(frame.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
+@contextmanager
+def new_page(browser: Browser, accept: str | None = None) -> Iterator[Page]:
+    """A page in a context of its own (closed after), asking for `accept` languages if given."""
+    headers = {"Accept-Language": accept} if accept else None
+    context = browser.new_context(
+        ignore_https_errors=True, bypass_csp=True, extra_http_headers=headers
+    )
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width", [1000, 390])
 @pytest.mark.parametrize(("short", "language"), [("es", "es"), ("nb", "nb"), ("fr", "en")])
 def test_staff_pages_follow_the_launch_locale(
     browser: Browser, stack: Stack, short: str, language: str, width: int
 ) -> None:
     words = WORDS[language]
-    context = browser.new_context(ignore_https_errors=True, bypass_csp=True)
-    page = context.new_page()
-    try:
+    with new_page(browser) as page:
         frame = launch(page, stack, f"instructor-{short}", width)
         drawn(frame)
         assert lang(frame) == language
@@ -147,8 +165,6 @@ def test_staff_pages_follow_the_launch_locale(
         assert words["learners"] in frame.locator("nav.tabs").inner_text()
         assert fits(frame)
         shot(page, f"learners-{short}-{width}")
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1000, 390])
@@ -157,9 +173,7 @@ def test_the_student_page_follows_the_launch_locale(
     browser: Browser, stack: Stack, short: str, language: str, width: int
 ) -> None:
     words = WORDS[language]
-    context = browser.new_context(ignore_https_errors=True, bypass_csp=True)
-    page = context.new_page()
-    try:
+    with new_page(browser) as page:
         frame = launch(page, stack, f"student-{short}", width)
         assert "/me?" in frame.url
         drawn(frame)
@@ -176,37 +190,21 @@ def test_the_student_page_follows_the_launch_locale(
             assert not re.search(r"\d\.\d", text), re.findall(r".{20}\d\.\d.{20}", text)
         assert fits(frame)
         shot(page, f"student-{short}-{width}")
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize(
-    ("accept", "language", "word"),
-    [
-        ("es-CL,es;q=0.9", "es", "sesión"),
-        ("nb-NO,nb;q=0.9", "nb", "økt"),
-        ("fr-FR", "en", "session"),
-    ],
+    ("accept", "language"),
+    [("es-CL,es;q=0.9", "es"), ("nb-NO,nb;q=0.9", "nb"), ("fr-FR", "en")],
 )
 def test_a_launch_error_before_any_launch_follows_accept_language(
-    browser: Browser, stack: Stack, accept: str, language: str, word: str
+    browser: Browser, stack: Stack, accept: str, language: str
 ) -> None:
-    context = browser.new_context(
-        ignore_https_errors=True, bypass_csp=True, extra_http_headers={"Accept-Language": accept}
-    )
-    page = context.new_page()
-    try:
+    with new_page(browser, accept) as page:
         page.set_viewport_size({"width": 390, "height": 800})
         page.goto(f"{stack.tool_origin}/courses/1/")
         assert page.evaluate("document.documentElement.lang") == language
-        assert word in page.locator("body").inner_text().lower()
+        assert WORDS[language]["session"] in page.locator("body").inner_text().lower()
         shot(page, f"error-{language}-390")
-    finally:
-        context.close()
-
-
-REFUSED = {"es": "La herramienta no pudo abrirse", "nb": "Verktøyet kunne ikke åpnes"}
-REFUSED["en"] = "The tool could not open"
 
 
 @pytest.mark.parametrize("width", [1000, 390])
@@ -217,40 +215,26 @@ def test_a_refused_launch_follows_accept_language(
     browser: Browser, stack: Stack, accept: str, language: str, width: int
 ) -> None:
     """A login from a platform the tool does not know: refused before any launch."""
-    context = browser.new_context(
-        ignore_https_errors=True, bypass_csp=True, extra_http_headers={"Accept-Language": accept}
-    )
-    page = context.new_page()
-    try:
+    with new_page(browser, accept) as page:
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(
             f"{stack.tool_origin}/lti/login?iss=https://unknown.example.edu&login_hint=x"
             f"&target_link_uri={stack.tool_origin}/lti/launch&client_id=nobody"
         )
         assert page.evaluate("document.documentElement.lang") == language
-        assert page.locator("h1").inner_text() == REFUSED[language]
+        assert page.locator("h1").inner_text() == WORDS[language]["refused"]
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, f"refused-{language}-{width}")
-    finally:
-        context.close()
 
 
-@pytest.mark.parametrize(("accept", "language"), [("es-CL", "es"), ("nb-NO", "nb")])
+@pytest.mark.parametrize("language", ["es", "nb"])
 def test_the_admin_sign_in_follows_accept_language(
-    browser: Browser, stack: Stack, accept: str, language: str
+    browser: Browser, stack: Stack, language: str
 ) -> None:
-    context = browser.new_context(
-        ignore_https_errors=True, bypass_csp=True, extra_http_headers={"Accept-Language": accept}
-    )
-    page = context.new_page()
-    try:
+    with new_page(browser, LOCALES[language]) as page:
         page.set_viewport_size({"width": 390, "height": 800})
         page.goto(f"{stack.tool_origin}/admin/login")
         assert page.evaluate("document.documentElement.lang") == language
-        assert (
-            page.locator("h1").inner_text() == {"es": "Iniciar sesión", "nb": "Logg inn"}[language]
-        )
+        assert page.locator("h1").inner_text() == WORDS[language]["sign_in"]
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, f"admin-login-{language}-390")
-    finally:
-        context.close()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from lti_tool import create_app
 from lti_tool.dev.demo import dev_people, load_demo
 from lti_tool.dev.demo_activity import load_demo_activity
-from lti_tool.dev.platform import DEMO_CONTEXT, DevPlatform
+from lti_tool.dev.platform import DEMO_CONTEXT, DEV_USERS, DevPlatform
 from lti_tool.extensions import db
 from lti_tool.lti.keys import generate_private_key_pem
 from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
@@ -122,6 +122,13 @@ class Stack:
             )
             db.session.remove()
             return found
+
+    def speak(self, locales: dict[str, str]) -> None:
+        """The LMS's instructor and student again per language (`instructor-es` launches the
+        same person, same sub, with `locales["es"]`)."""
+        for short, locale in locales.items():
+            for user in ("instructor", "student"):
+                self.platform.users[f"{user}-{short}"] = {**DEV_USERS[user], "locale": locale}
 
 
 @contextmanager

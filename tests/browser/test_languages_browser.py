@@ -6,23 +6,18 @@ at 1000 and 390 px (no page scrolls sideways with the longer words)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, demo_stack
+from tests.helpers.browser_lms import Stack, demo_stack, new_page, screenshot
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 TIMEOUT_MS = 30_000
 LOCALES = {"es": "es-CL", "nb": "nb-NO", "fr": "fr-FR"}
 # What each language shows: the nav's words, chart titles, the student page's heading, the
@@ -74,8 +69,7 @@ def stack(
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"languages-{name}.png"), full_page=True)
+    screenshot(page, f"languages-{name}")
 
 
 def launch(page: Page, stack: Stack, user: str, width: int) -> Frame:
@@ -125,19 +119,6 @@ def separators(frame: Frame, chart: str) -> str:
 
 def fits(frame: Frame) -> bool:
     return bool(frame.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
-
-
-@contextmanager
-def new_page(browser: Browser, accept: str | None = None) -> Iterator[Page]:
-    """A page in a context of its own (closed after), asking for `accept` languages if given."""
-    headers = {"Accept-Language": accept} if accept else None
-    context = browser.new_context(
-        ignore_https_errors=True, bypass_csp=True, extra_http_headers=headers
-    )
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1000, 390])

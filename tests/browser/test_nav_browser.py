@@ -1,24 +1,28 @@
 """The course navigation inside the LMS frame: one line at 1000 px, two at most at 390 px, in
 English and in the longer Spanish and Bokmål words; every page reachable from it (the "More"
-menu by mouse and by keyboard, no script needed), the current page marked, no sideways scroll.
+menu by mouse and by keyboard, no script needed, under the real CSP), the current page marked,
+no sideways scroll.
 Screenshots of the navigation, closed and open, in test-artifacts/screenshots/nav-*.png."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
 from tests.helpers.browser import ServerFactory
-from tests.helpers.browser_lms import Stack, demo_stack, launch_in_frame, nav_link
+from tests.helpers.browser_lms import (
+    Stack,
+    demo_stack,
+    launch_in_frame,
+    nav_link,
+    new_page,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 TIMEOUT_MS = 30_000
 LOCALES = {"en": "en-US", "es": "es-CL", "nb": "nb-NO"}
 # The most lines the navigation may take, per frame width.
@@ -35,8 +39,7 @@ def stack(
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"nav-{name}.png"))
+    screenshot(page, f"nav-{name}", full_page=False)
 
 
 def lines(frame: Frame) -> int:
@@ -94,9 +97,7 @@ def menu_box(frame: Frame) -> dict[str, float]:
 def test_the_staff_nav_fits_and_reaches_every_page(
     browser: Browser, stack: Stack, language: str, width: int
 ) -> None:
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    try:
+    with new_page(browser, bypass_csp=False) as page:
         frame = launch_in_frame(page, stack, f"instructor-{language}", width, TIMEOUT_MS)
         assert frame.evaluate("document.documentElement.lang") == language
         assert lines(frame) <= MOST_LINES[width], lines(frame)
@@ -122,14 +123,10 @@ def test_the_staff_nav_fits_and_reaches_every_page(
         # The last page, the student view, is under "More": the summary shows it.
         assert frame.locator("nav.course-tabs summary").get_attribute("aria-current") == "true"
         shot(page, f"{language}-{width}-in-more")
-    finally:
-        context.close()
 
 
 def test_the_more_menu_opens_and_follows_with_the_keyboard(browser: Browser, stack: Stack) -> None:
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    try:
+    with new_page(browser, bypass_csp=False) as page:
         frame = launch_in_frame(page, stack, "instructor-en", 390, TIMEOUT_MS)
         # From the last main tab, Tab reaches "More"; Enter opens it, Tab its first page.
         frame.locator("nav.course-tabs > ul > li:not(.more) a").last.focus()
@@ -144,22 +141,16 @@ def test_the_more_menu_opens_and_follows_with_the_keyboard(browser: Browser, sta
             frame.page.keyboard.press("Enter")
         assert "/problems" in frame.url
         assert current(frame) == {"More": "true", "Problems": "page"}
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [1000, 390])
 def test_a_learner_s_nav_is_one_line_marking_their_page(
     browser: Browser, stack: Stack, width: int
 ) -> None:
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    try:
+    with new_page(browser, bypass_csp=False) as page:
         frame = launch_in_frame(page, stack, "student-es", width, TIMEOUT_MS)
         assert lines(frame) == 1
         assert current(frame) == {"Mi progreso": "page"}
         assert frame.locator("nav.course-tabs details").count() == 0
         assert sideways(frame) == 0
         shot(page, f"student-es-{width}")
-    finally:
-        context.close()

@@ -7,6 +7,7 @@ the LMS directly in its database.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, render_template_string, request
-from playwright.sync_api import Frame, Locator, Page
+from playwright.sync_api import Browser, Frame, Locator, Page
 from sqlalchemy import select
 
 from lti_tool import create_app
@@ -27,6 +28,8 @@ from lti_tool.models import Course, LtiDeployment, LtiRegistration, Platform
 from tests.helpers.browser import LMS_HOST, TOOL_HOST, ServerFactory
 
 CLIENT_ID = "browser-test-client"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 
 COURSE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LMS course</title>
@@ -222,3 +225,25 @@ def nav_link(frame: Frame, name: str) -> Locator:
         if more.get_by_role("link", name=name, exact=True, include_hidden=True).count():
             more.locator("summary").click()
     return nav.get_by_role("link", name=name, exact=True)
+
+
+@contextmanager
+def new_page(
+    browser: Browser, accept: str | None = None, bypass_csp: bool = True
+) -> Iterator[Page]:
+    """A page in a browser context of its own (closed after), asking for the `accept`
+    languages when given; the CSP is bypassed (for the tests' own scripts) unless told not."""
+    headers = {"Accept-Language": accept} if accept else None
+    context = browser.new_context(
+        ignore_https_errors=True, bypass_csp=bypass_csp, extra_http_headers=headers
+    )
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def screenshot(page: Page, name: str, full_page: bool = True) -> None:
+    """Keep a screenshot of the page as `name`.png in the screenshots folder (CI's artifacts)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -82,6 +82,11 @@ def current(frame: Frame) -> dict[str, str | None]:
     )
 
 
+def is_open(frame: Frame) -> bool:
+    """Whether the "More" menu is open."""
+    return bool(frame.eval_on_selector("nav.course-tabs details", "d => d.open"))
+
+
 def menu_box(frame: Frame) -> dict[str, float]:
     return dict(
         frame.eval_on_selector(
@@ -125,7 +130,9 @@ def test_the_staff_nav_fits_and_reaches_every_page(
         shot(page, f"{language}-{width}-in-more")
 
 
-def test_the_more_menu_opens_and_follows_with_the_keyboard(browser: Browser, stack: Stack) -> None:
+def test_the_more_menu_opens_closes_and_follows_with_the_keyboard(
+    browser: Browser, stack: Stack
+) -> None:
     with new_page(browser, bypass_csp=False) as page:
         frame = launch_in_frame(page, stack, "instructor-en", 390, TIMEOUT_MS)
         # From the last main tab, Tab reaches "More"; Enter opens it, Tab its first page.
@@ -133,10 +140,21 @@ def test_the_more_menu_opens_and_follows_with_the_keyboard(browser: Browser, sta
         frame.page.keyboard.press("Tab")
         assert frame.evaluate("document.activeElement.tagName") == "SUMMARY"
         frame.page.keyboard.press("Enter")
-        assert frame.locator("nav.course-tabs details").get_attribute("open") is not None
+        assert is_open(frame)
         frame.page.keyboard.press("Tab")
         focused = frame.evaluate("document.activeElement.textContent.trim()")
         assert focused == "Problems"
+        # Escape closes it (js/nav_menu.js), back on "More"; so does a click outside it.
+        frame.page.keyboard.press("Escape")
+        assert not is_open(frame)
+        assert frame.evaluate("document.activeElement.tagName") == "SUMMARY"
+        frame.page.keyboard.press("Enter")
+        assert is_open(frame)
+        frame.locator("footer").click(position={"x": 2, "y": 2})  # its padding, not its link
+        assert not is_open(frame)
+        frame.locator("nav.course-tabs summary").focus()
+        frame.page.keyboard.press("Enter")
+        frame.page.keyboard.press("Tab")
         with frame.expect_navigation(timeout=TIMEOUT_MS):
             frame.page.keyboard.press("Enter")
         assert "/problems" in frame.url

@@ -103,6 +103,38 @@ class LazyText:
         return str(other) + str(self)
 
 
+class StandIn(str):
+    """A name the tool makes for something without one ("Learner 7F3A9C"): a str with the
+    English text, so it sorts, searches and goes into CSV, the API and the CLI as that, but
+    shown in the language of where it is shown (a page: str() and Jinja's escaping)."""
+
+    __slots__ = ("message", "variables")
+    message: str
+    variables: dict[str, Any]
+
+    def __new__(cls, message: str, **variables: Any) -> StandIn:
+        """The stand-in for a message (marked with N_ where it is written) and its values."""
+        made = super().__new__(cls, message % variables)
+        made.message, made.variables = message, variables
+        return made
+
+    def __str__(self) -> str:
+        return gettext(self.message, **self.variables)
+
+    def __html__(self) -> str:
+        from markupsafe import escape  # Jinja's own dependency: escaped like any text
+
+        return str(escape(str(self)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Cached figures and rows are pickled: made again from the message and its values.
+        return (_stand_in, (self.message, self.variables))
+
+
+def _stand_in(message: str, variables: dict[str, Any]) -> StandIn:
+    return StandIn(message, **variables)
+
+
 def lazy_gettext(message: str, **variables: Any) -> LazyText:
     """gettext, in the language of wherever the text is shown."""
     return LazyText(message, variables)

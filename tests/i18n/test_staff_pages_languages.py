@@ -127,3 +127,19 @@ def test_settings_errors_and_readiness_in_norwegian(
     assert client.post("/courses/1/settings", data=good).status_code == 303
     with app.app_context():
         assert db.session.get(CourseSettings, 1).risk_pass_mark == 55.5
+
+
+def test_pseudonyms_in_the_pages_language_and_english_in_csv(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    # D and L have no name: the tool calls them "Learner <code>".
+    english = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
+    codes = set(re.findall(r"Learner ([0-9A-F]{6})", english))
+    assert len(codes) == 2
+    for language, word in (("es", "Estudiante"), ("nb", "Student")):
+        _speak(app, language)
+        html = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
+        assert set(re.findall(rf"{word} ([0-9A-F]{{6}})", html)) == codes, language
+        assert not re.search(r"Learner [0-9A-F]{6}", html), language
+        csv = client.get(f"/courses/1/learners.csv?t={seeded['t']}").get_data(as_text=True)
+        assert set(re.findall(r"Learner ([0-9A-F]{6})", csv)) == codes, language

@@ -103,6 +103,27 @@ class LazyText:
         return str(other) + str(self)
 
 
+class Explained(Exception):
+    """An error that says why in words, given as a message (marked with N_ where raised) and
+    its values: str() is English (logs, the CLI, stored records), `shown()` the message in the
+    language of where it is shown (a page). Values may be LazyText too."""
+
+    def __init__(self, message: str, **variables: Any) -> None:
+        self.message, self.variables = message, variables
+        with using(_ENGLISH):
+            english = str(LazyText(message, variables)) if variables else message
+        super().__init__(english)
+
+    def shown(self) -> LazyText:
+        """The explanation in the language of wherever it is shown."""
+        return LazyText(self.message, self.variables)
+
+
+def shown(error: BaseException) -> str | LazyText:
+    """An error's explanation for a page: translated when it is Explained, else as it is."""
+    return error.shown() if isinstance(error, Explained) else str(error)
+
+
 class StandIn(str):
     """A name the tool makes for something without one ("Learner 7F3A9C"): a str with the
     English text, so it sorts, searches and goes into CSV, the API and the CLI as that, but

@@ -39,7 +39,7 @@ def test_a_platforms_form_errors_in_norwegian_and_the_cli_in_english(
         {**form, "issuer": lms.issuer, "frame_origins": "https://x.example/path"},
     )
     text = unescape(origin.get_data(as_text=True))
-    assert "'https://x.example/path' er ikke et opphav som https://canvas.example.edu" in text
+    assert "'https://x.example/path' er ikke en opprinnelse som https://canvas.example.edu" in text
     # The same check from the CLI: English (tests/cli/test_cli.py reads it there too).
     cli = runner.invoke(
         args=[

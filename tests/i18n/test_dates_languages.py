@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 
+from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
 from lti_tool.lti import keys
 from lti_tool.models import Assignment, Course, CourseSettings, SyncRun
 from tests.helpers.admin import admin_client, estate
 from tests.helpers.classes import build_class
-from tests.helpers.platform import LEARNER, FakePlatform, launch_token
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, launch_token, session_token
+from tests.helpers.tracking_logs import COURSE, event, ingest, write
 from tests.views.test_enrollment_page import TODAY, history  # noqa: F401 (a fixture)
 
 ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -90,3 +93,20 @@ def test_admin_timestamps_in_norwegian(app: Flask, platform: FakePlatform) -> No
     runs = client.get("/admin/sync", headers=norwegian).get_data(as_text=True)
     assert formats.moment(datetime(2026, 3, 2, 8, 30), "nb") + ": boom" in runs
     assert "2026-03-02" not in runs
+
+
+def test_the_week_in_progress_is_named_by_its_day_in_spanish(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    monday = datetime.combine(week_start(now.date()), datetime.min.time())
+    stamps = [monday - timedelta(days=7, hours=-10), monday + timedelta(seconds=1)]
+    ingest(runner, write(tmp_path / "t.log", [event(s.isoformat(sep=" ")) for s in stamps]))
+    token = session_token(platform.launch(client, **{CLAIM + "context": {"id": COURSE}}))
+    _speak(app, "es")
+    html = client.get(f"/courses/1/?t={token}").get_data(as_text=True)
+    note = re.search(r'<p class="muted partial-note">(.*?)</p>', html, re.S)
+    assert note and f"(desde {formats.day(monday.date(), 'es')})" in note[1]
+    table = _table(html, "table-weekly-time")
+    assert f"<td>{formats.day(monday.date(), 'es')} (hasta ahora)</td>" in table
+    assert monday.date().isoformat() not in note[1] + table

@@ -44,6 +44,7 @@ from lti_tool.models.api import SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import id_arg, is_digits, page_arg
+from lti_tool.views.settings import RUN_STATUS_NAMES
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
@@ -279,7 +280,11 @@ def sync_health() -> str:
         .order_by(JobSlot.job)
     ).all()
     return render_template(
-        "admin/sync.html", rows=rows, jobs=jobs, interval_minutes=f"{interval / 60:g}"
+        "admin/sync.html",
+        rows=rows,
+        jobs=jobs,
+        interval_minutes=f"{interval / 60:g}",
+        run_status_names={code: _(name) for code, name in RUN_STATUS_NAMES.items()},
     )
 
 

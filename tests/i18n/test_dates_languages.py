@@ -92,6 +92,8 @@ def test_admin_timestamps_in_norwegian(app: Flask, platform: FakePlatform) -> No
     assert "2026-01-05" not in page
     runs = client.get("/admin/sync", headers=norwegian).get_data(as_text=True)
     assert formats.moment(datetime(2026, 3, 2, 8, 30), "nb") + ": boom" in runs
+    # The run's status (a code) in words too.
+    assert "mislyktes " + formats.moment(datetime(2026, 3, 2, 8, 30), "nb") in runs
     assert "2026-03-02" not in runs
 
 

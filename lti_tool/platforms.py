@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from lti_tool import audit, json_input
 from lti_tool import secrets as secret_store
-from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import N_, Explained, lazy_gettext
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -46,8 +46,13 @@ API_SOURCES = ("canvas", "openedx")
 LOG_FOLDER = "log_folder"
 
 
-class PlatformError(ValueError):
-    """Input that cannot be registered, said in words."""
+class PlatformError(Explained, ValueError):
+    """Input that cannot be registered, said in words: a message and its values (English in
+    the CLI and logs, the page's language on a page: i18n.text.Explained)."""
+
+
+#: Over-deep JSON (json_input.MAX_DEPTH): the API's own words for it stay English.
+_TOO_DEEP = N_("nests arrays and objects more than %(depth)s levels deep; send flatter JSON")
 
 
 # --- checks --------------------------------------------------------------------------------------
@@ -57,7 +62,7 @@ def check_url(value: str) -> str:
     """An http(s) URL with a host, as given."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise PlatformError(f"{value!r} is not an http(s) URL")
+        raise PlatformError(N_("%(value)r is not an http(s) URL"), value=value)
     return value
 
 
@@ -65,7 +70,9 @@ def check_origin(value: str) -> str:
     """An origin (scheme and host) allowed to frame the tool, normalised."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise PlatformError(f"{value!r} is not an origin like https://canvas.example.edu")
+        raise PlatformError(
+            N_("%(value)r is not an origin like https://canvas.example.edu"), value=value
+        )
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -80,7 +87,7 @@ def check_jwks(data: Any) -> dict[str, Any]:
     if not isinstance(keys, list) or not all(
         isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid") for k in keys
     ):
-        raise PlatformError('is not a JWKS: expected {"keys": [RSA keys with a kid]}')
+        raise PlatformError(N_('is not a JWKS: expected {"keys": [RSA keys with a kid]}'))
     jwks: dict[str, Any] = data  # a dict: its "keys" were read above
     return jwks
 
@@ -90,11 +97,11 @@ def parse_jwks(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlatformError(f"is not JSON: {exc}") from None
+        raise PlatformError(N_("is not JSON: %(error)s"), error=str(exc)) from None
     except RecursionError:
-        raise PlatformError(json_input.too_deep_message()) from None
+        raise PlatformError(_TOO_DEEP, depth=json_input.MAX_DEPTH) from None
     if json_input.json_depth(data) > json_input.MAX_DEPTH:
-        raise PlatformError(json_input.too_deep_message())
+        raise PlatformError(_TOO_DEEP, depth=json_input.MAX_DEPTH)
     return check_jwks(data)
 
 
@@ -102,7 +109,9 @@ def check_lms(value: str) -> str:
     """One of the LMS kinds (canvas, openedx, moodle, other)."""
     value = value.strip().lower()
     if value not in LMS_NAMES:
-        raise PlatformError(f"{value!r} is not one of {', '.join(LMS_NAMES)}")
+        raise PlatformError(
+            N_("%(value)r is not one of %(names)s"), value=value, names=", ".join(LMS_NAMES)
+        )
     return value
 
 
@@ -126,14 +135,17 @@ def api_base_url(kind: str, value: str, allow_http: bool | None = None) -> str:
     """
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
-        raise PlatformError(f"{value!r} is not an http(s) URL")
+        raise PlatformError(N_("%(value)r is not an http(s) URL"), value=value)
     if allow_http is None:
         allow_http = http_lms_allowed()
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not allow_http:
         raise PlatformError(
-            f"{value!r} is not https: the LMS token would travel in clear text (http:// is "
-            "accepted only for 127.0.0.1, ::1 and localhost, or with ALLOW_HTTP_LMS=1 in "
-            "development)"
+            N_(
+                "%(value)r is not https: the LMS token would travel in clear text (http:// is "
+                "accepted only for 127.0.0.1, ::1 and localhost, or with ALLOW_HTTP_LMS=1 in "
+                "development)"
+            ),
+            value=value,
         )
     path = parts.path.rstrip("/")
     if kind == "canvas" and path.endswith("/api/v1"):
@@ -151,7 +163,7 @@ def log_folder_roots(value: str | Iterable[str] | None = None) -> list[Path]:
 
 
 #: How to allow a folder, for the refusals of the CLI and the admin area.
-ROOTS_HELP = (
+ROOTS_HELP = N_(
     "set LOG_FOLDER_ROOTS in the tool's environment to the absolute folders logs may be read "
     "from (comma- or colon-separated, e.g. LOG_FOLDER_ROOTS=/var/log/tracking) and restart it"
 )
@@ -161,13 +173,21 @@ def check_under_roots(path: str, roots: str | Iterable[str] | None = None) -> Pa
     """The folder, symlinks resolved, if it lies under one of the roots; a PlatformError if not."""
     allowed = log_folder_roots(roots)
     if not allowed:
-        raise PlatformError(f"no log folder may be added: LOG_FOLDER_ROOTS is empty; {ROOTS_HELP}")
+        raise PlatformError(
+            N_("no log folder may be added: LOG_FOLDER_ROOTS is empty; %(help)s"),
+            help=lazy_gettext(ROOTS_HELP),
+        )
     # Resolve first: a symlink under a root must not lead the reader elsewhere.
     folder = Path(path).resolve()
     if not any(folder == root or folder.is_relative_to(root) for root in allowed):
         raise PlatformError(
-            f"{path} is not under LOG_FOLDER_ROOTS ({', '.join(map(str, allowed))}); to read "
-            f"logs from there, {ROOTS_HELP}"
+            N_(
+                "%(path)s is not under LOG_FOLDER_ROOTS (%(roots)s); to read logs from there, "
+                "%(help)s"
+            ),
+            path=path,
+            roots=", ".join(map(str, allowed)),
+            help=lazy_gettext(ROOTS_HELP),
         )
     return folder
 
@@ -357,15 +377,27 @@ def register(
     if platform is None:
         if existing is not None:
             raise PlatformError(
-                f"client id {client_id!r} of issuer {issuer!r} is already registered "
-                f"to platform {existing.platform.name!r}"
+                N_(
+                    "client id %(client)r of issuer %(issuer)r is already registered to "
+                    "platform %(platform)r"
+                ),
+                client=client_id,
+                issuer=issuer,
+                platform=existing.platform.name,
             )
         platform = add_platform(session, name, issuer, lms=lms or "other")
     elif platform.issuer != issuer:
-        raise PlatformError(f"platform {name!r} has issuer {platform.issuer!r}, not {issuer!r}")
+        raise PlatformError(
+            N_("platform %(name)r has issuer %(has)r, not %(issuer)r"),
+            name=name,
+            has=platform.issuer,
+            issuer=issuer,
+        )
     elif existing is not None and existing.platform_id != platform.id:
         raise PlatformError(
-            f"client id {client_id!r} is already registered to platform {existing.platform.name!r}"
+            N_("client id %(client)r is already registered to platform %(platform)r"),
+            client=client_id,
+            platform=existing.platform.name,
         )
     added: list[str] = []
     if lms is not None and lms != platform.lms:
@@ -400,13 +432,14 @@ def update_platform(
         select(Platform.id).where(Platform.name == name, Platform.id != platform.id)
     )
     if other:
-        raise PlatformError(f"another platform is named {name!r}")
+        raise PlatformError(N_("another platform is named %(name)r"), name=name)
     if issuer != platform.issuer:
         for registration in platform.registrations:
             if registration_taken(session, issuer, registration.client_id, registration.id):
                 raise PlatformError(
-                    f"client id {registration.client_id!r} is already registered "
-                    f"with issuer {issuer!r}"
+                    N_("client id %(client)r is already registered with issuer %(issuer)r"),
+                    client=registration.client_id,
+                    issuer=issuer,
                 )
     platform.name, platform.frame_origins, platform.enabled = name, frame_origins, enabled
     if lms is not None:
@@ -425,7 +458,9 @@ def update_registration(
     if client_id != old_client and registration_taken(
         session, registration.issuer, client_id, registration.id
     ):
-        raise PlatformError(f"client id {client_id!r} is already registered with this issuer")
+        raise PlatformError(
+            N_("client id %(client)r is already registered with this issuer"), client=client_id
+        )
     for key, value in fields.items():
         setattr(registration, key, value)
     if client_id != old_client:
@@ -470,14 +505,14 @@ def set_api_source(
     never sent to another.
     """
     if kind not in API_SOURCES:
-        raise PlatformError(f"{kind!r} is not an LMS API source")
+        raise PlatformError(N_("%(kind)r is not an LMS API source"), kind=kind)
     secret_encrypted = secret_store.encrypt(secret) if secret is not None else None
     if source is None:
         source = api_source(session, platform, kind)
     created = source is None
     if source is None:
         if secret_encrypted is None:
-            raise PlatformError("a new source needs its secret")
+            raise PlatformError(N_("a new source needs its secret"))
         source = DataSource(platform_id=platform.id, kind=kind, location=location)
         session.add(source)
     elif source.location != location and secret_encrypted is None:
@@ -500,7 +535,9 @@ def add_log_folder(
     for a platform; (row, created)."""
     folder = Path(path).expanduser()
     if not folder.is_absolute():
-        raise PlatformError(f"{path} is not an absolute path (the scheduler runs elsewhere)")
+        raise PlatformError(
+            N_("%(path)s is not an absolute path (the scheduler runs elsewhere)"), path=path
+        )
     location = str(check_under_roots(str(folder), roots))
     ok, why = check_folder(location)
     if not ok:
@@ -527,7 +564,9 @@ def move_log_folder(
 ) -> None:
     """Point a log-folder source at another absolute, readable folder under LOG_FOLDER_ROOTS."""
     if not path.startswith("/"):
-        raise PlatformError(f"{path or 'the path'} is not an absolute path")
+        raise PlatformError(
+            N_("%(path)s is not an absolute path"), path=path or lazy_gettext("the path")
+        )
     location = str(check_under_roots(path, roots))
     ok, why = check_folder(location)
     if not ok:
@@ -572,14 +611,24 @@ def attach_course(session: DbSession, course: Course, platform: Platform) -> int
         owner = session.get(Platform, course.platform_id)
         name = owner.name if owner else str(course.platform_id)
         raise PlatformError(
-            f"course {course.id} belongs to platform {name!r}: a course never moves between "
-            "platforms"
+            N_(
+                "course %(id)s belongs to platform %(name)r: a course never moves between platforms"
+            ),
+            id=course.id,
+            name=name,
         )
     if not trusted(platform):
-        why = "is waiting for approval" if not platform.approved else "registered itself"
         raise PlatformError(
-            f"platform {platform.name!r} {why}: courses are attached only to platforms an "
-            "administrator registered or approved"
+            N_(
+                "platform %(name)r is waiting for approval: courses are attached only to "
+                "platforms an administrator registered or approved"
+            )
+            if not platform.approved
+            else N_(
+                "platform %(name)r registered itself: courses are attached only to platforms "
+                "an administrator registered or approved"
+            ),
+            name=platform.name,
         )
     key = course.lti_context_id
     clash = session.scalar(
@@ -587,8 +636,13 @@ def attach_course(session: DbSession, course: Course, platform: Platform) -> int
     )
     if clash is not None:
         raise PlatformError(
-            f"platform {platform.name!r} already has a course {key!r} (course {clash}), made by "
-            "a launch: the two cannot be joined"
+            N_(
+                "platform %(name)r already has a course %(key)r (course %(clash)s), made by a "
+                "launch: the two cannot be joined"
+            ),
+            name=platform.name,
+            key=key,
+            clash=clash,
         )
     merged = _bring_learners(session, course, platform)
     course.platform_id = platform.id
@@ -701,9 +755,14 @@ def create_invite(
 ) -> tuple[RegistrationInvite, str]:
     """A one-time invitation for dynamic registration: (row, code). Only the row is kept."""
     if lms is not None and lms not in INVITE_LMS:
-        raise PlatformError(f"{lms!r} is not one of {', '.join(INVITE_LMS)}")
+        raise PlatformError(
+            N_("%(value)r is not one of %(names)s"), value=lms, names=", ".join(INVITE_LMS)
+        )
     if not 0 < hours <= INVITE_MAX_HOURS:
-        raise PlatformError(f"an invitation lasts more than 0 and at most {INVITE_MAX_HOURS} hours")
+        raise PlatformError(
+            N_("an invitation lasts more than 0 and at most %(hours)s hours"),
+            hours=INVITE_MAX_HOURS,
+        )
     code = secrets.token_urlsafe(24)
     invite = RegistrationInvite(
         code_hash=invite_code_hash(code),
@@ -736,16 +795,23 @@ def usable_invite(session: DbSession, code: str) -> RegistrationInvite:
     invite = session.scalar(
         select(RegistrationInvite).where(RegistrationInvite.code_hash == invite_code_hash(code))
     )
-    again = "ask the tool's administrator for a new one (flask platform invite)"
+    again = lazy_gettext("ask the tool's administrator for a new one (flask platform invite)")
     if invite is None:
-        raise PlatformError(f"the invitation code in this address is not known: {again}")
+        raise PlatformError(
+            N_("the invitation code in this address is not known: %(again)s"), again=again
+        )
     if invite.used_at is not None:
         raise PlatformError(
-            f"this invitation was used on {_when(invite.used_at)}; each one registers one LMS "
-            f"once: {again}"
+            N_("this invitation was used on %(when)s; each one registers one LMS once: %(again)s"),
+            when=_when(invite.used_at),
+            again=again,
         )
     if invite.expires_at <= utcnow():
-        raise PlatformError(f"this invitation expired on {_when(invite.expires_at)}: {again}")
+        raise PlatformError(
+            N_("this invitation expired on %(when)s: %(again)s"),
+            when=_when(invite.expires_at),
+            again=again,
+        )
     return invite
 
 

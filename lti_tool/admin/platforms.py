@@ -23,7 +23,7 @@ from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
-from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import N_, shown
 from lti_tool.i18n.text import gettext as _
 from lti_tool.lti import keys as tool_keys
 from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
@@ -70,7 +70,7 @@ def _url(label: str, value: str, required: bool = True) -> str | None:
     try:
         return registry.check_url(value)
     except registry.PlatformError as exc:
-        raise FormError(_("%(field)s: %(why)s", field=_(label), why=str(exc))) from None
+        raise FormError(_("%(field)s: %(why)s", field=_(label), why=shown(exc))) from None
 
 
 def _origins(text: str) -> list[str]:
@@ -80,7 +80,7 @@ def _origins(text: str) -> list[str]:
             try:
                 found.append(registry.check_origin(line.strip()))
             except registry.PlatformError as exc:
-                raise FormError(_("Frame origins: %(why)s", why=str(exc))) from None
+                raise FormError(_("Frame origins: %(why)s", why=shown(exc))) from None
     return list(dict.fromkeys(found))
 
 
@@ -91,7 +91,7 @@ def _jwks_text(text: str) -> dict[str, Any] | None:
     try:
         return registry.parse_jwks(text)
     except registry.PlatformError as exc:
-        raise FormError(_("Key set: the text %(why)s", why=str(exc))) from None
+        raise FormError(_("Key set: the text %(why)s", why=shown(exc))) from None
 
 
 def _lms(form: dict[str, str]) -> str | None:
@@ -101,7 +101,7 @@ def _lms(form: dict[str, str]) -> str | None:
     try:
         return registry.check_lms(form["lms"])
     except registry.PlatformError as exc:
-        raise FormError(_("LMS: %(why)s", why=str(exc))) from None
+        raise FormError(_("LMS: %(why)s", why=shown(exc))) from None
 
 
 def _ids(text: str) -> list[str]:
@@ -291,7 +291,7 @@ def platform_edit(platform_id: int) -> ResponseReturnValue:
             )
         except registry.PlatformError as exc:
             field = _("Name") if "named" in str(exc) else _("Issuer")
-            raise FormError(_("%(field)s: %(why)s", field=field, why=str(exc))) from None
+            raise FormError(_("%(field)s: %(why)s", field=field, why=shown(exc))) from None
     except FormError as exc:
         db.session.rollback()
         return _platform_page(platform, 400, str(exc), form)
@@ -415,7 +415,7 @@ def registration_edit(registration_id: int) -> ResponseReturnValue:
         try:
             registry.update_registration(db.session, registration, client_id, **fields)
         except registry.PlatformError as exc:
-            raise FormError(_("Client id: %(why)s", why=str(exc))) from None
+            raise FormError(_("Client id: %(why)s", why=shown(exc))) from None
     except FormError as exc:
         db.session.rollback()
         return _platform_page(registration.platform, 400, str(exc), form)
@@ -570,7 +570,7 @@ def _apply_source(
     try:
         location = registry.api_base_url(kind, value)
     except registry.PlatformError as exc:
-        raise FormError(_("Base URL: %(why)s", why=str(exc))) from None
+        raise FormError(_("Base URL: %(why)s", why=shown(exc))) from None
     secret = form.get("secret", "").strip()
     client_id = None
     if kind == "openedx":
@@ -624,7 +624,7 @@ def source_add() -> ResponseReturnValue:
             _apply_source(platform, kind, dict(request.form))
     except (FormError, registry.PlatformError) as exc:
         db.session.rollback()
-        return _sources_page(400, form=form, error=str(exc))
+        return _sources_page(400, form=form, error=str(shown(exc)))
     audit.record(
         db.session,
         "source_added",
@@ -652,7 +652,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
             try:
                 registry.move_log_folder(source, request.form.get("location", "").strip())
             except registry.PlatformError as exc:
-                raise FormError(str(exc)) from None
+                raise FormError(str(shown(exc))) from None
         else:
             had_secret = bool(source.secret_encrypted)
             _apply_source(source.platform, source.kind, dict(request.form), source)

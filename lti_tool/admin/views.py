@@ -19,7 +19,7 @@ from lti_tool.api.tokens import create_token, reads_all_platforms, revoke_token
 from lti_tool.config import setting
 from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
-from lti_tool.i18n.text import ngettext
+from lti_tool.i18n.text import ngettext, shown
 from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.launch import admin_entry
 from lti_tool.launch.identity import revoke_sessions
@@ -44,6 +44,7 @@ from lti_tool.models.api import SCOPE_REPORTS_READ, SCOPES
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SUCCEEDED
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import id_arg, is_digits, page_arg
+from lti_tool.views.settings import RUN_STATUS_NAMES
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 100
@@ -279,7 +280,11 @@ def sync_health() -> str:
         .order_by(JobSlot.job)
     ).all()
     return render_template(
-        "admin/sync.html", rows=rows, jobs=jobs, interval_minutes=f"{interval / 60:g}"
+        "admin/sync.html",
+        rows=rows,
+        jobs=jobs,
+        interval_minutes=f"{interval / 60:g}",
+        run_status_names={code: _(name) for code, name in RUN_STATUS_NAMES.items()},
     )
 
 
@@ -533,6 +538,6 @@ def course_attach(course_id: int) -> ResponseReturnValue:
         platforms.attach_course(db.session, course, platform)
     except platforms.PlatformError as exc:
         db.session.rollback()
-        return courses(status=400, error=_("Course %(id)s: %(why)s.", id=course_id, why=str(exc)))
+        return courses(status=400, error=_("Course %(id)s: %(why)s.", id=course_id, why=shown(exc)))
     db.session.commit()
     return redirect(url_for("admin.courses"), code=303)

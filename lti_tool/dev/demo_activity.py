@@ -344,7 +344,7 @@ def load_demo_lms(session: DbSession, course: Course, seed: int = 11) -> bool:
                 source="canvas",
                 lms_id=assignment.lms_assignment_id,
                 kind="due",
-                title=f"Homework {week + 1} due",
+                title=assignment.name,
                 at=due,
             )
         )

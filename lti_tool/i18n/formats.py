@@ -11,7 +11,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
-from lti_tool.i18n import DEFAULT
+from lti_tool.i18n import DEFAULT, text
 
 # Locales the CLDR data is read for: Norwegian Bokmål is "nb"; English writes dates US-style.
 _CLDR = {"en": "en_US", "es": "es", "nb": "nb"}
@@ -65,3 +65,35 @@ def plotly_separators(language: str) -> str:
     """Plotly's `separators`: the decimal sign, then the thousands sign."""
     locale = cldr(language)
     return get_decimal_symbol(locale) + get_group_symbol(locale)
+
+
+def current_language() -> str:
+    """The language translating now: the page's on a page, English outside one (text)."""
+    return str(text.translations().info().get("language") or DEFAULT)
+
+
+class LazyNumber:
+    """A number in a lazily translated text (text.LazyText), written as the language of where
+    it is shown writes it, to at most two decimals (55.5 · 55,5)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return format_decimal(round(self.value, 2), format="0.##", locale=cldr(current_language()))
+
+
+class LazyDay:
+    """A date in a lazily translated text, written as the language of where it is shown writes
+    it (ISO in English outside a page: the CLI's and the API's form)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: date) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        language = current_language()
+        return self.value.isoformat() if language == DEFAULT else day(self.value, language)

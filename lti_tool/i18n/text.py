@@ -103,6 +103,59 @@ class LazyText:
         return str(other) + str(self)
 
 
+class Explained(Exception):
+    """An error that says why in words, given as a message (marked with N_ where raised) and
+    its values: str() is English (logs, the CLI, stored records), `shown()` the message in the
+    language of where it is shown (a page). Values may be LazyText too."""
+
+    def __init__(self, message: str, **variables: Any) -> None:
+        self.message, self.variables = message, variables
+        with using(_ENGLISH):
+            english = str(LazyText(message, variables)) if variables else message
+        super().__init__(english)
+
+    def shown(self) -> LazyText:
+        """The explanation in the language of wherever it is shown."""
+        return LazyText(self.message, self.variables)
+
+
+def shown(error: BaseException) -> str | LazyText:
+    """An error's explanation for a page: translated when it is Explained, else as it is."""
+    return error.shown() if isinstance(error, Explained) else str(error)
+
+
+class StandIn(str):
+    """A name the tool makes for something without one ("Learner 7F3A9C"): a str with the
+    English text, so it sorts, searches and goes into CSV, the API and the CLI as that, but
+    shown in the language of where it is shown (a page: str() and Jinja's escaping)."""
+
+    __slots__ = ("message", "variables")
+    message: str
+    variables: dict[str, Any]
+
+    def __new__(cls, message: str, **variables: Any) -> StandIn:
+        """The stand-in for a message (marked with N_ where it is written) and its values."""
+        made = super().__new__(cls, message % variables)
+        made.message, made.variables = message, variables
+        return made
+
+    def __str__(self) -> str:
+        return gettext(self.message, **self.variables)
+
+    def __html__(self) -> str:
+        from markupsafe import escape  # Jinja's own dependency: escaped like any text
+
+        return str(escape(str(self)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Cached figures and rows are pickled: made again from the message and its values.
+        return (_stand_in, (self.message, self.variables))
+
+
+def _stand_in(message: str, variables: dict[str, Any]) -> StandIn:
+    return StandIn(message, **variables)
+
+
 def lazy_gettext(message: str, **variables: Any) -> LazyText:
     """gettext, in the language of wherever the text is shown."""
     return LazyText(message, variables)

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
 
-from babel.numbers import format_decimal
 from sqlalchemy import or_, select
 
-from lti_tool.i18n import DEFAULT, formats, text
+from lti_tool.i18n import formats
 from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
@@ -76,26 +75,6 @@ class Risk:
 
 
 NOT_AT_RISK = Risk()
-
-
-class _Number:
-    """A number in a reason, written as the language of where it is shown writes it (up to
-    two decimals: 2.5 · 2,5)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: float) -> None:
-        self.value = value
-
-    def __str__(self) -> str:
-        return _decimal(self.value)
-
-
-def _decimal(value: float) -> str:
-    """A number to at most two decimals in the language translating now (English outside a
-    page)."""
-    language = text.translations().info().get("language") or DEFAULT
-    return format_decimal(round(value, 2), format="0.##", locale=formats.cldr(language))
 
 
 def level_rank(level: str | None) -> int:
@@ -401,8 +380,8 @@ def assess(
                         "%(num)d items done, %(behind)s behind the class median of %(median)s "
                         "(rule: more than %(rule)s)",
                         mine.done,
-                        behind=_Number(behind),
-                        median=_Number(middle_done),
+                        behind=formats.LazyNumber(behind),
+                        median=formats.LazyNumber(middle_done),
                         rule=behind_limit,
                     )
                 )
@@ -416,8 +395,8 @@ def assess(
                 other[person_id].append(
                     lazy_gettext(
                         "current score %(score)s %% below the pass mark of %(mark)s %%",
-                        score=_Number(score),
-                        mark=_Number(mark),
+                        score=formats.LazyNumber(score),
+                        mark=formats.LazyNumber(mark),
                     )
                 )
     middle_score = median(scores.values()) if scores else None

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n import formats
 from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.at_risk import assess, past_due_work
@@ -148,7 +149,8 @@ def outcomes(
 def _outcome_words(settings: course_settings.Settings, ended: bool) -> LazyText:
     if settings.risk_pass_mark is None:
         return lazy_gettext("not completing the course")
-    mark = f"{settings.risk_pass_mark:g}"
+    # Written where shown: 55.5 in English, 55,5 in Spanish and Norwegian.
+    mark = formats.LazyNumber(settings.risk_pass_mark)
     if ended:
         return lazy_gettext(
             "a final score below the pass mark of %(mark)s %% or not completing the course",
@@ -165,7 +167,7 @@ def _why_no_outcome(settings: course_settings.Settings) -> LazyText:
             "This course has no outcome to judge the flags by yet. It ends on %(day)s, and no "
             "pass mark is set for judging final scores. Set the course end, or a pass mark, in "
             "Settings.",
-            day=settings.ends_on.isoformat(),
+            day=formats.LazyDay(settings.ends_on),
         )
     return lazy_gettext(
         "This course has no outcome to judge the flags by yet. Its end date is not set, and no "

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.models import Course, CourseEvent, SectionMember
 from lti_tool.models.types import DbSession
@@ -49,9 +50,32 @@ def learner_events(session: DbSession, course: Course, person_id: int) -> list[C
     ]
 
 
+#: Where staff add their own events (their titles are shown as they wrote them).
+STAFF_SOURCE = "staff"
+
+
+def title(event: CourseEvent) -> str | LazyText:
+    """What an event is called on a page: staff's own title, or for an LMS due date the item's
+    name and "due" (and the section) in the viewer's language; the LMS gives only the name."""
+    if event.source == STAFF_SOURCE:
+        return event.title
+    item_id, _sep, section_key = (event.lms_id or "").partition(":section:")
+    name: str | LazyText = event.title
+    if not name:
+        name = (
+            lazy_gettext("Graded subsection")
+            if event.source == "openedx"
+            else lazy_gettext("Assignment %(id)s", id=item_id)
+        )
+    if event.section_id is None and not section_key:
+        return lazy_gettext("%(name)s due", name=name)
+    section = event.section_name or lazy_gettext("section %(id)s", id=section_key)
+    return lazy_gettext("%(name)s due (%(section)s)", name=name, section=section)
+
+
 def markers(events: list[CourseEvent], settings: course_settings.Settings) -> list[dict[str, Any]]:
     """Events as chart markers: the day in the course time zone, the title and the kind."""
     return [
-        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": e.title, "kind": e.kind}
+        {"at": e.at.astimezone(settings.zone).date().isoformat(), "title": title(e), "kind": e.kind}
         for e in events
     ]

@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import select, true
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.i18n.text import N_, StandIn
 from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import (
@@ -77,9 +78,10 @@ class Member:
 
 
 def pseudonym(key: bytes, person_id: int) -> str:
-    """A stable pseudonym from a keyed hash of the person id ("Learner 7F3A9C")."""
+    """A stable pseudonym from a keyed hash of the person id ("Learner 7F3A9C"): English in
+    CSV, the API and the CLI, the page's language on a page ("Estudiante 7F3A9C")."""
     digest = hmac.new(key, f"person:{person_id}".encode(), hashlib.sha256).hexdigest()
-    return f"Learner {digest[:6].upper()}"
+    return StandIn(N_("Learner %(code)s"), code=digest[:6].upper())
 
 
 def has_roster(session: DbSession, course: Course) -> bool:

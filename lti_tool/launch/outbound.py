@@ -28,12 +28,15 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
+from lti_tool.i18n.text import N_, Explained, LazyText
+
 #: The most an answer (a configuration, a key set) may weigh.
 MAX_BODY = 1024 * 1024
 
 
-class Refused(Exception):
-    """A request not made, or an answer not used; the message says why, in words."""
+class Refused(Explained):
+    """A request not made, or an answer not used; the message says why, in words (English in
+    logs, the page's language on a page: Explained)."""
 
 
 def hosts_setting(value: str | None) -> frozenset[str]:
@@ -69,7 +72,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_url(url: str, policy: Policy, what: str) -> str:
+def check_url(url: str, policy: Policy, what: str | LazyText) -> str:
     """The URL if the tool may fetch or store it: https, or http to loopback in development."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
@@ -77,7 +80,7 @@ def check_url(url: str, policy: Policy, what: str) -> str:
         return url
     if host and parts.scheme == "http" and policy.http_loopback and is_loopback_host(host):
         return url
-    raise Refused(f"{what} {url!r} is not an https URL")
+    raise Refused(N_("%(what)s %(url)r is not an https URL"), what=what, url=url)
 
 
 def is_public(address: str) -> bool:
@@ -97,9 +100,13 @@ def resolve(host: str, port: int, policy: Policy) -> list[Any]:
         hidden = sorted({str(info[4][0]) for info in infos if not is_public(str(info[4][0]))})
         if hidden:
             raise Refused(
-                f"{host} resolves to a private, loopback or link-local address "
-                f"({', '.join(hidden)}); the tool does not fetch from such addresses unless "
-                "DYNAMIC_REGISTRATION_PRIVATE_HOSTS names the host"
+                N_(
+                    "%(host)s resolves to a private, loopback or link-local address "
+                    "(%(addresses)s); the tool does not fetch from such addresses unless "
+                    "DYNAMIC_REGISTRATION_PRIVATE_HOSTS names the host"
+                ),
+                host=host,
+                addresses=", ".join(hidden),
             )
     return infos
 
@@ -246,10 +253,14 @@ class Fetcher:
         self.deadline.close()
         self.session.close()
 
-    def _late(self, what: str) -> Refused:
-        return Refused(f"{what} did not answer within {self.policy.deadline:g} seconds")
+    def _late(self, what: str | LazyText) -> Refused:
+        return Refused(
+            N_("%(what)s did not answer within %(seconds)s seconds"),
+            what=what,
+            seconds=f"{self.policy.deadline:g}",
+        )
 
-    def request(self, method: str, url: str, what: str, **kwargs: Any) -> Answer:
+    def request(self, method: str, url: str, what: str | LazyText, **kwargs: Any) -> Answer:
         """Send one request; a Refused names `what` and says why it failed."""
         check_url(url, self.policy, what)
         left = self.deadline.remaining()
@@ -263,27 +274,40 @@ class Fetcher:
                 if response.is_redirect or 300 <= response.status_code < 400:
                     target = response.headers.get("Location", "?")
                     raise Refused(
-                        f"{what} answered with a redirect (HTTP {response.status_code} to "
-                        f"{target}); the tool does not follow redirects: the LMS must give "
-                        "the final address"
+                        N_(
+                            "%(what)s answered with a redirect (HTTP %(status)s to %(target)s); "
+                            "the tool does not follow redirects: the LMS must give the final "
+                            "address"
+                        ),
+                        what=what,
+                        status=response.status_code,
+                        target=target,
                     )
                 body = b""
                 for chunk in response.iter_content(64 * 1024):
                     body += chunk
                     if len(body) > MAX_BODY:
-                        raise Refused(f"{what} answered more than {MAX_BODY} bytes")
+                        raise Refused(
+                            N_("%(what)s answered more than %(limit)s bytes"),
+                            what=what,
+                            limit=MAX_BODY,
+                        )
                     if not self.deadline.remaining():
                         raise self._late(what)
                 return Answer(response.status_code, body)
         except requests.RequestException as exc:
             if self.deadline.expired or not self.deadline.remaining():
                 raise self._late(what) from exc
-            raise Refused(f"could not reach {what} ({type(exc).__name__}: {exc})") from exc
+            raise Refused(
+                N_("could not reach %(what)s (%(error)s)"),
+                what=what,
+                error=f"{type(exc).__name__}: {exc}",
+            ) from exc
 
-    def get(self, url: str, what: str, **kwargs: Any) -> Answer:
+    def get(self, url: str, what: str | LazyText, **kwargs: Any) -> Answer:
         """GET the URL (see `request`)."""
         return self.request("GET", url, what, **kwargs)
 
-    def post(self, url: str, what: str, **kwargs: Any) -> Answer:
+    def post(self, url: str, what: str | LazyText, **kwargs: Any) -> Answer:
         """POST to the URL (see `request`)."""
         return self.request("POST", url, what, **kwargs)

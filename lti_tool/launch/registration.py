@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from lti_tool import audit, platforms
+from lti_tool.i18n.text import N_, lazy_gettext
 from lti_tool.launch.canvas_config import NRPS_SCOPE
 from lti_tool.launch.outbound import Fetcher, Refused, check_url
 from lti_tool.models import LtiRegistration, Platform, RegistrationInvite
@@ -59,23 +60,34 @@ def check_endpoints(
     send people to, wherever it likes.
     """
     issuer = config["issuer"]
-    check_url(issuer, fetcher.policy, "the configuration's issuer")
+    check_url(issuer, fetcher.policy, lazy_gettext("the configuration's issuer"))
     issuer_host = (urlsplit(issuer).hostname or "").lower()
     config_host = (urlsplit(config_url).hostname or "").lower()
     if config_host != issuer_host and not (
         host_allowed(config_url, allowed_hosts) and host_allowed(issuer, allowed_hosts)
     ):
         raise RegistrationRefused(
-            f"the configuration's issuer {issuer!r} does not match the URL it was fetched from "
-            f"({config_host}), and DYNAMIC_REGISTRATION_ENDPOINT_HOSTS does not allow both"
+            N_(
+                "the configuration's issuer %(issuer)r does not match the URL it was fetched "
+                "from (%(host)s), and DYNAMIC_REGISTRATION_ENDPOINT_HOSTS does not allow both"
+            ),
+            issuer=issuer,
+            host=config_host,
         )
     for key in ENDPOINTS:
-        url = check_url(config[key], fetcher.policy, f"the platform's {key}")
+        url = check_url(
+            config[key], fetcher.policy, lazy_gettext("the platform's %(key)s", key=key)
+        )
         host = (urlsplit(url).hostname or "").lower()
         if host != issuer_host and not host_allowed(url, allowed_hosts):
             raise RegistrationRefused(
-                f"the platform's {key} {url!r} is not on the issuer's host ({issuer_host}) "
-                "nor on a host DYNAMIC_REGISTRATION_ENDPOINT_HOSTS allows"
+                N_(
+                    "the platform's %(key)s %(url)r is not on the issuer's host (%(host)s) nor "
+                    "on a host DYNAMIC_REGISTRATION_ENDPOINT_HOSTS allows"
+                ),
+                key=key,
+                url=url,
+                host=issuer_host,
             )
 
 
@@ -85,20 +97,24 @@ def fetch_platform_configuration(
     """GET the platform's OpenID configuration and check it names itself truthfully."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise RegistrationRefused("openid_configuration is not a URL")
+        raise RegistrationRefused(N_("openid_configuration is not a URL"))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    answer = fetcher.get(url, "the platform configuration", headers=headers)
+    answer = fetcher.get(url, lazy_gettext("the platform configuration"), headers=headers)
     if answer.status != 200:
-        raise RegistrationRefused(f"the platform configuration answered HTTP {answer.status}")
+        raise RegistrationRefused(
+            N_("the platform configuration answered HTTP %(status)s"), status=answer.status
+        )
     try:
         config = answer.json()
     except ValueError as exc:
-        raise RegistrationRefused("the platform configuration is not JSON") from exc
+        raise RegistrationRefused(N_("the platform configuration is not JSON")) from exc
     if not isinstance(config, dict):
-        raise RegistrationRefused("the platform configuration is not a JSON object")
+        raise RegistrationRefused(N_("the platform configuration is not a JSON object"))
     missing = [key for key in REQUIRED if not isinstance(config.get(key), str)]
     if missing:
-        raise RegistrationRefused("the platform configuration lacks " + ", ".join(missing))
+        raise RegistrationRefused(
+            N_("the platform configuration lacks %(fields)s"), fields=", ".join(missing)
+        )
     check_endpoints(config, url, fetcher, allowed_hosts)
     return config
 
@@ -161,25 +177,29 @@ def register_with_platform(
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = fetcher.post(
         platform_config["registration_endpoint"],
-        "the registration endpoint",
+        lazy_gettext("the registration endpoint"),
         json=body,
         headers=headers,
     )
     if response.status in (401, 403):
         raise RegistrationRefused(
-            "the platform refused the registration token (it may have expired): start the "
-            "registration again from the LMS"
+            N_(
+                "the platform refused the registration token (it may have expired): start the "
+                "registration again from the LMS"
+            )
         )
     if response.status not in (200, 201):
-        raise RegistrationRefused(f"the platform answered HTTP {response.status}")
+        raise RegistrationRefused(
+            N_("the platform answered HTTP %(status)s"), status=response.status
+        )
     try:
         answer = response.json()
     except ValueError as exc:
-        raise RegistrationRefused("the platform's answer is not JSON") from exc
+        raise RegistrationRefused(N_("the platform's answer is not JSON")) from exc
     if not isinstance(answer, dict) or not isinstance(answer.get("client_id"), str):
-        raise RegistrationRefused("the platform's answer has no client_id")
+        raise RegistrationRefused(N_("the platform's answer has no client_id"))
     if len(answer["client_id"]) > 255:
-        raise RegistrationRefused("the platform's client_id is longer than 255 characters")
+        raise RegistrationRefused(N_("the platform's client_id is longer than 255 characters"))
     return answer
 
 
@@ -226,10 +246,15 @@ def store_registration(
     existing = platforms.registration_taken(session, issuer, client_id)
     if existing is not None:
         raise RegistrationRefused(
-            f"client id {client_id!r} of issuer {issuer!r} is already registered (platform "
-            f"{existing.platform.name!r}); dynamic registration never changes a registration: "
-            "an administrator of the tool can change it (flask platform add, or the platform's "
-            "page in the admin area)"
+            N_(
+                "client id %(client)r of issuer %(issuer)r is already registered (platform "
+                "%(platform)r); dynamic registration never changes a registration: an "
+                "administrator of the tool can change it (flask platform add, or the platform's "
+                "page in the admin area)"
+            ),
+            client=client_id,
+            issuer=issuer,
+            platform=existing.platform.name,
         )
     product = (platform_config.get(PLATFORM_CONFIG) or {}).get("product_family_code") or "LMS"
     product = str(product)[:40]
@@ -260,8 +285,10 @@ def store_registration(
         platforms.add_deployments(session, registration, [str(deployment_id)[:255]])
     if invite is not None and not platforms.use_invite(session, invite, platform):
         raise RegistrationRefused(
-            "this invitation was used a moment ago by another registration: ask the tool's "
-            "administrator for a new one (flask platform invite)"
+            N_(
+                "this invitation was used a moment ago by another registration: ask the tool's "
+                "administrator for a new one (flask platform invite)"
+            )
         )
     audit.record(
         session,

@@ -23,7 +23,7 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.i18n.text import N_, lazy_gettext
+from lti_tool.i18n.text import N_, lazy_gettext, shown
 from lti_tool.i18n.text import gettext as _
 from lti_tool.json_input import MAX_DEPTH, scan
 from lti_tool.launch import admin_entry, records
@@ -567,22 +567,27 @@ def register() -> Any:
     try:
         if not config_url:
             raise registration.RegistrationRefused(
-                "open this address from your LMS's tool registration page: it adds the "
-                "openid_configuration parameter"
+                N_(
+                    "open this address from your LMS's tool registration page: it adds the "
+                    "openid_configuration parameter"
+                )
             )
         invite = None
         if code is not None:
             try:
                 invite = platforms.usable_invite(db.session, code)
             except platforms.PlatformError as exc:
-                raise registration.RegistrationRefused(str(exc)) from None
+                raise registration.RegistrationRefused("%(why)s", why=shown(exc)) from None
         else:
             allowed = _registration_hosts()
             if allowed == [] or not registration.host_allowed(config_url, allowed):
                 raise registration.RegistrationRefused(
-                    "dynamic registration is not open to this LMS: ask the tool's administrator "
-                    "for an invitation (flask platform invite), to add its host to "
-                    "DYNAMIC_REGISTRATION_HOSTS, or to register it with flask platform add"
+                    N_(
+                        "dynamic registration is not open to this LMS: ask the tool's "
+                        "administrator for an invitation (flask platform invite), to add its "
+                        "host to DYNAMIC_REGISTRATION_HOSTS, or to register it with flask "
+                        "platform add"
+                    )
                 )
         config = current_app.config
         endpoint_hosts = outbound.hosts_setting(config.get("DYNAMIC_REGISTRATION_ENDPOINT_HOSTS"))
@@ -601,7 +606,7 @@ def register() -> Any:
     except outbound.Refused as exc:
         db.session.rollback()
         problem = LaunchProblem(
-            400, lazy_gettext("The registration did not complete: %(why)s.", why=str(exc)), ADMIN
+            400, lazy_gettext("The registration did not complete: %(why)s.", why=exc.shown()), ADMIN
         )
         return _refuse(problem, "register")
     except IntegrityError:

@@ -204,7 +204,11 @@ class CourseEvent(Model):
     section_id: Mapped[int | None] = mapped_column(
         ForeignKey("section.id", ondelete="CASCADE"), index=True
     )
+    # Staff events: their title. LMS due dates: the dated item's name as the LMS gives it ("":
+    # none), never words of ours ("… due" is written on the page, in the viewer's language).
     title: Mapped[str] = mapped_column(String(500))
+    # A section's due date: the section's name as the LMS gives it (None: no name).
+    section_name: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

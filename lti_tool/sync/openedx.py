@@ -471,7 +471,8 @@ def _apply_blocks(session: DbSession, course: Course, blocks: dict[str, Any]) ->
                         course_id=course.id, source=SOURCE, lms_id=block_id[:255], kind="due"
                     )
                     session.add(event)
-                event.title, event.at = name or "Graded subsection", due
+                # The name only ("" if none): the page writes "… due" in its language.
+                event.title, event.at = name, due
             elif event is not None:
                 session.delete(event)
     for block_id in existing:

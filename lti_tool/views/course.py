@@ -189,6 +189,7 @@ def overview(course_id: int) -> str:
         cutoff=cutoff,
         settings=settings,
         events=events,
+        event_title=course_events.title,
         event_kinds={kind: _(words) for kind, words in _course_events.KINDS.items()},
         section=section,
         sections=sections,

@@ -17,12 +17,12 @@ from lti_tool.extensions import db
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.kpis import course_settings
+from lti_tool.kpis.course_events import STAFF_SOURCE
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course, CourseEvent
 from lti_tool.views.course import _course, bp
 
 KINDS = {"due": N_("Due date"), "exam": N_("Exam"), "release": N_("Release"), "other": N_("Other")}
-STAFF_SOURCE = "staff"
 
 
 class EventProblem(ValueError):

@@ -533,8 +533,11 @@ def fmt_when(value: str | datetime | None, seconds: bool = False) -> str:
     return shown + when.strftime(":%S") if seconds else shown
 
 
-def fmt_day(value: date) -> str:
-    """A day for tables: YYYY-MM-DD in English, as the page's language writes it otherwise."""
+def fmt_day(value: date | str) -> str:
+    """A day (or an ISO date) for tables: YYYY-MM-DD in English, as the page's language
+    writes it otherwise."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
     language = page_language()
     return value.isoformat() if language == DEFAULT else formats.day(value, language)
 

@@ -186,3 +186,51 @@ def _axe(page: Page) -> list[dict[str, Any]]:
         ".map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))}))"
     )
     return violations
+
+
+@pytest.mark.parametrize(("accept", "language"), [("es-CL", "es"), ("nb-NO", "nb")])
+def test_admin_timestamps_in_the_language_at_both_widths(
+    browser: Browser, tool: Any, accept: str, language: str
+) -> None:
+    """Keys and sync runs dated as the language writes dates (issue 19): no ISO dates."""
+    import re
+    from datetime import UTC, datetime
+
+    from lti_tool.lti import keys
+    from lti_tool.models import SyncRun
+
+    app, origin = tool
+    with app.app_context():
+        keys.active_key()
+        course_id = db.session.query(Course.id).scalar()
+        db.session.add(
+            SyncRun(
+                course_id=course_id,
+                source="nrps",
+                status="failed",
+                error="boom",
+                finished_at=datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
+            )
+        )
+        db.session.commit()
+    context, errors = _context(browser, extra_http_headers={"Accept-Language": accept})
+    try:
+        page = context.new_page()
+        _sign_in(page, origin)
+        assert page.evaluate("document.documentElement.lang") == language
+        for width in (1000, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            for name in ("keys", "sync"):
+                page.goto(f"{origin}/admin/{name}")
+                text = page.locator("main").inner_text()
+                assert not re.search(r"\d{4}-\d{2}-\d{2}", text), (name, text[:800])
+                sideways = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                page.screenshot(
+                    path=str(SCREENSHOTS / f"admin-{name}-{language}-{width}.png"), full_page=True
+                )
+                assert sideways <= 1, (name, width, sideways)
+        assert errors == []
+    finally:
+        context.close()

@@ -96,9 +96,10 @@ def seed(tool: Flask, platform: Platform, context: dict[str, str]) -> None:
     )
     db.session.add(essay)
     db.session.flush()
-    for lms_id, title, at, section in (
-        ("310", "Essay 1", EVERYONE_DUE, None),
-        ("310:section:902", "Essay 1 (Section B)", SECTION_B_DUE, sections["B"].id),
+    # As the sync stores them: the LMS's names (the page writes "… due").
+    for lms_id, section_name, at, section in (
+        ("310", None, EVERYONE_DUE, None),
+        ("310:section:902", "Section B", SECTION_B_DUE, sections["B"].id),
     ):
         db.session.add(
             CourseEvent(
@@ -106,7 +107,8 @@ def seed(tool: Flask, platform: Platform, context: dict[str, str]) -> None:
                 source="canvas",
                 lms_id=lms_id,
                 kind="due",
-                title=title,
+                title="Essay 1",
+                section_name=section_name,
                 at=at,
                 section_id=section,
             )
@@ -280,7 +282,7 @@ def test_the_student_sees_their_sections_date_and_their_posted_score(
             "() => document.getElementById('chart-my-time').data"
             ".filter(t => t.name === 'Due dates').flatMap(t => t.customdata.map(c => c[0]))"
         )
-        assert drawn == ["Essay 1 (Section B)"]  # not everyone's date: it is not Grace's
+        assert drawn == ["Essay 1 due (Section B)"]  # not everyone's date: it is not Grace's
         score = frame.locator("#my-score").inner_text()
         assert "70 %" in score and "85" not in score
         # Class figures of posted scores: 50, 60, 70, 75, 80, 90 -> median 72.5

@@ -168,7 +168,9 @@ def test_the_student_page_follows_the_launch_locale(
         if language != "en":
             # The class's median score and its middle half: one decimal, a decimal comma.
             assert re.search(r"\d,\d", text), text[:2000]
-            assert not re.search(r"\d\.\d", text), re.findall(r".{20}\d\.\d.{20}", text)
+            # Norwegian writes dates with dots (06.11.2026, 23:59): not decimals.
+            numbers = re.sub(r"\b\d{2}\.\d{2}\.\d{4}\b", "", text)
+            assert not re.search(r"\d\.\d", numbers), re.findall(r".{20}\d\.\d.{20}", numbers)
         assert fits(frame)
         shot(page, f"student-{short}-{width}")
 
@@ -219,3 +221,44 @@ def test_the_admin_sign_in_follows_accept_language(
         assert page.locator("h1").inner_text() == WORDS[language]["sign_in"]
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, f"admin-login-{language}-390")
+
+
+# Issue 19's second round: course events named in the language, dates written its way.
+DUE = {"es": re.compile(r"Homework \d+ vence"), "nb": re.compile(r"Frist: Homework \d+")}
+
+
+def _open(frame: Frame, path: str) -> None:
+    """Another page of the same course in the frame (the launch's token carried along)."""
+    course = re.search(r"(/courses/\d+)", frame.url)
+    assert course, frame.url
+    query = frame.url.split("?", 1)[1].split("#")[0]
+    origin = re.match(r"https?://[^/]+", frame.url)
+    assert origin
+    frame.goto(f"{origin[0]}{course[1]}{path}?{query}", timeout=TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("width", [1000, 390])
+@pytest.mark.parametrize("short", ["es", "nb"])
+def test_event_titles_and_days_in_the_language(
+    browser: Browser, stack: Stack, short: str, width: int
+) -> None:
+    with new_page(browser) as page:
+        frame = launch(page, stack, f"instructor-{short}", width)
+        drawn(frame)
+        events = frame.locator("#table-events").inner_text()
+        assert DUE[short].search(events) and " due" not in events, events[:500]
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", events), events[:500]
+        assert fits(frame)
+        frame.locator("#events").scroll_into_view_if_needed()
+        shot(page, f"events-{short}-{width}")
+        _open(frame, "/enrollment")
+        frame.locator("#table-enrollment").wait_for(state="attached", timeout=TIMEOUT_MS)
+        days = frame.evaluate(
+            "Array.from(document.querySelectorAll('#table-enrollment th[scope=row]'),"
+            " t => t.textContent).join(' | ')"
+        )
+        assert days and not re.search(r"\d{4}-\d{2}-\d{2}", days), days[:300]
+        assert WORDS[short]["month"].search(days), days[:300]
+        frame.evaluate("document.querySelector('#table-enrollment').closest('details').open = true")
+        assert fits(frame)
+        shot(page, f"enrollment-{short}-{width}")

@@ -238,6 +238,7 @@ class Canvas:
                         CourseEvent.title,
                         CourseEvent.at,
                         Section.lms_section_id,
+                        CourseEvent.section_name,
                     )
                     .outerjoin(Section, Section.id == CourseEvent.section_id)
                     .where(CourseEvent.course_id == cid)

@@ -70,3 +70,47 @@ def test_every_message_is_translated(language: str) -> None:
         )
     ]
     assert not untranslated, f"{language}: {len(untranslated)} to translate: {untranslated[:10]}"
+
+
+# Glossary terms the catalogs must render one way (docs/glossary.md): the English term in a
+# message, and the word (a stem: plurals and compounds match) its translation must hold.
+GLOSSARY = ROOT / "docs" / "glossary.md"
+CONSISTENT = {
+    "roster": (r"\broster", {"es": "lista de clase", "nb": "deltakerlist"}),
+    "learner": (r"\blearners?\b", {"es": "estudiante", "nb": "student"}),
+    "course staff": (r"\bcourse staff\b", {"es": "equipo docente", "nb": "underviser"}),
+    "at risk": (r"\bat risk\b", {"es": "en riesgo", "nb": "i faresonen"}),
+    "due date": (r"\bdue dates?\b", {"es": "fecha de entrega|fechas de entrega", "nb": "frist"}),
+    "completion requirement": (
+        r"\bcompletion requirements?\b",
+        {"es": "requisitos? de finalización", "nb": "fullføringskrav"},
+    ),
+}
+
+
+def _glossary_row(term: str) -> dict[str, str]:
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] == term:
+            return {"es": cells[1].lower(), "nb": cells[2].lower()}
+    raise AssertionError(f"the glossary has no row for {term!r}")
+
+
+@pytest.mark.parametrize("language", ["es", "nb"])
+@pytest.mark.parametrize("term", sorted(CONSISTENT))
+def test_the_catalogs_use_the_glossarys_words(term: str, language: str) -> None:
+    english, words = CONSISTENT[term]
+    # The word checked is the glossary's (so the two cannot drift apart).
+    assert re.search(words[language], _glossary_row(term)[language]), term
+    with po_path(language).open("rb") as stream:
+        catalog = read_po(stream, locale=language)
+    off = [
+        str(m.id)[:80]
+        for m in catalog
+        if m.id
+        and re.search(english, m.id[0] if isinstance(m.id, tuple) else m.id, re.I)
+        and not re.search(
+            words[language], m.string[0] if isinstance(m.string, tuple) else m.string, re.I
+        )
+    ]
+    assert not off, f"{language}: {term!r} not as the glossary says in {off}"

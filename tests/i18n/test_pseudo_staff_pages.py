@@ -6,13 +6,14 @@ readiness checks, its form errors and its preview). Every text a person reads is
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from lti_tool.i18n import text
+from lti_tool.i18n import formats, text
 from lti_tool.i18n.catalogs import pseudo_translations
 from tests.helpers.classes import GOOD
 from tests.helpers.platform import FakePlatform
@@ -20,6 +21,7 @@ from tests.helpers.problems import PROBLEM
 from tests.helpers.pseudo import unmarked
 from tests.helpers.tracking_logs import VIDEO_ID, ingest, write
 from tests.views import test_countries as countries
+from tests.views import test_enrollment_page as enrollment_page
 from tests.views import test_problems_page as problems_page
 from tests.views import test_video as video
 from tests.views.test_enrollment_page import history  # noqa: F401 (a fixture)
@@ -169,8 +171,10 @@ def test_the_enrollment_page_with_a_history_is_all_marked(
     client: FlaskClient,
     history: dict[str, Any],  # noqa: F811 (the fixture imported above)
 ) -> None:
+    # The table's days are data, written as the page's language writes dates.
+    days = [formats.day(enrollment_page.TODAY - timedelta(days=n), "en") for n in range(40)]
     with text.using(pseudo_translations()):
-        _marked(client, f"/courses/1/enrollment?t={history['t']}")
+        _marked(client, f"/courses/1/enrollment?t={history['t']}", tuple(days))
 
 
 def test_the_track_record_with_weeks_is_all_marked(

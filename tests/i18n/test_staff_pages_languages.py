@@ -4,6 +4,7 @@ dates, country names in the page's language; CSV stays English."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
 from lti_tool.models import CourseSettings
 from tests.helpers.classes import GOOD
 from tests.helpers.platform import FakePlatform
@@ -75,6 +77,42 @@ def test_the_track_record_in_spanish(
     assert csv.splitlines()[0].startswith("course,")  # the report's English header
 
 
+def test_the_track_records_pass_mark_with_a_decimal_comma(
+    app: Flask,
+    client: FlaskClient,
+    staff: dict[str, Any],  # noqa: F811 (the fixture imported above)
+) -> None:
+    with app.app_context():
+        db.session.get(CourseSettings, 1).risk_pass_mark = 55.5
+        db.session.commit()
+    url = f"/courses/1/at-risk/track-record?t={staff['t']}"
+    english = _flat(client.get(url).get_data(as_text=True))
+    assert "the pass mark of 55.5 %" in english
+    for language, words in (("es", "nota de aprobación de 55,5 %"), ("nb", "55,5 %")):
+        _speak(app, language)
+        html = _flat(client.get(url).get_data(as_text=True))
+        outcome = re.search(r'<p id="outcome">(.*?)</p>', html)
+        assert outcome and words in outcome[1] and "55.5" not in html, language
+
+
+def test_the_track_records_course_end_in_the_pages_date_format(
+    app: Flask,
+    client: FlaskClient,
+    staff: dict[str, Any],  # noqa: F811 (the fixture imported above)
+) -> None:
+    with app.app_context():
+        row = db.session.get(CourseSettings, 1)
+        row.risk_pass_mark, row.ends_on = None, date(2099, 3, 25)
+        db.session.commit()
+    url = f"/courses/1/at-risk/track-record?t={staff['t']}"
+    assert "It ends on 2099-03-25," in _flat(client.get(url).get_data(as_text=True))
+    for language in ("es", "nb"):
+        _speak(app, language)
+        html = _flat(client.get(url).get_data(as_text=True))
+        assert formats.day(date(2099, 3, 25), language) in html, language
+        assert "2099-03-25" not in html, language
+
+
 def test_settings_errors_and_readiness_in_norwegian(
     app: Flask, client: FlaskClient, seeded: dict[str, Any]
 ) -> None:
@@ -89,3 +127,19 @@ def test_settings_errors_and_readiness_in_norwegian(
     assert client.post("/courses/1/settings", data=good).status_code == 303
     with app.app_context():
         assert db.session.get(CourseSettings, 1).risk_pass_mark == 55.5
+
+
+def test_pseudonyms_in_the_pages_language_and_english_in_csv(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    # D and L have no name: the tool calls them "Learner <code>".
+    english = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
+    codes = set(re.findall(r"Learner ([0-9A-F]{6})", english))
+    assert len(codes) == 2
+    for language, word in (("es", "Estudiante"), ("nb", "Student")):
+        _speak(app, language)
+        html = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
+        assert set(re.findall(rf"{word} ([0-9A-F]{{6}})", html)) == codes, language
+        assert not re.search(r"Learner [0-9A-F]{6}", html), language
+        csv = client.get(f"/courses/1/learners.csv?t={seeded['t']}").get_data(as_text=True)
+        assert set(re.findall(r"Learner ([0-9A-F]{6})", csv)) == codes, language

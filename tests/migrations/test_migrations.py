@@ -196,3 +196,63 @@ def test_0016_adds_view_preferences_that_go_with_their_course_and_person(tmp_pat
         assert left == [2]
         downgrade(revision="0015_admin_session_generation")
         assert "view_preference" not in inspect(db.engine).get_table_names()
+
+
+def test_0022_cuts_lms_event_titles_back_to_the_names(tmp_path: Path) -> None:
+    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    init_migrate(app)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="0021_course_language")
+        with db.engine.begin() as conn:
+            run = conn.exec_driver_sql
+            run(
+                "INSERT INTO course (id, lti_context_id, title, created_at, updated_at) VALUES "
+                "(1, 'x', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+            run(
+                "INSERT INTO section (id, course_id, lms_section_id, name) VALUES "
+                "(1, 1, '9', 'Lab (Tuesday)'), (2, 1, '10', '')"
+            )
+            # What the syncs and the demo wrote in English, and a staff event left as it is.
+            run(
+                "INSERT INTO course_event (id, course_id, source, lms_id, kind, section_id, "
+                "title, at, created_at, updated_at) VALUES "
+                "(1, 1, 'canvas', '7', 'due', NULL, 'Essay (draft)', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(2, 1, 'canvas', '7:section:9', 'due', 1, 'Essay (draft) (Lab (Tuesday))', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(3, 1, 'canvas', '8:section:10', 'due', 2, 'Assignment 8 (section 10)', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(4, 1, 'openedx', 'b@x', 'due', NULL, 'Graded subsection', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(5, 1, 'canvas', 'demo-hw-1', 'due', NULL, 'Homework 1 due', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP), "
+                "(6, 1, 'staff', NULL, 'due', NULL, 'Project due', CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        upgrade()
+        query = "SELECT id, title, section_name FROM course_event ORDER BY id"
+        with db.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.exec_driver_sql(query).all()]
+        assert rows == [
+            (1, "Essay (draft)", None),
+            (2, "Essay (draft)", "Lab (Tuesday)"),
+            (3, "", None),
+            (4, "", None),
+            (5, "Homework 1", None),
+            (6, "Project due", None),
+        ]
+        downgrade(revision="0021_course_language")
+        with db.engine.connect() as conn:
+            titles = conn.exec_driver_sql("SELECT title FROM course_event ORDER BY id").scalars()
+            assert list(titles) == [
+                "Essay (draft)",
+                "Essay (draft) (Lab (Tuesday))",
+                "Assignment 8 (section 10)",
+                "Graded subsection",
+                "Homework 1",
+                "Project due",
+            ]

@@ -334,7 +334,7 @@ def test_due_dates_follow_canvas_and_course_start_is_set_once(app: Flask, lms: C
     assert run.status == "succeeded", run.error
     snap = lms.snapshot()
     events = {e[0]: e for e in snap["events"]}
-    assert events["300"][2:] == ("Essay (extended)", new_due, None)
+    assert events["300"][2:] == ("Essay (extended)", new_due, None, None)
     assert "301" not in events and len(events) == 3
     assignments = {a[0]: a for a in snap["assignments"]}
     assert assignments["301"][5] is True  # kept, marked removed
@@ -431,8 +431,8 @@ def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
     essay = sorted(e for e in snap["events"] if e[0].startswith(str(ESSAY)))
     # One event per date for everyone and per section; none for the individual extension.
     assert essay == [
-        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None),
-        (f"{ESSAY}:section:902", "due", "Essay 1 (Section B)", SECTION_B_DUE, "902"),
+        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None, None),
+        (f"{ESSAY}:section:902", "due", "Essay 1", SECTION_B_DUE, "902", "Section B"),
     ]
     stats = {s[0]: s for s in snap["stats"]}
     columns = [c.name for c in LmsLearnerStats.__table__.columns if c.name != "synced_at"][1:]
@@ -473,7 +473,7 @@ def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
     # Section A: everyone's date, on the list and on the chart; not Section B's.
     html = page(1000)
     assert _coming_up(html)["Essay 1"] == f"{ESSAY_DUE:%Y-%m-%d %H:%M}"
-    assert "Essay 1" in _markers(html) and "Essay 1 (Section B)" not in _markers(html)
+    assert "Essay 1 due" in _markers(html) and "Essay 1 due (Section B)" not in _markers(html)
     # The posted score, and the class figures of posted scores only.
     # Only the score section: the page's session token is random text that may hold "85".
     score = html[html.index('id="my-score"') :]
@@ -483,7 +483,7 @@ def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
     # Section B: its own date in place of everyone's.
     html = page(1001)
     assert _coming_up(html)["Essay 1"] == f"{SECTION_B_DUE:%Y-%m-%d %H:%M}"
-    assert "Essay 1 (Section B)" in _markers(html) and "Essay 1" not in _markers(html)
+    assert "Essay 1 due (Section B)" in _markers(html) and "Essay 1 due" not in _markers(html)
     # The learner with an extension: their own date on the list.
     html = page(1003)
     assert _coming_up(html)["Essay 1"] == f"{EXTENSION_DUE:%Y-%m-%d %H:%M}"
@@ -491,7 +491,7 @@ def test_each_section_sees_its_own_due_date_and_students_see_posted_scores(
     # Staff: every section's date on the overview, the unposted score everywhere.
     t = session_token(lms.launch("teacher-sub", "1"))
     overview = client.get(f"/courses/{course_id}/?t={t}").get_data(as_text=True)
-    assert "Essay 1 (Section B)" in overview and "Essay 1</td>" in overview
+    assert "Essay 1 due (Section B)" in overview and "Essay 1 due</td>" in overview
     table = client.get(f"/courses/{course_id}/learners?t={t}&q=Student+00000")
     row = table.get_data(as_text=True).split('id="table-learners"')[1]
     assert 'data-label="Current score">85 %</td>' in row and "70 %" not in row
@@ -575,7 +575,7 @@ def test_too_many_overrides_are_said_and_each_learner_keeps_their_date(
     assert "25 or more date overrides" in warning
     snap = lms.snapshot()
     assert [e for e in snap["events"] if e[0].startswith(str(ESSAY))] == [
-        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None)
+        (str(ESSAY), "due", "Essay 1", ESSAY_DUE, None, None)
     ]
     essay = {s[1]: s[9] for s in snap["submissions"] if s[0] == str(ESSAY)}
     assert essay["1001"] == SECTION_B_DUE and essay["1000"] == ESSAY_DUE

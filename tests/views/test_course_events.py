@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
-from lti_tool.models import Course, CourseEvent
+from lti_tool.models import Course, CourseEvent, CourseSettings, Section
 from tests.helpers.platform import CLAIM, FakePlatform, session_token
 from tests.helpers.tracking_logs import COURSE, event, ingest, write
 
@@ -126,3 +126,63 @@ def test_event_titles_are_escaped_in_markup_and_figures(
     assert EVIL not in html and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     notes = _figure(html, "weekly-activity")["layout"]["annotations"]
     assert notes[0]["text"] == "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_lms_due_dates_are_named_in_the_page_language(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    # The syncs store the LMS's names only; "… due" is the page's, in the viewer's language.
+    ingest(runner, write(tmp_path / "t.log", [event("2026-03-02 10:00:00")]))
+    t = session_token(platform.launch(client, **CONTEXT))
+    at = datetime(2026, 3, 4, 22, 59, tzinfo=UTC)
+    with app.app_context():
+        section = Section(course_id=1, lms_section_id="9", name="Lab B")
+        db.session.add(section)
+        db.session.flush()
+        db.session.add_all(
+            [
+                CourseEvent(course_id=1, source="canvas", lms_id="77", title="HW 2", at=at),
+                CourseEvent(
+                    course_id=1,
+                    source="canvas",
+                    lms_id="77:section:9",
+                    title="HW 2",
+                    section_name="Lab B",
+                    section_id=section.id,
+                    at=at,
+                ),
+                CourseEvent(course_id=1, source="canvas", lms_id="78", title="", at=at),
+                CourseEvent(course_id=1, source="openedx", lms_id="b@x", title="", at=at),
+            ]
+        )
+        db.session.commit()
+    expected = {
+        "en": ["HW 2 due", "HW 2 due (Lab B)", "Assignment 78 due", "Graded subsection due"],
+        "es": ["HW 2 vence", "HW 2 vence (Lab B)", "Tarea 78 vence", "Subsección calificada vence"],
+        "nb": [
+            "Frist: HW 2",
+            "Frist: HW 2 (Lab B)",
+            "Frist: Innlevering 78",
+            "Frist: Vurdert underseksjon",
+        ],
+    }
+    for language, titles in expected.items():
+        with app.app_context():
+            row = db.session.get(CourseSettings, 1) or CourseSettings(course_id=1)
+            row.language = language
+            db.session.add(row)
+            db.session.commit()
+        html = client.get(f"/courses/1/?t={t}").get_data(as_text=True)
+        table = html[html.index('id="table-events"') :]
+        table = table[: table.index("</table>")]
+        listed = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", table)
+        assert sorted(listed) == sorted(titles), language
+        markers = [
+            m
+            for d in _figure(html, "weekly-activity")["data"]
+            for m in d.get("customdata") or []
+            if d.get("yaxis") == "y9"
+        ]
+        assert sorted(m[0] for m in markers) == sorted(titles), language
+        if language != "en":
+            assert " due" not in " ".join(listed) and "Assignment 78" not in html

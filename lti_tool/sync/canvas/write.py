@@ -289,16 +289,18 @@ class Writer:
                 )
             )
         }
-        wanted: dict[str, tuple[datetime, str, int | None]] = {}
+        # (when, the assignment's name, the section's name, the section): the page writes
+        # "… due" in the viewer's language (kpis.course_events.title).
+        wanted: dict[str, tuple[datetime, str, str | None, int | None]] = {}
         unknown_sections = 0
         for key, values in assignments.items():
             if not values["published"]:
                 continue
-            name = values["name"] or f"Assignment {key}"
+            name = (values["name"] or "")[:500]
             dates = self.data.dates.get(key)
             everyone = dates.everyone if dates is not None else values["due_at"]
             if everyone is not None:
-                wanted[key] = (everyone, name[:500], None)
+                wanted[key] = (everyone, name, None, None)
             for section_key, due, section_title in dates.sections if dates is not None else ():
                 section = self.section.get(section_key)
                 if section is None:
@@ -306,13 +308,9 @@ class Writer:
                     continue
                 if due == everyone:
                     continue  # the same date as everyone's: one marker is enough
-                label = section.name or section_title or f"section {section_key}"
-                wanted[f"{key}:section:{section_key}"] = (
-                    due,
-                    f"{name} ({label})"[:500],
-                    section.id,
-                )
-        for lms_id, (at, title, section_id) in wanted.items():
+                label = (section.name or section_title or "")[:500] or None
+                wanted[f"{key}:section:{section_key}"] = (due, name, label, section.id)
+        for lms_id, (at, title, section_name, section_id) in wanted.items():
             event = events.get(lms_id)
             if event is None:
                 self.session.add(
@@ -322,13 +320,20 @@ class Writer:
                         lms_id=lms_id,
                         kind="due",
                         title=title,
+                        section_name=section_name,
                         at=at,
                         section_id=section_id,
                     )
                 )
                 self.written(1)
-            elif (event.at, event.title, event.section_id) != (at, title, section_id):
+            elif (event.at, event.title, event.section_name, event.section_id) != (
+                at,
+                title,
+                section_name,
+                section_id,
+            ):
                 event.at, event.title, event.section_id = at, title, section_id
+                event.section_name = section_name
                 self.written(1)
         for stored_id, event in events.items():
             if stored_id not in wanted:

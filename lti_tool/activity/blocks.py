@@ -37,7 +37,7 @@ from orjson import Fragment
 from sqlalchemy import select
 
 from lti_tool.activity.details import ENROLLMENT_EVENTS, enrollment_detail, problem_detail
-from lti_tool.activity.sql import upsert_many
+from lti_tool.activity.sql import lock_keys, upsert_many
 from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
 from lti_tool.models.types import DbSession
@@ -414,6 +414,8 @@ def write_blocks(
             filled_total += filled
             value = encode(merged)
             changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
+    if changed:
+        lock_keys(session, course_id, {row[1] for row in changed})
     upsert_many(session, _UPSERT, changed)
     return added_total, filled_total
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from lti_tool.models.types import DbSession
 
@@ -27,6 +28,35 @@ def is_sqlite(session: DbSession) -> bool:
 def _is_psycopg2(session: DbSession) -> bool:
     """True on PostgreSQL through psycopg2, which has COPY and execute_values."""
     return session.get_bind().dialect.driver == "psycopg2"
+
+
+def lock_keys(session: DbSession, course_id: int, people: Iterable[int]) -> None:
+    """Check that a batch's course and people exist, and keep them from being deleted until the
+    transaction ends, before its activity rows are written: on PostgreSQL, where those tables
+    have no foreign keys (models.activity.batch_checked_keys), once for the whole batch instead
+    of a trigger per row. Elsewhere their foreign keys check each row.
+
+    The locks are a foreign key check's own (FOR KEY SHARE): a transaction deleting one of these
+    people waits for this one, and its cascade trigger then sees the rows written here.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    wanted = sorted(set(people))
+    found = session.execute(_LOCK_COURSE, {"course": course_id}).all()
+    found_people = {row[0] for row in session.execute(_LOCK_PEOPLE, {"people": wanted})}
+    if not found or len(found_people) != len(wanted):
+        missing = sorted(set(wanted) - found_people)[:10]
+        raise IntegrityError(
+            "lock_keys",
+            {"course": course_id, "missing people": missing},
+            LookupError(
+                f"no course {course_id}" if not found else f"no person with id in {missing}"
+            ),
+        )
+
+
+_LOCK_COURSE = text("SELECT id FROM course WHERE id = :course FOR KEY SHARE")
+_LOCK_PEOPLE = text("SELECT id FROM person WHERE id = ANY(:people) FOR KEY SHARE")
 
 
 def insert_rows(

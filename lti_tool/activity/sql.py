@@ -110,9 +110,12 @@ def upsert_rows(
     rows: Sequence[tuple[Any, ...]],
     keys: Sequence[str],
     update: Sequence[str],
+    where: str = "",
 ) -> None:
     """INSERT rows in the table's column order, or UPDATE the `update` columns of the row with
-    the same `keys` (its primary key, or another unique constraint).
+    the same `keys` (its primary key, or another unique constraint) — where the condition
+    `where` holds, if given (SQL of the table's row and `excluded`, the new one). No two rows may
+    have the same keys.
 
     On PostgreSQL through a staging table: one COPY into a temporary table, then one set-based
     `INSERT … SELECT … ON CONFLICT DO UPDATE` (multi-row INSERTs of 500 blocks made the client
@@ -125,6 +128,8 @@ def upsert_rows(
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(
         f"{name} = excluded.{name}" for name in update
     )
+    if where:
+        conflict += f" WHERE {where}"
     if not _is_psycopg2(session):
         marks = ", ".join(["{p}"] * len(names))
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks}) {conflict}"  # noqa: S608

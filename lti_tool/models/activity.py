@@ -94,7 +94,7 @@ def _cascade(parent: str, column: str) -> str:
     )
 
 
-# What the migration 0022_activity_keys_per_batch makes, and create_all on PostgreSQL.
+# What the migration 0023_activity_keys_per_batch makes, and create_all on PostgreSQL.
 ROLLUP_CASCADE_DDL = _cascade("person", "person_id") + _cascade("course", "course_id")
 DROP_ROLLUP_CASCADE_DDL = (
     "DROP TRIGGER IF EXISTS cascade_activity ON person;\n"

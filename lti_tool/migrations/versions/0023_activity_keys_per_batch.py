@@ -2,8 +2,8 @@
 and lock a batch's course and people once, and statement triggers on person and course delete
 their rows as ON DELETE CASCADE did (SQLite keeps its foreign keys)
 
-Revision ID: 0022_activity_keys_per_batch
-Revises: 0021_course_language
+Revision ID: 0023_activity_keys_per_batch
+Revises: 0022_event_names
 Create Date: 2026-12-05
 
 """
@@ -11,8 +11,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0022_activity_keys_per_batch'
-down_revision = '0021_course_language'
+revision = '0023_activity_keys_per_batch'
+down_revision = '0022_event_names'
 branch_labels = None
 depends_on = None
 

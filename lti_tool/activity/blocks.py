@@ -37,7 +37,7 @@ from orjson import Fragment
 from sqlalchemy import select
 
 from lti_tool.activity.details import ENROLLMENT_EVENTS, enrollment_detail, problem_detail
-from lti_tool.activity.sql import upsert_many
+from lti_tool.activity.sql import lock_keys, upsert_rows
 from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
 from lti_tool.models.types import DbSession
@@ -359,12 +359,7 @@ def active_times(columns: Columns) -> list[float]:
 # Blocks are read through Core on the session's connection: plain rows, without the ORM's
 # per-row loading, which would cost more than reading the blocks themselves.
 
-_UPSERT = (
-    "INSERT INTO activity_block (course_id, person_id, day, events, data) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}) "
-    "ON CONFLICT (course_id, person_id, day) "
-    "DO UPDATE SET events = excluded.events, data = excluded.data"
-)
+_KEY = ("course_id", "person_id", "day")
 CHUNK = 500
 
 
@@ -414,7 +409,9 @@ def write_blocks(
             filled_total += filled
             value = encode(merged)
             changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
-    upsert_many(session, _UPSERT, changed)
+    if changed:
+        lock_keys(session, course_id, {row[1] for row in changed})
+    upsert_rows(session, ActivityBlock, changed, _KEY, ("events", "data"))
     return added_total, filled_total
 
 

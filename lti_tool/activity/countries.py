@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 
-from lti_tool.activity.sql import upsert_many
+from lti_tool.activity.sql import upsert_rows
 from lti_tool.models import LearnerCountry
 from lti_tool.models.types import DbSession
 
@@ -74,13 +74,8 @@ def last_countries(latest: Mapping[K, tuple[float, str]]) -> dict[K, tuple[float
     return {key: (time, found[address]) for key, (time, address) in latest.items()}
 
 
-_UPSERT = (
-    "INSERT INTO learner_country (course_id, person_id, country_code, seen_time) "
-    "VALUES ({p}, {p}, {p}, {p}) "
-    "ON CONFLICT (course_id, person_id) DO UPDATE SET "
-    "country_code = excluded.country_code, seen_time = excluded.seen_time "
-    "WHERE excluded.seen_time > learner_country.seen_time"
-)
+_KEY = ("course_id", "person_id")
+_LATER = "excluded.seen_time > learner_country.seen_time"
 
 
 def write_countries(
@@ -90,9 +85,9 @@ def write_countries(
     rows = [
         (course, person, code, time) for (course, person), (time, code) in sorted(countries.items())
     ]
-    # Through upsert_many (one statement for many rows on PostgreSQL): a log of many learners
-    # records them by the hundred thousand.
-    upsert_many(session, _UPSERT, rows)
+    # Through upsert_rows (a staging table on PostgreSQL): a log of many learners records them
+    # by the hundred thousand.
+    upsert_rows(session, LearnerCountry, rows, _KEY, ("country_code", "seen_time"), _LATER)
 
 
 def move_countries(session: DbSession, keep_id: int, drop_id: int) -> None:

@@ -42,7 +42,7 @@ from lti_tool.activity.blocks import (
     decode,
     learner_blocks,
 )
-from lti_tool.activity.sql import insert_rows
+from lti_tool.activity.sql import insert_rows, lock_keys
 from lti_tool.activity.video import VideoRow, segment_runs, viewing_spans
 from lti_tool.activity.workers import Workers
 from lti_tool.models import (
@@ -459,6 +459,8 @@ def store_rows(
     session: DbSession, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
 ) -> None:
     """Replace the stored rollups of these learners (`new_people` have none yet)."""
+    # Every row is of rows.course_id and one of rows.people (rollup_rows makes them so).
+    lock_keys(session, rows.course_id, rows.people)
     known = [person for person in rows.people if person not in new_people]
     for model in _ROLLUPS if known else ():
         table = model.__table__  # Core, not ORM: no objects in the session to synchronise

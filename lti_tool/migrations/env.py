@@ -95,7 +95,15 @@ def run_migrations_online():
             # transaction, so it is set before the migration's transaction, and restored after.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()  # end the transaction the statement began, before the migration's
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        # Imported here: env.py runs inside the app, whose models are loaded by then.
+        from lti_tool.models.activity import compared_objects
+
+        include = conf_args.get("include_object") or compared_objects(connection.dialect.name)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            **{**conf_args, "include_object": include},
+        )
 
         with context.begin_transaction():
             context.run_migrations()

@@ -7,10 +7,24 @@ from datetime import UTC, date, datetime
 from flask import Flask
 from sqlalchemy import select
 
-from lti_tool.activity.blocks import _UPSERT
-from lti_tool.activity.sql import insert_rows, upsert_many
+from lti_tool.activity.sql import insert_rows, upsert_many, upsert_rows
 from lti_tool.extensions import db
-from lti_tool.models import ActivityBlock, Course, LearnerDay, LearnerResource, Person
+from lti_tool.models import (
+    ActivityBlock,
+    Course,
+    LearnerDay,
+    LearnerProblem,
+    LearnerResource,
+    Person,
+)
+
+_UPSERT = (
+    "INSERT INTO activity_block (course_id, person_id, day, events, data) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}) "
+    "ON CONFLICT (course_id, person_id, day) "
+    "DO UPDATE SET events = excluded.events, data = excluded.data"
+)
+_BLOCK_KEY = ("course_id", "person_id", "day")
 
 # Characters that delimit COPY's text format, quotes, non-ASCII and a would-be NULL marker.
 AWKWARD_IDS = [
@@ -100,3 +114,79 @@ def test_insert_rows_writes_nulls_and_timestamps(app: Flask) -> None:
         assert person is not None
         assert (person.name, person.email, person.given_name) == ("N\\t", None, None)
         assert person.created_at == moment
+
+
+def _blocks() -> list[tuple[date, int, bytes]]:
+    rows = db.session.execute(
+        select(ActivityBlock.day, ActivityBlock.events, ActivityBlock.data).order_by(
+            ActivityBlock.day
+        )
+    ).all()
+    return [(row.day, row.events, bytes(row.data)) for row in rows]
+
+
+def test_upsert_rows_inserts_then_replaces_the_named_columns(app: Flask) -> None:
+    with app.app_context():
+        course_id, person_id = _course_and_person()
+        first = [
+            (course_id, person_id, f"2026-02-{n:02d}", n, f'{{"n":{n}}}'.encode()) for n in (1, 2)
+        ]
+        upsert_rows(db.session, ActivityBlock, first, _BLOCK_KEY, ("events", "data"))
+        awkward = bytes(range(256)) + b"\\\t\n"
+        changed = [
+            (course_id, person_id, date(2026, 2, 2), 20, awkward),  # a date, not its text
+            (course_id, person_id, "2026-02-03", 3, b"{}"),
+        ]
+        upsert_rows(db.session, ActivityBlock, changed, _BLOCK_KEY, ("data",))
+        upsert_rows(db.session, ActivityBlock, [], _BLOCK_KEY, ("data",))  # nothing: no error
+        db.session.commit()
+        assert _blocks() == [
+            (date(2026, 2, 1), 1, b'{"n":1}'),
+            (date(2026, 2, 2), 2, awkward),  # events were not among the columns to update
+            (date(2026, 2, 3), 3, b"{}"),
+        ]
+
+
+def test_upsert_rows_after_a_rollback_and_in_the_next_transaction(app: Flask) -> None:
+    # On PostgreSQL the staging table made in a transaction that rolls back is gone, and one
+    # used in a committed transaction is emptied: neither shows in the next upsert.
+    with app.app_context():
+        course_id, person_id = _course_and_person()
+        db.session.commit()
+        row = (course_id, person_id, "2026-02-01", 1, b"a")
+        upsert_rows(db.session, ActivityBlock, [row], _BLOCK_KEY, ("events", "data"))
+        db.session.rollback()
+        assert _blocks() == []
+        upsert_rows(db.session, ActivityBlock, [row], _BLOCK_KEY, ("events", "data"))
+        db.session.commit()
+        later = (course_id, person_id, "2026-02-02", 2, b"b")
+        upsert_rows(db.session, ActivityBlock, [later], _BLOCK_KEY, ("events", "data"))
+        db.session.commit()
+        assert _blocks() == [(date(2026, 2, 1), 1, b"a"), (date(2026, 2, 2), 2, b"b")]
+
+
+def test_insert_rows_writes_nulls_and_dates_into_typed_columns(app: Flask) -> None:
+    with app.app_context():
+        course_id, person_id = _course_and_person()
+        problems = [
+            (course_id, person_id, "p1", 2, None, 1.0, 2.5, None, b"{}"),
+            (course_id, person_id, "p2", 1, 1, 3.0, 3.0, "", b"[]"),
+        ]
+        insert_rows(db.session, LearnerProblem, problems)
+        insert_rows(
+            db.session, LearnerDay, [(course_id, person_id, date(2026, 2, 3), 1, 0, 0, b"")]
+        )
+        db.session.commit()
+        stored = db.session.execute(
+            select(
+                LearnerProblem.problem_id,
+                LearnerProblem.attempts,
+                LearnerProblem.correct_at,
+                LearnerProblem.first_time,
+                LearnerProblem.last_time,
+                LearnerProblem.display_name,
+            ).order_by(LearnerProblem.problem_id)
+        ).all()
+        assert [tuple(row) for row in stored] == [row[2:8] for row in problems]
+        day = db.session.execute(select(LearnerDay)).scalar_one()
+        assert (day.day, day.first_time, bytes(day.gaps)) == (date(2026, 2, 3), 0.0, b"")

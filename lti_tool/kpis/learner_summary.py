@@ -62,6 +62,8 @@ SORT_COLUMNS = {
 #: The order when nobody chose one: high first, then watch, then the others; by name in each.
 RISK_FIRST = "risk_first"
 _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
+#: Rows read by one IN list.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -300,18 +302,23 @@ def rows(
 ) -> list[dict[str, Any]]:
     """The stored rows that pass the filters (and are among `people`, when given), sorted on a
     column (or RISK_FIRST), one page of them when a limit is given. Read current() first."""
-    query = (
-        select(LearnerSummary.__table__)
-        .where(*_where(course, filters or {}))
-        .order_by(*_order(order, descending))
-        .offset(offset)
-    )
+    # The page's person ids first, sorted on the keys alone (the database's sorter then holds
+    # narrow rows, not the reasons and names of the whole class), then their rows.
+    ids = select(_T.person_id).where(*_where(course, filters or {}))
     if people is not None:
-        query = query.where(_T.person_id.in_(sorted(people)))
+        ids = ids.where(_T.person_id.in_(sorted(people)))
+    ids = ids.order_by(*_order(order, descending)).offset(offset)
     if limit is not None:
-        query = query.limit(limit)
+        ids = ids.limit(limit)
+    wanted = list(session.scalars(ids))
+    found: dict[int, Any] = {}
+    table = LearnerSummary.__table__
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        query = select(table).where(_T.course_id == course.id, _T.person_id.in_(chunk))
+        found.update((record.person_id, record) for record in session.execute(query))
     label = course_label(course)
-    return [_row(record, label) for record in session.execute(query)]
+    return [_row(found[person_id], label) for person_id in wanted]
 
 
 def count(session: DbSession, course: Course, filters: dict[str, str] | None = None) -> int:

@@ -6,6 +6,7 @@ every column, direction and filter."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from lti_tool.models import (
     Assignment,
     Course,
     Enrollment,
+    LearnerSummary,
     LearnerSummaryState,
     LmsLearnerStats,
     Person,
@@ -434,3 +436,29 @@ def test_rows_empty_before_anything(tmp_path: Path, app: Flask) -> None:
         state = learner_summary.current(db.session, course, key=b"k", now=datetime.now(UTC))
         assert (state.learners, state.anyone_at_risk) == (0, False)
         assert learner_summary.rows(db.session, course) == []
+
+
+def test_refresh_summaries_command_writes_the_rows_again(
+    tmp_path: Path, app: Flask, runner: Any
+) -> None:
+    # After an upgrade the table is empty: the command fills it from the stored data.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        lines = [event(_stamp(2, 3600 * n), user=n, username=f"u{n}") for n in (1, 2, 3)]
+        _apply(app, ("ingest", lines), folder, 0)
+        course = _course()
+        db.session.execute(LearnerSummary.__table__.delete())
+        db.session.execute(LearnerSummaryState.__table__.delete())
+        db.session.commit()
+        assert _stored(course) == []
+    result = runner.invoke(args=["data", "refresh-summaries", "--course", COURSE, "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert (done["learners"], done["course_id"]) == (3, course.id)
+    with app.app_context():
+        course = _course()
+        _same(_stored(course), _computed(course, key))
+    every = runner.invoke(args=["data", "refresh-summaries"])
+    assert every.exit_code == 0 and f"course {course.id}: 3 learners in" in every.output

@@ -214,6 +214,20 @@ def current(
     return State(settings, today, found[1], bool(found[2]))
 
 
+def stored(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> State | None:
+    """The course's summary state as stored, current or not (None when it has none): what a
+    reader shows while another process holds the database for a long write."""
+    _mark, settings, today = fingerprint(session, course, key, now or utcnow())
+    found = session.execute(
+        select(LearnerSummaryState.learners, LearnerSummaryState.anyone_at_risk).where(
+            LearnerSummaryState.course_id == course.id
+        )
+    ).first()
+    return None if found is None else State(settings, today, found[0], bool(found[1]))
+
+
 def refresh_changed(session: DbSession, key: bytes) -> None:
     """Refresh the summaries of the courses whose activity this session changed (what
     lti_tool.activity.rollups.touch_courses noted), before the change is committed."""

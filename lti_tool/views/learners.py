@@ -11,6 +11,7 @@ from urllib.parse import quote
 from babel.numbers import format_decimal
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -266,6 +267,24 @@ def outside_roster(course: Course) -> list[dict[str, Any]]:
     )
 
 
+def current_summary(course: Course) -> learner_summary.State:
+    """The course's learner summary made current (committed: a refresh it had to make is then
+    every worker's). While another process holds SQLite's write lock for longer than its busy
+    timeout (a large ingest, which writes the summary itself as it commits), the rows as they
+    were are shown rather than an error."""
+    key = pseudonym_key()
+    try:
+        state = learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        found = learner_summary.stored(db.session, course, key=key)
+        if found is None:
+            raise
+        return found
+    return state
+
+
 def emails_hidden(course: Course) -> bool:
     """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
     the tool's API token (the sync records it on every run: see lti_tool.sync.canvas.run)."""
@@ -295,8 +314,7 @@ def learners(course_id: int) -> str:
     """The learners table: sort, filter, search, one page at a time."""
     course = _course(course_id)
     # The rows are the learner summary's: sorted, filtered and paged in the database.
-    state = learner_summary.current(db.session, course, key=pseudonym_key())
-    db.session.commit()  # a refresh it had to make is then every worker's
+    state = current_summary(course)
     filters = filters_from(request.args)
     sort = request.args.get("sort", "")
     sort = sort if sort in SORTS else ""
@@ -397,7 +415,7 @@ def learners_columns(course_id: int) -> BaseResponse:
 def learners_csv(course_id: int) -> Response:
     """The filtered rows as CSV (every column of the `learners` report)."""
     course = _course(course_id)
-    learner_summary.current(db.session, course, key=pseudonym_key())
+    current_summary(course)
     shown = learner_summary.rows(db.session, course, filters_from(request.args))
     record_access(course, "learners_csv", None, len(shown))
     db.session.commit()
@@ -411,7 +429,7 @@ def learners_csv(course_id: int) -> Response:
 def _chosen(course: Course) -> list[dict[str, Any]]:
     """The learners a POST names: ticked person ids, or every learner the filters match (by
     name)."""
-    learner_summary.current(db.session, course, key=pseudonym_key())
+    current_summary(course)
     if request.form.get("all") == "1":
         return learner_summary.rows(db.session, course, filters_from(request.form))
     wanted = {int(p) for p in request.form.getlist("person") if is_digits(p) and len(p) < 19}

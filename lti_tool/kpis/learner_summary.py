@@ -268,6 +268,12 @@ def _order(key: str, descending: bool) -> list[Any]:
     column = SORT_COLUMNS[key]
     if key == "name":
         return [column.desc() if descending else column, _T.person_id]
+    if not column.nullable:
+        # Nothing empty to put last: the column and the name as they are, which the column's
+        # index gives in order (in either direction), the database sorting only ties.
+        if descending:
+            return [column.desc(), _T.name_key.desc(), _T.person_id]
+        return [column, _T.name_key, _T.person_id]
     then = case((column.is_(None), None), else_=_T.name_key)
     return [
         column.is_(None),

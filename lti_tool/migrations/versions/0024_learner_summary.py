@@ -2,8 +2,8 @@
 active, completion, score, segment, risk level and reasons), indexed for each sorted column;
 learner_summary_state: the data fingerprint they were computed from
 
-Revision ID: 0022_learner_summary
-Revises: 0021_course_language
+Revision ID: 0024_learner_summary
+Revises: 0023_activity_keys_per_batch
 Create Date: 2026-12-05 17:43:54.377371
 
 """
@@ -14,8 +14,8 @@ import lti_tool.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0022_learner_summary'
-down_revision = '0021_course_language'
+revision = '0024_learner_summary'
+down_revision = '0023_activity_keys_per_batch'
 branch_labels = None
 depends_on = None
 

@@ -12,11 +12,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, has_app_context, jsonify, make_response, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from lti_tool.activity.rollups import CHANGED_COURSES
 from lti_tool.config import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -267,3 +269,20 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_summaries(session: Session) -> None:
+    """Write the summary tables of the courses whose data this commit changes, inside it (see
+    lti_tool.activity.rollups.touch_courses): once per change, not per worker and request."""
+    # Only the app's own session: the key is made (if need be) in that one's transaction.
+    if (
+        not session.info.get(CHANGED_COURSES)
+        or not has_app_context()
+        or session is not db.session()
+    ):
+        return
+    from lti_tool.kpis.learner_summary import refresh_changed
+    from lti_tool.people.pseudonyms import pseudonym_key_uncommitted
+
+    refresh_changed(session, pseudonym_key_uncommitted())

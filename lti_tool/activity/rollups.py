@@ -72,6 +72,11 @@ _ROLLUPS = (
 )
 
 
+#: session.info's set of the courses whose data this session changed (touch_courses): their
+#: summary tables are refreshed when it commits (lti_tool.kpis.learner_summary.refresh_changed).
+CHANGED_COURSES = "lti_tool.changed_courses"
+
+
 def week_start(day: date) -> date:
     """The Monday of a day's ISO week."""
     return day - timedelta(days=day.weekday())
@@ -432,10 +437,12 @@ def rebuild(
 
 
 def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
-    """Mark courses whose activity changed: pages reuse course-wide figures until it moves."""
+    """Mark courses whose data changed: pages reuse course-wide figures until it moves, and the
+    summary tables are written again before the change is committed (CHANGED_COURSES)."""
     ids = sorted(set(course_ids))
     if ids:
         session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
+        session.info.setdefault(CHANGED_COURSES, set()).update(ids)
 
 
 def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import click
@@ -15,8 +16,10 @@ from lti_tool.cli.options import named_course
 from lti_tool.data.privacy import delete_person, export_person
 from lti_tool.data.retention import purge_course_all, purge_course_older_than
 from lti_tool.extensions import db
+from lti_tool.kpis import learner_summary
 from lti_tool.models import ActivityBlock, Course, Person
 from lti_tool.people.linking import people_known_as
+from lti_tool.people.pseudonyms import pseudonym_key
 
 data_cli = AppGroup("data", help="Privacy requests: a learner's data, exported or deleted.")
 
@@ -106,6 +109,34 @@ def data_rebuild_rollups(course_ref: str, platform_name: str | None) -> None:
     rebuild_learners(db.session, course.id, learners)
     db.session.commit()
     click.echo(f"rebuilt the rollups of {len(learners)} learners of course {course.id}")
+
+
+@data_cli.command("refresh-summaries")
+@click.option("--course", "course_ref", help="The tool's course id or the LMS's course id.")
+@click.option("--platform", "platform_name", help="The platform, when the course id is ambiguous.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per course.")
+def data_refresh_summaries(
+    course_ref: str | None, platform_name: str | None, as_json: bool
+) -> None:
+    """Write the learner summary of a course (or of every course) again from its stored data
+    (after an upgrade adds the table; the tool otherwise writes it at every change)."""
+
+    if course_ref:
+        courses = [named_course(course_ref, platform_name)]
+    else:
+        courses = list(db.session.scalars(select(Course).order_by(Course.id)))
+    key = pseudonym_key()
+    for course in courses:
+        started = time.perf_counter()
+        learners = learner_summary.refresh(db.session, course, key=key)
+        db.session.commit()
+        seconds = round(time.perf_counter() - started, 3)
+        if as_json:
+            click.echo(
+                json.dumps({"course_id": course.id, "learners": learners, "seconds": seconds})
+            )
+        else:
+            click.echo(f"course {course.id}: {learners} learners in {seconds} s")
 
 
 @data_cli.command("purge")

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from lti_tool.activity.rollups import touch_courses
 from lti_tool.config import setting
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
@@ -185,6 +186,8 @@ def execute_run(
         run.counts = counts
         run.requests = requests_made
         run.error = None
+        # What a sync brings (roster, scores, submissions, progress) is the summaries' input.
+        touch_courses(session, [course.id])
         session.commit()
     except SyncError as exc:
         session.rollback()

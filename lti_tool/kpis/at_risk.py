@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -442,3 +443,34 @@ def counts(risks: dict[int, Risk], people: set[int] | None = None) -> dict[str, 
         if risk.level is not None and (people is None or person_id in people):
             found[risk.level] += 1
     return found
+
+
+def encode_reason(value: object) -> Any:
+    """A reason (or a value in one) as JSON-ready data, which decode_reason makes a reason of
+    again: kept in the summary tables, translated only when shown."""
+    if isinstance(value, LazyText):
+        return {
+            "m": value.message,
+            "p": value.plural,
+            "n": value.n,
+            "v": {name: encode_reason(found) for name, found in value.variables.items()},
+        }
+    if isinstance(value, _Number):
+        return {"num": value.value}
+    if isinstance(value, _Joined):
+        return {"join": [encode_reason(name) for name in value.names]}
+    if isinstance(value, str | int | float) or value is None:
+        return value
+    raise TypeError(f"a reason cannot hold {type(value).__name__}")
+
+
+def decode_reason(data: Any) -> Any:
+    """What encode_reason gave, as the reason (or value) it was."""
+    if isinstance(data, dict):
+        if "num" in data:
+            return _Number(data["num"])
+        if "join" in data:
+            return _Joined([decode_reason(name) for name in data["join"]])
+        variables = {name: decode_reason(found) for name, found in data["v"].items()}
+        return LazyText(data["m"], variables, data["p"], data["n"])
+    return data

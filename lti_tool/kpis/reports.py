@@ -20,6 +20,7 @@ from lti_tool.kpis import (
     enrollment,
     geography,
     grades,
+    learner_summary,
     learners,
     names,
     problems,
@@ -135,7 +136,7 @@ REPORTS: dict[str, Report] = {
         "per learner and video: the share watched and whether it was completed",
     ),
     "learners": Report(
-        _keyed(learners.learners),
+        _keyed(learner_summary.learners_report),
         learners.FIELDS,
         "the learners table: activity, completion, score, segment, at-risk level, reasons, contact",
     ),

@@ -227,7 +227,7 @@ def load_members(
         if member is not None:
             member.lms = stats
             member.last_active = stats.last_activity_at
-    if activity:
+    if activity and members:  # (no one: the course's every learner-day would be read for none)
         add_activity(session, course, members, cutoff_minutes, today)
     return members
 

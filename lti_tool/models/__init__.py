@@ -49,6 +49,7 @@ from lti_tool.models.lti import (
     ToolKey,
     ToolSetting,
 )
+from lti_tool.models.summary import LearnerSummary, LearnerSummaryState
 from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
@@ -75,6 +76,8 @@ __all__ = [
     "LearnerDay",
     "LearnerProblem",
     "LearnerResource",
+    "LearnerSummary",
+    "LearnerSummaryState",
     "LmsCourseActivityDay",
     "LmsEnrollment",
     "LmsLearnerActivityHour",

@@ -33,8 +33,19 @@ def pseudonym_key() -> bytes:
     return cached
 
 
-def _kept_pseudonym_key(secret_key: str) -> bytes:
-    """The key stored in tool_setting, made from `secret_key` the first time."""
+def pseudonym_key_uncommitted() -> bytes:
+    """The key of learners' pseudonyms as pseudonym_key gives it, made if need be inside the
+    transaction under way without committing it: for where a commit must not happen (inside
+    another commit, lti_tool._refresh_summaries)."""
+    configured = current_app.config.get("PSEUDONYM_KEY")
+    if configured or "pseudonym_key" in current_app.extensions:
+        return pseudonym_key()
+    return _kept_pseudonym_key(str(current_app.secret_key), commit=False)
+
+
+def _kept_pseudonym_key(secret_key: str, commit: bool = True) -> bytes:
+    """The key stored in tool_setting, made from `secret_key` the first time (committed unless
+    asked not to: it then goes with the transaction under way)."""
     row = db.session.get(ToolSetting, PSEUDONYM_SETTING)
     if row is None:
         seeded = hashlib.sha256(b"lti_tool pseudonyms:" + secret_key.encode()).hexdigest()
@@ -42,9 +53,11 @@ def _kept_pseudonym_key(secret_key: str) -> bytes:
             # Its own transaction: two workers seeding at once agree on the first one's.
             with db.session.begin_nested():
                 db.session.add(ToolSetting(name=PSEUDONYM_SETTING, value=seeded))
-            db.session.commit()
+            if commit:
+                db.session.commit()
         except IntegrityError:
-            db.session.rollback()
+            if commit:
+                db.session.rollback()
         row = db.session.get(ToolSetting, PSEUDONYM_SETTING)
         assert row is not None
     return bytes.fromhex(row.value)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from babel.numbers import format_decimal
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -19,7 +20,7 @@ from lti_tool.i18n import DEFAULT, formats
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import completion, grades, names, video_engagement
+from lti_tool.kpis import completion, grades, learner_summary, names, video_engagement
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.at_risk import LEVEL_NAMES, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
@@ -78,7 +79,7 @@ OPTIONAL = ("email", "sections", "time_total", "lms_time", "sessions", "videos_w
 COLUMNS_VIEW = "learners.columns"
 # The order when nobody chose one and someone is at risk: high first, then watch, then the
 # others; by name within each.
-RISK_FIRST = "risk_first"
+RISK_FIRST = learner_summary.RISK_FIRST
 # Longer mailto: URLs are cut off by some mail programs and browsers.
 MAILTO_LIMIT = 1800
 EMAIL_FIELDS = ("name", "email", "learner", "sections")
@@ -266,6 +267,24 @@ def outside_roster(course: Course) -> list[dict[str, Any]]:
     )
 
 
+def current_summary(course: Course) -> learner_summary.State:
+    """The course's learner summary made current (committed: a refresh it had to make is then
+    every worker's). While another process holds SQLite's write lock for longer than its busy
+    timeout (a large ingest, which writes the summary itself as it commits), the rows as they
+    were are shown rather than an error."""
+    key = pseudonym_key()
+    try:
+        state = learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        found = learner_summary.stored(db.session, course, key=key)
+        if found is None:
+            raise
+        return found
+    return state
+
+
 def emails_hidden(course: Course) -> bool:
     """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
     the tool's API token (the sync records it on every run: see lti_tool.sync.canvas.run)."""
@@ -294,7 +313,8 @@ def _positive(raw: str | None, default: int) -> int:
 def learners(course_id: int) -> str:
     """The learners table: sort, filter, search, one page at a time."""
     course = _course(course_id)
-    data, rows = class_table(course)
+    # The rows are the learner summary's: sorted, filtered and paged in the database.
+    state = current_summary(course)
     filters = filters_from(request.args)
     sort = request.args.get("sort", "")
     sort = sort if sort in SORTS else ""
@@ -302,21 +322,21 @@ def learners(course_id: int) -> str:
     per = _positive(request.args.get("per"), 50)
     per = per if per in PER_PAGE else 50
     # Nobody chose an order: those flagged at risk come first, the ones staff most need to see.
-    risk_order = not sort and rows.anyone_at_risk()
+    risk_order = not sort and state.anyone_at_risk
     order = RISK_FIRST if risk_order else (sort or "name")
-    # Filtering the sorted class gives the same rows in the same order as sorting the filtered
-    # ones, and the class's sorted orders are kept with its rows (see ClassRows).
-    shown = apply_filters(rows.sorted_by(order, descending), filters)
-    pages = max(1, math.ceil(len(shown) / per))
+    matched = learner_summary.count(db.session, course, filters)
+    pages = max(1, math.ceil(matched / per))
     page = min(page_arg(), pages)
-    page_rows = shown[(page - 1) * per : page * per]
+    page_rows = learner_summary.rows(
+        db.session, course, filters, order, descending, offset=(page - 1) * per, limit=per
+    )
     with_email = sum(1 for r in page_rows if r["email"])
     # Say why the e-mail cells are empty, rather than leave them blank without a reason.
     hidden = with_email < len(page_rows) and emails_hidden(course)
     if with_email:
         record_access(course, "contact_details", None, with_email)
         db.session.commit()
-    sections = rows.sections()
+    sections = learner_summary.sections(db.session, course)
     base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
     # Any, not str: url_for's own keywords (_external: bool) would otherwise be checked against it.
     asked: dict[str, Any] = {k: v for k, v in filters.items() if v}
@@ -336,10 +356,10 @@ def learners(course_id: int) -> str:
         "course/learners.html",
         sort_link=sort_link,
         course=course,
-        data=data,
-        total=len(rows),
+        data=state,
+        total=state.learners,
         rows=page_rows,
-        matched=len(shown),
+        matched=matched,
         filters=filters,
         sections=sections,
         segments=SEGMENT_NAMES,
@@ -365,7 +385,7 @@ def learners(course_id: int) -> str:
             t=g.session_token,
             **asked,
         ),
-        cutoff=data.settings.time_cutoff_minutes,
+        cutoff=state.settings.time_cutoff_minutes,
         emails_hidden=hidden,
         outside=outside_roster(course),
     )
@@ -395,8 +415,8 @@ def learners_columns(course_id: int) -> BaseResponse:
 def learners_csv(course_id: int) -> Response:
     """The filtered rows as CSV (every column of the `learners` report)."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    shown = sort_rows(apply_filters(rows, filters_from(request.args)), "name", False)
+    current_summary(course)
+    shown = learner_summary.rows(db.session, course, filters_from(request.args))
     record_access(course, "learners_csv", None, len(shown))
     db.session.commit()
     return Response(
@@ -406,12 +426,14 @@ def learners_csv(course_id: int) -> Response:
     )
 
 
-def _chosen(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The learners a POST names: ticked person ids, or every learner the filters match."""
+def _chosen(course: Course) -> list[dict[str, Any]]:
+    """The learners a POST names: ticked person ids, or every learner the filters match (by
+    name)."""
+    current_summary(course)
     if request.form.get("all") == "1":
-        return sort_rows(apply_filters(rows, filters_from(request.form)), "name", False)
-    wanted = {int(p) for p in request.form.getlist("person") if p.isdigit()}
-    return [r for r in rows if r["person"] in wanted]
+        return learner_summary.rows(db.session, course, filters_from(request.form))
+    wanted = {int(p) for p in request.form.getlist("person") if is_digits(p) and len(p) < 19}
+    return learner_summary.rows(db.session, course, people=wanted)
 
 
 def mailto_address(address: str) -> str:
@@ -436,8 +458,7 @@ def mailto_bcc(addresses: list[str]) -> str:
 def email_learners(course_id: int) -> str | Response:
     """Addresses of the chosen learners: a mailto: link when short enough, else a list to copy."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    chosen = _chosen(rows)
+    chosen = _chosen(course)
     if not chosen:
         abort(400, description=_("No learners were selected: tick some rows, or use the filters."))
     return addresses_page(course, chosen)

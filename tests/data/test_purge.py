@@ -17,6 +17,7 @@ from lti_tool.api.tokens import create_token
 from lti_tool.data.privacy import person_references
 from lti_tool.data.retention import PURGE_KEEPS, course_references, run_retention
 from lti_tool.extensions import db
+from lti_tool.kpis import learner_summary
 from lti_tool.models import (
     AccessLog,
     AdminAudit,
@@ -43,6 +44,7 @@ from lti_tool.models import (
     XapiStatement,
 )
 from lti_tool.models.activity import MAX_GAP_MINUTE
+from lti_tool.people.pseudonyms import pseudonym_key
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
 from tests.helpers.problems import enrollment, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, event, ingest, with_ip, write
@@ -198,6 +200,11 @@ def _fill(
             )
             # An administrator's action on the course, in the audit log.
             audit.record(db.session, "sync_requested", f"course {course_id}", course_id=course_id)
+        db.session.commit()
+        # The learner summaries as the next page shows them (the rows above went in by hand).
+        for key in ("course", "other"):
+            course = db.session.get(Course, ids[key])
+            learner_summary.current(db.session, course, key=pseudonym_key())
         db.session.commit()
     return ids
 

@@ -4,6 +4,7 @@ server (view_preference), and at-risk learners first when nobody chose an order.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from typing import Any
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from lti_tool.extensions import db
+from lti_tool.kpis import learner_summary
 from lti_tool.kpis.learners import FIELDS
 from lti_tool.models import CourseSettings, Enrollment, Person, ViewPreference
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
@@ -132,7 +134,13 @@ def test_nobody_at_risk_keeps_the_name_order(
     app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: Any
 ) -> None:
     # Nobody flagged: the default is the name order, and the caption says that.
-    monkeypatch.setattr(ClassRows, "anyone_at_risk", lambda self: False)
+    # (The page reads the learner summary's state: that it says nobody is flagged.)
+    real = learner_summary.current
+    monkeypatch.setattr(
+        learner_summary,
+        "current",
+        lambda *args, **kwargs: dataclasses.replace(real(*args, **kwargs), anyone_at_risk=False),
+    )
     html = client.get(f"/courses/1/learners?t={seeded['t']}").get_data(as_text=True)
     assert _names(html)[:4] == ["Ada A", "Bob B", "Cy C", "Eve E"]
     assert "sorted by name" in _caption(html)

@@ -1,0 +1,372 @@
+"""The learner summary: each learner's row of the learners table, kept in `learner_summary`.
+
+Written once per change of a course's data (refresh), read by the learners table and the
+`learners` report, which sort, filter and page it in the database. The rows are exactly what
+lti_tool.kpis.learners.learner_rows computes from the stored activity; `learner_summary_state`
+keeps the fingerprint of what they were computed from (fingerprint): the course's activity,
+roster, syncs, settings, its day and the assignments already due. Whatever moves it makes the
+rows stale, and the next reader (or the next commit after a change, refresh_changed) writes
+them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, case, delete, func, insert, select
+
+from lti_tool.activity.rollups import CHANGED_COURSES, week_start
+from lti_tool.activity.sql import insert_rows
+from lti_tool.kpis import course_settings
+from lti_tool.kpis.at_risk import decode_reason, encode_reason, level_rank
+from lti_tool.kpis.engagement import SEGMENT_NAMES
+from lti_tool.kpis.labels import course_label
+from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.models import (
+    Assignment,
+    Course,
+    CourseSettings,
+    Enrollment,
+    LearnerSummary,
+    LearnerSummaryState,
+    Section,
+    SectionMember,
+    SyncRun,
+)
+from lti_tool.models.types import DbSession, utcnow
+
+#: The segments' ranks by their English names: the order the table sorts segments in.
+SEGMENT_RANK = {
+    code: rank
+    for rank, code in enumerate(sorted(SEGMENT_NAMES, key=lambda c: SEGMENT_NAMES[c].message))
+}
+_T = LearnerSummary.__table__.c
+#: The learners table's sort keys and the column each sorts on.
+SORT_COLUMNS = {
+    "name": _T.name_key,
+    "sections": _T.sections_key,
+    "last_active": _T.last_active,
+    "time_7d": _T.time_7d,
+    "time_total": _T.time_total,
+    "sessions": _T.sessions,
+    "videos_watched": _T.videos_watched,
+    "completion": _T.completion,
+    "current_score": _T.current_score,
+    "segment": _T.segment_rank,
+    "at_risk": _T.risk_rank,
+}
+#: The order when nobody chose one: high first, then watch, then the others; by name in each.
+RISK_FIRST = "risk_first"
+_COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
+#: Rows read by one IN list.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class State:
+    """A course's summary as the readers see it: as of which settings and day, how many
+    learners, whether anyone is at risk."""
+
+    settings: course_settings.Settings
+    today: date
+    learners: int
+    anyone_at_risk: bool
+
+    @property
+    def segment_week(self) -> date:
+        """The week the table's segment describes: the last complete ISO week."""
+        return week_start(self.today) - timedelta(days=7)
+
+
+def fingerprint(
+    session: DbSession, course: Course, key: bytes, now: datetime
+) -> tuple[str, course_settings.Settings, date]:
+    """The fingerprint of what the course's summary rows are computed from, with the settings
+    and the course's day it was taken for.
+
+    The course's activity (every rollup change stamps `course.updated_at`), its roster, sync
+    runs and settings, the day in its time zone (the 7 days, the segment's week, days
+    inactive), the assignments due by now (work turns missing when its due date passes) and
+    the pseudonym key (the names of learners without one).
+    """
+    settings = course_settings.load(session, course)
+    today = settings.today(now)
+    activity = session.scalar(select(Course.updated_at).where(Course.id == course.id))
+    roster = session.execute(
+        select(func.count(), func.max(Enrollment.updated_at)).where(
+            Enrollment.course_id == course.id
+        )
+    ).one()
+    synced = session.scalar(
+        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
+    )
+    changed = session.scalar(
+        select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
+    )
+    due = session.scalar(
+        select(func.count()).where(Assignment.course_id == course.id, Assignment.due_at < now)
+    )
+    parts = (activity, *roster, synced, changed, today, due, hashlib.sha256(key).hexdigest())
+    return hashlib.sha256(repr(parts).encode()).hexdigest(), settings, today
+
+
+def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    """A learner row as a learner_summary row."""
+    sections: list[str] = row["sections"]
+    segment = row["segment"]
+    return {
+        "course_id": course_id,
+        "person_id": row["person"],
+        "learner": row["learner"],
+        "name": row["name"],
+        "name_key": row["name"].casefold(),
+        "email": row["email"],
+        "sections": orjson.dumps(sections).decode(),
+        "sections_key": "; ".join(sections).casefold() if sections else None,
+        # What the learners table's search looks in, as it looks (apply_filters).
+        "search": " ".join(str(row[k] or "") for k in ("name", "email", "learner")).casefold(),
+        "last_active": row["last_active"],
+        "time_7d": row["time_7d"],
+        "time_total": row["time_total"],
+        "lms_activity_seconds": row["lms_activity_seconds"],
+        "sessions": row["sessions"],
+        "videos_watched": row["videos_watched"],
+        "completion": row["completion"],
+        "current_score": row["current_score"],
+        "posted_current_score": row["posted_current_score"],
+        "segment": segment,
+        "segment_rank": SEGMENT_RANK.get(segment) if segment is not None else None,
+        "risk_level": row["risk_level"],
+        "risk_rank": level_rank(row["risk_level"] or None),
+        "reasons": orjson.dumps([encode_reason(r) for r in row["at_risk_reasons"]]).decode(),
+    }
+
+
+def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | None = None) -> int:
+    """Write the course's summary rows again from its stored data (as of `now`); the number of
+    learners. The caller commits."""
+    moment = now or utcnow()
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    rows = learner_rows(class_data(session, course, key=key, now=moment))
+    records = [_record(course.id, row) for row in rows]
+    table = LearnerSummary.__table__
+    # The whole course at once: one DELETE and one bulk INSERT (COPY on PostgreSQL).
+    session.execute(delete(table).where(table.c.course_id == course.id))
+    insert_rows(session, LearnerSummary, [tuple(r[c] for c in _COLUMNS) for r in records])
+    state = LearnerSummaryState.__table__
+    session.execute(delete(state).where(state.c.course_id == course.id))
+    if not records:
+        # A course without learners keeps no row at all (a purged course has none left): its
+        # next reader finds nothing to read, at the cost of a few empty queries.
+        return 0
+    session.execute(
+        insert(state).values(
+            course_id=course.id,
+            fingerprint=mark,
+            computed_at=moment,
+            learners=len(records),
+            anyone_at_risk=int(any(r["risk_rank"] for r in records)),
+        )
+    )
+    return len(records)
+
+
+def current(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> State:
+    """The course's summary state, its rows refreshed first when their data moved since they
+    were written (the caller commits: the refresh is then every reader's)."""
+    moment = now or utcnow()
+    mark, settings, today = fingerprint(session, course, key, moment)
+    found = session.execute(
+        select(
+            LearnerSummaryState.fingerprint,
+            LearnerSummaryState.learners,
+            LearnerSummaryState.anyone_at_risk,
+        ).where(LearnerSummaryState.course_id == course.id)
+    ).first()
+    if found is None or found[0] != mark:
+        # One writer at a time per course (PostgreSQL: the course's row; SQLite locks the whole
+        # database for the write anyway), and the rows may be current once it is ours.
+        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+        found = session.execute(
+            select(
+                LearnerSummaryState.fingerprint,
+                LearnerSummaryState.learners,
+                LearnerSummaryState.anyone_at_risk,
+            ).where(LearnerSummaryState.course_id == course.id)
+        ).first()
+        if found is None or found[0] != mark:
+            learners = refresh(session, course, key=key, now=moment)
+            anyone = learners > 0 and (
+                session.scalar(
+                    select(LearnerSummaryState.anyone_at_risk).where(
+                        LearnerSummaryState.course_id == course.id
+                    )
+                )
+                or 0
+            )
+            return State(settings, today, learners, bool(anyone))
+    return State(settings, today, found[1], bool(found[2]))
+
+
+def stored(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> State | None:
+    """The course's summary state as stored, current or not (None when it has none): what a
+    reader shows while another process holds the database for a long write."""
+    _mark, settings, today = fingerprint(session, course, key, now or utcnow())
+    found = session.execute(
+        select(LearnerSummaryState.learners, LearnerSummaryState.anyone_at_risk).where(
+            LearnerSummaryState.course_id == course.id
+        )
+    ).first()
+    return None if found is None else State(settings, today, found[0], bool(found[1]))
+
+
+def refresh_changed(session: DbSession, key: bytes) -> None:
+    """Refresh the summaries of the courses whose activity this session changed (what
+    lti_tool.activity.rollups.touch_courses noted), before the change is committed."""
+    changed: set[int] = session.info.pop(CHANGED_COURSES, set())
+    for course_id in sorted(changed):
+        course = session.get(Course, course_id)
+        if course is not None:
+            current(session, course, key=key)
+
+
+def _where(course: Course, filters: dict[str, str]) -> list[ColumnElement[bool]]:
+    """The learners table's filters (lti_tool.views.learners.filters_from) as SQL conditions."""
+    found: list[ColumnElement[bool]] = [_T.course_id == course.id]
+    if filters.get("section"):
+        members = (
+            select(SectionMember.person_id)
+            .join(Section, Section.id == SectionMember.section_id)
+            .where(Section.course_id == course.id, Section.name == filters["section"])
+        )
+        found.append(_T.person_id.in_(members))
+    if filters.get("segment"):
+        found.append(_T.segment == filters["segment"])
+    if filters.get("risk"):
+        found.append(_T.risk_rank > 0)
+    if filters.get("level"):
+        found.append(_T.risk_level == filters["level"])
+    if filters.get("q"):
+        found.append(_T.search.contains(filters["q"].casefold(), autoescape=True))
+    return found
+
+
+def _order(key: str, descending: bool) -> list[Any]:
+    """ORDER BY for a sort key (or RISK_FIRST), as the Python sort orders the class's rows
+    (lti_tool.views.learners.sort_rows): empty values last in either direction, ties by name
+    in the same direction, then by name and person id as the class's rows come (by name)."""
+    if key == RISK_FIRST:
+        return [_T.risk_rank.desc(), _T.name_key, _T.person_id]
+    column = SORT_COLUMNS[key]
+    if key == "name":
+        return [column.desc() if descending else column, _T.person_id]
+    if not column.nullable:
+        # Nothing empty to put last: the column and the name as they are, which the column's
+        # index gives in order (in either direction), the database sorting only ties.
+        if descending:
+            return [column.desc(), _T.name_key.desc(), _T.person_id]
+        return [column, _T.name_key, _T.person_id]
+    then = case((column.is_(None), None), else_=_T.name_key)
+    return [
+        column.is_(None),
+        column.desc() if descending else column,
+        then.desc() if descending else then,
+        _T.name_key,
+        _T.person_id,
+    ]
+
+
+def _row(record: Any, label: str) -> dict[str, Any]:
+    """A learner_summary row as the learners table's row (lti_tool.kpis.learners.row_of)."""
+    return {
+        "course": label,
+        "person": record.person_id,
+        "learner": record.learner,
+        "name": record.name,
+        "email": record.email,
+        "sections": orjson.loads(record.sections),
+        "last_active": record.last_active,
+        "time_7d": record.time_7d,
+        "time_total": record.time_total,
+        "lms_activity_seconds": record.lms_activity_seconds,
+        "sessions": record.sessions,
+        "videos_watched": record.videos_watched,
+        "completion": record.completion,
+        "current_score": record.current_score,
+        "posted_current_score": record.posted_current_score,
+        "segment": record.segment,
+        "at_risk": record.risk_rank > 0,
+        "risk_level": record.risk_level,
+        "at_risk_reasons": [decode_reason(r) for r in orjson.loads(record.reasons)],
+    }
+
+
+def rows(
+    session: DbSession,
+    course: Course,
+    filters: dict[str, str] | None = None,
+    order: str = "name",
+    descending: bool = False,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    people: set[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The stored rows that pass the filters (and are among `people`, when given), sorted on a
+    column (or RISK_FIRST), one page of them when a limit is given. Read current() first."""
+    # The page's person ids first, sorted on the keys alone (the database's sorter then holds
+    # narrow rows, not the reasons and names of the whole class), then their rows.
+    ids = select(_T.person_id).where(*_where(course, filters or {}))
+    if people is not None:
+        ids = ids.where(_T.person_id.in_(sorted(people)))
+    ids = ids.order_by(*_order(order, descending)).offset(offset)
+    if limit is not None:
+        ids = ids.limit(limit)
+    wanted = list(session.scalars(ids))
+    found: dict[int, Any] = {}
+    table = LearnerSummary.__table__
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        query = select(table).where(_T.course_id == course.id, _T.person_id.in_(chunk))
+        found.update((record.person_id, record) for record in session.execute(query))
+    label = course_label(course)
+    return [_row(found[person_id], label) for person_id in wanted]
+
+
+def count(session: DbSession, course: Course, filters: dict[str, str] | None = None) -> int:
+    """How many stored rows pass the filters."""
+    query = select(func.count()).select_from(LearnerSummary).where(*_where(course, filters or {}))
+    return session.scalar(query) or 0
+
+
+def sections(session: DbSession, course: Course) -> list[str]:
+    """Every section a learner of the class is in, in name order."""
+    found = session.scalars(
+        select(Section.name)
+        .join(SectionMember, SectionMember.section_id == Section.id)
+        .join(
+            LearnerSummary,
+            (LearnerSummary.course_id == course.id)
+            & (LearnerSummary.person_id == SectionMember.person_id),
+        )
+        .where(Section.course_id == course.id)
+        .distinct()
+    )
+    return sorted(found)
+
+
+def learners_report(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The `learners` report: one row per learner with the learners table's columns, by
+    name."""
+    current(session, course, key=key, now=now)
+    return rows(session, course)

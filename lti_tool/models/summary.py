@@ -1,0 +1,95 @@
+"""Summary tables: what the pages show, written once per change of a course's data
+(lti_tool.kpis.learner_summary writes and reads them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lti_tool.extensions import Model
+from lti_tool.models.types import UTCDateTime
+
+# Sort keys compare as Python compares str (by code point) on every database: PostgreSQL's
+# default collation would order "Émile", "eve" and "Zoë" by its locale's rules instead.
+SortText = Text().with_variant(Text(collation="C"), "postgresql")
+# Columns the learners table sorts on (each indexed with the name after it, the tie-break).
+SORTED = (
+    "name_key",
+    "sections_key",
+    "last_active",
+    "time_7d",
+    "time_total",
+    "sessions",
+    "videos_watched",
+    "completion",
+    "current_score",
+    "segment_rank",
+    "risk_rank",
+)
+
+
+class LearnerSummary(Model):
+    """One learner's row of the learners table and the `learners` report, as of the course's
+    data and day recorded in learner_summary_state.
+
+    `sections` and `reasons` are JSON text (the reasons as lti_tool.kpis.at_risk.encode_reason
+    writes them, translated when shown); the *_key and *_rank columns are what the table sorts
+    on (the name and sections casefolded, the segment's rank by its English name, the risk
+    level's rank: 2 high, 1 watch, 0 none); `search` is the name, e-mail and learner id
+    casefolded, what the search box looks in.
+    """
+
+    __tablename__ = "learner_summary"
+    __table_args__ = (
+        *(
+            Index(f"ix_learner_summary_{column}", "course_id", column, "name_key")
+            for column in SORTED
+            if column != "name_key"
+        ),
+        Index("ix_learner_summary_name_key", "course_id", "name_key", "person_id"),
+    )
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    learner: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    name_key: Mapped[str] = mapped_column(SortText)
+    email: Mapped[str | None] = mapped_column(Text)
+    sections: Mapped[str] = mapped_column(Text)
+    sections_key: Mapped[str | None] = mapped_column(SortText)
+    search: Mapped[str] = mapped_column(Text)
+    last_active: Mapped[str | None] = mapped_column(SortText)  # ISO, as the report gives it
+    time_7d: Mapped[int] = mapped_column(Integer)
+    time_total: Mapped[int] = mapped_column(Integer)
+    lms_activity_seconds: Mapped[int | None] = mapped_column(Integer)
+    sessions: Mapped[int] = mapped_column(Integer)
+    videos_watched: Mapped[int] = mapped_column(Integer)
+    completion: Mapped[float | None] = mapped_column(Float(precision=53))
+    current_score: Mapped[float | None] = mapped_column(Float(precision=53))
+    posted_current_score: Mapped[float | None] = mapped_column(Float(precision=53))
+    segment: Mapped[str | None] = mapped_column(String(20))
+    segment_rank: Mapped[int | None] = mapped_column(Integer)
+    risk_level: Mapped[str] = mapped_column(String(10))
+    risk_rank: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(Text)
+
+
+class LearnerSummaryState(Model):
+    """What a course's learner_summary rows were computed from: the fingerprint of its data,
+    settings and day (lti_tool.kpis.learner_summary.fingerprint), and when."""
+
+    __tablename__ = "learner_summary_state"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    learners: Mapped[int] = mapped_column(Integer)
+    anyone_at_risk: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,464 @@
+"""The learner summary (learner_summary) holds what the KPI functions compute from the stored
+data, after any order of ingests, settings changes and syncs (a property test), and sorting,
+filtering and paging it in the database gives what sorting the KPI rows in Python gives, for
+every column, direction and filter."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from lti_tool.activity.rollups import touch_courses
+from lti_tool.extensions import db
+from lti_tool.jobs import runs
+from lti_tool.kpis import course_settings, learner_summary
+from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.models import (
+    Assignment,
+    Course,
+    Enrollment,
+    LearnerSummary,
+    LearnerSummaryState,
+    LmsLearnerStats,
+    Person,
+    Section,
+    SectionMember,
+    Submission,
+)
+from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
+from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+from lti_tool.views.learners import (
+    RISK_FIRST,
+    SORTS,
+    apply_filters,
+    risk_first,
+    sort_rows,
+)
+from tests.helpers.database import make_app
+from tests.helpers.tracking_logs import COURSE, VIDEO, event
+
+NAMES = ("Ada", "ada", "Émile", "Zoë", "bob", None, "Bob", "ß-Straße")
+SECTIONS = ("Sec 1", "Sec 2", "sec 10")
+ZONES = ("UTC", "Europe/Oslo", "America/Bogota", "Pacific/Auckland")
+
+
+def _stamp(days_ago: int, second: int) -> str:
+    """A tracking-log time `days_ago` days before today (UTC), `second` seconds into the day:
+    recent days fall in the "7 days" window and the last complete week."""
+    day = (utcnow() - timedelta(days=days_ago)).date()
+    return f"{day.isoformat()} {second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
+
+
+@st.composite
+def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A few events of a few learners on some of the last 40 days: pages, videos, problems."""
+    lines = []
+    for _ in range(draw(st.integers(1, 25))):
+        user = draw(st.integers(1, 7))
+        stamp = _stamp(draw(st.integers(0, 40)), draw(st.integers(0, 86399)))
+        kind = draw(st.sampled_from(["page", "page", "video", "problem"]))
+        if kind == "video":
+            line = event(
+                stamp,
+                "play_video",
+                user=user,
+                username=f"u{user}",
+                source="browser",
+                payload={"id": VIDEO, "code": "html5", "duration": 120, "currentTime": 5},
+            )
+        elif kind == "problem":
+            line = event(stamp, "problem_check", user=user, username=f"u{user}")
+        else:
+            line = event(stamp, f"/courses/{COURSE}/courseware/w/{user % 3}/", user=user)
+        lines.append(line)
+    return ("ingest", lines)
+
+
+@st.composite
+def settings_changes(draw: st.DrawFn) -> tuple[str, course_settings.Settings]:
+    """New course settings: time zone, cutoff, and the at-risk thresholds."""
+    return (
+        "settings",
+        course_settings.Settings(
+            time_zone=draw(st.sampled_from(ZONES)),
+            time_cutoff_minutes=draw(st.sampled_from([5, 30, 60])),
+            risk_inactive_days=draw(st.integers(1, 30)),
+            risk_time_percentile=draw(st.sampled_from([0, 15, 50])),
+            risk_completion_behind=draw(st.integers(0, 3)),
+            risk_pass_mark=draw(st.sampled_from([None, 50.0, 70.5])),
+        ),
+    )
+
+
+@st.composite
+def syncs(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
+    """What a roster and grade sync brings for some of the people known: names, an enrollment
+    (a learner, dropped, or staff), sections, the LMS's statistics, missing or late work."""
+    people = []
+    for slot in draw(st.lists(st.integers(0, 7), max_size=6, unique=True)):
+        people.append(
+            {
+                "slot": slot,
+                "name": draw(st.sampled_from(NAMES)),
+                "email": draw(st.sampled_from([None, f"p{slot}@example.edu", "Shared@X.EDU"])),
+                "role": draw(st.sampled_from(["learner", "learner", "learner", "instructor"])),
+                "status": draw(st.sampled_from(["active", "active", "inactive"])),
+                "sections": draw(st.lists(st.sampled_from(SECTIONS), max_size=2, unique=True)),
+                "score": draw(st.sampled_from([None, 20.0, 55.5, 70.5, 91.0])),
+                "seconds": draw(st.sampled_from([None, 0, 600, 7200])),
+                "days_ago": draw(st.sampled_from([None, 0, 3, 20])),
+                "missing": draw(st.integers(0, 2)),
+                "late": draw(st.integers(0, 2)),
+            }
+        )
+    return ("sync", people)
+
+
+def _course() -> Course:
+    found = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))
+    assert found is not None
+    return found
+
+
+def _fake_sync(people: list[dict[str, Any]]) -> runs.Runner:
+    """A sync runner writing `people`'s roster, sections, statistics and work (as a sync
+    writes into the session, uncommitted), for execute_run to record and commit."""
+
+    def run(session: Any, course: Course, **_options: Any) -> tuple[dict[str, Any], int]:
+        known = sorted(session.scalars(select(Person.id)))
+        wanted = max((p["slot"] for p in people), default=-1) + 1
+        for _new in range(wanted - len(known)):  # people the LMS knows before any activity
+            person = Person()
+            session.add(person)
+            session.flush()
+            known.append(person.id)
+        assignments = []
+        for number in range(2):
+            lms_id = f"a{number}"
+            found = session.scalar(
+                select(Assignment).where(
+                    Assignment.course_id == course.id, Assignment.lms_assignment_id == lms_id
+                )
+            )
+            if found is None:
+                found = Assignment(
+                    course_id=course.id,
+                    lms_assignment_id=lms_id,
+                    name=f"Essay {number}",
+                    due_at=utcnow() - timedelta(days=2 + number),
+                    position=number,
+                )
+                session.add(found)
+                session.flush()
+            assignments.append(found)
+        for spec in people:
+            person_id = known[spec["slot"]]
+            person = session.get(Person, person_id)
+            person.name, person.email = spec["name"], spec["email"]
+            enrollment = session.scalar(
+                select(Enrollment).where(
+                    Enrollment.course_id == course.id, Enrollment.person_id == person_id
+                )
+            )
+            if enrollment is None:
+                enrollment = Enrollment(course_id=course.id, person_id=person_id, source="nrps")
+                session.add(enrollment)
+            enrollment.course_role, enrollment.status = spec["role"], spec["status"]
+            for name in spec["sections"]:
+                section = session.scalar(
+                    select(Section).where(Section.course_id == course.id, Section.name == name)
+                )
+                if section is None:
+                    section = Section(course_id=course.id, lms_section_id=name, name=name)
+                    session.add(section)
+                    session.flush()
+                if session.get(SectionMember, (section.id, person_id)) is None:
+                    session.add(SectionMember(section_id=section.id, person_id=person_id))
+            stats = session.get(LmsLearnerStats, (course.id, person_id))
+            if stats is None:
+                stats = LmsLearnerStats(course_id=course.id, person_id=person_id, source="canvas")
+                session.add(stats)
+            stats.current_score = spec["score"]
+            stats.total_activity_seconds = spec["seconds"]
+            days = spec["days_ago"]
+            stats.last_activity_at = None if days is None else utcnow() - timedelta(days=days)
+            for number, assignment in enumerate(assignments):
+                found = session.scalar(
+                    select(Submission).where(
+                        Submission.assignment_id == assignment.id,
+                        Submission.person_id == person_id,
+                    )
+                )
+                if found is None:
+                    found = Submission(assignment_id=assignment.id, person_id=person_id)
+                    session.add(found)
+                found.missing = number < spec["missing"]
+                found.late = not found.missing and number < spec["late"]
+        return {"people": len(people)}, 1
+
+    return run
+
+
+def _apply(app: Flask, step: tuple[str, Any], folder: Path, number: int) -> None:
+    """One change, made as the tool makes it (each commits)."""
+    kind, value = step
+    if kind == "ingest":
+        log = folder / f"{number}.log"
+        log.write_text("".join(line + "\n" for line in value), encoding="utf-8")
+        ingest_tracking_logs(db.session, [log], None, workers=0)
+    elif kind == "settings":
+        # What the settings page does on save (lti_tool.views.settings.save_settings).
+        course = _course()
+        course_settings.save(db.session, course, value)
+        touch_courses(db.session, [course.id])
+        db.session.commit()
+    else:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(runs.RUNNERS, "nrps", _fake_sync(value))
+            run = runs.start_run(db.session, _course(), "nrps")
+            done = runs.execute_run(db.session, run.id)
+            assert done.status == "succeeded", done.error
+
+
+def _stored(course: Course) -> list[dict[str, Any]]:
+    """The summary's rows as stored (read without refreshing them)."""
+    return learner_summary.rows(db.session, course)
+
+
+def _computed(course: Course, key: bytes) -> list[dict[str, Any]]:
+    """The learners table's rows as the KPI functions compute them from the stored data now."""
+    return learner_rows(class_data(db.session, course, key=key))
+
+
+def _same(stored: list[dict[str, Any]], computed: list[dict[str, Any]]) -> None:
+    # Reasons compare by their text in English (LazyText); the lists as a whole, in order.
+    assert [{**r, "at_risk_reasons": list(map(str, r["at_risk_reasons"]))} for r in stored] == [
+        {**r, "at_risk_reasons": list(map(str, r["at_risk_reasons"]))} for r in computed
+    ]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=ingests(),
+    steps=st.lists(st.one_of(ingests(), settings_changes(), syncs()), min_size=1, max_size=5),
+)
+def test_the_summary_is_what_the_kpis_compute_after_any_changes(
+    tmp_path_factory: Any, first: tuple[str, list[str]], steps: list[tuple[str, Any]]
+) -> None:
+    folder = tmp_path_factory.mktemp("summary")
+    app = make_app(folder)
+    try:
+        with app.app_context():
+            key = pseudonym_key()  # made once, as the first page or launch makes it
+            for number, step in enumerate([first, *steps]):
+                _apply(app, step, folder, number)
+                course = _course()
+                # Written when the change was committed: no reader has refreshed it.
+                state = db.session.get(LearnerSummaryState, course.id)
+                computed = _computed(course, key)
+                # (A class the syncs left without learners keeps no row at all.)
+                assert (state is None) == (not computed)
+                if state is not None:
+                    mark, _settings, _today = learner_summary.fingerprint(
+                        db.session, course, key, utcnow()
+                    )
+                    assert state.fingerprint == mark, f"stale after step {number}: {step[0]}"
+                _same(_stored(course), computed)
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _filters(**asked: str) -> dict[str, str]:
+    return {"q": "", "section": "", "segment": "", "risk": "", "level": "", **asked}
+
+
+def test_sorting_and_filtering_in_the_database_is_the_python_sort(
+    tmp_path: Path, app: Flask
+) -> None:
+    # A class with ties, empty values, names differing only by case and accents, sections,
+    # segments and risk levels: every column, both directions, every filter, several pages.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        lines = []
+        for user in range(1, 15):
+            for day in range(user % 5, 30, 3 + user % 4):
+                lines.append(event(_stamp(day, 36000), user=user, username=f"u{user}"))
+                lines.append(event(_stamp(day, 36000 + 60 * user), user=user, username=f"u{user}"))
+        _apply(app, ("ingest", lines), folder, 0)
+        people = [
+            {
+                "slot": slot,
+                "name": NAMES[slot % len(NAMES)],
+                "email": None if slot % 3 == 0 else f"P{slot}@example.edu",
+                "role": "learner",
+                "status": "active",
+                "sections": [SECTIONS[slot % 3]] if slot % 4 else [],
+                "score": None if slot % 5 == 0 else float(slot % 4 * 20),
+                "seconds": None,
+                "days_ago": None,
+                "missing": slot % 3,
+                "late": slot % 2,
+            }
+            for slot in range(0, 12)
+        ]
+        _apply(app, ("sync", people), folder, 1)
+        course = _course()
+        learner_summary.current(db.session, course, key=key)
+        python = _computed(course, key)
+        assert len(python) >= 12
+        assert {r["risk_level"] for r in python} >= {"high", ""}
+        sections = sorted({s for r in python for s in r["sections"]})
+        segments = sorted({r["segment"] for r in python if r["segment"]})
+        assert learner_summary.sections(db.session, course) == sections
+        asked = [
+            _filters(),
+            _filters(risk="1"),
+            _filters(level="high"),
+            _filters(level="watch"),
+            *(_filters(section=s) for s in sections),
+            *(_filters(segment=s) for s in segments),
+            _filters(q="ada"),
+            _filters(q="EXAMPLE"),
+            _filters(q="%"),
+            _filters(q="u1"),
+            _filters(q="straße"),
+            _filters(risk="1", section=sections[0]),
+        ]
+        orders = [(key_, desc) for key_ in SORTS for desc in (False, True)]
+        for filters, (order, descending) in itertools.product(asked, orders):
+            expected = sort_rows(apply_filters(python, filters), order, descending)
+            found = learner_summary.rows(db.session, course, filters, order, descending)
+            _same(found, expected)
+            assert learner_summary.count(db.session, course, filters) == len(expected)
+            # Paged: the pages put together are the whole.
+            pages = [
+                learner_summary.rows(
+                    db.session, course, filters, order, descending, offset=start, limit=4
+                )
+                for start in range(0, len(expected), 4)
+            ]
+            _same([r for page in pages for r in page], expected)
+        for filters in asked:
+            _same(
+                learner_summary.rows(db.session, course, filters, RISK_FIRST),
+                apply_filters(risk_first(python), filters),
+            )
+
+
+def test_a_reader_refreshes_rows_the_day_or_the_data_left_behind(
+    tmp_path: Path, app: Flask
+) -> None:
+    # A change no commit hook saw (a launch adding a learner) and the next day both move the
+    # fingerprint: the next reader writes the rows again.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
+        course = _course()
+        assert [r["learner"] for r in _stored(course)] == ["u1"]
+        newcomer = Person(name="New Comer")
+        db.session.add(newcomer)
+        db.session.flush()
+        db.session.add(
+            Enrollment(course_id=course.id, person_id=newcomer.id, course_role="learner")
+        )
+        db.session.commit()
+        assert len(_stored(course)) == 1  # nothing refreshed it yet
+        state = learner_summary.current(db.session, course, key=key)
+        assert state.learners == 2
+        _same(_stored(course), _computed(course, key))
+        tomorrow = utcnow() + timedelta(days=1)
+        before = db.session.get(LearnerSummaryState, course.id)
+        assert before is not None
+        first_mark = before.fingerprint
+        learner_summary.current(db.session, course, key=key, now=tomorrow)
+        db.session.expire_all()
+        after = db.session.get(LearnerSummaryState, course.id)
+        assert after is not None and after.fingerprint != first_mark
+        assert after.computed_at == tomorrow.astimezone(UTC).replace(tzinfo=UTC)
+        _same(_stored(course), learner_rows(class_data(db.session, course, key=key, now=tomorrow)))
+
+
+def test_reasons_survive_the_table_in_every_language(tmp_path: Path, app: Flask) -> None:
+    # Reasons are stored as their messages and values, and translated where shown.
+    from lti_tool.i18n.catalogs import translations_for
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(app, ("ingest", [event(_stamp(20, 3600), user=1, username="u1")]), folder, 0)
+        course = _course()
+        stored = {r["person"]: r for r in _stored(course)}
+        computed = {r["person"]: r for r in _computed(course, key)}
+        assert any(r["at_risk_reasons"] for r in computed.values())
+        from lti_tool.i18n import text
+
+        for language in ("en", "es", "nb"):
+            with text.using(translations_for(language)):
+                for person, row in computed.items():
+                    assert list(map(str, stored[person]["at_risk_reasons"])) == list(
+                        map(str, row["at_risk_reasons"])
+                    )
+        with text.using(translations_for("nb")):
+            shown = str(
+                next(r for r in stored.values() if r["at_risk_reasons"])["at_risk_reasons"][0]
+            )
+        assert "no activity" not in shown
+
+
+def test_rows_empty_before_anything(tmp_path: Path, app: Flask) -> None:
+    with app.app_context():
+        course = Course(lms_course_id="empty", title="Empty")
+        db.session.add(course)
+        db.session.commit()
+        state = learner_summary.current(db.session, course, key=b"k", now=datetime.now(UTC))
+        assert (state.learners, state.anyone_at_risk) == (0, False)
+        assert learner_summary.rows(db.session, course) == []
+
+
+def test_refresh_summaries_command_writes_the_rows_again(
+    tmp_path: Path, app: Flask, runner: Any
+) -> None:
+    # After an upgrade the table is empty: the command fills it from the stored data.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        lines = [event(_stamp(2, 3600 * n), user=n, username=f"u{n}") for n in (1, 2, 3)]
+        _apply(app, ("ingest", lines), folder, 0)
+        course = _course()
+        db.session.execute(LearnerSummary.__table__.delete())
+        db.session.execute(LearnerSummaryState.__table__.delete())
+        db.session.commit()
+        assert _stored(course) == []
+    result = runner.invoke(args=["data", "refresh-summaries", "--course", COURSE, "--json"])
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert (done["learners"], done["course_id"]) == (3, course.id)
+    with app.app_context():
+        course = _course()
+        _same(_stored(course), _computed(course, key))
+    every = runner.invoke(args=["data", "refresh-summaries"])
+    assert every.exit_code == 0 and f"course {course.id}: 3 learners in" in every.output

@@ -1,0 +1,78 @@
+"""The learners page reads the learner summary: written when the data changes, refreshed by the
+page when something else moved it, and shown as stored while the database is busy writing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from lti_tool.extensions import db
+from lti_tool.kpis import learner_summary
+from lti_tool.models import Enrollment, LearnerSummary, Person
+from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+
+
+def _names(html: str) -> list[str]:
+    """Learner names in table order (the links to their pages)."""
+    return re.findall(r'<a href="/courses/1/learners/\d+\?t=[^"]+">([^<]*)</a>', html)
+
+
+def _locked(*_args: Any, **_kwargs: Any) -> int:
+    raise OperationalError("DELETE FROM learner_summary", {}, Exception("database is locked"))
+
+
+def test_a_learner_the_launch_added_shows_at_the_next_page(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}&sort=name"
+    assert "Zed Newcomer" not in _names(client.get(page).get_data(as_text=True))
+    with app.app_context():
+        person = Person(name="Zed Newcomer")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
+        db.session.commit()
+    assert _names(client.get(page).get_data(as_text=True))[-1] == "Zed Newcomer"
+    with app.app_context():
+        stored = db.session.scalars(
+            select(LearnerSummary.name).where(LearnerSummary.course_id == 1)
+        )
+        assert "Zed Newcomer" in set(stored)
+
+
+def test_while_the_database_is_locked_the_stored_rows_are_shown(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}&sort=name"
+    before = _names(client.get(page).get_data(as_text=True))
+    with app.app_context():
+        person = Person(name="Zed Newcomer")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
+        db.session.commit()
+    monkeypatch.setattr(learner_summary, "refresh", _locked)
+    answer = client.get(page)
+    assert answer.status_code == 200
+    assert _names(answer.get_data(as_text=True)) == before  # as stored, newcomer not yet in
+    monkeypatch.undo()
+    assert "Zed Newcomer" in _names(client.get(page).get_data(as_text=True))
+
+
+def test_a_course_never_summarised_while_locked_is_an_error_not_an_empty_table(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learner_summary, "refresh", _locked)
+    with app.app_context():
+        db.session.execute(LearnerSummary.__table__.delete())
+        db.session.execute(learner_summary.LearnerSummaryState.__table__.delete())
+        db.session.commit()
+    # (The testing app lets the error through; in production it is the 500 page.)
+    with pytest.raises(OperationalError):
+        client.get(f"/courses/1/learners?t={seeded['t']}")

@@ -26,6 +26,7 @@ from lti_tool.kpis.at_risk import decode_reason, encode_reason, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.kpis.roster import as_pseudonym
 from lti_tool.models import (
     Assignment,
     Course,
@@ -290,7 +291,7 @@ def _row(record: Any, label: str) -> dict[str, Any]:
         "course": label,
         "person": record.person_id,
         "learner": record.learner,
-        "name": record.name,
+        "name": as_pseudonym(record.name),
         "email": record.email,
         "sections": orjson.loads(record.sections),
         "last_active": record.last_active,

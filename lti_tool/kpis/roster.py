@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -82,6 +83,16 @@ def pseudonym(key: bytes, person_id: int) -> str:
     CSV, the API and the CLI, the page's language on a page ("Estudiante 7F3A9C")."""
     digest = hmac.new(key, f"person:{person_id}".encode(), hashlib.sha256).hexdigest()
     return StandIn(N_("Learner %(code)s"), code=digest[:6].upper())
+
+
+_PSEUDONYM = re.compile(r"Learner ([0-9A-F]{6})")
+
+
+def as_pseudonym(name: str) -> str:
+    """A name read back from a table: a pseudonym's English text as the pseudonym again (shown
+    in the page's language), any other name as it is."""
+    found = _PSEUDONYM.fullmatch(name)
+    return StandIn(N_("Learner %(code)s"), code=found[1]) if found else name
 
 
 def has_roster(session: DbSession, course: Course) -> bool:

@@ -5,8 +5,13 @@ Written once per change of a course's data (refresh), read by the learners table
 lti_tool.kpis.learners.learner_rows computes from the stored activity; `learner_summary_state`
 keeps the fingerprint of what they were computed from (fingerprint): the course's activity,
 roster, syncs, settings, its day and the assignments already due. Whatever moves it makes the
-rows stale, and the next reader (or the next commit after a change, refresh_changed) writes
-them again.
+rows stale, and the next reader (current) writes them again.
+
+Who writes them after a change: large writes (tracking-log ingests, syncs, settings, purges)
+in their own commit (refresh_changed), as they take seconds anyway; small ones that may come
+every second (event-API and xAPI batches, launches that change a learner) only mark the course
+stale (mark_stale, `stale_at`), and the scheduler's refresh job (refresh_stale) or the next
+reader, whichever comes first, writes the rows, so a reader never shows rows behind the data.
 """
 
 from __future__ import annotations

@@ -248,7 +248,9 @@ def refresh_changed(session: DbSession, key: bytes) -> None:
     write (rollups.summaries_later: an event-API or xAPI batch) only marks them stale, for the
     refresh job or the next reader."""
     changed: set[int] = session.info.pop(CHANGED_COURSES, set())
-    if session.info.pop(SUMMARIES_LATER, False):
+    # Read, not taken: other summaries' refreshes in the same commit read it too (the commit
+    # listener clears it).
+    if session.info.get(SUMMARIES_LATER, False):
         mark_stale(session, changed)
         return
     for course_id in sorted(changed):

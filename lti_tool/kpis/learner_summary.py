@@ -68,6 +68,9 @@ SORT_COLUMNS = {
 #: The order when nobody chose one: high first, then watch, then the others; by name in each.
 RISK_FIRST = "risk_first"
 _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
+#: The fingerprint of mark_stale's placeholder row, for a course whose rows were never written:
+#: it matches no real fingerprint, so its first reader writes them.
+NEVER_WRITTEN = ""
 #: Rows read by one IN list.
 CHUNK = 500
 
@@ -236,7 +239,9 @@ def stored(
     _mark, settings, today = fingerprint(session, course, key, now or utcnow())
     found = session.execute(
         select(LearnerSummaryState.learners, LearnerSummaryState.anyone_at_risk).where(
-            LearnerSummaryState.course_id == course.id
+            LearnerSummaryState.course_id == course.id,
+            # mark_stale's placeholder of a summary never written holds no rows to show.
+            LearnerSummaryState.fingerprint != NEVER_WRITTEN,
         )
     ).first()
     return None if found is None else State(settings, today, found[0], bool(found[1]))
@@ -271,7 +276,7 @@ def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:
         [
             {
                 "course_id": course_id,
-                "fingerprint": "",  # matches no fingerprint: rows to be written
+                "fingerprint": NEVER_WRITTEN,
                 "computed_at": now,
                 "learners": 0,
                 "anyone_at_risk": 0,

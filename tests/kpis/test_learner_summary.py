@@ -649,3 +649,28 @@ def test_refresh_summaries_command_writes_the_rows_again(
         _same(_stored(course), _computed(course, key))
     every = runner.invoke(args=["data", "refresh-summaries"])
     assert every.exit_code == 0 and f"course {course.id}: 3 learners in" in every.output
+
+
+def test_a_course_marked_before_its_rows_were_ever_written_is_refreshed_by_the_job(
+    tmp_path: Path, app: Flask
+) -> None:
+    # The first batch of a course nobody has opened yet: the mark makes a placeholder row the
+    # job finds; until then the stored state shows nothing rather than an empty class.
+    with app.app_context():
+        key = pseudonym_key()
+        course = Course(lms_course_id="new", title="New")
+        db.session.add(course)
+        db.session.flush()
+        person = Person(name="First Learner")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, person_id=person.id, course_role="learner"))
+        learner_summary.mark_stale(db.session, [course.id])
+        db.session.commit()
+        assert learner_summary.stored(db.session, course, key=key) is None
+        assert learner_summary.stale_courses(db.session) == [course.id]
+        assert learner_summary.refresh_stale(db.session, key) == 1
+        found = learner_summary.stored(db.session, course, key=key)
+        assert found is not None and found.learners == 1
+        assert learner_summary.stale_courses(db.session) == []
+        _same(_stored(course), _computed(course, key))

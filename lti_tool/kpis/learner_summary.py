@@ -43,7 +43,7 @@ from lti_tool.models import (
     SectionMember,
     SyncRun,
 )
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 
 #: The segments' ranks by their English names: the order the table sorts segments in.
 SEGMENT_RANK = {
@@ -185,7 +185,7 @@ def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | N
     # Updated in place, not deleted and inserted: a concurrent mark_stale waits for this row
     # and then marks the new version (PostgreSQL would skip a deleted one).
     updated = session.execute(update(state).where(state.c.course_id == course.id).values(values))
-    if not updated.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(updated):
         values["stale_at"] = None
         session.execute(insert(state).values(course_id=course.id, **values))
     return len(records)

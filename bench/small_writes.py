@@ -61,7 +61,7 @@ def main() -> None:
     from lti_tool.kpis import learner_summary
     from lti_tool.launch import records
     from lti_tool.launch.identity import Viewer, issue_token
-    from lti_tool.models import Course, Enrollment, PersonIdentity
+    from lti_tool.models import Course, Enrollment, LearnerSummaryState, PersonIdentity
     from lti_tool.people.pseudonyms import pseudonym_key
     from lti_tool.people.roles import course_role
 
@@ -157,8 +157,8 @@ def main() -> None:
                 db.session, found, pseudonym_key(), datetime.now(UTC)
             )
             stored = db.session.scalar(
-                select(learner_summary.LearnerSummaryState.fingerprint).where(
-                    learner_summary.LearnerSummaryState.course_id == course_id
+                select(LearnerSummaryState.fingerprint).where(
+                    LearnerSummaryState.course_id == course_id
                 )
             )
             db.session.remove()

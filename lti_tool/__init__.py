@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from lti_tool.activity.rollups import CHANGED_COURSES
+from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER
 from lti_tool.config import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -274,15 +274,16 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 @event.listens_for(Session, "before_commit")
 def _refresh_summaries(session: Session) -> None:
     """Write the summary tables of the courses whose data this commit changes, inside it (see
-    lti_tool.activity.rollups.touch_courses): once per change, not per worker and request."""
+    lti_tool.activity.rollups.touch_courses): once per change, not per worker and request; a
+    small write's commit (rollups.summaries_later) marks them stale instead."""
     # Only the app's own session: the key is made (if need be) in that one's transaction.
-    if (
-        not session.info.get(CHANGED_COURSES)
-        or not has_app_context()
-        or session is not db.session()
-    ):
+    if not has_app_context() or session is not db.session():
         return
-    from lti_tool.kpis.learner_summary import refresh_changed
-    from lti_tool.people.pseudonyms import pseudonym_key_uncommitted
+    if session.info.get(CHANGED_COURSES):
+        from lti_tool.kpis.learner_summary import refresh_changed
+        from lti_tool.people.pseudonyms import pseudonym_key_uncommitted
 
-    refresh_changed(session, pseudonym_key_uncommitted())
+        refresh_changed(session, pseudonym_key_uncommitted())
+    # A small write's "mark, do not rewrite" (rollups.summaries_later) ends with its commit;
+    # every summary's refresh above has read it.
+    session.info.pop(SUMMARIES_LATER, None)

@@ -81,9 +81,11 @@ class BaseConfig:
     # Scheduler: minutes between course syncs (60), seconds between looks at queued runs (15),
     # minutes between log-folder ingests (1440) and retention passes (1440), seconds between
     # tries for the scheduler lock (10), the PostgreSQL advisory lock on or off (1), seconds a
-    # stopping scheduler waits for its jobs (20), minutes before a "running" run is abandoned (120).
+    # stopping scheduler waits for its jobs (20), minutes before a "running" run is abandoned (120),
+    # seconds between refreshes of the learner summaries small writes marked stale (10).
     SYNC_INTERVAL_MINUTES: str | None = None
     SCHEDULER_QUEUE_SECONDS: str | None = None
+    SUMMARY_REFRESH_SECONDS: str | None = None
     LOG_INGEST_INTERVAL_MINUTES: str | None = None
     RETENTION_INTERVAL_MINUTES: str | None = None
     SCHEDULER_LOCK_RETRY_SECONDS: str | None = None

@@ -75,6 +75,10 @@ _ROLLUPS = (
 #: session.info's set of the courses whose data this session changed (touch_courses): their
 #: summary tables are refreshed when it commits (lti_tool.kpis.learner_summary.refresh_changed).
 CHANGED_COURSES = "lti_tool.changed_courses"
+#: session.info's flag for a small write (an event-API or xAPI batch): its commit only marks the
+#: changed courses' summaries stale (lti_tool.kpis.learner_summary.mark_stale) instead of
+#: rewriting them in the request; the refresh job or the next reader writes them.
+SUMMARIES_LATER = "lti_tool.summaries_later"
 
 
 def week_start(day: date) -> date:
@@ -434,6 +438,12 @@ def rebuild(
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
         store_rows(session, rows, new_people)
     touch_courses(session, learners)
+
+
+def summaries_later(session: DbSession) -> None:
+    """Let this session's commit mark the changed courses' summaries stale rather than rewrite
+    them (SUMMARIES_LATER): for writes too small to pay a whole course's rewrite each."""
+    session.info[SUMMARIES_LATER] = True
 
 
 def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lti_tool.activity.blocks import stored_events
+from lti_tool.activity.rollups import summaries_later
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.api import xapi
 from lti_tool.api.courses import (
@@ -194,6 +195,9 @@ def ingest_batch(
     do not exist and that the token may not create."""
     now = now or datetime.now(UTC)
     take_turn(session)
+    # A batch is small and an LMS may send one a second: its commit marks the summaries
+    # stale for the refresh job instead of rewriting a whole course inside the request.
+    summaries_later(session)
     result = BatchResult(received=len(items))
     resolver = CourseResolver(session, token)
     statements: list[xapi.PreparedStatement] = []
@@ -325,6 +329,9 @@ def ingest_statements(
     again; return the statement ids in order (new ids for statements without one)."""
     now = now or datetime.now(UTC)
     take_turn(session)
+    # A batch is small and an LMS may send one a second: its commit marks the summaries
+    # stale for the refresh job instead of rewriting a whole course inside the request.
+    summaries_later(session)
     resolver = CourseResolver(session, token)
     prepared: list[xapi.PreparedStatement] = []
     errors: list[dict[str, Any]] = []

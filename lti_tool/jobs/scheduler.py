@@ -10,7 +10,11 @@ replace_existing):
 - ``ingest-logs``: ingests the new tracking logs of the platforms' log folders, every
   LOG_INGEST_INTERVAL_MINUTES (default 1440);
 - ``retention``: applies the courses' retention periods and those of the audit log and refused
-  launches, every RETENTION_INTERVAL_MINUTES (default 1440).
+  launches, every RETENTION_INTERVAL_MINUTES (default 1440);
+- ``refresh-summaries``: writes the learner summaries that event-API and xAPI batches and
+  launches marked stale (lti_tool.kpis.learner_summary.refresh_stale), every
+  SUMMARY_REFRESH_SECONDS (default 10), so that those small writes do not rewrite a course in
+  their own request.
 
 An accidental second scheduler does nothing twice:
 
@@ -56,9 +60,11 @@ from lti_tool.data.retention import run_retention
 from lti_tool.extensions import db
 from lti_tool.jobs.queue import COURSE_FINDERS, queue_run
 from lti_tool.jobs.runs import run_queued, worker_id
+from lti_tool.kpis import learner_summary
 from lti_tool.models import JobSlot
 from lti_tool.models.sync import SUCCEEDED
 from lti_tool.models.types import DbSession, rowcount, utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.folders import ingest_log_folders
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,7 @@ JOB_SYNC_COURSES = "sync-courses"
 JOB_QUEUED_RUNS = "queued-runs"
 JOB_INGEST_LOGS = "ingest-logs"
 JOB_RETENTION = "retention"
+JOB_REFRESH_SUMMARIES = "refresh-summaries"
 #: The advisory lock's key: "lti_schd" as a 64-bit integer.
 LOCK_KEY = int.from_bytes(b"lti_schd", "big")
 #: How long claimed job slots are kept.
@@ -81,6 +88,7 @@ class Settings:
     queue_interval: float = 15.0
     log_interval: float = 86400.0
     retention_interval: float = 86400.0
+    summary_interval: float = 10.0
     lock_retry: float = 10.0
     advisory_lock: bool = True
     shutdown_grace: float = 20.0
@@ -89,8 +97,9 @@ class Settings:
     @classmethod
     def from_app(cls, app: Flask) -> Settings:
         """SYNC_INTERVAL_MINUTES (may be fractional), SCHEDULER_QUEUE_SECONDS,
-        SCHEDULER_LOCK_RETRY_SECONDS, SCHEDULER_ADVISORY_LOCK (0 turns it off),
-        SCHEDULER_SHUTDOWN_SECONDS, SYNC_RUN_TIMEOUT_MINUTES: app config, else environment."""
+        SUMMARY_REFRESH_SECONDS, SCHEDULER_LOCK_RETRY_SECONDS, SCHEDULER_ADVISORY_LOCK (0 turns
+        it off), SCHEDULER_SHUTDOWN_SECONDS, SYNC_RUN_TIMEOUT_MINUTES: app config, else
+        environment."""
         with app.app_context():
             return cls._read()
 
@@ -101,6 +110,7 @@ class Settings:
             queue_interval=float(setting("SCHEDULER_QUEUE_SECONDS", "15")),
             log_interval=float(setting("LOG_INGEST_INTERVAL_MINUTES", "1440")) * 60,
             retention_interval=float(setting("RETENTION_INTERVAL_MINUTES", "1440")) * 60,
+            summary_interval=float(setting("SUMMARY_REFRESH_SECONDS", "10")),
             lock_retry=float(setting("SCHEDULER_LOCK_RETRY_SECONDS", "10")),
             advisory_lock=setting("SCHEDULER_ADVISORY_LOCK", "1").lower()
             not in ("0", "false", "no", "off"),
@@ -112,6 +122,7 @@ class Settings:
             "queue_interval",
             "log_interval",
             "retention_interval",
+            "summary_interval",
             "lock_retry",
         ):
             if getattr(settings, name) <= 0:
@@ -506,6 +517,12 @@ class SchedulerProcess:
         )
         return outcome, True
 
+    def _refresh_summaries(self) -> tuple[str, bool]:
+        refreshed = learner_summary.refresh_stale(db.session, pseudonym_key())
+        if not refreshed:
+            return "no stale summaries", False
+        return f"refreshed the learner summaries of {refreshed} courses", True
+
     def _queued_runs(self) -> tuple[str, bool]:
         runs = run_queued(
             db.session, should_stop=self.stopping.is_set, timeout=self.settings.run_timeout
@@ -532,6 +549,7 @@ JOBS: tuple[Job, ...] = (
     Job(JOB_QUEUED_RUNS, "queue_interval", SchedulerProcess._queued_runs),
     Job(JOB_INGEST_LOGS, "log_interval", SchedulerProcess._ingest_logs),
     Job(JOB_RETENTION, "retention_interval", SchedulerProcess._retention),
+    Job(JOB_REFRESH_SUMMARIES, "summary_interval", SchedulerProcess._refresh_summaries),
 )
 
 

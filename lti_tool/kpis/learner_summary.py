@@ -5,22 +5,28 @@ Written once per change of a course's data (refresh), read by the learners table
 lti_tool.kpis.learners.learner_rows computes from the stored activity; `learner_summary_state`
 keeps the fingerprint of what they were computed from (fingerprint): the course's activity,
 roster, syncs, settings, its day and the assignments already due. Whatever moves it makes the
-rows stale, and the next reader (or the next commit after a change, refresh_changed) writes
-them again.
+rows stale, and the next reader (current) writes them again.
+
+Who writes them after a change: large writes (tracking-log ingests, syncs, settings, purges)
+in their own commit (refresh_changed), as they take seconds anyway; small ones that may come
+every second (event-API and xAPI batches, launches that change a learner) only mark the course
+stale (mark_stale, `stale_at`), and the scheduler's refresh job (refresh_stale) or the next
+reader, whichever comes first, writes the rows, so a reader never shows rows behind the data.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, case, delete, func, insert, select
+from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 
-from lti_tool.activity.rollups import CHANGED_COURSES, week_start
-from lti_tool.activity.sql import insert_rows
+from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER, week_start
+from lti_tool.activity.sql import dialect_insert, insert_rows
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.at_risk import decode_reason, encode_reason, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
@@ -38,7 +44,7 @@ from lti_tool.models import (
     SectionMember,
     SyncRun,
 )
-from lti_tool.models.types import DbSession, utcnow
+from lti_tool.models.types import DbSession, rowcount, utcnow
 
 #: The segments' ranks by their English names: the order the table sorts segments in.
 SEGMENT_RANK = {
@@ -63,6 +69,9 @@ SORT_COLUMNS = {
 #: The order when nobody chose one: high first, then watch, then the others; by name in each.
 RISK_FIRST = "risk_first"
 _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
+#: The fingerprint of mark_stale's placeholder row, for a course whose rows were never written:
+#: it matches no real fingerprint, so its first reader writes them.
+NEVER_WRITTEN = ""
 #: Rows read by one IN list.
 CHUNK = 500
 
@@ -150,7 +159,8 @@ def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:
 def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | None = None) -> int:
     """Write the course's summary rows again from its stored data (as of `now`); the number of
     learners. The caller commits."""
-    moment = now or utcnow()
+    started = utcnow()
+    moment = now or started
     mark, _settings, _today = fingerprint(session, course, key, moment)
     rows = learner_rows(class_data(session, course, key=key, now=moment))
     records = [_record(course.id, row) for row in rows]
@@ -159,20 +169,26 @@ def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | N
     session.execute(delete(table).where(table.c.course_id == course.id))
     insert_rows(session, LearnerSummary, [tuple(r[c] for c in _COLUMNS) for r in records])
     state = LearnerSummaryState.__table__
-    session.execute(delete(state).where(state.c.course_id == course.id))
     if not records:
         # A course without learners keeps no row at all (a purged course has none left): its
         # next reader finds nothing to read, at the cost of a few empty queries.
+        session.execute(delete(state).where(state.c.course_id == course.id))
         return 0
-    session.execute(
-        insert(state).values(
-            course_id=course.id,
-            fingerprint=mark,
-            computed_at=moment,
-            learners=len(records),
-            anyone_at_risk=int(any(r["risk_rank"] for r in records)),
-        )
-    )
+    values = {
+        "fingerprint": mark,
+        "computed_at": moment,
+        "learners": len(records),
+        "anyone_at_risk": int(any(r["risk_rank"] for r in records)),
+        # A mark made after this refresh started may be for data it did not read (another
+        # transaction committed meanwhile): that one stays for the next refresh.
+        "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
+    }
+    # Updated in place, not deleted and inserted: a concurrent mark_stale waits for this row
+    # and then marks the new version (PostgreSQL would skip a deleted one).
+    updated = session.execute(update(state).where(state.c.course_id == course.id).values(values))
+    if not rowcount(updated):
+        values["stale_at"] = None
+        session.execute(insert(state).values(course_id=course.id, **values))
     return len(records)
 
 
@@ -180,28 +196,17 @@ def current(
     session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> State:
     """The course's summary state, its rows refreshed first when their data moved since they
-    were written (the caller commits: the refresh is then every reader's)."""
+    were written or a write marked them stale (the caller commits: the refresh is then every
+    reader's)."""
     moment = now or utcnow()
     mark, settings, today = fingerprint(session, course, key, moment)
-    found = session.execute(
-        select(
-            LearnerSummaryState.fingerprint,
-            LearnerSummaryState.learners,
-            LearnerSummaryState.anyone_at_risk,
-        ).where(LearnerSummaryState.course_id == course.id)
-    ).first()
-    if found is None or found[0] != mark:
+    found = _state(session, course)
+    if found is None or found[0] != mark or found[3] is not None:
         # One writer at a time per course (PostgreSQL: the course's row; SQLite locks the whole
         # database for the write anyway), and the rows may be current once it is ours.
         session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
-        found = session.execute(
-            select(
-                LearnerSummaryState.fingerprint,
-                LearnerSummaryState.learners,
-                LearnerSummaryState.anyone_at_risk,
-            ).where(LearnerSummaryState.course_id == course.id)
-        ).first()
-        if found is None or found[0] != mark:
+        found = _state(session, course)
+        if found is None or found[0] != mark or found[3] is not None:
             learners = refresh(session, course, key=key, now=moment)
             anyone = learners > 0 and (
                 session.scalar(
@@ -215,6 +220,18 @@ def current(
     return State(settings, today, found[1], bool(found[2]))
 
 
+def _state(session: DbSession, course: Course) -> Any:
+    """The course's stored fingerprint, learners, anyone at risk and stale mark (None: no row)."""
+    return session.execute(
+        select(
+            LearnerSummaryState.fingerprint,
+            LearnerSummaryState.learners,
+            LearnerSummaryState.anyone_at_risk,
+            LearnerSummaryState.stale_at,
+        ).where(LearnerSummaryState.course_id == course.id)
+    ).first()
+
+
 def stored(
     session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
 ) -> State | None:
@@ -223,7 +240,9 @@ def stored(
     _mark, settings, today = fingerprint(session, course, key, now or utcnow())
     found = session.execute(
         select(LearnerSummaryState.learners, LearnerSummaryState.anyone_at_risk).where(
-            LearnerSummaryState.course_id == course.id
+            LearnerSummaryState.course_id == course.id,
+            # mark_stale's placeholder of a summary never written holds no rows to show.
+            LearnerSummaryState.fingerprint != NEVER_WRITTEN,
         )
     ).first()
     return None if found is None else State(settings, today, found[0], bool(found[1]))
@@ -231,12 +250,73 @@ def stored(
 
 def refresh_changed(session: DbSession, key: bytes) -> None:
     """Refresh the summaries of the courses whose activity this session changed (what
-    lti_tool.activity.rollups.touch_courses noted), before the change is committed."""
+    lti_tool.activity.rollups.touch_courses noted), before the change is committed; a small
+    write (rollups.summaries_later: an event-API or xAPI batch) only marks them stale, for the
+    refresh job or the next reader."""
     changed: set[int] = session.info.pop(CHANGED_COURSES, set())
+    # Read, not taken: other summaries' refreshes in the same commit read it too (the commit
+    # listener clears it).
+    if session.info.get(SUMMARIES_LATER, False):
+        mark_stale(session, changed)
+        return
     for course_id in sorted(changed):
         course = session.get(Course, course_id)
         if course is not None:
             current(session, course, key=key)
+
+
+def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Note that the courses' summary rows are behind their data, without rewriting them: one
+    small upsert (a course without rows yet gets a placeholder row, so the job finds it too)."""
+    ids = sorted(set(course_ids))
+    if not ids:
+        return
+    now = utcnow()
+    table = LearnerSummaryState.__table__
+    marks = dialect_insert(session, table).values(
+        [
+            {
+                "course_id": course_id,
+                "fingerprint": NEVER_WRITTEN,
+                "computed_at": now,
+                "learners": 0,
+                "anyone_at_risk": 0,
+                "stale_at": now,
+            }
+            for course_id in ids
+        ]
+    )
+    # An upsert, not an UPDATE: a row a concurrent refresh is inserting is marked once it is
+    # committed (PostgreSQL waits for it), so no mark is lost.
+    session.execute(
+        marks.on_conflict_do_update(
+            index_elements=[table.c.course_id], set_={"stale_at": marks.excluded.stale_at}
+        )
+    )
+
+
+def stale_courses(session: DbSession) -> list[int]:
+    """The courses whose summary a write marked stale, the longest-waiting first."""
+    return list(
+        session.scalars(
+            select(LearnerSummaryState.course_id)
+            .where(LearnerSummaryState.stale_at.is_not(None))
+            .order_by(LearnerSummaryState.stale_at, LearnerSummaryState.course_id)
+        )
+    )
+
+
+def refresh_stale(session: DbSession, key: bytes) -> int:
+    """Refresh each course whose summary is marked stale, committing after each (the
+    scheduler's job); the number refreshed."""
+    done = 0
+    for course_id in stale_courses(session):
+        course = session.get(Course, course_id)
+        if course is not None:
+            current(session, course, key=key)
+            done += 1
+        session.commit()
+    return done
 
 
 def _where(course: Course, filters: dict[str, str]) -> list[ColumnElement[bool]]:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from lti_tool.extensions import db
+from lti_tool.kpis import learner_summary
 from lti_tool.models import (
     Course,
     CourseDeployment,
     Enrollment,
     LtiDeployment,
     Person,
+    PersonIdentity,
 )
 from lti_tool.models.types import utcnow
 from lti_tool.people.linking import launch_claim, link_person
@@ -100,20 +104,61 @@ def record_deployment(course: Course, registration_id: int, claims: Mapping[str,
     db.session.flush()
 
 
-def upsert_enrollment(course: Course, person: Person, roles: list[str], role: CourseRole) -> None:
-    """Record the person's roles in the course as of this launch."""
+def record_membership(
+    course: Course, platform_id: int, claims: Mapping[str, Any], roles: list[str], role: CourseRole
+) -> Person:
+    """The person of the launch and their enrollment in the course, recorded; the course's
+    learner summary marked stale when either changed in what its rows show."""
+    started = utcnow()
+    person = upsert_person(platform_id, claims)
+    if upsert_enrollment(course, person, roles, role) or person_changed(person, started):
+        # Written by the refresh job or the next reader, not inside the launch; a launch that
+        # changes nothing the rows show (the usual one) leaves them as they are.
+        learner_summary.mark_stale(db.session, [course.id])
+    return person
+
+
+def upsert_enrollment(course: Course, person: Person, roles: list[str], role: CourseRole) -> bool:
+    """Record the person's roles in the course as of this launch; whether the enrollment is new
+    or changed in what the learners table reads (role, status, test user, source)."""
     enrollment = db.session.scalar(
         select(Enrollment).where(
             Enrollment.course_id == course.id, Enrollment.person_id == person.id
         )
     )
+    new = enrollment is None
     if enrollment is None:
         enrollment = Enrollment(course_id=course.id, person_id=person.id)
         db.session.add(enrollment)
+    before = _roster_fields(enrollment)
     enrollment.roles = list(roles)
     enrollment.course_role = role.role
     enrollment.is_test_user = role.is_test_user
     enrollment.status = "active"
     enrollment.source = "lti"
     enrollment.last_launch_at = utcnow()
+    changed = new or _roster_fields(enrollment) != before
+    if not changed:
+        # updated_at is part of the learner summary's fingerprint: a launch that changes only
+        # the launch time keeps it (written as it is, so its onupdate does not fire), and the
+        # next learners page does not rewrite the whole class.
+        flag_modified(enrollment, "updated_at")
     db.session.flush()
+    return changed
+
+
+def _roster_fields(enrollment: Enrollment) -> tuple[Any, ...]:
+    """What of an enrollment the learner summary's rows depend on."""
+    return (enrollment.course_role, enrollment.status, enrollment.is_test_user, enrollment.source)
+
+
+def person_changed(person: Person, since: datetime) -> bool:
+    """Whether the person was created or changed (names, e-mail, a new identity) since then."""
+    if person.created_at >= since or person.updated_at >= since:
+        return True
+    found = db.session.scalar(
+        select(PersonIdentity.id)
+        .where(PersonIdentity.person_id == person.id, PersonIdentity.created_at >= since)
+        .limit(1)
+    )
+    return found is not None

@@ -453,8 +453,7 @@ def _after_launch(body: Mapping[str, Any], platform_id: int, message: ToolMessag
 
     course = records.upsert_course(platform_id, body)
     assert course is not None
-    person = records.upsert_person(platform_id, body)
-    records.upsert_enrollment(course, person, roles, role)
+    person = records.record_membership(course, platform_id, body, roles, role)
     records.record_deployment(course, registration_id, body)
     admin_url = admin_entry.admin_link(registration_id, body, person) if enters_admin else None
     db.session.commit()

@@ -93,3 +93,6 @@ class LearnerSummaryState(Model):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     learners: Mapped[int] = mapped_column(Integer)
     anyone_at_risk: Mapped[int] = mapped_column(Integer)
+    # When a write last left the rows behind without rewriting them (mark_stale): the refresh
+    # job's and the next reader's cue. NULL when current.
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -24,6 +24,7 @@ from lti_tool.extensions import db
 from lti_tool.jobs.scheduler import (
     JOB_INGEST_LOGS,
     JOB_QUEUED_RUNS,
+    JOB_REFRESH_SUMMARIES,
     JOB_RETENTION,
     JOB_SYNC_COURSES,
     SchedulerProcess,
@@ -69,12 +70,19 @@ def test_jobs_have_stable_ids_and_safe_defaults(app: Flask) -> None:
     process._add_jobs()
     process._add_jobs()  # re-added at every start: replaced, not doubled
     jobs = {job.id: job for job in process.scheduler.get_jobs()}
-    assert set(jobs) == {JOB_SYNC_COURSES, JOB_QUEUED_RUNS, JOB_INGEST_LOGS, JOB_RETENTION}
+    assert set(jobs) == {
+        JOB_SYNC_COURSES,
+        JOB_QUEUED_RUNS,
+        JOB_INGEST_LOGS,
+        JOB_RETENTION,
+        JOB_REFRESH_SUMMARIES,
+    }
     for job_id, seconds in (
         (JOB_SYNC_COURSES, 1800),
         (JOB_QUEUED_RUNS, 10),
         (JOB_INGEST_LOGS, 86400),
         (JOB_RETENTION, 86400),
+        (JOB_REFRESH_SUMMARIES, 10),  # SUMMARY_REFRESH_SECONDS' default
     ):
         job = jobs[job_id]
         assert job.coalesce is True and job.max_instances == 1

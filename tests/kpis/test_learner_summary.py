@@ -17,11 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from lti_tool import platforms
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
 from lti_tool.jobs import runs
 from lti_tool.kpis import course_settings, learner_summary
 from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.launch import records
 from lti_tool.models import (
     Assignment,
     Course,
@@ -36,6 +38,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
+from lti_tool.people.roles import course_role
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 from lti_tool.views.learners import (
@@ -45,11 +48,15 @@ from lti_tool.views.learners import (
     risk_first,
     sort_rows,
 )
+from tests.helpers.api import lab, make_token, post_events
+from tests.helpers.client import https_client
 from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, VIDEO, event
 
 NAMES = ("Ada", "ada", "Émile", "Zoë", "bob", None, "Bob", "ß-Straße")
 SECTIONS = ("Sec 1", "Sec 2", "sec 10")
+LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ZONES = ("UTC", "Europe/Oslo", "America/Bogota", "Pacific/Auckland")
 
 
@@ -98,6 +105,29 @@ def settings_changes(draw: st.DrawFn) -> tuple[str, course_settings.Settings]:
             risk_completion_behind=draw(st.integers(0, 3)),
             risk_pass_mark=draw(st.sampled_from([None, 50.0, 70.5])),
         ),
+    )
+
+
+@st.composite
+def batches(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
+    """An event-API batch of a few lab messages of a few lab users on the last 10 days."""
+    messages = []
+    for _ in range(draw(st.integers(1, 6))):
+        stamp = _stamp(draw(st.integers(0, 10)), draw(st.integers(0, 86399)))
+        messages.append(lab(user=f"lab{draw(st.integers(1, 4))}", stamp=stamp, exp="pendulum"))
+    return ("batch", messages)
+
+
+@st.composite
+def launches(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A launch of one of a few people: a learner or staff, with or without a (new) name."""
+    return (
+        "launch",
+        {
+            "sub": f"sub-{draw(st.integers(1, 4))}",
+            "name": draw(st.sampled_from([None, "Ada", "Grace Hopper", "Zoë"])),
+            "role": draw(st.sampled_from([LEARNER_ROLE, LEARNER_ROLE, INSTRUCTOR_ROLE])),
+        },
     )
 
 
@@ -210,10 +240,22 @@ def _fake_sync(people: list[dict[str, Any]]) -> runs.Runner:
     return run
 
 
-def _apply(app: Flask, step: tuple[str, Any], folder: Path, number: int) -> None:
+def _apply(
+    app: Flask, step: tuple[str, Any], folder: Path, number: int, token: str = "", platform: int = 0
+) -> None:
     """One change, made as the tool makes it (each commits)."""
     kind, value = step
-    if kind == "ingest":
+    if kind == "batch":
+        answer = post_events(https_client(app), token, value)
+        assert answer.status_code == 200, answer.json
+        db.session.expire_all()
+    elif kind == "launch":
+        # What an accepted launch writes for the person (lti_tool.launch.views.launch).
+        claims = {"sub": value["sub"], **({"name": value["name"]} if value["name"] else {})}
+        roles = [value["role"]]
+        records.record_membership(_course(), platform, claims, roles, course_role(roles))
+        db.session.commit()
+    elif kind == "ingest":
         log = folder / f"{number}.log"
         log.write_text("".join(line + "\n" for line in value), encoding="utf-8")
         ingest_tracking_logs(db.session, [log], None, workers=0)
@@ -248,6 +290,36 @@ def _same(stored: list[dict[str, Any]], computed: list[dict[str, Any]]) -> None:
     ]
 
 
+def _check_and_refresh(course: Course, key: bytes, step: str, by: str) -> None:
+    """Rows no reader would refresh are already what the KPIs compute; rows a reader would
+    refresh are, once the refresh job or a reader has refreshed them."""
+    db.session.expire_all()
+    computed = _computed(course, key)
+    state = db.session.get(LearnerSummaryState, course.id)
+    mark, _settings, _today = learner_summary.fingerprint(db.session, course, key, utcnow())
+    behind = state is None or state.fingerprint != mark or state.stale_at is not None
+    if not behind:
+        # Nothing tells a reader or the job to refresh: what is stored must be right as it is.
+        _same(_stored(course), computed)
+    if step in ("ingest", "settings", "sync") and computed:
+        # Large writes still write the rows in their own commit.
+        assert not behind, f"stale after {step}"
+    if by == "job":
+        # The job alone: every write either wrote the rows or marked them.
+        learner_summary.refresh_stale(db.session, key)
+    else:
+        learner_summary.current(db.session, course, key=key)
+    db.session.commit()
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, course.id)
+    # (A class the syncs left without learners keeps no row at all.)
+    assert (state is None) == (not computed)
+    if state is not None:
+        mark, _settings, _today = learner_summary.fingerprint(db.session, course, key, utcnow())
+        assert state.fingerprint == mark and state.stale_at is None, f"stale after {step}"
+    _same(_stored(course), computed)
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -255,35 +327,150 @@ def _same(stored: list[dict[str, Any]], computed: list[dict[str, Any]]) -> None:
 )
 @given(
     first=ingests(),
-    steps=st.lists(st.one_of(ingests(), settings_changes(), syncs()), min_size=1, max_size=5),
+    steps=st.lists(
+        st.tuples(
+            st.one_of(ingests(), settings_changes(), syncs(), batches(), launches()),
+            st.sampled_from(["job", "reader"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
 )
 def test_the_summary_is_what_the_kpis_compute_after_any_changes(
-    tmp_path_factory: Any, first: tuple[str, list[str]], steps: list[tuple[str, Any]]
+    tmp_path_factory: Any, first: tuple[str, list[str]], steps: list[tuple[tuple[str, Any], str]]
 ) -> None:
+    # Any mix of ingests, settings, syncs, event-API batches and launches: once refreshed, by
+    # the refresh job or by a reader, the rows are what the KPI functions compute.
     folder = tmp_path_factory.mktemp("summary")
     app = make_app(folder)
     try:
         with app.app_context():
             key = pseudonym_key()  # made once, as the first page or launch makes it
-            for number, step in enumerate([first, *steps]):
-                _apply(app, step, folder, number)
-                course = _course()
-                # Written when the change was committed: no reader has refreshed it.
-                state = db.session.get(LearnerSummaryState, course.id)
-                computed = _computed(course, key)
-                # (A class the syncs left without learners keeps no row at all.)
-                assert (state is None) == (not computed)
-                if state is not None:
-                    mark, _settings, _today = learner_summary.fingerprint(
-                        db.session, course, key, utcnow()
-                    )
-                    assert state.fingerprint == mark, f"stale after step {number}: {step[0]}"
-                _same(_stored(course), computed)
+            _apply(app, first, folder, 0)
+            platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
+            db.session.commit()
+            token = make_token(app.test_cli_runner(), "lab", course=COURSE)
+            _check_and_refresh(_course(), key, first[0], "reader")
+            for number, (step, by) in enumerate(steps, start=1):
+                _apply(app, step, folder, number, token, platform)
+                _check_and_refresh(_course(), key, step[0], by)
             db.session.remove()
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_an_event_batch_marks_the_summary_stale_and_the_reader_or_job_writes_it(
+    tmp_path: Path, app: Flask, client: Any, runner: Any
+) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
+        course_id = _course().id
+        written = db.session.get(LearnerSummaryState, course_id)
+        assert written is not None and written.stale_at is None
+        first_mark, computed_at = written.fingerprint, written.computed_at
+    token = make_token(runner, "lab", course=COURSE)
+    for reader in ("page", "job"):
+        user = f"lab-{reader}"
+        answer = post_events(client, token, [lab(user=user, stamp=_stamp(0, 60), exp="x")])
+        assert answer.status_code == 200 and answer.json["stored"] == 1
+        with app.app_context():
+            course = _course()
+            state = db.session.get(LearnerSummaryState, course_id)
+            assert state is not None
+            # The batch's commit rewrote nothing: same rows, same fingerprint, marked stale.
+            assert (state.fingerprint, state.computed_at) == (first_mark, computed_at)
+            assert state.stale_at is not None
+            assert user not in [r["learner"] for r in _stored(course)]
+            assert user in [r["learner"] for r in _computed(course, key)]
+            if reader == "page":
+                learner_summary.current(db.session, course, key=key)
+            else:
+                assert learner_summary.refresh_stale(db.session, key) == 1
+            db.session.commit()
+            db.session.expire_all()
+            state = db.session.get(LearnerSummaryState, course_id)
+            assert state is not None and state.stale_at is None
+            assert user in [r["learner"] for r in _stored(course)]
+            _same(_stored(course), _computed(course, key))
+            first_mark, computed_at = state.fingerprint, state.computed_at
+
+
+def test_the_job_refreshes_only_the_stale_courses(tmp_path: Path, app: Flask) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
+        stale = _course()
+        quiet = Course(lms_course_id="quiet", title="Quiet")
+        db.session.add(quiet)
+        db.session.flush()
+        person = Person(name="Quiet One")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=quiet.id, person_id=person.id, course_role="learner"))
+        db.session.commit()
+        learner_summary.current(db.session, quiet, key=key)
+        db.session.commit()
+        quiet_before = db.session.get(LearnerSummaryState, quiet.id)
+        assert quiet_before is not None
+        quiet_at = quiet_before.computed_at
+        assert learner_summary.stale_courses(db.session) == []
+        assert learner_summary.refresh_stale(db.session, key) == 0
+        learner_summary.mark_stale(db.session, [stale.id])
+        db.session.commit()
+        assert learner_summary.stale_courses(db.session) == [stale.id]
+        assert learner_summary.refresh_stale(db.session, key) == 1
+        db.session.expire_all()
+        assert learner_summary.stale_courses(db.session) == []
+        after = db.session.get(LearnerSummaryState, quiet.id)
+        assert after is not None and after.computed_at == quiet_at  # not rewritten
+        refreshed = db.session.get(LearnerSummaryState, stale.id)
+        assert refreshed is not None and refreshed.computed_at > quiet_at
+
+
+def test_a_launch_that_changes_nothing_shown_leaves_the_rows_alone(
+    tmp_path: Path, app: Flask
+) -> None:
+    # A launch sets the enrollment's launch time: the fingerprint does not move for that, and
+    # the rows are not marked; a new name or role does mark them.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
+        platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
+        db.session.commit()
+        newcomer = {"sub": "s1", "name": "Ada", "role": LEARNER_ROLE}
+        _apply(app, ("launch", newcomer), folder, 1, platform=platform)
+        course = _course()
+        assert learner_summary.stale_courses(db.session) == [course.id]  # a new learner
+        learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+        first = db.session.get(LearnerSummaryState, course.id)
+        assert first is not None
+        mark = first.fingerprint
+        relaunch = {"sub": "s1", "name": "Ada", "role": LEARNER_ROLE}
+        _apply(app, ("launch", relaunch), folder, 2, platform=platform)
+        db.session.expire_all()
+        again = db.session.get(LearnerSummaryState, course.id)
+        assert again is not None and again.stale_at is None
+        now_mark, _settings, _today = learner_summary.fingerprint(db.session, course, key, utcnow())
+        assert now_mark == mark
+        _same(_stored(course), _computed(course, key))
+        renamed = {"sub": "s1", "name": "Ada King", "role": LEARNER_ROLE}
+        _apply(app, ("launch", renamed), folder, 3, platform=platform)
+        db.session.expire_all()
+        marked = db.session.get(LearnerSummaryState, course.id)
+        assert marked is not None and marked.stale_at is not None
+        learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+        assert "Ada King" in [r["name"] for r in _stored(course)]
 
 
 def _filters(**asked: str) -> dict[str, str]:
@@ -462,3 +649,28 @@ def test_refresh_summaries_command_writes_the_rows_again(
         _same(_stored(course), _computed(course, key))
     every = runner.invoke(args=["data", "refresh-summaries"])
     assert every.exit_code == 0 and f"course {course.id}: 3 learners in" in every.output
+
+
+def test_a_course_marked_before_its_rows_were_ever_written_is_refreshed_by_the_job(
+    tmp_path: Path, app: Flask
+) -> None:
+    # The first batch of a course nobody has opened yet: the mark makes a placeholder row the
+    # job finds; until then the stored state shows nothing rather than an empty class.
+    with app.app_context():
+        key = pseudonym_key()
+        course = Course(lms_course_id="new", title="New")
+        db.session.add(course)
+        db.session.flush()
+        person = Person(name="First Learner")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, person_id=person.id, course_role="learner"))
+        learner_summary.mark_stale(db.session, [course.id])
+        db.session.commit()
+        assert learner_summary.stored(db.session, course, key=key) is None
+        assert learner_summary.stale_courses(db.session) == [course.id]
+        assert learner_summary.refresh_stale(db.session, key) == 1
+        found = learner_summary.stored(db.session, course, key=key)
+        assert found is not None and found.learners == 1
+        assert learner_summary.stale_courses(db.session) == []
+        _same(_stored(course), _computed(course, key))

@@ -174,18 +174,21 @@ def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, Laz
     )
 
 
-def _explain(exc: HttpError, what: str) -> SyncError:
+def _explain(exc: HttpError, what: LazyText) -> SyncError:
     """An API failure in words an administrator can act on."""
     if exc.status == 401:
-        return SyncError(f"the Open edX token was refused reading {what}")
+        return SyncError(N_("the Open edX token was refused reading %(what)s"), what=what)
     if exc.status == 403:
         return SyncError(
-            f"the Open edX API client may not read {what}: its service user needs staff "
-            "access (is_staff) at the LMS"
+            N_(
+                "the Open edX API client may not read %(what)s: its service user needs staff "
+                "access (is_staff) at the LMS"
+            ),
+            what=what,
         )
     if exc.status == 404:
-        return SyncError(f"Open edX does not know this course ({what}: HTTP 404)")
-    return SyncError(f"{what}: {exc}")
+        return SyncError(N_("Open edX does not know this course (%(what)s: HTTP 404)"), what=what)
+    return SyncError(N_("%(what)s: %(error)s"), what=what, error=str(exc))
 
 
 def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> dict[str, Any]:
@@ -198,7 +201,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
         ):
             fetched["enrollments"].extend(page)
     except HttpError as exc:
-        raise _explain(exc, "the enrollments") from None
+        raise _explain(exc, lazy_gettext("the enrollments")) from None
     if stop():
         raise SyncError("stopped before the grades were read")
     try:
@@ -207,7 +210,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
         ):
             fetched["grades"].extend(page)
     except HttpError as exc:
-        raise _explain(exc, "the grades") from None
+        raise _explain(exc, lazy_gettext("the grades")) from None
     try:
         blocks = client.get_json(
             "/api/courses/v1/blocks/",
@@ -220,7 +223,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
             },
         )
     except HttpError as exc:
-        raise _explain(exc, "the course blocks") from None
+        raise _explain(exc, lazy_gettext("the course blocks")) from None
     if not isinstance(blocks, dict) or not isinstance(blocks.get("blocks"), dict):
         raise SyncError("the course blocks answer has no `blocks` object")
     fetched["blocks"] = blocks["blocks"]

@@ -6,6 +6,7 @@ fully marked in the pseudo-locale; rows kept in English alone show their English
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from html import unescape
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from lti_tool.extensions import db
 from lti_tool.i18n import text
 from lti_tool.i18n.catalogs import PSEUDO_OPEN, pseudo_translations
+from lti_tool.i18n.text import N_
 from lti_tool.jobs.runs import run_now
 from lti_tool.models import Course, DataSource, SyncRun
 from lti_tool.models.lti import LaunchError
@@ -137,3 +139,40 @@ def test_stored_texts_in_spanish_and_norwegian_and_english_where_stored(
         run = db.session.scalar(select(SyncRun).where(SyncRun.error_id.is_not(None)))
         assert run is not None and run.error is not None
         assert run.error.startswith(f"course {course} has no NRPS memberships URL")
+
+
+def test_a_stored_text_keeps_its_nested_values_and_an_unmarked_one_stays_english() -> None:
+    from lti_tool.i18n import stored
+    from lti_tool.i18n.catalogs import translations_for
+    from lti_tool.sync.errors import SyncError
+
+    error = SyncError(
+        N_("could not read %(what)s from Canvas: %(error)s"),
+        what=text.lazy_gettext("the grades"),
+        error="HTTP 500",
+    )
+    english, message, values = stored.record(error)
+    assert english == "could not read the grades from Canvas: HTTP 500"
+    assert message == "could not read %(what)s from Canvas: %(error)s"
+    # Through JSON, as the column keeps them.
+    values = json.loads(json.dumps(values))
+    with text.using(translations_for("es")):
+        assert str(stored.shown(english, message, values)) == (
+            "no fue posible leer las calificaciones de Canvas: HTTP 500"
+        )
+    folder = text.lazy_ngettext(
+        "%(path)s is readable: %(num)d file", "%(path)s is readable: %(num)d files", 3, path="/logs"
+    )
+    english, message, values = stored.record(folder)
+    values = json.loads(json.dumps(values))
+    with text.using(translations_for("nb")):
+        assert str(stored.shown(english, message, values)) == "/logs kan leses: 3 filer"
+    # An error still written as an f-string is no message of the catalogs: English alone.
+    assert stored.record(SyncError("roster page 2 is not valid JSON")) == (
+        "roster page 2 is not valid JSON",
+        None,
+        None,
+    )
+    assert stored.shown("roster page 2 is not valid JSON", None, None) == (
+        "roster page 2 is not valid JSON"
+    )

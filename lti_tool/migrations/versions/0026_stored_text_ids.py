@@ -2,8 +2,8 @@
 launch_error.reason_id/reason_values: the message id and values of the texts stored in English,
 so pages show them in their language (rows before it keep only the English)
 
-Revision ID: 0025_stored_text_ids
-Revises: 0024_learner_summary
+Revision ID: 0026_stored_text_ids
+Revises: 0025_learner_summary_stale
 Create Date: 2026-12-05 18:55:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0025_stored_text_ids'
-down_revision = '0024_learner_summary'
+revision = '0026_stored_text_ids'
+down_revision = '0025_learner_summary_stale'
 branch_labels = None
 depends_on = None
 

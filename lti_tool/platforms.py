@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from lti_tool import audit, json_input
 from lti_tool import secrets as secret_store
-from lti_tool.i18n.text import N_, Explained, lazy_gettext
+from lti_tool.i18n.text import N_, Explained, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -192,17 +192,24 @@ def check_under_roots(path: str, roots: str | Iterable[str] | None = None) -> Pa
     return folder
 
 
-def check_folder(path: str) -> tuple[bool, str]:
+def check_folder(path: str) -> tuple[bool, LazyText]:
     """Whether a log folder exists and can be listed and read, in words."""
     folder = Path(path)
     if not folder.exists():
-        return False, f"{path} does not exist"
+        return False, lazy_gettext("%(path)s does not exist", path=path)
     if not folder.is_dir():
-        return False, f"{path} is not a folder"
+        return False, lazy_gettext("%(path)s is not a folder", path=path)
     if not os.access(folder, os.R_OK | os.X_OK):
-        return False, f"{path} cannot be read by this process (user id {os.getuid()})"
+        return False, lazy_gettext(
+            "%(path)s cannot be read by this process (user id %(uid)s)", path=path, uid=os.getuid()
+        )
     files = sum(1 for p in folder.rglob("*") if p.is_file())
-    return True, f"{path} is readable: {files} files"
+    return True, lazy_ngettext(
+        "%(path)s is readable: %(num)d file",
+        "%(path)s is readable: %(num)d files",
+        files,
+        path=path,
+    )
 
 
 # --- lookups -------------------------------------------------------------------------------------
@@ -237,16 +244,24 @@ def find_deployment(
     found = session.execute(query).all()
     if not found:
         raise PlatformError(
-            f"no deployment {deployment_id!r}"
-            + (f" on platform {platform_name!r}" if platform_name else "")
-            + (f" with client id {client_id!r}" if client_id else "")
-            + " (see `flask platform list`)"
+            N_("no deployment %(deployment)r%(on)s%(with_client)s (see `flask platform list`)"),
+            deployment=deployment_id,
+            on=lazy_gettext(" on platform %(platform)r", platform=platform_name)
+            if platform_name
+            else "",
+            with_client=lazy_gettext(" with client id %(client)r", client=client_id)
+            if client_id
+            else "",
         )
     if len(found) > 1:
         where = ", ".join(f"{p.name} / client {r.client_id}" for _d, r, p in found)
         raise PlatformError(
-            f"deployment {deployment_id!r} exists at several registrations ({where}): "
-            "add --platform NAME and/or --client-id ID"
+            N_(
+                "deployment %(deployment)r exists at several registrations (%(where)s): "
+                "add --platform NAME and/or --client-id ID"
+            ),
+            deployment=deployment_id,
+            where=where,
         )
     deployment: LtiDeployment = found[0][0]
     return deployment
@@ -517,7 +532,7 @@ def set_api_source(
         session.add(source)
     elif source.location != location and secret_encrypted is None:
         source.secret_encrypted = None
-        source.last_check, source.last_checked_at = None, None
+        source.record_check(None, None)
     source.location = location
     if kind == "openedx":
         source.client_id = client_id
@@ -541,7 +556,7 @@ def add_log_folder(
     location = str(check_under_roots(str(folder), roots))
     ok, why = check_folder(location)
     if not ok:
-        raise PlatformError(why)
+        raise PlatformError(why.message, **why.variables)
     source = session.scalar(
         select(DataSource).where(
             DataSource.platform_id == platform.id,
@@ -554,7 +569,7 @@ def add_log_folder(
         source = DataSource(platform_id=platform.id, kind=LOG_FOLDER, location=location)
         session.add(source)
     source.enabled = True
-    source.last_checked_at, source.last_check = utcnow(), why
+    source.record_check(why, utcnow())
     session.flush()
     return source, created
 
@@ -570,7 +585,7 @@ def move_log_folder(
     location = str(check_under_roots(path, roots))
     ok, why = check_folder(location)
     if not ok:
-        raise PlatformError(why)
+        raise PlatformError(why.message, **why.variables)
     source.location = location
 
 
@@ -596,8 +611,10 @@ def platform_for_unlabelled_data(session: DbSession) -> Platform | None:
     found = list(session.scalars(select(Platform).order_by(Platform.id).limit(2)))
     if len(found) > 1:
         raise PlatformError(
-            "several platforms are registered, so data without a platform cannot be placed: "
-            "say which platform it comes from"
+            N_(
+                "several platforms are registered, so data without a platform cannot be placed: "
+                "say which platform it comes from"
+            )
         )
     return found[0] if found and trusted(found[0]) else None
 

@@ -23,7 +23,7 @@ from lti_tool import secrets as secret_store
 from lti_tool.admin import bp
 from lti_tool.admin.auth import current_scope, require_global
 from lti_tool.extensions import db
-from lti_tool.i18n.text import N_, shown
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext, shown
 from lti_tool.i18n.text import gettext as _
 from lti_tool.lti import keys as tool_keys
 from lti_tool.models import DataSource, LtiDeployment, LtiRegistration, Platform, ToolKey
@@ -701,7 +701,7 @@ def source_edit(source_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.sources"), code=303)
 
 
-def check_source(source: DataSource) -> tuple[bool, str]:
+def check_source(source: DataSource) -> tuple[bool, LazyText]:
     """Test a source: the sync module's check_connection, or the folder check."""
     if source.kind == registry.LOG_FOLDER:
         return registry.check_folder(source.location)
@@ -709,13 +709,16 @@ def check_source(source: DataSource) -> tuple[bool, str]:
     module = importlib.import_module(f"lti_tool.sync.{source.kind}")
     check = getattr(module, "check_connection", None)
     if check is None:
-        return False, f"a connection test for the {KIND_NAMES[source.kind]} is not available yet"
+        return False, lazy_gettext(
+            "a connection test for the %(kind)s is not available yet",
+            kind=lazy_gettext(KIND_NAMES[source.kind]),
+        )
     try:
         ok, message = check(source, timeout=10)
     except Exception as exc:  # the page must say what failed, never become a 500
         log.warning("connection test of source %s failed: %s", source.id, type(exc).__name__)
-        return False, f"the test failed: {type(exc).__name__}"
-    return bool(ok), str(message)
+        return False, lazy_gettext("the test failed: %(kind)s", kind=type(exc).__name__)
+    return bool(ok), message if isinstance(message, LazyText) else lazy_gettext(str(message))
 
 
 @bp.post("/sources/<int:source_id>/test")
@@ -723,8 +726,12 @@ def source_test(source_id: int) -> ResponseReturnValue:
     """Test the connection now and record the outcome on the source."""
     source = _visible_source(source_id)
     ok, message = check_source(source)
-    source.last_checked_at = utcnow()
-    source.last_check = ("OK: " if ok else "Failed: ") + message
+    outcome = (
+        lazy_gettext("OK: %(result)s", result=message)
+        if ok
+        else lazy_gettext("Failed: %(result)s", result=message)
+    )
+    source.record_check(outcome, utcnow())
     audit.record(
         db.session,
         "source_tested",

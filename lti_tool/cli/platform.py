@@ -324,8 +324,7 @@ def platform_set_canvas(platform_name: str, base_url: str, token_file: str, chec
         source, created = platforms.set_api_source(db.session, platform, "canvas", location, token)
     except secrets.SecretsUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    source.last_check = None
-    source.last_checked_at = None
+    source.record_check(None, None)
     audit.record(
         db.session,
         "source_added" if created else "source_changed",
@@ -343,10 +342,9 @@ def platform_set_canvas(platform_name: str, base_url: str, token_file: str, chec
         from lti_tool.sync.canvas.source import check_connection
 
         ok, message = check_connection(source)
-        source.last_checked_at = utcnow()
-        source.last_check = message
+        source.record_check(message, utcnow())
         db.session.commit()
-        click.echo(("connection OK: " if ok else "connection FAILED: ") + message, err=not ok)
+        click.echo(("connection OK: " if ok else "connection FAILED: ") + str(message), err=not ok)
         if not ok:
             raise SystemExit(1)
 

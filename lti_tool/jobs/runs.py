@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.config import setting
+from lti_tool.i18n.text import N_, Explained, LazyText, lazy_gettext
 from lti_tool.models import Course, SyncRun
 from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import DbSession, rowcount, utcnow
@@ -40,7 +41,6 @@ RUNNERS: dict[str, Runner] = {
 }
 #: A "running" row older than this is taken for abandoned whatever its process.
 DEFAULT_RUN_TIMEOUT = timedelta(hours=2)
-_MAX_ERROR = 2000
 
 
 def http_options() -> dict[str, Any]:
@@ -61,16 +61,19 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _abandoned(run: SyncRun, now: datetime, timeout: timedelta) -> str | None:
+def _abandoned(run: SyncRun, now: datetime, timeout: timedelta) -> LazyText | None:
     """Why a "running" row is no longer running, or None while it may still be."""
     if run.started_at is not None and now - run.started_at > timeout:
-        return f"it had been running for more than {int(timeout.total_seconds() // 60)} minutes"
+        return lazy_gettext(
+            "it had been running for more than %(minutes)d minutes",
+            minutes=int(timeout.total_seconds() // 60),
+        )
     host, _, pid = (run.worker or "").rpartition(":")
     if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            return f"its process ({run.worker}) is gone"
+            return lazy_gettext("its process (%(worker)s) is gone", worker=run.worker)
         except PermissionError:
             return None  # alive, under another user
     return None
@@ -91,7 +94,12 @@ def recover_abandoned(
         if why:
             run.status = FAILED
             run.finished_at = now
-            run.error = f"interrupted: {why} before the run finished; nothing it fetched was saved"
+            run.record_error(
+                lazy_gettext(
+                    "interrupted: %(why)s before the run finished; nothing it fetched was saved",
+                    why=why,
+                )
+            )
             recovered.append(run.id)
             log.warning("sync run %s marked failed: %s", run.id, run.error)
     return recovered
@@ -146,14 +154,18 @@ def start_run(
 
 
 def _fail(
-    session: DbSession, run_id: int, error: str, requests_made: int, counts: dict[str, Any]
+    session: DbSession,
+    run_id: int,
+    error: str | LazyText | Explained,
+    requests_made: int,
+    counts: dict[str, Any],
 ) -> None:
     run = session.get(SyncRun, run_id)
     if run is None:  # the course was deleted meanwhile
         return
     run.status = FAILED
     run.finished_at = utcnow()
-    run.error = error[:_MAX_ERROR]
+    run.record_error(error)
     run.requests = requests_made
     run.counts = counts
     session.commit()
@@ -173,9 +185,9 @@ def execute_run(
     log.info("sync run %s: %s sync of course %s starting", run_id, source, run.course_id)
     try:
         if course is None:
-            raise SyncError(f"course {run.course_id} no longer exists")
+            raise SyncError(N_("course %(id)s no longer exists"), id=run.course_id)
         if runner is None:
-            raise SyncError(f"the {source} source cannot sync yet (not built)")
+            raise SyncError(N_("the %(source)s source cannot sync yet (not built)"), source=source)
         counts, requests_made = runner(session, course, should_stop=should_stop, **http_options())
         if source in SCORE_SOURCES:
             counts["score_snapshots"] = snapshot_scores(session, course, utcnow())
@@ -185,20 +197,24 @@ def execute_run(
         run.finished_at = utcnow()
         run.counts = counts
         run.requests = requests_made
-        run.error = None
+        run.record_error(None)
         # What a sync brings (roster, scores, submissions, progress) is the summaries' input.
         touch_courses(session, [course.id])
         session.commit()
     except SyncError as exc:
         session.rollback()
-        _fail(session, run_id, str(exc), exc.requests_made, exc.counts)
+        _fail(session, run_id, exc, exc.requests_made, exc.counts)
     except Exception as exc:
         log.exception("sync run %s failed unexpectedly", run_id)
         session.rollback()
-        _fail(session, run_id, f"unexpected error: {type(exc).__name__}: {exc}", 0, {})
+        unexpected = lazy_gettext(
+            "unexpected error: %(kind)s: %(error)s", kind=type(exc).__name__, error=str(exc)
+        )
+        _fail(session, run_id, unexpected, 0, {})
     except BaseException:  # KeyboardInterrupt, SystemExit: say so, then let it go on
         session.rollback()
-        _fail(session, run_id, "interrupted: the process was stopped; nothing was saved", 0, {})
+        stopped = lazy_gettext("interrupted: the process was stopped; nothing was saved")
+        _fail(session, run_id, stopped, 0, {})
         raise
     run = session.get(SyncRun, run_id)
     assert run is not None

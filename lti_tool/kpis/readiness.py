@@ -230,7 +230,7 @@ def roster_checks(session: DbSession, course: Course) -> list[Check]:
                     lazy_gettext(
                         "The last sync failed %(when)s: %(error)s",
                         when=when,
-                        error=last.error or lazy_gettext("no reason given"),
+                        error=last.error_shown or lazy_gettext("no reason given"),
                     ),
                     lazy_gettext(
                         "An administrator checks this source's address and credentials on the "

@@ -29,6 +29,13 @@ class LaunchProblem(Exception):
             reason = str(self.reason)
         return reason if not self.detail else f"{reason} ({self.detail})"
 
+    def said(self) -> LazyText:
+        """The reason with its detail, in the language of where it is shown (the detail, the
+        library's words, as received)."""
+        if not self.detail:
+            return self.reason
+        return lazy_gettext("%(reason)s (%(detail)s)", reason=self.reason, detail=self.detail)
+
 
 # (substring of the pylti1p3 / our LtiException message, status, explanation, action)
 _RULES: list[tuple[str, int, str, str]] = [

@@ -23,6 +23,7 @@ from flask import (
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from lti_tool.extensions import db
+from lti_tool.i18n import stored
 from lti_tool.i18n.text import N_, lazy_gettext, shown
 from lti_tool.i18n.text import gettext as _
 from lti_tool.json_input import MAX_DEPTH, scan
@@ -153,14 +154,17 @@ def _refuse(problem: LaunchProblem, stage: str, claims: dict[str, Any] | None = 
             db.session.rollback()
             platform = platform_for_issuer(issuer, client_id)
             g.platform = platform
+            reason, reason_id, reason_values = stored.record(problem.said())
             db.session.add(
                 LaunchError(
+                    reason=reason,
+                    reason_id=reason_id,
+                    reason_values=reason_values,
                     platform_id=platform.id if platform else None,
                     issuer=issuer[:500] if issuer else None,
                     client_id=client_id[:255] if client_id else None,
                     stage=stage,
                     status_code=problem.status,
-                    reason=str(problem),
                     claims=bounded_claims(claims),
                 )
             )

@@ -8,8 +8,10 @@ within the course, so a re-run upserts rather than duplicates.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Float,
@@ -22,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import Model
+from lti_tool.i18n import stored
+from lti_tool.i18n.text import Explained, LazyText
 from lti_tool.models.lti import Platform
 from lti_tool.models.types import UTCDateTime, utcnow
 
@@ -51,10 +55,27 @@ class DataSource(Model):
     # The outcome of the last "test connection" or run, in words.
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_check: Mapped[str | None] = mapped_column(Text)
+    # The last check's message id and values (lti_tool.i18n.stored), so a page shows it in its
+    # language; None for a check kept only in English.
+    last_check_id: Mapped[str | None] = mapped_column(Text)
+    last_check_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     platform: Mapped[Platform] = relationship()
+
+    def record_check(self, said: str | LazyText | Explained | None, when: datetime | None) -> None:
+        """Keep a check's outcome (None: forget it), its message id with it."""
+        if said is None:
+            self.last_check = self.last_check_id = self.last_check_values = None
+        else:
+            self.last_check, self.last_check_id, self.last_check_values = stored.record(said)
+        self.last_checked_at = when
+
+    @property
+    def last_check_shown(self) -> str | LazyText | None:
+        """The last check in the language of where it is shown (as stored when kept in English)."""
+        return stored.shown(self.last_check, self.last_check_id, self.last_check_values)
 
 
 class Section(Model):

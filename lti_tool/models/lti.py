@@ -9,6 +9,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import Model
+from lti_tool.i18n import stored
+from lti_tool.i18n.text import LazyText
 from lti_tool.models.types import UTCDateTime, utcnow
 
 
@@ -120,8 +122,17 @@ class LaunchError(Model):
     stage: Mapped[str] = mapped_column(String(20))  # login | launch | page
     status_code: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
+    # The reason's message id and values (lti_tool.i18n.stored), so the page shows it in its
+    # language; None for a reason kept only in English.
+    reason_id: Mapped[str | None] = mapped_column(Text)
+    reason_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The id_token header and claims as received, never the signature.
     claims: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @property
+    def reason_shown(self) -> str | LazyText:
+        """The reason in the language of where it is shown (as stored when kept in English)."""
+        return stored.shown(self.reason, self.reason_id, self.reason_values) or self.reason
 
 
 class RegistrationInvite(Model):

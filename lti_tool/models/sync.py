@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.extensions import Model
+from lti_tool.i18n import stored
+from lti_tool.i18n.text import Explained, LazyText
 from lti_tool.models.course import Course
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 
@@ -28,6 +30,8 @@ SOURCES = ("nrps", "canvas", "openedx")
 DEMO_TRIGGER = "demo"
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+#: The longest error kept, in characters.
+MAX_ERROR = 2000
 
 
 class SyncRun(Model):
@@ -77,10 +81,27 @@ class SyncRun(Model):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     # Why it failed, in words (never a token or a secret).
     error: Mapped[str | None] = mapped_column(Text)
+    # The error's message id and values (lti_tool.i18n.stored), so a page shows it in its
+    # language; None for an error kept only in English.
+    error_id: Mapped[str | None] = mapped_column(Text)
+    error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # host:pid of the process running it, so a run whose process died can be told apart.
     worker: Mapped[str | None] = mapped_column(String(200))
 
     course: Mapped[Course] = relationship()
+
+    def record_error(self, said: str | LazyText | Explained | None) -> None:
+        """Keep why the run failed (None: it did not), its message id with it."""
+        if said is None:
+            self.error = self.error_id = self.error_values = None
+            return
+        english, self.error_id, self.error_values = stored.record(said)
+        self.error = english[:MAX_ERROR]
+
+    @property
+    def error_shown(self) -> str | LazyText | None:
+        """The error in the language of where it is shown (as stored when kept in English)."""
+        return stored.shown(self.error, self.error_id, self.error_values)
 
 
 class JobSlot(Model):

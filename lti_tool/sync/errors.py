@@ -6,12 +6,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lti_tool.i18n.text import Explained
 
-class SyncError(Exception):
-    """A sync that cannot finish; the message says why, in words, without secrets."""
 
-    def __init__(self, message: str, requests_made: int = 0, counts: dict[str, Any] | None = None):
-        super().__init__(message)
+class SyncError(Explained):
+    """A sync that cannot finish; the message (marked with N_ where raised, and its values) says
+    why, in words, without secrets: English in the logs and the CLI, the page's language on a
+    page (the run keeps its id, lti_tool.i18n.stored)."""
+
+    def __init__(
+        self,
+        message: str,
+        requests_made: int = 0,
+        counts: dict[str, Any] | None = None,
+        **variables: Any,
+    ) -> None:
+        super().__init__(message, **variables)
         self.requests_made = requests_made
         self.counts = counts or {}
 

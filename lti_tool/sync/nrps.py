@@ -23,6 +23,7 @@ from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
 
+from lti_tool.i18n.text import N_
 from lti_tool.lti.registrations import DbToolConf
 from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
 from lti_tool.models.types import DbSession
@@ -82,7 +83,9 @@ def service_token(connector: ServiceConnector, registration: Registration) -> st
         ) from None
     except requests.RequestException as exc:
         raise SyncError(
-            f"could not reach the platform's token URL {where(token_url)}: {type(exc).__name__}"
+            N_("could not reach the platform's token URL %(url)s: %(kind)s"),
+            url=where(token_url),
+            kind=type(exc).__name__,
         ) from None
     except (ValueError, KeyError, TypeError):
         raise SyncError(
@@ -203,12 +206,15 @@ def registration_for(session: DbSession, course: Course) -> Registration:
     """The pylti1p3 Registration whose client credentials read this course's roster."""
     if not course.nrps_memberships_url:
         raise SyncError(
-            f"course {course.id} has no NRPS memberships URL: launch the tool once from the "
-            "course with the Names and Role Provisioning service enabled"
+            N_(
+                "course %(id)s has no NRPS memberships URL: launch the tool once from the "
+                "course with the Names and Role Provisioning service enabled"
+            ),
+            id=course.id,
         )
     platform = session.get(Platform, course.platform_id) if course.platform_id else None
     if platform is None:
-        raise SyncError(f"course {course.id} belongs to no platform")
+        raise SyncError(N_("course %(id)s belongs to no platform"), id=course.id)
     try:
         return DbToolConf().find_registration_by_params(platform.issuer, course.nrps_client_id)
     except LtiException as exc:
@@ -239,7 +245,7 @@ def apply_roster(
     same rows.
     """
     if course.platform_id is None:
-        raise SyncError(f"course {course.id} belongs to no platform")
+        raise SyncError(N_("course %(id)s belongs to no platform"), id=course.id)
     platform_id = course.platform_id
     platform = session.get(Platform, platform_id)
     lms = platform.lms if platform is not None else "other"

@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import delete, select
 
 from lti_tool import secrets
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext
 from lti_tool.models import (
     Assignment,
     Course,
@@ -146,7 +147,7 @@ def _json_or_empty(response: requests.Response) -> dict[str, Any]:
 def client_for(source: DataSource, **options: Any) -> OpenEdxClient:
     """A signed-in client for a source (SyncError when its secret cannot be read)."""
     if not source.client_id or not source.secret_encrypted:
-        raise SyncError("the Open edX API has no client id or secret configured")
+        raise SyncError(N_("the Open edX API has no client id or secret configured"))
     try:
         secret = secrets.decrypt(source.secret_encrypted)
     except secrets.SecretsUnavailable as exc:
@@ -154,33 +155,40 @@ def client_for(source: DataSource, **options: Any) -> OpenEdxClient:
     return OpenEdxClient(source.location, source.client_id, secret, **options)
 
 
-def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, str]:
+def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, LazyText]:
     """Sign in and ask who we are: (ok, what happened in words)."""
     client = None
     try:
         client = client_for(source, timeout=timeout, retry_delays=())
         me = client.get_json("/api/user/v1/me")
     except SyncError as exc:
-        return False, str(exc)
+        return False, exc.shown()
     finally:
         if client is not None:
             client.close()
     username = me.get("username") if isinstance(me, dict) else None
-    return True, f"connected to {source.location} as {username or 'an unnamed user'}"
+    return True, lazy_gettext(
+        "connected to %(location)s as %(user)s",
+        location=source.location,
+        user=username or lazy_gettext("an unnamed user"),
+    )
 
 
-def _explain(exc: HttpError, what: str) -> SyncError:
+def _explain(exc: HttpError, what: LazyText) -> SyncError:
     """An API failure in words an administrator can act on."""
     if exc.status == 401:
-        return SyncError(f"the Open edX token was refused reading {what}")
+        return SyncError(N_("the Open edX token was refused reading %(what)s"), what=what)
     if exc.status == 403:
         return SyncError(
-            f"the Open edX API client may not read {what}: its service user needs staff "
-            "access (is_staff) at the LMS"
+            N_(
+                "the Open edX API client may not read %(what)s: its service user needs staff "
+                "access (is_staff) at the LMS"
+            ),
+            what=what,
         )
     if exc.status == 404:
-        return SyncError(f"Open edX does not know this course ({what}: HTTP 404)")
-    return SyncError(f"{what}: {exc}")
+        return SyncError(N_("Open edX does not know this course (%(what)s: HTTP 404)"), what=what)
+    return SyncError(N_("%(what)s: %(error)s"), what=what, error=str(exc))
 
 
 def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> dict[str, Any]:
@@ -193,7 +201,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
         ):
             fetched["enrollments"].extend(page)
     except HttpError as exc:
-        raise _explain(exc, "the enrollments") from None
+        raise _explain(exc, lazy_gettext("the enrollments")) from None
     if stop():
         raise SyncError("stopped before the grades were read")
     try:
@@ -202,7 +210,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
         ):
             fetched["grades"].extend(page)
     except HttpError as exc:
-        raise _explain(exc, "the grades") from None
+        raise _explain(exc, lazy_gettext("the grades")) from None
     try:
         blocks = client.get_json(
             "/api/courses/v1/blocks/",
@@ -215,7 +223,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
             },
         )
     except HttpError as exc:
-        raise _explain(exc, "the course blocks") from None
+        raise _explain(exc, lazy_gettext("the course blocks")) from None
     if not isinstance(blocks, dict) or not isinstance(blocks.get("blocks"), dict):
         raise SyncError("the course blocks answer has no `blocks` object")
     fetched["blocks"] = blocks["blocks"]
@@ -232,7 +240,7 @@ def sync_course(
 ) -> tuple[dict[str, Any], int]:
     """Fetch and apply a course's enrollments, grades and blocks; returns (counts, requests)."""
     if not course.lms_course_id:
-        raise SyncError(f"course {course.id} has no Open edX course key")
+        raise SyncError(N_("course %(id)s has no Open edX course key"), id=course.id)
     source = source_for(session, course.platform_id)
     course_key = course.lms_course_id
     session.commit()  # no transaction stays open while the LMS answers
@@ -280,7 +288,7 @@ def _when(value: Any) -> datetime | None:
 def apply(session: DbSession, course: Course, fetched: dict[str, Any]) -> dict[str, Any]:
     """Write what was fetched into the session (no commit); idempotent."""
     if course.platform_id is None:
-        raise SyncError(f"course {course.id} belongs to no platform")
+        raise SyncError(N_("course %(id)s belongs to no platform"), id=course.id)
     counts: dict[str, Any] = {}
     enrolled = {name: item for item in fetched["enrollments"] if (name := _username(item, "user"))}
     graded = {name: item for item in fetched["grades"] if (name := _username(item, "username"))}

@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import select
 
+from lti_tool.i18n.text import english, lazy_gettext, using
 from lti_tool.models import DataSource, Platform
 from lti_tool.models.types import DbSession, utcnow
 from lti_tool.platforms import LOG_FOLDER, check_folder
@@ -44,16 +45,20 @@ def ingest_log_folders(session: DbSession, workers: int | None = 0) -> str:
             platform = session.get(Platform, platform_id)
             report = ingest_tracking_logs(session, [location], platform, workers=workers)
             summary = report.as_dict()
-            why = (
-                f"{summary['events_ingested']} events ingested from {summary['files']} files "
-                f"({summary['files_unchanged']} unchanged, {sum(summary['skipped'].values())} "
-                "lines skipped)"
+            why = lazy_gettext(
+                "%(events)s events ingested from %(files)s files (%(unchanged)s unchanged, "
+                "%(skipped)s lines skipped)",
+                events=summary["events_ingested"],
+                files=summary["files"],
+                unchanged=summary["files_unchanged"],
+                skipped=sum(summary["skipped"].values()),
             )
         else:
             log.warning("log folder %s: %s", location, why)
         source = session.get(DataSource, source_id)
         if source is not None:
-            source.last_checked_at, source.last_check = utcnow(), why
+            source.record_check(why, utcnow())
             session.commit()
-        parts.append(f"{location}: {why}")
+        with using(english()):
+            parts.append(f"{location}: {why}")
     return "; ".join(parts)

@@ -192,7 +192,7 @@ def test_data_sources_add_edit_and_test(app: Flask, platform: FakePlatform, tmp_
 
     tested = post(client, f"/admin/sources/{folder_id}/test", page="/admin/sources")
     assert tested.status_code == 200
-    assert "is readable: 1 files" in tested.get_data(as_text=True)
+    assert "is readable: 1 file<" in tested.get_data(as_text=True)
     tested = post(client, f"/admin/sources/{canvas_id}/test", page="/admin/sources")
     with app.app_context():
         check = db.session.get(DataSource, canvas_id).last_check

@@ -108,7 +108,7 @@ def test_the_week_in_progress_is_named_by_its_day_in_spanish(
     _speak(app, "es")
     html = client.get(f"/courses/1/?t={token}").get_data(as_text=True)
     note = re.search(r'<p class="muted partial-note">(.*?)</p>', html, re.S)
-    assert note and f"(desde {formats.day(monday.date(), 'es')})" in note[1]
+    assert note and f"(desde el {formats.day(monday.date(), 'es')})" in note[1]
     table = _table(html, "table-weekly-time")
     assert f"<td>{formats.day(monday.date(), 'es')} (hasta ahora)</td>" in table
     assert monday.date().isoformat() not in note[1] + table

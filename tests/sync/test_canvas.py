@@ -784,7 +784,7 @@ def test_a_revoked_token_fails_the_run_and_keeps_the_data(
     with app.app_context():
         source = db.session.scalar(select(DataSource))
         ok, message = canvas.check_connection(source)
-        assert not ok and message.startswith("the Canvas token was refused")
+        assert not ok and str(message).startswith("the Canvas token was refused")
     assert "GET /api/v1/courses/101" in caplog.text  # requests were logged, the token never
     assert lms.fake.token not in caplog.text
 
@@ -952,7 +952,7 @@ def test_set_canvas_stores_the_token_encrypted_and_never_prints_it(
             [source] = db.session.scalars(select(DataSource))
             assert secrets.decrypt(source.secret_encrypted) == "7~another-token"
             ok, message = canvas.check_connection(source)
-            assert not ok and message.startswith("the Canvas token was refused")
+            assert not ok and str(message).startswith("the Canvas token was refused")
         for output in (result.output, again.output, caplog.text):
             assert fake.token not in output and "another-token" not in output
         # Bad input: clear errors, nothing stored.

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from lti_tool.i18n.text import N_, LazyText, english, lazy_gettext, using
 from lti_tool.models.types import utcnow
 from lti_tool.sync.canvas.fetched import CanvasUser, Fetched
 from lti_tool.sync.canvas.source import _token_refused
@@ -67,31 +68,45 @@ class Fetcher:
         self.data = data
         self.skipped = data.skipped
 
-    def _fail(self, exc: HttpError, what: str, key: str = "") -> SyncError:
+    def _fail(self, exc: HttpError, what: str | LazyText, key: str = "") -> SyncError:
         if _token_refused(exc):
             return SyncError(
-                f"the Canvas token was refused: HTTP 401 from {where(exc.url)} while reading "
-                f"{what}; nothing was changed (store a new token with `flask platform "
-                "set-canvas`)"
+                N_(
+                    "the Canvas token was refused: HTTP 401 from %(url)s while reading "
+                    "%(what)s; nothing was changed (store a new token with `flask platform "
+                    "set-canvas`)"
+                ),
+                url=where(exc.url),
+                what=what,
             )
         throttled = "rate limit exceeded" in exc.body.lower()
         if exc.status in (401, 403) and key in PERMISSIONS and not throttled:
             return SyncError(
-                f"the Canvas token's user may not read {what} (HTTP {exc.status} from "
-                f'{where(exc.url)}): it needs the Canvas permission "{PERMISSIONS[key]}"'
+                N_(
+                    "the Canvas token's user may not read %(what)s (HTTP %(status)s from "
+                    '%(url)s): it needs the Canvas permission "%(permission)s"'
+                ),
+                what=what,
+                status=exc.status,
+                url=where(exc.url),
+                permission=PERMISSIONS[key],
             )
-        return SyncError(f"could not read {what} from Canvas: {exc}")
+        return SyncError(
+            N_("could not read %(what)s from Canvas: %(error)s"), what=what, error=str(exc)
+        )
 
-    def _optional(self, exc: HttpError, key: str, what: str) -> bool:
+    def _optional(self, exc: HttpError, key: str, what: str | LazyText) -> bool:
         """Record a part the token may not read (401/403) or analytics that is off (404)."""
         if _token_refused(exc) or "rate limit exceeded" in exc.body.lower():
             return False  # the token is refused, or Canvas kept throttling: the run fails
         if exc.status in (401, 403) and key not in self.skipped:
             self.skipped.add(key)
-            self.data.warnings.append(
-                f"{what} skipped: the token's user is not authorized (needs the Canvas "
-                f'permission "{PERMISSIONS[key]}")'
-            )
+            with using(english()):  # the run's warnings are kept in English
+                warning = (
+                    f"{what} skipped: the token's user is not authorized (needs the Canvas "
+                    f'permission "{PERMISSIONS[key]}")'
+                )
+            self.data.warnings.append(warning)
             return True
         if exc.status in (401, 403):
             return True
@@ -107,7 +122,12 @@ class Fetcher:
         return False
 
     def pages(
-        self, key: str, path: str, params: list[tuple[str, Any]], what: str, optional: bool
+        self,
+        key: str,
+        path: str,
+        params: list[tuple[str, Any]],
+        what: str | LazyText,
+        optional: bool,
     ) -> Iterator[list[Any]]:
         """Each page of a list; an optional part the token may not read yields nothing."""
         try:
@@ -119,7 +139,7 @@ class Fetcher:
                 return
             raise self._fail(exc, what, key) from None
 
-    def one(self, key: str, path: str, params: list[tuple[str, Any]], what: str) -> Any:
+    def one(self, key: str, path: str, params: list[tuple[str, Any]], what: str | LazyText) -> Any:
         """One JSON document; None when an optional part is not readable."""
         try:
             return self.client.get_json(path, params)
@@ -137,7 +157,7 @@ class Fetcher:
 
     def course(self) -> None:
         """The course itself: its name, start and end."""
-        body = self.one("course", self.base, [], "the course")
+        body = self.one("course", self.base, [], lazy_gettext("the course"))
         if not isinstance(body, dict):
             raise SyncError(f"Canvas's answer for course {self.canvas_id} is not a course")
         self.data.course = {
@@ -151,7 +171,11 @@ class Fetcher:
         users = self.data.users
         params = [("state[]", s) for s in ENROLLMENT_STATES]
         for page in self.pages(
-            "enrollments", self.base + "/enrollments", params, "the enrollment list", False
+            "enrollments",
+            self.base + "/enrollments",
+            params,
+            lazy_gettext("the enrollment list"),
+            False,
         ):
             for row in page:
                 if not isinstance(row, dict):
@@ -212,7 +236,7 @@ class Fetcher:
         rows = with_email = 0
         for batch in batches:
             extra = [("user_ids[]", u) for u in batch] if batch else []
-            what = "the course's users (e-mail)"
+            what = lazy_gettext("the course's users (e-mail)")
             for page in self.pages("users", self.base + "/users", params + extra, what, True):
                 for row in page:
                     user_id = _id(row.get("id")) if isinstance(row, dict) else None
@@ -248,7 +272,7 @@ class Fetcher:
         found = []
         # all_dates rides on the same request: no request is added for the section dates.
         params = [("include[]", "all_dates")]
-        what = "assignments"
+        what = lazy_gettext("assignments")
         for page in self.pages("assignments", self.base + "/assignments", params, what, True):
             for row in page:
                 assignment_id = _id(row.get("id")) if isinstance(row, dict) else None
@@ -300,7 +324,7 @@ class Fetcher:
 
     def submissions(self, due_passed: list[str]) -> None:
         """Submissions: all, grouped by student (full), or changed since the last run."""
-        path, what = self.base + "/students/submissions", "submissions"
+        path, what = self.base + "/students/submissions", lazy_gettext("submissions")
         spool = self.data.submissions
         base = [("student_ids[]", "all")]
         if self.data.full:
@@ -363,7 +387,7 @@ class Fetcher:
 
     def bulk_progress(self) -> None:
         """Course-level progress of every student (full runs)."""
-        what = "course progress (bulk_user_progress)"
+        what = lazy_gettext("course progress (bulk_user_progress)")
         for page in self.pages("bulk_progress", self.base + "/bulk_user_progress", [], what, True):
             for row in page:
                 user_id = _id(row.get("id")) if isinstance(row, dict) else None
@@ -418,7 +442,7 @@ class Fetcher:
         if "student_modules" not in self.skipped:
             params = [("student_id", user_id), ("include[]", "items")]
             rows = []
-            what = "a student's module progress"
+            what = lazy_gettext("a student's module progress")
             for page in self.pages("student_modules", self.base + "/modules", params, what, True):
                 for module in page:
                     module_id = _id(module.get("id")) if isinstance(module, dict) else None
@@ -454,7 +478,7 @@ class Fetcher:
                 return  # this student has no analytics (e.g. not a student any more)
             if self._optional(exc, "user_activity", "per-student activity (analytics)"):
                 return
-            raise self._fail(exc, "a student's activity") from None
+            raise self._fail(exc, lazy_gettext("a student's activity")) from None
         if not isinstance(body, dict):
             raise SyncError(f"Canvas's activity of student {user_id} is not an object")
         hours: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lti_tool import secrets
 from lti_tool.config import setting
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext
 from lti_tool.models import Course, DataSource
 from lti_tool.models.types import DbSession
 from lti_tool.sync.canvas.values import _id, _str
@@ -26,7 +27,7 @@ RATE_LOW = 100.0
 def source_for(session: DbSession, course: Course) -> DataSource:
     """The enabled Canvas data source of the course's platform, or a SyncError saying why not."""
     if course.platform_id is None:
-        raise SyncError(f"course {course.id} belongs to no platform")
+        raise SyncError(N_("course %(id)s belongs to no platform"), id=course.id)
     source = session.scalar(
         select(DataSource)
         .where(DataSource.platform_id == course.platform_id, DataSource.kind == KIND)
@@ -35,19 +36,21 @@ def source_for(session: DbSession, course: Course) -> DataSource:
     )
     if source is None:
         raise SyncError(
-            "the course's platform has no Canvas API source: store a token with "
-            "`flask platform set-canvas --platform NAME --base-url URL --token-file FILE`"
+            N_("the course's platform has no Canvas API source: store a token with `%(command)s`"),
+            command="flask platform set-canvas --platform NAME --base-url URL --token-file FILE",
         )
     if not source.enabled:
-        raise SyncError("the platform's Canvas API source is disabled")
+        raise SyncError(N_("the platform's Canvas API source is disabled"))
     return source
 
 
 def _token(source: DataSource) -> str:
     if not source.secret_encrypted:
         raise SyncError(
-            "the Canvas API source has no token (a new base URL clears it): enter it again "
-            "(`flask platform set-canvas` or the admin page's Data sources)"
+            N_(
+                "the Canvas API source has no token (a new base URL clears it): enter it again "
+                "(`flask platform set-canvas` or the admin page's Data sources)"
+            )
         )
     try:
         return secrets.decrypt(source.secret_encrypted)
@@ -95,24 +98,30 @@ def _token_refused(exc: HttpError) -> bool:
     return bool(exc.www_authenticate) or "invalid access token" in exc.body.lower()
 
 
-def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, str]:
+def check_connection(source: DataSource, timeout: float = 10) -> tuple[bool, LazyText]:
     """GET /api/v1/users/self with the stored token: whom it belongs to, or why it failed."""
     try:
         token = _token(source)
     except SyncError as exc:
-        return False, str(exc)
+        return False, exc.shown()
     client = client_for(source, token, timeout=timeout, retry_delays=())
     try:
         me = client.get_json("users/self")
     except HttpError as exc:
         if _token_refused(exc):
-            return False, f"the Canvas token was refused (HTTP 401 from {where(exc.url)})"
-        return False, str(exc)
+            return False, lazy_gettext(
+                "the Canvas token was refused (HTTP 401 from %(url)s)", url=where(exc.url)
+            )
+        return False, exc.shown()
     except SyncError as exc:
-        return False, str(exc)
+        return False, exc.shown()
     finally:
         client.close()
     if not isinstance(me, dict) or _id(me.get("id")) is None:
-        return False, f"{where(client.url('users/self'))} did not answer a Canvas user"
-    name = _str(me.get("name")) or _str(me.get("short_name")) or "(no name)"
-    return True, f"the token belongs to {name} (Canvas user {_id(me.get('id'))})"
+        return False, lazy_gettext(
+            "%(url)s did not answer a Canvas user", url=where(client.url("users/self"))
+        )
+    name = _str(me.get("name")) or _str(me.get("short_name")) or lazy_gettext("(no name)")
+    return True, lazy_gettext(
+        "the token belongs to %(name)s (Canvas user %(id)s)", name=name, id=_id(me.get("id"))
+    )

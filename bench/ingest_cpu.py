@@ -4,7 +4,8 @@
 which on PostgreSQL does part of the work in a process of its own. This ingests a log in this
 process into a database whose schema is made (`flask db upgrade`), and prints the wall time, the
 CPU seconds of this process, of its workers, and of the PostgreSQL backend serving its
-connection (read from /proc: the server must run on this machine), with the rollups' share.
+connection (read from /proc: the server must run on this machine), with the rollups' share and
+that of the learner summary written at the commit (per course, not per event).
 
     DATABASE_URL=URL FLASK_APP=wsgi .venv/bin/python -m flask db upgrade
     .venv/bin/python bench/ingest_cpu.py LOG --database-url URL
@@ -58,6 +59,23 @@ def main() -> None:
             phases["rollups"] = (time.perf_counter() - wall, time.process_time() - cpu)
 
     rollups.rebuild = timed_rebuild  # the sink calls it through the module
+
+    from lti_tool.kpis import learner_summary
+
+    refresh_changed = learner_summary.refresh_changed
+
+    def timed_refresh(*given: Any, **named: Any) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            refresh_changed(*given, **named)
+        finally:
+            spent = (time.perf_counter() - wall, time.process_time() - cpu)
+            before = phases.get("summary", (0.0, 0.0))
+            phases["summary"] = (before[0] + spent[0], before[1] + spent[1])
+
+    # The commit's listener imports it from the module at each commit: per course, not per
+    # event, so it is printed on its own.
+    learner_summary.refresh_changed = timed_refresh
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url})
     with app.app_context():
         dialect = db.engine.dialect.name
@@ -78,11 +96,13 @@ def main() -> None:
         workers_after.ru_utime + workers_after.ru_stime - workers.ru_utime - workers.ru_stime
     )
     rollup_wall, rollup_cpu = phases.get("rollups", (0.0, 0.0))
+    summary_wall, summary_cpu = phases.get("summary", (0.0, 0.0))
     print(
         f"{dialect}: {report.events:,} events in {wall:.2f} s; CPU s: "
         f"main {main_cpu:.2f}, workers {worker_cpu:.2f}, database server {server:.2f}, "
         f"total {main_cpu + worker_cpu + server:.2f}; rollups {rollup_wall:.2f} s "
-        f"(main CPU {rollup_cpu:.2f}); load {os.getloadavg()[0]:.2f}"
+        f"(main CPU {rollup_cpu:.2f}); learner summary at commit {summary_wall:.2f} s "
+        f"(main CPU {summary_cpu:.2f}); load {os.getloadavg()[0]:.2f}"
     )
 
 

@@ -48,7 +48,7 @@ def main() -> None:
     from lti_tool.extensions import db
     from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 
-    phases: dict[str, tuple[float, float]] = {}
+    phases: dict[str, tuple[float, ...]] = {}
     rebuild = rollups.rebuild
 
     def timed_rebuild(*given: Any, **named: Any) -> None:
@@ -64,14 +64,21 @@ def main() -> None:
 
     refresh_changed = learner_summary.refresh_changed
 
+    backend: dict[str, int | None] = {"pid": None}
+
     def timed_refresh(*given: Any, **named: Any) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
+        server = backend_cpu(backend["pid"])
         try:
             refresh_changed(*given, **named)
         finally:
-            spent = (time.perf_counter() - wall, time.process_time() - cpu)
-            before = phases.get("summary", (0.0, 0.0))
-            phases["summary"] = (before[0] + spent[0], before[1] + spent[1])
+            spent = (
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+                backend_cpu(backend["pid"]) - server,
+            )
+            before = phases.get("summary", (0.0, 0.0, 0.0))
+            phases["summary"] = tuple(a + b for a, b in zip(before, spent, strict=True))
 
     # The commit's listener imports it from the module at each commit: per course, not per
     # event, so it is printed on its own.
@@ -82,6 +89,7 @@ def main() -> None:
         postgresql = dialect == "postgresql"
         # The ingest's session keeps this connection until it commits, at the end of the file.
         pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar() if postgresql else None
+        backend["pid"] = pid
         before = backend_cpu(pid)
         own = resource.getrusage(resource.RUSAGE_SELF)
         workers = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,13 +104,13 @@ def main() -> None:
         workers_after.ru_utime + workers_after.ru_stime - workers.ru_utime - workers.ru_stime
     )
     rollup_wall, rollup_cpu = phases.get("rollups", (0.0, 0.0))
-    summary_wall, summary_cpu = phases.get("summary", (0.0, 0.0))
+    summary_wall, summary_cpu, summary_server = phases.get("summary", (0.0, 0.0, 0.0))
     print(
         f"{dialect}: {report.events:,} events in {wall:.2f} s; CPU s: "
         f"main {main_cpu:.2f}, workers {worker_cpu:.2f}, database server {server:.2f}, "
         f"total {main_cpu + worker_cpu + server:.2f}; rollups {rollup_wall:.2f} s "
         f"(main CPU {rollup_cpu:.2f}); learner summary at commit {summary_wall:.2f} s "
-        f"(main CPU {summary_cpu:.2f}); load {os.getloadavg()[0]:.2f}"
+        f"(main CPU {summary_cpu:.2f}, server {summary_server:.2f}); load {os.getloadavg()[0]:.2f}"
     )
 
 

@@ -4,7 +4,8 @@
 which on PostgreSQL does part of the work in a process of its own. This ingests a log in this
 process into a database whose schema is made (`flask db upgrade`), and prints the wall time, the
 CPU seconds of this process, of its workers, and of the PostgreSQL backend serving its
-connection (read from /proc: the server must run on this machine), with the rollups' share.
+connection (read from /proc: the server must run on this machine), with the rollups' share and
+that of the learner summary written at the commit (per course, not per event).
 
     DATABASE_URL=URL FLASK_APP=wsgi .venv/bin/python -m flask db upgrade
     .venv/bin/python bench/ingest_cpu.py LOG --database-url URL
@@ -47,7 +48,7 @@ def main() -> None:
     from lti_tool.extensions import db
     from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 
-    phases: dict[str, tuple[float, float]] = {}
+    phases: dict[str, tuple[float, ...]] = {}
     rebuild = rollups.rebuild
 
     def timed_rebuild(*given: Any, **named: Any) -> None:
@@ -58,12 +59,37 @@ def main() -> None:
             phases["rollups"] = (time.perf_counter() - wall, time.process_time() - cpu)
 
     rollups.rebuild = timed_rebuild  # the sink calls it through the module
+
+    from lti_tool.kpis import learner_summary
+
+    refresh_changed = learner_summary.refresh_changed
+
+    backend: dict[str, int | None] = {"pid": None}
+
+    def timed_refresh(*given: Any, **named: Any) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        server = backend_cpu(backend["pid"])
+        try:
+            refresh_changed(*given, **named)
+        finally:
+            spent = (
+                time.perf_counter() - wall,
+                time.process_time() - cpu,
+                backend_cpu(backend["pid"]) - server,
+            )
+            before = phases.get("summary", (0.0, 0.0, 0.0))
+            phases["summary"] = tuple(a + b for a, b in zip(before, spent, strict=True))
+
+    # The commit's listener imports it from the module at each commit: per course, not per
+    # event, so it is printed on its own.
+    learner_summary.refresh_changed = timed_refresh
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url})
     with app.app_context():
         dialect = db.engine.dialect.name
         postgresql = dialect == "postgresql"
         # The ingest's session keeps this connection until it commits, at the end of the file.
         pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar() if postgresql else None
+        backend["pid"] = pid
         before = backend_cpu(pid)
         own = resource.getrusage(resource.RUSAGE_SELF)
         workers = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -78,11 +104,13 @@ def main() -> None:
         workers_after.ru_utime + workers_after.ru_stime - workers.ru_utime - workers.ru_stime
     )
     rollup_wall, rollup_cpu = phases.get("rollups", (0.0, 0.0))
+    summary_wall, summary_cpu, summary_server = phases.get("summary", (0.0, 0.0, 0.0))
     print(
         f"{dialect}: {report.events:,} events in {wall:.2f} s; CPU s: "
         f"main {main_cpu:.2f}, workers {worker_cpu:.2f}, database server {server:.2f}, "
         f"total {main_cpu + worker_cpu + server:.2f}; rollups {rollup_wall:.2f} s "
-        f"(main CPU {rollup_cpu:.2f}); load {os.getloadavg()[0]:.2f}"
+        f"(main CPU {rollup_cpu:.2f}); learner summary at commit {summary_wall:.2f} s "
+        f"(main CPU {summary_cpu:.2f}, server {summary_server:.2f}); load {os.getloadavg()[0]:.2f}"
     )
 
 

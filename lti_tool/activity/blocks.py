@@ -384,12 +384,14 @@ def write_blocks(
     course_id: int,
     incoming: Mapping[tuple[int, int], Columns],
     blockless: AbstractSet[int] = frozenset(),
+    new_people: AbstractSet[int] = frozenset(),
 ) -> tuple[int, int]:
     """Merge new events into their blocks, (person, epoch day) -> columns; return how many
     events were new, and how many stored events got the detail they lacked.
 
     `blockless` people are known to have no block in the course (made by this ingest, and
-    none written yet): theirs are not looked for.
+    none written yet): theirs are not looked for. `new_people` were inserted by this
+    transaction and not deleted since: their keys need no lock (sql.lock_keys).
     """
     if not incoming:
         return 0, 0
@@ -410,7 +412,7 @@ def write_blocks(
             value = encode(merged)
             changed.append((course_id, person_id, day_of(day).isoformat(), len(merged[KEY]), value))
     if changed:
-        lock_keys(session, course_id, {row[1] for row in changed})
+        lock_keys(session, course_id, {row[1] for row in changed}, new_people)
     upsert_rows(session, ActivityBlock, changed, _KEY, ("events", "data"))
     return added_total, filled_total
 

@@ -477,7 +477,7 @@ def store_rows(
 ) -> None:
     """Replace the stored rollups of these learners (`new_people` have none yet)."""
     # Every row is of rows.course_id and one of rows.people (rollup_rows makes them so).
-    lock_keys(session, rows.course_id, rows.people)
+    lock_keys(session, rows.course_id, rows.people, new_people)
     known = [person for person in rows.people if person not in new_people]
     for model in _ROLLUPS if known else ():
         table = model.__table__  # Core, not ORM: no objects in the session to synchronise

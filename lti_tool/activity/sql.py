@@ -6,6 +6,7 @@ import functools
 import io
 import struct
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -45,7 +46,12 @@ def _is_psycopg2(session: DbSession) -> bool:
     return session.get_bind().dialect.driver == "psycopg2"
 
 
-def lock_keys(session: DbSession, course_id: int, people: Iterable[int]) -> None:
+def lock_keys(
+    session: DbSession,
+    course_id: int,
+    people: Iterable[int],
+    new_people: AbstractSet[int] = frozenset(),
+) -> None:
     """Check that a batch's course and people exist, and keep them from being deleted until the
     transaction ends, before its activity rows are written: on PostgreSQL, where those tables
     have no foreign keys (models.activity.batch_checked_keys), once for the whole batch instead
@@ -53,12 +59,17 @@ def lock_keys(session: DbSession, course_id: int, people: Iterable[int]) -> None
 
     The locks are a foreign key check's own (FOR KEY SHARE): a transaction deleting one of these
     people waits for this one, and its cascade trigger then sees the rows written here.
+    `new_people` were inserted by this transaction and not deleted since (the caller knows):
+    they are left out, since no other transaction sees them, so none can delete them, and a log
+    of many learners would otherwise lock every one of them once per batch.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    wanted = sorted(set(people))
+    wanted = sorted(set(people) - new_people)
     found = session.execute(_LOCK_COURSE, {"course": course_id}).all()
-    found_people = {row[0] for row in session.execute(_LOCK_PEOPLE, {"people": wanted})}
+    found_people = (
+        {row[0] for row in session.execute(_LOCK_PEOPLE, {"people": wanted})} if wanted else set()
+    )
     if not found or len(found_people) != len(wanted):
         missing = sorted(set(wanted) - found_people)[:10]
         raise IntegrityError(

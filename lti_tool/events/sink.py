@@ -217,7 +217,7 @@ class EventSink:
             touched = self._touched[course_id]
             # People this sink made have no blocks but those it wrote: nothing to look up.
             blockless = self._created - touched
-            stored, filled = write_blocks(self.session, course_id, blocks, blockless)
+            stored, filled = write_blocks(self.session, course_id, blocks, blockless, self._created)
             self.counts.stored += stored
             self.counts.details_filled += filled
             touched.update(person for person, _day in blocks)

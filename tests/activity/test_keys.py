@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.activity.blocks import empty, write_blocks
 from lti_tool.activity.rollups import RollupRows, store_rows
+from lti_tool.activity.sql import lock_keys
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
@@ -114,6 +115,29 @@ def test_activity_rows_of_a_missing_person_or_course_are_refused(app: Flask, mis
             db.session.flush()
         db.session.rollback()
         assert all(db.session.scalar(select(func.count()).select_from(m)) == 0 for m in ACTIVITY)
+
+
+def test_people_this_transaction_made_are_not_locked_again(app: Flask) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("only PostgreSQL checks and locks the keys per batch")
+        course = Course(lti_context_id="c", title="C")
+        stored = Person()
+        db.session.add_all([course, stored])
+        db.session.commit()
+        new = Person()
+        db.session.add(new)
+        db.session.flush()
+        lock_keys(db.session, course.id, [stored.id, new.id], {new.id})
+        # A row lock marks the row's xmax with this transaction; a row it made is not marked.
+        xmax = dict(
+            db.session.execute(text("SELECT id, xmax::text::bigint FROM person")).tuples().all()
+        )
+        assert xmax[new.id] == 0
+        assert xmax[stored.id] != 0
+        _write_activity(course.id, new.id)  # still written
+        db.session.commit()
+        assert all(owners == {(course.id, new.id)} for owners in _owners().values())
 
 
 def test_postgresql_has_no_foreign_key_per_row_on_the_activity_tables(app: Flask) -> None:

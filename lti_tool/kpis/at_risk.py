@@ -455,7 +455,7 @@ def encode_reason(value: object) -> Any:
             "n": value.n,
             "v": {name: encode_reason(found) for name, found in value.variables.items()},
         }
-    if isinstance(value, _Number):
+    if isinstance(value, formats.LazyNumber):
         return {"num": value.value}
     if isinstance(value, _Joined):
         return {"join": [encode_reason(name) for name in value.names]}
@@ -468,7 +468,7 @@ def decode_reason(data: Any) -> Any:
     """What encode_reason gave, as the reason (or value) it was."""
     if isinstance(data, dict):
         if "num" in data:
-            return _Number(data["num"])
+            return formats.LazyNumber(data["num"])
         if "join" in data:
             return _Joined([decode_reason(name) for name in data["join"]])
         variables = {name: decode_reason(found) for name, found in data["v"].items()}

@@ -1,0 +1,128 @@
+"""The course summary: the class figures the overview and the student page show, kept in
+`course_summary`.
+
+Written with the learner summary (lti_tool.kpis.learner_summary.refresh, from the same class
+data) once per change of a course's data, and with the same fingerprint; read by the pages
+instead of each worker rebuilding the class on its first request after new data. The figures
+are exactly what the KPI functions compute for the whole class (figures_of); a section's
+figures are still computed by the pages.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+
+from lti_tool.kpis import activity, at_risk
+from lti_tool.kpis.learner_summary import current as current_learners
+from lti_tool.kpis.learner_summary import fingerprint
+from lti_tool.kpis.learners import ClassData, class_data, posted_scores
+from lti_tool.models import Course, CourseSummary
+from lti_tool.models.types import DbSession, utcnow
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A course's class figures as stored (see figures_of for what each holds)."""
+
+    class_size: int
+    sections: list[str]
+    weekly_activity: list[dict[str, Any]]
+    weekly_time: list[dict[str, Any]]
+    active_7_days: int
+    median_completion: int | None
+    at_risk: dict[str, int]
+    shares: list[float]
+    required: list[int]
+    posted_scores: list[float]
+
+
+def figures_of(session: DbSession, data: ClassData) -> Figures:
+    """The whole class's figures from its class data, as the pages computed them per worker:
+    weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
+    the last 7 days, median completion (%), at-risk counts per level, the completion shares and
+    items required of those with a share, and the posted scores (in the class's order)."""
+    course = data.course
+    people = set(data.members)
+    with_share = [p for p in data.progress.values() if p.share is not None]
+    shares = [p.share for p in with_share if p.share is not None]
+    return Figures(
+        class_size=len(people),
+        sections=sorted({s for m in data.members.values() for s in m.sections}),
+        weekly_activity=activity.weekly_activity(session, course, people),
+        weekly_time=activity.class_weekly_time(course, data.members, people),
+        active_7_days=activity.learners_active_since(
+            session, course, data.today - timedelta(6), people
+        ),
+        median_completion=round(statistics.median(shares) * 100) if shares else None,
+        at_risk=at_risk.counts(data.risks, people),
+        shares=shares,
+        required=[p.required for p in with_share],
+        posted_scores=posted_scores(data),
+    )
+
+
+def refresh(
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    now: datetime | None = None,
+    data: ClassData | None = None,
+) -> Figures:
+    """Write the course's figures again from its stored data (as of `now`; from `data` when
+    the caller has the class data already, as the learner summary's refresh has). The caller
+    commits."""
+    moment = now or utcnow()
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = figures_of(session, data or class_data(session, course, key=key, now=moment))
+    table = CourseSummary.__table__
+    session.execute(delete(table).where(table.c.course_id == course.id))
+    session.execute(
+        insert(table).values(
+            course_id=course.id,
+            fingerprint=mark,
+            computed_at=moment,
+            figures=orjson.dumps(found.__dict__).decode(),
+        )
+    )
+    return found
+
+
+def current(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> Figures:
+    """The course's figures, written again first when their data moved since (with the
+    learner summary, which shares the fingerprint). The caller commits."""
+    moment = now or utcnow()
+    current_learners(session, course, key=key, now=moment)
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = _stored(session, course)
+    if found is None or found[0] != mark:
+        # One writer at a time per course, as the learner summary's.
+        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+        found = _stored(session, course)
+        if found is None or found[0] != mark:
+            return refresh(session, course, key=key, now=moment)
+    return Figures(**orjson.loads(found[1]))
+
+
+def stored(session: DbSession, course: Course) -> Figures | None:
+    """The course's figures as stored, current or not (None when it has none)."""
+    found = _stored(session, course)
+    return None if found is None else Figures(**orjson.loads(found[1]))
+
+
+def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:
+    """The stored fingerprint and figures' JSON of a course."""
+    row = session.execute(
+        select(CourseSummary.fingerprint, CourseSummary.figures).where(
+            CourseSummary.course_id == course.id
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])

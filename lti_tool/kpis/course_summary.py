@@ -19,10 +19,19 @@ import orjson
 from sqlalchemy import delete, insert, select
 
 from lti_tool.kpis import activity, at_risk
+from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.learner_summary import current as current_learners
 from lti_tool.kpis.learner_summary import fingerprint
-from lti_tool.kpis.learners import ClassData, class_data, posted_scores
-from lti_tool.models import Course, CourseSummary
+from lti_tool.kpis.learners import (
+    ClassData,
+    StudentView,
+    class_band,
+    class_data,
+    own_figures,
+    posted_scores,
+    view_beside,
+)
+from lti_tool.models import Course, CourseSummary, LearnerSummary
 from lti_tool.models.types import DbSession, utcnow
 
 
@@ -126,3 +135,64 @@ def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def student_view(
+    session: DbSession,
+    course: Course,
+    figures: Figures,
+    person_id: int,
+    floor: int,
+    now: datetime | None = None,
+) -> StudentView:
+    """A learner's completion and score beside the class's quartiles from the stored figures
+    (lti_tool.kpis.learners.student_view without the class data)."""
+    return view_beside(
+        session,
+        course,
+        person_id,
+        floor,
+        shares=figures.shares,
+        scores=figures.posted_scores,
+        mine=own_figures(session, course, person_id),
+        now=now,
+    )
+
+
+def typical_view(figures: Figures, floor: int) -> StudentView:
+    """The typical learner's completion and score: the class's medians beside its quartiles
+    (the class is at least the floor here: the typical page is not shown below it)."""
+    shares, scores = figures.shares, figures.posted_scores
+    my_progress = None
+    if shares:
+        required = round(statistics.median(figures.required))
+        my_progress = Progress(round(statistics.median(shares) * required), required)
+    return StudentView(
+        my_progress=my_progress,
+        class_completion=class_band(shares, floor),
+        completion_group=len(shares),
+        my_score=round(statistics.median(scores), 1) if scores else None,
+        class_scores=class_band(scores, floor),
+        score_group=len(scores),
+        upcoming=[],
+    )
+
+
+def members(session: DbSession, course: Course) -> list[tuple[int, str]]:
+    """The class's learners (person id and name) by name, as the learner summary holds them
+    (read current() first)."""
+    found = session.execute(
+        select(LearnerSummary.person_id, LearnerSummary.name)
+        .where(LearnerSummary.course_id == course.id)
+        .order_by(LearnerSummary.name_key, LearnerSummary.person_id)
+    )
+    return [(person_id, name) for person_id, name in found]
+
+
+def member_name(session: DbSession, course: Course, person_id: int) -> str | None:
+    """A learner's name when they are of the class (read current() first), else None."""
+    return session.scalar(
+        select(LearnerSummary.name).where(
+            LearnerSummary.course_id == course.id, LearnerSummary.person_id == person_id
+        )
+    )

@@ -55,7 +55,7 @@ def figures_of(session: DbSession, data: ClassData) -> Figures:
     """The whole class's figures from its class data, as the pages computed them per worker:
     weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
     the last 7 days, median completion (%), at-risk counts per level, the completion shares and
-    items required of those with a share, and the posted scores (in the class's order)."""
+    items required of those with a share, and the posted scores (sorted)."""
     course = data.course
     people = set(data.members)
     with_share = [p for p in data.progress.values() if p.share is not None]
@@ -72,7 +72,8 @@ def figures_of(session: DbSession, data: ClassData) -> Figures:
         at_risk=at_risk.counts(data.risks, people),
         shares=shares,
         required=[p.required for p in with_share],
-        posted_scores=posted_scores(data),
+        # Sorted: the distribution and the quartiles do not depend on the class's order.
+        posted_scores=sorted(posted_scores(data)),
     )
 
 

@@ -100,6 +100,7 @@ def overview(course_id: int) -> str:
     cards: dict[str, Any]
     if section:
         weekly, weekly_time, cards, attention = _section_figures(course, section, cutoff, today)
+        attention_count = len(attention)
     else:
         # The whole class: the figures written once per change (kpis.course_summary).
         weekly, weekly_time = summary.weekly_activity, summary.weekly_time
@@ -109,11 +110,19 @@ def overview(course_id: int) -> str:
             "at_risk": summary.at_risk,
             "class_size": summary.class_size,
         }
-        # The stored rows of those at risk, put in the attention list's order as a section's.
+        # The first stored rows of those at risk (the list names ATTENTION_SHOWN; the summary
+        # counts them all), in the attention list's order as a section's.
         flagged = _learners.ClassRows(
-            learner_summary.rows(db.session, course, {"risk": "1"}, learner_summary.RISK_FIRST)
+            learner_summary.rows(
+                db.session,
+                course,
+                {"risk": "1"},
+                learner_summary.RISK_FIRST,
+                limit=ATTENTION_SHOWN,
+            )
         )
         attention = attention_list(flagged, flagged.people())
+        attention_count = sum(summary.at_risk.values()) if attention else 0
     # "This week" is the week in progress: an older last week of data is not this week.
     cards["median_weekly_seconds"] = (
         weekly_time[-1]["median_seconds"]
@@ -160,6 +169,7 @@ def overview(course_id: int) -> str:
     return render_template(
         "course/overview.html",
         attention=attention,
+        attention_count=attention_count,
         attention_shown=ATTENTION_SHOWN,
         levels=at_risk.LEVEL_NAMES,
         readiness_to_fix=to_fix,

@@ -22,6 +22,7 @@ from lti_tool.kpis import (
     at_risk,
     course_events,
     course_settings,
+    course_summary,
     formatting,
     learner_summary,
     names,
@@ -42,6 +43,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.sync import DEMO_TRIGGER, SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 
@@ -53,7 +55,20 @@ bp.add_app_template_filter(names.sentence, "sentence")
 
 def course_names(course: Course) -> names.CourseNames:
     """The course's video, problem and page names, reused while its data is unchanged."""
-    return course_cached(course, "names", lambda: names.course_names(db.session, course))
+    # The order learners first met the resources in is a course-wide figure: stored once per
+    # change with the class's (a group over every learner's resources, 0.5 s at 10,000).
+    return course_cached(
+        course,
+        "names",
+        lambda: names.course_names(db.session, course, _seen(course)),
+    )
+
+
+def _seen(course: Course) -> list[tuple[str, str]] | None:
+    """The stored order learners met the course's resources in, when the stored figures are
+    current (a page that writes nothing does not write them either)."""
+    found = course_summary.stored_current(db.session, course, key=pseudonym_key())
+    return found.seen if found is not None else None
 
 
 # Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on

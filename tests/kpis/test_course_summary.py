@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
-from lti_tool.kpis import activity, at_risk, course_summary, learner_summary
+from lti_tool.kpis import activity, at_risk, course_summary, learner_summary, names
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.models import Course, CourseSummary
 from lti_tool.models.types import utcnow
@@ -48,6 +48,7 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
         "posted_scores": sorted(
             row["posted_current_score"] for row in rows if row["posted_current_score"] is not None
         ),
+        "seen": names.seen_resources(db.session, course),
     }
 
 

@@ -52,6 +52,9 @@ class Figures:
     seen: list[tuple[str, str]]
 
 
+_FIELDS = set(Figures.__dataclass_fields__)
+
+
 def figures_of(session: DbSession, data: ClassData) -> Figures:
     """The whole class's figures from its class data, as the pages computed them per worker:
     weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
@@ -155,7 +158,10 @@ def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:
             CourseSummary.course_id == course.id
         )
     ).first()
-    return None if row is None else (row[0], row[1])
+    if row is None or set(orjson.loads(row[1])) != _FIELDS:
+        # Written by a version with other figures: as good as none (the reader writes them).
+        return None
+    return (row[0], row[1])
 
 
 def student_view(

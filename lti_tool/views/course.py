@@ -179,7 +179,9 @@ def overview(course_id: int) -> str:
     to_fix = course_cached(
         course,
         f"readiness-{today}",
-        lambda: len(readiness.to_fix(readiness.checks(db.session, course))),
+        lambda: len(
+            readiness.to_fix(readiness.checks(db.session, course, known=course_names(course)))
+        ),
     )
     return render_template(
         "course/overview.html",

@@ -100,6 +100,10 @@ def refresh(
     found = figures_of(session, data or class_data(session, course, key=key, now=moment))
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
+    if not found.class_size:
+        # As the learner summary: a course without learners keeps no row (a purged course has
+        # none left), and its next reader computes its few empty figures again.
+        return found
     session.execute(
         insert(table).values(
             course_id=course.id,

@@ -1,8 +1,8 @@
 """course_summary: per course the class figures the overview and the student page read, with
 the data fingerprint they were computed from
 
-Revision ID: 0025_course_summary
-Revises: 0024_learner_summary
+Revision ID: 0027_course_summary
+Revises: 0026_stored_text_ids
 Create Date: 2026-12-05 18:55:00.000000
 
 """
@@ -13,8 +13,8 @@ import lti_tool.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0025_course_summary'
-down_revision = '0024_learner_summary'
+revision = '0027_course_summary'
+down_revision = '0026_stored_text_ids'
 branch_labels = None
 depends_on = None
 

@@ -162,7 +162,13 @@ def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | N
     started = utcnow()
     moment = now or started
     mark, _settings, _today = fingerprint(session, course, key, moment)
-    rows = learner_rows(class_data(session, course, key=key, now=moment))
+    data = class_data(session, course, key=key, now=moment)
+    # The course's class figures from the same class data, in the same transaction (imported
+    # here: course_summary reads this module's fingerprint).
+    from lti_tool.kpis import course_summary
+
+    course_summary.refresh(session, course, key=key, now=moment, data=data)
+    rows = learner_rows(data)
     records = [_record(course.id, row) for row in rows]
     table = LearnerSummary.__table__
     # The whole course at once: one DELETE and one bulk INSERT (COPY on PostgreSQL).

@@ -268,23 +268,52 @@ def student_view(
 ) -> StudentView:
     """A learner's completion and score beside the class's quartiles (hidden below the floor),
     and their upcoming due items. `data` is the class (class_data)."""
-    course = data.course
-    shares = [p.share for p in data.progress.values() if p.share is not None]
-    scores = posted_scores(data)
-
-    def band(values: list[float]) -> tuple[float, float, float] | None:
-        return class_band(values, floor)
-
     me = data.members.get(person_id)
-    my_progress = data.progress.get(person_id)
     if me is None:  # not in the class (staff on the student view): their own figures alone
-        stats = session.execute(
-            select(*STATS_COLUMNS).where(
-                LmsLearnerStats.course_id == course.id, LmsLearnerStats.person_id == person_id
-            )
-        ).first()
-        me = Member(person_id, "", "", None, True, lms=stats)
-        my_progress = learner_progress(session, course, {person_id: me}).get(person_id)
+        my_score, my_progress = own_figures(session, data.course, person_id)
+    else:
+        my_score = me.lms.current_score if me.lms is not None else None
+        my_progress = data.progress.get(person_id)
+    shares = [p.share for p in data.progress.values() if p.share is not None]
+    return view_beside(
+        session,
+        data.course,
+        person_id,
+        floor,
+        shares=shares,
+        scores=posted_scores(data),
+        mine=(my_score, my_progress),
+        now=now,
+    )
+
+
+def own_figures(
+    session: DbSession, course: Course, person_id: int
+) -> tuple[float | None, Progress | None]:
+    """A learner's posted score and completion, read for them alone (without the class)."""
+    stats = session.execute(
+        select(*STATS_COLUMNS).where(
+            LmsLearnerStats.course_id == course.id, LmsLearnerStats.person_id == person_id
+        )
+    ).first()
+    me = Member(person_id, "", "", None, True, lms=stats)
+    progress = learner_progress(session, course, {person_id: me}).get(person_id)
+    return (stats.current_score if stats is not None else None), progress
+
+
+def view_beside(
+    session: DbSession,
+    course: Course,
+    person_id: int,
+    floor: int,
+    *,
+    shares: list[float],
+    scores: list[float],
+    mine: tuple[float | None, Progress | None],
+    now: datetime | None = None,
+) -> StudentView:
+    """A learner's score and progress (`mine`) beside the quartiles of the class's completion
+    shares and posted scores (hidden below the floor), and their upcoming due items."""
     moment = now or utcnow()
     submitted = {
         s.assignment_id: s
@@ -309,11 +338,11 @@ def student_view(
         for at, assignment, sub in due[:8]
     ]
     return StudentView(
-        my_progress=my_progress,
-        class_completion=band(shares),
+        my_progress=mine[1],
+        class_completion=class_band(shares, floor),
         completion_group=len(shares),
-        my_score=me.lms.current_score if me.lms is not None else None,
-        class_scores=band(scores),
+        my_score=mine[0],
+        class_scores=class_band(scores, floor),
         score_group=len(scores),
         upcoming=upcoming,
     )

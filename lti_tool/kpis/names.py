@@ -12,7 +12,7 @@ and report reads names from here, so that one video has one name everywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -289,8 +289,11 @@ def build_names(
     return result
 
 
-def course_names(session: DbSession, course: Course) -> CourseNames:
-    """The names of a course's videos, problems and pages (see build_names)."""
+def course_names(
+    session: DbSession, course: Course, seen: Sequence[Sequence[str]] | None = None
+) -> CourseNames:
+    """The names of a course's videos, problems and pages (see build_names); `seen` is
+    seen_resources's answer when the caller keeps it (lti_tool.kpis.course_summary)."""
     blocks = session.execute(
         select(
             CourseBlock.block_id,
@@ -300,21 +303,9 @@ def course_names(session: DbSession, course: Course) -> CourseNames:
             CourseBlock.position,
         ).where(CourseBlock.course_id == course.id)
     ).tuples()
-    first = session.execute(
-        select(
-            LearnerResource.kind, LearnerResource.resource_id, func.min(LearnerResource.first_time)
-        )
-        .where(LearnerResource.course_id == course.id)
-        .group_by(LearnerResource.kind, LearnerResource.resource_id)
-    ).tuples()
-    seen = [(kind, rid) for kind, rid, _at in sorted(first, key=lambda r: (r[2], r[0], r[1]))]
-    # Videos viewed or known without a resource row (older data): after the others, by id.
-    viewed = session.scalars(
-        select(VideoLearnerViews.video_id)
-        .where(VideoLearnerViews.course_id == course.id)
-        .distinct()
-    )
-    seen.extend(("video", video_id) for video_id in sorted(viewed))
+    order = [
+        (kind, rid) for kind, rid in (seen if seen is not None else seen_resources(session, course))
+    ]
     videos = dict(
         session.execute(
             select(Video.video_id, Video.display_name)
@@ -324,7 +315,27 @@ def course_names(session: DbSession, course: Course) -> CourseNames:
         .tuples()
         .all()
     )
-    return build_names(blocks, seen, videos)
+    return build_names(blocks, order, videos)
+
+
+def seen_resources(session: DbSession, course: Course) -> list[tuple[str, str]]:
+    """The course's resources (kind, id) in the order learners first met them, then videos
+    viewed without a resource row (older data) by id: the order unnamed ones are numbered in."""
+    first = session.execute(
+        select(
+            LearnerResource.kind, LearnerResource.resource_id, func.min(LearnerResource.first_time)
+        )
+        .where(LearnerResource.course_id == course.id)
+        .group_by(LearnerResource.kind, LearnerResource.resource_id)
+    ).tuples()
+    seen = [(kind, rid) for kind, rid, _at in sorted(first, key=lambda r: (r[2], r[0], r[1]))]
+    viewed = session.scalars(
+        select(VideoLearnerViews.video_id)
+        .where(VideoLearnerViews.course_id == course.id)
+        .distinct()
+    )
+    seen.extend(("video", video_id) for video_id in sorted(viewed))
+    return seen
 
 
 def module_name(name: str, number: int) -> Name:

@@ -22,7 +22,7 @@ from lti_tool.activity.blocks import SOURCE, TIME, decode
 from lti_tool.i18n.text import N_, LazyText, english, lazy_gettext, lazy_ngettext, using
 from lti_tool.kpis import completion, course_settings, grades
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.names import Name, assignment_name, course_names, module_name
+from lti_tool.kpis.names import CourseNames, Name, assignment_name, course_names, module_name
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import (
     ActivityBlock,
@@ -359,9 +359,9 @@ def activity_checks(session: DbSession, course: Course, now: datetime) -> list[C
     return checks
 
 
-def video_check(session: DbSession, course: Course) -> Check:
+def video_check(session: DbSession, course: Course, known: CourseNames | None = None) -> Check:
     """Every video of the course has a known length and its own name."""
-    known = course_names(session, course)
+    known = known if known is not None else course_names(session, course)
     videos = [rid for kind, rid in known.names if kind == "video"]
     name = lazy_gettext("Videos have lengths and names")
     if not videos:
@@ -535,14 +535,20 @@ def time_zone_check(zone: str) -> Check:
     )
 
 
-def checks(session: DbSession, course: Course, now: datetime | None = None) -> list[Check]:
-    """Every readiness check of a course, in the order a page shows them."""
+def checks(
+    session: DbSession,
+    course: Course,
+    now: datetime | None = None,
+    known: CourseNames | None = None,
+) -> list[Check]:
+    """Every readiness check of a course, in the order a page shows them (with the course's
+    names when the caller has them)."""
     moment = now or utcnow()
     settings = course_settings.load(session, course)
     return [
         *roster_checks(session, course),
         *activity_checks(session, course, moment),
-        video_check(session, course),
+        video_check(session, course, known),
         assignment_check(session, course),
         module_check(session, course),
         class_check(session, course, settings.privacy_floor),

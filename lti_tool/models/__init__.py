@@ -49,7 +49,7 @@ from lti_tool.models.lti import (
     ToolKey,
     ToolSetting,
 )
-from lti_tool.models.summary import LearnerSummary, LearnerSummaryState
+from lti_tool.models.summary import CourseSummary, LearnerSummary, LearnerSummaryState
 from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "CourseEvent",
     "CourseModule",
     "CourseSettings",
+    "CourseSummary",
     "DataSource",
     "Enrollment",
     "EnrollmentChange",

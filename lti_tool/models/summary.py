@@ -96,3 +96,19 @@ class LearnerSummaryState(Model):
     # When a write last left the rows behind without rewriting them (mark_stale): the refresh
     # job's and the next reader's cue. NULL when current.
     stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class CourseSummary(Model):
+    """A course's class figures as the overview and the student page read them (weekly
+    counts and quartiles, the cards, the at-risk counts, the class's completion shares and
+    posted scores), JSON text written with the learner summary (lti_tool.kpis.course_summary)
+    from the data whose fingerprint it keeps."""
+
+    __tablename__ = "course_summary"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    figures: Mapped[str] = mapped_column(Text)

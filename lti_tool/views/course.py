@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
@@ -22,7 +22,9 @@ from lti_tool.kpis import (
     at_risk,
     course_events,
     course_settings,
+    course_summary,
     formatting,
+    learner_summary,
     names,
     readiness,
     recipients,
@@ -41,6 +43,7 @@ from lti_tool.models import (
 )
 from lti_tool.models.sync import DEMO_TRIGGER, SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 
@@ -52,7 +55,20 @@ bp.add_app_template_filter(names.sentence, "sentence")
 
 def course_names(course: Course) -> names.CourseNames:
     """The course's video, problem and page names, reused while its data is unchanged."""
-    return course_cached(course, "names", lambda: names.course_names(db.session, course))
+    # The order learners first met the resources in is a course-wide figure: stored once per
+    # change with the class's (a group over every learner's resources, 0.5 s at 10,000).
+    return course_cached(
+        course,
+        "names",
+        lambda: names.course_names(db.session, course, _seen(course)),
+    )
+
+
+def _seen(course: Course) -> list[tuple[str, str]] | None:
+    """The stored order learners met the course's resources in, when the stored figures are
+    current (a page that writes nothing does not write them either)."""
+    found = course_summary.stored_current(db.session, course, key=pseudonym_key())
+    return found.seen if found is not None else None
 
 
 # Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
@@ -92,50 +108,42 @@ def overview(course_id: int) -> str:
     viewer = db.session.get(Person, g.viewer.person_id)
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
-    data, rows = _learners.class_table(course)
+    summary = _learners.class_figures(course)
     # Only the class (or one section of it) counts: not staff, test students or who left.
-    section, sections, people = class_section(rows)
-    weekly = course_cached(
-        course,
-        f"weekly-activity-{section}",
-        lambda: activity.weekly_activity(db.session, course, people),
-    )
-    weekly_time = course_cached(
-        course,
-        f"weekly-time-{cutoff}-{section}",
-        lambda: activity.class_weekly_time(course, data.members, people),
-    )
+    section = asked_section(summary.sections)
     today = settings.today(utcnow())
-
-    def class_cards() -> tuple[int | None, dict[str, int]]:
-        """Median completion (%) and learners at risk per level, of the class or the section."""
-        shares = [
-            p.share
-            for person, p in data.progress.items()
-            if person in people and p.share is not None
-        ]
-        levels = at_risk.counts(data.risks, people)
-        return (round(statistics.median(shares) * 100) if shares else None), levels
-
-    median_completion, levels = course_cached(course, f"overview-cards-{section}", class_cards)
-    cards = {
-        "active_7_days": course_cached(
-            course,
-            f"active-since-{today - timedelta(6)}-{section}",
-            lambda: activity.learners_active_since(
-                db.session, course, today - timedelta(6), people
-            ),
-        ),
-        # "This week" is the week in progress: an older last week of data is not this week.
-        "median_weekly_seconds": (
-            weekly_time[-1]["median_seconds"]
-            if weekly_time and weekly_time[-1]["week_start"] == week_start(today).isoformat()
-            else None
-        ),
-        "median_completion": median_completion,
-        "at_risk": levels,
-        "class_size": len(people),
-    }
+    cards: dict[str, Any]
+    if section:
+        weekly, weekly_time, cards, attention = _section_figures(course, section, cutoff, today)
+        attention_count = len(attention)
+    else:
+        # The whole class: the figures written once per change (kpis.course_summary).
+        weekly, weekly_time = summary.weekly_activity, summary.weekly_time
+        cards = {
+            "active_7_days": summary.active_7_days,
+            "median_completion": summary.median_completion,
+            "at_risk": summary.at_risk,
+            "class_size": summary.class_size,
+        }
+        # The first stored rows of those at risk (the list names ATTENTION_SHOWN; the summary
+        # counts them all), in the attention list's order as a section's.
+        flagged = _learners.ClassRows(
+            learner_summary.rows(
+                db.session,
+                course,
+                {"risk": "1"},
+                learner_summary.RISK_FIRST,
+                limit=ATTENTION_SHOWN,
+            )
+        )
+        attention = attention_list(flagged, flagged.people())
+        attention_count = sum(summary.at_risk.values()) if attention else 0
+    # "This week" is the week in progress: an older last week of data is not this week.
+    cards["median_weekly_seconds"] = (
+        weekly_time[-1]["median_seconds"]
+        if weekly_time and weekly_time[-1]["week_start"] == week_start(today).isoformat()
+        else None
+    )
     events = course_events.course_events(db.session, course)  # staff see every section's dates
     markers = course_events.markers(events, settings)
 
@@ -171,11 +179,14 @@ def overview(course_id: int) -> str:
     to_fix = course_cached(
         course,
         f"readiness-{today}",
-        lambda: len(readiness.to_fix(readiness.checks(db.session, course))),
+        lambda: len(
+            readiness.to_fix(readiness.checks(db.session, course, known=course_names(course)))
+        ),
     )
     return render_template(
         "course/overview.html",
-        attention=attention_list(rows, people),
+        attention=attention,
+        attention_count=attention_count,
         attention_shown=ATTENTION_SHOWN,
         levels=at_risk.LEVEL_NAMES,
         readiness_to_fix=to_fix,
@@ -192,13 +203,57 @@ def overview(course_id: int) -> str:
         event_title=course_events.title,
         event_kinds={kind: _(words) for kind, words in _course_events.KINDS.items()},
         section=section,
-        sections=sections,
+        sections=summary.sections,
         endpoint="course.overview",
         event_error=request.args.get("event_error", "")[:300],
         charts=charts,
         partial=weeks.partial if weeks else None,
         weeks=weeks,
     )
+
+
+def _section_figures(
+    course: Course, section: str, cutoff: int, today: date
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """One section's weekly activity, weekly time, cards and attention list, from the class
+    as this worker keeps it (the summary holds the whole class's figures only)."""
+    data, rows = _learners.class_table(course)
+    people = rows.people(section)
+    weekly = course_cached(
+        course,
+        f"weekly-activity-{section}",
+        lambda: activity.weekly_activity(db.session, course, people),
+    )
+    weekly_time = course_cached(
+        course,
+        f"weekly-time-{cutoff}-{section}",
+        lambda: activity.class_weekly_time(course, data.members, people),
+    )
+
+    def class_cards() -> tuple[int | None, dict[str, int]]:
+        """Median completion (%) and learners at risk per level, of the section."""
+        shares = [
+            p.share
+            for person, p in data.progress.items()
+            if person in people and p.share is not None
+        ]
+        levels = at_risk.counts(data.risks, people)
+        return (round(statistics.median(shares) * 100) if shares else None), levels
+
+    median_completion, levels = course_cached(course, f"overview-cards-{section}", class_cards)
+    cards: dict[str, Any] = {
+        "active_7_days": course_cached(
+            course,
+            f"active-since-{today - timedelta(6)}-{section}",
+            lambda: activity.learners_active_since(
+                db.session, course, today - timedelta(6), people
+            ),
+        ),
+        "median_completion": median_completion,
+        "at_risk": levels,
+        "class_size": len(people),
+    }
+    return weekly, weekly_time, cards, attention_list(rows, people)
 
 
 #: How many learners the overview's attention list names; the rest are a link away.

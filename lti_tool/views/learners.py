@@ -20,7 +20,14 @@ from lti_tool.i18n import DEFAULT, formats
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import completion, grades, learner_summary, names, video_engagement
+from lti_tool.kpis import (
+    completion,
+    course_summary,
+    grades,
+    learner_summary,
+    names,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.at_risk import LEVEL_NAMES, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
@@ -283,6 +290,23 @@ def current_summary(course: Course) -> learner_summary.State:
             raise
         return found
     return state
+
+
+def class_figures(course: Course) -> course_summary.Figures:
+    """The course's class figures and its learner summary made current (committed, as
+    current_summary does); the figures as stored while another process holds SQLite's write
+    lock, when there are any."""
+    key = pseudonym_key()
+    try:
+        figures = course_summary.current(db.session, course, key=key)
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        found = course_summary.stored(db.session, course)
+        if found is None:
+            raise
+        return found
+    return figures
 
 
 def emails_hidden(course: Course) -> bool:

@@ -8,7 +8,6 @@ one's data and is shown only when the class is at least the privacy floor.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,14 +18,13 @@ from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.text import ngettext
 from lti_tool.kpis import (
-    activity,
     course_events,
     course_settings,
+    course_summary,
     student,
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
-from lti_tool.kpis.completion import Progress
 from lti_tool.launch.identity import member_required
 from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
@@ -34,7 +32,7 @@ from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
-from lti_tool.views.learners import class_table, record_access
+from lti_tool.views.learners import class_figures, record_access
 
 # The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
 PREVIEW_PARAM = "person"
@@ -51,7 +49,7 @@ class Subject:
     name: str = ""
 
 
-def _subject(data: learners_kpi.ClassData) -> Subject:
+def _subject(course: Course) -> Subject:
     """Who the page is about: a learner always themself (a `person` asked for: 403); staff the
     learner chosen (unknown: 404), else the typical learner."""
     chosen = request.args.get(PREVIEW_PARAM)
@@ -61,16 +59,14 @@ def _subject(data: learners_kpi.ClassData) -> Subject:
         return Subject("self", g.viewer.person_id)
     if chosen is None or chosen == TYPICAL:
         return Subject(TYPICAL)
-    if not is_digits(chosen) or int(chosen) not in data.members:
+    name = (
+        course_summary.member_name(db.session, course, int(chosen))
+        if is_digits(chosen) and len(chosen) < 19
+        else None
+    )
+    if name is None:
         abort(404, description=_("This person is not a learner of this course."))
-    member = data.members[int(chosen)]
-    return Subject("learner", member.person_id, member.name)
-
-
-def _learner_choices(data: learners_kpi.ClassData) -> list[tuple[int, str]]:
-    """The class's learners by name, for the preview picker."""
-    found = [(m.person_id, m.name) for m in data.members.values()]
-    return sorted(found, key=lambda p: (p[1].casefold(), p[0]))
+    return Subject("learner", int(chosen), name)
 
 
 @bp.get("/me")
@@ -81,25 +77,24 @@ def me(course_id: int) -> str:
     course = _course(course_id)
     viewer = db.session.get(Person, g.viewer.person_id)
     settings = course_settings.load(db.session, course)
-    data, _rows = class_table(course)
-    subject = _subject(data)
+    figures = class_figures(course)
+    subject = _subject(course)
     if subject.kind == "learner":
         record_access(course, PREVIEW_ACTION, subject.person_id, 1)
         db.session.commit()
-    people = set(data.members)
     floor = settings.privacy_floor
     page: dict[str, Any] = {}
-    if subject.kind != TYPICAL or len(people) >= floor:
-        page = _page(course, settings, data, subject)
+    if subject.kind != TYPICAL or figures.class_size >= floor:
+        page = _page(course, settings, figures, subject)
     return render_template(
         "course/me.html",
         course=course,
         viewer=viewer,
         subject=subject,
-        choices=_learner_choices(data) if g.viewer.is_staff else [],
+        choices=course_summary.members(db.session, course) if g.viewer.is_staff else [],
         preview_param=PREVIEW_PARAM,
         typical=TYPICAL,
-        class_size=len(people),
+        class_size=figures.class_size,
         cutoff=settings.time_cutoff_minutes,
         floor=floor,
         settings=settings,
@@ -108,19 +103,10 @@ def me(course_id: int) -> str:
     )
 
 
-def _class_time(course: Course, data: learners_kpi.ClassData, cutoff: int) -> list[dict[str, Any]]:
-    """The class's time per week (shared with the overview's cache entry)."""
-    return course_cached(
-        course,
-        f"weekly-time-{cutoff}-",
-        lambda: activity.class_weekly_time(course, data.members, data.members.keys()),
-    )
-
-
 def _page(
     course: Course,
     settings: course_settings.Settings,
-    data: learners_kpi.ClassData,
+    figures: course_summary.Figures,
     subject: Subject,
 ) -> dict[str, Any]:
     """Everything the page shows about its subject (a learner, or the typical one)."""
@@ -128,10 +114,11 @@ def _page(
     today = settings.today(now)
     cutoff = settings.time_cutoff_minutes
     floor = settings.privacy_floor
-    people = set(data.members)
     typical = subject.kind == TYPICAL
     person_id = subject.person_id
-    class_time = _class_time(course, data, cutoff)
+    # The class's person ids: only the typical learner's figures are the whole class's.
+    people = {p for p, _name in course_summary.members(db.session, course)} if typical else set()
+    class_time = figures.weekly_time
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
         for row in class_time
@@ -224,9 +211,11 @@ def _page(
             if typical
             else student.learner_modules(db.session, course, person_id or 0)
         )
-    extra = _typical_view(data, floor) if typical else None
-    if extra is None and not typical:
-        extra = learners_kpi.student_view(db.session, data, person_id or 0, floor)
+    extra = (
+        course_summary.typical_view(figures, floor)
+        if typical
+        else course_summary.student_view(db.session, course, figures, person_id or 0, floor)
+    )
     work: list[student.WorkItem] = []
     if settings.shows("due"):
         work = (
@@ -236,9 +225,8 @@ def _page(
         )
     distribution = None
     if settings.shows("grades"):
-        posted = [m.lms.current_score if m.lms else None for m in data.members.values()]
         mine_score = extra.my_score if extra else None
-        distribution = student.score_distribution(posted, mine_score, floor)
+        distribution = student.score_distribution(figures.posted_scores, mine_score, floor)
         if distribution.scores:
             figure = charts_mod.score_distribution_figure(distribution.scores, distribution.mine)
             charts.append(("my-scores", charts_mod.figure_json(figure)))
@@ -269,28 +257,3 @@ def _page(
         "has_activity": bool(days),
         "weekdays": charts_mod.weekday_names(),
     }
-
-
-def _typical_view(data: learners_kpi.ClassData, floor: int) -> learners_kpi.StudentView:
-    """The typical learner's completion and score: the class's medians beside its quartiles
-    (the class is at least the floor here: the typical page is not shown below it)."""
-    progress = [p for p in data.progress.values() if p.share is not None]
-    scores = learners_kpi.posted_scores(data)
-
-    def band(values: list[float]) -> tuple[float, float, float] | None:
-        return learners_kpi.class_band(values, floor)
-
-    my_progress = None
-    if progress:
-        required = round(statistics.median(p.required for p in progress))
-        share = statistics.median(p.share or 0.0 for p in progress)
-        my_progress = Progress(round(share * required), required)
-    return learners_kpi.StudentView(
-        my_progress=my_progress,
-        class_completion=band([p.share or 0.0 for p in progress]),
-        completion_group=len(progress),
-        my_score=round(statistics.median(scores), 1) if scores else None,
-        class_scores=band(scores),
-        score_group=len(scores),
-        upcoming=[],
-    )

@@ -1,0 +1,229 @@
+"""The course summary: the class figures the overview and the student page show, kept in
+`course_summary`.
+
+Written with the learner summary (lti_tool.kpis.learner_summary.refresh, from the same class
+data) once per change of a course's data, and with the same fingerprint; read by the pages
+instead of each worker rebuilding the class on its first request after new data. The figures
+are exactly what the KPI functions compute for the whole class (figures_of); a section's
+figures are still computed by the pages.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+
+from lti_tool.kpis import activity, at_risk, names
+from lti_tool.kpis.completion import Progress
+from lti_tool.kpis.learner_summary import current as current_learners
+from lti_tool.kpis.learner_summary import fingerprint
+from lti_tool.kpis.learners import (
+    ClassData,
+    StudentView,
+    class_band,
+    class_data,
+    own_figures,
+    posted_scores,
+    view_beside,
+)
+from lti_tool.models import Course, CourseSummary, LearnerSummary
+from lti_tool.models.types import DbSession, utcnow
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A course's class figures as stored (see figures_of for what each holds)."""
+
+    class_size: int
+    sections: list[str]
+    weekly_activity: list[dict[str, Any]]
+    weekly_time: list[dict[str, Any]]
+    active_7_days: int
+    median_completion: int | None
+    at_risk: dict[str, int]
+    shares: list[float]
+    required: list[int]
+    posted_scores: list[float]
+    seen: list[tuple[str, str]]
+
+
+_FIELDS = set(Figures.__dataclass_fields__)
+
+
+def figures_of(session: DbSession, data: ClassData) -> Figures:
+    """The whole class's figures from its class data, as the pages computed them per worker:
+    weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
+    the last 7 days, median completion (%), at-risk counts per level, the completion shares and
+    items required of those with a share, the posted scores (sorted), and the order learners
+    first met the course's resources in (names.seen_resources: what unnamed ones are numbered
+    by)."""
+    course = data.course
+    people = set(data.members)
+    with_share = [p for p in data.progress.values() if p.share is not None]
+    shares = [p.share for p in with_share if p.share is not None]
+    return Figures(
+        class_size=len(people),
+        sections=sorted({s for m in data.members.values() for s in m.sections}),
+        weekly_activity=activity.weekly_activity(session, course, people),
+        weekly_time=activity.class_weekly_time(course, data.members, people),
+        active_7_days=activity.learners_active_since(
+            session, course, data.today - timedelta(6), people
+        ),
+        median_completion=round(statistics.median(shares) * 100) if shares else None,
+        at_risk=at_risk.counts(data.risks, people),
+        shares=shares,
+        required=[p.required for p in with_share],
+        # Sorted: the distribution and the quartiles do not depend on the class's order.
+        posted_scores=sorted(posted_scores(data)),
+        seen=names.seen_resources(session, course),
+    )
+
+
+def refresh(
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    now: datetime | None = None,
+    data: ClassData | None = None,
+) -> Figures:
+    """Write the course's figures again from its stored data (as of `now`; from `data` when
+    the caller has the class data already, as the learner summary's refresh has). The caller
+    commits."""
+    moment = now or utcnow()
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = figures_of(session, data or class_data(session, course, key=key, now=moment))
+    table = CourseSummary.__table__
+    session.execute(delete(table).where(table.c.course_id == course.id))
+    if not found.class_size:
+        # As the learner summary: a course without learners keeps no row (a purged course has
+        # none left), and its next reader computes its few empty figures again.
+        return found
+    session.execute(
+        insert(table).values(
+            course_id=course.id,
+            fingerprint=mark,
+            computed_at=moment,
+            figures=orjson.dumps(found.__dict__).decode(),
+        )
+    )
+    return found
+
+
+def current(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> Figures:
+    """The course's figures, written again first when their data moved since (with the
+    learner summary, which shares the fingerprint). The caller commits."""
+    moment = now or utcnow()
+    current_learners(session, course, key=key, now=moment)
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = _stored(session, course)
+    if found is None or found[0] != mark:
+        # One writer at a time per course, as the learner summary's.
+        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+        found = _stored(session, course)
+        if found is None or found[0] != mark:
+            return refresh(session, course, key=key, now=moment)
+    return _figures(found[1])
+
+
+def stored(session: DbSession, course: Course) -> Figures | None:
+    """The course's figures as stored, current or not (None when it has none)."""
+    found = _stored(session, course)
+    return None if found is None else _figures(found[1])
+
+
+def stored_current(
+    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+) -> Figures | None:
+    """The course's figures when the stored ones are current, else None (nothing written)."""
+    mark, _settings, _today = fingerprint(session, course, key, now or utcnow())
+    found = _stored(session, course)
+    return _figures(found[1]) if found is not None and found[0] == mark else None
+
+
+def _figures(text: str) -> Figures:
+    """Figures from their stored JSON (pairs come back as lists: tuples again)."""
+    found = orjson.loads(text)
+    found["seen"] = [(kind, rid) for kind, rid in found["seen"]]
+    return Figures(**found)
+
+
+def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:
+    """The stored fingerprint and figures' JSON of a course."""
+    row = session.execute(
+        select(CourseSummary.fingerprint, CourseSummary.figures).where(
+            CourseSummary.course_id == course.id
+        )
+    ).first()
+    if row is None or set(orjson.loads(row[1])) != _FIELDS:
+        # Written by a version with other figures: as good as none (the reader writes them).
+        return None
+    return (row[0], row[1])
+
+
+def student_view(
+    session: DbSession,
+    course: Course,
+    figures: Figures,
+    person_id: int,
+    floor: int,
+    now: datetime | None = None,
+) -> StudentView:
+    """A learner's completion and score beside the class's quartiles from the stored figures
+    (lti_tool.kpis.learners.student_view without the class data)."""
+    return view_beside(
+        session,
+        course,
+        person_id,
+        floor,
+        shares=figures.shares,
+        scores=figures.posted_scores,
+        mine=own_figures(session, course, person_id),
+        now=now,
+    )
+
+
+def typical_view(figures: Figures, floor: int) -> StudentView:
+    """The typical learner's completion and score: the class's medians beside its quartiles
+    (the class is at least the floor here: the typical page is not shown below it)."""
+    shares, scores = figures.shares, figures.posted_scores
+    my_progress = None
+    if shares:
+        required = round(statistics.median(figures.required))
+        my_progress = Progress(round(statistics.median(shares) * required), required)
+    return StudentView(
+        my_progress=my_progress,
+        class_completion=class_band(shares, floor),
+        completion_group=len(shares),
+        my_score=round(statistics.median(scores), 1) if scores else None,
+        class_scores=class_band(scores, floor),
+        score_group=len(scores),
+        upcoming=[],
+    )
+
+
+def members(session: DbSession, course: Course) -> list[tuple[int, str]]:
+    """The class's learners (person id and name) by name, as the learner summary holds them
+    (read current() first)."""
+    found = session.execute(
+        select(LearnerSummary.person_id, LearnerSummary.name)
+        .where(LearnerSummary.course_id == course.id)
+        .order_by(LearnerSummary.name_key, LearnerSummary.person_id)
+    )
+    return [(person_id, name) for person_id, name in found]
+
+
+def member_name(session: DbSession, course: Course, person_id: int) -> str | None:
+    """A learner's name when they are of the class (read current() first), else None."""
+    return session.scalar(
+        select(LearnerSummary.name).where(
+            LearnerSummary.course_id == course.id, LearnerSummary.person_id == person_id
+        )
+    )

@@ -1,0 +1,131 @@
+"""The course summary (course_summary) holds what the KPI functions compute for the whole class
+from the stored data, after any order of ingests, settings changes and syncs (a property test),
+written in the commit that changed the data; the overview and the student page read it instead
+of rebuilding the class."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lti_tool.activity.rollups import touch_courses
+from lti_tool.extensions import db
+from lti_tool.kpis import activity, at_risk, course_summary, learner_summary, names
+from lti_tool.kpis import learners as learners_kpi
+from lti_tool.models import Course, CourseSummary
+from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
+from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+from tests.helpers.database import make_app
+from tests.kpis.test_learner_summary import _apply, _course, ingests, settings_changes, syncs
+
+
+def _expected(course: Course, key: bytes) -> dict[str, Any]:
+    """The whole class's figures as the KPI functions compute them from the stored data now."""
+    data = learners_kpi.class_data(db.session, course, key=key)
+    people = set(data.members)
+    shares = [p.share for p in data.progress.values() if p.share is not None]
+    rows = learners_kpi.learner_rows(data)
+    return {
+        "class_size": len(rows),
+        "sections": sorted({s for row in rows for s in row["sections"]}),
+        "weekly_activity": activity.weekly_activity(db.session, course, people),
+        "weekly_time": activity.class_weekly_time(course, data.members, people),
+        "active_7_days": activity.learners_active_since(
+            db.session, course, data.today - timedelta(6), people
+        ),
+        "median_completion": round(statistics.median(shares) * 100) if shares else None,
+        "at_risk": at_risk.counts(data.risks, people),
+        "shares": shares,
+        "required": [p.required for p in data.progress.values() if p.share is not None],
+        "posted_scores": sorted(
+            row["posted_current_score"] for row in rows if row["posted_current_score"] is not None
+        ),
+        "seen": names.seen_resources(db.session, course),
+    }
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=ingests(),
+    steps=st.lists(st.one_of(ingests(), settings_changes(), syncs()), min_size=1, max_size=5),
+)
+def test_the_course_figures_are_what_the_kpis_compute_after_any_changes(
+    tmp_path_factory: Any, first: tuple[str, list[str]], steps: list[tuple[str, Any]]
+) -> None:
+    folder = tmp_path_factory.mktemp("course-summary")
+    app = make_app(folder)
+    try:
+        with app.app_context():
+            key = pseudonym_key()  # made once, as the first page or launch makes it
+            for number, step in enumerate([first, *steps]):
+                _apply(app, step, folder, number)
+                course = _course()
+                # Written when the change was committed: no reader has refreshed it.
+                row = db.session.get(CourseSummary, course.id)
+                expected = _expected(course, key)
+                # (A class the syncs left without learners keeps no row at all.)
+                assert (row is None) == (expected["class_size"] == 0), f"after step {number}"
+                if row is not None:
+                    mark, _settings, _today = learner_summary.fingerprint(
+                        db.session, course, key, utcnow()
+                    )
+                    assert row.fingerprint == mark, f"stale after step {number}: {step[0]}"
+                    found = course_summary.stored(db.session, course)
+                    assert found is not None
+                    assert found.__dict__ == expected
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_a_reader_writes_figures_a_course_has_none_of(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    with app.app_context():
+        course = db.session.get(Course, 1)
+        assert course is not None
+        db.session.query(CourseSummary).delete()
+        db.session.commit()
+        key = pseudonym_key()
+        found = course_summary.current(db.session, course, key=key)
+        db.session.commit()
+        assert found.__dict__ == _expected(course, key)
+        assert db.session.get(CourseSummary, 1) is not None
+
+
+def test_the_first_pages_after_new_data_do_not_rebuild_the_class(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        touch_courses(db.session, [1])  # new data: the summaries are written in this commit
+        db.session.commit()
+    built: list[int] = []
+    real = learners_kpi.class_data
+
+    def counted(*args: Any, **kwargs: Any) -> learners_kpi.ClassData:
+        built.append(1)
+        return real(*args, **kwargs)
+
+    # Every caller reads class_data through its module (the views and both summaries).
+    monkeypatch.setattr(learners_kpi, "class_data", counted)
+    monkeypatch.setattr(learner_summary, "class_data", counted)
+    monkeypatch.setattr(course_summary, "class_data", counted)
+    overview = client.get(f"/courses/1/?t={seeded['t']}")
+    typical = client.get(f"/courses/1/me?t={seeded['t']}")
+    assert overview.status_code == 200 and typical.status_code == 200
+    assert 'id="weekly-activity-title"' in overview.get_data(as_text=True)
+    assert built == []

@@ -96,7 +96,7 @@ class HttpError(SyncError):
 
 
 def after_attempts(attempts: int) -> LazyText:
-    """ "after 3 attempts", in the language of where it is shown."""
+    """The words "after 3 attempts", in the language of where they are shown."""
     return lazy_gettext("after %(attempts)s attempts", attempts=attempts)
 
 

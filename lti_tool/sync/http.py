@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.utils import parse_header_links
 
+from lti_tool.i18n.text import N_, LazyText, lazy_gettext
 from lti_tool.sync.errors import Stopped, SyncError
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -55,7 +56,7 @@ class CountingSession(requests.Session):
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         """One request, counted; Stopped before it when the process is shutting down."""
         if self.should_stop and self.should_stop():
-            raise Stopped("stopped: the process is shutting down; nothing was written")
+            raise Stopped(N_("stopped: the process is shutting down; nothing was written"))
         kwargs.setdefault("timeout", self.timeout)
         self.count += 1
         return super().request(method, url, *args, **kwargs)
@@ -79,12 +80,28 @@ def same_origin(url: str, base: str) -> bool:
 class HttpError(SyncError):
     """An answer the client could not use: an HTTP error, a network failure, broken JSON."""
 
-    def __init__(self, message: str, status: int | None = None, url: str = "", body: str = ""):
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        url: str = "",
+        body: str = "",
+        **variables: Any,
+    ) -> None:
+        super().__init__(message, **variables)
         self.status = status
         self.url = url
         self.body = body
         self.www_authenticate = ""
+
+
+def after_attempts(attempts: int) -> LazyText:
+    """The words "after 3 attempts", in the language of where they are shown."""
+    return lazy_gettext("after %(attempts)s attempts", attempts=attempts)
+
+
+def _throttled_times(times: int) -> LazyText:
+    return lazy_gettext("throttled %(times)s times", times=times)
 
 
 def where(url: str) -> str:
@@ -186,9 +203,13 @@ class JsonClient:
         if not same_origin(url, self.base_url):
             # A next link (or any URL) on another scheme, host or port would get our token.
             raise HttpError(
-                f"refused to send the token to {where(url)}: not the source's own scheme, "
-                f"host and port ({_origin_text(self.base_url)}); the run stopped",
+                N_(
+                    "refused to send the token to %(where)s: not the source's own scheme, "
+                    "host and port (%(origin)s); the run stopped"
+                ),
                 url=url,
+                origin=_origin_text(self.base_url),
+                where=where(url),
             )
         throttles = failures = 0
         while True:
@@ -197,9 +218,11 @@ class JsonClient:
             except requests.RequestException as exc:
                 if failures >= len(self.retry_delays):
                     raise HttpError(
-                        f"could not read {where(url)}: {type(exc).__name__} "
-                        f"(after {failures + 1} attempts)",
+                        N_("could not read %(where)s: %(kind)s (after %(attempts)s attempts)"),
                         url=url,
+                        where=where(url),
+                        kind=type(exc).__name__,
+                        attempts=failures + 1,
                     ) from None
                 self.sleep(self.retry_delays[failures])
                 failures += 1
@@ -207,7 +230,7 @@ class JsonClient:
                 continue
             if self.throttled(response):
                 if throttles >= MAX_THROTTLE_RETRIES:
-                    raise self._error(response, url, f" (throttled {throttles + 1} times)")
+                    raise self._error(response, url, _throttled_times(throttles + 1))
                 wait = _retry_after(response)
                 if wait is None:
                     base = self.retry_delays[-1] if self.retry_delays else 1.0
@@ -218,23 +241,29 @@ class JsonClient:
                 continue
             if response.status_code in RETRY_STATUSES:
                 if failures >= len(self.retry_delays):
-                    raise self._error(response, url, f" (after {failures + 1} attempts)")
+                    raise self._error(response, url, after_attempts(failures + 1))
                 self.sleep(self.retry_delays[failures])
                 failures += 1
                 self.retries += 1
                 continue
             if not response.ok:
-                raise self._error(response, url, "")
+                raise self._error(response, url, None)
             self._pace(response)
             return response
 
-    def _error(self, response: requests.Response, url: str, tries: str) -> HttpError:
+    def _error(self, response: requests.Response, url: str, tries: LazyText | None) -> HttpError:
+        # No remote text: the message is shown on admin pages; callers read `body`.
+        variables: dict[str, Any] = {"code": response.status_code, "where": where(url)}
+        if tries is not None:
+            variables["tries"] = tries
         error = HttpError(
-            # No remote text: the message is shown on admin pages; callers read `body`.
-            f"HTTP {response.status_code} from {where(url)}{tries}",
+            N_("HTTP %(code)s from %(where)s (%(tries)s)")
+            if tries is not None
+            else N_("HTTP %(code)s from %(where)s"),
             status=response.status_code,
             url=url,
             body=response.text or "",
+            **variables,
         )
         error.www_authenticate = response.headers.get("WWW-Authenticate", "")
         return error
@@ -250,16 +279,25 @@ class JsonClient:
         first = True
         while next_url:
             if next_url in seen:
-                raise HttpError(f"the next link of {where(next_url)} goes back to a page read")
+                raise HttpError(
+                    N_("the next link of %(where)s goes back to a page read"),
+                    where=where(next_url),
+                )
             if len(seen) >= MAX_PAGES:
-                raise HttpError(f"{where(next_url)} has more than {MAX_PAGES} pages; stopped")
+                raise HttpError(
+                    N_("%(where)s has more than %(pages)s pages; stopped"),
+                    where=where(next_url),
+                    pages=MAX_PAGES,
+                )
             seen.add(next_url)
             # The first request carries the parameters; next links already hold them.
             response = self.get(next_url, params if first else None)
             first = False
             body = json_body(response)
             if not isinstance(body, list):
-                raise HttpError(f"{where(response.url)} did not answer a JSON list")
+                raise HttpError(
+                    N_("%(where)s did not answer a JSON list"), where=where(response.url)
+                )
             yield body
             next_url = next_link(response)
 
@@ -270,7 +308,9 @@ def json_body(response: requests.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise HttpError(
-            f"{where(response.url)} answered malformed JSON ({exc})",
+            N_("%(where)s answered malformed JSON (%(detail)s)"),
             status=response.status_code,
             url=response.url,
+            where=where(response.url),
+            detail=str(exc),
         ) from None

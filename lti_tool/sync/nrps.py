@@ -23,14 +23,14 @@ from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import select
 
-from lti_tool.i18n.text import N_
+from lti_tool.i18n.text import N_, lazy_gettext
 from lti_tool.lti.registrations import DbToolConf
 from lti_tool.models import Course, Enrollment, PersonIdentity, Platform
 from lti_tool.models.types import DbSession
 from lti_tool.people.linking import launch_claim, link_people
 from lti_tool.people.roles import context_role_name, course_role
 from lti_tool.sync.errors import OAUTH_ERROR_CODE, SyncError
-from lti_tool.sync.http import CountingSession, next_link, same_origin, where
+from lti_tool.sync.http import CountingSession, after_attempts, next_link, same_origin, where
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,10 @@ def service_token(connector: ServiceConnector, registration: Registration) -> st
     except LtiServiceException as exc:
         response = exc.response
         raise SyncError(
-            f"the platform refused the service token: HTTP {response.status_code} from "
-            f"{where(token_url)}{_snippet(response)}"
+            N_("the platform refused the service token: HTTP %(code)s from %(url)s%(detail)s"),
+            code=response.status_code,
+            url=where(token_url),
+            detail=_snippet(response),
         ) from None
     except requests.RequestException as exc:
         raise SyncError(
@@ -89,8 +91,11 @@ def service_token(connector: ServiceConnector, registration: Registration) -> st
         ) from None
     except (ValueError, KeyError, TypeError):
         raise SyncError(
-            f"the platform's token answer from {where(token_url)} has no access_token "
-            "(not the JSON an OAuth2 token endpoint returns)"
+            N_(
+                "the platform's token answer from %(url)s has no access_token "
+                "(not the JSON an OAuth2 token endpoint returns)"
+            ),
+            url=where(token_url),
         ) from None
 
 
@@ -112,8 +117,11 @@ def _get_page(
         except requests.RequestException as exc:
             if last:
                 raise SyncError(
-                    f"could not read roster page {page} from {where(url)}: "
-                    f"{type(exc).__name__} (after {attempts} attempts)"
+                    N_("could not read roster page %(page)s from %(url)s: %(kind)s (%(tries)s)"),
+                    page=page,
+                    url=where(url),
+                    kind=type(exc).__name__,
+                    tries=after_attempts(attempts),
                 ) from None
             sleep(retry_delays[attempt])
             continue
@@ -125,18 +133,27 @@ def _get_page(
             sleep(delay)
             continue
         if not response.ok:
-            tries = (
-                f" (after {attempts} attempts)" if response.status_code in RETRY_STATUSES else ""
-            )
             if response.status_code in (401, 403):
-                what = "the platform refused the roster request"
+                what = lazy_gettext("the platform refused the roster request")
             elif response.status_code == 404:
-                what = "the memberships URL was not found"
+                what = lazy_gettext("the memberships URL was not found")
             else:
-                what = "the platform failed to send the roster"
+                what = lazy_gettext("the platform failed to send the roster")
+            values: dict[str, Any] = {
+                "what": what,
+                "code": response.status_code,
+                "page": page,
+                "url": where(url),
+                "detail": _snippet(response),
+            }
+            if response.status_code in RETRY_STATUSES:
+                raise SyncError(
+                    N_("%(what)s: HTTP %(code)s for page %(page)s (%(url)s) (%(tries)s)%(detail)s"),
+                    tries=after_attempts(attempts),
+                    **values,
+                )
             raise SyncError(
-                f"{what}: HTTP {response.status_code} for page {page} ({where(url)}){tries}"
-                f"{_snippet(response)}"
+                N_("%(what)s: HTTP %(code)s for page %(page)s (%(url)s)%(detail)s"), **values
             )
         return response
     raise AssertionError("unreachable")  # pragma: no cover
@@ -163,10 +180,13 @@ def fetch_roster(
         while url:
             if url in seen:
                 raise SyncError(
-                    f"the platform's next link goes back to a page already read: {where(url)}"
+                    N_("the platform's next link goes back to a page already read: %(url)s"),
+                    url=where(url),
                 )
             if roster.pages >= MAX_PAGES:
-                raise SyncError(f"the roster has more than {MAX_PAGES} pages; stopped")
+                raise SyncError(
+                    N_("the roster has more than %(pages)s pages; stopped"), pages=MAX_PAGES
+                )
             seen.add(url)
             page = roster.pages + 1
             response = _get_page(session, url, token, page, retry_delays, sleep)
@@ -174,13 +194,20 @@ def fetch_roster(
                 body = response.json()
             except ValueError as exc:
                 raise SyncError(
-                    f"roster page {page} ({where(url)}) is not valid JSON: {exc}"
+                    N_("roster page %(page)s (%(url)s) is not valid JSON: %(detail)s"),
+                    page=page,
+                    url=where(url),
+                    detail=str(exc),
                 ) from None
             members = body.get("members") if isinstance(body, dict) else None
             if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
                 raise SyncError(
-                    f"roster page {page} ({where(url)}) is not an NRPS membership container "
-                    '(no "members" list of objects)'
+                    N_(
+                        "roster page %(page)s (%(url)s) is not an NRPS membership container "
+                        '(no "members" list of objects)'
+                    ),
+                    page=page,
+                    url=where(url),
                 )
             roster.members.extend(members)
             roster.pages = page
@@ -188,9 +215,13 @@ def fetch_roster(
             if url is not None and not same_origin(url, memberships_url):
                 # The service token is for the memberships URL's host: never hand it elsewhere.
                 raise SyncError(
-                    f"roster page {page} links its next page to {where(url)}, not the "
-                    "memberships URL's own scheme, host and port: refused to send the token "
-                    "there; the run stopped"
+                    N_(
+                        "roster page %(page)s links its next page to %(url)s, not the "
+                        "memberships URL's own scheme, host and port: refused to send the "
+                        "token there; the run stopped"
+                    ),
+                    page=page,
+                    url=where(url),
                 )
     except SyncError as exc:
         exc.requests_made = session.count
@@ -218,7 +249,9 @@ def registration_for(session: DbSession, course: Course) -> Registration:
     try:
         return DbToolConf().find_registration_by_params(platform.issuer, course.nrps_client_id)
     except LtiException as exc:
-        raise SyncError(f"no usable registration for the roster: {exc}") from None
+        raise SyncError(
+            N_("no usable registration for the roster: %(detail)s"), detail=str(exc)
+        ) from None
 
 
 def _str(value: Any) -> str | None:

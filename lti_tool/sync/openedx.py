@@ -67,8 +67,8 @@ def source_for(session: DbSession, platform_id: int | None) -> DataSource:
     )
     if source is None:
         raise SyncError(
-            "no Open edX API is configured for this course's platform "
-            "(flask platform set-openedx --platform NAME …)"
+            N_("no Open edX API is configured for this course's platform (%(command)s)"),
+            command="flask platform set-openedx --platform NAME …",
         )
     return source
 
@@ -95,24 +95,28 @@ class OpenEdxClient(JsonClient):
                 url, data=data, headers={"Authorization": ""}, allow_redirects=False
             )
         except requests.RequestException as exc:
-            raise SyncError(f"could not reach {where(url)}: {type(exc).__name__}") from None
+            raise SyncError(
+                N_("could not reach %(url)s: %(kind)s"), url=where(url), kind=type(exc).__name__
+            ) from None
         if response.status_code in (400, 401, 403):
             # Only an OAuth error code, never the LMS's own text: this is shown on admin pages.
             code = _json_or_empty(response).get("error")
             error = code if isinstance(code, str) and OAUTH_ERROR_CODE.fullmatch(code) else None
             raise SyncError(
-                f"the Open edX client credentials were refused "
-                f"({error or f'HTTP {response.status_code}'})"
+                N_("the Open edX client credentials were refused (%(error)s)"),
+                error=error or f"HTTP {response.status_code}",
             )
         if not response.ok or response.is_redirect:
             raise SyncError(
-                f"HTTP {response.status_code} from {where(url)} (redirects not followed)"
+                N_("HTTP %(code)s from %(url)s (redirects not followed)")
                 if response.is_redirect
-                else f"HTTP {response.status_code} from {where(url)}"
+                else N_("HTTP %(code)s from %(url)s"),
+                code=response.status_code,
+                url=where(url),
             )
         token = _json_or_empty(response).get("access_token")
         if not isinstance(token, str) or not token:
-            raise SyncError(f"{where(url)} answered no access_token")
+            raise SyncError(N_("%(url)s answered no access_token"), url=where(url))
         return token
 
     def results(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
@@ -122,7 +126,10 @@ class OpenEdxClient(JsonClient):
         first = True
         while next_url:
             if next_url in seen:
-                raise HttpError(f"the next link of {where(next_url)} goes back to a page read")
+                raise HttpError(
+                    N_("the next link of %(where)s goes back to a page read"),
+                    where=where(next_url),
+                )
             seen.add(next_url)
             response = self.get(next_url, params if first else None)
             first = False
@@ -131,7 +138,9 @@ class OpenEdxClient(JsonClient):
                 yield [item for item in body if isinstance(item, dict)]
                 return
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise HttpError(f"{where(next_url)} did not answer a paginated list")
+                raise HttpError(
+                    N_("%(where)s did not answer a paginated list"), where=where(next_url)
+                )
             yield [item for item in body["results"] if isinstance(item, dict)]
             next_url = next_link(response, body)
 
@@ -188,7 +197,7 @@ def _explain(exc: HttpError, what: LazyText) -> SyncError:
         )
     if exc.status == 404:
         return SyncError(N_("Open edX does not know this course (%(what)s: HTTP 404)"), what=what)
-    return SyncError(N_("%(what)s: %(error)s"), what=what, error=str(exc))
+    return SyncError(N_("%(what)s: %(error)s"), what=what, error=exc.shown())
 
 
 def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> dict[str, Any]:
@@ -203,7 +212,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
     except HttpError as exc:
         raise _explain(exc, lazy_gettext("the enrollments")) from None
     if stop():
-        raise SyncError("stopped before the grades were read")
+        raise SyncError(N_("stopped before the grades were read"))
     try:
         for page in client.results(
             f"/api/grades/v1/courses/{quote(course_key, safe='')}/", {"page_size": PAGE_SIZE}
@@ -225,7 +234,7 @@ def _fetch(client: OpenEdxClient, course_key: str, stop: Callable[[], bool]) -> 
     except HttpError as exc:
         raise _explain(exc, lazy_gettext("the course blocks")) from None
     if not isinstance(blocks, dict) or not isinstance(blocks.get("blocks"), dict):
-        raise SyncError("the course blocks answer has no `blocks` object")
+        raise SyncError(N_("the course blocks answer has no `blocks` object"))
     fetched["blocks"] = blocks["blocks"]
     return fetched
 

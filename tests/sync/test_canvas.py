@@ -43,6 +43,7 @@ from lti_tool.sync import canvas
 from lti_tool.sync.http import JsonClient
 from tests.helpers.database import database_url
 from tests.helpers.fake_canvas import FakeCanvas, iso
+from tests.helpers.languages import error_in_languages
 from tests.helpers.lms import NOW, PER_PAGE, Canvas, build
 from tests.helpers.platform import FakePlatform, follow, session_token
 
@@ -1127,3 +1128,37 @@ def test_enrollment_dates_and_types_give_the_enrollment_history(app: Flask, lms:
     assert table[(later.date().isoformat(), "student")] == (12, 14)
     assert table[(NOW.date().isoformat(), "all")] == (16, 18)
     assert min(r["date"] for r in rows) == made.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("where", "failures", "english", "spanish"),
+    [
+        (("sections", 1), ["slow"] * 3, "ReadTimeout (after 3 attempts)", "(tras 3 intentos)"),
+        (("enrollments", 1), ["malformed"], "answered malformed JSON", "JSON mal formado"),
+        (("sections", 1), ["500"] * 3, "HTTP 500 from ", "HTTP 500 de "),
+    ],
+)
+def test_a_failed_canvas_sync_is_shown_in_the_page_language(
+    app: Flask, lms: Canvas, where: Any, failures: list[str], english: str, spanish: str
+) -> None:
+    app.config["SYNC_HTTP_TIMEOUT"] = "0.5"
+    lms.fake.slow_seconds = 1.5
+    lms.fake.fail = {where: failures}
+    run = lms.sync()
+    assert run.status == "failed"
+    shown = error_in_languages(run.error, run.error_id, run.error_values)
+    assert english in shown["en"] and spanish in shown["es"]
+    assert shown["es"].startswith("no fue posible leer")
+
+
+def test_a_canvas_course_not_found_is_shown_in_the_page_language(app: Flask, lms: Canvas) -> None:
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        assert course is not None
+        course.lms_course_id = "999"
+        db.session.commit()
+    run = lms.sync()
+    assert run.status == "failed"
+    shown = error_in_languages(run.error, run.error_id, run.error_values)
+    assert shown["en"].startswith("Canvas has no course 999 at ")
+    assert shown["es"].startswith("Canvas no tiene el curso 999 en ")

@@ -26,6 +26,7 @@ from lti_tool.people.roles import TEST_USER
 from lti_tool.sync.http import next_link
 from tests.helpers.database import database_url
 from tests.helpers.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, member
+from tests.helpers.languages import error_in_languages
 from tests.helpers.lms import NRPS_CLAIM, Lms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -404,3 +405,25 @@ def test_a_throttled_page_is_retried_after_the_platforms_retry_after(app: Flask,
     assert roster.pages == 3 and len(roster.members) == len(lms.nrps.members)
     throttled = [r for r in lms.nrps.seen if "page=2" in r]
     assert len(throttled) == 2  # asked again once, after the pause
+
+
+@pytest.mark.parametrize("failure", ["500", "malformed", "401", "token"])
+def test_a_failed_roster_sync_is_shown_in_the_page_language(
+    app: Flask, lms: Lms, failure: str
+) -> None:
+    lms.launch()
+    if failure == "token":
+        lms.nrps.tool_jwks = {"keys": [public_jwk_from_pem(generate_private_key_pem())]}
+    else:
+        lms.nrps.fail = {1: failure}
+    run = lms.sync()
+    assert run.status == "failed"
+    shown = error_in_languages(run.error, run.error_id, run.error_values)
+    expected = {
+        "500": ("HTTP 500 for page 1", "(after 3 attempts)", "(tras 3 intentos)"),
+        "malformed": ("roster page 1 (", "is not valid JSON", "no es un JSON válido"),
+        "401": ("the platform refused the roster request: HTTP 401", "", "la plataforma rechazó"),
+        "token": ("the platform refused the service token", "invalid_client", "invalid_client"),
+    }[failure]
+    assert expected[0] in shown["en"] and expected[1] in shown["en"]
+    assert expected[2] in shown["es"]

@@ -25,6 +25,7 @@ from lti_tool.models import (
     Person,
     PersonIdentity,
     Platform,
+    SyncRun,
     Video,
 )
 from lti_tool.sync import openedx
@@ -37,6 +38,7 @@ from tests.helpers.fake_openedx import (
     enrollment,
     grade,
 )
+from tests.helpers.languages import error_in_languages
 from tests.helpers.platform import FakePlatform
 from tests.helpers.tracking_logs import event, write
 
@@ -350,3 +352,35 @@ def test_enrollment_dates_and_modes_give_a_course_without_events_its_history(
     assert table[("2026-02-02", "honor")] == (1, 1)
     assert table[("2026-02-03", "all")] == (3, 4)
     assert ("2026-02-03", "verified") not in table
+
+
+@pytest.mark.parametrize(
+    ("breakage", "spanish"),
+    [
+        ({"secret": "wrong"}, "se rechazaron las credenciales de cliente de Open edX"),
+        ({"fail": {"/api/courses/v1/blocks/": "malformed"}}, "devolvió un JSON mal formado"),
+        ({"fail": {"/api/enrollment/": "500"}}, "HTTP 500 de "),
+    ],
+)
+def test_a_failed_open_edx_sync_is_shown_in_the_page_language(
+    app: Flask,
+    runner: FlaskCliRunner,
+    configured: FakeOpenEdx,
+    breakage: dict[str, Any],
+    spanish: str,
+) -> None:
+    if "secret" in breakage:
+        from lti_tool import secrets
+
+        with app.app_context():
+            source = db.session.scalar(select(DataSource))
+            assert source is not None
+            source.secret_encrypted = secrets.encrypt(breakage["secret"])
+            db.session.commit()
+    configured.fail.update(breakage.get("fail", {}))
+    assert sync(runner)["status"] == "failed"
+    with app.app_context():
+        run = db.session.scalar(select(SyncRun).order_by(SyncRun.id.desc()).limit(1))
+        assert run is not None and run.status == "failed"
+        shown = error_in_languages(run.error, run.error_id, run.error_values)
+    assert spanish in shown["es"], shown

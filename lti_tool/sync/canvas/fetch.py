@@ -92,7 +92,7 @@ class Fetcher:
                 permission=PERMISSIONS[key],
             )
         return SyncError(
-            N_("could not read %(what)s from Canvas: %(error)s"), what=what, error=str(exc)
+            N_("could not read %(what)s from Canvas: %(error)s"), what=what, error=exc.shown()
         )
 
     def _optional(self, exc: HttpError, key: str, what: str | LazyText) -> bool:
@@ -148,8 +148,12 @@ class Fetcher:
                 return None
             if exc.status == 404 and key == "course":
                 raise SyncError(
-                    f"Canvas has no course {self.canvas_id} at {where(exc.url)} (HTTP 404): is "
-                    "the data source's base URL the one the course launches from?"
+                    N_(
+                        "Canvas has no course %(canvas_id)s at %(url)s (HTTP 404): is the data "
+                        "source's base URL the one the course launches from?"
+                    ),
+                    canvas_id=self.canvas_id,
+                    url=where(exc.url),
                 ) from None
             raise self._fail(exc, what, key) from None
 
@@ -159,7 +163,10 @@ class Fetcher:
         """The course itself: its name, start and end."""
         body = self.one("course", self.base, [], lazy_gettext("the course"))
         if not isinstance(body, dict):
-            raise SyncError(f"Canvas's answer for course {self.canvas_id} is not a course")
+            raise SyncError(
+                N_("Canvas's answer for course %(canvas_id)s is not a course"),
+                canvas_id=self.canvas_id,
+            )
         self.data.course = {
             "name": _str(body.get("name")),
             "start_at": _dt(body.get("start_at")),
@@ -179,7 +186,9 @@ class Fetcher:
         ):
             for row in page:
                 if not isinstance(row, dict):
-                    raise SyncError("Canvas's enrollment list holds something not an enrollment")
+                    raise SyncError(
+                        N_("Canvas's enrollment list holds something not an enrollment")
+                    )
                 user_id = _id(row.get("user_id"))
                 kind = _str(row.get("type"), 40) or ""
                 if user_id is None or kind not in TYPE_ROLES:
@@ -405,7 +414,7 @@ class Fetcher:
         if body is None:
             return
         if not isinstance(body, list):
-            raise SyncError("Canvas's course analytics answer is not a list of days")
+            raise SyncError(N_("Canvas's course analytics answer is not a list of days"))
         days = []
         for row in body:
             day = _dt((row.get("date") or "") + "T00:00:00Z") if isinstance(row, dict) else None
@@ -480,7 +489,9 @@ class Fetcher:
                 return
             raise self._fail(exc, lazy_gettext("a student's activity")) from None
         if not isinstance(body, dict):
-            raise SyncError(f"Canvas's activity of student {user_id} is not an object")
+            raise SyncError(
+                N_("Canvas's activity of student %(user_id)s is not an object"), user_id=user_id
+            )
         hours: dict[datetime, list[int]] = defaultdict(lambda: [0, 0])
         views = body.get("page_views")
         views = views if isinstance(views, dict) else {}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from lti_tool.config import setting
+from lti_tool.i18n.text import N_
 from lti_tool.models import Assignment, Course, Enrollment, PersonIdentity, Submission, SyncRun
 from lti_tool.models.sync import SUCCEEDED, last_succeeded
 from lti_tool.models.types import DbSession, utcnow
@@ -64,8 +65,11 @@ def sync_course(
     canvas_id = (course.lms_course_id or "").strip()
     if not canvas_id:
         raise SyncError(
-            f"course {course.id} has no Canvas course id: launch the tool once from the Canvas "
-            "course (the launch's canvas_course_id custom field gives it)"
+            N_(
+                "course %(id)s has no Canvas course id: launch the tool once from the Canvas "
+                "course (the launch's canvas_course_id custom field gives it)"
+            ),
+            id=course.id,
         )
     last = last_succeeded(session, course.id, KIND)
     since = last.started_at - CLOCK_SLACK if last and last.started_at else None

@@ -55,7 +55,9 @@ def _token(source: DataSource) -> str:
     try:
         return secrets.decrypt(source.secret_encrypted)
     except secrets.SecretsUnavailable as exc:
-        raise SyncError(f"the Canvas token cannot be read: {exc}") from None
+        raise SyncError(
+            N_("the Canvas token cannot be read: %(detail)s"), detail=str(exc)
+        ) from None
 
 
 def _throttled(response: requests.Response) -> bool:

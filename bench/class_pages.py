@@ -15,13 +15,10 @@ figures, never fails.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from in_process import bench_app, first_staff
 
 
 def main() -> None:
@@ -30,38 +27,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--changes", type=int, default=4)
     args = parser.parse_args()
-    url = args.database if "://" in args.database else f"sqlite:///{args.database}"
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "LTI_TOOL_CONFIG": "production",
-            "SECRET_KEY": "bench-secret",
-            "TOOL_BASE_URL": "https://tool.test",
-            "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(REPO))
+    app = bench_app(args.database)
     from sqlalchemy import select
 
-    from lti_tool import create_app
     from lti_tool.activity.rollups import touch_courses
     from lti_tool.extensions import db
     from lti_tool.launch.identity import Viewer, issue_token
-    from lti_tool.models import Course, Enrollment
+    from lti_tool.models import Enrollment
 
-    app = create_app()
     with app.app_context():
-        staff = db.session.execute(
-            select(Enrollment.person_id, Enrollment.course_id).where(
-                Enrollment.course_role == "staff"
-            )
-        ).first()
-        if staff is None:
-            raise SystemExit("no staff enrollment: run bench/dashboard.py --keep DIR first")
-        person_id, course_id = staff
-        course = db.session.get(Course, course_id)
-        assert course is not None
+        person_id, course = first_staff()
+        course_id = course.id
         learner = db.session.scalar(
             select(Enrollment.person_id)
             .where(Enrollment.course_id == course_id, Enrollment.course_role == "learner")

@@ -15,13 +15,11 @@ timed too), and the first request of each page after it. Prints figures, never f
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from in_process import REPO, bench_app, first_staff
+
 PAGES = (
     ("learners, first page", ""),
     ("learners, at risk by time", "&risk=1&sort=time_7d"),
@@ -35,40 +33,15 @@ def main() -> None:
     parser.add_argument("database", help="the SQLite file or a database URL")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    url = args.database if "://" in args.database else f"sqlite:///{args.database}"
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "LTI_TOOL_CONFIG": "production",
-            "SECRET_KEY": "bench-secret",
-            "TOOL_BASE_URL": "https://tool.test",
-            "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(REPO))
-    from sqlalchemy import select
+    app = bench_app(args.database)
 
-    from lti_tool import create_app
     from lti_tool.activity.rollups import touch_courses
     from lti_tool.extensions import db
     from lti_tool.launch.identity import Viewer, issue_token
-    from lti_tool.models import Enrollment
 
-    app = create_app()
     with app.app_context():
-        staff = db.session.execute(
-            select(Enrollment.person_id, Enrollment.course_id).where(
-                Enrollment.course_role == "staff"
-            )
-        ).first()
-        if staff is None:
-            raise SystemExit("no staff enrollment: run bench/dashboard.py --keep DIR first")
-        person_id, course_id = staff
-        from lti_tool.models import Course
-
-        course = db.session.get(Course, course_id)
-        assert course is not None
+        person_id, course = first_staff()
+        course_id = course.id
         token = issue_token(Viewer(person_id, course_id, "staff", course.platform_id or 0))
     client = app.test_client()
     headers = {"X-Forwarded-Proto": "https"}
@@ -81,7 +54,7 @@ def main() -> None:
         return time.perf_counter() - started
 
     print(f"code     {REPO}")
-    print(f"database {url.split('@')[-1]}\n")
+    print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}\n")
     print(f"  {'page':30} {'first':>8} {'median':>8} {'slowest':>8}   ({args.runs} runs)")
     for name, query in PAGES:
         path = f"/courses/{course_id}/learners?t={token}{query}"

@@ -15,14 +15,12 @@ each round also times the job after a batch. Prints figures, never fails.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from in_process import REPO, bench_app, first_staff
+
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 
 
@@ -42,21 +40,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=10, help="lab messages per POST")
     args = parser.parse_args()
-    url = args.database if "://" in args.database else f"sqlite:///{args.database}"
-    os.environ.update(
-        {
-            "DATABASE_URL": url,
-            "LTI_TOOL_CONFIG": "production",
-            "SECRET_KEY": "bench-secret",
-            "TOOL_BASE_URL": "https://tool.test",
-            "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    sys.path.insert(0, str(REPO))
+    app = bench_app(args.database)
     from sqlalchemy import select
 
-    from lti_tool import create_app
     from lti_tool.extensions import db
     from lti_tool.kpis import learner_summary
     from lti_tool.launch import records
@@ -65,21 +51,12 @@ def main() -> None:
     from lti_tool.people.pseudonyms import pseudonym_key
     from lti_tool.people.roles import course_role
 
-    app = create_app()
     runner = app.test_cli_runner()
     upgraded = runner.invoke(args=["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     with app.app_context():
-        staff = db.session.execute(
-            select(Enrollment.person_id, Enrollment.course_id).where(
-                Enrollment.course_role == "staff"
-            )
-        ).first()
-        if staff is None:
-            raise SystemExit("no staff enrollment: run bench/dashboard.py --keep DIR first")
-        person_id, course_id = staff
-        course = db.session.get(Course, course_id)
-        assert course is not None
+        person_id, course = first_staff()
+        course_id = course.id
         platform_id = course.platform_id or 0
         course_key = course.lms_course_id or course.lti_context_id
         token = issue_token(Viewer(person_id, course_id, "staff", platform_id))
@@ -166,7 +143,8 @@ def main() -> None:
 
     has_job = hasattr(learner_summary, "refresh_stale")
     print(f"code     {REPO}")
-    print(f"database {url.split('@')[-1]}, course {course_id}, batch of {args.batch}\n")
+    where = app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
+    print(f"database {where}, course {course_id}, batch of {args.batch}\n")
     get_page()  # the summary current before the first round
     launch()  # the learner's enrollment as a launch leaves it
     get_page()

@@ -19,14 +19,25 @@ from lti_tool.models.activity import compared_objects
 from tests.helpers.database import database_url
 
 
-def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
+def _migrating_app(tmp_path: Path) -> Flask:
+    """An app on an empty database of its own, with the migrations set up."""
     app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     init_migrate(app)
+    return app
+
+
+def _start_at(revision: str = "head") -> None:
+    """The database emptied, then migrated up to `revision` (in an app context)."""
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    upgrade(revision=revision)
+
+
+def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
+    app = _migrating_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade()
+        _start_at()
         with db.engine.connect() as conn:
             # As env.py compares: without the foreign keys PostgreSQL's schema leaves out.
             include = compared_objects(conn.dialect.name)
@@ -78,13 +89,9 @@ def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:
 def test_0012_records_the_deployment_of_courses_that_can_only_have_had_one(
     tmp_path: Path,
 ) -> None:
-    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
-    init_migrate(app)
+    app = _migrating_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="0011_real_lms")
+        _start_at("0011_real_lms")
         with db.engine.begin() as conn:
             run = conn.exec_driver_sql
             run(
@@ -133,14 +140,10 @@ def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
 ) -> None:
     from lti_tool.lti import keys
 
-    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
-    init_migrate(app)
+    app = _migrating_app(tmp_path)
     pem = keys.generate_private_key_pem()
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="0012_tenancy")
+        _start_at("0012_tenancy")
         with db.engine.begin() as conn:
             conn.execute(
                 text(
@@ -165,13 +168,9 @@ def test_0013_encrypts_existing_tool_keys_when_the_data_key_is_set(
 
 
 def test_0016_adds_view_preferences_that_go_with_their_course_and_person(tmp_path: Path) -> None:
-    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
-    init_migrate(app)
+    app = _migrating_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="0015_admin_session_generation")
+        _start_at("0015_admin_session_generation")
         assert "view_preference" not in inspect(db.engine).get_table_names()
         upgrade()
         with db.engine.begin() as conn:
@@ -203,13 +202,9 @@ def test_0016_adds_view_preferences_that_go_with_their_course_and_person(tmp_pat
 
 
 def test_0022_cuts_lms_event_titles_back_to_the_names(tmp_path: Path) -> None:
-    app = create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
-    init_migrate(app)
+    app = _migrating_app(tmp_path)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="0021_course_language")
+        _start_at("0021_course_language")
         with db.engine.begin() as conn:
             run = conn.exec_driver_sql
             run(

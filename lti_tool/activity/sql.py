@@ -229,7 +229,8 @@ def _pack_float8(value: Any) -> bytes:
 
 
 def _pack_text(value: Any) -> bytes:
-    data = (value if type(value) is str else str(value)).encode()
+    # A str subclass by its own text (see _copy_text): a StandIn keeps its English.
+    data = (value if isinstance(value, str) else str(value)).encode()
     return _length(len(data)) + data
 
 
@@ -310,8 +311,10 @@ def _copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     kind = type(value)
-    if kind is str:
-        text: str = value.translate(_COPY_ESCAPES)
+    if isinstance(value, str):
+        # A str subclass too, by its own text: str() of a StandIn would be the request's
+        # language (a pseudonym stored in Spanish), where the tables keep the English.
+        text: str = str.translate(value, _COPY_ESCAPES)
         return text
     if kind is bytes:
         hexed: str = value.hex()

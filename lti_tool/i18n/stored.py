@@ -14,9 +14,10 @@ from typing import Any
 from lti_tool.i18n import text
 from lti_tool.i18n.formats import LazyDay, LazyNumber
 
-# Keys of a value that stands for a lazily made text, number or date (any other value is kept
-# as it is): a text's message, its plural and count, and its values.
+# Keys of a value that stands for a lazily made text, number, date or list of names (any other
+# value is kept as it is): a text's message, its plural and count, and its values.
 _MESSAGE, _PLURAL, _N, _VALUES, _NUMBER, _DAY = "message", "plural", "n", "values", "number", "day"
+_JOINED = "joined"
 _TAG = "%stored"
 
 
@@ -36,7 +37,9 @@ def _known_messages() -> frozenset[str]:
         )
 
 
-def _value(value: Any) -> Any:
+def encode(value: Any) -> Any:
+    """A text, number, date or list of names shown in the page's language as JSON-ready data,
+    which decode makes that value of again; other values as they are (or as English text)."""
     if isinstance(value, text.LazyText):
         return {_TAG: "text", **_text(value)}
     if isinstance(value, text.StandIn):
@@ -45,6 +48,8 @@ def _value(value: Any) -> Any:
         return {_TAG: _NUMBER, _NUMBER: value.value}
     if isinstance(value, LazyDay):
         return {_TAG: _DAY, _DAY: value.value.isoformat()}
+    if isinstance(value, text.Joined):
+        return {_TAG: _JOINED, _JOINED: [encode(name) for name in value.names]}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     with text.using(text.english()):
@@ -52,7 +57,7 @@ def _value(value: Any) -> Any:
 
 
 def _values(variables: dict[str, Any]) -> dict[str, Any]:
-    return {name: _value(value) for name, value in variables.items()}
+    return {name: encode(value) for name, value in variables.items()}
 
 
 def _text(made: text.LazyText) -> dict[str, Any]:
@@ -62,18 +67,21 @@ def _text(made: text.LazyText) -> dict[str, Any]:
     return found
 
 
-def _made(value: Any) -> Any:
+def decode(value: Any) -> Any:
+    """What encode gave, as the value it was."""
     if isinstance(value, dict) and _TAG in value:
         if value[_TAG] == _NUMBER:
             return LazyNumber(float(value[_NUMBER]))
         if value[_TAG] == _DAY:
             return LazyDay(date.fromisoformat(value[_DAY]))
+        if value[_TAG] == _JOINED:
+            return text.Joined(decode(name) for name in value[_JOINED])
         return _lazy(value)
     return value
 
 
 def _lazy(found: dict[str, Any]) -> text.LazyText:
-    variables = {name: _made(value) for name, value in (found.get(_VALUES) or {}).items()}
+    variables = {name: decode(value) for name, value in (found.get(_VALUES) or {}).items()}
     return text.LazyText(found[_MESSAGE], variables, found.get(_PLURAL), int(found.get(_N) or 0))
 
 

@@ -10,7 +10,7 @@ after translating: gettext("%(days)d days", days=9).
 from __future__ import annotations
 
 import gettext as _gettext
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -154,6 +154,18 @@ class StandIn(str):
 
 def _stand_in(message: str, variables: dict[str, Any]) -> StandIn:
     return StandIn(message, **variables)
+
+
+class Joined:
+    """Names joined by commas when shown (each in the language of where it is shown)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: Iterable[Any]) -> None:
+        self.names = tuple(names)
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.names))
 
 
 def lazy_gettext(message: str, **variables: Any) -> LazyText:

@@ -29,12 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
-from typing import Any
 
 from sqlalchemy import or_, select
 
 from lti_tool.i18n import formats
-from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
+from lti_tool.i18n.text import N_, Joined, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.course_settings import Settings
 from lti_tool.kpis.formatting import hmm_apart
@@ -224,21 +223,9 @@ def past_due_work(
     return dict(work)
 
 
-class _Joined:
-    """Names joined by commas when shown (each in the language of where it is shown)."""
-
-    __slots__ = ("names",)
-
-    def __init__(self, names: Sequence[Name]) -> None:
-        self.names = tuple(names)
-
-    def __str__(self) -> str:
-        return ", ".join(map(str, self.names))
-
-
-def _listing(names: Sequence[Name]) -> LazyText | _Joined:
+def _listing(names: Sequence[Name]) -> LazyText | Joined:
     """Names joined for a reason: at most NAMES_SHOWN, then "and N more"."""
-    shown = _Joined(names[:NAMES_SHOWN])
+    shown = Joined(names[:NAMES_SHOWN])
     rest = len(names) - NAMES_SHOWN
     if rest > 0:
         return lazy_gettext("%(names)s and %(rest)s more", names=shown, rest=rest)
@@ -443,34 +430,3 @@ def counts(risks: dict[int, Risk], people: set[int] | None = None) -> dict[str, 
         if risk.level is not None and (people is None or person_id in people):
             found[risk.level] += 1
     return found
-
-
-def encode_reason(value: object) -> Any:
-    """A reason (or a value in one) as JSON-ready data, which decode_reason makes a reason of
-    again: kept in the summary tables, translated only when shown."""
-    if isinstance(value, LazyText):
-        return {
-            "m": value.message,
-            "p": value.plural,
-            "n": value.n,
-            "v": {name: encode_reason(found) for name, found in value.variables.items()},
-        }
-    if isinstance(value, formats.LazyNumber):
-        return {"num": value.value}
-    if isinstance(value, _Joined):
-        return {"join": [encode_reason(name) for name in value.names]}
-    if isinstance(value, str | int | float) or value is None:
-        return value
-    raise TypeError(f"a reason cannot hold {type(value).__name__}")
-
-
-def decode_reason(data: Any) -> Any:
-    """What encode_reason gave, as the reason (or value) it was."""
-    if isinstance(data, dict):
-        if "num" in data:
-            return formats.LazyNumber(data["num"])
-        if "join" in data:
-            return _Joined([decode_reason(name) for name in data["join"]])
-        variables = {name: decode_reason(found) for name, found in data["v"].items()}
-        return LazyText(data["m"], variables, data["p"], data["n"])
-    return data

@@ -27,8 +27,10 @@ from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 
 from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER, week_start
 from lti_tool.activity.sql import dialect_insert, insert_rows
+from lti_tool.i18n.stored import decode as decode_text
+from lti_tool.i18n.stored import encode as encode_text
 from lti_tool.kpis import course_settings
-from lti_tool.kpis.at_risk import decode_reason, encode_reason, level_rank
+from lti_tool.kpis.at_risk import level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import class_data, learner_rows
@@ -72,6 +74,9 @@ _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
 #: The fingerprint of mark_stale's placeholder row, for a course whose rows were never written:
 #: it matches no real fingerprint, so its first reader writes them.
 NEVER_WRITTEN = ""
+#: The shape of the stored rows, part of the fingerprint: a new shape (the reasons' JSON was
+#: another before 2) makes every course's rows stale, so they are written again when read.
+ROWS_SHAPE = 2
 #: Rows read by one IN list.
 CHUNK = 500
 
@@ -120,7 +125,8 @@ def fingerprint(
     due = session.scalar(
         select(func.count()).where(Assignment.course_id == course.id, Assignment.due_at < now)
     )
-    parts = (activity, *roster, synced, changed, today, due, hashlib.sha256(key).hexdigest())
+    key_digest = hashlib.sha256(key).hexdigest()
+    parts = (activity, *roster, synced, changed, today, due, key_digest, ROWS_SHAPE)
     return hashlib.sha256(repr(parts).encode()).hexdigest(), settings, today
 
 
@@ -152,7 +158,7 @@ def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:
         "segment_rank": SEGMENT_RANK.get(segment) if segment is not None else None,
         "risk_level": row["risk_level"],
         "risk_rank": level_rank(row["risk_level"] or None),
-        "reasons": orjson.dumps([encode_reason(r) for r in row["at_risk_reasons"]]).decode(),
+        "reasons": orjson.dumps([encode_text(r) for r in row["at_risk_reasons"]]).decode(),
     }
 
 
@@ -392,7 +398,7 @@ def _row(record: Any, label: str) -> dict[str, Any]:
         "segment": record.segment,
         "at_risk": record.risk_rank > 0,
         "risk_level": record.risk_level,
-        "at_risk_reasons": [decode_reason(r) for r in orjson.loads(record.reasons)],
+        "at_risk_reasons": [decode_text(r) for r in orjson.loads(record.reasons)],
     }
 
 

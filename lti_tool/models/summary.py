@@ -34,7 +34,7 @@ class LearnerSummary(Model):
     """One learner's row of the learners table and the `learners` report, as of the course's
     data and day recorded in learner_summary_state.
 
-    `sections` and `reasons` are JSON text (the reasons as lti_tool.kpis.at_risk.encode_reason
+    `sections` and `reasons` are JSON text (the reasons as lti_tool.i18n.stored.encode
     writes them, translated when shown); the *_key and *_rank columns are what the table sorts
     on (the name and sections casefolded, the segment's rank by its English name, the risk
     level's rank: 2 high, 1 watch, 0 none); `search` is the name, e-mail and learner id

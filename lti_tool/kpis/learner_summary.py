@@ -23,14 +23,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, case, delete, false, func, insert, select, update
 
 from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER, week_start
 from lti_tool.activity.sql import dialect_insert, insert_rows
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
 from lti_tool.kpis import course_settings
-from lti_tool.kpis.at_risk import level_rank
+from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import class_data, learner_rows
@@ -77,6 +77,8 @@ NEVER_WRITTEN = ""
 #: The shape of the stored rows, part of the fingerprint: a new shape (the reasons' JSON was
 #: another before 2) makes every course's rows stale, so they are written again when read.
 ROWS_SHAPE = 2
+#: The risk levels' ranks, high first.
+_RANKS_HIGH_FIRST = sorted({level_rank(level) for level in (HIGH, WATCH, None)}, reverse=True)
 #: Rows read by one IN list.
 CHUNK = 500
 
@@ -341,40 +343,68 @@ def _where(course: Course, filters: dict[str, str]) -> list[ColumnElement[bool]]
             .where(Section.course_id == course.id, Section.name == filters["section"])
         )
         found.append(_T.person_id.in_(members))
+    # Filtered on the ranks where they say the same: the sort indexes hold them.
     if filters.get("segment"):
-        found.append(_T.segment == filters["segment"])
+        rank = SEGMENT_RANK.get(filters["segment"])
+        found.append(_T.segment_rank == rank if rank is not None else false())
     if filters.get("risk"):
         found.append(_T.risk_rank > 0)
-    if filters.get("level"):
+    if filters.get("level") in (HIGH, WATCH):
+        found.append(_T.risk_rank == level_rank(filters["level"]))
+    elif filters.get("level"):
         found.append(_T.risk_level == filters["level"])
     if filters.get("q"):
         found.append(_T.search.contains(filters["q"].casefold(), autoescape=True))
     return found
 
 
-def _order(key: str, descending: bool) -> list[Any]:
+def _order(key: str, descending: bool) -> list[tuple[list[ColumnElement[bool]], list[Any]]]:
     """ORDER BY for a sort key (or RISK_FIRST), as the Python sort orders the class's rows
     (lti_tool.views.learners.sort_rows): empty values last in either direction, ties by name
-    in the same direction, then by name and person id as the class's rows come (by name)."""
+    in the same direction, then by name and person id as the class's rows come (by name).
+
+    As parts read one after the other, each (extra condition, ORDER BY) in the order of an
+    index: a column's values first, then its empty ones by name. One ORDER BY putting the
+    empty ones last would sort the whole class instead of reading an index.
+    """
     if key == RISK_FIRST:
-        return [_T.risk_rank.desc(), _T.name_key, _T.person_id]
+        # Level by level: each is its part of the risk_rank index, already in name order.
+        by_name = [_T.name_key, _T.person_id]
+        return [([_T.risk_rank == rank], by_name) for rank in _RANKS_HIGH_FIRST]
     column = SORT_COLUMNS[key]
     if key == "name":
-        return [column.desc() if descending else column, _T.person_id]
+        return [([], [column.desc() if descending else column, _T.person_id])]
+    if descending:
+        given = [column.desc(), _T.name_key.desc(), _T.person_id]
+    else:
+        given = [column, _T.name_key, _T.person_id]
     if not column.nullable:
-        # Nothing empty to put last: the column and the name as they are, which the column's
-        # index gives in order (in either direction), the database sorting only ties.
-        if descending:
-            return [column.desc(), _T.name_key.desc(), _T.person_id]
-        return [column, _T.name_key, _T.person_id]
-    then = case((column.is_(None), None), else_=_T.name_key)
-    return [
-        column.is_(None),
-        column.desc() if descending else column,
-        then.desc() if descending else then,
-        _T.name_key,
-        _T.person_id,
-    ]
+        return [([], given)]
+    return [([column.is_not(None)], given), ([column.is_(None)], [_T.name_key, _T.person_id])]
+
+
+def _page_ids(
+    session: DbSession, where: list[ColumnElement[bool]], order: str, descending: bool,
+    offset: int, limit: int | None,
+) -> list[int]:  # fmt: skip
+    """The person ids of one page of rows, read part by part in the order's indexes."""
+    found: list[int] = []
+    for condition, order_by in _order(order, descending):
+        left = None if limit is None else limit - len(found)
+        if left == 0:
+            break
+        query = select(_T.person_id).where(*where, *condition).order_by(*order_by)
+        if left is not None:
+            query = query.limit(left)
+        part = list(session.scalars(query.offset(offset)))
+        if offset and not part:
+            # The page begins beyond this part: skip its rows in the next one.
+            counted = select(func.count()).select_from(LearnerSummary)
+            offset -= session.scalar(counted.where(*where, *condition)) or 0
+        else:
+            offset = 0
+        found.extend(part)
+    return found
 
 
 def _row(record: Any, label: str) -> dict[str, Any]:
@@ -417,13 +447,10 @@ def rows(
     column (or RISK_FIRST), one page of them when a limit is given. Read current() first."""
     # The page's person ids first, sorted on the keys alone (the database's sorter then holds
     # narrow rows, not the reasons and names of the whole class), then their rows.
-    ids = select(_T.person_id).where(*_where(course, filters or {}))
+    where = _where(course, filters or {})
     if people is not None:
-        ids = ids.where(_T.person_id.in_(sorted(people)))
-    ids = ids.order_by(*_order(order, descending)).offset(offset)
-    if limit is not None:
-        ids = ids.limit(limit)
-    wanted = list(session.scalars(ids))
+        where.append(_T.person_id.in_(sorted(people)))
+    wanted = _page_ids(session, where, order, descending, offset, limit)
     found: dict[int, Any] = {}
     table = LearnerSummary.__table__
     for start in range(0, len(wanted), CHUNK):

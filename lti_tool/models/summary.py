@@ -14,7 +14,9 @@ from lti_tool.models.types import UTCDateTime
 # Sort keys compare as Python compares str (by code point) on every database: PostgreSQL's
 # default collation would order "Émile", "eve" and "Zoë" by its locale's rules instead.
 SortText = Text().with_variant(Text(collation="C"), "postgresql")
-# Columns the learners table sorts on (each indexed with the name after it, the tie-break).
+# Columns the learners table sorts on, each indexed in the table's order (then the name and the
+# person, the tie-breaks) with the ranks it filters on after them: a page, filtered or not, is
+# read from one index alone, in order, however many learners the course has.
 SORTED = (
     "name_key",
     "sections_key",
@@ -28,6 +30,7 @@ SORTED = (
     "segment_rank",
     "risk_rank",
 )
+FILTERED = ("risk_rank", "segment_rank")
 
 
 class LearnerSummary(Model):
@@ -44,11 +47,16 @@ class LearnerSummary(Model):
     __tablename__ = "learner_summary"
     __table_args__ = (
         *(
-            Index(f"ix_learner_summary_{column}", "course_id", column, "name_key")
+            Index(
+                f"ix_learner_summary_{column}",
+                "course_id",
+                column,
+                *(["name_key"] if column != "name_key" else []),
+                "person_id",
+                *(other for other in FILTERED if other != column),
+            )
             for column in SORTED
-            if column != "name_key"
         ),
-        Index("ix_learner_summary_name_key", "course_id", "name_key", "person_id"),
     )
 
     course_id: Mapped[int] = mapped_column(

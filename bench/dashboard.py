@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/dashboard.py [--events 5000000] [--learners 10000] [--clients 20]
                                         [--seconds 30] [--seed 1] [--keep DIR [--reuse]]
-                                        [--database-url URL]
+                                        [--database-url URL [--web-servers N]]
 
 In one run: writes a seeded synthetic tracking log for ONE course (bench/synthetic_log.py, the
 given events and learners, 1 % malformed lines); builds the database through the real commands
@@ -23,6 +23,20 @@ SQLite file. There is no HTTP page cache; the learners table reads its rows from
 summary, other pages reuse course-wide figures per worker while the course's data fingerprint
 is unchanged (at most 60 s), which is part of what is measured. A missed target is printed, not
 an exit code: this is a benchmark, not a test.
+
+On PostgreSQL the scheduler (`flask scheduler run`) runs beside the web servers as in production
+(its refresh-summaries job writes what launches and event batches mark stale; the bench waits
+for it once after the launches, before the load). `--web-servers N` starts N gunicorn processes,
+each on its own port with its own 2 workers, as N hosts would run them, all on the one
+PostgreSQL database (refused on SQLite: its file is one host's); each launch logs in on one
+server and launches on another, both launches' pages must open on every server, and client i
+asks server i mod N. Printed besides: each page's first request, p50, p95 and requests/s per
+server; the CPU per request of the web servers, of the database's backends (PostgreSQL), of the
+scheduler and of the clients, with the database's share; whether every server shows the same
+learners count after the 1 % ingest and after an event-API batch from a new learner sent
+through server 1 (once the scheduler's job wrote the summary); and the full summary refresh
+against the full ingest's time (kept in DIR/ingest.json for later --reuse runs) and the 1 %
+ingest's (issue 20: under 10 %).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -40,6 +55,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -67,12 +83,22 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Per web server (its index): the first request each one answered, and its clients' times.
+    cold_by_server: list[float] = field(default_factory=list)
+    by_server: dict[int, list[float]] = field(default_factory=dict)
+    # CPU seconds spent during the load, per process kind (CpuMeter.KINDS).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        return percentile(self.latencies, share)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the values lie (nan without values)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def flask_cmd(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
@@ -106,8 +132,17 @@ def cookies_of(response: requests.Response) -> str:
     return "; ".join(pairs)
 
 
-def launch(base: str, lms: FakePlatform, sub: str, roles: list[str], **claims: object) -> str:
-    """A real OIDC login and launch; returns the page the tool sends the user to."""
+def launch(
+    base: str,
+    lms: FakePlatform,
+    sub: str,
+    roles: list[str],
+    *,
+    at: str | None = None,
+    **claims: object,
+) -> str:
+    """A real OIDC login at `base` and its launch posted to `at` (another web server, or the
+    same); returns the page the tool sends the user to."""
     login = requests.post(
         base + "/lti/login",
         headers=PROXY,
@@ -131,7 +166,7 @@ def launch(base: str, lms: FakePlatform, sub: str, roles: list[str], **claims: o
         **{"https://purl.imsglobal.org/spec/lti/claim/context": context, **claims},
     )
     response = requests.post(
-        base + "/lti/launch",
+        (at or base) + "/lti/launch",
         headers={**PROXY, "Cookie": cookies_of(login)},
         data={"id_token": lms.sign(body), "state": auth["state"]},
         allow_redirects=False,
@@ -142,17 +177,23 @@ def launch(base: str, lms: FakePlatform, sub: str, roles: list[str], **claims: o
     return response.headers["Location"]
 
 
-def hammer(base: str, load: Load, clients: int, seconds: float) -> None:
-    """`clients` threads asking for one page in a loop for `seconds`."""
-    started = time.perf_counter()
-    first = requests.get(base + load.path, headers=PROXY, timeout=120)
-    load.cold_s = time.perf_counter() - started
-    if first.status_code != 200:
-        load.errors.append(f"cold: HTTP {first.status_code}")
+def hammer(
+    bases: list[str], load: Load, clients: int, seconds: float, meter: CpuMeter | None = None
+) -> None:
+    """`clients` threads asking for one page in a loop for `seconds`, client i bound to web
+    server i mod N (round robin); first one request to each server, in turn (its cold one)."""
+    for base in bases:
+        started = time.perf_counter()
+        first = requests.get(base + load.path, headers=PROXY, timeout=120)
+        load.cold_by_server.append(time.perf_counter() - started)
+        if first.status_code != 200:
+            load.errors.append(f"cold: HTTP {first.status_code}")
+    load.cold_s = load.cold_by_server[0]
     deadline = time.perf_counter() + seconds
     lock = threading.Lock()
 
-    def client() -> None:
+    def client(server: int) -> None:
+        base = bases[server]
         session = requests.Session()
         mine: list[float] = []
         errors: list[str] = []
@@ -169,15 +210,91 @@ def hammer(base: str, load: Load, clients: int, seconds: float) -> None:
             mine.append(time.perf_counter() - t0)
         with lock:
             load.latencies.extend(mine)
+            load.by_server.setdefault(server, []).extend(mine)
             load.errors.extend(errors)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(n % len(bases),)) for n in range(clients)]
+    before = meter.sample() if meter else {}
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     load.seconds = time.perf_counter() - t0
+    if meter:
+        load.cpu = meter.spent(before, meter.sample())
+
+
+def _cpu_seconds(pid: int) -> tuple[int, float] | None:
+    """A process's parent and the CPU seconds it has used (user + system), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time of what serves the bench, per kind of process: the web servers (each gunicorn
+    master and its workers), the database (PostgreSQL: the backends connected to this
+    database; SQLite runs inside the workers), the scheduler, and this process (the clients)."""
+
+    KINDS = ("web", "database", "scheduler", "clients")
+
+    def __init__(self, masters: list[int], scheduler: int | None, db_url: str) -> None:
+        import sqlalchemy
+
+        self.masters = set(masters)
+        self.scheduler = scheduler
+        self.engine = (
+            sqlalchemy.create_engine(db_url, poolclass=sqlalchemy.pool.StaticPool)
+            if db_url.startswith("postgresql")
+            else None
+        )
+
+    def _kinds(self) -> dict[int, str]:
+        kinds: dict[int, str] = {os.getpid(): "clients"}
+        if self.scheduler is not None:
+            kinds[self.scheduler] = "scheduler"
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                found = _cpu_seconds(int(entry))
+                if found is not None and (int(entry) in self.masters or found[0] in self.masters):
+                    kinds[int(entry)] = "web"
+        if self.engine is not None:
+            with self.engine.connect() as conn:
+                backends = conn.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                ).scalars()
+                kinds.update({pid: "database" for pid in backends})
+        return kinds
+
+    def sample(self) -> dict[int, tuple[str, float]]:
+        """Each process's kind and CPU seconds so far."""
+        found = {}
+        for pid, kind in self._kinds().items():
+            used = _cpu_seconds(pid)
+            if used is not None:
+                found[pid] = (kind, used[1])
+        return found
+
+    @staticmethod
+    def spent(
+        before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+    ) -> dict[str, float]:
+        """CPU seconds per kind between two samples (a process started between them counts
+        from zero; one that ended is lost)."""
+        totals = dict.fromkeys(CpuMeter.KINDS, 0.0)
+        for pid, (kind, used) in after.items():
+            start = before.get(pid)
+            totals[kind] += used - (start[1] if start and start[0] == kind else 0.0)
+        return totals
+
+    def close(self) -> None:
+        """Let the database connection go."""
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 def machine() -> list[str]:
@@ -202,7 +319,7 @@ def machine() -> list[str]:
         f"OS       {platform.platform()}",
         f"Python   {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}",
         f"commit   {commit}",
-        "load     the clients run on the same machine as the server (2 gunicorn workers)",
+        "load     the clients run on the same machine as the servers (2 gunicorn workers each)",
     ]
 
 
@@ -223,7 +340,23 @@ def main() -> None:
         help="a PostgreSQL database instead of a fresh SQLite file: empty, or with --reuse one "
         "an earlier run built",
     )
+    parser.add_argument(
+        "--web-servers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N gunicorn processes on ports of their own (2 workers each), as N hosts would be, "
+        "on the one PostgreSQL database; the clients are spread over them round robin",
+    )
     args = parser.parse_args()
+    postgres = bool(args.database_url) and args.database_url.startswith("postgresql")
+    if args.web_servers < 1:
+        parser.error("--web-servers must be at least 1")
+    if args.web_servers > 1 and not postgres:
+        parser.error(
+            "--web-servers above 1 needs --database-url with a PostgreSQL database: a SQLite "
+            "file belongs to one host, so several hosts cannot share it"
+        )
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lti-dash-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -235,7 +368,6 @@ def main() -> None:
         reuse = bool(args.keep and args.reuse and db_path.exists())
         if not reuse:
             db_path.unlink(missing_ok=True)
-    port = free_port()
     env = {
         **os.environ,
         "FLASK_APP": "wsgi.py",
@@ -246,7 +378,6 @@ def main() -> None:
         "DATA_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktbm90LXNlY3JldC0wMDAwMDA=",
         "LTI_TOOL_INSTANCE_PATH": str(workdir / "instance"),
         "HOST": "127.0.0.1",
-        "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
     }
@@ -286,16 +417,36 @@ def main() -> None:
             f"ingest   {summary['events_ingested']:,} events in {ingest_s:.0f} s "
             f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command)"
         )
+        # Kept for later runs with --reuse: the refresh is compared with this ingest's time.
+        (workdir / "ingest.json").write_text(
+            json.dumps({"events": summary["events_ingested"], "seconds": ingest_s})
+        )
 
-    server_log = (workdir / "gunicorn.log").open("w")
-    server = start_gunicorn(env, server_log)
-    base = f"http://127.0.0.1:{port}"
+    # On PostgreSQL the scheduler runs beside the web servers, as in production (also with one
+    # server): its refresh-summaries job writes what launches and event batches marked stale.
+    tier = WebTier.start(env, workdir, args.web_servers, scheduler=postgres)
+    bases = tier.bases
+    meter = CpuMeter(tier.masters, tier.scheduler_pid, db_url)
     try:
-        wait_ready(base, workdir / "gunicorn.log")
-        staff = launch(base, lms, "bench-instructor", INSTRUCTOR)
-        student = launch(base, lms, "bench-student", LEARNER, preferred_username=_a_learner(db_url))
+        # Each launch's login on one server and its launch on another (when there are two):
+        # the OIDC state lives in the database, the session token is signed with SECRET_KEY.
+        staff = launch(bases[0], lms, "bench-instructor", INSTRUCTOR, at=bases[-1])
+        student = launch(
+            bases[-1], lms, "bench-student", LEARNER, at=bases[0],
+            preferred_username=_a_learner(db_url),
+        )  # fmt: skip
         token = parse_qs(urlsplit(staff).query)["t"][0]
         course = urlsplit(staff).path.rstrip("/")
+        for page in (staff, student):
+            for number, base in enumerate(bases, 1):
+                answer = requests.get(base + page, headers=PROXY, timeout=120)
+                if answer.status_code != 200:
+                    raise SystemExit(f"server {number} refused {page}: HTTP {answer.status_code}")
+        if postgres:
+            # The launches marked the summary stale; the pages just read (or the scheduler)
+            # write it: the load starts on a current summary.
+            waited = wait_summaries(db_url)
+            print(f"\nsummary  no course marked stale after the launches (waited {waited:.1f} s)")
         loads = [
             Load("healthz (baseline)", "/healthz"),
             Load("overview", staff),
@@ -304,7 +455,7 @@ def main() -> None:
             Load("student page", student),
         ]
         for load in loads:
-            hammer(base, load, args.clients, args.seconds)
+            hammer(bases, load, args.clients, args.seconds, meter)
         # New data while the server runs: an incremental ingest of 1 % of the events (another
         # seed, a hundredth of the learners), then each staff page's first request after it.
         more = max(1000, args.events // 100)
@@ -326,12 +477,12 @@ def main() -> None:
             Load("new data: student page", student),
         ]
         for load in after:
-            hammer(base, load, args.clients, min(args.seconds, 5.0))
+            hammer(bases, load, args.clients, min(args.seconds, 5.0), meter)
+        agree = agreement(env, db_url, bases, course, token) if postgres else []
         refreshed = refresh_time(env)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        server_log.close()
+        meter.close()
+        tier.stop()
 
     print(f"\nload     {args.clients} concurrent clients, {args.seconds:.0f} s per page\n")
     print(f"  {'page':28} {'cold':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'req/s':>7} errors")
@@ -369,6 +520,10 @@ def main() -> None:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: p95 {p95 * 1000:.0f} ms")
     mean = statistics.mean(load.cold_s for load in loads[1:])
     print(f"  (first requests, before any reuse: {mean * 1000:.0f} ms on average)")
+    report_hosts(loads + after, bases, postgres)
+    for line in agree:
+        print(line)
+    report_refresh(workdir, refreshed, more_s, added["events_ingested"])
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -388,6 +543,224 @@ def refresh_time(env: dict[str, str]) -> float | None:
     if done.returncode != 0:
         return None
     return sum(json.loads(line)["seconds"] for line in done.stdout.splitlines() if line.strip())
+
+
+@dataclass
+class WebTier:
+    """The web servers (one gunicorn each, on its own port with its own workers, as one host
+    each would run) and the scheduler process beside them."""
+
+    bases: list[str] = field(default_factory=list)
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[str]] = field(default_factory=list)
+    scheduler: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, env: dict[str, str], workdir: Path, count: int, *, scheduler: bool) -> WebTier:
+        """Start `count` servers (and the scheduler) on the environment's database; wait until
+        every server is ready."""
+        ports: list[int] = []
+        while len(ports) < count:
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        tier = cls()
+        names = (
+            ["gunicorn.log"] if count == 1 else [f"gunicorn-{n}.log" for n in range(1, 1 + count)]
+        )
+        try:
+            for name, port in zip(names, ports, strict=True):
+                log = (workdir / name).open("w")
+                tier.logs.append(log)
+                tier.servers.append(start_gunicorn({**env, "PORT": str(port)}, log))
+                tier.bases.append(f"http://127.0.0.1:{port}")
+            if scheduler:
+                log = (workdir / "scheduler.log").open("w")
+                tier.logs.append(log)
+                tier.scheduler = subprocess.Popen(
+                    [sys.executable, "-m", "flask", "scheduler", "run"],
+                    env=env,
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            for name, base in zip(names, tier.bases, strict=True):
+                wait_ready(base, workdir / name)
+        except BaseException:
+            tier.stop()
+            raise
+        return tier
+
+    @property
+    def masters(self) -> list[int]:
+        """The gunicorn masters' process ids."""
+        return [server.pid for server in self.servers]
+
+    @property
+    def scheduler_pid(self) -> int | None:
+        """The scheduler's process id, when it runs."""
+        return self.scheduler.pid if self.scheduler else None
+
+    def stop(self) -> None:
+        """SIGTERM to every process, then wait for each (a clean stop)."""
+        processes = [*self.servers, *([self.scheduler] if self.scheduler else [])]
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
+
+
+def wait_summaries(db_url: str, timeout: float = 120.0) -> float:
+    """Seconds until no course's summary is marked stale any more (the scheduler's
+    refresh-summaries job wrote it, when no page is read meanwhile)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout:
+            with engine.connect() as conn:
+                stale = conn.exec_driver_sql(
+                    "SELECT count(*) FROM learner_summary_state WHERE stale_at IS NOT NULL"
+                ).scalar_one()
+            if not stale:
+                return time.perf_counter() - started
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+    raise SystemExit(
+        f"a summary was still marked stale after {timeout:.0f} s: is the scheduler up?"
+    )
+
+
+def learners_count(base: str, course: str, token: str) -> int:
+    """The learners table's count of the class, as one web server shows it."""
+    page = requests.get(f"{base}{course}/learners?t={token}", headers=PROXY, timeout=120)
+    found = re.search(r"(\d+) learners? \(staff", page.text)
+    if page.status_code != 200 or found is None:
+        raise SystemExit(
+            f"{base}: no learners count on the learners page (HTTP {page.status_code})"
+        )
+    return int(found.group(1))
+
+
+def agreement(
+    env: dict[str, str], db_url: str, bases: list[str], course: str, token: str
+) -> list[str]:
+    """Whether every web server shows the same class: after the 1 % ingest (its summary
+    written in its commit), then after a one-message event-API batch from a new learner sent
+    through the first server, once the scheduler's refresh-summaries job has written it."""
+    import sqlalchemy
+
+    def stored() -> int:
+        engine = sqlalchemy.create_engine(db_url)
+        with engine.connect() as conn:
+            learners = conn.exec_driver_sql(
+                "SELECT learners FROM learner_summary_state WHERE course_id = %(course)s",
+                {"course": int(course.rsplit("/", 1)[1])},
+            ).scalar_one()
+        engine.dispose()
+        return int(learners)
+
+    def verdict(counts: list[int], expected: int) -> str:
+        shown = ", ".join(f"server {n} {count:,}" for n, count in enumerate(counts, 1))
+        same = all(count == expected for count in counts)
+        return f"{shown} (the summary: {expected:,}): {'AGREE' if same else 'DIFFER'}"
+
+    lines = ["\nagreement (the learners table's count of the class, read from every server)"]
+    before = [learners_count(base, course, token) for base in bases]
+    lines.append(f"  after the 1 % ingest: {verdict(before, stored())}")
+    stamp = int(time.time() * 1000)
+    api_token = flask_cmd(
+        env, "tokens", "create", "--name", f"bench-{stamp}", "--scope", "events:write",
+        "--course", course.rsplit("/", 1)[1],
+    ).strip()  # fmt: skip
+    sent = requests.post(
+        bases[0] + "/api/v1/events",
+        headers={"Authorization": f"Bearer {api_token}"},
+        json=[{"user": f"bench-lab-{stamp}", "t": stamp, "type": "log", "exp": "bench"}],
+        timeout=60,
+    )
+    if sent.status_code != 200:
+        raise SystemExit(f"the event API refused the batch: HTTP {sent.status_code} {sent.text}")
+    waited = wait_summaries(db_url)
+    after = [learners_count(base, course, token) for base in bases]
+    expected = stored()
+    lines.append(
+        f"  an event-API batch from a new learner through server 1, the summary written by the "
+        f"scheduler {waited:.1f} s later (its job runs every SUMMARY_REFRESH_SECONDS): "
+        f"{verdict(after, expected)}; {expected - before[0]:+d} learner"
+    )
+    return lines
+
+
+def report_hosts(loads: list[Load], bases: list[str], postgres: bool) -> None:
+    """Per web server: each page's first request, p50, p95 and requests/s; then each page's
+    CPU per request, per kind of process, and the database's share of it."""
+    print(
+        f"\nweb servers  {len(bases)} gunicorn process(es), 2 workers each, one port each, "
+        + ("one PostgreSQL database, the scheduler beside them" if postgres else "SQLite")
+    )
+    print(f"  {'page':28} {'server':>6} {'first':>7} {'p50':>7} {'p95':>7} {'req/s':>7}")
+    for load in loads:
+        for server in range(len(bases)):
+            mine = load.by_server.get(server, [])
+            cold = load.cold_by_server[server] if server < len(load.cold_by_server) else 0.0
+            print(
+                f"  {load.name if server == 0 else '':28} {server + 1:>6} {cold * 1000:6.0f}ms "
+                f"{percentile(mine, 0.5) * 1000:6.0f}ms {percentile(mine, 0.95) * 1000:6.0f}ms "
+                f"{len(mine) / load.seconds if load.seconds else 0.0:7.1f}"
+            )
+        if len(bases) > 1:
+            rate = len(load.latencies) / load.seconds if load.seconds else 0.0
+            print(f"  {'':28} {'all':>6} {'':7} {'':7} {'':7} {rate:7.1f}")
+    print(
+        "\nCPU per request, ms (web: the gunicorn processes; database: the PostgreSQL backends "
+        "of this database; clients: this process), and the database's share of web + database"
+    )
+    print(
+        f"  {'page':28} {'web':>7} {'database':>8} {'sched.':>7} {'clients':>7} {'db share':>8} "
+        f"{'CPU/wall':>8}"
+    )
+    for load in loads:
+        if not load.cpu or not load.latencies:
+            continue
+        per = {kind: load.cpu[kind] * 1000 / len(load.latencies) for kind in CpuMeter.KINDS}
+        serving = load.cpu["web"] + load.cpu["database"]
+        share = load.cpu["database"] / serving if serving else 0.0
+        busy = sum(load.cpu.values()) / load.seconds if load.seconds else 0.0
+        # SQLite runs inside the web workers: its time is in theirs.
+        shown = f"{share:8.0%}" if postgres else f"{'in web':>8}"
+        print(
+            f"  {load.name:28} {per['web']:7.1f} {per['database']:8.1f} {per['scheduler']:7.1f} "
+            f"{per['clients']:7.1f} {shown} {busy:8.2f}"
+        )
+    print(f"  (CPU/wall: cores kept busy by these processes; this machine has {os.cpu_count()})")
+
+
+def report_refresh(workdir: Path, refreshed: float | None, more_s: float, more: int) -> None:
+    """The summaries' refresh time against the full ingest's and the 1 % ingest's (issue 20:
+    under 10 % of that ingest's time)."""
+    if refreshed is None:
+        return
+    print("\nrefresh  (issue 20: the summary refresh under 10 % of its ingest's time)")
+    built = workdir / "ingest.json"
+    ingests = [(f"the 1 % ingest ({more:,} events)", more_s)]
+    if built.exists():
+        full = json.loads(built.read_text())
+        ingests.insert(0, (f"the full ingest ({full['events']:,} events)", full["seconds"]))
+    for name, seconds in ingests:
+        share = refreshed / seconds
+        print(
+            f"  {'PASS' if share < 0.10 else 'FAIL'}  {refreshed:.2f} s of {name}'s "
+            f"{seconds:.1f} s: {share:.0%} (an ingest rewrites the whole course's summaries)"
+        )
 
 
 def _a_learner(db_url: str) -> str:

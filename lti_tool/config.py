@@ -83,9 +83,12 @@ class BaseConfig:
     # tries for the scheduler lock (10), the PostgreSQL advisory lock on or off (1), seconds a
     # stopping scheduler waits for its jobs (20), minutes before a "running" run is abandoned (120),
     # seconds between refreshes of the learner summaries small writes marked stale (10).
+    # Pages: above this many learners a page shows a course's summary as last written while
+    # the scheduler writes it again, rather than writing it in the request (5000).
     SYNC_INTERVAL_MINUTES: str | None = None
     SCHEDULER_QUEUE_SECONDS: str | None = None
     SUMMARY_REFRESH_SECONDS: str | None = None
+    SUMMARY_INLINE_LEARNERS: str | None = None
     LOG_INGEST_INTERVAL_MINUTES: str | None = None
     RETENTION_INTERVAL_MINUTES: str | None = None
     SCHEDULER_LOCK_RETRY_SECONDS: str | None = None

@@ -116,14 +116,23 @@ def refresh(
 
 
 def current(
-    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    now: datetime | None = None,
+    inline_up_to: int | None = None,
 ) -> Figures:
     """The course's figures, written again first when their data moved since (with the
-    learner summary, which shares the fingerprint). The caller commits."""
+    learner summary, which shares the fingerprint; `inline_up_to` as there: a large course's
+    page shows the figures as last written while the scheduler writes them). The caller
+    commits."""
     moment = now or utcnow()
-    current_learners(session, course, key=key, now=moment)
-    mark, _settings, _today = fingerprint(session, course, key, moment)
+    state = current_learners(session, course, key=key, now=moment, inline_up_to=inline_up_to)
     found = _stored(session, course)
+    if state.behind_since is not None and found is not None:
+        return _figures(found[1])
+    mark, _settings, _today = fingerprint(session, course, key, moment)
     if found is None or found[0] != mark:
         # One writer at a time per course, as the learner summary's.
         session.execute(select(Course.id).where(Course.id == course.id).with_for_update())

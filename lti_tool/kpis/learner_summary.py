@@ -86,12 +86,14 @@ CHUNK = 500
 @dataclass(frozen=True)
 class State:
     """A course's summary as the readers see it: as of which settings and day, how many
-    learners, whether anyone is at risk."""
+    learners, whether anyone is at risk; and, when it is shown behind its data while the
+    scheduler writes it again (a large course), when it was written."""
 
     settings: course_settings.Settings
     today: date
     learners: int
     anyone_at_risk: bool
+    behind_since: datetime | None = None
 
     @property
     def segment_week(self) -> date:
@@ -207,41 +209,71 @@ def refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | N
 
 
 def current(
-    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    now: datetime | None = None,
+    inline_up_to: int | None = None,
 ) -> State:
     """The course's summary state, its rows refreshed first when their data moved since they
     were written or a write marked them stale (the caller commits: the refresh is then every
-    reader's)."""
+    reader's).
+
+    With `inline_up_to` (a page), rows of more learners than that are not refreshed here: a
+    refresh costs about a second per 10,000 learners, so they are marked stale for the
+    scheduler's job and shown as they are (State.behind_since).
+    """
     moment = now or utcnow()
     mark, settings, today = fingerprint(session, course, key, moment)
     found = _state(session, course)
-    if found is None or found[0] != mark or found[3] is not None:
-        # One writer at a time per course (PostgreSQL: the course's row; SQLite locks the whole
-        # database for the write anyway), and the rows may be current once it is ours.
-        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+    if found is not None and found.fingerprint == mark and found.stale_at is None:
+        return State(settings, today, found.learners, bool(found.anyone_at_risk))
+    if _left_to_the_job(found, inline_up_to):
+        if found.stale_at is None:
+            mark_stale(session, [course.id])
+        return State(settings, today, found.learners, bool(found.anyone_at_risk), found.computed_at)
+    # One writer at a time per course (PostgreSQL: the course's row; SQLite locks the whole
+    # database for the write anyway), and the rows may be current once it is ours.
+    session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+    found = _state(session, course)
+    if found is None or found.fingerprint != mark or found.stale_at is not None:
+        learners = refresh(session, course, key=key, now=moment)
         found = _state(session, course)
-        if found is None or found[0] != mark or found[3] is not None:
-            learners = refresh(session, course, key=key, now=moment)
-            anyone = learners > 0 and (
-                session.scalar(
-                    select(LearnerSummaryState.anyone_at_risk).where(
-                        LearnerSummaryState.course_id == course.id
-                    )
-                )
-                or 0
-            )
-            return State(settings, today, learners, bool(anyone))
-    return State(settings, today, found[1], bool(found[2]))
+        anyone = learners > 0 and found is not None and bool(found.anyone_at_risk)
+        return State(settings, today, learners, anyone)
+    return State(settings, today, found.learners, bool(found.anyone_at_risk))
+
+
+def behind_since(session: DbSession, course: Course) -> datetime | None:
+    """When the course's rows were written, while a write has marked them stale since (a large
+    course's pages show them as of then); None when they are current or were never written."""
+    found = _state(session, course)
+    if found is None or found.stale_at is None or found.fingerprint == NEVER_WRITTEN:
+        return None
+    return found.computed_at  # type: ignore[no-any-return]
+
+
+def _left_to_the_job(found: Any, inline_up_to: int | None) -> bool:
+    """Whether a page shows these stored rows behind their data rather than writing them."""
+    return (
+        inline_up_to is not None
+        and found is not None
+        and found.fingerprint != NEVER_WRITTEN
+        and found.learners > inline_up_to
+    )
 
 
 def _state(session: DbSession, course: Course) -> Any:
-    """The course's stored fingerprint, learners, anyone at risk and stale mark (None: no row)."""
+    """The course's stored fingerprint, learners, anyone at risk, stale mark and when it was
+    written (None: no row)."""
     return session.execute(
         select(
             LearnerSummaryState.fingerprint,
             LearnerSummaryState.learners,
             LearnerSummaryState.anyone_at_risk,
             LearnerSummaryState.stale_at,
+            LearnerSummaryState.computed_at,
         ).where(LearnerSummaryState.course_id == course.id)
     ).first()
 

@@ -109,6 +109,7 @@ def overview(course_id: int) -> str:
     settings = course_settings.load(db.session, course)
     cutoff = settings.time_cutoff_minutes
     summary = _learners.class_figures(course)
+    behind = learner_summary.behind_since(db.session, course)
     # Only the class (or one section of it) counts: not staff, test students or who left.
     section = asked_section(summary.sections)
     today = settings.today(utcnow())
@@ -185,6 +186,7 @@ def overview(course_id: int) -> str:
     )
     return render_template(
         "course/overview.html",
+        behind_since=behind,
         attention=attention,
         attention_count=attention_count,
         attention_shown=ATTENTION_SHOWN,

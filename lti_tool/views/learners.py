@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as BaseResponse
 
+from lti_tool.config import setting
 from lti_tool.extensions import db
 from lti_tool.i18n import DEFAULT, formats
 from lti_tool.i18n.text import N_
@@ -87,6 +88,9 @@ COLUMNS_VIEW = "learners.columns"
 # The order when nobody chose one and someone is at risk: high first, then watch, then the
 # others; by name within each.
 RISK_FIRST = learner_summary.RISK_FIRST
+#: SUMMARY_INLINE_LEARNERS' default: a summary of 5,000 learners is written in about half a
+#: second, so the page can wait for it; beyond, the scheduler's job writes it.
+INLINE_LEARNERS = 5000
 # Longer mailto: URLs are cut off by some mail programs and browsers.
 MAILTO_LIMIT = 1800
 EMAIL_FIELDS = ("name", "email", "learner", "sections")
@@ -274,6 +278,13 @@ def outside_roster(course: Course) -> list[dict[str, Any]]:
     )
 
 
+def inline_up_to() -> int:
+    """The most learners a course may have for a page to write its summary when it is behind
+    (SUMMARY_INLINE_LEARNERS); a larger course's pages show it as last written meanwhile."""
+    raw = setting("SUMMARY_INLINE_LEARNERS", str(INLINE_LEARNERS))
+    return int(raw) if is_digits(raw) else INLINE_LEARNERS
+
+
 def current_summary(course: Course) -> learner_summary.State:
     """The course's learner summary made current (committed: a refresh it had to make is then
     every worker's). While another process holds SQLite's write lock for longer than its busy
@@ -281,7 +292,7 @@ def current_summary(course: Course) -> learner_summary.State:
     were are shown rather than an error."""
     key = pseudonym_key()
     try:
-        state = learner_summary.current(db.session, course, key=key)
+        state = learner_summary.current(db.session, course, key=key, inline_up_to=inline_up_to())
         db.session.commit()
     except OperationalError:
         db.session.rollback()
@@ -298,7 +309,7 @@ def class_figures(course: Course) -> course_summary.Figures:
     lock, when there are any."""
     key = pseudonym_key()
     try:
-        figures = course_summary.current(db.session, course, key=key)
+        figures = course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to())
         db.session.commit()
     except OperationalError:
         db.session.rollback()
@@ -378,6 +389,7 @@ def learners(course_id: int) -> str:
 
     return render_template(
         "course/learners.html",
+        behind_since=state.behind_since,
         sort_link=sort_link,
         course=course,
         data=state,

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary
 from lti_tool.models import Enrollment, LearnerSummary, Person
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 
 
@@ -76,3 +77,36 @@ def test_a_course_never_summarised_while_locked_is_an_error_not_an_empty_table(
     # (The testing app lets the error through; in production it is the 500 page.)
     with pytest.raises(OperationalError):
         client.get(f"/courses/1/learners?t={seeded['t']}")
+
+
+def test_a_large_course_shows_its_rows_as_written_while_the_job_writes_them(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    # Above SUMMARY_INLINE_LEARNERS a page does not write the summary in its request (about a
+    # second per 10,000 learners): it shows the rows as written, says so, and leaves them to
+    # the scheduler's job.
+    app.config["SUMMARY_INLINE_LEARNERS"] = "1"
+    page = f"/courses/1/learners?t={seeded['t']}&sort=name"
+    overview = f"/courses/1/?t={seeded['t']}"
+    first = client.get(page).get_data(as_text=True)
+    assert 'id="figures-behind"' not in first
+    before = _names(first)
+    with app.app_context():
+        person = Person(name="Zed Newcomer")
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
+        db.session.commit()
+    for url in (page, overview):
+        answer = client.get(url)
+        assert answer.status_code == 200
+        assert 'id="figures-behind"' in answer.get_data(as_text=True), url
+    assert _names(client.get(page).get_data(as_text=True)) == before
+    with app.app_context():
+        state = db.session.get(learner_summary.LearnerSummaryState, 1)
+        assert state is not None and state.stale_at is not None  # the job's cue
+        assert learner_summary.stale_courses(db.session) == [1]
+        assert learner_summary.refresh_stale(db.session, pseudonym_key()) == 1
+    after = client.get(page).get_data(as_text=True)
+    assert 'id="figures-behind"' not in after
+    assert "Zed Newcomer" in _names(after)

@@ -8,7 +8,6 @@ Runs in the PostgreSQL pass (TEST_DATABASE_URL); it creates and drops a database
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,7 +24,14 @@ from sqlalchemy import create_engine, text
 from tests.helpers.database import PG_URL
 from tests.helpers.fake_nrps import ROSTER, FakeNrps
 from tests.helpers.platform import LEARNER, FakePlatform
-from tests.helpers.processes import ROOT, flask, free_port, start_gunicorn, wait_ready
+from tests.helpers.processes import (
+    ROOT,
+    flask,
+    free_port,
+    production_env,
+    start_gunicorn,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "tool.test"}
@@ -154,21 +160,17 @@ def test_gunicorn_two_workers_and_the_scheduler_on_postgresql(
     database: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "FLASK_APP": "lti_tool",
-        "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": database,
-        "SECRET_KEY": "deployment-test-secret",
-        "TOOL_BASE_URL": "https://tool.test",
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "SCHEDULER_QUEUE_SECONDS": "1",
-        "SCHEDULER_SHUTDOWN_SECONDS": "10",
-        "SYNC_RETRY_DELAYS": "0.1",
-    }
+    env = production_env(
+        database,
+        tmp_path,
+        SECRET_KEY="deployment-test-secret",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        SCHEDULER_QUEUE_SECONDS="1",
+        SCHEDULER_SHUTDOWN_SECONDS="10",
+        SYNC_RETRY_DELAYS="0.1",
+    )
     # The LMS: its roster service (and token endpoint) served for real on 127.0.0.1.
     roster = FakeNrps(client_id="client-1", members=[dict(m) for m in ROSTER]).start()
     lms = FakePlatform(issuer=roster.origin)
@@ -289,19 +291,15 @@ def test_two_web_servers_and_one_scheduler_share_one_postgresql(
     scheduler, all on one database: a login on one server and its launch on the other; the
     session token opens pages on both; an event batch through one server, and the learners
     table on the other shows its new learner once the scheduler's job wrote the summary."""
-    env = {
-        **os.environ,
-        "FLASK_APP": "lti_tool",
-        "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": database,
-        "SECRET_KEY": "two-hosts-test-secret",
-        "TOOL_BASE_URL": "https://tool.test",
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "1",
-        "SUMMARY_REFRESH_SECONDS": "1",
-        "SCHEDULER_SHUTDOWN_SECONDS": "10",
-    }
+    env = production_env(
+        database,
+        tmp_path,
+        SECRET_KEY="two-hosts-test-secret",
+        HOST="127.0.0.1",
+        WEB_CONCURRENCY="1",
+        SUMMARY_REFRESH_SECONDS="1",
+        SCHEDULER_SHUTDOWN_SECONDS="10",
+    )
     lms = FakePlatform()
     migrate_and_register(env, lms, tmp_path)
     ports = [free_port(), free_port()]

@@ -7,7 +7,6 @@ PostgreSQL (a database of its own) when TEST_DATABASE_URL is set, else on a SQLi
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.helpers.database import PG_URL
-from tests.helpers.processes import flask, free_port, start_gunicorn, wait_ready
+from tests.helpers.processes import flask, free_port, production_env, start_gunicorn, wait_ready
 
 PASSWORD = "a long admin password for gunicorn"
 EMAIL = "root@example.edu"
@@ -54,19 +53,15 @@ def together(base: str, passwords: list[str]) -> list[requests.Response]:
 
 def test_login_throttle_holds_across_two_gunicorn_workers(database: str, tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "FLASK_APP": "lti_tool",
-        "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": database,
-        "SECRET_KEY": "admin-gunicorn-test-secret",
-        "TOOL_BASE_URL": "https://tool.test",
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "LOG_JSON": "1",
-    }
+    env = production_env(
+        database,
+        tmp_path,
+        SECRET_KEY="admin-gunicorn-test-secret",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        LOG_JSON="1",
+    )
     upgrade = flask(env, "db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
     secret = tmp_path / "password"

@@ -4,7 +4,6 @@ and common passwords refused. Each test attacks as described (and failed on the 
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from pathlib import Path
@@ -21,7 +20,7 @@ from lti_tool.models import AdminAudit, AdminLoginAttempt
 from lti_tool.proxy import TrustedProxyFix
 from tests.helpers.admin import PASSWORD, ROOT, add_admin, post, sign_in
 from tests.helpers.client import https_client
-from tests.helpers.processes import flask, free_port, start_gunicorn, wait_ready
+from tests.helpers.processes import flask, free_port, production_env, start_gunicorn, wait_ready
 
 
 def client_from(app: Flask, address: str) -> FlaskClient:
@@ -176,20 +175,16 @@ def test_gunicorn_forged_forwarded_for_gets_no_fresh_budget(
     """Through gunicorn as deployed: a client that is not the proxy (FORWARDED_ALLOW_IPS names
     another address) forges X-Forwarded-For on every attempt and is still counted as itself."""
     port = free_port()
-    env = {
-        **os.environ,
-        "FLASK_APP": "lti_tool",
-        "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": database,
-        "SECRET_KEY": "admin-hardening-test-secret",
-        "TOOL_BASE_URL": "https://tool.test",
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "FORWARDED_ALLOW_IPS": "192.0.2.250",  # the proxy; the test client is not it
-        "ADMIN_LOGIN_MAX_FAILURES_PER_IP": "3",
-    }
+    env = production_env(
+        database,
+        tmp_path,
+        SECRET_KEY="admin-hardening-test-secret",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        FORWARDED_ALLOW_IPS="192.0.2.250",  # the proxy; the test client is not it
+        ADMIN_LOGIN_MAX_FAILURES_PER_IP="3",
+    )
     assert flask(env, "db", "upgrade").returncode == 0
     log_path = tmp_path / "gunicorn.log"
     log = log_path.open("w")

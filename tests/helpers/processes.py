@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -58,3 +59,18 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def production_env(database: str, folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of a tool process (gunicorn, the scheduler, a CLI command) in the
+    production configuration on `database`, its instance folder in `folder`, with `settings`."""
+    return {
+        **os.environ,
+        "FLASK_APP": "lti_tool",
+        "LTI_TOOL_CONFIG": "production",
+        "DATABASE_URL": database,
+        "SECRET_KEY": "test-process-secret",
+        "TOOL_BASE_URL": "https://tool.test",
+        "LTI_TOOL_INSTANCE_PATH": str(folder / "instance"),
+        **settings,
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -38,6 +37,7 @@ from lti_tool.models import Course, CourseSettings, JobSlot, Platform, SyncRun
 from tests.helpers.database import PG_URL
 from tests.helpers.fake_nrps import ROSTER, FakeNrps
 from tests.helpers.platform import FakePlatform
+from tests.helpers.processes import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 RAN = re.compile(r"job (\S+) slot (\S+) ran by (\S+): (.*)$")
@@ -176,25 +176,21 @@ class Scheduler:
     """One `flask scheduler run` process, its log in a file."""
 
     def __init__(self, database: str, log: Path, **settings: str) -> None:
-        env = {
-            **os.environ,
-            "FLASK_APP": "lti_tool",
-            "LTI_TOOL_CONFIG": "production",
-            "DATABASE_URL": database,
-            "SECRET_KEY": "scheduler-test",
+        env = production_env(
+            database,
+            log.parent,
+            SECRET_KEY="scheduler-test",
             # The tool's key is stored encrypted: the scheduler needs the same data key.
-            "DATA_ENCRYPTION_KEY": TestingConfig.DATA_ENCRYPTION_KEY,
-            "TOOL_BASE_URL": "https://tool.test",
-            "LTI_TOOL_INSTANCE_PATH": str(log.parent / "instance"),
-            "LOG_JSON": "0",
-            "LOG_LEVEL": "DEBUG",
+            DATA_ENCRYPTION_KEY=TestingConfig.DATA_ENCRYPTION_KEY,
+            LOG_JSON="0",
+            LOG_LEVEL="DEBUG",
             # A 3-second sync interval and 1-second queue checks: many slots in a few seconds.
-            "SYNC_INTERVAL_MINUTES": "0.05",
-            "SCHEDULER_QUEUE_SECONDS": "1",
-            "SCHEDULER_LOCK_RETRY_SECONDS": "0.5",
-            "SYNC_RETRY_DELAYS": "0,0",
-            **settings,
-        }
+            SYNC_INTERVAL_MINUTES="0.05",
+            SCHEDULER_QUEUE_SECONDS="1",
+            SCHEDULER_LOCK_RETRY_SECONDS="0.5",
+            SYNC_RETRY_DELAYS="0,0",
+        )
+        env.update(settings)  # a test's own settings over these
         self.log = log
         self._file: IO[str] = log.open("w")
         self.proc = subprocess.Popen(

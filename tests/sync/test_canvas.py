@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import signal
 import statistics
@@ -46,6 +45,7 @@ from tests.helpers.fake_canvas import FakeCanvas, iso
 from tests.helpers.languages import error_in_languages
 from tests.helpers.lms import NOW, PER_PAGE, Canvas, build
 from tests.helpers.platform import FakePlatform, follow, session_token
+from tests.helpers.processes import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
@@ -825,18 +825,14 @@ def test_sigkill_part_way_then_rerun_gives_the_uninterrupted_state(
     with app.app_context():
         course_id = lms.course().id
         db.session.remove()
-    env = {
-        **os.environ,
-        "FLASK_APP": "lti_tool",
-        "LTI_TOOL_CONFIG": "production",
-        "DATABASE_URL": database_url(tmp_path),
-        "SECRET_KEY": "sync-test",
-        "TOOL_BASE_URL": "https://tool.test",
-        "DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SYNC_RETRY_DELAYS": "0",
-        "LOG_JSON": "0",
-    }
+    env = production_env(
+        database_url(tmp_path),
+        tmp_path,
+        SECRET_KEY="sync-test",
+        DATA_ENCRYPTION_KEY=app.config["DATA_ENCRYPTION_KEY"],
+        SYNC_RETRY_DELAYS="0",
+        LOG_JSON="0",
+    )
     seen = lms.fake.counts["user_activity"]
     proc = subprocess.Popen(
         [

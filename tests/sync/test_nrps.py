@@ -28,6 +28,7 @@ from tests.helpers.database import database_url
 from tests.helpers.fake_nrps import LEARNER, MEMBERSHIPS_PATH, ROSTER, member
 from tests.helpers.languages import error_in_languages
 from tests.helpers.lms import NRPS_CLAIM, Lms
+from tests.helpers.processes import production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -346,18 +347,14 @@ def test_sigkill_part_way_then_rerun_gives_the_uninterrupted_state(
         with app.app_context():
             course_id = lms.course().id
             db.session.remove()
-        env = {
-            **os.environ,
-            "FLASK_APP": "lti_tool",
-            "LTI_TOOL_CONFIG": "production",
-            "DATABASE_URL": database_url(tmp_path),
-            "SECRET_KEY": "sync-test",
+        env = production_env(
+            database_url(tmp_path),
+            tmp_path,
+            SECRET_KEY="sync-test",
             # The tool's key is stored encrypted: the process needs the same data key.
-            "DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
-            "TOOL_BASE_URL": "https://tool.test",
-            "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "instance"),
-            "LOG_JSON": "0",
-        }
+            DATA_ENCRYPTION_KEY=app.config["DATA_ENCRYPTION_KEY"],
+            LOG_JSON="0",
+        )
         proc = subprocess.Popen(
             [sys.executable, "-m", "flask", "sync", "run", "--course", str(course_id)],
             env=env,

@@ -28,17 +28,22 @@ def _locked(*_args: Any, **_kwargs: Any) -> int:
     raise OperationalError("DELETE FROM learner_summary", {}, Exception("database is locked"))
 
 
-def test_a_learner_the_launch_added_shows_at_the_next_page(
-    app: Flask, client: FlaskClient, seeded: dict[str, Any]
-) -> None:
-    page = f"/courses/1/learners?t={seeded['t']}&sort=name"
-    assert "Zed Newcomer" not in _names(client.get(page).get_data(as_text=True))
+def _enroll_newcomer(app: Flask) -> None:
+    """A new learner on the course's roster (as a launch or a roster sync adds one)."""
     with app.app_context():
         person = Person(name="Zed Newcomer")
         db.session.add(person)
         db.session.flush()
         db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
         db.session.commit()
+
+
+def test_a_learner_the_launch_added_shows_at_the_next_page(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}&sort=name"
+    assert "Zed Newcomer" not in _names(client.get(page).get_data(as_text=True))
+    _enroll_newcomer(app)
     assert _names(client.get(page).get_data(as_text=True))[-1] == "Zed Newcomer"
     with app.app_context():
         stored = db.session.scalars(
@@ -52,12 +57,7 @@ def test_while_the_database_is_locked_the_stored_rows_are_shown(
 ) -> None:
     page = f"/courses/1/learners?t={seeded['t']}&sort=name"
     before = _names(client.get(page).get_data(as_text=True))
-    with app.app_context():
-        person = Person(name="Zed Newcomer")
-        db.session.add(person)
-        db.session.flush()
-        db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
-        db.session.commit()
+    _enroll_newcomer(app)
     monkeypatch.setattr(learner_summary, "refresh", _locked)
     answer = client.get(page)
     assert answer.status_code == 200
@@ -91,12 +91,7 @@ def test_a_large_course_shows_its_rows_as_written_while_the_job_writes_them(
     first = client.get(page).get_data(as_text=True)
     assert 'id="figures-behind"' not in first
     before = _names(first)
-    with app.app_context():
-        person = Person(name="Zed Newcomer")
-        db.session.add(person)
-        db.session.flush()
-        db.session.add(Enrollment(course_id=1, person_id=person.id, course_role="learner"))
-        db.session.commit()
+    _enroll_newcomer(app)
     for url in (page, overview):
         answer = client.get(url)
         assert answer.status_code == 200

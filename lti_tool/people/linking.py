@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 
-from lti_tool.activity.sql import driver_time, insert_rows
+from lti_tool.activity.sql import driver_time, insert_rows, select_in
 from lti_tool.models import Person, PersonIdentity
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 from lti_tool.people.merge import merge_people
@@ -39,8 +39,6 @@ ATTRIBUTES = ("name", "given_name", "family_name", "email")
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 #: How many values go into one IN (…) query.
 CHUNK = 500
-#: How many values go into one `= ANY(array)` query on PostgreSQL.
-ANY_CHUNK = 20_000
 
 Identity = tuple[str, str]
 
@@ -112,35 +110,22 @@ def identity_owners(
 ) -> dict[Identity, int]:
     """The person each recorded identity names, with a query per kind and chunk.
 
-    Plain SQL on the driver: a log of many learners looks them up by the hundred thousand.
-    On PostgreSQL one array parameter a chunk (`= ANY`), which it plans once; on SQLite an
-    IN list.
+    Plain SQL on the driver (sql.select_in): a log of many learners looks them up by the
+    hundred thousand.
     """
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, value in identities:
         by_kind[kind].add(value)
     found: dict[Identity, int] = {}
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    mark = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
-    platform = "platform_id IS NULL" if platform_id is None else f"platform_id = {mark}"
-    chunk = ANY_CHUNK if postgres else CHUNK
+    platform = "platform_id IS NULL" if platform_id is None else "platform_id = {p}"
+    head = () if platform_id is None else (platform_id,)
+    sql = (
+        "SELECT value, person_id FROM person_identity "  # noqa: S608 (marks only)
+        f"WHERE {platform} AND kind = {{p}} AND value {{in}}"
+    )
     for kind, values in by_kind.items():
-        ordered = sorted(values)
-        for start in range(0, len(ordered), chunk):
-            part = ordered[start : start + chunk]
-            params: list[Any] = [part] if postgres else list(part)
-            if postgres:
-                wanted = f"value = ANY({mark})"
-            else:
-                wanted = f"value IN ({', '.join([mark] * len(part))})"
-            sql = (
-                "SELECT value, person_id FROM person_identity "  # noqa: S608 (marks only)
-                f"WHERE {platform} AND kind = {mark} AND {wanted}"
-            )
-            head = [] if platform_id is None else [platform_id]
-            rows = connection.exec_driver_sql(sql, tuple([*head, kind, *params]))
-            found.update(((kind, value), person_id) for value, person_id in rows)
+        rows = select_in(session, sql, (*head, kind), sorted(values))
+        found.update(((kind, value), person_id) for value, person_id in rows)
     return found
 
 

@@ -37,7 +37,7 @@ from orjson import Fragment
 from sqlalchemy import select
 
 from lti_tool.activity.details import ENROLLMENT_EVENTS, enrollment_detail, problem_detail
-from lti_tool.activity.sql import lock_keys, upsert_rows
+from lti_tool.activity.sql import lock_keys, select_in, upsert_rows
 from lti_tool.activity.video import VIDEO_EVENT_NAMES, video_id
 from lti_tool.models import ActivityBlock
 from lti_tool.models.types import DbSession
@@ -422,17 +422,23 @@ def learner_blocks(
 ) -> dict[int, list[tuple[date, bytes]]]:
     """Every block of some learners in a course, in day order: person -> [(day, value)]."""
     found: dict[int, list[tuple[date, bytes]]] = {person: [] for person in people}
-    for start in range(0, len(people), CHUNK):
-        query = (
-            select(ActivityBlock.person_id, ActivityBlock.day, ActivityBlock.data)
-            .where(
-                ActivityBlock.course_id == course_id,
-                ActivityBlock.person_id.in_(people[start : start + CHUNK]),
+    # Plain SQL on the driver: a log of many learners reads back as many blocks as it wrote.
+    rows = select_in(
+        session,
+        "SELECT person_id, day, data FROM activity_block "
+        "WHERE course_id = {p} AND person_id {in} ORDER BY person_id, day",
+        (course_id,),
+        people,
+    )
+    # The driver's own values: SQLite gives the day as its ISO text, psycopg2 a bytea as a
+    # memoryview (which could not be sent to the rollup workers).
+    for person_id, day, data in rows:
+        found[person_id].append(
+            (
+                date.fromisoformat(day) if type(day) is str else day,
+                data if type(data) is bytes else bytes(data),
             )
-            .order_by(ActivityBlock.person_id, ActivityBlock.day)
         )
-        for person_id, day, data in session.connection().execute(query):
-            found[person_id].append((day, data))
     return found
 
 

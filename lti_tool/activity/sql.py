@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, date, datetime
 from typing import Any
@@ -83,6 +83,41 @@ def lock_keys(
 
 _LOCK_COURSE = text("SELECT id FROM course WHERE id = :course FOR KEY SHARE")
 _LOCK_PEOPLE = text("SELECT id FROM person WHERE id = ANY(:people) FOR KEY SHARE")
+
+
+#: How many values go into one IN (…) list (SQLite).
+IN_CHUNK = 500
+#: How many values go into one `= ANY(array)` parameter (PostgreSQL, which plans it once).
+ANY_CHUNK = 20_000
+
+
+def select_in(
+    session: DbSession, sql: str, params: Sequence[Any], values: Sequence[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of a plain SQL query on the driver, run once per chunk of `values`: `{p}` in
+    `sql` stands for one of `params`, `{in}` for the membership test of a column in the chunk
+    (`IN (…)` on SQLite, `= ANY(array)` on PostgreSQL) and comes after every `{p}`.
+
+    Tuples and values as the driver's cursor gives them (no SQLAlchemy rows or type
+    processing): reading back the tens of thousands of blocks a log of many learners wrote
+    through SQLAlchemy's rows cost more than the query.
+    """
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
+    size = ANY_CHUNK if postgres else IN_CHUNK
+    for start in range(0, len(values), size):
+        part = values[start : start + size]
+        if postgres:
+            test, args = f"= ANY({mark})", [list(part)]
+        else:
+            test, args = f"IN ({', '.join([mark] * len(part))})", list(part)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql.format(p=mark, **{"in": test}), (*params, *args))
+            yield from cursor.fetchall()
+        finally:
+            cursor.close()
 
 
 def insert_rows(

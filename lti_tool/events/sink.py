@@ -38,7 +38,13 @@ from lti_tool.activity.countries import write_countries
 from lti_tool.activity.workers import Workers
 from lti_tool.models import Course, Platform, Video
 from lti_tool.models.types import DbSession
-from lti_tool.people.linking import Claim, emails_by_sha1, identity_owners, link_people
+from lti_tool.people.linking import (
+    Claim,
+    HeldIdentities,
+    emails_by_sha1,
+    identity_owners,
+    link_people,
+)
 from lti_tool.people.usernames import real_username
 
 # Events held in memory before they are merged into the stored blocks: bounds memory, and
@@ -146,9 +152,15 @@ class EventSink:
     _created: set[int] = field(default_factory=set)  # people this sink created
     # Worker processes for the rollups of a large batch (a big log file); None: this process.
     workers: Workers | None = None
+    # Write the identities of new learners once, in finish(), not batch by batch (a log file:
+    # see HeldIdentities); the caller then reads no identities before finish.
+    hold_identities: bool = False
+    _held: HeldIdentities | None = None
 
     def __post_init__(self) -> None:
         take_turn(self.session)
+        if self.hold_identities:
+            self._held = HeldIdentities(self.platform.id if self.platform else None)
 
     def add(self, event: IncomingEvent) -> None:
         """Queue one event; its learner is resolved with the rest of the batch, in flush()."""
@@ -269,6 +281,8 @@ class EventSink:
         """Flush, record learners' countries, rebuild the rollups of every touched learner, and
         report."""
         self.flush()
+        if self._held is not None:
+            self._held.write(self.session)
         if self._countries:
             self._write_countries()
         rollups.rebuild(self.session, self._touched, self.workers, self._created)
@@ -364,7 +378,8 @@ class EventSink:
             )
             for key, username in wanted.items()
         ]
-        linked = link_people(self.session, self.platform.id if self.platform else None, claims)
+        platform_id = self.platform.id if self.platform else None
+        linked = link_people(self.session, platform_id, claims, self._held)
         self._created.update(linked.created)
         self._people.update(zip(wanted, linked.person_ids, strict=True))
         named.update(key for key, username in wanted.items() if username)
@@ -379,9 +394,12 @@ class EventSink:
         emails = {key: email for key, (email, _sha1) in contacts.items() if email}
         hashed = {key: sha1 for key, (email, sha1) in contacts.items() if sha1 and not email}
         platform_id = self.platform.id if self.platform else None
+        held = self._held.owners if self._held is not None else {}
         if hashed:
             known = identity_owners(self.session, platform_id, hashed)
-            hashed = {key: sha1 for key, sha1 in hashed.items() if key not in known}
+            hashed = {k: sha1 for k, sha1 in hashed.items() if k not in known and k not in held}
+        if hashed and self._held is not None:
+            self._held.write(self.session)  # the e-mail lookup reads every person's identities
         for kind in {kind for kind, _user in hashed}:
             digests = {sha1 for (k, _user), sha1 in hashed.items() if k == kind}
             found = emails_by_sha1(self.session, platform_id, digests, kind)

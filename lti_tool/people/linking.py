@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 
-from lti_tool.activity.sql import driver_time, insert_rows
+from lti_tool.activity.sql import driver_time, insert_rows, select_in
 from lti_tool.models import Person, PersonIdentity
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 from lti_tool.people.merge import merge_people
@@ -39,8 +39,6 @@ ATTRIBUTES = ("name", "given_name", "family_name", "email")
 CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 #: How many values go into one IN (…) query.
 CHUNK = 500
-#: How many values go into one `= ANY(array)` query on PostgreSQL.
-ANY_CHUNK = 20_000
 
 Identity = tuple[str, str]
 
@@ -112,35 +110,22 @@ def identity_owners(
 ) -> dict[Identity, int]:
     """The person each recorded identity names, with a query per kind and chunk.
 
-    Plain SQL on the driver: a log of many learners looks them up by the hundred thousand.
-    On PostgreSQL one array parameter a chunk (`= ANY`), which it plans once; on SQLite an
-    IN list.
+    Plain SQL on the driver (sql.select_in): a log of many learners looks them up by the
+    hundred thousand.
     """
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, value in identities:
         by_kind[kind].add(value)
     found: dict[Identity, int] = {}
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    mark = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
-    platform = "platform_id IS NULL" if platform_id is None else f"platform_id = {mark}"
-    chunk = ANY_CHUNK if postgres else CHUNK
+    platform = "platform_id IS NULL" if platform_id is None else "platform_id = {p}"
+    head = () if platform_id is None else (platform_id,)
+    sql = (
+        "SELECT value, person_id FROM person_identity "  # noqa: S608 (marks only)
+        f"WHERE {platform} AND kind = {{p}} AND value {{in}}"
+    )
     for kind, values in by_kind.items():
-        ordered = sorted(values)
-        for start in range(0, len(ordered), chunk):
-            part = ordered[start : start + chunk]
-            params: list[Any] = [part] if postgres else list(part)
-            if postgres:
-                wanted = f"value = ANY({mark})"
-            else:
-                wanted = f"value IN ({', '.join([mark] * len(part))})"
-            sql = (
-                "SELECT value, person_id FROM person_identity "  # noqa: S608 (marks only)
-                f"WHERE {platform} AND kind = {mark} AND {wanted}"
-            )
-            head = [] if platform_id is None else [platform_id]
-            rows = connection.exec_driver_sql(sql, tuple([*head, kind, *params]))
-            found.update(((kind, value), person_id) for value, person_id in rows)
+        rows = select_in(session, sql, (*head, kind), sorted(values))
+        found.update(((kind, value), person_id) for value, person_id in rows)
     return found
 
 
@@ -213,14 +198,52 @@ def emails_by_sha1(
     return {digest: email for digest, email in found.items() if len(owners[digest]) == 1}
 
 
+class HeldIdentities:
+    """Identities `link_people` recorded for a caller that writes them later, all at once.
+
+    A log ingest links its learners a chunk at a time; inserting each chunk's identities
+    between its block writes made SQLite update three indexes of a large database row by row
+    (a log of 50,000 learners: 100,000 identities, 5.5 s), where inserting them together takes
+    a tenth of that. Until written they count as recorded: the next batches find them here
+    (`owners`), and whatever reads the table for other people (a merge, the e-mail rule) has
+    them written first.
+    """
+
+    def __init__(self, platform_id: int | None) -> None:
+        self.platform_id = platform_id
+        self.owners: dict[Identity, int] = {}  # identity -> the person it names
+        self._rows: list[tuple[int, str, str, datetime]] = []  # and the time of its batch
+
+    def add(self, rows: Iterable[tuple[int, str, str]], now: datetime) -> None:
+        """Hold new identities, (person id, kind, value), each not recorded yet."""
+        for person, kind, value in rows:
+            self.owners[(kind, value)] = person
+            self._rows.append((person, kind, value, now))
+
+    def write(self, session: DbSession) -> int:
+        """Insert the held identities; how many."""
+        rows, self._rows, self.owners = self._rows, [], {}
+        _insert_identities(session, self.platform_id, rows)
+        return len(rows)
+
+
 class _Batch:
     """The state of one `link_people` call."""
 
-    def __init__(self, session: DbSession, platform_id: int | None, claims: Sequence[Claim]):
-        self.session, self.platform_id, self.claims = session, platform_id, claims
-        self.found: dict[Identity, int] = identity_owners(
-            session, platform_id, (i for c in claims for i in c.identities)
-        )
+    def __init__(
+        self,
+        session: DbSession,
+        platform_id: int | None,
+        claims: Sequence[Claim],
+        held: HeldIdentities | None = None,
+    ):
+        self.session, self.platform_id, self.claims, self.held = session, platform_id, claims, held
+        wanted = {i for c in claims for i in c.identities}
+        self.found: dict[Identity, int] = {}
+        if held is not None:
+            self.found = {i: held.owners[i] for i in wanted if i in held.owners}
+            wanted -= self.found.keys()
+        self.found.update(identity_owners(session, platform_id, wanted))
         self.alias: dict[int, int] = {}  # merged or folded owners → who they became
         self.new_count = 0
         self.new_identities: list[tuple[int, str, str]] = []
@@ -242,6 +265,7 @@ class _Batch:
             self.alias[keep] = drop
             return drop
         # Two stored people: merge, unless each holds its own value of the first kind.
+        self.write_held()
         if len(_holders(self.session, self.platform_id, first_kind, (keep, drop))) == 2:
             return keep
         if _holders(self.session, self.platform_id, "lti_sub", (drop,)) and not _holders(
@@ -253,9 +277,15 @@ class _Batch:
         self.merged += 1
         return keep
 
+    def write_held(self) -> None:
+        """Write the caller's held identities: the table is read for other people next."""
+        if self.held is not None:
+            self.held.write(self.session)
+
     def _by_email(self, first_kind: str, email: str) -> int | None:
         table = self.emails.get(first_kind)
         if table is None:
+            self.write_held()
             table = self.emails[first_kind] = self._email_table(first_kind)
         matches = {self.owner(p) for p in table.get(email.strip().lower(), ())}
         matches -= self.taken_by_email
@@ -295,9 +325,18 @@ class _Batch:
         return owner
 
 
-def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Claim]) -> Linked:
-    """Find, merge or create the person of every claim (see the module's rules); no commit."""
-    batch = _Batch(session, platform_id, claims)
+def link_people(
+    session: DbSession,
+    platform_id: int | None,
+    claims: Sequence[Claim],
+    held: HeldIdentities | None = None,
+) -> Linked:
+    """Find, merge or create the person of every claim (see the module's rules); no commit.
+
+    With `held`, the identities it holds count as recorded, and the new ones are added to it
+    instead of written (the caller writes them: HeldIdentities.write).
+    """
+    batch = _Batch(session, platform_id, claims, held)
     owners = [batch.resolve(claim) for claim in claims]
     owners = [batch.owner(o) for o in owners]
 
@@ -329,17 +368,10 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
 
     changed = _keep_attributes(session, {o: a for o, a in attrs_of.items() if o > 0})
     rows = [(person_id(owner), kind, value) for owner, kind, value in batch.new_identities]
-    if rows:
-        # Each identity was new once in this batch (`found` keeps it), so the rows are unique.
-        # Through the driver (COPY on PostgreSQL): a log of many learners adds them by the
-        # hundred thousand, and the ORM's bulk insert took most of such an ingest.
-        at = driver_time(session, now)
-        insert_rows(
-            session,
-            PersonIdentity,
-            [(p, platform_id, k, v, at) for p, k, v in rows],
-            ("person_id", "platform_id", "kind", "value", "created_at"),
-        )
+    if held is not None:
+        held.add(rows, now)
+    else:
+        _insert_identities(session, platform_id, [(*row, now) for row in rows])
     return Linked(
         person_ids=[person_id(o) for o in owners],
         created=set(created_ids.values()),
@@ -347,6 +379,23 @@ def link_people(session: DbSession, platform_id: int | None, claims: Sequence[Cl
         merged_into={d: batch.owner(d) for d in batch.alias if d > 0},
         identities_added=len(rows),
         attributes_changed=changed,
+    )
+
+
+def _insert_identities(
+    session: DbSession, platform_id: int | None, rows: Sequence[tuple[int, str, str, datetime]]
+) -> None:
+    """Record identities, (person id, kind, value, created at), each not recorded yet."""
+    if not rows:
+        return
+    # Through the driver (COPY on PostgreSQL): a log of many learners adds them by the
+    # hundred thousand, and the ORM's bulk insert took most of such an ingest.
+    times = {at: driver_time(session, at) for at in {row[3] for row in rows}}
+    insert_rows(
+        session,
+        PersonIdentity,
+        [(p, platform_id, k, v, times[at]) for p, k, v, at in rows],
+        ("person_id", "platform_id", "kind", "value", "created_at"),
     )
 
 

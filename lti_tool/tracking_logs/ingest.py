@@ -171,7 +171,9 @@ def _ingest_file(
             platform_id=platform.id if platform else None,
         )
         session.add(record)
-    sink = EventSink(session, platform, workers=pool if pool.started else None)
+    sink = EventSink(
+        session, platform, workers=pool if pool.started else None, hold_identities=True
+    )
     offset, number = record.consumed_bytes, record.consumed_lines
     consumed = (offset, number)
     if start == 0 and record.id is not None:

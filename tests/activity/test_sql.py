@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from lti_tool.activity.sql import insert_rows, upsert_many, upsert_rows
+from lti_tool.activity import sql
+from lti_tool.activity.blocks import learner_blocks
+from lti_tool.activity.sql import insert_rows, select_in, upsert_many, upsert_rows
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
@@ -190,3 +193,58 @@ def test_insert_rows_writes_nulls_and_dates_into_typed_columns(app: Flask) -> No
         assert [tuple(row) for row in stored] == [row[2:8] for row in problems]
         day = db.session.execute(select(LearnerDay)).scalar_one()
         assert (day.day, day.first_time, bytes(day.gaps)) == (date(2026, 2, 3), 0.0, b"")
+
+
+def test_select_in_reads_the_rows_of_every_chunk_of_values(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of two values on either database: seven people are four queries.
+    monkeypatch.setattr(sql, "IN_CHUNK", 2)
+    monkeypatch.setattr(sql, "ANY_CHUNK", 2)
+    with app.app_context():
+        course_id, _person = _course_and_person()
+        people = [Person() for _ in range(9)]
+        db.session.add_all(people)
+        db.session.flush()
+        ids = [person.id for person in people]
+        rows = [(course_id, person, "2026-02-01", index, b"x") for index, person in enumerate(ids)]
+        upsert_rows(db.session, ActivityBlock, rows, _BLOCK_KEY, ("events", "data"))
+        wanted = ids[:7]
+        found = list(
+            select_in(
+                db.session,
+                "SELECT person_id, events FROM activity_block "
+                "WHERE course_id = {p} AND events >= {p} AND person_id {in}",
+                (course_id, 1),
+                wanted,
+            )
+        )
+        # Uncommitted rows of this transaction, the other condition applied, driver tuples.
+        assert sorted(found) == [(person, index) for index, person in enumerate(wanted)][1:]
+        assert {type(row) for row in found} == {tuple}
+
+
+def test_learner_blocks_reads_each_learners_blocks_as_days_and_bytes_in_day_order(
+    app: Flask,
+) -> None:
+    with app.app_context():
+        course_id, first = _course_and_person()
+        other, absent = Person(), Person()
+        db.session.add_all([other, absent])
+        db.session.flush()
+        rows = [
+            (course_id, first, "2026-02-03", 1, b"c"),
+            (course_id, other.id, "2026-02-01", 2, b"o"),
+            (course_id, first, "2026-02-01", 3, b"a"),
+        ]
+        upsert_rows(db.session, ActivityBlock, rows, _BLOCK_KEY, ("events", "data"))
+        found = learner_blocks(db.session, course_id, [first, other.id, absent.id])
+        assert found == {
+            first: [(date(2026, 2, 1), b"a"), (date(2026, 2, 3), b"c")],
+            other.id: [(date(2026, 2, 1), b"o")],
+            absent.id: [],
+        }
+        # Exactly these types: the blocks are pickled for the rollup workers (a memoryview
+        # would not be) and the rollups take the day's weekday.
+        values = [value for blocks in found.values() for block in blocks for value in block]
+        assert {type(value) for value in values} == {date, bytes}

@@ -201,7 +201,9 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
     else:
         data = {}
 
-    user_id = _user_id(cget("user_id"))
+    user_id = cget("user_id")
+    # The usual case inline (an integer id): this runs once per line.
+    user_id = str(user_id) if type(user_id) is int else _user_id(user_id)
     from_payload = False
     if source == "server" and name[:22] == "edx.course.enrollment.":
         # Enrollment events are the payload user's, as the Insights pipeline reads them: an
@@ -232,7 +234,9 @@ def parse_line(raw: bytes) -> TrackingEvent | None:  # noqa: C901 (the per-line 
     if user_id is None and username is None:
         raise NoUser()
 
-    course_key = _course_key(cget("course_id"), data, get, cget, name)
+    course_key = cget("course_id")
+    if type(course_key) is not str or not (course_key := course_key.strip()):
+        course_key = _course_key(cget("course_id"), data, get, cget, name)
     ip = get("ip") or cget("ip")
     if type(ip) is not str:
         ip = None  # not an address; the event is good all the same

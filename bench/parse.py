@@ -1,6 +1,7 @@
 """The parse worker's CPU a line: `parse_chunk` over a log's first chunks, in this process.
 
-    .venv/bin/python bench/parse.py LOG [--chunks 40] [--rounds 4] [--base CHECKOUT] [--duckdb]
+    .venv/bin/python bench/parse.py LOG [--chunks 40] [--rounds 4] [--base CHECKOUT]
+                                           [--steps] [--duckdb]
 
 Prints the best and median CPU seconds a line over the rounds (the chunks read once, before
 timing), and what pickling a chunk's result and reading it back costs (the worker's and the
@@ -9,7 +10,8 @@ main process's share of handing it over). With `--base`, the parse of another ch
 other work on a shared machine slows both alike: the ratio is what to read then. With
 `--duckdb`, DuckDB's `read_json` (one thread) reads the same chunks, each from a file of its
 own, for the fields the parse reads: counted, and fetched into Python rows (a columnar front
-end's least work before any of the tool's rules).
+end's least work before any of the tool's rules). With `--steps`, each step of the parse
+timed alone over the same lines (the best of three), as a breakdown of the whole.
 """
 
 from __future__ import annotations
@@ -70,6 +72,71 @@ FROM read_json($path, format = 'newline_delimited', ignore_errors = true,
 _DUCKDB_COUNT = "SELECT count(*) FROM (" + _DUCKDB_FETCH + ")"  # noqa: S608
 
 
+def step_figures(chunks: list[Chunk], lines: int) -> None:
+    """Each step of parse_chunk alone over the chunks' lines: CPU µs a line, best of three."""
+    import re
+    from datetime import datetime
+
+    import orjson
+
+    from lti_tool.activity.blocks import event_key, event_row
+    from lti_tool.tracking_logs.parse import BadLine, NoUser, TrackingEvent, parse_line
+
+    raws = [raw for chunk in chunks for raw in chunk.raw_lines()]
+    events: list[TrackingEvent] = []
+    for raw in raws:
+        try:
+            event = parse_line(raw)
+        except (BadLine, NoUser):
+            continue
+        if event is not None:
+            events.append(event)
+    stamps = []
+    for raw in raws:
+        try:
+            stamp = orjson.loads(raw).get("time")
+        except orjson.JSONDecodeError:
+            continue
+        if type(stamp) is str:
+            stamps.append(stamp)
+    nul = re.compile(rb"\\u0000").search
+
+    def loads() -> None:
+        for raw in raws:
+            try:
+                orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
+
+    def parse() -> None:
+        for raw in raws:
+            try:
+                parse_line(raw)
+            except (BadLine, NoUser):
+                pass
+
+    steps: dict[str, Callable[[], object]] = {
+        "read and split into lines": lambda: [chunk.raw_lines() for chunk in chunks],
+        "escaped-NUL check": lambda: [nul(raw) for raw in raws],
+        "orjson.loads (result dropped)": loads,
+        "parse_line (all of it)": parse,
+        "event_key (SHA-256)": lambda: [event_key(raw) for raw in raws],
+        "event_row": lambda: [
+            event_row(e.time, 0, e.name, e.source, e.data, e.display_name) for e in events
+        ],
+        "fromisoformat + timestamp": lambda: [
+            datetime.fromisoformat(stamp).timestamp() for stamp in stamps
+        ],
+    }
+    for label, step in steps.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            step()
+            best = min(best, time.process_time() - start)
+        print(f"step  {label:32s} {best / lines * 1e6:5.2f} µs a line")
+
+
 def duckdb_figures(chunks: list[Chunk], lines: int) -> None:
     """DuckDB's CPU a line to count the chunks' lines and to fetch their fields into Python."""
     import duckdb
@@ -95,6 +162,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--base", type=Path, help="a checkout to compare with, in turns")
     parser.add_argument("--duckdb", action="store_true", help="DuckDB reading the same chunks")
+    parser.add_argument("--steps", action="store_true", help="each step of the parse alone")
     args = parser.parse_args()
 
     chunks = []
@@ -139,6 +207,8 @@ def main() -> None:
         ratio = min(parse_cpu["this"]) / min(parse_cpu["base"])
         medians = statistics.median(parse_cpu["this"]) / statistics.median(parse_cpu["base"])
         print(f"this/base {ratio:.3f} (best), {medians:.3f} (medians)")
+    if args.steps:
+        step_figures(chunks, lines)
     if args.duckdb:
         duckdb_figures(chunks, lines)
 

@@ -152,16 +152,19 @@ def _stored_video_id(raw_id: Any) -> str | None:
 # What event_row does with an event of a name and source, found once per pair (see _rule).
 _PLAIN, _VIDEO, _PROBLEM, _FORUM, _ENROLLMENT, _XAPI = range(6)
 _Rule = tuple[str, str, bool, int, str | None, str | None]
-# (name, source) as events give them -> their rule: a log repeats a few hundred pairs.
+# (name, source) as events give them -> their rule: a log repeats a few hundred pairs (event
+# types, and the paths that name implicit page views). Only pairs no longer than stored ones
+# are kept, and so many at most, so that odd logs cannot make the table large (about 10 MB).
 _RULES: dict[tuple[str, str], _Rule] = {}
-_RULES_MAX = 100_000
+_RULES_MAX = 20_000
+_NAME_MAX, _SOURCE_MAX = 200, 20  # what a block stores of them
 
 
 def _rule(name: str, source: str) -> _Rule:
     """The stored name and source of an event, whether it is activity, which of event_row's
     cases it falls in, and for a video event its kind and label."""
     active = source != "task" and not name.startswith("edx.course.enrollment.")
-    name, source = intern(name[:200]), intern(source[:20])
+    name, source = intern(name[:_NAME_MAX]), intern(source[:_SOURCE_MAX])
     kind = VIDEO_EVENT_NAMES.get(name)
     label = None
     if kind is not None:
@@ -199,7 +202,8 @@ def event_row(
     rule = _RULES.get(pair)
     if rule is None:
         rule = _rule(name, source)
-        if len(_RULES) < _RULES_MAX:
+        short = len(name) <= _NAME_MAX and len(source) <= _SOURCE_MAX
+        if short and len(_RULES) < _RULES_MAX:
             _RULES[pair] = rule
     name, source, active, case, kind, label = rule
     if case == _PLAIN:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from lti_tool.activity import blocks
 from lti_tool.activity.blocks import (
     DETAIL,
     KEY,
@@ -124,3 +125,15 @@ def test_event_row_tells_events_apart_by_name_and_source_on_every_call() -> None
         assert task[4:7] == (False, None, None)
         assert play[5:9] == ("PLAYED_VIDEO", "v1", "play", 3.0)
         assert server_play[5:9] == (None, "v1", "play", 3.0)
+
+
+def test_event_row_keeps_no_rule_for_a_name_or_source_longer_than_a_block_stores() -> None:
+    # The rules event_row keeps are bounded: a log of odd, long names must not grow them.
+    long_name, long_source = "/courses/x/" + "a" * 300, "browser" + "x" * 30
+    row = event_row(DAY, 1, long_name, "server", {})
+    other = event_row(DAY, 2, "page_close", long_source, {})
+    assert (row[2], other[3]) == (long_name[:200], long_source[:20])
+    assert (long_name, "server") not in blocks._RULES
+    assert ("page_close", long_source) not in blocks._RULES
+    event_row(DAY, 3, "page_close", "browser", {})
+    assert ("page_close", "browser") in blocks._RULES

@@ -149,6 +149,41 @@ def _stored_video_id(raw_id: Any) -> str | None:
     return stored
 
 
+# What event_row does with an event of a name and source, found once per pair (see _rule).
+_PLAIN, _VIDEO, _PROBLEM, _FORUM, _ENROLLMENT, _XAPI = range(6)
+_Rule = tuple[str, str, bool, int, str | None, str | None]
+# (name, source) as events give them -> their rule: a log repeats a few hundred pairs (event
+# types, and the paths that name implicit page views). Only pairs no longer than stored ones
+# are kept, and so many at most, so that odd logs cannot make the table large (about 10 MB).
+_RULES: dict[tuple[str, str], _Rule] = {}
+_RULES_MAX = 20_000
+_NAME_MAX, _SOURCE_MAX = 200, 20  # what a block stores of them
+
+
+def _rule(name: str, source: str) -> _Rule:
+    """The stored name and source of an event, whether it is activity, which of event_row's
+    cases it falls in, and for a video event its kind and label."""
+    active = source != "task" and not name.startswith("edx.course.enrollment.")
+    name, source = intern(name[:_NAME_MAX]), intern(source[:_SOURCE_MAX])
+    kind = VIDEO_EVENT_NAMES.get(name)
+    label = None
+    if kind is not None:
+        case = _VIDEO
+        if kind == "play" and source in ("browser", "mobile", "xapi"):
+            label = "PLAYED_VIDEO"
+    elif name == "problem_check" and source == "server":
+        case = _PROBLEM
+    elif source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
+        case = _FORUM
+    elif not active and name in ENROLLMENT_EVENTS:
+        case = _ENROLLMENT
+    elif source == "xapi":
+        case = _XAPI
+    else:
+        case = _PLAIN
+    return name, source, active, case, kind, label
+
+
 def event_row(
     time: float,
     key: int,
@@ -163,22 +198,28 @@ def event_row(
     however often it occurs, which keeps a batch small in memory and quick to pickle.
     `display_name` is the name the event's context gives its block (problem_check only).
     """
-    active = source != "task" and not name.startswith("edx.course.enrollment.")
-    name, source = intern(name[:200]), intern(source[:20])
-    kind = VIDEO_EVENT_NAMES.get(name)
-    if kind is not None:
+    pair = (name, source)
+    rule = _RULES.get(pair)
+    if rule is None:
+        rule = _rule(name, source)
+        short = len(name) <= _NAME_MAX and len(source) <= _SOURCE_MAX
+        if short and len(_RULES) < _RULES_MAX:
+            _RULES[pair] = rule
+    name, source, active, case, kind, label = rule
+    if case == _PLAIN:
+        return (time, key, name, source, active, None, *_NOT_VIDEO)
+    if case == _VIDEO:
         get = data.get
         current = get("currentTime")
         if current is None:
             current = get("current_time")
-        played = kind == "play" and source in ("browser", "mobile", "xapi")
         return (
             time,
             key,
             name,
             source,
             active,
-            "PLAYED_VIDEO" if played else None,
+            label,
             _stored_video_id(get("id")),
             kind,
             _number(current),
@@ -187,7 +228,7 @@ def event_row(
             _number(get("duration")),
             None,
         )
-    if name == "problem_check" and source == "server":
+    if case == _PROBLEM:
         problem = data.get("problem_id")
         problem_id = intern(str(problem)[:255]) if problem else None
         detail = _packed(problem_detail(data, display_name))
@@ -202,9 +243,9 @@ def event_row(
             *_NOT_VIDEO[2:],
             detail,
         )
-    if source == "server" and name.startswith("edx.forum.") and name.endswith(".created"):
+    if case == _FORUM:
         return (time, key, name, source, active, "POSTED_FORUM", *_NOT_VIDEO)
-    if not active and name in ENROLLMENT_EVENTS:
+    if case == _ENROLLMENT:
         return (
             time,
             key,
@@ -215,7 +256,7 @@ def event_row(
             *_NOT_VIDEO[1:],
             _packed(enrollment_detail(data)),
         )
-    detail = data.get(PART_OF) if source == "xapi" else None
+    detail = data.get(PART_OF)  # case _XAPI
     if detail is not None:
         # One part of a multi-question problem check (an xAPI sub-statement): see api.xapi.
         return (time, key, name, source, active, None, *_NOT_VIDEO[1:], _packed(detail))

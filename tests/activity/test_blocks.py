@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from lti_tool.activity import blocks
 from lti_tool.activity.blocks import (
     DETAIL,
     KEY,
@@ -107,3 +108,32 @@ def test_details_are_stored_only_when_an_event_has_one_and_filled_in_once() -> N
     again[DETAIL][0] = {"mode": "audit"}
     assert fill_details(stored, again) == 0
     assert stored[DETAIL][1] == {"mode": "verified"}
+
+
+def test_event_row_tells_events_apart_by_name_and_source_on_every_call() -> None:
+    # event_row keeps what it found for a (name, source) pair: the same name from another
+    # source, or a repeat after it, must still get its own columns.
+    answers = {"problem_id": "p1", "answers": {"p1_2_1": "choice_1"}}
+    for _ in range(2):
+        server = event_row(DAY, 1, "problem_check", "server", answers)
+        browser = event_row(DAY, 2, "problem_check", "browser", answers)
+        task = event_row(DAY, 3, "problem_check", "task", answers)
+        play = event_row(DAY, 4, "play_video", "browser", {"id": "v1", "currentTime": 3})
+        server_play = event_row(DAY, 5, "play_video", "server", {"id": "v1", "currentTime": 3})
+        assert server[5:7] == ("ATTEMPTED_PROBLEM", "p1") and server[DETAIL] is not None
+        assert browser[4:7] == (True, None, None) and browser[DETAIL] is None
+        assert task[4:7] == (False, None, None)
+        assert play[5:9] == ("PLAYED_VIDEO", "v1", "play", 3.0)
+        assert server_play[5:9] == (None, "v1", "play", 3.0)
+
+
+def test_event_row_keeps_no_rule_for_a_name_or_source_longer_than_a_block_stores() -> None:
+    # The rules event_row keeps are bounded: a log of odd, long names must not grow them.
+    long_name, long_source = "/courses/x/" + "a" * 300, "browser" + "x" * 30
+    row = event_row(DAY, 1, long_name, "server", {})
+    other = event_row(DAY, 2, "page_close", long_source, {})
+    assert (row[2], other[3]) == (long_name[:200], long_source[:20])
+    assert (long_name, "server") not in blocks._RULES
+    assert ("page_close", long_source) not in blocks._RULES
+    event_row(DAY, 3, "page_close", "browser", {})
+    assert ("page_close", "browser") in blocks._RULES

@@ -558,6 +558,21 @@ def test_broken_json(raw: bytes) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
+        BROWSER_PLAY.replace(b"learner1", b"learner\\u0000"),  # a field of the line
+        BROWSER_PLAY.replace(b'\\"html5', b'\\"html5\\\\u0000'),  # inside the event string
+        BROWSER_PLAY.replace(b"learner1", b"learner\\\\u0000"),  # the text "\u0000" itself
+        b"2023-05-23 13:53:13,461 INFO x.py:41 - " + BROWSER_PLAY.replace(b'"en"', b'"\\u0000"'),
+    ],
+)
+def test_an_escaped_nul_anywhere_in_the_line_is_broken_json(raw: bytes) -> None:
+    assert b"\\u0000" in raw
+    assert reason_of(raw) == "broken_json"
+    assert parse_line(raw.replace(b"\\u0000", b"\\u0001")) is not None  # the same line without
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
         b"[1, 2, 3]",
         b'[{"event_type": "play_video"}]',
         b'"play_video"',

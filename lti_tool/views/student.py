@@ -30,9 +30,8 @@ from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
-from lti_tool.views.learners import class_figures, record_access
+from lti_tool.views.learners import class_figures, record_access, video_durations
 
 # The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
 PREVIEW_PARAM = "person"
@@ -191,11 +190,7 @@ def _page(
         charts.append(("my-calendar", charts_mod.figure_json(figure)))
     videos: list[dict[str, Any]] = []
     if settings.shows("videos"):
-        durations = course_cached(
-            course,
-            "video-durations",
-            lambda: video_engagement.settled_durations(db.session, course),
-        )
+        durations = video_durations(course)
         if typical:
             videos = student.typical_videos(
                 video_engagement.learner_video(db.session, course, people, durations), len(people)

@@ -26,6 +26,7 @@ from lti_tool.kpis import (
     grades,
     learner_summary,
     names,
+    page_summary,
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
@@ -316,6 +317,21 @@ def class_figures(course: Course) -> course_summary.Figures:
             raise
         return found
     return figures
+
+
+def page_figures(course: Course, page: str) -> dict[str, Any]:
+    """A page's whole-class figures (kpis.page_summary) with the course's summaries made
+    current (committed, as class_figures does); computed here, not written, while another
+    process holds SQLite's write lock."""
+    class_figures(course)
+    try:
+        found = page_summary.current(db.session, course, page, key=pseudonym_key())
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        people = {person for person, _name in course_summary.members(db.session, course)}
+        found = page_summary.figures_of(db.session, course, page, people)
+    return found
 
 
 def emails_hidden(course: Course) -> bool:

@@ -21,6 +21,7 @@ from lti_tool.kpis import (
     course_events,
     course_settings,
     course_summary,
+    page_summary,
     student,
     video_engagement,
 )
@@ -31,7 +32,12 @@ from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.course import _course, bp, course_names
-from lti_tool.views.learners import class_figures, record_access, video_durations
+from lti_tool.views.learners import (
+    class_figures,
+    page_figures,
+    record_access,
+    video_durations,
+)
 
 # The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
 PREVIEW_PARAM = "person"
@@ -190,13 +196,13 @@ def _page(
         charts.append(("my-calendar", charts_mod.figure_json(figure)))
     videos: list[dict[str, Any]] = []
     if settings.shows("videos"):
-        durations = video_durations(course)
         if typical:
-            videos = student.typical_videos(
-                video_engagement.learner_video(db.session, course, people, durations), len(people)
-            )
+            # Every viewing's coverage of the class: written once per change (kpis.page_summary).
+            videos = list(page_figures(course, page_summary.VIDEOS)["typical"])
         else:
-            videos = video_engagement.learner_video(db.session, course, {person_id or 0}, durations)
+            videos = video_engagement.learner_video(
+                db.session, course, {person_id or 0}, video_durations(course)
+            )
         known = course_names(course)
         videos.sort(key=lambda row: known.rank("video", row["video_id"]))
     modules = []

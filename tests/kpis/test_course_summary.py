@@ -17,9 +17,19 @@ from hypothesis import strategies as st
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
-from lti_tool.kpis import activity, at_risk, course_summary, learner_summary, names
+from lti_tool.kpis import (
+    activity,
+    at_risk,
+    course_summary,
+    learner_summary,
+    names,
+    page_summary,
+    student,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
-from lti_tool.models import Course, CourseSummary
+from lti_tool.kpis.roster import class_member_ids
+from lti_tool.models import Course, CourseSummary, PageSummary
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
@@ -50,6 +60,34 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
         ),
         "seen": names.seen_resources(db.session, course),
     }
+
+
+def _expected_videos(course: Course) -> dict[str, Any]:
+    """The videos page's figures of the whole class as the KPI functions compute them now (the
+    typical learner's videos by video id: the page puts them in course order)."""
+    people = class_member_ids(db.session, course)
+    rows = video_engagement.learner_video(db.session, course, people)
+    viewers: dict[str, int] = {}
+    completions: dict[str, int] = {}
+    for row in rows:
+        viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
+        completions[row["video_id"]] = completions.get(row["video_id"], 0) + row["completed"]
+    return {
+        "summary": video_engagement.video_summary(db.session, course, people),
+        "timeline": video_engagement.video_timeline(db.session, course, people),
+        "viewers": viewers,
+        "completions": completions,
+        "typical": sorted(
+            student.typical_videos(rows, len(people)), key=lambda row: row["video_id"]
+        ),
+    }
+
+
+def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
+    """The page summary's rows of a course as stored with the fingerprint `mark`."""
+    found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
+    assert found is not None
+    return {**found, "typical": sorted(found["typical"], key=lambda row: row["video_id"])}
 
 
 @settings(
@@ -85,6 +123,10 @@ def test_the_course_figures_are_what_the_kpis_compute_after_any_changes(
                     found = course_summary.stored(db.session, course)
                     assert found is not None
                     assert found.__dict__ == expected
+                    # The single pages' figures, written in the same commit.
+                    assert _stored_pages(course, mark) == _expected_videos(course)
+                else:
+                    assert db.session.query(PageSummary).count() == 0
             db.session.remove()
     finally:
         with app.app_context():

@@ -73,17 +73,36 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
     lines = []
     for _ in range(draw(st.integers(1, 25))):
         user = draw(st.integers(1, 7))
-        stamp = _stamp(draw(st.integers(0, 40)), draw(st.integers(0, 86399)))
+        days_ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
+        stamp = _stamp(days_ago, second)
         kind = draw(st.sampled_from(["page", "page", "video", "problem"]))
         if kind == "video":
+            # A play, and sometimes its pause further on: a viewing of part of the video.
+            start = draw(st.integers(0, 110))
             line = event(
                 stamp,
                 "play_video",
                 user=user,
                 username=f"u{user}",
                 source="browser",
-                payload={"id": VIDEO, "code": "html5", "duration": 120, "currentTime": 5},
+                payload={"id": VIDEO, "code": "html5", "duration": 120, "currentTime": start},
             )
+            if draw(st.booleans()):
+                watched = draw(st.integers(1, 130))
+                lines.append(line)
+                line = event(
+                    _stamp(days_ago, second + watched),
+                    "pause_video",
+                    user=user,
+                    username=f"u{user}",
+                    source="browser",
+                    payload={
+                        "id": VIDEO,
+                        "code": "html5",
+                        "duration": 120,
+                        "currentTime": start + watched,
+                    },
+                )
         elif kind == "problem":
             line = event(stamp, "problem_check", user=user, username=f"u{user}")
         else:

@@ -1,0 +1,111 @@
+"""The page summary: whole-class figures of single pages, kept in `page_summary` (one JSON row
+per course and page).
+
+Written with the course summary (lti_tool.kpis.course_summary.refresh, in the same commit and
+with the same fingerprint) for the pages whose whole-class figures cost more than a request may:
+the videos page (every viewing of the class added up, 6 s at 10,000 learners) and the typical
+learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s). The figures are
+exactly what the KPI functions compute for the class (figures_of); a section's are still
+computed by the pages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+
+from lti_tool.kpis import course_summary, student, video_engagement
+from lti_tool.kpis.learner_summary import fingerprint
+from lti_tool.models import Course, PageSummary
+from lti_tool.models.types import DbSession, utcnow
+
+#: The videos page: summary, timeline, viewers and completions per video, and the typical
+#: learner's videos (student.typical_videos).
+VIDEOS = "videos"
+PAGES = (VIDEOS,)
+_KEYS = {VIDEOS: {"summary", "timeline", "viewers", "completions", "typical"}}
+
+
+def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
+    """A page's figures over the class `people` (its learners), as the KPI functions compute
+    them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
+    counted per video (viewers, completions), and student.typical_videos of those rows."""
+    if page != VIDEOS:
+        raise ValueError(f"no such page summary: {page!r}")
+    found = video_engagement.class_videos(session, course, people)
+    viewings = found.pop("viewings")
+    return {**found, "typical": student.typical_videos(viewings, len(people))}
+
+
+def refresh(
+    session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
+) -> None:
+    """Write every page's figures of the course again (the course summary's refresh calls it,
+    with its fingerprint). The caller commits."""
+    table = PageSummary.__table__
+    session.execute(delete(table).where(table.c.course_id == course.id))
+    if not people:
+        return  # as the course summary: a course without learners keeps no rows
+    session.execute(
+        insert(table),
+        [
+            {
+                "course_id": course.id,
+                "page": page,
+                "fingerprint": mark,
+                "computed_at": moment,
+                "figures": orjson.dumps(figures_of(session, course, page, people)).decode(),
+            }
+            for page in PAGES
+        ],
+    )
+
+
+def stored(session: DbSession, course: Course, page: str, mark: str) -> dict[str, Any] | None:
+    """A page's figures as stored when they were computed from the data `mark` fingerprints
+    (and by this version: the figures it knows), else None."""
+    text = session.scalar(
+        select(PageSummary.figures).where(
+            PageSummary.course_id == course.id,
+            PageSummary.page == page,
+            PageSummary.fingerprint == mark,
+        )
+    )
+    if text is None:
+        return None
+    found: dict[str, Any] = orjson.loads(text)
+    return found if set(found) == _KEYS[page] else None
+
+
+def current(
+    session: DbSession, course: Course, page: str, *, key: bytes, now: datetime | None = None
+) -> dict[str, Any]:
+    """A page's figures of the whole class as stored, when current: read the course summary's
+    current() first, which writes them with its own. Computed (and written, so every worker
+    reads them after) when they are not, as when a version without them wrote the summary.
+    The caller commits."""
+    moment = now or utcnow()
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = stored(session, course, page, mark)
+    if found is not None:
+        return found
+    people = {person for person, _name in course_summary.members(session, course)}
+    found = figures_of(session, course, page, people)
+    if people:
+        # One writer at a time per course, as the summaries'.
+        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+        table = PageSummary.__table__
+        session.execute(delete(table).where(table.c.course_id == course.id, table.c.page == page))
+        session.execute(
+            insert(table).values(
+                course_id=course.id,
+                page=page,
+                fingerprint=mark,
+                computed_at=moment,
+                figures=orjson.dumps(found).decode(),
+            )
+        )
+    return found

@@ -347,12 +347,14 @@ def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
     return chosen, sections, people if members is None else people & members
 
 
-def class_section(rows: _learners.ClassRows) -> tuple[str, list[str], set[int]]:
+def summary_section(course: Course) -> tuple[str, list[str], dict[int, float | None]]:
     """The section asked for among the class's sections (unknown names ignored), those sections,
-    and the class's learners in it (the whole class when none is chosen)."""
-    sections = rows.sections()
+    and the current score of each learner of the class in it (the whole class when none is
+    chosen), from the learner summary made current."""
+    _learners.current_summary(course)
+    sections = learner_summary.sections(db.session, course)
     chosen = asked_section(sections)
-    return chosen, sections, rows.people(chosen)
+    return chosen, sections, learner_summary.scores(db.session, course, chosen)
 
 
 SOURCE_NAMES = {

@@ -16,8 +16,7 @@ from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, class_section, course_names
-from lti_tool.views.learners import class_table
+from lti_tool.views.course import _course, bp, course_names, summary_section
 from lti_tool.views.message import assignment_choices, module_choices
 
 #: The kinds of resource the Content page lists (kpis.resources), as people read them.
@@ -41,11 +40,10 @@ def points_shown(value: float) -> str:
 def grades_page(course_id: int) -> str:
     """The distribution of current scores and each assignment's median, quartiles, late, missing."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    chosen, sections, people = class_section(rows)
-    scores = sorted(
-        r["current_score"] for r in rows if r["person"] in people and r["current_score"] is not None
-    )
+    # The learners and their scores are the learner summary's (written once per change).
+    chosen, sections, current = summary_section(course)
+    people = set(current)
+    scores = sorted(score for score in current.values() if score is not None)
     summary = None
     if scores:
         summary = {
@@ -87,8 +85,8 @@ def grades_page(course_id: int) -> str:
 def content_page(course_id: int) -> str:
     """Completion per module: learners who completed it, started it, and the median items done."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    chosen, sections, people = class_section(rows)
+    chosen, sections, current = summary_section(course)
+    people = set(current)
     modules = course_cached(
         course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
     )

@@ -569,6 +569,14 @@ def test_sorting_and_filtering_in_the_database_is_the_python_sort(
                 learner_summary.rows(db.session, course, filters, RISK_FIRST),
                 apply_filters(risk_first(python), filters),
             )
+        # The grades and content pages' learners and scores, of the class and of each section.
+        assert any(r["current_score"] is not None for r in python)
+        for section in ["", *sections]:
+            assert learner_summary.scores(db.session, course, section) == {
+                r["person"]: r["current_score"]
+                for r in python
+                if not section or section in r["sections"]
+            }
 
 
 def test_a_reader_refreshes_rows_the_day_or_the_data_left_behind(

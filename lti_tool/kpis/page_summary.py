@@ -3,8 +3,9 @@ per course and page).
 
 Written with the course summary (lti_tool.kpis.course_summary.refresh, in the same commit and
 with the same fingerprint) for the pages whose whole-class figures cost more than a request may:
-the videos page (every viewing of the class added up, 6 s at 10,000 learners) and the typical
-learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s). The figures are
+the videos page (every viewing of the class added up, 6 s at 10,000 learners), the typical
+learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s) and the content
+page's resources (every learner's resources counted, 1.6 s). The figures are
 exactly what the KPI functions compute for the class (figures_of); a section's are still
 computed by the pages.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from lti_tool.kpis import course_summary, student, video_engagement
+from lti_tool.kpis import course_summary, resources, student, video_engagement
 from lti_tool.kpis.learner_summary import fingerprint
 from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
@@ -25,14 +26,22 @@ from lti_tool.models.types import DbSession, utcnow
 #: The videos page: summary, timeline, viewers and completions per video, and the typical
 #: learner's videos (student.typical_videos).
 VIDEOS = "videos"
-PAGES = (VIDEOS,)
-_KEYS = {VIDEOS: {"summary", "timeline", "viewers", "completions", "typical"}}
+#: The content page: how many of the class opened each resource (resources.resource_reach).
+CONTENT = "content"
+PAGES = (VIDEOS, CONTENT)
+_KEYS = {
+    VIDEOS: {"summary", "timeline", "viewers", "completions", "typical"},
+    CONTENT: {"reach"},
+}
 
 
 def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
     """A page's figures over the class `people` (its learners), as the KPI functions compute
     them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
-    counted per video (viewers, completions), and student.typical_videos of those rows."""
+    counted per video (viewers, completions), and student.typical_videos of those rows; for
+    CONTENT resources.resource_reach."""
+    if page == CONTENT:
+        return {"reach": resources.resource_reach(session, course, people)}
     if page != VIDEOS:
         raise ValueError(f"no such page summary: {page!r}")
     found = video_engagement.class_videos(session, course, people)

@@ -11,12 +11,13 @@ from lti_tool.i18n.formats import cldr
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import completion, grades, recipients, resources
+from lti_tool.kpis import completion, grades, page_summary, recipients, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names, summary_section
+from lti_tool.views.learners import page_figures
 from lti_tool.views.message import assignment_choices, module_choices
 
 #: The kinds of resource the Content page lists (kpis.resources), as people read them.
@@ -90,10 +91,15 @@ def content_page(course_id: int) -> str:
     modules = course_cached(
         course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
     )
-    reach = course_cached(
-        course,
-        f"resources-{chosen}",
-        lambda: resources.resource_reach(db.session, course, people),
+    reach = (
+        course_cached(
+            course,
+            f"resources-{chosen}",
+            lambda: resources.resource_reach(db.session, course, people),
+        )
+        if chosen
+        # The whole class's: written once per change (kpis.page_summary).
+        else page_figures(course, page_summary.CONTENT)["reach"]
     )
     charts = []
     if modules and people:

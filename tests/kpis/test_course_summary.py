@@ -24,6 +24,7 @@ from lti_tool.kpis import (
     learner_summary,
     names,
     page_summary,
+    resources,
     student,
     video_engagement,
 )
@@ -63,8 +64,8 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
 
 
 def _expected_videos(course: Course) -> dict[str, Any]:
-    """The videos page's figures of the whole class as the KPI functions compute them now (the
-    typical learner's videos by video id: the page puts them in course order)."""
+    """The videos and content pages' figures of the whole class as the KPI functions compute
+    them now (the typical learner's videos by video id: the page puts them in course order)."""
     people = class_member_ids(db.session, course)
     rows = video_engagement.learner_video(db.session, course, people)
     viewers: dict[str, int] = {}
@@ -80,14 +81,20 @@ def _expected_videos(course: Course) -> dict[str, Any]:
         "typical": sorted(
             student.typical_videos(rows, len(people)), key=lambda row: row["video_id"]
         ),
+        "reach": resources.resource_reach(db.session, course, people),
     }
 
 
 def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     """The page summary's rows of a course as stored with the fingerprint `mark`."""
     found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
-    assert found is not None
-    return {**found, "typical": sorted(found["typical"], key=lambda row: row["video_id"])}
+    content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
+    assert found is not None and content is not None
+    return {
+        **found,
+        "typical": sorted(found["typical"], key=lambda row: row["video_id"]),
+        **content,
+    }
 
 
 @settings(

@@ -4,8 +4,9 @@ per course and page).
 Written with the course summary (lti_tool.kpis.course_summary.refresh, in the same commit and
 with the same fingerprint) for the pages whose whole-class figures cost more than a request may:
 the videos page (every viewing of the class added up, 6 s at 10,000 learners), the typical
-learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s) and the content
-page's resources (every learner's resources counted, 1.6 s). The figures are
+learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s), the content
+page's resources (every learner's resources counted, 1.6 s) and the problems page (every
+learner's checks, 2.5 s). The figures are
 exactly what the KPI functions compute for the class (figures_of); a section's are still
 computed by the pages.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from lti_tool.kpis import course_summary, resources, student, video_engagement
+from lti_tool.kpis import course_summary, problems, resources, student, video_engagement
 from lti_tool.kpis.learner_summary import fingerprint
 from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
@@ -28,10 +29,14 @@ from lti_tool.models.types import DbSession, utcnow
 VIDEOS = "videos"
 #: The content page: how many of the class opened each resource (resources.resource_reach).
 CONTENT = "content"
-PAGES = (VIDEOS, CONTENT)
+#: The problems page: each problem's figures without its name (problems.problem_stats) and
+#: answer distribution (problems.distributions).
+PROBLEMS = "problems"
+PAGES = (VIDEOS, CONTENT, PROBLEMS)
 _KEYS = {
     VIDEOS: {"summary", "timeline", "viewers", "completions", "typical"},
     CONTENT: {"reach"},
+    PROBLEMS: {"stats", "answers"},
 }
 
 
@@ -39,9 +44,13 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     """A page's figures over the class `people` (its learners), as the KPI functions compute
     them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
     counted per video (viewers, completions), and student.typical_videos of those rows; for
-    CONTENT resources.resource_reach."""
+    CONTENT resources.resource_reach; for PROBLEMS problems.problem_stats and distributions
+    of the class's checks."""
     if page == CONTENT:
         return {"reach": resources.resource_reach(session, course, people)}
+    if page == PROBLEMS:
+        checks = problems.learner_checks(session, course, people)
+        return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
     if page != VIDEOS:
         raise ValueError(f"no such page summary: {page!r}")
     found = video_engagement.class_videos(session, course, people)

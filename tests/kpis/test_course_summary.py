@@ -24,6 +24,7 @@ from lti_tool.kpis import (
     learner_summary,
     names,
     page_summary,
+    problems,
     resources,
     student,
     video_engagement,
@@ -64,10 +65,12 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
 
 
 def _expected_videos(course: Course) -> dict[str, Any]:
-    """The videos and content pages' figures of the whole class as the KPI functions compute
-    them now (the typical learner's videos by video id: the page puts them in course order)."""
+    """The videos, content and problems pages' figures of the whole class as the KPI functions
+    compute them now (the typical learner's videos by video id: the page puts them in course
+    order)."""
     people = class_member_ids(db.session, course)
     rows = video_engagement.learner_video(db.session, course, people)
+    checks = problems.learner_checks(db.session, course, people)
     viewers: dict[str, int] = {}
     completions: dict[str, int] = {}
     for row in rows:
@@ -82,6 +85,11 @@ def _expected_videos(course: Course) -> dict[str, Any]:
             student.typical_videos(rows, len(people)), key=lambda row: row["video_id"]
         ),
         "reach": resources.resource_reach(db.session, course, people),
+        "problems": problems.performance_rows(checks, names.course_names(db.session, course)),
+        "answers": {
+            problem: problems.distribution_rows([c for c in checks if c.problem_id == problem])
+            for problem in {c.problem_id for c in checks}
+        },
     }
 
 
@@ -89,11 +97,15 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     """The page summary's rows of a course as stored with the fingerprint `mark`."""
     found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
     content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
-    assert found is not None and content is not None
+    problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
+    assert found is not None and content is not None and problem is not None
+    known = names.course_names(db.session, course)
     return {
         **found,
         "typical": sorted(found["typical"], key=lambda row: row["video_id"]),
         **content,
+        "problems": problems.named_rows(problem["stats"], known),
+        "answers": problem["answers"],
     }
 
 

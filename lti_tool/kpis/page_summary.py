@@ -24,17 +24,20 @@ from lti_tool.kpis.learner_summary import fingerprint
 from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
 
-#: The videos page: summary, timeline, viewers and completions per video, and the typical
-#: learner's videos (student.typical_videos).
+#: The videos page: summary, timeline, viewers and completions per video.
 VIDEOS = "videos"
 #: The content page: how many of the class opened each resource (resources.resource_reach).
 CONTENT = "content"
 #: The problems page: each problem's figures without its name (problems.problem_stats) and
 #: answer distribution (problems.distributions).
 PROBLEMS = "problems"
-PAGES = (VIDEOS, CONTENT, PROBLEMS)
+#: Staff's "Student view" of the typical learner: the class's videos (student.typical_videos)
+#: and how many were active each day (student.class_active_counts).
+TYPICAL = "typical"
+PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL)
 _KEYS = {
-    VIDEOS: {"summary", "timeline", "viewers", "completions", "typical"},
+    VIDEOS: {"summary", "timeline", "viewers", "completions"},
+    TYPICAL: {"videos", "active"},
     CONTENT: {"reach"},
     PROBLEMS: {"stats", "answers"},
 }
@@ -43,19 +46,32 @@ _KEYS = {
 def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
     """A page's figures over the class `people` (its learners), as the KPI functions compute
     them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
-    counted per video (viewers, completions), and student.typical_videos of those rows; for
-    CONTENT resources.resource_reach; for PROBLEMS problems.problem_stats and distributions
-    of the class's checks."""
+    counted per video (viewers, completions); for TYPICAL student.typical_videos of those rows
+    and student.class_active_counts; for CONTENT resources.resource_reach; for PROBLEMS
+    problems.problem_stats and distributions of the class's checks."""
     if page == CONTENT:
         return {"reach": resources.resource_reach(session, course, people)}
     if page == PROBLEMS:
         checks = problems.learner_checks(session, course, people)
         return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
-    if page != VIDEOS:
-        raise ValueError(f"no such page summary: {page!r}")
+    if page == VIDEOS:
+        return _videos(session, course, people)[0]
+    if page == TYPICAL:
+        return _videos(session, course, people)[1]
+    raise ValueError(f"no such page summary: {page!r}")
+
+
+def _videos(
+    session: DbSession, course: Course, people: set[int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The VIDEOS and TYPICAL figures, from one read of the class's viewings."""
     found = video_engagement.class_videos(session, course, people)
     viewings = found.pop("viewings")
-    return {**found, "typical": student.typical_videos(viewings, len(people))}
+    typical = {
+        "videos": student.typical_videos(viewings, len(people)),
+        "active": student.class_active_counts(session, course, people),
+    }
+    return found, typical
 
 
 def refresh(
@@ -67,6 +83,8 @@ def refresh(
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not people:
         return  # as the course summary: a course without learners keeps no rows
+    found = {page: figures_of(session, course, page, people) for page in (CONTENT, PROBLEMS)}
+    found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
     session.execute(
         insert(table),
         [
@@ -75,7 +93,7 @@ def refresh(
                 "page": page,
                 "fingerprint": mark,
                 "computed_at": moment,
-                "figures": orjson.dumps(figures_of(session, course, page, people)).decode(),
+                "figures": orjson.dumps(found[page]).decode(),
             }
             for page in PAGES
         ],

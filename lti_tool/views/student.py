@@ -168,7 +168,9 @@ def _page(
     calendar = None
     if settings.shows("calendar"):
         if typical:
-            per_day = student.class_share_active(db.session, course, people, mondays[0], today)
+            # The class's counts per day: written once per change (kpis.page_summary).
+            counts = page_figures(course, page_summary.TYPICAL)["active"]
+            per_day = student.active_shares(counts, len(people), mondays[0], today)
             calendar = student.calendar(mondays, {d: v * 100 for d, v in per_day.items()}, today)
             title = _("Share of the class active per day")
 
@@ -198,7 +200,7 @@ def _page(
     if settings.shows("videos"):
         if typical:
             # Every viewing's coverage of the class: written once per change (kpis.page_summary).
-            videos = list(page_figures(course, page_summary.VIDEOS)["typical"])
+            videos = list(page_figures(course, page_summary.TYPICAL)["videos"])
         else:
             videos = video_engagement.learner_video(
                 db.session, course, {person_id or 0}, video_durations(course)

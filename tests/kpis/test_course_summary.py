@@ -6,7 +6,7 @@ of rebuilding the class."""
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -84,6 +84,9 @@ def _expected_videos(course: Course) -> dict[str, Any]:
         "typical": sorted(
             student.typical_videos(rows, len(people)), key=lambda row: row["video_id"]
         ),
+        "active": student.class_share_active(
+            db.session, course, people, date.today() - timedelta(days=20), date.today()
+        ),
         "reach": resources.resource_reach(db.session, course, people),
         "problems": problems.performance_rows(checks, names.course_names(db.session, course)),
         "answers": {
@@ -96,13 +99,18 @@ def _expected_videos(course: Course) -> dict[str, Any]:
 def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     """The page summary's rows of a course as stored with the fingerprint `mark`."""
     found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
+    typical = page_summary.stored(db.session, course, page_summary.TYPICAL, mark)
+    assert typical is not None
+    size = len(class_member_ids(db.session, course))
+    first, last = date.today() - timedelta(days=20), date.today()
     content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
     problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
     assert found is not None and content is not None and problem is not None
     known = names.course_names(db.session, course)
     return {
         **found,
-        "typical": sorted(found["typical"], key=lambda row: row["video_id"]),
+        "typical": sorted(typical["videos"], key=lambda row: row["video_id"]),
+        "active": student.active_shares(typical["active"], size, first, last),
         **content,
         "problems": problems.named_rows(problem["stats"], known),
         "answers": problem["answers"],

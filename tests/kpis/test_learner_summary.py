@@ -51,6 +51,7 @@ from lti_tool.views.learners import (
 from tests.helpers.api import lab, make_token, post_events
 from tests.helpers.client import https_client
 from tests.helpers.database import make_app
+from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, event
 
 NAMES = ("Ada", "ada", "Émile", "Zoë", "bob", None, "Bob", "ß-Straße")
@@ -75,7 +76,7 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
         user = draw(st.integers(1, 7))
         days_ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
         stamp = _stamp(days_ago, second)
-        kind = draw(st.sampled_from(["page", "page", "video", "problem"]))
+        kind = draw(st.sampled_from(["page", "page", "video", "problem", "answer"]))
         if kind == "video":
             # A play, and sometimes its pause further on: a viewing of part of the video.
             start = draw(st.integers(0, 110))
@@ -105,6 +106,22 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
                 )
         elif kind == "problem":
             line = event(stamp, "problem_check", user=user, username=f"u{user}")
+        elif kind == "answer":
+            # A check of one of two problems with its answer: what the problems page counts.
+            problem = PROBLEM if draw(st.booleans()) else PROBLEM.replace("a0e", "b1f")
+            line = problem_check(
+                stamp,
+                {
+                    part_id(problem, 0): {
+                        "answer": draw(st.sampled_from(["A", "B", "C"])),
+                        "correct": draw(st.booleans()),
+                    }
+                },
+                user=user,
+                username=f"u{user}",
+                problem=problem,
+                attempts=draw(st.integers(1, 3)),
+            )
         else:
             line = event(stamp, f"/courses/{COURSE}/courseware/w/{user % 3}/", user=user)
         lines.append(line)

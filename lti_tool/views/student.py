@@ -88,15 +88,17 @@ def me(course_id: int) -> str:
         record_access(course, PREVIEW_ACTION, subject.person_id, 1)
         db.session.commit()
     floor = settings.privacy_floor
+    # Staff choose whose page to preview among the class (read once: 10,000 names).
+    choices = course_summary.members(db.session, course) if g.viewer.is_staff else []
     page: dict[str, Any] = {}
     if subject.kind != TYPICAL or figures.class_size >= floor:
-        page = _page(course, settings, figures, subject)
+        page = _page(course, settings, figures, subject, choices)
     return render_template(
         "course/me.html",
         course=course,
         viewer=viewer,
         subject=subject,
-        choices=course_summary.members(db.session, course) if g.viewer.is_staff else [],
+        choices=choices,
         preview_param=PREVIEW_PARAM,
         typical=TYPICAL,
         class_size=figures.class_size,
@@ -113,8 +115,10 @@ def _page(
     settings: course_settings.Settings,
     figures: course_summary.Figures,
     subject: Subject,
+    members: list[tuple[int, str]],
 ) -> dict[str, Any]:
-    """Everything the page shows about its subject (a learner, or the typical one)."""
+    """Everything the page shows about its subject (a learner, or the typical one); `members`
+    are the class's learners (staff's choices)."""
     now = utcnow()
     today = settings.today(now)
     cutoff = settings.time_cutoff_minutes
@@ -122,7 +126,7 @@ def _page(
     typical = subject.kind == TYPICAL
     person_id = subject.person_id
     # The class's person ids: only the typical learner's figures are the whole class's.
-    people = {p for p, _name in course_summary.members(db.session, course)} if typical else set()
+    people = {p for p, _name in members} if typical else set()
     class_time = figures.weekly_time
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])

@@ -315,14 +315,16 @@ def main() -> None:
         # New data while the server runs: an incremental ingest of 1 % of the events (another
         # seed, a hundredth of the learners), then each page's first request after it.
         more = max(1000, args.events // 100)
+        # Another seed at every run on a reused database: the same log again would add nothing.
+        earlier = len(list(workdir.glob("more*.log")))
+        more_log = workdir / f"more-{earlier}.log"
         more_stats = write_course_log(
-            workdir / "more.log", more, max(1, args.learners // 100), args.seed + 1
+            more_log, more, max(1, args.learners // 100), args.seed + 1 + earlier
         )
         t0 = time.perf_counter()
         added = json.loads(
             flask_cmd(
-                env, "ingest", "tracking-logs", str(workdir / "more.log"), "--platform", lms.name,
-                "--json",
+                env, "ingest", "tracking-logs", str(more_log), "--platform", lms.name, "--json",
             )
         )  # fmt: skip
         more_s = time.perf_counter() - t0

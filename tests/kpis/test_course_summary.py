@@ -198,3 +198,45 @@ def test_the_first_pages_after_new_data_do_not_rebuild_the_class(
     assert overview.status_code == 200 and typical.status_code == 200
     assert 'id="weekly-activity-title"' in overview.get_data(as_text=True)
     assert built == []
+
+
+def test_no_page_adds_up_the_whole_class_after_new_data(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pages of issue 20 read the summaries written in the commit that changed the data: none
+    # rebuilds the class's rows, nor reads the class's viewings, resources or problem checks.
+    with app.app_context():
+        touch_courses(db.session, [1])
+        db.session.commit()
+    computed: list[str] = []
+
+    def counting(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            computed.append(name)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    for module in (learners_kpi, learner_summary, course_summary):
+        counting(module, "class_data")
+    counting(video_engagement, "class_videos")
+    counting(resources, "resource_reach")
+    counting(problems, "learner_checks")
+    counting(student, "class_share_active")
+    t = seeded["t"]
+    pages = [
+        "videos",
+        "grades",
+        "content",
+        "problems",
+        "me",
+        f"learners/{seeded['A']}",
+        "learners",
+        "",
+    ]
+    for page in pages:
+        answer = client.get(f"/courses/1/{page}?t={t}")
+        assert answer.status_code == 200, page
+    assert computed == []

@@ -1,8 +1,8 @@
 """page_summary: per course and page the whole-class figures a page reads (the videos page,
 the typical learner's videos), with the data fingerprint they were computed from
 
-Revision ID: 0028_page_summary
-Revises: 0027_course_summary
+Revision ID: 0029_page_summary
+Revises: 0028_learner_summary_indexes
 Create Date: 2026-12-05 21:05:00.000000
 
 """
@@ -13,8 +13,8 @@ import lti_tool.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '0028_page_summary'
-down_revision = '0027_course_summary'
+revision = '0029_page_summary'
+down_revision = '0028_learner_summary_indexes'
 branch_labels = None
 depends_on = None
 

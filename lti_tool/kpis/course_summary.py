@@ -97,7 +97,13 @@ def refresh(
     commits."""
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment)
-    found = figures_of(session, data or class_data(session, course, key=key, now=moment))
+    data = data or class_data(session, course, key=key, now=moment)
+    found = figures_of(session, data)
+    # The single pages' class figures, in the same commit (imported here: page_summary reads
+    # this module).
+    from lti_tool.kpis import page_summary
+
+    page_summary.refresh(session, course, set(data.members), mark=mark, moment=moment)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not found.class_size:

@@ -499,6 +499,15 @@ def count(session: DbSession, course: Course, filters: dict[str, str] | None = N
     return session.scalar(query) or 0
 
 
+def scores(session: DbSession, course: Course, section: str = "") -> dict[int, float | None]:
+    """The stored learners' current scores (None: no score) by person id: the whole class, or
+    the learners of one section. Read current() first."""
+    found = session.execute(
+        select(_T.person_id, _T.current_score).where(*_where(course, {"section": section}))
+    )
+    return {person_id: score for person_id, score in found}
+
+
 def sections(session: DbSession, course: Course) -> list[str]:
     """Every section a learner of the class is in, in name order."""
     found = session.scalars(

@@ -254,18 +254,23 @@ def _problem_name(names: CourseNames, problem_id: str, from_events: str | None) 
 def performance_rows(checks: list[LearnerChecks], names: CourseNames) -> list[dict[str, Any]]:
     """Per problem, in course order: learners, checks, first-check-correct share, mean checks
     until correct (without the course column)."""
+    return named_rows(problem_stats(checks), names)
+
+
+def problem_stats(checks: list[LearnerChecks]) -> list[dict[str, Any]]:
+    """Per problem, by id: performance_rows' figures without the name, and `from_events`, the
+    name the latest check's events gave (what named_rows names it by, with the course's)."""
     by_problem: dict[str, list[LearnerChecks]] = defaultdict(list)
     for check in checks:
         by_problem[check.problem_id].append(check)
     rows = []
-    for problem_id in sorted(by_problem, key=lambda p: names.rank("problem", p)):
+    for problem_id in sorted(by_problem):
         learners = by_problem[problem_id]
         solved = [c.correct_at for c in learners if c.correct_at is not None]
-        latest = max(learners, key=lambda c: c.last_time).names[1]
         rows.append(
             {
                 "module_id": problem_id,
-                "problem": _problem_name(names, problem_id, latest),
+                "from_events": max(learners, key=lambda c: c.last_time).names[1],
                 "learners": len(learners),
                 "attempts": sum(c.attempts for c in learners),
                 "first_attempt_correct_share": round(
@@ -275,6 +280,30 @@ def performance_rows(checks: list[LearnerChecks], names: CourseNames) -> list[di
             }
         )
     return rows
+
+
+def named_rows(stats: list[dict[str, Any]], names: CourseNames) -> list[dict[str, Any]]:
+    """performance_rows from problem_stats' figures: in course order, each problem named (the
+    names are in the page's language, so they are not kept with the figures)."""
+    return [
+        {
+            "module_id": row["module_id"],
+            "problem": _problem_name(names, row["module_id"], row["from_events"]),
+            "learners": row["learners"],
+            "attempts": row["attempts"],
+            "first_attempt_correct_share": row["first_attempt_correct_share"],
+            "mean_attempts_to_correct": row["mean_attempts_to_correct"],
+        }
+        for row in sorted(stats, key=lambda row: names.rank("problem", row["module_id"]))
+    ]
+
+
+def distributions(checks: list[LearnerChecks]) -> dict[str, list[dict[str, Any]]]:
+    """Each problem's answer distribution rows (distribution_rows of its checks), by id."""
+    by_problem: dict[str, list[LearnerChecks]] = defaultdict(list)
+    for check in checks:
+        by_problem[check.problem_id].append(check)
+    return {problem_id: distribution_rows(found) for problem_id, found in by_problem.items()}
 
 
 def problem_performance(

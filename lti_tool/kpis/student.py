@@ -339,6 +339,29 @@ def class_share_active(
     return {d: round(n / len(people), 3) for d, n in counts.items()} if people else {}
 
 
+def class_active_counts(session: DbSession, course: Course, people: set[int]) -> dict[str, int]:
+    """Per day (ISO date), every day of the course: how many of `people` (the class) were
+    active, for active_shares."""
+    counts: Counter[str] = Counter()
+    rows = session.execute(
+        select(LearnerDay.day, LearnerDay.person_id).where(LearnerDay.course_id == course.id)
+    )
+    for day, person_id in rows:
+        if person_id in people:
+            counts[day.isoformat()] += 1
+    return dict(sorted(counts.items()))
+
+
+def active_shares(
+    counts: dict[str, int], class_size: int, first: date, last: date
+) -> dict[date, float]:
+    """class_share_active from the class's counts per day (class_active_counts)."""
+    if not class_size:
+        return {}
+    found = ((date.fromisoformat(day), n) for day, n in counts.items())
+    return {d: round(n / class_size, 3) for d, n in found if first <= d <= last}
+
+
 def course_mondays(
     starts_on: date | None, first_class_week: date | None, today: date
 ) -> list[date]:

@@ -76,8 +76,17 @@ def video_summary(
 ) -> list[dict[str, Any]]:
     """Per video: duration, users at start and end, total viewed seconds (Insights); over some
     people only when `people` is given."""
-    totals = _segment_totals(session, course, people)
-    durations = _durations(session, course)
+    return _summary_rows(
+        course, _segment_totals(session, course, people), _durations(session, course)
+    )
+
+
+def _summary_rows(
+    course: Course,
+    totals: dict[str, tuple[Segments, Segments]],
+    durations: dict[str, float | None],
+) -> list[dict[str, Any]]:
+    """video_summary's rows from the viewings' totals per video and the stored durations."""
     label = course_label(course)
     rows = []
     for video_id in sorted(set(totals) | set(durations)):
@@ -101,10 +110,20 @@ def video_timeline(
     session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[dict[str, Any]]:
     """Per video and 5-second segment: distinct viewers and views, up to Insights' final segment."""
+    return _timeline_rows(
+        course, _segment_totals(session, course, people), _durations(session, course)
+    )
+
+
+def _timeline_rows(
+    course: Course,
+    totals: dict[str, tuple[Segments, Segments]],
+    durations: dict[str, float | None],
+) -> list[dict[str, Any]]:
+    """video_timeline's rows from the viewings' totals per video and the stored durations."""
     label = course_label(course)
-    durations = _durations(session, course)
     rows = []
-    for video_id, (views, users) in sorted(_segment_totals(session, course, people).items()):
+    for video_id, (views, users) in sorted(totals.items()):
         final = final_segment(users, durations.get(video_id))
         for segment in reported_segments(views, final):
             rows.append(
@@ -117,6 +136,42 @@ def video_timeline(
                 }
             )
     return rows
+
+
+def class_videos(session: DbSession, course: Course, people: set[int]) -> dict[str, Any]:
+    """What the videos page and the typical learner show of some learners (the class), from one
+    read of their viewings: `summary` (video_summary's rows), `timeline` (video_timeline's),
+    `viewers` and `completions` per video (learner_video's rows counted, and those completed),
+    and `viewings`: learner_video's rows without the learner (video, coverage, completed)."""
+    seen = _learner_runs(session, course, people)
+    per_video: dict[str, list[list[int]]] = defaultdict(list)
+    for _person_id, video_id, runs in seen:
+        per_video[video_id].append(runs)
+    totals = {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
+    stored = _durations(session, course)
+    settled = settled_durations(session, course)
+    viewers: dict[str, int] = {}
+    completions: dict[str, int] = {}
+    viewings = []
+    for _person_id, video_id, runs in seen:
+        duration = settled.get(video_id)
+        share, completed = runs_coverage(runs, duration) if duration else (None, False)
+        viewers[video_id] = viewers.get(video_id, 0) + 1
+        completions[video_id] = completions.get(video_id, 0) + bool(completed)
+        viewings.append(
+            {
+                "video_id": video_id,
+                "coverage": round(share, 4) if share is not None else None,
+                "completed": completed,
+            }
+        )
+    return {
+        "summary": _summary_rows(course, totals, stored),
+        "timeline": _timeline_rows(course, totals, stored),
+        "viewers": viewers,
+        "completions": completions,
+        "viewings": viewings,
+    }
 
 
 def settled_durations(session: DbSession, course: Course) -> dict[str, float | None]:

@@ -49,7 +49,12 @@ from lti_tool.models.lti import (
     ToolKey,
     ToolSetting,
 )
-from lti_tool.models.summary import CourseSummary, LearnerSummary, LearnerSummaryState
+from lti_tool.models.summary import (
+    CourseSummary,
+    LearnerSummary,
+    LearnerSummaryState,
+    PageSummary,
+)
 from lti_tool.models.sync import JobSlot, SyncRun
 
 __all__ = [
@@ -87,6 +92,7 @@ __all__ = [
     "LtiRegistration",
     "LtiStoreEntry",
     "ModuleProgress",
+    "PageSummary",
     "Person",
     "PersonIdentity",
     "Platform",

@@ -120,3 +120,19 @@ class CourseSummary(Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     figures: Mapped[str] = mapped_column(Text)
+
+
+class PageSummary(Model):
+    """One page's whole-class figures for a course (the videos page's summary, timeline and
+    viewers, the typical learner's videos), JSON text written with the course summary
+    (lti_tool.kpis.page_summary) from the data whose fingerprint it keeps."""
+
+    __tablename__ = "page_summary"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    page: Mapped[str] = mapped_column(String(40), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    figures: Mapped[str] = mapped_column(Text)

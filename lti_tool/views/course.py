@@ -26,6 +26,7 @@ from lti_tool.kpis import (
     formatting,
     learner_summary,
     names,
+    page_summary,
     readiness,
     recipients,
     video_engagement,
@@ -279,23 +280,18 @@ def videos(course_id: int) -> str:
     """Per video: viewers at start and end, watched time, completion; one video's timeline."""
     course = _course(course_id)
     section, sections, people = section_choice(course)
+    if section:
+        found = video_engagement.class_videos(db.session, course, people)
+    else:
+        # The whole class's: written once per change (kpis.page_summary), not added up here.
+        found = _learners.page_figures(course, page_summary.VIDEOS)
     known = course_names(course)
     # In course order, as learners meet the videos (the report's rows are by id).
-    summary = sorted(
-        video_engagement.video_summary(db.session, course, people),
-        key=lambda row: known.rank("video", row["video_id"]),
-    )
-    completions: dict[str, int] = {}
-    viewers: dict[str, int] = {}
-    for row in video_engagement.learner_video(db.session, course, people):
-        viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
-        completions[row["video_id"]] = completions.get(row["video_id"], 0) + bool(row["completed"])
+    summary = sorted(found["summary"], key=lambda row: known.rank("video", row["video_id"]))
+    viewers: dict[str, int] = found["viewers"]
+    completions: dict[str, int] = found["completions"]
     chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
-    timeline = [
-        r
-        for r in video_engagement.video_timeline(db.session, course, people)
-        if r["video_id"] == chosen
-    ]
+    timeline = [r for r in found["timeline"] if r["video_id"] == chosen]
     charts = []
     if timeline and chosen:
         figure = charts_mod.video_timeline_figure(
@@ -353,12 +349,14 @@ def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
     return chosen, sections, people if members is None else people & members
 
 
-def class_section(rows: _learners.ClassRows) -> tuple[str, list[str], set[int]]:
+def summary_section(course: Course) -> tuple[str, list[str], dict[int, float | None]]:
     """The section asked for among the class's sections (unknown names ignored), those sections,
-    and the class's learners in it (the whole class when none is chosen)."""
-    sections = rows.sections()
+    and the current score of each learner of the class in it (the whole class when none is
+    chosen), from the learner summary made current."""
+    _learners.current_summary(course)
+    sections = learner_summary.sections(db.session, course)
     chosen = asked_section(sections)
-    return chosen, sections, rows.people(chosen)
+    return chosen, sections, learner_summary.scores(db.session, course, chosen)
 
 
 SOURCE_NAMES = {

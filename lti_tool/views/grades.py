@@ -11,13 +11,13 @@ from lti_tool.i18n.formats import cldr
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import completion, grades, recipients, resources
+from lti_tool.kpis import completion, grades, page_summary, recipients, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, class_section, course_names
-from lti_tool.views.learners import class_table
+from lti_tool.views.course import _course, bp, course_names, summary_section
+from lti_tool.views.learners import page_figures
 from lti_tool.views.message import assignment_choices, module_choices
 
 #: The kinds of resource the Content page lists (kpis.resources), as people read them.
@@ -41,11 +41,10 @@ def points_shown(value: float) -> str:
 def grades_page(course_id: int) -> str:
     """The distribution of current scores and each assignment's median, quartiles, late, missing."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    chosen, sections, people = class_section(rows)
-    scores = sorted(
-        r["current_score"] for r in rows if r["person"] in people and r["current_score"] is not None
-    )
+    # The learners and their scores are the learner summary's (written once per change).
+    chosen, sections, current = summary_section(course)
+    people = set(current)
+    scores = sorted(score for score in current.values() if score is not None)
     summary = None
     if scores:
         summary = {
@@ -87,15 +86,20 @@ def grades_page(course_id: int) -> str:
 def content_page(course_id: int) -> str:
     """Completion per module: learners who completed it, started it, and the median items done."""
     course = _course(course_id)
-    _data, rows = class_table(course)
-    chosen, sections, people = class_section(rows)
+    chosen, sections, current = summary_section(course)
+    people = set(current)
     modules = course_cached(
         course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
     )
-    reach = course_cached(
-        course,
-        f"resources-{chosen}",
-        lambda: resources.resource_reach(db.session, course, people),
+    reach = (
+        course_cached(
+            course,
+            f"resources-{chosen}",
+            lambda: resources.resource_reach(db.session, course, people),
+        )
+        if chosen
+        # The whole class's: written once per change (kpis.page_summary).
+        else page_figures(course, page_summary.CONTENT)["reach"]
     )
     charts = []
     if modules and people:

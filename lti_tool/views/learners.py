@@ -27,6 +27,7 @@ from lti_tool.kpis import (
     grades,
     learner_summary,
     names,
+    page_summary,
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
@@ -285,6 +286,15 @@ def inline_up_to() -> int:
     return int(raw) if is_digits(raw) else INLINE_LEARNERS
 
 
+def video_durations(course: Course) -> dict[str, float | None]:
+    """Each video's settled duration (kpis.video_engagement), reused while the data holds."""
+    return course_cached(
+        course,
+        "video-durations",
+        lambda: video_engagement.settled_durations(db.session, course),
+    )
+
+
 def current_summary(course: Course) -> learner_summary.State:
     """The course's learner summary made current (committed: a refresh it had to make is then
     every worker's). While another process holds SQLite's write lock for longer than its busy
@@ -318,6 +328,26 @@ def class_figures(course: Course) -> course_summary.Figures:
             raise
         return found
     return figures
+
+
+def page_figures(course: Course, page: str) -> dict[str, Any]:
+    """A page's whole-class figures (kpis.page_summary) with the course's summaries made
+    current (committed, as class_figures does); computed here, not written, while another
+    process holds SQLite's write lock."""
+    class_figures(course)
+    if learner_summary.behind_since(db.session, course) is not None:
+        # A large course's summaries are left to the scheduler's job: its pages as written.
+        written = page_summary.stored(db.session, course, page, None)
+        if written is not None:
+            return written
+    try:
+        found = page_summary.current(db.session, course, page, key=pseudonym_key())
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        people = {person for person, _name in course_summary.members(db.session, course)}
+        found = page_summary.figures_of(db.session, course, page, people)
+    return found
 
 
 def emails_hidden(course: Course) -> bool:
@@ -615,23 +645,27 @@ bp.add_app_template_filter(fmt_score, "score")
 def learner(course_id: int, person_id: int) -> str:
     """One learner: daily activity, sessions, videos, completion, scores beside the class."""
     course = _course(course_id)
-    data, rows = class_table(course)
-    row = next((r for r in rows if r["person"] == person_id), None)
-    if row is None:
+    # The learner's row is the learner summary's (written once per change), not the class's
+    # rows rebuilt by this worker.
+    state = current_summary(course)
+    found = learner_summary.rows(db.session, course, people={person_id})
+    if not found:
         abort(404, description=_("This person is not a learner of this course."))
-    settings = data.settings
+    row = found[0]
+    settings = state.settings
     days = learners_kpi.learner_days(db.session, course, person_id, settings.time_cutoff_minutes)
-    videos = [
-        r
-        for r in video_engagement.learner_video(db.session, course)
-        if r["learner"] == row["learner"]
-    ]
+    # Their own viewings only (the class's were read and then filtered: 3 s at 10,000).
+    videos = video_engagement.learner_video(
+        db.session, course, {person_id}, video_durations(course)
+    )
     progress = completion.module_progress(db.session, course, {person_id})
     modules = [
         (names.module_name(m.name, number), m, progress.get((m.id, person_id)))
         for number, m in enumerate(completion.modules(db.session, course), 1)
     ]
-    submissions = grades.scores_by_assignment(db.session, course, set(data.members))
+    submissions = grades.scores_by_assignment(
+        db.session, course, {p for p, _name in course_summary.members(db.session, course)}
+    )
     scores = []
     for assignment in grades.assignments(db.session, course):
         subs = submissions.get(assignment.id, {})
@@ -658,7 +692,6 @@ def learner(course_id: int, person_id: int) -> str:
         "course/learner.html",
         course=course,
         row=row,
-        data=data,
         days=days,
         videos=videos,
         names=known,

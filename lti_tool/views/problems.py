@@ -9,7 +9,7 @@ from flask import Response, abort, render_template, request
 
 from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
-from lti_tool.kpis import grades, problems, recipients
+from lti_tool.kpis import grades, page_summary, problems, recipients
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.launch.identity import staff_required
@@ -17,6 +17,7 @@ from lti_tool.models import Course
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names, section_choice
+from lti_tool.views.learners import page_figures
 
 #: Parts of one problem drawn as charts at most (their tables list them all).
 MOST_PART_CHARTS = 12
@@ -35,13 +36,9 @@ def _class_rows(
     return checks, problems.performance_rows(checks, course_names(course))
 
 
-def _parts(
-    checks: list[problems.LearnerChecks], problem_id: str
-) -> list[tuple[str, list[dict[str, Any]]]]:
-    """One problem's answer distribution, per part in the problem's order: (title, answers),
-    the answers most given first."""
-    mine = [c for c in checks if c.problem_id == problem_id]
-    rows = problems.distribution_rows(mine)
+def _parts(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """One problem's answer distribution (problems.distribution_rows), per part in the
+    problem's order: (title, answers), the answers most given first."""
     by_part: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_part.setdefault(row["part_id"], []).append(row)
@@ -71,13 +68,28 @@ def problems_page(course_id: int) -> str:
     """Problems, hardest first; the chosen one's answer distribution; assignment scores."""
     course = _course(course_id)
     section, sections, people = section_choice(course)
-    checks, rows = course_cached(course, f"problems-{section}", lambda: _class_rows(course, people))
+    stored: dict[str, list[dict[str, Any]]]
+    if section:
+        checks, rows = course_cached(
+            course, f"problems-{section}", lambda: _class_rows(course, people)
+        )
+        stored = {}
+    else:
+        # The whole class's: written once per change (kpis.page_summary), named here.
+        found = page_figures(course, page_summary.PROBLEMS)
+        checks, stored = [], found["answers"]
+        rows = problems.named_rows(found["stats"], course_names(course))
     ranked = hardest_first(rows)
     chosen = request.args.get("problem") or (ranked[0]["module_id"] if ranked else None)
     if chosen and chosen not in {r["module_id"] for r in rows}:
         chosen = ranked[0]["module_id"] if ranked else None
     chosen_row = next((r for r in rows if r["module_id"] == chosen), None)
-    parts = _parts(checks, chosen) if chosen else []
+    if not chosen:
+        parts = []
+    elif section:
+        parts = _parts(problems.distribution_rows([c for c in checks if c.problem_id == chosen]))
+    else:
+        parts = _parts(stored.get(chosen, []))
     charts = []
     for index, (_title, answers) in enumerate(parts[:MOST_PART_CHARTS]):
         # The question is the heading above the chart: the chart's title says what it counts.

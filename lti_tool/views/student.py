@@ -21,6 +21,7 @@ from lti_tool.kpis import (
     course_events,
     course_settings,
     course_summary,
+    page_summary,
     student,
     video_engagement,
 )
@@ -30,9 +31,13 @@ from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
-from lti_tool.views.learners import class_figures, record_access
+from lti_tool.views.learners import (
+    class_figures,
+    page_figures,
+    record_access,
+    video_durations,
+)
 
 # The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
 PREVIEW_PARAM = "person"
@@ -83,15 +88,17 @@ def me(course_id: int) -> str:
         record_access(course, PREVIEW_ACTION, subject.person_id, 1)
         db.session.commit()
     floor = settings.privacy_floor
+    # Staff choose whose page to preview among the class (read once: 10,000 names).
+    choices = course_summary.members(db.session, course) if g.viewer.is_staff else []
     page: dict[str, Any] = {}
     if subject.kind != TYPICAL or figures.class_size >= floor:
-        page = _page(course, settings, figures, subject)
+        page = _page(course, settings, figures, subject, choices)
     return render_template(
         "course/me.html",
         course=course,
         viewer=viewer,
         subject=subject,
-        choices=course_summary.members(db.session, course) if g.viewer.is_staff else [],
+        choices=choices,
         preview_param=PREVIEW_PARAM,
         typical=TYPICAL,
         class_size=figures.class_size,
@@ -108,8 +115,10 @@ def _page(
     settings: course_settings.Settings,
     figures: course_summary.Figures,
     subject: Subject,
+    members: list[tuple[int, str]],
 ) -> dict[str, Any]:
-    """Everything the page shows about its subject (a learner, or the typical one)."""
+    """Everything the page shows about its subject (a learner, or the typical one); `members`
+    are the class's learners (staff's choices)."""
     now = utcnow()
     today = settings.today(now)
     cutoff = settings.time_cutoff_minutes
@@ -117,7 +126,7 @@ def _page(
     typical = subject.kind == TYPICAL
     person_id = subject.person_id
     # The class's person ids: only the typical learner's figures are the whole class's.
-    people = {p for p, _name in course_summary.members(db.session, course)} if typical else set()
+    people = {p for p, _name in members} if typical else set()
     class_time = figures.weekly_time
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])
@@ -163,7 +172,9 @@ def _page(
     calendar = None
     if settings.shows("calendar"):
         if typical:
-            per_day = student.class_share_active(db.session, course, people, mondays[0], today)
+            # The class's counts per day: written once per change (kpis.page_summary).
+            counts = page_figures(course, page_summary.TYPICAL)["active"]
+            per_day = student.active_shares(counts, len(people), mondays[0], today)
             calendar = student.calendar(mondays, {d: v * 100 for d, v in per_day.items()}, today)
             title = _("Share of the class active per day")
 
@@ -191,17 +202,13 @@ def _page(
         charts.append(("my-calendar", charts_mod.figure_json(figure)))
     videos: list[dict[str, Any]] = []
     if settings.shows("videos"):
-        durations = course_cached(
-            course,
-            "video-durations",
-            lambda: video_engagement.settled_durations(db.session, course),
-        )
         if typical:
-            videos = student.typical_videos(
-                video_engagement.learner_video(db.session, course, people, durations), len(people)
-            )
+            # Every viewing's coverage of the class: written once per change (kpis.page_summary).
+            videos = list(page_figures(course, page_summary.TYPICAL)["videos"])
         else:
-            videos = video_engagement.learner_video(db.session, course, {person_id or 0}, durations)
+            videos = video_engagement.learner_video(
+                db.session, course, {person_id or 0}, video_durations(course)
+            )
         known = course_names(course)
         videos.sort(key=lambda row: known.rank("video", row["video_id"]))
     modules = []

@@ -6,7 +6,7 @@ of rebuilding the class."""
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +17,21 @@ from hypothesis import strategies as st
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
-from lti_tool.kpis import activity, at_risk, course_summary, learner_summary, names
+from lti_tool.kpis import (
+    activity,
+    at_risk,
+    course_summary,
+    learner_summary,
+    names,
+    page_summary,
+    problems,
+    resources,
+    student,
+    video_engagement,
+)
 from lti_tool.kpis import learners as learners_kpi
-from lti_tool.models import Course, CourseSummary
+from lti_tool.kpis.roster import class_member_ids
+from lti_tool.models import Course, CourseSummary, PageSummary
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
@@ -49,6 +61,59 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
             row["posted_current_score"] for row in rows if row["posted_current_score"] is not None
         ),
         "seen": names.seen_resources(db.session, course),
+    }
+
+
+def _expected_videos(course: Course) -> dict[str, Any]:
+    """The videos, content and problems pages' figures of the whole class as the KPI functions
+    compute them now (the typical learner's videos by video id: the page puts them in course
+    order)."""
+    people = class_member_ids(db.session, course)
+    rows = video_engagement.learner_video(db.session, course, people)
+    checks = problems.learner_checks(db.session, course, people)
+    viewers: dict[str, int] = {}
+    completions: dict[str, int] = {}
+    for row in rows:
+        viewers[row["video_id"]] = viewers.get(row["video_id"], 0) + 1
+        completions[row["video_id"]] = completions.get(row["video_id"], 0) + row["completed"]
+    return {
+        "summary": video_engagement.video_summary(db.session, course, people),
+        "timeline": video_engagement.video_timeline(db.session, course, people),
+        "viewers": viewers,
+        "completions": completions,
+        "typical": sorted(
+            student.typical_videos(rows, len(people)), key=lambda row: row["video_id"]
+        ),
+        "active": student.class_share_active(
+            db.session, course, people, date.today() - timedelta(days=20), date.today()
+        ),
+        "reach": resources.resource_reach(db.session, course, people),
+        "problems": problems.performance_rows(checks, names.course_names(db.session, course)),
+        "answers": {
+            problem: problems.distribution_rows([c for c in checks if c.problem_id == problem])
+            for problem in {c.problem_id for c in checks}
+        },
+    }
+
+
+def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
+    """The page summary's rows of a course as stored with the fingerprint `mark`."""
+    found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
+    typical = page_summary.stored(db.session, course, page_summary.TYPICAL, mark)
+    assert typical is not None
+    size = len(class_member_ids(db.session, course))
+    first, last = date.today() - timedelta(days=20), date.today()
+    content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
+    problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
+    assert found is not None and content is not None and problem is not None
+    known = names.course_names(db.session, course)
+    return {
+        **found,
+        "typical": sorted(typical["videos"], key=lambda row: row["video_id"]),
+        "active": student.active_shares(typical["active"], size, first, last),
+        **content,
+        "problems": problems.named_rows(problem["stats"], known),
+        "answers": problem["answers"],
     }
 
 
@@ -85,6 +150,10 @@ def test_the_course_figures_are_what_the_kpis_compute_after_any_changes(
                     found = course_summary.stored(db.session, course)
                     assert found is not None
                     assert found.__dict__ == expected
+                    # The single pages' figures, written in the same commit.
+                    assert _stored_pages(course, mark) == _expected_videos(course)
+                else:
+                    assert db.session.query(PageSummary).count() == 0
             db.session.remove()
     finally:
         with app.app_context():
@@ -129,3 +198,45 @@ def test_the_first_pages_after_new_data_do_not_rebuild_the_class(
     assert overview.status_code == 200 and typical.status_code == 200
     assert 'id="weekly-activity-title"' in overview.get_data(as_text=True)
     assert built == []
+
+
+def test_no_page_adds_up_the_whole_class_after_new_data(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pages of issue 20 read the summaries written in the commit that changed the data: none
+    # rebuilds the class's rows, nor reads the class's viewings, resources or problem checks.
+    with app.app_context():
+        touch_courses(db.session, [1])
+        db.session.commit()
+    computed: list[str] = []
+
+    def counting(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            computed.append(name)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+    for module in (learners_kpi, learner_summary, course_summary):
+        counting(module, "class_data")
+    counting(video_engagement, "class_videos")
+    counting(resources, "resource_reach")
+    counting(problems, "learner_checks")
+    counting(student, "class_share_active")
+    t = seeded["t"]
+    pages = [
+        "videos",
+        "grades",
+        "content",
+        "problems",
+        "me",
+        f"learners/{seeded['A']}",
+        "learners",
+        "",
+    ]
+    for page in pages:
+        answer = client.get(f"/courses/1/{page}?t={t}")
+        assert answer.status_code == 200, page
+    assert computed == []

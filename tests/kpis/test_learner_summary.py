@@ -51,6 +51,7 @@ from lti_tool.views.learners import (
 from tests.helpers.api import lab, make_token, post_events
 from tests.helpers.client import https_client
 from tests.helpers.database import make_app
+from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, event
 
 NAMES = ("Ada", "ada", "Émile", "Zoë", "bob", None, "Bob", "ß-Straße")
@@ -73,19 +74,54 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
     lines = []
     for _ in range(draw(st.integers(1, 25))):
         user = draw(st.integers(1, 7))
-        stamp = _stamp(draw(st.integers(0, 40)), draw(st.integers(0, 86399)))
-        kind = draw(st.sampled_from(["page", "page", "video", "problem"]))
+        days_ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
+        stamp = _stamp(days_ago, second)
+        kind = draw(st.sampled_from(["page", "page", "video", "problem", "answer"]))
         if kind == "video":
+            # A play, and sometimes its pause further on: a viewing of part of the video.
+            start = draw(st.integers(0, 110))
             line = event(
                 stamp,
                 "play_video",
                 user=user,
                 username=f"u{user}",
                 source="browser",
-                payload={"id": VIDEO, "code": "html5", "duration": 120, "currentTime": 5},
+                payload={"id": VIDEO, "code": "html5", "duration": 120, "currentTime": start},
             )
+            if draw(st.booleans()):
+                watched = draw(st.integers(1, 130))
+                lines.append(line)
+                line = event(
+                    _stamp(days_ago, second + watched),
+                    "pause_video",
+                    user=user,
+                    username=f"u{user}",
+                    source="browser",
+                    payload={
+                        "id": VIDEO,
+                        "code": "html5",
+                        "duration": 120,
+                        "currentTime": start + watched,
+                    },
+                )
         elif kind == "problem":
             line = event(stamp, "problem_check", user=user, username=f"u{user}")
+        elif kind == "answer":
+            # A check of one of two problems with its answer: what the problems page counts.
+            problem = PROBLEM if draw(st.booleans()) else PROBLEM.replace("a0e", "b1f")
+            line = problem_check(
+                stamp,
+                {
+                    part_id(problem, 0): {
+                        "answer": draw(st.sampled_from(["A", "B", "C"])),
+                        "correct": draw(st.booleans()),
+                    }
+                },
+                user=user,
+                username=f"u{user}",
+                problem=problem,
+                attempts=draw(st.integers(1, 3)),
+            )
         else:
             line = event(stamp, f"/courses/{COURSE}/courseware/w/{user % 3}/", user=user)
         lines.append(line)
@@ -550,6 +586,14 @@ def test_sorting_and_filtering_in_the_database_is_the_python_sort(
                 learner_summary.rows(db.session, course, filters, RISK_FIRST),
                 apply_filters(risk_first(python), filters),
             )
+        # The grades and content pages' learners and scores, of the class and of each section.
+        assert any(r["current_score"] is not None for r in python)
+        for section in ["", *sections]:
+            assert learner_summary.scores(db.session, course, section) == {
+                r["person"]: r["current_score"]
+                for r in python
+                if not section or section in r["sections"]
+            }
 
 
 def test_a_reader_refreshes_rows_the_day_or_the_data_left_behind(

@@ -1,0 +1,149 @@
+"""The page summary: whole-class figures of single pages, kept in `page_summary` (one JSON row
+per course and page).
+
+Written with the course summary (lti_tool.kpis.course_summary.refresh, in the same commit and
+with the same fingerprint) for the pages whose whole-class figures cost more than a request may:
+the videos page (every viewing of the class added up, 6 s at 10,000 learners), the typical
+learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s), the content
+page's resources (every learner's resources counted, 1.6 s) and the problems page (every
+learner's checks, 2.5 s). The figures are
+exactly what the KPI functions compute for the class (figures_of); a section's are still
+computed by the pages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select
+
+from lti_tool.kpis import course_summary, problems, resources, student, video_engagement
+from lti_tool.kpis.learner_summary import fingerprint
+from lti_tool.models import Course, PageSummary
+from lti_tool.models.types import DbSession, utcnow
+
+#: The videos page: summary, timeline, viewers and completions per video.
+VIDEOS = "videos"
+#: The content page: how many of the class opened each resource (resources.resource_reach).
+CONTENT = "content"
+#: The problems page: each problem's figures without its name (problems.problem_stats) and
+#: answer distribution (problems.distributions).
+PROBLEMS = "problems"
+#: Staff's "Student view" of the typical learner: the class's videos (student.typical_videos)
+#: and how many were active each day (student.class_active_counts).
+TYPICAL = "typical"
+PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL)
+_KEYS = {
+    VIDEOS: {"summary", "timeline", "viewers", "completions"},
+    TYPICAL: {"videos", "active"},
+    CONTENT: {"reach"},
+    PROBLEMS: {"stats", "answers"},
+}
+
+
+def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
+    """A page's figures over the class `people` (its learners), as the KPI functions compute
+    them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
+    counted per video (viewers, completions); for TYPICAL student.typical_videos of those rows
+    and student.class_active_counts; for CONTENT resources.resource_reach; for PROBLEMS
+    problems.problem_stats and distributions of the class's checks."""
+    if page == CONTENT:
+        return {"reach": resources.resource_reach(session, course, people)}
+    if page == PROBLEMS:
+        checks = problems.learner_checks(session, course, people)
+        return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
+    if page == VIDEOS:
+        return _videos(session, course, people)[0]
+    if page == TYPICAL:
+        return _videos(session, course, people)[1]
+    raise ValueError(f"no such page summary: {page!r}")
+
+
+def _videos(
+    session: DbSession, course: Course, people: set[int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The VIDEOS and TYPICAL figures, from one read of the class's viewings."""
+    found = video_engagement.class_videos(session, course, people)
+    viewings = found.pop("viewings")
+    typical = {
+        "videos": student.typical_videos(viewings, len(people)),
+        "active": student.class_active_counts(session, course, people),
+    }
+    return found, typical
+
+
+def refresh(
+    session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
+) -> None:
+    """Write every page's figures of the course again (the course summary's refresh calls it,
+    with its fingerprint). The caller commits."""
+    table = PageSummary.__table__
+    session.execute(delete(table).where(table.c.course_id == course.id))
+    if not people:
+        return  # as the course summary: a course without learners keeps no rows
+    found = {page: figures_of(session, course, page, people) for page in (CONTENT, PROBLEMS)}
+    found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
+    session.execute(
+        insert(table),
+        [
+            {
+                "course_id": course.id,
+                "page": page,
+                "fingerprint": mark,
+                "computed_at": moment,
+                "figures": orjson.dumps(found[page]).decode(),
+            }
+            for page in PAGES
+        ],
+    )
+
+
+def stored(
+    session: DbSession, course: Course, page: str, mark: str | None
+) -> dict[str, Any] | None:
+    """A page's figures as stored when they were computed from the data `mark` fingerprints
+    (any data when None: a large course's pages while the job writes them again) and by this
+    version (the figures it knows), else None."""
+    query = select(PageSummary.figures).where(
+        PageSummary.course_id == course.id, PageSummary.page == page
+    )
+    if mark is not None:
+        query = query.where(PageSummary.fingerprint == mark)
+    text = session.scalar(query)
+    if text is None:
+        return None
+    found: dict[str, Any] = orjson.loads(text)
+    return found if set(found) == _KEYS[page] else None
+
+
+def current(
+    session: DbSession, course: Course, page: str, *, key: bytes, now: datetime | None = None
+) -> dict[str, Any]:
+    """A page's figures of the whole class as stored, when current: read the course summary's
+    current() first, which writes them with its own. Computed (and written, so every worker
+    reads them after) when they are not, as when a version without them wrote the summary.
+    The caller commits."""
+    moment = now or utcnow()
+    mark, _settings, _today = fingerprint(session, course, key, moment)
+    found = stored(session, course, page, mark)
+    if found is not None:
+        return found
+    people = {person for person, _name in course_summary.members(session, course)}
+    found = figures_of(session, course, page, people)
+    if people:
+        # One writer at a time per course, as the summaries'.
+        session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+        table = PageSummary.__table__
+        session.execute(delete(table).where(table.c.course_id == course.id, table.c.page == page))
+        session.execute(
+            insert(table).values(
+                course_id=course.id,
+                page=page,
+                fingerprint=mark,
+                computed_at=moment,
+                figures=orjson.dumps(found).decode(),
+            )
+        )
+    return found

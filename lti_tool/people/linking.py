@@ -27,8 +27,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 
-from lti_tool.activity.sql import driver_time, insert_rows, select_in
-from lti_tool.models import Person, PersonIdentity
+from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.sql import IN_CHUNK, driver_time, insert_rows, select_in
+from lti_tool.models import LearnerSummary, Person, PersonIdentity
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
 from lti_tool.people.merge import merge_people
 from lti_tool.people.usernames import real_username
@@ -368,6 +369,7 @@ def link_people(
 
     changed = _keep_attributes(session, {o: a for o, a in attrs_of.items() if o > 0})
     rows = [(person_id(owner), kind, value) for owner, kind, value in batch.new_identities]
+    _shown_again(session, {person for person, _kind, _value in rows} - set(created_ids.values()))
     if held is not None:
         held.add(rows, now)
     else:
@@ -380,6 +382,23 @@ def link_people(
         identities_added=len(rows),
         attributes_changed=changed,
     )
+
+
+def _shown_again(session: DbSession, people: set[int]) -> None:
+    """Stored people now known by more (a username a later log brought): every course whose
+    summary shows them is marked changed, so its rows (their names) are written again."""
+    if not people:
+        return
+    ordered = sorted(people)
+    courses: set[int] = set()
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start : start + IN_CHUNK]
+        courses.update(
+            session.scalars(
+                select(LearnerSummary.course_id).where(LearnerSummary.person_id.in_(chunk))
+            )
+        )
+    touch_courses(session, courses)
 
 
 def _insert_identities(

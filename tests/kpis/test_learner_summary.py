@@ -718,3 +718,28 @@ def test_a_course_marked_before_its_rows_were_ever_written_is_refreshed_by_the_j
         assert found is not None and found.learners == 1
         assert learner_summary.stale_courses(db.session) == []
         _same(_stored(course), _computed(course, key))
+
+
+def test_a_username_a_later_log_brings_renames_the_learner_in_every_course(
+    tmp_path: Path, app: Flask
+) -> None:
+    # A server event names only the user id, in one course; a later log brings the username
+    # in another course. The first course's rows name the learner by it too (the property
+    # test of tests/tracking_logs/test_ingest_equality.py found them left as a pseudonym).
+    folder = tmp_path / "class"
+    folder.mkdir()
+    other = "Org/Other/2026"
+    with app.app_context():
+        key = pseudonym_key()
+        _apply(
+            app, ("ingest", [event(_stamp(1, 60), user=5, username="", course=other)]), folder, 0
+        )
+        first = db.session.scalar(select(Course).where(Course.lms_course_id == other))
+        assert first is not None
+        assert [r["learner"] for r in learner_summary.rows(db.session, first)] == ["5"]
+        _apply(app, ("ingest", [event(_stamp(0, 60), user=5, username="u5")]), folder, 1)
+        db.session.expire_all()
+        state = db.session.get(LearnerSummaryState, first.id)
+        mark, _settings, _today = learner_summary.fingerprint(db.session, first, key, utcnow())
+        assert state is not None and state.fingerprint == mark and state.stale_at is None
+        assert [r["learner"] for r in learner_summary.rows(db.session, first)] == ["u5"]

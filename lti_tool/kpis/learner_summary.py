@@ -493,6 +493,11 @@ def rows(
     return [_row(found[person_id], label) for person_id in wanted]
 
 
+def member_ids(session: DbSession, course: Course) -> set[int]:
+    """The class's learners as the rows hold them (read current() first)."""
+    return set(session.scalars(select(_T.person_id).where(_T.course_id == course.id)))
+
+
 def count(session: DbSession, course: Course, filters: dict[str, str] | None = None) -> int:
     """How many stored rows pass the filters."""
     query = select(func.count()).select_from(LearnerSummary).where(*_where(course, filters or {}))

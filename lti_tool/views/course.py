@@ -31,7 +31,7 @@ from lti_tool.kpis import (
     recipients,
     video_engagement,
 )
-from lti_tool.kpis.roster import class_member_ids, has_roster
+from lti_tool.kpis.roster import has_roster
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     Course,
@@ -279,8 +279,8 @@ def attention_list(rows: _learners.ClassRows, people: set[int]) -> list[dict[str
 def videos(course_id: int) -> str:
     """Per video: viewers at start and end, watched time, completion; one video's timeline."""
     course = _course(course_id)
-    section, sections, people = section_choice(course)
-    if section:
+    section, sections, people = chosen_section(course)
+    if section and people is not None:
         found = video_engagement.class_videos(db.session, course, people)
     else:
         # The whole class's: written once per change (kpis.page_summary), not added up here.
@@ -345,8 +345,22 @@ def section_choice(course: Course) -> tuple[str, list[str], set[int]]:
     """The section asked for in `?section=` (unknown names ignored), every section name, and the
     class's learners in it (the whole class when none is chosen)."""
     chosen, sections, members = section_members(course)
-    people = class_member_ids(db.session, course)
+    people = class_people(course)
     return chosen, sections, people if members is None else people & members
+
+
+def chosen_section(course: Course) -> tuple[str, list[str], set[int] | None]:
+    """As section_choice, for a page that reads the whole class's figures from a summary: the
+    section's learners only when one is chosen (None for the whole class, not read)."""
+    chosen, sections, members = section_members(course)
+    return chosen, sections, None if members is None else class_people(course) & members
+
+
+def class_people(course: Course) -> set[int]:
+    """The class's learners as the learner summary holds them (an index read), rather than
+    worked out again from the roster and the activity (a quarter second at 100,000)."""
+    _learners.current_summary(course)
+    return learner_summary.member_ids(db.session, course)
 
 
 def summary_section(course: Course) -> tuple[str, list[str], dict[int, float | None]]:

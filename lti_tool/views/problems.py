@@ -16,7 +16,14 @@ from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, course_names, section_choice
+from lti_tool.views.course import (
+    _course,
+    bp,
+    chosen_section,
+    class_people,
+    course_names,
+    section_choice,
+)
 from lti_tool.views.learners import page_figures
 
 #: Parts of one problem drawn as charts at most (their tables list them all).
@@ -67,9 +74,9 @@ def _part_order(part_id: str) -> tuple[int, str]:
 def problems_page(course_id: int) -> str:
     """Problems, hardest first; the chosen one's answer distribution; assignment scores."""
     course = _course(course_id)
-    section, sections, people = section_choice(course)
+    section, sections, people = chosen_section(course)
     stored: dict[str, list[dict[str, Any]]]
-    if section:
+    if section and people is not None:
         checks, rows = course_cached(
             course, f"problems-{section}", lambda: _class_rows(course, people)
         )
@@ -96,7 +103,11 @@ def problems_page(course_id: int) -> str:
         figure = charts_mod.answer_distribution_figure(answers)
         charts.append((f"answers-{index}", charts_mod.figure_json(figure)))
     assignments = course_cached(
-        course, f"assignments-{section}", lambda: grades.assignment_rows(db.session, course, people)
+        course,
+        f"assignments-{section}",
+        lambda: grades.assignment_rows(
+            db.session, course, people if people is not None else class_people(course)
+        ),
     )
     graded = [r for r in assignments if r["median"] is not None]
     if graded:

@@ -663,11 +663,12 @@ def learner(course_id: int, person_id: int) -> str:
         (names.module_name(m.name, number), m, progress.get((m.id, person_id)))
         for number, m in enumerate(completion.modules(db.session, course), 1)
     ]
-    submissions = grades.scores_by_assignment(
-        db.session, course, {p for p, _name in course_summary.members(db.session, course)}
-    )
+    assignments = grades.assignments(db.session, course)
+    # The class's scores for the bands beside theirs, read only when there is work to score.
+    class_ids = learner_summary.member_ids(db.session, course) if assignments else set()
+    submissions = grades.scores_by_assignment(db.session, course, class_ids)
     scores = []
-    for assignment in grades.assignments(db.session, course):
+    for assignment in assignments:
         subs = submissions.get(assignment.id, {})
         values = [s.score for s in subs.values() if s.score is not None and not s.excused]
         band = None

@@ -21,6 +21,7 @@ from lti_tool.kpis import (
     course_events,
     course_settings,
     course_summary,
+    learner_summary,
     page_summary,
     student,
     video_engagement,
@@ -41,6 +42,10 @@ from lti_tool.views.learners import (
 
 # The query parameter naming whose page staff preview: a learner's person id, or TYPICAL.
 PREVIEW_PARAM = "person"
+#: Up to this many learners staff's chooser lists the whole class; beyond, a search finds them.
+CHOOSER_LISTS_ALL = 500
+#: The most learners a search lists.
+CHOOSER_FOUND = 50
 TYPICAL = "typical"
 PREVIEW_ACTION = "student_view_preview"
 
@@ -88,17 +93,32 @@ def me(course_id: int) -> str:
         record_access(course, PREVIEW_ACTION, subject.person_id, 1)
         db.session.commit()
     floor = settings.privacy_floor
-    # Staff choose whose page to preview among the class (read once: 10,000 names).
-    choices = course_summary.members(db.session, course) if g.viewer.is_staff else []
+    # Staff choose whose page to preview: among the whole class when it is small enough to
+    # list, else among the learners a search finds (100,000 names made a 5 MB page).
+    listed = figures.class_size <= CHOOSER_LISTS_ALL
+    who = request.args.get("who", "").strip()[:100]
+    choices: list[tuple[int, str]] = []
+    if g.viewer.is_staff and listed:
+        choices = course_summary.members(db.session, course)
+    elif g.viewer.is_staff and who:
+        found = learner_summary.rows(db.session, course, {"q": who}, "name", limit=CHOOSER_FOUND)
+        choices = [(row["person"], row["name"]) for row in found]
+    if subject.kind == "learner" and subject.person_id not in {p for p, _name in choices}:
+        choices.insert(0, (subject.person_id or 0, subject.name or ""))
     page: dict[str, Any] = {}
     if subject.kind != TYPICAL or figures.class_size >= floor:
-        page = _page(course, settings, figures, subject, choices)
+        people = (
+            learner_summary.member_ids(db.session, course) if subject.kind == TYPICAL else set()
+        )
+        page = _page(course, settings, figures, subject, people)
     return render_template(
         "course/me.html",
         course=course,
         viewer=viewer,
         subject=subject,
         choices=choices,
+        listed=listed,
+        who=who,
         preview_param=PREVIEW_PARAM,
         typical=TYPICAL,
         class_size=figures.class_size,
@@ -115,10 +135,10 @@ def _page(
     settings: course_settings.Settings,
     figures: course_summary.Figures,
     subject: Subject,
-    members: list[tuple[int, str]],
+    people: set[int],
 ) -> dict[str, Any]:
-    """Everything the page shows about its subject (a learner, or the typical one); `members`
-    are the class's learners (staff's choices)."""
+    """Everything the page shows about its subject (a learner, or the typical one); `people`
+    are the class's learners (for the typical one)."""
     now = utcnow()
     today = settings.today(now)
     cutoff = settings.time_cutoff_minutes
@@ -126,7 +146,6 @@ def _page(
     typical = subject.kind == TYPICAL
     person_id = subject.person_id
     # The class's person ids: only the typical learner's figures are the whole class's.
-    people = {p for p, _name in members} if typical else set()
     class_time = figures.weekly_time
     class_weeks = {
         row["week_start"]: (row["q1_seconds"], row["median_seconds"], row["q3_seconds"])

@@ -327,3 +327,27 @@ def test_the_weekly_chart_starts_at_the_course_start(
     axis = _figure(_html(client.get(f"/courses/1/me?t={token}")), "my-time")["layout"]["xaxis"]
     assert axis["tickvals"][:3] == ["2026-02-16", "2026-02-23", "2026-03-02"]
     assert axis["ticktext"][0] == "Week 1<br>Feb 16"  # the week the course starts
+
+
+def test_a_class_too_large_to_list_is_searched_in_the_preview_chooser(
+    app: Flask, client: FlaskClient, platform: FakePlatform, monkeypatch: Any
+) -> None:
+    # Beyond CHOOSER_LISTS_ALL learners the chooser does not list the class (100,000 names):
+    # staff find a learner by part of a name, and the one previewed stays chosen.
+    from lti_tool.views import student as student_view
+
+    seeded = seed_class(app, client, platform)
+    monkeypatch.setattr(student_view, "CHOOSER_LISTS_ALL", 1)
+    html = _html(client.get(f"/courses/1/me?t={seeded['t']}"))
+    picker = html.split('id="preview-picker"', 1)[1].split("</form>", 1)[0]
+    assert 'name="who"' in picker and "Ada A" not in picker
+    assert 'id="chooser-hint"' in html
+    found = _html(client.get(f"/courses/1/me?t={seeded['t']}&who=ada"))
+    picker = found.split('id="preview-picker"', 1)[1].split("</form>", 1)[0]
+    assert f'<option value="{seeded["A"]}">Ada A</option>' in picker
+    assert "Sam Staff" not in picker
+    chosen = _html(client.get(f"/courses/1/me?t={seeded['t']}&person={seeded['A']}"))
+    picker = chosen.split('id="preview-picker"', 1)[1].split("</form>", 1)[0]
+    assert f'<option value="{seeded["A"]}" selected>Ada A</option>' in picker
+    # The typical learner's figures are the whole class's still (posted scores 40, 70, 85).
+    assert "<strong>70 %</strong>" in html

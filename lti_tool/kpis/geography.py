@@ -112,7 +112,14 @@ def geography(
         people = class_member_ids(session, course)
     if floor is None:
         floor = course_settings.load(session, course).privacy_floor
-    grouped = group_small(country_counts(session, course, people), floor)
+    return counted_rows(course, country_counts(session, course, people), floor, locale)
+
+
+def counted_rows(
+    course: Course, counts: dict[str, int], floor: int, locale: str = "en"
+) -> list[dict[str, Any]]:
+    """geography's rows from the learners per country code (country_counts)."""
+    grouped = group_small(counts, floor)
     label = course_label(course)
     named = {code: country_name(code, locale) for code in grouped}
     order = sorted(

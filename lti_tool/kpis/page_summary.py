@@ -5,10 +5,10 @@ Written with the course summary (lti_tool.kpis.course_summary.refresh, in the sa
 with the same fingerprint) for the pages whose whole-class figures cost more than a request may:
 the videos page (every viewing of the class added up, 6 s at 10,000 learners), the typical
 learner's videos on staff's "Student view" (every viewing's coverage, 3.5 s), the content
-page's resources (every learner's resources counted, 1.6 s) and the problems page (every
-learner's checks, 2.5 s). The figures are
-exactly what the KPI functions compute for the class (figures_of); a section's are still
-computed by the pages.
+page's resources (every learner's resources counted, 1.6 s), the problems page (every
+learner's checks, 2.5 s) and the countries page (every learner's country, 0.2 s at 100,000).
+The figures are exactly what the KPI functions compute for the class (figures_of); a
+section's are still computed by the pages.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from lti_tool.kpis import course_summary, problems, resources, student, video_engagement
+from lti_tool.kpis import (
+    course_summary,
+    geography,
+    problems,
+    resources,
+    student,
+    video_engagement,
+)
 from lti_tool.kpis.learner_summary import fingerprint
 from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
@@ -34,8 +41,12 @@ PROBLEMS = "problems"
 #: Staff's "Student view" of the typical learner: the class's videos (student.typical_videos)
 #: and how many were active each day (student.class_active_counts).
 TYPICAL = "typical"
-PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL)
+#: The countries page: the class's learners per country code (geography.country_counts); the
+#: floor and the countries' names are the page's.
+COUNTRIES = "countries"
+PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES)
 _KEYS = {
+    COUNTRIES: {"counts"},
     VIDEOS: {"summary", "timeline", "viewers", "completions"},
     TYPICAL: {"videos", "active"},
     CONTENT: {"reach"},
@@ -48,9 +59,12 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     them: for VIDEOS video_engagement.video_summary, video_timeline and learner_video's rows
     counted per video (viewers, completions); for TYPICAL student.typical_videos of those rows
     and student.class_active_counts; for CONTENT resources.resource_reach; for PROBLEMS
-    problems.problem_stats and distributions of the class's checks."""
+    problems.problem_stats and distributions of the class's checks; for COUNTRIES
+    geography.country_counts."""
     if page == CONTENT:
         return {"reach": resources.resource_reach(session, course, people)}
+    if page == COUNTRIES:
+        return {"counts": geography.country_counts(session, course, people)}
     if page == PROBLEMS:
         checks = problems.learner_checks(session, course, people)
         return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
@@ -83,7 +97,9 @@ def refresh(
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not people:
         return  # as the course summary: a course without learners keeps no rows
-    found = {page: figures_of(session, course, page, people) for page in (CONTENT, PROBLEMS)}
+    found = {
+        page: figures_of(session, course, page, people) for page in (CONTENT, PROBLEMS, COUNTRIES)
+    }
     found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
     session.execute(
         insert(table),

@@ -8,11 +8,12 @@ from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import course_settings, geography
+from lti_tool.kpis import course_settings, geography, page_summary
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.course import _course, bp, section_choice
+from lti_tool.views.course import _course, bp, chosen_section
+from lti_tool.views.learners import page_figures
 
 
 @bp.get("/countries")
@@ -20,17 +21,23 @@ from lti_tool.views.course import _course, bp, section_choice
 def countries(course_id: int) -> str | Response:
     """Learners per country (small countries together), for the class or one section."""
     course = _course(course_id)
-    section, sections, people = section_choice(course)
+    section, sections, people = chosen_section(course)
     floor = course_settings.load(db.session, course).privacy_floor
+    if people is None:
+        # The whole class's: written once per change (kpis.page_summary), named here.
+        counts = page_figures(course, page_summary.COUNTRIES)["counts"]
+    else:
+        counts = geography.country_counts(db.session, course, people)
+    learners = sum(counts.values())
     if request.args.get("format") == "csv":
         # CSV stays English (its country names too). The file's name has no section name in
         # it: a name can hold any character.
         return Response(
-            to_csv(geography.geography(db.session, course, people, floor), geography.FIELDS),
+            to_csv(geography.counted_rows(course, counts, floor), geography.FIELDS),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="countries-{course.id}.csv"'},
         )
-    rows = geography.geography(db.session, course, people, floor, locale=page_language())
+    rows = geography.counted_rows(course, counts, floor, locale=page_language())
     located = [r for r in rows if r["country_code"] != geography.NOT_RECORDED]
     charts = []
     if located:
@@ -44,7 +51,7 @@ def countries(course_id: int) -> str | Response:
         endpoint="course.countries",
         rows=rows,
         located=located,
-        learners=len(people),
+        learners=learners,
         floor=floor,
         charts=charts,
         other=geography.OTHER,

@@ -20,7 +20,9 @@ from lti_tool.extensions import db
 from lti_tool.kpis import (
     activity,
     at_risk,
+    course_settings,
     course_summary,
+    geography,
     learner_summary,
     names,
     page_summary,
@@ -93,6 +95,8 @@ def _expected_videos(course: Course) -> dict[str, Any]:
             problem: problems.distribution_rows([c for c in checks if c.problem_id == problem])
             for problem in {c.problem_id for c in checks}
         },
+        # The countries page's rows: the whole class's, the course's floor.
+        "countries": geography.geography(db.session, course),
     }
 
 
@@ -105,7 +109,10 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     first, last = date.today() - timedelta(days=20), date.today()
     content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
     problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
+    countries = page_summary.stored(db.session, course, page_summary.COUNTRIES, mark)
     assert found is not None and content is not None and problem is not None
+    assert countries is not None
+    floor = course_settings.load(db.session, course).privacy_floor
     known = names.course_names(db.session, course)
     return {
         **found,
@@ -114,6 +121,7 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
         **content,
         "problems": problems.named_rows(problem["stats"], known),
         "answers": problem["answers"],
+        "countries": geography.counted_rows(course, countries["counts"], floor),
     }
 
 

@@ -105,7 +105,7 @@ def test_a_large_course_shows_its_rows_as_written_while_the_job_writes_them(
 
     before_pages = written()
     assert before_pages  # written with the summaries before the newcomer came
-    for name in ("videos", "content", "problems"):
+    for name in ("videos", "content", "problems", "countries"):
         assert client.get(f"/courses/1/{name}?t={seeded['t']}").status_code == 200, name
     assert written() == before_pages
     assert _names(client.get(page).get_data(as_text=True)) == before

@@ -4,8 +4,9 @@ one learner's page. Every view of contact details is written to the access log."
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from babel.numbers import format_decimal
@@ -89,6 +90,7 @@ COLUMNS_VIEW = "learners.columns"
 # The order when nobody chose one and someone is at risk: high first, then watch, then the
 # others; by name within each.
 RISK_FIRST = learner_summary.RISK_FIRST
+_T = TypeVar("_T")
 #: SUMMARY_INLINE_LEARNERS' default: a summary of 5,000 learners is written in about half a
 #: second, so the page can wait for it; beyond, the scheduler's job writes it.
 INLINE_LEARNERS = 5000
@@ -301,16 +303,10 @@ def current_summary(course: Course) -> learner_summary.State:
     timeout (a large ingest, which writes the summary itself as it commits), the rows as they
     were are shown rather than an error."""
     key = pseudonym_key()
-    try:
-        state = learner_summary.current(db.session, course, key=key, inline_up_to=inline_up_to())
-        db.session.commit()
-    except OperationalError:
-        db.session.rollback()
-        found = learner_summary.stored(db.session, course, key=key)
-        if found is None:
-            raise
-        return found
-    return state
+    return _committed_or_stored(
+        lambda: learner_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
+        lambda: learner_summary.stored(db.session, course, key=key),
+    )
 
 
 def class_figures(course: Course) -> course_summary.Figures:
@@ -318,16 +314,25 @@ def class_figures(course: Course) -> course_summary.Figures:
     current_summary does); the figures as stored while another process holds SQLite's write
     lock, when there are any."""
     key = pseudonym_key()
+    return _committed_or_stored(
+        lambda: course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
+        lambda: course_summary.stored(db.session, course),
+    )
+
+
+def _committed_or_stored(current: Callable[[], _T], stored: Callable[[], _T | None]) -> _T:
+    """current() committed; while another process holds SQLite's write lock for longer than its
+    busy timeout, stored() instead, when there is something stored (else the error)."""
     try:
-        figures = course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to())
+        found = current()
         db.session.commit()
     except OperationalError:
         db.session.rollback()
-        found = course_summary.stored(db.session, course)
-        if found is None:
+        kept = stored()
+        if kept is None:
             raise
-        return found
-    return figures
+        return kept
+    return found
 
 
 def page_figures(course: Course, page: str) -> dict[str, Any]:

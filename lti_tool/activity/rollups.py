@@ -447,12 +447,19 @@ def summaries_later(session: DbSession) -> None:
 
 
 def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
-    """Mark courses whose data changed: pages reuse course-wide figures until it moves, and the
-    summary tables are written again before the change is committed (CHANGED_COURSES)."""
+    """Mark courses whose activity changed: pages reuse course-wide figures until it moves, and
+    the summary tables are written again before the change is committed (CHANGED_COURSES)."""
     ids = sorted(set(course_ids))
     if ids:
         session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
-        session.info.setdefault(CHANGED_COURSES, set()).update(ids)
+        summaries_changed(session, ids)
+
+
+def summaries_changed(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Have the courses' summary tables written again before this change is committed, for a
+    change their fingerprint sees without the activity moving (settings, a sync run): the
+    figures that depend on the activity alone are then kept (CHANGED_COURSES)."""
+    session.info.setdefault(CHANGED_COURSES, set()).update(course_ids)
 
 
 def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:

@@ -16,7 +16,7 @@ from lti_tool.cli.options import named_course
 from lti_tool.data.privacy import delete_person, export_person
 from lti_tool.data.retention import purge_course_all, purge_course_older_than
 from lti_tool.extensions import db
-from lti_tool.kpis import learner_summary
+from lti_tool.kpis import learner_summary, page_summary
 from lti_tool.models import ActivityBlock, Course, Person
 from lti_tool.people.linking import people_known_as
 from lti_tool.people.pseudonyms import pseudonym_key
@@ -118,8 +118,9 @@ def data_rebuild_rollups(course_ref: str, platform_name: str | None) -> None:
 def data_refresh_summaries(
     course_ref: str | None, platform_name: str | None, as_json: bool
 ) -> None:
-    """Write the learner summary of a course (or of every course) again from its stored data
-    (after an upgrade adds the table; the tool otherwise writes it at every change)."""
+    """Write the learner, course and page summaries of a course (or of every course) again from
+    its stored data, from scratch (after an upgrade adds a table; the tool otherwise writes
+    them at every change)."""
 
     if course_ref:
         courses = [named_course(course_ref, platform_name)]
@@ -128,6 +129,7 @@ def data_refresh_summaries(
     key = pseudonym_key()
     for course in courses:
         started = time.perf_counter()
+        page_summary.forget(db.session, course)  # from scratch: no page's figures are kept
         learners = learner_summary.refresh(db.session, course, key=key)
         db.session.commit()
         seconds = round(time.perf_counter() - started, 3)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.rollups import summaries_changed
 from lti_tool.config import setting
 from lti_tool.i18n.text import N_, Explained, LazyText, lazy_gettext
 from lti_tool.models import Course, SyncRun
@@ -198,8 +198,9 @@ def execute_run(
         run.counts = counts
         run.requests = requests_made
         run.record_error(None)
-        # What a sync brings (roster, scores, submissions, progress) is the summaries' input.
-        touch_courses(session, [course.id])
+        # What a sync brings (roster, scores, submissions, progress) is the summaries' input;
+        # not the activity (their fingerprints see the run's finished_at).
+        summaries_changed(session, [course.id])
         session.commit()
     except SyncError as exc:
         session.rollback()

@@ -9,15 +9,22 @@ page's resources (every learner's resources counted, 1.6 s), the problems page (
 learner's checks, 2.5 s) and the countries page (every learner's country, 0.2 s at 100,000).
 The figures are exactly what the KPI functions compute for the class (figures_of); a
 section's are still computed by the pages.
+
+They depend on less than the learner summary's fingerprint: the course's activity, syncs and
+label and the class's learners (inputs), not its settings, its day or its staff. A refresh
+that moved the fingerprint but not these (a settings change, a new day, a staff launch) keeps
+the stored figures, stamped with the new fingerprint, rather than adding up the class again
+(at 100,000 learners, 47 of a 68 s refresh).
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from lti_tool.kpis import (
     course_summary,
@@ -27,8 +34,9 @@ from lti_tool.kpis import (
     student,
     video_engagement,
 )
+from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learner_summary import fingerprint
-from lti_tool.models import Course, PageSummary
+from lti_tool.models import Course, PageSummary, SyncRun
 from lti_tool.models.types import DbSession, utcnow
 
 #: The videos page: summary, timeline, viewers and completions per video.
@@ -52,6 +60,21 @@ _KEYS = {
     CONTENT: {"reach"},
     PROBLEMS: {"stats", "answers"},
 }
+#: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
+FIGURES_SHAPE = 1
+
+
+def inputs(session: DbSession, course: Course, people: set[int]) -> str:
+    """The digest of what every page's figures are computed from: the course's activity (every
+    rollup change stamps `course.updated_at`), its syncs (the resources' names, the videos'
+    durations), its label (in the rows) and the class's learners."""
+    activity = session.scalar(select(Course.updated_at).where(Course.id == course.id))
+    synced = session.scalar(
+        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
+    )
+    learners = hashlib.sha256(orjson.dumps(sorted(people))).hexdigest()
+    parts = (activity, synced, course_label(course), learners, sorted(_KEYS.items()))
+    return hashlib.sha256(repr((*parts, FIGURES_SHAPE)).encode()).hexdigest()
 
 
 def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
@@ -92,28 +115,61 @@ def refresh(
     session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
 ) -> None:
     """Write every page's figures of the course again (the course summary's refresh calls it,
-    with its fingerprint). The caller commits."""
+    with its fingerprint); those whose inputs did not move since are kept and stamped with it.
+    The caller commits."""
+    table = PageSummary.__table__
+    if not people:
+        # As the course summary: a course without learners keeps no rows.
+        session.execute(delete(table).where(table.c.course_id == course.id))
+        return
+    digest = inputs(session, course, people)
+    kept = set(
+        session.scalars(
+            select(table.c.page).where(table.c.course_id == course.id, table.c.inputs == digest)
+        )
+    )
+    session.execute(
+        update(table)
+        .where(table.c.course_id == course.id, table.c.page.in_(sorted(kept)))
+        .values(fingerprint=mark)
+    )
+    session.execute(
+        delete(table).where(table.c.course_id == course.id, table.c.page.not_in(sorted(kept)))
+    )
+    found = {
+        page: figures_of(session, course, page, people)
+        for page in (CONTENT, PROBLEMS, COUNTRIES)
+        if page not in kept
+    }
+    if not {VIDEOS, TYPICAL} <= kept:
+        found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
+    written = [page for page in PAGES if page not in kept]
+    if written:
+        session.execute(
+            insert(table),
+            [_record(course, page, found[page], mark, moment, digest) for page in written],
+        )
+
+
+def forget(session: DbSession, course: Course) -> None:
+    """Drop the course's page figures, so the next refresh computes every page again (a
+    refresh from scratch). The caller commits."""
     table = PageSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
-    if not people:
-        return  # as the course summary: a course without learners keeps no rows
-    found = {
-        page: figures_of(session, course, page, people) for page in (CONTENT, PROBLEMS, COUNTRIES)
+
+
+def _record(
+    course: Course, page: str, figures: dict[str, Any], mark: str, moment: datetime, digest: str
+) -> dict[str, Any]:
+    """A page_summary row."""
+    return {
+        "course_id": course.id,
+        "page": page,
+        "fingerprint": mark,
+        "computed_at": moment,
+        "figures": orjson.dumps(figures).decode(),
+        "inputs": digest,
     }
-    found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
-    session.execute(
-        insert(table),
-        [
-            {
-                "course_id": course.id,
-                "page": page,
-                "fingerprint": mark,
-                "computed_at": moment,
-                "figures": orjson.dumps(found[page]).decode(),
-            }
-            for page in PAGES
-        ],
-    )
 
 
 def stored(
@@ -153,13 +209,6 @@ def current(
         session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
         table = PageSummary.__table__
         session.execute(delete(table).where(table.c.course_id == course.id, table.c.page == page))
-        session.execute(
-            insert(table).values(
-                course_id=course.id,
-                page=page,
-                fingerprint=mark,
-                computed_at=moment,
-                figures=orjson.dumps(found).decode(),
-            )
-        )
+        digest = inputs(session, course, people)
+        session.execute(insert(table).values(_record(course, page, found, mark, moment, digest)))
     return found

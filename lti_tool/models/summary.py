@@ -136,3 +136,6 @@ class PageSummary(Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     figures: Mapped[str] = mapped_column(Text)
+    # The digest of what the figures are computed from (lti_tool.kpis.page_summary.inputs):
+    # a refresh that moved the fingerprint but not this keeps them.
+    inputs: Mapped[str] = mapped_column(String(64), server_default="")

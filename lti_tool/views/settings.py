@@ -10,7 +10,7 @@ from flask import g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from lti_tool.activity.rollups import rebuild_learners, touch_courses
+from lti_tool.activity.rollups import rebuild_learners, summaries_changed
 from lti_tool.extensions import db
 from lti_tool.i18n import NAMES as LANGUAGE_NAMES
 from lti_tool.i18n.text import N_
@@ -183,8 +183,9 @@ def save_settings(course_id: int) -> str | tuple[str, int] | Response:
             select(ActivityBlock.person_id).where(ActivityBlock.course_id == course.id).distinct()
         )
         rebuild_learners(db.session, course.id, list(learners))
-    # The at-risk thresholds, the cutoff and the day are the summary tables' inputs too.
-    touch_courses(db.session, [course.id])
+    # The at-risk thresholds, the cutoff and the day are the learner summary's inputs too (its
+    # fingerprint sees the settings' updated_at); the activity moved only if rebuilt above.
+    summaries_changed(db.session, [course.id])
     db.session.commit()
     return redirect(
         url_for("course.settings", course_id=course.id, saved=1, t=g.session_token), code=303

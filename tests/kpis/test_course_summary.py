@@ -5,17 +5,19 @@ of rebuilding the class."""
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.rollups import summaries_changed, touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     activity,
@@ -248,3 +250,46 @@ def test_no_page_adds_up_the_whole_class_after_new_data(
         answer = client.get(f"/courses/1/{page}?t={t}")
         assert answer.status_code == 200, page
     assert computed == []
+
+
+def test_a_settings_change_keeps_the_page_figures_and_new_activity_writes_them_again(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pages' figures depend on the activity, syncs and learners, not on the settings: a
+    # settings change rewrites the learner rows but keeps them (at 100,000 learners, adding
+    # them up is most of a refresh), and new activity writes them again.
+    with app.app_context():
+        course = db.session.get(Course, 1)
+        assert course is not None
+        course_summary.current(db.session, course, key=pseudonym_key())  # a reader writes them
+        db.session.commit()
+        computed: list[str] = []
+        for module, name in (
+            (video_engagement, "class_videos"),
+            (resources, "resource_reach"),
+            (problems, "learner_checks"),
+            (geography, "country_counts"),
+        ):
+            real = getattr(module, name)
+            monkeypatch.setattr(
+                module,
+                name,
+                lambda *a, _real=real, _name=name, **k: computed.append(_name) or _real(*a, **k),
+            )
+        before = {row.page: row.figures for row in db.session.query(PageSummary)}
+        assert set(before) == set(page_summary.PAGES)
+        chosen = dataclasses.replace(course_settings.load(db.session, course), risk_inactive_days=2)
+        course_settings.save(db.session, course, chosen)
+        summaries_changed(db.session, [course.id])
+        db.session.commit()
+        key = pseudonym_key()
+        mark, _settings, _today = learner_summary.fingerprint(db.session, course, key, utcnow())
+        assert computed == []
+        assert db.session.get(CourseSummary, 1).fingerprint == mark  # type: ignore[union-attr]
+        for page in page_summary.PAGES:  # kept, and current for the readers
+            assert page_summary.stored(db.session, course, page, mark) == orjson.loads(before[page])
+        touch_courses(db.session, [course.id])
+        db.session.commit()
+        assert sorted(computed) == sorted(
+            ["class_videos", "resource_reach", "learner_checks", "country_counts"]
+        )

@@ -15,22 +15,24 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from lti_tool import platforms
-from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.rollups import rebuild_learners, summaries_changed
 from lti_tool.extensions import db
 from lti_tool.jobs import runs
-from lti_tool.kpis import course_settings, learner_summary
+from lti_tool.kpis import course_settings, learner_summary, page_summary
 from lti_tool.kpis.learners import class_data, learner_rows
 from lti_tool.launch import records
 from lti_tool.models import (
+    ActivityBlock,
     Assignment,
     Course,
     Enrollment,
     LearnerSummary,
     LearnerSummaryState,
     LmsLearnerStats,
+    PageSummary,
     Person,
     Section,
     SectionMember,
@@ -298,8 +300,16 @@ def _apply(
     elif kind == "settings":
         # What the settings page does on save (lti_tool.views.settings.save_settings).
         course = _course()
+        before = course_settings.load(db.session, course).time_zone
         course_settings.save(db.session, course, value)
-        touch_courses(db.session, [course.id])
+        if value.time_zone != before:
+            learners = db.session.scalars(
+                select(ActivityBlock.person_id)
+                .where(ActivityBlock.course_id == course.id)
+                .distinct()
+            )
+            rebuild_learners(db.session, course.id, list(learners))
+        summaries_changed(db.session, [course.id])
         db.session.commit()
     else:
         with pytest.MonkeyPatch.context() as patch:
@@ -691,8 +701,22 @@ def test_refresh_summaries_command_writes_the_rows_again(
     with app.app_context():
         course = _course()
         _same(_stored(course), _computed(course, key))
+        # From scratch: a page's figures are computed again though their inputs did not move.
+        db.session.execute(
+            update(PageSummary)
+            .where(PageSummary.course_id == course.id, PageSummary.page == page_summary.COUNTRIES)
+            .values(figures='{"counts": {"XX": 99}}')
+        )
+        db.session.commit()
+        course_id = course.id
     every = runner.invoke(args=["data", "refresh-summaries"])
-    assert every.exit_code == 0 and f"course {course.id}: 3 learners in" in every.output
+    assert every.exit_code == 0 and f"course {course_id}: 3 learners in" in every.output
+    with app.app_context():
+        course = _course()
+        people = set(class_data(db.session, course, key=key).members)
+        assert page_summary.stored(
+            db.session, course, page_summary.COUNTRIES, None
+        ) == page_summary.figures_of(db.session, course, page_summary.COUNTRIES, people)
 
 
 def test_a_course_marked_before_its_rows_were_ever_written_is_refreshed_by_the_job(

@@ -1,0 +1,106 @@
+"""Benchmark: what one course's summary refresh costs after each kind of change, in process, on
+a database bench/dashboard.py built (`--keep DIR`).
+
+    .venv/bin/python bench/refresh.py DIR/tool.sqlite3
+    .venv/bin/python bench/refresh.py postgresql+psycopg2://…/db
+
+The app of this checkout, production configuration. Times the commit that writes the learner,
+course and page summaries, as the tool makes it:
+
+- from scratch (`flask data refresh-summaries`: every page's figures computed): the baseline;
+- after a settings change (the settings page's save: only the learner summary's inputs moved);
+- on a new day (the course's day moves the fingerprint; the scheduler's job or the first page
+  of the day refreshes);
+- after new activity (what an ingest's commit adds to its own time: everything is computed).
+
+Each change is undone after (the settings put back, the day of now written again), so the
+database is left as it was. Prints figures, never fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from in_process import REPO, bench_app, first_staff
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("database", help="the SQLite file or a database URL")
+    parser.add_argument("--runs", type=int, default=1, help="times each change is made")
+    args = parser.parse_args()
+    app = bench_app(args.database)
+
+    from dashboard import machine
+
+    from lti_tool.activity.rollups import summaries_changed, touch_courses
+    from lti_tool.extensions import db
+    from lti_tool.kpis import course_settings, learner_summary, page_summary
+    from lti_tool.models.types import utcnow
+    from lti_tool.people.pseudonyms import pseudonym_key
+
+    for line in machine()[:-1]:
+        print(line)
+    print(f"code     {REPO}")
+    print(f"database {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}\n")
+
+    with app.app_context():
+        _person, course = first_staff()
+        key = pseudonym_key()
+
+        def from_scratch() -> None:
+            page_summary.forget(db.session, course)
+            learner_summary.refresh(db.session, course, key=key)
+            db.session.commit()
+
+        def settings_change() -> None:
+            saved = course_settings.load(db.session, course)
+            for days in (saved.risk_inactive_days + 1, saved.risk_inactive_days):
+                chosen = dataclasses.replace(saved, risk_inactive_days=days)
+                course_settings.save(db.session, course, chosen)
+                summaries_changed(db.session, [course.id])
+                db.session.commit()  # the commit refreshes (lti_tool._refresh_summaries)
+
+        def new_day() -> None:
+            tomorrow = utcnow() + timedelta(days=1)
+            learner_summary.current(db.session, course, key=key, now=tomorrow)
+            db.session.commit()
+
+        def new_activity() -> None:
+            touch_courses(db.session, [course.id])
+            db.session.commit()
+
+        def back_to_now() -> None:
+            learner_summary.current(db.session, course, key=key)
+            db.session.commit()
+
+        changes: list[tuple[str, Callable[[], None], int, Callable[[], None] | None]] = [
+            ("from scratch (baseline)", from_scratch, 1, None),
+            ("settings change (two saves)", settings_change, 2, None),
+            ("new day", new_day, 1, back_to_now),
+            ("new activity", new_activity, 1, None),
+        ]
+        learners = learner_summary.current(db.session, course, key=key).learners
+        db.session.commit()
+        print(f"course {course.id}: {learners:,} learners\n")
+        print(f"  {'change':30} {'refresh':>10}   (per refresh; {args.runs} runs, the median)")
+        baseline = None
+        for name, change, refreshes, undo in changes:
+            times = []
+            for _run in range(args.runs):
+                started = time.perf_counter()
+                change()
+                times.append((time.perf_counter() - started) / refreshes)
+                if undo is not None:
+                    undo()
+            median = sorted(times)[len(times) // 2]
+            baseline = baseline or median
+            print(f"  {name:30} {median:9.2f} s   {median / baseline:5.0%} of the baseline")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,9 +11,12 @@ from sqlalchemy import select
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.video import (
     final_segment,
+    merged_coverage,
+    merged_totals,
     reported_segments,
     runs_coverage,
     runs_totals,
+    seen_runs,
     summarize,
 )
 from lti_tool.models import Course, Video, VideoLearnerViews
@@ -143,19 +146,23 @@ def class_videos(session: DbSession, course: Course, people: set[int]) -> dict[s
     read of their viewings: `summary` (video_summary's rows), `timeline` (video_timeline's),
     `viewers` and `completions` per video (learner_video's rows counted, and those completed),
     and `viewings`: learner_video's rows without the learner (video, coverage, completed)."""
-    seen = _learner_runs(session, course, people)
-    per_video: dict[str, list[list[int]]] = defaultdict(list)
-    for _person_id, video_id, runs in seen:
-        per_video[video_id].append(runs)
-    totals = {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
+    # Each viewing's runs merged once, for both the totals and its coverage.
+    seen = [
+        (video_id, runs, seen_runs(runs))
+        for _p, video_id, runs in _learner_runs(session, course, people)
+    ]
+    per_video: dict[str, list[tuple[list[int], list[tuple[int, int]]]]] = defaultdict(list)
+    for video_id, runs, merged in seen:
+        per_video[video_id].append((runs, merged))
+    totals = {video_id: merged_totals(pairs) for video_id, pairs in per_video.items()}
     stored = _durations(session, course)
     settled = settled_durations(session, course)
     viewers: dict[str, int] = {}
     completions: dict[str, int] = {}
     viewings = []
-    for _person_id, video_id, runs in seen:
+    for video_id, _runs, merged in seen:
         duration = settled.get(video_id)
-        share, completed = runs_coverage(runs, duration) if duration else (None, False)
+        share, completed = merged_coverage(merged, duration) if duration else (None, False)
         viewers[video_id] = viewers.get(video_id, 0) + 1
         completions[video_id] = completions.get(video_id, 0) + bool(completed)
         viewings.append(

@@ -43,7 +43,7 @@ def problem_attempts(
     """(person, week) -> (problem attempts, distinct problems attempted), for some weeks."""
     wanted = set(weeks)
     who: dict[date, list[int]] = defaultdict(list)
-    for person_id, week in session.execute(
+    for person_id, week in session.connection().execute(
         select(WeeklyActivity.person_id, WeeklyActivity.week_start).where(
             WeeklyActivity.course_id == course.id, WeeklyActivity.label == ATTEMPTED
         )

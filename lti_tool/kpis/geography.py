@@ -68,7 +68,7 @@ def learner_countries(
 ) -> dict[int, str]:
     """Each learner's last known country code in the course (UNKNOWN when the address is in no
     country's range); learners with no address recorded are left out."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(LearnerCountry.person_id, LearnerCountry.country_code).where(
             LearnerCountry.course_id == course.id
         )

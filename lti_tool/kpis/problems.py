@@ -89,7 +89,7 @@ def learner_checks(
     session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[LearnerChecks]:
     """Every learner's checks of every problem of a course (of some people, when given)."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             LearnerProblem.person_id,
             LearnerProblem.problem_id,

@@ -43,7 +43,7 @@ def resource_reach(
         LearnerResource.resource_id, LearnerResource.kind, LearnerResource.person_id
     ).where(LearnerResource.course_id == course.id)
     opened: dict[tuple[str, str], int] = {}
-    for resource, kind, person in session.execute(query):
+    for resource, kind, person in session.connection().execute(query):
         if people is None or person in people:
             opened[(resource, kind)] = opened.get((resource, kind), 0) + 1
     names = _names(session, course)

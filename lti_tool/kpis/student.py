@@ -328,7 +328,7 @@ def class_share_active(
 ) -> dict[date, float]:
     """Per day: the share of the class active that day (the typical learner's calendar)."""
     counts: Counter[date] = Counter()
-    rows = session.execute(
+    rows = session.connection().execute(
         select(LearnerDay.day, LearnerDay.person_id).where(
             LearnerDay.course_id == course.id, LearnerDay.day >= first, LearnerDay.day <= last
         )
@@ -343,7 +343,7 @@ def class_active_counts(session: DbSession, course: Course, people: set[int]) ->
     """Per day (ISO date), every day of the course: how many of `people` (the class) were
     active, for active_shares."""
     counts: Counter[str] = Counter()
-    rows = session.execute(
+    rows = session.connection().execute(
         select(LearnerDay.day, LearnerDay.person_id).where(LearnerDay.course_id == course.id)
     )
     for day, person_id in rows:

@@ -45,7 +45,7 @@ def _learner_runs(
     if people is not None and len(people) <= FEW_PEOPLE:
         # A learner's own page: their rows by the primary key, not the whole class's.
         query = query.where(VideoLearnerViews.person_id.in_(sorted(people)))
-    rows = session.execute(query)
+    rows = session.connection().execute(query)
     return [
         (person_id, video_id, orjson.loads(runs))
         for person_id, video_id, runs in rows

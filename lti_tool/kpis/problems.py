@@ -98,8 +98,7 @@ def learner_checks(
             LearnerProblem.first_time,
             LearnerProblem.last_time,
             LearnerProblem.answers,
-        )
-        .where(LearnerProblem.course_id == course.id)
+        ).where(LearnerProblem.course_id == course.id)
     )
     found = []
     for person, problem, attempts, correct_at, first_time, last_time, packed in rows:

@@ -493,9 +493,11 @@ def rows(
     return [_row(found[person_id], label) for person_id in wanted]
 
 
-def member_ids(session: DbSession, course: Course) -> set[int]:
-    """The class's learners as the rows hold them (read current() first)."""
-    return set(session.scalars(select(_T.person_id).where(_T.course_id == course.id)))
+def member_ids(session: DbSession, course: Course, section: str = "") -> set[int]:
+    """The class's learners as the rows hold them, or those of one section (read current()
+    first)."""
+    where = _where(course, {"section": section})
+    return set(session.scalars(select(_T.person_id).where(*where)))
 
 
 def count(session: DbSession, course: Course, filters: dict[str, str] | None = None) -> int:
@@ -504,13 +506,11 @@ def count(session: DbSession, course: Course, filters: dict[str, str] | None = N
     return session.scalar(query) or 0
 
 
-def scores(session: DbSession, course: Course, section: str = "") -> dict[int, float | None]:
-    """The stored learners' current scores (None: no score) by person id: the whole class, or
-    the learners of one section. Read current() first."""
-    found = session.execute(
-        select(_T.person_id, _T.current_score).where(*_where(course, {"section": section}))
-    )
-    return {person_id: score for person_id, score in found}
+def score_values(session: DbSession, course: Course, section: str = "") -> list[float]:
+    """The stored current scores there are (staff's), lowest first: the whole class's or one
+    section's (read from the score's sort index, without the learners who have none)."""
+    where = [*_where(course, {"section": section}), _T.current_score.is_not(None)]
+    return list(session.scalars(select(_T.current_score).where(*where).order_by(_T.current_score)))
 
 
 def sections(session: DbSession, course: Course) -> list[str]:

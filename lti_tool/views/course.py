@@ -363,14 +363,13 @@ def class_people(course: Course) -> set[int]:
     return learner_summary.member_ids(db.session, course)
 
 
-def summary_section(course: Course) -> tuple[str, list[str], dict[int, float | None]]:
-    """The section asked for among the class's sections (unknown names ignored), those sections,
-    and the current score of each learner of the class in it (the whole class when none is
-    chosen), from the learner summary made current."""
+def summary_section(course: Course) -> tuple[str, list[str]]:
+    """The section asked for among the class's sections (unknown names ignored) and those
+    sections, from the learner summary made current (read its learners after: member_ids,
+    count, scores)."""
     _learners.current_summary(course)
     sections = learner_summary.sections(db.session, course)
-    chosen = asked_section(sections)
-    return chosen, sections, learner_summary.scores(db.session, course, chosen)
+    return asked_section(sections), sections
 
 
 SOURCE_NAMES = {

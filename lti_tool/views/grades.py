@@ -11,7 +11,7 @@ from lti_tool.i18n.formats import cldr
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import completion, grades, page_summary, recipients, resources
+from lti_tool.kpis import completion, grades, learner_summary, page_summary, recipients, resources
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
@@ -42,9 +42,8 @@ def grades_page(course_id: int) -> str:
     """The distribution of current scores and each assignment's median, quartiles, late, missing."""
     course = _course(course_id)
     # The learners and their scores are the learner summary's (written once per change).
-    chosen, sections, current = summary_section(course)
-    people = set(current)
-    scores = sorted(score for score in current.values() if score is not None)
+    chosen, sections = summary_section(course)
+    scores = learner_summary.score_values(db.session, course, chosen)
     summary = None
     if scores:
         summary = {
@@ -56,7 +55,10 @@ def grades_page(course_id: int) -> str:
     per_assignment = course_cached(
         course,
         f"assignments-{chosen}",
-        lambda: grades.assignment_rows(db.session, course, people),
+        # The learners are read only when the figures are computed (see content_page).
+        lambda: grades.assignment_rows(
+            db.session, course, learner_summary.member_ids(db.session, course, chosen)
+        ),
     )
     charts = []
     if scores:
@@ -86,23 +88,29 @@ def grades_page(course_id: int) -> str:
 def content_page(course_id: int) -> str:
     """Completion per module: learners who completed it, started it, and the median items done."""
     course = _course(course_id)
-    chosen, sections, current = summary_section(course)
-    people = set(current)
+    chosen, sections = summary_section(course)
+    # The class's learners are read only when a figure is computed (100,000 ids are a tenth
+    # of a second); the page itself needs their number.
+    learners = learner_summary.count(db.session, course, {"section": chosen})
+
+    def people() -> set[int]:
+        return learner_summary.member_ids(db.session, course, chosen)
+
     modules = course_cached(
-        course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people)
+        course, f"modules-{chosen}", lambda: completion.module_rows(db.session, course, people())
     )
     reach = (
         course_cached(
             course,
             f"resources-{chosen}",
-            lambda: resources.resource_reach(db.session, course, people),
+            lambda: resources.resource_reach(db.session, course, people()),
         )
         if chosen
         # The whole class's: written once per change (kpis.page_summary).
         else page_figures(course, page_summary.CONTENT)["reach"]
     )
     charts = []
-    if modules and people:
+    if modules and learners:
         figure = charts_mod.module_completion_figure(modules)
         charts.append(("module-completion", charts_mod.figure_json(figure)))
     return render_template(
@@ -114,7 +122,7 @@ def content_page(course_id: int) -> str:
         reach=reach,
         names=course_names(course),
         kind_names={kind: _(name) for kind, name in KIND_NAMES.items()},
-        learners=len(people),
+        learners=learners,
         charts=charts,
         endpoint="course.content_page",
         message_items=module_choices(course),

@@ -32,6 +32,7 @@ from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import (
     class_figures,
@@ -107,10 +108,7 @@ def me(course_id: int) -> str:
         choices.insert(0, (subject.person_id or 0, subject.name or ""))
     page: dict[str, Any] = {}
     if subject.kind != TYPICAL or figures.class_size >= floor:
-        people = (
-            learner_summary.member_ids(db.session, course) if subject.kind == TYPICAL else set()
-        )
-        page = _page(course, settings, figures, subject, people)
+        page = _page(course, settings, figures, subject)
     return render_template(
         "course/me.html",
         course=course,
@@ -135,10 +133,14 @@ def _page(
     settings: course_settings.Settings,
     figures: course_summary.Figures,
     subject: Subject,
-    people: set[int],
 ) -> dict[str, Any]:
-    """Everything the page shows about its subject (a learner, or the typical one); `people`
-    are the class's learners (for the typical one)."""
+    """Everything the page shows about its subject (a learner, or the typical one)."""
+
+    def people() -> set[int]:
+        """The class's learners, for the typical one's figures: read only when one is computed
+        (100,000 ids are a tenth of a second)."""
+        return learner_summary.member_ids(db.session, course)
+
     now = utcnow()
     today = settings.today(now)
     cutoff = settings.time_cutoff_minutes
@@ -193,7 +195,7 @@ def _page(
         if typical:
             # The class's counts per day: written once per change (kpis.page_summary).
             counts = page_figures(course, page_summary.TYPICAL)["active"]
-            per_day = student.active_shares(counts, len(people), mondays[0], today)
+            per_day = student.active_shares(counts, figures.class_size, mondays[0], today)
             calendar = student.calendar(mondays, {d: v * 100 for d, v in per_day.items()}, today)
             title = _("Share of the class active per day")
 
@@ -233,7 +235,11 @@ def _page(
     modules = []
     if settings.shows("completion"):
         modules = (
-            student.typical_modules(db.session, course, people)
+            course_cached(
+                course,
+                "typical-modules",
+                lambda: student.typical_modules(db.session, course, people()),
+            )
             if typical
             else student.learner_modules(db.session, course, person_id or 0)
         )
@@ -245,7 +251,13 @@ def _page(
     work: list[student.WorkItem] = []
     if settings.shows("due"):
         work = (
-            student.typical_work(db.session, course, people, now, settings.zone)
+            # Per worker for a minute (the class's statuses per assignment: 100,000 learners
+            # each), as the other class figures computed by the page.
+            course_cached(
+                course,
+                "typical-work",
+                lambda: student.typical_work(db.session, course, people(), now, settings.zone),
+            )
             if typical
             else student.learner_work(db.session, course, person_id or 0, now, settings.zone)
         )

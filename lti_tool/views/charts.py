@@ -20,7 +20,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
-from babel.dates import format_date, format_skeleton, get_day_names, get_month_names
+from babel.dates import format_skeleton, get_day_names, get_month_names
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.i18n import formats
@@ -210,14 +210,25 @@ def short_day(value: date) -> str:
 
 def _day(monday: str) -> str:
     """An ISO date as the page's language writes a day of a month: "Nov 2", "2 nov", "2. nov."."""
-    return str(
-        format_skeleton("MMMd", date.fromisoformat(monday), locale=formats.cldr(page_language()))
-    )
+    return _day_in(monday, formats.cldr(page_language()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_in(iso: str, locale: str) -> str:
+    """_day in a CLDR locale (kept: a calendar writes a few hundred days per page, each a
+    tenth of a millisecond in babel)."""
+    return str(format_skeleton("MMMd", date.fromisoformat(iso), locale=locale))
 
 
 def _weekday(day: date) -> str:
     """A day's short weekday name in the page's language (Mon, lun, man.)."""
-    return str(format_date(day, "EEE", locale=formats.cldr(page_language())))
+    return _weekday_in(day.weekday(), formats.cldr(page_language()))
+
+
+@functools.lru_cache(maxsize=64)
+def _weekday_in(weekday: int, locale: str) -> str:
+    """_weekday of a weekday number (Monday 0) in a CLDR locale."""
+    return str(get_day_names("abbreviated", locale=locale)[weekday])
 
 
 def weekday_names() -> list[str]:

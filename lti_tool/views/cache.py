@@ -14,8 +14,11 @@ from lti_tool.extensions import db
 from lti_tool.models import Course, CourseSettings, Enrollment, SyncRun
 
 T = TypeVar("T")
-# How long a figure is reused while the data's fingerprint is unchanged.
+# How long a figure is reused while the data's fingerprint is unchanged (a figure of "now",
+# such as what is overdue, may be a minute old).
 CACHE_SECONDS = 60
+# The same for a figure of the data and the course's day alone (the day in its name).
+DAY_CACHE_SECONDS = 3600
 # At most this many figures per process (a dozen per course a page was opened for): the least
 # recently used goes first.
 CACHE_ENTRIES = 512
@@ -42,8 +45,11 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     return (activity, *roster, synced, changed)
 
 
-def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
-    """A course-wide result reused for CACHE_SECONDS while the data's fingerprint stays the same.
+def course_cached(
+    course: Course, name: str, compute: Callable[[], T], seconds: float = CACHE_SECONDS
+) -> T:
+    """A course-wide result reused for `seconds` while the data's fingerprint stays the same
+    (longer for a result that depends on the data and the day alone, the day in its name).
 
     Paging, sorting and filtering a large class, or every student opening their page, then costs
     one fingerprint query (taken once per request) instead of reading every learner-day again.
@@ -58,7 +64,7 @@ def course_cached(course: Course, name: str, compute: Callable[[], T]) -> T:
     key = (course.id, name, fingerprints[course.id])
     now = time.monotonic()
     found = cache.get((course.id, name))
-    if found is not None and found[0] == key and now - found[1] < CACHE_SECONDS:
+    if found is not None and found[0] == key and now - found[1] < seconds:
         cache.move_to_end((course.id, name))
         cached: T = found[2]
         return cached

@@ -14,8 +14,9 @@ from lti_tool.kpis import course_settings
 from lti_tool.kpis import enrollment as enrollment_kpi
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
+from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import DAY_CACHE_SECONDS, course_cached
 from lti_tool.views.course import _course, bp, section_members
 
 
@@ -36,10 +37,13 @@ def enrollment_page(course_id: int) -> str:
     course = _course(course_id)
     section, sections, people = section_members(course)
     settings = course_settings.load(db.session, course)
+    # A function of the data and the course's day (to which it counts): kept for the day.
+    today = settings.today(utcnow())
     result = course_cached(
         course,
-        f"enrollment-{section}",
-        lambda: enrollment_kpi.enrollments(db.session, course, people),
+        f"enrollment-{section}-{today.isoformat()}",
+        lambda: enrollment_kpi.enrollments(db.session, course, people, today),
+        DAY_CACHE_SECONDS,
     )
     days = sorted({row.day for row in result.rows})
     modes = enrollment_kpi.modes_now(result)

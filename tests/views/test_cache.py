@@ -33,3 +33,31 @@ def test_the_cache_reuses_figures_and_drops_the_least_recently_used(
         course_cached(course, "a", lambda: figure("a"))
         course_cached(course, "b", lambda: figure("b"))
         assert computed == ["a", "b", "c", "b"]
+
+
+def test_a_figure_of_the_day_is_kept_longer_than_a_minute(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The enrollment page's figures depend on the data and the course's day alone: kept past
+    # CACHE_SECONDS (a figure of "now" is not), computed again after DAY_CACHE_SECONDS.
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    computed: list[str] = []
+
+    def figure(name: str) -> str:
+        computed.append(name)
+        return name
+
+    with app.test_request_context():
+        course = Course(lti_context_id="c2", lms_course_id="c2", title="Cached")
+        db.session.add(course)
+        db.session.commit()
+        course_cached(course, "now", lambda: figure("now"))
+        course_cached(course, "day", lambda: figure("day"), cache.DAY_CACHE_SECONDS)
+        clock[0] += cache.CACHE_SECONDS + 1
+        course_cached(course, "now", lambda: figure("now"))
+        course_cached(course, "day", lambda: figure("day"), cache.DAY_CACHE_SECONDS)
+        assert computed == ["now", "day", "now"]
+        clock[0] += cache.DAY_CACHE_SECONDS
+        course_cached(course, "day", lambda: figure("day"), cache.DAY_CACHE_SECONDS)
+        assert computed == ["now", "day", "now", "day"]

@@ -16,7 +16,10 @@ from flask.testing import FlaskClient
 
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
+from lti_tool.kpis import enrollment as enrollment_kpi
 from lti_tool.models import CourseSettings, EnrollmentChange
+from lti_tool.views import cache
+from lti_tool.views import enrollment as enrollment_views
 from tests.helpers.platform import LEARNER, FakePlatform, session_token
 
 ACTIVATED = "edx.course.enrollment.activated"
@@ -130,3 +133,30 @@ def test_learners_are_refused(client: FlaskClient, platform: FakePlatform) -> No
     token = session_token(platform.launch(client, roles=LEARNER, sub="s-1"))
     assert client.get(f"/courses/1/enrollment?t={token}").status_code == 403
     assert client.get(f"/courses/1/enrollment.csv?t={token}").status_code == 403
+
+
+def test_the_figures_are_kept_for_the_day_and_counted_again_the_next(
+    client: FlaskClient, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counting every learner's history is the page's cost at 100,000 learners: kept per worker
+    # while the data and the course's day hold (past the minute of a figure of "now").
+    counted: list[object] = []
+    real = enrollment_kpi.enrollments
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted.append(args[3] if len(args) > 3 else kwargs.get("today"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(enrollment_kpi, "enrollments", counting)
+    clock = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    now = datetime.now(UTC)
+    monkeypatch.setattr(enrollment_views, "utcnow", lambda: now)
+    page = f"/courses/1/enrollment?t={history['t']}"
+    assert client.get(page).status_code == 200
+    clock[0] += cache.CACHE_SECONDS + 1
+    assert client.get(page).status_code == 200
+    assert counted == [now.date()]
+    now += timedelta(days=1)  # the next day: counted again, up to it
+    assert client.get(page).status_code == 200
+    assert counted == [now.date() - timedelta(days=1), now.date()]

@@ -303,9 +303,15 @@ def current_summary(course: Course) -> learner_summary.State:
     timeout (a large ingest, which writes the summary itself as it commits), the rows as they
     were are shown rather than an error."""
     key = pseudonym_key()
-    return _committed_or_stored(
-        lambda: learner_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
-        lambda: learner_summary.stored(db.session, course, key=key),
+    return _once_a_request(
+        "learner_summary",
+        course,
+        lambda: _committed_or_stored(
+            lambda: learner_summary.current(
+                db.session, course, key=key, inline_up_to=inline_up_to()
+            ),
+            lambda: learner_summary.stored(db.session, course, key=key),
+        ),
     )
 
 
@@ -314,10 +320,27 @@ def class_figures(course: Course) -> course_summary.Figures:
     current_summary does); the figures as stored while another process holds SQLite's write
     lock, when there are any."""
     key = pseudonym_key()
-    return _committed_or_stored(
-        lambda: course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
-        lambda: course_summary.stored(db.session, course),
+    return _once_a_request(
+        "course_summary",
+        course,
+        lambda: _committed_or_stored(
+            lambda: course_summary.current(
+                db.session, course, key=key, inline_up_to=inline_up_to()
+            ),
+            lambda: course_summary.stored(db.session, course),
+        ),
     )
+
+
+def _once_a_request(name: str, course: Course, made: Callable[[], _T]) -> _T:
+    """made() the first time a request asks for it for this course, then the same again: a
+    page reads the summaries several times (each check of them is five queries), and within
+    a request the pages write none of their inputs."""
+    found: dict[tuple[str, int], Any] = g.setdefault("current_summaries", {})
+    if (name, course.id) not in found:
+        found[(name, course.id)] = made()
+    result: _T = found[(name, course.id)]
+    return result
 
 
 def _committed_or_stored(current: Callable[[], _T], stored: Callable[[], _T | None]) -> _T:

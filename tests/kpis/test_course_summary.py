@@ -293,3 +293,22 @@ def test_a_settings_change_keeps_the_page_figures_and_new_activity_writes_them_a
         assert sorted(computed) == sorted(
             ["class_videos", "resource_reach", "learner_checks", "country_counts"]
         )
+
+
+def test_a_page_checks_the_course_summary_once_a_request(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The typical Student view reads the class figures, then two page summaries which read
+    # them too: each check is five queries, made once per request.
+    checked: list[int] = []
+    real = course_summary.current
+
+    def counted(*args: Any, **kwargs: Any) -> course_summary.Figures:
+        checked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(course_summary, "current", counted)
+    for _request in range(2):
+        answer = client.get(f"/courses/1/me?t={seeded['t']}")
+        assert answer.status_code == 200
+    assert checked == [1, 1]

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lti_tool.extensions import db
-from lti_tool.models import Course, CourseSettings, Enrollment, SyncRun
+from lti_tool.kpis import learner_summary
+from lti_tool.models import Course
 
 T = TypeVar("T")
 # How long a figure is reused while the data's fingerprint is unchanged (a figure of "now",
@@ -30,19 +31,7 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     Every change to a course's activity rollups stamps `course.updated_at`
     (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
     """
-    activity = db.session.scalar(select(Course.updated_at).where(Course.id == course.id))
-    roster = db.session.execute(
-        select(func.count(), func.max(Enrollment.updated_at)).where(
-            Enrollment.course_id == course.id
-        )
-    ).one()
-    synced = db.session.scalar(
-        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
-    )
-    changed = db.session.scalar(
-        select(CourseSettings.updated_at).where(CourseSettings.course_id == course.id)
-    )
-    return (activity, *roster, synced, changed)
+    return tuple(db.session.execute(select(*learner_summary.data_marks(course))).one())
 
 
 def course_cached(

@@ -312,3 +312,26 @@ def test_a_page_checks_the_course_summary_once_a_request(
         answer = client.get(f"/courses/1/me?t={seeded['t']}")
         assert answer.status_code == 200
     assert checked == [1, 1]
+
+
+def test_a_worker_reads_a_page_summary_once_while_the_data_holds(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The videos page's figures are megabytes of JSON at 100,000 learners: parsed once per
+    # worker until the data moves.
+    read: list[str] = []
+    real = page_summary.current
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        read.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(page_summary, "current", counted)
+    for _request in range(2):
+        assert client.get(f"/courses/1/videos?t={seeded['t']}").status_code == 200
+    assert read == [page_summary.VIDEOS]
+    with app.app_context():
+        touch_courses(db.session, [1])  # new data
+        db.session.commit()
+    assert client.get(f"/courses/1/videos?t={seeded['t']}").status_code == 200
+    assert read == [page_summary.VIDEOS, page_summary.VIDEOS]

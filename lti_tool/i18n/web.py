@@ -24,12 +24,17 @@ ENGLISH_PATHS = ("/api/", "/xapi/")
 def page_language() -> str:
     """The language of the page being made (English outside a request, and for the API);
     chosen once per request, when first asked (after the launch token is read)."""
-    if not has_request_context() or request.path.startswith(ENGLISH_PATHS):
+    if not has_request_context():
         return DEFAULT
-    found = request.environ.get(_CHOSEN)
+    # Asked for a thousand times a page (every text and number): the request's answer first.
+    environ = request.environ
+    found = environ.get(_CHOSEN)
     if found is None:
-        found = language_of(str(get_locale())) or DEFAULT
-        request.environ[_CHOSEN] = found
+        if request.path.startswith(ENGLISH_PATHS):
+            found = DEFAULT
+        else:
+            found = language_of(str(get_locale())) or DEFAULT
+        environ[_CHOSEN] = found
     return str(found)
 
 

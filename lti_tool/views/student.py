@@ -17,6 +17,7 @@ from flask import abort, g, render_template, request
 from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.text import ngettext
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import (
     course_events,
     course_settings,
@@ -107,7 +108,12 @@ def me(course_id: int) -> str:
     if subject.kind == "learner" and subject.person_id not in {p for p, _name in choices}:
         choices.insert(0, (subject.person_id or 0, subject.name or ""))
     page: dict[str, Any] = {}
-    if subject.kind != TYPICAL or figures.class_size >= floor:
+    if subject.kind == TYPICAL and figures.class_size >= floor:
+        # The same for every staff member: made once per worker for a minute (in the page's
+        # language and the course's day), as the class figures it is made of.
+        made = f"typical-page-{page_language()}-{settings.today(utcnow()).isoformat()}"
+        page = course_cached(course, made, lambda: _page(course, settings, figures, subject))
+    elif subject.kind != TYPICAL:
         page = _page(course, settings, figures, subject)
     return render_template(
         "course/me.html",

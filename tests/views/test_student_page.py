@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings
 from lti_tool.models import (
@@ -27,6 +28,7 @@ from lti_tool.models import (
     Submission,
 )
 from lti_tool.models.types import utcnow
+from lti_tool.views import student as student_views
 from tests.helpers.classes import build_class, seed_class
 from tests.helpers.platform import LEARNER, FakePlatform, launch_token
 
@@ -351,3 +353,30 @@ def test_a_class_too_large_to_list_is_searched_in_the_preview_chooser(
     assert f'<option value="{seeded["A"]}" selected>Ada A</option>' in picker
     # The typical learner's figures are the whole class's still (posted scores 40, 70, 85).
     assert "<strong>70 %</strong>" in html
+
+
+def test_the_typical_learner_is_made_once_a_worker_while_the_data_and_language_hold(
+    app: Flask, client: FlaskClient, platform: FakePlatform, monkeypatch: Any
+) -> None:
+    # Every staff member sees the same typical learner: made once per worker (for a minute)
+    # in each language, and again when the data moves.
+    seeded = seed_class(app, client, platform)
+    made: list[int] = []
+    real = student_views._page
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(student_views, "_page", counted)
+    first = _html(client.get(f"/courses/1/me?t={seeded['t']}"))
+    again = _html(client.get(f"/courses/1/me?t={seeded['t']}"))
+    assert len(made) == 1 and "<strong>70 %</strong>" in again
+    assert _figure(first, "my-calendar") == _figure(again, "my-calendar")
+    spanish = client.get(f"/courses/1/me?t={seeded['t']}", headers={"Accept-Language": "es"})
+    assert spanish.status_code == 200 and len(made) == 2
+    with app.app_context():
+        touch_courses(db.session, [1])
+        db.session.commit()
+    _html(client.get(f"/courses/1/me?t={seeded['t']}"))
+    assert len(made) == 3

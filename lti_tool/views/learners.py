@@ -303,15 +303,11 @@ def current_summary(course: Course) -> learner_summary.State:
     timeout (a large ingest, which writes the summary itself as it commits), the rows as they
     were are shown rather than an error."""
     key = pseudonym_key()
-    return _once_a_request(
+    return _made_current(
         "learner_summary",
         course,
-        lambda: _committed_or_stored(
-            lambda: learner_summary.current(
-                db.session, course, key=key, inline_up_to=inline_up_to()
-            ),
-            lambda: learner_summary.stored(db.session, course, key=key),
-        ),
+        lambda: learner_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
+        lambda: learner_summary.stored(db.session, course, key=key),
     )
 
 
@@ -320,42 +316,34 @@ def class_figures(course: Course) -> course_summary.Figures:
     current_summary does); the figures as stored while another process holds SQLite's write
     lock, when there are any."""
     key = pseudonym_key()
-    return _once_a_request(
+    return _made_current(
         "course_summary",
         course,
-        lambda: _committed_or_stored(
-            lambda: course_summary.current(
-                db.session, course, key=key, inline_up_to=inline_up_to()
-            ),
-            lambda: course_summary.stored(db.session, course),
-        ),
+        lambda: course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
+        lambda: course_summary.stored(db.session, course),
     )
 
 
-def _once_a_request(name: str, course: Course, made: Callable[[], _T]) -> _T:
-    """made() the first time a request asks for it for this course, then the same again: a
-    page reads the summaries several times (each check of them is five queries), and within
-    a request the pages write none of their inputs."""
+def _made_current(
+    name: str, course: Course, current: Callable[[], _T], stored: Callable[[], _T | None]
+) -> _T:
+    """current() committed, once a request for this course (a page reads the summaries several
+    times, each check of them five queries, and within a request the pages write none of their
+    inputs); while another process holds SQLite's write lock for longer than its busy timeout,
+    stored() instead, when there is something stored (else the error)."""
     found: dict[tuple[str, int], Any] = g.setdefault("current_summaries", {})
     if (name, course.id) not in found:
-        found[(name, course.id)] = made()
+        try:
+            found[(name, course.id)] = current()
+            db.session.commit()
+        except OperationalError:
+            db.session.rollback()
+            kept = stored()
+            if kept is None:
+                raise
+            found[(name, course.id)] = kept
     result: _T = found[(name, course.id)]
     return result
-
-
-def _committed_or_stored(current: Callable[[], _T], stored: Callable[[], _T | None]) -> _T:
-    """current() committed; while another process holds SQLite's write lock for longer than its
-    busy timeout, stored() instead, when there is something stored (else the error)."""
-    try:
-        found = current()
-        db.session.commit()
-    except OperationalError:
-        db.session.rollback()
-        kept = stored()
-        if kept is None:
-            raise
-        return kept
-    return found
 
 
 def page_figures(course: Course, page: str) -> dict[str, Any]:

@@ -63,6 +63,33 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
     }
 
 
+#: Layout properties an update replaces rather than merges into (plotly merges only compound
+#: objects such as axes and margins; `meta` is free-form data, shapes and annotations lists).
+_REPLACED = frozenset({"meta", "shapes", "annotations"})
+
+
+def _relayout(fig: go.Figure, **changes: Any) -> None:
+    """fig.update_layout(**changes), made by assigning the merged layout once: plotly's update
+    parses every key path of the layout again (and builds a class per path), which was most
+    of a chart's cost; the JSON is the same."""
+    fig.layout = _merged(fig.layout.to_plotly_json(), changes, _REPLACED)
+
+
+def _merged(
+    base: dict[str, Any], changes: dict[str, Any], replaced: frozenset[str]
+) -> dict[str, Any]:
+    """`base` updated as plotly updates a compound property: nested objects merged, anything
+    else (and the `replaced` keys) replaced."""
+    found = dict(base)
+    for key, value in changes.items():
+        old = found.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and key not in replaced:
+            found[key] = _merged(old, value, frozenset())
+        else:
+            found[key] = value
+    return found
+
+
 # Nice steps for tick values: counts, durations (seconds) and video positions (seconds).
 COUNT_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000)
 DURATION_STEPS = (60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
@@ -257,7 +284,7 @@ def weeks_of(
 def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
     """Week ticks on Mondays, and the week in progress shaded with a note ("this week so far")."""
     narrow: dict[str, Any] = {"xaxis.ticktext": weeks.narrow_ticks()}
-    fig.update_layout(xaxis=weeks.axis(), meta={"narrow": narrow, "weeks": weeks.as_meta()})
+    _relayout(fig, xaxis=weeks.axis(), meta={"narrow": narrow, "weeks": weeks.as_meta()})
     if weeks.partial is None:
         return
     start = date.fromisoformat(weeks.partial)
@@ -287,7 +314,7 @@ def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
     )
     # On a phone the week is about 40 px wide: the short note fits over it.
     narrow[f"annotations[{len(fig.layout.annotations) - 1}].text"] = text(_("so far"))
-    fig.update_layout(meta={"narrow": narrow, "weeks": weeks.as_meta()})
+    _relayout(fig, meta={"narrow": narrow, "weeks": weeks.as_meta()})
 
 
 def _weekly_line(
@@ -375,7 +402,7 @@ def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None =
             fill_missing=0,  # no row: nobody did it that week
             shown=lambda _m, v: number(v or 0),
         )
-    fig.update_layout(yaxis=count_axis([r["count"] for r in rows]))
+    _relayout(fig, yaxis=count_axis([r["count"] for r in rows]))
     _weekly_layout(fig, weeks)
     return fig
 
@@ -419,9 +446,7 @@ def backtest_figure(rows: Sequence[dict[str, Any]], weeks: Weeks) -> go.Figure:
             fill_missing=None,
             shown=_percent_of(of),
         )
-    fig.update_layout(
-        yaxis={"range": [0, 105], "ticksuffix": " %", "tickvals": [0, 25, 50, 75, 100]}
-    )
+    _relayout(fig, yaxis={"range": [0, 105], "ticksuffix": " %", "tickvals": [0, 25, 50, 75, 100]})
     _weekly_layout(fig, weeks)
     return fig
 
@@ -517,7 +542,7 @@ def weekly_time_figure(
         "rgba(0,114,178,0.2)",
         {"color": PALETTE[0]},
     )
-    fig.update_layout(yaxis=duration_axis(_hours([r["q3_seconds"] for r in rows])))
+    _relayout(fig, yaxis=duration_axis(_hours([r["q3_seconds"] for r in rows])))
     _weekly_layout(fig, weeks)
     return fig
 
@@ -565,7 +590,8 @@ def video_timeline_figure(
     end = (max(positions) + segment_seconds) if positions else segment_seconds
     step = _step(end, POSITION_STEPS, 8)
     ticks = list(range(0, end + 1, step))
-    fig.update_layout(
+    _relayout(
+        fig,
         barmode="overlay",
         margin={"l": 60, "r": 60, "t": 50, "b": 50},
         xaxis={
@@ -713,7 +739,7 @@ def learner_time_figure(
         shown=lambda _m, v: hmm((v or 0) * 3600),
     )
     tops = list(hours.values()) + [round(b[2] / 3600, 2) for b in (band or {}).values()]
-    fig.update_layout(yaxis=duration_axis(tops))
+    _relayout(fig, yaxis=duration_axis(tops))
     _weekly_layout(fig, axis)
     return fig
 
@@ -783,7 +809,8 @@ def learner_days_figure(
             + "<extra></extra>",
         )
     )
-    fig.update_layout(
+    _relayout(
+        fig,
         margin={"l": 60, "r": 60, "t": 50, "b": 50},
         xaxis=day_axis([d["day"] for d in days]),
         yaxis=duration_axis(hours),
@@ -855,7 +882,7 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
             end.isoformat() <= str(e["at"])[:10] < (end + timedelta(7)).isoformat() for e in events
         ):
             weeks = dataclasses.replace(weeks, ahead=1)
-            fig.update_layout(xaxis=weeks.axis())
+            _relayout(fig, xaxis=weeks.axis())
             meta["narrow"] = {**meta.get("narrow", {}), "xaxis.ticktext": weeks.narrow_ticks()}
     x_range = list(fig.layout.xaxis.range or ())
     if x_range:
@@ -898,8 +925,8 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
                 hovertemplate="%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
             )
         )
-    fig.update_layout(
-        yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    _relayout(
+        fig, yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
     )
     dense = x_range and len(events) > max(1, len(fig.layout.xaxis.tickvals or ()))
     rows = None if dense else _label_rows(events, x_range or [events[0]["at"], events[-1]["at"]])
@@ -924,9 +951,9 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
                 }
             )
         top = 50 + EVENT_ROW_PX * (max(row for row, _anchor in rows) + 1)
-        fig.update_layout(margin={**fig.layout.margin.to_plotly_json(), "t": top})
+        _relayout(fig, margin={**fig.layout.margin.to_plotly_json(), "t": top})
     meta["narrow"] = {**meta.get("narrow", {}), **hidden}
-    fig.update_layout(shapes=shapes, annotations=notes, meta=meta)
+    _relayout(fig, shapes=shapes, annotations=notes, meta=meta)
     return fig
 
 
@@ -952,7 +979,7 @@ def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
             hovertemplate=_score_hover(),
         )
     )
-    fig.update_layout(yaxis=count_axis([n for _label, n in bins]))
+    _relayout(fig, yaxis=count_axis([n for _label, n in bins]))
     return fig
 
 
@@ -989,7 +1016,7 @@ def score_distribution_figure(scores: Sequence[float], mine: float | None) -> go
         )
     top = max(n for _label, n in bins)
     # Room above the tallest bar for the arrow and its words.
-    fig.update_layout(yaxis={**count_axis([top * 1.3 + 1]), "title": {"text": _("Learners")}})
+    _relayout(fig, yaxis={**count_axis([top * 1.3 + 1]), "title": {"text": _("Learners")}})
     return fig
 
 
@@ -1041,7 +1068,8 @@ def activity_heatmap_figure(
         )
     )
     first, last = mondays[0], mondays[-1]
-    fig.update_layout(
+    _relayout(
+        fig,
         xaxis={
             **weeks.axis(),
             # Each column is centred on its Monday: half a week either side.
@@ -1122,7 +1150,8 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
                 + "<extra></extra>",
             )
         )
-    fig.update_layout(
+    _relayout(
+        fig,
         barmode="group",
         xaxis={"tickangle": 0},
         yaxis=count_axis([r["started"] for r in rows] + [r["completed"] for r in rows]),
@@ -1180,7 +1209,8 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
             + "<extra></extra>",
         )
     )
-    fig.update_layout(
+    _relayout(
+        fig,
         xaxis={**count_axis([r["learners"] for r in rows]), "title": {"text": _("Learners")}},
         yaxis={"automargin": True, "title": {"text": ""}, "rangemode": "normal"},
         height=120 + 34 * len(rows),
@@ -1237,7 +1267,8 @@ def answer_distribution_figure(
             name=_("Last answers"),
         )
     )
-    fig.update_layout(
+    _relayout(
+        fig,
         showlegend=False,
         height=max(220, 70 + 42 * len(rows)),
         xaxis={**count_axis([r["last_response_count"] for r in rows]), "rangemode": "tozero"},
@@ -1270,13 +1301,15 @@ def enrollment_figure(
                 hovertemplate=f"{text(name)}: %{{y:,d}}<extra></extra>",
             )
         )
-    fig.update_layout(
+    _relayout(
+        fig,
         xaxis={**day_axis(list(days)), "hoverformat": _date_format("full")},
         yaxis=count_axis([v for counts in series.values() for v in counts]),
         hovermode="x unified",
     )
     if starts_on is not None and days and days[0] <= starts_on <= days[-1]:
-        fig.update_layout(
+        _relayout(
+            fig,
             shapes=[
                 {
                     "type": "line",

@@ -186,6 +186,20 @@ def test_a_reader_writes_figures_a_course_has_none_of(
         assert db.session.get(CourseSummary, 1) is not None
 
 
+def _count_calls(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], *where: tuple[Any, str]
+) -> None:
+    """Have each (module, function name) add its name to `calls` when called."""
+    for module, name in where:
+        real = getattr(module, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+
+
 def test_the_first_pages_after_new_data_do_not_rebuild_the_class(
     app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,22 +233,15 @@ def test_no_page_adds_up_the_whole_class_after_new_data(
         touch_courses(db.session, [1])
         db.session.commit()
     computed: list[str] = []
-
-    def counting(module: Any, name: str) -> None:
-        real = getattr(module, name)
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            computed.append(name)
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, counted)
-
-    for module in (learners_kpi, learner_summary, course_summary):
-        counting(module, "class_data")
-    counting(video_engagement, "class_videos")
-    counting(resources, "resource_reach")
-    counting(problems, "learner_checks")
-    counting(student, "class_share_active")
+    _count_calls(
+        monkeypatch,
+        computed,
+        *((module, "class_data") for module in (learners_kpi, learner_summary, course_summary)),
+        (video_engagement, "class_videos"),
+        (resources, "resource_reach"),
+        (problems, "learner_checks"),
+        (student, "class_share_active"),
+    )
     t = seeded["t"]
     pages = [
         "videos",
@@ -264,18 +271,14 @@ def test_a_settings_change_keeps_the_page_figures_and_new_activity_writes_them_a
         course_summary.current(db.session, course, key=pseudonym_key())  # a reader writes them
         db.session.commit()
         computed: list[str] = []
-        for module, name in (
+        _count_calls(
+            monkeypatch,
+            computed,
             (video_engagement, "class_videos"),
             (resources, "resource_reach"),
             (problems, "learner_checks"),
             (geography, "country_counts"),
-        ):
-            real = getattr(module, name)
-            monkeypatch.setattr(
-                module,
-                name,
-                lambda *a, _real=real, _name=name, **k: computed.append(_name) or _real(*a, **k),
-            )
+        )
         before = {row.page: row.figures for row in db.session.query(PageSummary)}
         assert set(before) == set(page_summary.PAGES)
         chosen = dataclasses.replace(course_settings.load(db.session, course), risk_inactive_days=2)
@@ -300,18 +303,12 @@ def test_a_page_checks_the_course_summary_once_a_request(
 ) -> None:
     # The typical Student view reads the class figures, then two page summaries which read
     # them too: each check is five queries, made once per request.
-    checked: list[int] = []
-    real = course_summary.current
-
-    def counted(*args: Any, **kwargs: Any) -> course_summary.Figures:
-        checked.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(course_summary, "current", counted)
+    checked: list[str] = []
+    _count_calls(monkeypatch, checked, (course_summary, "current"))
     for _request in range(2):
         answer = client.get(f"/courses/1/me?t={seeded['t']}")
         assert answer.status_code == 200
-    assert checked == [1, 1]
+    assert checked == ["current", "current"]
 
 
 def test_a_worker_reads_a_page_summary_once_while_the_data_holds(

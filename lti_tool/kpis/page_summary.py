@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from lti_tool.kpis import (
     course_summary,
@@ -35,8 +35,8 @@ from lti_tool.kpis import (
     video_engagement,
 )
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.learner_summary import fingerprint
-from lti_tool.models import Course, PageSummary, SyncRun
+from lti_tool.kpis.learner_summary import data_marks, fingerprint
+from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
 
 #: The videos page: summary, timeline, viewers and completions per video.
@@ -68,10 +68,9 @@ def inputs(session: DbSession, course: Course, people: set[int]) -> str:
     """The digest of what every page's figures are computed from: the course's activity (every
     rollup change stamps `course.updated_at`), its syncs (the resources' names, the videos'
     durations), its label (in the rows) and the class's learners."""
-    activity = session.scalar(select(Course.updated_at).where(Course.id == course.id))
-    synced = session.scalar(
-        select(func.max(SyncRun.finished_at)).where(SyncRun.course_id == course.id)
-    )
+    activity, _roster, _roster_changed, synced, _settings = session.execute(
+        select(*data_marks(course))
+    ).one()
     learners = hashlib.sha256(orjson.dumps(sorted(people))).hexdigest()
     parts = (activity, synced, course_label(course), learners, sorted(_KEYS.items()))
     return hashlib.sha256(repr((*parts, FIGURES_SHAPE)).encode()).hexdigest()

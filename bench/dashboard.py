@@ -49,6 +49,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -119,6 +120,28 @@ def flask_cmd(env: dict[str, str], *args: str, timeout: float = 3600) -> str:
     if done.returncode not in (0,):
         raise SystemExit(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def database_size(db_url: str, db_path: Path) -> int:
+    """The database's bytes on disk: the SQLite file and its write-ahead log, or PostgreSQL's
+    pg_database_size."""
+    if not db_url.startswith("postgresql"):
+        return sum(
+            path.stat().st_size
+            for path in (db_path, db_path.with_name(db_path.name + "-wal"))
+            if path.exists()
+        )
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            size = connection.execute(
+                sqlalchemy.text("SELECT pg_database_size(current_database())")
+            )
+            return int(size.scalar_one())
+    finally:
+        engine.dispose()
 
 
 def write_course_log(path: Path, events: int, learners: int, seed: int) -> synthetic_log.LogStats:
@@ -341,6 +364,11 @@ def main() -> None:
         help="per page after the new data (its first request, then this long under load)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="write the log gzip-compressed (tracking.log.gz), for logs the disk would not hold",
+    )
     parser.add_argument("--keep", help="Keep the log and database in this folder.")
     parser.add_argument(
         "--reuse", action="store_true", help="With --keep: reuse the database built there before."
@@ -371,7 +399,8 @@ def main() -> None:
 
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lti-dash-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    log_path, db_path = workdir / "tracking.log", workdir / "tool.sqlite3"
+    log_path = workdir / ("tracking.log.gz" if args.gzip else "tracking.log")
+    db_path = workdir / "tool.sqlite3"
     db_url = args.database_url or f"sqlite:///{db_path}"
     if args.database_url:
         reuse = args.reuse
@@ -420,13 +449,18 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = json.loads(
             flask_cmd(
-                env, "ingest", "tracking-logs", str(log_path), "--platform", lms.name, "--json"
+                env, "ingest", "tracking-logs", str(log_path), "--platform", lms.name, "--json",
+                timeout=12 * 3600,
             )
-        )
+        )  # fmt: skip
         ingest_s = time.perf_counter() - t0
+        # The largest child waited for so far: the ingest (the commands before it are small).
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
             f"ingest   {summary['events_ingested']:,} events in {ingest_s:.0f} s "
-            f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command)"
+            f"({summary['events_ingested'] / ingest_s:,.0f} events/s, the real command), "
+            f"peak memory {peak_mb:,.0f} MB, log {log_path.stat().st_size / 1e9:.2f} GB, "
+            f"database {database_size(db_url, db_path) / 1e9:.2f} GB"
         )
         # Kept for later runs with --reuse: the refresh is compared with this ingest's time.
         (workdir / "ingest.json").write_text(

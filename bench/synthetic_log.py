@@ -19,6 +19,7 @@ Use `write_log(path, n_lines, seed)`; `username(user_id)` names a learner.
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import math
 import random
@@ -463,7 +464,9 @@ def _mix(name: str) -> str:
 
 
 def write_log(path: str | Path, n_lines: int, seed: int = 1) -> LogStats:
-    """Write n_lines lines (1 % malformed) ordered by time; return what was written."""
+    """Write n_lines lines (1 % malformed) ordered by time; return what was written. A path
+    ending in .gz is written gzip-compressed (level 1: the moonshot's log would not fit the
+    disk otherwise), as rotated LMS logs are."""
     courses = build_courses(seed)
     learners = make_learners(n_lines, seed, courses)
     streams = [LearnerStream(learner, seed).events() for learner in learners]
@@ -473,7 +476,12 @@ def write_log(path: str | Path, n_lines: int, seed: int = 1) -> LogStats:
     bad_kind = {index: MALFORMED_KINDS[i % len(MALFORMED_KINDS)] for i, index in enumerate(bad_at)}
     stats = LogStats(learners=len(learners))
     dumps = orjson.dumps
-    with open(path, "wb", buffering=1 << 20) as out:
+    opened = (
+        gzip.open(path, "wb", compresslevel=1)
+        if str(path).endswith(".gz")
+        else open(path, "wb", buffering=1 << 20)
+    )
+    with opened as out:
         for index, (_t, line) in enumerate(heapq.merge(*streams, key=lambda item: item[0])):
             kind = bad_kind.get(index)
             if kind is None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import plotly.graph_objects as go
 import plotly.io as pio
 from babel.dates import format_skeleton, get_day_names, get_month_names
 
@@ -29,6 +28,7 @@ from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language as page_language  # (re-exported: cache keys)
 from lti_tool.kpis.geography import ROW_NAMES
 from lti_tool.kpis.names import ACTIVITY_LABELS
+from lti_tool.views.plot import Figure, bar, heatmap, scatter
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
@@ -57,22 +57,21 @@ def _layout(title: str, x_title: str, y_title: str) -> dict[str, Any]:
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
         "legend": {"orientation": "h", "y": -0.2},
         "autosize": True,
-        # No template here: figure_json adds "simple_white" as data (an empty one also keeps
-        # plotly.py from copying its default template into every figure).
-        "template": {},
+        # No template here: figure_json adds "simple_white" as data.
     }
 
 
 #: Layout properties an update replaces rather than merges into (plotly merges only compound
 #: objects such as axes and margins; `meta` is free-form data, shapes and annotations lists).
 _REPLACED = frozenset({"meta", "shapes", "annotations"})
+_LISTS = frozenset({"shapes", "annotations"})
 
 
-def _relayout(fig: go.Figure, **changes: Any) -> None:
-    """fig.update_layout(**changes), made by assigning the merged layout once: plotly's update
-    parses every key path of the layout again (and builds a class per path), which was most
-    of a chart's cost; the JSON is the same."""
-    fig.layout = _merged(fig.layout.to_plotly_json(), changes, _REPLACED)
+def _relayout(fig: Figure, **changes: Any) -> None:
+    """plotly's fig.update_layout(**changes): nested objects merged, `_REPLACED` replaced; as
+    plotly, no empty list of shapes or annotations is kept."""
+    merged = _merged(fig.layout.to_plotly_json(), changes, _REPLACED)
+    fig.layout = {key: value for key, value in merged.items() if value != [] or key not in _LISTS}
 
 
 def _merged(
@@ -281,7 +280,7 @@ def weeks_of(
     return Weeks(tuple(every), origin, every[-1] if every[-1] == current else None)
 
 
-def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
+def _weekly_layout(fig: Figure, weeks: Weeks) -> None:
     """Week ticks on Mondays, and the week in progress shaded with a note ("this week so far")."""
     narrow: dict[str, Any] = {"xaxis.ticktext": weeks.narrow_ticks()}
     _relayout(fig, xaxis=weeks.axis(), meta={"narrow": narrow, "weeks": weeks.as_meta()})
@@ -318,7 +317,7 @@ def _weekly_layout(fig: go.Figure, weeks: Weeks) -> None:
 
 
 def _weekly_line(
-    fig: go.Figure,
+    fig: Figure,
     weeks: Weeks,
     values: Mapping[str, float | None],
     *,
@@ -340,7 +339,7 @@ def _weekly_line(
     done = len(x) - 1 if weeks.partial is not None else len(x)
     if done:
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=x[:done],
                 y=y[:done],
                 customdata=custom[:done],
@@ -355,7 +354,7 @@ def _weekly_line(
         return
     if done:
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=x[-2:],
                 y=y[-2:],
                 mode="lines",
@@ -367,7 +366,7 @@ def _weekly_line(
             )
         )
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=x[-1:],
             y=y[-1:],
             customdata=custom[-1:],
@@ -381,9 +380,9 @@ def _weekly_line(
     )
 
 
-def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None = None) -> go.Figure:
+def weekly_activity_figure(rows: Sequence[dict[str, Any]], weeks: Weeks | None = None) -> Figure:
     """Learners per week: active, played a video, attempted a problem, posted."""
-    fig = go.Figure(layout=_layout(_("Learners per week"), _("Week"), _("Learners")))
+    fig = Figure(layout=_layout(_("Learners per week"), _("Week"), _("Learners")))
     weeks = weeks or weeks_of(r["week_start"] for r in rows)
     if weeks is None:
         return fig
@@ -419,9 +418,9 @@ def _percent_of(of: str) -> Callable[[str, float | None], str]:
     return shown
 
 
-def backtest_figure(rows: Sequence[dict[str, Any]], weeks: Weeks) -> go.Figure:
+def backtest_figure(rows: Sequence[dict[str, Any]], weeks: Weeks) -> Figure:
     """The at-risk track record: per week, precision and recall of the flags, in percent."""
-    fig = go.Figure(
+    fig = Figure(
         layout=_layout(_("How the flags of each week turned out"), _("Week"), _("Percent"))
     )
     series = (
@@ -456,7 +455,7 @@ def _hours(seconds: Sequence[float | None]) -> list[float | None]:
 
 
 def _add_band(
-    fig: go.Figure,
+    fig: Figure,
     weeks: Weeks,
     band: dict[str, tuple[float, float, float]],
     names: tuple[str, str],
@@ -470,7 +469,7 @@ def _add_band(
     x = list(weeks.mondays)
     rows = [band.get(m) for m in x]
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=x,
             y=_hours([r[2] if r else None for r in rows]),
             mode="lines",
@@ -481,7 +480,7 @@ def _add_band(
         )
     )
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=x,
             y=_hours([r[0] if r else None for r in rows]),
             mode="lines",
@@ -522,13 +521,13 @@ def _add_band(
 
 def weekly_time_figure(
     rows: Sequence[dict[str, Any]], cutoff_minutes: int, weeks: Weeks | None = None
-) -> go.Figure:
+) -> Figure:
     """Median time spent per week with the interquartile band (h:mm)."""
     title = _(
         "Time spent per active learner per week (idle cutoff %(minutes)d min)",
         minutes=cutoff_minutes,
     )
-    fig = go.Figure(layout=_layout(title, _("Week"), _("Time (h:mm)")))
+    fig = Figure(layout=_layout(title, _("Week"), _("Time (h:mm)")))
     weeks = weeks or weeks_of(r["week_start"] for r in rows)
     if weeks is None:
         return fig
@@ -554,16 +553,16 @@ def video_title(video: object) -> str:
 
 def video_timeline_figure(
     rows: Sequence[dict[str, Any]], title: str, segment_seconds: int = 5
-) -> go.Figure:
+) -> Figure:
     """Views (bars, left axis) and unique viewers (line, right axis) per 5-second segment of
     one video, positions as m:ss."""
-    fig = go.Figure(layout=_layout(title, _("Position in the video (m:ss)"), _("Views")))
+    fig = Figure(layout=_layout(title, _("Position in the video (m:ss)"), _("Views")))
     positions = [r["segment"] * segment_seconds for r in rows]
     spans = [f"{mss(p)}\u2013{mss(p + segment_seconds)}" for p in positions]
     # Each bar covers its segment (centred on its middle), so 0:30 on the axis is 0:30 in it.
     middles = [p + segment_seconds / 2 for p in positions]
     fig.add_trace(
-        go.Bar(
+        bar(
             x=middles,
             y=[r["num_views"] for r in rows],
             customdata=spans,
@@ -574,7 +573,7 @@ def video_timeline_figure(
         )
     )
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=middles,
             y=[r["num_users"] for r in rows],
             customdata=spans,
@@ -684,22 +683,20 @@ def _narrow(layout: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-def figure_json(fig: go.Figure) -> str:
+def figure_json(fig: Figure) -> str:
     """The figure as JSON that is safe inside <script type="application/json">."""
     data = fig.to_plotly_json()
-    # The template is added here as data: set on the figure, plotly.py would validate and copy
-    # it for every figure, which costs more than building the figure itself.
-    layout = data.setdefault("layout", {})
+    # The template is added here as data, the same for every figure.
+    layout = data["layout"] = dict(data.get("layout") or {})
     layout["template"] = _template()
     language = page_language()
     layout["separators"] = formats.plotly_separators(language)
+    # A new meta: the figure's own is left as it was (a figure may be shown again).
+    meta = layout["meta"] = dict(layout.get("meta") or {})
     if language != "en":
         # Month and weekday names on date axes and in hovers (charts.js hands them to Plotly).
-        layout.setdefault("meta", {})["locale"] = plotly_locale(language)
-    layout.setdefault("meta", {})["narrow"] = {
-        **_narrow(layout),
-        **(layout.get("meta") or {}).get("narrow", {}),
-    }
+        meta["locale"] = plotly_locale(language)
+    meta["narrow"] = {**_narrow(layout), **meta.get("narrow", {})}
     # "<" as \u003c: no "</script>" or "<!--" can end or confuse the script block.
     text: str = pio.to_json(data, validate=False)
     return text.replace("<", "\\u003c")
@@ -710,9 +707,9 @@ def learner_time_figure(
     mine: Sequence[float],
     band: dict[str, tuple[float, float, float]] | None,
     axis: Weeks | None = None,
-) -> go.Figure:
+) -> Figure:
     """The learner's time per week (h:mm), beside the class's middle half and median when shown."""
-    fig = go.Figure(layout=_layout(_("Your time per week"), _("Week"), _("Time (h:mm)")))
+    fig = Figure(layout=_layout(_("Your time per week"), _("Week"), _("Time (h:mm)")))
     axis = axis or weeks_of(list(weeks) + list(band or ()))
     if axis is None:
         return fig
@@ -768,20 +765,18 @@ def day_axis(days: Sequence[date]) -> dict[str, Any]:
 DAY_MS = 86_400_000
 
 
-def learner_days_figure(
-    days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str
-) -> go.Figure:
+def learner_days_figure(days: Sequence[dict[str, Any]], cutoff_minutes: int, name: str) -> Figure:
     """One learner's time per active day (bars, h:mm) and events per day (markers)."""
     title = _(
         "%(name)s: activity per day (time spent, idle cutoff %(minutes)d min)",
         name=name,
         minutes=cutoff_minutes,
     )
-    fig = go.Figure(layout=_layout(title, _("Day"), _("Time (h:mm)")))
+    fig = Figure(layout=_layout(title, _("Day"), _("Time (h:mm)")))
     x = [d["day"].isoformat() for d in days]
     hours = _hours([d["seconds"] for d in days])
     fig.add_trace(
-        go.Bar(
+        bar(
             x=x,
             y=hours,
             customdata=[hmm(d["seconds"]) for d in days],
@@ -795,7 +790,7 @@ def learner_days_figure(
         )
     )
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=x,
             y=[d["events"] for d in days],
             mode="markers",
@@ -864,7 +859,7 @@ def _label_rows(
     return placed
 
 
-def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Figure:
+def add_event_markers(fig: Figure, events: Sequence[dict[str, Any]]) -> Figure:
     """Course events (due dates, staff's own) as dotted vertical lines with a marker row on top
     (hover: the title and the day; one legend entry per kind), and their titles above the plot
     in staggered rows when they fit (not when dense, nor on a narrow chart).
@@ -913,7 +908,7 @@ def add_event_markers(fig: go.Figure, events: Sequence[dict[str, Any]]) -> go.Fi
         if not mine:
             continue
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=[e["at"] for e in mine],
                 y=[1] * len(mine),
                 customdata=[[text(e["title"]), _day(str(e["at"])[:10])] for e in mine],
@@ -966,12 +961,12 @@ def score_bins(scores: Sequence[float]) -> list[tuple[str, int]]:
     return list(zip(labels, counts, strict=True))
 
 
-def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
+def score_histogram_figure(scores: Sequence[float]) -> Figure:
     """How many learners have a current score in each 10-point band."""
-    fig = go.Figure(layout=_layout(_("Current scores"), _("Current score (%)"), _("Learners")))
+    fig = Figure(layout=_layout(_("Current scores"), _("Current score (%)"), _("Learners")))
     bins = score_bins(scores)
     fig.add_trace(
-        go.Bar(
+        bar(
             x=[label for label, _n in bins],
             y=[n for _label, n in bins],
             name=_("Learners"),
@@ -986,15 +981,15 @@ def score_histogram_figure(scores: Sequence[float]) -> go.Figure:
 YOU_COLOUR = PALETTE[5]
 
 
-def score_distribution_figure(scores: Sequence[float], mine: float | None) -> go.Figure:
+def score_distribution_figure(scores: Sequence[float], mine: float | None) -> Figure:
     """The class's posted current scores in 10-point bands, the learner's band marked "You are
     here" (another colour and an arrow) when they have a score."""
     title = _("Current scores of the class (posted grades)")
-    fig = go.Figure(layout=_layout(title, _("Current score (%)"), _("Learners")))
+    fig = Figure(layout=_layout(title, _("Current score (%)"), _("Learners")))
     bins = score_bins(scores)
     band = next(label for label, n in score_bins([mine]) if n) if mine is not None else None
     fig.add_trace(
-        go.Bar(
+        bar(
             x=[label for label, _n in bins],
             y=[n for _label, n in bins],
             name=_("Learners"),
@@ -1030,10 +1025,10 @@ def activity_heatmap_figure(
     *,
     title: str,
     hover: Callable[[date, float], str],
-) -> go.Figure:
+) -> Figure:
     """Days by weeks like a contribution calendar: a column per week (Monday-start, "Week N"
     ticks as on the weekly charts), Monday at the top; days still to come are left blank."""
-    fig = go.Figure(layout=_layout(title, "", ""))
+    fig = Figure(layout=_layout(title, "", ""))
     mondays = [date.fromisoformat(m) for m in weeks.mondays]
     z: list[list[float | None]] = []
     custom: list[list[str]] = []
@@ -1051,7 +1046,7 @@ def activity_heatmap_figure(
         custom.append(words)
     top = max((v for v in values.values() if v), default=1)
     fig.add_trace(
-        go.Heatmap(
+        heatmap(
             x=list(weeks.mondays),
             y=weekday_names(),
             z=z,
@@ -1096,11 +1091,11 @@ def points(value: float) -> str:
     return found.replace(".", formats.plotly_separators(page_language())[0])
 
 
-def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> Figure:
     """Each assignment's median score with its middle half as an error bar (points)."""
-    fig = go.Figure(layout=_layout(_("Scores per assignment"), _("Assignment"), _("Points")))
+    fig = Figure(layout=_layout(_("Scores per assignment"), _("Assignment"), _("Points")))
     fig.add_trace(
-        go.Scatter(
+        scatter(
             x=[text(r["assignment"]) for r in rows],
             y=[r["median"] for r in rows],
             mode="markers",
@@ -1128,9 +1123,9 @@ def assignment_quartiles_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+def module_completion_figure(rows: Sequence[dict[str, Any]]) -> Figure:
     """Per module: learners who completed it and who started it."""
-    fig = go.Figure(layout=_layout(_("Completion per module"), _("Module"), _("Learners")))
+    fig = Figure(layout=_layout(_("Completion per module"), _("Module"), _("Learners")))
     # Module names are long ("Week 1: Getting started with data"): written on a few short lines
     # under their bars, not slanted into the legend; the hover has the whole name.
     names = [
@@ -1139,7 +1134,7 @@ def module_completion_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     ]
     for key, label, colour in (("started", _("Started"), 4), ("completed", _("Completed"), 0)):
         fig.add_trace(
-            go.Bar(
+            bar(
                 x=names,
                 y=[r[key] for r in rows],
                 name=label,
@@ -1181,9 +1176,9 @@ COUNTRY_LABEL_CHARS = 18
 NOT_ONE_COUNTRY = "#767676"
 
 
-def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+def countries_figure(rows: Sequence[dict[str, Any]]) -> Figure:
     """Learners per country as horizontal bars, most at the top (kpis.geography rows)."""
-    fig = go.Figure(layout=_layout(_("Learners per country"), _("Learners"), ""))
+    fig = Figure(layout=_layout(_("Learners per country"), _("Learners"), ""))
     # Bars read top-down in the table's order; long names ("Bosnia & Herzegovina") wrap.
     shown = list(reversed(rows))
     names = [
@@ -1191,7 +1186,7 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
         for r in shown
     ]
     fig.add_trace(
-        go.Bar(
+        bar(
             x=[r["learners"] for r in shown],
             y=names,
             orientation="h",
@@ -1202,7 +1197,7 @@ def countries_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
                     NOT_ONE_COUNTRY if r["country_code"] in ROW_NAMES else PALETTE[0] for r in shown
                 ]
             },
-            text=[r["learners"] for r in shown],
+            text=[str(r["learners"]) for r in shown],
             textposition="auto",
             customdata=[text(r["country"]) for r in shown],
             hovertemplate=_("%(country)s: %(n)s learners", country="%{customdata}", n="%{x:,d}")
@@ -1233,20 +1228,18 @@ def answer_label(row: dict[str, Any]) -> str:
     return ("\u2713 " if row["correct"] else "") + value
 
 
-def answer_distribution_figure(
-    rows: Sequence[dict[str, Any]], title: str | None = None
-) -> go.Figure:
+def answer_distribution_figure(rows: Sequence[dict[str, Any]], title: str | None = None) -> Figure:
     """One problem part's answers as horizontal bars: learners whose last answer it is, the
     correct answers in green with a tick (and said so in the hover); titled "Last answers"
     unless a title is given."""
-    fig = go.Figure(layout=_layout(title or _("Last answers"), _("Learners (last answer)"), ""))
+    fig = Figure(layout=_layout(title or _("Last answers"), _("Learners (last answer)"), ""))
     labels = [
         "<br>".join(text(line) for line in textwrap.wrap(answer_label(r), ANSWER_LABEL_CHARS))
         or "&nbsp;"
         for r in rows
     ]
     fig.add_trace(
-        go.Bar(
+        bar(
             y=labels,
             x=[r["last_response_count"] for r in rows],
             orientation="h",
@@ -1280,10 +1273,10 @@ def answer_distribution_figure(
 
 def enrollment_figure(
     days: Sequence[date], series: Mapping[str, Sequence[int]], starts_on: date | None = None
-) -> go.Figure:
+) -> Figure:
     """Learners enrolled at the end of each day: all modes, and each mode when there are
     several; the course's start as a dashed line when it falls in the days shown."""
-    fig = go.Figure(
+    fig = Figure(
         layout=_layout(_("Learners enrolled at the end of each day"), _("Day"), _("Learners"))
     )
     x = [d.isoformat() for d in days]
@@ -1291,7 +1284,7 @@ def enrollment_figure(
         first = index == 0  # all modes: the thick dark line
         colour = PALETTE[7] if first else PALETTE[(index - 1) % 7]
         fig.add_trace(
-            go.Scatter(
+            scatter(
                 x=x,
                 y=list(counts),
                 mode="lines",

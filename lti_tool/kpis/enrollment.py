@@ -200,15 +200,17 @@ def _aware(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Enrollments:
-    """A course's enrollment history: the daily rows, each learner's first enrollment day, and
-    how many learners it read from events and from the LMS's enrollment dates."""
+    """A course's enrollment history: the daily rows, the learners per day of their first
+    enrollment, and how many learners it read from events and from the LMS's enrollment dates."""
 
     rows: list[DayCount]
-    first_enrolled: dict[int, date]  # person -> the day of their first activation
+    # The day of a first activation -> (learners, of them enrolled at the end of the last day)
+    first_days: dict[date, tuple[int, int]]
     last_day: date
     from_events: int = 0
     from_lms: int = 0
-    enrolled_now: frozenset[int] = frozenset()  # enrolled at the end of the last day
+    # The day of the latest change read (after last_day too), in the course's time zone
+    last_change: date | None = None
 
 
 def enrollments(
@@ -225,17 +227,66 @@ def enrollments(
     from_events = len(changes)
     dated = lms_changes(session, course, set(changes), people)
     changes.update(dated)
-    first: dict[int, date] = {}
+    ends = {person_id: day_ends(events, zone, last_day) for person_id, events in changes.items()}
+    first: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    latest = max((c.time for events in changes.values() for c in events), default=None)
     for person_id, events in changes.items():
         starts = [c.time for c in events if c.name == ACTIVATED]
         if starts:
             day = datetime.fromtimestamp(min(starts), zone).date()
             if day <= last_day:
-                first[person_id] = day
-    ends = {person_id: day_ends(events, zone, last_day) for person_id, events in changes.items()}
-    now = frozenset(p for p, e in ends.items() if e and e[-1].enrolled)
+                counted = first[day]
+                counted[0] += 1
+                counted[1] += bool(ends[person_id] and ends[person_id][-1].enrolled)
     rows = daily_counts(ends.values(), last_day)
-    return Enrollments(rows, first, last_day, from_events, len(dated), now)
+    return Enrollments(
+        rows,
+        {day: (ever, now) for day, (ever, now) in sorted(first.items())},
+        last_day,
+        from_events,
+        len(dated),
+        datetime.fromtimestamp(latest, zone).date() if latest is not None else None,
+    )
+
+
+def as_figures(result: Enrollments) -> dict[str, Any]:
+    """An Enrollments as JSON data (kpis.page_summary keeps the whole class's)."""
+    return {
+        "rows": [[r.day.isoformat(), r.mode, r.count, r.cumulative_count] for r in result.rows],
+        "first_days": [
+            [day.isoformat(), ever, now] for day, (ever, now) in result.first_days.items()
+        ],
+        "last_day": result.last_day.isoformat(),
+        "from_events": result.from_events,
+        "from_lms": result.from_lms,
+        "last_change": result.last_change.isoformat() if result.last_change else None,
+    }
+
+
+def from_figures(figures: dict[str, Any], today: date) -> Enrollments | None:
+    """The Enrollments as_figures kept, counted on to `today`: the days after its last day are
+    its last day again (nobody enrolled or left since: no change is later). None when that
+    cannot be said: `today` is before its last day, or a change read then is after it."""
+    last_day = date.fromisoformat(figures["last_day"])
+    last_change = date.fromisoformat(figures["last_change"]) if figures["last_change"] else None
+    if today < last_day or (last_change is not None and last_change > last_day):
+        return None
+    rows = [
+        DayCount(date.fromisoformat(day), mode, n, ever) for day, mode, n, ever in figures["rows"]
+    ]
+    final = [row for row in rows if row.day == last_day]
+    day = last_day + timedelta(days=1)
+    while final and day <= today:
+        rows.extend(DayCount(day, row.mode, row.count, row.cumulative_count) for row in final)
+        day += timedelta(days=1)
+    return Enrollments(
+        rows,
+        {date.fromisoformat(d): (ever, now) for d, ever, now in figures["first_days"]},
+        today,
+        figures["from_events"],
+        figures["from_lms"],
+        last_change,
+    )
 
 
 def enrollment_daily(
@@ -341,7 +392,12 @@ def start_split(result: Enrollments, starts_on: date | None) -> StartSplit | Non
     """Who first enrolled before the start date and who on or after it (None without a start)."""
     if starts_on is None:
         return None
-    before = {p for p, day in result.first_enrolled.items() if day < starts_on}
-    after = set(result.first_enrolled) - before
-    now = result.enrolled_now
-    return StartSplit(starts_on, len(before & now), len(after & now), len(before), len(after))
+    before = [counts for day, counts in result.first_days.items() if day < starts_on]
+    after = [counts for day, counts in result.first_days.items() if day >= starts_on]
+    return StartSplit(
+        starts_on,
+        sum(now for _ever, now in before),
+        sum(now for _ever, now in after),
+        sum(ever for ever, _now in before),
+        sum(ever for ever, _now in after),
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import delete, insert, select, update
 
 from lti_tool.kpis import (
     course_summary,
+    enrollment,
     geography,
     problems,
     resources,
@@ -52,16 +53,20 @@ TYPICAL = "typical"
 #: The countries page: the class's learners per country code (geography.country_counts); the
 #: floor and the countries' names are the page's.
 COUNTRIES = "countries"
-PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES)
+#: The enrollment page: the whole course's enrollment history (enrollment.enrollments, as
+#: enrollment.as_figures keeps it), counted to the day it was written; the page counts it on.
+ENROLLMENT = "enrollment"
+PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES, ENROLLMENT)
 _KEYS = {
     COUNTRIES: {"counts"},
     VIDEOS: {"summary", "timeline", "viewers", "completions"},
     TYPICAL: {"videos", "active"},
     CONTENT: {"reach"},
     PROBLEMS: {"stats", "answers"},
+    ENROLLMENT: {"rows", "first_days", "last_day", "from_events", "from_lms", "last_change"},
 }
 #: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
-FIGURES_SHAPE = 1
+FIGURES_SHAPE = 2
 
 
 def inputs(session: DbSession, course: Course, people: set[int]) -> str:
@@ -82,11 +87,14 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     counted per video (viewers, completions); for TYPICAL student.typical_videos of those rows
     and student.class_active_counts; for CONTENT resources.resource_reach; for PROBLEMS
     problems.problem_stats and distributions of the class's checks; for COUNTRIES
-    geography.country_counts."""
+    geography.country_counts; for ENROLLMENT enrollment.enrollments of the whole course (as
+    its page counts it: everyone with an enrollment history, not the class only)."""
     if page == CONTENT:
         return {"reach": resources.resource_reach(session, course, people)}
     if page == COUNTRIES:
         return {"counts": geography.country_counts(session, course, people)}
+    if page == ENROLLMENT:
+        return enrollment.as_figures(enrollment.enrollments(session, course))
     if page == PROBLEMS:
         checks = problems.learner_checks(session, course, people)
         return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
@@ -137,7 +145,7 @@ def refresh(
     )
     found = {
         page: figures_of(session, course, page, people)
-        for page in (CONTENT, PROBLEMS, COUNTRIES)
+        for page in (CONTENT, PROBLEMS, COUNTRIES, ENROLLMENT)
         if page not in kept
     }
     if not {VIDEOS, TYPICAL} <= kept:

@@ -3,21 +3,24 @@ week's change, and who enrolled before and after the course's start; its CSV."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Response, render_template
 
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import course_settings
+from lti_tool.kpis import course_settings, page_summary
 from lti_tool.kpis import enrollment as enrollment_kpi
+from lti_tool.kpis.enrollment import Enrollments
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
+from lti_tool.models import Course
 from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import DAY_CACHE_SECONDS, course_cached
 from lti_tool.views.course import _course, bp, section_members
+from lti_tool.views.learners import page_figures
 
 
 @bp.app_template_filter("change")
@@ -42,7 +45,7 @@ def enrollment_page(course_id: int) -> str:
     result = course_cached(
         course,
         f"enrollment-{section}-{today.isoformat()}",
-        lambda: enrollment_kpi.enrollments(db.session, course, people, today),
+        lambda: _enrollments(course, people, today),
         DAY_CACHE_SECONDS,
     )
     days = sorted({row.day for row in result.rows})
@@ -88,6 +91,18 @@ def enrollment_page(course_id: int) -> str:
         time_zone=settings.time_zone,
         charts=charts,
     )
+
+
+def _enrollments(course: Course, people: set[int] | None, today: date) -> Enrollments:
+    """The course's enrollment history to `today`: the whole course's from its page summary
+    (written once per change: 0.8 s to count at 100,000 learners), counted on to today; a
+    section's counted now."""
+    if people is None:
+        stored = page_figures(course, page_summary.ENROLLMENT)
+        found = enrollment_kpi.from_figures(stored, today)
+        if found is not None:
+            return found
+    return enrollment_kpi.enrollments(db.session, course, people, today)
 
 
 @bp.get("/enrollment.csv")

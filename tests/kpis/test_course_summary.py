@@ -24,6 +24,7 @@ from lti_tool.kpis import (
     at_risk,
     course_settings,
     course_summary,
+    enrollment,
     geography,
     learner_summary,
     names,
@@ -99,6 +100,8 @@ def _expected_videos(course: Course) -> dict[str, Any]:
         },
         # The countries page's rows: the whole class's, the course's floor.
         "countries": geography.geography(db.session, course),
+        # The enrollment page's history: the whole course's, to today.
+        "enrollment": enrollment.enrollments(db.session, course),
     }
 
 
@@ -112,8 +115,9 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     content = page_summary.stored(db.session, course, page_summary.CONTENT, mark)
     problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
     countries = page_summary.stored(db.session, course, page_summary.COUNTRIES, mark)
+    enrolled = page_summary.stored(db.session, course, page_summary.ENROLLMENT, mark)
     assert found is not None and content is not None and problem is not None
-    assert countries is not None
+    assert countries is not None and enrolled is not None
     floor = course_settings.load(db.session, course).privacy_floor
     known = names.course_names(db.session, course)
     return {
@@ -124,6 +128,9 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
         "problems": problems.named_rows(problem["stats"], known),
         "answers": problem["answers"],
         "countries": geography.counted_rows(course, countries["counts"], floor),
+        "enrollment": enrollment.from_figures(
+            enrolled, course_settings.load(db.session, course).today(utcnow())
+        ),
     }
 
 

@@ -192,6 +192,33 @@ def test_events_after_the_last_day_are_not_read(
     assert table[("2026-03-03", "all")] == EXPECTED[("2026-03-03", "all")]
 
 
+def test_a_kept_history_counted_on_to_a_later_day_is_the_history_counted_that_day(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    ingest(runner, _log(tmp_path))
+    with app.app_context():
+        course = _course()
+        # Kept on the last event's day (JSON and back, as the page summary keeps it).
+        kept = json.loads(json.dumps(enrollment.as_figures(enrollment.enrollments(
+            db.session, course, today=LAST_DAY
+        ))))  # fmt: skip
+        for later in (LAST_DAY, LAST_DAY + timedelta(days=1), LAST_DAY + timedelta(days=40)):
+            counted = enrollment.enrollments(db.session, course, today=later)
+            assert enrollment.from_figures(kept, later) == counted
+            split = enrollment.start_split(counted, date(2026, 3, 4))
+            assert split is not None and split.before_ever + split.after_ever > 0
+            assert (
+                enrollment.start_split(enrollment.from_figures(kept, later), date(2026, 3, 4))
+                == split
+            )  # type: ignore[arg-type]
+        # Kept before the last changes: it cannot say what came after, nor what came before.
+        early = enrollment.as_figures(
+            enrollment.enrollments(db.session, course, today=date(2026, 3, 3))
+        )
+        assert enrollment.from_figures(early, LAST_DAY) is None
+        assert enrollment.from_figures(kept, date(2026, 3, 7)) is None
+
+
 def test_days_are_the_course_time_zones(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
     # 02:00 UTC on 03-03 is 21:00 on 03-02 in New York: learner 1 enrolls on 03-02 there.
     log = write(

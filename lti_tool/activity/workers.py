@@ -36,26 +36,44 @@ def default_processes() -> int:
     return usable if usable > 1 else 0
 
 
+class _Rare:
+    """rare_collections' state: how many are open (in any thread), what they put back."""
+
+    lock = threading.Lock()
+    open = 0
+    threshold: tuple[int, int, int] = gc.get_threshold()
+    froze = False
+
+
 @contextmanager
 def rare_collections() -> Iterator[None]:
     """Cyclic garbage collection seldom, for a batch job that makes millions of short-lived
-    containers and no reference cycles (scanning them takes a tenth of an ingest's time).
+    containers and no reference cycles (scanning them takes a tenth of an ingest's time and a
+    quarter of a summary refresh's).
 
     The objects that exist already are frozen out of the collector's sight, which also keeps
     forked workers from copying the pages that hold them; where create_app() froze the app's
     objects (a `flask` command, the scheduler) they stay frozen, and nothing else is added.
+    Nested or in several threads at once (the collector is the process's), the first one in
+    changes the collector and the last one out puts it back.
     """
-    threshold = gc.get_threshold()
-    freezing = gc.get_freeze_count() == 0
-    if freezing:
-        gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    with _Rare.lock:
+        if _Rare.open == 0:
+            _Rare.threshold = gc.get_threshold()
+            _Rare.froze = gc.get_freeze_count() == 0
+            if _Rare.froze:
+                gc.freeze()
+            gc.set_threshold(50_000, 20, 100)
+        _Rare.open += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
-        if freezing:
-            gc.unfreeze()
+        with _Rare.lock:
+            _Rare.open -= 1
+            if _Rare.open == 0:
+                gc.set_threshold(*_Rare.threshold)
+                if _Rare.froze:
+                    gc.unfreeze()
 
 
 class Workers:

@@ -23,13 +23,14 @@ check solved it, and the mean number of checks until the one that solved it (amo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import select
 
+from lti_tool.activity.sql import driver_rows
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.names import CourseNames, Name, course_names
 from lti_tool.models import Course, LearnerProblem
@@ -70,8 +71,7 @@ PERFORMANCE_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LearnerChecks:
+class LearnerChecks(NamedTuple):
     """One learner's checks of one problem (a learner_problem row, its answers decoded)."""
 
     person_id: int
@@ -89,7 +89,8 @@ def learner_checks(
     session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[LearnerChecks]:
     """Every learner's checks of every problem of a course (of some people, when given)."""
-    rows = session.connection().execute(
+    rows = driver_rows(
+        session,
         select(
             LearnerProblem.person_id,
             LearnerProblem.problem_id,
@@ -98,7 +99,7 @@ def learner_checks(
             LearnerProblem.first_time,
             LearnerProblem.last_time,
             LearnerProblem.answers,
-        ).where(LearnerProblem.course_id == course.id)
+        ).where(LearnerProblem.course_id == course.id),
     )
     found = []
     for person, problem, attempts, correct_at, first_time, last_time, packed in rows:
@@ -122,7 +123,7 @@ def learner_checks(
     # By problem, then learner, sorted here: the database would sort the whole rows, answers
     # and all (at 100,000 learners most of the read), and by its collation, not the same on
     # every database.
-    found.sort(key=lambda check: (check.problem_id, check.person_id))
+    found.sort(key=itemgetter(1, 0))  # (problem_id, person_id)
     return found
 
 
@@ -194,7 +195,7 @@ def distribution_rows(
     rows: list[dict[str, Any]] = []
     for part_id, answers in _part_answers(checks).items():
         # In time order; a learner's single check is their first and their last, last after.
-        answers.sort(key=lambda item: (item[0], item[1]))
+        answers.sort(key=itemgetter(0, 1))
         _time, _order, problem_id, display_name, recent = answers[-1]
         if recent.get("response_type") not in VALID_RESPONSE_TYPES:
             continue

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from lti_tool.activity.sql import select_in
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import Course, CourseBlock, LearnerResource, Video
@@ -39,13 +40,7 @@ def resource_reach(
     Most opened first. `share` is of the class size (len(people)); without `people`, every
     learner with activity counts and `share` is None.
     """
-    query = select(
-        LearnerResource.resource_id, LearnerResource.kind, LearnerResource.person_id
-    ).where(LearnerResource.course_id == course.id)
-    opened: dict[tuple[str, str], int] = {}
-    for resource, kind, person in session.connection().execute(query):
-        if people is None or person in people:
-            opened[(resource, kind)] = opened.get((resource, kind), 0) + 1
+    opened = _opened(session, course, people)
     names = _names(session, course)
     label = course_label(course)
     size = len(people) if people is not None else None
@@ -60,8 +55,36 @@ def resource_reach(
         }
         for (resource, kind), count in opened.items()
     ]
-    rows.sort(key=lambda r: (-r["learners"], r["kind"], r["name"] or r["resource"]))
+    rows.sort(key=lambda r: (-r["learners"], r["kind"], r["name"] or r["resource"], r["resource"]))
     return rows
+
+
+def _opened(
+    session: DbSession, course: Course, people: set[int] | None
+) -> dict[tuple[str, str], int]:
+    """Per (resource, kind): the learners of `people` (anyone when None) who opened it.
+
+    Counted by the database (700,000 rows at 10,000 learners), then less those who opened
+    something and are not of `people` (staff, who left: few), counted from their own rows.
+    """
+    table = LearnerResource.__table__
+    mine = table.c.course_id == course.id
+    opened: dict[tuple[str, str], int] = {
+        (resource, kind): count
+        for resource, kind, count in session.connection().execute(
+            select(table.c.resource_id, table.c.kind, func.count())
+            .where(mine)
+            .group_by(table.c.resource_id, table.c.kind)
+        )
+    }
+    if people is None:
+        return opened
+    openers = session.connection().execute(select(table.c.person_id).where(mine).distinct())
+    others = sorted({person for (person,) in openers} - people)
+    sql = "SELECT resource_id, kind FROM learner_resource WHERE course_id = {p} AND person_id {in}"
+    for resource, kind in select_in(session, sql, [course.id], others):
+        opened[(resource, kind)] -= 1
+    return {key: count for key, count in opened.items() if count}
 
 
 def class_resource_reach(session: DbSession, course: Course) -> list[dict[str, Any]]:

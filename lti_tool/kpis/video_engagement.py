@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from lti_tool.activity.sql import driver_rows
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.video import (
     final_segment,
@@ -45,7 +46,7 @@ def _learner_runs(
     if people is not None and len(people) <= FEW_PEOPLE:
         # A learner's own page: their rows by the primary key, not the whole class's.
         query = query.where(VideoLearnerViews.person_id.in_(sorted(people)))
-    rows = session.connection().execute(query)
+    rows = driver_rows(session, query)
     return [
         (person_id, video_id, orjson.loads(runs))
         for person_id, video_id, runs in rows
@@ -146,21 +147,16 @@ def class_videos(session: DbSession, course: Course, people: set[int]) -> dict[s
     read of their viewings: `summary` (video_summary's rows), `timeline` (video_timeline's),
     `viewers` and `completions` per video (learner_video's rows counted, and those completed),
     and `viewings`: learner_video's rows without the learner (video, coverage, completed)."""
-    # Each viewing's runs merged once, for both the totals and its coverage.
-    seen = [
-        (video_id, runs, seen_runs(runs))
-        for _p, video_id, runs in _learner_runs(session, course, people)
-    ]
-    per_video: dict[str, list[tuple[list[int], list[tuple[int, int]]]]] = defaultdict(list)
-    for video_id, runs, merged in seen:
-        per_video[video_id].append((runs, merged))
-    totals = {video_id: merged_totals(pairs) for video_id, pairs in per_video.items()}
     stored = _durations(session, course)
     settled = settled_durations(session, course)
+    # Each viewing's runs merged once, for both the totals and its coverage.
+    per_video: dict[str, list[tuple[list[int], list[tuple[int, int]]]]] = defaultdict(list)
     viewers: dict[str, int] = {}
     completions: dict[str, int] = {}
     viewings = []
-    for video_id, _runs, merged in seen:
+    for _p, video_id, runs in _learner_runs(session, course, people):
+        merged = seen_runs(runs)
+        per_video[video_id].append((runs, merged))
         duration = settled.get(video_id)
         share, completed = merged_coverage(merged, duration) if duration else (None, False)
         viewers[video_id] = viewers.get(video_id, 0) + 1
@@ -172,6 +168,7 @@ def class_videos(session: DbSession, course: Course, people: set[int]) -> dict[s
                 "completed": completed,
             }
         )
+    totals = {video_id: merged_totals(pairs) for video_id, pairs in per_video.items()}
     return {
         "summary": _summary_rows(course, totals, stored),
         "timeline": _timeline_rows(course, totals, stored),

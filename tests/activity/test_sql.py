@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lti_tool.activity import sql
 from lti_tool.activity.blocks import learner_blocks
-from lti_tool.activity.sql import insert_rows, select_in, upsert_many, upsert_rows
+from lti_tool.activity.sql import driver_rows, insert_rows, select_in, upsert_many, upsert_rows
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
@@ -248,3 +248,34 @@ def test_learner_blocks_reads_each_learners_blocks_as_days_and_bytes_in_day_orde
         # would not be) and the rollups take the day's weekday.
         values = [value for blocks in found.values() for block in blocks for value in block]
         assert {type(value) for value in values} == {date, bytes}
+
+
+def test_driver_rows_are_the_selects_rows_with_in_lists_and_bytes(app: Flask) -> None:
+    """What whole-class reads get from the driver's cursor: the rows SQLAlchemy reads, as
+    tuples (bytes as bytes or memoryview), an IN list's values bound one by one."""
+    with app.app_context():
+        course_id, person_id = _course_and_person()
+        answers = [b'{"first": {}, "x": "\\u00fc"}', bytes(range(256)), b""]
+        rows = [
+            (course_id, person_id, problem, 2, None if i else 1, 1.5 + i, 2.5, name, answer)
+            for i, (problem, answer, name) in enumerate(
+                zip(("p \t 1", "ünï", "p'3"), answers, (None, "Q", "R"), strict=True)
+            )
+        ]
+        insert_rows(db.session, LearnerProblem, rows)
+        db.session.commit()
+        columns = (
+            LearnerProblem.problem_id,
+            LearnerProblem.attempts,
+            LearnerProblem.correct_at,
+            LearnerProblem.first_time,
+            LearnerProblem.answers,
+        )
+        every = select(*columns).where(LearnerProblem.course_id == course_id)
+        some = every.where(LearnerProblem.problem_id.in_(["ünï", "p'3", "absent"]))
+        for query in (every, some):
+            found = sorted(driver_rows(db.session, query))
+            assert [(*row[:4], bytes(row[4])) for row in found] == sorted(
+                (*row[:4], bytes(row[4])) for row in db.session.execute(query)
+            )
+        assert len(driver_rows(db.session, some)) == 2

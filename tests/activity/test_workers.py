@@ -107,3 +107,40 @@ def test_rare_collections_freeze_what_exists_and_leave_an_earlier_freeze_as_it_w
         assert gc.get_freeze_count() <= frozen and made_later
     finally:
         gc.unfreeze()
+
+
+def test_rare_collections_nested_or_in_threads_put_the_collector_back_once_the_last_ends() -> None:
+    """A summary refresh inside an ingest's commit opens one inside another; the scheduler's
+    refresh and a page's may open two in threads: the collector comes back as it was only when
+    the last one ends, whatever the order."""
+    import gc
+    import threading
+
+    from lti_tool.activity.workers import rare_collections
+
+    gc.unfreeze()
+    threshold = gc.get_threshold()
+    outer, inner = rare_collections(), rare_collections()
+    outer.__enter__()
+    inner.__enter__()
+    outer.__exit__(None, None, None)  # the first one in ends first
+    assert gc.get_threshold()[0] == 50_000 and gc.get_freeze_count() > 0
+    inner.__exit__(None, None, None)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+
+    entered, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        with rare_collections():
+            entered.set()
+            release.wait(10)
+
+    other = threading.Thread(target=job)
+    other.start()
+    entered.wait(10)
+    with rare_collections():
+        pass
+    assert gc.get_threshold()[0] == 50_000  # the other thread's is still open
+    release.set()
+    other.join(10)
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0

@@ -93,6 +93,30 @@ def test_each_resource_counts_the_learners_who_opened_it(
     assert "<td>67 %</td>" in html and "<td>33 %</td>" in html
 
 
+def test_only_the_learners_given_count_and_a_resource_only_others_opened_is_left_out(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    # The database counts everyone's rows; those of people outside the class (staff who
+    # clicked around, who left) are taken off again.
+    from lti_tool.kpis.resources import resource_reach
+    from lti_tool.models import PersonIdentity
+
+    seed(runner, tmp_path)
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        assert course is not None
+        named = {i.value: i.person_id for i in db.session.scalars(select(PersonIdentity))}
+        everyone = {(r["resource"], r["learners"]) for r in resource_reach(db.session, course)}
+        assert everyone == {("lesson1", 2), (VIDEO_ID, 2), (PROBLEM, 1), ("lesson2", 1)}
+        two = {named["u1"], named["u2"]}  # not learner 3, the only one who opened lesson 2
+        rows = resource_reach(db.session, course, two)
+        assert {(r["resource"], r["learners"], r["share"]) for r in rows} == {
+            ("lesson1", 2, 1.0),
+            (VIDEO_ID, 2, 1.0),
+            (PROBLEM, 1, 0.5),
+        }
+
+
 def test_no_activity_says_where_resources_come_from(
     client: FlaskClient, platform: FakePlatform
 ) -> None:

@@ -94,15 +94,26 @@ ANY_CHUNK = 20_000
 
 def driver_rows(session: DbSession, query: Select[Any]) -> list[tuple[Any, ...]]:
     """A select's rows as the database driver's cursor gives them (tuples), without
-    SQLAlchemy's per-row processing: for whole-class reads of many rows (a second per million)
-    whose columns need no conversion (numbers, text; bytes may come as memoryview)."""
+    SQLAlchemy's per-row processing: for whole-class reads of many rows (a second per million).
+
+    What the driver gives is not converted: numbers and text as they are, bytes perhaps as a
+    memoryview (PostgreSQL), dates as text on SQLite. Its parameters are numbers, text and
+    dates (a date is bound as the tool stores it on SQLite, "YYYY-MM-DD"), not datetimes.
+    """
     connection = session.connection()
     compiled = query.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = tuple(params[name] for name in compiled.positiontup)
+    sqlite = connection.dialect.name == "sqlite"
+
+    def bound(value: Any) -> Any:
+        if isinstance(value, datetime):
+            raise ValueError("driver_rows binds no datetime: the databases store them apart")
+        return value.isoformat() if sqlite and isinstance(value, date) else value
+
+    values = {name: bound(value) for name, value in compiled.params.items()}
+    positions = compiled.positiontup
+    params: Any = tuple(values[name] for name in positions) if positions is not None else values
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(str(compiled), params)

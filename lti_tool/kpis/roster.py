@@ -13,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.activity.sql import driver_rows
 from lti_tool.i18n.text import N_, StandIn
 from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.labels import course_label, learner_labels
@@ -255,9 +255,11 @@ def add_activity(
     """Add the stored activity to the members' totals: every day's, or up to `until` (a day
     of the course's calendar, included)."""
     since = today - timedelta(days=6)
-    weeks: dict[date, date] = {}
+    # Per day as the driver gives it (a date, or SQLite's text): in the last 7 days, its Monday.
+    days: dict[object, tuple[bool, date]] = {}
     latest: dict[int, float] = {}
-    rows = session.connection().execute(
+    rows = driver_rows(
+        session,
         select(
             LearnerDay.person_id,
             LearnerDay.day,
@@ -267,22 +269,24 @@ def add_activity(
         ).where(
             LearnerDay.course_id == course.id,
             LearnerDay.day <= until if until is not None else true(),
-        )
+        ),
     )
-    for person_id, day, events, last_time, gaps in rows:
+    for person_id, stored_day, events, last_time, gaps in rows:
         member = members.get(person_id)
         if member is None:
             continue
+        known = days.get(stored_day)
+        if known is None:
+            day = stored_day if isinstance(stored_day, date) else date.fromisoformat(stored_day)
+            known = days[stored_day] = (since <= day <= today, week_start(day))
+        recent, monday = known
         seconds, under = under_cutoff(orjson.loads(gaps), cutoff)
         member.time_total += seconds
-        if since <= day <= today:
+        if recent:
             member.time_7d += seconds
         member.sessions += events - under
         member.events += events
         member.active_days += 1
-        monday = weeks.get(day)
-        if monday is None:
-            monday = weeks[day] = week_start(day)
         week = member.weeks.get(monday)
         if week is None:
             week = member.weeks[monday] = [0.0, 0, 0, 0.0]
@@ -297,12 +301,11 @@ def add_activity(
         last = datetime.fromtimestamp(last_time, UTC)
         if member.last_active is None or last > member.last_active:
             member.last_active = last
-    videos: dict[int, int] = defaultdict(int)
-    for (person_id,) in session.connection().execute(
-        select(VideoLearnerViews.person_id).where(VideoLearnerViews.course_id == course.id)
+    for person_id, count in session.connection().execute(
+        select(VideoLearnerViews.person_id, func.count())
+        .where(VideoLearnerViews.course_id == course.id)
+        .group_by(VideoLearnerViews.person_id)
     ):
-        videos[person_id] += 1
-    for person_id, count in videos.items():
         if person_id in members:
             members[person_id].videos_watched = count
 

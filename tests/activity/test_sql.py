@@ -279,3 +279,12 @@ def test_driver_rows_are_the_selects_rows_with_in_lists_and_bytes(app: Flask) ->
                 (*row[:4], bytes(row[4])) for row in db.session.execute(query)
             )
         assert len(driver_rows(db.session, some)) == 2
+        # Dates bound as stored; datetimes, stored apart on each database, refused.
+        insert_rows(
+            db.session, LearnerDay, [(course_id, person_id, "2026-02-02", 7, 1.5, 2.5, b"")]
+        )
+        day = select(LearnerDay.events).where(LearnerDay.day <= date(2026, 2, 2))
+        assert driver_rows(db.session, day) == [(7,)]
+        assert driver_rows(db.session, day.where(LearnerDay.day > date(2026, 2, 2))) == []
+        with pytest.raises(ValueError, match="datetime"):
+            driver_rows(db.session, select(Course.id).where(Course.created_at < datetime.now(UTC)))

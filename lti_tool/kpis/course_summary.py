@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, insert, select
 
-from lti_tool.kpis import activity, at_risk, names
+from lti_tool.kpis import activity, at_risk
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.learner_summary import current as current_learners
 from lti_tool.kpis.learner_summary import fingerprint
@@ -49,7 +49,6 @@ class Figures:
     shares: list[float]
     required: list[int]
     posted_scores: list[float]
-    seen: list[tuple[str, str]]
 
 
 _FIELDS = set(Figures.__dataclass_fields__)
@@ -59,9 +58,7 @@ def figures_of(session: DbSession, data: ClassData) -> Figures:
     """The whole class's figures from its class data, as the pages computed them per worker:
     weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
     the last 7 days, median completion (%), at-risk counts per level, the completion shares and
-    items required of those with a share, the posted scores (sorted), and the order learners
-    first met the course's resources in (names.seen_resources: what unnamed ones are numbered
-    by)."""
+    items required of those with a share and the posted scores (sorted)."""
     course = data.course
     people = set(data.members)
     with_share = [p for p in data.progress.values() if p.share is not None]
@@ -80,7 +77,6 @@ def figures_of(session: DbSession, data: ClassData) -> Figures:
         required=[p.required for p in with_share],
         # Sorted: the distribution and the quartiles do not depend on the class's order.
         posted_scores=sorted(posted_scores(data)),
-        seen=names.seen_resources(session, course),
     )
 
 
@@ -154,20 +150,9 @@ def stored(session: DbSession, course: Course) -> Figures | None:
     return None if found is None else _figures(found[1])
 
 
-def stored_current(
-    session: DbSession, course: Course, *, key: bytes, now: datetime | None = None
-) -> Figures | None:
-    """The course's figures when the stored ones are current, else None (nothing written)."""
-    mark, _settings, _today = fingerprint(session, course, key, now or utcnow())
-    found = _stored(session, course)
-    return _figures(found[1]) if found is not None and found[0] == mark else None
-
-
 def _figures(text: str) -> Figures:
-    """Figures from their stored JSON (pairs come back as lists: tuples again)."""
-    found = orjson.loads(text)
-    found["seen"] = [(kind, rid) for kind, rid in found["seen"]]
-    return Figures(**found)
+    """Figures from their stored JSON."""
+    return Figures(**orjson.loads(text))
 
 
 def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:

@@ -22,7 +22,6 @@ from lti_tool.kpis import (
     at_risk,
     course_events,
     course_settings,
-    course_summary,
     formatting,
     learner_summary,
     names,
@@ -57,7 +56,7 @@ bp.add_app_template_filter(names.sentence, "sentence")
 def course_names(course: Course) -> names.CourseNames:
     """The course's video, problem and page names, reused while its data is unchanged."""
     # The order learners first met the resources in is a course-wide figure: stored once per
-    # change with the class's (a group over every learner's resources, 0.5 s at 10,000).
+    # change of the activity in the page summary (a group over every learner's resources).
     return course_cached(
         course,
         "names",
@@ -65,11 +64,12 @@ def course_names(course: Course) -> names.CourseNames:
     )
 
 
-def _seen(course: Course) -> list[tuple[str, str]] | None:
+def _seen(course: Course) -> list[list[str]] | None:
     """The stored order learners met the course's resources in, when the stored figures are
     current (a page that writes nothing does not write them either)."""
-    found = course_summary.stored_current(db.session, course, key=pseudonym_key())
-    return found.seen if found is not None else None
+    mark = learner_summary.fingerprint(db.session, course, pseudonym_key(), utcnow())[0]
+    found = page_summary.stored(db.session, course, page_summary.NAMES, mark)
+    return found["seen"] if found is not None else None
 
 
 # Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on

@@ -65,7 +65,6 @@ def _expected(course: Course, key: bytes) -> dict[str, Any]:
         "posted_scores": sorted(
             row["posted_current_score"] for row in rows if row["posted_current_score"] is not None
         ),
-        "seen": names.seen_resources(db.session, course),
     }
 
 
@@ -102,6 +101,8 @@ def _expected_videos(course: Course) -> dict[str, Any]:
         "countries": geography.geography(db.session, course),
         # The enrollment page's history: the whole course's, to today.
         "enrollment": enrollment.enrollments(db.session, course),
+        # The order learners first met the course's resources in (as JSON keeps pairs).
+        "seen": [list(pair) for pair in names.seen_resources(db.session, course)],
     }
 
 
@@ -116,8 +117,9 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     problem = page_summary.stored(db.session, course, page_summary.PROBLEMS, mark)
     countries = page_summary.stored(db.session, course, page_summary.COUNTRIES, mark)
     enrolled = page_summary.stored(db.session, course, page_summary.ENROLLMENT, mark)
+    seen = page_summary.stored(db.session, course, page_summary.NAMES, mark)
     assert found is not None and content is not None and problem is not None
-    assert countries is not None and enrolled is not None
+    assert countries is not None and enrolled is not None and seen is not None
     floor = course_settings.load(db.session, course).privacy_floor
     known = names.course_names(db.session, course)
     return {
@@ -131,6 +133,7 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
         "enrollment": enrollment.from_figures(
             enrolled, course_settings.load(db.session, course).today(utcnow())
         ),
+        "seen": seen["seen"],
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
+from lti_tool.activity.rollups import summaries_later
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary
 from lti_tool.models import (
@@ -34,7 +35,14 @@ def _str(value: Any) -> str | None:
 
 
 def upsert_person(platform_id: int, claims: Mapping[str, Any]) -> Person:
-    """Find or create the person a launch names and record every identity it carries."""
+    """Find or create the person a launch names and record every identity it carries.
+
+    A launch that names a learner the logs knew (a new identity: their name in the summaries)
+    marks the courses' summaries stale rather than rewriting them in the launch: a whole
+    course's refresh, over a minute at 100,000 learners, for one person. The refresh job or the
+    next page writes them (lti_tool.activity.rollups.summaries_later).
+    """
+    summaries_later(db.session)
     return link_person(db.session, platform_id, launch_claim(claims))
 
 

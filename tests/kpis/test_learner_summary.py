@@ -519,6 +519,45 @@ def test_a_launch_that_changes_nothing_shown_leaves_the_rows_alone(
         assert "Ada King" in [r["name"] for r in _stored(course)]
 
 
+def test_a_launch_naming_a_learner_the_logs_knew_marks_the_rows_stale_not_rewritten(
+    tmp_path: Path, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Open edX shares the username: the launch links the LTI user to the logs' learner, whose
+    # name the rows show. One person's launch does not pay the whole course's refresh (over a
+    # minute at 100,000 learners): the job or the next reader writes the rows.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    with app.app_context():
+        key = pseudonym_key()
+        platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu")
+        db.session.commit()
+        log = folder / "0.log"
+        log.write_text(event(_stamp(1, 3600), user=1, username="u1") + "\n", encoding="utf-8")
+        ingest_tracking_logs(db.session, [log], platform, workers=0)
+        course = _course()
+        learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+        refreshed: list[int] = []
+        real = learner_summary.refresh
+        monkeypatch.setattr(
+            learner_summary, "refresh", lambda *a, **k: refreshed.append(1) or real(*a, **k)
+        )
+        claims = {"sub": "s1", "name": "Ada Lovelace", "preferred_username": "u1"}
+        roles = [LEARNER_ROLE]
+        person = records.record_membership(course, platform.id, claims, roles, course_role(roles))
+        db.session.commit()
+        assert refreshed == []  # nothing rewritten in the launch
+        db.session.expire_all()
+        state = db.session.get(LearnerSummaryState, course.id)
+        assert state is not None and state.stale_at is not None
+        assert "Ada Lovelace" not in [r["name"] for r in _stored(course)]
+        assert learner_summary.refresh_stale(db.session, key) == 1
+        db.session.commit()
+        rows = _stored(course)
+        assert [r["name"] for r in rows if r["person"] == person.id] == ["Ada Lovelace"]
+        assert len(rows) == 1  # the logs' learner and the launch's are one person
+
+
 def _filters(**asked: str) -> dict[str, str]:
     return {"q": "", "section": "", "segment": "", "risk": "", "level": "", **asked}
 

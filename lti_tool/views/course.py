@@ -184,11 +184,19 @@ def overview(course_id: int) -> str:
         figures,
     )
     # The checks read the newest days of the event store: reused while the data is unchanged.
+    # The class's size is the summary's (as shown on the cards), not counted again.
     to_fix = course_cached(
         course,
         f"readiness-{today}",
         lambda: len(
-            readiness.to_fix(readiness.checks(db.session, course, known=course_names(course)))
+            readiness.to_fix(
+                readiness.checks(
+                    db.session,
+                    course,
+                    known=course_names(course),
+                    class_size=summary.class_size,
+                )
+            )
         ),
     )
     return render_template(

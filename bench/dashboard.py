@@ -59,7 +59,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -464,7 +464,13 @@ def main() -> None:
         )
         # Kept for later runs with --reuse: the refresh is compared with this ingest's time.
         (workdir / "ingest.json").write_text(
-            json.dumps({"events": summary["events_ingested"], "seconds": ingest_s})
+            json.dumps(
+                {
+                    "events": summary["events_ingested"],
+                    "seconds": ingest_s,
+                    "summaries_seconds": summary.get("summaries_seconds"),
+                }
+            )
         )
 
     # On PostgreSQL the scheduler runs beside the web servers, as in production (also with one
@@ -536,7 +542,7 @@ def main() -> None:
     report_hosts(loads + list(after.values()), bases, postgres)
     for line in agree:
         print(line)
-    report_refresh(workdir, refreshed, more_s, added["events_ingested"])
+    report_refresh(workdir, refreshed, more_s, added)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -809,22 +815,37 @@ def report_hosts(loads: list[Load], bases: list[str], postgres: bool) -> None:
     print(f"  (CPU/wall: cores kept busy by these processes; this machine has {os.cpu_count()})")
 
 
-def report_refresh(workdir: Path, refreshed: float | None, more_s: float, more: int) -> None:
-    """The summaries' refresh time against the full ingest's and the 1 % ingest's (issue 20:
-    under 10 % of that ingest's time)."""
+def report_refresh(
+    workdir: Path, refreshed: float | None, more_s: float, added: dict[str, Any]
+) -> None:
+    """The summaries' refresh against the full ingest's time and the 1 % ingest's (issue 20:
+    under 10 % of that ingest's time): the refresh each ingest's commit made (its report's
+    `summaries_seconds`), and the refresh from scratch (`flask data refresh-summaries`, what
+    an ingest that replaces most of the class makes) for the full ingest when its report did
+    not say (a database an earlier version built)."""
     if refreshed is None:
         return
     print("\nrefresh  (issue 20: the summary refresh under 10 % of its ingest's time)")
+    print(f"  from scratch: {refreshed:.2f} s")
     built = workdir / "ingest.json"
-    ingests = [(f"the 1 % ingest ({more:,} events)", more_s)]
+    ingests = [
+        (
+            f"the 1 % ingest ({added['events_ingested']:,} events)",
+            more_s,
+            added.get("summaries_seconds"),
+        )
+    ]
     if built.exists():
         full = json.loads(built.read_text())
-        ingests.insert(0, (f"the full ingest ({full['events']:,} events)", full["seconds"]))
-    for name, seconds in ingests:
-        share = refreshed / seconds
+        name = f"the full ingest ({full['events']:,} events)"
+        ingests.insert(0, (name, full["seconds"], full.get("summaries_seconds")))
+    for name, seconds, own in ingests:
+        spent = own if own is not None else refreshed
+        how = "its commits' refresh" if own is not None else "a refresh from scratch"
+        share = spent / seconds
         print(
-            f"  {'PASS' if share < 0.10 else 'FAIL'}  {refreshed:.2f} s of {name}'s "
-            f"{seconds:.1f} s: {share:.0%} (an ingest rewrites the whole course's summaries)"
+            f"  {'PASS' if share < 0.10 else 'FAIL'}  {spent:.2f} s ({how}) of {name}'s "
+            f"{seconds:.1f} s: {share:.0%}"
         )
 
 

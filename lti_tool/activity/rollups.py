@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 from sqlalchemy import delete, select, update
 
+from lti_tool.activity import replaced
 from lti_tool.activity.blocks import (
     ACTIVE,
     DETAIL,
@@ -437,7 +438,8 @@ def rebuild(
     """
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
         store_rows(session, rows, new_people)
-    touch_courses(session, learners)
+    # Every change noted by store_rows (lti_tool.activity.replaced): not touch_courses.
+    _touch(session, learners)
 
 
 def summaries_later(session: DbSession) -> None:
@@ -448,7 +450,16 @@ def summaries_later(session: DbSession) -> None:
 
 def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
     """Mark courses whose activity changed: pages reuse course-wide figures until it moves, and
-    the summary tables are written again before the change is committed (CHANGED_COURSES)."""
+    the summary tables are written again before the change is committed (CHANGED_COURSES), the
+    class's figures added up again (a change not made by rebuild, so not noted in
+    lti_tool.activity.replaced)."""
+    ids = sorted(set(course_ids))
+    replaced.spoil(session, ids)
+    _touch(session, ids)
+
+
+def _touch(session: DbSession, course_ids: Iterable[int]) -> None:
+    """touch_courses, its work."""
     ids = sorted(set(course_ids))
     if ids:
         session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
@@ -486,6 +497,7 @@ def store_rows(
     # Every row is of rows.course_id and one of rows.people (rollup_rows makes them so).
     lock_keys(session, rows.course_id, rows.people, new_people)
     known = [person for person in rows.people if person not in new_people]
+    replaced.note(session, rows.course_id, rows.people, known)
     for model in _ROLLUPS if known else ():
         table = model.__table__  # Core, not ORM: no objects in the session to synchronise
         session.execute(

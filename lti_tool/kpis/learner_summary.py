@@ -17,6 +17,7 @@ reader, whichever comes first, writes the rows, so a reader never shows rows beh
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -82,6 +83,8 @@ ROWS_SHAPE = 2
 _RANKS_HIGH_FIRST = sorted({level_rank(level) for level in (HIGH, WATCH, None)}, reverse=True)
 #: Rows read by one IN list.
 CHUNK = 500
+#: session.info's seconds spent in refresh_changed (summaries_seconds).
+SUMMARIES_SECONDS = "lti_tool.summaries_seconds"
 
 
 @dataclass(frozen=True)
@@ -325,10 +328,20 @@ def refresh_changed(session: DbSession, key: bytes) -> None:
     if session.info.get(SUMMARIES_LATER, False):
         mark_stale(session, changed)
         return
+    started = time.perf_counter()
     for course_id in sorted(changed):
         course = session.get(Course, course_id)
         if course is not None:
             current(session, course, key=key)
+    seconds = session.info.get(SUMMARIES_SECONDS, 0.0) + time.perf_counter() - started
+    session.info[SUMMARIES_SECONDS] = seconds
+
+
+def summaries_seconds(session: DbSession) -> float:
+    """The seconds this session's commits spent writing summaries (refresh_changed) since it
+    was last asked: what an ingest reports of its time."""
+    seconds: float = session.info.pop(SUMMARIES_SECONDS, 0.0)
+    return seconds
 
 
 def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:

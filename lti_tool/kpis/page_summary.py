@@ -15,6 +15,11 @@ label and the class's learners (inputs), not its settings, its day or its staff.
 that moved the fingerprint but not these (a settings change, a new day, a staff launch) keeps
 the stored figures, stamped with the new fingerprint, rather than adding up the class again
 (at 100,000 learners, 47 of a 68 s refresh).
+
+The videos, typical and content figures are made from sums over the class's rows, kept beside
+them (CLASS_SUMS): an ingest that replaced a few learners' rows adds their change to those
+sums (lti_tool.kpis.class_sums.since, from the rows lti_tool.activity.replaced kept) instead
+of reading every viewing, active day and opened resource of the class again.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 
 from lti_tool.kpis import (
+    class_sums,
     course_summary,
     enrollment,
     geography,
@@ -48,8 +54,8 @@ CONTENT = "content"
 #: The problems page: each problem's figures without its name (problems.problem_stats) and
 #: answer distribution (problems.distributions).
 PROBLEMS = "problems"
-#: Staff's "Student view" of the typical learner: the class's videos (student.typical_videos)
-#: and how many were active each day (student.class_active_counts).
+#: Staff's "Student view" of the typical learner: the class's videos (student.typical_videos,
+#: from the sums) and how many were active each day (student.class_active_counts).
 TYPICAL = "typical"
 #: The countries page: the class's learners per country code (geography.country_counts); the
 #: floor and the countries' names are the page's.
@@ -61,7 +67,13 @@ ENROLLMENT = "enrollment"
 #: (names.seen_resources, by which unnamed ones are numbered; a group over every learner's
 #: resources, 3.3 s at 100,000 learners).
 NAMES = "names"
-PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES, ENROLLMENT, NAMES)
+#: Not a page's: the sums the videos, typical and content figures are made of
+#: (class_sums.state), so that an ingest of a few learners adds its change to them rather
+#: than the whole class's rows being read again.
+CLASS_SUMS = "class_sums"
+PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES, ENROLLMENT, NAMES, CLASS_SUMS)
+#: The pages written from the class's sums, together.
+_FROM_SUMS = {VIDEOS, TYPICAL, CONTENT, CLASS_SUMS}
 _KEYS = {
     COUNTRIES: {"counts"},
     VIDEOS: {"summary", "timeline", "viewers", "completions"},
@@ -70,9 +82,10 @@ _KEYS = {
     PROBLEMS: {"stats", "answers"},
     ENROLLMENT: {"rows", "first_days", "last_day", "from_events", "from_lms", "last_change"},
     NAMES: {"seen"},
+    CLASS_SUMS: {"activity", "people", "durations", "videos", "opened"},
 }
 #: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
-FIGURES_SHAPE = 2
+FIGURES_SHAPE = 3
 
 
 def inputs(session: DbSession, course: Course, people: set[int]) -> str:
@@ -95,7 +108,7 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     problems.problem_stats and distributions of the class's checks; for COUNTRIES
     geography.country_counts; for ENROLLMENT enrollment.enrollments of the whole course (as
     its page counts it: everyone with an enrollment history, not the class only); for NAMES
-    names.seen_resources."""
+    names.seen_resources; for CLASS_SUMS class_sums.state of the class's rows."""
     if page == CONTENT:
         return {"reach": resources.resource_reach(session, course, people)}
     if page == COUNTRIES:
@@ -107,24 +120,37 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     if page == PROBLEMS:
         checks = problems.learner_checks(session, course, people)
         return {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
-    if page == VIDEOS:
-        return _videos(session, course, people)[0]
-    if page == TYPICAL:
-        return _videos(session, course, people)[1]
+    if page in _FROM_SUMS:
+        return _from_sums(session, course, people)[page]
     raise ValueError(f"no such page summary: {page!r}")
 
 
-def _videos(
-    session: DbSession, course: Course, people: set[int]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The VIDEOS and TYPICAL figures, from one read of the class's viewings."""
-    found = video_engagement.class_videos(session, course, people)
-    viewings = found.pop("viewings")
+def _from_sums(
+    session: DbSession, course: Course, people: set[int], stored: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The VIDEOS, TYPICAL, CONTENT and CLASS_SUMS figures: from the CLASS_SUMS `stored` before
+    and the rows this transaction replaced when they give them (class_sums.since), else from
+    the class's rows (class_sums.of_class)."""
+    durations = video_engagement.settled_durations(session, course)
+    sums = None if stored is None else class_sums.since(session, course, people, stored, durations)
+    if sums is None:
+        sums, videos, reach = class_sums.of_class(session, course, people, durations)
+    else:
+        known = video_engagement.stored_durations(session, course)
+        videos = video_engagement.video_figures(course, sums.videos, known)
+        reach = resources.reach_rows(session, course, dict(sums.opened), len(people))
     typical = {
-        "videos": student.typical_videos(viewings, len(people)),
-        "active": student.class_active_counts(session, course, people),
+        "videos": student.typical_of_counts(
+            sums.videos.shares, sums.videos.completions, len(people)
+        ),
+        "active": dict(sorted(sums.videos.active.items())),
     }
-    return found, typical
+    return {
+        VIDEOS: videos,
+        TYPICAL: typical,
+        CONTENT: {"reach": reach},
+        CLASS_SUMS: class_sums.state(session, course, people, sums, durations),
+    }
 
 
 def refresh(
@@ -139,6 +165,8 @@ def refresh(
         session.execute(delete(table).where(table.c.course_id == course.id))
         return
     digest = inputs(session, course, people)
+    # Read before the rows are replaced: the sums the class's change is added to.
+    sums_before = stored(session, course, CLASS_SUMS, None)
     kept = set(
         session.scalars(
             select(table.c.page).where(table.c.course_id == course.id, table.c.inputs == digest)
@@ -154,11 +182,11 @@ def refresh(
     )
     found = {
         page: figures_of(session, course, page, people)
-        for page in (CONTENT, PROBLEMS, COUNTRIES, ENROLLMENT, NAMES)
+        for page in (PROBLEMS, COUNTRIES, ENROLLMENT, NAMES)
         if page not in kept
     }
-    if not {VIDEOS, TYPICAL} <= kept:
-        found[VIDEOS], found[TYPICAL] = _videos(session, course, people)
+    if not _FROM_SUMS <= kept:
+        found.update(_from_sums(session, course, people, sums_before))
     written = [page for page in PAGES if page not in kept]
     if written:
         session.execute(

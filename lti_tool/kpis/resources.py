@@ -40,10 +40,17 @@ def resource_reach(
     Most opened first. `share` is of the class size (len(people)); without `people`, every
     learner with activity counts and `share` is None.
     """
-    opened = _opened(session, course, people)
+    size = len(people) if people is not None else None
+    return reach_rows(session, course, _opened(session, course, people), size)
+
+
+def reach_rows(
+    session: DbSession, course: Course, opened: dict[tuple[str, str], int], size: int | None
+) -> list[dict[str, Any]]:
+    """resource_reach's rows from the learners who opened each (resource, kind), of a class of
+    `size` (None: no share)."""
     names = _names(session, course)
     label = course_label(course)
-    size = len(people) if people is not None else None
     rows: list[dict[str, Any]] = [
         {
             "course": label,

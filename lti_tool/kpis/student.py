@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -253,34 +253,49 @@ def typical_modules(session: DbSession, course: Course, people: set[int]) -> lis
 def typical_videos(rows: Sequence[dict[str, Any]], people: int) -> list[dict[str, Any]]:
     """Per video: the class's median share watched (learners who never opened it count 0) and
     whether most of the class reached the end; rows are learner_video's."""
-    shares: dict[str, list[float]] = {}
+    shares: dict[str, Counter[float]] = {}
     ends: Counter[str] = Counter()
     for row in rows:
-        shares.setdefault(row["video_id"], []).append(row["coverage"] or 0.0)
+        shares.setdefault(row["video_id"], Counter())[row["coverage"] or 0.0] += 1
         ends[row["video_id"]] += bool(row["completed"])
-    found = []
-    for video_id, seen in shares.items():
-        found.append(
-            {
-                "video_id": video_id,
-                "coverage": _padded_median(seen, people),
-                "completed": ends[video_id] * 2 > people,
-            }
-        )
-    return found
+    return typical_of_counts(shares, ends, people)
 
 
-def _padded_median(seen: list[float], people: int) -> float | None:
-    """The median of `seen` padded with zeros to `people` values, rounded to 4 places (as
-    statistics.median of the padded list, without making it: 100,000 values per video)."""
-    size = max(people, len(seen))
+def typical_of_counts(
+    shares: Mapping[str, Mapping[float, int]], ends: Mapping[str, int], people: int
+) -> list[dict[str, Any]]:
+    """typical_videos from the viewings counted: per video, how many had each share watched
+    (a share of 0.0 for a viewing without one) and how many reached the end; by video id."""
+    return [
+        {
+            "video_id": video_id,
+            "coverage": _padded_median(seen, people),
+            "completed": ends.get(video_id, 0) * 2 > people,
+        }
+        for video_id, seen in sorted(shares.items())
+    ]
+
+
+def _padded_median(seen: Mapping[float, int], people: int) -> float | None:
+    """The median of the shares `seen` (share -> how many) padded with zeros to `people`
+    values, rounded to 4 places (as statistics.median of the padded list, without making it:
+    100,000 values per video)."""
+    counted = sum(seen.values())
+    size = max(people, counted)
     if not size:
         return None
-    zeros = size - len(seen)
-    ordered = sorted(seen)
+    ordered = sorted(seen.items())
 
     def at(index: int) -> float:
-        return 0.0 if index < zeros else ordered[index - zeros]
+        # The zeros the class is padded with come first, then the shares in order.
+        position = size - counted
+        if index < position:
+            return 0.0
+        for share, count in ordered:
+            position += count
+            if index < position:
+                return share
+        raise IndexError(index)
 
     middle = size // 2
     median = at(middle) if size % 2 else (at(middle - 1) + at(middle)) / 2

@@ -86,7 +86,7 @@ def seen_runs(runs: Sequence[int]) -> list[tuple[int, int]]:
     return merged
 
 
-def _counts(starts: Counter[int], stops: Counter[int]) -> dict[int, int]:
+def covering(starts: Counter[int], stops: Counter[int]) -> dict[int, int]:
     """Per segment, how many runs cover it; runs start at `starts` and end before `stops`."""
     counts: dict[int, int] = {}
     edges = sorted(set(starts) | set(stops))
@@ -124,12 +124,12 @@ def merged_totals(
             user_starts.append(first)
             user_lasts.append(last)
     return (
-        _counts(Counter(view_starts), _after(Counter(view_lasts))),
-        _counts(Counter(user_starts), _after(Counter(user_lasts))),
+        covering(Counter(view_starts), stops_after(Counter(view_lasts))),
+        covering(Counter(user_starts), stops_after(Counter(user_lasts))),
     )
 
 
-def _after(lasts: Counter[int]) -> Counter[int]:
+def stops_after(lasts: Counter[int]) -> Counter[int]:
     """Runs' last segments counted as the segments after them (where the runs stop)."""
     return Counter({last + 1: count for last, count in lasts.items()})
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
 from lti_tool.activity.sql import driver_rows
+from lti_tool.kpis import video_sums
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.video import (
     final_segment,
-    merged_coverage,
-    merged_totals,
     reported_segments,
     runs_coverage,
     runs_totals,
-    seen_runs,
     summarize,
 )
 from lti_tool.models import Course, Video, VideoLearnerViews
@@ -67,7 +66,8 @@ def _segment_totals(
     return {video_id: runs_totals(runs) for video_id, runs in per_video.items()}
 
 
-def _durations(session: DbSession, course: Course) -> dict[str, float | None]:
+def stored_durations(session: DbSession, course: Course) -> dict[str, float | None]:
+    """The videos' durations as stored (from events or the LMS), None where unknown."""
     return dict(
         session.execute(select(Video.video_id, Video.duration).where(Video.course_id == course.id))
         .tuples()
@@ -81,7 +81,7 @@ def video_summary(
     """Per video: duration, users at start and end, total viewed seconds (Insights); over some
     people only when `people` is given."""
     return _summary_rows(
-        course, _segment_totals(session, course, people), _durations(session, course)
+        course, _segment_totals(session, course, people), stored_durations(session, course)
     )
 
 
@@ -115,7 +115,7 @@ def video_timeline(
 ) -> list[dict[str, Any]]:
     """Per video and 5-second segment: distinct viewers and views, up to Insights' final segment."""
     return _timeline_rows(
-        course, _segment_totals(session, course, people), _durations(session, course)
+        course, _segment_totals(session, course, people), stored_durations(session, course)
     )
 
 
@@ -142,39 +142,33 @@ def _timeline_rows(
     return rows
 
 
-def class_videos(session: DbSession, course: Course, people: set[int]) -> dict[str, Any]:
+def class_videos(
+    session: DbSession,
+    course: Course,
+    people: set[int],
+    durations: Mapping[str, float | None] | None = None,
+) -> dict[str, Any]:
     """What the videos page and the typical learner show of some learners (the class), from one
-    read of their viewings: `summary` (video_summary's rows), `timeline` (video_timeline's),
-    `viewers` and `completions` per video (learner_video's rows counted, and those completed),
-    and `viewings`: learner_video's rows without the learner (video, coverage, completed)."""
-    stored = _durations(session, course)
-    settled = settled_durations(session, course)
-    # Each viewing's runs merged once, for both the totals and its coverage.
-    per_video: dict[str, list[tuple[list[int], list[tuple[int, int]]]]] = defaultdict(list)
-    viewers: dict[str, int] = {}
-    completions: dict[str, int] = {}
-    viewings = []
-    for _p, video_id, runs in _learner_runs(session, course, people):
-        merged = seen_runs(runs)
-        per_video[video_id].append((runs, merged))
-        duration = settled.get(video_id)
-        share, completed = merged_coverage(merged, duration) if duration else (None, False)
-        viewers[video_id] = viewers.get(video_id, 0) + 1
-        completions[video_id] = completions.get(video_id, 0) + bool(completed)
-        viewings.append(
-            {
-                "video_id": video_id,
-                "coverage": round(share, 4) if share is not None else None,
-                "completed": completed,
-            }
-        )
-    totals = {video_id: merged_totals(pairs) for video_id, pairs in per_video.items()}
+    read of their viewings: video_figures of their VideoSums, and `sums` (without active
+    days). `durations`, when given, are settled_durations'."""
+    viewings = ((video_id, runs) for _p, video_id, runs in _learner_runs(session, course, people))
+    settled = durations if durations is not None else settled_durations(session, course)
+    sums = video_sums.of_viewings(viewings, settled)
+    return {**video_figures(course, sums, stored_durations(session, course)), "sums": sums}
+
+
+def video_figures(
+    course: Course, sums: video_sums.VideoSums, durations: dict[str, float | None]
+) -> dict[str, Any]:
+    """The videos page's figures from the viewings' sums and the stored durations: `summary`
+    (video_summary's rows), `timeline` (video_timeline's), `viewers` and `completions` per
+    video (learner_video's rows counted, and those completed)."""
+    totals = video_sums.totals(sums)
     return {
-        "summary": _summary_rows(course, totals, stored),
-        "timeline": _timeline_rows(course, totals, stored),
-        "viewers": viewers,
-        "completions": completions,
-        "viewings": viewings,
+        "summary": _summary_rows(course, totals, durations),
+        "timeline": _timeline_rows(course, totals, durations),
+        "viewers": dict(sorted(sums.viewers.items())),
+        "completions": {video_id: sums.completions[video_id] for video_id in sorted(sums.viewers)},
     }
 
 
@@ -184,7 +178,7 @@ def settled_durations(session: DbSession, course: Course) -> dict[str, float | N
     Only the videos without a known duration need the class's viewings (to infer it from
     where viewers stop); usually every video has one, and nothing is read.
     """
-    known = _durations(session, course)
+    known = stored_durations(session, course)
     viewed = session.scalars(
         select(VideoLearnerViews.video_id)
         .where(VideoLearnerViews.course_id == course.id)

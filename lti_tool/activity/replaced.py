@@ -1,0 +1,129 @@
+"""The rollup rows a transaction replaced, as they were before it: what the page summary needs
+to add the change of a few learners to the class's figures instead of adding up the whole
+class again (lti_tool.kpis.page_summary).
+
+rollups.store_rows notes them (note) before deleting a batch's rows: each learner's video
+viewings and active days, the first time the transaction replaces that learner's rows, with
+the course's activity mark (`course.updated_at`) as it was before the first of them. The
+figures stored with that mark, less these rows, plus the learners' rows now, are the figures of
+the data now, provided nothing else changed the activity: a change that goes by other ways
+(a purge, a merge, a deletion: touch_courses outside a rebuild) spoils the course's record, and
+so does a transaction replacing more learners than LIMIT (its whole class is added up anyway,
+and holding their old rows would cost the memory that saves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, SessionTransaction
+
+from lti_tool.activity.sql import select_in
+from lti_tool.models import Course
+from lti_tool.models.types import DbSession
+
+#: session.info's records of this transaction's replaced rows, by course id.
+REPLACED = "lti_tool.replaced"
+#: Learners of a course one transaction's record holds at most.
+LIMIT = 20_000
+
+
+_VIEWINGS = (
+    "SELECT person_id, video_id, runs FROM video_learner_views "
+    "WHERE course_id = {p} AND person_id {in}"
+)
+_DAYS = "SELECT person_id, day FROM learner_day WHERE course_id = {p} AND person_id {in}"
+_RESOURCES = (
+    "SELECT person_id, resource_id, kind FROM learner_resource "
+    "WHERE course_id = {p} AND person_id {in}"
+)
+
+
+@dataclass
+class Rows:
+    """Per learner: their viewings (video id, packed runs), active days (as the driver gives
+    them: ISO text or dates) and resources opened (id, kind)."""
+
+    viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
+    days: dict[int, list[Any]] = field(default_factory=dict)
+    resources: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
+    """The rows of some learners of a course now (every one of them in each, rows or none)."""
+    found = Rows(
+        {person: [] for person in people},
+        {person: [] for person in people},
+        {person: [] for person in people},
+    )
+    wanted = sorted(people)
+    for person, video_id, runs in select_in(session, _VIEWINGS, [course_id], wanted):
+        found.viewings[person].append((video_id, runs))
+    for person, day in select_in(session, _DAYS, [course_id], wanted):
+        found.days[person].append(day)
+    for person, resource, kind in select_in(session, _RESOURCES, [course_id], wanted):
+        found.resources[person].append((resource, kind))
+    return found
+
+
+@dataclass
+class Replaced:
+    """One course's replaced rows: its activity mark before the transaction, and the rows as
+    they were of every learner whose rows it replaced (new ones with none)."""
+
+    mark: str
+    rows: Rows = field(default_factory=Rows)
+    spoiled: bool = False
+
+
+def activity_mark(value: Any) -> str:
+    """`course.updated_at` as the records and the stored figures compare it."""
+    return str(value)
+
+
+def note(session: DbSession, course_id: int, people: Sequence[int], known: Sequence[int]) -> None:
+    """Keep the rows of `people` (of them, `known` may have rows) before a rebuild replaces
+    them, unless an earlier rebuild of this transaction kept them."""
+    records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
+    record = records.get(course_id)
+    if record is None:
+        mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+        record = records[course_id] = Replaced(activity_mark(mark))
+    if record.spoiled:
+        return
+    kept = record.rows
+    fresh = [person for person in people if person not in kept.days]
+    if len(kept.days) + len(fresh) > LIMIT:
+        spoil(session, [course_id])
+        return
+    stored = set(known)
+    found = read(session, course_id, [person for person in fresh if person in stored])
+    for person in fresh:
+        kept.viewings[person] = found.viewings.get(person, [])
+        kept.days[person] = found.days.get(person, [])
+        kept.resources[person] = found.resources.get(person, [])
+
+
+def spoil(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Note that the courses' activity changed by other ways than a rebuild in this
+    transaction: their figures are added up again."""
+    records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
+    for course_id in course_ids:
+        records[course_id] = Replaced("", spoiled=True)
+
+
+def taken(session: DbSession, course_id: int) -> Replaced | None:
+    """The course's record of this transaction, when it holds every change of its activity."""
+    record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
+    return None if record is None or record.spoiled else record
+
+
+@event.listens_for(Session, "after_transaction_end")
+def forget(session: Session, transaction: SessionTransaction) -> None:
+    """Drop a transaction's records at its end, committed or rolled back (a rolled-back
+    transaction's would describe rows that were never replaced)."""
+    if transaction.parent is None:
+        session.info.pop(REPLACED, None)

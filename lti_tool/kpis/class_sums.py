@@ -1,0 +1,125 @@
+"""The sums the class's videos, typical-learner and content figures are made of, kept with the
+page summary (page CLASS_SUMS) and followed through a change: an ingest that replaced a few
+learners' rows adds their change to the stored sums (since) instead of reading every viewing,
+active day and opened resource of the class again (of_class).
+
+The sums: the class's video sums (lti_tool.kpis.video_sums.VideoSums, active days included)
+and, per (resource, kind), how many of the class opened it (resources.resource_reach's
+counts). Stored with what `since` must check before it adds to them (state): the activity they
+are of, the class they were counted over and the videos' durations they were counted with.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from lti_tool.activity import replaced
+from lti_tool.kpis import resources, student, video_engagement
+from lti_tool.kpis.video_sums import VideoSums, of_viewings
+from lti_tool.models import Course
+from lti_tool.models.types import DbSession
+
+
+@dataclass
+class Sums:
+    """The class's video sums and, per (resource id, kind), how many of it opened it."""
+
+    videos: VideoSums = field(default_factory=VideoSums)
+    opened: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, other: Sums, sign: int = 1) -> None:
+        """Add (sign 1) or take out (-1) another's sums; what comes to nothing is dropped."""
+        self.videos.add(other.videos, sign)
+        for key, count in other.opened.items():
+            total = self.opened.get(key, 0) + sign * count
+            if total:
+                self.opened[key] = total
+            else:
+                self.opened.pop(key, None)
+
+
+def of_class(
+    session: DbSession, course: Course, people: set[int], durations: Mapping[str, float | None]
+) -> tuple[Sums, dict[str, Any], list[dict[str, Any]]]:
+    """The class's sums from all its rows, with the videos page's figures
+    (video_engagement.class_videos) and the content page's reach rows (resources.resource_reach)
+    they come with."""
+    found = video_engagement.class_videos(session, course, people, durations)
+    videos: VideoSums = found.pop("sums")
+    videos.active = Counter(student.class_active_counts(session, course, people))
+    reach = resources.resource_reach(session, course, people)
+    opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
+    return Sums(videos, opened), found, reach
+
+
+def since(
+    session: DbSession,
+    course: Course,
+    people: set[int],
+    stored: Mapping[str, Any],
+    durations: Mapping[str, float | None],
+) -> Sums | None:
+    """The class's sums now, from those `stored` (as state() wrote them) and the rows this
+    transaction replaced (lti_tool.activity.replaced): theirs less what the replaced rows and
+    the learners who left the class added, plus the rows now of the learners replaced or new
+    to the class. None when that would not be exact: the stored sums are of other activity
+    than the replaced rows were, the videos' durations moved (every share and completion
+    with them), or a learner left the class whose rows were not kept."""
+    record = replaced.taken(session, course.id)
+    if record is None or record.mark != stored["activity"]:
+        return None
+    if stored["durations"] != orjson.loads(orjson.dumps(durations)):
+        return None
+    before = set(stored["people"])
+    kept = record.rows
+    if not (before - people) <= kept.days.keys():
+        return None
+    affected = kept.days.keys() | (people ^ before)
+    sums = Sums(
+        VideoSums.from_json(stored["videos"]),
+        Counter({(resource, kind): count for resource, kind, count in stored["opened"]}),
+    )
+    sums.add(_of_rows(kept, [person for person in affected if person in before], durations), -1)
+    now = [person for person in affected if person in people]
+    sums.add(_of_rows(replaced.read(session, course.id, now), now, durations))
+    return sums
+
+
+def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:
+    """The sums of some learners' rows."""
+    return Sums(
+        of_viewings(
+            chain.from_iterable(rows.viewings[person] for person in people),
+            durations,
+            chain.from_iterable(rows.days[person] for person in people),
+        ),
+        Counter(chain.from_iterable(rows.resources[person] for person in people)),
+    )
+
+
+def state(
+    session: DbSession,
+    course: Course,
+    people: set[int],
+    sums: Sums,
+    durations: Mapping[str, float | None],
+) -> dict[str, Any]:
+    """The sums as stored, with what since() checks: the activity they are of, the class and
+    the durations they were counted with."""
+    mark = session.scalar(select(Course.updated_at).where(Course.id == course.id))
+    return {
+        "activity": replaced.activity_mark(mark),
+        "people": sorted(people),
+        "durations": dict(durations),
+        "videos": sums.videos.as_json(),
+        "opened": sorted(
+            [resource, kind, count] for (resource, kind), count in sums.opened.items()
+        ),
+    }

@@ -430,12 +430,21 @@ def main() -> None:
         flask_cmd(env, "db", "upgrade")
         print(f"\nreusing {args.database_url or db_path} (built by an earlier run)")
     else:
-        t0 = time.perf_counter()
-        stats = write_course_log(log_path, args.events, args.learners, args.seed)
-        print(
-            f"\nlog      {stats.lines:,} lines, {stats.learners:,} learners, one course "
-            f"({time.perf_counter() - t0:.0f} s to write)"
-        )
+        # The log of these arguments written by an earlier run is read again (a 10 million
+        # line log takes minutes to write): the same seed writes the same lines.
+        wanted = {"events": args.events, "learners": args.learners, "seed": args.seed}
+        made = workdir / "log.json"
+        if log_path.exists() and made.exists() and json.loads(made.read_text()) == wanted:
+            print(f"\nlog      {log_path} (written by an earlier run with these arguments)")
+        else:
+            made.unlink(missing_ok=True)
+            t0 = time.perf_counter()
+            stats = write_course_log(log_path, args.events, args.learners, args.seed)
+            made.write_text(json.dumps(wanted))
+            print(
+                f"\nlog      {stats.lines:,} lines, {stats.learners:,} learners, one course "
+                f"({time.perf_counter() - t0:.0f} s to write)"
+            )
 
         flask_cmd(env, "db", "upgrade")
         keys = workdir / "jwks.json"

@@ -3,7 +3,8 @@ to add the change of a few learners to the class's figures instead of adding up 
 class again (lti_tool.kpis.page_summary).
 
 rollups.store_rows notes them (note) before deleting a batch's rows: each learner's video
-viewings and active days, the first time the transaction replaces that learner's rows, with
+viewings, active days, resources and problem checks, the first time the transaction replaces
+that learner's rows, with
 the course's activity mark (`course.updated_at`) as it was before the first of them. The
 figures stored with that mark, less these rows, plus the learners' rows now, are the figures of
 the data now, provided nothing else changed the activity: a change that goes by other ways
@@ -27,8 +28,9 @@ from lti_tool.models.types import DbSession
 
 #: session.info's records of this transaction's replaced rows, by course id.
 REPLACED = "lti_tool.replaced"
-#: Learners of a course one transaction's record holds at most.
-LIMIT = 20_000
+#: Learners of a course one transaction's record holds at most (their problem rows hold their
+#: answers: about a kilobyte each).
+LIMIT = 10_000
 
 
 _VIEWINGS = (
@@ -40,21 +42,29 @@ _RESOURCES = (
     "SELECT person_id, resource_id, kind FROM learner_resource "
     "WHERE course_id = {p} AND person_id {in}"
 )
+#: A learner_problem row as lti_tool.kpis.problems.check_of reads it.
+_PROBLEMS = (
+    "SELECT person_id, problem_id, attempts, correct_at, first_time, last_time, answers "
+    "FROM learner_problem WHERE course_id = {p} AND person_id {in}"
+)
 
 
 @dataclass
 class Rows:
     """Per learner: their viewings (video id, packed runs), active days (as the driver gives
-    them: ISO text or dates) and resources opened (id, kind)."""
+    them: ISO text or dates), resources opened (id, kind) and problem rows (person id, problem
+    id, attempts, correct at, first and last time, packed answers)."""
 
     viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     days: dict[int, list[Any]] = field(default_factory=dict)
     resources: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    problems: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
 
 
 def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
     """The rows of some learners of a course now (every one of them in each, rows or none)."""
     found = Rows(
+        {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
@@ -66,6 +76,8 @@ def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
         found.days[person].append(day)
     for person, resource, kind in select_in(session, _RESOURCES, [course_id], wanted):
         found.resources[person].append((resource, kind))
+    for row in select_in(session, _PROBLEMS, [course_id], wanted):
+        found.problems[row[0]].append(row)
     return found
 
 
@@ -105,6 +117,7 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
         kept.viewings[person] = found.viewings.get(person, [])
         kept.days[person] = found.days.get(person, [])
         kept.resources[person] = found.resources.get(person, [])
+        kept.problems[person] = found.problems.get(person, [])
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:

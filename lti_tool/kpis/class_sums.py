@@ -12,7 +12,7 @@ are of, the class they were counted over and the videos' durations they were cou
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
@@ -21,7 +21,8 @@ import orjson
 from sqlalchemy import select
 
 from lti_tool.activity import replaced
-from lti_tool.kpis import resources, student, video_engagement
+from lti_tool.kpis import problem_sums, problems, resources, student, video_engagement
+from lti_tool.kpis.problem_sums import ProblemSums
 from lti_tool.kpis.video_sums import VideoSums, of_viewings
 from lti_tool.models import Course
 from lti_tool.models.types import DbSession
@@ -29,13 +30,16 @@ from lti_tool.models.types import DbSession
 
 @dataclass
 class Sums:
-    """The class's video sums and, per (resource id, kind), how many of it opened it."""
+    """The class's video sums, per (resource id, kind) how many of it opened it, and per
+    problem its checks' sums."""
 
     videos: VideoSums = field(default_factory=VideoSums)
     opened: Counter[tuple[str, str]] = field(default_factory=Counter)
+    problems: dict[str, ProblemSums] = field(default_factory=dict)
 
     def add(self, other: Sums, sign: int = 1) -> None:
-        """Add (sign 1) or take out (-1) another's sums; what comes to nothing is dropped."""
+        """Add (sign 1) or take out (-1) another's video and resource sums (not the problems':
+        since counts checks in and out); what comes to nothing is dropped."""
         self.videos.add(other.videos, sign)
         for key, count in other.opened.items():
             total = self.opened.get(key, 0) + sign * count
@@ -56,7 +60,8 @@ def of_class(
     videos.active = Counter(student.class_active_counts(session, course, people))
     reach = resources.resource_reach(session, course, people)
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
-    return Sums(videos, opened), found, reach
+    checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
+    return Sums(videos, opened, checked), found, reach
 
 
 def since(
@@ -85,11 +90,38 @@ def since(
     sums = Sums(
         VideoSums.from_json(stored["videos"]),
         Counter({(resource, kind): count for resource, kind, count in stored["opened"]}),
+        {problem: ProblemSums.from_json(found) for problem, found in stored["problems"].items()},
     )
-    sums.add(_of_rows(kept, [person for person in affected if person in before], durations), -1)
+    gone = [person for person in affected if person in before]
+    sums.add(_of_rows(kept, gone, durations), -1)
+    again = count_out(sums.problems, chain.from_iterable(kept.problems[p] for p in gone))
     now = [person for person in affected if person in people]
-    sums.add(_of_rows(replaced.read(session, course.id, now), now, durations))
+    rows = replaced.read(session, course.id, now)
+    sums.add(_of_rows(rows, now, durations))
+    for check in map(problems.check_of, chain.from_iterable(rows.problems[p] for p in now)):
+        if check.problem_id not in again:
+            sums.problems.setdefault(check.problem_id, ProblemSums()).add(check)
+    # The problems whose most recent check or answer went: counted again from their rows.
+    counted = problems.checks_of(session, course, sorted(again), people)
+    sums.problems.update(problem_sums.of_checks(counted))
     return sums
+
+
+def count_out(found: dict[str, ProblemSums], rows: Iterable[tuple[Any, ...]]) -> set[str]:
+    """Count some learners' problem rows out of the sums; the problems to count again from
+    their rows (taken out of the sums), as ProblemSums.take_out says."""
+    again: set[str] = set()
+    for check in map(problems.check_of, rows):
+        problem = check.problem_id
+        if problem in again:
+            continue
+        held = found.get(problem)
+        if held is None or not held.take_out(check):
+            again.add(problem)
+            found.pop(problem, None)
+        elif not held.learners:
+            del found[problem]
+    return again
 
 
 def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:
@@ -122,4 +154,5 @@ def state(
         "opened": sorted(
             [resource, kind, count] for (resource, kind), count in sums.opened.items()
         ),
+        "problems": {problem: found.as_json() for problem, found in sorted(sums.problems.items())},
     }

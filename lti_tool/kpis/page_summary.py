@@ -16,10 +16,11 @@ that moved the fingerprint but not these (a settings change, a new day, a staff 
 the stored figures, stamped with the new fingerprint, rather than adding up the class again
 (at 100,000 learners, 47 of a 68 s refresh).
 
-The videos, typical and content figures are made from sums over the class's rows, kept beside
-them (CLASS_SUMS): an ingest that replaced a few learners' rows adds their change to those
-sums (lti_tool.kpis.class_sums.since, from the rows lti_tool.activity.replaced kept) instead
-of reading every viewing, active day and opened resource of the class again.
+The videos, typical, content and problems figures are made from sums over the class's rows,
+kept beside them (CLASS_SUMS): an ingest that replaced a few learners' rows adds their change
+to those sums (lti_tool.kpis.class_sums.since, from the rows lti_tool.activity.replaced kept)
+instead of reading every viewing, active day, opened resource and problem check of the class
+again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from lti_tool.kpis import (
     enrollment,
     geography,
     names,
+    problem_sums,
     problems,
     resources,
     student,
@@ -67,13 +69,13 @@ ENROLLMENT = "enrollment"
 #: (names.seen_resources, by which unnamed ones are numbered; a group over every learner's
 #: resources, 3.3 s at 100,000 learners).
 NAMES = "names"
-#: Not a page's: the sums the videos, typical and content figures are made of
+#: Not a page's: the sums the videos, typical, content and problems figures are made of
 #: (class_sums.state), so that an ingest of a few learners adds its change to them rather
 #: than the whole class's rows being read again.
 CLASS_SUMS = "class_sums"
 PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES, ENROLLMENT, NAMES, CLASS_SUMS)
 #: The pages written from the class's sums, together.
-_FROM_SUMS = {VIDEOS, TYPICAL, CONTENT, CLASS_SUMS}
+_FROM_SUMS = {VIDEOS, TYPICAL, CONTENT, PROBLEMS, CLASS_SUMS}
 _KEYS = {
     COUNTRIES: {"counts"},
     VIDEOS: {"summary", "timeline", "viewers", "completions"},
@@ -82,7 +84,7 @@ _KEYS = {
     PROBLEMS: {"stats", "answers"},
     ENROLLMENT: {"rows", "first_days", "last_day", "from_events", "from_lms", "last_change"},
     NAMES: {"seen"},
-    CLASS_SUMS: {"activity", "people", "durations", "videos", "opened"},
+    CLASS_SUMS: {"activity", "people", "durations", "videos", "opened", "problems"},
 }
 #: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
 FIGURES_SHAPE = 3
@@ -128,9 +130,9 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
 def _from_sums(
     session: DbSession, course: Course, people: set[int], stored: dict[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The VIDEOS, TYPICAL, CONTENT and CLASS_SUMS figures: from the CLASS_SUMS `stored` before
-    and the rows this transaction replaced when they give them (class_sums.since), else from
-    the class's rows (class_sums.of_class)."""
+    """The VIDEOS, TYPICAL, CONTENT, PROBLEMS and CLASS_SUMS figures: from the CLASS_SUMS
+    `stored` before and the rows this transaction replaced when they give them
+    (class_sums.since), else from the class's rows (class_sums.of_class)."""
     durations = video_engagement.settled_durations(session, course)
     sums = None if stored is None else class_sums.since(session, course, people, stored, durations)
     if sums is None:
@@ -149,6 +151,7 @@ def _from_sums(
         VIDEOS: videos,
         TYPICAL: typical,
         CONTENT: {"reach": reach},
+        PROBLEMS: problem_sums.figures(sums.problems),
         CLASS_SUMS: class_sums.state(session, course, people, sums, durations),
     }
 
@@ -182,7 +185,7 @@ def refresh(
     )
     found = {
         page: figures_of(session, course, page, people)
-        for page in (PROBLEMS, COUNTRIES, ENROLLMENT, NAMES)
+        for page in (COUNTRIES, ENROLLMENT, NAMES)
         if page not in kept
     }
     if not _FROM_SUMS <= kept:

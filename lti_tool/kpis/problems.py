@@ -23,6 +23,7 @@ check solved it, and the mean number of checks until the one that solved it (amo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import select
 
-from lti_tool.activity.sql import driver_rows
+from lti_tool.activity.sql import driver_rows, select_in
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.names import CourseNames, Name, course_names
 from lti_tool.models import Course, LearnerProblem
@@ -101,30 +102,43 @@ def learner_checks(
             LearnerProblem.answers,
         ).where(LearnerProblem.course_id == course.id),
     )
-    found = []
-    for person, problem, attempts, correct_at, first_time, last_time, packed in rows:
-        if people is not None and person not in people:
-            continue
-        answers = orjson.loads(packed)
-        first_name, last_name = answers.get("names") or (None, None)
-        found.append(
-            LearnerChecks(
-                person,
-                problem,
-                attempts,
-                correct_at,
-                first_time,
-                last_time,
-                answers["first"],
-                answers["last"],
-                (first_name, last_name),
-            )
-        )
+    found = [check_of(row) for row in rows if people is None or row[0] in people]
     # By problem, then learner, sorted here: the database would sort the whole rows, answers
     # and all (at 100,000 learners most of the read), and by its collation, not the same on
     # every database.
     found.sort(key=itemgetter(1, 0))  # (problem_id, person_id)
     return found
+
+
+def checks_of(
+    session: DbSession, course: Course, problem_ids: Sequence[str], people: set[int]
+) -> list[LearnerChecks]:
+    """The checks of some problems by some learners (`people`), in no order."""
+    sql = (
+        "SELECT person_id, problem_id, attempts, correct_at, first_time, last_time, answers "
+        "FROM learner_problem WHERE course_id = {p} AND problem_id {in}"
+    )
+    rows = select_in(session, sql, [course.id], problem_ids)
+    return [check_of(row) for row in rows if row[0] in people]
+
+
+def check_of(row: Sequence[Any]) -> LearnerChecks:
+    """A learner_problem row (person id, problem id, attempts, correct at, first and last time,
+    packed answers, as the driver gives them) as LearnerChecks, its answers decoded."""
+    person, problem, attempts, correct_at, first_time, last_time, packed = row
+    answers = orjson.loads(packed)
+    first_name, last_name = answers.get("names") or (None, None)
+    return LearnerChecks(
+        person,
+        problem,
+        attempts,
+        correct_at,
+        first_time,
+        last_time,
+        answers["first"],
+        answers["last"],
+        (first_name, last_name),
+    )
 
 
 class _Text(HTMLParser):
@@ -161,7 +175,7 @@ def stringify(value: Any, contains_html: bool = False) -> str:
     return str(value)
 
 
-def _grouping_key(answer: dict[str, Any]) -> str:
+def grouping_key(answer: dict[str, Any]) -> str:
     """What makes two answers the same: the value (choice id if any, else text) and variant."""
     variant = answer.get("variant", "")
     if variant == "":
@@ -204,34 +218,52 @@ def distribution_rows(
             display_name = str(names.name("problem", problem_id))  # the LMS's own: a str
         groups: dict[str, dict[str, Any]] = {}
         for _time, order, _problem, _name, answer in reversed(answers):
-            key = _grouping_key(answer)
+            key = grouping_key(answer)
             group = groups.get(key)
             if group is None:
-                if uses_value_id:
-                    value_id: Any = answer.get("answer_value_id", "")
-                    value: Any = answer.get("answer", "")
-                else:
-                    value_id, value = "", answer.get("answer", answer.get("answer_value_id"))
-                value_id = stringify(value_id)
-                text = stringify(value, contains_html=value_id != "")
-                variant = answer.get("variant") or ""
-                group = groups[key] = {
-                    "module_id": problem_id,
-                    "part_id": part_id,
-                    "correct": 1 if answer.get("correct") else 0,
-                    "first_response_count": 0,
-                    "last_response_count": 0,
-                    "value_id": value_id,
-                    "answer_value": text,
-                    "variant": str(variant),
-                    "problem_display_name": display_name or "",
-                    "question": answer.get("question") or "",
-                }
+                group = groups[key] = group_row(
+                    problem_id, part_id, answer, uses_value_id, display_name
+                )
             group["last_response_count" if order else "first_response_count"] += 1
         rows.extend(groups.values())
-    # The pipeline's CSV order: by every column in turn (counts as numbers).
-    rows.sort(key=lambda r: tuple(r[field] for field in DISTRIBUTION_FIELDS[1:]))
-    return rows
+    return sorted_rows(rows)
+
+
+def sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distribution rows in the pipeline's CSV order: by every column in turn (counts as
+    numbers)."""
+    return sorted(rows, key=lambda r: tuple(r[field] for field in DISTRIBUTION_FIELDS[1:]))
+
+
+def group_row(
+    problem_id: str,
+    part_id: str,
+    answer: dict[str, Any],
+    uses_value_id: bool,
+    display_name: str | None,
+) -> dict[str, Any]:
+    """An answer group's distribution row, its counts 0: from the group's most recent answer,
+    whether its part groups by choice id and the part's display name (its most recent)."""
+    if uses_value_id:
+        value_id: Any = answer.get("answer_value_id", "")
+        value: Any = answer.get("answer", "")
+    else:
+        value_id, value = "", answer.get("answer", answer.get("answer_value_id"))
+    value_id = stringify(value_id)
+    text = stringify(value, contains_html=value_id != "")
+    variant = answer.get("variant") or ""
+    return {
+        "module_id": problem_id,
+        "part_id": part_id,
+        "correct": 1 if answer.get("correct") else 0,
+        "first_response_count": 0,
+        "last_response_count": 0,
+        "value_id": value_id,
+        "answer_value": text,
+        "variant": str(variant),
+        "problem_display_name": display_name or "",
+        "question": answer.get("question") or "",
+    }
 
 
 def answer_distribution(

@@ -17,7 +17,7 @@ import orjson
 
 from lti_tool.kpis.video import covering, merged_coverage, seen_runs, stops_after
 
-#: A viewing: video id, its packed segment runs (video_learner_views.runs) as stored.
+#: A viewing: video id, its segment runs (video_learner_views.runs), decoded or as stored.
 Viewing = tuple[str, Any]
 _PER_VIDEO = ("view_starts", "view_stops", "user_starts", "user_stops", "shares")
 
@@ -99,7 +99,9 @@ def of_viewings(
     shares: dict[str, list[float]] = {}
     sums = VideoSums()
     for video_id, packed in viewings:
-        runs = orjson.loads(packed) if isinstance(packed, (str, bytes)) else packed
+        # Decoded already (the class's rows), else as the driver gives it: text, bytes or a
+        # PostgreSQL bytea's memoryview.
+        runs = packed if isinstance(packed, list) else orjson.loads(packed)
         merged = seen_runs(runs)
         view_starts, view_lasts, user_starts, user_lasts = ends.setdefault(
             video_id, ([], [], [], [])

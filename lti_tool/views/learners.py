@@ -412,7 +412,10 @@ def learners(course_id: int) -> str:
     # Nobody chose an order: those flagged at risk come first, the ones staff most need to see.
     risk_order = not sort and state.anyone_at_risk
     order = RISK_FIRST if risk_order else (sort or "name")
-    matched = learner_summary.count(db.session, course, filters)
+    # Unfiltered, the class's size as the summary's state keeps it: counting 100,000 rows per
+    # request was a fifth of the page's time on PostgreSQL.
+    filtered = any(filters.values())
+    matched = learner_summary.count(db.session, course, filters) if filtered else state.learners
     pages = max(1, math.ceil(matched / per))
     page = min(page_arg(), pages)
     page_rows = learner_summary.rows(

@@ -19,7 +19,16 @@ from hypothesis import strategies as st
 from lti_tool.activity import replaced
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
-from lti_tool.kpis import page_summary, resources, student, video_engagement, video_sums
+from lti_tool.kpis import (
+    class_sums,
+    page_summary,
+    problem_sums,
+    problems,
+    resources,
+    student,
+    video_engagement,
+    video_sums,
+)
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
@@ -171,3 +180,60 @@ def test_a_rolled_back_transaction_leaves_no_record(app: Flask, tmp_path: Path) 
     assert any(record.rows.viewings.values()) and any(record.rows.resources.values())
     db.session.rollback()
     assert replaced.taken(db.session, course.id) is None
+
+
+@st.composite
+def answer(draw: st.DrawFn) -> dict[str, Any]:
+    """One part's answer as a problem_check event's details keep it."""
+    found: dict[str, Any] = {
+        "answer": draw(st.sampled_from(["A", "B", " <b>C</b> ", ["x", "y"], 7])),
+        "variant": draw(st.sampled_from(["", "1", "7"])),
+        "correct": draw(st.booleans()),
+        "response_type": draw(st.sampled_from(["choiceresponse", "customresponse"])),
+        "question": draw(st.sampled_from(["Q?", ""])),
+    }
+    if draw(st.booleans()):
+        found["answer_value_id"] = draw(st.sampled_from(["choice_0", "choice_1"]))
+    return found
+
+
+@st.composite
+def problem_rows(draw: st.DrawFn, people: range) -> list[tuple[Any, ...]]:
+    """learner_problem rows of some of `people`, as the driver gives them: times that tie."""
+    rows = []
+    for person in people:
+        for problem in draw(st.lists(st.sampled_from(["p1", "p2"]), unique=True)):
+            attempts = draw(st.integers(1, 4))
+            first = draw(st.sampled_from([1.0, 2.0, 3.0]))
+            last = first + draw(st.sampled_from([0.0, 1.0, 2.0]))
+            parts = st.dictionaries(st.sampled_from(["1_2_1", "1_3_1"]), answer(), max_size=2)
+            names = [draw(st.sampled_from([None, "Name A", "Name B"])) for _side in range(2)]
+            packed = orjson.dumps({"first": draw(parts), "last": draw(parts), "names": names})
+            correct = draw(st.one_of(st.none(), st.integers(1, attempts)))
+            rows.append((person, problem, attempts, correct, first, last, packed))
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=problem_rows(range(1, 7)), after=problem_rows(range(4, 9)))
+def test_problem_sums_follow_learners_replaced_exactly(
+    before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]
+) -> None:
+    # Learners 4-6 replaced (their rows before out, after in), 7-8 new to the class, 1-3 kept.
+    stored = problem_sums.of_checks(map(problems.check_of, before))
+    sums = {
+        problem: problem_sums.ProblemSums.from_json(orjson.loads(orjson.dumps(found.as_json())))
+        for problem, found in stored.items()
+    }
+    again = class_sums.count_out(sums, [row for row in before if row[0] >= 4])
+    for check in map(problems.check_of, after):
+        if check.problem_id not in again:
+            sums.setdefault(check.problem_id, problem_sums.ProblemSums()).add(check)
+    now = [problems.check_of(row) for row in before if row[0] < 4] + [
+        problems.check_of(row) for row in after
+    ]
+    for problem in again:  # counted again from the rows, as class_sums.since does
+        sums.update(problem_sums.of_checks(c for c in now if c.problem_id == problem))
+    now.sort(key=lambda check: (check.problem_id, check.person_id))  # as learner_checks
+    expected = {"stats": problems.problem_stats(now), "answers": problems.distributions(now)}
+    assert problem_sums.figures(sums) == expected

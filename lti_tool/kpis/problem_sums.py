@@ -1,0 +1,200 @@
+"""The problems page's figures kept as sums over the class's checks (ProblemSums, per problem),
+so that the change of a few learners is added to them instead of adding up the class again.
+
+Most of lti_tool.kpis.problems' figures add up over learners: learners, checks, first checks
+right, checks until right; per part and answer group, the first and last answers. What does
+not is taken from the most recent check: the name the events gave a problem (its latest
+check's), a part's response type, grouping and display name (its most recent answer's) and a
+group's text (its most recent answer's). The sums keep that check or answer beside the counts,
+with its place in the order the page's functions pick it by; a learner's contribution can be
+taken out again unless it is that most recent one (holds), and then the problem is counted
+again from its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lti_tool.kpis.problems import (
+    VALID_RESPONSE_TYPES,
+    LearnerChecks,
+    group_row,
+    grouping_key,
+    sorted_rows,
+)
+
+#: Where an answer stands in the order the most recent is picked by: (time, 0 first | 1 last,
+#: person id); the largest is the most recent (distribution_rows' stable sort by time and
+#: order keeps learners in person order, the last of them most recent).
+Place = tuple[float, int, int]
+
+
+@dataclass
+class Group:
+    """One answer group of a part: how many learners' first and last answers are in it, and
+    its most recent answer (its place, the answer, the display name its check had)."""
+
+    first: int
+    last: int
+    place: Place
+    answer: dict[str, Any]
+    name: str | None
+
+
+@dataclass
+class ProblemSums:
+    """One problem's sums: learners, checks, first checks right, the checks until right of
+    those who got it right (sum, count), the latest check (last time, less the person id: the
+    first learner of the latest time is problem_stats' pick) and its name from events, and per
+    part the answer groups (by grouping key)."""
+
+    learners: int = 0
+    attempts: int = 0
+    first_right: int = 0
+    until_right: int = 0
+    right: int = 0
+    latest: tuple[float, int] | None = None
+    from_events: str | None = None
+    parts: dict[str, dict[str, Group]] = field(default_factory=dict)
+
+    def add(self, check: LearnerChecks) -> None:
+        """Count one learner's checks of the problem in."""
+        self.learners += 1
+        self.attempts += check.attempts
+        self.first_right += check.correct_at == 1
+        if check.correct_at is not None:
+            self.until_right += check.correct_at
+            self.right += 1
+        latest = (check.last_time, -check.person_id)
+        if self.latest is None or latest > self.latest:
+            self.latest, self.from_events = latest, check.names[1]
+        for place, answers, name in _sides(check):
+            for part_id, answer in answers.items():
+                groups = self.parts.setdefault(part_id, {})
+                key = grouping_key(answer)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = Group(0, 0, place, answer, name)
+                elif place > group.place:
+                    group.place, group.answer, group.name = place, answer, name
+                if place[1]:
+                    group.last += 1
+                else:
+                    group.first += 1
+
+    def take_out(self, check: LearnerChecks) -> bool:
+        """Count one learner's checks of the problem out; False when they held its latest
+        check or a group's most recent answer with others left (count the problem again)."""
+        self.learners -= 1
+        self.attempts -= check.attempts
+        self.first_right -= check.correct_at == 1
+        if check.correct_at is not None:
+            self.until_right -= check.correct_at
+            self.right -= 1
+        if self.learners and self.latest == (check.last_time, -check.person_id):
+            return False
+        for place, answers, _name in _sides(check):
+            for part_id, answer in answers.items():
+                groups = self.parts.get(part_id, {})
+                key = grouping_key(answer)
+                group = groups.get(key)
+                if group is None:  # not the sums of these checks: count again
+                    return False
+                if place[1]:
+                    group.last -= 1
+                else:
+                    group.first -= 1
+                if not group.first and not group.last:
+                    del groups[key]
+                    if not groups:
+                        del self.parts[part_id]
+                elif group.place == place:
+                    return False
+        return True
+
+    def stats(self, problem_id: str) -> dict[str, Any]:
+        """problems.problem_stats' row of the problem."""
+        return {
+            "module_id": problem_id,
+            "from_events": self.from_events,
+            "learners": self.learners,
+            "attempts": self.attempts,
+            "first_attempt_correct_share": round(self.first_right / self.learners, 4),
+            "mean_attempts_to_correct": (
+                round(self.until_right / self.right, 2) if self.right else None
+            ),
+        }
+
+    def answers(self, problem_id: str) -> list[dict[str, Any]]:
+        """problems.distribution_rows of the problem's checks."""
+        rows: list[dict[str, Any]] = []
+        for part_id, groups in self.parts.items():
+            recent = max(groups.values(), key=lambda group: group.place)
+            if recent.answer.get("response_type") not in VALID_RESPONSE_TYPES:
+                continue
+            uses_value_id = "answer_value_id" in recent.answer
+            for group in groups.values():
+                row = group_row(problem_id, part_id, group.answer, uses_value_id, recent.name)
+                row["first_response_count"], row["last_response_count"] = group.first, group.last
+                rows.append(row)
+        return sorted_rows(rows)
+
+    def as_json(self) -> list[Any]:
+        """The sums as JSON values."""
+        parts = {
+            part_id: [
+                [key, g.first, g.last, list(g.place), g.answer, g.name] for key, g in groups.items()
+            ]
+            for part_id, groups in self.parts.items()
+        }
+        counts = [self.learners, self.attempts, self.first_right, self.until_right, self.right]
+        return [*counts, list(self.latest or ()), self.from_events, parts]
+
+    @classmethod
+    def from_json(cls, found: list[Any]) -> ProblemSums:
+        """The sums as_json wrote."""
+        learners, attempts, first_right, until_right, right, latest, from_events, parts = found
+        return cls(
+            learners,
+            attempts,
+            first_right,
+            until_right,
+            right,
+            (latest[0], latest[1]) if latest else None,
+            from_events,
+            {
+                part_id: {
+                    key: Group(first, last, (place[0], place[1], place[2]), answer, name)
+                    for key, first, last, place, answer, name in groups
+                }
+                for part_id, groups in parts.items()
+            },
+        )
+
+
+def _sides(check: LearnerChecks) -> tuple[tuple[Place, dict[str, Any], str | None], ...]:
+    """A learner's first and last check of a problem: each answer's place, answers by part,
+    the display name the check had."""
+    return (
+        ((check.first_time, 0, check.person_id), check.first, check.names[0]),
+        ((check.last_time, 1, check.person_id), check.last, check.names[1]),
+    )
+
+
+def of_checks(checks: Iterable[LearnerChecks]) -> dict[str, ProblemSums]:
+    """Per problem, the sums of some learners' checks."""
+    found: dict[str, ProblemSums] = {}
+    for check in checks:
+        found.setdefault(check.problem_id, ProblemSums()).add(check)
+    return found
+
+
+def figures(sums: dict[str, ProblemSums]) -> dict[str, Any]:
+    """The problems page's figures (page_summary.PROBLEMS) from the sums: problem_stats' rows
+    by problem id and each problem's distribution_rows."""
+    return {
+        "stats": [sums[problem_id].stats(problem_id) for problem_id in sorted(sums)],
+        "answers": {problem_id: sums[problem_id].answers(problem_id) for problem_id in sums},
+    }

@@ -39,7 +39,7 @@ _VIEWINGS = (
 )
 _DAYS = "SELECT person_id, day FROM learner_day WHERE course_id = {p} AND person_id {in}"
 _RESOURCES = (
-    "SELECT person_id, resource_id, kind FROM learner_resource "
+    "SELECT person_id, resource_id, kind, first_time FROM learner_resource "
     "WHERE course_id = {p} AND person_id {in}"
 )
 #: A learner_problem row as lti_tool.kpis.problems.check_of reads it.
@@ -52,12 +52,12 @@ _PROBLEMS = (
 @dataclass
 class Rows:
     """Per learner: their viewings (video id, packed runs), active days (as the driver gives
-    them: ISO text or dates), resources opened (id, kind) and problem rows (person id, problem
-    id, attempts, correct at, first and last time, packed answers)."""
+    them: ISO text or dates), resources opened (id, kind, first time) and problem rows
+    (person id, problem id, attempts, correct at, first and last time, packed answers)."""
 
     viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     days: dict[int, list[Any]] = field(default_factory=dict)
-    resources: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    resources: dict[int, list[tuple[str, str, float]]] = field(default_factory=dict)
     problems: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
 
 
@@ -74,8 +74,8 @@ def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
         found.viewings[person].append((video_id, runs))
     for person, day in select_in(session, _DAYS, [course_id], wanted):
         found.days[person].append(day)
-    for person, resource, kind in select_in(session, _RESOURCES, [course_id], wanted):
-        found.resources[person].append((resource, kind))
+    for person, resource, kind, first in select_in(session, _RESOURCES, [course_id], wanted):
+        found.resources[person].append((resource, kind, first))
     for row in select_in(session, _PROBLEMS, [course_id], wanted):
         found.problems[row[0]].append(row)
     return found

@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import select
 
 from lti_tool.activity import replaced
-from lti_tool.kpis import problem_sums, problems, resources, student, video_engagement
+from lti_tool.kpis import names, problem_sums, problems, resources, student, video_engagement
 from lti_tool.kpis.problem_sums import ProblemSums
 from lti_tool.kpis.video_sums import VideoSums, of_viewings
 from lti_tool.models import Course
@@ -30,12 +30,16 @@ from lti_tool.models.types import DbSession
 
 @dataclass
 class Sums:
-    """The class's video sums, per (resource id, kind) how many of it opened it, and per
-    problem its checks' sums."""
+    """The class's video sums, per (resource id, kind) how many of it opened it, per problem
+    its checks' sums; and the course's resources first met and videos viewed."""
 
     videos: VideoSums = field(default_factory=VideoSums)
     opened: Counter[tuple[str, str]] = field(default_factory=Counter)
     problems: dict[str, ProblemSums] = field(default_factory=dict)
+    # Of every learner of the course, not the class only (names.seen_resources): per (kind,
+    # resource id) when one first met it, per video how many viewed it.
+    first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    viewed: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Sums, sign: int = 1) -> None:
         """Add (sign 1) or take out (-1) another's video and resource sums (not the problems':
@@ -61,7 +65,8 @@ def of_class(
     reach = resources.resource_reach(session, course, people)
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
     checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
-    return Sums(videos, opened, checked), found, reach
+    first, viewed = names.first_seen(session, course), names.video_viewers(session, course)
+    return Sums(videos, opened, checked, first, viewed), found, reach
 
 
 def since(
@@ -91,12 +96,16 @@ def since(
         VideoSums.from_json(stored["videos"]),
         Counter({(resource, kind): count for resource, kind, count in stored["opened"]}),
         {problem: ProblemSums.from_json(found) for problem, found in stored["problems"].items()},
+        {(kind, resource): at for kind, resource, at in stored["first_seen"]},
+        Counter(stored["viewed"]),
     )
     gone = [person for person in affected if person in before]
     sums.add(_of_rows(kept, gone, durations), -1)
     again = count_out(sums.problems, chain.from_iterable(kept.problems[p] for p in gone))
     now = [person for person in affected if person in people]
-    rows = replaced.read(session, course.id, now)
+    # The rows now of the class's learners affected and of everyone replaced (staff too: the
+    # resources first met and the videos viewed are the course's).
+    rows = replaced.read(session, course.id, sorted(set(now) | kept.days.keys()))
     sums.add(_of_rows(rows, now, durations))
     for check in map(problems.check_of, chain.from_iterable(rows.problems[p] for p in now)):
         if check.problem_id not in again:
@@ -104,7 +113,47 @@ def since(
     # The problems whose most recent check or answer went: counted again from their rows.
     counted = problems.checks_of(session, course, sorted(again), people)
     sums.problems.update(problem_sums.of_checks(counted))
+    _seen_since(session, course, sums, kept, rows)
     return sums
+
+
+def _seen_since(
+    session: DbSession, course: Course, sums: Sums, before: replaced.Rows, now: replaced.Rows
+) -> None:
+    """The resources first met and the videos viewed, from the rows of everyone replaced as
+    they were (`before`) and are (`now`): a resource whose first meeting was one of the rows
+    replaced is looked up again (that learner's may be later now, or gone)."""
+    first = sums.first_seen
+    again = {
+        (kind, resource)
+        for person in before.days
+        for resource, kind, at in before.resources[person]
+        if first.get((kind, resource)) == at
+    }
+    for person in before.days:
+        for video_id in {video_id for video_id, _runs in before.viewings[person]}:
+            _add(sums.viewed, video_id, -1)
+        for video_id in {video_id for video_id, _runs in now.viewings[person]}:
+            _add(sums.viewed, video_id, 1)
+        for resource, kind, at in now.resources[person]:
+            key = (kind, resource)
+            if key not in again and (key not in first or at < first[key]):
+                first[key] = at
+    found = names.first_seen(session, course, sorted({resource for _kind, resource in again}))
+    for key in again:
+        if key in found:
+            first[key] = found[key]
+        else:
+            first.pop(key, None)
+
+
+def _add(counts: Counter[str], key: str, count: int) -> None:
+    """counts[key] += count, without a key that comes to zero."""
+    total = counts.get(key, 0) + count
+    if total:
+        counts[key] = total
+    else:
+        counts.pop(key, None)
 
 
 def count_out(found: dict[str, ProblemSums], rows: Iterable[tuple[Any, ...]]) -> set[str]:
@@ -132,7 +181,11 @@ def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, flo
             durations,
             chain.from_iterable(rows.days[person] for person in people),
         ),
-        Counter(chain.from_iterable(rows.resources[person] for person in people)),
+        Counter(
+            (resource, kind)
+            for person in people
+            for resource, kind, _first in rows.resources[person]
+        ),
     )
 
 
@@ -155,4 +208,6 @@ def state(
             [resource, kind, count] for (resource, kind), count in sums.opened.items()
         ),
         "problems": {problem: found.as_json() for problem, found in sorted(sums.problems.items())},
+        "first_seen": sorted([*key, at] for key, at in sums.first_seen.items()),
+        "viewed": dict(sorted(sums.viewed.items())),
     }

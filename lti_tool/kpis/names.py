@@ -12,6 +12,7 @@ and report reads names from here, so that one video has one name everywhere.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -321,21 +322,44 @@ def course_names(
 def seen_resources(session: DbSession, course: Course) -> list[tuple[str, str]]:
     """The course's resources (kind, id) in the order learners first met them, then videos
     viewed without a resource row (older data) by id: the order unnamed ones are numbered in."""
-    first = session.execute(
+    return seen_order(first_seen(session, course), video_viewers(session, course))
+
+
+def seen_order(
+    first: Mapping[tuple[str, str], float], viewed: Iterable[str]
+) -> list[tuple[str, str]]:
+    """seen_resources from when each (kind, id) was first met (first_seen) and the videos
+    viewed."""
+    seen = [key for key, _at in sorted(first.items(), key=lambda item: (item[1], *item[0]))]
+    seen.extend(("video", video_id) for video_id in sorted(viewed))
+    return seen
+
+
+def first_seen(
+    session: DbSession, course: Course, resource_ids: Sequence[str] | None = None
+) -> dict[tuple[str, str], float]:
+    """Per (kind, resource id): when a learner of the course first met it (of some resources,
+    when given)."""
+    query = (
         select(
             LearnerResource.kind, LearnerResource.resource_id, func.min(LearnerResource.first_time)
         )
         .where(LearnerResource.course_id == course.id)
         .group_by(LearnerResource.kind, LearnerResource.resource_id)
-    ).tuples()
-    seen = [(kind, rid) for kind, rid, _at in sorted(first, key=lambda r: (r[2], r[0], r[1]))]
-    viewed = session.scalars(
-        select(VideoLearnerViews.video_id)
-        .where(VideoLearnerViews.course_id == course.id)
-        .distinct()
     )
-    seen.extend(("video", video_id) for video_id in sorted(viewed))
-    return seen
+    if resource_ids is not None:
+        query = query.where(LearnerResource.resource_id.in_(resource_ids))
+    return {(kind, rid): at for kind, rid, at in session.execute(query).tuples()}
+
+
+def video_viewers(session: DbSession, course: Course) -> Counter[str]:
+    """Per video: the learners of the course who viewed it."""
+    found = session.execute(
+        select(VideoLearnerViews.video_id, func.count())
+        .where(VideoLearnerViews.course_id == course.id)
+        .group_by(VideoLearnerViews.video_id)
+    ).tuples()
+    return Counter(dict(found.all()))
 
 
 def module_name(name: str, number: int) -> Name:

@@ -16,11 +16,11 @@ that moved the fingerprint but not these (a settings change, a new day, a staff 
 the stored figures, stamped with the new fingerprint, rather than adding up the class again
 (at 100,000 learners, 47 of a 68 s refresh).
 
-The videos, typical, content and problems figures are made from sums over the class's rows,
-kept beside them (CLASS_SUMS): an ingest that replaced a few learners' rows adds their change
-to those sums (lti_tool.kpis.class_sums.since, from the rows lti_tool.activity.replaced kept)
-instead of reading every viewing, active day, opened resource and problem check of the class
-again.
+The videos, typical, content, problems and names figures are made from sums over the class's
+(the course's, for names) rows, kept beside them (CLASS_SUMS): an ingest that replaced a few
+learners' rows adds their change to those sums (lti_tool.kpis.class_sums.since, from the rows
+lti_tool.activity.replaced kept) instead of reading every viewing, active day, opened resource
+and problem check of the class again.
 """
 
 from __future__ import annotations
@@ -69,13 +69,13 @@ ENROLLMENT = "enrollment"
 #: (names.seen_resources, by which unnamed ones are numbered; a group over every learner's
 #: resources, 3.3 s at 100,000 learners).
 NAMES = "names"
-#: Not a page's: the sums the videos, typical, content and problems figures are made of
+#: Not a page's: the sums the videos, typical, content, problems and names figures are made of
 #: (class_sums.state), so that an ingest of a few learners adds its change to them rather
 #: than the whole class's rows being read again.
 CLASS_SUMS = "class_sums"
 PAGES = (VIDEOS, CONTENT, PROBLEMS, TYPICAL, COUNTRIES, ENROLLMENT, NAMES, CLASS_SUMS)
 #: The pages written from the class's sums, together.
-_FROM_SUMS = {VIDEOS, TYPICAL, CONTENT, PROBLEMS, CLASS_SUMS}
+_FROM_SUMS = {VIDEOS, TYPICAL, CONTENT, PROBLEMS, NAMES, CLASS_SUMS}
 _KEYS = {
     COUNTRIES: {"counts"},
     VIDEOS: {"summary", "timeline", "viewers", "completions"},
@@ -84,7 +84,16 @@ _KEYS = {
     PROBLEMS: {"stats", "answers"},
     ENROLLMENT: {"rows", "first_days", "last_day", "from_events", "from_lms", "last_change"},
     NAMES: {"seen"},
-    CLASS_SUMS: {"activity", "people", "durations", "videos", "opened", "problems"},
+    CLASS_SUMS: {
+        "activity",
+        "people",
+        "durations",
+        "videos",
+        "opened",
+        "problems",
+        "first_seen",
+        "viewed",
+    },
 }
 #: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
 FIGURES_SHAPE = 3
@@ -130,7 +139,7 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
 def _from_sums(
     session: DbSession, course: Course, people: set[int], stored: dict[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The VIDEOS, TYPICAL, CONTENT, PROBLEMS and CLASS_SUMS figures: from the CLASS_SUMS
+    """The VIDEOS, TYPICAL, CONTENT, PROBLEMS, NAMES and CLASS_SUMS figures: from the CLASS_SUMS
     `stored` before and the rows this transaction replaced when they give them
     (class_sums.since), else from the class's rows (class_sums.of_class)."""
     durations = video_engagement.settled_durations(session, course)
@@ -152,6 +161,7 @@ def _from_sums(
         TYPICAL: typical,
         CONTENT: {"reach": reach},
         PROBLEMS: problem_sums.figures(sums.problems),
+        NAMES: {"seen": names.seen_order(sums.first_seen, sums.viewed)},
         CLASS_SUMS: class_sums.state(session, course, people, sums, durations),
     }
 
@@ -185,7 +195,7 @@ def refresh(
     )
     found = {
         page: figures_of(session, course, page, people)
-        for page in (COUNTRIES, ENROLLMENT, NAMES)
+        for page in (COUNTRIES, ENROLLMENT)
         if page not in kept
     }
     if not _FROM_SUMS <= kept:

@@ -138,6 +138,8 @@ def _stored_and_expected() -> list[tuple[Any, Any]]:
             page_summary.VIDEOS,
             page_summary.TYPICAL,
             page_summary.CONTENT,
+            page_summary.PROBLEMS,
+            page_summary.NAMES,
             page_summary.CLASS_SUMS,
         )
     ]
@@ -154,7 +156,7 @@ def test_an_ingest_of_a_few_learners_adds_their_change_to_the_stored_sums(
     assert calls == []
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
-    sums = found[3][0]
+    sums = found[-1][0]
     assert sums["people"] == sorted(class_member_ids(db.session, _course()))
     assert list(sums["videos"]["viewers"].values()) == [9]
     assert sum(count for _resource, _kind, count in sums["opened"]) > 9

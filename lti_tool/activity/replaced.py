@@ -5,12 +5,13 @@ class again (lti_tool.kpis.page_summary).
 rollups.store_rows notes them (note) before deleting a batch's rows: each learner's video
 viewings, active days, resources and problem checks, the first time the transaction replaces
 that learner's rows, with
-the course's activity mark (`course.updated_at`) as it was before the first of them. The
-figures stored with that mark, less these rows, plus the learners' rows now, are the figures of
-the data now, provided nothing else changed the activity: a change that goes by other ways
-(a purge, a merge, a deletion: touch_courses outside a rebuild) spoils the course's record, and
-so does a transaction replacing more learners than LIMIT (its whole class is added up anyway,
-and holding their old rows would cost the memory that saves).
+the course's activity mark (`course.updated_at`) as it was before the transaction first
+changed it (begin). The figures stored with that mark, less these rows, plus the learners'
+rows now, are the figures of the data now, provided nothing else changed the activity: a
+change that goes by other ways (a purge, a deletion: touch_courses outside a rebuild) spoils
+the course's record, and so does a transaction replacing more learners than LIMIT (its whole
+class is added up anyway, and holding their old rows would cost the memory that saves). A
+merge notes the rows of the person it deletes, as a rebuild does.
 """
 
 from __future__ import annotations
@@ -96,14 +97,21 @@ def activity_mark(value: Any) -> str:
     return str(value)
 
 
+def begin(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Start the courses' records with their activity marks as they are, unless this
+    transaction has: before anything marks their activity changed (rollups.touch_courses)."""
+    records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
+    for course_id in course_ids:
+        if course_id not in records:
+            mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+            records[course_id] = Replaced(activity_mark(mark))
+
+
 def note(session: DbSession, course_id: int, people: Sequence[int], known: Sequence[int]) -> None:
     """Keep the rows of `people` (of them, `known` may have rows) before a rebuild replaces
-    them, unless an earlier rebuild of this transaction kept them."""
-    records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
-    record = records.get(course_id)
-    if record is None:
-        mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
-        record = records[course_id] = Replaced(activity_mark(mark))
+    them or they are deleted (a merge), unless this transaction kept them before."""
+    begin(session, [course_id])
+    record: Replaced = session.info[REPLACED][course_id]
     if record.spoiled:
         return
     kept = record.rows
@@ -121,7 +129,7 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:
-    """Note that the courses' activity changed by other ways than a rebuild in this
+    """Note that the courses' activity changed by other ways than rows noted in this
     transaction: their figures are added up again."""
     records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
     for course_id in course_ids:

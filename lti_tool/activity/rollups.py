@@ -458,9 +458,18 @@ def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
     _touch(session, ids)
 
 
+def shown_again(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Mark courses whose summaries show some people otherwise (a username a later log
+    brought), their activity unchanged: their rows are written again before the change is
+    committed, the class's figures kept or followed (lti_tool.activity.replaced)."""
+    _touch(session, course_ids)
+
+
 def _touch(session: DbSession, course_ids: Iterable[int]) -> None:
     """touch_courses, its work."""
     ids = sorted(set(course_ids))
+    # The activity marks as they were before this transaction moved them.
+    replaced.begin(session, ids)
     if ids:
         session.execute(update(Course).where(Course.id.in_(ids)).values(updated_at=utcnow()))
         summaries_changed(session, ids)

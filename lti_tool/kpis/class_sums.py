@@ -124,12 +124,15 @@ def _seen_since(
     they were (`before`) and are (`now`): a resource whose first meeting was one of the rows
     replaced is looked up again (that learner's may be later now, or gone)."""
     first = sums.first_seen
-    again = {
-        (kind, resource)
-        for person in before.days
-        for resource, kind, at in before.resources[person]
-        if first.get((kind, resource)) == at
-    }
+    # Looked up again: where a replaced row met a resource first, unless the same learner
+    # still meets it as early (as a rebuild of more events keeps it).
+    again = set()
+    for person in before.days:
+        met = {(kind, resource): at for resource, kind, at in now.resources[person]}
+        for resource, kind, at in before.resources[person]:
+            key = (kind, resource)
+            if first.get(key) == at and not met.get(key, at + 1) <= at:
+                again.add(key)
     for person in before.days:
         for video_id in {video_id for video_id, _runs in before.viewings[person]}:
             _add(sums.viewed, video_id, -1)

@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import ColumnElement, case, delete, false, func, insert, select, update
 
 from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER, week_start
-from lti_tool.activity.sql import dialect_insert, insert_rows
+from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
@@ -73,6 +73,7 @@ SORT_COLUMNS = {
 #: The order when nobody chose one: high first, then watch, then the others; by name in each.
 RISK_FIRST = "risk_first"
 _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
+_PERSON = _COLUMNS.index("person_id")
 #: The fingerprint of mark_stale's placeholder row, for a course whose rows were never written:
 #: it matches no real fingerprint, so its first reader writes them.
 NEVER_WRITTEN = ""
@@ -203,10 +204,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     course_summary.refresh(session, course, key=key, now=moment, data=data)
     rows = learner_rows(data)
     records = [_record(course.id, row) for row in rows]
-    table = LearnerSummary.__table__
-    # The whole course at once: one DELETE and one bulk INSERT (COPY on PostgreSQL).
-    session.execute(delete(table).where(table.c.course_id == course.id))
-    insert_rows(session, LearnerSummary, [tuple(r[c] for c in _COLUMNS) for r in records])
+    _write_rows(session, course.id, [tuple(r[c] for c in _COLUMNS) for r in records])
     state = LearnerSummaryState.__table__
     if not records:
         # A course without learners keeps no row at all (a purged course has none left): its
@@ -229,6 +227,26 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         values["stale_at"] = None
         session.execute(insert(state).values(course_id=course.id, **values))
     return len(records)
+
+
+def _write_rows(session: DbSession, course_id: int, rows: list[tuple[Any, ...]]) -> None:
+    """Make the course's stored rows these (tuples in the table's column order): only the
+    ones that differ are written (a refresh after a small change, a new day, a settings
+    change rewrites few of 100,000 rows, each of them in twelve indexes); the whole course at
+    once (one DELETE, one bulk INSERT: COPY on PostgreSQL) when most do."""
+    table = LearnerSummary.__table__
+    mine = table.c.course_id == course_id
+    stored = {row[_PERSON]: tuple(row) for row in driver_rows(session, select(table).where(mine))}
+    wanted = {row[_PERSON]: row for row in rows}
+    gone = sorted(person for person, row in stored.items() if wanted.get(person) != row)
+    if len(gone) * 2 > len(stored):
+        session.execute(delete(table).where(mine))
+        insert_rows(session, LearnerSummary, rows)
+        return
+    for start in range(0, len(gone), CHUNK):
+        chunk = gone[start : start + CHUNK]
+        session.execute(delete(table).where(mine, table.c.person_id.in_(chunk)))
+    insert_rows(session, LearnerSummary, [row for row in rows if stored.get(row[_PERSON]) != row])
 
 
 def current(

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text
 
-from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.rollups import shown_again
 from lti_tool.activity.sql import IN_CHUNK, driver_time, insert_rows, select_in
 from lti_tool.models import LearnerSummary, Person, PersonIdentity
 from lti_tool.models.types import DbSession, UTCDateTime, utcnow
@@ -398,7 +398,7 @@ def _shown_again(session: DbSession, people: set[int]) -> None:
                 select(LearnerSummary.course_id).where(LearnerSummary.person_id.in_(chunk))
             )
         )
-    touch_courses(session, courses)
+    shown_again(session, courses)
 
 
 def _insert_identities(

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from sqlalchemy import delete, select, update
 
-from lti_tool.activity import rollups
+from lti_tool.activity import replaced, rollups
 from lti_tool.activity.blocks import Columns, day_number, decode, write_blocks
 from lti_tool.activity.countries import move_countries
 from lti_tool.models import (
@@ -63,6 +63,9 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
 
     courses = _move_blocks(session, keep_id, drop_id)
     move_countries(session, keep_id, drop_id)
+    for course_id in sorted(courses):
+        # Its rows go: kept as they were, for the summaries' sums, as a rebuild keeps them.
+        replaced.note(session, course_id, [drop_id], [drop_id])
     for model in (LearnerDay, WeeklyActivity, VideoLearnerViews, LearnerProblem, EnrollmentChange):
         session.execute(delete(model).where(model.person_id == drop_id))
     for course_id in sorted(courses):

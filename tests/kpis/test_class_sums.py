@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lti_tool.activity import replaced
-from lti_tool.activity.rollups import touch_courses
+from lti_tool.activity.rollups import shown_again, touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     class_sums,
@@ -30,6 +30,8 @@ from lti_tool.kpis import (
     video_sums,
 )
 from lti_tool.kpis.roster import class_member_ids
+from lti_tool.people import linking
+from lti_tool.people.merge import merge_people
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, VIDEO, event
@@ -239,3 +241,38 @@ def test_problem_sums_follow_learners_replaced_exactly(
     now.sort(key=lambda check: (check.problem_id, check.person_id))  # as learner_checks
     expected = {"stats": problems.problem_stats(now), "answers": problems.distributions(now)}
     assert problem_sums.figures(sums) == expected
+
+
+def test_a_merge_takes_the_dropped_learners_rows_out_of_the_sums(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two accounts found to be one learner: the dropped one's rows go (noted, as a rebuild
+    # notes them), the kept one's are rebuilt with both's events.
+    course = _course()
+    keep, drop = sorted(class_member_ids(db.session, course))[:2]
+    calls = _counting(monkeypatch)
+    merge_people(db.session, keep, drop)
+    db.session.commit()
+    assert calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    assert drop not in found[-1][0]["people"]
+
+
+def test_a_username_a_later_log_brings_keeps_the_sums_followed(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner the logs knew by user id alone, then by a username too: their rows are
+    # shown again (the name), their activity replaced, the rest of the class's sums kept.
+    first = tmp_path / "no-name.log"
+    first.write_text(event(_stamp(2, 100), user=40, username="") + "\n", encoding="utf-8")
+    ingest_tracking_logs(db.session, [first], None, workers=0)
+    shown: list[Any] = []
+    monkeypatch.setattr(linking, "shown_again", _counted(shown, "shown_again", shown_again))
+    calls = _counting(monkeypatch)
+    ingest_tracking_logs(
+        db.session, [_log(tmp_path, "named.log", range(40, 41), 0)], None, workers=0
+    )
+    assert shown and calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]

@@ -1,12 +1,14 @@
-"""The sums the class's videos, typical-learner and content figures are made of, kept with the
-page summary (page CLASS_SUMS) and followed through a change: an ingest that replaced a few
-learners' rows adds their change to the stored sums (since) instead of reading every viewing,
-active day and opened resource of the class again (of_class).
+"""The sums the class's videos, typical-learner, content, problems and names figures are made
+of, kept with the page summary (page CLASS_SUMS) and followed through a change: an ingest that
+replaced a few learners' rows adds their change to the stored sums (since) instead of reading
+every viewing, active day, opened resource and problem check of the class again (of_class).
 
-The sums: the class's video sums (lti_tool.kpis.video_sums.VideoSums, active days included)
-and, per (resource, kind), how many of the class opened it (resources.resource_reach's
-counts). Stored with what `since` must check before it adds to them (state): the activity they
-are of, the class they were counted over and the videos' durations they were counted with.
+The sums: the class's video sums (lti_tool.kpis.video_sums.VideoSums, active days included),
+per (resource, kind) how many of the class opened it (resources.resource_reach's counts), per
+problem its checks' sums (lti_tool.kpis.problem_sums); and, of every learner of the course,
+when each resource was first met and how many viewed each video (names.seen_resources).
+Stored with what `since` must check before it adds to them (state): the activity they are
+of, the class they were counted over and the videos' durations they were counted with.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from lti_tool.activity import replaced
 from lti_tool.kpis import names, problem_sums, problems, resources, student, video_engagement
 from lti_tool.kpis.problem_sums import ProblemSums
-from lti_tool.kpis.video_sums import VideoSums, of_viewings
+from lti_tool.kpis.video_sums import VideoSums, add_counts, of_viewings
 from lti_tool.models import Course
 from lti_tool.models.types import DbSession
 
@@ -45,12 +47,7 @@ class Sums:
         """Add (sign 1) or take out (-1) another's video and resource sums (not the problems':
         since counts checks in and out); what comes to nothing is dropped."""
         self.videos.add(other.videos, sign)
-        for key, count in other.opened.items():
-            total = self.opened.get(key, 0) + sign * count
-            if total:
-                self.opened[key] = total
-            else:
-                self.opened.pop(key, None)
+        add_counts(self.opened, other.opened, sign)
 
 
 def of_class(
@@ -134,10 +131,8 @@ def _seen_since(
             if first.get(key) == at and not met.get(key, at + 1) <= at:
                 again.add(key)
     for person in before.days:
-        for video_id in {video_id for video_id, _runs in before.viewings[person]}:
-            _add(sums.viewed, video_id, -1)
-        for video_id in {video_id for video_id, _runs in now.viewings[person]}:
-            _add(sums.viewed, video_id, 1)
+        add_counts(sums.viewed, dict.fromkeys((v for v, _runs in before.viewings[person]), 1), -1)
+        add_counts(sums.viewed, dict.fromkeys((v for v, _runs in now.viewings[person]), 1))
         for resource, kind, at in now.resources[person]:
             key = (kind, resource)
             if key not in again and (key not in first or at < first[key]):
@@ -148,15 +143,6 @@ def _seen_since(
             first[key] = found[key]
         else:
             first.pop(key, None)
-
-
-def _add(counts: Counter[str], key: str, count: int) -> None:
-    """counts[key] += count, without a key that comes to zero."""
-    total = counts.get(key, 0) + count
-    if total:
-        counts[key] = total
-    else:
-        counts.pop(key, None)
 
 
 def count_out(found: dict[str, ProblemSums], rows: Iterable[tuple[Any, ...]]) -> set[str]:

@@ -42,11 +42,11 @@ class VideoSums:
         for name in _PER_VIDEO:
             mine: dict[str, Counter[Any]] = getattr(self, name)
             for video_id, counts in getattr(other, name).items():
-                _add(mine.setdefault(video_id, Counter()), counts, sign)
+                add_counts(mine.setdefault(video_id, Counter()), counts, sign)
                 if not mine[video_id]:
                     del mine[video_id]
         for name in ("viewers", "completions", "active"):
-            _add(getattr(self, name), getattr(other, name), sign)
+            add_counts(getattr(self, name), getattr(other, name), sign)
         # A video's completions are kept (as 0) while it has viewers: the page lists them.
         for video_id in self.viewers:
             self.completions.setdefault(video_id, 0)
@@ -78,7 +78,7 @@ class VideoSums:
         return sums
 
 
-def _add(mine: Counter[Any], counts: Mapping[Any, int], sign: int) -> None:
+def add_counts(mine: Counter[Any], counts: Mapping[Any, int], sign: int = 1) -> None:
     """mine += sign * counts, without the keys that come to zero."""
     for key, count in counts.items():
         total = mine.get(key, 0) + sign * count

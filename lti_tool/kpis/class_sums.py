@@ -77,12 +77,15 @@ def since(
     transaction replaced (lti_tool.activity.replaced): theirs less what the replaced rows and
     the learners who left the class added, plus the rows now of the learners replaced or new
     to the class. None when that would not be exact: the stored sums are of other activity
-    than the replaced rows were, the videos' durations moved (every share and completion
-    with them), or a learner left the class whose rows were not kept."""
+    than the replaced rows were, a video's duration moved (every share and completion of it
+    with it; a video new to the course is no matter), or a learner left the class whose rows
+    were not kept."""
     record = replaced.taken(session, course.id)
     if record is None or record.mark != stored["activity"]:
         return None
-    if stored["durations"] != orjson.loads(orjson.dumps(durations)):
+    # A video new to the course has nothing in the sums: only the others' durations matter.
+    settled = orjson.loads(orjson.dumps(durations))
+    if any(settled.get(video) != was for video, was in stored["durations"].items()):
         return None
     before = set(stored["people"])
     kept = record.rows

@@ -74,7 +74,9 @@ def test_sums_add_up_and_take_out_exactly(
     assert video_sums.VideoSums.from_json(stored).as_json() == both.as_json()
 
 
-def _log(folder: Path, name: str, users: range, start: int) -> Path:
+def _log(
+    folder: Path, name: str, users: range, start: int, video: str = VIDEO, duration: int = 120
+) -> Path:
     """A log of viewings of the video by `users`, each from `start` seconds in, and a page of
     the courseware each."""
     lines = []
@@ -82,7 +84,7 @@ def _log(folder: Path, name: str, users: range, start: int) -> Path:
         page = f"/courses/{COURSE}/courseware/w/{(user + start) % 3}/"
         lines.append(event(_stamp(user % 5, 600 + start), page, user=user, username=f"u{user}"))
         for kind, at in (("play_video", start), ("pause_video", start + 40 + user)):
-            payload = {"id": VIDEO, "code": "html5", "duration": 120, "currentTime": at}
+            payload = {"id": video, "code": "html5", "duration": duration, "currentTime": at}
             stamp = _stamp(user % 5, 3600 + at)
             lines.append(
                 event(
@@ -274,5 +276,30 @@ def test_a_username_a_later_log_brings_keeps_the_sums_followed(
         db.session, [_log(tmp_path, "named.log", range(40, 41), 0)], None, workers=0
     )
     assert shown and calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+
+
+def test_a_video_new_to_the_course_keeps_the_sums_followed(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # New content viewed (a video the sums hold nothing of): its viewings are added.
+    calls = _counting(monkeypatch)
+    log = _log(tmp_path, "new-video.log", range(3, 6), 10, video="a-new-video", duration=300)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    assert calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    assert "a-new-video" in found[-1][0]["durations"]
+
+
+def test_a_video_whose_duration_moved_adds_up_the_class_again(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every share and completion of the video moves with its duration: counted again.
+    calls = _counting(monkeypatch)
+    log = _log(tmp_path, "longer.log", range(3, 4), 10, duration=240)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    assert "class_videos" in calls
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]

@@ -463,11 +463,14 @@ def _mix(name: str) -> str:
     return "other (enrollment, task)"
 
 
-def write_log(path: str | Path, n_lines: int, seed: int = 1) -> LogStats:
+def write_log(
+    path: str | Path, n_lines: int, seed: int = 1, course_seed: int | None = None
+) -> LogStats:
     """Write n_lines lines (1 % malformed) ordered by time; return what was written. A path
     ending in .gz is written gzip-compressed (level 1: the moonshot's log would not fit the
-    disk otherwise), as rotated LMS logs are."""
-    courses = build_courses(seed)
+    disk otherwise), as rotated LMS logs are. `course_seed` (default: `seed`) makes the
+    courses' blocks: more activity in the same courses is another seed with the same one."""
+    courses = build_courses(seed if course_seed is None else course_seed)
     learners = make_learners(n_lines, seed, courses)
     streams = [LearnerStream(learner, seed).events() for learner in learners]
     rng = random.Random(seed * 131 + 3)

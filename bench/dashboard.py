@@ -26,7 +26,8 @@ summaries from scratch (where the code has them), and each ingest's own refresh 
 `summaries_seconds`). `--database-url` uses a PostgreSQL database (production's) instead of
 the SQLite file. There is no HTTP page cache; pages read the summaries, or reuse course-wide
 figures per worker while the course's data fingerprint is unchanged (at most 60 s), which is
-part of what is measured. A missed target is printed, not an exit code: this is a benchmark, not a test.
+part of what is measured. A missed target is printed, not an exit code: this is a benchmark,
+not a test.
 
 On PostgreSQL the scheduler (`flask scheduler run`) runs beside the web servers as in production
 (its refresh-summaries job writes what launches and event batches mark stale; the bench waits

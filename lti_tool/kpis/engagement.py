@@ -41,15 +41,16 @@ def problem_attempts(
     session: DbSession, course: Course, weeks: list[date]
 ) -> dict[tuple[int, date], tuple[int, int]]:
     """(person, week) -> (problem attempts, distinct problems attempted), for some weeks."""
-    wanted = set(weeks)
     who: dict[date, list[int]] = defaultdict(list)
+    # The weeks asked, by the table's key (course, week, label, person): not every week's.
     for person_id, week in session.connection().execute(
         select(WeeklyActivity.person_id, WeeklyActivity.week_start).where(
-            WeeklyActivity.course_id == course.id, WeeklyActivity.label == ATTEMPTED
+            WeeklyActivity.course_id == course.id,
+            WeeklyActivity.week_start.in_(sorted(set(weeks))),
+            WeeklyActivity.label == ATTEMPTED,
         )
     ):
-        if week in wanted:
-            who[week].append(person_id)
+        who[week].append(person_id)
     found: dict[tuple[int, date], list[Any]] = {}
     for week, people in who.items():
         for start in range(0, len(people), 500):

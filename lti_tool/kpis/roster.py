@@ -21,17 +21,15 @@ import orjson
 from sqlalchemy import func, select, true
 
 from lti_tool.activity.rollups import week_start
-from lti_tool.activity.sql import driver_rows
+from lti_tool.activity.sql import driver_rows, select_in
 from lti_tool.i18n.text import N_, StandIn
 from lti_tool.kpis.activity import under_cutoff
-from lti_tool.kpis.labels import course_label, learner_labels
+from lti_tool.kpis.labels import course_label, labels_and_usernames
 from lti_tool.models import (
     Course,
     Enrollment,
     LearnerDay,
     LmsLearnerStats,
-    Person,
-    PersonIdentity,
     Section,
     SectionMember,
     SyncRun,
@@ -40,7 +38,6 @@ from lti_tool.models import (
 from lti_tool.models.sync import SOURCES, SUCCEEDED
 from lti_tool.models.types import DbSession
 
-CHUNK = 500
 STATS_COLUMNS = (
     LmsLearnerStats.person_id,
     LmsLearnerStats.total_activity_seconds,
@@ -171,8 +168,8 @@ def not_on_roster(
     ]
 
 
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+#: The people's names and email (select_in's SQL).
+_PEOPLE = "SELECT id, name, given_name, family_name, email FROM person WHERE id {in}"
 
 
 def load_members(
@@ -190,38 +187,23 @@ def load_members(
     `today` is the last day of the "7 days" window (the course's own today).
     """
     ids = sorted(class_member_ids(session, course) if people is None else people)
-    labels = learner_labels(session, set(ids))
+    labels, usernames = labels_and_usernames(session, set(ids))
     members: dict[int, Member] = {}
     wanted = set(ids)
-    # Core rows on the connection, not ORM objects: a large course has tens of thousands.
-    connection = session.connection()
-    for chunk in _chunks(ids):
+    # Driver rows, not ORM objects or SQLAlchemy rows: a large course has 100,000 people.
+    for person_id, full, given, family, email in select_in(session, _PEOPLE, [], ids):
         # An Open edX username is how the course's staff know a learner seen only in the logs:
         # shown when the LMS shared no name (a pseudonym only when there is nothing at all).
-        usernames = {
-            person_id: value
-            for person_id, value in connection.execute(
-                select(PersonIdentity.person_id, PersonIdentity.value).where(
-                    PersonIdentity.person_id.in_(chunk),
-                    PersonIdentity.kind == "openedx_username",
-                )
-            )
-        }
-        person_rows = connection.execute(
-            select(
-                Person.id, Person.name, Person.given_name, Person.family_name, Person.email
-            ).where(Person.id.in_(chunk))
+        name = full or " ".join(part for part in (given, family) if part)
+        name = name or usernames.get(person_id, "")
+        members[person_id] = Member(
+            person_id=person_id,
+            learner=labels[person_id],
+            name=name or pseudonym(key, person_id),
+            email=email or None,
+            pseudonymous=not name,
         )
-        for person_id, full, given, family, email in person_rows:
-            name = full or " ".join(part for part in (given, family) if part)
-            name = name or usernames.get(person_id, "")
-            members[person_id] = Member(
-                person_id=person_id,
-                learner=labels[person_id],
-                name=name or pseudonym(key, person_id),
-                email=email or None,
-                pseudonymous=not name,
-            )
+    connection = session.connection()
     sections = connection.execute(
         select(SectionMember.person_id, Section.name)
         .join(Section, Section.id == SectionMember.section_id)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -74,6 +75,8 @@ SORT_COLUMNS = {
 RISK_FIRST = "risk_first"
 _COLUMNS = [column.name for column in LearnerSummary.__table__.columns]
 _PERSON = _COLUMNS.index("person_id")
+#: A record's values in the table's column order.
+_IN_ORDER = itemgetter(*_COLUMNS)
 #: The fingerprint of mark_stale's placeholder row, for a course whose rows were never written:
 #: it matches no real fingerprint, so its first reader writes them.
 NEVER_WRITTEN = ""
@@ -204,7 +207,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     course_summary.refresh(session, course, key=key, now=moment, data=data)
     rows = learner_rows(data)
     records = [_record(course.id, row) for row in rows]
-    _write_rows(session, course.id, [tuple(r[c] for c in _COLUMNS) for r in records])
+    _write_rows(session, course.id, [_IN_ORDER(r) for r in records])
     state = LearnerSummaryState.__table__
     if not records:
         # A course without learners keeps no row at all (a purged course has none left): its

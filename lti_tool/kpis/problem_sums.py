@@ -72,7 +72,9 @@ class ProblemSums:
             self.latest, self.from_events = latest, check.names[1]
         for place, answers, name in _sides(check):
             for part_id, answer in answers.items():
-                groups = self.parts.setdefault(part_id, {})
+                groups = self.parts.get(part_id)
+                if groups is None:
+                    groups = self.parts[part_id] = {}
                 key = grouping_key(answer)
                 group = groups.get(key)
                 if group is None:
@@ -187,7 +189,10 @@ def of_checks(checks: Iterable[LearnerChecks]) -> dict[str, ProblemSums]:
     """Per problem, the sums of some learners' checks."""
     found: dict[str, ProblemSums] = {}
     for check in checks:
-        found.setdefault(check.problem_id, ProblemSums()).add(check)
+        sums = found.get(check.problem_id)
+        if sums is None:  # (not setdefault, which would make a ProblemSums per check)
+            sums = found[check.problem_id] = ProblemSums()
+        sums.add(check)
     return found
 
 

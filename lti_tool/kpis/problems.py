@@ -164,15 +164,17 @@ def stringify(value: Any, contains_html: bool = False) -> str:
     """An answer value as the pipeline writes it: text as it is (stripped, or its HTML text when
     it goes with a choice id), a list as "[a|b]"."""
 
-    def normal(item: Any) -> str:
-        text = item if isinstance(item, str) else str(item)
-        return html_text(text) if contains_html else text.strip()
-
     if isinstance(value, str):
-        return normal(value)
+        return html_text(value) if contains_html else value.strip()
     if isinstance(value, list):
-        return "[" + "|".join(normal(item) for item in value) + "]"
+        return "[" + "|".join(_normal(item, contains_html) for item in value) + "]"
     return str(value)
+
+
+def _normal(item: Any, contains_html: bool) -> str:
+    """One item of an answer's list as stringify writes it."""
+    text = item if isinstance(item, str) else str(item)
+    return html_text(text) if contains_html else text.strip()
 
 
 def grouping_key(answer: dict[str, Any]) -> str:

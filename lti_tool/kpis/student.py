@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from lti_tool.activity.rollups import week_start
+from lti_tool.activity.sql import driver_rows
 from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
 from lti_tool.kpis.completion import module_progress, modules
 from lti_tool.kpis.grades import assignments, due_for
@@ -373,14 +374,17 @@ def class_share_active(
 def class_active_counts(session: DbSession, course: Course, people: set[int]) -> dict[str, int]:
     """Per day (ISO date), every day of the course: how many of `people` (the class) were
     active, for active_shares."""
-    counts: Counter[str] = Counter()
-    rows = session.connection().execute(
-        select(LearnerDay.day, LearnerDay.person_id).where(LearnerDay.course_id == course.id)
+    # Every learner-day of the course as the driver gives it: a day is a date, or SQLite's ISO
+    # text (either sorts by day; str gives both as ISO text).
+    counts: Counter[Any] = Counter()
+    rows = driver_rows(
+        session,
+        select(LearnerDay.day, LearnerDay.person_id).where(LearnerDay.course_id == course.id),
     )
     for day, person_id in rows:
         if person_id in people:
-            counts[day.isoformat()] += 1
-    return dict(sorted(counts.items()))
+            counts[day] += 1
+    return {str(day): count for day, count in sorted(counts.items())}
 
 
 def active_shares(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -141,13 +141,25 @@ def runs_coverage(runs: Sequence[int], duration: float) -> tuple[float, bool]:
 
 def merged_coverage(merged: Sequence[tuple[int, int]], duration: float) -> tuple[float, bool]:
     """runs_coverage from the runs merged (seen_runs)."""
+    return coverage(duration)(merged)
+
+
+def coverage(duration: float) -> Callable[[Sequence[tuple[int, int]]], tuple[float, bool]]:
+    """merged_coverage for one duration, its bounds found once (for a video's many viewers)."""
     if math.isnan(duration) or duration < 0:
         raise ValueError(f"duration must be a non-negative number, got {duration!r}")
     last = int(duration) // SEGMENT_SECONDS
-    seen = sum(max(0, min(stop, last) - max(first, 0) + 1) for first, stop in merged)
     end = end_segment(duration)
-    completed = any(first <= end <= stop for first, stop in merged)
-    return seen / (last + 1), completed
+    segments = last + 1
+
+    def of(merged: Sequence[tuple[int, int]]) -> tuple[float, bool]:
+        if len(merged) == 1:  # most viewers: one run
+            first, stop = merged[0]
+            return max(0, min(stop, last) - max(first, 0) + 1) / segments, first <= end <= stop
+        seen = sum(max(0, min(stop, last) - max(first, 0) + 1) for first, stop in merged)
+        return seen / segments, any(first <= end <= stop for first, stop in merged)
+
+    return of
 
 
 def views_per_segment(learner_viewings: Iterable[Viewing]) -> dict[int, int]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from lti_tool.kpis.video import covering, merged_coverage, seen_runs, stops_after
+from lti_tool.kpis.video import coverage, covering, seen_runs, stops_after
 
 #: A viewing: video id, its segment runs (video_learner_views.runs), decoded or as stored.
 Viewing = tuple[str, Any]
@@ -94,28 +96,41 @@ def of_viewings(
     """The sums of some viewings (each a learner's of one video), with each video's duration as
     settled (lti_tool.kpis.video_engagement.settled_durations), and of some active days (each a
     learner's: an ISO date, or a date)."""
-    # The ends gathered in lists and counted once per video (Counter's C loop), not per viewing.
+    # The ends gathered in lists and counted once per video (Counter's C loop), not per viewing;
+    # a video's viewings one after the other (the class's rows come by video) share its lists,
+    # duration and coverage bounds.
     ends: dict[str, tuple[list[int], list[int], list[int], list[int]]] = {}
     shares: dict[str, list[float]] = {}
     sums = VideoSums()
-    for video_id, packed in viewings:
-        # Decoded already (the class's rows), else as the driver gives it: text, bytes or a
-        # PostgreSQL bytea's memoryview.
-        runs = packed if isinstance(packed, list) else orjson.loads(packed)
-        merged = seen_runs(runs)
-        view_starts, view_lasts, user_starts, user_lasts = ends.setdefault(
-            video_id, ([], [], [], [])
-        )
-        view_starts += runs[::2]
-        view_lasts += runs[1::2]
-        for first, last in merged:
-            user_starts.append(first)
-            user_lasts.append(last)
+    for video_id, video_viewings in groupby(viewings, itemgetter(0)):
+        found = ends.get(video_id)
+        if found is None:
+            found = ends[video_id] = ([], [], [], [])
+            shares[video_id] = []
+        view_starts, view_lasts, user_starts, user_lasts = found
+        watched = shares[video_id]
         duration = durations.get(video_id)
-        share, completed = merged_coverage(merged, duration) if duration else (None, False)
-        shares.setdefault(video_id, []).append(round(share, 4) if share is not None else 0.0)
-        sums.viewers[video_id] += 1
-        sums.completions[video_id] += completed
+        cover = coverage(duration) if duration else None
+        viewers = completions = 0
+        for _video, packed in video_viewings:
+            # Decoded already (the class's rows), else as the driver gives it: text, bytes or a
+            # PostgreSQL bytea's memoryview.
+            runs = packed if isinstance(packed, list) else orjson.loads(packed)
+            merged = seen_runs(runs)
+            view_starts += runs[::2]
+            view_lasts += runs[1::2]
+            for first, last in merged:
+                user_starts.append(first)
+                user_lasts.append(last)
+            viewers += 1
+            if cover is None:
+                watched.append(0.0)
+                continue
+            share, completed = cover(merged)
+            watched.append(round(share, 4))
+            completions += completed
+        sums.viewers[video_id] += viewers
+        sums.completions[video_id] += completions
     for video_id, (view_starts, view_lasts, user_starts, user_lasts) in ends.items():
         sums.view_starts[video_id] = Counter(view_starts)
         sums.view_stops[video_id] = stops_after(Counter(view_lasts))

@@ -6,6 +6,7 @@ class added up again."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from lti_tool.kpis import (
     video_sums,
 )
 from lti_tool.kpis.roster import class_member_ids
+from lti_tool.kpis.video import runs_coverage, seen_runs
 from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
@@ -72,6 +74,30 @@ def test_sums_add_up_and_take_out_exactly(
     # Stored and read back: the same sums.
     stored = orjson.loads(orjson.dumps(both.as_json()))
     assert video_sums.VideoSums.from_json(stored).as_json() == both.as_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(found=viewings(), data=st.data())
+def test_sums_count_each_viewing_in_any_order(
+    found: list[tuple[str, list[int]]], data: st.DataObject
+) -> None:
+    # of_viewings takes a video's viewings together when they come together (the class's rows
+    # come by video); in any other order the sums are the same, and each viewing is counted as
+    # runs_coverage and seen_runs count it alone.
+    shuffled = data.draw(st.permutations(found))
+    by_video = sorted(found, key=lambda viewing: viewing[0])
+    sums = video_sums.of_viewings(shuffled, DURATIONS)
+    assert sums.as_json() == video_sums.of_viewings(by_video, DURATIONS).as_json()
+    for video_id in DURATIONS:
+        mine = [runs for video, runs in found if video == video_id]
+        assert sums.viewers[video_id] == len(mine)
+        duration = DURATIONS[video_id]
+        alone = [runs_coverage(runs, duration) if duration else (0.0, False) for runs in mine]
+        assert sums.completions[video_id] == sum(completed for _share, completed in alone)
+        shares = Counter(round(share, 4) for share, _completed in alone)
+        assert sums.shares.get(video_id, Counter()) == shares
+        user_starts = Counter(first for runs in mine for first, _last in seen_runs(runs))
+        assert sums.user_starts.get(video_id, Counter()) == user_starts
 
 
 def _log(

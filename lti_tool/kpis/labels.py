@@ -6,9 +6,9 @@ from lti_tool.activity.sql import select_in
 from lti_tool.models import Course
 from lti_tool.models.types import DbSession
 
-# The learner's LMS-facing identifier: the Open edX username, else an LMS user id, else the sub.
 #: An Open edX username's identity kind.
 USERNAME = "openedx_username"
+# The learner's LMS-facing identifier: the Open edX username, else an LMS user id, else the sub.
 LEARNER_ID_PREFERENCE = (
     USERNAME,
     "canvas_user_id",

@@ -80,6 +80,9 @@ CHANGED_COURSES = "lti_tool.changed_courses"
 #: changed courses' summaries stale (lti_tool.kpis.learner_summary.mark_stale) instead of
 #: rewriting them in the request; the refresh job or the next reader writes them.
 SUMMARIES_LATER = "lti_tool.summaries_later"
+#: session.info's set of the courses whose summaries show some people otherwise, their activity
+#: unchanged (shown_again): their learner rows are written again, though no fingerprint moved.
+SHOWN_AGAIN = "lti_tool.shown_again"
 
 
 def week_start(day: date) -> date:
@@ -459,10 +462,17 @@ def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
 
 
 def shown_again(session: DbSession, course_ids: Iterable[int]) -> None:
-    """Mark courses whose summaries show some people otherwise (a username a later log
-    brought), their activity unchanged: their rows are written again before the change is
-    committed, the class's figures kept or followed (lti_tool.activity.replaced)."""
-    _touch(session, course_ids)
+    """Mark courses whose summaries show some people otherwise (a username a later log or a
+    launch brought), their activity unchanged: their learner rows are written again (marked
+    stale when the change is committed: lti_tool.kpis.learner_summary.refresh_changed).
+
+    The activity mark (`course.updated_at`) is left as it is: moved, it would date the stored
+    class sums before it, and a launch that leaves the summaries for later keeps no record of
+    replaced rows to follow them by, so the next refresh would add up the whole class.
+    """
+    ids = set(course_ids)
+    session.info.setdefault(SHOWN_AGAIN, set()).update(ids)
+    summaries_changed(session, ids)
 
 
 def _touch(session: DbSession, course_ids: Iterable[int]) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, case, delete, false, func, insert, select, update
 
-from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER, week_start
+from lti_tool.activity.rollups import CHANGED_COURSES, SHOWN_AGAIN, SUMMARIES_LATER, week_start
 from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
@@ -344,6 +344,9 @@ def refresh_changed(session: DbSession, key: bytes) -> None:
     write (rollups.summaries_later: an event-API or xAPI batch) only marks them stale, for the
     refresh job or the next reader."""
     changed: set[int] = session.info.pop(CHANGED_COURSES, set())
+    # Names shown otherwise (rollups.shown_again) move no fingerprint: marked stale, so that
+    # current() writes their rows again.
+    mark_stale(session, session.info.pop(SHOWN_AGAIN, set()))
     # Read, not taken: other summaries' refreshes in the same commit read it too (the commit
     # listener clears it).
     if session.info.get(SUMMARIES_LATER, False):

@@ -16,12 +16,14 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from lti_tool.activity import replaced
-from lti_tool.activity.rollups import shown_again, touch_courses
+from lti_tool.activity.rollups import shown_again, summaries_later, touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     class_sums,
+    learner_summary,
     page_summary,
     problem_sums,
     problems,
@@ -32,12 +34,14 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.kpis.video import runs_coverage, seen_runs
+from lti_tool.models import PersonIdentity
 from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
+from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, VIDEO, event
-from tests.kpis.test_learner_summary import _course, _stamp
+from tests.kpis.test_learner_summary import _computed, _course, _same, _stamp, _stored
 
 DURATIONS = {"a": 120.0, "b": None}
 
@@ -302,6 +306,43 @@ def test_a_username_a_later_log_brings_keeps_the_sums_followed(
         db.session, [_log(tmp_path, "named.log", range(40, 41), 0)], None, workers=0
     )
     assert shown and calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    # The learner rows show the username now (written again though no fingerprint moved).
+    course = _course()
+    _same(_stored(course), _computed(course, pseudonym_key()))
+
+
+def test_a_launch_linking_a_learner_of_the_logs_keeps_the_sums_followed(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner's first launch names them by a new identity (their LTI sub) beside the logs'
+    # username, in a transaction that leaves the summaries for later: their name may be shown
+    # otherwise, their activity is not changed: the class's figures are kept, then followed.
+    learner = sorted(class_member_ids(db.session, _course()))[0]
+    username = db.session.scalar(
+        select(PersonIdentity.value).where(
+            PersonIdentity.person_id == learner, PersonIdentity.kind == "openedx_username"
+        )
+    )
+    summaries_later(db.session)
+    linked = linking.link_person(
+        db.session,
+        None,
+        linking.Claim([("lti_sub", "first-launch"), ("openedx_username", username)]),
+    )
+    db.session.commit()
+    assert linked.id == learner
+    # Marked stale by the launch: the reader (or the job) that writes the rows again keeps the
+    # class's figures, and so does the next ingest, which follows the sums.
+    course = _course()
+    assert learner_summary.stale_courses(db.session) == [course.id]
+    calls = _counting(monkeypatch)
+    learner_summary.current(db.session, course, key=pseudonym_key())
+    db.session.commit()
+    _same(_stored(course), _computed(course, pseudonym_key()))
+    ingest_tracking_logs(db.session, [_log(tmp_path, "more.log", range(3, 5), 10)], None, workers=0)
+    assert calls == []
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
 

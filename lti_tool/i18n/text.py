@@ -29,6 +29,11 @@ def translations() -> _gettext.NullTranslations:
     return found if found is not None else _ENGLISH
 
 
+def activated() -> _gettext.NullTranslations | None:
+    """The translations a `using` block activated here, if any."""
+    return _active.get()
+
+
 @contextmanager
 def using(found: _gettext.NullTranslations) -> Iterator[None]:
     """Translate with these translations inside the block (tests, the pseudo-locale)."""

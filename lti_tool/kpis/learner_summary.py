@@ -25,10 +25,20 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, case, delete, false, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from lti_tool.activity.rollups import CHANGED_COURSES, SHOWN_AGAIN, SUMMARIES_LATER, week_start
-from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows
+from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows, run
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
@@ -95,13 +105,15 @@ SUMMARIES_SECONDS = "lti_tool.summaries_seconds"
 class State:
     """A course's summary as the readers see it: as of which settings and day, how many
     learners, whether anyone is at risk; and, when it is shown behind its data while the
-    scheduler writes it again (a large course), when it was written."""
+    scheduler writes it again (a large course), when it was written; and the fingerprint of
+    the data it was checked against (the course summary's too)."""
 
     settings: course_settings.Settings
     today: date
     learners: int
     anyone_at_risk: bool
     behind_since: datetime | None = None
+    mark: str = ""
 
     @property
     def segment_week(self) -> date:
@@ -122,12 +134,7 @@ def fingerprint(
     """
     settings = course_settings.load(session, course)
     today = settings.today(now)
-    due = (
-        select(func.count())
-        .where(Assignment.course_id == course.id, Assignment.due_at < now)
-        .scalar_subquery()
-    )
-    *marks, due_now = session.execute(select(*data_marks(course), due)).one()
+    *marks, due_now = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
     key_digest = hashlib.sha256(key).hexdigest()
     parts = (*marks, today, due_now, key_digest, ROWS_SHAPE)
     return hashlib.sha256(repr(parts).encode()).hexdigest(), settings, today
@@ -138,19 +145,35 @@ def data_marks(course: Course) -> list[Any]:
     rollup change stamps `course.updated_at`), its roster's size and latest change, its latest
     sync run and its settings' latest change (one round trip, not five: pages read it several
     times a request)."""
+    return _marks(course.id)
+
+
+def _marks(course_id: Any) -> list[Any]:
+    """data_marks of a course id (or a bindparam standing for one)."""
     return [
-        select(Course.updated_at).where(Course.id == course.id).scalar_subquery(),
-        select(func.count()).where(Enrollment.course_id == course.id).scalar_subquery(),
+        select(Course.updated_at).where(Course.id == course_id).scalar_subquery(),
+        select(func.count()).where(Enrollment.course_id == course_id).scalar_subquery(),
         select(func.max(Enrollment.updated_at))
-        .where(Enrollment.course_id == course.id)
+        .where(Enrollment.course_id == course_id)
         .scalar_subquery(),
         select(func.max(SyncRun.finished_at))
-        .where(SyncRun.course_id == course.id)
+        .where(SyncRun.course_id == course_id)
         .scalar_subquery(),
         select(CourseSettings.updated_at)
-        .where(CourseSettings.course_id == course.id)
+        .where(CourseSettings.course_id == course_id)
         .scalar_subquery(),
     ]
+
+
+#: data_marks of the course `course`, built once (run).
+MARKS = select(*_marks(bindparam("course")))
+# With the assignments due by `now`: fingerprint's one read.
+_MARKS_AND_DUE = select(
+    *_marks(bindparam("course")),
+    select(func.count())
+    .where(Assignment.course_id == bindparam("course"), Assignment.due_at < bindparam("now"))
+    .scalar_subquery(),
+)
 
 
 def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -272,11 +295,12 @@ def current(
     mark, settings, today = fingerprint(session, course, key, moment)
     found = _state(session, course)
     if found is not None and found.fingerprint == mark and found.stale_at is None:
-        return State(settings, today, found.learners, bool(found.anyone_at_risk))
+        return State(settings, today, found.learners, bool(found.anyone_at_risk), mark=mark)
     if _left_to_the_job(found, inline_up_to):
         if found.stale_at is None:
             mark_stale(session, [course.id])
-        return State(settings, today, found.learners, bool(found.anyone_at_risk), found.computed_at)
+        at = found.computed_at
+        return State(settings, today, found.learners, bool(found.anyone_at_risk), at, mark)
     # One writer at a time per course (PostgreSQL: the course's row; SQLite locks the whole
     # database for the write anyway), and the rows may be current once it is ours.
     session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
@@ -285,8 +309,8 @@ def current(
         learners = refresh(session, course, key=key, now=moment)
         found = _state(session, course)
         anyone = learners > 0 and found is not None and bool(found.anyone_at_risk)
-        return State(settings, today, learners, anyone)
-    return State(settings, today, found.learners, bool(found.anyone_at_risk))
+        return State(settings, today, learners, anyone, mark=mark)
+    return State(settings, today, found.learners, bool(found.anyone_at_risk), mark=mark)
 
 
 def behind_since(session: DbSession, course: Course) -> datetime | None:
@@ -311,15 +335,16 @@ def _left_to_the_job(found: Any, inline_up_to: int | None) -> bool:
 def _state(session: DbSession, course: Course) -> Any:
     """The course's stored fingerprint, learners, anyone at risk, stale mark and when it was
     written (None: no row)."""
-    return session.execute(
-        select(
-            LearnerSummaryState.fingerprint,
-            LearnerSummaryState.learners,
-            LearnerSummaryState.anyone_at_risk,
-            LearnerSummaryState.stale_at,
-            LearnerSummaryState.computed_at,
-        ).where(LearnerSummaryState.course_id == course.id)
-    ).first()
+    return run(session, _STATE, course=course.id).first()
+
+
+_STATE = select(
+    LearnerSummaryState.fingerprint,
+    LearnerSummaryState.learners,
+    LearnerSummaryState.anyone_at_risk,
+    LearnerSummaryState.stale_at,
+    LearnerSummaryState.computed_at,
+).where(LearnerSummaryState.course_id == bindparam("course"))
 
 
 def stored(
@@ -572,18 +597,20 @@ def score_values(session: DbSession, course: Course, section: str = "") -> list[
 
 def sections(session: DbSession, course: Course) -> list[str]:
     """Every section a learner of the class is in, in name order."""
-    found = session.scalars(
-        select(Section.name)
-        .join(SectionMember, SectionMember.section_id == Section.id)
-        .join(
-            LearnerSummary,
-            (LearnerSummary.course_id == course.id)
-            & (LearnerSummary.person_id == SectionMember.person_id),
-        )
-        .where(Section.course_id == course.id)
-        .distinct()
+    return sorted(run(session, _SECTIONS, course=course.id).scalars())
+
+
+_SECTIONS = (
+    select(Section.name)
+    .join(SectionMember, SectionMember.section_id == Section.id)
+    .join(
+        LearnerSummary,
+        (LearnerSummary.course_id == bindparam("course"))
+        & (LearnerSummary.person_id == SectionMember.person_id),
     )
-    return sorted(found)
+    .where(Section.course_id == bindparam("course"))
+    .distinct()
+)
 
 
 def learners_report(

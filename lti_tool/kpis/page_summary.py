@@ -30,8 +30,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
+from lti_tool.activity.sql import run
 from lti_tool.kpis import (
     class_sums,
     course_summary,
@@ -229,18 +230,22 @@ def _record(
     }
 
 
+_ANY_STORED = select(PageSummary.figures).where(
+    PageSummary.course_id == bindparam("course"), PageSummary.page == bindparam("page")
+)
+_STORED = _ANY_STORED.where(PageSummary.fingerprint == bindparam("mark"))
+
+
 def stored(
     session: DbSession, course: Course, page: str, mark: str | None
 ) -> dict[str, Any] | None:
     """A page's figures as stored when they were computed from the data `mark` fingerprints
     (any data when None: a large course's pages while the job writes them again) and by this
     version (the figures it knows), else None."""
-    query = select(PageSummary.figures).where(
-        PageSummary.course_id == course.id, PageSummary.page == page
-    )
-    if mark is not None:
-        query = query.where(PageSummary.fingerprint == mark)
-    text = session.scalar(query)
+    if mark is None:
+        text = run(session, _ANY_STORED, course=course.id, page=page).scalar()
+    else:
+        text = run(session, _STORED, course=course.id, page=page, mark=mark).scalar()
     if text is None:
         return None
     found: dict[str, Any] = orjson.loads(text)

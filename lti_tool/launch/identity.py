@@ -21,9 +21,10 @@ from typing import Any, TypeVar, cast
 from flask import abort, current_app, g, request, url_for
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from lti_tool import audit
+from lti_tool.activity.sql import run
 from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
 from lti_tool.models import Enrollment
@@ -125,11 +126,9 @@ def set_session_cookie(response: Any, viewer: Viewer, token: str) -> None:
 def session_ended(viewer: Viewer) -> str | None:
     """Why the enrollment the token was issued for no longer holds it, or None."""
 
-    enrollment = db.session.scalar(
-        select(Enrollment).where(
-            Enrollment.course_id == viewer.course_id, Enrollment.person_id == viewer.person_id
-        )
-    )
+    enrollment = run(
+        db.session, _ENROLLMENT, course=viewer.course_id, person=viewer.person_id
+    ).first()
     if enrollment is None or enrollment.status != "active":
         return _("You are no longer enrolled in this course.")
     revoked = enrollment.sessions_revoked_at
@@ -138,6 +137,12 @@ def session_ended(viewer: Viewer) -> str | None:
     if viewer.is_staff and enrollment.course_role != STAFF:
         return _("Your role in this course changed since you opened the tool.")
     return None
+
+
+# Read on every request of a course session, built once (activity.sql.run).
+_ENROLLMENT = select(
+    Enrollment.status, Enrollment.sessions_revoked_at, Enrollment.course_role
+).where(Enrollment.course_id == bindparam("course"), Enrollment.person_id == bindparam("person"))
 
 
 def course_home_url() -> str | None:

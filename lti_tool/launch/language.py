@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
+from lti_tool.activity.sql import run
 from lti_tool.extensions import db
 from lti_tool.i18n import first_offered
 from lti_tool.models import CourseSettings
@@ -31,10 +32,12 @@ def select_language() -> str | None:
     viewer = g.get("viewer")
     if viewer is not None:
         tags.append(viewer.locale)
-        tags.append(db.session.scalar(_course_language(viewer.course_id)))
+        tags.append(run(db.session, _COURSE_LANGUAGE, course=viewer.course_id).scalar())
     tags.extend(request.accept_languages.values())
     return first_offered(tags)
 
 
-def _course_language(course_id: int) -> Any:
-    return select(CourseSettings.language).where(CourseSettings.course_id == course_id)
+# Read on every page of a launch, built once (activity.sql.run).
+_COURSE_LANGUAGE = select(CourseSettings.language).where(
+    CourseSettings.course_id == bindparam("course")
+)

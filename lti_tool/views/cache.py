@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g
-from sqlalchemy import select
 
+from lti_tool.activity.sql import run
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary
 from lti_tool.models import Course
@@ -31,7 +31,7 @@ def data_fingerprint(course: Course) -> tuple[Any, ...]:
     Every change to a course's activity rollups stamps `course.updated_at`
     (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
     """
-    return tuple(db.session.execute(select(*learner_summary.data_marks(course))).one())
+    return tuple(run(db.session, learner_summary.MARKS, course=course.id).one())
 
 
 def course_cached(

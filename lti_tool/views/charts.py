@@ -1032,6 +1032,8 @@ def activity_heatmap_figure(
     mondays = [date.fromisoformat(m) for m in weeks.mondays]
     z: list[list[float | None]] = []
     custom: list[list[str]] = []
+    # The page's language once, not twice a cell (a year's calendar has 371 cells).
+    locale, not_yet = formats.cldr(page_language()), _("not yet")
     for offset in range(7):
         row, words = [], []
         for monday in mondays:
@@ -1039,8 +1041,8 @@ def activity_heatmap_figure(
             value = values.get(day)
             row.append(value)
             words.append(
-                f"{_weekday(day)} {_day(day.isoformat())}<br>"
-                + text(hover(day, value) if value is not None else _("not yet"))
+                f"{_weekday_in(offset, locale)} {_day_in(day.isoformat(), locale)}<br>"
+                + text(hover(day, value) if value is not None else not_yet)
             )
         z.append(row)
         custom.append(words)

@@ -11,11 +11,12 @@ from urllib.parse import quote
 
 from babel.numbers import format_decimal
 from flask import Response, abort, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from werkzeug.wrappers import Response as BaseResponse
 
+from lti_tool.activity.sql import run
 from lti_tool.config import setting
 from lti_tool.extensions import db
 from lti_tool.i18n import DEFAULT, formats
@@ -50,6 +51,7 @@ from lti_tool.views import charts as charts_mod
 from lti_tool.views import preferences
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
+from lti_tool.views.links import id_links
 
 PER_PAGE = (25, 50, 100, 200)
 SORTS = {
@@ -335,7 +337,7 @@ def _made_current(
     if (name, course.id) not in found:
         try:
             found[(name, course.id)] = current()
-            db.session.commit()
+            commit_keeping_loaded()
         except OperationalError:
             db.session.rollback()
             kept = stored()
@@ -344,6 +346,19 @@ def _made_current(
             found[(name, course.id)] = kept
     result: _T = found[(name, course.id)]
     return result
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the request has loaded (its course, platform, settings):
+    a summary's refresh writes none of them, and loading them again cost a page three
+    queries."""
+    session = db.session()
+    kept = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = kept
 
 
 def page_figures(course: Course, page: str) -> dict[str, Any]:
@@ -365,7 +380,7 @@ def _page_figures(course: Course, page: str) -> dict[str, Any]:
     """page_figures read (or written) now."""
     try:
         found = page_summary.current(db.session, course, page, key=pseudonym_key())
-        db.session.commit()
+        commit_keeping_loaded()
     except OperationalError:
         db.session.rollback()
         people = {person for person, _name in course_summary.members(db.session, course)}
@@ -376,17 +391,20 @@ def _page_figures(course: Course, page: str) -> dict[str, Any]:
 def emails_hidden(course: Course) -> bool:
     """Whether the latest Canvas sync found that Canvas does not share e-mail addresses with
     the tool's API token (the sync records it on every run: see lti_tool.sync.canvas.run)."""
-    counts = db.session.scalar(
-        select(SyncRun.counts)
-        .where(
-            SyncRun.course_id == course.id,
-            SyncRun.source == "canvas",
-            SyncRun.status == SUCCEEDED,
-        )
-        .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
-        .limit(1)
-    )
+    counts = run(db.session, _LATEST_CANVAS_COUNTS, course=course.id).scalar()
     return isinstance(counts, dict) and bool(counts.get("emails_hidden"))
+
+
+_LATEST_CANVAS_COUNTS = (
+    select(SyncRun.counts)
+    .where(
+        SyncRun.course_id == bindparam("course"),
+        SyncRun.source == "canvas",
+        SyncRun.status == SUCCEEDED,
+    )
+    .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+    .limit(1)
+)
 
 
 def _positive(raw: str | None, default: int) -> int:
@@ -426,7 +444,7 @@ def learners(course_id: int) -> str:
     hidden = with_email < len(page_rows) and emails_hidden(course)
     if with_email:
         record_access(course, "contact_details", None, with_email)
-        db.session.commit()
+        commit_keeping_loaded()
     sections = learner_summary.sections(db.session, course)
     base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
     # Any, not str: url_for's own keywords (_external: bool) would otherwise be checked against it.
@@ -454,8 +472,12 @@ def learners(course_id: int) -> str:
         matched=matched,
         filters=filters,
         sections=sections,
-        segments=SEGMENT_NAMES,
-        levels=LEVEL_NAMES,
+        # Said on many rows: translated once.
+        segments={key: str(name) for key, name in SEGMENT_NAMES.items()},
+        levels={key: str(name) for key, name in LEVEL_NAMES.items()},
+        learner_link=id_links(
+            "course.learner", "person_id", course_id=course.id, t=g.session_token
+        ),
         sort=sort or "name",
         sort_name=_(SORTS[sort or "name"]).lower(),
         sort_chosen=bool(sort),

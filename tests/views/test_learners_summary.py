@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from lti_tool.extensions import db
@@ -149,3 +149,30 @@ def test_the_whole_class_is_counted_from_the_summary_not_row_by_row(
     assert f"{size} of {size} learners match" in html
     html = client.get(f"/courses/1/learners?t={seeded['t']}&risk=1").get_data(as_text=True)
     assert [found["risk"] for found in counted] == ["1"]
+
+
+def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}"
+    client.get(page)
+    _enroll_newcomer(app)  # the next page writes the summaries again and commits them
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        answer = client.get(page)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert answer.status_code == 200
+    # The page wrote the rows again (the newcomer is in them; on PostgreSQL by COPY, which
+    # the statements seen do not show).
+    assert "Zed Newcomer" in _names(answer.get_data(as_text=True))
+    # Loaded once: the commit keeps what the request had loaded (nothing it wrote changes them).
+    assert sum(s.startswith("SELECT course.id AS course_id,") for s in seen) == 1
+    assert sum(s.startswith("SELECT platform.id AS platform_id,") for s in seen) == 1

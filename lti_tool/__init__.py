@@ -35,6 +35,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.proxy import TrustedProxyFix
 from lti_tool.query_args import IdConverter
 from lti_tool.request_text import refuse_nul_characters
+from lti_tool.templating import RowsEnvironment
 
 
 def create_app(config: str | Mapping[str, Any] | None = None) -> Flask:
@@ -62,6 +63,7 @@ def _build_app(config: str | Mapping[str, Any] | None) -> Flask:
         instance_relative_config=True,
         instance_path=os.environ.get("LTI_TOOL_INSTANCE_PATH") or None,
     )
+    app.jinja_environment = RowsEnvironment
     overrides: dict[str, Any] = {}
     if isinstance(config, Mapping):
         overrides = dict(config)

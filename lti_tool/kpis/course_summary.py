@@ -21,8 +21,8 @@ from sqlalchemy import bindparam, delete, insert, select
 from lti_tool.activity.sql import run
 from lti_tool.kpis import activity, at_risk
 from lti_tool.kpis.completion import Progress
+from lti_tool.kpis.learner_summary import State, fingerprint
 from lti_tool.kpis.learner_summary import current as current_learners
-from lti_tool.kpis.learner_summary import fingerprint
 from lti_tool.kpis.learners import (
     ClassData,
     StudentView,
@@ -125,13 +125,15 @@ def current(
     key: bytes,
     now: datetime | None = None,
     inline_up_to: int | None = None,
+    state: State | None = None,
 ) -> Figures:
     """The course's figures, written again first when their data moved since (with the
     learner summary, which shares the fingerprint; `inline_up_to` as there: a large course's
-    page shows the figures as last written while the scheduler writes them). The caller
-    commits."""
+    page shows the figures as last written while the scheduler writes them); `state` is the
+    learner summary's, when the caller has just made it current. The caller commits."""
     moment = now or utcnow()
-    state = current_learners(session, course, key=key, now=moment, inline_up_to=inline_up_to)
+    if state is None:
+        state = current_learners(session, course, key=key, now=moment, inline_up_to=inline_up_to)
     found = _stored(session, course)
     if state.behind_since is not None and found is not None:
         return _figures(found[1])

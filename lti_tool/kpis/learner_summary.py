@@ -352,7 +352,7 @@ def stored(
 ) -> State | None:
     """The course's summary state as stored, current or not (None when it has none): what a
     reader shows while another process holds the database for a long write."""
-    _mark, settings, today = fingerprint(session, course, key, now or utcnow())
+    mark, settings, today = fingerprint(session, course, key, now or utcnow())
     found = session.execute(
         select(LearnerSummaryState.learners, LearnerSummaryState.anyone_at_risk).where(
             LearnerSummaryState.course_id == course.id,
@@ -360,7 +360,7 @@ def stored(
             LearnerSummaryState.fingerprint != NEVER_WRITTEN,
         )
     ).first()
-    return None if found is None else State(settings, today, found[0], bool(found[1]))
+    return None if found is None else State(settings, today, found[0], bool(found[1]), mark=mark)
 
 
 def refresh_changed(session: DbSession, key: bytes) -> None:

@@ -318,10 +318,14 @@ def class_figures(course: Course) -> course_summary.Figures:
     current_summary does); the figures as stored while another process holds SQLite's write
     lock, when there are any."""
     key = pseudonym_key()
+    # The learner summary first, once a request (most pages read it too).
+    state = current_summary(course)
     return _made_current(
         "course_summary",
         course,
-        lambda: course_summary.current(db.session, course, key=key, inline_up_to=inline_up_to()),
+        lambda: course_summary.current(
+            db.session, course, key=key, inline_up_to=inline_up_to(), state=state
+        ),
         lambda: course_summary.stored(db.session, course),
     )
 
@@ -732,7 +736,7 @@ def learner(course_id: int, person_id: int) -> str:
     for event in events:
         event["words"], event["thing"] = known.event(event["name"], event["object"], event["kind"])
     record_access(course, "learner_page", person_id, 1)
-    db.session.commit()
+    commit_keeping_loaded()
     charts = []
     if days:
         figure = charts_mod.learner_days_figure(days, settings.time_cutoff_minutes, row["name"])

@@ -37,6 +37,7 @@ from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import (
     class_figures,
+    commit_keeping_loaded,
     page_figures,
     record_access,
     video_durations,
@@ -93,7 +94,7 @@ def me(course_id: int) -> str:
     subject = _subject(course)
     if subject.kind == "learner":
         record_access(course, PREVIEW_ACTION, subject.person_id, 1)
-        db.session.commit()
+        commit_keeping_loaded()
     floor = settings.privacy_floor
     # Staff choose whose page to preview: among the whole class when it is small enough to
     # list, else among the learners a search finds (100,000 names made a 5 MB page).

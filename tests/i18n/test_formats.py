@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from lti_tool.i18n import formats
 
 
@@ -58,3 +61,20 @@ def test_lazy_text_is_shown_in_the_language_of_where_it_is_shown() -> None:
         "%(reason)s Open the tool again from the course in your LMS.", reason="<b>"
     )
     assert escaped.__html__().startswith("&lt;b&gt;")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers(min_value=-5, max_value=2000),
+        st.floats(min_value=-2.0, max_value=1200.0, allow_nan=False),
+        st.sampled_from([0.5, 1.5, 2.5, -0.0, 998.5, 999.49, 999.5, 999.51, 1e-9, float("inf")]),
+    ),
+    language=st.sampled_from(["en", "es", "nb"]),
+)
+def test_a_whole_number_under_a_thousand_reads_as_babel_writes_it(
+    value: float, language: str
+) -> None:
+    # number()'s short way for small whole numbers gives what babel's pattern gives.
+    pattern, locale = formats._number_format(language, 0)
+    assert formats.number(value, language) == str(pattern.apply(value, locale))

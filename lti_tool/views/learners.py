@@ -411,6 +411,18 @@ _LATEST_CANVAS_COUNTS = (
 )
 
 
+def matched_count(course: Course, state: learner_summary.State, filters: dict[str, str]) -> int:
+    """How many of the stored rows pass the filters, counted once per worker while the rows
+    stay as they are (the data's fingerprint, and when shown behind it, when they were written):
+    counting the at-risk of 100,000 rows was a fifth of the page's time."""
+    rows_as = f"{state.mark}-{state.behind_since}"
+    return course_cached(
+        course,
+        f"learners-matched-{rows_as}-{sorted(filters.items())}",
+        lambda: learner_summary.count(db.session, course, filters),
+    )
+
+
 def _positive(raw: str | None, default: int) -> int:
     """A small positive number from the query (per page), else the default."""
     if not raw or not is_digits(raw) or len(raw) > 6:
@@ -437,7 +449,7 @@ def learners(course_id: int) -> str:
     # Unfiltered, the class's size as the summary's state keeps it: counting 100,000 rows per
     # request was a fifth of the page's time on PostgreSQL.
     filtered = any(filters.values())
-    matched = learner_summary.count(db.session, course, filters) if filtered else state.learners
+    matched = matched_count(course, state, filters) if filtered else state.learners
     pages = max(1, math.ceil(matched / per))
     page = min(page_arg(), pages)
     page_rows = learner_summary.rows(

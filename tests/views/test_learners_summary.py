@@ -3,6 +3,7 @@ page when something else moved it, and shown as stored while the database is bus
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -14,9 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary, names
-from lti_tool.models import Enrollment, LearnerSummary, PageSummary, Person
+from lti_tool.models import Course, Enrollment, LearnerSummary, PageSummary, Person
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
+from lti_tool.views.learners import matched_count
 
 
 def _names(html: str) -> list[str]:
@@ -176,3 +178,48 @@ def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
     # Loaded once: the commit keeps what the request had loaded (nothing it wrote changes them).
     assert sum(s.startswith("SELECT course.id AS course_id,") for s in seen) == 1
     assert sum(s.startswith("SELECT platform.id AS platform_id,") for s in seen) == 1
+
+
+def _matched(html: str) -> tuple[int, int]:
+    """The table's "N of M learners match"."""
+    found = re.search(r'<p id="matched">(\d+) of (\d+) learners match', html)
+    assert found, "no match count"
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_a_filtered_count_follows_the_rows(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}&risk=1"
+    at_risk, total = _matched(client.get(page).get_data(as_text=True))
+    assert _matched(client.get(page).get_data(as_text=True)) == (at_risk, total)  # kept
+    _enroll_newcomer(app)  # no activity at all: at risk
+    html = client.get(page).get_data(as_text=True)
+    assert "Zed Newcomer" in _names(html)
+    assert _matched(html) == (at_risk + 1, total + 1)
+
+
+def test_a_filtered_count_is_kept_for_the_rows_as_they_are(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    # Rows written again without the data's marks moving (a new day, a due date passing) are
+    # counted again: the count is kept per fingerprint of the rows, not per data marks only.
+    client.get(f"/courses/1/learners?t={seeded['t']}")
+    risk = {"q": "", "section": "", "segment": "", "risk": "1", "level": ""}
+    with app.test_request_context("/"):
+        course = db.session.get(Course, 1)
+        assert course is not None
+        state = learner_summary.current(db.session, course, key=pseudonym_key())
+        first = matched_count(course, state, risk)
+        assert first == learner_summary.count(db.session, course, risk) and first > 1
+        person = db.session.scalars(
+            select(LearnerSummary.person_id).where(LearnerSummary.risk_rank > 0)
+        ).first()
+        db.session.execute(
+            LearnerSummary.__table__.update()
+            .where(LearnerSummary.person_id == person)
+            .values(risk_rank=0)
+        )
+        assert matched_count(course, state, risk) == first  # the same rows' count, kept
+        rewritten = dataclasses.replace(state, mark=state.mark + "-again")
+        assert matched_count(course, rewritten, risk) == first - 1

@@ -17,7 +17,7 @@ from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
 from lti_tool.views.course import _course, bp, course_names, summary_section
-from lti_tool.views.learners import page_figures
+from lti_tool.views.learners import current_summary, matched_count, page_figures
 from lti_tool.views.message import assignment_choices, module_choices
 
 #: The kinds of resource the Content page lists (kpis.resources), as people read them.
@@ -90,8 +90,10 @@ def content_page(course_id: int) -> str:
     course = _course(course_id)
     chosen, sections = summary_section(course)
     # The class's learners are read only when a figure is computed (100,000 ids are a tenth
-    # of a second); the page itself needs their number.
-    learners = learner_summary.count(db.session, course, {"section": chosen})
+    # of a second); the page itself needs their number (the summary's state keeps the class's:
+    # counting 100,000 rows was 7 ms a request).
+    state = current_summary(course)
+    learners = matched_count(course, state, {"section": chosen}) if chosen else state.learners
 
     def people() -> set[int]:
         return learner_summary.member_ids(db.session, course, chosen)

@@ -389,8 +389,7 @@ def summary_section(course: Course) -> tuple[str, list[str]]:
     """The section asked for among the class's sections (unknown names ignored) and those
     sections, from the learner summary made current (read its learners after: member_ids,
     count, scores)."""
-    _learners.current_summary(course)
-    sections = learner_summary.sections(db.session, course)
+    sections = _learners.summary_sections(course, _learners.current_summary(course))
     return asked_section(sections), sections
 
 

@@ -415,12 +415,27 @@ def matched_count(course: Course, state: learner_summary.State, filters: dict[st
     """How many of the stored rows pass the filters, counted once per worker while the rows
     stay as they are (the data's fingerprint, and when shown behind it, when they were written):
     counting the at-risk of 100,000 rows was a fifth of the page's time."""
-    rows_as = f"{state.mark}-{state.behind_since}"
     return course_cached(
         course,
-        f"learners-matched-{rows_as}-{sorted(filters.items())}",
+        f"learners-matched-{_rows_as(state)}-{sorted(filters.items())}",
         lambda: learner_summary.count(db.session, course, filters),
     )
+
+
+def summary_sections(course: Course, state: learner_summary.State) -> list[str]:
+    """The sections of the stored rows' learners (learner_summary.sections), read once per
+    worker while the rows stay as they are."""
+    return course_cached(
+        course,
+        f"learners-sections-{_rows_as(state)}",
+        lambda: learner_summary.sections(db.session, course),
+    )
+
+
+def _rows_as(state: learner_summary.State) -> str:
+    """What the stored rows are as of: the data's fingerprint, and when shown behind it, when
+    they were written."""
+    return f"{state.mark}-{state.behind_since}"
 
 
 def _positive(raw: str | None, default: int) -> int:
@@ -461,7 +476,7 @@ def learners(course_id: int) -> str:
     if with_email:
         record_access(course, "contact_details", None, with_email)
         commit_keeping_loaded()
-    sections = learner_summary.sections(db.session, course)
+    sections = summary_sections(course, state)
     base = {**filters, "sort": sort, "dir": "desc" if descending else "", "per": per}
     # Any, not str: url_for's own keywords (_external: bool) would otherwise be checked against it.
     asked: dict[str, Any] = {k: v for k, v in filters.items() if v}

@@ -15,10 +15,18 @@ from sqlalchemy.exc import OperationalError
 
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary, names
-from lti_tool.models import Course, Enrollment, LearnerSummary, PageSummary, Person
+from lti_tool.models import (
+    Course,
+    Enrollment,
+    LearnerSummary,
+    PageSummary,
+    Person,
+    Section,
+    SectionMember,
+)
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
-from lti_tool.views.learners import matched_count
+from lti_tool.views.learners import matched_count, summary_sections
 
 
 def _names(html: str) -> list[str]:
@@ -223,3 +231,24 @@ def test_a_filtered_count_is_kept_for_the_rows_as_they_are(
         assert matched_count(course, state, risk) == first  # the same rows' count, kept
         rewritten = dataclasses.replace(state, mark=state.mark + "-again")
         assert matched_count(course, rewritten, risk) == first - 1
+
+
+def test_the_sections_listed_are_kept_for_the_rows_as_they_are(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    client.get(f"/courses/1/learners?t={seeded['t']}")
+    with app.test_request_context("/"):
+        course = db.session.get(Course, 1)
+        assert course is not None
+        state = learner_summary.current(db.session, course, key=pseudonym_key())
+        first = summary_sections(course, state)
+        assert first == learner_summary.sections(db.session, course)
+        person = db.session.scalars(select(LearnerSummary.person_id)).first()
+        section = Section(course_id=1, lms_section_id="late-1", name="Late section")
+        db.session.add(section)
+        db.session.flush()
+        db.session.add(SectionMember(section_id=section.id, person_id=person))
+        db.session.flush()
+        assert summary_sections(course, state) == first  # the same rows' sections, kept
+        rewritten = dataclasses.replace(state, mark=state.mark + "-again")
+        assert summary_sections(course, rewritten) == sorted([*first, "Late section"])

@@ -8,11 +8,13 @@ client: the figures are the worker's own time per page, which the machine's load
 than the HTTP figures under 20 clients. The pages are bench/pages.py's (the overview, the
 learners table first page, sorted by each column and at risk only, one learner, the student page,
 staff's "Student view" of the typical learner, videos, grades, content, enrollment, problems,
-countries). First the median of `--runs` warm requests of each page; then, `--changes` times per
-page, the course's data is marked changed as an ingest marks it (`touch_courses`, committed: where
-the code has summaries, the commit writes them, which is timed too) and that page's first request
-after it is timed (each page alone after its own change, so none profits from what another page
-built). `--only` keeps the pages whose name contains NAME. Prints figures, never fails.
+countries). First the median of `--runs` warm requests of each page, with the CPU time of this
+process per request (the worker's: the SQLite reads included) and the SQL statements a request
+sends; then, `--changes` times per page, the course's data is marked changed as an ingest marks
+it (`touch_courses`, committed: where the code has summaries, the commit writes them, which is
+timed too) and that page's first request after it is timed (each page alone after its own
+change, so none profits from what another page built). `--only` keeps the pages whose name
+contains NAME. Prints figures, never fails.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only the pages whose name contains this")
     args = parser.parse_args()
     app = bench_app(args.database)
-    from sqlalchemy import func, select
+    from sqlalchemy import event, func, select
 
     from lti_tool.activity.rollups import touch_courses
     from lti_tool.extensions import db
@@ -80,10 +82,19 @@ def main() -> None:
             raise SystemExit(f"{path}: HTTP {answer.status_code}")
         return (time.perf_counter() - started) * 1000
 
-    warm = {}
+    # The statements a request sends to the database, counted on the engine.
+    sent = [0]
+    with app.app_context():
+        event.listen(
+            db.engine, "before_cursor_execute", lambda *_args: sent.__setitem__(0, sent[0] + 1)
+        )
+    warm, cpu, statements = {}, {}, {}
     for name, path in pages:
         timed(path)
+        began, sent[0] = time.process_time(), 0
         warm[name] = statistics.median(timed(path) for _ in range(args.runs))
+        cpu[name] = (time.process_time() - began) / args.runs * 1000
+        statements[name] = sent[0] / args.runs
     firsts: dict[str, list[float]] = {name: [] for name, _path in pages}
     commits: list[float] = []
     for _change in range(args.changes):
@@ -94,12 +105,15 @@ def main() -> None:
                 db.session.commit()
                 commits.append((time.perf_counter() - started) * 1000)
             firsts[name].append(timed(path))
-    print(f"{'page':26} {'warm median':>11}  first after new data")
+    print(f"{'page':26} {'warm median':>11} {'CPU':>8} {'SQL':>4}  first after new data")
     for name, _path in pages:
         after = firsts[name]
         shown = ", ".join(f"{ms:.0f}" for ms in after)
         mark = "" if max(after, default=0) < TARGET_FIRST_MS else "  (over 1 s)"
-        print(f"{name:26} {warm[name]:8.0f} ms  {shown} ms{mark}")
+        print(
+            f"{name:26} {warm[name]:8.0f} ms {cpu[name]:5.1f} ms {statements[name]:4.0f}"
+            f"  {shown} ms{mark}"
+        )
     if commits:
         print(
             f"the commit that marks the data changed: {min(commits):.0f} to {max(commits):.0f} ms "

@@ -46,7 +46,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.links import query_links
+from lti_tool.views.links import row_choice_links
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
 # Activity labels and phrases as people read them (kpis.names), for the templates.
@@ -320,13 +320,7 @@ def videos(course_id: int) -> str:
         sections=sections,
         endpoint="course.videos",
         summary=summary,
-        video_link=query_links(
-            "course.videos",
-            "video",
-            course_id=course.id,
-            section=section or None,
-            t=g.session_token,
-        ),
+        video_link=row_choice_links("course.videos", "video", course.id, section),
         viewers=viewers,
         completions=completions,
         chosen=chosen,

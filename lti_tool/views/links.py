@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus
 
-from flask import url_for
+from flask import g, url_for
 
 # Routed once in place of a row's id, then replaced: 2**31 - 1, past any id a row can have.
 _SLOT = 2_147_483_647
@@ -38,3 +38,13 @@ def query_links(endpoint: str, name: str, **values: Any) -> Callable[[str], str]
         raise ValueError(f"{name} is not a query parameter of {endpoint}")
     head, rest = f"{path}?{name}=", query[len(given) :]
     return lambda value: f"{head}{quote_plus(str(value), safe=_QUERY_SAFE)}{rest}"
+
+
+def row_choice_links(
+    endpoint: str, name: str, course_id: int, section: str
+) -> Callable[[str], str]:
+    """Links to a course page with another row chosen (its `name` query value: a video, a
+    problem), the section shown and the session kept."""
+    return query_links(
+        endpoint, name, course_id=course_id, section=section or None, t=g.session_token
+    )

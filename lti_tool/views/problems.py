@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, g, render_template, request
+from flask import Response, abort, render_template, request
 
 from lti_tool.extensions import db
 from lti_tool.i18n.text import gettext as _
@@ -25,7 +25,7 @@ from lti_tool.views.course import (
     section_choice,
 )
 from lti_tool.views.learners import page_figures
-from lti_tool.views.links import query_links
+from lti_tool.views.links import row_choice_links
 
 #: Parts of one problem drawn as charts at most (their tables list them all).
 MOST_PART_CHARTS = 12
@@ -121,13 +121,7 @@ def problems_page(course_id: int) -> str:
         sections=sections,
         endpoint="course.problems_page",
         problems=ranked,
-        problem_link=query_links(
-            "course.problems_page",
-            "problem",
-            course_id=course.id,
-            section=section or None,
-            t=g.session_token,
-        ),
+        problem_link=row_choice_links("course.problems_page", "problem", course.id, section),
         chosen=chosen_row,
         parts=parts,
         answer_label=charts_mod.answer_label,

@@ -5,6 +5,7 @@ request's language for the messages the KPIs write."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date, datetime
 from gettext import NullTranslations
 from typing import Any
@@ -19,14 +20,21 @@ from lti_tool.i18n.catalogs import translations_for
 _CHOSEN = "lti_tool.language"
 #: Paths whose answers stay English whatever the request: the API's messages are for scripts.
 ENGLISH_PATHS = ("/api/", "/xapi/")
+# The page's language once chosen, for the rest of its request: asked about a thousand times a
+# page (every text and number), and reading it back from the request (two context lookups
+# through Flask's proxies) was a tenth of a student page's CPU. A fresh holder per request
+# (before_request), dropped when it ends, so no request sees another's language.
+_held: ContextVar[list[str] | None] = ContextVar("page_language", default=None)
 
 
 def page_language() -> str:
     """The language of the page being made (English outside a request, and for the API);
     chosen once per request, when first asked (after the launch token is read)."""
+    held = _held.get()
+    if held:
+        return held[0]
     if not has_request_context():
         return DEFAULT
-    # Asked for a thousand times a page (every text and number): the request's answer first.
     environ = request.environ
     found = environ.get(_CHOSEN)
     if found is None:
@@ -35,17 +43,29 @@ def page_language() -> str:
         else:
             found = language_of(str(get_locale())) or DEFAULT
         environ[_CHOSEN] = found
+    if held is not None:
+        held.append(str(found))
     return str(found)
 
 
-def _request_translations() -> NullTranslations | None:
-    return translations_for(page_language()) if has_request_context() else None
+def _request_translations() -> NullTranslations:
+    return translations_for(page_language())
+
+
+def _new_page() -> None:
+    _held.set([])
+
+
+def _page_done(_error: BaseException | None) -> None:
+    _held.set(None)
 
 
 def init_app(app: Flask, select: Callable[[], str | None]) -> None:
     """Languages for the app: `select` gives a request's language (None: English)."""
     Babel(app, locale_selector=lambda: select() or DEFAULT)
     text.provider = _request_translations
+    app.before_request(_new_page)
+    app.teardown_request(_page_done)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         _jinja_gettext, _jinja_ngettext, newstyle=True

@@ -15,6 +15,7 @@ from typing import Any
 from flask import abort, g, render_template, request
 
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.text import ngettext
 from lti_tool.i18n.web import page_language
@@ -130,7 +131,6 @@ def me(course_id: int) -> str:
         cutoff=settings.time_cutoff_minutes,
         floor=floor,
         settings=settings,
-        short_day=charts_mod.short_day,
         **page,
     )
 
@@ -299,6 +299,33 @@ def _page(
         "partial": axis.partial,
         "axis": axis,
         "today": today,
+        "calendar_rows": _calendar_rows(calendar, axis) if calendar else [],
         "has_activity": bool(days),
         "weekdays": charts_mod.weekday_names(),
     }
+
+
+CalendarRow = tuple[int, str, list[tuple[str, str]]]
+
+
+def _calendar_rows(calendar: student.Calendar, axis: charts_mod.Weeks) -> list[CalendarRow]:
+    """The calendar's table, written here rather than by the template (a year is 371 cells,
+    and the template's calls per cell were half of the page's template): per week its number
+    (below 1: before the course's first week), its Monday as a short day, and its days as
+    (ISO date of an active day else "", the value as shown: blank for days to come)."""
+    language = page_language()
+    return [
+        (
+            axis.number(monday.isoformat()),
+            charts_mod.short_day(monday),
+            [
+                ("", "")
+                if value is None
+                else (day.isoformat(), formats.number(value, language))
+                if value
+                else ("", "0")
+                for day, value in cells
+            ],
+        )
+        for monday, cells in calendar.rows()
+    ]

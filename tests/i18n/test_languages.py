@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from lti_tool.extensions import db
 from lti_tool.i18n import first_offered, language_of
+from lti_tool.i18n.web import page_language
 from lti_tool.models import CourseSettings
 from tests.helpers.platform import CLAIM, FakePlatform, session_token
 
@@ -102,6 +103,20 @@ def test_before_a_launch_pages_follow_accept_language(client: FlaskClient) -> No
     assert page.status_code in (401, 403) and '<html lang="nb">' in html
     english = client.get("/courses/1/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '<html lang="en">' in english
+
+
+def test_each_request_keeps_its_own_language_and_none_outlives_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The language is held for the rest of a request once chosen (asked a thousand times a
+    # page): the next request chooses again, and nothing after a request sees its choice.
+    norwegian = client.get("/courses/1/", headers={"Accept-Language": "nb"})
+    spanish = client.get("/courses/1/", headers={"Accept-Language": "es"})
+    assert '<html lang="nb">' in norwegian.get_data(as_text=True)
+    assert '<html lang="es">' in spanish.get_data(as_text=True)
+    assert page_language() == "en"
+    with app.test_request_context("/courses/1/", headers={"Accept-Language": "nb"}):
+        assert page_language() == "nb"
 
 
 def test_the_settings_page_keeps_a_course_language(

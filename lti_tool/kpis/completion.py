@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.names import module_name
@@ -47,6 +47,19 @@ def modules(session: DbSession, course: Course) -> list[CourseModule]:
     )
 
 
+#: Up to this many people, their progress rows are read by person (indexed) rather than the
+#: whole course's read and filtered: a learner's own page in a course of 100,000 learners and
+#: 15 modules read 1.5 million rows for their 15.
+FEW_PEOPLE = 500
+
+
+def _of_few(query: Select[Any], people: set[int]) -> Select[Any]:
+    """The query of progress rows kept to these people's when they are few."""
+    if len(people) > FEW_PEOPLE:
+        return query
+    return query.where(ModuleProgress.person_id.in_(sorted(people)))
+
+
 def module_progress(
     session: DbSession, course: Course, people: set[int]
 ) -> dict[tuple[int, int], Any]:
@@ -54,7 +67,7 @@ def module_progress(
     completed_at), for some people."""
     found: dict[tuple[int, int], Any] = {}
     # Core rows, not ORM objects: a course has learners times modules of them.
-    rows = session.connection().execute(
+    query = (
         select(
             ModuleProgress.module_id,
             ModuleProgress.person_id,
@@ -65,7 +78,7 @@ def module_progress(
         .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
         .where(CourseModule.course_id == course.id)
     )
-    for row in rows:
+    for row in session.connection().execute(_of_few(query, people)):
         if row.person_id in people:
             found[(row.module_id, row.person_id)] = row
     return found
@@ -88,15 +101,18 @@ def learner_progress(
             else_=ModuleProgress.items_done,
         )
         sums = session.connection().execute(
-            select(
-                ModuleProgress.person_id,
-                func.sum(done_here),
-                func.sum(required_here),
-                func.sum(CourseModule.items_required),
+            _of_few(
+                select(
+                    ModuleProgress.person_id,
+                    func.sum(done_here),
+                    func.sum(required_here),
+                    func.sum(CourseModule.items_required),
+                )
+                .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
+                .where(CourseModule.course_id == course.id, CourseModule.removed.is_(False))
+                .group_by(ModuleProgress.person_id),
+                people,
             )
-            .join(CourseModule, CourseModule.id == ModuleProgress.module_id)
-            .where(CourseModule.course_id == course.id, CourseModule.removed.is_(False))
-            .group_by(ModuleProgress.person_id)
         )
         every_module = sum(m.items_required for m in mods)
         reported = {p: (int(d or 0), int(r or 0), int(m or 0)) for p, d, r, m in sums}

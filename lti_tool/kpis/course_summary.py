@@ -173,24 +173,15 @@ def _stored(session: DbSession, course: Course) -> tuple[str, str] | None:
 
 
 def student_view(
-    session: DbSession,
-    course: Course,
-    figures: Figures,
-    person_id: int,
-    floor: int,
-    now: datetime | None = None,
+    session: DbSession, course: Course, figures: Figures, person_id: int, floor: int
 ) -> StudentView:
     """A learner's completion and score beside the class's quartiles from the stored figures
-    (lti_tool.kpis.learners.student_view without the class data)."""
+    (their own read for them alone)."""
     return view_beside(
-        session,
-        course,
-        person_id,
-        floor,
         shares=figures.shares,
         scores=figures.posted_scores,
         mine=own_figures(session, course, person_id),
-        now=now,
+        floor=floor,
     )
 
 
@@ -209,7 +200,6 @@ def typical_view(figures: Figures, floor: int) -> StudentView:
         my_score=round(statistics.median(scores), 1) if scores else None,
         class_scores=class_band(scores, floor),
         score_group=len(scores),
-        upcoming=[],
     )
 
 

@@ -1,14 +1,13 @@
 """The learners table: one row per learner of the class with everything staff sort and filter on.
 
 Also the `engagement` and `at-risk` reports, which are computed from the same class data, and
-what a learner's own page shows (student_view). Staff rows carry the score staff see
+what a learner's own page shows beside the class (view_beside). Staff rows carry the score staff see
 (`current_score`: unposted grades counted where the LMS gave them) and the posted one
 (`posted_current_score`); the student view uses posted scores only.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,11 +18,11 @@ from sqlalchemy import select
 from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, VIDEO_KIND, decode
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
-from lti_tool.kpis.activity import DEFAULT_CUTOFF_MINUTES, under_cutoff
+from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.at_risk import NOT_AT_RISK, Risk, assess, past_due_work
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
-from lti_tool.kpis.grades import assignments, due_for, staff_current_score
+from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile
 from lti_tool.models import (
@@ -31,7 +30,6 @@ from lti_tool.models import (
     Course,
     LearnerDay,
     LmsLearnerStats,
-    Submission,
 )
 from lti_tool.models.types import DbSession, utcnow
 
@@ -183,18 +181,30 @@ def learner_days(
     session: DbSession, course: Course, person_id: int, cutoff_minutes: int
 ) -> list[dict[str, Any]]:
     """One learner's active days: events, seconds spent (at the cutoff) and sessions."""
+    return learner_time(session, course, person_id, cutoff_minutes)[0]
+
+
+def learner_time(
+    session: DbSession, course: Course, person_id: int, cutoff_minutes: int
+) -> tuple[list[dict[str, Any]], dict[date, dict[str, float]]]:
+    """One learner's active days (as learner_days) and, per ISO week, their seconds spent and
+    active days: one read of their days for both (their own page shows both)."""
     rows = session.execute(
         select(LearnerDay.day, LearnerDay.events, LearnerDay.gaps)
         .where(LearnerDay.course_id == course.id, LearnerDay.person_id == person_id)
         .order_by(LearnerDay.day)
     )
     days = []
+    weeks: dict[date, dict[str, float]] = {}
     for day, events, gaps in rows:
         seconds, under = under_cutoff(orjson.loads(gaps), cutoff_minutes)
         days.append(
             {"day": day, "events": events, "seconds": round(seconds), "sessions": events - under}
         )
-    return days
+        week = weeks.setdefault(week_start(day), {"seconds": 0.0, "days": 0})
+        week["days"] += 1
+        week["seconds"] += seconds
+    return days, weeks
 
 
 def recent_events(
@@ -243,7 +253,6 @@ class StudentView:
     my_score: float | None  # posted: what the LMS shows the learner
     class_scores: tuple[float, float, float] | None  # quartiles of posted scores, above floor
     score_group: int
-    upcoming: list[dict[str, Any]]
 
 
 def posted_scores(data: ClassData) -> list[float]:
@@ -263,30 +272,6 @@ def class_band(values: list[float], floor: int) -> tuple[float, float, float] | 
     return (percentile(values, 0.25), percentile(values, 0.5), percentile(values, 0.75))
 
 
-def student_view(
-    session: DbSession, data: ClassData, person_id: int, floor: int, now: datetime | None = None
-) -> StudentView:
-    """A learner's completion and score beside the class's quartiles (hidden below the floor),
-    and their upcoming due items. `data` is the class (class_data)."""
-    me = data.members.get(person_id)
-    if me is None:  # not in the class (staff on the student view): their own figures alone
-        my_score, my_progress = own_figures(session, data.course, person_id)
-    else:
-        my_score = me.lms.current_score if me.lms is not None else None
-        my_progress = data.progress.get(person_id)
-    shares = [p.share for p in data.progress.values() if p.share is not None]
-    return view_beside(
-        session,
-        data.course,
-        person_id,
-        floor,
-        shares=shares,
-        scores=posted_scores(data),
-        mine=(my_score, my_progress),
-        now=now,
-    )
-
-
 def own_figures(
     session: DbSession, course: Course, person_id: int
 ) -> tuple[float | None, Progress | None]:
@@ -302,41 +287,14 @@ def own_figures(
 
 
 def view_beside(
-    session: DbSession,
-    course: Course,
-    person_id: int,
-    floor: int,
     *,
     shares: list[float],
     scores: list[float],
     mine: tuple[float | None, Progress | None],
-    now: datetime | None = None,
+    floor: int,
 ) -> StudentView:
     """A learner's score and progress (`mine`) beside the quartiles of the class's completion
-    shares and posted scores (hidden below the floor), and their upcoming due items."""
-    moment = now or utcnow()
-    submitted = {
-        s.assignment_id: s
-        for s in session.scalars(select(Submission).where(Submission.person_id == person_id))
-    }
-    # The learner's own date: with section or individual overrides the assignment's date is
-    # not theirs.
-    due = []
-    for assignment in assignments(session, course):
-        sub = submitted.get(assignment.id)
-        at = due_for(assignment, sub)
-        if at is not None and at > moment:
-            due.append((at, assignment, sub))
-    due.sort(key=lambda found: (found[0], found[1].position or 0, found[1].id))
-    upcoming = [
-        {
-            "name": assignment.name,
-            "due_at": at,
-            "points_possible": assignment.points_possible,
-            "submitted": bool(sub and sub.submitted_at),
-        }
-        for at, assignment, sub in due[:8]
-    ]
+    shares and posted scores (hidden below the floor)."""
     return StudentView(
         my_progress=mine[1],
         class_completion=class_band(shares, floor),
@@ -344,22 +302,4 @@ def view_beside(
         my_score=mine[0],
         class_scores=class_band(scores, floor),
         score_group=len(scores),
-        upcoming=upcoming,
     )
-
-
-def learner_weeks(
-    session: DbSession, course: Course, person_id: int, cutoff_minutes: int = DEFAULT_CUTOFF_MINUTES
-) -> dict[date, dict[str, float]]:
-    """Per ISO week: the learner's seconds spent (gaps under the cutoff) and active days."""
-    weeks: dict[date, dict[str, float]] = defaultdict(lambda: {"seconds": 0.0, "days": 0})
-    rows = session.execute(
-        select(LearnerDay.day, LearnerDay.gaps).where(
-            LearnerDay.course_id == course.id, LearnerDay.person_id == person_id
-        )
-    )
-    for day, gaps in rows:
-        week = weeks[week_start(day)]
-        week["days"] += 1
-        week["seconds"] += under_cutoff(orjson.loads(gaps), cutoff_minutes)[0]
-    return dict(sorted(weeks.items()))

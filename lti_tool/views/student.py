@@ -179,9 +179,8 @@ def _page(
         days: list[dict[str, Any]] = []
     else:
         assert person_id is not None
-        own = learners_kpi.learner_weeks(db.session, course, person_id, cutoff)
+        days, own = learners_kpi.learner_time(db.session, course, person_id, cutoff)
         weeks = {m: own.get(m, zero) for m in mondays}
-        days = learners_kpi.learner_days(db.session, course, person_id, cutoff)
     week_keys = [w.isoformat() for w in weeks]
     charts = []
     if settings.shows("time"):
@@ -228,6 +227,7 @@ def _page(
 
         figure = charts_mod.activity_heatmap_figure(axis, calendar.values, title=title, hover=hover)
         charts.append(("my-calendar", charts_mod.figure_json(figure)))
+    names = course_names(course)
     videos: list[dict[str, Any]] = []
     if settings.shows("videos"):
         if typical:
@@ -237,8 +237,7 @@ def _page(
             videos = video_engagement.learner_video(
                 db.session, course, {person_id or 0}, video_durations(course)
             )
-        known = course_names(course)
-        videos.sort(key=lambda row: known.rank("video", row["video_id"]))
+        videos.sort(key=lambda row: names.rank("video", row["video_id"]))
     modules = []
     if settings.shows("completion"):
         modules = (
@@ -294,7 +293,7 @@ def _page(
             if distribution and distribution.mine is not None
             else None
         ),
-        "names": course_names(course),
+        "names": names,
         "charts": charts,
         "partial": axis.partial,
         "axis": axis,

@@ -63,18 +63,31 @@ def test_lazy_text_is_shown_in_the_language_of_where_it_is_shown() -> None:
     assert escaped.__html__().startswith("&lt;b&gt;")
 
 
-@settings(max_examples=400, deadline=None)
+# Ties and edges: half to even on the decimal form (0.35 to 0.4 though its binary is below),
+# rounding up to a thousand, the smallest numbers, -0.0 and infinity.
+EDGES = (0.5, 1.5, 2.5, -0.0, 998.5, 999.49, 999.5, 999.51, 1e-9, float("inf"), 0.05, 0.15)
+EDGES += (0.25, 0.35, 0.125, 2.675, 999.95, 999.949, 999.9951, 1000.0, 1234.5, 999999.95)
+EDGES += (1e15 - 0.5, 1e15, 12345678.125, 1e-7)
+
+
+@settings(max_examples=1500, deadline=None)
 @given(
     value=st.one_of(
         st.integers(min_value=-5, max_value=2000),
         st.floats(min_value=-2.0, max_value=1200.0, allow_nan=False),
-        st.sampled_from([0.5, 1.5, 2.5, -0.0, 998.5, 999.49, 999.5, 999.51, 1e-9, float("inf")]),
+        st.floats(min_value=0.0, max_value=1e-3),
+        st.decimals(min_value=0, max_value=1001, places=3).map(float),
+        st.floats(min_value=0.0, max_value=2e15),
+        st.integers(min_value=0, max_value=10**12),
+        st.sampled_from(EDGES),
     ),
     language=st.sampled_from(["en", "es", "nb"]),
+    digits=st.integers(min_value=0, max_value=5),
 )
-def test_a_whole_number_under_a_thousand_reads_as_babel_writes_it(
-    value: float, language: str
+def test_a_number_reads_as_babels_pattern_writes_it(
+    value: float, language: str, digits: int
 ) -> None:
-    # number()'s short way for small whole numbers gives what babel's pattern gives.
-    pattern, locale = formats._number_format(language, 0)
-    assert formats.number(value, language) == str(pattern.apply(value, locale))
+    # number()'s short way gives what babel's pattern gives: the same rounding (half to even
+    # of the shortest decimal form: 0.35 to 0.4), the language's group and decimal signs.
+    pattern, locale = formats._number_format(language, digits)
+    assert formats.number(value, language, digits) == str(pattern.apply(value, locale))

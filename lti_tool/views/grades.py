@@ -7,7 +7,7 @@ from babel.numbers import format_decimal
 from flask import render_template
 
 from lti_tool.extensions import db
-from lti_tool.i18n.formats import cldr
+from lti_tool.i18n.formats import cldr, number
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
@@ -115,15 +115,27 @@ def content_page(course_id: int) -> str:
     if modules and learners:
         figure = charts_mod.module_completion_figure(modules)
         charts.append(("module-completion", charts_mod.figure_json(figure)))
+    known = course_names(course)
+    kind_names = {kind: _(name) for kind, name in KIND_NAMES.items()}
+    language = page_language()
+    # The table's cells written here (a course has hundreds of pages, videos and problems;
+    # the template's calls per cell were most of the page).
+    rows = [
+        (
+            known.shown(r["kind"], r["resource"]),
+            kind_names.get(r["kind"], r["kind"]),
+            r["learners"],
+            "\u2013" if r["share"] is None else number(r["share"] * 100, language) + " %",
+        )
+        for r in reach
+    ]
     return render_template(
         "course/content.html",
         course=course,
         section=chosen,
         sections=sections,
         modules=modules,
-        reach=reach,
-        names=course_names(course),
-        kind_names={kind: _(name) for kind, name in KIND_NAMES.items()},
+        reach=rows,
         learners=learners,
         charts=charts,
         endpoint="course.content_page",

@@ -148,3 +148,16 @@ def test_the_student_page_names_their_videos(
     assert text.index("Video 1") < text.index("Welcome to data science")  # course order
     assert RAW.search(text) is None, RAW.search(text)
     assert f'title="{NAMED}">Welcome to data science</span>' in mine
+
+
+def test_a_name_cell_escapes_the_name_and_its_id(app: Flask) -> None:
+    # An LMS names its blocks as authors type them: a name or id with markup stays text.
+    from lti_tool.kpis.names import Shown
+    from lti_tool.views.course import named
+
+    with app.test_request_context():
+        cell = str(named(Shown('<b>Week "1"</b> & more', 'block@x"><script>', True)))
+    assert cell == (
+        '<span class="named" title="block@x&#34;&gt;&lt;script&gt;">'
+        "&lt;b&gt;Week &#34;1&#34;&lt;/b&gt; &amp; more</span>"
+    )

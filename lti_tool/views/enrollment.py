@@ -3,6 +3,7 @@ week's change, and who enrolled before and after the course's start; its CSV."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask import Response, render_template
@@ -87,10 +88,26 @@ def enrollment_page(course_id: int) -> str:
         split=enrollment_kpi.start_split(result, settings.starts_on),
         starts_on=settings.starts_on,
         columns=[enrollment_kpi.mode_name(m) for m in columns],
-        table=list(reversed(table)),  # the latest day first
+        table=_shown(reversed(table)),  # the latest day first
         time_zone=settings.time_zone,
         charts=charts,
     )
+
+
+def _shown(
+    table: Iterable[tuple[date, list[int], int]],
+) -> list[tuple[str, list[str], str]]:
+    """The daily table's cells as the page's language writes them: written here rather than
+    by the template (a day per row since the first enrollment: hundreds of rows)."""
+    language = page_language()
+    return [
+        (
+            formats.day(day, language),
+            [formats.number(n, language) for n in counts],
+            formats.number(ever, language),
+        )
+        for day, counts, ever in table
+    ]
 
 
 def _enrollments(course: Course, people: set[int] | None, today: date) -> Enrollments:

@@ -63,21 +63,36 @@ class LazyText:
     language, and CSV, the API and the CLI in English. Compares, hashes and serialises as the
     text in the current language (English outside a page)."""
 
-    __slots__ = ("message", "n", "plural", "variables")
+    __slots__ = ("_said", "message", "n", "plural", "variables")
 
     def __init__(
         self, message: str, variables: dict[str, Any], plural: str | None = None, n: int = 0
     ) -> None:
         self.message, self.plural, self.n, self.variables = message, plural, n, variables
+        # The text last said, with the translations it was said in: a cached figure's names
+        # and reasons are shown on every request in one of a few languages (a videos page
+        # says a few hundred names twice). Its values are as lasting as the text.
+        self._said: tuple[_gettext.NullTranslations, str] | None = None
 
     def __str__(self) -> str:
+        found = translations()
+        said = self._said
+        if said is not None and said[0] is found:
+            return said[1]
         values = {
             name: str(value) if isinstance(value, LazyText) else value
             for name, value in self.variables.items()
         }
         if self.plural is not None:
-            return ngettext(self.message, self.plural, self.n, **values)
-        return gettext(self.message, **values)
+            made = ngettext(self.message, self.plural, self.n, **values)
+        else:
+            made = gettext(self.message, **values)
+        self._said = (found, made)
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (cached rows) as the message and its values, not what it last said.
+        return (LazyText, (self.message, self.variables, self.plural, self.n))
 
     def __html__(self) -> str:
         from markupsafe import escape  # Jinja's own dependency: escaped like any text

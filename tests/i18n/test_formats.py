@@ -63,6 +63,32 @@ def test_lazy_text_is_shown_in_the_language_of_where_it_is_shown() -> None:
     assert escaped.__html__().startswith("&lt;b&gt;")
 
 
+def test_a_lazy_text_shown_again_follows_each_language() -> None:
+    # A cached name is said on every request: what it last said is kept for the same
+    # translations only, nested texts and numbers included, and never pickled.
+    import pickle
+
+    from lti_tool.i18n import text
+    from lti_tool.i18n.catalogs import translations_for
+
+    made = text.lazy_gettext(
+        "%(reason)s Open the tool again from the course in your LMS.",
+        reason=text.lazy_gettext("Not found"),
+    )
+    said = {}
+    for language in ("es", "nb", "es", "en", "nb"):
+        with text.using(translations_for(language)):
+            said.setdefault(language, set()).add(str(made))
+    assert {language: len(texts) for language, texts in said.items()} == {"es": 1, "nb": 1, "en": 1}
+    assert said["es"] != said["nb"] != said["en"]
+    assert str(made).startswith("Not found")  # English again outside a page
+    assert made._said is not None  # what it last said is kept …
+    again = pickle.loads(pickle.dumps(made))  # noqa: S301 - our own object
+    assert again._said is None  # … and not pickled (a catalog's translations are large)
+    with text.using(translations_for("nb")):
+        assert str(again) in said["nb"]
+
+
 # Ties and edges: half to even on the decimal form (0.35 to 0.4 though its binary is below),
 # rounding up to a thousand, the smallest numbers, -0.0 and infinity.
 EDGES = (0.5, 1.5, 2.5, -0.0, 998.5, 999.49, 999.5, 999.51, 1e-9, float("inf"), 0.05, 0.15)

@@ -8,10 +8,9 @@ a queued run is lti_tool.jobs.runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import Select, and_, select, text
 
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import Course, DataSource, Platform, SyncRun
@@ -19,56 +18,67 @@ from lti_tool.models.sync import FAILED, QUEUED, SOURCES, SUCCEEDED
 from lti_tool.models.types import DbSession, utcnow
 
 
-def _nrps_courses(session: DbSession) -> list[int]:
+class CourseFinder(Protocol):
+    """A source's courses: (session) every one it syncs, (session, id) that one if it does."""
+
+    def __call__(self, session: DbSession, course_id: int | None = None) -> list[int]:
+        """The ids, in id order."""
+
+
+def _nrps_courses(session: DbSession, course_id: int | None = None) -> list[int]:
     """The courses of enabled platforms whose launches gave an NRPS memberships URL."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
-            .order_by(Course.id)
-        )
+    query = (
+        select(Course.id)
+        .join(Platform, Platform.id == Course.platform_id)
+        .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
     )
+    return _ids(session, query, course_id)
 
 
-def _canvas_courses(session: DbSession) -> list[int]:
+def _canvas_courses(session: DbSession, course_id: int | None = None) -> list[int]:
     """Courses of enabled platforms with an enabled Canvas source and a Canvas course id."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .join(
-                DataSource,
-                and_(
-                    DataSource.platform_id == Platform.id,
-                    DataSource.kind == "canvas",
-                    DataSource.enabled.is_(True),
-                ),
-            )
-            .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-            .distinct()
-            .order_by(Course.id)
+    query = (
+        select(Course.id)
+        .join(Platform, Platform.id == Course.platform_id)
+        .join(
+            DataSource,
+            and_(
+                DataSource.platform_id == Platform.id,
+                DataSource.kind == "canvas",
+                DataSource.enabled.is_(True),
+            ),
         )
+        .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
+        .distinct()
     )
+    return _ids(session, query, course_id)
 
 
-def _openedx_courses(session: DbSession) -> list[int]:
+def _openedx_courses(session: DbSession, course_id: int | None = None) -> list[int]:
     """Courses with an Open edX course key on enabled platforms with an enabled Open edX API."""
-    return list(
-        session.scalars(
-            select(Course.id)
-            .join(Platform, Platform.id == Course.platform_id)
-            .join(DataSource, DataSource.platform_id == Platform.id)
-            .where(DataSource.kind == "openedx", DataSource.enabled.is_(True))
-            .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-            .order_by(Course.id)
-            .distinct()
-        )
+    query = (
+        select(Course.id)
+        .join(Platform, Platform.id == Course.platform_id)
+        .join(DataSource, DataSource.platform_id == Platform.id)
+        .where(DataSource.kind == "openedx", DataSource.enabled.is_(True))
+        .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
+        .distinct()
     )
+    return _ids(session, query, course_id)
 
 
-#: Per source, the courses the scheduler's periodic job syncs from it.
-COURSE_FINDERS: dict[str, Callable[[DbSession], list[int]]] = {
+def _ids(session: DbSession, query: Select[tuple[int]], course_id: int | None) -> list[int]:
+    """The found courses' ids in id order; only this course's when one is given (a page asks
+    about its own course: reading every course of the instance to find it cost each overview
+    three lists of the instance's courses)."""
+    if course_id is not None:
+        query = query.where(Course.id == course_id)
+    return list(session.scalars(query.order_by(Course.id)))
+
+
+#: Per source, the courses the scheduler's periodic job syncs from it (of them, one course's
+#: id alone when asked with it).
+COURSE_FINDERS: dict[str, CourseFinder] = {
     "nrps": _nrps_courses,
     "canvas": _canvas_courses,
     "openedx": _openedx_courses,
@@ -83,7 +93,7 @@ def courses_to_sync(session: DbSession, source: str) -> list[int]:
 def can_sync(session: DbSession, course_id: int, source: str) -> bool:
     """Whether a source can sync this course."""
     finder = COURSE_FINDERS.get(source)
-    return finder is not None and course_id in finder(session)
+    return finder is not None and course_id in finder(session, course_id)
 
 
 def queue_run(session: DbSession, course_id: int, source: str, trigger: str = "page") -> SyncRun:

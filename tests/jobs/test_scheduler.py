@@ -142,6 +142,34 @@ def test_sync_courses_job_queues_each_course_once(app: Flask, platform: FakePlat
         assert [(r.status, r.trigger, r.source) for r in queued] == [("queued", "schedule", "nrps")]
 
 
+def test_a_course_asks_about_itself_alone(app: Flask, platform: FakePlatform) -> None:
+    # A page asks whether a source can sync its course: the answer for that course, read for
+    # it alone (the scheduler's list stays every course's).
+    from lti_tool.jobs import queue
+
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+        courses = [
+            Course(
+                platform_id=platform_id,
+                lti_context_id=f"with-nrps-{n}",
+                nrps_memberships_url=f"https://lms.example.edu/nrps/{n}",
+                nrps_client_id=platform.client_id,
+            )
+            for n in range(3)
+        ]
+        without = Course(platform_id=platform_id, lti_context_id="without-nrps")
+        db.session.add_all([*courses, without])
+        db.session.commit()
+        ids = [course.id for course in courses]
+        assert queue.courses_to_sync(db.session, "nrps") == ids
+        assert queue.can_sync(db.session, ids[1], "nrps")
+        assert not queue.can_sync(db.session, without.id, "nrps")
+        assert not queue.can_sync(db.session, ids[1], "canvas")
+        assert queue.COURSE_FINDERS["nrps"](db.session, ids[1]) == [ids[1]]
+        assert queue.COURSE_FINDERS["nrps"](db.session, without.id) == []
+
+
 # --- real processes -------------------------------------------------------------------------
 
 

@@ -319,7 +319,7 @@ def videos(course_id: int) -> str:
     viewers: dict[str, int] = found["viewers"]
     completions: dict[str, int] = found["completions"]
     chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
-    timeline = [r for r in found["timeline"] if r["video_id"] == chosen]
+    timeline = _timeline_of(course, found["timeline"], chosen)
     charts = []
     if timeline and chosen:
         figure = charts_mod.video_timeline_figure(
@@ -360,6 +360,22 @@ def videos(course_id: int) -> str:
         message_items=[{"id": v["video_id"], "name": known.video(v["video_id"])} for v in summary],
         message_filters=recipients.VIDEO_FILTERS,
     )
+
+
+def _timeline_of(course: Course, rows: list[dict[str, Any]], video_id: str | None) -> list[Any]:
+    """One video's timeline rows: the figures' rows (every video's segments, tens of
+    thousands in a course of a few hundred videos) grouped by video once per worker while the
+    whole class's figures are the same object (a section's are grouped each time)."""
+    kept = course_cached(course, "video-timelines", lambda: (rows, _by_video(rows)))
+    grouped = kept[1] if kept[0] is rows else _by_video(rows)
+    return grouped.get(video_id or "", [])
+
+
+def _by_video(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["video_id"], []).append(row)
+    return grouped
 
 
 def _length(seconds: float | None) -> str | None:

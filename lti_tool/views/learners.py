@@ -538,6 +538,9 @@ def learners(course_id: int) -> str:
     )
 
 
+_DASH = "\u2013"  # a figure there is none of
+
+
 def shown_cells(row: dict[str, Any], segments: dict[str, str]) -> dict[str, str]:
     """A learners table row's figures as the page's language writes them: written here rather
     than by the template's filters (50 to 200 rows of ten figures; a filter call costs more
@@ -547,8 +550,10 @@ def shown_cells(row: dict[str, Any], segments: dict[str, str]) -> dict[str, str]
     return {
         "last_active": fmt_when(row["last_active"]),
         "time_7d": formats.duration(row["time_7d"], language),
-        "completion": _DASH if completion is None else formats.number(completion * 100, language),
-        "current_score": _DASH if score is None else fmt_score(score),
+        "completion": (
+            _DASH if completion is None else formats.number(completion * 100, language) + " %"
+        ),
+        "current_score": _DASH if score is None else fmt_score(score) + " %",
         "sections": ", ".join(row["sections"]) or _DASH,
         "time_total": formats.duration(row["time_total"], language),
         "lms_time": formats.duration(row["lms_activity_seconds"], language),
@@ -556,9 +561,6 @@ def shown_cells(row: dict[str, Any], segments: dict[str, str]) -> dict[str, str]
         "videos_watched": formats.number(row["videos_watched"], language),
         "segment": segments.get(row["segment"], _DASH),
     }
-
-
-_DASH = "\u2013"  # a figure there is none of
 
 
 @bp.post("/learners/columns")

@@ -58,8 +58,34 @@ def course_cached(
         cached: T = found[2]
         return cached
     value = compute()
-    cache[(course.id, name)] = (key, now, value)
-    cache.move_to_end((course.id, name))
-    while len(cache) > CACHE_ENTRIES:
-        cache.popitem(last=False)  # the least recently used
+    _keep(cache, course.id, name, (key, now, value))
     return value
+
+
+def course_derived(
+    course: Course, name: str, inputs: tuple[Any, ...], compute: Callable[[], T]
+) -> T:
+    """What `compute` makes of `inputs` (other results of course_cached: a page's figures, the
+    course's names), kept as course_cached keeps its results and while the inputs are the very
+    objects it was made of (a section's figures, new at every request, make it again)."""
+    kept = course_cached(course, name, lambda: (inputs, compute()))
+    if len(kept[0]) == len(inputs) and all(a is b for a, b in zip(kept[0], inputs, strict=True)):
+        return kept[1]
+    value = compute()
+    cache = current_app.extensions["course_figures_cache"]
+    key = (course.id, name, g.course_fingerprints[course.id])
+    _keep(cache, course.id, name, (key, time.monotonic(), (inputs, value)))
+    return value
+
+
+def _keep(
+    cache: OrderedDict[tuple[int, str], tuple[Any, float, Any]],
+    course_id: int,
+    name: str,
+    entry: tuple[Any, float, Any],
+) -> None:
+    """Keep a result as the one used last, the least recently used going beyond CACHE_ENTRIES."""
+    cache[(course_id, name)] = entry
+    cache.move_to_end((course_id, name))
+    while len(cache) > CACHE_ENTRIES:
+        cache.popitem(last=False)

@@ -4,9 +4,9 @@ settings, events — imported at the bottom onto the same blueprint)."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
@@ -48,7 +48,7 @@ from lti_tool.models.sync import DEMO_TRIGGER, SOURCES, last_succeeded
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import course_cached, course_derived
 from lti_tool.views.links import row_choice_links
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
@@ -82,10 +82,10 @@ def _seen(course: Course, behind: bool) -> list[list[str]] | None:
     return found["seen"] if found is not None else None
 
 
-# Durations read h:mm, video positions m:ss and points two decimals at most in tables, as on
-# the charts (the `hours` filter stays: other tables read hours with a decimal).
+# Durations read h:mm and points two decimals at most in tables, as on the charts (the `hours`
+# filter stays: other tables read hours with a decimal; video positions, m:ss, are written by
+# the view).
 bp.add_app_template_filter(formatting.hmm, "hmm")
-bp.add_app_template_filter(charts_mod.mss, "mss")
 bp.add_app_template_filter(charts_mod.points, "points")
 
 
@@ -314,11 +314,14 @@ def videos(course_id: int) -> str:
         # The whole class's: written once per change (kpis.page_summary), not added up here.
         found = _learners.page_figures(course, page_summary.VIDEOS)
     known = course_names(course)
-    # In course order, as learners meet the videos (the report's rows are by id).
-    summary = sorted(found["summary"], key=lambda row: known.rank("video", row["video_id"]))
-    viewers: dict[str, int] = found["viewers"]
-    completions: dict[str, int] = found["completions"]
-    chosen = request.args.get("video") or (summary[0]["video_id"] if summary else None)
+    language = page_language()
+    table = course_derived(
+        course,
+        f"video-table-{section}-{language}",
+        (found, known),
+        lambda: _video_table(found, known, language),
+    )
+    chosen = request.args.get("video") or (table.ids[0] if table.ids else None)
     timeline = _timeline_of(course, found["timeline"], chosen)
     charts = []
     if timeline and chosen:
@@ -327,21 +330,15 @@ def videos(course_id: int) -> str:
         )
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     link = row_choice_links("course.videos", "video", course.id, section)
-    language = page_language()
-    # The table's cells written here (a course has a few hundred videos; the template's calls
-    # and filters per cell were most of the page).
+    show = escape(_("show"))
+    current = {chosen: ' aria-current="true"'}
+    # Only the row's link (the viewer's session) and the chosen row are the request's own.
     rows = [
-        (
-            v["video_id"],
-            known.shown("video", v["video_id"]),
-            _length(v["duration"]),
-            viewers.get(v["video_id"], 0),
-            v["users_at_start"],
-            v["users_at_end"],
-            formats.number(v["total_viewed_seconds"] / 60, language, 1),
-            link(v["video_id"]),
+        Markup(  # noqa: S704 (the cells escaped by _video_table, the link here)
+            f'<tr{current.get(video, "")}>{cells}<td><a href="{escape(link(video))}">{show}</a>'
+            "</td></tr>"
         )
-        for v in summary
+        for video, cells in zip(table.ids, table.cells, strict=True)
     ]
     return render_template(
         "course/videos.html",
@@ -349,16 +346,70 @@ def videos(course_id: int) -> str:
         section=section,
         sections=sections,
         endpoint="course.videos",
-        summary=summary,
         rows=rows,
-        viewers=viewers,
-        completions=completions,
         chosen=chosen,
         names=known,
         timeline=timeline,
+        segment_rows=_segment_rows(timeline),
         charts=charts,
-        message_items=[{"id": v["video_id"], "name": known.video(v["video_id"])} for v in summary],
+        message_options=table.options,
         message_filters=recipients.VIDEO_FILTERS,
+    )
+
+
+class VideoTable(NamedTuple):
+    """The videos table as a worker keeps it: the videos in course order, each one's cells but
+    the last (its link, which holds the viewer's session) and the message form's options."""
+
+    ids: list[str]
+    cells: list[str]
+    options: Markup
+
+
+def _video_table(found: dict[str, Any], known: names.CourseNames, language: str) -> VideoTable:
+    """The videos table's cells written once per figures, names and language (a course has a
+    few hundred videos: the template's eight outputs a row were two thirds of the page)."""
+    viewers: dict[str, int] = found["viewers"]
+    # In course order, as learners meet the videos (the report's rows are by id).
+    summary = sorted(found["summary"], key=lambda row: known.rank("video", row["video_id"]))
+    unknown = escape(_("unknown"))
+    cells = []
+    for v in summary:
+        video = v["video_id"]
+        watched = escape(formats.number(v["total_viewed_seconds"] / 60, language, 1))
+        # Everything from outside escaped; the counts are ints.
+        cells.append(
+            f"<td>{named(known.shown('video', video))}</td>"
+            f"<td>{escape(_length(v['duration']) or unknown)}</td>"
+            f"<td>{int(viewers.get(video, 0))}</td><td>{int(v['users_at_start'])}</td>"
+            f"<td>{int(v['users_at_end'])}</td><td>{watched}</td>"
+        )
+    ids = [v["video_id"] for v in summary]
+    return VideoTable(ids, cells, choice_options((video, known.video(video)) for video in ids))
+
+
+def choice_options(items: Iterable[tuple[Any, Any]], chosen: Any = None) -> Markup:
+    """A form's <option>s, one per (value, name), the `chosen` value's selected: written here
+    (the Message students form lists a course's few hundred videos or problems)."""
+    return Markup(  # noqa: S704 (values and names escaped)
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>'
+            f"{escape(name)}</option>"
+            for value, name in items
+        )
+    )
+
+
+def _segment_rows(timeline: list[dict[str, Any]]) -> Markup:
+    """The timeline table's rows (a segment's positions, its viewers and views): written here
+    (an hour's video has 720 segments, each row two filters and four outputs in a template)."""
+    mss = charts_mod.mss
+    return Markup(  # noqa: S704 (positions and counts are numbers)
+        "".join(
+            f"<tr><td>{mss(r['segment'] * 5)}\u2013{mss(r['segment'] * 5 + 5)}</td>"
+            f"<td>{int(r['num_users'])}</td><td>{int(r['num_views'])}</td></tr>"
+            for r in timeline
+        )
     )
 
 

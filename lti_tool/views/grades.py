@@ -16,7 +16,7 @@ from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, course_names, summary_section
+from lti_tool.views.course import _course, bp, choice_options, course_names, summary_section
 from lti_tool.views.learners import current_summary, matched_count, page_figures
 from lti_tool.views.message import assignment_choices, module_choices
 
@@ -78,7 +78,7 @@ def grades_page(course_id: int) -> str:
         assignments=per_assignment,
         charts=charts,
         endpoint="course.grades_page",
-        message_items=assignment_choices(course),
+        message_options=choice_options((a["id"], a["name"]) for a in assignment_choices(course)),
         message_filters=recipients.ASSIGNMENT_FILTERS,
     )
 
@@ -139,6 +139,6 @@ def content_page(course_id: int) -> str:
         learners=learners,
         charts=charts,
         endpoint="course.content_page",
-        message_items=module_choices(course),
+        message_options=choice_options((m["id"], m["name"]) for m in module_choices(course)),
         message_filters=recipients.MODULE_FILTERS,
     )

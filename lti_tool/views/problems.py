@@ -19,6 +19,7 @@ from lti_tool.views.cache import course_cached
 from lti_tool.views.course import (
     _course,
     bp,
+    choice_options,
     chosen_section,
     class_people,
     course_names,
@@ -127,7 +128,10 @@ def problems_page(course_id: int) -> str:
         answer_label=charts_mod.answer_label,
         graded=graded,
         charts=charts,
-        message_items=[{"id": r["module_id"], "name": r["problem"]} for r in rows],
+        message_options=choice_options(
+            [(r["module_id"], r["problem"]) for r in rows],
+            chosen_row["module_id"] if chosen_row else None,
+        ),
         message_filters=recipients.PROBLEM_FILTERS,
     )
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask import Flask, current_app
 
 from lti_tool.extensions import db
 from lti_tool.models import Course
 from lti_tool.views import cache
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import course_cached, course_derived
 
 
 def test_the_cache_reuses_figures_and_drops_the_least_recently_used(
@@ -61,3 +63,35 @@ def test_a_figure_of_the_day_is_kept_longer_than_a_minute(
         clock[0] += cache.DAY_CACHE_SECONDS
         course_cached(course, "day", lambda: figure("day"), cache.DAY_CACHE_SECONDS)
         assert computed == ["now", "day", "now", "day"]
+
+
+def test_a_derived_result_is_kept_while_its_inputs_are_the_same_objects(app: Flask) -> None:
+    # The videos page's table is written once per figures and names: reused while they are the
+    # very objects it was made of, made again (and kept) from new ones (a section's figures,
+    # new at every request), and again when the data changes.
+    made: list[int] = []
+
+    def table(inputs: list[int]) -> int:
+        made.append(sum(inputs))
+        return sum(inputs)
+
+    first, second = [1, 2], [1, 2]  # equal, not the same
+    with app.test_request_context():
+        course = Course(lti_context_id="c3", lms_course_id="c3", title="Derived")
+        db.session.add(course)
+        db.session.commit()
+        assert course_derived(course, "t", (first,), lambda: table(first)) == 3
+        assert course_derived(course, "t", (first,), lambda: table(first)) == 3
+        assert made == [3]
+        assert course_derived(course, "t", (second,), lambda: table(second)) == 3
+        assert course_derived(course, "t", (second,), lambda: table(second)) == 3
+        assert made == [3, 3]
+        second.append(4)  # made of the same object: kept (the inputs must not change)
+        assert course_derived(course, "t", (second,), lambda: table(second)) == 3
+    with app.test_request_context():
+        course = db.session.get(Course, course.id)
+        assert course is not None
+        course.updated_at = datetime(2030, 1, 1, tzinfo=UTC)  # as every change of its activity stamps it
+        db.session.commit()
+        assert course_derived(course, "t", (second,), lambda: table(second)) == 7
+        assert made == [3, 3, 7]

@@ -20,6 +20,7 @@ from lti_tool.extensions import db
 from lti_tool.kpis import recipients
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.models import AccessLog, Assignment, Course, CourseModule, Submission, Video
+from lti_tool.views.course import choice_options
 from tests.helpers.platform import LEARNER, FakePlatform, session_token
 
 
@@ -227,3 +228,12 @@ def test_the_pages_have_the_forms(client: FlaskClient, klass: dict[str, Any]) ->
     content = client.get(f"/courses/1/content?t={token}&section=Sec+1").get_data(as_text=True)
     assert '<input type="hidden" name="section" value="Sec 1">' in content
     assert ">Week 2</option>" in content and "Gone" not in content
+
+
+def test_the_forms_options_escape_values_and_names_and_select_the_chosen() -> None:
+    options = choice_options([("a&b", "Intro <1>"), (7, 'Quiz "B"'), ("c", "C")], chosen=7)
+    assert str(options) == (
+        '<option value="a&amp;b">Intro &lt;1&gt;</option>'
+        '<option value="7" selected>Quiz &#34;B&#34;</option>'
+        '<option value="c">C</option>'
+    )

@@ -8,14 +8,14 @@ from typing import Any
 
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 from tests.helpers.tracking_logs import COURSE, VIDEO, VIDEO_ID, event, ingest, write
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 
 
-def _video(stamp: str, name: str, user: int, **data: Any) -> str:
-    payload = {"id": VIDEO, "code": "html5", "duration": 60, **data}
+def _video(stamp: str, name: str, user: int, video: str = VIDEO, **data: Any) -> str:
+    payload = {"id": video, "code": "html5", "duration": 60, **data}
     return event(stamp, name, user=user, username=f"u{user}", source="browser", payload=payload)
 
 
@@ -46,6 +46,69 @@ def test_video_page_table_and_timeline(
     assert "<tr><td>0:00\u20130:05</td><td>2</td><td>2</td></tr>" in html  # both viewers
     assert "<tr><td>0:15\u20130:20</td><td>1</td><td>1</td></tr>" in html  # from 15 s only u1
     assert 'data-target="chart-video-timeline"' in html
+
+
+def test_each_viewer_gets_their_own_links_language_and_chosen_video(
+    client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    # The table's cells are written once per worker and language; each row's link holds the
+    # viewer's session, and the chosen row is the request's own.
+    other, other_id = VIDEO.replace("0b9e", "9f00"), VIDEO_ID.replace("0b9e", "9f00")
+    ingest(
+        runner,
+        write(
+            tmp_path / "v.log",
+            [
+                _video("2026-03-02 10:00:00", "play_video", 1, currentTime=0),
+                _video("2026-03-02 10:01:00", "pause_video", 1, currentTime=60),
+                _video("2026-03-02 10:02:00", "play_video", 1, other, currentTime=0),
+                _video("2026-03-02 10:02:30", "pause_video", 1, other, currentTime=30),
+            ],
+        ),
+    )
+
+    def launch(sub: str, locale: str) -> str:
+        def mutate(body: dict[str, Any]) -> None:
+            body[CLAIM + "launch_presentation"] = {"locale": locale}
+
+        return session_token(platform.launch(client, mutate=mutate, sub=sub, **CONTEXT))
+
+    def page(token: str, video: str = "") -> str:
+        html = client.get(f"/courses/1/videos?t={token}&video={video}").get_data(as_text=True)
+        return re.sub(r">\s+<", "><", html)
+
+    # Both launched first: their pages are of the same data (a launch enrolls its viewer).
+    first, second = launch("staff-1", "en"), launch("staff-2", "nb")
+    english, norwegian = page(first), page(second, other_id)
+    rows = [
+        re.findall(r'<tr(?: aria-current="true")?><td><span class="named".*?</tr>', html)
+        for html in (english, norwegian)
+    ]
+    # The first video chosen by default, the second when asked for; each link the viewer's own.
+    assert [r.startswith('<tr aria-current="true">') for r in rows[0]] == [True, False]
+    assert [r.startswith('<tr aria-current="true">') for r in rows[1]] == [False, True]
+    tokens = [
+        {re.search(r"t=([^\"&]+)", row)[1] for row in page_rows}  # type: ignore[index]
+        for page_rows in rows
+    ]
+    assert tokens == [{page_token(english)}, {page_token(norwegian)}]
+    assert page_token(english) != page_token(norwegian)
+    # Each in its language: 13 and 7 segments of 5 s watched as 1.1 and 0.6 minutes; "show".
+    assert "<td>1.1</td>" in rows[0][0] and "<td>0,6</td>" in rows[1][1]
+    assert ">show</a>" in rows[0][0] and ">vis</a>" in rows[1][0]
+    # The chosen video's timeline: the first's 13 segments, the second's 7.
+    assert english.count("<tr><td>0:") == 12 and norwegian.count("<tr><td>0:") == 7
+    assert "<tr><td>1:00\u20131:05</td>" in english and "0:30\u20130:35" in norwegian
+    # The message form lists both videos by name, in course order.
+    options = r'<select name="item"><option value="{}">Video 1</option><option value="{}">'
+    assert options.format(VIDEO_ID, other_id) in english
+
+
+def page_token(html: str) -> str:
+    """The session token a page's forms carry (the viewer's, renewed with each page)."""
+    found = re.search(r'name="t" value="([^"]+)"', html)
+    assert found is not None
+    return found[1]
 
 
 def test_learner_cannot_open_the_video_page(client: FlaskClient, platform: FakePlatform) -> None:

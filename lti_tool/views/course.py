@@ -322,7 +322,7 @@ def videos(course_id: int) -> str:
         lambda: _video_table(found, known, language),
     )
     chosen = request.args.get("video") or (table.ids[0] if table.ids else None)
-    timeline = _timeline_of(course, found["timeline"], chosen)
+    timeline = _timeline_of(course, section, found["timeline"], chosen)
     charts = []
     if timeline and chosen:
         figure = charts_mod.video_timeline_figure(
@@ -413,12 +413,13 @@ def _segment_rows(timeline: list[dict[str, Any]]) -> Markup:
     )
 
 
-def _timeline_of(course: Course, rows: list[dict[str, Any]], video_id: str | None) -> list[Any]:
+def _timeline_of(
+    course: Course, section: str, rows: list[dict[str, Any]], video_id: str | None
+) -> list[Any]:
     """One video's timeline rows: the figures' rows (every video's segments, tens of
     thousands in a course of a few hundred videos) grouped by video once per worker while the
     whole class's figures are the same object (a section's are grouped each time)."""
-    kept = course_cached(course, "video-timelines", lambda: (rows, _by_video(rows)))
-    grouped = kept[1] if kept[0] is rows else _by_video(rows)
+    grouped = course_derived(course, f"video-timelines-{section}", (rows,), lambda: _by_video(rows))
     return grouped.get(video_id or "", [])
 
 

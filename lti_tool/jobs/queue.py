@@ -8,13 +8,13 @@ a queued run is lti_tool.jobs.runs.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Select, and_, select, text
+from sqlalchemy import Select, and_, func, or_, select, text
 
 from lti_tool.activity.sql import dialect_insert
 from lti_tool.models import Course, DataSource, Platform, SyncRun
-from lti_tool.models.sync import FAILED, QUEUED, SOURCES, SUCCEEDED
+from lti_tool.models.sync import FAILED, QUEUED, RUNNING, SOURCES, SUCCEEDED
 from lti_tool.models.types import DbSession, utcnow
 
 
@@ -25,64 +25,54 @@ class CourseFinder(Protocol):
         """The ids, in id order."""
 
 
-def _nrps_courses(session: DbSession, course_id: int | None = None) -> list[int]:
-    """The courses of enabled platforms whose launches gave an NRPS memberships URL."""
-    query = (
-        select(Course.id)
-        .join(Platform, Platform.id == Course.platform_id)
-        .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
+# Per source, the courses it syncs: built once.
+_NRPS = (
+    select(Course.id)
+    .join(Platform, Platform.id == Course.platform_id)
+    # The courses of enabled platforms whose launches gave an NRPS memberships URL.
+    .where(Course.nrps_memberships_url.is_not(None), Platform.enabled.is_(True))
+)
+_CANVAS = (
+    select(Course.id)
+    .join(Platform, Platform.id == Course.platform_id)
+    # Of enabled platforms with an enabled Canvas source, with a Canvas course id.
+    .join(
+        DataSource,
+        and_(
+            DataSource.platform_id == Platform.id,
+            DataSource.kind == "canvas",
+            DataSource.enabled.is_(True),
+        ),
     )
-    return _ids(session, query, course_id)
+    .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
+    .distinct()
+)
+_OPENEDX = (
+    select(Course.id)
+    .join(Platform, Platform.id == Course.platform_id)
+    # With an Open edX course key, of enabled platforms with an enabled Open edX API.
+    .join(DataSource, DataSource.platform_id == Platform.id)
+    .where(DataSource.kind == "openedx", DataSource.enabled.is_(True))
+    .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
+    .distinct()
+)
+_COURSES: dict[str, Select[tuple[int]]] = {"nrps": _NRPS, "canvas": _CANVAS, "openedx": _OPENEDX}
 
 
-def _canvas_courses(session: DbSession, course_id: int | None = None) -> list[int]:
-    """Courses of enabled platforms with an enabled Canvas source and a Canvas course id."""
-    query = (
-        select(Course.id)
-        .join(Platform, Platform.id == Course.platform_id)
-        .join(
-            DataSource,
-            and_(
-                DataSource.platform_id == Platform.id,
-                DataSource.kind == "canvas",
-                DataSource.enabled.is_(True),
-            ),
-        )
-        .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-        .distinct()
-    )
-    return _ids(session, query, course_id)
+def _finder(query: Select[tuple[int]]) -> CourseFinder:
+    """A source's CourseFinder, of its query."""
 
+    def find(session: DbSession, course_id: int | None = None) -> list[int]:
+        """The found courses' ids in id order; only this course's when one is given."""
+        asked = query if course_id is None else query.where(Course.id == course_id)
+        return list(session.scalars(asked.order_by(Course.id)))
 
-def _openedx_courses(session: DbSession, course_id: int | None = None) -> list[int]:
-    """Courses with an Open edX course key on enabled platforms with an enabled Open edX API."""
-    query = (
-        select(Course.id)
-        .join(Platform, Platform.id == Course.platform_id)
-        .join(DataSource, DataSource.platform_id == Platform.id)
-        .where(DataSource.kind == "openedx", DataSource.enabled.is_(True))
-        .where(Platform.enabled.is_(True), Course.lms_course_id.is_not(None))
-        .distinct()
-    )
-    return _ids(session, query, course_id)
-
-
-def _ids(session: DbSession, query: Select[tuple[int]], course_id: int | None) -> list[int]:
-    """The found courses' ids in id order; only this course's when one is given (a page asks
-    about its own course: reading every course of the instance to find it cost each overview
-    three lists of the instance's courses)."""
-    if course_id is not None:
-        query = query.where(Course.id == course_id)
-    return list(session.scalars(query.order_by(Course.id)))
+    return find
 
 
 #: Per source, the courses the scheduler's periodic job syncs from it (of them, one course's
 #: id alone when asked with it).
-COURSE_FINDERS: dict[str, CourseFinder] = {
-    "nrps": _nrps_courses,
-    "canvas": _canvas_courses,
-    "openedx": _openedx_courses,
-}
+COURSE_FINDERS: dict[str, CourseFinder] = {source: _finder(q) for source, q in _COURSES.items()}
 
 
 def courses_to_sync(session: DbSession, source: str) -> list[int]:
@@ -90,10 +80,73 @@ def courses_to_sync(session: DbSession, source: str) -> list[int]:
     return COURSE_FINDERS[source](session)
 
 
+def able_sources(session: DbSession, course_id: int) -> set[str]:
+    """The sources that can sync this course, in one read (a page asks about its own course:
+    a read per source, or a list of the instance's courses, cost each overview three)."""
+    asked = [query.where(Course.id == course_id).exists() for query in _COURSES.values()]
+    found = session.execute(select(*asked)).one()
+    return {source for source, able in zip(_COURSES, found, strict=True) if able}
+
+
 def can_sync(session: DbSession, course_id: int, source: str) -> bool:
     """Whether a source can sync this course."""
-    finder = COURSE_FINDERS.get(source)
-    return finder is not None and course_id in finder(session, course_id)
+    return source in able_sources(session, course_id)
+
+
+class SourceRuns(NamedTuple):
+    """A source's runs as a course's page shows them."""
+
+    latest: SyncRun | None  # the last queued, whatever became of it
+    pending: SyncRun | None  # queued or running (the running one when both)
+    succeeded: SyncRun | None  # the last to succeed (models.sync.last_succeeded)
+
+
+def runs_by_source(session: DbSession, course_id: int) -> dict[str, SourceRuns]:
+    """Per source (every one of SOURCES), the course's latest, pending and last successful
+    runs: one read."""
+    ranked = (
+        select(
+            SyncRun.id,
+            func.row_number()
+            .over(
+                partition_by=SyncRun.source,
+                order_by=(SyncRun.queued_at.desc(), SyncRun.id.desc()),
+            )
+            .label("newest"),
+            func.row_number()
+            .over(
+                partition_by=(SyncRun.source, SyncRun.status),
+                order_by=(SyncRun.finished_at.desc(), SyncRun.id.desc()),
+            )
+            .label("of_status"),
+        )
+        .where(SyncRun.course_id == course_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(SyncRun, ranked.c.newest, ranked.c.of_status)
+        .join(ranked, ranked.c.id == SyncRun.id)
+        .where(
+            or_(
+                ranked.c.newest == 1,
+                and_(ranked.c.of_status == 1, SyncRun.status.in_((SUCCEEDED, QUEUED, RUNNING))),
+            )
+        )
+    )
+    found = {source: SourceRuns(None, None, None) for source in SOURCES}
+    for run, newest, of_status in rows:
+        runs = found.get(run.source)
+        if runs is None:
+            continue  # a source no longer offered
+        if newest == 1:
+            runs = runs._replace(latest=run)
+        if of_status == 1 and run.status == SUCCEEDED:
+            runs = runs._replace(succeeded=run)
+        if of_status == 1 and run.status in (QUEUED, RUNNING):
+            if runs.pending is None or run.status == RUNNING:
+                runs = runs._replace(pending=run)
+        found[run.source] = runs
+    return found
 
 
 def queue_run(session: DbSession, course_id: int, source: str, trigger: str = "page") -> SyncRun:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -121,8 +121,25 @@ class State:
         return week_start(self.today) - timedelta(days=7)
 
 
+class Marks(NamedTuple):
+    """What a course's figures are computed from, read once (a page's figures and its
+    summaries' fingerprint take them from the same read): its settings, what moves whenever its
+    data does (data_marks) and its assignments due by `at`, when they were read."""
+
+    settings: course_settings.Settings
+    data: tuple[Any, ...]
+    due: int
+    at: datetime
+
+
+def read_marks(session: DbSession, course: Course, now: datetime) -> Marks:
+    """The course's Marks as of `now`: the settings and one SELECT."""
+    *data, due_now = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
+    return Marks(course_settings.load(session, course), tuple(data), due_now, now)
+
+
 def fingerprint(
-    session: DbSession, course: Course, key: bytes, now: datetime
+    session: DbSession, course: Course, key: bytes, now: datetime, marks: Marks | None = None
 ) -> tuple[str, course_settings.Settings, date]:
     """The fingerprint of what the course's summary rows are computed from, with the settings
     and the course's day it was taken for.
@@ -130,13 +147,13 @@ def fingerprint(
     The course's activity (every rollup change stamps `course.updated_at`), its roster, sync
     runs and settings, the day in its time zone (the 7 days, the segment's week, days
     inactive), the assignments due by now (work turns missing when its due date passes) and
-    the pseudonym key (the names of learners without one).
+    the pseudonym key (the names of learners without one). `marks`: read_marks's, when the
+    caller has them (read a moment before `now`: the day and the work due are theirs).
     """
-    settings = course_settings.load(session, course)
-    today = settings.today(now)
-    *marks, due_now = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
+    settings, data, due_now, at = marks or read_marks(session, course, now)
+    today = settings.today(at)
     key_digest = hashlib.sha256(key).hexdigest()
-    parts = (*marks, today, due_now, key_digest, ROWS_SHAPE)
+    parts = (*data, today, due_now, key_digest, ROWS_SHAPE)
     return hashlib.sha256(repr(parts).encode()).hexdigest(), settings, today
 
 
@@ -165,9 +182,8 @@ def _marks(course_id: Any) -> list[Any]:
     ]
 
 
-#: data_marks of the course `course`, built once (run).
-MARKS = select(*_marks(bindparam("course")))
-# With the assignments due by `now`: fingerprint's one read.
+# data_marks of the course `course` with its assignments due by `now`: read_marks's one read,
+# built once (run).
 _MARKS_AND_DUE = select(
     *_marks(bindparam("course")),
     select(func.count())
@@ -282,6 +298,7 @@ def current(
     key: bytes,
     now: datetime | None = None,
     inline_up_to: int | None = None,
+    marks: Marks | None = None,
 ) -> State:
     """The course's summary state, its rows refreshed first when their data moved since they
     were written or a write marked them stale (the caller commits: the refresh is then every
@@ -289,10 +306,11 @@ def current(
 
     With `inline_up_to` (a page), rows of more learners than that are not refreshed here: a
     refresh costs about a second per 10,000 learners, so they are marked stale for the
-    scheduler's job and shown as they are (State.behind_since).
+    scheduler's job and shown as they are (State.behind_since). `marks`: read_marks's, when
+    the caller has them (fingerprint).
     """
     moment = now or utcnow()
-    mark, settings, today = fingerprint(session, course, key, moment)
+    mark, settings, today = fingerprint(session, course, key, moment, marks)
     found = _state(session, course)
     if found is not None and found.fingerprint == mark and found.stale_at is None:
         return State(settings, today, found.learners, bool(found.anyone_at_risk), mark=mark)

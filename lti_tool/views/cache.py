@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, g
 
-from lti_tool.activity.sql import run
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary
 from lti_tool.models import Course
+from lti_tool.models.types import utcnow
 
 T = TypeVar("T")
 # How long a figure is reused while the data's fingerprint is unchanged (a figure of "now",
@@ -25,13 +25,19 @@ DAY_CACHE_SECONDS = 3600
 CACHE_ENTRIES = 512
 
 
-def data_fingerprint(course: Course) -> tuple[Any, ...]:
-    """What changes whenever the course-wide figures' inputs do: activity, roster, syncs, settings.
+def request_marks(course: Course) -> learner_summary.Marks:
+    """What the course's figures are computed from, read once a request: the cache's results
+    are kept while they stay the same, the summaries' fingerprint is taken of them.
 
-    Every change to a course's activity rollups stamps `course.updated_at`
-    (lti_tool.activity.rollups.touch_courses), so one indexed row stands for all the learner-days.
+    They change whenever the course-wide figures' inputs do: activity, roster, syncs, settings,
+    work falling due (every change to a course's activity rollups stamps `course.updated_at`,
+    lti_tool.activity.rollups.touch_courses, so one indexed row stands for all the
+    learner-days).
     """
-    return tuple(run(db.session, learner_summary.MARKS, course=course.id).one())
+    found: dict[int, learner_summary.Marks] = g.setdefault("course_marks", {})
+    if course.id not in found:
+        found[course.id] = learner_summary.read_marks(db.session, course, utcnow())
+    return found[course.id]
 
 
 def course_cached(
@@ -47,10 +53,8 @@ def course_cached(
     cache: OrderedDict[tuple[int, str], tuple[Any, float, Any]] = current_app.extensions.setdefault(
         "course_figures_cache", OrderedDict()
     )
-    fingerprints = g.setdefault("course_fingerprints", {})
-    if course.id not in fingerprints:
-        fingerprints[course.id] = data_fingerprint(course)
-    key = (course.id, name, fingerprints[course.id])
+    marks = request_marks(course)
+    key = (course.id, name, marks.data, marks.due)
     now = time.monotonic()
     found = cache.get((course.id, name))
     if found is not None and found[0] == key and now - found[1] < seconds:
@@ -73,7 +77,8 @@ def course_derived(
         return kept[1]
     value = compute()
     cache = current_app.extensions["course_figures_cache"]
-    key = (course.id, name, g.course_fingerprints[course.id])
+    marks = request_marks(course)
+    key = (course.id, name, marks.data, marks.due)
     _keep(cache, course.id, name, (key, time.monotonic(), (inputs, value)))
     return value
 

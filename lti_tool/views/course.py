@@ -24,7 +24,6 @@ from lti_tool.kpis import (
     activity,
     at_risk,
     course_events,
-    course_settings,
     formatting,
     learner_summary,
     names,
@@ -33,7 +32,6 @@ from lti_tool.kpis import (
     recipients,
     video_engagement,
 )
-from lti_tool.kpis.roster import has_roster
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import (
     Course,
@@ -42,13 +40,12 @@ from lti_tool.models import (
     Platform,
     Section,
     SectionMember,
-    SyncRun,
 )
-from lti_tool.models.sync import DEMO_TRIGGER, SOURCES, last_succeeded
+from lti_tool.models.sync import DEMO_TRIGGER, SOURCES
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached, course_derived
+from lti_tool.views.cache import course_cached, course_derived, request_marks
 from lti_tool.views.links import row_choice_links
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
@@ -63,7 +60,7 @@ def course_names(course: Course) -> names.CourseNames:
     # change of the activity in the page summary (a group over every learner's resources, 8 s
     # at 100,000 learners and 50 million events). While the summaries are behind their data
     # (a large course's, left to the job), as last written, as the pages' other figures.
-    behind = learner_summary.behind_since(db.session, course)
+    behind = _learners.behind_since(course)
     return course_cached(
         course,
         f"names-{behind.isoformat() if behind is not None else 'current'}",
@@ -77,7 +74,8 @@ def _seen(course: Course, behind: bool) -> list[list[str]] | None:
     write them either)."""
     mark = None
     if not behind:
-        mark = learner_summary.fingerprint(db.session, course, pseudonym_key(), utcnow())[0]
+        marks = request_marks(course)
+        mark = learner_summary.fingerprint(db.session, course, pseudonym_key(), utcnow(), marks)[0]
     found = page_summary.stored(db.session, course, page_summary.NAMES, mark)
     return found["seen"] if found is not None else None
 
@@ -100,10 +98,16 @@ def named(shown: names.Shown) -> Markup:
 
 
 def _course(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
+    """The course of a page, its platform as `g.platform` (one read: every page asks)."""
+    found = db.session.execute(
+        select(Course, Platform)
+        .outerjoin(Platform, Platform.id == Course.platform_id)
+        .where(Course.id == course_id)
+    ).first()
+    if found is None:
         abort(404, description=_("This course is not known to the tool."))
-    g.platform = db.session.get(Platform, course.platform_id) if course.platform_id else None
+    course: Course = found[0]
+    g.platform = found[1]
     return course
 
 
@@ -127,10 +131,10 @@ def overview(course_id: int) -> str:
     """Staff overview: cards, learners per week, time spent per week, course events."""
     course = _course(course_id)
     viewer = db.session.get(Person, g.viewer.person_id)
-    settings = course_settings.load(db.session, course)
+    settings = request_marks(course).settings
     cutoff = settings.time_cutoff_minutes
     summary = _learners.class_figures(course)
-    behind = learner_summary.behind_since(db.session, course)
+    behind = _learners.behind_since(course)
     # Only the class (or one section of it) counts: not staff, test students or who left.
     section = asked_section(summary.sections)
     today = settings.today(utcnow())
@@ -510,29 +514,16 @@ def _freshness(course: Course) -> list[dict[str, object]]:
     run, and whether it can sync this course. The roster always; API sources when connected or
     ever run."""
     found: list[dict[str, object]] = []
-    roster_elsewhere = has_roster(db.session, course)
+    able = queue.able_sources(db.session, course.id)
+    runs = queue.runs_by_source(db.session, course.id)
+    # Whether an enrollment sync has succeeded (kpis.roster.has_roster), of the same read.
+    roster_elsewhere = any(r.succeeded is not None for r in runs.values())
     for source in SOURCES:
-        able = queue.can_sync(db.session, course.id, source)
-        latest = db.session.scalar(
-            select(SyncRun)
-            .where(SyncRun.course_id == course.id, SyncRun.source == source)
-            .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        )
+        latest, pending, last = runs[source]
         # The roster's row always, unless another source has brought the roster.
         shown_anyway = source == "nrps" and not roster_elsewhere
-        if not able and latest is None and not shown_anyway:
+        if source not in able and latest is None and not shown_anyway:
             continue
-        pending = db.session.scalar(
-            select(SyncRun)
-            .where(
-                SyncRun.course_id == course.id,
-                SyncRun.source == source,
-                SyncRun.status.in_(("queued", "running")),
-            )
-            .limit(1)
-        )
-        last = last_succeeded(db.session, course.id, source)
         found.append(
             {
                 "source": source,
@@ -541,7 +532,7 @@ def _freshness(course: Course) -> list[dict[str, object]]:
                 "demo": last is not None and last.trigger == DEMO_TRIGGER,
                 "failed": latest if latest is not None and latest.status == "failed" else None,
                 "pending": pending,
-                "can_sync": able,
+                "can_sync": source in able,
                 "why_not": _(NOT_AVAILABLE.get(source, N_("Not available for this course."))),
             }
         )

@@ -11,15 +11,15 @@ from flask import Response, render_template
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import course_settings, page_summary
 from lti_tool.kpis import enrollment as enrollment_kpi
+from lti_tool.kpis import page_summary
 from lti_tool.kpis.enrollment import Enrollments
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course
 from lti_tool.models.types import utcnow
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import DAY_CACHE_SECONDS, course_cached
+from lti_tool.views.cache import DAY_CACHE_SECONDS, course_cached, request_marks
 from lti_tool.views.course import _course, bp, section_members
 from lti_tool.views.learners import page_figures
 
@@ -40,7 +40,7 @@ def enrollment_page(course_id: int) -> str:
     """Enrolled learners over time by mode, the week's change, before and after the start."""
     course = _course(course_id)
     section, sections, people = section_members(course)
-    settings = course_settings.load(db.session, course)
+    settings = request_marks(course).settings
     # A function of the data and the course's day (to which it counts): kept for the day.
     today = settings.today(utcnow())
     result = course_cached(

@@ -8,10 +8,11 @@ from werkzeug.wrappers import Response
 
 from lti_tool.extensions import db
 from lti_tool.i18n.web import page_language
-from lti_tool.kpis import course_settings, geography, page_summary
+from lti_tool.kpis import geography, page_summary
 from lti_tool.kpis.reports import to_csv
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
+from lti_tool.views.cache import request_marks
 from lti_tool.views.course import _course, bp, chosen_section
 from lti_tool.views.learners import page_figures
 
@@ -22,7 +23,7 @@ def countries(course_id: int) -> str | Response:
     """Learners per country (small countries together), for the class or one section."""
     course = _course(course_id)
     section, sections, people = chosen_section(course)
-    floor = course_settings.load(db.session, course).privacy_floor
+    floor = request_marks(course).settings.privacy_floor
     if people is None:
         # The whole class's: written once per change (kpis.page_summary), named here.
         counts = page_figures(course, page_summary.COUNTRIES)["counts"]

@@ -34,7 +34,7 @@ from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import course_cached, request_marks
 from lti_tool.views.course import _course, bp, course_names
 from lti_tool.views.learners import (
     class_figures,
@@ -90,7 +90,7 @@ def me(course_id: int) -> str:
     anonymous class figures (hidden below the privacy floor); staff preview a learner's."""
     course = _course(course_id)
     viewer = db.session.get(Person, g.viewer.person_id)
-    settings = course_settings.load(db.session, course)
+    settings = request_marks(course).settings
     figures = class_figures(course)
     subject = _subject(course)
     if subject.kind == "learner":

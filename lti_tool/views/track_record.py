@@ -17,7 +17,7 @@ from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import course_cached, request_marks
 from lti_tool.views.course import _course, bp
 
 
@@ -33,7 +33,7 @@ def track_record(course_id: int) -> str:
     """Per past week: learners flagged, how many turned out badly, precision and recall."""
     course = _course(course_id)
     found = _found(course)
-    settings = course_settings.load(db.session, course)
+    settings = request_marks(course).settings
     rows = [
         {
             "week_start": w.week_start.isoformat(),

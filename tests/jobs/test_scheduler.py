@@ -170,6 +170,81 @@ def test_a_course_asks_about_itself_alone(app: Flask, platform: FakePlatform) ->
         assert queue.COURSE_FINDERS["nrps"](db.session, without.id) == []
 
 
+def test_a_page_reads_its_sources_and_runs_once_as_they_were_asked_one_by_one(
+    app: Flask, platform: FakePlatform
+) -> None:
+    # The overview's sync panel: which sources can sync the course (one read for the three,
+    # each course finder's answer) and per source its latest, pending and last successful run
+    # (one read, models.sync.last_succeeded's answer).
+    from lti_tool.jobs import queue
+    from lti_tool.models import DataSource
+    from lti_tool.models.sync import SOURCES, last_succeeded
+
+    at = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+        db.session.add(
+            DataSource(platform_id=platform_id, kind="canvas", location="https://c.test")
+        )
+        roster = Course(
+            platform_id=platform_id,
+            lti_context_id="nrps",
+            nrps_memberships_url="https://lms.example.edu/nrps/1",
+            nrps_client_id=platform.client_id,
+        )
+        canvas = Course(platform_id=platform_id, lti_context_id="canvas", lms_course_id="7")
+        neither = Course(platform_id=platform_id, lti_context_id="neither")
+        db.session.add_all([roster, canvas, neither])
+        db.session.flush()
+
+        def ran(course: Course, source: str, status: str, hours: int, done: int | None) -> None:
+            finished = at + timedelta(hours=done) if done is not None else None
+            queued = at + timedelta(hours=hours)
+            db.session.add(
+                SyncRun(
+                    course_id=course.id,
+                    source=source,
+                    status=status,
+                    queued_at=queued,
+                    finished_at=finished,
+                )
+            )
+
+        # nrps: two successes (the later finished last though queued first), then a failure.
+        ran(roster, "nrps", "succeeded", 0, 5)
+        ran(roster, "nrps", "succeeded", 1, 2)
+        ran(roster, "nrps", "failed", 3, 4)
+        # canvas: a success, then one running and one queued behind it.
+        ran(canvas, "canvas", "succeeded", 0, 1)
+        ran(canvas, "canvas", "running", 2, None)
+        ran(canvas, "canvas", "queued", 3, None)
+        db.session.commit()
+        for course in (roster, canvas, neither):
+            able = {s for s in SOURCES if course.id in queue.COURSE_FINDERS[s](db.session)}
+            assert queue.able_sources(db.session, course.id) == able
+            runs = queue.runs_by_source(db.session, course.id)
+            for source in SOURCES:
+                latest = db.session.scalar(
+                    select(SyncRun)
+                    .where(SyncRun.course_id == course.id, SyncRun.source == source)
+                    .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
+                    .limit(1)
+                )
+                assert runs[source].latest is latest
+                assert runs[source].succeeded is last_succeeded(db.session, course.id, source)
+        assert queue.able_sources(db.session, roster.id) == {"nrps"}
+        assert queue.able_sources(db.session, canvas.id) == {"canvas"}
+        nrps = queue.runs_by_source(db.session, roster.id)["nrps"]
+        assert (nrps.latest.status, nrps.pending) == ("failed", None)  # type: ignore[union-attr]
+        assert nrps.succeeded.finished_at == at + timedelta(hours=5)  # type: ignore[union-attr]
+        on_canvas = queue.runs_by_source(db.session, canvas.id)["canvas"]
+        assert on_canvas.pending.status == "running"  # type: ignore[union-attr]
+        assert on_canvas.latest.status == "queued"  # type: ignore[union-attr]
+        assert queue.runs_by_source(db.session, neither.id) == {
+            source: queue.SourceRuns(None, None, None) for source in SOURCES
+        }
+
+
 # --- real processes -------------------------------------------------------------------------
 
 

@@ -91,7 +91,8 @@ def test_a_derived_result_is_kept_while_its_inputs_are_the_same_objects(app: Fla
     with app.test_request_context():
         course = db.session.get(Course, course.id)
         assert course is not None
-        course.updated_at = datetime(2030, 1, 1, tzinfo=UTC)  # as every change of its activity stamps it
+        # As every change of its activity stamps it.
+        course.updated_at = datetime(2030, 1, 1, tzinfo=UTC)
         db.session.commit()
         assert course_derived(course, "t", (second,), lambda: table(second)) == 7
         assert made == [3, 3, 7]

@@ -19,7 +19,7 @@ from lti_tool.kpis.learners import FIELDS
 from lti_tool.models import CourseSettings, Enrollment, Person, ViewPreference
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 from lti_tool.views import preferences
-from lti_tool.views.learners import OPTIONAL, RISK_FIRST, ClassRows, risk_first
+from lti_tool.views.learners import OPTIONAL, RISK_FIRST, ClassRows, risk_first, table_rows
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 
 # Once the inactivity rule is out of the way (the class's days are months before today): Bob B
@@ -258,3 +258,56 @@ def test_preferences_are_replaced_and_go_with_the_person(
         db.session.delete(db.session.get(Person, seeded["A"]))
         db.session.commit()
         assert db.session.scalars(select(ViewPreference)).all() == []
+
+
+def test_the_rows_written_by_the_view_escape_every_value(app: Flask) -> None:
+    # The learners table's rows are written in Python (views.learners.table_rows), not by the
+    # template's autoescaping: every value from the LMS or the logs is escaped there.
+    row = {
+        "person": 7,
+        "name": 'Ann <b>"Bold"</b>',
+        "email": 'a"b<c>@x.test',
+        "at_risk": True,
+        "risk_level": "high",
+        "at_risk_reasons": ["no activity <i>since</i> May"],
+        "last_active": None,
+        "time_7d": 0.0,
+        "completion": None,
+        "current_score": None,
+        "sections": ["Lab & <1>"],
+        "time_total": 0.0,
+        "lms_activity_seconds": None,
+        "sessions": 0,
+        "videos_watched": 0,
+        "segment": "inactive",
+    }
+    calm = {**row, "person": 8, "at_risk": False, "risk_level": "", "email": None}
+    labels = {key: f"<{key}>" for key in ("name", "at_risk", "email", *table_columns())}
+    with app.test_request_context("/"):
+        html = str(
+            table_rows(
+                [row, calm],
+                {"inactive": "Inactive <now>"},
+                {"high": "High <!>"},
+                labels,
+                lambda person: f"/courses/1/learners/{person}?t=a&b",
+                emails_hidden=True,
+            )
+        )
+    assert "<b>" not in html and "<i>" not in html and "<1>" not in html and "<now>" not in html
+    assert 'aria-label="Select Ann &lt;b&gt;&#34;Bold&#34;&lt;/b&gt;"' in html
+    assert '<a href="/courses/1/learners/7?t=a&amp;b">Ann &lt;b&gt;' in html
+    assert '<a href="mailto:a%22b%3Cc%3E@x.test">a&#34;b&lt;c&gt;@x.test</a>' in html
+    assert "<li>no activity &lt;i&gt;since&lt;/i&gt; May</li>" in html
+    assert "High &lt;!&gt;</span>" in html and ">Inactive &lt;now&gt;</td>" in html
+    assert 'data-label="&lt;email&gt;"' in html and ">Lab &amp; &lt;1&gt;</td>" in html
+    # Two rows, the first flagged; the other says why it has no address, and "no" risk.
+    assert html.count("<tr") == 2 and html.startswith('<tr class="risk risk-high">')
+    assert '<span class="muted">hidden by Canvas</span>' in html.split("\n")[1]
+
+
+def table_columns() -> tuple[str, ...]:
+    """The figure columns of the table (after the name and the risk flag)."""
+    from lti_tool.views.learners import COLUMNS
+
+    return tuple(key for key, _label, _sort in COLUMNS if key not in ("name", "at_risk"))

@@ -496,11 +496,14 @@ def main() -> None:
         # Each launch's login on one server and its launch on another (when there are two):
         # the OIDC state lives in the database, the session token is signed with SECRET_KEY.
         staff = launch(bases[0], lms, "bench-instructor", INSTRUCTOR, at=bases[-1])
-        learner_username, learner_id = _a_learner(db_url)
+        learner_username, _before = _a_learner(db_url)
         student = launch(
             bases[-1], lms, "bench-student", LEARNER, at=bases[0],
             preferred_username=learner_username,
         )  # fmt: skip
+        # Their person after the launch: on a reused database the launch's user may already
+        # be another person, whom the learner of the logs is merged into.
+        learner_id = _person_of(db_url, learner_username)
         token = parse_qs(urlsplit(staff).query)["t"][0]
         course = urlsplit(staff).path.rstrip("/")
         for page in (staff, student):
@@ -882,6 +885,23 @@ def _a_learner(db_url: str) -> tuple[str, int]:
     if row is None:
         raise SystemExit("no learner with a username in the ingested course")
     return row[0], row[1]
+
+
+def _person_of(db_url: str, username: str) -> int:
+    """The person id an Open edX username belongs to."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.connect() as conn:
+        found = conn.execute(
+            sqlalchemy.text(
+                "SELECT person_id FROM person_identity "
+                "WHERE kind = 'openedx_username' AND value = :username"
+            ),
+            {"username": username},
+        ).scalar_one()
+    engine.dispose()
+    return int(found)
 
 
 if __name__ == "__main__":

@@ -580,16 +580,21 @@ def rows(
     # The page's person ids first, sorted on the keys alone (the database's sorter then holds
     # narrow rows, not the reasons and names of the whole class), then their rows.
     where = _where(course, filters or {})
+    table = LearnerSummary.__table__
+    label = course_label(course)
+    if people is not None and len(people) == 1:
+        # One learner's row (their page): one read, nothing to sort.
+        where.append(_T.person_id == next(iter(people)))
+        one = [_row(record, label) for record in session.execute(select(table).where(*where))]
+        return one[offset:] if limit is None else one[offset : offset + limit]
     if people is not None:
         where.append(_T.person_id.in_(sorted(people)))
     wanted = _page_ids(session, where, order, descending, offset, limit)
     found: dict[int, Any] = {}
-    table = LearnerSummary.__table__
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         query = select(table).where(_T.course_id == course.id, _T.person_id.in_(chunk))
         found.update((record.person_id, record) for record in session.execute(query))
-    label = course_label(course)
     return [_row(found[person_id], label) for person_id in wanted]
 
 

@@ -32,12 +32,22 @@ def select_language() -> str | None:
     viewer = g.get("viewer")
     if viewer is not None:
         tags.append(viewer.locale)
-        tags.append(run(db.session, _COURSE_LANGUAGE, course=viewer.course_id).scalar())
+        noted: dict[int, str | None] = g.get("course_languages", {})
+        if viewer.course_id in noted:
+            tags.append(noted[viewer.course_id])
+        else:
+            tags.append(run(db.session, _COURSE_LANGUAGE, course=viewer.course_id).scalar())
     tags.extend(request.accept_languages.values())
     return first_offered(tags)
 
 
-# Read on every page of a launch, built once (activity.sql.run).
+def note_course_language(course_id: int, language: str | None) -> None:
+    """The course's default language, as a page that has read the course's settings found it:
+    the page's language is then chosen without reading it again (for this request)."""
+    g.course_languages = {**g.get("course_languages", {}), course_id: language}
+
+
+# Read on every page of a launch (unless noted), built once (activity.sql.run).
 _COURSE_LANGUAGE = select(CourseSettings.language).where(
     CourseSettings.course_id == bindparam("course")
 )

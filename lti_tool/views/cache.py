@@ -11,6 +11,7 @@ from flask import current_app, g
 
 from lti_tool.extensions import db
 from lti_tool.kpis import learner_summary
+from lti_tool.launch.language import note_course_language
 from lti_tool.models import Course
 from lti_tool.models.types import utcnow
 
@@ -36,7 +37,8 @@ def request_marks(course: Course) -> learner_summary.Marks:
     """
     found: dict[int, learner_summary.Marks] = g.setdefault("course_marks", {})
     if course.id not in found:
-        found[course.id] = learner_summary.read_marks(db.session, course, utcnow())
+        found[course.id] = marks = learner_summary.read_marks(db.session, course, utcnow())
+        note_course_language(course.id, marks.settings.language)
     return found[course.id]
 
 

@@ -382,9 +382,16 @@ def page_figures(course: Course, page: str) -> dict[str, Any]:
     current (committed, as class_figures does); computed here, not written, while another
     process holds SQLite's write lock."""
     class_figures(course)
-    if behind_since(course) is not None:
-        # A large course's summaries are left to the scheduler's job: its pages as written.
-        written = page_summary.stored(db.session, course, page, None)
+    behind = behind_since(course)
+    if behind is not None:
+        # A large course's summaries are left to the scheduler's job: its pages as written,
+        # parsed once per worker while they wait (the videos page's are megabytes of JSON at
+        # 100,000 learners: parsed at every request, that page took 870 ms under load).
+        written = course_cached(
+            course,
+            f"page-summary-{page}-as-of-{behind.isoformat()}",
+            lambda: page_summary.stored(db.session, course, page, None),
+        )
         if written is not None:
             return written
     # Parsed once per worker while the data holds (the videos page's figures are 2 MB of JSON

@@ -635,6 +635,16 @@ def test_sorting_and_filtering_in_the_database_is_the_python_sort(
                 learner_summary.rows(db.session, course, filters, RISK_FIRST),
                 apply_filters(risk_first(python), filters),
             )
+            # One learner's row (their page: read alone) and a few learners' rows.
+            passing = apply_filters(python, filters)
+            for row in python:
+                one = learner_summary.rows(db.session, course, filters, people={row["person"]})
+                _same(one, [r for r in passing if r["person"] == row["person"]])
+            few = {r["person"] for r in python[:3]}
+            _same(
+                learner_summary.rows(db.session, course, filters, people=few),
+                sort_rows([r for r in passing if r["person"] in few], "name", False),
+            )
         # The grades and content pages' learners and scores, of the class and of each section.
         assert any(r["current_score"] is not None for r in python)
         for section in ["", *sections]:

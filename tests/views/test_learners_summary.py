@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from lti_tool.extensions import db
-from lti_tool.kpis import learner_summary, names
+from lti_tool.kpis import learner_summary, names, page_summary
 from lti_tool.models import (
     Course,
     Enrollment,
@@ -133,6 +134,37 @@ def test_a_large_course_shows_its_rows_as_written_while_the_job_writes_them(
     after = client.get(page).get_data(as_text=True)
     assert 'id="figures-behind"' not in after
     assert "Zed Newcomer" in _names(after)
+
+
+def test_pages_shown_as_written_are_read_once_per_worker_while_the_job_writes_them(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # While a large course's summaries wait for the job, a page's figures as written (the
+    # videos page's are megabytes at 100,000 learners) are read and parsed once per worker,
+    # not at every request; the next change of the data reads them again.
+    app.config["SUMMARY_INLINE_LEARNERS"] = "1"
+    t = seeded["t"]
+    assert client.get(f"/courses/1/videos?t={t}").status_code == 200
+    _enroll_newcomer(app)
+    read: list[str] = []
+    real_stored = page_summary.stored
+    monkeypatch.setattr(
+        page_summary,
+        "stored",
+        lambda s, c, page, mark: read.append(page) or real_stored(s, c, page, mark),
+    )
+    pages = ("videos", "content", "problems")
+    for _ in range(3):
+        for name in pages:
+            assert client.get(f"/courses/1/{name}?t={t}").status_code == 200, name
+    # Each once (the course's names, as written, too: kept with them).
+    assert Counter(read) == Counter([*pages, "names"])
+    with app.app_context():
+        assert learner_summary.stale_courses(db.session) == [1]  # still behind: the job's
+    _enroll_newcomer(app)  # another change: still behind, read again (once)
+    for _ in range(2):
+        assert client.get(f"/courses/1/videos?t={t}").status_code == 200
+    assert read.count("videos") == 2
 
 
 def test_the_whole_class_is_counted_from_the_summary_not_row_by_row(

@@ -46,7 +46,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached, course_derived, request_marks
-from lti_tool.views.links import row_choice_links
+from lti_tool.views.links import quoted, row_choice_links
 
 bp = Blueprint("course", __name__, url_prefix="/courses/<int:course_id>")
 # Activity labels and phrases as people read them (kpis.names), for the templates.
@@ -334,15 +334,15 @@ def videos(course_id: int) -> str:
         )
         charts.append(("video-timeline", charts_mod.figure_json(figure)))
     link = row_choice_links("course.videos", "video", course.id, section)
-    show = escape(_("show"))
+    head, rest, show = escape(link.head), escape(link.rest), escape(_("show"))
     current = {chosen: ' aria-current="true"'}
     # Only the row's link (the viewer's session) and the chosen row are the request's own.
     rows = [
         Markup(  # noqa: S704 (the cells escaped by _video_table, the link here)
-            f'<tr{current.get(video, "")}>{cells}<td><a href="{escape(link(video))}">{show}</a>'
+            f'<tr{current.get(video, "")}>{cells}<td><a href="{head}{quoted_id}{rest}">{show}</a>'
             "</td></tr>"
         )
-        for video, cells in zip(table.ids, table.cells, strict=True)
+        for video, cells, quoted_id in zip(table.ids, table.cells, table.quoted, strict=True)
     ]
     return render_template(
         "course/videos.html",
@@ -363,10 +363,12 @@ def videos(course_id: int) -> str:
 
 class VideoTable(NamedTuple):
     """The videos table as a worker keeps it: the videos in course order, each one's cells but
-    the last (its link, which holds the viewer's session) and the message form's options."""
+    the last (its link, which holds the viewer's session), its id as a link's query writes it,
+    and the message form's options."""
 
     ids: list[str]
     cells: list[str]
+    quoted: list[str]
     options: Markup
 
 
@@ -389,7 +391,12 @@ def _video_table(found: dict[str, Any], known: names.CourseNames, language: str)
             f"<td>{int(v['users_at_end'])}</td><td>{watched}</td>"
         )
     ids = [v["video_id"] for v in summary]
-    return VideoTable(ids, cells, choice_options((video, known.video(video)) for video in ids))
+    return VideoTable(
+        ids,
+        cells,
+        [str(escape(quoted(video))) for video in ids],
+        choice_options((video, known.video(video)) for video in ids),
+    )
 
 
 def choice_options(items: Iterable[tuple[Any, Any]], chosen: Any = None) -> Markup:

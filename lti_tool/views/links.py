@@ -28,7 +28,25 @@ def id_links(endpoint: str, slot: str, **values: Any) -> Callable[[int], str]:
     return lambda row_id: f"{head}/{int(row_id)}{rest}"
 
 
-def query_links(endpoint: str, name: str, **values: Any) -> Callable[[str], str]:
+class QueryLinks:
+    """url_for(endpoint, **{name: value}, **values) for the values of many rows: `head`, the
+    value as `quoted` writes it, then `rest` (a table kept per worker keeps its rows' quoted
+    values; the head and rest hold the viewer's session)."""
+
+    def __init__(self, head: str, rest: str) -> None:
+        self.head, self.rest = head, rest
+
+    def __call__(self, value: object) -> str:
+        """The link of one value."""
+        return f"{self.head}{quoted(value)}{self.rest}"
+
+
+def quoted(value: object) -> str:
+    """A value as url_for writes it in a query."""
+    return quote_plus(str(value), safe=_QUERY_SAFE)
+
+
+def query_links(endpoint: str, name: str, **values: Any) -> QueryLinks:
     """url_for(endpoint, **{name: value}, **values) for the values of many rows, `name` a
     query parameter (the first of the query, as url_for would write it)."""
     slotted: dict[str, Any] = {name: _SLOT, **values}
@@ -36,13 +54,10 @@ def query_links(endpoint: str, name: str, **values: Any) -> Callable[[str], str]
     given = f"{name}={_SLOT}"
     if not query.startswith(given):
         raise ValueError(f"{name} is not a query parameter of {endpoint}")
-    head, rest = f"{path}?{name}=", query[len(given) :]
-    return lambda value: f"{head}{quote_plus(str(value), safe=_QUERY_SAFE)}{rest}"
+    return QueryLinks(f"{path}?{name}=", query[len(given) :])
 
 
-def row_choice_links(
-    endpoint: str, name: str, course_id: int, section: str
-) -> Callable[[str], str]:
+def row_choice_links(endpoint: str, name: str, course_id: int, section: str) -> QueryLinks:
     """Links to a course page with another row chosen (its `name` query value: a video, a
     problem), the section shown and the session kept."""
     return query_links(

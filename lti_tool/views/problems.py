@@ -3,19 +3,22 @@ assignments' score spread, and "message learners who have not solved it yet"."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Response, abort, render_template, request
+from markupsafe import Markup, escape
 
 from lti_tool.extensions import db
+from lti_tool.i18n import formats
 from lti_tool.i18n.text import gettext as _
+from lti_tool.i18n.web import page_language
 from lti_tool.kpis import grades, page_summary, problems, recipients
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.reports import REPORTS, to_csv
 from lti_tool.launch.identity import staff_required
 from lti_tool.models import Course
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
+from lti_tool.views.cache import course_cached, course_derived
 from lti_tool.views.course import (
     _course,
     bp,
@@ -26,7 +29,7 @@ from lti_tool.views.course import (
     section_choice,
 )
 from lti_tool.views.learners import page_figures
-from lti_tool.views.links import row_choice_links
+from lti_tool.views.links import quoted, row_choice_links
 
 #: Parts of one problem drawn as charts at most (their tables list them all).
 MOST_PART_CHARTS = 12
@@ -71,6 +74,52 @@ def _part_order(part_id: str) -> tuple[int, str]:
     return number, part_id
 
 
+class ProblemTable(NamedTuple):
+    """The problems table as a worker keeps it: the problems in course order, named; hardest
+    first; each row's cells but the link's and its id as a link's query writes it."""
+
+    rows: list[dict[str, Any]]
+    ranked: list[dict[str, Any]]
+    cells: list[str]
+    quoted: list[str]
+
+
+def _problem_table(rows: list[dict[str, Any]], language: str) -> ProblemTable:
+    """The problems table written once per figures, names and language (a course has hundreds
+    of problems: the template's outputs, filters and links a row were most of the page)."""
+    ranked = hardest_first(rows)
+    nobody_right = escape(_("nobody right yet"))
+    cells = []
+    for p in ranked:
+        share = escape(formats.number(p["first_attempt_correct_share"] * 100, language))
+        until_right = p["mean_attempts_to_correct"]
+        until = nobody_right
+        if until_right is not None:
+            until = escape(formats.number(until_right, language, 1))
+        cells.append(
+            f'<td><span class="named" title="{escape(p["module_id"])}">{escape(p["problem"])}'
+            f"</span></td><td>{share} %</td><td>{int(p['learners'])}</td>"
+            f"<td>{int(p['attempts'])}</td><td>{until}</td>"
+        )
+    quoted_ids = [str(escape(quoted(p["module_id"]))) for p in ranked]
+    return ProblemTable(rows, ranked, cells, quoted_ids)
+
+
+def _problem_rows(table: ProblemTable, chosen: str | None, section: str, course: Course) -> Markup:
+    """The problems table's rows: the kept cells, each row's link (the viewer's session) and
+    the chosen row's mark."""
+    link = row_choice_links("course.problems_page", "problem", course.id, section)
+    head, rest, show = escape(link.head), escape(link.rest), escape(_("show"))
+    current = {chosen: ' aria-current="true"'}
+    return Markup(  # noqa: S704 (the cells escaped by _problem_table, the link here)
+        "\n".join(
+            f"<tr{current.get(p['module_id'], '')}>{cells}"
+            f'<td><a href="{head}{quoted_id}{rest}#answers-title">{show}</a></td></tr>'
+            for p, cells, quoted_id in zip(table.ranked, table.cells, table.quoted, strict=True)
+        )
+    )
+
+
 @bp.get("/problems")
 @staff_required
 def problems_page(course_id: int) -> str:
@@ -78,17 +127,28 @@ def problems_page(course_id: int) -> str:
     course = _course(course_id)
     section, sections, people = chosen_section(course)
     stored: dict[str, list[dict[str, Any]]]
+    language = page_language()
+    name = f"problem-table-{section}-{language}"
     if section and people is not None:
-        checks, rows = course_cached(
+        checks, section_rows = course_cached(
             course, f"problems-{section}", lambda: _class_rows(course, people)
         )
         stored = {}
+        table = course_derived(
+            course, name, (section_rows,), lambda: _problem_table(section_rows, language)
+        )
     else:
         # The whole class's: written once per change (kpis.page_summary), named here.
         found = page_figures(course, page_summary.PROBLEMS)
         checks, stored = [], found["answers"]
-        rows = problems.named_rows(found["stats"], course_names(course))
-    ranked = hardest_first(rows)
+        known = course_names(course)
+        table = course_derived(
+            course,
+            name,
+            (found, known),
+            lambda: _problem_table(problems.named_rows(found["stats"], known), language),
+        )
+    rows, ranked = table.rows, table.ranked
     chosen = request.args.get("problem") or (ranked[0]["module_id"] if ranked else None)
     if chosen and chosen not in {r["module_id"] for r in rows}:
         chosen = ranked[0]["module_id"] if ranked else None
@@ -122,7 +182,7 @@ def problems_page(course_id: int) -> str:
         sections=sections,
         endpoint="course.problems_page",
         problems=ranked,
-        problem_link=row_choice_links("course.problems_page", "problem", course.id, section),
+        problem_rows=_problem_rows(table, chosen, section, course),
         chosen=chosen_row,
         parts=parts,
         answer_label=charts_mod.answer_label,

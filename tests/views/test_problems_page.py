@@ -15,9 +15,11 @@ from sqlalchemy import select
 
 from lti_tool.extensions import db
 from lti_tool.models import PersonIdentity, Section, SectionMember
-from tests.helpers.platform import CLAIM, LEARNER, FakePlatform
+from lti_tool.views.links import quoted
+from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, ingest, write
+from tests.views.test_video import page_token
 
 CONTEXT = {CLAIM + "context": {"id": COURSE, "title": "edX Demo"}}
 EASY = PROBLEM.replace("a0effb95", "eeee0000")
@@ -89,6 +91,38 @@ def test_another_problem_is_chosen_by_its_link(
     html = _page(client, _staff(client, platform), f"&problem={quote(EASY)}")
     assert "Answers to Warm-up" in html
     assert "<tr><td>\u2713 Yes</td><td>yes</td><td>3</td><td>3</td></tr>" in html
+
+
+def test_each_viewer_gets_their_own_links_language_and_chosen_problem(
+    client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    # The table's cells are written once per worker and language; each row's link holds the
+    # viewer's session, and the chosen row is the request's own.
+    ingest(runner, _log(tmp_path))
+
+    def launch(sub: str, locale: str) -> str:
+        def mutate(body: dict[str, Any]) -> None:
+            body[CLAIM + "launch_presentation"] = {"locale": locale}
+
+        return session_token(platform.launch(client, mutate=mutate, sub=sub, **CONTEXT))
+
+    first, second = launch("staff-1", "en"), launch("staff-2", "nb")  # both before the pages
+    english, norwegian = _page(client, first), _page(client, second, f"&problem={quote(EASY)}")
+    rows = [
+        re.findall(r'<tr(?: aria-current="true")?><td><span class="named".*?</tr>', html)
+        for html in (english, norwegian)
+    ]
+    # Hardest first; the hardest chosen by default, the warm-up when asked for.
+    assert [r.startswith('<tr aria-current="true">') for r in rows[0]] == [True, False]
+    assert [r.startswith('<tr aria-current="true">') for r in rows[1]] == [False, True]
+    tokens = [{re.search(r"t=([^\"&#]+)", row)[1] for row in found} for found in rows]  # type: ignore[index]
+    assert tokens == [{page_token(english)}, {page_token(norwegian)}]
+    assert page_token(english) != page_token(norwegian)
+    assert "<td>1.5</td>" in rows[0][0] and "<td>1,5</td>" in rows[1][0]
+    assert ">show</a>" in rows[0][0] and ">vis</a>" in rows[1][0]
+    # Each row's link chooses its problem (its id as url_for writes it: tests/views/test_links).
+    assert f'href="/courses/1/problems?problem={quoted(EASY)}&amp;t=' in rows[1][1]
+    assert "Answers to Multiple Choice Questions" in english and "Warm-up" in norwegian
 
 
 def test_the_problems_as_csv(

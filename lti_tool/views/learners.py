@@ -643,16 +643,11 @@ def table_rows(
     return Markup("\n".join(written))  # noqa: S704 (every value escaped above)
 
 
-# The table's figure columns (shown_cells), in its order, on either side of the e-mail's.
-_FIGURES_BEFORE_EMAIL = ("last_active", "time_7d", "completion", "current_score")
-_FIGURES_AFTER_EMAIL = (
-    "sections",
-    "time_total",
-    "lms_time",
-    "sessions",
-    "videos_watched",
-    "segment",
-)
+# The table's figure columns (shown_cells), in the header's order, on either side of the
+# e-mail's (the name and the risk flag come first).
+_KEYS = [key for key, _label, _sort in COLUMNS]
+_FIGURES_BEFORE_EMAIL = tuple(_KEYS[2 : _KEYS.index("email")])
+_FIGURES_AFTER_EMAIL = tuple(_KEYS[_KEYS.index("email") + 1 :])
 
 
 @bp.post("/learners/columns")

@@ -15,11 +15,12 @@ from lti_tool.extensions import db
 from lti_tool.i18n import NAMES as LANGUAGE_NAMES
 from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
+from lti_tool.jobs import queue
 from lti_tool.kpis import at_risk, course_settings, readiness
 from lti_tool.kpis import learners as learners_kpi
 from lti_tool.kpis.course_settings import STUDENT_VIEW_NAMES, Settings, SettingsError
 from lti_tool.launch.identity import staff_required
-from lti_tool.models import ActivityBlock, Course, DataSource, SyncRun
+from lti_tool.models import ActivityBlock, Course, DataSource
 from lti_tool.models.sync import SOURCES
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views.course import _course, bp
@@ -48,23 +49,9 @@ RUN_STATUS_NAMES = {
 def source_states(course: Course) -> list[dict[str, Any]]:
     """Per sync source: its latest run and latest successful run for this course."""
     states = []
+    runs = queue.runs_by_source(db.session, course.id)
     for source in SOURCES:
-        latest = db.session.scalar(
-            select(SyncRun)
-            .where(SyncRun.course_id == course.id, SyncRun.source == source)
-            .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        )
-        succeeded = db.session.scalar(
-            select(SyncRun)
-            .where(
-                SyncRun.course_id == course.id,
-                SyncRun.source == source,
-                SyncRun.status == "succeeded",
-            )
-            .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
-            .limit(1)
-        )
+        latest, succeeded = runs[source].latest, runs[source].succeeded
         states.append(
             {
                 "source": source,

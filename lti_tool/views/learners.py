@@ -541,7 +541,6 @@ def learners(course_id: int) -> str:
         risk_order=risk_order,
         descending=descending,
         columns=[(key, _(label), sort_key) for key, label, sort_key in COLUMNS],
-        labels=labels,
         optional=OPTIONAL,
         shown_columns=chosen_columns(course),
         here=page_params(request.args),

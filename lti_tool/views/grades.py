@@ -3,8 +3,11 @@ Content page (completion per module), each filterable by section."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from babel.numbers import format_decimal
 from flask import render_template
+from markupsafe import Markup, escape
 
 from lti_tool.extensions import db
 from lti_tool.i18n.formats import cldr, number
@@ -12,11 +15,19 @@ from lti_tool.i18n.text import N_
 from lti_tool.i18n.text import gettext as _
 from lti_tool.i18n.web import page_language
 from lti_tool.kpis import completion, grades, learner_summary, page_summary, recipients, resources
+from lti_tool.kpis.names import CourseNames
 from lti_tool.kpis.roster import percentile
 from lti_tool.launch.identity import staff_required
 from lti_tool.views import charts as charts_mod
-from lti_tool.views.cache import course_cached
-from lti_tool.views.course import _course, bp, choice_options, course_names, summary_section
+from lti_tool.views.cache import course_cached, course_derived
+from lti_tool.views.course import (
+    _course,
+    bp,
+    choice_options,
+    course_names,
+    named,
+    summary_section,
+)
 from lti_tool.views.learners import current_summary, matched_count, page_figures
 from lti_tool.views.message import assignment_choices, module_choices
 
@@ -83,6 +94,23 @@ def grades_page(course_id: int) -> str:
     )
 
 
+def _reach_rows(reach: list[dict[str, Any]], known: CourseNames, language: str) -> Markup:
+    """The "What learners opened" table's rows, written once per figures, names and language
+    (a course has hundreds of pages, videos and problems: the template's outputs per cell were
+    most of the page)."""
+    kind_names = {kind: _(name) for kind, name in KIND_NAMES.items()}
+    dash = "\u2013"
+    return Markup(  # noqa: S704 (names and kinds escaped; the counts are ints)
+        "".join(
+            f"<tr><td>{named(known.shown(r['kind'], r['resource']))}</td>"
+            f"<td>{escape(kind_names.get(r['kind'], r['kind']))}</td><td>{int(r['learners'])}</td>"
+            f"<td>{dash if r['share'] is None else escape(number(r['share'] * 100, language))}"
+            f"{'' if r['share'] is None else ' %'}</td></tr>"
+            for r in reach
+        )
+    )
+
+
 @bp.get("/content")
 @staff_required
 def content_page(course_id: int) -> str:
@@ -116,26 +144,20 @@ def content_page(course_id: int) -> str:
         figure = charts_mod.module_completion_figure(modules)
         charts.append(("module-completion", charts_mod.figure_json(figure)))
     known = course_names(course)
-    kind_names = {kind: _(name) for kind, name in KIND_NAMES.items()}
     language = page_language()
-    # The table's cells written here (a course has hundreds of pages, videos and problems;
-    # the template's calls per cell were most of the page).
-    rows = [
-        (
-            known.shown(r["kind"], r["resource"]),
-            kind_names.get(r["kind"], r["kind"]),
-            r["learners"],
-            "\u2013" if r["share"] is None else number(r["share"] * 100, language) + " %",
-        )
-        for r in reach
-    ]
+    table = course_derived(
+        course,
+        f"reach-table-{chosen}-{language}",
+        (reach, known),
+        lambda: _reach_rows(reach, known, language),
+    )
     return render_template(
         "course/content.html",
         course=course,
         section=chosen,
         sections=sections,
         modules=modules,
-        reach=rows,
+        reach=table,
         learners=learners,
         charts=charts,
         endpoint="course.content_page",

@@ -139,3 +139,44 @@ def test_rebuild_rollups_fills_a_new_rollup_for_a_whole_course(
     assert "rebuilt the rollups of 3 learners" in result.output
     with app.app_context():
         assert db.session.query(LearnerResource).count() == before == 6
+
+
+def test_the_reach_table_is_each_pages_own_language_and_section(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
+) -> None:
+    # The table's rows are written once per worker for each language and section: a staff member
+    # in Norwegian, then a section, never get the rows written for another page before them.
+    from lti_tool.models import PersonIdentity, Section, SectionMember
+    from tests.helpers.platform import CLAIM, session_token
+
+    def launch(sub: str, locale: str) -> str:
+        def mutate(body: dict[str, Any]) -> None:
+            body[CLAIM + "launch_presentation"] = {"locale": locale}
+
+        return session_token(platform.launch(client, mutate=mutate, sub=sub))
+
+    english, norwegian = launch("staff-1", "en"), launch("staff-2", "nb")
+    seed(runner, tmp_path)
+    with app.app_context():
+        u3 = db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == "3"))
+        section = Section(course_id=1, lms_section_id="s", name="Lab 3")
+        db.session.add(section)
+        db.session.flush()
+        db.session.add(SectionMember(section_id=section.id, person_id=u3))
+        db.session.commit()
+
+    def rows(token: str, query: str = "") -> list[str]:
+        html = client.get(f"/courses/1/content?t={token}{query}").get_data(as_text=True)
+        body = re.search(r'<table id="table-resources">.*?<tbody>(.*?)</tbody>', html, re.S)
+        assert body is not None
+        return re.findall(r"<tr>.*?</tr>", body[1])
+
+    whole = rows(english)
+    assert len(whole) == 4 and "<td>page</td><td>2</td><td>67 %</td>" in whole[0]
+    assert rows(norwegian)[0].endswith("<td>side</td><td>2</td><td>67 %</td></tr>")
+    # Learner 3, the section, opened lesson 2 (their problem_check was a grading task): 100 %.
+    assert rows(english, "&section=Lab+3") == [
+        '<tr><td><span class="named" title="lesson2">Page 2</span></td><td>page</td><td>1</td>'
+        "<td>100 %</td></tr>"
+    ]
+    assert rows(english) == whole

@@ -68,7 +68,12 @@ class Settings:
 
 def load(session: DbSession, course: Course) -> Settings:
     """The course's settings, defaults filled in; a stored floor below 5 still reads as 5."""
-    row = session.get(CourseSettings, course.id)
+    return settings_of(session.get(CourseSettings, course.id))
+
+
+def settings_of(row: Any) -> Settings:
+    """load's Settings of a stored row (a CourseSettings, or a row of its columns), None:
+    the defaults."""
     if row is None:
         return Settings()
     try:

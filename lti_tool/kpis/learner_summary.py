@@ -133,9 +133,11 @@ class Marks(NamedTuple):
 
 
 def read_marks(session: DbSession, course: Course, now: datetime) -> Marks:
-    """The course's Marks as of `now`: the settings and one SELECT."""
-    *data, due_now = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
-    return Marks(course_settings.load(session, course), tuple(data), due_now, now)
+    """The course's Marks as of `now`: one SELECT, its settings with them."""
+    row = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
+    *data, due_now = row[:_SETTINGS_AT]
+    stored = row._mapping if row.stored_course_id is not None else None
+    return Marks(course_settings.settings_of(stored), tuple(data), due_now, now)
 
 
 def fingerprint(
@@ -182,14 +184,23 @@ def _marks(course_id: Any) -> list[Any]:
     ]
 
 
-# data_marks of the course `course` with its assignments due by `now`: read_marks's one read,
-# built once (run).
-_MARKS_AND_DUE = select(
-    *_marks(bindparam("course")),
-    select(func.count())
-    .where(Assignment.course_id == bindparam("course"), Assignment.due_at < bindparam("now"))
-    .scalar_subquery(),
+# data_marks of the course `course` with its assignments due by `now` and its stored settings
+# (none stored: NULLs): read_marks's one read, built once (run).
+_SETTINGS = CourseSettings.__table__
+_MARKS_AND_DUE = (
+    select(
+        *_marks(bindparam("course")),
+        select(func.count())
+        .where(Assignment.course_id == bindparam("course"), Assignment.due_at < bindparam("now"))
+        .scalar_subquery(),
+        _SETTINGS.c.course_id.label("stored_course_id"),
+        *(column for column in _SETTINGS.c if column.name != "course_id"),
+    )
+    .select_from(Course.__table__.outerjoin(_SETTINGS, _SETTINGS.c.course_id == Course.id))
+    .where(Course.id == bindparam("course"))
 )
+#: Where the settings' columns start in its row.
+_SETTINGS_AT = 6
 
 
 def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:

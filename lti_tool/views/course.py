@@ -98,16 +98,14 @@ def named(shown: names.Shown) -> Markup:
 
 
 def _course(course_id: int) -> Course:
-    """The course of a page, its platform as `g.platform` (one read: every page asks)."""
-    found = db.session.execute(
-        select(Course, Platform)
-        .outerjoin(Platform, Platform.id == Course.platform_id)
-        .where(Course.id == course_id)
-    ).first()
-    if found is None:
+    """The course of a page, its platform as `g.platform` (both read with the viewer's
+    enrollment, launch.identity.session_ended: the session's identity map holds them)."""
+    course = db.session.get(Course, course_id)
+    if course is None:
         abort(404, description=_("This course is not known to the tool."))
-    course: Course = found[0]
-    g.platform = found[1]
+    g.platform = (
+        db.session.get(Platform, course.platform_id) if course.platform_id is not None else None
+    )
     return course
 
 

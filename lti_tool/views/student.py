@@ -213,10 +213,12 @@ def _page(
             seconds = {d["day"]: d["seconds"] for d in days}
             calendar = student.calendar(mondays, events, today)
             title = _("Your active days")
+            # Most of a year's days have none: the words once, not once a day.
+            no_activity = _("no activity")
 
             def hover(day: date, value: float) -> str:
                 if not value:
-                    return _("no activity")
+                    return no_activity
                 return ngettext(
                     "%(events)s event, %(time)s spent",
                     "%(events)s events, %(time)s spent",

@@ -28,6 +28,7 @@ from lti_tool.models import (
     ActivityBlock,
     Assignment,
     Course,
+    CourseSettings,
     Enrollment,
     LearnerSummary,
     LearnerSummaryState,
@@ -727,6 +728,41 @@ def test_rows_empty_before_anything(tmp_path: Path, app: Flask) -> None:
         state = learner_summary.current(db.session, course, key=b"k", now=datetime.now(UTC))
         assert (state.learners, state.anyone_at_risk) == (0, False)
         assert learner_summary.rows(db.session, course) == []
+
+
+def test_the_marks_read_holds_the_settings_as_stored(tmp_path: Path, app: Flask) -> None:
+    # read_marks reads the settings in its one statement: the same Settings as load's, for a
+    # course without any (the defaults) and for one with every field saved.
+    with app.app_context():
+        course = Course(lms_course_id="set", title="Set")
+        db.session.add(course)
+        db.session.commit()
+        now = datetime.now(UTC)
+        assert learner_summary.read_marks(db.session, course, now).settings == (
+            course_settings.Settings()
+        )
+        saved = CourseSettings(
+            course_id=course.id,
+            time_zone="Europe/Oslo",
+            language="nb",
+            starts_on=datetime(2026, 1, 5).date(),
+            ends_on=datetime(2026, 6, 1).date(),
+            time_cutoff_minutes=20,
+            privacy_floor=3,  # below the floor: still reads as 5
+            risk_inactive_days=10,
+            risk_time_percentile=25,
+            risk_completion_behind=3,
+            risk_pass_mark=12.5,
+            student_views=["grades", "time"],
+        )
+        db.session.add(saved)
+        db.session.commit()
+        db.session.expunge(saved)  # load reads it again
+        marks = learner_summary.read_marks(db.session, course, now)
+        assert marks.settings == course_settings.load(db.session, course)
+        assert marks.settings.time_zone == "Europe/Oslo" and marks.settings.privacy_floor == 5
+        assert marks.settings.student_views == ("time", "grades")
+        assert marks.settings.risk_pass_mark == 12.5
 
 
 def test_refresh_summaries_command_writes_the_rows_again(

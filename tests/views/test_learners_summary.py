@@ -221,6 +221,34 @@ def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
     assert sum("platform.issuer" in s for s in seen) == 1
 
 
+def test_a_page_reads_its_course_platform_viewer_and_settings_with_two_statements(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    # The session's check reads the course, its platform and the viewer with the enrollment;
+    # the marks read the settings: each of them once, in those two statements.
+    page = f"/courses/1/?t={seeded['t']}"
+    client.get(page)
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        answer = client.get(page)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert answer.status_code == 200 and "Signed in as" in answer.get_data(as_text=True)
+    columns = ("course.lti_context_id", "platform.issuer", "person.given_name")
+    [check] = [s for s in seen if "enrollment.sessions_revoked_at" in s]
+    assert all(column in check for column in columns)
+    assert [sum(column in s for s in seen) for column in columns] == [1, 1, 1]
+    [settings] = [s for s in seen if "course_settings.time_zone" in s]
+    assert "count(*)" in settings  # the marks' read
+
+
 def _matched(html: str) -> tuple[int, int]:
     """The table's "N of M learners match"."""
     found = re.search(r'<p id="matched">(\d+) of (\d+) learners match', html)

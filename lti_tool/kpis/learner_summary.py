@@ -130,14 +130,29 @@ class Marks(NamedTuple):
     data: tuple[Any, ...]
     due: int
     at: datetime
+    #: The summaries' stored state as read with them (current's first look; None: no row).
+    state: StoredState | None = None
+
+
+class StoredState(NamedTuple):
+    """A course's learner_summary_state row: the fingerprint the rows were written for, how
+    many learners, whether anyone is at risk, the stale mark and when they were written."""
+
+    fingerprint: str
+    learners: int
+    anyone_at_risk: int
+    stale_at: datetime | None
+    computed_at: datetime
 
 
 def read_marks(session: DbSession, course: Course, now: datetime) -> Marks:
-    """The course's Marks as of `now`: one SELECT, its settings with them."""
+    """The course's Marks as of `now`: one SELECT, its settings and summary state with them."""
     row = run(session, _MARKS_AND_DUE, course=course.id, now=now).one()
     *data, due_now = row[:_SETTINGS_AT]
     stored = row._mapping if row.stored_course_id is not None else None
-    return Marks(course_settings.settings_of(stored), tuple(data), due_now, now)
+    found = row[-len(StoredState._fields) :]
+    state = StoredState(*found) if found[0] is not None else None
+    return Marks(course_settings.settings_of(stored), tuple(data), due_now, now, state)
 
 
 def fingerprint(
@@ -152,7 +167,7 @@ def fingerprint(
     the pseudonym key (the names of learners without one). `marks`: read_marks's, when the
     caller has them (read a moment before `now`: the day and the work due are theirs).
     """
-    settings, data, due_now, at = marks or read_marks(session, course, now)
+    settings, data, due_now, at, _state = marks or read_marks(session, course, now)
     today = settings.today(at)
     key_digest = hashlib.sha256(key).hexdigest()
     parts = (*data, today, due_now, key_digest, ROWS_SHAPE)
@@ -187,6 +202,7 @@ def _marks(course_id: Any) -> list[Any]:
 # data_marks of the course `course` with its assignments due by `now` and its stored settings
 # (none stored: NULLs): read_marks's one read, built once (run).
 _SETTINGS = CourseSettings.__table__
+_STATE_TABLE = LearnerSummaryState.__table__
 _MARKS_AND_DUE = (
     select(
         *_marks(bindparam("course")),
@@ -195,8 +211,13 @@ _MARKS_AND_DUE = (
         .scalar_subquery(),
         _SETTINGS.c.course_id.label("stored_course_id"),
         *(column for column in _SETTINGS.c if column.name != "course_id"),
+        *(_STATE_TABLE.c[name].label(f"state_{name}") for name in StoredState._fields),
     )
-    .select_from(Course.__table__.outerjoin(_SETTINGS, _SETTINGS.c.course_id == Course.id))
+    .select_from(
+        Course.__table__.outerjoin(_SETTINGS, _SETTINGS.c.course_id == Course.id).outerjoin(
+            _STATE_TABLE, _STATE_TABLE.c.course_id == Course.id
+        )
+    )
     .where(Course.id == bindparam("course"))
 )
 #: Where the settings' columns start in its row.
@@ -322,7 +343,11 @@ def current(
     """
     moment = now or utcnow()
     mark, settings, today = fingerprint(session, course, key, moment, marks)
-    found = _state(session, course)
+    # The state read with the marks when it says the rows are current (a page's usual case);
+    # else read again (this request may have written them since).
+    found = marks.state if marks is not None else None
+    if found is None or found.fingerprint != mark or found.stale_at is not None:
+        found = _state(session, course)
     if found is not None and found.fingerprint == mark and found.stale_at is None:
         return State(settings, today, found.learners, bool(found.anyone_at_risk), mark=mark)
     if _left_to_the_job(found, inline_up_to):

@@ -765,6 +765,42 @@ def test_the_marks_read_holds_the_settings_as_stored(tmp_path: Path, app: Flask)
         assert marks.settings.risk_pass_mark == 12.5
 
 
+def test_the_state_read_with_the_marks_is_trusted_only_while_it_says_current(
+    tmp_path: Path, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page's marks carry the summaries' state as read with them: when it says the rows are
+    # current, no other read of it; once this request has written them the marks' state is old,
+    # and they are not written twice.
+    with app.app_context():
+        course = Course(lms_course_id="st", title="St")
+        learner = Person(name="Ada")
+        db.session.add_all([course, learner])
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, person_id=learner.id, course_role="learner"))
+        db.session.commit()
+        now = datetime.now(UTC)
+        written: list[int] = []
+        real = learner_summary.refresh
+        monkeypatch.setattr(
+            learner_summary, "refresh", lambda *a, **k: written.append(1) or real(*a, **k)
+        )
+        marks = learner_summary.read_marks(db.session, course, now)
+        assert marks.state is None  # never written
+        first = learner_summary.current(db.session, course, key=b"k", now=now, marks=marks)
+        again = learner_summary.current(db.session, course, key=b"k", now=now, marks=marks)
+        assert written == [1] and first.learners == again.learners == 1
+        db.session.commit()
+        marks = learner_summary.read_marks(db.session, course, now)
+        assert marks.state is not None and marks.state.learners == 1
+        state_reads: list[int] = []
+        real_state = learner_summary._state
+        monkeypatch.setattr(
+            learner_summary, "_state", lambda *a: state_reads.append(1) or real_state(*a)
+        )
+        assert learner_summary.current(db.session, course, key=b"k", now=now, marks=marks).mark
+        assert (written, state_reads) == ([1], [])
+
+
 def test_refresh_summaries_command_writes_the_rows_again(
     tmp_path: Path, app: Flask, runner: Any
 ) -> None:

@@ -24,6 +24,7 @@ from lti_tool.models import (
     AccessLog,
     Assignment,
     Course,
+    PersonIdentity,
 )
 from lti_tool.people.pseudonyms import pseudonym_key
 from tests.helpers.api import make_token
@@ -385,3 +386,28 @@ def test_class_weekly_time_equals_the_time_spent_report_summed_per_week(
                 for r in class_weekly_time(course, data.members, people)
             ]  # fmt: skip
             assert got == expected and len(got) >= 2
+
+
+def test_recent_events_are_the_latest_across_as_many_days_as_they_take(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    # Thirty active days of one to three events each: the latest 50 come from the last of them,
+    # newest first, read a few days at a time; asked for more than there are, all of them.
+    lines, stamps = [], []
+    for day in range(30):
+        for minute in range(day % 3 + 1):
+            stamp = f"2026-03-{day + 1:02d} 10:{minute:02d}:00"
+            lines.append(event(stamp, f"/courses/x/courseware/{day}-{minute}", user=7))
+            stamps.append(datetime.fromisoformat(stamp).replace(tzinfo=UTC))
+    ingest(runner, write(tmp_path / "days.log", lines))
+    newest_first = sorted(stamps, reverse=True)
+    with app.app_context():
+        course = db.session.scalar(select(Course))
+        person = db.session.scalar(
+            select(PersonIdentity.person_id).where(PersonIdentity.value == "7")
+        )
+        assert course is not None and person is not None
+        for limit in (1, 5, 50, 1000):
+            found = learners.recent_events(db.session, course, person, limit)
+            assert [e["at"] for e in found] == newest_first[:limit]
+        assert learners.recent_events(db.session, course, person + 1000) == []

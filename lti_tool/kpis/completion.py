@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.names import module_name
@@ -82,6 +82,31 @@ def module_progress(
         if row.person_id in people:
             found[(row.module_id, row.person_id)] = row
     return found
+
+
+def modules_of(
+    session: DbSession, course: Course, person_id: int
+) -> list[tuple[CourseModule, Any]]:
+    """The course's modules (as `modules`) each with one learner's progress row (as
+    `module_progress`'s, None when the LMS reported none): one read."""
+    query = (
+        select(
+            CourseModule,
+            ModuleProgress.items_required,
+            ModuleProgress.items_done,
+            ModuleProgress.completed_at,
+            ModuleProgress.person_id,
+        )
+        .outerjoin(
+            ModuleProgress,
+            and_(
+                ModuleProgress.module_id == CourseModule.id, ModuleProgress.person_id == person_id
+            ),
+        )
+        .where(CourseModule.course_id == course.id, CourseModule.removed.is_(False))
+        .order_by(CourseModule.position, CourseModule.id)
+    )
+    return [(row[0], row if row.person_id is not None else None) for row in session.execute(query)]
 
 
 def learner_progress(

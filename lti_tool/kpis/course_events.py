@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
@@ -35,18 +35,23 @@ def learner_events(session: DbSession, course: Course, person_id: int) -> list[C
     """The events one learner's charts show, in time order: those for everyone, and their own
     sections' dates, which replace everyone's date of the same assignment (an override is the
     learner's date; everyone's would be a date that does not apply to them)."""
-    sections = set(
+    # Everyone's events and their own sections' (one read).
+    own = select(SectionMember.section_id).where(SectionMember.person_id == person_id)
+    events = list(
         session.scalars(
-            select(SectionMember.section_id).where(SectionMember.person_id == person_id)
+            select(CourseEvent)
+            .where(
+                CourseEvent.course_id == course.id,
+                or_(CourseEvent.section_id.is_(None), CourseEvent.section_id.in_(own)),
+            )
+            .order_by(CourseEvent.at, CourseEvent.id)
         )
     )
-    events = course_events(session, course)
-    replaced = {_assignment_of(e) for e in events if e.section_id in sections}
+    replaced = {_assignment_of(e) for e in events if e.section_id is not None}
     return [
         e
         for e in events
-        if e.section_id in sections
-        or (e.section_id is None and (e.lms_id is None or _assignment_of(e) not in replaced))
+        if e.section_id is not None or e.lms_id is None or _assignment_of(e) not in replaced
     ]
 
 

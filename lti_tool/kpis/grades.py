@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.names import assignment_name
@@ -86,7 +86,33 @@ def assignments(session: DbSession, course: Course) -> list[Assignment]:
             Assignment.published.is_(True),
         )
     )
-    return sorted(found, key=lambda a: (a.due_at is None, a.due_at or 0, a.position or 0, a.id))
+    return sorted(found, key=_in_order)
+
+
+def _in_order(assignment: Assignment) -> tuple[Any, ...]:
+    """Where an assignment goes among the course's: by due date (none last), then position."""
+    due = assignment.due_at
+    return (due is None, due or 0, assignment.position or 0, assignment.id)
+
+
+def assignments_with(
+    session: DbSession, course: Course, person_id: int
+) -> list[tuple[Assignment, Submission | None]]:
+    """`assignments`, in their order, each with one learner's submission (None: none): one
+    read."""
+    found = session.execute(
+        select(Assignment, Submission)
+        .outerjoin(
+            Submission,
+            and_(Submission.assignment_id == Assignment.id, Submission.person_id == person_id),
+        )
+        .where(
+            Assignment.course_id == course.id,
+            Assignment.removed.is_(False),
+            Assignment.published.is_(True),
+        )
+    )
+    return sorted(((a, sub) for a, sub in found), key=lambda pair: _in_order(pair[0]))
 
 
 def scores_by_assignment(

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from lti_tool.activity.rollups import week_start
 from lti_tool.activity.sql import driver_rows
 from lti_tool.i18n.text import N_, LazyText, lazy_gettext, lazy_ngettext
-from lti_tool.kpis.completion import module_progress, modules
-from lti_tool.kpis.grades import assignments, due_for
+from lti_tool.kpis.completion import module_progress, modules, modules_of
+from lti_tool.kpis.grades import assignments, assignments_with, due_for
 from lti_tool.kpis.names import Name, module_name
 from lti_tool.models import Assignment, Course, LearnerDay, Submission
 from lti_tool.models.types import DbSession
@@ -117,17 +117,8 @@ def learner_work(
     session: DbSession, course: Course, person_id: int, now: datetime, zone: ZoneInfo
 ) -> list[WorkItem]:
     """Every published assignment with the learner's own due date and status."""
-    subs = {
-        s.assignment_id: s
-        for s in session.scalars(
-            select(Submission)
-            .join(Assignment, Assignment.id == Submission.assignment_id)
-            .where(Assignment.course_id == course.id, Submission.person_id == person_id)
-        )
-    }
     items = []
-    for assignment in assignments(session, course):
-        sub = subs.get(assignment.id)
+    for assignment, sub in assignments_with(session, course, person_id):
         due = due_for(assignment, sub)
         kind = work_kind(due, sub, now)
         items.append(
@@ -212,10 +203,8 @@ class ModuleRow:
 
 def learner_modules(session: DbSession, course: Course, person_id: int) -> list[ModuleRow]:
     """The learner's items done per module, in course order (nothing reported: none done)."""
-    progress = module_progress(session, course, {person_id})
     rows = []
-    for number, module in enumerate(modules(session, course), 1):
-        found = progress.get((module.id, person_id))
+    for number, (module, found) in enumerate(modules_of(session, course, person_id), 1):
         required = (found.items_required if found else 0) or module.items_required
         done = min(found.items_done, required) if found else 0
         rows.append(

@@ -850,10 +850,11 @@ def learner(course_id: int, person_id: int) -> str:
     videos = video_engagement.learner_video(
         db.session, course, {person_id}, video_durations(course)
     )
-    progress = completion.module_progress(db.session, course, {person_id})
     modules = [
-        (names.module_name(m.name, number), m, progress.get((m.id, person_id)))
-        for number, m in enumerate(completion.modules(db.session, course), 1)
+        (names.module_name(m.name, number), m, progress)
+        for number, (m, progress) in enumerate(
+            completion.modules_of(db.session, course, person_id), 1
+        )
     ]
     assignments = grades.assignments(db.session, course)
     # The class's scores for the bands beside theirs, read only when there is work to score.

@@ -163,3 +163,86 @@ def test_the_typical_share_is_the_median_of_the_class_padded_with_zeros(
     expected = round(statistics.median(padded), 4) if padded else None
     found = student.typical_videos(rows, people)
     assert [row["coverage"] for row in found] == ([expected] if seen else [])
+
+
+def test_a_learners_events_are_everyones_but_where_their_own_sections_date_replaces_it(
+    app: Flask,
+) -> None:
+    # Everyone's date of assignment 77 gives way to the learner's section's; assignment 78's
+    # section date is another section's (not theirs), so everyone's stays; an event without
+    # an LMS item (staff's own) is everyone's.
+    from lti_tool.kpis import course_events
+    from lti_tool.models import CourseEvent, Section, SectionMember
+
+    with app.app_context():
+        course, me = Course(lti_context_id="ctx-e", title="Events"), Person(name="Me")
+        db.session.add_all([course, me])
+        db.session.flush()
+        mine = Section(course_id=course.id, lms_section_id="1", name="Mine")
+        other = Section(course_id=course.id, lms_section_id="2", name="Other")
+        db.session.add_all([mine, other])
+        db.session.flush()
+        db.session.add(SectionMember(section_id=mine.id, person_id=me.id))
+
+        def dated(lms_id: str | None, day: int, section: Section | None = None) -> None:
+            db.session.add(
+                CourseEvent(
+                    course_id=course.id,
+                    source="canvas" if lms_id else "staff",
+                    lms_id=lms_id,
+                    title=f"{lms_id} on {day}",
+                    section_id=section.id if section else None,
+                    at=NOW + timedelta(days=day),
+                )
+            )
+
+        dated("77", 1)
+        dated("77:section:1", 2, mine)
+        dated("78", 3)
+        dated("78:section:2", 4, other)
+        dated(None, 5)
+        db.session.commit()
+        shown = [e.title for e in course_events.learner_events(db.session, course, me.id)]
+        assert shown == ["77:section:1 on 2", "78 on 3", "None on 5"]
+
+
+def test_a_learners_modules_are_their_own_progress_in_course_order(app: Flask) -> None:
+    # Read with one join: another learner's progress never counts for `me`; a module `me` has
+    # no progress in reads as none done; a removed module is left out.
+    from lti_tool.models import CourseModule, ModuleProgress
+
+    done_at = NOW - timedelta(days=1)
+    with app.app_context():
+        course = Course(lti_context_id="ctx-m", title="Modules")
+        me, other = Person(name="Me"), Person(name="Other")
+        db.session.add_all([course, me, other])
+        db.session.flush()
+        second, first, gone = (
+            CourseModule(course_id=course.id, lms_module_id=key, name=key, position=at, **extra)
+            for key, at, extra in (
+                ("Second", 2, {"items_required": 4}),
+                ("First", 1, {"items_required": 2}),
+                ("Gone", 0, {"items_required": 1, "removed": True}),
+            )
+        )
+        db.session.add_all([second, first, gone])
+        db.session.flush()
+        db.session.add_all(
+            [
+                ModuleProgress(
+                    module_id=first.id,
+                    person_id=me.id,
+                    items_required=2,
+                    items_done=2,
+                    completed_at=done_at,
+                ),
+                ModuleProgress(module_id=second.id, person_id=other.id, items_done=4),
+                ModuleProgress(module_id=gone.id, person_id=me.id, items_done=1),
+            ]
+        )
+        db.session.commit()
+        rows = student.learner_modules(db.session, course, me.id)
+        assert [(str(r.name), r.done, r.required, r.completed_at) for r in rows] == [
+            ("First", 2, 2, done_at),
+            ("Second", 0, 4, None),
+        ]

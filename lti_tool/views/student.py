@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from flask import abort, g, render_template, request
+from markupsafe import Markup, escape
 
 from lti_tool.extensions import db
 from lti_tool.i18n import formats
@@ -29,13 +30,14 @@ from lti_tool.kpis import (
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
+from lti_tool.kpis.names import CourseNames
 from lti_tool.launch.identity import member_required
 from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached, request_marks
-from lti_tool.views.course import _course, bp, course_names
+from lti_tool.views.course import _course, bp, course_names, named
 from lti_tool.views.learners import (
     class_figures,
     commit_keeping_loaded,
@@ -280,6 +282,7 @@ def _page(
         "weeks": [(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
         "calendar": calendar,
         "videos": videos,
+        "video_rows": _video_rows(videos, names),
         "modules": modules,
         "extra": extra,
         "work": work,
@@ -295,38 +298,56 @@ def _page(
             if distribution and distribution.mine is not None
             else None
         ),
-        "names": names,
         "charts": charts,
         "partial": axis.partial,
         "axis": axis,
         "today": today,
-        "calendar_rows": _calendar_rows(calendar, axis) if calendar else [],
+        "calendar_rows": _calendar_rows(calendar, axis) if calendar else Markup(),
         "has_activity": bool(days),
         "weekdays": charts_mod.weekday_names(),
     }
 
 
-CalendarRow = tuple[int, str, list[tuple[str, str]]]
-
-
-def _calendar_rows(calendar: student.Calendar, axis: charts_mod.Weeks) -> list[CalendarRow]:
-    """The calendar's table, written here rather than by the template (a year is 371 cells,
-    and the template's calls per cell were half of the page's template): per week its number
-    (below 1: before the course's first week), its Monday as a short day, and its days as
-    (ISO date of an active day else "", the value as shown: blank for days to come)."""
+def _video_rows(videos: list[dict[str, Any]], known: CourseNames) -> Markup:
+    """The videos table's rows, written here (the typical learner's lists every video of the
+    course, some 250: the template's calls per cell were most of that page; kept with the rest
+    of the typical page per worker)."""
     language = page_language()
-    return [
-        (
-            axis.number(monday.isoformat()),
-            charts_mod.short_day(monday),
-            [
-                ("", "")
-                if value is None
-                else (day.isoformat(), formats.number(value, language))
-                if value
-                else ("", "0")
-                for day, value in cells
-            ],
+    words = {True: str(escape(_("yes"))), False: str(escape(_("not yet")))}
+    rows = []
+    for v in videos:
+        coverage = v["coverage"]
+        share = (
+            "\u2013"
+            if coverage is None
+            else f"{escape(formats.number(coverage * 100, language))} %"
         )
-        for monday, cells in calendar.rows()
-    ]
+        rows.append(
+            f"<tr><td>{named(known.shown('video', v['video_id']))}</td><td>{share}</td>"
+            f"<td>{words[bool(v['completed'])]}</td></tr>"
+        )
+    return Markup("".join(rows))  # noqa: S704 (names escaped by named, words and shares here)
+
+
+def _calendar_rows(calendar: student.Calendar, axis: charts_mod.Weeks) -> Markup:
+    """The calendar's table rows, written here rather than by the template (a year is 371
+    cells, and the template's calls per cell were half of the page's template): per week its
+    number (below 1: before the course's first week: none) and its Monday as a short day, then
+    its days (an active day's ISO date in a <time>; the value as shown: blank for days to come)."""
+    language = page_language()
+    rows = []
+    for monday, cells in calendar.rows():
+        number = axis.number(monday.isoformat())
+        week = f"{escape(_('Week %(n)d', n=number))}<br>" if number >= 1 else ""
+        start = escape(_("from %(day)s", day=charts_mod.short_day(monday)))
+        shown = "".join(
+            "<td></td>"
+            if value is None
+            else f'<td><time datetime="{day.isoformat()}">'
+            f"{escape(formats.number(value, language))}</time></td>"
+            if value
+            else "<td>0</td>"
+            for day, value in cells
+        )
+        rows.append(f'<tr><th scope="row">{week}<span class="from">{start}</span></th>{shown}</tr>')
+    return Markup("".join(rows))  # noqa: S704 (words and numbers escaped, dates are ISO)

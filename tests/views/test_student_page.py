@@ -303,6 +303,17 @@ def test_the_calendar_cells_are_the_learners_active_days(
     assert sorted(re.findall(r'<time datetime="([\d-]+)">', html)) == sorted(
         d.isoformat() for d in mine
     )
+    # Each week's row is named by its number and Monday (the first weeks before the course's
+    # first week have no number), its days as cells: an active day's count in a <time>.
+    table = html[html.index('id="table-my-days"') :]
+    heads = re.findall(r'<th scope="row">(.*?)</th>', table[: table.index("</table>")])
+    assert heads and all(
+        re.fullmatch(r'(Week \d+<br>)?<span class="from">from [A-Z][a-z]{2} \d{1,2}</span>', h)
+        for h in heads
+    ), heads
+    assert heads[-1].startswith("Week ")
+    last = max(mine)
+    assert f'<td><time datetime="{last.isoformat()}">{mine[last]}</time></td>' in table
     assert (
         f"You were active on <strong>4 of {sum(1 for v in cells.values() if v is not None)}" in html
     )
@@ -380,3 +391,30 @@ def test_the_typical_learner_is_made_once_a_worker_while_the_data_and_language_h
         db.session.commit()
     _html(client.get(f"/courses/1/me?t={seeded['t']}"))
     assert len(made) == 3
+
+
+def test_the_videos_table_names_each_video_its_share_and_whether_it_reached_the_end(
+    app: Flask,
+) -> None:
+    # Written by the view (student_views._video_rows): names escaped in their cell with the id
+    # in the tooltip, the share in the page's language, "yes" / "not yet" in its words.
+    from lti_tool.kpis.names import CourseNames
+
+    known = CourseNames(names={("video", "v1"): "Intro <b>1</b>"}, known={("video", "v1")})
+    videos = [
+        {"video_id": "v1", "coverage": 0.126, "completed": False},
+        {"video_id": "v&2", "coverage": None, "completed": True},
+    ]
+    expected = {
+        "en": ("13 %", "not yet", "yes", "Unnamed video"),
+        "nb": ("13 %", "ikke ennå", "ja", "Video uten navn"),
+    }
+    for language, (share, no, yes, unnamed) in expected.items():
+        with app.test_request_context("/courses/1/me", headers={"Accept-Language": language}):
+            rows = str(student_views._video_rows(videos, known))
+        assert rows.startswith(
+            '<tr><td><span class="named" title="v1">Intro &lt;b&gt;1&lt;/b&gt;</span></td>'
+            f"<td>{share}</td><td>{no}</td></tr>"
+        ), rows
+        assert f'<tr><td><span class="named" title="v&amp;2">{unnamed}' in rows
+        assert rows.endswith(f"</span></td><td>\u2013</td><td>{yes}</td></tr>"), rows

@@ -193,12 +193,8 @@ def test_the_whole_class_is_counted_from_the_summary_not_row_by_row(
     assert [found["risk"] for found in counted] == ["1"]
 
 
-def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
-    app: Flask, client: FlaskClient, seeded: dict[str, Any]
-) -> None:
-    page = f"/courses/1/learners?t={seeded['t']}"
-    client.get(page)
-    _enroll_newcomer(app)  # the next page writes the summaries again and commits them
+def _get_seeing_statements(app: Flask, client: FlaskClient, page: str) -> tuple[Any, list[str]]:
+    """The page's answer and the SQL statements it ran (whitespace folded)."""
     with app.app_context():
         engine = db.engine
     seen: list[str] = []
@@ -208,9 +204,18 @@ def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
 
     event.listen(engine, "before_cursor_execute", note)
     try:
-        answer = client.get(page)
+        return client.get(page), seen
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_page_that_writes_the_summaries_reads_its_course_and_platform_once(
+    app: Flask, client: FlaskClient, seeded: dict[str, Any]
+) -> None:
+    page = f"/courses/1/learners?t={seeded['t']}"
+    client.get(page)
+    _enroll_newcomer(app)  # the next page writes the summaries again and commits them
+    answer, seen = _get_seeing_statements(app, client, page)
     assert answer.status_code == 200
     # The page wrote the rows again (the newcomer is in them; on PostgreSQL by COPY, which
     # the statements seen do not show).
@@ -228,18 +233,7 @@ def test_a_page_reads_its_course_platform_viewer_and_settings_with_two_statement
     # the marks read the settings: each of them once, in those two statements.
     page = f"/courses/1/?t={seeded['t']}"
     client.get(page)
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        answer = client.get(page)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+    answer, seen = _get_seeing_statements(app, client, page)
     assert answer.status_code == 200 and "Signed in as" in answer.get_data(as_text=True)
     columns = ("course.lti_context_id", "platform.issuer", "person.given_name")
     [check] = [s for s in seen if "enrollment.sessions_revoked_at" in s]

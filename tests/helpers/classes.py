@@ -270,3 +270,17 @@ GOOD = {
     "risk_pass_mark": "55.5",
     "student_views": ["time", "videos"],
 }
+
+
+def section_of(app: Flask, identity: str, name: str) -> None:
+    """Put the learner the logs know by `identity` (a PersonIdentity value) alone in a new
+    section `name` of course 1."""
+    with app.app_context():
+        person = db.session.scalar(
+            select(PersonIdentity.person_id).where(PersonIdentity.value == identity)
+        )
+        section = Section(course_id=1, lms_section_id="s", name=name)
+        db.session.add(section)
+        db.session.flush()
+        db.session.add(SectionMember(section_id=section.id, person_id=person))
+        db.session.commit()

@@ -146,7 +146,7 @@ def test_the_reach_table_is_each_pages_own_language_and_section(
 ) -> None:
     # The table's rows are written once per worker for each language and section: a staff member
     # in Norwegian, then a section, never get the rows written for another page before them.
-    from lti_tool.models import PersonIdentity, Section, SectionMember
+    from tests.helpers.classes import section_of
     from tests.helpers.platform import CLAIM, session_token
 
     def launch(sub: str, locale: str) -> str:
@@ -157,13 +157,7 @@ def test_the_reach_table_is_each_pages_own_language_and_section(
 
     english, norwegian = launch("staff-1", "en"), launch("staff-2", "nb")
     seed(runner, tmp_path)
-    with app.app_context():
-        u3 = db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == "3"))
-        section = Section(course_id=1, lms_section_id="s", name="Lab 3")
-        db.session.add(section)
-        db.session.flush()
-        db.session.add(SectionMember(section_id=section.id, person_id=u3))
-        db.session.commit()
+    section_of(app, "3", "Lab 3")
 
     def rows(token: str, query: str = "") -> list[str]:
         html = client.get(f"/courses/1/content?t={token}{query}").get_data(as_text=True)

@@ -11,11 +11,9 @@ from urllib.parse import quote
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
 
-from lti_tool.extensions import db
-from lti_tool.models import PersonIdentity, Section, SectionMember
 from lti_tool.views.links import quoted
+from tests.helpers.classes import section_of
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, ingest, write
@@ -146,13 +144,7 @@ def test_the_section_filter_counts_its_learners_only(
 ) -> None:
     ingest(runner, _log(tmp_path))
     token = _staff(client, platform)
-    with app.app_context():
-        u2 = db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == "2"))
-        section = Section(course_id=1, lms_section_id="s", name="Lab <2>")
-        db.session.add(section)
-        db.session.flush()
-        db.session.add(SectionMember(section_id=section.id, person_id=u2))
-        db.session.commit()
+    section_of(app, "2", "Lab <2>")
     html = _page(client, token, "&section=Lab+%3C2%3E")
     # Only u2: one wrong check of the hard problem, nobody right yet.
     assert "<td>0 %</td><td>1</td><td>1</td><td>nobody right yet</td>" in html

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from tests.helpers.classes import section_of
 from tests.helpers.platform import CLAIM, LEARNER, FakePlatform, session_token
 from tests.helpers.tracking_logs import COURSE, VIDEO, VIDEO_ID, event, ingest, write
 
@@ -120,10 +121,6 @@ def test_learner_cannot_open_the_video_page(client: FlaskClient, platform: FakeP
 def test_video_page_by_section(
     app: Any, client: FlaskClient, runner: FlaskCliRunner, platform: FakePlatform, tmp_path: Path
 ) -> None:
-    from sqlalchemy import select
-
-    from lti_tool.extensions import db
-    from lti_tool.models import PersonIdentity, Section, SectionMember
 
     ingest(
         runner,
@@ -139,13 +136,7 @@ def test_video_page_by_section(
     )
     staff = platform.launch(client, **CONTEXT)
     token = staff.headers["Location"].split("t=")[1]
-    with app.app_context():
-        u2 = db.session.scalar(select(PersonIdentity.person_id).where(PersonIdentity.value == "u2"))
-        section = Section(course_id=1, lms_section_id="s", name="Lab <2>")
-        db.session.add(section)
-        db.session.flush()
-        db.session.add(SectionMember(section_id=section.id, person_id=u2))
-        db.session.commit()
+    section_of(app, "u2", "Lab <2>")
     html = re.sub(
         r">\s+<",
         "><",

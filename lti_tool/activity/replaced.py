@@ -142,6 +142,21 @@ def taken(session: DbSession, course_id: int) -> Replaced | None:
     return None if record is None or record.spoiled else record
 
 
+def replaced_since(session: DbSession, course_id: int, mark: str) -> set[int] | None:
+    """The people whose rows of the course this transaction replaced, when `mark` (an activity
+    mark kept with figures) is what its activity was before them, so that every other
+    learner's rows are as they were then; None when the activity may have changed otherwise
+    (another transaction, or this one by other ways than rows noted)."""
+    record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
+    if record is None:
+        # This transaction changed none of the course's activity: it is as its mark says.
+        now = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+        return set() if activity_mark(now) == mark else None
+    if record.spoiled or record.mark != mark:
+        return None
+    return set(record.rows.days)
+
+
 @event.listens_for(Session, "after_transaction_end")
 def forget(session: Session, transaction: SessionTransaction) -> None:
     """Drop a transaction's records at its end, committed or rolled back (a rolled-back

@@ -16,7 +16,7 @@ from lti_tool.cli.options import named_course
 from lti_tool.data.privacy import delete_person, export_person
 from lti_tool.data.retention import purge_course_all, purge_course_older_than
 from lti_tool.extensions import db
-from lti_tool.kpis import learner_summary, page_summary
+from lti_tool.kpis import learner_activity, learner_summary, page_summary
 from lti_tool.models import ActivityBlock, Course, Person
 from lti_tool.people.linking import people_known_as
 from lti_tool.people.pseudonyms import pseudonym_key
@@ -129,7 +129,9 @@ def data_refresh_summaries(
     key = pseudonym_key()
     for course in courses:
         started = time.perf_counter()
-        page_summary.forget(db.session, course)  # from scratch: no page's figures are kept
+        # From scratch: no page's figures and no learner's activity totals are kept.
+        page_summary.forget(db.session, course)
+        learner_activity.forget(db.session, course)
         learners = learner_summary.refresh(db.session, course, key=key)
         db.session.commit()
         seconds = round(time.perf_counter() - started, 3)

@@ -42,7 +42,7 @@ from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows, run
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
-from lti_tool.kpis import course_settings
+from lti_tool.kpis import course_settings, learner_activity
 from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
@@ -269,8 +269,10 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     """refresh, its work."""
     started = utcnow()
     moment = now or started
-    mark, _settings, _today = fingerprint(session, course, key, moment)
-    data = class_data(session, course, key=key, now=moment)
+    mark, settings, today = fingerprint(session, course, key, moment)
+    cutoff = settings.time_cutoff_minutes
+    known = learner_activity.kept(session, course, cutoff, today)
+    data = class_data(session, course, key=key, now=moment, kept=known)
     # The course's class figures from the same class data, in the same transaction (imported
     # here: course_summary reads this module's fingerprint).
     from lti_tool.kpis import course_summary
@@ -283,9 +285,11 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     if not records:
         # A course without learners keeps no row at all (a purged course has none left): its
         # next reader finds nothing to read, at the cost of a few empty queries.
+        learner_activity.forget(session, course)
         session.execute(delete(state).where(state.c.course_id == course.id))
         return 0
     values = {
+        "activity": learner_activity.keep(session, course, data.members, known, cutoff, today),
         "fingerprint": mark,
         "computed_at": moment,
         "learners": len(records),

@@ -8,7 +8,7 @@ what a learner's own page shows beside the class (view_beside). Staff rows carry
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
 from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.roster import STATS_COLUMNS, Member, load_members, percentile
+from lti_tool.kpis.roster import STATS_COLUMNS, Member, Totals, load_members, percentile
 from lti_tool.models import (
     ActivityBlock,
     Course,
@@ -82,15 +82,16 @@ def class_data(
     key: bytes,
     now: datetime | None = None,
     settings: course_settings.Settings | None = None,
+    kept: Mapping[int, Totals] | None = None,
 ) -> ClassData:
     """Load the class's learners and compute their completion, segment and at-risk level; with
-    `settings`, as those settings would have it (the settings page's preview), else as saved."""
+    `settings`, as those settings would have it (the settings page's preview), else as saved.
+    `kept`: activity totals still true of some learners' days (load_members)."""
     settings = settings or course_settings.load(session, course)
     moment = now or utcnow()
     today = settings.today(moment)
-    members = load_members(
-        session, course, key=key, cutoff_minutes=settings.time_cutoff_minutes, today=today
-    )
+    cutoff = settings.time_cutoff_minutes
+    members = load_members(session, course, key=key, cutoff_minutes=cutoff, today=today, kept=kept)
     progress = learner_progress(session, course, members)
     week = week_start(today) - timedelta(days=7)
     segments = week_segments(members, week, problem_attempts(session, course, [week]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -68,11 +69,19 @@ class Member:
     active_days: int = 0
     events: int = 0
     videos_watched: int = 0
+    # The latest event's time (POSIX seconds) in the stored activity, when any.
+    last_event: float | None = None
     # Per ISO week (Monday): seconds, active days, events, and the seconds summed from each day
     # rounded as the time-spent report rounds it (what the weekly quartiles are taken of).
     weeks: dict[date, list[float]] = field(default_factory=dict)
     # The LMS's statistics (a row of STATS_COLUMNS), when a sync brought them.
     lms: Any = None
+
+
+#: A learner's activity totals as kept between refreshes (lti_tool.kpis.learner_activity):
+#: time spent, time in the 7 days, sessions, events, active days, the latest event (POSIX
+#: seconds, or None), videos watched and the weeks, each [Monday (ISO), Member.weeks' four].
+Totals = list[Any]
 
 
 def pseudonym(key: bytes, person_id: int) -> str:
@@ -181,10 +190,13 @@ def load_members(
     today: date,
     activity: bool = True,
     people: set[int] | None = None,
+    kept: Mapping[int, Totals] | None = None,
 ) -> dict[int, Member]:
     """The class (or `people`) with names, sections, LMS stats and, when asked, activity.
 
-    `today` is the last day of the "7 days" window (the course's own today).
+    `today` is the last day of the "7 days" window (the course's own today). `kept`: activity
+    totals still true of some learners' days (lti_tool.kpis.learner_activity.kept, for this
+    cutoff and day), taken for theirs instead of adding up their days again.
     """
     ids = sorted(class_member_ids(session, course) if people is None else people)
     labels, usernames = labels_and_usernames(session, set(ids))
@@ -221,8 +233,63 @@ def load_members(
             member.lms = stats
             member.last_active = stats.last_activity_at
     if activity and members:  # (no one: the course's every learner-day would be read for none)
-        add_activity(session, course, members, cutoff_minutes, today)
+        if kept:
+            mondays: dict[str, date] = {}
+            for person_id, member in members.items():
+                if person_id in kept:
+                    set_totals(member, kept[person_id], mondays)
+            members_left = {p: m for p, m in members.items() if p not in kept}
+            if members_left:
+                add_activity(session, course, members_left, cutoff_minutes, today, few=True)
+        else:
+            add_activity(session, course, members, cutoff_minutes, today)
     return members
+
+
+def totals_of(member: Member) -> Totals:
+    """A member's activity totals as kept (Totals)."""
+    weeks = [[week.isoformat(), *totals] for week, totals in sorted(member.weeks.items())]
+    return [
+        member.time_total,
+        member.time_7d,
+        member.sessions,
+        member.events,
+        member.active_days,
+        member.last_event,
+        member.videos_watched,
+        weeks,
+    ]
+
+
+def set_totals(member: Member, totals: Totals, mondays: dict[str, date]) -> None:
+    """Give a member the activity totals kept for them (totals_of), as add_activity would
+    (`mondays`: the weeks' dates by their text, shared by the class's calls)."""
+    (
+        member.time_total,
+        member.time_7d,
+        member.sessions,
+        member.events,
+        member.active_days,
+        member.last_event,
+        member.videos_watched,
+        weeks,
+    ) = totals
+    member.weeks = {}
+    for week, *rest in weeks:
+        monday = mondays.get(week)
+        if monday is None:
+            monday = mondays[week] = date.fromisoformat(week)
+        member.weeks[monday] = rest
+    _last_active(member)
+
+
+def _last_active(member: Member) -> None:
+    """Make a member's last active their latest event when it is later than the LMS's."""
+    if member.last_event is None:
+        return
+    last = datetime.fromtimestamp(member.last_event, UTC)
+    if member.last_active is None or last > member.last_active:
+        member.last_active = last
 
 
 def add_activity(
@@ -233,26 +300,61 @@ def add_activity(
     today: date,
     *,
     until: date | None = None,
+    few: bool = False,
 ) -> None:
     """Add the stored activity to the members' totals: every day's, or up to `until` (a day
-    of the course's calendar, included)."""
+    of the course's calendar, included). `few`: the members are a few of the course's
+    learners, whose rows alone are read (not with `until`)."""
+    if few:
+        if until is not None:
+            raise ValueError("add_activity reads a few members' days to the last one")
+        ids = sorted(members)
+        rows: Iterable[tuple[Any, ...]] = select_in(session, _DAYS, [course.id], ids)
+        viewed: Iterable[Any] = select_in(session, _VIEWED, [course.id], ids)
+    else:
+        rows = driver_rows(
+            session,
+            select(
+                LearnerDay.person_id,
+                LearnerDay.day,
+                LearnerDay.events,
+                LearnerDay.last_time,
+                LearnerDay.gaps,
+            ).where(
+                LearnerDay.course_id == course.id,
+                LearnerDay.day <= until if until is not None else true(),
+            ),
+        )
+        viewed = session.connection().execute(
+            select(VideoLearnerViews.person_id, func.count())
+            .where(VideoLearnerViews.course_id == course.id)
+            .group_by(VideoLearnerViews.person_id)
+        )
+    _add_days(members, rows, cutoff, today)
+    for person_id, count in viewed:
+        if person_id in members:
+            members[person_id].videos_watched = count
+
+
+#: Some learners' days and videos watched (select_in's SQL).
+_DAYS = (
+    "SELECT person_id, day, events, last_time, gaps FROM learner_day "
+    "WHERE course_id = {p} AND person_id {in}"
+)
+_VIEWED = (
+    "SELECT person_id, count(*) FROM video_learner_views "
+    "WHERE course_id = {p} AND person_id {in} GROUP BY person_id"
+)
+
+
+def _add_days(
+    members: dict[int, Member], rows: Iterable[tuple[Any, ...]], cutoff: int, today: date
+) -> None:
+    """Add learner-days (person, day, events, latest event, gap histogram; as the driver gives
+    them) to the members' totals."""
     since = today - timedelta(days=6)
     # Per day as the driver gives it (a date, or SQLite's text): in the last 7 days, its Monday.
     days: dict[object, tuple[bool, date]] = {}
-    latest: dict[int, float] = {}
-    rows = driver_rows(
-        session,
-        select(
-            LearnerDay.person_id,
-            LearnerDay.day,
-            LearnerDay.events,
-            LearnerDay.last_time,
-            LearnerDay.gaps,
-        ).where(
-            LearnerDay.course_id == course.id,
-            LearnerDay.day <= until if until is not None else true(),
-        ),
-    )
     for person_id, stored_day, events, last_time, gaps in rows:
         member = members.get(person_id)
         if member is None:
@@ -276,20 +378,10 @@ def add_activity(
         week[1] += 1
         week[2] += events
         week[3] += round(seconds, 3)
-        if last_time > latest.get(person_id, float("-inf")):
-            latest[person_id] = last_time
-    for person_id, last_time in latest.items():
-        member = members[person_id]
-        last = datetime.fromtimestamp(last_time, UTC)
-        if member.last_active is None or last > member.last_active:
-            member.last_active = last
-    for person_id, count in session.connection().execute(
-        select(VideoLearnerViews.person_id, func.count())
-        .where(VideoLearnerViews.course_id == course.id)
-        .group_by(VideoLearnerViews.person_id)
-    ):
-        if person_id in members:
-            members[person_id].videos_watched = count
+        if member.last_event is None or last_time > member.last_event:
+            member.last_event = last_time
+    for member in members.values():
+        _last_active(member)
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -51,6 +51,7 @@ from lti_tool.models.lti import (
 )
 from lti_tool.models.summary import (
     CourseSummary,
+    LearnerActivity,
     LearnerSummary,
     LearnerSummaryState,
     PageSummary,
@@ -78,6 +79,7 @@ __all__ = [
     "IngestFile",
     "JobSlot",
     "LaunchError",
+    "LearnerActivity",
     "LearnerCountry",
     "LearnerDay",
     "LearnerProblem",

@@ -104,6 +104,26 @@ class LearnerSummaryState(Model):
     # When a write last left the rows behind without rewriting them (mark_stale): the refresh
     # job's and the next reader's cue. NULL when current.
     stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # What the learner_activity rows written with them are of (JSON: the course's activity
+    # mark, the time cutoff, the course's day); NULL when none were written.
+    activity: Mapped[str | None] = mapped_column(Text)
+
+
+class LearnerActivity(Model):
+    """A learner's activity totals as the learner summary's last refresh added them up from
+    their learner-days (lti_tool.kpis.learner_activity): JSON text, kept so that the next
+    refresh reads them again for every learner whose days did not change since, rather than
+    every learner-day of the class."""
+
+    __tablename__ = "learner_activity"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    totals: Mapped[str] = mapped_column(Text)
 
 
 class CourseSummary(Model):

@@ -23,6 +23,7 @@ from lti_tool.extensions import db
 from lti_tool.jobs import runs
 from lti_tool.kpis import course_settings, learner_summary, page_summary
 from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.kpis.roster import totals_of
 from lti_tool.launch import records
 from lti_tool.models import (
     ActivityBlock,
@@ -30,6 +31,7 @@ from lti_tool.models import (
     Course,
     CourseSettings,
     Enrollment,
+    LearnerActivity,
     LearnerSummary,
     LearnerSummaryState,
     LmsLearnerStats,
@@ -364,7 +366,31 @@ def _check_and_refresh(course: Course, key: bytes, step: str, by: str) -> None:
     if state is not None:
         mark, _settings, _today = learner_summary.fingerprint(db.session, course, key, utcnow())
         assert state.fingerprint == mark and state.stale_at is None, f"stale after {step}"
+        _kept_totals_are_the_days(course, key, step)
     _same(_stored(course), computed)
+
+
+def _rounded(value: Any) -> Any:
+    """Floats rounded to a millionth, in lists too: sums of the same days in another order."""
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def _kept_totals_are_the_days(course: Course, key: bytes, step: str) -> None:
+    """The activity totals the refresh kept for the next one are, for every learner of the
+    class, what adding up their learner-days gives now."""
+    members = class_data(db.session, course, key=key).members
+    rows = db.session.execute(
+        select(LearnerActivity.person_id, LearnerActivity.totals).where(
+            LearnerActivity.course_id == course.id
+        )
+    )
+    kept = {person: totals for person, totals in rows}
+    for person, member in members.items():
+        assert _rounded(json.loads(kept[person])) == _rounded(totals_of(member)), step
 
 
 @settings(

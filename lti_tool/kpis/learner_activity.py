@@ -65,9 +65,10 @@ def keep(
         session.execute(delete(_TABLE).where(mine))
         fresh = list(members)
     else:
-        # The learners whose days changed (their totals are stale) or who left the class.
+        # The learners whose days changed (their totals are stale) or who left the class
+        # (the table holds the class's learners, as learner_summary does).
         stored = set(session.scalars(select(_TABLE.c.person_id).where(mine)))
-        gone = sorted(stored - known.keys())
+        gone = sorted(stored - (known.keys() & members.keys()))
         for start in range(0, len(gone), 500):
             chunk = gone[start : start + 500]
             session.execute(delete(_TABLE).where(mine, _TABLE.c.person_id.in_(chunk)))

@@ -381,7 +381,7 @@ def _rounded(value: Any) -> Any:
 
 def _kept_totals_are_the_days(course: Course, key: bytes, step: str) -> None:
     """The activity totals the refresh kept for the next one are, for every learner of the
-    class, what adding up their learner-days gives now."""
+    class and them alone, what adding up their learner-days gives now."""
     members = class_data(db.session, course, key=key).members
     rows = db.session.execute(
         select(LearnerActivity.person_id, LearnerActivity.totals).where(
@@ -389,6 +389,7 @@ def _kept_totals_are_the_days(course: Course, key: bytes, step: str) -> None:
         )
     )
     kept = {person: totals for person, totals in rows}
+    assert kept.keys() == members.keys(), step  # the class's learners, as the rows
     for person, member in members.items():
         assert _rounded(json.loads(kept[person])) == _rounded(totals_of(member)), step
 

@@ -4,7 +4,7 @@ settings, events — imported at the bottom onto the same blueprint)."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
@@ -95,6 +95,29 @@ def named(shown: names.Shown) -> Markup:
     # Both parts escaped, as the template would.
     html = f'<span class="named" title="{escape(shown.id)}">{escape(shown.text)}</span>'
     return Markup(html)  # noqa: S704
+
+
+def video_rows(
+    videos: Iterable[Mapping[str, Any]], known: names.CourseNames, unfinished: str
+) -> Markup:
+    """A videos table's rows (video, share watched, whether it reached the end: "yes" or
+    `unfinished`), written here rather than by a template (the typical learner's lists every
+    video of the course, some 250: the template's calls per cell were most of that page)."""
+    language = page_language()
+    words = {True: str(escape(_("yes"))), False: str(escape(unfinished))}
+    rows = []
+    for v in videos:
+        coverage = v["coverage"]
+        share = (
+            "\u2013"
+            if coverage is None
+            else f"{escape(formats.number(coverage * 100, language))} %"
+        )
+        rows.append(
+            f"<tr><td>{named(known.shown('video', v['video_id']))}</td><td>{share}</td>"
+            f"<td>{words[bool(v['completed'])]}</td></tr>"
+        )
+    return Markup("".join(rows))  # noqa: S704 (names escaped by named, words and shares here)
 
 
 def _course(course_id: int) -> Course:

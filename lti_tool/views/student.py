@@ -30,14 +30,13 @@ from lti_tool.kpis import (
     video_engagement,
 )
 from lti_tool.kpis import learners as learners_kpi
-from lti_tool.kpis.names import CourseNames
 from lti_tool.launch.identity import member_required
 from lti_tool.models import Course, Person
 from lti_tool.models.types import utcnow
 from lti_tool.query_args import is_digits
 from lti_tool.views import charts as charts_mod
 from lti_tool.views.cache import course_cached, request_marks
-from lti_tool.views.course import _course, bp, course_names, named
+from lti_tool.views.course import _course, bp, course_names, video_rows
 from lti_tool.views.learners import (
     class_figures,
     commit_keeping_loaded,
@@ -282,7 +281,7 @@ def _page(
         "weeks": [(w, weeks[w], class_weeks.get(w.isoformat())) for w in weeks],
         "calendar": calendar,
         "videos": videos,
-        "video_rows": _video_rows(videos, names),
+        "video_rows": video_rows(videos, names, _("not yet")),
         "modules": modules,
         "extra": extra,
         "work": work,
@@ -306,27 +305,6 @@ def _page(
         "has_activity": bool(days),
         "weekdays": charts_mod.weekday_names(),
     }
-
-
-def _video_rows(videos: list[dict[str, Any]], known: CourseNames) -> Markup:
-    """The videos table's rows, written here (the typical learner's lists every video of the
-    course, some 250: the template's calls per cell were most of that page; kept with the rest
-    of the typical page per worker)."""
-    language = page_language()
-    words = {True: str(escape(_("yes"))), False: str(escape(_("not yet")))}
-    rows = []
-    for v in videos:
-        coverage = v["coverage"]
-        share = (
-            "\u2013"
-            if coverage is None
-            else f"{escape(formats.number(coverage * 100, language))} %"
-        )
-        rows.append(
-            f"<tr><td>{named(known.shown('video', v['video_id']))}</td><td>{share}</td>"
-            f"<td>{words[bool(v['completed'])]}</td></tr>"
-        )
-    return Markup("".join(rows))  # noqa: S704 (names escaped by named, words and shares here)
 
 
 def _calendar_rows(calendar: student.Calendar, axis: charts_mod.Weeks) -> Markup:

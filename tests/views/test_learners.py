@@ -401,3 +401,46 @@ def test_class_rows_keep_each_order_and_filtering_it_equals_sorting_the_filtered
             filtered_then_sorted = sort_rows(apply_filters(rows, risky), key, descending)
             assert apply_filters(table.sorted_by(key, descending), risky) == filtered_then_sorted
     assert table.sections() == ["A", "B"]
+
+
+def test_the_learner_pages_day_and_event_rows_escape_every_value_in_the_pages_language(
+    app: Flask,
+) -> None:
+    # Written by the view (learners_views._day_rows, _event_rows): each value escaped in its
+    # cell, numbers, durations, days and times as the page's language writes them.
+    from datetime import UTC, datetime
+
+    from lti_tool.kpis.names import Shown
+    from lti_tool.views import learners as learners_views
+
+    days = [{"day": date(2026, 3, 5), "events": 1234, "seconds": 3725, "sessions": 2}]
+    events = [
+        {
+            "at": datetime(2026, 3, 5, 14, 7, 9, tzinfo=UTC),
+            "name": 'play_video"<x>',
+            "words": "played <b>a video</b>",
+            "source": "browser & <app>",
+            "thing": Shown("Intro <i>1</i>", "v&1", True),
+        },
+        {"at": datetime(2026, 3, 5, 14, 7, 9, tzinfo=UTC), "name": "n", "words": "w",
+         "source": "s", "thing": None},
+    ]  # fmt: skip
+    expected = {
+        "en": ("2026-03-05", "1,234", "1:02", "2026-03-05 14:07:09"),
+        "nb": ("5. mars 2026", "1\u00a0234", "1 t 2 min", "05.03.2026, 14:07:09"),
+    }
+    for language, (day, number, duration, when) in expected.items():
+        with app.test_request_context(
+            "/courses/1/learners/1", headers={"Accept-Language": language}
+        ):
+            day_rows = str(learners_views._day_rows(days))
+            event_rows = str(learners_views._event_rows(events))
+        assert day_rows == (
+            f"<tr><td>{day}</td><td>{number}</td><td>{duration}</td><td>2</td></tr>"
+        ), day_rows
+        assert event_rows.startswith(
+            f'<tr><td>{when}</td><td title="play_video&#34;&lt;x&gt;">'
+            "Played &lt;b&gt;a video&lt;/b&gt;</td><td>browser &amp; &lt;app&gt;</td>"
+            '<td><span class="named" title="v&amp;1">Intro &lt;i&gt;1&lt;/i&gt;</span></td></tr>'
+        ), event_rows
+        assert event_rows.endswith("<td>s</td><td></td></tr>"), event_rows

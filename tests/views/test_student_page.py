@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
+from lti_tool.i18n.text import gettext as _
 from lti_tool.kpis import course_settings
 from lti_tool.models import (
     AccessLog,
@@ -28,6 +29,7 @@ from lti_tool.models import (
     Submission,
 )
 from lti_tool.models.types import utcnow
+from lti_tool.views import course as course_views
 from lti_tool.views import student as student_views
 from tests.helpers.classes import build_class, seed_class
 from tests.helpers.platform import LEARNER, FakePlatform, launch_token
@@ -396,7 +398,7 @@ def test_the_typical_learner_is_made_once_a_worker_while_the_data_and_language_h
 def test_the_videos_table_names_each_video_its_share_and_whether_it_reached_the_end(
     app: Flask,
 ) -> None:
-    # Written by the view (student_views._video_rows): names escaped in their cell with the id
+    # Written by the view (course_views.video_rows): names escaped in their cell with the id
     # in the tooltip, the share in the page's language, "yes" / "not yet" in its words.
     from lti_tool.kpis.names import CourseNames
 
@@ -411,7 +413,7 @@ def test_the_videos_table_names_each_video_its_share_and_whether_it_reached_the_
     }
     for language, (share, no, yes, unnamed) in expected.items():
         with app.test_request_context("/courses/1/me", headers={"Accept-Language": language}):
-            rows = str(student_views._video_rows(videos, known))
+            rows = str(course_views.video_rows(videos, known, _("not yet")))
         assert rows.startswith(
             '<tr><td><span class="named" title="v1">Intro &lt;b&gt;1&lt;/b&gt;</span></td>'
             f"<td>{share}</td><td>{no}</td></tr>"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -246,34 +247,31 @@ def load_members(
     return members
 
 
+#: Totals' figures before the weeks, Member's fields of the same names.
+_TOTALS = (
+    "time_total",
+    "time_7d",
+    "sessions",
+    "events",
+    "active_days",
+    "last_event",
+    "videos_watched",
+)
+_totals_of = attrgetter(*_TOTALS)
+
+
 def totals_of(member: Member) -> Totals:
     """A member's activity totals as kept (Totals)."""
     weeks = [[week.isoformat(), *totals] for week, totals in sorted(member.weeks.items())]
-    return [
-        member.time_total,
-        member.time_7d,
-        member.sessions,
-        member.events,
-        member.active_days,
-        member.last_event,
-        member.videos_watched,
-        weeks,
-    ]
+    return [*_totals_of(member), weeks]
 
 
 def set_totals(member: Member, totals: Totals, mondays: dict[str, date]) -> None:
     """Give a member the activity totals kept for them (totals_of), as add_activity would
     (`mondays`: the weeks' dates by their text, shared by the class's calls)."""
-    (
-        member.time_total,
-        member.time_7d,
-        member.sessions,
-        member.events,
-        member.active_days,
-        member.last_event,
-        member.videos_watched,
-        weeks,
-    ) = totals
+    *figures, weeks = totals
+    for name, value in zip(_TOTALS, figures, strict=True):
+        setattr(member, name, value)
     member.weeks = {}
     for week, *rest in weeks:
         monday = mondays.get(week)

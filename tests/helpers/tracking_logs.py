@@ -1,18 +1,38 @@
-"""Open edX tracking logs by hand: one classic line (`event`), a log file (`write`), a class's
-log (`class_log`), and `flask ingest tracking-logs` and `flask report` as the tests run them."""
+"""Open edX tracking logs by hand: one classic line (`event`), a time some days ago
+(`days_ago`), a log file (`write`), a class's log (`class_log`), the log's course
+(`log_course`), and `flask ingest tracking-logs` and `flask report` as the tests run them."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+
+from lti_tool.extensions import db
+from lti_tool.models import Course
+from lti_tool.models.types import utcnow
 
 COURSE = "course-v1:edX+DemoX+2026"
 VIDEO = "i4x-edX-DemoX-video-0b9e39477cdb4b3a8e5b9e5f2c2e0c3f"
 VIDEO_ID = "0b9e39477cdb4b3a8e5b9e5f2c2e0c3f"
+
+
+def days_ago(days: int, second: int) -> str:
+    """A tracking-log time `days` days before today (UTC), `second` seconds into the day:
+    recent days fall in the "7 days" window and the last complete week."""
+    day = (utcnow() - timedelta(days=days)).date()
+    return f"{day.isoformat()} {second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
+
+
+def log_course() -> Course:
+    """The course of these logs (COURSE), as an ingest stored it (in an app context)."""
+    found = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))
+    assert found is not None
+    return found
 
 
 def at(stamp: str) -> str:

@@ -40,8 +40,8 @@ from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
-from tests.helpers.tracking_logs import COURSE, VIDEO, event
-from tests.kpis.test_learner_summary import _computed, _course, _same, _stamp, _stored
+from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course
+from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 DURATIONS = {"a": 120.0, "b": None}
 
@@ -112,10 +112,10 @@ def _log(
     lines = []
     for user in users:
         page = f"/courses/{COURSE}/courseware/w/{(user + start) % 3}/"
-        lines.append(event(_stamp(user % 5, 600 + start), page, user=user, username=f"u{user}"))
+        lines.append(event(days_ago(user % 5, 600 + start), page, user=user, username=f"u{user}"))
         for kind, at in (("play_video", start), ("pause_video", start + 40 + user)):
             payload = {"id": video, "code": "html5", "duration": duration, "currentTime": at}
-            stamp = _stamp(user % 5, 3600 + at)
+            stamp = days_ago(user % 5, 3600 + at)
             lines.append(
                 event(
                     stamp, kind, user=user, username=f"u{user}", source="browser", payload=payload
@@ -161,7 +161,7 @@ def _counted(calls: list[str], name: str, real: Any) -> Any:
 
 def _stored_and_expected() -> list[tuple[Any, Any]]:
     """Per video figure: as stored, and as adding up the class again computes it now."""
-    course = _course()
+    course = log_course()
     people = class_member_ids(db.session, course)
     return [
         (
@@ -191,7 +191,7 @@ def test_an_ingest_of_a_few_learners_adds_their_change_to_the_stored_sums(
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
     sums = found[-1][0]
-    assert sums["people"] == sorted(class_member_ids(db.session, _course()))
+    assert sums["people"] == sorted(class_member_ids(db.session, log_course()))
     assert list(sums["videos"]["viewers"].values()) == [9]
     assert sum(count for _resource, _kind, count in sums["opened"]) > 9
 
@@ -200,7 +200,7 @@ def test_a_change_made_otherwise_adds_up_the_class_again(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _counting(monkeypatch)
-    touch_courses(db.session, [_course().id])  # as a purge or a merge does
+    touch_courses(db.session, [log_course().id])  # as a purge or a merge does
     db.session.commit()
     assert sorted(calls) == ["class_active_counts", "class_videos", "resource_reach"]
     found = _stored_and_expected()
@@ -208,7 +208,7 @@ def test_a_change_made_otherwise_adds_up_the_class_again(
 
 
 def test_a_rolled_back_transaction_leaves_no_record(app: Flask, tmp_path: Path) -> None:
-    course = _course()
+    course = log_course()
     people = sorted(class_member_ids(db.session, course))
     replaced.note(db.session, course.id, people, people)
     record = replaced.taken(db.session, course.id)
@@ -280,7 +280,7 @@ def test_a_merge_takes_the_dropped_learners_rows_out_of_the_sums(
 ) -> None:
     # Two accounts found to be one learner: the dropped one's rows go (noted, as a rebuild
     # notes them), the kept one's are rebuilt with both's events.
-    course = _course()
+    course = log_course()
     keep, drop = sorted(class_member_ids(db.session, course))[:2]
     calls = _counting(monkeypatch)
     merge_people(db.session, keep, drop)
@@ -297,7 +297,7 @@ def test_a_username_a_later_log_brings_keeps_the_sums_followed(
     # A learner the logs knew by user id alone, then by a username too: their rows are
     # shown again (the name), their activity replaced, the rest of the class's sums kept.
     first = tmp_path / "no-name.log"
-    first.write_text(event(_stamp(2, 100), user=40, username="") + "\n", encoding="utf-8")
+    first.write_text(event(days_ago(2, 100), user=40, username="") + "\n", encoding="utf-8")
     ingest_tracking_logs(db.session, [first], None, workers=0)
     shown: list[Any] = []
     monkeypatch.setattr(linking, "shown_again", _counted(shown, "shown_again", shown_again))
@@ -309,7 +309,7 @@ def test_a_username_a_later_log_brings_keeps_the_sums_followed(
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
     # The learner rows show the username now (written again though no fingerprint moved).
-    course = _course()
+    course = log_course()
     _same(_stored(course), _computed(course, pseudonym_key()))
 
 
@@ -319,7 +319,7 @@ def test_a_launch_linking_a_learner_of_the_logs_keeps_the_sums_followed(
     # A learner's first launch names them by a new identity (their LTI sub) beside the logs'
     # username, in a transaction that leaves the summaries for later: their name may be shown
     # otherwise, their activity is not changed: the class's figures are kept, then followed.
-    learner = sorted(class_member_ids(db.session, _course()))[0]
+    learner = sorted(class_member_ids(db.session, log_course()))[0]
     username = db.session.scalar(
         select(PersonIdentity.value).where(
             PersonIdentity.person_id == learner, PersonIdentity.kind == "openedx_username"
@@ -335,7 +335,7 @@ def test_a_launch_linking_a_learner_of_the_logs_keeps_the_sums_followed(
     assert linked.id == learner
     # Marked stale by the launch: the reader (or the job) that writes the rows again keeps the
     # class's figures, and so does the next ingest, which follows the sums.
-    course = _course()
+    course = log_course()
     assert learner_summary.stale_courses(db.session) == [course.id]
     calls = _counting(monkeypatch)
     learner_summary.current(db.session, course, key=pseudonym_key())

@@ -41,7 +41,8 @@ from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.views import course as _views  # noqa: F401 (the views load through their blueprint)
 from tests.helpers.database import make_app
-from tests.kpis.test_learner_summary import _apply, _course, ingests, settings_changes, syncs
+from tests.helpers.tracking_logs import log_course
+from tests.kpis.test_learner_summary import _apply, ingests, settings_changes, syncs
 
 
 def _expected(course: Course, key: bytes) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def test_the_course_figures_are_what_the_kpis_compute_after_any_changes(
             key = pseudonym_key()  # made once, as the first page or launch makes it
             for number, step in enumerate([first, *steps]):
                 _apply(app, step, folder, number)
-                course = _course()
+                course = log_course()
                 # Written when the change was committed: no reader has refreshed it.
                 row = db.session.get(CourseSummary, course.id)
                 expected = _expected(course, key)

@@ -20,36 +20,25 @@ from lti_tool.activity.rollups import rebuild_learners, summaries_later
 from lti_tool.extensions import db
 from lti_tool.kpis import course_settings, learner_activity, learner_summary, roster
 from lti_tool.kpis.learners import class_data, learner_rows
-from lti_tool.models import Course, PersonIdentity
+from lti_tool.models import PersonIdentity
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
-from tests.helpers.tracking_logs import COURSE, event
-
-
-def _stamp(days_ago: int, second: int) -> str:
-    day = (utcnow() - timedelta(days=days_ago)).date()
-    return f"{day.isoformat()} {second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
+from tests.helpers.tracking_logs import days_ago, event, log_course
 
 
 def _ingest(folder: Path, name: str, users: list[int], seconds: int) -> None:
     """A log of a few events a minute apart for each user on each of the last three days."""
     lines = [
-        event(_stamp(days_ago, 3600 + user * 10 + minute * 60), "page_close", user=user,
+        event(days_ago(ago, 3600 + user * 10 + minute * 60), "page_close", user=user,
               username=f"u{user}")
         for user in users
-        for days_ago in range(3)
+        for ago in range(3)
         for minute in range(seconds // 60)
     ]  # fmt: skip
     log = folder / f"{name}.log"
     log.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     ingest_tracking_logs(db.session, [log], None, workers=0)
-
-
-def _course() -> Course:
-    found = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))
-    assert found is not None
-    return found
 
 
 def _person(user: int) -> int:
@@ -75,7 +64,7 @@ def added_up(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[set[int]]]:
 def _rows_are_the_kpis(key: bytes) -> None:
     """The stored rows are what the KPI functions compute from scratch."""
     db.session.expire_all()
-    course = _course()
+    course = log_course()
     stored = learner_summary.rows(db.session, course)
     computed = learner_rows(class_data(db.session, course, key=key))
     assert [r | {"at_risk_reasons": list(map(str, r["at_risk_reasons"]))} for r in stored] == [
@@ -97,7 +86,8 @@ def test_a_refresh_after_an_ingest_of_a_few_learners_adds_up_only_their_days(
         assert added_up == [{_person(2), _person(6)}]
         _rows_are_the_kpis(key)
         names = {
-            row["learner"]: row["time_total"] for row in learner_summary.rows(db.session, _course())
+            row["learner"]: row["time_total"]
+            for row in learner_summary.rows(db.session, log_course())
         }
         assert names["u2"] > names["u1"] and names["u6"] > names["u1"]
 
@@ -111,7 +101,7 @@ def test_a_refresh_without_new_activity_adds_up_no_days(
         added_up.clear()
         # A settings change other than the cutoff (the risk rules): every row written again,
         # every learner's totals read back.
-        course = _course()
+        course = log_course()
         settings = course_settings.load(db.session, course)
         changed = replace(settings, risk_inactive_days=settings.risk_inactive_days + 1)
         course_settings.save(db.session, course, changed)
@@ -130,7 +120,7 @@ def test_kept_totals_not_true_of_now_are_added_up_again(
         _ingest(tmp_path, "first", [1, 2, 3], 300)
         everyone = {_person(user) for user in range(1, 4)}
         added_up.clear()
-        course = _course()
+        course = log_course()
         now = None
         if change == "cutoff":
             settings = course_settings.load(db.session, course)
@@ -158,7 +148,7 @@ def test_a_refresh_from_scratch_forgets_the_kept_totals(
         key = pseudonym_key()
         _ingest(tmp_path, "first", [1, 2], 300)
         added_up.clear()
-        course = _course()
+        course = log_course()
         learner_activity.forget(db.session, course)
         learner_summary.refresh(db.session, course, key=key)
         db.session.commit()

@@ -57,7 +57,7 @@ from tests.helpers.api import lab, make_token, post_events
 from tests.helpers.client import https_client
 from tests.helpers.database import make_app
 from tests.helpers.problems import PROBLEM, part_id, problem_check
-from tests.helpers.tracking_logs import COURSE, VIDEO, event
+from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course
 
 NAMES = ("Ada", "ada", "Émile", "Zoë", "bob", None, "Bob", "ß-Straße")
 SECTIONS = ("Sec 1", "Sec 2", "sec 10")
@@ -66,21 +66,14 @@ INSTRUCTOR_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ZONES = ("UTC", "Europe/Oslo", "America/Bogota", "Pacific/Auckland")
 
 
-def _stamp(days_ago: int, second: int) -> str:
-    """A tracking-log time `days_ago` days before today (UTC), `second` seconds into the day:
-    recent days fall in the "7 days" window and the last complete week."""
-    day = (utcnow() - timedelta(days=days_ago)).date()
-    return f"{day.isoformat()} {second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}"
-
-
 @st.composite
 def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
     """A few events of a few learners on some of the last 40 days: pages, videos, problems."""
     lines = []
     for _ in range(draw(st.integers(1, 25))):
         user = draw(st.integers(1, 7))
-        days_ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
-        stamp = _stamp(days_ago, second)
+        ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
+        stamp = days_ago(ago, second)
         kind = draw(st.sampled_from(["page", "page", "video", "problem", "answer"]))
         if kind == "video":
             # A play, and sometimes its pause further on: a viewing of part of the video.
@@ -97,7 +90,7 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
                 watched = draw(st.integers(1, 130))
                 lines.append(line)
                 line = event(
-                    _stamp(days_ago, second + watched),
+                    days_ago(ago, second + watched),
                     "pause_video",
                     user=user,
                     username=f"u{user}",
@@ -154,7 +147,7 @@ def batches(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
     """An event-API batch of a few lab messages of a few lab users on the last 10 days."""
     messages = []
     for _ in range(draw(st.integers(1, 6))):
-        stamp = _stamp(draw(st.integers(0, 10)), draw(st.integers(0, 86399)))
+        stamp = days_ago(draw(st.integers(0, 10)), draw(st.integers(0, 86399)))
         messages.append(lab(user=f"lab{draw(st.integers(1, 4))}", stamp=stamp, exp="pendulum"))
     return ("batch", messages)
 
@@ -194,12 +187,6 @@ def syncs(draw: st.DrawFn) -> tuple[str, list[dict[str, Any]]]:
             }
         )
     return ("sync", people)
-
-
-def _course() -> Course:
-    found = db.session.scalar(select(Course).where(Course.lms_course_id == COURSE))
-    assert found is not None
-    return found
 
 
 def _fake_sync(people: list[dict[str, Any]]) -> runs.Runner:
@@ -294,7 +281,7 @@ def _apply(
         # What an accepted launch writes for the person (lti_tool.launch.views.launch).
         claims = {"sub": value["sub"], **({"name": value["name"]} if value["name"] else {})}
         roles = [value["role"]]
-        records.record_membership(_course(), platform, claims, roles, course_role(roles))
+        records.record_membership(log_course(), platform, claims, roles, course_role(roles))
         db.session.commit()
     elif kind == "ingest":
         log = folder / f"{number}.log"
@@ -302,7 +289,7 @@ def _apply(
         ingest_tracking_logs(db.session, [log], None, workers=0)
     elif kind == "settings":
         # What the settings page does on save (lti_tool.views.settings.save_settings).
-        course = _course()
+        course = log_course()
         before = course_settings.load(db.session, course).time_zone
         course_settings.save(db.session, course, value)
         if value.time_zone != before:
@@ -317,7 +304,7 @@ def _apply(
     else:
         with pytest.MonkeyPatch.context() as patch:
             patch.setitem(runs.RUNNERS, "nrps", _fake_sync(value))
-            run = runs.start_run(db.session, _course(), "nrps")
+            run = runs.start_run(db.session, log_course(), "nrps")
             done = runs.execute_run(db.session, run.id)
             assert done.status == "succeeded", done.error
 
@@ -424,10 +411,10 @@ def test_the_summary_is_what_the_kpis_compute_after_any_changes(
             platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
             db.session.commit()
             token = make_token(app.test_cli_runner(), "lab", course=COURSE)
-            _check_and_refresh(_course(), key, first[0], "reader")
+            _check_and_refresh(log_course(), key, first[0], "reader")
             for number, (step, by) in enumerate(steps, start=1):
                 _apply(app, step, folder, number, token, platform)
-                _check_and_refresh(_course(), key, step[0], by)
+                _check_and_refresh(log_course(), key, step[0], by)
             db.session.remove()
     finally:
         with app.app_context():
@@ -442,18 +429,18 @@ def test_an_event_batch_marks_the_summary_stale_and_the_reader_or_job_writes_it(
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
-        course_id = _course().id
+        _apply(app, ("ingest", [event(days_ago(1, 3600), user=1, username="u1")]), folder, 0)
+        course_id = log_course().id
         written = db.session.get(LearnerSummaryState, course_id)
         assert written is not None and written.stale_at is None
         first_mark, computed_at = written.fingerprint, written.computed_at
     token = make_token(runner, "lab", course=COURSE)
     for reader in ("page", "job"):
         user = f"lab-{reader}"
-        answer = post_events(client, token, [lab(user=user, stamp=_stamp(0, 60), exp="x")])
+        answer = post_events(client, token, [lab(user=user, stamp=days_ago(0, 60), exp="x")])
         assert answer.status_code == 200 and answer.json["stored"] == 1
         with app.app_context():
-            course = _course()
+            course = log_course()
             state = db.session.get(LearnerSummaryState, course_id)
             assert state is not None
             # The batch's commit rewrote nothing: same rows, same fingerprint, marked stale.
@@ -479,8 +466,8 @@ def test_the_job_refreshes_only_the_stale_courses(tmp_path: Path, app: Flask) ->
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
-        stale = _course()
+        _apply(app, ("ingest", [event(days_ago(1, 3600), user=1, username="u1")]), folder, 0)
+        stale = log_course()
         quiet = Course(lms_course_id="quiet", title="Quiet")
         db.session.add(quiet)
         db.session.flush()
@@ -517,12 +504,12 @@ def test_a_launch_that_changes_nothing_shown_leaves_the_rows_alone(
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
+        _apply(app, ("ingest", [event(days_ago(1, 3600), user=1, username="u1")]), folder, 0)
         platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
         db.session.commit()
         newcomer = {"sub": "s1", "name": "Ada", "role": LEARNER_ROLE}
         _apply(app, ("launch", newcomer), folder, 1, platform=platform)
-        course = _course()
+        course = log_course()
         assert learner_summary.stale_courses(db.session) == [course.id]  # a new learner
         learner_summary.current(db.session, course, key=key)
         db.session.commit()
@@ -560,9 +547,9 @@ def test_a_launch_naming_a_learner_the_logs_knew_marks_the_rows_stale_not_rewrit
         platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu")
         db.session.commit()
         log = folder / "0.log"
-        log.write_text(event(_stamp(1, 3600), user=1, username="u1") + "\n", encoding="utf-8")
+        log.write_text(event(days_ago(1, 3600), user=1, username="u1") + "\n", encoding="utf-8")
         ingest_tracking_logs(db.session, [log], platform, workers=0)
-        course = _course()
+        course = log_course()
         learner_summary.current(db.session, course, key=key)
         db.session.commit()
         refreshed: list[int] = []
@@ -602,8 +589,10 @@ def test_sorting_and_filtering_in_the_database_is_the_python_sort(
         lines = []
         for user in range(1, 15):
             for day in range(user % 5, 30, 3 + user % 4):
-                lines.append(event(_stamp(day, 36000), user=user, username=f"u{user}"))
-                lines.append(event(_stamp(day, 36000 + 60 * user), user=user, username=f"u{user}"))
+                lines.append(event(days_ago(day, 36000), user=user, username=f"u{user}"))
+                lines.append(
+                    event(days_ago(day, 36000 + 60 * user), user=user, username=f"u{user}")
+                )
         _apply(app, ("ingest", lines), folder, 0)
         people = [
             {
@@ -622,7 +611,7 @@ def test_sorting_and_filtering_in_the_database_is_the_python_sort(
             for slot in range(0, 12)
         ]
         _apply(app, ("sync", people), folder, 1)
-        course = _course()
+        course = log_course()
         learner_summary.current(db.session, course, key=key)
         python = _computed(course, key)
         assert len(python) >= 12
@@ -693,8 +682,8 @@ def test_a_reader_refreshes_rows_the_day_or_the_data_left_behind(
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        _apply(app, ("ingest", [event(_stamp(1, 3600), user=1, username="u1")]), folder, 0)
-        course = _course()
+        _apply(app, ("ingest", [event(days_ago(1, 3600), user=1, username="u1")]), folder, 0)
+        course = log_course()
         assert [r["learner"] for r in _stored(course)] == ["u1"]
         newcomer = Person(name="New Comer")
         db.session.add(newcomer)
@@ -727,8 +716,8 @@ def test_reasons_survive_the_table_in_every_language(tmp_path: Path, app: Flask)
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        _apply(app, ("ingest", [event(_stamp(20, 3600), user=1, username="u1")]), folder, 0)
-        course = _course()
+        _apply(app, ("ingest", [event(days_ago(20, 3600), user=1, username="u1")]), folder, 0)
+        course = log_course()
         stored = {r["person"]: r for r in _stored(course)}
         computed = {r["person"]: r for r in _computed(course, key)}
         assert any(r["at_risk_reasons"] for r in computed.values())
@@ -836,9 +825,9 @@ def test_refresh_summaries_command_writes_the_rows_again(
     folder.mkdir()
     with app.app_context():
         key = pseudonym_key()
-        lines = [event(_stamp(2, 3600 * n), user=n, username=f"u{n}") for n in (1, 2, 3)]
+        lines = [event(days_ago(2, 3600 * n), user=n, username=f"u{n}") for n in (1, 2, 3)]
         _apply(app, ("ingest", lines), folder, 0)
-        course = _course()
+        course = log_course()
         db.session.execute(LearnerSummary.__table__.delete())
         db.session.execute(LearnerSummaryState.__table__.delete())
         db.session.commit()
@@ -848,7 +837,7 @@ def test_refresh_summaries_command_writes_the_rows_again(
     done = json.loads(result.output)
     assert (done["learners"], done["course_id"]) == (3, course.id)
     with app.app_context():
-        course = _course()
+        course = log_course()
         _same(_stored(course), _computed(course, key))
         # From scratch: a page's figures are computed again though their inputs did not move.
         db.session.execute(
@@ -861,7 +850,7 @@ def test_refresh_summaries_command_writes_the_rows_again(
     every = runner.invoke(args=["data", "refresh-summaries"])
     assert every.exit_code == 0 and f"course {course_id}: 3 learners in" in every.output
     with app.app_context():
-        course = _course()
+        course = log_course()
         people = set(class_data(db.session, course, key=key).members)
         assert page_summary.stored(
             db.session, course, page_summary.COUNTRIES, None
@@ -905,12 +894,12 @@ def test_a_username_a_later_log_brings_renames_the_learner_in_every_course(
     with app.app_context():
         key = pseudonym_key()
         _apply(
-            app, ("ingest", [event(_stamp(1, 60), user=5, username="", course=other)]), folder, 0
+            app, ("ingest", [event(days_ago(1, 60), user=5, username="", course=other)]), folder, 0
         )
         first = db.session.scalar(select(Course).where(Course.lms_course_id == other))
         assert first is not None
         assert [r["learner"] for r in learner_summary.rows(db.session, first)] == ["5"]
-        _apply(app, ("ingest", [event(_stamp(0, 60), user=5, username="u5")]), folder, 1)
+        _apply(app, ("ingest", [event(days_ago(0, 60), user=5, username="u5")]), folder, 1)
         db.session.expire_all()
         state = db.session.get(LearnerSummaryState, first.id)
         mark, _settings, _today = learner_summary.fingerprint(db.session, first, key, utcnow())

@@ -3,7 +3,7 @@ to add the change of a few learners to the class's figures instead of adding up 
 class again (lti_tool.kpis.page_summary).
 
 rollups.store_rows notes them (note) before deleting a batch's rows: each learner's video
-viewings, active days, resources and problem checks, the first time the transaction replaces
+viewings, active days, resources, problem checks and weeks, the first time the transaction replaces
 that learner's rows, with
 the course's activity mark (`course.updated_at`) as it was before the transaction first
 changed it (begin). The figures stored with that mark, less these rows, plus the learners'
@@ -39,6 +39,10 @@ _VIEWINGS = (
     "WHERE course_id = {p} AND person_id {in}"
 )
 _DAYS = "SELECT person_id, day FROM learner_day WHERE course_id = {p} AND person_id {in}"
+_WEEKS = (
+    "SELECT person_id, week_start, label FROM weekly_activity "
+    "WHERE course_id = {p} AND person_id {in}"
+)
 _RESOURCES = (
     "SELECT person_id, resource_id, kind, first_time FROM learner_resource "
     "WHERE course_id = {p} AND person_id {in}"
@@ -53,18 +57,21 @@ _PROBLEMS = (
 @dataclass
 class Rows:
     """Per learner: their viewings (video id, packed runs), active days (as the driver gives
-    them: ISO text or dates), resources opened (id, kind, first time) and problem rows
-    (person id, problem id, attempts, correct at, first and last time, packed answers)."""
+    them: ISO text or dates), resources opened (id, kind, first time), problem rows (person id,
+    problem id, attempts, correct at, first and last time, packed answers) and weeks (their
+    Monday as the driver gives it, the label)."""
 
     viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     days: dict[int, list[Any]] = field(default_factory=dict)
     resources: dict[int, list[tuple[str, str, float]]] = field(default_factory=dict)
     problems: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
+    weeks: dict[int, list[tuple[Any, str]]] = field(default_factory=dict)
 
 
 def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
     """The rows of some learners of a course now (every one of them in each, rows or none)."""
     found = Rows(
+        {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
@@ -79,6 +86,8 @@ def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
         found.resources[person].append((resource, kind, first))
     for row in select_in(session, _PROBLEMS, [course_id], wanted):
         found.problems[row[0]].append(row)
+    for person, week, label in select_in(session, _WEEKS, [course_id], wanted):
+        found.weeks[person].append((week, label))
     return found
 
 
@@ -126,6 +135,7 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
         kept.days[person] = found.days.get(person, [])
         kept.resources[person] = found.resources.get(person, [])
         kept.problems[person] = found.problems.get(person, [])
+        kept.weeks[person] = found.weeks.get(person, [])
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:

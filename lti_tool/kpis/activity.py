@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from datetime import date
@@ -18,6 +18,8 @@ from lti_tool.models.types import DbSession
 
 DEFAULT_CUTOFF_MINUTES = 30
 CONSERVATIVE_CUTOFF_MINUTES = 5
+#: A week of weekly_activity's counts: its Monday as ISO text, the label.
+Week = tuple[str, str]
 
 
 def weekly_activity(
@@ -25,8 +27,8 @@ def weekly_activity(
 ) -> list[dict[str, Any]]:
     """Distinct learners per ISO week and label (ACTIVE, ATTEMPTED_PROBLEM, PLAYED_VIDEO, …);
     over some people only when `people` is given (the pages' class or section)."""
-    label = course_label(course)
     if people is None:
+        label = course_label(course)
         rows = session.execute(
             select(WeeklyActivity.week_start, WeeklyActivity.label, func.count())
             .where(WeeklyActivity.course_id == course.id)
@@ -37,9 +39,14 @@ def weekly_activity(
             {"course": label, "week_start": week.isoformat(), "label": name, "count": count}
             for week, name, count in rows
         ]
+    return weekly_rows(course, week_counts(session, course, people))
+
+
+def week_counts(session: DbSession, course: Course, people: AbstractSet[int]) -> Counter[Week]:
+    """Per (ISO week's Monday as ISO text, label): how many of `people` it had."""
     # Every learner's weeks (800,000 rows at 100,000 learners) as the driver gives them: a week
-    # is a date, or SQLite's ISO text (either sorts by day; str gives both as ISO text).
-    counts: dict[tuple[Any, str], int] = defaultdict(int)
+    # is a date, or SQLite's ISO text (str gives both as ISO text).
+    counts: Counter[Week] = Counter()
     for week, name, person_id in driver_rows(
         session,
         select(WeeklyActivity.week_start, WeeklyActivity.label, WeeklyActivity.person_id).where(
@@ -47,9 +54,15 @@ def weekly_activity(
         ),
     ):
         if person_id in people:
-            counts[(week, name)] += 1
+            counts[(str(week), name)] += 1
+    return counts
+
+
+def weekly_rows(course: Course, counts: Mapping[Week, int]) -> list[dict[str, Any]]:
+    """weekly_activity's rows of some learners from their week_counts."""
+    label = course_label(course)
     return [
-        {"course": label, "week_start": str(week), "label": name, "count": count}
+        {"course": label, "week_start": week, "label": name, "count": count}
         for (week, name), count in sorted(counts.items())
     ]
 

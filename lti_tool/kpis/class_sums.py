@@ -1,11 +1,13 @@
-"""The sums the class's videos, typical-learner, content, problems and names figures are made
-of, kept with the page summary (page CLASS_SUMS) and followed through a change: an ingest that
-replaced a few learners' rows adds their change to the stored sums (since) instead of reading
-every viewing, active day, opened resource and problem check of the class again (of_class).
+"""The sums the class's videos, typical-learner, content, problems and names figures and the
+overview's weekly counts are made of, kept with the page summary (page CLASS_SUMS) and
+followed through a change: an ingest that replaced a few learners' rows adds their change to
+the stored sums (since) instead of reading every viewing, active day, opened resource, problem
+check and week of the class again (of_class).
 
 The sums: the class's video sums (lti_tool.kpis.video_sums.VideoSums, active days included),
 per (resource, kind) how many of the class opened it (resources.resource_reach's counts), per
-problem its checks' sums (lti_tool.kpis.problem_sums); and, of every learner of the course,
+problem its checks' sums (lti_tool.kpis.problem_sums), per (week, label) how many of the class
+it had (activity.week_counts); and, of every learner of the course,
 when each resource was first met and how many viewed each video (names.seen_resources).
 Stored with what `since` must check before it adds to them (state): the activity they are
 of, the class they were counted over and the videos' durations they were counted with.
@@ -23,7 +25,16 @@ import orjson
 from sqlalchemy import select
 
 from lti_tool.activity import replaced
-from lti_tool.kpis import names, problem_sums, problems, resources, student, video_engagement
+from lti_tool.kpis import (
+    activity,
+    names,
+    problem_sums,
+    problems,
+    resources,
+    student,
+    video_engagement,
+)
+from lti_tool.kpis.activity import Week
 from lti_tool.kpis.problem_sums import ProblemSums
 from lti_tool.kpis.video_sums import VideoSums, add_counts, of_viewings
 from lti_tool.models import Course
@@ -33,7 +44,8 @@ from lti_tool.models.types import DbSession
 @dataclass
 class Sums:
     """The class's video sums, per (resource id, kind) how many of it opened it, per problem
-    its checks' sums; and the course's resources first met and videos viewed."""
+    its checks' sums, per (week, label) how many of it it had; and the course's resources first
+    met and videos viewed."""
 
     videos: VideoSums = field(default_factory=VideoSums)
     opened: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -42,12 +54,14 @@ class Sums:
     # resource id) when one first met it, per video how many viewed it.
     first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
     viewed: Counter[str] = field(default_factory=Counter)
+    weeks: Counter[Week] = field(default_factory=Counter)
 
     def add(self, other: Sums, sign: int = 1) -> None:
-        """Add (sign 1) or take out (-1) another's video and resource sums (not the problems':
-        since counts checks in and out); what comes to nothing is dropped."""
+        """Add (sign 1) or take out (-1) another's video, resource and week sums (not the
+        problems': since counts checks in and out); what comes to nothing is dropped."""
         self.videos.add(other.videos, sign)
         add_counts(self.opened, other.opened, sign)
+        add_counts(self.weeks, other.weeks, sign)
 
 
 def of_class(
@@ -63,7 +77,8 @@ def of_class(
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
     checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
     first, viewed = names.first_seen(session, course), names.video_viewers(session, course)
-    return Sums(videos, opened, checked, first, viewed), found, reach
+    weeks = activity.week_counts(session, course, people)
+    return Sums(videos, opened, checked, first, viewed, weeks), found, reach
 
 
 def since(
@@ -98,6 +113,7 @@ def since(
         {problem: ProblemSums.from_json(found) for problem, found in stored["problems"].items()},
         {(kind, resource): at for kind, resource, at in stored["first_seen"]},
         Counter(stored["viewed"]),
+        Counter({(week, label): count for week, label, count in stored["weeks"]}),
     )
     gone = [person for person in affected if person in before]
     sums.add(_of_rows(kept, gone, durations), -1)
@@ -178,6 +194,9 @@ def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, flo
             for person in people
             for resource, kind, _first in rows.resources[person]
         ),
+        weeks=Counter(
+            (str(week), label) for person in people for week, label in rows.weeks[person]
+        ),
     )
 
 
@@ -202,4 +221,5 @@ def state(
         "problems": {problem: found.as_json() for problem, found in sorted(sums.problems.items())},
         "first_seen": sorted([*key, at] for key, at in sums.first_seen.items()),
         "viewed": dict(sorted(sums.viewed.items())),
+        "weeks": sorted([week, label, count] for (week, label), count in sums.weeks.items()),
     }

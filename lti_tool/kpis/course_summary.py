@@ -11,6 +11,7 @@ figures are still computed by the pages.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import bindparam, delete, insert, select
 
 from lti_tool.activity.sql import run
 from lti_tool.kpis import activity, at_risk
+from lti_tool.kpis.activity import Week
 from lti_tool.kpis.completion import Progress
 from lti_tool.kpis.learner_summary import State, fingerprint
 from lti_tool.kpis.learner_summary import current as current_learners
@@ -55,11 +57,12 @@ class Figures:
 _FIELDS = set(Figures.__dataclass_fields__)
 
 
-def figures_of(session: DbSession, data: ClassData) -> Figures:
-    """The whole class's figures from its class data, as the pages computed them per worker:
-    weekly learners per label, weekly time quartiles at the course's cutoff, learners active in
-    the last 7 days, median completion (%), at-risk counts per level, the completion shares and
-    items required of those with a share and the posted scores (sorted)."""
+def figures_of(session: DbSession, data: ClassData, weeks: Mapping[Week, int]) -> Figures:
+    """The whole class's figures from its class data and weekly counts (activity.week_counts),
+    as the pages computed them per worker: weekly learners per label, weekly time quartiles at
+    the course's cutoff, learners active in the last 7 days, median completion (%), at-risk
+    counts per level, the completion shares and items required of those with a share and the
+    posted scores (sorted)."""
     course = data.course
     people = set(data.members)
     with_share = [p for p in data.progress.values() if p.share is not None]
@@ -67,7 +70,7 @@ def figures_of(session: DbSession, data: ClassData) -> Figures:
     return Figures(
         class_size=len(people),
         sections=sorted({s for m in data.members.values() for s in m.sections}),
-        weekly_activity=activity.weekly_activity(session, course, people),
+        weekly_activity=activity.weekly_rows(course, weeks),
         weekly_time=activity.class_weekly_time(course, data.members, people),
         active_7_days=activity.learners_active_since(
             session, course, data.today - timedelta(6), people
@@ -95,12 +98,12 @@ def refresh(
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment)
     data = data or class_data(session, course, key=key, now=moment)
-    found = figures_of(session, data)
-    # The single pages' class figures, in the same commit (imported here: page_summary reads
-    # this module).
+    # The single pages' class figures, in the same commit, and the sums' weekly counts
+    # (imported here: page_summary reads this module).
     from lti_tool.kpis import page_summary
 
-    page_summary.refresh(session, course, set(data.members), mark=mark, moment=moment)
+    weeks = page_summary.refresh(session, course, set(data.members), mark=mark, moment=moment)
+    found = figures_of(session, data, weeks)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not found.class_size:

@@ -26,6 +26,7 @@ and problem check of the class again.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from lti_tool.activity.sql import run
 from lti_tool.kpis import (
+    activity,
     class_sums,
     course_summary,
     enrollment,
@@ -45,6 +47,7 @@ from lti_tool.kpis import (
     student,
     video_engagement,
 )
+from lti_tool.kpis.activity import Week
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learner_summary import data_marks, fingerprint
 from lti_tool.models import Course, PageSummary
@@ -94,6 +97,7 @@ _KEYS = {
         "problems",
         "first_seen",
         "viewed",
+        "weeks",
     },
 }
 #: The figures' shape, part of inputs: a version that computes them otherwise bumps it.
@@ -169,15 +173,15 @@ def _from_sums(
 
 def refresh(
     session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
-) -> None:
+) -> Counter[Week]:
     """Write every page's figures of the course again (the course summary's refresh calls it,
     with its fingerprint); those whose inputs did not move since are kept and stamped with it.
-    The caller commits."""
+    The class's weekly counts (activity.week_counts), from the sums. The caller commits."""
     table = PageSummary.__table__
     if not people:
         # As the course summary: a course without learners keeps no rows.
         session.execute(delete(table).where(table.c.course_id == course.id))
-        return
+        return Counter()
     digest = inputs(session, course, people)
     # Read before the rows are replaced: the sums the class's change is added to.
     sums_before = stored(session, course, CLASS_SUMS, None)
@@ -207,6 +211,10 @@ def refresh(
             insert(table),
             [_record(course, page, found[page], mark, moment, digest) for page in written],
         )
+    sums = found.get(CLASS_SUMS, sums_before)
+    if sums is None:  # kept with inputs of now, yet unreadable: counted again
+        return activity.week_counts(session, course, people)
+    return Counter({(week, label): count for week, label, count in sums["weeks"]})
 
 
 def forget(session: DbSession, course: Course) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -174,7 +175,13 @@ class WeeklyActivity(Model):
     """Distinct learners per course, ISO week (its Monday) and Insights label."""
 
     __tablename__ = "weekly_activity"
-    __table_args__ = (*batch_checked_keys(), _SMALL_ROWS)
+    __table_args__ = (
+        *batch_checked_keys(),
+        # A few learners' weeks (a rebuild's delete, the rows it replaced kept before it) by
+        # key, not by a scan of the course's (800,000 rows at 100,000 learners).
+        Index("ix_weekly_activity_person", "course_id", "person_id"),
+        _SMALL_ROWS,
+    )
 
     course_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -22,6 +22,7 @@ from lti_tool.activity import replaced
 from lti_tool.activity.rollups import shown_again, summaries_later, touch_courses
 from lti_tool.extensions import db
 from lti_tool.kpis import (
+    activity,
     class_sums,
     learner_summary,
     page_summary,
@@ -138,12 +139,13 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the reads of the whole class's viewings, active days and resources."""
+    """Count the reads of the whole class's viewings, active days, resources and weeks."""
     calls: list[str] = []
     for module, name in (
         (video_engagement, "class_videos"),
         (student, "class_active_counts"),
         (resources, "resource_reach"),
+        (activity, "week_counts"),
     ):
         monkeypatch.setattr(module, name, _counted(calls, name, getattr(module, name)))
     return calls
@@ -202,7 +204,12 @@ def test_a_change_made_otherwise_adds_up_the_class_again(
     calls = _counting(monkeypatch)
     touch_courses(db.session, [log_course().id])  # as a purge or a merge does
     db.session.commit()
-    assert sorted(calls) == ["class_active_counts", "class_videos", "resource_reach"]
+    assert sorted(calls) == [
+        "class_active_counts",
+        "class_videos",
+        "resource_reach",
+        "week_counts",
+    ]
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
 

@@ -3,15 +3,15 @@ to add the change of a few learners to the class's figures instead of adding up 
 class again (lti_tool.kpis.page_summary).
 
 rollups.store_rows notes them (note) before deleting a batch's rows: each learner's video
-viewings, active days, resources, problem checks and weeks, the first time the transaction replaces
-that learner's rows, with
-the course's activity mark (`course.updated_at`) as it was before the transaction first
-changed it (begin). The figures stored with that mark, less these rows, plus the learners'
-rows now, are the figures of the data now, provided nothing else changed the activity: a
-change that goes by other ways (a purge, a deletion: touch_courses outside a rebuild) spoils
-the course's record, and so does a transaction replacing more learners than LIMIT (its whole
-class is added up anyway, and holding their old rows would cost the memory that saves). A
-merge notes the rows of the person it deletes, as a rebuild does.
+viewings, active days, resources, problem checks, weeks and enrollment events, the first time
+the transaction replaces that learner's rows, with the course's activity mark
+(`course.updated_at`) as it was before the transaction first changed it (begin). The figures
+stored with that mark, less these rows, plus the learners' rows now, are the figures of the
+data now, provided nothing else changed the activity: a change that goes by other ways (a
+purge, a deletion: touch_courses outside a rebuild) spoils the course's record, and so does a
+transaction replacing more learners than LIMIT (its whole class is added up anyway, and
+holding their old rows would cost the memory that saves). A merge notes the rows of the
+person it deletes, as a rebuild does, and that it moved LMS enrollment dates (dates_moved).
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ _WEEKS = (
     "SELECT person_id, week_start, label FROM weekly_activity "
     "WHERE course_id = {p} AND person_id {in}"
 )
+_ENROLLMENTS = (
+    "SELECT person_id, time, name, mode FROM enrollment_change "
+    "WHERE course_id = {p} AND person_id {in}"
+)
 _RESOURCES = (
     "SELECT person_id, resource_id, kind, first_time FROM learner_resource "
     "WHERE course_id = {p} AND person_id {in}"
@@ -58,19 +62,21 @@ _PROBLEMS = (
 class Rows:
     """Per learner: their viewings (video id, packed runs), active days (as the driver gives
     them: ISO text or dates), resources opened (id, kind, first time), problem rows (person id,
-    problem id, attempts, correct at, first and last time, packed answers) and weeks (their
-    Monday as the driver gives it, the label)."""
+    problem id, attempts, correct at, first and last time, packed answers), weeks (their
+    Monday as the driver gives it, the label) and enrollment events (time, name, mode)."""
 
     viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     days: dict[int, list[Any]] = field(default_factory=dict)
     resources: dict[int, list[tuple[str, str, float]]] = field(default_factory=dict)
     problems: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
     weeks: dict[int, list[tuple[Any, str]]] = field(default_factory=dict)
+    enrollments: dict[int, list[tuple[float, str, str | None]]] = field(default_factory=dict)
 
 
 def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
     """The rows of some learners of a course now (every one of them in each, rows or none)."""
     found = Rows(
+        {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
         {person: [] for person in people},
@@ -88,6 +94,17 @@ def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
         found.problems[row[0]].append(row)
     for person, week, label in select_in(session, _WEEKS, [course_id], wanted):
         found.weeks[person].append((week, label))
+    found.enrollments.update(_enrollments(session, course_id, wanted))
+    return found
+
+
+def _enrollments(
+    session: DbSession, course_id: int, people: Sequence[int]
+) -> dict[int, list[tuple[float, str, str | None]]]:
+    """Some learners' enrollment events in a course (those with any)."""
+    found: dict[int, list[tuple[float, str, str | None]]] = {}
+    for person, time, name, mode in select_in(session, _ENROLLMENTS, [course_id], people):
+        found.setdefault(person, []).append((time, name, mode))
     return found
 
 
@@ -99,6 +116,9 @@ class Replaced:
     mark: str
     rows: Rows = field(default_factory=Rows)
     spoiled: bool = False
+    # The LMS's enrollment dates of some learners moved to others (a merge): the enrollment
+    # history is counted again even where everyone's events stayed as they were.
+    dates_moved: bool = False
 
 
 def activity_mark(value: Any) -> str:
@@ -136,6 +156,30 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
         kept.resources[person] = found.resources.get(person, [])
         kept.problems[person] = found.problems.get(person, [])
         kept.weeks[person] = found.weeks.get(person, [])
+        kept.enrollments[person] = found.enrollments.get(person, [])
+
+
+def dates_moved(session: DbSession, course_ids: Iterable[int]) -> None:
+    """Note that the courses' LMS enrollment dates moved between people in this transaction."""
+    ids = list(course_ids)
+    begin(session, ids)
+    for course_id in ids:
+        session.info[REPLACED][course_id].dates_moved = True
+
+
+def enrollments_as_before(session: DbSession, course_id: int, mark: str) -> bool:
+    """Whether the course's enrollment events and LMS enrollment dates are, everyone's, as they
+    were when its activity was `mark`: this transaction replaced rows only of learners whose
+    events it left as they were and moved no dates, and nothing else changed the activity."""
+    record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
+    if record is None:
+        activity = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+        return activity_mark(activity) == mark
+    if record.spoiled or record.dates_moved or record.mark != mark:
+        return False
+    before = record.rows.enrollments
+    found = _enrollments(session, course_id, sorted(before))
+    return all(sorted(found.get(person, [])) == sorted(was) for person, was in before.items())
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:

@@ -33,10 +33,12 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from lti_tool.activity import replaced
 from lti_tool.activity.sql import run
 from lti_tool.kpis import (
     activity,
     class_sums,
+    course_settings,
     course_summary,
     enrollment,
     geography,
@@ -86,7 +88,16 @@ _KEYS = {
     TYPICAL: {"videos", "active"},
     CONTENT: {"reach"},
     PROBLEMS: {"stats", "answers"},
-    ENROLLMENT: {"rows", "first_days", "last_day", "from_events", "from_lms", "last_change"},
+    ENROLLMENT: {
+        "rows",
+        "first_days",
+        "last_day",
+        "from_events",
+        "from_lms",
+        "last_change",
+        "activity",
+        "others",
+    },
     NAMES: {"seen"},
     CLASS_SUMS: {
         "activity",
@@ -113,7 +124,12 @@ def inputs(session: DbSession, course: Course, people: set[int]) -> str:
     ).one()
     learners = hashlib.sha256(orjson.dumps(sorted(people))).hexdigest()
     parts = (activity, synced, course_label(course), learners, sorted(_KEYS.items()))
-    return hashlib.sha256(repr((*parts, FIGURES_SHAPE)).encode()).hexdigest()
+    return _digest((*parts, FIGURES_SHAPE))
+
+
+def _digest(parts: Any) -> str:
+    """A digest of some values by their repr."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def figures_of(session: DbSession, course: Course, page: str, people: set[int]) -> dict[str, Any]:
@@ -130,7 +146,7 @@ def figures_of(session: DbSession, course: Course, page: str, people: set[int]) 
     if page == COUNTRIES:
         return {"counts": geography.country_counts(session, course, people)}
     if page == ENROLLMENT:
-        return enrollment.as_figures(enrollment.enrollments(session, course))
+        return _enrollment(session, course, None)
     if page == NAMES:
         return {"seen": names.seen_resources(session, course)}
     if page == PROBLEMS:
@@ -171,6 +187,32 @@ def _from_sums(
     }
 
 
+def _enrollment(
+    session: DbSession, course: Course, before: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The ENROLLMENT figures, with the activity and the other inputs they are of: those
+    `before` when the enrollment events did not change since (an ingest of learners' other
+    events: lti_tool.activity.replaced.enrollments_as_before) and nothing else they are
+    counted from moved (the LMS's enrollment dates by a sync, the enrollments' status and test
+    flags, the course's time zone), else counted again."""
+    activity, roster, roster_changed, synced, _settings = session.execute(
+        select(*data_marks(course))
+    ).one()
+    zone = course_settings.load(session, course).time_zone
+    others = _digest(
+        (roster, roster_changed, synced, zone, sorted(_KEYS[ENROLLMENT]), FIGURES_SHAPE)
+    )
+    activity = replaced.activity_mark(activity)
+    if (
+        before is not None
+        and before["others"] == others
+        and replaced.enrollments_as_before(session, course.id, before["activity"])
+    ):
+        return {**before, "activity": activity}
+    found = enrollment.as_figures(enrollment.enrollments(session, course))
+    return {**found, "activity": activity, "others": others}
+
+
 def refresh(
     session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
 ) -> Counter[Week]:
@@ -185,6 +227,7 @@ def refresh(
     digest = inputs(session, course, people)
     # Read before the rows are replaced: the sums the class's change is added to.
     sums_before = stored(session, course, CLASS_SUMS, None)
+    enrollment_before = stored(session, course, ENROLLMENT, None)
     kept = set(
         session.scalars(
             select(table.c.page).where(table.c.course_id == course.id, table.c.inputs == digest)
@@ -198,11 +241,11 @@ def refresh(
     session.execute(
         delete(table).where(table.c.course_id == course.id, table.c.page.not_in(sorted(kept)))
     )
-    found = {
-        page: figures_of(session, course, page, people)
-        for page in (COUNTRIES, ENROLLMENT)
-        if page not in kept
-    }
+    found = {}
+    if COUNTRIES not in kept:
+        found[COUNTRIES] = figures_of(session, course, COUNTRIES, people)
+    if ENROLLMENT not in kept:
+        found[ENROLLMENT] = _enrollment(session, course, enrollment_before)
     if not _FROM_SUMS <= kept:
         found.update(_from_sums(session, course, people, sums_before))
     written = [page for page in PAGES if page not in kept]

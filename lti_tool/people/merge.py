@@ -55,11 +55,15 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
     dated = set(
         session.scalars(select(LmsEnrollment.course_id).where(LmsEnrollment.person_id == keep_id))
     )
+    moved = []
     for row in session.scalars(select(LmsEnrollment).where(LmsEnrollment.person_id == drop_id)):
+        moved.append(row.course_id)
         if row.course_id in dated:
             session.delete(row)
         else:
             row.person_id = keep_id
+    # The enrollment histories counted from these dates are counted again.
+    replaced.dates_moved(session, moved)
 
     courses = _move_blocks(session, keep_id, drop_id)
     move_countries(session, keep_id, drop_id)

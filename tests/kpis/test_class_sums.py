@@ -24,6 +24,8 @@ from lti_tool.extensions import db
 from lti_tool.kpis import (
     activity,
     class_sums,
+    course_settings,
+    enrollment,
     learner_summary,
     page_summary,
     problem_sums,
@@ -35,13 +37,14 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.kpis.video import runs_coverage, seen_runs
-from lti_tool.models import PersonIdentity
+from lti_tool.models import Enrollment, LmsEnrollment, PersonIdentity
+from lti_tool.models.types import utcnow
 from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
-from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course
+from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course, write
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 DURATIONS = {"a": 120.0, "b": None}
@@ -377,3 +380,82 @@ def test_a_video_whose_duration_moved_adds_up_the_class_again(
     assert "class_videos" in calls
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+
+
+def _enrollment_log(folder: Path, name: str, users: range) -> Path:
+    """A log of `users` enrolling in the course (audit), some days ago."""
+    lines = [
+        event(
+            days_ago(user % 5 + 1, 300),
+            "edx.course.enrollment.activated",
+            user=user,
+            username=f"u{user}",
+            payload={"user_id": user, "course_id": COURSE, "mode": "audit"},
+        )
+        for user in users
+    ]
+    return write(folder / name, lines)
+
+
+def _enrollment_stored_and_expected() -> tuple[Any, Any]:
+    """The enrollment history as stored (counted on to today, as its page does) and as
+    enrollment.enrollments counts it now."""
+    course = log_course()
+    stored = page_summary.stored(db.session, course, page_summary.ENROLLMENT, None)
+    assert stored is not None
+    today = course_settings.load(db.session, course).today(utcnow())
+    return enrollment.from_figures(stored, today), enrollment.enrollments(db.session, course)
+
+
+def _counting_enrollments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the countings of the course's enrollment history."""
+    calls: list[str] = []
+    counted = _counted(calls, "enrollments", enrollment.enrollments)
+    monkeypatch.setattr(enrollment, "enrollments", counted)
+    return calls
+
+
+def test_an_ingest_that_moves_nobodys_enrollment_keeps_the_enrollment_history(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_tracking_logs(db.session, [_enrollment_log(tmp_path, "in.log", range(1, 4))], None)
+    calls = _counting_enrollments(monkeypatch)
+    # New viewings of learners 7 and 8 and of learner 9, new to the course: nobody enrolled,
+    # left or changed mode.
+    ingest_tracking_logs(db.session, [_log(tmp_path, "more.log", range(7, 10), 30)], None)
+    assert calls == []
+    stored, expected = _enrollment_stored_and_expected()
+    assert stored == expected
+    assert stored.from_events == 3
+    calls.clear()
+    # Learner 9 enrolls: the history is counted again.
+    ingest_tracking_logs(db.session, [_enrollment_log(tmp_path, "nine.log", range(9, 10))], None)
+    assert calls == ["enrollments"]
+    stored, expected = _enrollment_stored_and_expected()
+    assert stored == expected
+    assert stored.from_events == 4
+
+
+def test_a_merge_that_moves_lms_enrollment_dates_counts_the_history_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course = log_course()
+    keep, drop = sorted(class_member_ids(db.session, course))[:2]
+    # The kept account is enrolled, without a date; the LMS dated the other account's
+    # enrollment, of which the tool has no row (no enrollment events either): nobody counts.
+    db.session.add(Enrollment(course_id=course.id, person_id=keep, course_role="learner"))
+    db.session.add(
+        LmsEnrollment(course_id=course.id, person_id=drop, created_at=utcnow(), mode="audit")
+    )
+    touch_courses(db.session, [course.id])
+    db.session.commit()
+    assert _enrollment_stored_and_expected()[0].from_lms == 0
+    calls = _counting_enrollments(monkeypatch)
+    # One learner after all: the date goes to the kept account's enrollment, nobody's
+    # enrollment events or enrollments moved.
+    merge_people(db.session, keep, drop)
+    db.session.commit()
+    assert calls == ["enrollments"]
+    stored, expected = _enrollment_stored_and_expected()
+    assert stored == expected
+    assert stored.from_lms == 1

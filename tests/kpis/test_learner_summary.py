@@ -22,6 +22,7 @@ from lti_tool.activity.rollups import rebuild_learners, summaries_changed
 from lti_tool.extensions import db
 from lti_tool.jobs import runs
 from lti_tool.kpis import course_settings, learner_summary, page_summary
+from lti_tool.kpis.enrollment import EVENTS as ENROLLMENT_EVENTS
 from lti_tool.kpis.learners import class_data, learner_rows
 from lti_tool.kpis.roster import totals_of
 from lti_tool.launch import records
@@ -64,17 +65,20 @@ SECTIONS = ("Sec 1", "Sec 2", "sec 10")
 LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 ZONES = ("UTC", "Europe/Oslo", "America/Bogota", "Pacific/Auckland")
+#: Enrollment modes, one the pipeline knows by no other name.
+MODES = ("audit", "verified", "no-id-professional")
 
 
 @st.composite
 def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
-    """A few events of a few learners on some of the last 40 days: pages, videos, problems."""
+    """A few events of a few learners on some of the last 40 days: pages, videos, problems,
+    enrollment changes."""
     lines = []
     for _ in range(draw(st.integers(1, 25))):
         user = draw(st.integers(1, 7))
         ago, second = draw(st.integers(0, 40)), draw(st.integers(0, 86399 - 130))
         stamp = days_ago(ago, second)
-        kind = draw(st.sampled_from(["page", "page", "video", "problem", "answer"]))
+        kind = draw(st.sampled_from(["page", "page", "video", "problem", "answer", "enrollment"]))
         if kind == "video":
             # A play, and sometimes its pause further on: a viewing of part of the video.
             start = draw(st.integers(0, 110))
@@ -119,6 +123,16 @@ def ingests(draw: st.DrawFn) -> tuple[str, list[str]]:
                 username=f"u{user}",
                 problem=problem,
                 attempts=draw(st.integers(1, 3)),
+            )
+        elif kind == "enrollment":
+            # What the enrollment page counts (its history kept while nobody's changes move).
+            mode = draw(st.sampled_from(MODES))
+            line = event(
+                stamp,
+                draw(st.sampled_from(sorted(ENROLLMENT_EVENTS))),
+                user=user,
+                username=f"u{user}",
+                payload={"user_id": user, "course_id": COURSE, "mode": mode},
             )
         else:
             line = event(stamp, f"/courses/{COURSE}/courseware/w/{user % 3}/", user=user)

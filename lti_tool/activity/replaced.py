@@ -167,19 +167,22 @@ def dates_moved(session: DbSession, course_ids: Iterable[int]) -> None:
         session.info[REPLACED][course_id].dates_moved = True
 
 
-def enrollments_as_before(session: DbSession, course_id: int, mark: str) -> bool:
-    """Whether the course's enrollment events and LMS enrollment dates are, everyone's, as they
-    were when its activity was `mark`: this transaction replaced rows only of learners whose
-    events it left as they were and moved no dates, and nothing else changed the activity."""
+def enrollment_changes(
+    session: DbSession, course_id: int, mark: str
+) -> dict[int, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] | None:
+    """Per learner whose rows this transaction replaced, their enrollment events (time, name,
+    mode) before and now, when `mark` is the course's activity before them and no LMS
+    enrollment dates moved, so that everyone else's events and dates are as they were then
+    (none when the transaction changed no activity and the mark is now's); else None."""
     record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
     if record is None:
         activity = session.scalar(select(Course.updated_at).where(Course.id == course_id))
-        return activity_mark(activity) == mark
+        return {} if activity_mark(activity) == mark else None
     if record.spoiled or record.dates_moved or record.mark != mark:
-        return False
+        return None
     before = record.rows.enrollments
     found = _enrollments(session, course_id, sorted(before))
-    return all(sorted(found.get(person, [])) == sorted(was) for person, was in before.items())
+    return {person: (was, found.get(person, [])) for person, was in before.items()}
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:

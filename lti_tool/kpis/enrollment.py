@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +50,8 @@ UNKNOWN_MODE = "unknown"
 #: The `mode` of the rows that count the whole course.
 ALL = "all"
 FIELDS = ("course", "date", "mode", "count", "cumulative_count")
+#: Learners whose LMS dates lms_changes reads by key rather than among the course's.
+FEW = 1000
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -110,27 +112,42 @@ class DayCount:
     cumulative_count: int
 
 
+#: Day -> mode -> the change in (learners enrolled, learners with a history) that day.
+Deltas = dict[date, dict[str, list[int]]]
+
+
 def daily_counts(learners: Iterable[Sequence[DayEnd]], last_day: date) -> list[DayCount]:
     """Per day from the first learner's first day to `last_day`: the row of all modes, then a
     row per mode that some learner has at the end of that day (modes in name order)."""
-    # Day -> mode -> change in (enrolled, with a history) that day; summed forward below.
-    deltas: dict[date, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    deltas: Deltas = {}
     for ends in learners:
-        previous: DayEnd | None = None
-        for end in ends:
-            if previous is not None:
-                before = deltas[end.day][previous.mode]
-                before[0] -= previous.enrolled
-                before[1] -= 1
-            after = deltas[end.day][end.mode]
-            after[0] += end.enrolled
-            after[1] += 1
-            previous = end
-    if not deltas:
+        add_deltas(deltas, ends)
+    return rows_of(deltas, last_day)
+
+
+def add_deltas(deltas: Deltas, ends: Sequence[DayEnd], sign: int = 1) -> None:
+    """Add (sign 1) or take out (-1) one learner's day ends' changes."""
+    previous: DayEnd | None = None
+    for end in ends:
+        if previous is not None:
+            before = deltas.setdefault(end.day, {}).setdefault(previous.mode, [0, 0])
+            before[0] -= sign * previous.enrolled
+            before[1] -= sign
+        after = deltas.setdefault(end.day, {}).setdefault(end.mode, [0, 0])
+        after[0] += sign * end.enrolled
+        after[1] += sign
+        previous = end
+
+
+def rows_of(deltas: Deltas, last_day: date) -> list[DayCount]:
+    """daily_counts's rows from the learners' deltas summed forward; a day whose changes come
+    to nothing in every mode is no first day (a history begins with one more learner)."""
+    days = [day for day, modes in deltas.items() if any(any(c) for c in modes.values())]
+    if not days:
         return []
     running: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows: list[DayCount] = []
-    day = min(deltas)
+    day = min(days)
     while day <= last_day:
         for mode, (enrolled, history) in deltas.get(day, {}).items():
             running[mode][0] += enrolled
@@ -168,7 +185,7 @@ def lms_changes(
     one the LMS lists as inactive unenrolled at that same instant (the LMS does not say when
     they left: they count in the history, never as enrolled). Test students are left out."""
     found: dict[int, list[Change]] = {}
-    for person_id, created, mode, status, test in session.connection().execute(
+    query = (
         select(
             LmsEnrollment.person_id,
             LmsEnrollment.created_at,
@@ -182,7 +199,11 @@ def lms_changes(
             & (Enrollment.person_id == LmsEnrollment.person_id),
         )
         .where(LmsEnrollment.course_id == course.id, LmsEnrollment.created_at.is_not(None))
-    ):
+    )
+    if people is not None and len(people) <= FEW:
+        # A few learners' dates by key (an ingest's), not every date of the course.
+        query = query.where(LmsEnrollment.person_id.in_(sorted(people)))
+    for person_id, created, mode, status, test in session.connection().execute(query):
         if person_id in skip or test or (people is not None and person_id not in people):
             continue
         when = _aware(created).timestamp()
@@ -221,32 +242,149 @@ def enrollments(
 ) -> Enrollments:
     """The course's daily enrollment counts up to today (the course's day) or `today`."""
     settings = course_settings.load(session, course)
-    zone = settings.zone
     last_day = today or settings.today(utcnow().replace(tzinfo=UTC))
-    changes = learner_changes(session, course, people)
-    from_events = len(changes)
-    dated = lms_changes(session, course, set(changes), people)
-    changes.update(dated)
-    ends = {person_id: day_ends(events, zone, last_day) for person_id, events in changes.items()}
-    first: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    latest = max((c.time for events in changes.values() for c in events), default=None)
-    for person_id, events in changes.items():
+    return counted(tally_of(session, course, settings.zone, last_day, people), settings.zone)
+
+
+@dataclass
+class Tally:
+    """Learners' enrollment histories added up, as of a last day: what Enrollments is counted
+    from (counted). Per day and mode the change in learners enrolled and with a history
+    (Deltas), per day of a first activation the learners and those of them enrolled at the end
+    of the last day, how many histories came from events and from the LMS's dates, and the
+    latest change's time (epoch seconds; after the last day too)."""
+
+    last_day: date
+    deltas: Deltas = field(default_factory=dict)
+    first: dict[date, list[int]] = field(default_factory=dict)
+    from_events: int = 0
+    from_lms: int = 0
+    latest: float | None = None
+
+    def add(self, events: Sequence[Change], dated: bool, zone: ZoneInfo, sign: int = 1) -> None:
+        """Add (sign 1) or take out (-1) one learner's history: their events, or the changes
+        their LMS enrollment date makes (`dated`). Taking out leaves `latest` as it was."""
+        ends = day_ends(events, zone, self.last_day)
+        add_deltas(self.deltas, ends, sign)
         starts = [c.time for c in events if c.name == ACTIVATED]
         if starts:
             day = datetime.fromtimestamp(min(starts), zone).date()
-            if day <= last_day:
-                counted = first[day]
-                counted[0] += 1
-                counted[1] += bool(ends[person_id] and ends[person_id][-1].enrolled)
-    rows = daily_counts(ends.values(), last_day)
+            if day <= self.last_day:
+                counted = self.first.setdefault(day, [0, 0])
+                counted[0] += sign
+                counted[1] += sign * bool(ends and ends[-1].enrolled)
+                if not counted[0]:
+                    del self.first[day]
+        if dated:
+            self.from_lms += sign
+        else:
+            self.from_events += sign
+        if sign > 0 and events:
+            latest = max(c.time for c in events)
+            self.latest = latest if self.latest is None else max(self.latest, latest)
+
+
+def tally_of(
+    session: DbSession,
+    course: Course,
+    zone: ZoneInfo,
+    last_day: date,
+    people: set[int] | None = None,
+) -> Tally:
+    """The course's enrollment histories (of some people only, when given) added up."""
+    tally = Tally(last_day)
+    changes = learner_changes(session, course, people)
+    for events in changes.values():
+        tally.add(events, False, zone)
+    for events in lms_changes(session, course, set(changes), people).values():
+        tally.add(events, True, zone)
+    return tally
+
+
+def counted(tally: Tally, zone: ZoneInfo) -> Enrollments:
+    """The Enrollments a tally counts."""
+    latest = tally.latest
     return Enrollments(
-        rows,
-        {day: (ever, now) for day, (ever, now) in sorted(first.items())},
-        last_day,
-        from_events,
-        len(dated),
+        rows_of(tally.deltas, tally.last_day),
+        {day: (ever, now) for day, (ever, now) in sorted(tally.first.items())},
+        tally.last_day,
+        tally.from_events,
+        tally.from_lms,
         datetime.fromtimestamp(latest, zone).date() if latest is not None else None,
     )
+
+
+def tally_as_data(tally: Tally) -> dict[str, Any]:
+    """A tally's deltas and latest change as JSON data (its other parts are in as_figures')."""
+    return {
+        "deltas": [
+            [day.isoformat(), mode, *change]
+            for day, modes in sorted(tally.deltas.items())
+            for mode, change in sorted(modes.items())
+            if any(change)
+        ],
+        "latest": tally.latest,
+    }
+
+
+def tally_from(figures: Mapping[str, Any]) -> Tally:
+    """The tally as_figures and tally_as_data kept."""
+    deltas: Deltas = {}
+    for day, mode, enrolled, history in figures["deltas"]:
+        deltas.setdefault(date.fromisoformat(day), {})[mode] = [enrolled, history]
+    return Tally(
+        date.fromisoformat(figures["last_day"]),
+        deltas,
+        {date.fromisoformat(day): [ever, now] for day, ever, now in figures["first_days"]},
+        figures["from_events"],
+        figures["from_lms"],
+        figures["latest"],
+    )
+
+
+def since(
+    session: DbSession,
+    course: Course,
+    tally: Tally,
+    replaced: Mapping[int, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]],
+    zone: ZoneInfo,
+) -> Tally | None:
+    """The tally after some learners' enrollment events were replaced (`replaced`: per person
+    their event rows (time, name, mode) before and now), the LMS's dates as they were: each
+    one's history taken out as it was and added as it is. None when that would not be exact:
+    a latest change taken out (the one before it is not known)."""
+    people = set(replaced)
+    dated = lms_changes(session, course, set(), people)
+    for person, (before, now) in replaced.items():
+        was, was_dated = _history(before, dated.get(person))
+        is_, is_dated = _history(now, dated.get(person))
+        if (was, was_dated) == (is_, is_dated):
+            continue
+        if _has_latest(was, tally.latest) and not _has_latest(is_, tally.latest):
+            return None
+        if was:
+            tally.add(was, was_dated, zone, -1)
+        if is_:
+            tally.add(is_, is_dated, zone)
+    return tally
+
+
+def _has_latest(history: Sequence[Change], latest: float | None) -> bool:
+    """Whether a history holds the latest change of a tally."""
+    return latest is not None and any(change.time >= latest for change in history)
+
+
+def _history(
+    rows: Iterable[tuple[Any, ...]], dated: list[Change] | None
+) -> tuple[list[Change], bool]:
+    """A learner's history: their enrollment events when they have any, else the changes
+    their LMS date makes (and whether it is those)."""
+    events = sorted(
+        Change(time, name, mode or UNKNOWN_MODE) for time, name, mode in rows if name in EVENTS
+    )
+    if events or dated is None:
+        return events, False
+    return sorted(dated), True
 
 
 def as_figures(result: Enrollments) -> dict[str, Any]:

@@ -95,6 +95,8 @@ _KEYS = {
         "from_events",
         "from_lms",
         "last_change",
+        "deltas",
+        "latest",
         "activity",
         "others",
     },
@@ -190,27 +192,46 @@ def _from_sums(
 def _enrollment(
     session: DbSession, course: Course, before: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The ENROLLMENT figures, with the activity and the other inputs they are of: those
-    `before` when the enrollment events did not change since (an ingest of learners' other
-    events: lti_tool.activity.replaced.enrollments_as_before) and nothing else they are
-    counted from moved (the LMS's enrollment dates by a sync, the enrollments' status and test
-    flags, the course's time zone), else counted again."""
+    """The ENROLLMENT figures, with the tally they are counted from (enrollment.Tally) and the
+    activity and other inputs they are of. When nothing else they are counted from moved (the
+    LMS's enrollment dates by a sync, the enrollments' status and test flags, the course's time
+    zone, its day), those `before` are followed through the enrollment events of the learners
+    this transaction replaced (lti_tool.activity.replaced.enrollment_changes): kept when none
+    of them changed, else their histories taken out as they were and added as they are
+    (enrollment.since); otherwise counted again."""
     activity, roster, roster_changed, synced, _settings = session.execute(
         select(*data_marks(course))
     ).one()
-    zone = course_settings.load(session, course).time_zone
+    settings = course_settings.load(session, course)
+    last_day = settings.today(utcnow())
     others = _digest(
-        (roster, roster_changed, synced, zone, sorted(_KEYS[ENROLLMENT]), FIGURES_SHAPE)
+        (
+            roster,
+            roster_changed,
+            synced,
+            settings.time_zone,
+            sorted(_KEYS[ENROLLMENT]),
+            FIGURES_SHAPE,
+        )
     )
     activity = replaced.activity_mark(activity)
-    if (
-        before is not None
-        and before["others"] == others
-        and replaced.enrollments_as_before(session, course.id, before["activity"])
-    ):
-        return {**before, "activity": activity}
-    found = enrollment.as_figures(enrollment.enrollments(session, course))
-    return {**found, "activity": activity, "others": others}
+    tally = None
+    if before is not None and before["others"] == others:
+        changes = replaced.enrollment_changes(session, course.id, before["activity"])
+        if changes is not None and all(sorted(b) == sorted(n) for b, n in changes.values()):
+            return {**before, "activity": activity}
+        if changes is not None and before["last_day"] == last_day.isoformat():
+            tally = enrollment.since(
+                session, course, enrollment.tally_from(before), changes, settings.zone
+            )
+    if tally is None:
+        tally = enrollment.tally_of(session, course, settings.zone, last_day)
+    return {
+        **enrollment.as_figures(enrollment.counted(tally, settings.zone)),
+        **enrollment.tally_as_data(tally),
+        "activity": activity,
+        "others": others,
+    }
 
 
 def refresh(

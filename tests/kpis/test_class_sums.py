@@ -382,15 +382,18 @@ def test_a_video_whose_duration_moved_adds_up_the_class_again(
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
 
 
-def _enrollment_log(folder: Path, name: str, users: range) -> Path:
-    """A log of `users` enrolling in the course (audit), some days ago."""
+def _enrollment_log(
+    folder: Path, name: str, users: range, kind: str = "activated", mode: str = "audit"
+) -> Path:
+    """A log of `users` enrolling in the course (or another enrollment event), some days ago
+    (the later, the greater the user's number)."""
     lines = [
         event(
-            days_ago(user % 5 + 1, 300),
-            "edx.course.enrollment.activated",
+            days_ago(9 - user, 300),
+            f"edx.course.enrollment.{kind}",
             user=user,
             username=f"u{user}",
-            payload={"user_id": user, "course_id": COURSE, "mode": "audit"},
+            payload={"user_id": user, "course_id": COURSE, "mode": mode},
         )
         for user in users
     ]
@@ -408,14 +411,14 @@ def _enrollment_stored_and_expected() -> tuple[Any, Any]:
 
 
 def _counting_enrollments(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count the countings of the course's enrollment history."""
+    """Count the countings of the course's whole enrollment history."""
     calls: list[str] = []
-    counted = _counted(calls, "enrollments", enrollment.enrollments)
-    monkeypatch.setattr(enrollment, "enrollments", counted)
+    counted = _counted(calls, "tally_of", enrollment.tally_of)
+    monkeypatch.setattr(enrollment, "tally_of", counted)
     return calls
 
 
-def test_an_ingest_that_moves_nobodys_enrollment_keeps_the_enrollment_history(
+def test_an_ingest_follows_the_enrollment_history_through_its_learners_changes(
     app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_tracking_logs(db.session, [_enrollment_log(tmp_path, "in.log", range(1, 4))], None)
@@ -428,9 +431,13 @@ def test_an_ingest_that_moves_nobodys_enrollment_keeps_the_enrollment_history(
     assert stored == expected
     assert stored.from_events == 3
     calls.clear()
-    # Learner 9 enrolls: the history is counted again.
-    ingest_tracking_logs(db.session, [_enrollment_log(tmp_path, "nine.log", range(9, 10))], None)
-    assert calls == ["enrollments"]
+    # Learner 9 enrolls (today: the latest change), learner 2 moves to verified: their
+    # histories are taken out as they were and added as they are, the others' not counted
+    # again.
+    nine = _enrollment_log(tmp_path, "nine.log", range(9, 10))
+    two = _enrollment_log(tmp_path, "two.log", range(2, 3), "mode_changed", "verified")
+    ingest_tracking_logs(db.session, [nine, two], None)
+    assert calls == []
     stored, expected = _enrollment_stored_and_expected()
     assert stored == expected
     assert stored.from_events == 4
@@ -455,7 +462,7 @@ def test_a_merge_that_moves_lms_enrollment_dates_counts_the_history_again(
     # enrollment events or enrollments moved.
     merge_people(db.session, keep, drop)
     db.session.commit()
-    assert calls == ["enrollments"]
+    assert calls == ["tally_of"]
     stored, expected = _enrollment_stored_and_expected()
     assert stored == expected
     assert stored.from_lms == 1

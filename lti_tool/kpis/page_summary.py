@@ -70,6 +70,7 @@ TYPICAL = "typical"
 COUNTRIES = "countries"
 #: The enrollment page: the whole course's enrollment history (enrollment.enrollments, as
 #: enrollment.as_figures keeps it), counted to the day it was written; the page counts it on.
+#: With the tally it is counted from (enrollment.tally_as_data), followed through an ingest.
 ENROLLMENT = "enrollment"
 #: Every page's names: the order learners first met the course's resources in
 #: (names.seen_resources, by which unnamed ones are numbered; a group over every learner's

@@ -1,8 +1,9 @@
 """The class's sums (video_sums, class_sums): adding and taking out viewings is exact, and an
 ingest of a few learners adds their change to the stored sums instead of reading the whole
-class's viewings, days and resources, with the same figures as adding up the class again; a
-change made otherwise (a purge, a merge: touch_courses) or a rolled-back transaction makes the
-class added up again."""
+class's viewings, days, resources and weeks, with the same figures as adding up the class
+again; a change made otherwise (a purge, a merge: touch_courses) or a rolled-back transaction
+makes the class added up again. The enrollment page's history is followed the same way
+(enrollment.since), and counted again when LMS dates move or its latest change goes."""
 
 from __future__ import annotations
 
@@ -466,3 +467,20 @@ def test_a_merge_that_moves_lms_enrollment_dates_counts_the_history_again(
     stored, expected = _enrollment_stored_and_expected()
     assert stored == expected
     assert stored.from_lms == 1
+
+
+def test_the_enrollment_history_is_counted_again_when_its_latest_change_goes(app: Flask) -> None:
+    # A tally keeps its latest change's time, not the one before it: a learner whose history
+    # held it and no longer does leaves it unknown (a deletion; an ingest only adds events).
+    course = log_course()
+    zone = course_settings.load(db.session, course).zone
+    tally = enrollment.Tally(utcnow().date())
+    latest = (utcnow().timestamp(), "edx.course.enrollment.activated", "audit")
+    earlier = (latest[0] - 86400, "edx.course.enrollment.activated", "audit")
+    tally.add([enrollment.Change(*earlier)], False, zone)
+    tally.add([enrollment.Change(*latest)], False, zone)
+    gone = {2: ([latest], [])}
+    assert enrollment.since(db.session, course, tally, gone, zone) is None
+    # The same learner's history kept with it, or another's replaced: followed.
+    kept = {2: ([latest], [latest, earlier])}
+    assert enrollment.since(db.session, course, tally, kept, zone) is not None

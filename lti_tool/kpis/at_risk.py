@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
@@ -75,6 +76,32 @@ class Risk:
 
 
 NOT_AT_RISK = Risk()
+
+
+class Thresholds(NamedTuple):
+    """The class's figures each learner is measured against: the median items done and score
+    (None without any), the little-time threshold (None when the rule is off or nobody has a
+    time) and what that time is (time_metric's message)."""
+
+    middle_done: float | None
+    middle_score: float | None
+    time: float | None
+    what: str
+
+
+def thresholds(
+    members: dict[int, Member], progress: dict[int, Progress], settings: Settings
+) -> Thresholds:
+    """The class's Thresholds under these settings."""
+    scores = [score for m in members.values() if (score := staff_current_score(m.lms)) is not None]
+    times, what = time_metric(members)
+    share = settings.risk_time_percentile
+    return Thresholds(
+        middle_done=median(p.done for p in progress.values()) if progress else None,
+        middle_score=median(scores) if scores else None,
+        time=percentile(list(times.values()), share / 100) if times and share > 0 else None,
+        what=what,
+    )
 
 
 def level_rank(level: str | None) -> int:
@@ -327,9 +354,12 @@ def assess(
     work: dict[int, Work] | None = None,
     segments: dict[int, str] | None = None,
     segment_week: date | None = None,
+    limits: Thresholds | None = None,
 ) -> dict[int, Risk]:
-    """Person id -> their level and its reasons (NOT_AT_RISK when neither high nor watch)."""
+    """Person id -> their level and its reasons (NOT_AT_RISK when neither high nor watch);
+    `limits`: the class's thresholds when the caller has them."""
     work = work or {}
+    limits = limits or thresholds(members, progress, settings)
     segments = segments or {}
     # Reasons of each kind per learner: those that make a learner high on their own, and the
     # others, which make them high two at a time.
@@ -355,7 +385,7 @@ def assess(
             grave[person_id].append(missing)
         if late_or_missing:
             other[person_id].append(late_or_missing)
-    middle_done = median(p.done for p in progress.values()) if progress else None
+    middle_done = limits.middle_done
     if middle_done is not None:
         behind_limit = settings.risk_completion_behind
         for person_id, mine in progress.items():
@@ -387,11 +417,11 @@ def assess(
                         mark=formats.LazyNumber(mark),
                     )
                 )
-    middle_score = median(scores.values()) if scores else None
+    middle_score = limits.middle_score
     times, what = time_metric(members)
     share = settings.risk_time_percentile
-    if times and share > 0:
-        threshold = percentile(list(times.values()), share / 100)
+    threshold = limits.time
+    if threshold is not None:
         for person_id, seconds in times.items():
             if seconds >= threshold:
                 continue

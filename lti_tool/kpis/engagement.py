@@ -71,36 +71,61 @@ def problem_attempts(
     return {key: (count, len(problems)) for key, (count, problems) in found.items()}
 
 
-def _high(values: dict[int, float]) -> set[int]:
-    """Who is in the high range (≥ p85) of a metric, when the metric separates anyone."""
+def _cut(values: dict[int, float]) -> float | None:
+    """Where a metric's high range (≥ p85) starts, when the metric separates anyone."""
     if not values:
-        return set()
+        return None
     numbers = list(values.values())
     low, high = percentile(numbers, LOW), percentile(numbers, HIGH)
-    if high <= low:
+    return high if high > low else None
+
+
+def _high(values: dict[int, float], cut: float | None) -> set[int]:
+    """Who is in a metric's high range (`cut`: _cut's)."""
+    if cut is None:
         return set()
-    return {person for person, value in values.items() if value >= high}
+    return {person for person, value in values.items() if value >= cut}
+
+
+def _metrics(
+    members: dict[int, Member], week: date, attempts: dict[tuple[int, date], tuple[int, int]]
+) -> tuple[dict[int, list[float]], list[dict[int, float]]]:
+    """The learners active in a week (their week's figures), and the week's metrics over them:
+    attempts per problem first, then the engagement ones."""
+    active = {p: m.weeks[week] for p, m in members.items() if week in m.weeks}
+    per_problem = {
+        p: attempts[(p, week)][0] / attempts[(p, week)][1]
+        for p in active
+        if (p, week) in attempts and attempts[(p, week)][1]
+    }
+    return active, [
+        per_problem,
+        {p: w[0] for p, w in active.items()},  # seconds
+        {p: w[1] for p, w in active.items()},  # active days
+        {p: w[2] for p, w in active.items()},  # events
+        {p: attempts.get((p, week), (0, 0))[1] for p in active},  # distinct problems
+    ]
 
 
 def week_segments(
     members: dict[int, Member], week: date, attempts: dict[tuple[int, date], tuple[int, int]]
 ) -> dict[int, str]:
     """Each learner's segment in one week (members carry their weekly activity)."""
+    return segments_and_cuts(members, week, attempts)[0]
+
+
+def segments_and_cuts(
+    members: dict[int, Member], week: date, attempts: dict[tuple[int, date], tuple[int, int]]
+) -> tuple[dict[int, str], list[float | None]]:
+    """week_segments, with where each metric's high range starts that week (None: nobody is
+    high on it): what a learner's segment is measured against besides their own week."""
     previous = week - timedelta(days=7)
-    active = {p: m.weeks[week] for p, m in members.items() if week in m.weeks}
-    metrics: list[dict[int, float]] = [
-        {p: w[0] for p, w in active.items()},  # seconds
-        {p: w[1] for p, w in active.items()},  # active days
-        {p: w[2] for p, w in active.items()},  # events
-        {p: attempts.get((p, week), (0, 0))[1] for p in active},  # distinct problems
-    ]
-    per_problem = {
-        p: attempts[(p, week)][0] / attempts[(p, week)][1]
-        for p in active
-        if (p, week) in attempts and attempts[(p, week)][1]
-    }
-    struggling = _high(per_problem)
-    engaged = set().union(*(_high(metric) for metric in metrics))
+    active, metrics = _metrics(members, week, attempts)
+    cuts = [_cut(metric) for metric in metrics]
+    struggling = _high(metrics[0], cuts[0])
+    engaged = set().union(
+        *(_high(metric, cut) for metric, cut in zip(metrics[1:], cuts[1:], strict=True))
+    )
     result = {}
     for person_id, member in members.items():
         if person_id in active:
@@ -114,7 +139,7 @@ def week_segments(
             result[person_id] = "disengaging"
         else:
             result[person_id] = "inactive"
-    return result
+    return result, cuts
 
 
 def course_weeks(members: dict[int, Member], today: date) -> list[date]:

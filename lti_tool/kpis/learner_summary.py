@@ -46,7 +46,7 @@ from lti_tool.kpis import course_settings, learner_activity
 from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.learners import class_data, learner_rows
+from lti_tool.kpis.learners import ClassData, class_data, learner_rows, row_of
 from lti_tool.kpis.roster import as_pseudonym
 from lti_tool.models import (
     Assignment,
@@ -269,7 +269,8 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     """refresh, its work."""
     started = utcnow()
     moment = now or started
-    mark, settings, today = fingerprint(session, course, key, moment)
+    marks = read_marks(session, course, moment)
+    mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
     known = learner_activity.kept(session, course, cutoff, today)
     data = class_data(session, course, key=key, now=moment, kept=known)
@@ -278,11 +279,15 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     from lti_tool.kpis import course_summary
 
     course_summary.refresh(session, course, key=key, now=moment, data=data)
-    rows = learner_rows(data)
-    records = [_record(course.id, row) for row in rows]
-    _write_rows(session, course.id, [_IN_ORDER(r) for r in records])
+    measured = measures(marks, today, key, data)
+    changed = _changed_only(session, course, data, known, measured)
+    if changed is None:
+        records = [_record(course.id, row) for row in learner_rows(data)]
+        _write_rows(session, course.id, [_IN_ORDER(r) for r in records])
+    else:
+        _write_some(session, course.id, data, changed)
     state = LearnerSummaryState.__table__
-    if not records:
+    if not data.members:
         # A course without learners keeps no row at all (a purged course has none left): its
         # next reader finds nothing to read, at the cost of a few empty queries.
         learner_activity.forget(session, course)
@@ -291,9 +296,10 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     values = {
         "activity": learner_activity.keep(session, course, data.members, known, cutoff, today),
         "fingerprint": mark,
+        "measures": measured,
         "computed_at": moment,
-        "learners": len(records),
-        "anyone_at_risk": int(any(r["risk_rank"] for r in records)),
+        "learners": len(data.members),
+        "anyone_at_risk": int(any(risk.level for risk in data.risks.values())),
         # A mark made after this refresh started may be for data it did not read (another
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
@@ -304,7 +310,76 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     if not rowcount(updated):
         values["stale_at"] = None
         session.execute(insert(state).values(course_id=course.id, **values))
-    return len(records)
+    return len(data.members)
+
+
+def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
+    """The digest of what every learner's row is measured against besides their own figures:
+    the fingerprint's parts but the course's activity, the class's thresholds and the segment
+    week's cuts (ClassData.measures; the little-time threshold only when anyone can be behind
+    the class on completion or score, as nobody else meets that rule)."""
+    limits, cuts = data.measures
+    middle_done, middle_score, time_limit, what = limits
+    if middle_done is None and middle_score is None:
+        time_limit, what = None, ""
+    key_digest = hashlib.sha256(key).hexdigest()
+    parts = (
+        *marks.data[1:],
+        today,
+        marks.due,
+        key_digest,
+        ROWS_SHAPE,
+        (middle_done, middle_score, time_limit, what),
+        cuts,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+_MEASURED = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at).where(
+    _STATE_TABLE.c.course_id == bindparam("course")
+)
+
+
+def _changed_only(
+    session: DbSession,
+    course: Course,
+    data: ClassData,
+    known: dict[int, Any] | None,
+    measured: str,
+) -> set[int] | None:
+    """The learners whose rows are all this refresh needs to write, or None for the whole
+    class. Only theirs when the other learners' figures are as the stored rows were built
+    from (their activity totals kept: learner_activity.kept, whose learners' days no write
+    replaced since) and measured against the same (`measured`: measures), with no write
+    marking the rows stale meanwhile (a name shown otherwise moves no other mark)."""
+    if known is None or not data.members:
+        return None
+    found = run(session, _MEASURED, course=course.id).first()
+    if found is None or found.measures != measured or found.stale_at is not None:
+        return None
+    changed = data.members.keys() - known.keys()
+    return changed if len(changed) * 2 <= len(data.members) else None
+
+
+def _write_some(session: DbSession, course_id: int, data: ClassData, changed: set[int]) -> None:
+    """Write again the rows of the `changed` learners alone, and drop those of learners no
+    longer of the class."""
+    table = LearnerSummary.__table__
+    present = set(session.scalars(select(table.c.person_id).where(table.c.course_id == course_id)))
+    _delete_rows(session, course_id, sorted(changed | (present - data.members.keys())))
+    label = course_label(data.course)
+    records = [_record(course_id, row_of(data, data.members[p], label)) for p in sorted(changed)]
+    insert_rows(session, LearnerSummary, [_IN_ORDER(r) for r in records])
+
+
+def _delete_rows(session: DbSession, course_id: int, people: list[int]) -> None:
+    """Delete some learners' stored rows, CHUNK ids a statement."""
+    table = LearnerSummary.__table__
+    for start in range(0, len(people), CHUNK):
+        chunk = people[start : start + CHUNK]
+        session.execute(
+            delete(table).where(table.c.course_id == course_id, table.c.person_id.in_(chunk))
+        )
 
 
 def _write_rows(session: DbSession, course_id: int, rows: list[tuple[Any, ...]]) -> None:
@@ -321,9 +396,7 @@ def _write_rows(session: DbSession, course_id: int, rows: list[tuple[Any, ...]])
         session.execute(delete(table).where(mine))
         insert_rows(session, LearnerSummary, rows)
         return
-    for start in range(0, len(gone), CHUNK):
-        chunk = gone[start : start + CHUNK]
-        session.execute(delete(table).where(mine, table.c.person_id.in_(chunk)))
+    _delete_rows(session, course_id, gone)
     insert_rows(session, LearnerSummary, [row for row in rows if stored.get(row[_PERSON]) != row])
 
 

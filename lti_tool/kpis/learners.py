@@ -20,9 +20,9 @@ from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, VIDEO_KIND, 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.activity import under_cutoff
-from lti_tool.kpis.at_risk import NOT_AT_RISK, Risk, assess, past_due_work
+from lti_tool.kpis.at_risk import NOT_AT_RISK, Risk, assess, past_due_work, thresholds
 from lti_tool.kpis.completion import Progress, learner_progress
-from lti_tool.kpis.engagement import engagement_rows, problem_attempts, week_segments
+from lti_tool.kpis.engagement import engagement_rows, problem_attempts, segments_and_cuts
 from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.roster import STATS_COLUMNS, Member, Totals, load_members, percentile
@@ -68,6 +68,9 @@ class ClassData:
     progress: dict[int, Progress]
     risks: dict[int, Risk]
     segments: dict[int, str]
+    #: What each learner's level and segment were measured against besides their own figures:
+    #: the class's thresholds (at_risk.Thresholds) and the segment week's high-range cuts.
+    measures: tuple[Any, ...] = ()
 
     @property
     def segment_week(self) -> date:
@@ -94,12 +97,23 @@ def class_data(
     members = load_members(session, course, key=key, cutoff_minutes=cutoff, today=today, kept=kept)
     progress = learner_progress(session, course, members)
     week = week_start(today) - timedelta(days=7)
-    segments = week_segments(members, week, problem_attempts(session, course, [week]))
+    attempts = problem_attempts(session, course, [week])
+    segments, cuts = segments_and_cuts(members, week, attempts)
     work = past_due_work(session, course, set(members), moment)
+    limits = thresholds(members, progress, settings)
     risks = assess(
-        members, progress, settings, today, work=work, segments=segments, segment_week=week
+        members,
+        progress,
+        settings,
+        today,
+        work=work,
+        segments=segments,
+        segment_week=week,
+        limits=limits,
     )
-    return ClassData(course, settings, today, members, progress, risks, segments)
+    return ClassData(
+        course, settings, today, members, progress, risks, segments, (tuple(limits), tuple(cuts))
+    )
 
 
 def row_of(data: ClassData, member: Member, label: str) -> dict[str, Any]:

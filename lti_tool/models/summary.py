@@ -107,6 +107,10 @@ class LearnerSummaryState(Model):
     # What the learner_activity rows written with them are of (JSON: the course's activity
     # mark, the time cutoff, the course's day); NULL when none were written.
     activity: Mapped[str | None] = mapped_column(Text)
+    # The digest of what every row was measured against besides the learner's own figures
+    # (lti_tool.kpis.learner_summary.measures: the class's thresholds, the course's day,
+    # settings, roster and syncs); NULL when written by a version without it.
+    measures: Mapped[str | None] = mapped_column(String(64))
 
 
 class LearnerActivity(Model):

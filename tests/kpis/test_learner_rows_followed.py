@@ -1,0 +1,139 @@
+"""The learner summary after an ingest of a few learners: only their rows are built and written
+when everything else a row is measured against (the class's thresholds and segment cuts, the
+day, the settings, roster and syncs) is as the stored rows were; the whole class otherwise. The
+rows equal what the KPI functions compute from the stored data either way."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from lti_tool.activity.rollups import week_start
+from lti_tool.extensions import db
+from lti_tool.kpis import course_settings, learner_summary
+from lti_tool.models import LearnerSummaryState
+from lti_tool.models.types import utcnow
+from lti_tool.people.pseudonyms import pseudonym_key
+from lti_tool.tracking_logs.ingest import ingest_tracking_logs
+from tests.helpers.database import make_app
+from tests.helpers.tracking_logs import COURSE, event, log_course
+from tests.kpis.test_class_sums import _log
+from tests.kpis.test_learner_summary import _computed, _same, _stored
+
+
+def _pages(folder: Path, name: str, views: dict[int, int], day: date) -> Path:
+    """A log of `views[user]` courseware pages each user opened on `day`, a minute apart."""
+    lines = [
+        event(
+            f"{day.isoformat()} {9 + n // 60:02d}:{n % 60:02d}:00",
+            f"/courses/{COURSE}/courseware/w/{n % 4}/",
+            user=user,
+            username=f"u{user}",
+        )
+        for user, count in views.items()
+        for n in range(count)
+    ]
+    path = folder / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    flask_app = make_app(tmp_path)
+    with flask_app.app_context():
+        ingest_tracking_logs(
+            db.session, [_log(tmp_path, "first.log", range(1, 9), 0)], None, workers=0
+        )
+        yield flask_app
+        db.session.remove()
+
+
+def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count the learner summary's rows built one by one (row_of) and as the whole class's."""
+    calls: Counter[str] = Counter()
+    for name in ("row_of", "learner_rows"):
+        real = getattr(learner_summary, name)
+
+        def counted(*args: Any, _name: str = name, _real: Any = real) -> Any:
+            calls[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(learner_summary, name, counted)
+    return calls
+
+
+def _measures() -> str | None:
+    """The stored rows' measures digest."""
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, log_course().id)
+    assert state is not None
+    return state.measures
+
+
+def _segment_day() -> date:
+    """A day inside the course's last complete week (its segment week)."""
+    course = log_course()
+    today = course_settings.load(db.session, course).today(utcnow())
+    return week_start(today) - timedelta(days=5)
+
+
+def test_an_ingest_of_a_few_learners_builds_only_their_rows(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _measures()
+    calls = _counting_rows(monkeypatch)
+    # Two learners of the class and one new to it, active long before the segment week and the
+    # 7 days: nothing any other learner is measured against moves.
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    log = _pages(tmp_path, "old.log", {7: 3, 8: 1, 20: 2}, long_ago)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    assert _measures() == before
+    assert calls == {"row_of": 3}
+    course = log_course()
+    rows = _stored(course)
+    _same(rows, _computed(course, pseudonym_key()))
+    assert len(rows) == 9
+    assert [r["time_total"] for r in rows if r["learner"] == "u20"] != [0]
+
+
+def test_an_ingest_that_moves_the_segment_cuts_builds_the_whole_class(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _measures()
+    calls = _counting_rows(monkeypatch)
+    # New learners, one far busier than the others, in the segment week: its high ranges move.
+    log = _pages(tmp_path, "busy.log", {30: 1, 31: 2, 32: 90}, _segment_day())
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    assert _measures() != before
+    assert calls["learner_rows"] == 1
+    course = log_course()
+    _same(_stored(course), _computed(course, pseudonym_key()))
+
+
+def test_a_settings_change_builds_the_whole_class_and_the_next_ingest_its_learners(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course = log_course()
+    before = _measures()
+    calls = _counting_rows(monkeypatch)
+    settings = course_settings.load(db.session, course)
+    course_settings.save(db.session, course, replace(settings, risk_inactive_days=3))
+    db.session.commit()
+    learner_summary.current(db.session, course, key=pseudonym_key())
+    db.session.commit()
+    assert _measures() != before
+    assert calls == {"learner_rows": 1}
+    _same(_stored(course), _computed(course, pseudonym_key()))
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    log = _pages(tmp_path, "old.log", {7: 2}, long_ago)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    assert calls == {"learner_rows": 1, "row_of": 1}
+    _same(_stored(course), _computed(course, pseudonym_key()))

@@ -76,6 +76,8 @@ class Risk:
 
 
 NOT_AT_RISK = Risk()
+#: Work of a learner with none missing or late (read only).
+_NO_WORK = Work()
 
 
 class Thresholds(NamedTuple):
@@ -263,6 +265,8 @@ def _work_signal(work: Work) -> tuple[LazyText | None, LazyText | None]:
     """(the missing-work reason, which makes a learner high; the late-or-missing reason, one
     other signal); None where the work gives no such signal."""
     missing, late = work.missing, work.late
+    if not missing and len(late) < LATE_SIGNAL:
+        return None, None  # (most learners: nothing built for them)
     late_words = lazy_ngettext(
         "%(num)d assignment handed in late (%(names)s)",
         "%(num)d assignments handed in late (%(names)s)",
@@ -380,7 +384,7 @@ def assess(
                         rule=limit,
                     )
                 )
-        missing, late_or_missing = _work_signal(work.get(person_id, Work()))
+        missing, late_or_missing = _work_signal(work.get(person_id, _NO_WORK))
         if missing:
             grave[person_id].append(missing)
         if late_or_missing:

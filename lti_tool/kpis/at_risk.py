@@ -76,6 +76,8 @@ class Risk:
 
 
 NOT_AT_RISK = Risk()
+#: What a learner's time for the rule is: the tool's time spent, else the LMS's activity time.
+TOOL_TIME, LMS_TIME = N_("time spent"), N_("LMS activity time")
 #: Work of a learner with none missing or late (read only).
 _NO_WORK = Work()
 
@@ -111,17 +113,20 @@ def level_rank(level: str | None) -> int:
     return 2 if level == HIGH else 1 if level == WATCH else 0
 
 
-def time_metric(members: dict[int, Member]) -> tuple[dict[int, float], str]:
+def time_metric(
+    members: dict[int, Member], what: str | None = None
+) -> tuple[dict[int, float], str]:
     """Each learner's time for the rule, and what it is (a message: translate where shown): the
-    tool's method, else Canvas's."""
-    if any(m.active_days for m in members.values()):
-        return {p: m.time_total for p, m in members.items()}, N_("time spent")
+    tool's method, else Canvas's; `what`: the one the class's is (some of its learners'
+    times, measured as the class's are)."""
+    if what == TOOL_TIME or (what is None and any(m.active_days for m in members.values())):
+        return {p: m.time_total for p, m in members.items()}, TOOL_TIME
     lms = {
         p: float(m.lms.total_activity_seconds)
         for p, m in members.items()
         if m.lms is not None and m.lms.total_activity_seconds is not None
     }
-    return lms, N_("LMS activity time")
+    return lms, LMS_TIME
 
 
 def _openedx_missing(
@@ -361,7 +366,8 @@ def assess(
     limits: Thresholds | None = None,
 ) -> dict[int, Risk]:
     """Person id -> their level and its reasons (NOT_AT_RISK when neither high nor watch);
-    `limits`: the class's thresholds when the caller has them."""
+    `limits`: the class's thresholds when the caller has them (`members` may then be some of
+    the class, measured against the whole class's)."""
     work = work or {}
     limits = limits or thresholds(members, progress, settings)
     segments = segments or {}
@@ -422,7 +428,7 @@ def assess(
                     )
                 )
     middle_score = limits.middle_score
-    times, what = time_metric(members)
+    times, what = time_metric(members, limits.what)
     share = settings.risk_time_percentile
     threshold = limits.time
     if threshold is not None:

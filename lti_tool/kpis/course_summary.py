@@ -57,12 +57,18 @@ class Figures:
 _FIELDS = set(Figures.__dataclass_fields__)
 
 
-def figures_of(session: DbSession, data: ClassData, weeks: Mapping[Week, int]) -> Figures:
+def figures_of(
+    session: DbSession,
+    data: ClassData,
+    weeks: Mapping[Week, int],
+    risk_counts: dict[str, int] | None = None,
+) -> Figures:
     """The whole class's figures from its class data and weekly counts (activity.week_counts),
     as the pages computed them per worker: weekly learners per label, weekly time quartiles at
     the course's cutoff, learners active in the last 7 days, median completion (%), at-risk
-    counts per level, the completion shares and items required of those with a share and the
-    posted scores (sorted)."""
+    counts per level (`risk_counts` when the caller counted them: the class data's levels
+    may be some learners' only), the completion shares and items required of those with a
+    share and the posted scores (sorted)."""
     course = data.course
     people = set(data.members)
     with_share = [p for p in data.progress.values() if p.share is not None]
@@ -76,7 +82,7 @@ def figures_of(session: DbSession, data: ClassData, weeks: Mapping[Week, int]) -
             session, course, data.today - timedelta(6), people
         ),
         median_completion=round(statistics.median(shares) * 100) if shares else None,
-        at_risk=at_risk.counts(data.risks, people),
+        at_risk=risk_counts if risk_counts is not None else at_risk.counts(data.risks, people),
         shares=shares,
         required=[p.required for p in with_share],
         # Sorted: the distribution and the quartiles do not depend on the class's order.
@@ -91,10 +97,11 @@ def refresh(
     key: bytes,
     now: datetime | None = None,
     data: ClassData | None = None,
+    risk_counts: dict[str, int] | None = None,
 ) -> Figures:
     """Write the course's figures again from its stored data (as of `now`; from `data` when
-    the caller has the class data already, as the learner summary's refresh has). The caller
-    commits."""
+    the caller has the class data already, as the learner summary's refresh has, with the
+    class's at-risk counts when its levels are some learners' only). The caller commits."""
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment)
     data = data or class_data(session, course, key=key, now=moment)
@@ -103,7 +110,7 @@ def refresh(
     from lti_tool.kpis import page_summary
 
     weeks = page_summary.refresh(session, course, set(data.members), mark=mark, moment=moment)
-    found = figures_of(session, data, weeks)
+    found = figures_of(session, data, weeks, risk_counts)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not found.class_size:

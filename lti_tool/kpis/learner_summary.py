@@ -44,9 +44,10 @@ from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
 from lti_tool.kpis import course_settings, learner_activity
 from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank
+from lti_tool.kpis.at_risk import counts as at_risk_counts
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.learners import ClassData, class_data, learner_rows, row_of
+from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_rows, row_of
 from lti_tool.kpis.roster import as_pseudonym
 from lti_tool.models import (
     Assignment,
@@ -273,19 +274,23 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
     known = learner_activity.kept(session, course, cutoff, today)
-    data = class_data(session, course, key=key, now=moment, kept=known)
+    data = class_data(session, course, key=key, now=moment, kept=known, assessed=False)
+    measured = measures(marks, today, key, data)
+    changed = _changed_only(session, course, data, known, measured)
+    # Only theirs assessed when only their rows are written: the others' levels stand.
+    data.risks = assess_class(data, changed)
+    if changed is None:
+        records = [_record(course.id, row) for row in learner_rows(data)]
+        _write_rows(session, course.id, [_IN_ORDER(r) for r in records])
+        risk_counts = at_risk_counts(data.risks)
+    else:
+        _write_some(session, course.id, data, changed)
+        risk_counts = _stored_risk_counts(session, course.id)
     # The course's class figures from the same class data, in the same transaction (imported
     # here: course_summary reads this module's fingerprint).
     from lti_tool.kpis import course_summary
 
-    course_summary.refresh(session, course, key=key, now=moment, data=data)
-    measured = measures(marks, today, key, data)
-    changed = _changed_only(session, course, data, known, measured)
-    if changed is None:
-        records = [_record(course.id, row) for row in learner_rows(data)]
-        _write_rows(session, course.id, [_IN_ORDER(r) for r in records])
-    else:
-        _write_some(session, course.id, data, changed)
+    course_summary.refresh(session, course, key=key, now=moment, data=data, risk_counts=risk_counts)
     state = LearnerSummaryState.__table__
     if not data.members:
         # A course without learners keeps no row at all (a purged course has none left): its
@@ -299,7 +304,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         "measures": measured,
         "computed_at": moment,
         "learners": len(data.members),
-        "anyone_at_risk": int(any(risk.level for risk in data.risks.values())),
+        "anyone_at_risk": int(any(risk_counts.values())),
         # A mark made after this refresh started may be for data it did not read (another
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
@@ -316,10 +321,10 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
 def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     """The digest of what every learner's row is measured against besides their own figures:
     the fingerprint's parts but the course's activity, the class's thresholds and the segment
-    week's cuts (ClassData.measures; the little-time threshold only when anyone can be behind
+    week's cuts (ClassData.limits and cuts; the little-time threshold only when anyone can be behind
     the class on completion or score, as nobody else meets that rule)."""
-    limits, cuts = data.measures
-    middle_done, middle_score, time_limit, what = limits
+    assert data.limits is not None  # (class_data's)
+    middle_done, middle_score, time_limit, what = data.limits
     if middle_done is None and middle_score is None:
         time_limit, what = None, ""
     key_digest = hashlib.sha256(key).hexdigest()
@@ -330,7 +335,7 @@ def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
         key_digest,
         ROWS_SHAPE,
         (middle_done, middle_score, time_limit, what),
-        cuts,
+        data.cuts,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -370,6 +375,19 @@ def _write_some(session: DbSession, course_id: int, data: ClassData, changed: se
     label = course_label(data.course)
     records = [_record(course_id, row_of(data, data.members[p], label)) for p in sorted(changed)]
     insert_rows(session, LearnerSummary, [_IN_ORDER(r) for r in records])
+
+
+_RISK_COUNTS = (
+    select(_T.risk_rank, func.count())
+    .where(_T.course_id == bindparam("course"), _T.risk_rank > 0)
+    .group_by(_T.risk_rank)
+)
+
+
+def _stored_risk_counts(session: DbSession, course_id: int) -> dict[str, int]:
+    """How many of the stored rows are high and watch (at_risk.counts of them)."""
+    found: dict[int, int] = {rank: n for rank, n in run(session, _RISK_COUNTS, course=course_id)}
+    return {HIGH: found.get(level_rank(HIGH), 0), WATCH: found.get(level_rank(WATCH), 0)}
 
 
 def _delete_rows(session: DbSession, course_id: int, people: list[int]) -> None:

@@ -8,8 +8,8 @@ what a learner's own page shows beside the class (view_beside). Staff rows carry
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,15 @@ from lti_tool.activity.blocks import NAME, OBJECT_ID, SOURCE, TIME, VIDEO_KIND, 
 from lti_tool.activity.rollups import week_start
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.activity import under_cutoff
-from lti_tool.kpis.at_risk import NOT_AT_RISK, Risk, assess, past_due_work, thresholds
+from lti_tool.kpis.at_risk import (
+    NOT_AT_RISK,
+    Risk,
+    Thresholds,
+    Work,
+    assess,
+    past_due_work,
+    thresholds,
+)
 from lti_tool.kpis.completion import Progress, learner_progress
 from lti_tool.kpis.engagement import engagement_rows, problem_attempts, segments_and_cuts
 from lti_tool.kpis.grades import staff_current_score
@@ -68,9 +76,12 @@ class ClassData:
     progress: dict[int, Progress]
     risks: dict[int, Risk]
     segments: dict[int, str]
-    #: What each learner's level and segment were measured against besides their own figures:
-    #: the class's thresholds (at_risk.Thresholds) and the segment week's high-range cuts.
-    measures: tuple[Any, ...] = ()
+    #: What each learner's level and segment are measured against besides their own figures:
+    #: the class's thresholds and the segment week's high-range cuts (segments_and_cuts).
+    limits: Thresholds | None = None
+    cuts: tuple[float | None, ...] = ()
+    #: Each learner's past-due work missing or handed in late (at_risk.past_due_work).
+    work: dict[int, Work] = field(default_factory=dict)
 
     @property
     def segment_week(self) -> date:
@@ -86,10 +97,12 @@ def class_data(
     now: datetime | None = None,
     settings: course_settings.Settings | None = None,
     kept: Mapping[int, Totals] | None = None,
+    assessed: bool = True,
 ) -> ClassData:
     """Load the class's learners and compute their completion, segment and at-risk level; with
     `settings`, as those settings would have it (the settings page's preview), else as saved.
-    `kept`: activity totals still true of some learners' days (load_members)."""
+    `kept`: activity totals still true of some learners' days (load_members). `assessed`:
+    False leaves the levels to the caller (assess_class; `risks` empty)."""
     settings = settings or course_settings.load(session, course)
     moment = now or utcnow()
     today = settings.today(moment)
@@ -101,18 +114,27 @@ def class_data(
     segments, cuts = segments_and_cuts(members, week, attempts)
     work = past_due_work(session, course, set(members), moment)
     limits = thresholds(members, progress, settings)
-    risks = assess(
-        members,
-        progress,
-        settings,
-        today,
-        work=work,
-        segments=segments,
-        segment_week=week,
-        limits=limits,
+    data = ClassData(
+        course, settings, today, members, progress, {}, segments, limits, tuple(cuts), work
     )
-    return ClassData(
-        course, settings, today, members, progress, risks, segments, (tuple(limits), tuple(cuts))
+    if assessed:
+        data.risks = assess_class(data)
+    return data
+
+
+def assess_class(data: ClassData, people: Iterable[int] | None = None) -> dict[int, Risk]:
+    """The at-risk levels of the class's learners, or of some of them, each measured against
+    the whole class (at_risk.assess)."""
+    members = data.members if people is None else {p: data.members[p] for p in people}
+    return assess(
+        members,
+        data.progress,
+        data.settings,
+        data.today,
+        work=data.work,
+        segments=data.segments,
+        segment_week=data.segment_week,
+        limits=data.limits,
     )
 
 

@@ -17,8 +17,8 @@ from flask import Flask
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
-from lti_tool.kpis import course_settings, learner_summary
-from lti_tool.models import LearnerSummaryState
+from lti_tool.kpis import at_risk, course_settings, course_summary, learner_summary, learners
+from lti_tool.models import Course, LearnerSummaryState
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
@@ -57,7 +57,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
 
 def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Count the learner summary's rows built one by one (row_of) and as the whole class's."""
+    """Count the learner summary's rows built one by one (row_of) and as the whole class's,
+    and the learners assessed ("assessed")."""
     calls: Counter[str] = Counter()
     for name in ("row_of", "learner_rows"):
         real = getattr(learner_summary, name)
@@ -67,7 +68,23 @@ def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
             return _real(*args)
 
         monkeypatch.setattr(learner_summary, name, counted)
+    real_assess = learners.assess
+
+    def assessed(members: dict[int, Any], *args: Any, **kwargs: Any) -> Any:
+        calls["assessed"] += len(members)
+        return real_assess(members, *args, **kwargs)
+
+    monkeypatch.setattr(learners, "assess", assessed)
     return calls
+
+
+def _same_course_figures(course: Course) -> None:
+    """The stored at-risk counts and class size are the whole class's, computed afresh."""
+    figures = course_summary.stored(db.session, course)
+    assert figures is not None
+    data = learners.class_data(db.session, course, key=pseudonym_key())
+    assert figures.at_risk == at_risk.counts(data.risks)
+    assert figures.class_size == len(data.members)
 
 
 def _measures() -> str | None:
@@ -96,10 +113,12 @@ def test_an_ingest_of_a_few_learners_builds_only_their_rows(
     log = _pages(tmp_path, "old.log", {7: 3, 8: 1, 20: 2}, long_ago)
     ingest_tracking_logs(db.session, [log], None, workers=0)
     assert _measures() == before
-    assert calls == {"row_of": 3}
+    assert calls == {"row_of": 3, "assessed": 3}
     course = log_course()
     rows = _stored(course)
     _same(rows, _computed(course, pseudonym_key()))
+    _same_course_figures(course)
+    assert sum(course_summary.stored(db.session, course).at_risk.values()) > 0  # type: ignore[union-attr]
     assert len(rows) == 9
     assert [r["time_total"] for r in rows if r["learner"] == "u20"] != [0]
 
@@ -115,7 +134,9 @@ def test_an_ingest_that_moves_the_segment_cuts_builds_the_whole_class(
     assert _measures() != before
     assert calls["learner_rows"] == 1
     course = log_course()
+    assert calls["assessed"] == len(_stored(course)) == 11
     _same(_stored(course), _computed(course, pseudonym_key()))
+    _same_course_figures(course)
 
 
 def test_a_settings_change_builds_the_whole_class_and_the_next_ingest_its_learners(
@@ -130,10 +151,12 @@ def test_a_settings_change_builds_the_whole_class_and_the_next_ingest_its_learne
     learner_summary.current(db.session, course, key=pseudonym_key())
     db.session.commit()
     assert _measures() != before
-    assert calls == {"learner_rows": 1}
+    assert calls == {"learner_rows": 1, "assessed": 8}
     _same(_stored(course), _computed(course, pseudonym_key()))
     long_ago = (utcnow() - timedelta(days=60)).date()
     log = _pages(tmp_path, "old.log", {7: 2}, long_ago)
+    calls.clear()
     ingest_tracking_logs(db.session, [log], None, workers=0)
-    assert calls == {"learner_rows": 1, "row_of": 1}
+    assert calls == {"row_of": 1, "assessed": 1}
     _same(_stored(course), _computed(course, pseudonym_key()))
+    _same_course_figures(course)

@@ -117,15 +117,16 @@ def since(
     )
     gone = [person for person in affected if person in before]
     sums.add(_of_rows(kept, gone, durations), -1)
-    again = count_out(sums.problems, chain.from_iterable(kept.problems[p] for p in gone))
     now = [person for person in affected if person in people]
     # The rows now of the class's learners affected and of everyone replaced (staff too: the
     # resources first met and the videos viewed are the course's).
     rows = replaced.read(session, course.id, sorted(set(now) | kept.days.keys()))
     sums.add(_of_rows(rows, now, durations))
-    for check in map(problems.check_of, chain.from_iterable(rows.problems[p] for p in now)):
-        if check.problem_id not in again:
-            sums.problems.setdefault(check.problem_id, ProblemSums()).add(check)
+    again = follow_problems(
+        sums.problems,
+        chain.from_iterable(kept.problems[p] for p in gone),
+        chain.from_iterable(rows.problems[p] for p in now),
+    )
     # The problems whose most recent check or answer went: counted again from their rows.
     counted = problems.checks_of(session, course, sorted(again), people)
     sums.problems.update(problem_sums.of_checks(counted))
@@ -162,6 +163,39 @@ def _seen_since(
             first[key] = found[key]
         else:
             first.pop(key, None)
+
+
+def follow_problems(
+    found: dict[str, ProblemSums],
+    before: Iterable[tuple[Any, ...]],
+    after: Iterable[tuple[Any, ...]],
+) -> set[str]:
+    """Follow the problems' sums through some learners' problem rows replaced: those `before`
+    out, those `after` in; the problems to count again from their rows (taken out of the
+    sums). A learner's row of a problem the same before and after is left as it is, one that
+    changed is replaced in the sums (ProblemSums.replace: a learner replaced keeps most of
+    their rows, and their own later check takes the place of their earlier one)."""
+    old = {(row[0], row[1]): row for row in before}
+    new = {(row[0], row[1]): row for row in after}
+    for key in new.keys() - old.keys():
+        check = problems.check_of(new[key])
+        sums = found.get(check.problem_id)
+        if sums is None:
+            sums = found[check.problem_id] = ProblemSums()
+        sums.add(check)
+    again: set[str] = set()
+    for key in old.keys() & new.keys():
+        problem = key[1]
+        if old[key] == new[key] or problem in again:
+            continue
+        held = found.get(problem)
+        if held is None or not held.replace(
+            problems.check_of(old[key]), problems.check_of(new[key])
+        ):
+            again.add(problem)
+            found.pop(problem, None)
+    gone = [old[key] for key in old.keys() - new.keys() if key[1] not in again]
+    return again | count_out(found, gone)
 
 
 def count_out(found: dict[str, ProblemSums], rows: Iterable[tuple[Any, ...]]) -> set[str]:

@@ -70,21 +70,49 @@ class ProblemSums:
         latest = (check.last_time, -check.person_id)
         if self.latest is None or latest > self.latest:
             self.latest, self.from_events = latest, check.names[1]
-        for place, answers, name in _sides(check):
-            for part_id, answer in answers.items():
-                groups = self.parts.get(part_id)
-                if groups is None:
-                    groups = self.parts[part_id] = {}
-                key = grouping_key(answer)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = Group(0, 0, place, answer, name)
-                elif place > group.place:
-                    group.place, group.answer, group.name = place, answer, name
-                if place[1]:
-                    group.last += 1
-                else:
-                    group.first += 1
+        for side in _sides(check):
+            self._add_side(*side)
+
+    def _add_side(self, place: Place, answers: dict[str, Any], name: str | None) -> None:
+        """Count one side (first or last check) of a learner's answers in."""
+        for part_id, answer in answers.items():
+            groups = self.parts.get(part_id)
+            if groups is None:
+                groups = self.parts[part_id] = {}
+            key = grouping_key(answer)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = Group(0, 0, place, answer, name)
+            elif place > group.place:
+                group.place, group.answer, group.name = place, answer, name
+            if place[1]:
+                group.last += 1
+            else:
+                group.first += 1
+
+    def replace(self, before: LearnerChecks, after: LearnerChecks) -> bool:
+        """Count one learner's checks of the problem as they are now (`after`) instead of as
+        they were (`before`): a side (first or last check) the same in both is left as it is,
+        the other's new answers counted in before the old ones out (so that the learner's own
+        later answer takes the place of theirs as a group's most recent). False when the
+        problem must be counted again (as take_out)."""
+        self.attempts += after.attempts - before.attempts
+        self.first_right += (after.correct_at == 1) - (before.correct_at == 1)
+        for check, sign in ((before, -1), (after, 1)):
+            if check.correct_at is not None:
+                self.until_right += sign * check.correct_at
+                self.right += sign
+        was, now = (before.last_time, -before.person_id), (after.last_time, -after.person_id)
+        if self.latest is None or now > self.latest or now == self.latest == was:
+            self.latest, self.from_events = now, after.names[1]
+        elif self.latest == was:
+            return False  # (a learner's latest check moved earlier: not as events come)
+        for old, new in zip(_sides(before), _sides(after), strict=True):
+            if old != new:
+                self._add_side(*new)
+                if not self._take_side(old[0], old[1]):
+                    return False
+        return True
 
     def take_out(self, check: LearnerChecks) -> bool:
         """Count one learner's checks of the problem out; False when they held its latest
@@ -97,23 +125,26 @@ class ProblemSums:
             self.right -= 1
         if self.learners and self.latest == (check.last_time, -check.person_id):
             return False
-        for place, answers, _name in _sides(check):
-            for part_id, answer in answers.items():
-                groups = self.parts.get(part_id, {})
-                key = grouping_key(answer)
-                group = groups.get(key)
-                if group is None:  # not the sums of these checks: count again
-                    return False
-                if place[1]:
-                    group.last -= 1
-                else:
-                    group.first -= 1
-                if not group.first and not group.last:
-                    del groups[key]
-                    if not groups:
-                        del self.parts[part_id]
-                elif group.place == place:
-                    return False
+        return all(self._take_side(place, answers) for place, answers, _name in _sides(check))
+
+    def _take_side(self, place: Place, answers: dict[str, Any]) -> bool:
+        """Count one side of a learner's answers out; False as take_out."""
+        for part_id, answer in answers.items():
+            groups = self.parts.get(part_id, {})
+            key = grouping_key(answer)
+            group = groups.get(key)
+            if group is None:  # not the sums of these checks: count again
+                return False
+            if place[1]:
+                group.last -= 1
+            else:
+                group.first -= 1
+            if not group.first and not group.last:
+                del groups[key]
+                if not groups:
+                    del self.parts[part_id]
+            elif group.place == place:
+                return False
         return True
 
     def stats(self, problem_id: str) -> dict[str, Any]:

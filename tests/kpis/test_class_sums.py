@@ -261,21 +261,32 @@ def problem_rows(draw: st.DrawFn, people: range) -> list[tuple[Any, ...]]:
     return rows
 
 
-@settings(max_examples=300, deadline=None)
-@given(before=problem_rows(range(1, 7)), after=problem_rows(range(4, 9)))
+@settings(max_examples=400, deadline=None)
+@given(
+    before=problem_rows(range(1, 7)),
+    drawn=problem_rows(range(4, 9)),
+    same=st.sets(st.sampled_from([4, 5, 6])),
+    later=st.sets(st.sampled_from([4, 5, 6])),
+)
 def test_problem_sums_follow_learners_replaced_exactly(
-    before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]
+    before: list[tuple[Any, ...]],
+    drawn: list[tuple[Any, ...]],
+    same: set[int],
+    later: set[int],
 ) -> None:
-    # Learners 4-6 replaced (their rows before out, after in), 7-8 new to the class, 1-3 kept.
+    # Learners 4-6 replaced (their rows before out, after in), 7-8 new to the class, 1-3 kept;
+    # of those replaced, some with the same rows as before, some with the same rows checked
+    # again later (the same answers), the others with rows drawn anew.
+    later -= same
+    after = [row for row in drawn if row[0] not in same | later]
+    after += [row for row in before if row[0] in same]
+    after += [(*row[:4], row[4] + 5, row[5] + 5, row[6]) for row in before if row[0] in later]
     stored = problem_sums.of_checks(map(problems.check_of, before))
     sums = {
         problem: problem_sums.ProblemSums.from_json(orjson.loads(orjson.dumps(found.as_json())))
         for problem, found in stored.items()
     }
-    again = class_sums.count_out(sums, [row for row in before if row[0] >= 4])
-    for check in map(problems.check_of, after):
-        if check.problem_id not in again:
-            sums.setdefault(check.problem_id, problem_sums.ProblemSums()).add(check)
+    again = class_sums.follow_problems(sums, [row for row in before if row[0] >= 4], after)
     now = [problems.check_of(row) for row in before if row[0] < 4] + [
         problems.check_of(row) for row in after
     ]
@@ -284,6 +295,28 @@ def test_problem_sums_follow_learners_replaced_exactly(
     now.sort(key=lambda check: (check.problem_id, check.person_id))  # as learner_checks
     expected = {"stats": problems.problem_stats(now), "answers": problems.distributions(now)}
     assert problem_sums.figures(sums) == expected
+
+
+def test_learners_replaced_by_the_same_or_later_checks_count_no_problem_again() -> None:
+    # Learner 2 held p1's latest check and its groups' most recent answers; replaced with the
+    # same row, or with one more check later (the first check as it was), nothing is counted
+    # again from rows.
+    answers = orjson.dumps(
+        {"first": {"1_2_1": {"answer": "A", "response_type": "choiceresponse"}},
+         "last": {"1_2_1": {"answer": "B", "response_type": "choiceresponse"}},
+         "names": ["P", "P"]}
+    )  # fmt: skip
+    one = (1, "p1", 2, None, 1.0, 2.0, answers)
+    two = (2, "p1", 3, 2, 3.0, 4.0, answers)
+    later = (2, "p1", 4, 2, 3.0, 9.0, answers)
+    for after in (two, later):
+        sums = problem_sums.of_checks(map(problems.check_of, [one, two]))
+        assert class_sums.follow_problems(sums, [two], [after]) == set()
+        expected = problem_sums.of_checks(map(problems.check_of, [one, after]))
+        assert problem_sums.figures(sums) == problem_sums.figures(expected)
+    # Taken out first, as before, the latest check would go and p1 be counted again.
+    sums = problem_sums.of_checks(map(problems.check_of, [one, two]))
+    assert class_sums.count_out(sums, [two]) == {"p1"}
 
 
 def test_a_merge_takes_the_dropped_learners_rows_out_of_the_sums(

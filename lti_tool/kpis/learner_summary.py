@@ -48,7 +48,7 @@ from lti_tool.kpis.at_risk import counts as at_risk_counts
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_rows, row_of
-from lti_tool.kpis.roster import as_pseudonym
+from lti_tool.kpis.roster import as_pseudonym, name_members
 from lti_tool.models import (
     Assignment,
     Course,
@@ -274,9 +274,16 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
     known = learner_activity.kept(session, course, cutoff, today)
-    data = class_data(session, course, key=key, now=moment, kept=known, assessed=False)
+    # The names of learners whose rows may stand are read only if they do not.
+    unnamed = known.keys() if known is not None and _may_stand(session, course) else frozenset()
+    data = class_data(
+        session, course, key=key, now=moment, kept=known, assessed=False, unnamed=unnamed
+    )
     measured = measures(marks, today, key, data)
     changed = _changed_only(session, course, data, known, measured)
+    if changed is None and unnamed:
+        named = [person for person in sorted(data.members) if person in unnamed]
+        name_members(session, data.members, named, key)
     # Only theirs assessed when only their rows are written: the others' levels stand.
     data.risks = assess_class(data, changed)
     if changed is None:
@@ -343,6 +350,13 @@ def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
 _MEASURED = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at).where(
     _STATE_TABLE.c.course_id == bindparam("course")
 )
+
+
+def _may_stand(session: DbSession, course: Course) -> bool:
+    """Whether the stored rows may stand for learners whose figures did not change (as far as
+    can be told before the class's figures are: _changed_only says)."""
+    found = run(session, _MEASURED, course=course.id).first()
+    return found is not None and found.measures is not None and found.stale_at is None
 
 
 def _changed_only(

@@ -8,7 +8,7 @@ what a learner's own page shows beside the class (view_beside). Staff rows carry
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -98,16 +98,20 @@ def class_data(
     settings: course_settings.Settings | None = None,
     kept: Mapping[int, Totals] | None = None,
     assessed: bool = True,
+    unnamed: Set[int] = frozenset(),
 ) -> ClassData:
     """Load the class's learners and compute their completion, segment and at-risk level; with
     `settings`, as those settings would have it (the settings page's preview), else as saved.
     `kept`: activity totals still true of some learners' days (load_members). `assessed`:
-    False leaves the levels to the caller (assess_class; `risks` empty)."""
+    False leaves the levels to the caller (assess_class; `risks` empty). `unnamed`: learners
+    whose names are not read (load_members)."""
     settings = settings or course_settings.load(session, course)
     moment = now or utcnow()
     today = settings.today(moment)
     cutoff = settings.time_cutoff_minutes
-    members = load_members(session, course, key=key, cutoff_minutes=cutoff, today=today, kept=kept)
+    members = load_members(
+        session, course, key=key, cutoff_minutes=cutoff, today=today, kept=kept, unnamed=unnamed
+    )
     progress = learner_progress(session, course, members)
     week = week_start(today) - timedelta(days=7)
     attempts = problem_attempts(session, course, [week])

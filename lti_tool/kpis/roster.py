@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
@@ -192,30 +192,21 @@ def load_members(
     activity: bool = True,
     people: set[int] | None = None,
     kept: Mapping[int, Totals] | None = None,
+    unnamed: Set[int] = frozenset(),
 ) -> dict[int, Member]:
     """The class (or `people`) with names, sections, LMS stats and, when asked, activity.
 
     `today` is the last day of the "7 days" window (the course's own today). `kept`: activity
     totals still true of some learners' days (lti_tool.kpis.learner_activity.kept, for this
-    cutoff and day), taken for theirs instead of adding up their days again.
+    cutoff and day), taken for theirs instead of adding up their days again. `unnamed`: people
+    whose names, e-mail and label are not read (left empty: name_members gives them).
     """
     ids = sorted(class_member_ids(session, course) if people is None else people)
-    labels, usernames = labels_and_usernames(session, set(ids))
-    members: dict[int, Member] = {}
+    members = {
+        p: Member(person_id=p, learner="", name="", email=None, pseudonymous=False) for p in ids
+    }
+    name_members(session, members, [p for p in ids if p not in unnamed] if unnamed else ids, key)
     wanted = set(ids)
-    # Driver rows, not ORM objects or SQLAlchemy rows: a large course has 100,000 people.
-    for person_id, full, given, family, email in select_in(session, _PEOPLE, [], ids):
-        # An Open edX username is how the course's staff know a learner seen only in the logs:
-        # shown when the LMS shared no name (a pseudonym only when there is nothing at all).
-        name = full or " ".join(part for part in (given, family) if part)
-        name = name or usernames.get(person_id, "")
-        members[person_id] = Member(
-            person_id=person_id,
-            learner=labels[person_id],
-            name=name or pseudonym(key, person_id),
-            email=email or None,
-            pseudonymous=not name,
-        )
     connection = session.connection()
     sections = connection.execute(
         select(SectionMember.person_id, Section.name)
@@ -245,6 +236,24 @@ def load_members(
         else:
             add_activity(session, course, members, cutoff_minutes, today)
     return members
+
+
+def name_members(
+    session: DbSession, members: dict[int, Member], ids: list[int], key: bytes
+) -> None:
+    """Give some members (`ids`, sorted) their names, e-mail and label."""
+    labels, usernames = labels_and_usernames(session, set(ids))
+    # Driver rows, not ORM objects or SQLAlchemy rows: a large course has 100,000 people.
+    for person_id, full, given, family, email in select_in(session, _PEOPLE, [], ids):
+        # An Open edX username is how the course's staff know a learner seen only in the logs:
+        # shown when the LMS shared no name (a pseudonym only when there is nothing at all).
+        name = full or " ".join(part for part in (given, family) if part)
+        name = name or usernames.get(person_id, "")
+        member = members[person_id]
+        member.learner = labels[person_id]
+        member.name = name or pseudonym(key, person_id)
+        member.email = email or None
+        member.pseudonymous = not name
 
 
 #: Totals' figures before the weeks, Member's fields of the same names.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
 
@@ -116,12 +116,15 @@ def since(
         Counter({(week, label): count for week, label, count in stored["weeks"]}),
     )
     gone = [person for person in affected if person in before]
-    sums.add(_of_rows(kept, gone, durations), -1)
     now = [person for person in affected if person in people]
     # The rows now of the class's learners affected and of everyone replaced (staff too: the
     # resources first met and the videos viewed are the course's).
     rows = replaced.read(session, course.id, sorted(set(now) | kept.days.keys()))
-    sums.add(_of_rows(rows, now, durations))
+    # A learner replaced keeps most of their rows: those the same before and after are
+    # neither taken out nor added (the sums add up).
+    old, new = _less_shared(kept, rows, set(gone) & set(now))
+    sums.add(_of_rows(old, gone, durations), -1)
+    sums.add(_of_rows(new, now, durations))
     again = follow_problems(
         sums.problems,
         chain.from_iterable(kept.problems[p] for p in gone),
@@ -213,6 +216,49 @@ def count_out(found: dict[str, ProblemSums], rows: Iterable[tuple[Any, ...]]) ->
         elif not held.learners:
             del found[problem]
     return again
+
+
+def _less_shared(
+    before: replaced.Rows, after: replaced.Rows, people: set[int]
+) -> tuple[replaced.Rows, replaced.Rows]:
+    """Some learners' rows as they were and are, less the viewings, days, resources and weeks
+    each had the same in both."""
+    old: dict[str, dict[int, list[Any]]] = {}
+    new: dict[str, dict[int, list[Any]]] = {}
+    for kind in ("viewings", "days", "resources", "weeks"):
+        was, now = getattr(before, kind), getattr(after, kind)
+        old[kind], new[kind] = dict(was), dict(now)
+        for person in people:
+            old[kind][person], new[kind][person] = _less_same(was[person], now[person])
+    return replace(before, **old), replace(after, **new)
+
+
+def _less_same(before: list[Any], after: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Two lists of rows less the rows they share (as many times as both have them)."""
+    shared = Counter(map(_hashable, before)) & Counter(map(_hashable, after))
+    if not shared:
+        return before, after
+
+    def rest(rows: list[Any]) -> list[Any]:
+        left = Counter(shared)
+        found = []
+        for row in rows:
+            key = _hashable(row)
+            if left[key]:
+                left[key] -= 1
+            else:
+                found.append(row)
+        return found
+
+    return rest(before), rest(after)
+
+
+def _hashable(row: Any) -> Any:
+    """A row as a dict key: a viewing's packed runs from a PostgreSQL bytea (a memoryview) as
+    bytes."""
+    if isinstance(row, tuple) and any(isinstance(value, memoryview) for value in row):
+        return tuple(bytes(value) if isinstance(value, memoryview) else value for value in row)
+    return row
 
 
 def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:

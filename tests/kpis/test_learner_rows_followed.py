@@ -24,7 +24,7 @@ from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, event, log_course
-from tests.kpis.test_class_sums import _log
+from tests.kpis.test_class_sums import _log, _stored_and_expected
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 
@@ -119,6 +119,10 @@ def test_an_ingest_of_a_few_learners_builds_only_their_rows(
     _same(rows, _computed(course, pseudonym_key()))
     _same_course_figures(course)
     assert sum(course_summary.stored(db.session, course).at_risk.values()) > 0  # type: ignore[union-attr]
+    # The class's sums followed too: the replaced learners' viewings, the same before and
+    # after, neither taken out nor added again.
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
     assert len(rows) == 9
     assert [r["time_total"] for r in rows if r["learner"] == "u20"] != [0]
 

@@ -222,43 +222,28 @@ def _less_shared(
     before: replaced.Rows, after: replaced.Rows, people: set[int]
 ) -> tuple[replaced.Rows, replaced.Rows]:
     """Some learners' rows as they were and are, less the viewings, days, resources and weeks
-    each had the same in both."""
+    each had the same in both (each of a learner's is one of its table's keys: none twice)."""
     old: dict[str, dict[int, list[Any]]] = {}
     new: dict[str, dict[int, list[Any]]] = {}
     for kind in ("viewings", "days", "resources", "weeks"):
         was, now = getattr(before, kind), getattr(after, kind)
         old[kind], new[kind] = dict(was), dict(now)
         for person in people:
-            old[kind][person], new[kind][person] = _less_same(was[person], now[person])
+            mine, theirs = was[person], now[person]
+            if kind == "viewings":
+                mine, theirs = _as_bytes(mine), _as_bytes(theirs)
+            shared = set(mine).intersection(theirs)
+            if shared:
+                old[kind][person] = [row for row in mine if row not in shared]
+                new[kind][person] = [row for row in theirs if row not in shared]
     return replace(before, **old), replace(after, **new)
 
 
-def _less_same(before: list[Any], after: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Two lists of rows less the rows they share (as many times as both have them)."""
-    shared = Counter(map(_hashable, before)) & Counter(map(_hashable, after))
-    if not shared:
-        return before, after
-
-    def rest(rows: list[Any]) -> list[Any]:
-        left = Counter(shared)
-        found = []
-        for row in rows:
-            key = _hashable(row)
-            if left[key]:
-                left[key] -= 1
-            else:
-                found.append(row)
-        return found
-
-    return rest(before), rest(after)
-
-
-def _hashable(row: Any) -> Any:
-    """A row as a dict key: a viewing's packed runs from a PostgreSQL bytea (a memoryview) as
-    bytes."""
-    if isinstance(row, tuple) and any(isinstance(value, memoryview) for value in row):
-        return tuple(bytes(value) if isinstance(value, memoryview) else value for value in row)
-    return row
+def _as_bytes(viewings: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Viewings whose packed runs can be dict keys: a PostgreSQL bytea's memoryview as bytes."""
+    if viewings and isinstance(viewings[0][1], memoryview):
+        return [(video, bytes(runs)) for video, runs in viewings]
+    return viewings
 
 
 def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:

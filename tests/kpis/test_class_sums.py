@@ -301,20 +301,26 @@ def test_rows_the_same_before_and_after_are_left_out_of_both() -> None:
     # As the drivers give them: a viewing's packed runs as text, bytes or (PostgreSQL) a
     # memoryview, which is no dict key.
     before = replaced.Rows(
-        viewings={1: [("v1", memoryview(b"[0,5]")), ("v2", "[1,2]")], 2: [("v1", b"[0,9]")]},
+        viewings={
+            1: [("v1", memoryview(b"[0,5]")), ("v2", memoryview(b"[1,2]"))],
+            2: [("v1", "[0,9]")],
+        },
         days={1: ["2026-01-01", "2026-01-02"], 2: ["2026-01-01"]},
         resources={1: [("r", "html", 1.0)], 2: []},
         weeks={1: [("2025-12-29", "VIEWED")], 2: []},
     )
     after = replaced.Rows(
-        viewings={1: [("v1", memoryview(b"[0,5]")), ("v2", "[1,4]")], 2: [("v1", b"[0,9]")]},
+        viewings={
+            1: [("v1", memoryview(b"[0,5]")), ("v2", memoryview(b"[1,4]"))],
+            2: [("v1", "[0,9]")],
+        },
         days={1: ["2026-01-02", "2026-01-03"], 2: ["2026-01-01"]},
         resources={1: [("r", "html", 1.0), ("s", "html", 2.0)], 2: []},
         weeks={1: [("2025-12-29", "VIEWED")], 2: []},
     )
     old, new = class_sums._less_shared(before, after, {1})
-    assert old.viewings == {1: [("v2", "[1,2]")], 2: [("v1", b"[0,9]")]}
-    assert new.viewings == {1: [("v2", "[1,4]")], 2: [("v1", b"[0,9]")]}  # 2: not replaced
+    assert old.viewings == {1: [("v2", b"[1,2]")], 2: [("v1", "[0,9]")]}
+    assert new.viewings == {1: [("v2", b"[1,4]")], 2: [("v1", "[0,9]")]}  # 2: not replaced
     assert (old.days[1], new.days[1]) == (["2026-01-01"], ["2026-01-03"])
     assert (old.resources[1], new.resources[1]) == ([], [("s", "html", 2.0)])
     assert (old.weeks[1], new.weeks[1]) == ([], [])

@@ -160,7 +160,8 @@ def _seen_since(
             key = (kind, resource)
             if key not in again and (key not in first or at < first[key]):
                 first[key] = at
-    found = names.first_seen(session, course, sorted({resource for _kind, resource in again}))
+    # (Looked up by resource: a scan of the course's every learner's resources, none if none.)
+    found = names.first_seen(session, course, sorted({r for _kind, r in again})) if again else {}
     for key in again:
         if key in found:
             first[key] = found[key]

@@ -17,7 +17,14 @@ from flask import Flask
 
 from lti_tool.activity.rollups import week_start
 from lti_tool.extensions import db
-from lti_tool.kpis import at_risk, course_settings, course_summary, learner_summary, learners
+from lti_tool.kpis import (
+    at_risk,
+    course_settings,
+    course_summary,
+    learner_summary,
+    learners,
+    names,
+)
 from lti_tool.models import Course, LearnerSummaryState
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
@@ -58,7 +65,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
 def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Count the learner summary's rows built one by one (row_of) and as the whole class's,
-    and the learners assessed ("assessed")."""
+    the learners assessed ("assessed") and the reads of resources' first meetings (a scan of
+    every learner's resources)."""
     calls: Counter[str] = Counter()
     for name in ("row_of", "learner_rows"):
         real = getattr(learner_summary, name)
@@ -68,6 +76,13 @@ def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
             return _real(*args)
 
         monkeypatch.setattr(learner_summary, name, counted)
+    real_first_seen = names.first_seen
+
+    def first_seen(*args: Any) -> Any:
+        calls["first_seen"] += 1
+        return real_first_seen(*args)
+
+    monkeypatch.setattr(names, "first_seen", first_seen)
     real_assess = learners.assess
 
     def assessed(members: dict[int, Any], *args: Any, **kwargs: Any) -> Any:
@@ -113,6 +128,7 @@ def test_an_ingest_of_a_few_learners_builds_only_their_rows(
     log = _pages(tmp_path, "old.log", {7: 3, 8: 1, 20: 2}, long_ago)
     ingest_tracking_logs(db.session, [log], None, workers=0)
     assert _measures() == before
+    # (Their first meetings of the resources are the same or earlier: none looked up again.)
     assert calls == {"row_of": 3, "assessed": 3}
     course = log_course()
     rows = _stored(course)

@@ -23,7 +23,7 @@ from lti_tool.activity.sql import run
 from lti_tool.kpis import activity, at_risk
 from lti_tool.kpis.activity import Week
 from lti_tool.kpis.completion import Progress
-from lti_tool.kpis.learner_summary import State, fingerprint
+from lti_tool.kpis.learner_summary import Marks, State, fingerprint
 from lti_tool.kpis.learner_summary import current as current_learners
 from lti_tool.kpis.learners import (
     ClassData,
@@ -98,18 +98,21 @@ def refresh(
     now: datetime | None = None,
     data: ClassData | None = None,
     risk_counts: dict[str, int] | None = None,
+    marks: Marks | None = None,
 ) -> Figures:
     """Write the course's figures again from its stored data (as of `now`; from `data` when
     the caller has the class data already, as the learner summary's refresh has, with the
-    class's at-risk counts when its levels are some learners' only). The caller commits."""
+    class's at-risk counts when its levels are some learners' only, and the marks it read as
+    of `now`). The caller commits."""
     moment = now or utcnow()
-    mark, _settings, _today = fingerprint(session, course, key, moment)
+    mark, _settings, _today = fingerprint(session, course, key, moment, marks)
     data = data or class_data(session, course, key=key, now=moment)
     # The single pages' class figures, in the same commit, and the sums' weekly counts
     # (imported here: page_summary reads this module).
     from lti_tool.kpis import page_summary
 
-    weeks = page_summary.refresh(session, course, set(data.members), mark=mark, moment=moment)
+    people = set(data.members)
+    weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
     found = figures_of(session, data, weeks, risk_counts)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))

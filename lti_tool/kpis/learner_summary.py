@@ -297,7 +297,9 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     # here: course_summary reads this module's fingerprint).
     from lti_tool.kpis import course_summary
 
-    course_summary.refresh(session, course, key=key, now=moment, data=data, risk_counts=risk_counts)
+    course_summary.refresh(
+        session, course, key=key, now=moment, data=data, risk_counts=risk_counts, marks=marks
+    )
     state = LearnerSummaryState.__table__
     if not data.members:
         # A course without learners keeps no row at all (a purged course has none left): its

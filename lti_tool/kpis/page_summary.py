@@ -51,7 +51,7 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis.activity import Week
 from lti_tool.kpis.labels import course_label
-from lti_tool.kpis.learner_summary import data_marks, fingerprint
+from lti_tool.kpis.learner_summary import Marks, data_marks, fingerprint
 from lti_tool.models import Course, PageSummary
 from lti_tool.models.types import DbSession, utcnow
 
@@ -118,16 +118,22 @@ _KEYS = {
 FIGURES_SHAPE = 3
 
 
-def inputs(session: DbSession, course: Course, people: set[int]) -> str:
+def inputs(session: DbSession, course: Course, people: set[int], marks: Marks | None = None) -> str:
     """The digest of what every page's figures are computed from: the course's activity (every
     rollup change stamps `course.updated_at`), its syncs (the resources' names, the videos'
-    durations), its label (in the rows) and the class's learners."""
-    activity, _roster, _roster_changed, synced, _settings = session.execute(
-        select(*data_marks(course))
-    ).one()
+    durations), its label (in the rows) and the class's learners. `marks`: the course's, when
+    the caller read them in this transaction."""
+    activity, _roster, _roster_changed, synced, _settings = _data(session, course, marks)
     learners = hashlib.sha256(orjson.dumps(sorted(people))).hexdigest()
     parts = (activity, synced, course_label(course), learners, sorted(_KEYS.items()))
     return _digest((*parts, FIGURES_SHAPE))
+
+
+def _data(session: DbSession, course: Course, marks: Marks | None) -> tuple[Any, ...]:
+    """The course's data_marks: those read already, else read now."""
+    if marks is not None:
+        return marks.data
+    return tuple(session.execute(select(*data_marks(course))).one())
 
 
 def _digest(parts: Any) -> str:
@@ -191,7 +197,7 @@ def _from_sums(
 
 
 def _enrollment(
-    session: DbSession, course: Course, before: dict[str, Any] | None
+    session: DbSession, course: Course, before: dict[str, Any] | None, marks: Marks | None = None
 ) -> dict[str, Any]:
     """The ENROLLMENT figures, with the tally they are counted from (enrollment.Tally) and the
     activity and other inputs they are of. When nothing else they are counted from moved (the
@@ -199,11 +205,9 @@ def _enrollment(
     zone, its day), those `before` are followed through the enrollment events of the learners
     this transaction replaced (lti_tool.activity.replaced.enrollment_changes): kept when none
     of them changed, else their histories taken out as they were and added as they are
-    (enrollment.since); otherwise counted again."""
-    activity, roster, roster_changed, synced, _settings = session.execute(
-        select(*data_marks(course))
-    ).one()
-    settings = course_settings.load(session, course)
+    (enrollment.since); otherwise counted again. `marks`: as inputs'."""
+    activity, roster, roster_changed, synced, _settings = _data(session, course, marks)
+    settings = marks.settings if marks is not None else course_settings.load(session, course)
     last_day = settings.today(utcnow())
     others = _digest(
         (
@@ -236,17 +240,24 @@ def _enrollment(
 
 
 def refresh(
-    session: DbSession, course: Course, people: set[int], *, mark: str, moment: datetime
+    session: DbSession,
+    course: Course,
+    people: set[int],
+    *,
+    mark: str,
+    moment: datetime,
+    marks: Marks | None = None,
 ) -> Counter[Week]:
     """Write every page's figures of the course again (the course summary's refresh calls it,
-    with its fingerprint); those whose inputs did not move since are kept and stamped with it.
-    The class's weekly counts (activity.week_counts), from the sums. The caller commits."""
+    with its fingerprint, and the marks it was taken of when it has them); those whose inputs
+    did not move since are kept and stamped with it. The class's weekly counts
+    (activity.week_counts), from the sums. The caller commits."""
     table = PageSummary.__table__
     if not people:
         # As the course summary: a course without learners keeps no rows.
         session.execute(delete(table).where(table.c.course_id == course.id))
         return Counter()
-    digest = inputs(session, course, people)
+    digest = inputs(session, course, people, marks)
     # Read before the rows are replaced: the sums the class's change is added to.
     sums_before = stored(session, course, CLASS_SUMS, None)
     enrollment_before = stored(session, course, ENROLLMENT, None)
@@ -267,7 +278,7 @@ def refresh(
     if COUNTRIES not in kept:
         found[COUNTRIES] = figures_of(session, course, COUNTRIES, people)
     if ENROLLMENT not in kept:
-        found[ENROLLMENT] = _enrollment(session, course, enrollment_before)
+        found[ENROLLMENT] = _enrollment(session, course, enrollment_before, marks)
     if not _FROM_SUMS <= kept:
         found.update(_from_sums(session, course, people, sums_before))
     written = [page for page in PAGES if page not in kept]

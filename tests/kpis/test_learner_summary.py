@@ -41,6 +41,7 @@ from lti_tool.models import (
     Section,
     SectionMember,
     Submission,
+    SyncRun,
 )
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
@@ -793,6 +794,20 @@ def test_the_marks_read_holds_the_settings_as_stored(tmp_path: Path, app: Flask)
         assert marks.settings.time_zone == "Europe/Oslo" and marks.settings.privacy_floor == 5
         assert marks.settings.student_views == ("time", "grades")
         assert marks.settings.risk_pass_mark == 12.5
+        # Its data marks are those data_marks reads alone, value for value and type for type
+        # (the page summaries' digests take either), with a roster and a sync run.
+        person = Person()
+        db.session.add(person)
+        db.session.flush()
+        db.session.add(Enrollment(course_id=course.id, person_id=person.id, course_role="learner"))
+        db.session.add(
+            SyncRun(course_id=course.id, source="nrps", status="ok", finished_at=utcnow())
+        )
+        db.session.commit()
+        marks = learner_summary.read_marks(db.session, course, now)
+        alone = db.session.execute(select(*learner_summary.data_marks(course))).one()
+        assert repr(marks.data) == repr(tuple(alone))
+        assert all(value is not None for value in marks.data)
 
 
 def test_the_state_read_with_the_marks_is_trusted_only_while_it_says_current(

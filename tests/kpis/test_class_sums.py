@@ -131,8 +131,9 @@ def _log(
     return path
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
+def eight_learners(tmp_path: Path) -> Iterator[Flask]:
+    """An app whose course has eight learners viewing a video (a log of `_log`), in its
+    context."""
     flask_app = make_app(tmp_path)
     with flask_app.app_context():
         ingest_tracking_logs(
@@ -140,6 +141,11 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         )
         yield flask_app
         db.session.remove()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    yield from eight_learners(tmp_path)
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -29,9 +29,8 @@ from lti_tool.models import Course, LearnerSummaryState
 from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
-from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, event, log_course
-from tests.kpis.test_class_sums import _log, _stored_and_expected
+from tests.kpis.test_class_sums import _stored_and_expected, eight_learners
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 
@@ -54,13 +53,7 @@ def _pages(folder: Path, name: str, views: dict[int, int], day: date) -> Path:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    flask_app = make_app(tmp_path)
-    with flask_app.app_context():
-        ingest_tracking_logs(
-            db.session, [_log(tmp_path, "first.log", range(1, 9), 0)], None, workers=0
-        )
-        yield flask_app
-        db.session.remove()
+    yield from eight_learners(tmp_path)
 
 
 def _counting_rows(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from lti_tool.activity.rollups import CHANGED_COURSES, SUMMARIES_LATER
+from lti_tool.activity.rollups import CHANGED_COURSES, SHOWN_AGAIN, SUMMARIES_LATER
 from lti_tool.config import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -281,7 +281,7 @@ def _refresh_summaries(session: Session) -> None:
     # Only the app's own session: the key is made (if need be) in that one's transaction.
     if not has_app_context() or session is not db.session():
         return
-    if session.info.get(CHANGED_COURSES):
+    if session.info.get(CHANGED_COURSES) or session.info.get(SHOWN_AGAIN):
         from lti_tool.kpis.learner_summary import refresh_changed
         from lti_tool.people.pseudonyms import pseudonym_key_uncommitted
 

@@ -461,18 +461,20 @@ def touch_courses(session: DbSession, course_ids: Iterable[int]) -> None:
     _touch(session, ids)
 
 
-def shown_again(session: DbSession, course_ids: Iterable[int]) -> None:
-    """Mark courses whose summaries show some people otherwise (a username a later log or a
-    launch brought), their activity unchanged: their learner rows are written again (marked
-    stale when the change is committed: lti_tool.kpis.learner_summary.refresh_changed).
+def shown_again(session: DbSession, shown: Mapping[int, AbstractSet[int]]) -> None:
+    """Mark courses whose summaries show some people otherwise (per course, those people: a
+    username a later log or a launch brought), their activity unchanged: their learner rows
+    are written again (marked stale with whose when the change is committed:
+    lti_tool.kpis.learner_summary.refresh_changed).
 
     The activity mark (`course.updated_at`) is left as it is: moved, it would date the stored
     class sums before it, and a launch that leaves the summaries for later keeps no record of
     replaced rows to follow them by, so the next refresh would add up the whole class.
     """
-    ids = set(course_ids)
-    session.info.setdefault(SHOWN_AGAIN, set()).update(ids)
-    summaries_changed(session, ids)
+    # Not CHANGED_COURSES: a small write's commit marks those stale for reasons unknown.
+    found: dict[int, set[int]] = session.info.setdefault(SHOWN_AGAIN, {})
+    for course_id, people in shown.items():
+        found.setdefault(course_id, set()).update(people)
 
 
 def _touch(session: DbSession, course_ids: Iterable[int]) -> None:

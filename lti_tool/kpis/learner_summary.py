@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
@@ -274,13 +274,14 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
     known = learner_activity.kept(session, course, cutoff, today)
+    stood = _standing(session, course) if known is not None else None
     # The names of learners whose rows may stand are read only if they do not.
-    unnamed = known.keys() if known is not None and _may_stand(session, course) else frozenset()
+    unnamed = known.keys() - stood.renamed if known is not None and stood else frozenset()
     data = class_data(
         session, course, key=key, now=moment, kept=known, assessed=False, unnamed=unnamed
     )
     measured = measures(marks, today, key, data)
-    changed = _changed_only(session, course, data, known, measured)
+    changed = _changed_only(data, known, stood, measured)
     if changed is None and unnamed:
         named = [person for person in sorted(data.members) if person in unnamed]
         name_members(session, data.members, named, key)
@@ -317,12 +318,13 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         # A mark made after this refresh started may be for data it did not read (another
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
+        "renamed": case((state.c.stale_at > started, state.c.renamed), else_=None),
     }
     # Updated in place, not deleted and inserted: a concurrent mark_stale waits for this row
     # and then marks the new version (PostgreSQL would skip a deleted one).
     updated = session.execute(update(state).where(state.c.course_id == course.id).values(values))
     if not rowcount(updated):
-        values["stale_at"] = None
+        values["stale_at"] = values["renamed"] = None
         session.execute(insert(state).values(course_id=course.id, **values))
     return len(data.members)
 
@@ -349,36 +351,41 @@ def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-_MEASURED = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at).where(
-    _STATE_TABLE.c.course_id == bindparam("course")
+_STANDING = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at, _STATE_TABLE.c.renamed).where(
+    _STATE_TABLE.c.course_id == bindparam("course"), _STATE_TABLE.c.measures.is_not(None)
 )
 
 
-def _may_stand(session: DbSession, course: Course) -> bool:
-    """Whether the stored rows may stand for learners whose figures did not change (as far as
-    can be told before the class's figures are: _changed_only says)."""
-    found = run(session, _MEASURED, course=course.id).first()
-    return found is not None and found.measures is not None and found.stale_at is None
+class Standing(NamedTuple):
+    """What the stored rows were measured against (measures' digest), and the learners a write
+    has shown otherwise since (mark_renamed), whose rows are written again with the changed."""
+
+    measures: str
+    renamed: frozenset[int]
+
+
+def _standing(session: DbSession, course: Course) -> Standing | None:
+    """The stored rows' Standing when they may stand for learners whose figures did not change
+    (as far as can be told before the class's figures are: _changed_only says); None when a
+    version without the digest wrote them or a write marked them stale for reasons unknown."""
+    found = run(session, _STANDING, course=course.id).first()
+    if found is None or (found.stale_at is not None and found.renamed is None):
+        return None
+    renamed = orjson.loads(found.renamed) if found.stale_at is not None else []
+    return Standing(found.measures, frozenset(renamed))
 
 
 def _changed_only(
-    session: DbSession,
-    course: Course,
-    data: ClassData,
-    known: dict[int, Any] | None,
-    measured: str,
+    data: ClassData, known: dict[int, Any] | None, stood: Standing | None, measured: str
 ) -> set[int] | None:
     """The learners whose rows are all this refresh needs to write, or None for the whole
     class. Only theirs when the other learners' figures are as the stored rows were built
     from (their activity totals kept: learner_activity.kept, whose learners' days no write
-    replaced since) and measured against the same (`measured`: measures), with no write
-    marking the rows stale meanwhile (a name shown otherwise moves no other mark)."""
-    if known is None or not data.members:
+    replaced since), measured against the same (`measured`: measures) and shown as they were
+    (the learners a write named otherwise since are written again too)."""
+    if known is None or stood is None or stood.measures != measured or not data.members:
         return None
-    found = run(session, _MEASURED, course=course.id).first()
-    if found is None or found.measures != measured or found.stale_at is not None:
-        return None
-    changed = data.members.keys() - known.keys()
+    changed = (data.members.keys() - known.keys()) | (stood.renamed & data.members.keys())
     return changed if len(changed) * 2 <= len(data.members) else None
 
 
@@ -534,16 +541,17 @@ def refresh_changed(session: DbSession, key: bytes) -> None:
     write (rollups.summaries_later: an event-API or xAPI batch) only marks them stale, for the
     refresh job or the next reader."""
     changed: set[int] = session.info.pop(CHANGED_COURSES, set())
-    # Names shown otherwise (rollups.shown_again) move no fingerprint: marked stale, so that
-    # current() writes their rows again.
-    mark_stale(session, session.info.pop(SHOWN_AGAIN, set()))
+    # Names shown otherwise (rollups.shown_again) move no fingerprint: marked stale with whose,
+    # so that current() writes their rows again.
+    shown: dict[int, set[int]] = session.info.pop(SHOWN_AGAIN, {})
+    mark_renamed(session, shown)
     # Read, not taken: other summaries' refreshes in the same commit read it too (the commit
     # listener clears it).
     if session.info.get(SUMMARIES_LATER, False):
         mark_stale(session, changed)
         return
     started = time.perf_counter()
-    for course_id in sorted(changed):
+    for course_id in sorted(changed | shown.keys()):
         course = session.get(Course, course_id)
         if course is not None:
             current(session, course, key=key)
@@ -575,17 +583,41 @@ def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:
                 "learners": 0,
                 "anyone_at_risk": 0,
                 "stale_at": now,
+                "renamed": None,
             }
             for course_id in ids
         ]
     )
     # An upsert, not an UPDATE: a row a concurrent refresh is inserting is marked once it is
-    # committed (PostgreSQL waits for it), so no mark is lost.
+    # committed (PostgreSQL waits for it), so no mark is lost. Stale for reasons unknown: no
+    # renamed learners (the next refresh writes the whole class).
     session.execute(
         marks.on_conflict_do_update(
-            index_elements=[table.c.course_id], set_={"stale_at": marks.excluded.stale_at}
+            index_elements=[table.c.course_id],
+            set_={"stale_at": marks.excluded.stale_at, "renamed": None},
         )
     )
+
+
+def mark_renamed(session: DbSession, shown: Mapping[int, Set[int]]) -> None:
+    """Note that the rows of some learners show them otherwise now (a launch or a later log
+    named them: rollups.shown_again), their figures unchanged: marked stale with who they are,
+    so that the next refresh writes their rows again, the others' standing when nothing else
+    moved. A course already stale for reasons unknown, or without rows, is marked stale."""
+    table = LearnerSummaryState.__table__
+    for course_id in sorted(shown):
+        mine = table.c.course_id == course_id
+        # Locked while it is read and written: a concurrent mark or refresh waits (PostgreSQL).
+        found = session.execute(
+            select(table.c.stale_at, table.c.renamed).where(mine).with_for_update()
+        ).first()
+        if found is None or (found.stale_at is not None and found.renamed is None):
+            mark_stale(session, [course_id])
+            continue
+        before = orjson.loads(found.renamed) if found.stale_at is not None else []
+        people = sorted(set(before) | set(shown[course_id]))
+        renamed = orjson.dumps(people).decode()
+        session.execute(update(table).where(mine).values(stale_at=utcnow(), renamed=renamed))
 
 
 def stale_courses(session: DbSession) -> list[int]:

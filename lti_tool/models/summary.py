@@ -111,6 +111,10 @@ class LearnerSummaryState(Model):
     # (lti_tool.kpis.learner_summary.measures: the class's thresholds, the course's day,
     # settings, roster and syncs); NULL when written by a version without it.
     measures: Mapped[str | None] = mapped_column(String(64))
+    # While stale (stale_at): the learners a write showed otherwise since (a JSON list of
+    # person ids: their names, their figures unchanged), NULL when it was stale for reasons
+    # unknown (the next refresh writes every row).
+    renamed: Mapped[str | None] = mapped_column(Text)
 
 
 class LearnerActivity(Model):

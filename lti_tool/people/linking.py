@@ -386,19 +386,20 @@ def link_people(
 
 def _shown_again(session: DbSession, people: set[int]) -> None:
     """Stored people now known by more (a username a later log brought): every course whose
-    summary shows them is marked changed, so its rows (their names) are written again."""
+    summary shows them is marked changed, with whom, so their rows (names) are written again."""
     if not people:
         return
     ordered = sorted(people)
-    courses: set[int] = set()
+    shown: dict[int, set[int]] = {}
     for start in range(0, len(ordered), IN_CHUNK):
         chunk = ordered[start : start + IN_CHUNK]
-        courses.update(
-            session.scalars(
-                select(LearnerSummary.course_id).where(LearnerSummary.person_id.in_(chunk))
+        for course_id, person_id in session.execute(
+            select(LearnerSummary.course_id, LearnerSummary.person_id).where(
+                LearnerSummary.person_id.in_(chunk)
             )
-        )
-    shown_again(session, courses)
+        ):
+            shown.setdefault(course_id, set()).add(person_id)
+    shown_again(session, shown)
 
 
 def _insert_identities(

@@ -12,10 +12,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
-from lti_tool.activity.rollups import week_start
+from lti_tool.activity.rollups import summaries_later, week_start
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     at_risk,
@@ -25,8 +27,9 @@ from lti_tool.kpis import (
     learners,
     names,
 )
-from lti_tool.models import Course, LearnerSummaryState
+from lti_tool.models import Course, LearnerSummaryState, PersonIdentity
 from lti_tool.models.types import utcnow
+from lti_tool.people import linking
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.tracking_logs import COURSE, event, log_course
@@ -173,3 +176,67 @@ def test_a_settings_change_builds_the_whole_class_and_the_next_ingest_its_learne
     assert calls == {"row_of": 1, "assessed": 1}
     _same(_stored(course), _computed(course, pseudonym_key()))
     _same_course_figures(course)
+
+
+def _renamed() -> list[int] | None:
+    """The learners the stored state says were shown otherwise since its rows were written."""
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, log_course().id)
+    assert state is not None and state.stale_at is not None
+    return None if state.renamed is None else orjson.loads(state.renamed)
+
+
+def _link_by_username(learner: int, sub: str) -> None:
+    """A learner's first launch (a new LTI sub beside the logs' username), in a transaction
+    that leaves the summaries for later, as a launch's does."""
+    username = db.session.scalar(
+        select(PersonIdentity.value).where(
+            PersonIdentity.person_id == learner, PersonIdentity.kind == "openedx_username"
+        )
+    )
+    summaries_later(db.session)
+    linking.link_person(
+        db.session, None, linking.Claim([("lti_sub", sub), ("openedx_username", username)])
+    )
+    db.session.commit()
+
+
+def test_a_launch_naming_a_learner_then_an_ingest_builds_theirs_and_its_learners_rows(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner's first launch names them otherwise (their row's label), their figures as they
+    # were: the course is marked stale with who they are, and the next ingest's refresh builds
+    # their row and its own learners' alone.
+    course = log_course()
+    first = sorted(learner_summary.member_ids(db.session, course))[0]
+    _link_by_username(first, "first-launch")
+    assert _renamed() == [first]
+    calls = _counting_rows(monkeypatch)
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    ingest_tracking_logs(
+        db.session, [_pages(tmp_path, "old.log", {7: 2}, long_ago)], None, workers=0
+    )
+    assert calls == {"row_of": 2, "assessed": 2}
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, course.id)
+    assert state is not None and state.stale_at is None and state.renamed is None
+    _same(_stored(course), _computed(course, pseudonym_key()))
+
+
+def test_a_course_stale_for_reasons_unknown_builds_the_whole_class(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Marked stale by a small write (as an event-API batch's commit marks it), then a launch
+    # naming a learner: who changed is not known, so the next refresh builds every row.
+    course = log_course()
+    learner_summary.mark_stale(db.session, [course.id])
+    db.session.commit()
+    _link_by_username(sorted(learner_summary.member_ids(db.session, course))[0], "a-launch")
+    assert _renamed() is None
+    calls = _counting_rows(monkeypatch)
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    ingest_tracking_logs(
+        db.session, [_pages(tmp_path, "old.log", {7: 2}, long_ago)], None, workers=0
+    )
+    assert calls["learner_rows"] == 1 and "row_of" not in calls
+    _same(_stored(course), _computed(course, pseudonym_key()))

@@ -107,6 +107,16 @@ def _expected_videos(course: Course) -> dict[str, Any]:
     }
 
 
+def _enrollment_shown(course: Course, stored: dict[str, Any]) -> Any:
+    """The enrollment history its page shows from the stored figures (views.enrollment): they
+    counted on to today, else, when they cannot say (a change dated after the day they were
+    counted to: in a course time zone ahead of UTC, an event of today's UTC evening is
+    tomorrow's), the history counted now."""
+    today = course_settings.load(db.session, course).today(utcnow())
+    shown = enrollment.from_figures(stored, today)
+    return shown if shown is not None else enrollment.enrollments(db.session, course, None, today)
+
+
 def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
     """The page summary's rows of a course as stored with the fingerprint `mark`."""
     found = page_summary.stored(db.session, course, page_summary.VIDEOS, mark)
@@ -131,9 +141,7 @@ def _stored_pages(course: Course, mark: str) -> dict[str, Any]:
         "problems": problems.named_rows(problem["stats"], known),
         "answers": problem["answers"],
         "countries": geography.counted_rows(course, countries["counts"], floor),
-        "enrollment": enrollment.from_figures(
-            enrolled, course_settings.load(db.session, course).today(utcnow())
-        ),
+        "enrollment": _enrollment_shown(course, enrolled),
         "seen": seen["seen"],
     }
 

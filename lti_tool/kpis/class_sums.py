@@ -91,18 +91,24 @@ def since(
     """The class's sums now, from those `stored` (as state() wrote them) and the rows this
     transaction replaced (lti_tool.activity.replaced): theirs less what the replaced rows and
     the learners who left the class added, plus the rows now of the learners replaced or new
-    to the class. None when that would not be exact: the stored sums are of other activity
-    than the replaced rows were, a video's duration moved (every share and completion of it
-    with it; a video new to the course is no matter), or a learner left the class whose rows
-    were not kept."""
+    to the class (when nothing was replaced, those who left and joined it alone). None when
+    that would not be exact: the stored sums are of other activity than the replaced rows
+    were, a video's duration moved (every share and completion of it with it; a video new to
+    the course is no matter), or a learner left the class whose rows were not kept."""
     record = replaced.taken(session, course.id)
+    before = set(stored["people"])
+    if record is None and replaced.replaced_since(session, course.id, stored["activity"]) == set():
+        # No activity changed since the sums (a launch enrolled learners or took some out of
+        # the class): the rows of those who left are as they were.
+        record = replaced.Replaced(
+            stored["activity"], replaced.read(session, course.id, sorted(before - people))
+        )
     if record is None or record.mark != stored["activity"]:
         return None
     # A video new to the course has nothing in the sums: only the others' durations matter.
     settled = orjson.loads(orjson.dumps(durations))
     if any(settled.get(video) != was for video, was in stored["durations"].items()):
         return None
-    before = set(stored["people"])
     kept = record.rows
     if not (before - people) <= kept.days.keys():
         return None

@@ -223,6 +223,9 @@ _MARKS_AND_DUE = (
 )
 #: Where the settings' columns start in its row.
 _SETTINGS_AT = 6
+#: Where the sync runs' and settings' marks start in data_marks (after the activity's and the
+#: roster's).
+_SYNCS_AT = 3
 
 
 def _record(course_id: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -331,16 +334,22 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
 
 def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     """The digest of what every learner's row is measured against besides their own figures:
-    the fingerprint's parts but the course's activity, the class's thresholds and the segment
-    week's cuts (ClassData.limits and cuts; the little-time threshold only when anyone can be behind
-    the class on completion or score, as nobody else meets that rule)."""
+    the fingerprint's parts but the course's activity and roster, the class's thresholds and
+    the segment week's cuts (ClassData.limits and cuts; the little-time threshold only when
+    anyone can be behind the class on completion or score, as nobody else meets that rule).
+
+    The roster's marks are left out: who is of the class is read whole at every refresh (a
+    learner new to it has no kept totals, so _changed_only writes their row; one gone from it
+    has theirs deleted by _write_some), what they change for the others moves the thresholds
+    and cuts, and what else of a row the roster gives (sections, the LMS's figures) comes with
+    a sync run, whose mark is in. So a launch enrolling one learner writes one row."""
     assert data.limits is not None  # (class_data's)
     middle_done, middle_score, time_limit, what = data.limits
     if middle_done is None and middle_score is None:
         time_limit, what = None, ""
     key_digest = hashlib.sha256(key).hexdigest()
     parts = (
-        *marks.data[1:],
+        *marks.data[_SYNCS_AT:],
         today,
         marks.due,
         key_digest,

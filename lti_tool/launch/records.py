@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
-from lti_tool.activity.rollups import summaries_later
+from lti_tool.activity.rollups import shown_again, summaries_later
 from lti_tool.extensions import db
-from lti_tool.kpis import learner_summary
 from lti_tool.models import (
     Course,
     CourseDeployment,
@@ -116,13 +115,16 @@ def record_membership(
     course: Course, platform_id: int, claims: Mapping[str, Any], roles: list[str], role: CourseRole
 ) -> Person:
     """The person of the launch and their enrollment in the course, recorded; the course's
-    learner summary marked stale when either changed in what its rows show."""
+    learner summary marked stale with who they are when either changed in what its rows
+    show."""
     started = utcnow()
     person = upsert_person(platform_id, claims)
     if upsert_enrollment(course, person, roles, role) or person_changed(person, started):
-        # Written by the refresh job or the next reader, not inside the launch; a launch that
-        # changes nothing the rows show (the usual one) leaves them as they are.
-        learner_summary.mark_stale(db.session, [course.id])
+        # Marked stale with who, when the launch commits (upsert_person left the summaries
+        # for later): the refresh job or the next reader writes this person's row and leaves
+        # the others' when nothing they are measured against moved. A launch that changes
+        # nothing the rows show (the usual one) leaves them as they are.
+        shown_again(db.session, {course.id: {person.id}})
     return person
 
 

@@ -15,6 +15,7 @@ from lti_tool.models import (
     EnrollmentChange,
     LearnerDay,
     LearnerProblem,
+    LearnerSummary,
     LmsEnrollment,
     Person,
     PersonIdentity,
@@ -74,6 +75,12 @@ def merge_people(session: DbSession, keep_id: int, drop_id: int) -> None:
         session.execute(delete(model).where(model.person_id == drop_id))
     for course_id in sorted(courses):
         rollups.rebuild_learners(session, course_id, [keep_id])
+    # The kept person may now be named otherwise (the dropped one's name filled theirs): the
+    # courses whose summaries show them write their rows again.
+    shown = session.scalars(
+        select(LearnerSummary.course_id).where(LearnerSummary.person_id == keep_id)
+    )
+    rollups.shown_again(session, {course_id: {keep_id} for course_id in shown})
     # Bulk updates bypass the ORM: forget loaded collections before deleting the empty row.
     session.expire_all()
     session.delete(session.get(Person, drop_id))

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from lti_tool import platforms
 from lti_tool.activity.rollups import summaries_later, week_start
 from lti_tool.extensions import db
 from lti_tool.kpis import (
@@ -27,13 +28,17 @@ from lti_tool.kpis import (
     learners,
     names,
 )
-from lti_tool.models import Course, LearnerSummaryState, PersonIdentity
+from lti_tool.launch import records
+from lti_tool.models import Course, LearnerSummaryState, PersonIdentity, Platform
 from lti_tool.models.types import utcnow
 from lti_tool.people import linking
+from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
+from lti_tool.people.roles import course_role
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
+from tests.helpers.database import make_app
 from tests.helpers.tracking_logs import COURSE, event, log_course
-from tests.kpis.test_class_sums import _stored_and_expected, eight_learners
+from tests.kpis.test_class_sums import _log, _stored_and_expected, eight_learners
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 
@@ -240,3 +245,125 @@ def test_a_course_stale_for_reasons_unknown_builds_the_whole_class(
     )
     assert calls["learner_rows"] == 1 and "row_of" not in calls
     _same(_stored(course), _computed(course, pseudonym_key()))
+
+
+@pytest.fixture
+def lms_app(tmp_path: Path) -> Iterator[Flask]:
+    """eight_learners's course and log, of an LMS's logs (its launches link its learners)."""
+    flask_app = make_app(tmp_path)
+    with flask_app.app_context():
+        lms = platforms.add_platform(db.session, "LMS", "https://lms.example.edu")
+        db.session.commit()
+        log = _log(tmp_path, "first.log", range(1, 9), 0)
+        ingest_tracking_logs(db.session, [log], lms, workers=0)
+        yield flask_app
+        db.session.remove()
+
+
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
+
+
+def _launch(
+    course: Course, platform: int, sub: str, name: str, role: str, username: str = ""
+) -> int:
+    """A launch of `sub` into the course (its person and enrollment recorded, committed as a
+    launch commits), with the logs' username when given; the person's id."""
+    roles = [role]
+    claims = {"sub": sub, "name": name, "preferred_username": username}
+    person = records.record_membership(course, platform, claims, roles, course_role(roles))
+    db.session.commit()
+    return person.id
+
+
+def test_a_launch_enrolling_a_learner_builds_their_row_alone(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every learner's first launch enrolls them: the course is marked stale with who, and the
+    # refresh writes the newcomer's row, the others' standing (the roster's size and latest
+    # change are not what the others are measured against).
+    course = log_course()
+    platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
+    db.session.commit()
+    before = _measures()
+    newcomer = _launch(course, platform, "s-new", "Ada Newcomer", LEARNER)
+    assert _renamed() == [newcomer]
+    calls = _counting_rows(monkeypatch)
+    assert learner_summary.refresh_stale(db.session, pseudonym_key()) == 1
+    assert calls == {"row_of": 1, "assessed": 1}
+    assert _measures() == before
+    rows = _stored(course)
+    assert [r["name"] for r in rows if r["person"] == newcomer] == ["Ada Newcomer"]
+    _same(rows, _computed(course, pseudonym_key()))
+    _same_course_figures(course)
+    _same_class_sums()
+
+
+def test_a_launch_that_makes_a_learner_staff_drops_their_row_alone(
+    lms_app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner of the logs launching as an instructor (a teaching assistant who once tried
+    # the course) leaves the class: their row goes, nobody's is built, and what they added to
+    # the class's sums is taken out.
+    course = log_course()
+    lms = db.session.get(Platform, course.platform_id)
+    assert lms is not None
+    # Active long before the segment week: their leaving moves nothing the others are
+    # measured against.
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    ingest_tracking_logs(
+        db.session, [_pages(tmp_path, "ta.log", {20: 3}, long_ago)], lms, workers=0
+    )
+    logs_learner = _person_of("u20")
+    assert logs_learner in learner_summary.member_ids(db.session, course)
+    before = _stored_and_expected()
+    calls = _counting_rows(monkeypatch)
+    assert _launch(course, lms.id, "s-ta", "Tia Assistant", INSTRUCTOR, "u20") == logs_learner
+    assert _renamed() == [logs_learner]
+    assert learner_summary.refresh_stale(db.session, pseudonym_key()) == 1
+    assert "learner_rows" not in calls and "row_of" not in calls
+    assert logs_learner not in learner_summary.member_ids(db.session, course)
+    assert _stored_and_expected() != before  # (their pages were in the sums)
+    _same(_stored(course), _computed(course, pseudonym_key()))
+    _same_course_figures(course)
+    _same_class_sums()
+
+
+def _person_of(username: str) -> int:
+    """The person the logs know by this username."""
+    found = db.session.scalar(
+        select(PersonIdentity.person_id).where(
+            PersonIdentity.kind == "openedx_username", PersonIdentity.value == username
+        )
+    )
+    assert found is not None
+    return found
+
+
+def _same_class_sums() -> None:
+    """The stored class sums are those of the class's rows now, counted afresh."""
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+
+
+def test_merging_two_people_writes_the_kept_ones_row_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A learner of the logs (no name) and a launch's person with a name turn out to be one:
+    # the kept person takes the name, and their row shows it after the next refresh.
+    course = log_course()
+    platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
+    db.session.commit()
+    first = sorted(learner_summary.member_ids(db.session, course))[0]
+    named = _launch(course, platform, "s-named", "Grace Named", LEARNER)
+    learner_summary.refresh_stale(db.session, pseudonym_key())
+    calls = _counting_rows(monkeypatch)
+    summaries_later(db.session)
+    merge_people(db.session, first, named)
+    db.session.commit()
+    assert _renamed() == [first]
+    learner_summary.refresh_stale(db.session, pseudonym_key())
+    assert calls == {"row_of": 1, "assessed": 1}
+    rows = _stored(course)
+    assert [r["name"] for r in rows if r["person"] == first] == ["Grace Named"]
+    _same(rows, _computed(course, pseudonym_key()))

@@ -14,10 +14,13 @@ course and page summaries, as the tool makes it:
 - after new activity (what an ingest's commit adds to its own time: everything is computed);
 - after 1 % of the learners' rows are replaced (what the commit of an ingest of their new
   events adds: their rollups rebuilt from their events, the summaries written; the refresh's
-  own share printed beside, as the ingest's report gives it).
+  own share printed beside, as the ingest's report gives it);
+- after a learner's first launch (a new person enrolled: the launch marks the course stale,
+  the scheduler's job refreshes; the launch and the job timed together).
 
-Each change is undone after (the settings put back, the day of now written again), so the
-database is left as it was. Prints figures, never fails.
+Each change is undone after (the settings put back, the day of now written again, the
+newcomer's enrollment deleted), so the database is left as it was but for the newcomers'
+people. Prints figures, never fails.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from datetime import timedelta
 
 from in_process import REPO, bench_app, first_staff
 
+LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -39,12 +44,16 @@ def main() -> None:
     app = bench_app(args.database)
 
     from dashboard import machine
+    from sqlalchemy import delete
 
     from lti_tool.activity.rollups import rebuild_learners, summaries_changed, touch_courses
     from lti_tool.extensions import db
     from lti_tool.kpis import course_settings, learner_summary, page_summary
+    from lti_tool.launch import records
+    from lti_tool.models import Enrollment
     from lti_tool.models.types import utcnow
     from lti_tool.people.pseudonyms import pseudonym_key
+    from lti_tool.people.roles import course_role
 
     for line in machine()[:-1]:
         print(line)
@@ -86,6 +95,30 @@ def main() -> None:
             db.session.commit()
             own.append(learner_summary.summaries_seconds(db.session))
 
+        launched: list[int] = []
+
+        def a_first_launch() -> None:
+            # A learner's first launch enrolls them (marked stale with who, as the launch's
+            # commit marks it); the scheduler's job writes the summaries.
+            roles = [LEARNER]
+            sub = f"bench-newcomer-{len(launched)}"
+            claims = {"sub": sub, "name": f"Bench Newcomer {len(launched)}"}
+            person = records.record_membership(
+                course, course.platform_id, claims, roles, course_role(roles)
+            )
+            launched.append(person.id)
+            db.session.commit()
+            learner_summary.refresh_stale(db.session, key)
+
+        def unenrolled() -> None:
+            db.session.execute(
+                delete(Enrollment).where(
+                    Enrollment.course_id == course.id, Enrollment.person_id == launched[-1]
+                )
+            )
+            db.session.commit()
+            back_to_now()
+
         def back_to_now() -> None:
             learner_summary.current(db.session, course, key=key)
             db.session.commit()
@@ -96,6 +129,7 @@ def main() -> None:
             ("new day", new_day, 1, back_to_now),
             ("new activity", new_activity, 1, None),
             ("1 % of the learners replaced", a_hundredth_replaced, 1, None),
+            ("a learner's first launch", a_first_launch, 1, unenrolled),
         ]
         learners = learner_summary.current(db.session, course, key=key).learners
         db.session.commit()

@@ -170,9 +170,18 @@ def fingerprint(
     """
     settings, data, due_now, at, _state = marks or read_marks(session, course, now)
     today = settings.today(at)
-    key_digest = hashlib.sha256(key).hexdigest()
-    parts = (*data, today, due_now, key_digest, ROWS_SHAPE)
-    return hashlib.sha256(repr(parts).encode()).hexdigest(), settings, today
+    return _digest(_parts(data, today, due_now, key)), settings, today
+
+
+def _parts(data: Iterable[Any], today: date, due: int, key: bytes) -> tuple[Any, ...]:
+    """Some of the data marks with the day, the work due, the key's digest and the rows'
+    shape: the parts of the fingerprint and of measures."""
+    return (*data, today, due, hashlib.sha256(key).hexdigest(), ROWS_SHAPE)
+
+
+def _digest(parts: tuple[Any, ...]) -> str:
+    """The digest of a fingerprint's or measures' parts."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def data_marks(course: Course) -> list[Any]:
@@ -279,7 +288,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     known = learner_activity.kept(session, course, cutoff, today)
     stood = _standing(session, course) if known is not None else None
     # The names of learners whose rows may stand are read only if they do not.
-    unnamed = known.keys() - stood.renamed if known is not None and stood else frozenset()
+    unnamed = known.keys() - stood.renamed if known is not None and stood is not None else set()
     data = class_data(
         session, course, key=key, now=moment, kept=known, assessed=False, unnamed=unnamed
     )
@@ -347,17 +356,8 @@ def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     middle_done, middle_score, time_limit, what = data.limits
     if middle_done is None and middle_score is None:
         time_limit, what = None, ""
-    key_digest = hashlib.sha256(key).hexdigest()
-    parts = (
-        *marks.data[_SYNCS_AT:],
-        today,
-        marks.due,
-        key_digest,
-        ROWS_SHAPE,
-        (middle_done, middle_score, time_limit, what),
-        data.cuts,
-    )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+    limits = (middle_done, middle_score, time_limit, what)
+    return _digest((*_parts(marks.data[_SYNCS_AT:], today, marks.due, key), limits, data.cuts))
 
 
 _STANDING = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at, _STATE_TABLE.c.renamed).where(

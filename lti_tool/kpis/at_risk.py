@@ -427,7 +427,6 @@ def assess(
                         mark=formats.LazyNumber(mark),
                     )
                 )
-    middle_score = limits.middle_score
     times, what = time_metric(members, limits.what)
     share = settings.risk_time_percentile
     threshold = limits.time
@@ -437,10 +436,7 @@ def assess(
                 continue
             # Little time counts only beside something behind: a learner keeping up with the
             # class on completion and score is not at risk for working quickly.
-            done = progress.get(person_id)
-            behind_done = done is not None and middle_done is not None and done.done < middle_done
-            score = scores.get(person_id)
-            low_score = score is not None and middle_score is not None and score < middle_score
+            behind_done, low_score = _behind(progress.get(person_id), scores.get(person_id), limits)
             if not (behind_done or low_score):
                 continue
             other[person_id].append(
@@ -461,6 +457,46 @@ def assess(
             reasons.append(_engaged_reason(segment_week))
         result[person_id] = Risk(level, tuple(reasons))
     return result
+
+
+def _behind(done: Progress | None, score: float | None, limits: Thresholds) -> tuple[bool, bool]:
+    """Whether a learner is behind the class median on completion, and on score."""
+    middle_done, middle_score = limits.middle_done, limits.middle_score
+    behind_done = done is not None and middle_done is not None and done.done < middle_done
+    low_score = score is not None and middle_score is not None and score < middle_score
+    return behind_done, low_score
+
+
+def time_reason_moved(
+    members: dict[int, Member],
+    progress: dict[int, Progress],
+    limits: Thresholds,
+    before: float | None,
+) -> set[int]:
+    """The learners whose little-time reason differs under the threshold `before` and under
+    the class's now (limits.time), the rest of the limits the same: it is given or taken
+    away (their time lies between the two), or words the two otherwise (the reason shows
+    their time and the threshold to the minute, or finer where they are that close)."""
+    now = limits.time
+    if now == before:
+        return set()
+    times, _what = time_metric(members, limits.what)
+    moved = set()
+    for person_id, seconds in times.items():
+        was = before is not None and seconds < before
+        is_now = now is not None and seconds < now
+        if not (was or is_now):
+            continue
+        score = staff_current_score(members[person_id].lms)
+        if not any(_behind(progress.get(person_id), score, limits)):
+            continue
+        if was != is_now or (
+            before is not None
+            and now is not None
+            and hmm_apart(seconds, before) != hmm_apart(seconds, now)
+        ):
+            moved.add(person_id)
+    return moved
 
 
 def counts(risks: dict[int, Risk], people: set[int] | None = None) -> dict[str, int]:

@@ -43,7 +43,7 @@ from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
 from lti_tool.kpis import course_settings, learner_activity
-from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank
+from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank, time_reason_moved
 from lti_tool.kpis.at_risk import counts as at_risk_counts
 from lti_tool.kpis.engagement import SEGMENT_NAMES
 from lti_tool.kpis.labels import course_label
@@ -294,8 +294,10 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     )
     measured = measures(marks, today, key, data)
     changed = _changed_only(data, known, stood, measured)
-    if changed is None and unnamed:
-        named = [person for person in sorted(data.members) if person in unnamed]
+    # Those whose rows are written after all, named (the whole class, or some whose reason the
+    # little-time threshold's move changed).
+    named = [p for p in sorted(data.members if changed is None else changed) if p in unnamed]
+    if named:
         name_members(session, data.members, named, key)
     # Only theirs assessed when only their rows are written: the others' levels stand.
     data.risks = assess_class(data, changed)
@@ -324,6 +326,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         "activity": learner_activity.keep(session, course, data.members, known, cutoff, today),
         "fingerprint": mark,
         "measures": measured,
+        "time_limit": time_limit(data),
         "computed_at": moment,
         "learners": len(data.members),
         "anyone_at_risk": int(any(risk_counts.values())),
@@ -343,9 +346,12 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
 
 def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     """The digest of what every learner's row is measured against besides their own figures:
-    the fingerprint's parts but the course's activity and roster, the class's thresholds and
-    the segment week's cuts (ClassData.limits and cuts; the little-time threshold only when
-    anyone can be behind the class on completion or score, as nobody else meets that rule).
+    the fingerprint's parts but the course's activity and roster, the class's thresholds but
+    the little-time one, and the segment week's cuts (ClassData.limits and cuts).
+
+    The little-time threshold (time_limit) is kept beside the digest, not in it: a percentile
+    of every learner's time, it moves with nearly every ingest in a course with completion or
+    scores, and moved it changes the rows of few (at_risk.time_reason_moved says whose).
 
     The roster's marks are left out: who is of the class is read whole at every refresh (a
     learner new to it has no kept totals, so _changed_only writes their row; one gone from it
@@ -353,24 +359,35 @@ def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:
     and cuts, and what else of a row the roster gives (sections, the LMS's figures) comes with
     a sync run, whose mark is in. So a launch enrolling one learner writes one row."""
     assert data.limits is not None  # (class_data's)
-    middle_done, middle_score, time_limit, what = data.limits
-    if middle_done is None and middle_score is None:
-        time_limit, what = None, ""
-    limits = (middle_done, middle_score, time_limit, what)
+    middle_done, middle_score, _time, what = data.limits
+    limits = (middle_done, middle_score, what if time_limit(data) is not None else "")
     return _digest((*_parts(marks.data[_SYNCS_AT:], today, marks.due, key), limits, data.cuts))
 
 
-_STANDING = select(_STATE_TABLE.c.measures, _STATE_TABLE.c.stale_at, _STATE_TABLE.c.renamed).where(
-    _STATE_TABLE.c.course_id == bindparam("course"), _STATE_TABLE.c.measures.is_not(None)
-)
+def time_limit(data: ClassData) -> float | None:
+    """The class's little-time threshold as its rows are assessed with it: None when there is
+    none, or when nobody can meet that rule (no median items done, no median score)."""
+    assert data.limits is not None  # (class_data's)
+    middle_done, middle_score, time, _what = data.limits
+    return None if middle_done is None and middle_score is None else time
+
+
+_STANDING = select(
+    _STATE_TABLE.c.measures,
+    _STATE_TABLE.c.stale_at,
+    _STATE_TABLE.c.renamed,
+    _STATE_TABLE.c.time_limit,
+).where(_STATE_TABLE.c.course_id == bindparam("course"), _STATE_TABLE.c.measures.is_not(None))
 
 
 class Standing(NamedTuple):
-    """What the stored rows were measured against (measures' digest), and the learners a write
-    has shown otherwise since (mark_renamed), whose rows are written again with the changed."""
+    """What the stored rows were measured against (measures' digest, the little-time
+    threshold), and the learners a write has shown otherwise since (mark_renamed), whose rows
+    are written again with the changed."""
 
     measures: str
     renamed: frozenset[int]
+    time_limit: float | None = None
 
 
 def _standing(session: DbSession, course: Course) -> Standing | None:
@@ -381,7 +398,7 @@ def _standing(session: DbSession, course: Course) -> Standing | None:
     if found is None or (found.stale_at is not None and found.renamed is None):
         return None
     renamed = orjson.loads(found.renamed) if found.stale_at is not None else []
-    return Standing(found.measures, frozenset(renamed))
+    return Standing(found.measures, frozenset(renamed), found.time_limit)
 
 
 def _changed_only(
@@ -391,10 +408,14 @@ def _changed_only(
     class. Only theirs when the other learners' figures are as the stored rows were built
     from (their activity totals kept: learner_activity.kept, whose learners' days no write
     replaced since), measured against the same (`measured`: measures) and shown as they were
-    (the learners a write named otherwise since are written again too)."""
+    (the learners a write named otherwise since are written again too), and those whose
+    little-time reason the threshold's move changes."""
     if known is None or stood is None or stood.measures != measured or not data.members:
         return None
     changed = (data.members.keys() - known.keys()) | (stood.renamed & data.members.keys())
+    assert data.limits is not None  # (class_data's)
+    limits = data.limits._replace(time=time_limit(data))
+    changed |= time_reason_moved(data.members, data.progress, limits, stood.time_limit)
     return changed if len(changed) * 2 <= len(data.members) else None
 
 

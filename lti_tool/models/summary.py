@@ -115,6 +115,10 @@ class LearnerSummaryState(Model):
     # person ids: their names, their figures unchanged), NULL when it was stale for reasons
     # unknown (the next refresh writes every row).
     renamed: Mapped[str | None] = mapped_column(Text)
+    # The class's little-time threshold the rows were assessed with (seconds; NULL without
+    # one): left out of `measures`, as it moves with nearly every ingest, and compared alone
+    # (lti_tool.kpis.at_risk.time_reason_moved says whose rows its move changes).
+    time_limit: Mapped[float | None] = mapped_column(Float(precision=53))
 
 
 class LearnerActivity(Model):

@@ -354,6 +354,32 @@ def test_time_alone_never_flags_a_learner_ahead_on_completion_and_score(
             assert risks[person_id] == without_time[person_id]
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    klass=classes(),
+    chosen=thresholds,
+    before=st.none()
+    | st.floats(min_value=0, max_value=200_000, allow_nan=False)
+    | st.integers(min_value=-90, max_value=90),
+)
+def test_a_moved_time_threshold_changes_only_the_levels_and_reasons_it_names(
+    klass: tuple[dict[int, Member], dict[int, Progress], dict[int, Work]],
+    chosen: course_settings.Settings,
+    before: float | int | None,
+) -> None:
+    # The learner summary writes again only the rows time_reason_moved names when the
+    # little-time threshold is all that moved: every other learner's level and reasons (their
+    # words included) must be the same under the old threshold as under the new.
+    members, progress, work = klass
+    limits = at_risk.thresholds(members, progress, chosen)
+    if isinstance(before, int):  # a threshold a little off the class's (its words may differ)
+        before = None if limits.time is None else max(0.0, limits.time + before)
+    now = assess(members, progress, chosen, TODAY, work=work, limits=limits)
+    then = assess(members, progress, chosen, TODAY, work=work, limits=limits._replace(time=before))
+    differ = {p for p in members if now[p] != then[p]}
+    assert differ <= at_risk.time_reason_moved(members, progress, limits, before)
+
+
 # --- the real demo ---------------------------------------------------------------------------
 
 

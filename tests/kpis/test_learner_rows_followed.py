@@ -29,7 +29,13 @@ from lti_tool.kpis import (
     names,
 )
 from lti_tool.launch import records
-from lti_tool.models import Course, LearnerSummaryState, PersonIdentity, Platform
+from lti_tool.models import (
+    Course,
+    LearnerSummaryState,
+    LmsLearnerStats,
+    PersonIdentity,
+    Platform,
+)
 from lti_tool.models.types import utcnow
 from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
@@ -367,3 +373,75 @@ def test_merging_two_people_writes_the_kept_ones_row_again(
     rows = _stored(course)
     assert [r["name"] for r in rows if r["person"] == first] == ["Grace Named"]
     _same(rows, _computed(course, pseudonym_key()))
+
+
+def test_an_ingest_moving_the_little_time_threshold_builds_only_the_rows_it_changes(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A course with scores: the little-time threshold (a percentile of every learner's time)
+    # counts, and an ingest that adds time to the least active learners moves it. Only their
+    # rows and those whose little-time reason the move gives, takes or words otherwise are
+    # built; the others stand.
+    course = log_course()
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    ingest_tracking_logs(
+        db.session,
+        [_pages(tmp_path, "spread.log", {user: user - 8 for user in range(10, 30)}, long_ago)],
+        None,
+        workers=0,
+    )
+    # Scores as a sync brings them (its commit marks the summaries stale): half the class
+    # below the median score.
+    for person in sorted(learner_summary.member_ids(db.session, course)):
+        score = 40.0 if person % 2 else 90.0
+        db.session.add(
+            LmsLearnerStats(
+                course_id=course.id, person_id=person, source="canvas", current_score=score
+            )
+        )
+    learner_summary.mark_stale(db.session, [course.id])
+    db.session.commit()
+    learner_summary.current(db.session, course, key=pseudonym_key())
+    db.session.commit()
+    limit_before, measures_before = _time_limit(), _measures()
+    assert limit_before is not None
+    before = {r["person"]: r for r in _stored(course)}
+    calls = _counting_rows(monkeypatch)
+    # The three least active learners, far more active now, on another day long ago.
+    least = sorted(before.values(), key=lambda r: (r["time_total"], r["person"]))[:3]
+    busier = {_user_of(r["person"]): 40 for r in least}
+    ingest_tracking_logs(
+        db.session,
+        [_pages(tmp_path, "busier.log", busier, long_ago - timedelta(days=1))],
+        None,
+        workers=0,
+    )
+    assert _measures() == measures_before
+    assert _time_limit() != limit_before
+    after = {r["person"]: r for r in _stored(course)}
+    ingested = {r["person"] for r in least}
+    reworded = {p for p in after if p not in ingested and after[p] != before[p]}
+    assert reworded  # (the move changed someone else's reason)
+    assert "learner_rows" not in calls
+    assert len(ingested | reworded) <= calls["row_of"] < len(after)
+    _same(list(after.values()), _computed(course, pseudonym_key()))
+    _same_course_figures(course)
+
+
+def _time_limit() -> float | None:
+    """The little-time threshold the stored rows were assessed with."""
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, log_course().id)
+    assert state is not None
+    return state.time_limit
+
+
+def _user_of(person: int) -> int:
+    """The logs' user id of a learner (their username is u<id>)."""
+    username = db.session.scalar(
+        select(PersonIdentity.value).where(
+            PersonIdentity.person_id == person, PersonIdentity.kind == "openedx_username"
+        )
+    )
+    assert username is not None and username.startswith("u")
+    return int(username[1:])

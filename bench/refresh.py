@@ -16,7 +16,9 @@ course and page summaries, as the tool makes it:
   events adds: their rollups rebuilt from their events, the summaries written; the refresh's
   own share printed beside, as the ingest's report gives it);
 - after a learner's first launch (a new person enrolled: the launch marks the course stale,
-  the scheduler's job refreshes; the launch and the job timed together).
+  the scheduler's job refreshes; the launch and the job timed together);
+- after an event-API batch of 100 learners (their rollups rebuilt in a small write's commit,
+  which leaves the summaries to the scheduler's job; the commit and the job timed together).
 
 Each change is undone after (the settings put back, the day of now written again, the
 newcomer's enrollment deleted), so the database is left as it was but for the newcomers'
@@ -46,7 +48,12 @@ def main() -> None:
     from dashboard import machine
     from sqlalchemy import delete
 
-    from lti_tool.activity.rollups import rebuild_learners, summaries_changed, touch_courses
+    from lti_tool.activity.rollups import (
+        rebuild_learners,
+        summaries_changed,
+        summaries_later,
+        touch_courses,
+    )
     from lti_tool.extensions import db
     from lti_tool.kpis import course_settings, learner_summary, page_summary
     from lti_tool.launch import records
@@ -95,6 +102,15 @@ def main() -> None:
             db.session.commit()
             own.append(learner_summary.summaries_seconds(db.session))
 
+        def a_small_write() -> None:
+            # An event-API batch's commit: a hundred learners' rollups rebuilt, the summaries
+            # left for the scheduler's job, which then refreshes (the two timed together).
+            people = sorted(learner_summary.member_ids(db.session, course))[1::1000]
+            rebuild_learners(db.session, course.id, people)
+            summaries_later(db.session)
+            db.session.commit()
+            learner_summary.refresh_stale(db.session, key)
+
         launched: list[int] = []
 
         def a_first_launch() -> None:
@@ -130,6 +146,7 @@ def main() -> None:
             ("new activity", new_activity, 1, None),
             ("1 % of the learners replaced", a_hundredth_replaced, 1, None),
             ("a learner's first launch", a_first_launch, 1, unenrolled),
+            ("an event batch of 100 learners", a_small_write, 1, None),
         ]
         learners = learner_summary.current(db.session, course, key=key).learners
         db.session.commit()

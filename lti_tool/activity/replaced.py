@@ -16,10 +16,13 @@ person it deletes, as a rebuild does, and that it moved LMS enrollment dates (da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import base64
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -183,6 +186,65 @@ def enrollment_changes(
     before = record.rows.enrollments
     found = _enrollments(session, course_id, sorted(before))
     return {person: (was, found.get(person, [])) for person, was in before.items()}
+
+
+#: Rows's kinds, in the order packed() writes them.
+_KINDS = ("viewings", "days", "resources", "problems", "weeks", "enrollments")
+
+
+def packed(rows: Rows, person: int) -> str:
+    """One learner's rows of a record as text, every value's type kept (unpack reads them
+    back as the driver gave them: bytes, dates and times tagged): a small write's record
+    carried to the next refresh (lti_tool.kpis.learner_summary)."""
+    return orjson.dumps(
+        [[_encode(i) for i in getattr(rows, k).get(person, [])] for k in _KINDS]
+    ).decode()
+
+
+def restore(session: DbSession, course_id: int, mark: str, carried: Mapping[int, str]) -> None:
+    """Make this transaction's record of the course the one of the earlier transactions whose
+    rows were carried to it (`carried`: packed text by person; `mark`: the activity before the
+    first of them), with this transaction's own record added: its learners' rows as the
+    carried ones do not hold them already (those are older). The caller checked that the
+    carried transactions and this one are all that changed the activity since `mark`."""
+    records: dict[int, Replaced] = session.info.setdefault(REPLACED, {})
+    record = Replaced(mark)
+    for person, text in carried.items():
+        for kind, items in zip(_KINDS, orjson.loads(text), strict=True):
+            getattr(record.rows, kind)[person] = [_decode(item) for item in items]
+    own = records.get(course_id)
+    if own is not None:
+        for kind in _KINDS:
+            theirs = getattr(record.rows, kind)
+            for person, items in getattr(own.rows, kind).items():
+                theirs.setdefault(person, items)
+        record.dates_moved = own.dates_moved
+    records[course_id] = record
+
+
+def _encode(value: Any) -> Any:
+    """A driver's value as JSON, tagged where JSON has no type of its own."""
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    if isinstance(value, bytes | memoryview):
+        return {"b": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    """_encode's value back (a list: the tuple it was)."""
+    if isinstance(value, list):
+        return tuple(_decode(item) for item in value)
+    if isinstance(value, dict):
+        ((tag, text),) = value.items()
+        if tag == "b":
+            return base64.b64decode(text)
+        return datetime.fromisoformat(text) if tag == "t" else date.fromisoformat(text)
+    return value
 
 
 def spoil(session: DbSession, course_ids: Iterable[int]) -> None:

@@ -37,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 
+from lti_tool.activity import replaced
 from lti_tool.activity.rollups import CHANGED_COURSES, SHOWN_AGAIN, SUMMARIES_LATER, week_start
 from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows, run
 from lti_tool.activity.workers import rare_collections
@@ -51,6 +52,7 @@ from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_
 from lti_tool.kpis.roster import as_pseudonym, name_members
 from lti_tool.models import (
     Assignment,
+    CarriedRows,
     Course,
     CourseSettings,
     Enrollment,
@@ -282,6 +284,7 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     """refresh, its work."""
     started = utcnow()
     moment = now or started
+    _restore_carried(session, course)
     marks = read_marks(session, course, moment)
     mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
@@ -334,9 +337,15 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
         "renamed": case((state.c.stale_at > started, state.c.renamed), else_=None),
+        # Whatever was carried is in these rows now (or its chain broke: a refresh found the
+        # marks not joining up, and the rows were added up whole).
+        "carried_from": None,
+        "carried_to": None,
     }
     # Updated in place, not deleted and inserted: a concurrent mark_stale waits for this row
     # and then marks the new version (PostgreSQL would skip a deleted one).
+    carried = CarriedRows.__table__
+    session.execute(delete(carried).where(carried.c.course_id == course.id))
     updated = session.execute(update(state).where(state.c.course_id == course.id).values(values))
     if not rowcount(updated):
         values["stale_at"] = values["renamed"] = None
@@ -578,7 +587,7 @@ def refresh_changed(session: DbSession, key: bytes) -> None:
     # Read, not taken: other summaries' refreshes in the same commit read it too (the commit
     # listener clears it).
     if session.info.get(SUMMARIES_LATER, False):
-        mark_stale(session, changed)
+        mark_stale(session, [course_id for course_id in changed if not _carry(session, course_id)])
         return
     started = time.perf_counter()
     for course_id in sorted(changed | shown.keys()):
@@ -614,6 +623,8 @@ def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:
                 "anyone_at_risk": 0,
                 "stale_at": now,
                 "renamed": None,
+                "carried_from": None,
+                "carried_to": None,
             }
             for course_id in ids
         ]
@@ -624,7 +635,12 @@ def mark_stale(session: DbSession, course_ids: Iterable[int]) -> None:
     session.execute(
         marks.on_conflict_do_update(
             index_elements=[table.c.course_id],
-            set_={"stale_at": marks.excluded.stale_at, "renamed": None},
+            set_={
+                "stale_at": marks.excluded.stale_at,
+                "renamed": None,
+                "carried_from": None,
+                "carried_to": None,
+            },
         )
     )
 
@@ -648,6 +664,98 @@ def mark_renamed(session: DbSession, shown: Mapping[int, Set[int]]) -> None:
         people = sorted(set(before) | set(shown[course_id]))
         renamed = orjson.dumps(people).decode()
         session.execute(update(table).where(mine).values(stale_at=utcnow(), renamed=renamed))
+
+
+def _carry(session: DbSession, course_id: int) -> bool:
+    """Carry a small write's change of a course to its next refresh, marking the course stale
+    with it; whether it could (else the caller marks it stale for reasons unknown).
+
+    Its record of replaced rows (lti_tool.activity.replaced) ends with its transaction: the
+    rows as they were are kept in `carried_rows` (a learner's first rows only, when earlier
+    small writes carried theirs), with the course's activity mark before the first of them
+    and after this one, so that the next refresh follows the change as an ingest's own commit
+    does (restored by _restore_carried). Only when nothing else changed the activity between
+    the rows' last refresh and these writes (the marks join up), and for at most
+    replaced.LIMIT learners."""
+    record = replaced.taken(session, course_id)
+    if record is None or record.dates_moved:
+        return False
+    table = _STATE_TABLE
+    mine = table.c.course_id == course_id
+    # Locked while it is read and written: a concurrent mark or refresh waits (PostgreSQL).
+    found = session.execute(
+        select(
+            table.c.activity,
+            table.c.stale_at,
+            table.c.renamed,
+            table.c.carried_from,
+            table.c.carried_to,
+        )
+        .where(mine)
+        .with_for_update()
+    ).first()
+    if found is None or found.activity is None:
+        return False
+    if found.stale_at is not None and found.renamed is None:
+        return False  # stale for reasons unknown: the next refresh adds everything up
+    rows = CarriedRows.__table__
+    if found.carried_to is None:
+        if orjson.loads(found.activity).get("mark") != record.mark:
+            return False
+        start = record.mark
+        session.execute(delete(rows).where(rows.c.course_id == course_id))
+        held: set[int] = set()
+    elif found.carried_to == record.mark:
+        start = found.carried_from
+        held = set(session.scalars(select(rows.c.person_id).where(rows.c.course_id == course_id)))
+    else:
+        return False
+    fresh = [person for person in sorted(record.rows.days) if person not in held]
+    if len(held) + len(fresh) > replaced.LIMIT:
+        return False
+    insert_rows(
+        session, CarriedRows, [(course_id, p, replaced.packed(record.rows, p)) for p in fresh]
+    )
+    now = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+    session.execute(
+        update(table)
+        .where(mine)
+        .values(
+            carried_from=start,
+            carried_to=replaced.activity_mark(now),
+            stale_at=utcnow(),
+            # Stale with whom (nobody named otherwise, unless a write did before): the
+            # replaced learners' rows are written again as their kept totals are not valid.
+            renamed=found.renamed if found.stale_at is not None else "[]",
+        )
+    )
+    return True
+
+
+def _restore_carried(session: DbSession, course: Course) -> None:
+    """Make the small writes carried to this refresh (_carry) part of this transaction's
+    record of replaced rows, when they and this transaction's own change are all that changed
+    the course's activity since they began."""
+    table = _STATE_TABLE
+    found = session.execute(
+        select(table.c.carried_from, table.c.carried_to).where(table.c.course_id == course.id)
+    ).first()
+    if found is None or found.carried_to is None:
+        return
+    own = session.info.get(replaced.REPLACED, {}).get(course.id)
+    if own is None:
+        now = session.scalar(select(Course.updated_at).where(Course.id == course.id))
+        if replaced.activity_mark(now) != found.carried_to:
+            return
+    elif own.spoiled or own.mark != found.carried_to:
+        return
+    rows = CarriedRows.__table__
+    carried = dict(
+        driver_rows(
+            session, select(rows.c.person_id, rows.c.rows).where(rows.c.course_id == course.id)
+        )
+    )
+    replaced.restore(session, course.id, found.carried_from, carried)
 
 
 def stale_courses(session: DbSession) -> list[int]:

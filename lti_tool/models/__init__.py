@@ -50,6 +50,7 @@ from lti_tool.models.lti import (
     ToolSetting,
 )
 from lti_tool.models.summary import (
+    CarriedRows,
     CourseSummary,
     LearnerActivity,
     LearnerSummary,
@@ -66,6 +67,7 @@ __all__ = [
     "AdminUser",
     "ApiToken",
     "Assignment",
+    "CarriedRows",
     "Course",
     "CourseBlock",
     "CourseDeployment",

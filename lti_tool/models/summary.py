@@ -119,6 +119,11 @@ class LearnerSummaryState(Model):
     # one): left out of `measures`, as it moves with nearly every ingest, and compared alone
     # (lti_tool.kpis.at_risk.time_reason_moved says whose rows its move changes).
     time_limit: Mapped[float | None] = mapped_column(Float(precision=53))
+    # While small writes (event-API and xAPI batches) are carried to the next refresh: the
+    # course's activity mark before the first of them and after the last (their learners'
+    # rows as they were are kept in `carried_rows`); NULL when none are.
+    carried_from: Mapped[str | None] = mapped_column(String(64))
+    carried_to: Mapped[str | None] = mapped_column(String(64))
 
 
 class LearnerActivity(Model):
@@ -171,3 +176,18 @@ class PageSummary(Model):
     # The digest of what the figures are computed from (lti_tool.kpis.page_summary.inputs):
     # a refresh that moved the fingerprint but not this keeps them.
     inputs: Mapped[str] = mapped_column(String(64), server_default="")
+
+
+class CarriedRows(Model):
+    """One learner's rollup rows as they were before the small writes carried to the next
+    refresh first replaced them (lti_tool.activity.replaced.packed): what that refresh takes
+    out of the class's sums and counts again, as an ingest's own commit does."""
+
+    __tablename__ = "carried_rows"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    # No foreign key: a merge deletes the person whose rows it carries (they leave the sums).
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rows: Mapped[str] = mapped_column(Text)

@@ -129,7 +129,9 @@ def test_kept_totals_not_true_of_now_are_added_up_again(
             now = utcnow() + timedelta(days=1)  # the "7 days" moved
         else:
             # One learner's days written again by a small write, which leaves the summaries
-            # for later: the next refresh has no record of whose rows it replaced.
+            # for later, after a change of unknown reach (a purge's mark): nothing is carried,
+            # and the next refresh has no record of whose rows were replaced.
+            learner_summary.mark_stale(db.session, [course.id])
             rebuild_learners(db.session, course.id, [_person(2)])
             summaries_later(db.session)
             db.session.commit()
@@ -139,6 +141,26 @@ def test_kept_totals_not_true_of_now_are_added_up_again(
         assert added_up == [everyone]
         if now is None:
             _rows_are_the_kpis(key)
+
+
+def test_a_small_writes_carried_rows_leave_the_others_totals_kept(
+    tmp_path: Path, app: Flask, added_up: list[set[int]]
+) -> None:
+    with app.app_context():
+        key = pseudonym_key()
+        _ingest(tmp_path, "first", [1, 2, 3], 300)
+        added_up.clear()
+        course = log_course()
+        # One learner's days written again by a small write (an event-API batch's commit):
+        # it carries their rows to the next refresh, which adds up their days alone.
+        rebuild_learners(db.session, course.id, [_person(2)])
+        summaries_later(db.session)
+        db.session.commit()
+        assert added_up == []
+        learner_summary.current(db.session, course, key=key)
+        db.session.commit()
+        assert added_up == [{_person(2)}]
+        _rows_are_the_kpis(key)
 
 
 def test_a_refresh_from_scratch_forgets_the_kept_totals(

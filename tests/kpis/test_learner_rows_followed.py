@@ -42,9 +42,11 @@ from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.people.roles import course_role
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
+from tests.helpers.api import lab, make_token, post_events
+from tests.helpers.client import https_client
 from tests.helpers.database import make_app
-from tests.helpers.tracking_logs import COURSE, event, log_course
-from tests.kpis.test_class_sums import _log, _stored_and_expected, eight_learners
+from tests.helpers.tracking_logs import COURSE, days_ago, event, log_course
+from tests.kpis.test_class_sums import _counting, _log, _stored_and_expected, eight_learners
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 
@@ -445,3 +447,93 @@ def _user_of(person: int) -> int:
     )
     assert username is not None and username.startswith("u")
     return int(username[1:])
+
+
+def _batch(app: Flask, token: str, users: list[str], minutes: int, day: int, hour: int) -> None:
+    """An event-API batch of lab events of these users, a few minutes' work each at an hour
+    `day` days ago (long before the segment week: no cut moves), its commit marking the
+    summaries stale, as a small write's does."""
+    db.session.commit()
+    body = [
+        lab(user=user, stamp=days_ago(day, 3600 * hour + 60 * minute), exp=f"exp{minute % 3}")
+        for user in users
+        for minute in range(minutes)
+    ]
+    answer = post_events(https_client(app), token, body)
+    assert answer.status_code == 200 and answer.json["stored"] == len(body)
+    db.session.expire_all()
+
+
+def test_event_batches_of_a_few_learners_are_followed_by_the_next_refresh(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small writes carry their replaced rows to the refresh (the scheduler's job or the next
+    # reader): it builds their learners' rows alone and adds their change to the class's sums,
+    # as an ingest's own commit does, instead of adding the whole class up again.
+    course = log_course()
+    token = make_token(app.test_cli_runner(), "lab", course=COURSE)
+    key = pseudonym_key()
+    _batch(app, token, ["lab-a", "lab-b"], 3, 60, 1)
+    _batch(app, token, ["lab-a"], 5, 60, 2)  # a second batch, one learner again
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, course.id)
+    assert state is not None and state.stale_at is not None and state.carried_to is not None
+    calls = _counting_rows(monkeypatch)
+    class_reads = _counting(monkeypatch)
+    assert learner_summary.refresh_stale(db.session, key) == 1
+    assert calls["row_of"] == 2 and "learner_rows" not in calls
+    assert class_reads == []
+    rows = _stored(course)
+    _same(rows, _computed(course, key))
+    _same_class_sums()
+    _same_course_figures(course)
+    # Their rows again, twice, now with figures of their own: taken out of the sums as they
+    # were before the first of the two.
+    calls.clear()
+    class_reads.clear()
+    _batch(app, token, ["lab-a"], 2, 62, 3)
+    _batch(app, token, ["lab-a"], 2, 61, 3)  # a day of its own
+    assert learner_summary.refresh_stale(db.session, key) == 1
+    assert calls["row_of"] == 1 and class_reads == []
+    _same(_stored(course), _computed(course, key))
+    _same_class_sums()
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, course.id)
+    assert state is not None and state.carried_to is None and state.stale_at is None
+
+
+def test_a_batch_then_an_ingest_are_followed_together(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch carried, then an ingest before any refresh: the ingest's commit follows both.
+    course = log_course()
+    token = make_token(app.test_cli_runner(), "lab", course=COURSE)
+    _batch(app, token, ["lab-a"], 3, 60, 1)
+    calls = _counting_rows(monkeypatch)
+    class_reads = _counting(monkeypatch)
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    ingest_tracking_logs(
+        db.session, [_pages(tmp_path, "old.log", {7: 2}, long_ago)], None, workers=0
+    )
+    assert calls["row_of"] == 2 and class_reads == []
+    _same(_stored(course), _computed(course, pseudonym_key()))
+    _same_class_sums()
+
+
+def test_a_batch_after_a_change_of_unknown_reach_is_not_carried(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Marked stale for reasons unknown first (as a purge's commit marks it): the batch's rows
+    # are not carried, and the refresh adds the whole class up.
+    course = log_course()
+    learner_summary.mark_stale(db.session, [course.id])
+    token = make_token(app.test_cli_runner(), "lab", course=COURSE)
+    _batch(app, token, ["lab-a"], 3, 60, 1)
+    db.session.expire_all()
+    state = db.session.get(LearnerSummaryState, course.id)
+    assert state is not None and state.carried_to is None and state.renamed is None
+    calls = _counting_rows(monkeypatch)
+    assert learner_summary.refresh_stale(db.session, pseudonym_key()) == 1
+    assert calls["learner_rows"] == 1
+    _same(_stored(course), _computed(course, pseudonym_key()))
+    _same_class_sums()

@@ -73,10 +73,11 @@ def of_class(
     found = video_engagement.class_videos(session, course, people, durations)
     videos: VideoSums = found.pop("sums")
     videos.active = Counter(student.class_active_counts(session, course, people))
-    reach = resources.resource_reach(session, course, people)
+    counted, first = resources.opened_and_first_met(session, course)
+    reach = resources.resource_reach(session, course, people, counted)
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
     checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
-    first, viewed = names.first_seen(session, course), names.video_viewers(session, course)
+    viewed = names.video_viewers(session, course)
     weeks = activity.week_counts(session, course, people)
     return Sums(videos, opened, checked, first, viewed, weeks), found, reach
 

@@ -28,6 +28,7 @@ from lti_tool.kpis import (
     course_settings,
     enrollment,
     learner_summary,
+    names,
     page_summary,
     problem_sums,
     problems,
@@ -552,3 +553,25 @@ def test_the_enrollment_history_is_counted_again_when_its_latest_change_goes(app
     # The same learner's history kept with it, or another's replaced: followed.
     kept = {2: ([latest], [latest, earlier])}
     assert enrollment.since(db.session, course, tally, kept, zone) is not None
+
+
+def test_one_pass_counts_the_openers_and_finds_the_first_meetings(
+    app: Flask, tmp_path: Path
+) -> None:
+    # The class's sums read the course's learner resources once for both: the same counts as
+    # resource_reach over everyone and the same first meetings as names.first_seen.
+    ingest_tracking_logs(
+        db.session, [_log(tmp_path, "more.log", range(5, 12), 40)], None, workers=0
+    )
+    course = log_course()
+    counted, first = resources.opened_and_first_met(db.session, course)
+    assert first and first == names.first_seen(db.session, course)
+    everyone = {
+        (r["resource"], r["kind"]): r["learners"]
+        for r in resources.resource_reach(db.session, course)
+    }
+    assert counted == everyone
+    people = class_member_ids(db.session, course)
+    assert resources.resource_reach(db.session, course, people, counted) == (
+        resources.resource_reach(db.session, course, people)
+    )

@@ -70,14 +70,17 @@ def of_class(
     """The class's sums from all its rows, with the videos page's figures
     (video_engagement.class_videos) and the content page's reach rows (resources.resource_reach)
     they come with."""
-    found = video_engagement.class_videos(session, course, people, durations)
+    # One read of the course's viewings for the class's video sums and every learner's
+    # videos viewed (names.video_viewers's counts: staff's too).
+    runs = video_engagement.course_runs(session, course)
+    found = video_engagement.class_videos(session, course, people, durations, runs)
+    viewed = Counter(video_id for _person, video_id, _runs in runs)
     videos: VideoSums = found.pop("sums")
     videos.active = Counter(student.class_active_counts(session, course, people))
     counted, first = resources.opened_and_first_met(session, course)
     reach = resources.resource_reach(session, course, people, counted)
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
     checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
-    viewed = names.video_viewers(session, course)
     weeks = activity.week_counts(session, course, people)
     return Sums(videos, opened, checked, first, viewed, weeks), found, reach
 

@@ -142,16 +142,25 @@ def _timeline_rows(
     return rows
 
 
+def course_runs(session: DbSession, course: Course) -> list[tuple[int, str, list[int]]]:
+    """Every (learner, video, segment runs) of the course, staff's too, by video."""
+    return _learner_runs(session, course)
+
+
 def class_videos(
     session: DbSession,
     course: Course,
     people: set[int],
     durations: Mapping[str, float | None] | None = None,
+    runs: list[tuple[int, str, list[int]]] | None = None,
 ) -> dict[str, Any]:
     """What the videos page and the typical learner show of some learners (the class), from one
     read of their viewings: video_figures of their VideoSums, and `sums` (without active
-    days). `durations`, when given, are settled_durations'."""
-    viewings = ((video_id, runs) for _p, video_id, runs in _learner_runs(session, course, people))
+    days). `durations`, when given, are settled_durations'; `runs`, course_runs's when the
+    caller read them."""
+    if runs is None:
+        runs = _learner_runs(session, course, people)
+    viewings = ((video_id, mine) for person, video_id, mine in runs if person in people)
     settled = durations if durations is not None else settled_durations(session, course)
     sums = video_sums.of_viewings(viewings, settled)
     return {**video_figures(course, sums, stored_durations(session, course)), "sums": sums}

@@ -555,7 +555,7 @@ def test_the_enrollment_history_is_counted_again_when_its_latest_change_goes(app
     assert enrollment.since(db.session, course, tally, kept, zone) is not None
 
 
-def test_one_pass_counts_the_openers_and_finds_the_first_meetings(
+def test_one_pass_counts_the_openers_and_finds_the_first_meetings_and_the_viewers(
     app: Flask, tmp_path: Path
 ) -> None:
     # The class's sums read the course's learner resources once for both: the same counts as
@@ -575,3 +575,10 @@ def test_one_pass_counts_the_openers_and_finds_the_first_meetings(
     assert resources.resource_reach(db.session, course, people, counted) == (
         resources.resource_reach(db.session, course, people)
     )
+    # And the course's viewings once for the class's video sums and every learner's viewers.
+    runs = video_engagement.course_runs(db.session, course)
+    viewed = Counter(video_id for _person, video_id, _runs in runs)
+    assert viewed and viewed == names.video_viewers(db.session, course)
+    some = set(sorted(people)[:3])
+    shared = video_engagement.class_videos(db.session, course, some, runs=runs)
+    assert shared == video_engagement.class_videos(db.session, course, some)

@@ -118,8 +118,8 @@ def has_roster(session: DbSession, course: Course) -> bool:
     )
 
 
-def _enrolled_and_seen(session: DbSession, course: Course) -> tuple[dict[int, bool], set[int]]:
-    """Enrolled people (True where they count as learners), and people with activity."""
+def _enrolled(session: DbSession, course: Course) -> dict[int, bool]:
+    """Enrolled people (True where they count as learners)."""
     enrolled: dict[int, bool] = {}
     rows = session.execute(
         select(
@@ -131,20 +131,26 @@ def _enrolled_and_seen(session: DbSession, course: Course) -> tuple[dict[int, bo
     )
     for person_id, role, status, test in rows:
         enrolled[person_id] = role == "learner" and status == "active" and not test
-    seen = set(
+    return enrolled
+
+
+def _seen(session: DbSession, course: Course) -> set[int]:
+    """People with activity in the course (a scan of its learner-days)."""
+    return set(
         session.scalars(
             select(LearnerDay.person_id).where(LearnerDay.course_id == course.id).distinct()
         )
     )
-    return enrolled, seen
 
 
 def class_member_ids(session: DbSession, course: Course) -> set[int]:
     """Person ids of the course's learners (see the module docstring for who counts)."""
-    enrolled, seen = _enrolled_and_seen(session, course)
+    enrolled = _enrolled(session, course)
     members = {p for p, counts in enrolled.items() if counts}
     if not has_roster(session, course):
-        members |= seen - set(enrolled)
+        # Without a roster, whoever has activity counts (read only then: a scan of every
+        # learner-day of the course).
+        members |= _seen(session, course) - set(enrolled)
     return members
 
 
@@ -152,8 +158,7 @@ def not_on_roster_ids(session: DbSession, course: Course) -> set[int]:
     """People with activity in a course that has a roster, who are not on it."""
     if not has_roster(session, course):
         return set()
-    enrolled, seen = _enrolled_and_seen(session, course)
-    return seen - set(enrolled)
+    return _seen(session, course) - set(_enrolled(session, course))
 
 
 def not_on_roster(

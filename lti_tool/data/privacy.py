@@ -18,6 +18,7 @@ from lti_tool.activity.rollups import touch_courses
 from lti_tool.extensions import db
 from lti_tool.models import (
     ActivityBlock,
+    CarriedRows,
     Person,
 )
 from lti_tool.models.types import DbSession, rowcount
@@ -71,6 +72,12 @@ def delete_person(session: DbSession, person_id: int) -> dict[str, int]:
     courses = set(
         session.scalars(select(blocks.c.course_id).where(blocks.c.person_id == person_id))
     )
+    # Rows carried to a refresh hold the person's activity but no foreign key (a merge deletes
+    # the person it carries): deleted here, their courses' figures added up again.
+    carried = CarriedRows.__table__
+    mine = carried.c.person_id == person_id
+    courses |= set(session.scalars(select(carried.c.course_id).where(mine)))
+    counts["carried_rows"] = rowcount(session.execute(delete(carried).where(mine))) or 0
     for table, column in reversed(person_references()):
         result = session.execute(delete(table).where(table.c[column] == person_id))
         counts[table.name] = counts.get(table.name, 0) + (rowcount(result) or 0)

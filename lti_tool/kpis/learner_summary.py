@@ -319,6 +319,10 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         session, course, key=key, now=moment, data=data, risk_counts=risk_counts, marks=marks
     )
     state = LearnerSummaryState.__table__
+    # Whatever was carried to this refresh is in what it writes now (or its chain broke: the
+    # marks did not join up, and the class was added up whole).
+    carried = CarriedRows.__table__
+    session.execute(delete(carried).where(carried.c.course_id == course.id))
     if not data.members:
         # A course without learners keeps no row at all (a purged course has none left): its
         # next reader finds nothing to read, at the cost of a few empty queries.
@@ -337,15 +341,11 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
         "renamed": case((state.c.stale_at > started, state.c.renamed), else_=None),
-        # Whatever was carried is in these rows now (or its chain broke: a refresh found the
-        # marks not joining up, and the rows were added up whole).
         "carried_from": None,
         "carried_to": None,
     }
     # Updated in place, not deleted and inserted: a concurrent mark_stale waits for this row
     # and then marks the new version (PostgreSQL would skip a deleted one).
-    carried = CarriedRows.__table__
-    session.execute(delete(carried).where(carried.c.course_id == course.id))
     updated = session.execute(update(state).where(state.c.course_id == course.id).values(values))
     if not rowcount(updated):
         values["stale_at"] = values["renamed"] = None

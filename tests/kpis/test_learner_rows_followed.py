@@ -146,8 +146,7 @@ def test_an_ingest_of_a_few_learners_builds_only_their_rows(
     assert sum(course_summary.stored(db.session, course).at_risk.values()) > 0  # type: ignore[union-attr]
     # The class's sums followed too: the replaced learners' viewings, the same before and
     # after, neither taken out nor added again.
-    found = _stored_and_expected()
-    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    _same_class_sums()
     assert len(rows) == 9
     assert [r["time_total"] for r in rows if r["learner"] == "u20"] != [0]
 
@@ -272,6 +271,13 @@ LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 
 
+def _lms() -> int:
+    """A platform the course's launches come from (committed); its id."""
+    platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
+    db.session.commit()
+    return platform
+
+
 def _launch(
     course: Course, platform: int, sub: str, name: str, role: str, username: str = ""
 ) -> int:
@@ -291,8 +297,7 @@ def test_a_launch_enrolling_a_learner_builds_their_row_alone(
     # refresh writes the newcomer's row, the others' standing (the roster's size and latest
     # change are not what the others are measured against).
     course = log_course()
-    platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
-    db.session.commit()
+    platform = _lms()
     before = _measures()
     newcomer = _launch(course, platform, "s-new", "Ada Newcomer", LEARNER)
     assert _renamed() == [newcomer]
@@ -360,8 +365,7 @@ def test_merging_two_people_writes_the_kept_ones_row_again(
     # A learner of the logs (no name) and a launch's person with a name turn out to be one:
     # the kept person takes the name, and their row shows it after the next refresh.
     course = log_course()
-    platform = platforms.add_platform(db.session, "LMS", "https://lms.example.edu").id
-    db.session.commit()
+    platform = _lms()
     first = sorted(learner_summary.member_ids(db.session, course))[0]
     named = _launch(course, platform, "s-named", "Grace Named", LEARNER)
     learner_summary.refresh_stale(db.session, pseudonym_key())

@@ -80,7 +80,9 @@ def of_class(
     counted, first = resources.opened_and_first_met(session, course)
     reach = resources.resource_reach(session, course, people, counted)
     opened = Counter({(row["resource"], row["kind"]): row["learners"] for row in reach})
-    checked = problem_sums.of_checks(problems.learner_checks(session, course, people))
+    checked = problem_sums.of_rows(
+        row for row in problems.check_rows(session, course) if row[0] in people
+    )
     weeks = activity.week_counts(session, course, people)
     return Sums(videos, opened, checked, first, viewed, weeks), found, reach
 

@@ -13,10 +13,11 @@ again from its rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lti_tool.kpis import problems
 from lti_tool.kpis.problems import (
     VALID_RESPONSE_TYPES,
     LearnerChecks,
@@ -73,8 +74,11 @@ class ProblemSums:
         for side in _sides(check):
             self._add_side(*side)
 
-    def _add_side(self, place: Place, answers: dict[str, Any], name: str | None) -> None:
-        """Count one side (first or last check) of a learner's answers in."""
+    def _add_side(
+        self, place: Place, answers: dict[str, Any], name: str | None, learners: int = 1
+    ) -> None:
+        """Count one side (first or last check) of a learner's answers in (of `learners`
+        learners whose answers are these, `place` the most recent's)."""
         for part_id, answer in answers.items():
             groups = self.parts.get(part_id)
             if groups is None:
@@ -86,9 +90,9 @@ class ProblemSums:
             elif place > group.place:
                 group.place, group.answer, group.name = place, answer, name
             if place[1]:
-                group.last += 1
+                group.last += learners
             else:
-                group.first += 1
+                group.first += learners
 
     def replace(self, before: LearnerChecks, after: LearnerChecks) -> bool:
         """Count one learner's checks of the problem as they are now (`after`) instead of as
@@ -225,6 +229,51 @@ def of_checks(checks: Iterable[LearnerChecks]) -> dict[str, ProblemSums]:
             sums = found[check.problem_id] = ProblemSums()
         sums.add(check)
     return found
+
+
+def of_rows(rows: Iterable[Sequence[Any]]) -> dict[str, ProblemSums]:
+    """Per problem, the sums of learner_problem rows as problems.check_rows reads them (as
+    of_checks of their check_of), by problem id. Each problem's distinct packed answers are
+    decoded and counted in once: the learners who gave the same answers add the same groups,
+    the most recent of them holds each group's place (at 100,000 learners, 765,000 rows
+    decoded one by one were a quarter of a refresh from scratch)."""
+    found: dict[str, ProblemSums] = {}
+    latest: dict[str, bytes] = {}
+    # Per (problem, packed answers): learners, the most recent first and last check's place.
+    alike: dict[tuple[str, bytes], list[Any]] = {}
+    for person, problem, attempts, correct_at, first_time, last_time, packed in rows:
+        if not isinstance(packed, bytes):  # (PostgreSQL's memoryview)
+            packed = bytes(packed)
+        sums = found.get(problem)
+        if sums is None:
+            sums = found[problem] = ProblemSums()
+        sums.learners += 1
+        sums.attempts += attempts
+        if correct_at is not None:
+            sums.first_right += correct_at == 1
+            sums.until_right += correct_at
+            sums.right += 1
+        last = (last_time, -person)
+        if sums.latest is None or last > sums.latest:
+            sums.latest, latest[problem] = last, packed
+        first_place, last_place = (first_time, 0, person), (last_time, 1, person)
+        same = alike.get((problem, packed))
+        if same is None:
+            alike[problem, packed] = [1, first_place, last_place]
+        else:
+            same[0] += 1
+            if first_place > same[1]:
+                same[1] = first_place
+            if last_place > same[2]:
+                same[2] = last_place
+    for (problem, packed), (learners, first_place, last_place) in alike.items():
+        check = problems.check_of((0, problem, 0, None, 0.0, 0.0, packed))
+        sums = found[problem]
+        sums._add_side(first_place, check.first, check.names[0], learners)
+        sums._add_side(last_place, check.last, check.names[1], learners)
+        if latest[problem] == packed:
+            sums.from_events = check.names[1]
+    return dict(sorted(found.items()))
 
 
 def figures(sums: dict[str, ProblemSums]) -> dict[str, Any]:

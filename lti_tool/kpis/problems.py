@@ -90,7 +90,18 @@ def learner_checks(
     session: DbSession, course: Course, people: set[int] | None = None
 ) -> list[LearnerChecks]:
     """Every learner's checks of every problem of a course (of some people, when given)."""
-    rows = driver_rows(
+    rows = check_rows(session, course)
+    found = [check_of(row) for row in rows if people is None or row[0] in people]
+    # By problem, then learner, sorted here: the database would sort the whole rows, answers
+    # and all (at 100,000 learners most of the read), and by its collation, not the same on
+    # every database.
+    found.sort(key=itemgetter(1, 0))  # (problem_id, person_id)
+    return found
+
+
+def check_rows(session: DbSession, course: Course) -> list[tuple[Any, ...]]:
+    """Every learner_problem row of a course as check_of reads it, in no order, not decoded."""
+    return driver_rows(
         session,
         select(
             LearnerProblem.person_id,
@@ -102,12 +113,6 @@ def learner_checks(
             LearnerProblem.answers,
         ).where(LearnerProblem.course_id == course.id),
     )
-    found = [check_of(row) for row in rows if people is None or row[0] in people]
-    # By problem, then learner, sorted here: the database would sort the whole rows, answers
-    # and all (at 100,000 learners most of the read), and by its collation, not the same on
-    # every database.
-    found.sort(key=itemgetter(1, 0))  # (problem_id, person_id)
-    return found
 
 
 def checks_of(

@@ -304,6 +304,26 @@ def test_problem_sums_follow_learners_replaced_exactly(
     assert problem_sums.figures(sums) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows=problem_rows(range(1, 9)), pool=st.integers(1, 4), data=st.data())
+def test_problem_sums_of_rows_count_each_learners_checks_as_of_checks(
+    rows: list[tuple[Any, ...]], pool: int, data: st.DataObject
+) -> None:
+    # Learners who gave the same answers (a problem's few choices) are decoded once: the sums
+    # are the same as every learner's checks counted in one by one, the groups' most recent
+    # answers and the problem's latest check included; the answers as any driver gives them.
+    packed = sorted({row[6] for row in rows})[:pool]
+    alike = [(*row[:6], data.draw(st.sampled_from(packed)) if packed else row[6]) for row in rows]
+    given = [
+        (*row[:6], memoryview(row[6]) if data.draw(st.booleans()) else row[6]) for row in alike
+    ]
+    checks = sorted(map(problems.check_of, alike), key=lambda c: (c.problem_id, c.person_id))
+    found = problem_sums.of_rows(given)
+    assert found == problem_sums.of_checks(checks)
+    expected = {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
+    assert problem_sums.figures(found) == expected
+
+
 def test_rows_the_same_before_and_after_are_left_out_of_both() -> None:
     # As the drivers give them: a viewing's packed runs as text, bytes or (PostgreSQL) a
     # memoryview, which is no dict key.

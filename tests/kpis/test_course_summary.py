@@ -259,6 +259,7 @@ def test_no_page_adds_up_the_whole_class_after_new_data(
         (video_engagement, "class_videos"),
         (resources, "resource_reach"),
         (problems, "learner_checks"),
+        (problems, "check_rows"),
         (student, "class_share_active"),
     )
     t = seeded["t"]
@@ -295,7 +296,7 @@ def test_a_settings_change_keeps_the_page_figures_and_new_activity_writes_them_a
             computed,
             (video_engagement, "class_videos"),
             (resources, "resource_reach"),
-            (problems, "learner_checks"),
+            (problems, "check_rows"),
             (geography, "country_counts"),
         )
         before = {row.page: row.figures for row in db.session.query(PageSummary)}
@@ -313,7 +314,7 @@ def test_a_settings_change_keeps_the_page_figures_and_new_activity_writes_them_a
         touch_courses(db.session, [course.id])
         db.session.commit()
         assert sorted(computed) == sorted(
-            ["class_videos", "resource_reach", "learner_checks", "country_counts"]
+            ["class_videos", "resource_reach", "check_rows", "country_counts"]
         )
 
 

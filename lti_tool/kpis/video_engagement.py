@@ -35,6 +35,21 @@ def _learner_runs(
 ) -> list[tuple[int, str, list[int]]]:
     """Every (learner, video, segment runs) of the course (of some people, some videos, when
     given)."""
+    return [
+        (person_id, video_id, orjson.loads(runs))
+        for person_id, video_id, runs in _packed_runs(session, course, people, videos)
+        if people is None or person_id in people
+    ]
+
+
+def _packed_runs(
+    session: DbSession,
+    course: Course,
+    people: set[int] | None = None,
+    videos: set[str] | None = None,
+) -> list[tuple[int, str, Any]]:
+    """_learner_runs' rows by video, the runs as the driver gives them (text, bytes or a
+    memoryview), and perhaps of others than `people` (a few are read by key)."""
     query = (
         select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
         .where(VideoLearnerViews.course_id == course.id)
@@ -45,12 +60,7 @@ def _learner_runs(
     if people is not None and len(people) <= FEW_PEOPLE:
         # A learner's own page: their rows by the primary key, not the whole class's.
         query = query.where(VideoLearnerViews.person_id.in_(sorted(people)))
-    rows = driver_rows(session, query)
-    return [
-        (person_id, video_id, orjson.loads(runs))
-        for person_id, video_id, runs in rows
-        if people is None or person_id in people
-    ]
+    return driver_rows(session, query)
 
 
 def _segment_totals(
@@ -142,9 +152,10 @@ def _timeline_rows(
     return rows
 
 
-def course_runs(session: DbSession, course: Course) -> list[tuple[int, str, list[int]]]:
-    """Every (learner, video, segment runs) of the course, staff's too, by video."""
-    return _learner_runs(session, course)
+def course_runs(session: DbSession, course: Course) -> list[tuple[int, str, Any]]:
+    """Every (learner, video, segment runs) of the course, staff's too, by video; the runs as
+    the driver gives them (not decoded: video_sums.of_viewings decodes each distinct once)."""
+    return _packed_runs(session, course)
 
 
 def class_videos(
@@ -152,14 +163,14 @@ def class_videos(
     course: Course,
     people: set[int],
     durations: Mapping[str, float | None] | None = None,
-    runs: list[tuple[int, str, list[int]]] | None = None,
+    runs: list[tuple[int, str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What the videos page and the typical learner show of some learners (the class), from one
     read of their viewings: video_figures of their VideoSums, and `sums` (without active
     days). `durations`, when given, are settled_durations'; `runs`, course_runs's when the
     caller read them."""
     if runs is None:
-        runs = _learner_runs(session, course, people)
+        runs = _packed_runs(session, course, people)
     viewings = ((video_id, mine) for person, video_id, mine in runs if person in people)
     settled = durations if durations is not None else settled_durations(session, course)
     sums = video_sums.of_viewings(viewings, settled)

@@ -98,7 +98,8 @@ def of_viewings(
     learner's: an ISO date, or a date)."""
     # The ends gathered in lists and counted once per video (Counter's C loop), not per viewing;
     # a video's viewings one after the other (the class's rows come by video) share its lists,
-    # duration and coverage bounds.
+    # duration and coverage bounds, and the same runs (many viewers watch a short video whole)
+    # are decoded, merged and covered once.
     ends: dict[str, tuple[list[int], list[int], list[int], list[int]]] = {}
     shares: dict[str, list[float]] = {}
     sums = VideoSums()
@@ -111,24 +112,23 @@ def of_viewings(
         watched = shares[video_id]
         duration = durations.get(video_id)
         cover = coverage(duration) if duration else None
+        alike = Counter(map(_as_key, map(itemgetter(1), video_viewings)))
         viewers = completions = 0
-        for _video, packed in video_viewings:
-            # Decoded already (the class's rows), else as the driver gives it: text, bytes or a
-            # PostgreSQL bytea's memoryview.
-            runs = packed if isinstance(packed, list) else orjson.loads(packed)
+        for packed, times in alike.items():
+            runs = orjson.loads(packed)
             merged = seen_runs(runs)
-            view_starts += runs[::2]
-            view_lasts += runs[1::2]
+            view_starts += runs[::2] * times
+            view_lasts += runs[1::2] * times
             for first, last in merged:
-                user_starts.append(first)
-                user_lasts.append(last)
-            viewers += 1
+                user_starts += [first] * times
+                user_lasts += [last] * times
+            viewers += times
             if cover is None:
-                watched.append(0.0)
+                watched += [0.0] * times
                 continue
             share, completed = cover(merged)
-            watched.append(round(share, 4))
-            completions += completed
+            watched += [round(share, 4)] * times
+            completions += completed * times
         sums.viewers[video_id] += viewers
         sums.completions[video_id] += completions
     for video_id, (view_starts, view_lasts, user_starts, user_lasts) in ends.items():
@@ -139,6 +139,14 @@ def of_viewings(
         sums.shares[video_id] = Counter(shares[video_id])
     sums.active = Counter(day if isinstance(day, str) else day.isoformat() for day in days)
     return sums
+
+
+def _as_key(packed: Any) -> bytes | str:
+    """A viewing's runs as a key of the same runs: as stored (text or bytes; PostgreSQL's
+    memoryview as bytes), or encoded when given decoded."""
+    if isinstance(packed, list):
+        return orjson.dumps(packed)
+    return bytes(packed) if isinstance(packed, memoryview) else packed
 
 
 def totals(sums: VideoSums) -> dict[str, tuple[dict[int, int], dict[int, int]]]:

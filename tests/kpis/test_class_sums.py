@@ -88,6 +88,29 @@ def test_sums_add_up_and_take_out_exactly(
 
 @settings(max_examples=200, deadline=None)
 @given(found=viewings(), data=st.data())
+def test_the_same_runs_of_many_viewers_count_once_for_each(
+    found: list[tuple[str, list[int]]], data: st.DataObject
+) -> None:
+    # Many viewers of a video with the same runs (decoded, merged and covered once): the sums
+    # are those of each viewing counted alone and added up, whichever way the driver gave the
+    # runs (text, bytes, PostgreSQL's memoryview, or decoded).
+    shapes = [
+        lambda runs: runs,
+        lambda runs: orjson.dumps(runs).decode(),
+        orjson.dumps,
+        lambda runs: memoryview(orjson.dumps(runs)),
+    ]
+    many = [viewing for viewing in found for _ in range(data.draw(st.integers(1, 3)))]
+    many.sort(key=lambda viewing: viewing[0])  # (as the class's rows come: by video)
+    given = [(video, data.draw(st.sampled_from(shapes))(runs)) for video, runs in many]
+    one_by_one = video_sums.VideoSums()
+    for viewing in many:
+        one_by_one.add(video_sums.of_viewings([viewing], DURATIONS))
+    assert video_sums.of_viewings(given, DURATIONS).as_json() == one_by_one.as_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(found=viewings(), data=st.data())
 def test_sums_count_each_viewing_in_any_order(
     found: list[tuple[str, list[int]]], data: st.DataObject
 ) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from lti_tool.activity.rollups import shown_again, summaries_later
 from lti_tool.extensions import db
@@ -72,16 +72,41 @@ def upsert_course(platform_id: int, claims: Mapping[str, Any]) -> Course | None:
         course.lms_course_id = canvas_course
     elif context_id and context_id.startswith("course-v1:"):
         course.lms_course_id = context_id  # the Open edX course key is the context id
-    course.title = _str(context.get("title")) or course.title or _str(context.get("label")) or ""
-    course.label = _str(context.get("label")) or course.label
+    shown = {
+        "title": _str(context.get("title")) or course.title or _str(context.get("label")) or "",
+        "label": _str(context.get("label")) or course.label,
+    }
     nrps = claims.get(NRPS)
     memberships_url = _str(nrps.get("context_memberships_url")) if isinstance(nrps, dict) else None
     if memberships_url:
         # Kept when a later launch lacks the claim; the launch's client id fetches the roster.
-        course.nrps_memberships_url = memberships_url
-        course.nrps_client_id = _client_id(claims) or course.nrps_client_id
+        shown["nrps_memberships_url"] = memberships_url
+        shown["nrps_client_id"] = _client_id(claims) or course.nrps_client_id
+    _set_aside_from_activity(course, shown)
     db.session.flush()
     return course
+
+
+def _set_aside_from_activity(course: Course, values: dict[str, Any]) -> None:
+    """Give the course values no figure is computed from (its title and label, its roster's
+    address) without moving its activity mark (`updated_at`, which the ORM's update would
+    stamp): the first launch into a course its logs brought would otherwise make the next
+    summary refresh add up the whole class again (15-20 s at 100,000 learners)."""
+    changed = {name: value for name, value in values.items() if getattr(course, name) != value}
+    if not inspect(course).has_identity:  # new: inserted with them
+        for name, value in changed.items():
+            setattr(course, name, value)
+        return
+    if not changed:
+        return
+    table = Course.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == course.id)
+        .values(**changed, updated_at=table.c.updated_at)  # (not the column's onupdate)
+    )
+    for name, value in changed.items():
+        set_committed_value(course, name, value)
 
 
 def _client_id(claims: Mapping[str, Any]) -> str | None:

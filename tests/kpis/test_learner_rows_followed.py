@@ -342,6 +342,39 @@ def test_a_launch_that_makes_a_learner_staff_drops_their_row_alone(
     _same_class_sums()
 
 
+def test_the_first_launch_into_a_course_of_the_logs_adds_up_nobody_again(
+    lms_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The logs brought the course before anyone launched it: the first launch gives it its
+    # title, label and roster address, which no figure is computed from. The next refresh
+    # builds nobody's row and reads none of the class's activity again (before: the course's
+    # row updated stamped its activity mark, and the whole class was added up again).
+    course = log_course()
+    assert (course.title, course.label, course.nrps_memberships_url) == (COURSE, None, None)
+    mark = course.updated_at
+    calls = _counting_rows(monkeypatch)
+    added_up = _counting(monkeypatch)
+    nrps = "https://lms.example.edu/api/lti/courses/7/names_and_roles"
+    claims = {
+        records.CONTEXT: {"id": course.lti_context_id, "label": "LA101", "title": "Analytics"},
+        records.NRPS: {"context_memberships_url": nrps},
+        "aud": "client-1",
+    }
+    assert course.platform_id is not None
+    assert records.upsert_course(course.platform_id, claims) is course
+    _launch(course, course.platform_id, "s-teacher", "Tess Teacher", INSTRUCTOR)
+    db.session.expire_all()
+    launched = log_course()
+    assert (launched.title, launched.label) == ("Analytics", "LA101")
+    assert (launched.nrps_memberships_url, launched.nrps_client_id) == (nrps, "client-1")
+    assert launched.updated_at == mark
+    learner_summary.refresh_stale(db.session, pseudonym_key())
+    assert "learner_rows" not in calls and "row_of" not in calls
+    assert added_up == []
+    _same(_stored(launched), _computed(launched, pseudonym_key()))
+    _same_class_sums()
+
+
 def _person_of(username: str) -> int:
     """The person the logs know by this username."""
     found = db.session.scalar(

@@ -816,9 +816,9 @@ def _order(key: str, descending: bool) -> list[tuple[list[ColumnElement[bool]], 
     index: a column's values first, then its empty ones by name. One ORDER BY putting the
     empty ones last would sort the whole class instead of reading an index.
     """
+    by_name = [_T.name_key, _T.person_id]
     if key == RISK_FIRST:
         # Level by level: each is its part of the risk_rank index, already in name order.
-        by_name = [_T.name_key, _T.person_id]
         return [([_T.risk_rank == rank], by_name) for rank in _RANKS_HIGH_FIRST]
     column = SORT_COLUMNS[key]
     if key == "name":
@@ -826,10 +826,13 @@ def _order(key: str, descending: bool) -> list[tuple[list[ColumnElement[bool]], 
     if descending:
         given = [column.desc(), _T.name_key.desc(), _T.person_id]
     else:
-        given = [column, _T.name_key, _T.person_id]
+        given = [column, *by_name]
     if not column.nullable:
         return [([], given)]
-    return [([column.is_not(None)], given), ([column.is_(None)], [_T.name_key, _T.person_id])]
+    # The empty ones by name, the (empty) column first all the same: its index is then read in
+    # order whatever the planner believes (PostgreSQL sees no order in `IS NULL` and, before
+    # the table was analyzed, sorted the whole class: 36 ms a page at 100,000 learners).
+    return [([column.is_not(None)], given), ([column.is_(None)], [column, *by_name])]
 
 
 def _page_ids(

@@ -267,12 +267,12 @@ def of_rows(rows: Iterable[Sequence[Any]]) -> dict[str, ProblemSums]:
             if last_place > same[2]:
                 same[2] = last_place
     for (problem, packed), (learners, first_place, last_place) in alike.items():
-        check = problems.check_of((0, problem, 0, None, 0.0, 0.0, packed))
+        first_answers, last_answers, (first_name, last_name) = problems.sides(packed)
         sums = found[problem]
-        sums._add_side(first_place, check.first, check.names[0], learners)
-        sums._add_side(last_place, check.last, check.names[1], learners)
+        sums._add_side(first_place, first_answers, first_name, learners)
+        sums._add_side(last_place, last_answers, last_name, learners)
         if latest[problem] == packed:
-            sums.from_events = check.names[1]
+            sums.from_events = last_name
     return dict(sorted(found.items()))
 
 

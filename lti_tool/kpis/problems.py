@@ -131,19 +131,19 @@ def check_of(row: Sequence[Any]) -> LearnerChecks:
     """A learner_problem row (person id, problem id, attempts, correct at, first and last time,
     packed answers, as the driver gives them) as LearnerChecks, its answers decoded."""
     person, problem, attempts, correct_at, first_time, last_time, packed = row
+    return LearnerChecks(
+        person, problem, attempts, correct_at, first_time, last_time, *sides(packed)
+    )
+
+
+def sides(
+    packed: Any,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], tuple[str | None, str | None]]:
+    """A learner_problem row's packed answers decoded: the first and the last check's answers
+    by part, and the display names those checks had."""
     answers = orjson.loads(packed)
     first_name, last_name = answers.get("names") or (None, None)
-    return LearnerChecks(
-        person,
-        problem,
-        attempts,
-        correct_at,
-        first_time,
-        last_time,
-        answers["first"],
-        answers["last"],
-        (first_name, last_name),
-    )
+    return answers["first"], answers["last"], (first_name, last_name)
 
 
 class _Text(HTMLParser):

@@ -251,7 +251,10 @@ def test_create_app_freezes_its_objects_outside_tests_and_collects_again_after(
     assert _fresh_process(tmp_path, probe) == "0 True True"
     frozen = gc.get_freeze_count()
     create_app({"CONFIG_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    assert gc.get_freeze_count() == frozen and gc.isenabled()
+    # Nothing newly frozen (some 90,000 objects would be). An app of another configuration
+    # made earlier in this process froze its objects, and frozen objects that die leave the
+    # frozen set (CPython): the count may drop by a few (CI at 77b84f4: by 2).
+    assert gc.get_freeze_count() <= frozen and gc.isenabled()
 
 
 def test_gunicorn_workers_import_what_start_up_leaves_out_before_the_first_request(

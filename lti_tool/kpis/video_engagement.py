@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -155,7 +156,16 @@ def _timeline_rows(
 def course_runs(session: DbSession, course: Course) -> list[tuple[int, str, Any]]:
     """Every (learner, video, segment runs) of the course, staff's too, by video; the runs as
     the driver gives them (not decoded: video_sums.of_viewings decodes each distinct once)."""
-    return _packed_runs(session, course)
+    rows = driver_rows(
+        session,
+        select(
+            VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs
+        ).where(VideoLearnerViews.course_id == course.id),
+    )
+    # By video here, not by the database: its sort carries every row's runs (a million rows
+    # at 100,000 learners: 0.90 s against 0.64 s unsorted and 0.13 s for this sort).
+    rows.sort(key=itemgetter(1))
+    return rows
 
 
 def class_videos(

@@ -48,14 +48,17 @@ def _packed_runs(
     course: Course,
     people: set[int] | None = None,
     videos: set[str] | None = None,
+    *,
+    by_video: bool = True,
 ) -> list[tuple[int, str, Any]]:
-    """_learner_runs' rows by video, the runs as the driver gives them (text, bytes or a
-    memoryview), and perhaps of others than `people` (a few are read by key)."""
-    query = (
-        select(VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs)
-        .where(VideoLearnerViews.course_id == course.id)
-        .order_by(VideoLearnerViews.video_id)
-    )
+    """_learner_runs' rows (by video, unless `by_video` is false: in no order), the runs as the
+    driver gives them (text, bytes or a memoryview), and perhaps of others than `people` (a
+    few are read by key)."""
+    query = select(
+        VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs
+    ).where(VideoLearnerViews.course_id == course.id)
+    if by_video:
+        query = query.order_by(VideoLearnerViews.video_id)
     if videos is not None:
         query = query.where(VideoLearnerViews.video_id.in_(sorted(videos)))
     if people is not None and len(people) <= FEW_PEOPLE:
@@ -156,12 +159,7 @@ def _timeline_rows(
 def course_runs(session: DbSession, course: Course) -> list[tuple[int, str, Any]]:
     """Every (learner, video, segment runs) of the course, staff's too, by video; the runs as
     the driver gives them (not decoded: video_sums.of_viewings decodes each distinct once)."""
-    rows = driver_rows(
-        session,
-        select(
-            VideoLearnerViews.person_id, VideoLearnerViews.video_id, VideoLearnerViews.runs
-        ).where(VideoLearnerViews.course_id == course.id),
-    )
+    rows = _packed_runs(session, course, by_video=False)
     # By video here, not by the database: its sort carries every row's runs (a million rows
     # at 100,000 learners: 0.90 s against 0.64 s unsorted and 0.13 s for this sort).
     rows.sort(key=itemgetter(1))

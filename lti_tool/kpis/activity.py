@@ -148,20 +148,26 @@ def class_weekly_time(
     those of the report's days summed per learner and week, without a second pass over the
     learner-days.
     """
-    weeks: dict[str, list[float]] = defaultdict(list)
+    weeks: dict[date, list[float]] = defaultdict(list)
     for person_id, member in members.items():
         if person_id in people:
             for week, totals in member.weeks.items():
-                weeks[week.isoformat()].append(totals[3])
+                weeks[week].append(totals[3])
+    return weekly_time_rows(course, weeks)
+
+
+def weekly_time_rows(course: Course, weeks: Mapping[date, list[float]]) -> list[dict[str, Any]]:
+    """class_weekly_time's rows from each week's learners' times (by Monday; none empty)."""
     label = course_label(course)
     result = []
-    for week in sorted(weeks):
-        q1, median, q3 = quartiles(weeks[week])
+    for monday in sorted(weeks):
+        week = monday.isoformat()
+        q1, median, q3 = quartiles(weeks[monday])
         result.append(
             {
                 "course": label,
                 "week_start": week,
-                "learners": len(weeks[week]),
+                "learners": len(weeks[monday]),
                 "q1_seconds": round(q1, 1),
                 "median_seconds": round(median, 1),
                 "q3_seconds": round(q3, 1),

@@ -99,11 +99,20 @@ def thresholds(
     """The class's Thresholds under these settings."""
     scores = [score for m in members.values() if (score := staff_current_score(m.lms)) is not None]
     times, what = time_metric(members)
+    done = [p.done for p in progress.values()]
+    return thresholds_of(done, scores, list(times.values()), what, settings)
+
+
+def thresholds_of(
+    done: Sequence[float], scores: list[float], times: list[float], what: str, settings: Settings
+) -> Thresholds:
+    """The class's Thresholds from its learners' items done (of those with requirements),
+    current scores (of those with one) and times for the rule (`what` they are)."""
     share = settings.risk_time_percentile
     return Thresholds(
-        middle_done=median(p.done for p in progress.values()) if progress else None,
+        middle_done=median(done) if done else None,
         middle_score=median(scores) if scores else None,
-        time=percentile(list(times.values()), share / 100) if times and share > 0 else None,
+        time=percentile(times, share / 100) if times and share > 0 else None,
         what=what,
     )
 

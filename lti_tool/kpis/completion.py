@@ -7,6 +7,7 @@ reports requirement totals (Canvas bulk_user_progress), those are used instead.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -113,8 +114,16 @@ def learner_progress(
     session: DbSession, course: Course, members: dict[int, Member]
 ) -> dict[int, Progress]:
     """Items done and required per learner; empty when the LMS reports no requirements."""
+    return progress_of(session, course, members, {p: m.lms for p, m in members.items()})
+
+
+def progress_of(
+    session: DbSession, course: Course, people_in_order: Collection[int], lms: Mapping[int, Any]
+) -> dict[int, Progress]:
+    """learner_progress of some people (in the order their progress is given) from their LMS
+    statistics (`lms`: a row of roster.STATS_COLUMNS or None, by person)."""
     mods = modules(session, course)
-    people = set(members)
+    people = set(people_in_order)
     result: dict[int, Progress] = {}
     if any(m.items_required for m in mods):
         # Summed in the database: a large course has learners times modules progress rows.
@@ -146,8 +155,8 @@ def learner_progress(
             # Modules the LMS reported nothing for: all their required items still to do.
             result[person_id] = Progress(done, required + every_module - covered)
         return result
-    for person_id, member in members.items():
-        stats = member.lms
+    for person_id in people_in_order:
+        stats = lms.get(person_id)
         if stats is not None and stats.requirements:
             result[person_id] = Progress(stats.requirements_done or 0, stats.requirements)
     return result

@@ -11,9 +11,9 @@ figures are still computed by the pages.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -71,22 +71,50 @@ def figures_of(
     share and the posted scores (sorted)."""
     course = data.course
     people = set(data.members)
-    with_share = [p for p in data.progress.values() if p.share is not None]
+    return figures_from(
+        session,
+        data.course,
+        data.today,
+        people,
+        data.progress,
+        sections={s for m in data.members.values() for s in m.sections},
+        weekly_time=activity.class_weekly_time(course, data.members, people),
+        scores=posted_scores(data),
+        weeks=weeks,
+        risk_counts=risk_counts if risk_counts is not None else at_risk.counts(data.risks, people),
+    )
+
+
+def figures_from(
+    session: DbSession,
+    course: Course,
+    today: date,
+    people: set[int],
+    progress: Mapping[int, Progress],
+    *,
+    sections: set[str],
+    weekly_time: list[dict[str, Any]],
+    scores: list[float],
+    weeks: Mapping[Week, int],
+    risk_counts: dict[str, int],
+) -> Figures:
+    """figures_of's Figures from the class's parts: its learners (`people`), their progress
+    (in the class's order), sections, weekly time rows, posted scores, weekly counts and
+    at-risk counts."""
+    with_share = [p for p in progress.values() if p.share is not None]
     shares = [p.share for p in with_share if p.share is not None]
     return Figures(
         class_size=len(people),
-        sections=sorted({s for m in data.members.values() for s in m.sections}),
+        sections=sorted(sections),
         weekly_activity=activity.weekly_rows(course, weeks),
-        weekly_time=activity.class_weekly_time(course, data.members, people),
-        active_7_days=activity.learners_active_since(
-            session, course, data.today - timedelta(6), people
-        ),
+        weekly_time=weekly_time,
+        active_7_days=activity.learners_active_since(session, course, today - timedelta(6), people),
         median_completion=round(statistics.median(shares) * 100) if shares else None,
-        at_risk=risk_counts if risk_counts is not None else at_risk.counts(data.risks, people),
+        at_risk=risk_counts,
         shares=shares,
         required=[p.required for p in with_share],
         # Sorted: the distribution and the quartiles do not depend on the class's order.
-        posted_scores=sorted(posted_scores(data)),
+        posted_scores=sorted(scores),
     )
 
 
@@ -99,21 +127,29 @@ def refresh(
     data: ClassData | None = None,
     risk_counts: dict[str, int] | None = None,
     marks: Marks | None = None,
+    followed: tuple[set[int], Callable[[Mapping[Week, int]], Figures]] | None = None,
 ) -> Figures:
     """Write the course's figures again from its stored data (as of `now`; from `data` when
     the caller has the class data already, as the learner summary's refresh has, with the
     class's at-risk counts when its levels are some learners' only, and the marks it read as
-    of `now`). The caller commits."""
+    of `now`; `followed`: the class's learners and how its figures are taken from the weekly
+    counts, when the caller follows a change of a few learners without the class data). The
+    caller commits."""
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment, marks)
-    data = data or class_data(session, course, key=key, now=moment)
     # The single pages' class figures, in the same commit, and the sums' weekly counts
     # (imported here: page_summary reads this module).
     from lti_tool.kpis import page_summary
 
-    people = set(data.members)
-    weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
-    found = figures_of(session, data, weeks, risk_counts)
+    if followed is not None:
+        people, taken = followed
+        weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
+        found = taken(weeks)
+    else:
+        data = data or class_data(session, course, key=key, now=moment)
+        people = set(data.members)
+        weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
+        found = figures_of(session, data, weeks, risk_counts)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not found.class_size:

@@ -12,6 +12,7 @@ stored, so "attempts per completed problem" is read as attempts per distinct pro
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set
 from datetime import date, timedelta
 from typing import Any
 
@@ -38,9 +39,10 @@ ATTEMPTED = "ATTEMPTED_PROBLEM"
 
 
 def problem_attempts(
-    session: DbSession, course: Course, weeks: list[date]
+    session: DbSession, course: Course, weeks: list[date], people: Set[int] | None = None
 ) -> dict[tuple[int, date], tuple[int, int]]:
-    """(person, week) -> (problem attempts, distinct problems attempted), for some weeks."""
+    """(person, week) -> (problem attempts, distinct problems attempted), for some weeks (of
+    some people, when given)."""
     who: dict[date, list[int]] = defaultdict(list)
     # The weeks asked, by the table's key (course, week, label, person): not every week's.
     for person_id, week in session.connection().execute(
@@ -50,14 +52,15 @@ def problem_attempts(
             WeeklyActivity.label == ATTEMPTED,
         )
     ):
-        who[week].append(person_id)
+        if people is None or person_id in people:
+            who[week].append(person_id)
     found: dict[tuple[int, date], list[Any]] = {}
-    for week, people in who.items():
-        for start in range(0, len(people), 500):
+    for week, attempters in who.items():
+        for start in range(0, len(attempters), 500):
             rows = session.connection().execute(
                 select(ActivityBlock.person_id, ActivityBlock.data).where(
                     ActivityBlock.course_id == course.id,
-                    ActivityBlock.person_id.in_(people[start : start + 500]),
+                    ActivityBlock.person_id.in_(attempters[start : start + 500]),
                     ActivityBlock.day.between(week, week + timedelta(days=6)),
                 )
             )
@@ -71,17 +74,17 @@ def problem_attempts(
     return {key: (count, len(problems)) for key, (count, problems) in found.items()}
 
 
-def _cut(values: dict[int, float]) -> float | None:
-    """Where a metric's high range (≥ p85) starts, when the metric separates anyone."""
-    if not values:
+def cut_of(numbers: list[float]) -> float | None:
+    """Where a metric's high range (≥ p85) starts, when the metric separates anyone (of its
+    values over the week's active learners)."""
+    if not numbers:
         return None
-    numbers = list(values.values())
     low, high = percentile(numbers, LOW), percentile(numbers, HIGH)
     return high if high > low else None
 
 
 def _high(values: dict[int, float], cut: float | None) -> set[int]:
-    """Who is in a metric's high range (`cut`: _cut's)."""
+    """Who is in a metric's high range (`cut`: cut_of's)."""
     if cut is None:
         return set()
     return {person for person, value in values.items() if value >= cut}
@@ -119,9 +122,21 @@ def segments_and_cuts(
 ) -> tuple[dict[int, str], list[float | None]]:
     """week_segments, with where each metric's high range starts that week (None: nobody is
     high on it): what a learner's segment is measured against besides their own week."""
+    _active, metrics = _metrics(members, week, attempts)
+    cuts = [cut_of(list(metric.values())) for metric in metrics]
+    return segments_with(members, week, attempts, cuts), cuts
+
+
+def segments_with(
+    members: dict[int, Member],
+    week: date,
+    attempts: dict[tuple[int, date], tuple[int, int]],
+    cuts: list[float | None],
+) -> dict[int, str]:
+    """Each learner's segment in one week, measured against the week's cuts (segments_and_cuts'
+    of the whole class: `members` may be some of it)."""
     previous = week - timedelta(days=7)
     active, metrics = _metrics(members, week, attempts)
-    cuts = [_cut(metric) for metric in metrics]
     struggling = _high(metrics[0], cuts[0])
     engaged = set().union(
         *(_high(metric, cut) for metric, cut in zip(metrics[1:], cuts[1:], strict=True))
@@ -139,7 +154,7 @@ def segments_and_cuts(
             result[person_id] = "disengaging"
         else:
             result[person_id] = "inactive"
-    return result, cuts
+    return result
 
 
 def course_weeks(members: dict[int, Member], today: date) -> list[date]:

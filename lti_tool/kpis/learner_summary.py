@@ -43,13 +43,33 @@ from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows, run
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
-from lti_tool.kpis import course_settings, learner_activity
-from lti_tool.kpis.at_risk import HIGH, WATCH, level_rank, time_reason_moved
+from lti_tool.kpis import class_spread, course_settings, learner_activity
+from lti_tool.kpis.activity import Week, weekly_time_rows
+from lti_tool.kpis.at_risk import (
+    HIGH,
+    TOOL_TIME,
+    WATCH,
+    level_rank,
+    past_due_work,
+    thresholds_of,
+    time_reason_moved,
+)
 from lti_tool.kpis.at_risk import counts as at_risk_counts
-from lti_tool.kpis.engagement import SEGMENT_NAMES
+from lti_tool.kpis.completion import progress_of
+from lti_tool.kpis.engagement import SEGMENT_NAMES, problem_attempts, segments_with
+from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_rows, row_of
-from lti_tool.kpis.roster import as_pseudonym, name_members
+from lti_tool.kpis.roster import (
+    Totals,
+    as_pseudonym,
+    class_lms,
+    class_member_ids,
+    class_sections,
+    load_members,
+    name_members,
+    totals_of,
+)
 from lti_tool.models import (
     Assignment,
     CarriedRows,
@@ -288,12 +308,21 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     marks = read_marks(session, course, moment)
     mark, settings, today = fingerprint(session, course, key, moment, marks)
     cutoff = settings.time_cutoff_minutes
+    added: dict[int, Totals] = {}
+    followed = _followed(
+        session, course, key=key, moment=moment, marks=marks, settings=settings, added=added
+    )
+    if followed is not None:
+        _write_state(session, course, followed, mark=mark, moment=moment, started=started)
+        return followed.learners
     known = learner_activity.kept(session, course, cutoff, today)
     stood = _standing(session, course) if known is not None else None
     # The names of learners whose rows may stand are read only if they do not.
     unnamed = known.keys() - stood.renamed if known is not None and stood is not None else set()
+    # The totals the followed refresh added up before it gave way are not added up again.
+    reused = None if known is None else {**known, **added}
     data = class_data(
-        session, course, key=key, now=moment, kept=known, assessed=False, unnamed=unnamed
+        session, course, key=key, now=moment, kept=reused, assessed=False, unnamed=unnamed
     )
     measured = measures(marks, today, key, data)
     changed = _changed_only(data, known, stood, measured)
@@ -318,25 +347,54 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     course_summary.refresh(
         session, course, key=key, now=moment, data=data, risk_counts=risk_counts, marks=marks
     )
-    state = LearnerSummaryState.__table__
-    # Whatever was carried to this refresh is in what it writes now (or its chain broke: the
-    # marks did not join up, and the class was added up whole).
-    carried = CarriedRows.__table__
-    session.execute(delete(carried).where(carried.c.course_id == course.id))
+    _drop_carried(session, course)
     if not data.members:
         # A course without learners keeps no row at all (a purged course has none left): its
         # next reader finds nothing to read, at the cost of a few empty queries.
         learner_activity.forget(session, course)
+        class_spread.forget(session, course)
+        state = LearnerSummaryState.__table__
         session.execute(delete(state).where(state.c.course_id == course.id))
         return 0
+    of = learner_activity.keep(session, course, data.members, known, cutoff, today)
+    spread = class_spread.of_class(of, data.members, data.segment_week, data.attempts)
+    class_spread.write(session, course, spread, of, whole=True)
+    done = Followed(len(data.members), of, measured, time_limit(data), risk_counts)
+    _write_state(session, course, done, mark=mark, moment=moment, started=started)
+    return len(data.members)
+
+
+class Followed(NamedTuple):
+    """What a refresh wrote, for the state: how many learners, what their kept totals are of,
+    the measures and little-time threshold the rows were measured against, and the class's
+    at-risk counts."""
+
+    learners: int
+    activity: str
+    measures: str
+    time_limit: float | None
+    risk_counts: dict[str, int]
+
+
+def _write_state(
+    session: DbSession,
+    course: Course,
+    done: Followed,
+    *,
+    mark: str,
+    moment: datetime,
+    started: datetime,
+) -> None:
+    """Write the course's learner_summary_state after a refresh that wrote its rows."""
+    state = LearnerSummaryState.__table__
     values = {
-        "activity": learner_activity.keep(session, course, data.members, known, cutoff, today),
+        "activity": done.activity,
         "fingerprint": mark,
-        "measures": measured,
-        "time_limit": time_limit(data),
+        "measures": done.measures,
+        "time_limit": done.time_limit,
         "computed_at": moment,
-        "learners": len(data.members),
-        "anyone_at_risk": int(any(risk_counts.values())),
+        "learners": done.learners,
+        "anyone_at_risk": int(any(done.risk_counts.values())),
         # A mark made after this refresh started may be for data it did not read (another
         # transaction committed meanwhile): that one stays for the next refresh.
         "stale_at": case((state.c.stale_at > started, state.c.stale_at), else_=None),
@@ -350,7 +408,122 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     if not rowcount(updated):
         values["stale_at"] = values["renamed"] = None
         session.execute(insert(state).values(course_id=course.id, **values))
-    return len(data.members)
+
+
+def _drop_carried(session: DbSession, course: Course) -> None:
+    """Whatever was carried to this refresh is in what it writes now (or its chain broke: the
+    marks did not join up, and the class was added up whole)."""
+    carried = CarriedRows.__table__
+    session.execute(delete(carried).where(carried.c.course_id == course.id))
+
+
+def _followed(
+    session: DbSession,
+    course: Course,
+    *,
+    key: bytes,
+    moment: datetime,
+    marks: Marks,
+    settings: course_settings.Settings,
+    added: dict[int, Totals],
+) -> Followed | None:
+    """Follow a change of a few learners without building the class: their rows, kept totals
+    and the class's spread written again from their days alone, the class's thresholds and
+    cuts read off the spread (class_spread), when the other learners' rows stand (as
+    _changed_only says: the same measures, the same little-time threshold); None when the
+    class must be built (nothing written; the totals it added up, of learners whose days
+    changed, in `added`)."""
+    today = settings.today(moment)
+    cutoff = settings.time_cutoff_minutes
+    since = learner_activity.changed_since(session, course, cutoff, today)
+    stood = _standing(session, course) if since is not None else None
+    if since is None or stood is None:
+        return None
+    of, replaced_people = since
+    spread = class_spread.read(session, course, of)
+    if spread is None or not spread.active:
+        return None  # (no one has an active day: the rule's time is the LMS's, not spread)
+    people = class_member_ids(session, course)
+    joined, left = people - spread.people, spread.people - people
+    changed = (replaced_people & people) | joined | (stood.renamed & people)
+    if not people or len(changed) * 2 > len(people):
+        return None
+    before = sorted((changed & spread.people) | left)
+    totals = learner_activity.read_some(session, course, before)
+    if len(totals) != len(before):
+        return None
+    everyone = sorted(people)
+    lms = class_lms(session, course, people)
+    progress = progress_of(session, course, everyone, lms)
+    old = load_members(
+        session,
+        course,
+        key=key,
+        cutoff_minutes=cutoff,
+        today=today,
+        people=set(before),
+        kept=totals,
+        unnamed=set(before),
+    )
+    new = load_members(session, course, key=key, cutoff_minutes=cutoff, today=today, people=changed)
+    added.update((person, totals_of(member)) for person, member in new.items())
+    week = week_start(today) - timedelta(days=7)
+    attempts = problem_attempts(session, course, [week], changed)
+    try:
+        class_spread.follow(spread, old.values(), new, week, attempts)
+    except class_spread.NotInSpread:
+        return None
+    scores = [score for p in everyone if (score := staff_current_score(lms.get(p))) is not None]
+    done = [p.done for p in progress.values()]
+    times = spread.sorted_values(class_spread.TIME)
+    limits = thresholds_of(done, scores, times, TOOL_TIME, settings)
+    cuts = class_spread.cuts(spread)
+    data = ClassData(
+        course,
+        settings,
+        today,
+        new,
+        progress,
+        {},
+        segments_with(new, week, attempts, cuts),
+        limits,
+        tuple(cuts),
+        past_due_work(session, course, changed, moment),
+        attempts,
+    )
+    measured = measures(marks, today, key, data)
+    if measured != stood.measures or time_limit(data) != stood.time_limit:
+        return None
+    data.risks = assess_class(data)
+    _delete_rows(session, course.id, sorted(changed | left))
+    label = course_label(course)
+    records = [_record(course.id, row_of(data, new[p], label)) for p in sorted(changed)]
+    insert_rows(session, LearnerSummary, [_IN_ORDER(r) for r in records])
+    risk_counts = _stored_risk_counts(session, course.id)
+    # (Imported here: course_summary reads this module's fingerprint.)
+    from lti_tool.kpis import course_summary
+
+    def figures(weeks: Mapping[Week, int]) -> course_summary.Figures:
+        return course_summary.figures_from(
+            session,
+            course,
+            today,
+            people,
+            progress,
+            sections=class_sections(session, course, people),
+            weekly_time=weekly_time_rows(course, spread.weeks()),
+            scores=[row.current_score for row in lms.values() if row.current_score is not None],
+            weeks=weeks,
+            risk_counts=risk_counts,
+        )
+
+    course_summary.refresh(
+        session, course, key=key, now=moment, marks=marks, followed=(people, figures)
+    )
+    _drop_carried(session, course)
+    of = learner_activity.keep_some(session, course, new, left, cutoff, today)
+    class_spread.write(session, course, spread, of)
+    return Followed(len(people), of, measured, time_limit(data), risk_counts)
 
 
 def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:

@@ -82,6 +82,8 @@ class ClassData:
     cuts: tuple[float | None, ...] = ()
     #: Each learner's past-due work missing or handed in late (at_risk.past_due_work).
     work: dict[int, Work] = field(default_factory=dict)
+    #: The segment week's problem attempts (engagement.problem_attempts).
+    attempts: dict[tuple[int, date], tuple[int, int]] = field(default_factory=dict)
 
     @property
     def segment_week(self) -> date:
@@ -121,6 +123,7 @@ def class_data(
     data = ClassData(
         course, settings, today, members, progress, {}, segments, limits, tuple(cuts), work
     )
+    data.attempts = attempts
     if assessed:
         data.risks = assess_class(data)
     return data

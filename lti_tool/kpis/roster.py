@@ -239,8 +239,28 @@ def load_members(
             if members_left:
                 add_activity(session, course, members_left, cutoff_minutes, today, few=True)
         else:
-            add_activity(session, course, members, cutoff_minutes, today)
+            # Some people's days alone when only they are asked (not every learner-day).
+            few = people is not None
+            add_activity(session, course, members, cutoff_minutes, today, few=few)
     return members
+
+
+def class_lms(session: DbSession, course: Course, people: Set[int]) -> dict[int, Any]:
+    """Some people's LMS statistics (a row of STATS_COLUMNS), by person: those with a row."""
+    rows = session.connection().execute(
+        select(*STATS_COLUMNS).where(LmsLearnerStats.course_id == course.id)
+    )
+    return {row.person_id: row for row in rows if row.person_id in people}
+
+
+def class_sections(session: DbSession, course: Course, people: Set[int]) -> set[str]:
+    """The names of the sections some people are in."""
+    rows = session.connection().execute(
+        select(SectionMember.person_id, Section.name)
+        .join(Section, Section.id == SectionMember.section_id)
+        .where(Section.course_id == course.id)
+    )
+    return {name for person_id, name in rows if person_id in people}
 
 
 def name_members(

@@ -51,6 +51,7 @@ from lti_tool.models.lti import (
 )
 from lti_tool.models.summary import (
     CarriedRows,
+    ClassSpread,
     CourseSummary,
     LearnerActivity,
     LearnerSummary,
@@ -68,6 +69,7 @@ __all__ = [
     "ApiToken",
     "Assignment",
     "CarriedRows",
+    "ClassSpread",
     "Course",
     "CourseBlock",
     "CourseDeployment",

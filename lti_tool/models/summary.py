@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.extensions import Model
@@ -141,6 +141,20 @@ class LearnerActivity(Model):
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
     totals: Mapped[str] = mapped_column(Text)
+
+
+class ClassSpread(Model):
+    """One part of a course's class spread (lti_tool.kpis.class_spread): the sorted values
+    its thresholds, segment cuts and weekly quartiles are taken of, packed, kept beside the
+    learners' kept totals so that a refresh after a change of a few learners moves theirs."""
+
+    __tablename__ = "class_spread"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    part: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CourseSummary(Model):

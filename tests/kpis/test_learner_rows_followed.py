@@ -21,9 +21,12 @@ from lti_tool import platforms
 from lti_tool.activity.rollups import summaries_later, week_start
 from lti_tool.extensions import db
 from lti_tool.kpis import (
+    activity,
     at_risk,
+    class_spread,
     course_settings,
     course_summary,
+    learner_activity,
     learner_summary,
     learners,
     names,
@@ -574,3 +577,71 @@ def test_a_batch_after_a_change_of_unknown_reach_is_not_carried(
     assert calls["learner_rows"] == 1
     _same(_stored(course), _computed(course, pseudonym_key()))
     _same_class_sums()
+
+
+def test_an_ingest_of_a_few_learners_builds_neither_the_class_nor_its_kept_totals(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refresh after an ingest of a few learners (two of the class, one new to it) reads back
+    # no other learner's kept totals and builds no other learner: the class's thresholds, cuts
+    # and weekly quartiles come off its spread.
+    course = log_course()
+    key = pseudonym_key()
+    whole: list[Any] = []
+    real_load = learner_summary.load_members
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        whole.append(kwargs.get("people"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(learner_summary, "load_members", load)
+    monkeypatch.setattr(learner_summary, "class_data", _refused("class_data"))
+    monkeypatch.setattr(learner_activity, "kept", _refused("kept"))
+    long_ago = (utcnow() - timedelta(days=60)).date()
+    log = _pages(tmp_path, "week.log", {2: 3, 5: 2, 21: 2}, long_ago)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    db.session.commit()
+    monkeypatch.undo()
+    people = {p: _person_of(f"u{p}") for p in (2, 5, 21)}
+    # Those whose values were taken out (the two of the class), then those built again.
+    assert whole == [{people[2], people[5]}, set(people.values())]
+    rows = _stored(course)
+    assert len(rows) == 9
+    _same(rows, _computed(course, key))
+    _same_class_sums()
+    stored = course_summary.stored(db.session, course)
+    assert stored is not None
+    data = learners.class_data(db.session, course, key=key)
+    weeks = activity.week_counts(db.session, course, set(data.members))
+    assert stored == course_summary.figures_of(db.session, data, weeks)
+    # The spread kept is the whole class's, as a refresh from scratch takes it.
+    state = db.session.get(LearnerSummaryState, course.id)
+    assert state is not None
+    kept = class_spread.read(db.session, course, state.activity)
+    assert kept is not None
+    expected = class_spread.of_class(state.activity, data.members, data.segment_week, data.attempts)
+    assert (kept.people, kept.active, kept.values, kept.attempts) == (
+        expected.people,
+        expected.active,
+        expected.values,
+        expected.attempts,
+    )
+    assert kept.values[class_spread.SECONDS]  # (the segment week has active learners)
+
+
+def _refused(name: str) -> Any:
+    """A stand-in for a function the code under test must not call."""
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{name} was called")
+
+    return refused
+
+
+def _person_of(username: str) -> int:
+    """The person id of an Open edX username."""
+    found = db.session.scalar(
+        select(PersonIdentity.person_id).where(PersonIdentity.value == username)
+    )
+    assert found is not None
+    return found

@@ -12,9 +12,10 @@ Parts (one row each; a refresh writes only those it changed): PEOPLE, the class'
 TIME, every learner's time spent; SECONDS, DAYS and EVENTS, the segment week's figures of
 those active in it; ATTEMPTS, those active learners' problem attempts that week (person ->
 [attempts, distinct problems], engagement.problem_attempts'); one per ISO week, each
-learner's time that week as the time-spent report rounds it (the weekly quartiles'); META,
-what they are of (the kept totals' mark, learner_summary_state.activity) and how many
-learners have an active day.
+learner's time that week as the time-spent report rounds it (the weekly quartiles'); SEEN,
+in a course without a roster, the people with activity there (its learners then: followed
+rather than read off every learner-day); META, what they are of (the kept totals' mark,
+learner_summary_state.activity) and how many learners have an active day.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from lti_tool.kpis.roster import Member
 from lti_tool.models import ClassSpread, Course
 from lti_tool.models.types import DbSession
 
-PEOPLE, META, ATTEMPTS = "people", "meta", "attempts"
+PEOPLE, META, ATTEMPTS, SEEN = "people", "meta", "attempts", "seen"
 TIME = "time"
 SECONDS, DAYS, EVENTS = "seconds", "days", "events"
 #: A week's part: its Monday's ISO date after this.
@@ -57,6 +58,14 @@ class Spread:
     values: dict[str, list[float]]
     attempts: dict[int, list[int]]
     changed: set[str] = field(default_factory=set)
+    #: The people with activity in a course without a roster (its learners then), when known.
+    seen: set[int] | None = None
+
+    def see(self, seen: set[int]) -> None:
+        """Keep the people with activity in the course now."""
+        if seen != self.seen:
+            self.seen = seen
+            self.changed.add(SEEN)
 
     def weeks(self) -> dict[date, list[float]]:
         """Each week's sorted times, by Monday."""
@@ -205,8 +214,8 @@ def read(session: DbSession, course: Course, of: str) -> Spread | None:
     meta = orjson.loads(rows[META]) if META in rows else None
     if meta is None or meta["of"] != of or PEOPLE not in rows:
         return None
-    people = array("q")
-    people.frombytes(rows.pop(PEOPLE))
+    people = _ids(rows.pop(PEOPLE))
+    seen = _ids(rows.pop(SEEN)) if SEEN in rows else None
     attempts = {int(p): found for p, found in orjson.loads(rows.pop(ATTEMPTS, b"{}")).items()}
     del rows[META]
     values = {}
@@ -214,7 +223,14 @@ def read(session: DbSession, course: Course, of: str) -> Spread | None:
         found = array("d")
         found.frombytes(data)
         values[part] = found.tolist()
-    return Spread(of, set(people), meta["active"], values, attempts)
+    return Spread(of, people, meta["active"], values, attempts, seen=seen)
+
+
+def _ids(data: bytes) -> set[int]:
+    """Person ids packed (write's)."""
+    found = array("q")
+    found.frombytes(data)
+    return set(found)
 
 
 def write(
@@ -233,6 +249,10 @@ def write(
             data = orjson.dumps({"of": of, "active": spread.active})
         elif part == PEOPLE:
             data = array("q", sorted(spread.people)).tobytes()
+        elif part == SEEN:
+            if spread.seen is None:
+                continue
+            data = array("q", sorted(spread.seen)).tobytes()
         elif part == ATTEMPTS:
             data = orjson.dumps({str(p): found for p, found in sorted(spread.attempts.items())})
         elif spread.values.get(part):

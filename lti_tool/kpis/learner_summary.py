@@ -66,8 +66,10 @@ from lti_tool.kpis.roster import (
     class_lms,
     class_member_ids,
     class_sections,
+    has_roster,
     load_members,
     name_members,
+    seen_since,
     totals_of,
 )
 from lti_tool.models import (
@@ -443,7 +445,11 @@ def _followed(
     spread = class_spread.read(session, course, of)
     if spread is None or not spread.active:
         return None  # (no one has an active day: the rule's time is the LMS's, not spread)
-    people = class_member_ids(session, course)
+    seen = None
+    if not has_roster(session, course):
+        seen = seen_since(session, course, spread.seen, replaced_people)
+        spread.see(seen)
+    people = class_member_ids(session, course, seen)
     joined, left = people - spread.people, spread.people - people
     changed = (replaced_people & people) | joined | (stood.renamed & people)
     if not people or len(changed) * 2 > len(people):

@@ -172,7 +172,8 @@ def _from_sums(
     """The VIDEOS, TYPICAL, CONTENT, PROBLEMS, NAMES and CLASS_SUMS figures: from the CLASS_SUMS
     `stored` before and the rows this transaction replaced when they give them
     (class_sums.since), else from the class's rows (class_sums.of_class)."""
-    durations = video_engagement.settled_durations(session, course)
+    maybe = None if stored is None else _may_be_viewed(session, course, stored)
+    durations = video_engagement.settled_durations(session, course, maybe)
     sums = None if stored is None else class_sums.since(session, course, people, stored, durations)
     if sums is None:
         sums, videos, reach = class_sums.of_class(session, course, people, durations)
@@ -194,6 +195,21 @@ def _from_sums(
         NAMES: {"seen": names.seen_order(sums.first_seen, sums.viewed)},
         CLASS_SUMS: class_sums.state(session, course, people, sums, durations),
     }
+
+
+def _may_be_viewed(session: DbSession, course: Course, stored: dict[str, Any]) -> set[str] | None:
+    """Videos among which is every one anyone viewed now, when the CLASS_SUMS `stored` and the
+    rows this transaction replaced tell (those viewed then, and those the people replaced
+    view now); None when they do not."""
+    record = replaced.taken(session, course.id)
+    if record is None:
+        # Nothing replaced: the viewings are as they were, or changed otherwise (unknown).
+        unchanged = replaced.replaced_since(session, course.id, stored["activity"]) == set()
+        return set(stored["viewed"]) if unchanged else None
+    if record.mark != stored["activity"]:
+        return None
+    now = video_engagement.videos_of(session, course, sorted(record.rows.days))
+    return set(stored["viewed"]) | now
 
 
 def _enrollment(

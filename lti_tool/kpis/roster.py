@@ -143,14 +143,31 @@ def _seen(session: DbSession, course: Course) -> set[int]:
     )
 
 
-def class_member_ids(session: DbSession, course: Course) -> set[int]:
-    """Person ids of the course's learners (see the module docstring for who counts)."""
+#: Which of some people have a learner-day in a course (select_in's SQL).
+_WITH_DAYS = "SELECT DISTINCT person_id FROM learner_day WHERE course_id = {p} AND person_id {in}"
+
+
+def seen_since(
+    session: DbSession, course: Course, seen: Set[int] | None, replaced: Set[int]
+) -> set[int]:
+    """The people with activity in the course now, from those who had some (`seen`; None:
+    unknown, read whole) and the people whose learner-days were replaced since (`replaced`,
+    whose days alone changed)."""
+    if seen is None:
+        return _seen(session, course)
+    now = {person for (person,) in select_in(session, _WITH_DAYS, [course.id], sorted(replaced))}
+    return (set(seen) - replaced) | now
+
+
+def class_member_ids(session: DbSession, course: Course, seen: Set[int] | None = None) -> set[int]:
+    """Person ids of the course's learners (see the module docstring for who counts); `seen`:
+    the people with activity in the course, when the caller knows them."""
     enrolled = _enrolled(session, course)
     members = {p for p, counts in enrolled.items() if counts}
     if not has_roster(session, course):
         # Without a roster, whoever has activity counts (read only then: a scan of every
         # learner-day of the course).
-        members |= _seen(session, course) - set(enrolled)
+        members |= (_seen(session, course) if seen is None else seen) - set(enrolled)
     return members
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence, Set
 from operator import itemgetter
 from typing import Any
 
 import orjson
 from sqlalchemy import select
 
-from lti_tool.activity.sql import driver_rows
+from lti_tool.activity.sql import driver_rows, select_in
 from lti_tool.kpis import video_sums
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.kpis.video import (
@@ -200,18 +200,19 @@ def video_figures(
     }
 
 
-def settled_durations(session: DbSession, course: Course) -> dict[str, float | None]:
+def settled_durations(
+    session: DbSession, course: Course, may_be_viewed: Set[str] | None = None
+) -> dict[str, float | None]:
     """Each video's duration as video_summary settles it (events, the LMS, else inferred).
 
     Only the videos without a known duration need the class's viewings (to infer it from
-    where viewers stop); usually every video has one, and nothing is read.
+    where viewers stop); usually every video has one, and nothing is read. `may_be_viewed`:
+    videos that include every video anyone viewed, when the caller knows such (the viewed
+    ones are then read, a scan of every viewing, only when one of them has no known duration).
     """
     known = stored_durations(session, course)
-    viewed = session.scalars(
-        select(VideoLearnerViews.video_id)
-        .where(VideoLearnerViews.course_id == course.id)
-        .distinct()
-    ).all()
+    skip = may_be_viewed is not None and may_be_viewed <= known.keys()
+    viewed = [] if skip else viewed_videos(session, course)
     settled = {video_id: summarize({}, {}, known.get(video_id)).duration for video_id in known}
     settled.update((video_id, None) for video_id in viewed if video_id not in known)
     unknown = {video_id for video_id, duration in settled.items() if duration is None}
@@ -221,6 +222,26 @@ def settled_durations(session: DbSession, course: Course) -> dict[str, float | N
             views, users = totals.get(video_id, ({}, {}))
             settled[video_id] = summarize(views, users, None).duration
     return dict(sorted(settled.items()))
+
+
+def viewed_videos(session: DbSession, course: Course) -> Sequence[str]:
+    """The videos anyone viewed in the course (a scan of every viewing)."""
+    return session.scalars(
+        select(VideoLearnerViews.video_id)
+        .where(VideoLearnerViews.course_id == course.id)
+        .distinct()
+    ).all()
+
+
+#: The videos some people viewed in a course (select_in's SQL).
+_VIDEOS_OF = (
+    "SELECT DISTINCT video_id FROM video_learner_views WHERE course_id = {p} AND person_id {in}"
+)
+
+
+def videos_of(session: DbSession, course: Course, people: list[int]) -> set[str]:
+    """The videos some people viewed in the course."""
+    return {video for (video,) in select_in(session, _VIDEOS_OF, [course.id], people)}
 
 
 def video_viewers(

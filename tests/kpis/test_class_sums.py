@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from lti_tool.activity import replaced
 from lti_tool.activity.rollups import shown_again, summaries_later, touch_courses
+from lti_tool.events.sink import EventSink
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     activity,
@@ -481,6 +482,22 @@ def test_a_video_new_to_the_course_keeps_the_sums_followed(
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
     assert "a-new-video" in found[-1][0]["durations"]
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_a_video_new_to_the_course_without_a_duration_has_one_inferred(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: bool
+) -> None:
+    # A video no event gives a duration of, viewed first by learners an ingest replaced: its
+    # duration is inferred from where they stopped, as adding up the class does; also when
+    # the course has no record of the video at all (its viewings are all there is).
+    if not recorded:
+        monkeypatch.setattr(EventSink, "_record_videos", lambda *args: None)
+    log = _log(tmp_path, "no-duration.log", range(3, 6), 10, video="untimed", duration=0)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    assert found[-1][0]["durations"]["untimed"] is not None
 
 
 def test_a_video_whose_duration_moved_adds_up_the_class_again(

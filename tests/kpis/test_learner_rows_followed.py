@@ -30,6 +30,8 @@ from lti_tool.kpis import (
     learner_summary,
     learners,
     names,
+    roster,
+    video_engagement,
 )
 from lti_tool.launch import records
 from lti_tool.models import (
@@ -627,6 +629,21 @@ def test_an_ingest_of_a_few_learners_builds_neither_the_class_nor_its_kept_total
         expected.attempts,
     )
     assert kept.values[class_spread.SECONDS]  # (the segment week has active learners)
+    # The next one follows who has activity (the class, without a roster) too: no learner-day
+    # but those of the learners it replaced is read.
+    assert kept.seen == set(data.members)
+    monkeypatch.setattr(roster, "_seen", _refused("_seen"))
+    monkeypatch.setattr(learner_activity, "kept", _refused("kept"))
+    # (Every video viewed has a known duration: the videos viewed are not looked up.)
+    monkeypatch.setattr(video_engagement, "viewed_videos", _refused("viewed_videos"))
+    log = _pages(tmp_path, "again.log", {3: 2, 22: 2}, long_ago)
+    ingest_tracking_logs(db.session, [log], None, workers=0)
+    db.session.commit()
+    monkeypatch.undo()
+    rows = _stored(course)
+    assert len(rows) == 10
+    _same(rows, _computed(course, key))
+    _same_class_sums()
 
 
 def _refused(name: str) -> Any:

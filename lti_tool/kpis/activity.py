@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select
 
-from lti_tool.activity.sql import driver_rows
+from lti_tool.activity.sql import driver_rows, select_in
 from lti_tool.kpis.labels import course_label, learner_labels
 from lti_tool.models import Course, LearnerDay, WeeklyActivity
 from lti_tool.models.types import DbSession
@@ -176,17 +176,36 @@ def weekly_time_rows(course: Course, weeks: Mapping[date, list[float]]) -> list[
     return result
 
 
+def active_since(
+    session: DbSession, course: Course, since: date, people: Sequence[int] | None = None
+) -> set[int]:
+    """The people with activity on or after a day (of some people, when given: their days
+    alone are read)."""
+    if people is not None:
+        found = select_in(session, _ACTIVE_OF, [course.id, since.isoformat()], people)
+        return {person for (person,) in found}
+    return set(
+        session.scalars(
+            select(LearnerDay.person_id)
+            .where(LearnerDay.course_id == course.id, LearnerDay.day >= since)
+            .distinct()
+        )
+    )
+
+
+#: Which of some people have a day on or after one (select_in's SQL).
+_ACTIVE_OF = (
+    "SELECT DISTINCT person_id FROM learner_day WHERE course_id = {p} AND day >= {p}"
+    " AND person_id {in}"
+)
+
+
 def learners_active_since(
     session: DbSession, course: Course, since: date, people: set[int] | None = None
 ) -> int:
     """Distinct learners with activity on or after a day (of some people, when given)."""
     if people is not None:
-        active = session.scalars(
-            select(LearnerDay.person_id)
-            .where(LearnerDay.course_id == course.id, LearnerDay.day >= since)
-            .distinct()
-        )
-        return sum(1 for person_id in active if person_id in people)
+        return len(active_since(session, course, since) & people)
     return (
         session.scalar(
             select(func.count(func.distinct(LearnerDay.person_id))).where(

@@ -14,8 +14,11 @@ those active in it; ATTEMPTS, those active learners' problem attempts that week 
 [attempts, distinct problems], engagement.problem_attempts'); one per ISO week, each
 learner's time that week as the time-spent report rounds it (the weekly quartiles'); SEEN,
 in a course without a roster, the people with activity there (its learners then: followed
-rather than read off every learner-day); META, what they are of (the kept totals' mark,
-learner_summary_state.activity) and how many learners have an active day.
+rather than read off every learner-day); RECENT, the people active in the course's 7 days;
+COUNTRIES, the people's last known countries (the last three read whole once after a
+refresh of the whole class, then followed through the people replaced); META, what they are
+of (the kept totals' mark, learner_summary_state.activity) and how many learners have an
+active day.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from lti_tool.kpis.roster import Member
 from lti_tool.models import ClassSpread, Course
 from lti_tool.models.types import DbSession
 
-PEOPLE, META, ATTEMPTS, SEEN = "people", "meta", "attempts", "seen"
+PEOPLE, META, ATTEMPTS = "people", "meta", "attempts"
+SEEN, RECENT, COUNTRIES = "seen", "recent", "countries"
 TIME = "time"
 SECONDS, DAYS, EVENTS = "seconds", "days", "events"
 #: A week's part: its Monday's ISO date after this.
@@ -60,12 +64,28 @@ class Spread:
     changed: set[str] = field(default_factory=set)
     #: The people with activity in a course without a roster (its learners then), when known.
     seen: set[int] | None = None
+    #: The people with activity in the course's 7 days (its day is in `of`), when known.
+    recent: set[int] | None = None
+    #: The people's last known countries (geography.learner_countries), when known.
+    countries: dict[int, str] | None = None
 
     def see(self, seen: set[int]) -> None:
         """Keep the people with activity in the course now."""
         if seen != self.seen:
             self.seen = seen
             self.changed.add(SEEN)
+
+    def keep_recent(self, recent: set[int]) -> None:
+        """Keep the people with activity in the course's 7 days."""
+        if recent != self.recent:
+            self.recent = recent
+            self.changed.add(RECENT)
+
+    def keep_countries(self, countries: dict[int, str]) -> None:
+        """Keep the people's last known countries."""
+        if countries != self.countries:
+            self.countries = countries
+            self.changed.add(COUNTRIES)
 
     def weeks(self) -> dict[date, list[float]]:
         """Each week's sorted times, by Monday."""
@@ -216,6 +236,11 @@ def read(session: DbSession, course: Course, of: str) -> Spread | None:
         return None
     people = _ids(rows.pop(PEOPLE))
     seen = _ids(rows.pop(SEEN)) if SEEN in rows else None
+    recent = _ids(rows.pop(RECENT)) if RECENT in rows else None
+    countries = None
+    if COUNTRIES in rows:
+        packed = orjson.loads(rows.pop(COUNTRIES))
+        countries = dict(zip(packed["people"], packed["codes"], strict=True))
     attempts = {int(p): found for p, found in orjson.loads(rows.pop(ATTEMPTS, b"{}")).items()}
     del rows[META]
     values = {}
@@ -223,7 +248,8 @@ def read(session: DbSession, course: Course, of: str) -> Spread | None:
         found = array("d")
         found.frombytes(data)
         values[part] = found.tolist()
-    return Spread(of, people, meta["active"], values, attempts, seen=seen)
+    active = meta["active"]
+    return Spread(of, people, active, values, attempts, set(), seen, recent, countries)
 
 
 def _ids(data: bytes) -> set[int]:
@@ -249,10 +275,17 @@ def write(
             data = orjson.dumps({"of": of, "active": spread.active})
         elif part == PEOPLE:
             data = array("q", sorted(spread.people)).tobytes()
-        elif part == SEEN:
-            if spread.seen is None:
+        elif part in (SEEN, RECENT):
+            ids = spread.seen if part == SEEN else spread.recent
+            if ids is None:
                 continue
-            data = array("q", sorted(spread.seen)).tobytes()
+            data = array("q", sorted(ids)).tobytes()
+        elif part == COUNTRIES:
+            if spread.countries is None:
+                continue
+            people = sorted(spread.countries)
+            codes = [spread.countries[p] for p in people]
+            data = orjson.dumps({"people": people, "codes": codes})
         elif part == ATTEMPTS:
             data = orjson.dumps({str(p): found for p, found in sorted(spread.attempts.items())})
         elif spread.values.get(part):

@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, delete, insert, select
@@ -57,6 +57,15 @@ class Figures:
 _FIELDS = set(Figures.__dataclass_fields__)
 
 
+class Followed(NamedTuple):
+    """A change of a few learners followed without the class data: the class's learners, how
+    its figures are taken from the weekly counts, and its learners per country."""
+
+    people: set[int]
+    figures: Callable[[Mapping[Week, int]], Figures]
+    countries: dict[str, int]
+
+
 def figures_of(
     session: DbSession,
     data: ClassData,
@@ -97,10 +106,14 @@ def figures_from(
     scores: list[float],
     weeks: Mapping[Week, int],
     risk_counts: dict[str, int],
+    active_7_days: int | None = None,
 ) -> Figures:
     """figures_of's Figures from the class's parts: its learners (`people`), their progress
-    (in the class's order), sections, weekly time rows, posted scores, weekly counts and
-    at-risk counts."""
+    (in the class's order), sections, weekly time rows, posted scores, weekly counts, at-risk
+    counts and (when the caller has it) how many were active in the 7 days."""
+    if active_7_days is None:
+        since = today - timedelta(6)
+        active_7_days = activity.learners_active_since(session, course, since, people)
     with_share = [p for p in progress.values() if p.share is not None]
     shares = [p.share for p in with_share if p.share is not None]
     return Figures(
@@ -108,7 +121,7 @@ def figures_from(
         sections=sorted(sections),
         weekly_activity=activity.weekly_rows(course, weeks),
         weekly_time=weekly_time,
-        active_7_days=activity.learners_active_since(session, course, today - timedelta(6), people),
+        active_7_days=active_7_days,
         median_completion=round(statistics.median(shares) * 100) if shares else None,
         at_risk=risk_counts,
         shares=shares,
@@ -127,14 +140,13 @@ def refresh(
     data: ClassData | None = None,
     risk_counts: dict[str, int] | None = None,
     marks: Marks | None = None,
-    followed: tuple[set[int], Callable[[Mapping[Week, int]], Figures]] | None = None,
+    followed: Followed | None = None,
 ) -> Figures:
     """Write the course's figures again from its stored data (as of `now`; from `data` when
     the caller has the class data already, as the learner summary's refresh has, with the
     class's at-risk counts when its levels are some learners' only, and the marks it read as
-    of `now`; `followed`: the class's learners and how its figures are taken from the weekly
-    counts, when the caller follows a change of a few learners without the class data). The
-    caller commits."""
+    of `now`; `followed`: when the caller follows a change of a few learners without the
+    class data). The caller commits."""
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment, marks)
     # The single pages' class figures, in the same commit, and the sums' weekly counts
@@ -142,9 +154,16 @@ def refresh(
     from lti_tool.kpis import page_summary
 
     if followed is not None:
-        people, taken = followed
-        weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
-        found = taken(weeks)
+        weeks = page_summary.refresh(
+            session,
+            course,
+            followed.people,
+            mark=mark,
+            moment=moment,
+            marks=marks,
+            countries=followed.countries,
+        )
+        found = followed.figures(weeks)
     else:
         data = data or class_data(session, course, key=key, now=moment)
         people = set(data.members)

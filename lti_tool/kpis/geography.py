@@ -14,11 +14,13 @@ countries", so that no small group of learners can be told apart by where they a
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import select
 
+from lti_tool.activity.sql import select_in
 from lti_tool.i18n.text import LazyText, lazy_gettext
 from lti_tool.kpis import course_settings
 from lti_tool.kpis.labels import course_label
@@ -76,10 +78,29 @@ def learner_countries(
     return {person: code or UNKNOWN for person, code in rows if people is None or person in people}
 
 
-def country_counts(session: DbSession, course: Course, people: set[int]) -> dict[str, int]:
-    """Learners of `people` per country code, UNKNOWN and NOT_RECORDED (no floor applied)."""
+#: Some people's country codes in a course (select_in's SQL).
+_COUNTRIES_OF = (
+    "SELECT person_id, country_code FROM learner_country WHERE course_id = {p} AND person_id {in}"
+)
+
+
+def countries_of(session: DbSession, course: Course, people: Sequence[int]) -> dict[int, str]:
+    """learner_countries of some people (their rows alone read)."""
+    found = select_in(session, _COUNTRIES_OF, [course.id], people)
+    return {person: code or UNKNOWN for person, code in found}
+
+
+def country_counts(
+    session: DbSession,
+    course: Course,
+    people: set[int],
+    countries: Mapping[int, str] | None = None,
+) -> dict[str, int]:
+    """Learners of `people` per country code, UNKNOWN and NOT_RECORDED (no floor applied);
+    `countries`: learner_countries, when the caller has them."""
     counts: dict[str, int] = {}
-    countries = learner_countries(session, course, people)
+    if countries is None:
+        countries = learner_countries(session, course, people)
     for person in people:
         code = countries.get(person, NOT_RECORDED)
         counts[code] = counts.get(code, 0) + 1

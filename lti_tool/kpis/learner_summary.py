@@ -44,7 +44,7 @@ from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
 from lti_tool.kpis import class_spread, course_settings, learner_activity
-from lti_tool.kpis.activity import Week, weekly_time_rows
+from lti_tool.kpis.activity import Week, active_since, weekly_time_rows
 from lti_tool.kpis.at_risk import (
     HIGH,
     TOOL_TIME,
@@ -57,6 +57,7 @@ from lti_tool.kpis.at_risk import (
 from lti_tool.kpis.at_risk import counts as at_risk_counts
 from lti_tool.kpis.completion import progress_of
 from lti_tool.kpis.engagement import SEGMENT_NAMES, problem_attempts, segments_with
+from lti_tool.kpis.geography import countries_of, country_counts, learner_countries
 from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_rows, row_of
@@ -501,6 +502,7 @@ def _followed(
     if measured != stood.measures or time_limit(data) != stood.time_limit:
         return None
     data.risks = assess_class(data)
+    _follow_people(session, course, spread, replaced_people, today)
     _delete_rows(session, course.id, sorted(changed | left))
     label = course_label(course)
     records = [_record(course.id, row_of(data, new[p], label)) for p in sorted(changed)]
@@ -521,15 +523,39 @@ def _followed(
             scores=[row.current_score for row in lms.values() if row.current_score is not None],
             weeks=weeks,
             risk_counts=risk_counts,
+            active_7_days=len(people & (spread.recent or set())),
         )
 
-    course_summary.refresh(
-        session, course, key=key, now=moment, marks=marks, followed=(people, figures)
-    )
+    countries = country_counts(session, course, people, spread.countries)
+    followed = course_summary.Followed(people, figures, countries)
+    course_summary.refresh(session, course, key=key, now=moment, marks=marks, followed=followed)
     _drop_carried(session, course)
     of = learner_activity.keep_some(session, course, new, left, cutoff, today)
     class_spread.write(session, course, spread, of)
     return Followed(len(people), of, measured, time_limit(data), risk_counts)
+
+
+def _follow_people(
+    session: DbSession, course: Course, spread: class_spread.Spread, people: Set[int], day: date
+) -> None:
+    """Give the spread the people active in the 7 days to `day` and everyone's last known
+    country now: read whole when it has none, else followed through `people` (those whose
+    rows were replaced: the others' days and countries are as they were)."""
+    since = day - timedelta(6)
+    replaced_people = sorted(people)
+    if spread.recent is None:
+        spread.keep_recent(active_since(session, course, since))
+    else:
+        now = active_since(session, course, since, replaced_people)
+        spread.keep_recent((spread.recent - people) | now)
+    if spread.countries is None:
+        spread.keep_countries(learner_countries(session, course))
+    else:
+        countries = dict(spread.countries)
+        for person in replaced_people:
+            countries.pop(person, None)
+        countries.update(countries_of(session, course, replaced_people))
+        spread.keep_countries(countries)
 
 
 def measures(marks: Marks, today: date, key: bytes, data: ClassData) -> str:

@@ -263,11 +263,13 @@ def refresh(
     mark: str,
     moment: datetime,
     marks: Marks | None = None,
+    countries: dict[str, int] | None = None,
 ) -> Counter[Week]:
     """Write every page's figures of the course again (the course summary's refresh calls it,
     with its fingerprint, and the marks it was taken of when it has them); those whose inputs
-    did not move since are kept and stamped with it. The class's weekly counts
-    (activity.week_counts), from the sums. The caller commits."""
+    did not move since are kept and stamped with it; `countries`: the class's learners per
+    country (geography.country_counts), when the caller followed them. The class's weekly
+    counts (activity.week_counts), from the sums. The caller commits."""
     table = PageSummary.__table__
     if not people:
         # As the course summary: a course without learners keeps no rows.
@@ -290,8 +292,10 @@ def refresh(
     session.execute(
         delete(table).where(table.c.course_id == course.id, table.c.page.not_in(sorted(kept)))
     )
-    found = {}
-    if COUNTRIES not in kept:
+    found: dict[str, Any] = {}
+    if COUNTRIES not in kept and countries is not None:
+        found[COUNTRIES] = {"counts": countries}
+    elif COUNTRIES not in kept:
         found[COUNTRIES] = figures_of(session, course, COUNTRIES, people)
     if ENROLLMENT not in kept:
         found[ENROLLMENT] = _enrollment(session, course, enrollment_before, marks)

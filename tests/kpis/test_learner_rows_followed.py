@@ -26,10 +26,12 @@ from lti_tool.kpis import (
     class_spread,
     course_settings,
     course_summary,
+    geography,
     learner_activity,
     learner_summary,
     learners,
     names,
+    page_summary,
     roster,
     video_engagement,
 )
@@ -50,23 +52,32 @@ from lti_tool.tracking_logs.ingest import ingest_tracking_logs
 from tests.helpers.api import lab, make_token, post_events
 from tests.helpers.client import https_client
 from tests.helpers.database import make_app
-from tests.helpers.tracking_logs import COURSE, days_ago, event, log_course
+from tests.helpers.tracking_logs import COURSE, days_ago, event, log_course, with_ip
 from tests.kpis.test_class_sums import _counting, _log, _stored_and_expected, eight_learners
+from tests.kpis.test_geography import JP, US
 from tests.kpis.test_learner_summary import _computed, _same, _stored
 
 
-def _pages(folder: Path, name: str, views: dict[int, int], day: date) -> Path:
-    """A log of `views[user]` courseware pages each user opened on `day`, a minute apart."""
-    lines = [
-        event(
-            f"{day.isoformat()} {9 + n // 60:02d}:{n % 60:02d}:00",
-            f"/courses/{COURSE}/courseware/w/{n % 4}/",
-            user=user,
-            username=f"u{user}",
-        )
-        for user, count in views.items()
-        for n in range(count)
-    ]
+def _pages(
+    folder: Path,
+    name: str,
+    views: dict[int, int],
+    day: date,
+    addresses: dict[int, str] | None = None,
+) -> Path:
+    """A log of `views[user]` courseware pages each user opened on `day`, a minute apart
+    (from `addresses[user]`, when given)."""
+    lines = []
+    for user, count in views.items():
+        for n in range(count):
+            line = event(
+                f"{day.isoformat()} {9 + n // 60:02d}:{n % 60:02d}:00",
+                f"/courses/{COURSE}/courseware/w/{n % 4}/",
+                user=user,
+                username=f"u{user}",
+            )
+            address = (addresses or {}).get(user)
+            lines.append(with_ip(line, address) if address else line)
     path = folder / name
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
@@ -582,12 +593,14 @@ def test_a_batch_after_a_change_of_unknown_reach_is_not_carried(
 
 
 def test_an_ingest_of_a_few_learners_builds_neither_the_class_nor_its_kept_totals(
-    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lms_app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A refresh after an ingest of a few learners (two of the class, one new to it) reads back
     # no other learner's kept totals and builds no other learner: the class's thresholds, cuts
     # and weekly quartiles come off its spread.
     course = log_course()
+    lms = db.session.get(Platform, course.platform_id)
+    assert lms is not None
     key = pseudonym_key()
     whole: list[Any] = []
     real_load = learner_summary.load_members
@@ -600,8 +613,8 @@ def test_an_ingest_of_a_few_learners_builds_neither_the_class_nor_its_kept_total
     monkeypatch.setattr(learner_summary, "class_data", _refused("class_data"))
     monkeypatch.setattr(learner_activity, "kept", _refused("kept"))
     long_ago = (utcnow() - timedelta(days=60)).date()
-    log = _pages(tmp_path, "week.log", {2: 3, 5: 2, 21: 2}, long_ago)
-    ingest_tracking_logs(db.session, [log], None, workers=0)
+    log = _pages(tmp_path, "week.log", {2: 3, 5: 2, 21: 2}, long_ago, {2: US, 21: JP})
+    ingest_tracking_logs(db.session, [log], lms, workers=0)
     db.session.commit()
     monkeypatch.undo()
     people = {p: _person_of(f"u{p}") for p in (2, 5, 21)}
@@ -636,14 +649,36 @@ def test_an_ingest_of_a_few_learners_builds_neither_the_class_nor_its_kept_total
     monkeypatch.setattr(learner_activity, "kept", _refused("kept"))
     # (Every video viewed has a known duration: the videos viewed are not looked up.)
     monkeypatch.setattr(video_engagement, "viewed_videos", _refused("viewed_videos"))
-    log = _pages(tmp_path, "again.log", {3: 2, 22: 2}, long_ago)
-    ingest_tracking_logs(db.session, [log], None, workers=0)
+    # Nor who was active in the 7 days, nor the learners' countries: followed too.
+    monkeypatch.setattr(learner_summary, "learner_countries", _refused("learner_countries"))
+    real_active = learner_summary.active_since
+
+    def active_of_some(*args: Any) -> Any:
+        assert len(args) == 4, "every learner's days read"
+        return real_active(*args)
+
+    monkeypatch.setattr(learner_summary, "active_since", active_of_some)
+    # A learner active today becomes staff (a launch as an instructor): out of the class and
+    # of its count of the active, with the ingest's learners.
+    assert _launch(course, lms.id, "s-ta", "Tia Assistant", INSTRUCTOR, "u5") == people[5]
+    today = course_settings.load(db.session, course).today(utcnow())
+    log = _pages(tmp_path, "again.log", {2: 2, 3: 2, 22: 2}, today, {2: JP, 3: US})
+    ingest_tracking_logs(db.session, [log], lms, workers=0)
     db.session.commit()
     monkeypatch.undo()
     rows = _stored(course)
-    assert len(rows) == 10
+    assert len(rows) == 9 and people[5] not in {r["person"] for r in rows}
     _same(rows, _computed(course, key))
     _same_class_sums()
+    data = learners.class_data(db.session, course, key=key)
+    weeks = activity.week_counts(db.session, course, set(data.members))
+    assert course_summary.stored(db.session, course) == course_summary.figures_of(
+        db.session, data, weeks
+    )
+    countries = page_summary.stored(db.session, course, page_summary.COUNTRIES, None)
+    expected_countries = geography.country_counts(db.session, course, set(data.members))
+    assert countries == {"counts": expected_countries}
+    assert expected_countries["JP"] == 2
 
 
 def _refused(name: str) -> Any:

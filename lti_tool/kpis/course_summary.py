@@ -58,12 +58,20 @@ _FIELDS = set(Figures.__dataclass_fields__)
 
 
 class Followed(NamedTuple):
-    """A change of a few learners followed without the class data: the class's learners, how
-    its figures are taken from the weekly counts, and its learners per country."""
+    """A change of a few learners followed without the class data: the class's learners and
+    how its figures are taken from the weekly counts."""
 
     people: set[int]
     figures: Callable[[Mapping[Week, int]], Figures]
-    countries: dict[str, int]
+
+
+class Known(NamedTuple):
+    """What the caller knows of the class already (its spread: class_spread): how many of its
+    learners were active in the 7 days and everyone's last known country
+    (geography.learner_countries)."""
+
+    active_7_days: int
+    countries: Mapping[int, str]
 
 
 def figures_of(
@@ -71,6 +79,7 @@ def figures_of(
     data: ClassData,
     weeks: Mapping[Week, int],
     risk_counts: dict[str, int] | None = None,
+    active_7_days: int | None = None,
 ) -> Figures:
     """The whole class's figures from its class data and weekly counts (activity.week_counts),
     as the pages computed them per worker: weekly learners per label, weekly time quartiles at
@@ -91,6 +100,7 @@ def figures_of(
         scores=posted_scores(data),
         weeks=weeks,
         risk_counts=risk_counts if risk_counts is not None else at_risk.counts(data.risks, people),
+        active_7_days=active_7_days,
     )
 
 
@@ -141,18 +151,20 @@ def refresh(
     risk_counts: dict[str, int] | None = None,
     marks: Marks | None = None,
     followed: Followed | None = None,
+    known: Known | None = None,
 ) -> Figures:
     """Write the course's figures again from its stored data (as of `now`; from `data` when
     the caller has the class data already, as the learner summary's refresh has, with the
     class's at-risk counts when its levels are some learners' only, and the marks it read as
     of `now`; `followed`: when the caller follows a change of a few learners without the
-    class data). The caller commits."""
+    class data; `known`: what it knows of the class besides). The caller commits."""
     moment = now or utcnow()
     mark, _settings, _today = fingerprint(session, course, key, moment, marks)
     # The single pages' class figures, in the same commit, and the sums' weekly counts
     # (imported here: page_summary reads this module).
     from lti_tool.kpis import page_summary
 
+    countries = known.countries if known is not None else None
     if followed is not None:
         weeks = page_summary.refresh(
             session,
@@ -161,14 +173,17 @@ def refresh(
             mark=mark,
             moment=moment,
             marks=marks,
-            countries=followed.countries,
+            countries=countries,
         )
         found = followed.figures(weeks)
     else:
         data = data or class_data(session, course, key=key, now=moment)
         people = set(data.members)
-        weeks = page_summary.refresh(session, course, people, mark=mark, moment=moment, marks=marks)
-        found = figures_of(session, data, weeks, risk_counts)
+        weeks = page_summary.refresh(
+            session, course, people, mark=mark, moment=moment, marks=marks, countries=countries
+        )
+        active = known.active_7_days if known is not None else None
+        found = figures_of(session, data, weeks, risk_counts, active)
     table = CourseSummary.__table__
     session.execute(delete(table).where(table.c.course_id == course.id))
     if not found.class_size:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -57,7 +57,7 @@ from lti_tool.kpis.at_risk import (
 from lti_tool.kpis.at_risk import counts as at_risk_counts
 from lti_tool.kpis.completion import progress_of
 from lti_tool.kpis.engagement import SEGMENT_NAMES, problem_attempts, segments_with
-from lti_tool.kpis.geography import countries_of, country_counts, learner_countries
+from lti_tool.kpis.geography import countries_of, learner_countries
 from lti_tool.kpis.grades import staff_current_score
 from lti_tool.kpis.labels import course_label
 from lti_tool.kpis.learners import ClassData, assess_class, class_data, learner_rows, row_of
@@ -86,6 +86,9 @@ from lti_tool.models import (
     SyncRun,
 )
 from lti_tool.models.types import DbSession, rowcount, utcnow
+
+if TYPE_CHECKING:  # (course_summary imports this module)
+    from lti_tool.kpis import course_summary
 
 #: The segments' ranks by their English names: the order the table sorts segments in.
 SEGMENT_RANK = {
@@ -343,12 +346,26 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     else:
         _write_some(session, course.id, data, changed)
         risk_counts = _stored_risk_counts(session, course.id)
+    # The class's spread, with who has activity, who was active in the 7 days and everyone's
+    # country read whole (what the course figures count of them taken from it).
+    spread = class_spread.of_class("", data.members, data.segment_week, data.attempts)
+    if not has_roster(session, course):
+        spread.see(seen_since(session, course, None, set()))
+    _follow_people(session, course, spread, set(), today)
+    known_now = _known(spread, set(data.members))
     # The course's class figures from the same class data, in the same transaction (imported
     # here: course_summary reads this module's fingerprint).
     from lti_tool.kpis import course_summary
 
     course_summary.refresh(
-        session, course, key=key, now=moment, data=data, risk_counts=risk_counts, marks=marks
+        session,
+        course,
+        key=key,
+        now=moment,
+        data=data,
+        risk_counts=risk_counts,
+        marks=marks,
+        known=known_now,
     )
     _drop_carried(session, course)
     if not data.members:
@@ -360,7 +377,6 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
         session.execute(delete(state).where(state.c.course_id == course.id))
         return 0
     of = learner_activity.keep(session, course, data.members, known, cutoff, today)
-    spread = class_spread.of_class(of, data.members, data.segment_week, data.attempts)
     class_spread.write(session, course, spread, of, whole=True)
     done = Followed(len(data.members), of, measured, time_limit(data), risk_counts)
     _write_state(session, course, done, mark=mark, moment=moment, started=started)
@@ -511,6 +527,8 @@ def _followed(
     # (Imported here: course_summary reads this module's fingerprint.)
     from lti_tool.kpis import course_summary
 
+    known = _known(spread, people)
+
     def figures(weeks: Mapping[Week, int]) -> course_summary.Figures:
         return course_summary.figures_from(
             session,
@@ -523,16 +541,26 @@ def _followed(
             scores=[row.current_score for row in lms.values() if row.current_score is not None],
             weeks=weeks,
             risk_counts=risk_counts,
-            active_7_days=len(people & (spread.recent or set())),
+            active_7_days=known.active_7_days,
         )
 
-    countries = country_counts(session, course, people, spread.countries)
-    followed = course_summary.Followed(people, figures, countries)
-    course_summary.refresh(session, course, key=key, now=moment, marks=marks, followed=followed)
+    followed = course_summary.Followed(people, figures)
+    course_summary.refresh(
+        session, course, key=key, now=moment, marks=marks, followed=followed, known=known
+    )
     _drop_carried(session, course)
     of = learner_activity.keep_some(session, course, new, left, cutoff, today)
     class_spread.write(session, course, spread, of)
     return Followed(len(people), of, measured, time_limit(data), risk_counts)
+
+
+def _known(spread: class_spread.Spread, people: set[int]) -> course_summary.Known:
+    """What the spread tells of the class (`people`) for its course figures
+    (course_summary.Known)."""
+    from lti_tool.kpis import course_summary
+
+    assert spread.recent is not None and spread.countries is not None  # (_follow_people's)
+    return course_summary.Known(len(people & spread.recent), spread.countries)
 
 
 def _follow_people(

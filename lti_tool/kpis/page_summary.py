@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -263,12 +264,12 @@ def refresh(
     mark: str,
     moment: datetime,
     marks: Marks | None = None,
-    countries: dict[str, int] | None = None,
+    countries: Mapping[int, str] | None = None,
 ) -> Counter[Week]:
     """Write every page's figures of the course again (the course summary's refresh calls it,
     with its fingerprint, and the marks it was taken of when it has them); those whose inputs
-    did not move since are kept and stamped with it; `countries`: the class's learners per
-    country (geography.country_counts), when the caller followed them. The class's weekly
+    did not move since are kept and stamped with it; `countries`: everyone's last known
+    country (geography.learner_countries), when the caller has them. The class's weekly
     counts (activity.week_counts), from the sums. The caller commits."""
     table = PageSummary.__table__
     if not people:
@@ -293,10 +294,8 @@ def refresh(
         delete(table).where(table.c.course_id == course.id, table.c.page.not_in(sorted(kept)))
     )
     found: dict[str, Any] = {}
-    if COUNTRIES not in kept and countries is not None:
-        found[COUNTRIES] = {"counts": countries}
-    elif COUNTRIES not in kept:
-        found[COUNTRIES] = figures_of(session, course, COUNTRIES, people)
+    if COUNTRIES not in kept:
+        found[COUNTRIES] = {"counts": geography.country_counts(session, course, people, countries)}
     if ENROLLMENT not in kept:
         found[ENROLLMENT] = _enrollment(session, course, enrollment_before, marks)
     if not _FROM_SUMS <= kept:

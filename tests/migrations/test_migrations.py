@@ -54,8 +54,21 @@ def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
             assert _block_compression() == ""  # the server's default again
             upgrade()
             assert _block_compression() == "l"
+            assert _spread_storage() == "e", "class_spread.data is stored uncompressed"
+            downgrade(revision="0036_class_spread")
+            assert _spread_storage() == "x"  # bytea's default: compressed, out of line
+            upgrade()
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def _spread_storage() -> str:
+    """pg_attribute.attstorage of class_spread.data: 'e' external, 'x' extended."""
+    with db.engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT attstorage FROM pg_attribute "
+            "WHERE attrelid = 'class_spread'::regclass AND attname = 'data'"
+        ).scalar_one()
 
 
 def _block_compression() -> str:

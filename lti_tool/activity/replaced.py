@@ -75,17 +75,16 @@ class Rows:
     weeks: dict[int, list[tuple[Any, str]]] = field(default_factory=dict)
     enrollments: dict[int, list[tuple[float, str, str | None]]] = field(default_factory=dict)
 
+    @classmethod
+    def none_of(cls, people: Iterable[int]) -> Rows:
+        """No rows of these learners yet (every one of them in each kind)."""
+        wanted = list(people)
+        return cls(*({person: [] for person in wanted} for _kind in range(6)))  # type: ignore[arg-type]
+
 
 def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
     """The rows of some learners of a course now (every one of them in each, rows or none)."""
-    found = Rows(
-        {person: [] for person in people},
-        {person: [] for person in people},
-        {person: [] for person in people},
-        {person: [] for person in people},
-        {person: [] for person in people},
-        {person: [] for person in people},
-    )
+    found = Rows.none_of(people)
     wanted = sorted(people)
     for person, video_id, runs in select_in(session, _VIEWINGS, [course_id], wanted):
         found.viewings[person].append((video_id, runs))
@@ -122,6 +121,9 @@ class Replaced:
     # The LMS's enrollment dates of some learners moved to others (a merge): the enrollment
     # history is counted again even where everyone's events stayed as they were.
     dates_moved: bool = False
+    # The rows the transaction's rebuilds wrote last, as they wrote them (wrote): what those
+    # learners' rows are now, not read back from the tables they were just written to.
+    written: Rows = field(default_factory=Rows)
 
 
 def activity_mark(value: Any) -> str:
@@ -146,6 +148,11 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
     record: Replaced = session.info[REPLACED][course_id]
     if record.spoiled:
         return
+    # Whatever replaces their rows now (a rebuild, a merge's delete) is not what was written.
+    for kind in _KINDS:
+        held = getattr(record.written, kind)
+        for person in people:
+            held.pop(person, None)
     kept = record.rows
     fresh = [person for person in people if person not in kept.days]
     if len(kept.days) + len(fresh) > LIMIT:
@@ -160,6 +167,30 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
         kept.problems[person] = found.problems.get(person, [])
         kept.weeks[person] = found.weeks.get(person, [])
         kept.enrollments[person] = found.enrollments.get(person, [])
+
+
+def wrote(session: DbSession, course_id: int, rows: Rows) -> None:
+    """Note the rows a rebuild just wrote of some learners (every one of them in each, rows or
+    none; values as written: days and weeks ISO text, runs and answers bytes), after `note`."""
+    record = taken(session, course_id)
+    if record is None:
+        return
+    for kind in _KINDS:
+        getattr(record.written, kind).update(getattr(rows, kind))
+
+
+def now(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
+    """The rows of some learners of a course now, as `read` gives them: those this
+    transaction's rebuilds wrote as they wrote them (not read back), the others read."""
+    record = taken(session, course_id)
+    written = record.written if record is not None else Rows()
+    found = read(session, course_id, [person for person in people if person not in written.days])
+    for kind in _KINDS:
+        mine, theirs = getattr(found, kind), getattr(written, kind)
+        for person in people:
+            if person in written.days:
+                mine[person] = theirs.get(person, [])
+    return found
 
 
 def dates_moved(session: DbSession, course_ids: Iterable[int]) -> None:
@@ -184,8 +215,12 @@ def enrollment_changes(
     if record.spoiled or record.dates_moved or record.mark != mark:
         return None
     before = record.rows.enrollments
-    found = _enrollments(session, course_id, sorted(before))
-    return {person: (was, found.get(person, [])) for person, was in before.items()}
+    written = record.written.enrollments
+    found = _enrollments(session, course_id, sorted(p for p in before if p not in written))
+    return {
+        person: (was, written[person] if person in written else found.get(person, []))
+        for person, was in before.items()
+    }
 
 
 #: Rows's kinds, in the order packed() writes them.
@@ -219,6 +254,7 @@ def restore(session: DbSession, course_id: int, mark: str, carried: Mapping[int,
             for person, items in getattr(own.rows, kind).items():
                 theirs.setdefault(person, items)
         record.dates_moved = own.dates_moved
+        record.written = own.written
     records[course_id] = record
 
 

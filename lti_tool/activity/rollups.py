@@ -530,3 +530,23 @@ def store_rows(
     insert_rows(session, LearnerResource, rows.resources)
     insert_rows(session, LearnerProblem, rows.problems)
     insert_rows(session, EnrollmentChange, rows.enrollments)
+    replaced.wrote(session, rows.course_id, _as_read(rows))
+
+
+def _as_read(rows: RollupRows) -> replaced.Rows:
+    """Rollup rows as replaced.read gives them (as SQLite's driver does: days and weeks ISO
+    text, runs and answers bytes)."""
+    found = replaced.Rows.none_of(rows.people)
+    for _course, person, video_id, runs in rows.videos:
+        found.viewings[person].append((video_id, runs))
+    for _course, person, day, *_counts in rows.days:
+        found.days[person].append(day)
+    for _course, person, resource, kind, first, _events in rows.resources:
+        found.resources[person].append((resource, kind, first))
+    for _course, person, problem, attempts, correct, first, last, _name, answers in rows.problems:
+        found.problems[person].append((person, problem, attempts, correct, first, last, answers))
+    for _course, week, label, person in rows.weeks:
+        found.weeks[person].append((week, label))
+    for _course, person, time, name, mode in rows.enrollments:
+        found.enrollments[person].append((time, name, mode))
+    return found

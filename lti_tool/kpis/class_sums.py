@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from itertools import chain
 from typing import Any
 
@@ -131,7 +132,7 @@ def since(
     now = [person for person in affected if person in people]
     # The rows now of the class's learners affected and of everyone replaced (staff too: the
     # resources first met and the videos viewed are the course's).
-    rows = replaced.read(session, course.id, sorted(set(now) | kept.days.keys()))
+    rows = replaced.now(session, course.id, sorted(set(now) | kept.days.keys()))
     # A learner replaced keeps most of their rows: those the same before and after are
     # neither taken out nor added (the sums add up).
     old, new = _less_shared(kept, rows, set(gone) & set(now))
@@ -242,9 +243,7 @@ def _less_shared(
         was, now = getattr(before, kind), getattr(after, kind)
         old[kind], new[kind] = dict(was), dict(now)
         for person in people:
-            mine, theirs = was[person], now[person]
-            if kind == "viewings":
-                mine, theirs = _as_bytes(mine), _as_bytes(theirs)
+            mine, theirs = _comparable(kind, was[person]), _comparable(kind, now[person])
             shared = set(mine).intersection(theirs)
             if shared:
                 old[kind][person] = [row for row in mine if row not in shared]
@@ -252,11 +251,18 @@ def _less_shared(
     return replace(before, **old), replace(after, **new)
 
 
-def _as_bytes(viewings: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """Viewings whose packed runs can be dict keys: a PostgreSQL bytea's memoryview as bytes."""
-    if viewings and isinstance(viewings[0][1], memoryview):
-        return [(video, bytes(runs)) for video, runs in viewings]
-    return viewings
+def _comparable(kind: str, rows: list[Any]) -> list[Any]:
+    """One learner's rows of a kind as the rollups write them, to be compared with those
+    (replaced.now): PostgreSQL's bytea memoryview as bytes (a dict key), its dates as text."""
+    if not rows:
+        return rows
+    if kind == "viewings" and isinstance(rows[0][1], memoryview):
+        return [(video, bytes(runs)) for video, runs in rows]
+    if kind == "days" and isinstance(rows[0], date):
+        return [day.isoformat() for day in rows]
+    if kind == "weeks" and isinstance(rows[0][0], date):
+        return [(week.isoformat(), label) for week, label in rows]
+    return rows
 
 
 def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lti_tool.activity import replaced
-from lti_tool.activity.rollups import shown_again, summaries_later, touch_courses
+from lti_tool.activity.rollups import (
+    rebuild_learners,
+    shown_again,
+    summaries_later,
+    touch_courses,
+)
 from lti_tool.events.sink import EventSink
 from lti_tool.extensions import db
 from lti_tool.kpis import (
@@ -413,6 +419,60 @@ def test_a_merge_takes_the_dropped_learners_rows_out_of_the_sums(
     found = _stored_and_expected()
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
     assert drop not in found[-1][0]["people"]
+
+
+def test_rows_written_then_merged_away_in_one_transaction_are_not_handed_over(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows a rebuild writes are handed to the sums as written (replaced.now), not read
+    # back; a merge in the same transaction deletes the dropped learner's: theirs are none.
+    course = log_course()
+    keep, drop = sorted(class_member_ids(db.session, course))[:2]
+    calls = _counting(monkeypatch)
+    rebuild_learners(db.session, course.id, [keep, drop])
+    assert replaced.now(db.session, course.id, [drop]).viewings[drop]
+    merge_people(db.session, keep, drop)
+    assert replaced.now(db.session, course.id, [drop]).viewings[drop] == []
+    db.session.commit()
+    assert calls == []
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+
+
+def test_the_rows_a_rebuild_wrote_are_handed_over_as_read_gives_them(app: Flask) -> None:
+    course = log_course()
+    people = sorted(class_member_ids(db.session, course))[:3]
+    rebuild_learners(db.session, course.id, people)
+    asked: list[list[int]] = []
+    real = replaced.read
+
+    def read(session: Any, course_id: int, wanted: list[int]) -> replaced.Rows:
+        asked.append(list(wanted))
+        return real(session, course_id, wanted)
+
+    handed = replaced.now(db.session, course.id, people)
+    stored = read(db.session, course.id, people)
+    for kind in ("viewings", "days", "resources", "problems", "weeks", "enrollments"):
+        mine, theirs = getattr(handed, kind), getattr(stored, kind)
+        assert mine.keys() == theirs.keys() == set(people)
+        for person in people:
+            assert sorted(map(_as_text, mine[person])) == sorted(map(_as_text, theirs[person]))
+    assert handed.viewings[people[0]] and handed.days[people[0]]
+    # Nothing read back but for someone the transaction did not rebuild.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(replaced, "read", read)
+        asked.clear()
+        replaced.now(db.session, course.id, [*people, 99_999])
+    assert asked == [[99_999]]
+
+
+def _as_text(row: Any) -> Any:
+    """A row as the rollups write it (PostgreSQL's driver gives dates and memoryviews)."""
+    if isinstance(row, tuple):
+        return tuple(_as_text(value) for value in row)
+    if isinstance(row, memoryview):
+        return bytes(row)
+    return row.isoformat() if isinstance(row, date) else row
 
 
 def test_a_username_a_later_log_brings_keeps_the_sums_followed(

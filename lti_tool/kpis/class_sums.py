@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -269,7 +270,10 @@ def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, flo
     """The sums of some learners' rows."""
     return Sums(
         of_viewings(
-            chain.from_iterable(rows.viewings[person] for person in people),
+            # By video: of_viewings works a video's viewings together (they come by learner).
+            sorted(
+                chain.from_iterable(rows.viewings[person] for person in people), key=itemgetter(0)
+            ),
             durations,
             chain.from_iterable(rows.days[person] for person in people),
         ),

@@ -14,7 +14,9 @@ countries", so that no small group of learners can be told apart by where they a
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -98,13 +100,10 @@ def country_counts(
 ) -> dict[str, int]:
     """Learners of `people` per country code, UNKNOWN and NOT_RECORDED (no floor applied);
     `countries`: learner_countries, when the caller has them."""
-    counts: dict[str, int] = {}
     if countries is None:
         countries = learner_countries(session, course, people)
-    for person in people:
-        code = countries.get(person, NOT_RECORDED)
-        counts[code] = counts.get(code, 0) + 1
-    return counts
+    # (Counted in C: a MOOC's class is 100,000 learners at every refresh.)
+    return dict(Counter(map(countries.get, people, repeat(NOT_RECORDED))))
 
 
 def group_small(counts: dict[str, int], floor: int) -> dict[str, int]:

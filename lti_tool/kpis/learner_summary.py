@@ -496,7 +496,8 @@ def _followed(
         class_spread.follow(spread, old.values(), new, week, attempts)
     except class_spread.NotInSpread:
         return None
-    scores = [score for p in everyone if (score := staff_current_score(lms.get(p))) is not None]
+    # (class_lms holds the class's rows alone: most of a MOOC's learners have none.)
+    scores = [score for row in lms.values() if (score := staff_current_score(row)) is not None]
     done = [p.done for p in progress.values()]
     times = spread.sorted_values(class_spread.TIME)
     limits = thresholds_of(done, scores, times, TOOL_TIME, settings)

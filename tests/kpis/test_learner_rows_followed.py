@@ -697,3 +697,31 @@ def _person_of(username: str) -> int:
     )
     assert found is not None
     return found
+
+
+def test_an_ingest_in_a_course_with_lms_scores_builds_only_its_learners(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The class's median score, which every row is measured against, is taken of the class's
+    # LMS rows: an ingest that moves no score (nor the little-time threshold: the same log
+    # read again, its learners' rows rebuilt as they were) follows its learners alone.
+    course = log_course()
+    key = pseudonym_key()
+    members = sorted(roster.class_member_ids(db.session, course))
+    for number, person in enumerate(members[:5]):
+        score = 40.0 + 10 * number
+        db.session.add(
+            LmsLearnerStats(
+                course_id=course.id, person_id=person, source="canvas", current_score=score
+            )
+        )
+    db.session.flush()
+    learner_summary.refresh(db.session, course, key=key)
+    db.session.commit()
+    calls = _counting_rows(monkeypatch)
+    monkeypatch.setattr(learner_summary, "class_data", _refused("class_data"))
+    ingest_tracking_logs(db.session, [_log(tmp_path, "more.log", range(7, 9), 0)], None, workers=0)
+    db.session.commit()
+    monkeypatch.undo()
+    assert calls["learner_rows"] == 0 and calls["row_of"] == 2
+    _same(_stored(course), _computed(course, key))

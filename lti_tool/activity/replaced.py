@@ -63,10 +63,10 @@ _PROBLEMS = (
 
 @dataclass
 class Rows:
-    """Per learner: their viewings (video id, packed runs), active days (as the driver gives
-    them: ISO text or dates), resources opened (id, kind, first time), problem rows (person id,
-    problem id, attempts, correct at, first and last time, packed answers), weeks (their
-    Monday as the driver gives it, the label) and enrollment events (time, name, mode)."""
+    """Per learner: their viewings (video id, packed runs), active days (ISO text, as `read`
+    gives them), resources opened (id, kind, first time), problem rows (person id, problem id,
+    attempts, correct at, first and last time, packed answers), weeks (their Monday as ISO
+    text, the label) and enrollment events (time, name, mode)."""
 
     viewings: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     days: dict[int, list[Any]] = field(default_factory=dict)
@@ -83,21 +83,28 @@ class Rows:
 
 
 def read(session: DbSession, course_id: int, people: Sequence[int]) -> Rows:
-    """The rows of some learners of a course now (every one of them in each, rows or none)."""
+    """The rows of some learners of a course now (every one of them in each, rows or none), as
+    the rollups write them on either database: days and weeks ISO text, runs and answers bytes
+    (PostgreSQL's driver gives dates and memoryviews, and its memoryviews equal no bytes)."""
     found = Rows.none_of(people)
     wanted = sorted(people)
     for person, video_id, runs in select_in(session, _VIEWINGS, [course_id], wanted):
-        found.viewings[person].append((video_id, runs))
+        found.viewings[person].append((video_id, bytes(runs)))
     for person, day in select_in(session, _DAYS, [course_id], wanted):
-        found.days[person].append(day)
+        found.days[person].append(_text(day))
     for person, resource, kind, first in select_in(session, _RESOURCES, [course_id], wanted):
         found.resources[person].append((resource, kind, first))
     for row in select_in(session, _PROBLEMS, [course_id], wanted):
-        found.problems[row[0]].append(row)
+        found.problems[row[0]].append((*row[:6], bytes(row[6])))
     for person, week, label in select_in(session, _WEEKS, [course_id], wanted):
-        found.weeks[person].append((week, label))
+        found.weeks[person].append((_text(week), label))
     found.enrollments.update(_enrollments(session, course_id, wanted))
     return found
+
+
+def _text(day: Any) -> str:
+    """A date column's value as SQLite's driver gives it: ISO text."""
+    return day if isinstance(day, str) else day.isoformat()
 
 
 def _enrollments(

@@ -534,8 +534,8 @@ def store_rows(
 
 
 def _as_read(rows: RollupRows) -> replaced.Rows:
-    """Rollup rows as replaced.read gives them (as SQLite's driver does: days and weeks ISO
-    text, runs and answers bytes)."""
+    """Rollup rows as replaced.read gives them (days and weeks ISO text, runs and answers
+    bytes)."""
     found = replaced.Rows.none_of(rows.people)
     for _course, person, video_id, runs in rows.videos:
         found.viewings[person].append((video_id, runs))

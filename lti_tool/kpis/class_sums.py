@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -244,26 +243,12 @@ def _less_shared(
         was, now = getattr(before, kind), getattr(after, kind)
         old[kind], new[kind] = dict(was), dict(now)
         for person in people:
-            mine, theirs = _comparable(kind, was[person]), _comparable(kind, now[person])
+            mine, theirs = was[person], now[person]
             shared = set(mine).intersection(theirs)
             if shared:
                 old[kind][person] = [row for row in mine if row not in shared]
                 new[kind][person] = [row for row in theirs if row not in shared]
     return replace(before, **old), replace(after, **new)
-
-
-def _comparable(kind: str, rows: list[Any]) -> list[Any]:
-    """One learner's rows of a kind as the rollups write them, to be compared with those
-    (replaced.now): PostgreSQL's bytea memoryview as bytes (a dict key), its dates as text."""
-    if not rows:
-        return rows
-    if kind == "viewings" and isinstance(rows[0][1], memoryview):
-        return [(video, bytes(runs)) for video, runs in rows]
-    if kind == "days" and isinstance(rows[0], date):
-        return [day.isoformat() for day in rows]
-    if kind == "weeks" and isinstance(rows[0][0], date):
-        return [(week.isoformat(), label) for week, label in rows]
-    return rows
 
 
 def _of_rows(rows: replaced.Rows, people: list[int], durations: Mapping[str, float | None]) -> Sums:

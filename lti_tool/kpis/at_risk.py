@@ -25,7 +25,7 @@ contradicting each other.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from statistics import median
@@ -486,18 +486,31 @@ def time_reason_moved(
     the class's now (limits.time), the rest of the limits the same: it is given or taken
     away (their time lies between the two), or words the two otherwise (the reason shows
     their time and the threshold to the minute, or finer where they are that close)."""
-    now = limits.time
-    if now == before:
+    if limits.time == before:
         return set()
     times, _what = time_metric(members, limits.what)
+    return reason_moved(
+        times, progress, lambda person: staff_current_score(members[person].lms), limits, before
+    )
+
+
+def reason_moved(
+    times: Mapping[int, float],
+    progress: Mapping[int, Progress],
+    score_of: Callable[[int], float | None],
+    limits: Thresholds,
+    before: float | None,
+) -> set[int]:
+    """time_reason_moved of some learners' times for the rule (`score_of` gives a learner's
+    current score as staff see it)."""
+    now = limits.time
     moved = set()
     for person_id, seconds in times.items():
         was = before is not None and seconds < before
         is_now = now is not None and seconds < now
         if not (was or is_now):
             continue
-        score = staff_current_score(members[person_id].lms)
-        if not any(_behind(progress.get(person_id), score, limits)):
+        if not any(_behind(progress.get(person_id), score_of(person_id), limits)):
             continue
         if was != is_now or (
             before is not None

@@ -51,6 +51,7 @@ from lti_tool.kpis.at_risk import (
     WATCH,
     level_rank,
     past_due_work,
+    reason_moved,
     thresholds_of,
     time_reason_moved,
 )
@@ -449,9 +450,9 @@ def _followed(
     """Follow a change of a few learners without building the class: their rows, kept totals
     and the class's spread written again from their days alone, the class's thresholds and
     cuts read off the spread (class_spread), when the other learners' rows stand (as
-    _changed_only says: the same measures, the same little-time threshold); None when the
-    class must be built (nothing written; the totals it added up, of learners whose days
-    changed, in `added`)."""
+    _changed_only says: the same measures; those whose little-time reason a moved threshold
+    changes are written too, from their kept totals); None when the class must be built
+    (nothing written; the totals it added up, of learners whose days changed, in `added`)."""
     today = settings.today(moment)
     cutoff = settings.time_cutoff_minutes
     since = learner_activity.changed_since(session, course, cutoff, today)
@@ -506,7 +507,7 @@ def _followed(
         course,
         settings,
         today,
-        new,
+        dict(new),  # (with those whose reason the threshold's move changes, when it does)
         progress,
         {},
         segments_with(new, week, attempts, cuts),
@@ -516,13 +517,19 @@ def _followed(
         attempts,
     )
     measured = measures(marks, today, key, data)
-    if measured != stood.measures or time_limit(data) != stood.time_limit:
+    if measured != stood.measures:
         return None
+    moved = _reason_moved(session, course, data, stood.time_limit, people - changed, lms)
+    if moved is None or len(changed | moved) * 2 > len(people):
+        return None
+    if moved:
+        _add_members(session, data, moved, key=key, moment=moment, week=week)
     data.risks = assess_class(data)
     _follow_people(session, course, spread, replaced_people, today)
-    _delete_rows(session, course.id, sorted(changed | left))
+    written = sorted(changed | moved)
+    _delete_rows(session, course.id, sorted(changed | moved | left))
     label = course_label(course)
-    records = [_record(course.id, row_of(data, new[p], label)) for p in sorted(changed)]
+    records = [_record(course.id, row_of(data, data.members[p], label)) for p in written]
     insert_rows(session, LearnerSummary, [_IN_ORDER(r) for r in records])
     risk_counts = _stored_risk_counts(session, course.id)
     # (Imported here: course_summary reads this module's fingerprint.)
@@ -553,6 +560,69 @@ def _followed(
     of = learner_activity.keep_some(session, course, new, left, cutoff, today)
     class_spread.write(session, course, spread, of)
     return Followed(len(people), of, measured, time_limit(data), risk_counts)
+
+
+def _reason_moved(
+    session: DbSession,
+    course: Course,
+    data: ClassData,
+    before: float | None,
+    others: Set[int],
+    lms: Mapping[int, Any],
+) -> set[int] | None:
+    """Of `others` (the class's learners whose rows stand), those whose little-time reason the
+    threshold's move from `before` to the class's now changes (at_risk.time_reason_moved), from
+    their kept totals: those of the stored rows whose time may lie under either threshold;
+    None when one's totals are not kept."""
+    now = time_limit(data)
+    if now == before:
+        return set()
+    top = max(limit for limit in (before, now) if limit is not None)
+    table = LearnerSummary.__table__
+    # The rows' times are rounded to the second: half a second's margin and more.
+    below = session.scalars(
+        select(table.c.person_id).where(
+            table.c.course_id == course.id, table.c.time_total <= top + 1
+        )
+    )
+    candidates = sorted(person for person in below if person in others)
+    totals = learner_activity.read_some(session, course, candidates)
+    if len(totals) != len(candidates):
+        return None
+    assert data.limits is not None  # (thresholds_of's)
+    return reason_moved(
+        {person: totals[person][0] for person in candidates},  # (Totals: time_total first)
+        data.progress,
+        lambda person: staff_current_score(lms.get(person)),
+        data.limits._replace(time=now),
+        before,
+    )
+
+
+def _add_members(
+    session: DbSession,
+    data: ClassData,
+    people: set[int],
+    *,
+    key: bytes,
+    moment: datetime,
+    week: date,
+) -> None:
+    """Add to a followed refresh's class data some learners whose rows are written again
+    though their days did not change: loaded from their kept totals, with their segment and
+    work due."""
+    course, today = data.course, data.today
+    cutoff = data.settings.time_cutoff_minutes
+    totals = learner_activity.read_some(session, course, sorted(people))
+    found = load_members(
+        session, course, key=key, cutoff_minutes=cutoff, today=today, people=people, kept=totals
+    )
+    attempts = problem_attempts(session, course, [week], people)
+    data.members.update(found)
+    data.attempts.update(attempts)
+    assert data.cuts is not None  # (the spread's)
+    data.segments.update(segments_with(found, week, attempts, list(data.cuts)))
+    data.work.update(past_due_work(session, course, people, moment))
 
 
 def _known(spread: class_spread.Spread, people: set[int]) -> course_summary.Known:

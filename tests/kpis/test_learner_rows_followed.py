@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lti_tool import platforms
@@ -436,7 +438,7 @@ def test_an_ingest_moving_the_little_time_threshold_builds_only_the_rows_it_chan
     # A course with scores: the little-time threshold (a percentile of every learner's time)
     # counts, and an ingest that adds time to the least active learners moves it. Only their
     # rows and those whose little-time reason the move gives, takes or words otherwise are
-    # built; the others stand.
+    # built (theirs from their kept totals); the others stand, and the class is not built.
     course = log_course()
     long_ago = (utcnow() - timedelta(days=60)).date()
     ingest_tracking_logs(
@@ -462,6 +464,7 @@ def test_an_ingest_moving_the_little_time_threshold_builds_only_the_rows_it_chan
     assert limit_before is not None
     before = {r["person"]: r for r in _stored(course)}
     calls = _counting_rows(monkeypatch)
+    monkeypatch.setattr(learner_summary, "class_data", _refused("class_data"))
     # The three least active learners, far more active now, on another day long ago.
     least = sorted(before.values(), key=lambda r: (r["time_total"], r["person"]))[:3]
     busier = {_user_of(r["person"]): 40 for r in least}
@@ -725,3 +728,60 @@ def test_an_ingest_in_a_course_with_lms_scores_builds_only_its_learners(
     monkeypatch.undo()
     assert calls["learner_rows"] == 0 and calls["row_of"] == 2
     _same(_stored(course), _computed(course, key))
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(
+        st.dictionaries(st.integers(10, 32), st.integers(1, 25), min_size=1, max_size=3),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_moved_little_time_threshold_is_followed_as_the_class_computes_it(
+    tmp_path_factory: Any, steps: list[dict[int, int]]
+) -> None:
+    # A course with scores, then ingests of a few learners (some new to it) that move its
+    # little-time threshold or not: after each, the rows are what the KPI functions compute,
+    # whether the refresh followed the ingest's learners (and those whose reason the move
+    # changed) or built the class.
+    folder = tmp_path_factory.mktemp("moved")
+    app = make_app(folder)
+    try:
+        with app.app_context():
+            key = pseudonym_key()
+            long_ago = (utcnow() - timedelta(days=60)).date()
+            spread = {user: user - 8 for user in range(10, 30)}
+            ingest_tracking_logs(
+                db.session, [_pages(folder, "spread.log", spread, long_ago)], None, workers=0
+            )
+            course = log_course()
+            for person in sorted(learner_summary.member_ids(db.session, course)):
+                db.session.add(
+                    LmsLearnerStats(
+                        course_id=course.id,
+                        person_id=person,
+                        source="canvas",
+                        current_score=40.0 if person % 2 else 90.0,
+                    )
+                )
+            learner_summary.mark_stale(db.session, [course.id])
+            db.session.commit()
+            learner_summary.current(db.session, course, key=key)
+            db.session.commit()
+            for number, views in enumerate(steps, start=1):
+                day = long_ago - timedelta(days=number)
+                log = _pages(folder, f"step{number}.log", views, day)
+                ingest_tracking_logs(db.session, [log], None, workers=0)
+                db.session.commit()
+                _same(_stored(course), _computed(course, key))
+                _same_course_figures(course)
+            db.session.remove()
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

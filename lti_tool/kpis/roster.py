@@ -13,17 +13,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import func, select, true
 
 from lti_tool.activity.rollups import week_start
-from lti_tool.activity.sql import driver_rows, select_in
+from lti_tool.activity.sql import ANY_CHUNK, IN_CHUNK, driver_rows, select_in
 from lti_tool.i18n.text import N_, StandIn
 from lti_tool.kpis.activity import under_cutoff
 from lti_tool.kpis.labels import course_label, labels_and_usernames
@@ -239,9 +239,7 @@ def load_members(
     for person_id, section in sections:
         if person_id in wanted:
             members[person_id].sections.append(section)
-    for stats in connection.execute(
-        select(*STATS_COLUMNS).where(LmsLearnerStats.course_id == course.id)
-    ):
+    for stats in _lms_rows(session, course, None if people is None else ids):
         member = members.get(stats.person_id)
         if member is not None:
             member.lms = stats
@@ -262,12 +260,39 @@ def load_members(
     return members
 
 
-def class_lms(session: DbSession, course: Course, people: Set[int]) -> dict[int, Any]:
-    """Some people's LMS statistics (a row of STATS_COLUMNS), by person: those with a row."""
-    rows = session.connection().execute(
-        select(*STATS_COLUMNS).where(LmsLearnerStats.course_id == course.id)
+class LmsFigures(NamedTuple):
+    """What of a learner's LMS statistics the class's medians and progress are taken of (the
+    fields of the same names as STATS_COLUMNS's)."""
+
+    person_id: int
+    current_score: float | None
+    unposted_current_score: float | None
+    requirements: int | None
+    requirements_done: int | None
+
+
+def class_lms(session: DbSession, course: Course, people: Set[int]) -> dict[int, LmsFigures]:
+    """Some people's LMS scores and requirements, by person: those with a row (read as the
+    driver gives them: numbers need no conversion, and a MOOC's class has 100,000)."""
+    rows = driver_rows(
+        session,
+        select(*(getattr(LmsLearnerStats, name) for name in LmsFigures._fields)).where(
+            LmsLearnerStats.course_id == course.id
+        ),
     )
-    return {row.person_id: row for row in rows if row.person_id in people}
+    return {row[0]: LmsFigures(*row) for row in rows if row[0] in people}
+
+
+def _lms_rows(session: DbSession, course: Course, people: list[int] | None) -> Iterator[Any]:
+    """The course's LMS statistics rows (STATS_COLUMNS), of some people when given (theirs
+    alone read: a MOOC's class has 100,000)."""
+    query = select(*STATS_COLUMNS).where(LmsLearnerStats.course_id == course.id)
+    if people is None or len(people) > ANY_CHUNK:  # (many: one scan, the caller picks)
+        yield from session.connection().execute(query)
+        return
+    for start in range(0, len(people), IN_CHUNK):
+        chunk = people[start : start + IN_CHUNK]
+        yield from session.connection().execute(query.where(LmsLearnerStats.person_id.in_(chunk)))
 
 
 def class_sections(session: DbSession, course: Course, people: Set[int]) -> set[str]:

@@ -49,35 +49,37 @@ def test_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
         assert diff == [], f"models and migrations differ: {diff}"
         assert "lti_registration" in inspect(db.engine).get_table_names()
         if db.engine.dialect.name == "postgresql":
-            assert _block_compression() == "l", "activity_block.data is lz4-compressed"
+            assert _data_attribute("attcompression", "activity_block") == "l", (
+                "activity_block.data is lz4-compressed"
+            )
             downgrade(revision="0009_learner_resource")
-            assert _block_compression() == ""  # the server's default again
+            assert (
+                _data_attribute("attcompression", "activity_block") == ""
+            )  # the server's default again
             upgrade()
-            assert _block_compression() == "l"
-            assert _spread_storage() == "e", "class_spread.data is stored uncompressed"
+            assert _data_attribute("attcompression", "activity_block") == "l"
+            assert _data_attribute("attstorage", "class_spread") == "e", (
+                "class_spread.data is stored uncompressed"
+            )
             downgrade(revision="0036_class_spread")
-            assert _spread_storage() == "x"  # bytea's default: compressed, out of line
+            assert (
+                _data_attribute("attstorage", "class_spread") == "x"
+            )  # bytea's default: compressed, out of line
             upgrade()
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
 
 
-def _spread_storage() -> str:
-    """pg_attribute.attstorage of class_spread.data: 'e' external, 'x' extended."""
+def _data_attribute(attribute: str, table: str) -> str:
+    """A pg_attribute column of a table's `data` column: attstorage ('e' external, 'x'
+    extended) or attcompression ('l' lz4, 'p' pglz, '' the server's default)."""
     with db.engine.connect() as conn:
-        return conn.exec_driver_sql(
-            "SELECT attstorage FROM pg_attribute "
-            "WHERE attrelid = 'class_spread'::regclass AND attname = 'data'"
-        ).scalar_one()
-
-
-def _block_compression() -> str:
-    """pg_attribute.attcompression of activity_block.data: 'l' lz4, 'p' pglz, '' the default."""
-    with db.engine.connect() as conn:
-        return conn.exec_driver_sql(
-            "SELECT attcompression FROM pg_attribute "
-            "WHERE attrelid = 'activity_block'::regclass AND attname = 'data'"
-        ).scalar_one()
+        row = conn.exec_driver_sql(
+            "SELECT attstorage, attcompression FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = 'data'",
+            (table,),
+        ).one()
+    return str(row._mapping[attribute])
 
 
 def test_standalone_courses_and_identities_are_unique_too(app: Flask) -> None:

@@ -620,7 +620,6 @@ def _add_members(
     attempts = problem_attempts(session, course, [week], people)
     data.members.update(found)
     data.attempts.update(attempts)
-    assert data.cuts is not None  # (the spread's)
     data.segments.update(segments_with(found, week, attempts, list(data.cuts)))
     data.work.update(past_due_work(session, course, people, moment))
 

@@ -8,10 +8,12 @@ the transaction replaces that learner's rows, with the course's activity mark
 (`course.updated_at`) as it was before the transaction first changed it (begin). The figures
 stored with that mark, less these rows, plus the learners' rows now, are the figures of the
 data now, provided nothing else changed the activity: a change that goes by other ways (a
-purge, a deletion: touch_courses outside a rebuild) spoils the course's record, and so does a
-transaction replacing more learners than LIMIT (its whole class is added up anyway, and
-holding their old rows would cost the memory that saves). A merge notes the rows of the
-person it deletes, as a rebuild does, and that it moved LMS enrollment dates (dates_moved).
+purge, a deletion: touch_courses outside a rebuild) spoils the course's record. A transaction
+replacing more learners than LIMIT no longer holds their rows (overflowed: its whole class is
+added up anyway, and holding their old rows would cost the memory that saves), but still
+notes whose they were: a course's first rows are added up as they are written
+(lti_tool.kpis.class_sums.of_added, noted_once). A merge notes the rows of the person it
+deletes, as a rebuild does, and that it moved LMS enrollment dates (dates_moved).
 """
 
 from __future__ import annotations
@@ -131,6 +133,17 @@ class Replaced:
     # The rows the transaction's rebuilds wrote last, as they wrote them (wrote): what those
     # learners' rows are now, not read back from the tables they were just written to.
     written: Rows = field(default_factory=Rows)
+    # Every learner whose rows the transaction replaced, and how many times it did (a learner
+    # each time): beyond LIMIT too, where their rows are no longer held (overflowed) but the
+    # change is still known to be theirs alone.
+    noted: set[int] = field(default_factory=set)
+    notes: int = 0
+    overflowed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the record holds the rows of every change of the course's activity."""
+        return not self.spoiled and not self.overflowed
 
 
 def activity_mark(value: Any) -> str:
@@ -155,6 +168,10 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
     record: Replaced = session.info[REPLACED][course_id]
     if record.spoiled:
         return
+    record.noted.update(people)
+    record.notes += len(people)
+    if record.overflowed:
+        return
     # Whatever replaces their rows now (a rebuild, a merge's delete) is not what was written.
     for kind in _KINDS:
         held = getattr(record.written, kind)
@@ -163,7 +180,8 @@ def note(session: DbSession, course_id: int, people: Sequence[int], known: Seque
     kept = record.rows
     fresh = [person for person in people if person not in kept.days]
     if len(kept.days) + len(fresh) > LIMIT:
-        spoil(session, [course_id])
+        record.overflowed = True
+        record.rows, record.written = Rows(), Rows()
         return
     stored = set(known)
     found = read(session, course_id, [person for person in fresh if person in stored])
@@ -219,7 +237,7 @@ def enrollment_changes(
     if record is None:
         activity = session.scalar(select(Course.updated_at).where(Course.id == course_id))
         return {} if activity_mark(activity) == mark else None
-    if record.spoiled or record.dates_moved or record.mark != mark:
+    if not record.complete or record.dates_moved or record.mark != mark:
         return None
     before = record.rows.enrollments
     written = record.written.enrollments
@@ -301,7 +319,19 @@ def spoil(session: DbSession, course_ids: Iterable[int]) -> None:
 def taken(session: DbSession, course_id: int) -> Replaced | None:
     """The course's record of this transaction, when it holds every change of its activity."""
     record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
-    return None if record is None or record.spoiled else record
+    return None if record is None or not record.complete else record
+
+
+def noted_once(session: DbSession, course_id: int) -> tuple[str, set[int]] | None:
+    """The course's activity mark before this transaction and every learner whose rows it
+    replaced, when it replaced each learner's once and that is all that changed its activity
+    (however many learners: unlike `taken`, whose record holds their rows); None when
+    something else changed it, a learner's rows were replaced twice (a merge's deletion and
+    rebuild, say), or nothing changed."""
+    record: Replaced | None = session.info.get(REPLACED, {}).get(course_id)
+    if record is None or record.spoiled or record.notes != len(record.noted):
+        return None
+    return record.mark, record.noted
 
 
 def replaced_since(session: DbSession, course_id: int, mark: str) -> set[int] | None:
@@ -314,7 +344,7 @@ def replaced_since(session: DbSession, course_id: int, mark: str) -> set[int] | 
         # This transaction changed none of the course's activity: it is as its mark says.
         now = session.scalar(select(Course.updated_at).where(Course.id == course_id))
         return set() if activity_mark(now) == mark else None
-    if record.spoiled or record.mark != mark:
+    if not record.complete or record.mark != mark:
         return None
     return set(record.rows.days)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -432,15 +432,20 @@ def rebuild(
     learners: Mapping[int, Iterable[int]],
     workers: Workers | None = None,
     new_people: AbstractSet[int] = frozenset(),
+    on_stored: Callable[[int, replaced.Rows], None] | None = None,
 ) -> None:
     """Rebuild the rollups of learners (course -> people) from their blocks.
 
     With started `workers`, the rollups are computed there while this process reads the next
     learners' blocks and writes the rows of the ones before, in one pipeline for all courses.
-    `new_people` were created by this batch, so they have no rollups to replace.
+    `new_people` were created by this batch, so they have no rollups to replace. `on_stored`
+    is given each batch's course id and rows once they are stored (as replaced.read gives
+    rows: what a caller adds up as they are written).
     """
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
-        store_rows(session, rows, new_people)
+        written = store_rows(session, rows, new_people)
+        if on_stored is not None:
+            on_stored(rows.course_id, written)
     # Every change noted by store_rows (lti_tool.activity.replaced): not touch_courses.
     _touch(session, learners)
 
@@ -513,8 +518,9 @@ def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterato
 
 def store_rows(
     session: DbSession, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
-) -> None:
-    """Replace the stored rollups of these learners (`new_people` have none yet)."""
+) -> replaced.Rows:
+    """Replace the stored rollups of these learners (`new_people` have none yet); their rows
+    as replaced.read gives them."""
     # Every row is of rows.course_id and one of rows.people (rollup_rows makes them so).
     lock_keys(session, rows.course_id, rows.people, new_people)
     known = [person for person in rows.people if person not in new_people]
@@ -530,7 +536,9 @@ def store_rows(
     insert_rows(session, LearnerResource, rows.resources)
     insert_rows(session, LearnerProblem, rows.problems)
     insert_rows(session, EnrollmentChange, rows.enrollments)
-    replaced.wrote(session, rows.course_id, _as_read(rows))
+    written = _as_read(rows)
+    replaced.wrote(session, rows.course_id, written)
+    return written
 
 
 def _as_read(rows: RollupRows) -> replaced.Rows:

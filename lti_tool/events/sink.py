@@ -36,6 +36,7 @@ from lti_tool.activity.blocks import (
 )
 from lti_tool.activity.countries import write_countries
 from lti_tool.activity.workers import Workers
+from lti_tool.kpis import class_sums
 from lti_tool.models import Course, Platform, Video
 from lti_tool.models.types import DbSession
 from lti_tool.people.linking import (
@@ -285,7 +286,10 @@ class EventSink:
             self._held.write(self.session)
         if self._countries:
             self._write_countries()
-        rollups.rebuild(self.session, self._touched, self.workers, self._created)
+        # A course's first rows are added up as they are written (its class's sums then need
+        # no read of them back: class_sums.of_added).
+        adding = class_sums.start_adding(self.session, self._touched)
+        rollups.rebuild(self.session, self._touched, self.workers, self._created, adding)
         self.counts.learners = len({p for people in self._touched.values() for p in people})
         self.counts.courses = len(self._touched)
         # From now on the people created so far have rollups, should the sink go on.

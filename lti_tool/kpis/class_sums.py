@@ -11,19 +11,25 @@ it had (activity.week_counts); and, of every learner of the course,
 when each resource was first met and how many viewed each video (names.seen_resources).
 Stored with what `since` must check before it adds to them (state): the activity they are
 of, the class they were counted over and the videos' durations they were counted with.
+
+A course's first ingest has no stored sums to follow, and its rows are all new: they are added
+up as the rebuilds write them (Added, start_adding), and the class's sums taken of those
+(of_added) rather than of every row read back (at 100,000 learners and 10 million events,
+11 of a first refresh's 20 seconds).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import event, literal, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lti_tool.activity import replaced
 from lti_tool.kpis import (
@@ -37,8 +43,15 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis.activity import Week
 from lti_tool.kpis.problem_sums import ProblemSums
-from lti_tool.kpis.video_sums import VideoSums, add_counts, of_viewings
-from lti_tool.models import Course
+from lti_tool.kpis.video_sums import VideoSums, add_counts, of_alike, of_viewings
+from lti_tool.models import (
+    Course,
+    LearnerDay,
+    LearnerProblem,
+    LearnerResource,
+    VideoLearnerViews,
+    WeeklyActivity,
+)
 from lti_tool.models.types import DbSession
 
 
@@ -86,6 +99,160 @@ def of_class(
     )
     weeks = activity.week_counts(session, course, people)
     return Sums(videos, opened, checked, first, viewed, weeks), found, reach
+
+
+#: session.info's sums of the rows this transaction's rebuilds wrote of courses that had no
+#: activity before it, by course id (Added): a course's first ingest (a MOOC's history, say)
+#: then has its class's sums without every row it just wrote read back.
+ADDED = "lti_tool.class_sums.added"
+#: The rollup tables the sums are of: a course with no row in any of them has no activity.
+_ROLLUPS = (VideoLearnerViews, LearnerDay, LearnerResource, LearnerProblem, WeeklyActivity)
+
+
+@dataclass
+class Added:
+    """The sums of the rows this transaction's rebuilds wrote of a course that had none: per
+    (video, packed runs) how many viewed it so, per ISO day the learners active, per
+    (resource, kind) how many opened it, per (kind, resource) when it was first met, per
+    (week, label) how many had it, the problems' rows counted in; of every learner written
+    (`people`, staff too), each written once (else `spoiled`)."""
+
+    mark: str
+    people: set[int] = field(default_factory=set)
+    spoiled: bool = False
+    viewings: Counter[tuple[str, bytes | str]] = field(default_factory=Counter)
+    days: Counter[str] = field(default_factory=Counter)
+    opened: Counter[tuple[str, str]] = field(default_factory=Counter)
+    first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    weeks: Counter[Week] = field(default_factory=Counter)
+    problems: problem_sums.RowSums = field(default_factory=problem_sums.RowSums)
+
+    def add(self, rows: replaced.Rows) -> None:
+        """Add the rows a rebuild just wrote of some learners (every one of them in each kind,
+        as rollups.store_rows gives them)."""
+        people = rows.days.keys()
+        if self.spoiled or not self.people.isdisjoint(people):
+            # A learner written again: what their first rows added is not taken out here.
+            self.spoiled = True
+            return
+        self.people.update(people)
+        # Counted in Counter's C loop, a row at a time only where a least is kept.
+        self.viewings.update(chain.from_iterable(rows.viewings.values()))
+        self.days.update(chain.from_iterable(rows.days.values()))
+        opened = list(chain.from_iterable(rows.resources.values()))
+        self.opened.update(map(_RESOURCE_KIND, opened))
+        first = self.first_seen
+        for resource, kind, at in opened:
+            key = (kind, resource)
+            if at < first.get(key, _NEVER):
+                first[key] = at
+        self.weeks.update(chain.from_iterable(rows.weeks.values()))
+        self.problems.add(chain.from_iterable(rows.problems.values()))
+
+    def viewed(self) -> Counter[str]:
+        """Per video, how many viewed it."""
+        found: Counter[str] = Counter()
+        for (video_id, _packed), count in self.viewings.items():
+            found[video_id] += count
+        return found
+
+    def by_video(self) -> dict[str, Counter[bytes | str]]:
+        """The viewings counted per video and packed runs (video_sums.of_alike's)."""
+        found: dict[str, Counter[bytes | str]] = {}
+        for (video_id, packed), count in self.viewings.items():
+            counted = found.get(video_id)
+            if counted is None:
+                counted = found[video_id] = Counter()
+            counted[packed] = count
+        return found
+
+
+_RESOURCE_KIND = itemgetter(0, 1)
+_NEVER = float("inf")
+
+
+def start_adding(
+    session: DbSession, course_ids: Iterable[int]
+) -> Callable[[int, replaced.Rows], None]:
+    """Before a rebuild of some courses' learners: start adding up the rows it writes of each
+    course that has no activity yet and that this transaction has not changed otherwise
+    (Added); what rollups.rebuild calls with each batch's rows once stored."""
+    records: dict[int, Added] = session.info.setdefault(ADDED, {})
+    for course_id in course_ids:
+        if course_id in records or course_id in session.info.get(replaced.REPLACED, {}):
+            continue  # adding up already, or changed before (by whatever) without adding up
+        if any(
+            session.scalar(
+                select(literal(1)).where(model.__table__.c.course_id == course_id).limit(1)
+            )
+            for model in _ROLLUPS
+        ):
+            continue
+        mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
+        records[course_id] = Added(replaced.activity_mark(mark))
+
+    def add(course_id: int, rows: replaced.Rows) -> None:
+        found = records.get(course_id)
+        if found is not None:
+            found.add(rows)
+
+    return add
+
+
+def _added(session: DbSession, course: Course) -> Added | None:
+    """The course's sums of the rows this transaction wrote, when they are of all its rows:
+    it had none before, and its rebuilds, each learner's once, are all that changed them."""
+    found: Added | None = session.info.get(ADDED, {}).get(course.id)
+    if found is None or found.spoiled:
+        return None
+    if replaced.noted_once(session, course.id) != (found.mark, found.people):
+        return None
+    return found
+
+
+def viewed_since_none(session: DbSession, course: Course) -> set[str] | None:
+    """Every video anyone viewed, when the course had no activity before this transaction
+    and its rebuilds' rows were added up (of_added); else None."""
+    found = _added(session, course)
+    return None if found is None else {video_id for video_id, _packed in found.viewings}
+
+
+def of_added(
+    session: DbSession, course: Course, people: set[int], durations: Mapping[str, float | None]
+) -> Sums | None:
+    """The class's sums of a course whose every row this transaction wrote, from the rows as
+    they were written (Added) less those of the learners not of the class (staff, who left:
+    read back); None when the course had rows before or they changed otherwise."""
+    found = _added(session, course)
+    if found is None:
+        return None
+    videos = of_alike(found.by_video(), durations)
+    videos.active = Counter(found.days)
+    sums = Sums(
+        videos,
+        Counter(found.opened),
+        found.problems.sums(),
+        dict(found.first_seen),
+        found.viewed(),
+        Counter(found.weeks),
+    )
+    others = sorted(found.people - people)
+    if not others:
+        return sums
+    theirs = replaced.read(session, course.id, others)
+    sums.add(_of_rows(theirs, others, durations), -1)
+    again = count_out(sums.problems, chain.from_iterable(theirs.problems[p] for p in others))
+    if again:  # (a problem whose latest check or a group's latest answer was theirs)
+        counted = problems.checks_of(session, course, sorted(again), people)
+        sums.problems.update(problem_sums.of_checks(counted))
+    return sums
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """Drop a transaction's sums at its end, committed or rolled back."""
+    if transaction.parent is None:
+        session.info.pop(ADDED, None)
 
 
 def since(

@@ -1050,7 +1050,7 @@ def _restore_carried(session: DbSession, course: Course) -> None:
         now = session.scalar(select(Course.updated_at).where(Course.id == course.id))
         if replaced.activity_mark(now) != found.carried_to:
             return
-    elif own.spoiled or own.mark != found.carried_to:
+    elif not own.complete or own.mark != found.carried_to:
         return
     rows = CarriedRows.__table__
     carried = dict(

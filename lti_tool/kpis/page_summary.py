@@ -173,9 +173,14 @@ def _from_sums(
     """The VIDEOS, TYPICAL, CONTENT, PROBLEMS, NAMES and CLASS_SUMS figures: from the CLASS_SUMS
     `stored` before and the rows this transaction replaced when they give them
     (class_sums.since), else from the class's rows (class_sums.of_class)."""
-    maybe = None if stored is None else _may_be_viewed(session, course, stored)
+    if stored is None:
+        maybe = class_sums.viewed_since_none(session, course)
+    else:
+        maybe = _may_be_viewed(session, course, stored)
     durations = video_engagement.settled_durations(session, course, maybe)
     sums = None if stored is None else class_sums.since(session, course, people, stored, durations)
+    if sums is None:
+        sums = class_sums.of_added(session, course, people, durations)
     if sums is None:
         sums, videos, reach = class_sums.of_class(session, course, people, durations)
     else:

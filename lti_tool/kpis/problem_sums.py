@@ -14,7 +14,7 @@ again from its rows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lti_tool.kpis import problems
@@ -179,12 +179,14 @@ class ProblemSums:
         return sorted_rows(rows)
 
     def as_json(self) -> list[Any]:
-        """The sums as JSON values."""
+        """The sums as JSON values, parts and groups sorted (one JSON for the same sums, in
+        whatever order their learners were counted in)."""
         parts = {
             part_id: [
-                [key, g.first, g.last, list(g.place), g.answer, g.name] for key, g in groups.items()
+                [key, g.first, g.last, list(g.place), g.answer, g.name]
+                for key, g in sorted(groups.items())
             ]
-            for part_id, groups in self.parts.items()
+            for part_id, groups in sorted(self.parts.items())
         }
         counts = [self.learners, self.attempts, self.first_right, self.until_right, self.right]
         return [*counts, list(self.latest or ()), self.from_events, parts]
@@ -233,47 +235,67 @@ def of_checks(checks: Iterable[LearnerChecks]) -> dict[str, ProblemSums]:
 
 def of_rows(rows: Iterable[Sequence[Any]]) -> dict[str, ProblemSums]:
     """Per problem, the sums of learner_problem rows as problems.check_rows reads them (as
-    of_checks of their check_of), by problem id. Each problem's distinct packed answers are
-    decoded and counted in once: the learners who gave the same answers add the same groups,
-    the most recent of them holds each group's place (at 100,000 learners, 765,000 rows
-    decoded one by one were a quarter of a refresh from scratch)."""
-    found: dict[str, ProblemSums] = {}
-    latest: dict[str, bytes] = {}
-    # Per (problem, packed answers): learners, the most recent first and last check's place.
-    alike: dict[tuple[str, bytes], list[Any]] = {}
-    for person, problem, attempts, correct_at, first_time, last_time, packed in rows:
-        if not isinstance(packed, bytes):  # (PostgreSQL's memoryview)
-            packed = bytes(packed)
-        sums = found.get(problem)
-        if sums is None:
-            sums = found[problem] = ProblemSums()
-        sums.learners += 1
-        sums.attempts += attempts
-        if correct_at is not None:
-            sums.first_right += correct_at == 1
-            sums.until_right += correct_at
-            sums.right += 1
-        last = (last_time, -person)
-        if sums.latest is None or last > sums.latest:
-            sums.latest, latest[problem] = last, packed
-        first_place, last_place = (first_time, 0, person), (last_time, 1, person)
-        same = alike.get((problem, packed))
-        if same is None:
-            alike[problem, packed] = [1, first_place, last_place]
-        else:
-            same[0] += 1
-            if first_place > same[1]:
-                same[1] = first_place
-            if last_place > same[2]:
-                same[2] = last_place
-    for (problem, packed), (learners, first_place, last_place) in alike.items():
-        first_answers, last_answers, (first_name, last_name) = problems.sides(packed)
-        sums = found[problem]
-        sums._add_side(first_place, first_answers, first_name, learners)
-        sums._add_side(last_place, last_answers, last_name, learners)
-        if latest[problem] == packed:
-            sums.from_events = last_name
-    return dict(sorted(found.items()))
+    of_checks of their check_of), by problem id (RowSums, of these rows alone)."""
+    found = RowSums()
+    found.add(rows)
+    return found.sums()
+
+
+class RowSums:
+    """of_rows in steps: rows counted in as they come (add), in batches, and their sums made
+    once (sums). Each problem's distinct packed answers are decoded and counted in once, at
+    the end: the learners who gave the same answers add the same groups, the most recent of
+    them holds each group's place (at 100,000 learners, 765,000 rows decoded one by one were
+    a quarter of a refresh from scratch; decoded batch by batch, most of them still)."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, ProblemSums] = {}
+        # Per problem, the packed answers of its latest check.
+        self.latest: dict[str, bytes] = {}
+        # Per (problem, packed answers): learners, the most recent first and last check's place.
+        self.alike: dict[tuple[str, bytes], list[Any]] = {}
+
+    def add(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Count some learners' rows in (each learner's rows of a problem once in all)."""
+        found, latest, alike = self.found, self.latest, self.alike
+        for person, problem, attempts, correct_at, first_time, last_time, packed in rows:
+            if not isinstance(packed, bytes):  # (PostgreSQL's memoryview)
+                packed = bytes(packed)
+            sums = found.get(problem)
+            if sums is None:
+                sums = found[problem] = ProblemSums()
+            sums.learners += 1
+            sums.attempts += attempts
+            if correct_at is not None:
+                sums.first_right += correct_at == 1
+                sums.until_right += correct_at
+                sums.right += 1
+            last = (last_time, -person)
+            if sums.latest is None or last > sums.latest:
+                sums.latest, latest[problem] = last, packed
+            first_place, last_place = (first_time, 0, person), (last_time, 1, person)
+            same = alike.get((problem, packed))
+            if same is None:
+                alike[problem, packed] = [1, first_place, last_place]
+            else:
+                same[0] += 1
+                if first_place > same[1]:
+                    same[1] = first_place
+                if last_place > same[2]:
+                    same[2] = last_place
+
+    def sums(self) -> dict[str, ProblemSums]:
+        """Per problem, the sums of the rows counted in so far, by problem id (new objects:
+        the caller may change them)."""
+        found = {problem: replace(sums, parts={}) for problem, sums in self.found.items()}
+        for (problem, packed), (learners, first_place, last_place) in self.alike.items():
+            first_answers, last_answers, (first_name, last_name) = problems.sides(packed)
+            sums = found[problem]
+            sums._add_side(first_place, first_answers, first_name, learners)
+            sums._add_side(last_place, last_answers, last_name, learners)
+            if self.latest[problem] == packed:
+                sums.from_events = last_name
+        return dict(sorted(found.items()))
 
 
 def figures(sums: dict[str, ProblemSums]) -> dict[str, Any]:

@@ -96,25 +96,38 @@ def of_viewings(
     """The sums of some viewings (each a learner's of one video), with each video's duration as
     settled (lti_tool.kpis.video_engagement.settled_durations), and of some active days (each a
     learner's: an ISO date, or a date)."""
-    # The ends gathered in lists and counted once per video (Counter's C loop), not per viewing;
-    # a video's viewings one after the other (the class's rows come by video) share its lists,
-    # duration and coverage bounds, and the same runs (many viewers watch a short video whole)
-    # are decoded, merged and covered once.
-    ends: dict[str, tuple[list[int], list[int], list[int], list[int]]] = {}
-    shares: dict[str, list[float]] = {}
-    sums = VideoSums()
+    # A video's viewings one after the other (the class's rows come by video) are counted
+    # together: the same runs (many viewers watch a short video whole) are then decoded,
+    # merged and covered once (of_alike).
+    alike: dict[str, Counter[bytes | str]] = {}
     for video_id, video_viewings in groupby(viewings, itemgetter(0)):
-        found = ends.get(video_id)
-        if found is None:
-            found = ends[video_id] = ([], [], [], [])
-            shares[video_id] = []
-        view_starts, view_lasts, user_starts, user_lasts = found
-        watched = shares[video_id]
+        counted = alike.get(video_id)
+        if counted is None:
+            counted = alike[video_id] = Counter()
+        counted.update(map(_as_key, map(itemgetter(1), video_viewings)))
+    return of_alike(alike, durations, days)
+
+
+def of_alike(
+    alike: Mapping[str, Mapping[bytes | str, int]],
+    durations: Mapping[str, float | None],
+    days: Iterable[Any] = (),
+) -> VideoSums:
+    """of_viewings' sums from the viewings counted per video and packed runs (as stored: text
+    or bytes), and of some active days."""
+    # The ends gathered in lists and counted once per video (Counter's C loop), not per viewing;
+    # a video's distinct runs share its lists, duration and coverage bounds.
+    sums = VideoSums()
+    for video_id, counted in alike.items():
+        view_starts: list[int] = []
+        view_lasts: list[int] = []
+        user_starts: list[int] = []
+        user_lasts: list[int] = []
+        watched: list[float] = []
         duration = durations.get(video_id)
         cover = coverage(duration) if duration else None
-        alike = Counter(map(_as_key, map(itemgetter(1), video_viewings)))
         viewers = completions = 0
-        for packed, times in alike.items():
+        for packed, times in counted.items():
             runs = orjson.loads(packed)
             merged = seen_runs(runs)
             view_starts += runs[::2] * times
@@ -131,12 +144,11 @@ def of_viewings(
             completions += completed * times
         sums.viewers[video_id] += viewers
         sums.completions[video_id] += completions
-    for video_id, (view_starts, view_lasts, user_starts, user_lasts) in ends.items():
         sums.view_starts[video_id] = Counter(view_starts)
         sums.view_stops[video_id] = stops_after(Counter(view_lasts))
         sums.user_starts[video_id] = Counter(user_starts)
         sums.user_stops[video_id] = stops_after(Counter(user_lasts))
-        sums.shares[video_id] = Counter(shares[video_id])
+        sums.shares[video_id] = Counter(watched)
     sums.active = Counter(day if isinstance(day, str) else day.isoformat() for day in days)
     return sums
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from lti_tool.activity.rollups import (
     summaries_later,
     touch_courses,
 )
-from lti_tool.events.sink import EventSink
+from lti_tool.events.sink import EventSink, IncomingEvent
 from lti_tool.extensions import db
 from lti_tool.kpis import (
     activity,
@@ -45,13 +46,15 @@ from lti_tool.kpis import (
 )
 from lti_tool.kpis.roster import class_member_ids
 from lti_tool.kpis.video import runs_coverage, seen_runs
-from lti_tool.models import Enrollment, LmsEnrollment, PersonIdentity
+from lti_tool.models import Enrollment, LmsEnrollment, PersonIdentity, Platform
 from lti_tool.models.types import utcnow
 from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
+from tests.helpers.client import https_client
 from tests.helpers.database import make_app
+from tests.helpers.platform import CLAIM, INSTRUCTOR, FakePlatform
 from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course, write
 from tests.kpis.test_learner_summary import _computed, _same, _stored
@@ -255,6 +258,93 @@ def test_a_change_made_otherwise_adds_up_the_class_again(
     assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
 
 
+@pytest.mark.parametrize("staff_last", [False, True], ids=["learner last", "instructor last"])
+def test_a_course_s_first_log_is_added_up_as_written_less_its_staff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, staff_last: bool
+) -> None:
+    # A course's first log (its history: a MOOC's 100,000 learners): the class's sums come
+    # from the rows as the rebuilds wrote them, none read back; the instructor's own viewings,
+    # pages and checks (in the log, not of the class) are taken out, and a problem whose
+    # latest check was theirs is counted again.
+    flask_app = make_app(tmp_path)
+    lms = FakePlatform(name="Open edX")
+    lms.register(flask_app)
+    context = {CLAIM + "context": {"id": COURSE, "title": "Demo", "label": COURSE}}
+    launched = lms.launch(
+        https_client(flask_app), roles=INSTRUCTOR, sub="sub-8", preferred_username="u8", **context
+    )
+    assert launched.status_code == 303
+    log = _log(tmp_path, "first.log", range(1, 9), 0)
+    checks = []
+    for user in range(1, 9):
+        second = 900 - 100 * user if staff_last else 100 * user
+        answer = "A" if user % 2 else "B"
+        parts = {part_id(PROBLEM, 1): {"answer": answer, "correct": answer == "A"}}
+        checks.append(problem_check(days_ago(0, second), parts, user=user, username=f"u{user}"))
+    with log.open("a", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in checks)
+    with flask_app.app_context():
+        calls = _counting(monkeypatch)
+        platform = db.session.scalar(select(Platform).where(Platform.name == "Open edX"))
+        ingest_tracking_logs(db.session, [log], platform, workers=0)
+        assert calls == []
+        found = _stored_and_expected()
+        assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+        staff = db.session.scalar(
+            select(PersonIdentity.person_id).where(PersonIdentity.value == "u8")
+        )
+        sums = found[-1][0]
+        assert staff is not None and staff not in sums["people"] and len(sums["people"]) == 7
+        assert list(sums["videos"]["viewers"].values()) == [7]
+        (stats,) = found[3][0]["stats"]
+        assert stats["learners"] == 7
+        db.session.remove()
+
+
+def test_a_learner_written_twice_in_the_first_transaction_adds_up_the_class_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sink that goes on after its first rebuild writes a learner's rows again in the same
+    # transaction: what their first rows added is not taken out, so the class is added up
+    # from its rows.
+    def incoming(user: str, stamp: str) -> IncomingEvent:
+        moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+        raw = f"{user} {stamp}".encode()
+        return IncomingEvent(COURSE, user, "lab_user", moment, "step", "lab", {}, raw)
+
+    flask_app = make_app(tmp_path)
+    with flask_app.app_context():
+        calls = _counting(monkeypatch)
+        sink = EventSink(db.session, None)
+        for user, stamp in [("a", "2026-03-02 10:00:00"), ("b", "2026-03-03 10:00:00")]:
+            sink.add(incoming(user, stamp))
+        sink.finish()
+        sink.add(incoming("a", "2026-03-09 10:00:00"))  # a second week
+        sink.finish()
+        db.session.commit()
+        assert "week_counts" in calls
+        found = _stored_and_expected()
+        assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+        assert sum(count for _week, _label, count in found[-1][0]["weeks"]) == 3
+        db.session.remove()
+
+
+def test_a_course_with_activity_before_is_not_added_up_as_written(
+    app: Flask, tmp_path: Path
+) -> None:
+    # The eight learners' course has rows: a log of more is followed from the stored sums
+    # (since), or, without them, the class added up again; never the new rows alone.
+    course = log_course()
+    page_summary.forget(db.session, course)
+    db.session.commit()
+    ingest_tracking_logs(
+        db.session, [_log(tmp_path, "more.log", range(9, 12), 30)], None, workers=0
+    )
+    found = _stored_and_expected()
+    assert [stored for stored, _expected in found] == [expected for _stored, expected in found]
+    assert list(found[-1][0]["videos"]["viewers"].values()) == [11]
+
+
 def test_a_rolled_back_transaction_leaves_no_record(app: Flask, tmp_path: Path) -> None:
     course = log_course()
     people = sorted(class_member_ids(db.session, course))
@@ -352,6 +442,34 @@ def test_problem_sums_of_rows_count_each_learners_checks_as_of_checks(
     assert found == problem_sums.of_checks(checks)
     expected = {"stats": problems.problem_stats(checks), "answers": problems.distributions(checks)}
     assert problem_sums.figures(found) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=problem_rows(range(1, 9)), pool=st.integers(1, 3), data=st.data())
+def test_problem_rows_counted_in_batches_sum_as_all_at_once(
+    rows: list[tuple[Any, ...]], pool: int, data: st.DataObject
+) -> None:
+    # A first ingest's rebuilds hand their rows over a batch of learners at a time (in any
+    # order of batches): the sums, and the JSON they are stored as, are those of every row
+    # counted at once.
+    packed = sorted({row[6] for row in rows})[:pool]
+    alike = [(*row[:6], data.draw(st.sampled_from(packed)) if packed else row[6]) for row in rows]
+    people = sorted({row[0] for row in alike})
+    cuts = sorted(data.draw(st.lists(st.sampled_from(people), unique=True))) if people else []
+    batches = [
+        [row for row in alike if low <= row[0] < high]
+        for low, high in zip([0, *cuts], [*cuts, 99], strict=True)
+    ]
+    found = problem_sums.RowSums()
+    for batch in data.draw(st.permutations(batches)):
+        found.add(batch)
+    summed = found.sums()
+    assert summed == problem_sums.of_rows(alike)
+    assert found.sums() == summed  # (asked again: the same, nothing spent)
+    as_json = {problem: sums.as_json() for problem, sums in summed.items()}
+    checks = sorted(map(problems.check_of, alike), key=lambda c: (-c.person_id, c.problem_id))
+    counted = problem_sums.of_checks(checks)  # the learners counted in reverse
+    assert as_json == {problem: sums.as_json() for problem, sums in counted.items()}
 
 
 def test_rows_the_same_before_and_after_are_left_out_of_both() -> None:

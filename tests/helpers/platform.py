@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from lti_tool.extensions import db
 from lti_tool.lti.keys import public_jwk_from_pem
 from lti_tool.models import LtiDeployment, LtiRegistration, Platform
+from tests.helpers.client import https_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -172,3 +173,18 @@ def launch_token(client: FlaskClient, platform: FakePlatform, roles: list[str], 
 def reason(response: TestResponse) -> str:
     """The reason text of an explanatory page, with its details."""
     return response.get_data(as_text=True)
+
+
+def launch_into(
+    app: Flask, context_id: str, roles: list[str], sub: str, username: str
+) -> FakePlatform:
+    """An "Open edX" platform registered, and one launch of a person (their username, as
+    the logs name them) into a course of that context id; the platform."""
+    platform = FakePlatform(name="Open edX")
+    platform.register(app)
+    context = {CLAIM + "context": {"id": context_id, "title": "Demo", "label": context_id}}
+    launched = platform.launch(
+        https_client(app), roles=roles, sub=sub, preferred_username=username, **context
+    )
+    assert launched.status_code == 303, launched.get_data(as_text=True)[:500]
+    return platform

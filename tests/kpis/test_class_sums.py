@@ -52,9 +52,8 @@ from lti_tool.people import linking
 from lti_tool.people.merge import merge_people
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.tracking_logs.ingest import ingest_tracking_logs
-from tests.helpers.client import https_client
 from tests.helpers.database import make_app
-from tests.helpers.platform import CLAIM, INSTRUCTOR, FakePlatform
+from tests.helpers.platform import INSTRUCTOR, launch_into
 from tests.helpers.problems import PROBLEM, part_id, problem_check
 from tests.helpers.tracking_logs import COURSE, VIDEO, days_ago, event, log_course, write
 from tests.kpis.test_learner_summary import _computed, _same, _stored
@@ -267,13 +266,7 @@ def test_a_course_s_first_log_is_added_up_as_written_less_its_staff(
     # pages and checks (in the log, not of the class) are taken out, and a problem whose
     # latest check was theirs is counted again.
     flask_app = make_app(tmp_path)
-    lms = FakePlatform(name="Open edX")
-    lms.register(flask_app)
-    context = {CLAIM + "context": {"id": COURSE, "title": "Demo", "label": COURSE}}
-    launched = lms.launch(
-        https_client(flask_app), roles=INSTRUCTOR, sub="sub-8", preferred_username="u8", **context
-    )
-    assert launched.status_code == 303
+    launch_into(flask_app, COURSE, INSTRUCTOR, "sub-8", "u8")
     log = _log(tmp_path, "first.log", range(1, 9), 0)
     checks = []
     for user in range(1, 9):
@@ -424,6 +417,13 @@ def test_problem_sums_follow_learners_replaced_exactly(
     assert problem_sums.figures(sums) == expected
 
 
+def _alike(rows: list[tuple[Any, ...]], pool: int, data: st.DataObject) -> list[tuple[Any, ...]]:
+    """The rows, their packed answers drawn from `pool` of them: learners who answered alike
+    (a problem's few choices)."""
+    packed = sorted({row[6] for row in rows})[:pool]
+    return [(*row[:6], data.draw(st.sampled_from(packed)) if packed else row[6]) for row in rows]
+
+
 @settings(max_examples=300, deadline=None)
 @given(rows=problem_rows(range(1, 9)), pool=st.integers(1, 4), data=st.data())
 def test_problem_sums_of_rows_count_each_learners_checks_as_of_checks(
@@ -432,8 +432,7 @@ def test_problem_sums_of_rows_count_each_learners_checks_as_of_checks(
     # Learners who gave the same answers (a problem's few choices) are decoded once: the sums
     # are the same as every learner's checks counted in one by one, the groups' most recent
     # answers and the problem's latest check included; the answers as any driver gives them.
-    packed = sorted({row[6] for row in rows})[:pool]
-    alike = [(*row[:6], data.draw(st.sampled_from(packed)) if packed else row[6]) for row in rows]
+    alike = _alike(rows, pool, data)
     given = [
         (*row[:6], memoryview(row[6]) if data.draw(st.booleans()) else row[6]) for row in alike
     ]
@@ -452,8 +451,7 @@ def test_problem_rows_counted_in_batches_sum_as_all_at_once(
     # A first ingest's rebuilds hand their rows over a batch of learners at a time (in any
     # order of batches): the sums, and the JSON they are stored as, are those of every row
     # counted at once.
-    packed = sorted({row[6] for row in rows})[:pool]
-    alike = [(*row[:6], data.draw(st.sampled_from(packed)) if packed else row[6]) for row in rows]
+    alike = _alike(rows, pool, data)
     people = sorted({row[0] for row in alike})
     cuts = sorted(data.draw(st.lists(st.sampled_from(people), unique=True))) if people else []
     batches = [

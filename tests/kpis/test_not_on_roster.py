@@ -17,7 +17,7 @@ from lti_tool.models.types import utcnow
 from lti_tool.people.pseudonyms import pseudonym_key
 from lti_tool.sync.nrps import apply_roster
 from tests.helpers.client import https_client
-from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform
+from tests.helpers.platform import CLAIM, LEARNER, MEMBERSHIP, FakePlatform, launch_into
 from tests.helpers.tracking_logs import COURSE, event, write
 
 
@@ -30,13 +30,7 @@ def learners(runner: FlaskCliRunner) -> set[str]:
 def test_people_off_the_roster_leave_the_class_once_a_roster_sync_succeeded(
     app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
-    platform = FakePlatform(name="Open edX")
-    platform.register(app)
-    context = {CLAIM + "context": {"id": COURSE, "title": "Demo", "label": COURSE}}
-    launched = platform.launch(
-        https_client(app), roles=LEARNER, sub="sub-1", preferred_username="onroster", **context
-    )
-    assert launched.status_code == 303
+    launch_into(app, COURSE, LEARNER, "sub-1", "onroster")
     log = write(
         tmp_path / "t.log",
         [

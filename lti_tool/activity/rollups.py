@@ -10,7 +10,7 @@ is what makes late events and re-ingests exact.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -379,8 +379,23 @@ def video_durations(session: DbSession, course_id: int) -> dict[str, float]:
 
 
 @dataclass(slots=True)
+class RowCounts:
+    """Some learners' rollup rows counted: per (video, packed runs) the viewings, per ISO day
+    the learners active, per (resource, kind) how many opened it and per (kind, resource) the
+    earliest first time, per (week as ISO text, label) the learners (what a caller adding up
+    a course's rows as they are written needs, counted where the rows are made)."""
+
+    viewings: Counter[tuple[str, bytes]]
+    days: Counter[str]
+    opened: Counter[tuple[str, str]]
+    first_met: dict[tuple[str, str], float]
+    weeks: Counter[tuple[str, str]]
+
+
+@dataclass(slots=True)
 class RollupRows:
-    """The rollup rows of some learners of a course, ready to insert."""
+    """The rollup rows of some learners of a course, ready to insert (and counted, when the
+    task asked: RowCounts)."""
 
     course_id: int
     people: list[int]
@@ -390,16 +405,19 @@ class RollupRows:
     resources: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[tuple[Any, ...]] = field(default_factory=list)
     enrollments: list[tuple[Any, ...]] = field(default_factory=list)
+    counts: RowCounts | None = None
 
 
 # What rollup_rows works on: (course id, person -> blocks in day order, video durations, the
-# course's time zone name).
-RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float], str]
+# course's time zone name, whether to count the rows too).
+RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float], str, bool]
+#: Per course, what takes each batch of its rows once stored, counted (rebuild's `adding`).
+Adding = Mapping[int, Callable[["RollupRows"], None]]
 
 
 def rollup_rows(task: RollupTask) -> RollupRows:
     """Some learners' rollups as table rows; runs in worker processes for large ingests."""
-    course_id, blocks, durations, zone_name = task
+    course_id, blocks, durations, zone_name, count = task
     zone = course_zone(zone_name)
     rows = RollupRows(course_id, list(blocks))
     for person, person_blocks in blocks.items():
@@ -417,7 +435,28 @@ def rollup_rows(task: RollupTask) -> RollupRows:
             rows.problems.append((course_id, person, *problem))
         for (time, name), mode in rollup.enrollments.items():
             rows.enrollments.append((course_id, person, time, name, mode))
+    if count:
+        rows.counts = _counted(rows)
     return rows
+
+
+def _counted(rows: RollupRows) -> RowCounts:
+    """The rows' counts (RowCounts)."""
+    first: dict[tuple[str, str], float] = {}
+    for _course, _person, resource, kind, at, _events in rows.resources:
+        key = (kind, resource)
+        if at < first.get(key, _NEVER):
+            first[key] = at
+    return RowCounts(
+        Counter((video_id, runs) for _course, _person, video_id, runs in rows.videos),
+        Counter(day for _course, _person, day, *_counts in rows.days),
+        Counter((resource, kind) for _c, _p, resource, kind, _at, _events in rows.resources),
+        first,
+        Counter((week, label) for _course, week, label, _person in rows.weeks),
+    )
+
+
+_NEVER = float("inf")
 
 
 def rebuild_learners(
@@ -432,20 +471,23 @@ def rebuild(
     learners: Mapping[int, Iterable[int]],
     workers: Workers | None = None,
     new_people: AbstractSet[int] = frozenset(),
-    on_stored: Callable[[int, replaced.Rows], None] | None = None,
+    adding: Adding | None = None,
 ) -> None:
     """Rebuild the rollups of learners (course -> people) from their blocks.
 
     With started `workers`, the rollups are computed there while this process reads the next
     learners' blocks and writes the rows of the ones before, in one pipeline for all courses.
-    `new_people` were created by this batch, so they have no rollups to replace. `on_stored`
-    is given each batch's course id and rows once they are stored (as replaced.read gives
-    rows: what a caller adds up as they are written).
+    `new_people` were created by this batch, so they have no rollups to replace. `adding`:
+    per course, what is given each batch of its rows once stored, counted (RowCounts: in the
+    workers, with the rows).
     """
-    for _task, rows in (workers or Workers()).map_ordered(rollup_rows, _tasks(session, learners)):
-        written = store_rows(session, rows, new_people)
-        if on_stored is not None:
-            on_stored(rows.course_id, written)
+    adding = adding or {}
+    tasks = _tasks(session, learners, adding.keys())
+    for _task, rows in (workers or Workers()).map_ordered(rollup_rows, tasks):
+        store_rows(session, rows, new_people)
+        add = adding.get(rows.course_id)
+        if add is not None:
+            add(rows)
     # Every change noted by store_rows (lti_tool.activity.replaced): not touch_courses.
     _touch(session, learners)
 
@@ -499,8 +541,11 @@ def summaries_changed(session: DbSession, course_ids: Iterable[int]) -> None:
     session.info.setdefault(CHANGED_COURSES, set()).update(course_ids)
 
 
-def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterator[RollupTask]:
-    """The learners' blocks, a few hundred learners at a time, with their videos' durations."""
+def _tasks(
+    session: DbSession, learners: Mapping[int, Iterable[int]], counted: AbstractSet[int]
+) -> Iterator[RollupTask]:
+    """The learners' blocks, a few hundred learners at a time, with their videos' durations
+    (and whether to count their rows: their course is `counted`)."""
     for course_id, person_ids in sorted(learners.items()):
         durations = video_durations(session, course_id)
         zone_name = session.scalar(
@@ -513,14 +558,14 @@ def _tasks(session: DbSession, learners: Mapping[int, Iterable[int]]) -> Iterato
                 learner_blocks(session, course_id, people[start : start + CHUNK]),
                 durations,
                 zone_name or "UTC",
+                course_id in counted,
             )
 
 
 def store_rows(
     session: DbSession, rows: RollupRows, new_people: AbstractSet[int] = frozenset()
-) -> replaced.Rows:
-    """Replace the stored rollups of these learners (`new_people` have none yet); their rows
-    as replaced.read gives them."""
+) -> None:
+    """Replace the stored rollups of these learners (`new_people` have none yet)."""
     # Every row is of rows.course_id and one of rows.people (rollup_rows makes them so).
     lock_keys(session, rows.course_id, rows.people, new_people)
     known = [person for person in rows.people if person not in new_people]
@@ -536,9 +581,8 @@ def store_rows(
     insert_rows(session, LearnerResource, rows.resources)
     insert_rows(session, LearnerProblem, rows.problems)
     insert_rows(session, EnrollmentChange, rows.enrollments)
-    written = _as_read(rows)
-    replaced.wrote(session, rows.course_id, written)
-    return written
+    if replaced.taken(session, rows.course_id) is not None:  # (else no rows are held)
+        replaced.wrote(session, rows.course_id, _as_read(rows))
 
 
 def _as_read(rows: RollupRows) -> replaced.Rows:

@@ -21,7 +21,7 @@ up as the rebuilds write them (Added, start_adding), and the class's sums taken 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import itemgetter
@@ -32,6 +32,7 @@ from sqlalchemy import event, literal, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from lti_tool.activity import replaced
+from lti_tool.activity.rollups import Adding, RollupRows
 from lti_tool.kpis import (
     activity,
     names,
@@ -127,27 +128,25 @@ class Added:
     weeks: Counter[Week] = field(default_factory=Counter)
     problems: problem_sums.RowSums = field(default_factory=problem_sums.RowSums)
 
-    def add(self, rows: replaced.Rows) -> None:
-        """Add the rows a rebuild just wrote of some learners (every one of them in each kind,
-        as rollups.store_rows gives them)."""
-        people = rows.days.keys()
-        if self.spoiled or not self.people.isdisjoint(people):
+    def add(self, rows: RollupRows) -> None:
+        """Add the rows a rebuild just wrote of some learners, counted (rows.counts)."""
+        counts = rows.counts
+        if counts is None or self.spoiled or not self.people.isdisjoint(rows.people):
             # A learner written again: what their first rows added is not taken out here.
             self.spoiled = True
             return
-        self.people.update(people)
-        # Counted in Counter's C loop, a row at a time only where a least is kept.
-        self.viewings.update(chain.from_iterable(rows.viewings.values()))
-        self.days.update(chain.from_iterable(rows.days.values()))
-        opened = list(chain.from_iterable(rows.resources.values()))
-        self.opened.update(map(_RESOURCE_KIND, opened))
+        self.people.update(rows.people)
+        add_counts(self.viewings, counts.viewings)
+        add_counts(self.days, counts.days)
+        add_counts(self.opened, counts.opened)
         first = self.first_seen
-        for resource, kind, at in opened:
-            key = (kind, resource)
-            if at < first.get(key, _NEVER):
+        for key, at in counts.first_met.items():
+            if at < first.get(key, at + 1):
                 first[key] = at
-        self.weeks.update(chain.from_iterable(rows.weeks.values()))
-        self.problems.add(chain.from_iterable(rows.problems.values()))
+        add_counts(self.weeks, counts.weeks)
+        # (As replaced.read gives them: person, problem, attempts, correct at, first and last
+        # time, packed answers.)
+        self.problems.add(row[1:7] + row[8:] for row in rows.problems)
 
     def viewed(self) -> Counter[str]:
         """Per video, how many viewed it."""
@@ -171,16 +170,14 @@ _RESOURCE_KIND = itemgetter(0, 1)
 _NEVER = float("inf")
 
 
-def start_adding(
-    session: DbSession, course_ids: Iterable[int]
-) -> Callable[[int, replaced.Rows], None]:
+def start_adding(session: DbSession, course_ids: Iterable[int]) -> Adding:
     """Before a rebuild of some courses' learners: start adding up the rows it writes of each
     course that has no activity yet and that this transaction has not changed otherwise
-    (Added); what rollups.rebuild calls with each batch's rows once stored."""
+    (Added); what rollups.rebuild gives each batch of those courses' rows, counted."""
     records: dict[int, Added] = session.info.setdefault(ADDED, {})
     for course_id in course_ids:
-        if course_id in records or course_id in session.info.get(replaced.REPLACED, {}):
-            continue  # adding up already, or changed before (by whatever) without adding up
+        if course_id in session.info.get(replaced.REPLACED, {}):
+            continue  # changed before (by whatever: adding up already, or not)
         if any(
             session.scalar(
                 select(literal(1)).where(model.__table__.c.course_id == course_id).limit(1)
@@ -190,13 +187,7 @@ def start_adding(
             continue
         mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
         records[course_id] = Added(replaced.activity_mark(mark))
-
-    def add(course_id: int, rows: replaced.Rows) -> None:
-        found = records.get(course_id)
-        if found is not None:
-            found.add(rows)
-
-    return add
+    return {course_id: found.add for course_id, found in records.items() if not found.spoiled}
 
 
 def _added(session: DbSession, course: Course) -> Added | None:

@@ -10,7 +10,7 @@ is what makes late events and re-ingests exact.
 from __future__ import annotations
 
 import functools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -379,23 +379,9 @@ def video_durations(session: DbSession, course_id: int) -> dict[str, float]:
 
 
 @dataclass(slots=True)
-class RowCounts:
-    """Some learners' rollup rows counted: per (video, packed runs) the viewings, per ISO day
-    the learners active, per (resource, kind) how many opened it and per (kind, resource) the
-    earliest first time, per (week as ISO text, label) the learners (what a caller adding up
-    a course's rows as they are written needs, counted where the rows are made)."""
-
-    viewings: Counter[tuple[str, bytes]]
-    days: Counter[str]
-    opened: Counter[tuple[str, str]]
-    first_met: dict[tuple[str, str], float]
-    weeks: Counter[tuple[str, str]]
-
-
-@dataclass(slots=True)
 class RollupRows:
-    """The rollup rows of some learners of a course, ready to insert (and counted, when the
-    task asked: RowCounts)."""
+    """The rollup rows of some learners of a course, ready to insert (and what the task's
+    counter made of them, when it had one)."""
 
     course_id: int
     people: list[int]
@@ -405,19 +391,24 @@ class RollupRows:
     resources: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[tuple[Any, ...]] = field(default_factory=list)
     enrollments: list[tuple[Any, ...]] = field(default_factory=list)
-    counts: RowCounts | None = None
+    counts: Any = None
 
 
+#: What is run on a batch of rows where they are made (a worker), its result their `counts`.
+RowCounter = Callable[[RollupRows], Any]
 # What rollup_rows works on: (course id, person -> blocks in day order, video durations, the
-# course's time zone name, whether to count the rows too).
-RollupTask = tuple[int, dict[int, list[tuple[date, bytes]]], dict[str, float], str, bool]
-#: Per course, what takes each batch of its rows once stored, counted (rebuild's `adding`).
-Adding = Mapping[int, Callable[["RollupRows"], None]]
+# course's time zone name, the course's counter if any).
+RollupTask = tuple[
+    int, dict[int, list[tuple[date, bytes]]], dict[str, float], str, RowCounter | None
+]
+#: Per course: what counts each batch of its rows where they are made (picklable: a worker
+#: runs it), and what takes the batch, counted, once stored (rebuild's `adding`).
+Adding = Mapping[int, tuple[RowCounter, Callable[[RollupRows], None]]]
 
 
 def rollup_rows(task: RollupTask) -> RollupRows:
     """Some learners' rollups as table rows; runs in worker processes for large ingests."""
-    course_id, blocks, durations, zone_name, count = task
+    course_id, blocks, durations, zone_name, counter = task
     zone = course_zone(zone_name)
     rows = RollupRows(course_id, list(blocks))
     for person, person_blocks in blocks.items():
@@ -435,28 +426,9 @@ def rollup_rows(task: RollupTask) -> RollupRows:
             rows.problems.append((course_id, person, *problem))
         for (time, name), mode in rollup.enrollments.items():
             rows.enrollments.append((course_id, person, time, name, mode))
-    if count:
-        rows.counts = _counted(rows)
+    if counter is not None:
+        rows.counts = counter(rows)
     return rows
-
-
-def _counted(rows: RollupRows) -> RowCounts:
-    """The rows' counts (RowCounts)."""
-    first: dict[tuple[str, str], float] = {}
-    for _course, _person, resource, kind, at, _events in rows.resources:
-        key = (kind, resource)
-        if at < first.get(key, _NEVER):
-            first[key] = at
-    return RowCounts(
-        Counter((video_id, runs) for _course, _person, video_id, runs in rows.videos),
-        Counter(day for _course, _person, day, *_counts in rows.days),
-        Counter((resource, kind) for _c, _p, resource, kind, _at, _events in rows.resources),
-        first,
-        Counter((week, label) for _course, week, label, _person in rows.weeks),
-    )
-
-
-_NEVER = float("inf")
 
 
 def rebuild_learners(
@@ -478,16 +450,16 @@ def rebuild(
     With started `workers`, the rollups are computed there while this process reads the next
     learners' blocks and writes the rows of the ones before, in one pipeline for all courses.
     `new_people` were created by this batch, so they have no rollups to replace. `adding`:
-    per course, what is given each batch of its rows once stored, counted (RowCounts: in the
-    workers, with the rows).
+    per course, what counts each batch of its rows where they are made (in the workers) and
+    what is given the batch, counted, once stored.
     """
     adding = adding or {}
-    tasks = _tasks(session, learners, adding.keys())
+    counters = {course_id: counter for course_id, (counter, _add) in adding.items()}
+    tasks = _tasks(session, learners, counters)
     for _task, rows in (workers or Workers()).map_ordered(rollup_rows, tasks):
         store_rows(session, rows, new_people)
-        add = adding.get(rows.course_id)
-        if add is not None:
-            add(rows)
+        if rows.course_id in adding:
+            adding[rows.course_id][1](rows)
     # Every change noted by store_rows (lti_tool.activity.replaced): not touch_courses.
     _touch(session, learners)
 
@@ -542,10 +514,10 @@ def summaries_changed(session: DbSession, course_ids: Iterable[int]) -> None:
 
 
 def _tasks(
-    session: DbSession, learners: Mapping[int, Iterable[int]], counted: AbstractSet[int]
+    session: DbSession, learners: Mapping[int, Iterable[int]], counters: Mapping[int, RowCounter]
 ) -> Iterator[RollupTask]:
     """The learners' blocks, a few hundred learners at a time, with their videos' durations
-    (and whether to count their rows: their course is `counted`)."""
+    (and their course's counter, if any)."""
     for course_id, person_ids in sorted(learners.items()):
         durations = video_durations(session, course_id)
         zone_name = session.scalar(
@@ -558,7 +530,7 @@ def _tasks(
                 learner_blocks(session, course_id, people[start : start + CHUNK]),
                 durations,
                 zone_name or "UTC",
-                course_id in counted,
+                counters.get(course_id),
             )
 
 

@@ -20,9 +20,11 @@ up as the rebuilds write them (Added, start_adding), and the class's sums taken 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -35,15 +37,18 @@ from lti_tool.activity import replaced
 from lti_tool.activity.rollups import Adding, RollupRows
 from lti_tool.kpis import (
     activity,
+    course_settings,
     names,
     problem_sums,
     problems,
     resources,
+    roster,
     student,
     video_engagement,
 )
 from lti_tool.kpis.activity import Week
 from lti_tool.kpis.problem_sums import ProblemSums
+from lti_tool.kpis.roster import Totals
 from lti_tool.kpis.video_sums import VideoSums, add_counts, of_alike, of_viewings
 from lti_tool.models import (
     Course,
@@ -53,7 +58,7 @@ from lti_tool.models import (
     VideoLearnerViews,
     WeeklyActivity,
 )
-from lti_tool.models.types import DbSession
+from lti_tool.models.types import DbSession, utcnow
 
 
 @dataclass
@@ -111,54 +116,96 @@ _ROLLUPS = (VideoLearnerViews, LearnerDay, LearnerResource, LearnerProblem, Week
 
 
 @dataclass
+class RowCounts:
+    """A batch of rollup rows counted where they are made (count_rows, in a worker): per
+    (video, packed runs) the viewings, per ISO day the learners active, per (resource, kind)
+    how many opened it and per (kind, resource) the earliest first time, per (week as ISO
+    text, label) the learners, the problem rows counted in, and each learner's activity totals
+    (roster.totals_of_rows) at a cutoff on a day."""
+
+    viewings: Counter[tuple[str, bytes]]
+    days: Counter[str]
+    opened: Counter[tuple[str, str]]
+    first_met: dict[tuple[str, str], float]
+    weeks: Counter[Week]
+    problems: problem_sums.RowSums
+    totals: dict[int, Totals]
+
+
+def count_rows(cutoff: int, today: date, rows: RollupRows) -> RowCounts:
+    """A batch's RowCounts, the learners' totals at `cutoff` minutes on `today`."""
+    first: dict[tuple[str, str], float] = {}
+    for _course, _person, resource, kind, at, _events in rows.resources:
+        key = (kind, resource)
+        if at < first.get(key, at + 1):
+            first[key] = at
+    checked = problem_sums.RowSums()
+    # (As replaced.read gives them: person, problem, attempts, correct at, first and last
+    # time, packed answers.)
+    checked.add(row[1:7] + row[8:] for row in rows.problems)
+    viewed = Counter(person for _course, person, _video, _runs in rows.videos)
+    days = [
+        (person, day, events, last, gaps) for _c, person, day, events, _f, last, gaps in rows.days
+    ]
+    return RowCounts(
+        Counter((video_id, runs) for _course, _person, video_id, runs in rows.videos),
+        Counter(day for _person, day, *_counts in days),
+        Counter((resource, kind) for _c, _p, resource, kind, _at, _events in rows.resources),
+        first,
+        Counter((week, label) for _course, week, label, _person in rows.weeks),
+        checked,
+        roster.totals_of_rows(days, viewed, cutoff, today),
+    )
+
+
+@dataclass
 class Added:
-    """The sums of the rows this transaction's rebuilds wrote of a course that had none: per
-    (video, packed runs) how many viewed it so, per ISO day the learners active, per
-    (resource, kind) how many opened it, per (kind, resource) when it was first met, per
-    (week, label) how many had it, the problems' rows counted in; of every learner written
-    (`people`, staff too), each written once (else `spoiled`)."""
+    """The sums of the rows this transaction's rebuilds wrote of a course that had none: the
+    batches' RowCounts added up (`counts`, their learners' totals at `cutoff` on `today`), of
+    every learner written (`people`, staff too), each written once (else `spoiled`)."""
 
     mark: str
+    cutoff: int
+    today: date
     people: set[int] = field(default_factory=set)
     spoiled: bool = False
-    viewings: Counter[tuple[str, bytes | str]] = field(default_factory=Counter)
-    days: Counter[str] = field(default_factory=Counter)
-    opened: Counter[tuple[str, str]] = field(default_factory=Counter)
-    first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
-    weeks: Counter[Week] = field(default_factory=Counter)
-    problems: problem_sums.RowSums = field(default_factory=problem_sums.RowSums)
+    counts: RowCounts = field(
+        default_factory=lambda: RowCounts(
+            Counter(), Counter(), Counter(), {}, Counter(), problem_sums.RowSums(), {}
+        )
+    )
 
     def add(self, rows: RollupRows) -> None:
         """Add the rows a rebuild just wrote of some learners, counted (rows.counts)."""
-        counts = rows.counts
-        if counts is None or self.spoiled or not self.people.isdisjoint(rows.people):
+        theirs: RowCounts | None = rows.counts
+        if theirs is None or self.spoiled or not self.people.isdisjoint(rows.people):
             # A learner written again: what their first rows added is not taken out here.
             self.spoiled = True
             return
         self.people.update(rows.people)
-        add_counts(self.viewings, counts.viewings)
-        add_counts(self.days, counts.days)
-        add_counts(self.opened, counts.opened)
-        first = self.first_seen
-        for key, at in counts.first_met.items():
+        mine = self.counts
+        add_counts(mine.viewings, theirs.viewings)
+        add_counts(mine.days, theirs.days)
+        add_counts(mine.opened, theirs.opened)
+        first = mine.first_met
+        for key, at in theirs.first_met.items():
             if at < first.get(key, at + 1):
                 first[key] = at
-        add_counts(self.weeks, counts.weeks)
-        # (As replaced.read gives them: person, problem, attempts, correct at, first and last
-        # time, packed answers.)
-        self.problems.add(row[1:7] + row[8:] for row in rows.problems)
+        add_counts(mine.weeks, theirs.weeks)
+        mine.problems.merge(theirs.problems)
+        mine.totals.update(theirs.totals)
 
     def viewed(self) -> Counter[str]:
         """Per video, how many viewed it."""
         found: Counter[str] = Counter()
-        for (video_id, _packed), count in self.viewings.items():
+        for (video_id, _packed), count in self.counts.viewings.items():
             found[video_id] += count
         return found
 
     def by_video(self) -> dict[str, Counter[bytes | str]]:
         """The viewings counted per video and packed runs (video_sums.of_alike's)."""
         found: dict[str, Counter[bytes | str]] = {}
-        for (video_id, packed), count in self.viewings.items():
+        for (video_id, packed), count in self.counts.viewings.items():
             counted = found.get(video_id)
             if counted is None:
                 counted = found[video_id] = Counter()
@@ -166,14 +213,11 @@ class Added:
         return found
 
 
-_RESOURCE_KIND = itemgetter(0, 1)
-_NEVER = float("inf")
-
-
 def start_adding(session: DbSession, course_ids: Iterable[int]) -> Adding:
     """Before a rebuild of some courses' learners: start adding up the rows it writes of each
     course that has no activity yet and that this transaction has not changed otherwise
-    (Added); what rollups.rebuild gives each batch of those courses' rows, counted."""
+    (Added); per course, what rollups.rebuild counts each batch of its rows with (in the
+    workers) and gives it to, counted."""
     records: dict[int, Added] = session.info.setdefault(ADDED, {})
     for course_id in course_ids:
         if course_id in session.info.get(replaced.REPLACED, {}):
@@ -185,9 +229,18 @@ def start_adding(session: DbSession, course_ids: Iterable[int]) -> Adding:
             for model in _ROLLUPS
         ):
             continue
-        mark = session.scalar(select(Course.updated_at).where(Course.id == course_id))
-        records[course_id] = Added(replaced.activity_mark(mark))
-    return {course_id: found.add for course_id, found in records.items() if not found.spoiled}
+        course = session.get(Course, course_id)
+        if course is None:
+            continue
+        mark = replaced.activity_mark(course.updated_at)
+        settings = course_settings.load(session, course)
+        cutoff, today = settings.time_cutoff_minutes, settings.today(utcnow())
+        records[course_id] = Added(mark, cutoff, today)
+    return {
+        course_id: (functools.partial(count_rows, found.cutoff, found.today), found.add)
+        for course_id, found in records.items()
+        if not found.spoiled
+    }
 
 
 def _added(session: DbSession, course: Course) -> Added | None:
@@ -205,7 +258,19 @@ def viewed_since_none(session: DbSession, course: Course) -> set[str] | None:
     """Every video anyone viewed, when the course had no activity before this transaction
     and its rebuilds' rows were added up (of_added); else None."""
     found = _added(session, course)
-    return None if found is None else {video_id for video_id, _packed in found.viewings}
+    return None if found is None else {video_id for video_id, _packed in found.counts.viewings}
+
+
+def totals_added(
+    session: DbSession, course: Course, cutoff: int, today: date
+) -> dict[int, Totals] | None:
+    """Every learner's activity totals (roster.totals_of) at this cutoff on this day, when
+    the course had no activity before this transaction and its rebuilds' rows were counted
+    (at that cutoff, on that day); else None."""
+    found = _added(session, course)
+    if found is None or (found.cutoff, found.today) != (cutoff, today):
+        return None
+    return found.counts.totals
 
 
 def of_added(
@@ -217,15 +282,16 @@ def of_added(
     found = _added(session, course)
     if found is None:
         return None
+    counts = found.counts
     videos = of_alike(found.by_video(), durations)
-    videos.active = Counter(found.days)
+    videos.active = Counter(counts.days)
     sums = Sums(
         videos,
-        Counter(found.opened),
-        found.problems.sums(),
-        dict(found.first_seen),
+        Counter(counts.opened),
+        counts.problems.sums(),
+        dict(counts.first_met),
         found.viewed(),
-        Counter(found.weeks),
+        Counter(counts.weeks),
     )
     others = sorted(found.people - people)
     if not others:

@@ -43,7 +43,7 @@ from lti_tool.activity.sql import dialect_insert, driver_rows, insert_rows, run
 from lti_tool.activity.workers import rare_collections
 from lti_tool.i18n.stored import decode as decode_text
 from lti_tool.i18n.stored import encode as encode_text
-from lti_tool.kpis import class_spread, course_settings, learner_activity
+from lti_tool.kpis import class_spread, class_sums, course_settings, learner_activity
 from lti_tool.kpis.activity import Week, active_since, weekly_time_rows
 from lti_tool.kpis.at_risk import (
     HIGH,
@@ -326,8 +326,12 @@ def _refresh(session: DbSession, course: Course, *, key: bytes, now: datetime | 
     stood = _standing(session, course) if known is not None else None
     # The names of learners whose rows may stand are read only if they do not.
     unnamed = known.keys() - stood.renamed if known is not None and stood is not None else set()
-    # The totals the followed refresh added up before it gave way are not added up again.
-    reused = None if known is None else {**known, **added}
+    # The totals the followed refresh added up before it gave way are not added up again; a
+    # course's first ingest counted everyone's as it wrote their rows.
+    if known is None:
+        reused = class_sums.totals_added(session, course, cutoff, today)
+    else:
+        reused = {**known, **added}
     data = class_data(
         session, course, key=key, now=moment, kept=reused, assessed=False, unnamed=unnamed
     )

@@ -284,6 +284,35 @@ class RowSums:
                 if last_place > same[2]:
                     same[2] = last_place
 
+    def merge(self, other: RowSums) -> None:
+        """Count in the rows another counted in (of other learners): as if they had been
+        added here."""
+        for problem, theirs in other.found.items():
+            sums = self.found.get(problem)
+            if sums is None:
+                self.found[problem] = replace(theirs)
+                self.latest[problem] = other.latest[problem]
+                continue
+            sums.learners += theirs.learners
+            sums.attempts += theirs.attempts
+            sums.first_right += theirs.first_right
+            sums.until_right += theirs.until_right
+            sums.right += theirs.right
+            assert sums.latest is not None and theirs.latest is not None  # (a row each)
+            if theirs.latest > sums.latest:
+                sums.latest, self.latest[problem] = theirs.latest, other.latest[problem]
+        alike = self.alike
+        for key, (learners, first_place, last_place) in other.alike.items():
+            same = alike.get(key)
+            if same is None:
+                alike[key] = [learners, first_place, last_place]
+                continue
+            same[0] += learners
+            if first_place > same[1]:
+                same[1] = first_place
+            if last_place > same[2]:
+                same[2] = last_place
+
     def sums(self) -> dict[str, ProblemSums]:
         """Per problem, the sums of the rows counted in so far, by problem id (new objects:
         the caller may change them)."""

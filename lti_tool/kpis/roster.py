@@ -410,6 +410,25 @@ def add_activity(
             members[person_id].videos_watched = count
 
 
+def totals_of_rows(
+    days: Iterable[tuple[Any, ...]], viewed: Mapping[int, int], cutoff: int, today: date
+) -> dict[int, Totals]:
+    """Per learner, the activity totals (totals_of) add_activity gives them, from learner-days
+    as the driver gives them (person, day, events, latest event, gap histogram) and how many
+    videos each viewed: what a worker makes of the rows it just made."""
+    members: dict[int, Member] = {}
+    found = []
+    for row in days:
+        if row[0] not in members:
+            members[row[0]] = Member(row[0], "", "", None, False)
+        found.append(row)
+    _add_days(members, found, cutoff, today)
+    for person_id, count in viewed.items():
+        if person_id in members:
+            members[person_id].videos_watched = count
+    return {person_id: totals_of(member) for person_id, member in members.items()}
+
+
 #: Some learners' days and videos watched (select_in's SQL).
 _DAYS = (
     "SELECT person_id, day, events, last_time, gaps FROM learner_day "

@@ -121,7 +121,7 @@ class RowCounts:
     (video, packed runs) the viewings, per ISO day the learners active, per (resource, kind)
     how many opened it and per (kind, resource) the earliest first time, per (week as ISO
     text, label) the learners, the problem rows counted in, and each learner's activity totals
-    (roster.totals_of_rows) at a cutoff on a day."""
+    (roster.totals_of_rows) at a cutoff on a day, as JSON (a tenth of the memory of lists)."""
 
     viewings: Counter[tuple[str, bytes]]
     days: Counter[str]
@@ -129,7 +129,7 @@ class RowCounts:
     first_met: dict[tuple[str, str], float]
     weeks: Counter[Week]
     problems: problem_sums.RowSums
-    totals: dict[int, Totals]
+    totals: dict[int, bytes]
 
 
 def count_rows(cutoff: int, today: date, rows: RollupRows) -> RowCounts:
@@ -154,8 +154,16 @@ def count_rows(cutoff: int, today: date, rows: RollupRows) -> RowCounts:
         first,
         Counter((week, label) for _course, week, label, _person in rows.weeks),
         checked,
-        roster.totals_of_rows(days, viewed, cutoff, today),
+        {
+            person: orjson.dumps(totals)
+            for person, totals in roster.totals_of_rows(days, viewed, cutoff, today).items()
+        },
     )
+
+
+def _no_counts() -> RowCounts:
+    """RowCounts of no rows."""
+    return RowCounts(Counter(), Counter(), Counter(), {}, Counter(), problem_sums.RowSums(), {})
 
 
 @dataclass
@@ -169,11 +177,8 @@ class Added:
     today: date
     people: set[int] = field(default_factory=set)
     spoiled: bool = False
-    counts: RowCounts = field(
-        default_factory=lambda: RowCounts(
-            Counter(), Counter(), Counter(), {}, Counter(), problem_sums.RowSums(), {}
-        )
-    )
+    totals_taken: bool = False
+    counts: RowCounts = field(default_factory=_no_counts)
 
     def add(self, rows: RollupRows) -> None:
         """Add the rows a rebuild just wrote of some learners, counted (rows.counts)."""
@@ -195,22 +200,24 @@ class Added:
         mine.problems.merge(theirs.problems)
         mine.totals.update(theirs.totals)
 
-    def viewed(self) -> Counter[str]:
-        """Per video, how many viewed it."""
-        found: Counter[str] = Counter()
-        for (video_id, _packed), count in self.counts.viewings.items():
-            found[video_id] += count
-        return found
 
-    def by_video(self) -> dict[str, Counter[bytes | str]]:
-        """The viewings counted per video and packed runs (video_sums.of_alike's)."""
-        found: dict[str, Counter[bytes | str]] = {}
-        for (video_id, packed), count in self.counts.viewings.items():
-            counted = found.get(video_id)
-            if counted is None:
-                counted = found[video_id] = Counter()
-            counted[packed] = count
-        return found
+def _viewed(viewings: Mapping[tuple[str, Any], int]) -> Counter[str]:
+    """Per video, how many viewed it, from the viewings counted per (video, packed runs)."""
+    found: Counter[str] = Counter()
+    for (video_id, _packed), count in viewings.items():
+        found[video_id] += count
+    return found
+
+
+def _by_video(viewings: Mapping[tuple[str, Any], int]) -> dict[str, Counter[bytes | str]]:
+    """The viewings counted per (video, packed runs) as video_sums.of_alike takes them."""
+    found: dict[str, Counter[bytes | str]] = {}
+    for (video_id, packed), count in viewings.items():
+        counted = found.get(video_id)
+        if counted is None:
+            counted = found[video_id] = Counter()
+        counted[packed] = count
+    return found
 
 
 def start_adding(session: DbSession, course_ids: Iterable[int]) -> Adding:
@@ -266,11 +273,12 @@ def totals_added(
 ) -> dict[int, Totals] | None:
     """Every learner's activity totals (roster.totals_of) at this cutoff on this day, when
     the course had no activity before this transaction and its rebuilds' rows were counted
-    (at that cutoff, on that day); else None."""
+    (at that cutoff, on that day); else None. Handed over once: the memory is let go."""
     found = _added(session, course)
-    if found is None or (found.cutoff, found.today) != (cutoff, today):
+    if found is None or (found.cutoff, found.today) != (cutoff, today) or found.totals_taken:
         return None
-    return found.counts.totals
+    totals, found.counts.totals, found.totals_taken = found.counts.totals, {}, True
+    return {person: orjson.loads(packed) for person, packed in totals.items()}
 
 
 def of_added(
@@ -278,19 +286,23 @@ def of_added(
 ) -> Sums | None:
     """The class's sums of a course whose every row this transaction wrote, from the rows as
     they were written (Added) less those of the learners not of the class (staff, who left:
-    read back); None when the course had rows before or they changed otherwise."""
+    read back); None when the course had rows before or they changed otherwise. Handed over
+    once: the memory is let go."""
     found = _added(session, course)
     if found is None:
         return None
     counts = found.counts
-    videos = of_alike(found.by_video(), durations)
+    # (Spoiled for any later refresh of the same transaction, which then reads the rows.)
+    found.spoiled, found.counts = True, _no_counts()
+    viewings = counts.viewings
+    videos = of_alike(_by_video(viewings), durations)
     videos.active = Counter(counts.days)
     sums = Sums(
         videos,
         Counter(counts.opened),
         counts.problems.sums(),
         dict(counts.first_met),
-        found.viewed(),
+        _viewed(viewings),
         Counter(counts.weeks),
     )
     others = sorted(found.people - people)

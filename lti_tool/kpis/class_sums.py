@@ -135,10 +135,7 @@ class RowCounts:
 def count_rows(cutoff: int, today: date, rows: RollupRows) -> RowCounts:
     """A batch's RowCounts, the learners' totals at `cutoff` minutes on `today`."""
     first: dict[tuple[str, str], float] = {}
-    for _course, _person, resource, kind, at, _events in rows.resources:
-        key = (kind, resource)
-        if at < first.get(key, at + 1):
-            first[key] = at
+    _keep_earliest(first, (((kind, res), at) for _c, _p, res, kind, at, _e in rows.resources))
     checked = problem_sums.RowSums()
     # (As replaced.read gives them: person, problem, attempts, correct at, first and last
     # time, packed answers.)
@@ -159,6 +156,15 @@ def count_rows(cutoff: int, today: date, rows: RollupRows) -> RowCounts:
             for person, totals in roster.totals_of_rows(days, viewed, cutoff, today).items()
         },
     )
+
+
+def _keep_earliest(
+    first: dict[tuple[str, str], float], met: Iterable[tuple[tuple[str, str], float]]
+) -> None:
+    """Keep in `first`, per (kind, resource), the earliest of its time and those `met`."""
+    for key, at in met:
+        if at < first.get(key, at + 1):
+            first[key] = at
 
 
 def _no_counts() -> RowCounts:
@@ -192,10 +198,7 @@ class Added:
         add_counts(mine.viewings, theirs.viewings)
         add_counts(mine.days, theirs.days)
         add_counts(mine.opened, theirs.opened)
-        first = mine.first_met
-        for key, at in theirs.first_met.items():
-            if at < first.get(key, at + 1):
-                first[key] = at
+        _keep_earliest(mine.first_met, theirs.first_met.items())
         add_counts(mine.weeks, theirs.weeks)
         mine.problems.merge(theirs.problems)
         mine.totals.update(theirs.totals)
